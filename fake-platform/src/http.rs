@@ -1,0 +1,165 @@
+//! Small helpers over `tiny_http`: the parts of a request a dialect needs, and answers.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::collections::HashMap;
+use tiny_http::{Header, Request, Response};
+
+/// A request read whole: the dialects look at it, then answer through [`Reply`].
+pub struct Incoming {
+    pub method: String,
+    /// Path without the query, e.g. `/api.x.com/2/oauth2/token`.
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    pub fn read(request: &mut Request) -> Self {
+        let url = request.url().to_owned();
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let mut body = Vec::new();
+        // An unreadable body is answered as an empty one; the dialect then refuses the request.
+        let _ = request.as_reader().read_to_end(&mut body);
+        Self {
+            method: request.method().as_str().to_owned(),
+            path: path.to_owned(),
+            query: form(query.as_bytes()),
+            headers: request
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_owned(),
+                        h.value.as_str().to_owned(),
+                    )
+                })
+                .collect(),
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as `application/x-www-form-urlencoded` fields.
+    pub fn form(&self) -> HashMap<String, String> {
+        form(&self.body)
+    }
+
+    /// `Authorization: Basic` credentials, decoded (RFC 6749 §2.3.1 form-encodes both parts).
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        let value = self.header("authorization")?;
+        let (scheme, encoded) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("v={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        Some((unescape(id), unescape(secret)))
+    }
+
+    pub fn bearer(&self) -> Option<&str> {
+        let value = self.header("authorization")?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+fn form(bytes: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// An answer, turned into a `tiny_http` response by the server loop.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            location: None,
+            body: value.to_string(),
+        }
+    }
+
+    pub fn html(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/html; charset=utf-8",
+            location: None,
+            body,
+        }
+    }
+
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: 302,
+            content_type: "text/plain",
+            location: Some(location),
+            body: String::new(),
+        }
+    }
+
+    pub fn not_found(path: &str) -> Self {
+        Self::json(
+            404,
+            &serde_json::json!({ "error": "not_found", "path": path }),
+        )
+    }
+
+    pub fn into_response(self) -> Response<std::io::Cursor<Vec<u8>>> {
+        let mut response = Response::from_string(self.body)
+            .with_status_code(self.status)
+            .with_header(header("Content-Type", self.content_type))
+            .with_header(header("Cache-Control", "no-store"));
+        if let Some(location) = self.location {
+            response = response.with_header(header("Location", &location));
+        }
+        response
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header names are valid")
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// `base` with `params` appended to its query, form-encoded.
+pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        out.append_pair(k, v);
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}{}", out.finish())
+}

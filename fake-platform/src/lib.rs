@@ -1,0 +1,212 @@
+//! Evergreen's fake social platform: the only stand-in in the project.
+//!
+//! Social platforms cannot be reached from the test machines, so this server speaks their
+//! dialects on loopback. Every platform is served under its own host name as the first path
+//! segment (`/api.x.com/2/oauth2/token`), which is exactly what the worker's test-build URL
+//! rewrite produces; adding a platform means adding a module and a line in [`route`].
+//!
+//! Tests start it in-process ([`FakePlatform::start`]) and read its per-account call counters,
+//! its refusals, and hold a request at a chosen point ([`FakePlatform::hold`]). The run command
+//! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
+
+mod http;
+mod state;
+mod tokens;
+pub mod x;
+
+pub use state::{Account, Counters, HoldPoint, RefreshTokenStatus, Rejection};
+
+use http::{Incoming, Reply};
+use serde_json::json;
+use state::{Grant, Shared};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// An OAuth client the fake accepts (the worker must be configured with the same pair).
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A running fake platform. Dropping it stops the server.
+pub struct FakePlatform {
+    shared: Arc<Shared>,
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl FakePlatform {
+    /// Starts serving on `bind` (e.g. `127.0.0.1:0` for any free port), accepting `clients`.
+    pub fn start(bind: &str, clients: &[Client]) -> io::Result<Self> {
+        let server = tiny_http::Server::http(bind).map_err(io::Error::other)?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("the fake platform must listen on TCP"))?;
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared::default());
+        {
+            let mut inner = shared.lock();
+            for c in clients {
+                inner.clients.insert(c.id.clone(), c.secret.clone());
+            }
+        }
+        let acceptor = {
+            let (server, shared) = (server.clone(), shared.clone());
+            thread::Builder::new()
+                .name("fake-platform".into())
+                .spawn(move || {
+                    for request in server.incoming_requests() {
+                        let shared = shared.clone();
+                        // One thread per request, so a held request blocks nothing else.
+                        let _ = thread::Builder::new().spawn(move || serve(&shared, request));
+                    }
+                })?
+        };
+        Ok(Self {
+            shared,
+            server,
+            addr,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, what the worker's `FAKE_PLATFORM_URL` must be.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The account with this username, if it ever consented.
+    pub fn account(&self, username: &str) -> Option<Account> {
+        let inner = self.shared.lock();
+        inner
+            .accounts
+            .values()
+            .find(|a| a.username == username)
+            .cloned()
+    }
+
+    /// The calls this account has made; zero for an account the fake never saw.
+    pub fn counters(&self, username: &str) -> Counters {
+        self.account(username)
+            .map(|a| a.counters)
+            .unwrap_or_default()
+    }
+
+    /// Every request the fake refused for breaking the platform's rules, oldest first.
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.shared.lock().rejections.clone()
+    }
+
+    /// What became of a refresh token; `None` if the fake never issued it.
+    pub fn refresh_token_status(&self, token: &str) -> Option<RefreshTokenStatus> {
+        self.shared
+            .lock()
+            .refresh_tokens
+            .get(token)
+            .map(|(_, s)| *s)
+    }
+
+    /// Seeds a grant as if `username` had consented to `client_id` with `scopes`, without the
+    /// browser round trip and without touching the counters. Returns X's token response.
+    pub fn seed_x_grant(
+        &self,
+        username: &str,
+        client_id: &str,
+        scopes: &[&str],
+    ) -> serde_json::Value {
+        let mut inner = self.shared.lock();
+        let account_id = inner.account_by_username(username).id.clone();
+        inner.grants.push(Grant {
+            account_id,
+            client_id: client_id.to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            revoked: false,
+        });
+        let grant = inner.grants.len() - 1;
+        x::issue(&mut inner, grant)
+    }
+
+    /// Arms a hold: the next request to reach `point` stops there until the hold is released
+    /// (or dropped).
+    pub fn hold(&self, point: HoldPoint) -> Hold {
+        Hold {
+            shared: self.shared.clone(),
+            id: self.shared.arm_hold(point),
+        }
+    }
+}
+
+impl Drop for FakePlatform {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// An armed hold. Released when dropped, so a failing test never leaves a request hanging.
+pub struct Hold {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Hold {
+    /// Blocks until a request is held here, or `timeout` passes; true if one is held.
+    pub fn wait_until_holding(&self, timeout: Duration) -> bool {
+        self.shared.wait_until_holding(self.id, timeout)
+    }
+
+    /// Lets the held request (if any) answer.
+    pub fn release(self) {}
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.shared.release_hold(self.id);
+    }
+}
+
+fn serve(shared: &Shared, mut request: tiny_http::Request) {
+    let incoming = Incoming::read(&mut request);
+    let reply = route(shared, &incoming).unwrap_or_else(|| Reply::not_found(&incoming.path));
+    // The caller may be gone (that is what a kill mid-call looks like from here): nothing to do.
+    let _ = request.respond(reply.into_response());
+}
+
+fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
+    let host = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    match host {
+        "x.com" | "api.x.com" => x::handle(shared, req),
+        "__fake" => control(shared, req),
+        _ => None,
+    }
+}
+
+/// `/__fake/…`: read-outs for people and scripts (tests use the methods above).
+fn control(shared: &Shared, req: &Incoming) -> Option<Reply> {
+    let inner = shared.lock();
+    Some(match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/__fake/health") => Reply::json(200, &json!({ "ok": true })),
+        ("GET", "/__fake/accounts") => {
+            let mut accounts: Vec<&Account> = inner.accounts.values().collect();
+            accounts.sort_by(|a, b| a.id.cmp(&b.id));
+            Reply::json(200, &json!({ "accounts": accounts }))
+        }
+        ("GET", "/__fake/rejections") => {
+            Reply::json(200, &json!({ "rejections": inner.rejections }))
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,237 @@
+//! What the fake platform remembers: registered clients, accounts with their call counters,
+//! authorization codes, grants and their tokens, holds, and the requests it refused.
+//!
+//! One mutex guards it all (the fake serves tests, not load), and one condition variable tells
+//! waiters that a hold changed.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Calls an account has made, per endpoint. Tests read these to prove how often Evergreen
+/// called the platform (e.g. exactly one refresh for N concurrent callers).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Consents given on the authorize page.
+    pub authorize: u64,
+    /// Authorization codes exchanged for tokens.
+    pub token_authorization_code: u64,
+    /// Refresh-token grants served (successful ones; refused ones are in `rejections`).
+    pub token_refresh: u64,
+    /// Identity calls (`/2/users/me`).
+    pub identity: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    /// The platform's id for the account (X: a numeric string).
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub counters: Counters,
+}
+
+/// A request the fake refused because it broke the platform's rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub endpoint: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub account_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub code_challenge: String,
+    pub expires_at: SystemTime,
+}
+
+/// One consent: what a refresh token or access token belongs to.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub account_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+}
+
+/// What became of a refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokenStatus {
+    /// It can be used (once, on platforms that rotate).
+    Active,
+    /// It was used and replaced by a new one; using it again is refused.
+    Rotated,
+    /// Its grant was revoked.
+    Revoked,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    pub grant: usize,
+    pub expires_at: SystemTime,
+}
+
+/// Where a handler can be made to stop and wait for the test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldPoint {
+    /// The token endpoint has done its work (a refresh token is already rotated) and holds its
+    /// answer: what a caller sees when its runtime dies mid-call.
+    TokenResponse,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldState {
+    /// Waiting for a request to reach its point.
+    Armed,
+    /// A request is stopped at the point until the hold is released (removed).
+    Holding,
+}
+
+#[derive(Debug)]
+pub struct HoldSlot {
+    pub id: u64,
+    pub point: HoldPoint,
+    pub state: HoldState,
+}
+
+#[derive(Debug, Default)]
+pub struct Inner {
+    /// client_id → client_secret.
+    pub clients: HashMap<String, String>,
+    /// By account id.
+    pub accounts: HashMap<String, Account>,
+    pub codes: HashMap<String, AuthCode>,
+    pub grants: Vec<Grant>,
+    pub refresh_tokens: HashMap<String, (usize, RefreshTokenStatus)>,
+    pub access_tokens: HashMap<String, AccessToken>,
+    pub holds: Vec<HoldSlot>,
+    pub next_hold_id: u64,
+    pub rejections: Vec<Rejection>,
+}
+
+#[derive(Debug, Default)]
+pub struct Shared {
+    inner: Mutex<Inner>,
+    hold_changed: Condvar,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A handler that panicked while holding the lock leaves consistent-enough state for a
+        // test double; keep serving rather than poisoning every later request.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by a handler at `point`: if a hold is armed there, take it, tell the test, and
+    /// wait until the test releases it.
+    pub fn pause_at(&self, point: HoldPoint) {
+        let mut inner = self.lock();
+        let Some(id) = inner
+            .holds
+            .iter_mut()
+            .find(|h| h.point == point && h.state == HoldState::Armed)
+            .map(|h| {
+                h.state = HoldState::Holding;
+                h.id
+            })
+        else {
+            return;
+        };
+        self.hold_changed.notify_all();
+        while inner.holds.iter().any(|h| h.id == id) {
+            inner = self
+                .hold_changed
+                .wait(inner)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub fn arm_hold(&self, point: HoldPoint) -> u64 {
+        let mut inner = self.lock();
+        inner.next_hold_id += 1;
+        let id = inner.next_hold_id;
+        inner.holds.push(HoldSlot {
+            id,
+            point,
+            state: HoldState::Armed,
+        });
+        id
+    }
+
+    /// Waits until hold `id` is holding a request, or `timeout` passes. True if it is holding.
+    pub fn wait_until_holding(&self, id: u64, timeout: Duration) -> bool {
+        let inner = self.lock();
+        let (inner, _) = self
+            .hold_changed
+            .wait_timeout_while(inner, timeout, |inner| {
+                inner
+                    .holds
+                    .iter()
+                    .any(|h| h.id == id && h.state == HoldState::Armed)
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        inner
+            .holds
+            .iter()
+            .any(|h| h.id == id && h.state == HoldState::Holding)
+    }
+
+    pub fn release_hold(&self, id: u64) {
+        self.lock().holds.retain(|h| h.id != id);
+        self.hold_changed.notify_all();
+    }
+}
+
+impl Inner {
+    /// The account with this username, created on first use with the next numeric id.
+    pub fn account_by_username(&mut self, username: &str) -> &mut Account {
+        let existing = self
+            .accounts
+            .values()
+            .find(|a| a.username == username)
+            .map(|a| a.id.clone());
+        let id = existing.unwrap_or_else(|| {
+            let id = (1_000_000_001 + self.accounts.len() as u64).to_string();
+            self.accounts.insert(
+                id.clone(),
+                Account {
+                    id: id.clone(),
+                    username: username.to_owned(),
+                    name: display_name(username),
+                    counters: Counters::default(),
+                },
+            );
+            id
+        });
+        self.accounts.get_mut(&id).expect("inserted above")
+    }
+
+    pub fn counters_mut(&mut self, account_id: &str) -> Option<&mut Counters> {
+        self.accounts.get_mut(account_id).map(|a| &mut a.counters)
+    }
+
+    pub fn reject(&mut self, endpoint: &str, reason: &str) {
+        self.rejections.push(Rejection {
+            endpoint: endpoint.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+}
+
+fn display_name(username: &str) -> String {
+    let mut chars = username.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,275 @@
+//! The fake speaks X's OAuth 2.0 the way Evergreen relies on, and refuses what X (or our
+//! stricter reading of it) refuses.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use evergreen_fake_platform::{x, Client, FakePlatform, HoldPoint, RefreshTokenStatus};
+use std::time::Duration;
+
+const ID: &str = "client-1";
+const SECRET: &str = "secret-1";
+const VERIFIER: &str = "a-verifier-that-is-long-enough-to-be-valid-per-rfc-7636-0123";
+
+fn start() -> FakePlatform {
+    FakePlatform::start(
+        "127.0.0.1:0",
+        &[Client {
+            id: ID.into(),
+            secret: SECRET.into(),
+        }],
+    )
+    .unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).build()
+}
+
+/// Status and body of any answer, error statuses included.
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
+    match result {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+fn basic() -> String {
+    format!("Basic {}", STANDARD.encode(format!("{ID}:{SECRET}")))
+}
+
+fn consent(fake: &FakePlatform, method: &str, decision: &str) -> ureq::Response {
+    agent()
+        .post(&format!("{}{}", fake.base_url(), x::AUTHORIZE_PATH))
+        .send_form(&[
+            ("response_type", "code"),
+            ("client_id", ID),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("state", "st4te"),
+            ("scope", "tweet.read users.read offline.access"),
+            ("code_challenge", &x::s256(VERIFIER)),
+            ("code_challenge_method", method),
+            ("username", "alice"),
+            ("decision", decision),
+        ])
+        .unwrap()
+}
+
+fn code_from(location: &str) -> String {
+    let url = url_query(location);
+    assert_eq!(url.get("state").map(String::as_str), Some("st4te"));
+    url.get("code").cloned().expect("a code")
+}
+
+fn url_query(location: &str) -> std::collections::HashMap<String, String> {
+    let query = location.split_once('?').unwrap().1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn token(
+    fake: &FakePlatform,
+    auth: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut req = agent().post(&format!("{}{}", fake.base_url(), x::TOKEN_PATH));
+    if let Some(auth) = auth {
+        req = req.set("Authorization", auth);
+    }
+    let (status, body) = answer(req.send_form(form));
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+#[test]
+fn code_flow_with_pkce_then_rotating_refresh() {
+    let fake = start();
+    let redirect = consent(&fake, "S256", "approve");
+    assert_eq!(redirect.status(), 302);
+    let code = code_from(redirect.header("location").unwrap());
+
+    let (status, tokens) = token(
+        &fake,
+        Some(&basic()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "bearer");
+    assert_eq!(tokens["expires_in"], 7200);
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // The code is single use.
+    let (status, _) = token(
+        &fake,
+        Some(&basic()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 400);
+
+    // Identity with the access token.
+    let me = agent()
+        .get(&format!("{}{}", fake.base_url(), x::IDENTITY_PATH))
+        .set(
+            "Authorization",
+            &format!("Bearer {}", tokens["access_token"].as_str().unwrap()),
+        )
+        .call()
+        .unwrap()
+        .into_json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(me["data"]["username"], "alice");
+
+    // Refresh rotates; the old refresh token is then refused.
+    let (status, renewed) = token(
+        &fake,
+        Some(&basic()),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    );
+    assert_eq!(status, 200);
+    assert_ne!(renewed["refresh_token"], tokens["refresh_token"]);
+    assert_eq!(
+        fake.refresh_token_status(&refresh),
+        Some(RefreshTokenStatus::Rotated)
+    );
+    let (status, refused) = token(
+        &fake,
+        Some(&basic()),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    );
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let counters = fake.counters("alice");
+    assert_eq!(
+        (
+            counters.authorize,
+            counters.token_authorization_code,
+            counters.token_refresh,
+            counters.identity
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+#[test]
+fn refuses_body_auth_plain_pkce_and_a_wrong_verifier() {
+    let fake = start();
+    // Plain PKCE: refused at the authorize step, with a page and no redirect.
+    let (status, _) = answer(
+        agent()
+            .get(&format!(
+                "{}{}?response_type=code&client_id={ID}&redirect_uri=http://127.0.0.1:1/cb&state=s&code_challenge={}&code_challenge_method=plain",
+                fake.base_url(),
+                x::AUTHORIZE_PATH,
+                VERIFIER
+            ))
+            .call(),
+    );
+    assert_eq!(status, 400);
+
+    let code = code_from(
+        consent(&fake, "S256", "approve")
+            .header("location")
+            .unwrap(),
+    );
+    let exchange = |auth: Option<&str>, extra: &[(&str, &str)]| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+        ];
+        form.extend_from_slice(extra);
+        token(&fake, auth, &form).0
+    };
+    assert_eq!(
+        exchange(
+            None,
+            &[
+                ("client_id", ID),
+                ("client_secret", SECRET),
+                ("code_verifier", VERIFIER)
+            ]
+        ),
+        401
+    );
+    assert_eq!(
+        exchange(
+            Some(&basic()),
+            &[(
+                "code_verifier",
+                "wrong-verifier-wrong-verifier-wrong-verifier-xx"
+            )]
+        ),
+        400
+    );
+
+    let reasons: Vec<String> = fake.rejections().into_iter().map(|r| r.reason).collect();
+    assert!(reasons.iter().any(|r| r.contains("plain")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("client secret sent in the body")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("code_verifier does not match")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn denied_consent_redirects_with_access_denied() {
+    let fake = start();
+    let redirect = consent(&fake, "S256", "deny");
+    let query = url_query(redirect.header("location").unwrap());
+    assert_eq!(
+        query.get("error").map(String::as_str),
+        Some("access_denied")
+    );
+    assert_eq!(query.get("state").map(String::as_str), Some("st4te"));
+    assert_eq!(fake.counters("alice").authorize, 0);
+}
+
+#[test]
+fn a_hold_keeps_the_token_answer_back_after_the_rotation() {
+    let fake = start();
+    let seeded = fake.seed_x_grant("bob", ID, &["offline.access"]);
+    let refresh = seeded["refresh_token"].as_str().unwrap().to_owned();
+    let hold = fake.hold(HoldPoint::TokenResponse);
+    let base = fake.base_url();
+    let caller = {
+        let refresh = refresh.clone();
+        std::thread::spawn(move || {
+            let (status, _) = answer(
+                agent()
+                    .post(&format!("{base}{}", x::TOKEN_PATH))
+                    .set("Authorization", &basic())
+                    .send_form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+            );
+            status
+        })
+    };
+    assert!(hold.wait_until_holding(Duration::from_secs(10)));
+    // Held: the platform has already rotated the token, the caller has no answer yet.
+    assert_eq!(
+        fake.refresh_token_status(&refresh),
+        Some(RefreshTokenStatus::Rotated)
+    );
+    assert!(!caller.is_finished());
+    hold.release();
+    assert_eq!(caller.join().unwrap(), 200);
+}

@@ -1,0 +1,18 @@
+//! The pure core: every decision Evergreen makes, with no `worker` import and no I/O.
+//!
+//! The core never reads the clock (`now` is always a parameter) and never talks to storage or
+//! the network; the edge does that and hands the core plain values. Everything here is
+//! unit-tested natively, and the parts that must behave the same as wasm (randomness, time
+//! formatting) are also run under `wasm-bindgen-test`.
+
+pub mod api_error;
+pub mod auth;
+pub mod build;
+pub mod clock;
+pub mod cron;
+pub mod ids;
+pub mod log;
+#[cfg(feature = "test-powers")]
+pub mod provider_rewrite;
+pub mod queues;
+pub mod routes;

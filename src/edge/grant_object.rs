@@ -1,0 +1,35 @@
+//! The grant's Durable Object: one per grant, and the grant's only writer.
+//!
+//! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
+//! through its object, so refreshes never race, even when refresh tokens rotate. The object is
+//! addressed by name (`id_from_name(grant_id)`). Its operations arrive with the connect slice
+//! and the refresh engine; for now it serves only the kill-mid-call spike, in test builds.
+
+use super::respond;
+use crate::core::api_error::ApiError;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+#[durable_object]
+pub struct GrantObject {
+    #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
+    state: State,
+    #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
+    env: Env,
+}
+
+impl DurableObject for GrantObject {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let path = req.path();
+        match path.as_str() {
+            #[cfg(feature = "test-powers")]
+            "/spike/refresh" => super::spike::refresh_in_object(&self.state, &self.env, req).await,
+            #[cfg(feature = "test-powers")]
+            "/spike/state" => super::spike::object_state(&self.state).await,
+            _ => respond::error(&ApiError::not_found(&path)),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `GET /healthz`: is the worker up, can it reach D1, which build is it, when did the crons run.
+
+use super::{bindings, logging, respond};
+use crate::core::build;
+use crate::core::clock::Timestamp;
+use crate::core::log::LogLine;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use worker::{Env, Response, Result};
+
+#[derive(Deserialize)]
+struct HeartbeatRow {
+    job: String,
+    runs: f64,
+    failures: f64,
+    last_scheduled_at: Option<f64>,
+    last_finished_at: Option<f64>,
+    last_outcome: Option<String>,
+}
+
+fn rfc3339(millis: Option<f64>) -> Value {
+    millis.map_or(Value::Null, |ms| {
+        Value::String(Timestamp::from_millis(ms as i64).to_rfc3339())
+    })
+}
+
+pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
+    let rows = match read_heartbeats(env).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            logging::emit(&LogLine::error("healthz.d1_failed", now).field("error", e.to_string()));
+            return respond::json(
+                503,
+                &json!({
+                    "status": "unavailable",
+                    "build": build::FLAVOUR,
+                    "checks": { "d1": "failed" },
+                }),
+            );
+        }
+    };
+    let mut crons = Map::new();
+    for row in rows {
+        crons.insert(
+            row.job,
+            json!({
+                "runs": row.runs as i64,
+                "failures": row.failures as i64,
+                "last_scheduled_at": rfc3339(row.last_scheduled_at),
+                "last_finished_at": rfc3339(row.last_finished_at),
+                "last_outcome": row.last_outcome,
+            }),
+        );
+    }
+    respond::json(
+        200,
+        &json!({
+            "status": "ok",
+            "service": "evergreen",
+            "version": build::VERSION,
+            "build": build::FLAVOUR,
+            "now": now.to_rfc3339(),
+            "checks": { "d1": "ok" },
+            "crons": crons,
+        }),
+    )
+}
+
+async fn read_heartbeats(env: &Env) -> Result<Vec<HeartbeatRow>> {
+    bindings::db(env)?
+        .prepare(
+            "SELECT job, runs, failures, last_scheduled_at, last_finished_at, last_outcome \
+             FROM cron_heartbeats ORDER BY job",
+        )
+        .all()
+        .await?
+        .results()
+}

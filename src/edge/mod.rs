@@ -1,0 +1,91 @@
+//! The edge: wasm-only glue between the Workers runtime and the pure core.
+//!
+//! Handlers here read the request, the clock and storage, call the core for every decision,
+//! and write back. They never panic on bad input: every failure becomes a JSON error with a
+//! stable code (see `core::api_error`) and a structured log line.
+
+mod bindings;
+mod clock;
+mod cron;
+mod grant_object;
+mod healthz;
+#[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
+mod http_client;
+mod logging;
+mod queues;
+mod respond;
+#[cfg(feature = "test-powers")]
+mod spike;
+#[cfg(feature = "test-powers")]
+mod test_powers;
+
+pub use grant_object::GrantObject;
+
+use crate::core::api_error::ApiError;
+use crate::core::log::LogLine;
+use crate::core::routes::{self, Route};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let started = clock::real_now();
+    let method = req.method().to_string();
+    // The path only: query strings can carry OAuth codes and state, which are never logged.
+    let path = req.path();
+    let now = clock::now(&env).await;
+    let response = match (routes::resolve(&method, &path), now) {
+        (Err(api_error), _) => respond::error(&api_error),
+        (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
+        (Ok(route), Ok(now)) => match handle(route, req, &env, now).await {
+            Ok(response) => Ok(response),
+            Err(e) => respond::internal("http.handler_failed", &e),
+        },
+    };
+    let response = response.or_else(|_| Response::error("internal_error", 500))?;
+    logging::emit(
+        &LogLine::info("http.request", started)
+            .field("method", method)
+            .field("path", path)
+            .field("status", response.status_code())
+            .field(
+                "duration_ms",
+                clock::real_now().as_millis() - started.as_millis(),
+            ),
+    );
+    Ok(response)
+}
+
+async fn handle(
+    route: Route,
+    req: Request,
+    env: &Env,
+    now: crate::core::clock::Timestamp,
+) -> Result<Response> {
+    match route {
+        Route::Healthz => healthz::handle(env, now).await,
+        #[cfg(feature = "test-powers")]
+        Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
+        #[allow(unreachable_patterns)]
+        _ => {
+            drop(req);
+            respond::error(&ApiError::internal())
+        }
+    }
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    cron::run(event, env).await;
+}
+
+#[event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<serde_json::Value>,
+    env: Env,
+    _ctx: Context,
+) -> Result<()> {
+    // Never return Err: in workers-rs 0.8 an Err from a queue handler is a panic (an instance
+    // restart). Each message is acked or retried on its own instead.
+    queues::consume(batch, env).await;
+    Ok(())
+}

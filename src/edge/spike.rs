@@ -1,0 +1,315 @@
+//! Test builds only: the probe behind the kill-mid-call spike (docs/spike-kill-mid-call.md).
+//!
+//! It refreshes a probe grant from inside the grant's Durable Object with the steps the design
+//! prescribes before a provider call: a conditional claim in D1 (the write-ahead marker), then a
+//! marker in the object's own storage, then the call, then a compare-and-swap on the version.
+//! `tests/spike_kill_mid_call.rs` kills the runtime while the fake platform holds the call and
+//! reads back what survived. Probe grants hold no tokens: the new ones are dropped, since
+//! encryption at rest arrives with the connect slice.
+
+use super::{bindings, clock, http_client, respond};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::clock::Timestamp;
+use crate::core::ids::new_id;
+use crate::core::provider_rewrite;
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Result, Env, Method, Request, RequestInit, Response, Result, State};
+
+const SPIKE_TENANT: &str = "ten_spike";
+const X_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
+/// How long a claim keeps other refreshes of the grant out.
+const CLAIM_TTL_MS: i64 = 60_000;
+/// The object's storage key for the write-ahead marker.
+const IN_FLIGHT: &str = "refresh_in_flight";
+const LAST_OUTCOME: &str = "last_outcome";
+
+fn ms(t: Timestamp) -> JsValue {
+    JsValue::from_f64(t.as_millis() as f64)
+}
+
+fn rust_error(e: impl ToString) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
+#[derive(Deserialize)]
+struct NewProbeGrant {
+    provider_account_id: String,
+}
+
+/// `POST /__test/spike/grants`: a probe grant row at version 0 with no claim.
+pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Result<Response> {
+    let body: NewProbeGrant = match respond::read_json(&mut req).await {
+        Ok(body) => body,
+        Err(e) => return respond::error(&e),
+    };
+    let grant_id = new_id("gr_").map_err(rust_error)?;
+    let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
+    let db = bindings::db(env)?;
+    db.batch(vec![
+        db.prepare(
+            "INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?1, 'kill-mid-call spike', ?2)",
+        )
+        .bind(&[SPIKE_TENANT.into(), ms(now)])?,
+        db.prepare(
+            "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
+               end_user_ref, refresh_policy, created_at, updated_at) \
+             VALUES (?1, ?2, 'x', ?3, ?4, 'spike', 'on_demand', ?5, ?5)",
+        )
+        .bind(&[
+            grant_id.as_str().into(),
+            SPIKE_TENANT.into(),
+            body.provider_account_id.as_str().into(),
+            client_id.as_str().into(),
+            ms(now),
+        ])?,
+    ])
+    .await?;
+    respond::json(201, &json!({ "grant_id": grant_id }))
+}
+
+#[derive(Deserialize)]
+struct GrantRow {
+    version: f64,
+    claim_id: Option<String>,
+    claim_expires_at: Option<f64>,
+    last_refresh_at: Option<f64>,
+}
+
+async fn grant_row(env: &Env, grant_id: &str) -> Result<Option<GrantRow>> {
+    bindings::db(env)?
+        .prepare(
+            "SELECT version, claim_id, claim_expires_at, last_refresh_at FROM grants \
+             WHERE id = ?1 AND tenant_id = ?2",
+        )
+        .bind(&[grant_id.into(), SPIKE_TENANT.into()])?
+        .first(None)
+        .await
+}
+
+fn grant_object(env: &Env, grant_id: &str) -> Result<worker::Stub> {
+    env.durable_object(bindings::GRANT_OBJECTS)?
+        .id_from_name(grant_id)?
+        .get_stub()
+}
+
+/// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
+pub async fn inspect(env: &Env, grant_id: &str) -> Result<Response> {
+    let Some(row) = grant_row(env, grant_id).await? else {
+        return respond::error(&ApiError::new(ErrorCode::NotFound, "No such probe grant."));
+    };
+    let mut object_reply = grant_object(env, grant_id)?
+        .fetch_with_str("https://grant-object/spike/state")
+        .await?;
+    let object: serde_json::Value = object_reply.json().await?;
+    let at = |v: Option<f64>| v.map(|ms| Timestamp::from_millis(ms as i64).to_rfc3339());
+    respond::json(
+        200,
+        &json!({
+            "d1": {
+                "version": row.version as i64,
+                "claim_id": row.claim_id,
+                "claim_expires_at": at(row.claim_expires_at),
+                "last_refresh_at": at(row.last_refresh_at),
+            },
+            "object": object,
+        }),
+    )
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefreshProbe {
+    grant_id: String,
+    refresh_token: String,
+}
+
+/// `POST /__test/spike/grants/{id}/refresh` `{"refresh_token"}`: forwarded to the grant's object.
+pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Result<Response> {
+    #[derive(Deserialize)]
+    struct Body {
+        refresh_token: String,
+    }
+    let body: Body = match respond::read_json(&mut req).await {
+        Ok(body) => body,
+        Err(e) => return respond::error(&e),
+    };
+    let probe = RefreshProbe {
+        grant_id: grant_id.to_owned(),
+        refresh_token: body.refresh_token,
+    };
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(serde_json::to_string(&probe)?.into()));
+    let inner = Request::new_with_init("https://grant-object/spike/refresh", &init)?;
+    grant_object(env, grant_id)?.fetch_with_request(inner).await
+}
+
+#[derive(Serialize, Deserialize)]
+struct InFlight {
+    claim_id: String,
+    version: i64,
+    started_at: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Outcome {
+    result: String,
+    version: i64,
+    at: Timestamp,
+}
+
+fn changes(result: &D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}
+
+/// Inside the grant's object: claim, mark, call, compare-and-swap.
+pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Result<Response> {
+    let probe: RefreshProbe = match respond::read_json(&mut req).await {
+        Ok(probe) => probe,
+        Err(e) => return respond::error(&e),
+    };
+    let now = clock::now(env).await?;
+    let Some(row) = grant_row(env, &probe.grant_id).await? else {
+        return respond::error(&ApiError::new(ErrorCode::NotFound, "No such probe grant."));
+    };
+    let version = row.version as i64;
+    let db = bindings::db(env)?;
+
+    // 1. The write-ahead marker in D1: a conditional claim on the current version.
+    let claim_id = new_id("clm_").map_err(rust_error)?;
+    let claimed = db
+        .prepare(
+            "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \
+             WHERE id = ?3 AND version = ?4 AND (claim_id IS NULL OR claim_expires_at <= ?5)",
+        )
+        .bind(&[
+            claim_id.as_str().into(),
+            ms(now.plus_millis(CLAIM_TTL_MS)),
+            probe.grant_id.as_str().into(),
+            JsValue::from_f64(version as f64),
+            ms(now),
+        ])?
+        .run()
+        .await?;
+    if changes(&claimed) != 1 {
+        return respond::error(&ApiError::new(
+            ErrorCode::Conflict,
+            "Another refresh holds this grant's claim, or its version moved.",
+        ));
+    }
+
+    // 2. The object's own marker: a superseded instance would fail here, before the call.
+    let storage = state.storage();
+    storage
+        .put(
+            IN_FLIGHT,
+            InFlight {
+                claim_id: claim_id.clone(),
+                version,
+                started_at: now,
+            },
+        )
+        .await?;
+
+    // 3. The provider call.
+    let outcome = call_token_endpoint(env, probe.refresh_token).await?;
+    let finished = clock::now(env).await?;
+    let (result, status, new_version) = match outcome {
+        Ok(expires_in) => {
+            // 4. Compare-and-swap on the version, releasing the claim.
+            let swapped = db
+                .prepare(
+                    "UPDATE grants SET version = version + 1, claim_id = NULL, claim_expires_at = NULL, \
+                       last_refresh_at = ?1, access_expires_at = ?2, updated_at = ?1 \
+                     WHERE id = ?3 AND version = ?4 AND claim_id = ?5",
+                )
+                .bind(&[
+                    ms(finished),
+                    expires_in.map_or(JsValue::NULL, |s| {
+                        ms(finished.plus_millis(s as i64 * 1000))
+                    }),
+                    probe.grant_id.as_str().into(),
+                    JsValue::from_f64(version as f64),
+                    claim_id.as_str().into(),
+                ])?
+                .run()
+                .await?;
+            if changes(&swapped) != 1 {
+                return respond::error(&ApiError::new(
+                    ErrorCode::Conflict,
+                    "The grant's version moved during the call.",
+                ));
+            }
+            ("refreshed".to_owned(), 200, version + 1)
+        }
+        Err(reason) => {
+            db.prepare("UPDATE grants SET claim_id = NULL, claim_expires_at = NULL WHERE id = ?1 AND claim_id = ?2")
+                .bind(&[probe.grant_id.as_str().into(), claim_id.as_str().into()])?
+                .run()
+                .await?;
+            (reason, 502, version)
+        }
+    };
+    storage.delete(IN_FLIGHT).await?;
+    storage
+        .put(
+            LAST_OUTCOME,
+            Outcome {
+                result: result.clone(),
+                version: new_version,
+                at: finished,
+            },
+        )
+        .await?;
+    respond::json(
+        status,
+        &json!({ "outcome": result, "version": new_version }),
+    )
+}
+
+/// `Ok(Ok(expires_in))` on success; `Ok(Err(reason))` when the platform refused or failed.
+async fn call_token_endpoint(
+    env: &Env,
+    refresh_token: String,
+) -> Result<std::result::Result<Option<u64>, String>> {
+    let fake = bindings::text(env, "FAKE_PLATFORM_URL")
+        .ok_or_else(|| rust_error("FAKE_PLATFORM_URL is not set"))?;
+    let client_id =
+        bindings::text(env, "X_CLIENT_ID").ok_or_else(|| rust_error("X_CLIENT_ID is not set"))?;
+    let client_secret = bindings::text(env, "X_CLIENT_SECRET")
+        .ok_or_else(|| rust_error("X_CLIENT_SECRET is not set"))?;
+    let token_url = provider_rewrite::rewrite(X_TOKEN_URL, &fake).map_err(rust_error)?;
+    let client = BasicClient::new(ClientId::new(client_id))
+        .set_client_secret(ClientSecret::new(client_secret))
+        .set_token_uri(TokenUrl::new(token_url).map_err(rust_error)?);
+    let result = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token))
+        .request_async(&http_client::send)
+        .await;
+    Ok(match result {
+        Ok(tokens) => Ok(tokens.expires_in().map(|d| d.as_secs())),
+        Err(RequestTokenError::ServerResponse(e)) => Err(format!("rejected: {}", e.error())),
+        Err(RequestTokenError::Request(e)) => Err(format!("request failed: {e}")),
+        Err(RequestTokenError::Parse(_, _)) => Err("unparseable token response".to_owned()),
+        Err(RequestTokenError::Other(e)) => Err(format!("failed: {e}")),
+    })
+}
+
+/// Inside the grant's object: what its storage holds.
+pub async fn object_state(state: &State) -> Result<Response> {
+    let storage = state.storage();
+    let in_flight: Option<InFlight> = storage.get(IN_FLIGHT).await?;
+    let last_outcome: Option<Outcome> = storage.get(LAST_OUTCOME).await?;
+    respond::json(
+        200,
+        &json!({ "refresh_in_flight": in_flight, "last_outcome": last_outcome }),
+    )
+}

@@ -1,0 +1,343 @@
+//! The integration harness: the real worker under `wrangler dev` (its own port and
+//! `--persist-to` dir) and the fake platform on loopback. Nothing of Cloudflare is mocked.
+//!
+//! The worker bundle is built once before the tests (`scripts/test` runs
+//! `scripts/build-worker --test`); starting `wrangler dev` here reuses it instead of building
+//! while `cargo test` holds the target dir.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use evergreen_fake_platform::{Client, FakePlatform};
+use serde_json::Value;
+use std::fs::{self, File};
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::getrandom(&mut bytes).expect("random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fake platform and a worker configured to use it, with fresh secrets.
+pub struct Stack {
+    pub fake: FakePlatform,
+    pub worker: Worker,
+    pub operator_secret: String,
+    pub x_client: Client,
+}
+
+impl Stack {
+    /// Starts both; `name` keeps this binary's state apart from the others'.
+    pub fn start(name: &str) -> Stack {
+        let x_client = Client {
+            id: format!("x-client-{}", random_secret()),
+            secret: random_secret(),
+        };
+        let fake = FakePlatform::start("127.0.0.1:0", std::slice::from_ref(&x_client))
+            .expect("the fake platform starts");
+        let operator_secret = random_secret();
+        let vars = vec![
+            ("OPERATOR_SECRET".to_owned(), operator_secret.clone()),
+            ("FAKE_PLATFORM_URL".to_owned(), fake.base_url()),
+            ("X_CLIENT_ID".to_owned(), x_client.id.clone()),
+            ("X_CLIENT_SECRET".to_owned(), x_client.secret.clone()),
+        ];
+        let worker = Worker::start(name, vars);
+        Stack {
+            fake,
+            worker,
+            operator_secret,
+            x_client,
+        }
+    }
+
+    /// `Authorization` header value for the operator.
+    pub fn operator(&self) -> String {
+        format!("Bearer {}", self.operator_secret)
+    }
+}
+
+/// An HTTP answer: status, headers we care about, JSON body (`Null` if not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub allow: Option<String>,
+    pub body: Value,
+}
+
+pub struct Worker {
+    pub base_url: String,
+    port: u16,
+    persist: PathBuf,
+    log: PathBuf,
+    env_file: PathBuf,
+    runtime: Option<Runtime>,
+    agent: ureq::Agent,
+}
+
+/// The `wrangler dev` process group and the watchdog that kills it if this process dies.
+struct Runtime {
+    process: Child,
+    /// Closing this (our exit, however it happens) makes the watchdog kill the group.
+    _watchdog_stdin: ChildStdin,
+    watchdog: Child,
+}
+
+impl Worker {
+    fn start(name: &str, vars: Vec<(String, String)>) -> Worker {
+        let flavour =
+            fs::read_to_string(root().join("build/.evergreen-flavour")).unwrap_or_default();
+        assert_eq!(
+            flavour.trim(),
+            "test",
+            "build/ holds no test build of the worker: run `scripts/test`, or \
+             `scripts/build-worker --test` before `cargo test --test '*'`"
+        );
+        let dir = root()
+            .join("target/integration")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let persist = dir.join("state");
+        // The worker's secrets and variables, as a .env file wrangler loads instead of the
+        // developer's own .dev.vars.
+        let env_file = dir.join("worker.env");
+        let mut f = File::create(&env_file).unwrap();
+        for (k, v) in &vars {
+            writeln!(f, "{k}={v}").unwrap();
+        }
+        let status = Command::new(root().join("node_modules/.bin/wrangler"))
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(&persist)
+            .current_dir(root())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("wrangler runs (scripts/setup installs it)");
+        assert!(status.success(), "applying the D1 migrations failed");
+        let port = free_port();
+        let mut worker = Worker {
+            base_url: format!("http://127.0.0.1:{port}"),
+            port,
+            persist,
+            log: dir.join("wrangler.log"),
+            env_file,
+            runtime: None,
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+        };
+        worker.launch();
+        worker
+    }
+
+    fn launch(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let process = Command::new(root().join("node_modules/.bin/wrangler"))
+            .args([
+                "dev",
+                "--ip",
+                "127.0.0.1",
+                "--show-interactive-dev-session=false",
+            ])
+            .args(["--port", &self.port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(&self.persist)
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .current_dir(root())
+            .env("EVERGREEN_BUILD", "test")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("wrangler dev starts");
+        let group = process.id();
+        let mut watchdog = Command::new("sh")
+            .args(["-c", r#"read _; kill -KILL "-$1" 2>/dev/null"#, "watchdog"])
+            .arg(group.to_string())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let stdin = watchdog.stdin.take().unwrap();
+        self.runtime = Some(Runtime {
+            process,
+            _watchdog_stdin: stdin,
+            watchdog,
+        });
+        self.wait_until_ready();
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = self.agent.get(&format!("{}/healthz", self.base_url)).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            let runtime = self.runtime.as_mut().unwrap();
+            if let Ok(Some(status)) = runtime.process.try_wait() {
+                panic!(
+                    "wrangler dev exited ({status}) before it was ready:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev not ready in 120 s:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100)); // polling a process we do not control
+        }
+    }
+
+    /// Kills the whole runtime (wrangler and workerd) with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut runtime) = self.runtime.take() {
+            let group = runtime.process.id();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+            let _ = runtime.process.wait();
+            let _ = runtime.watchdog.kill();
+            let _ = runtime.watchdog.wait();
+        }
+    }
+
+    /// Starts the runtime again on the same port and state.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    pub fn persist_dir(&self) -> &Path {
+        &self.persist
+    }
+
+    /// Everything the runtime printed so far: wrangler's and the worker's log lines.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Sends a request; any status is an answer, only a transport failure is an error.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, ureq::Transport> {
+        let mut req = self
+            .agent
+            .request(method, &format!("{}{path}", self.base_url));
+        if let Some(auth) = authorization {
+            req = req.set("Authorization", auth);
+        }
+        let result = match body {
+            Some(body) => req.send_json(body.clone()),
+            None => req.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(ureq::Error::Transport(t)) => return Err(t),
+        };
+        let status = response.status();
+        let content_type = response.header("content-type").unwrap_or("").to_owned();
+        let allow = response.header("allow").map(str::to_owned);
+        let text = response.into_string().unwrap_or_default();
+        Ok(Answer {
+            status,
+            content_type,
+            allow,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
+    }
+
+    pub fn get(&self, path: &str, authorization: Option<&str>) -> Answer {
+        self.call("GET", path, authorization, None)
+            .expect("the worker answers")
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &Value,
+    ) -> Answer {
+        self.call(method, path, authorization, Some(body))
+            .expect("the worker answers")
+    }
+
+    /// Runs a cron trigger the way the platform would (locally nothing fires them).
+    pub fn run_cron(&self, cron: &str) {
+        let path = format!("/cdn-cgi/handler/scheduled?cron={}", cron.replace(' ', "+"));
+        let answer = self.get(&path, None);
+        assert_eq!(answer.status, 200, "scheduled handler: {answer:?}");
+    }
+
+    /// Polls `probe` until it returns `Some`, or fails after `timeout`. For work the worker does
+    /// asynchronously (queue consumers): there is no event to wait on from outside.
+    pub fn eventually<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

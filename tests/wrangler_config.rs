@@ -1,0 +1,110 @@
+//! `wrangler.toml` agrees with the code: every queue has its consumer and dead-letter consumer
+//! with explicit settings, the crons are the ones the code runs, and the bindings exist.
+#![cfg(not(target_arch = "wasm32"))]
+
+use evergreen::core::cron::CronJob;
+use evergreen::core::queues::WorkQueue;
+use toml::Value;
+
+fn config() -> Value {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml")).unwrap();
+    text.parse().unwrap()
+}
+
+fn table_array<'a>(v: &'a Value, path: &[&str]) -> Vec<&'a Value> {
+    let mut cur = v;
+    for key in path {
+        cur = &cur[*key];
+    }
+    cur.as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_crons_are_exactly_the_jobs_the_code_runs() {
+    let config = config();
+    let mut crons: Vec<&str> = table_array(&config, &["triggers", "crons"])
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut expected: Vec<&str> = CronJob::ALL.iter().map(|j| j.cron()).collect();
+    crons.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(crons, expected);
+}
+
+#[test]
+fn every_work_queue_has_a_producer_a_consumer_and_a_consumed_dead_letter_queue() {
+    let config = config();
+    let producers = table_array(&config, &["queues", "producers"]);
+    let consumers = table_array(&config, &["queues", "consumers"]);
+    let consumer = |name: &str| {
+        consumers
+            .iter()
+            .find(|c| c["queue"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no consumer for {name}"))
+    };
+    for q in WorkQueue::ALL {
+        assert!(
+            producers
+                .iter()
+                .any(|p| p["queue"].as_str() == Some(q.queue_name())
+                    && p["binding"].as_str() == Some(q.binding())),
+            "no producer {} for {}",
+            q.binding(),
+            q.queue_name()
+        );
+        let work = consumer(q.queue_name());
+        for key in ["max_batch_size", "max_batch_timeout", "max_retries"] {
+            assert!(
+                work.get(key).is_some(),
+                "{} has no explicit {key}",
+                q.queue_name()
+            );
+        }
+        assert_eq!(
+            work["dead_letter_queue"].as_str(),
+            Some(q.dead_letter_queue_name())
+        );
+        let dead = consumer(q.dead_letter_queue_name());
+        assert!(dead.get("max_retries").is_some());
+    }
+    assert_eq!(
+        consumers.len(),
+        2 * WorkQueue::ALL.len(),
+        "a consumer for an unknown queue"
+    );
+}
+
+#[test]
+fn the_grant_object_is_sqlite_backed_and_d1_has_its_migrations() {
+    let config = config();
+    let objects = table_array(&config, &["durable_objects", "bindings"]);
+    assert!(objects
+        .iter()
+        .any(|b| b["name"].as_str() == Some("GRANT_OBJECTS")
+            && b["class_name"].as_str() == Some("GrantObject")));
+    let migrations = table_array(&config, &["migrations"]);
+    assert!(migrations
+        .iter()
+        .any(|m| table_array(m, &["new_sqlite_classes"])
+            .iter()
+            .any(|c| c.as_str() == Some("GrantObject"))));
+    let d1 = table_array(&config, &["d1_databases"]);
+    let db = d1
+        .iter()
+        .find(|d| d["binding"].as_str() == Some("DB"))
+        .expect("a DB binding");
+    let dir = db["migrations_dir"].as_str().expect("migrations_dir");
+    let sql = std::fs::read_to_string(format!(
+        "{}/{dir}/0001_initial.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(
+        sql.contains("ON grants (next_check_at)"),
+        "the sweep's index is missing"
+    );
+}
