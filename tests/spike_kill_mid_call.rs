@@ -89,6 +89,7 @@ fn a_kill_mid_refresh_leaves_both_markers_and_a_token_the_platform_already_rotat
                 .set("Authorization", &auth)
                 .send_json(json!({ "refresh_token": token }))
                 .map(|r| r.status())
+                .map_err(|e| e.to_string())
         })
     };
     assert!(

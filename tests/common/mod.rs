@@ -261,7 +261,7 @@ impl Worker {
         path: &str,
         authorization: Option<&str>,
         body: Option<&Value>,
-    ) -> Result<Answer, ureq::Transport> {
+    ) -> Result<Answer, String> {
         let mut req = self
             .agent
             .request(method, &format!("{}{path}", self.base_url));
@@ -275,7 +275,7 @@ impl Worker {
         let response = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => return Err(t),
+            Err(ureq::Error::Transport(t)) => return Err(t.to_string()),
         };
         let status = response.status();
         let content_type = response.header("content-type").unwrap_or("").to_owned();
