@@ -21,7 +21,6 @@ mod test_powers;
 
 pub use grant_object::GrantObject;
 
-use crate::core::api_error::ApiError;
 use crate::core::log::LogLine;
 use crate::core::routes::{self, Route};
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
@@ -55,6 +54,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
+// Release builds have no route that reads the request yet.
+#[cfg_attr(not(feature = "test-powers"), allow(unused_variables))]
 async fn handle(
     route: Route,
     req: Request,
@@ -65,11 +66,6 @@ async fn handle(
         Route::Healthz => healthz::handle(env, now).await,
         #[cfg(feature = "test-powers")]
         Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
-        #[allow(unreachable_patterns)]
-        _ => {
-            drop(req);
-            respond::error(&ApiError::internal())
-        }
     }
 }
 

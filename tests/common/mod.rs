@@ -34,6 +34,37 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The first source the worker bundle is built from that changed after `stamp` was written,
+/// if any: the same inputs `scripts/build-worker` checks before reusing a bundle.
+fn newer_than(stamp: &Path) -> Option<PathBuf> {
+    let built = fs::metadata(stamp).and_then(|m| m.modified()).ok()?;
+    let mut pending: Vec<PathBuf> = [
+        "src",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo",
+        "scripts/build-worker",
+    ]
+    .iter()
+    .map(|p| root().join(p))
+    .collect();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(
+                fs::read_dir(&path)
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path())),
+            );
+        } else if fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > built)
+        {
+            return Some(path);
+        }
+    }
+    None
+}
+
 /// A fake platform and a worker configured to use it, with fresh secrets.
 pub struct Stack {
     pub fake: FakePlatform,
@@ -109,6 +140,13 @@ impl Worker {
             "build/ holds no test build of the worker: run `scripts/test`, or \
              `scripts/build-worker --test` before `cargo test --test '*'`"
         );
+        if let Some(newer) = newer_than(&root().join("build/.evergreen-flavour")) {
+            panic!(
+                "the test bundle in build/ is older than {}: run `scripts/build-worker --test` \
+                 (scripts/test does)",
+                newer.display()
+            );
+        }
         let dir = root()
             .join("target/integration")
             .join(format!("{name}-{}", std::process::id()));
