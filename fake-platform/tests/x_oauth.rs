@@ -81,6 +81,20 @@ fn token(
     (status, serde_json::from_str(&body).unwrap())
 }
 
+/// Exchanges `code` the way Evergreen does: HTTP Basic, the same redirect URI, the verifier.
+fn exchange_code(fake: &FakePlatform, code: &str) -> (u16, serde_json::Value) {
+    token(
+        fake,
+        Some(&basic()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+}
+
 #[test]
 fn code_flow_with_pkce_then_rotating_refresh() {
     let fake = start();
@@ -88,32 +102,14 @@ fn code_flow_with_pkce_then_rotating_refresh() {
     assert_eq!(redirect.status(), 302);
     let code = code_from(redirect.header("location").unwrap());
 
-    let (status, tokens) = token(
-        &fake,
-        Some(&basic()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:1/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let (status, tokens) = exchange_code(&fake, &code);
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 7200);
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // The code is single use.
-    let (status, _) = token(
-        &fake,
-        Some(&basic()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:1/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let (status, _) = exchange_code(&fake, &code);
     assert_eq!(status, 400);
 
     // Identity with the access token.

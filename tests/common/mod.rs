@@ -147,10 +147,20 @@ impl Worker {
                 newer.display()
             );
         }
-        let dir = root()
-            .join("target/integration")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        // This run's state and log stay for inspection until the next run of the same binary.
+        let parent = root().join("target/integration");
+        if let Ok(entries) = fs::read_dir(&parent) {
+            for old in entries.flatten() {
+                if old
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}-"))
+                {
+                    let _ = fs::remove_dir_all(old.path());
+                }
+            }
+        }
+        let dir = parent.join(format!("{name}-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let persist = dir.join("state");
         // The worker's secrets and variables, as a .env file wrangler loads instead of the
