@@ -6,13 +6,18 @@
 //! formatting) are also run under `wasm-bindgen-test`.
 
 pub mod api_error;
+pub mod api_keys;
 pub mod auth;
 pub mod build;
 pub mod clock;
 pub mod cron;
+pub mod crypto;
+pub mod digest;
 pub mod ids;
 pub mod log;
+pub mod pkce;
 #[cfg(feature = "test-powers")]
 pub mod provider_rewrite;
 pub mod queues;
+pub mod return_urls;
 pub mod routes;
