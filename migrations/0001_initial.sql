@@ -36,7 +36,7 @@ CREATE TABLE tenant_clients (
   tenant_id          TEXT NOT NULL REFERENCES tenants (id),
   provider           TEXT NOT NULL,
   client_id          TEXT NOT NULL,
-  secret_ciphertext  BLOB NOT NULL,          -- AES-256-GCM, associated data binds the row
+  secret_ciphertext  TEXT NOT NULL,          -- AES-256-GCM (base64url), associated data binds the row
   key_id             TEXT NOT NULL,
   created_at         INTEGER NOT NULL,
   updated_at         INTEGER NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE grants (
   client_id            TEXT NOT NULL,        -- which OAuth client holds it (revocation rule)
   end_user_ref         TEXT NOT NULL,        -- the scheduler's user
   scopes               TEXT,                 -- as granted, space-separated
-  token_ciphertext     BLOB,                 -- AES-256-GCM; NULL once disconnected
+  token_ciphertext     TEXT,                 -- AES-256-GCM (base64url); NULL once disconnected
   key_id               TEXT,                 -- which data key encrypted it
   version              INTEGER NOT NULL DEFAULT 0,  -- token version: compare-and-swap
   epoch                INTEGER NOT NULL DEFAULT 0,  -- bumped by disconnect, delete, reconnect
@@ -115,7 +115,7 @@ CREATE TABLE oauth_sessions (
   state_hash          TEXT PRIMARY KEY,      -- SHA-256 of the state parameter
   connect_session_id  TEXT NOT NULL REFERENCES connect_sessions (id),
   binding_hash        TEXT NOT NULL,         -- SHA-256 of the browser-binding cookie
-  verifier_ciphertext BLOB NOT NULL,         -- the PKCE verifier, encrypted
+  verifier_ciphertext TEXT NOT NULL,         -- the PKCE verifier, AES-256-GCM (base64url)
   key_id              TEXT NOT NULL,
   redirect_uri        TEXT NOT NULL,
   created_at          INTEGER NOT NULL,

@@ -7,7 +7,6 @@ mod common;
 use common::Stack;
 use evergreen_fake_platform::{HoldPoint, RefreshTokenStatus};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::Duration;
 
 const SCOPES: &[&str] = &["tweet.read", "users.read", "offline.access"];
@@ -30,21 +29,6 @@ fn refresh(stack: &Stack, grant: &str, refresh_token: &str) -> common::Answer {
         Some(&stack.operator()),
         &json!({ "refresh_token": refresh_token }),
     )
-}
-
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 #[test]
@@ -160,7 +144,7 @@ fn a_kill_mid_refresh_leaves_both_markers_and_a_token_the_platform_already_rotat
     ] {
         assert!(!log.contains(secret), "a secret reached the runtime's log");
         assert_eq!(
-            files_containing(stack.worker.persist_dir(), secret),
+            common::files_containing(stack.worker.persist_dir(), secret),
             Vec::<String>::new()
         );
     }

@@ -18,6 +18,7 @@ pub mod log;
 pub mod pkce;
 #[cfg(feature = "test-powers")]
 pub mod provider_rewrite;
+pub mod providers;
 pub mod queues;
 pub mod return_urls;
 pub mod routes;

@@ -11,8 +11,40 @@ use crate::core::queues::WorkQueue;
 pub enum Route {
     /// `GET /healthz`: liveness, D1 reachability, build flavour, cron heartbeats.
     Healthz,
+    /// The operator's API (`/admin/…`), authenticated by the operator secret.
+    Admin(AdminRoute),
+    /// A tenant's API (`/v1/…`), authenticated by one of its API keys.
+    Tenant(TenantRoute),
     #[cfg(feature = "test-powers")]
     Test(TestRoute),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminRoute {
+    /// `POST /admin/tenants` `{"name"}`.
+    CreateTenant,
+    /// `GET /admin/tenants/{id}`: the tenant with its keys, return URLs and clients.
+    Tenant(String),
+    /// `POST /admin/tenants/{id}/api-keys` `{"scopes": [...]}`.
+    CreateApiKey(String),
+    /// `POST /admin/api-keys/{id}/rotate` `{"overlap_seconds"?}`.
+    RotateApiKey(String),
+    /// `POST /admin/api-keys/{id}/revoke`.
+    RevokeApiKey(String),
+    /// `PUT /admin/tenants/{id}/return-urls` `{"urls": [...]}`.
+    SetReturnUrls(String),
+    /// `PUT /admin/tenants/{id}/clients/{provider}` `{"client_id", "client_secret"}`.
+    SetClient(String, String),
+    /// `DELETE /admin/tenants/{id}/clients/{provider}`.
+    DeleteClient(String, String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantRoute {
+    /// `GET /v1/connections[?end_user_ref=…]`.
+    ListConnections,
+    /// `GET /v1/connections/{id}`.
+    Connection(String),
 }
 
 /// Routes that exist only in test builds. All of them require the operator secret.
@@ -41,6 +73,12 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["healthz"] => only(method, &["GET"], Route::Healthz),
+        ["admin", rest @ ..] => resolve_admin(method, rest)
+            .map(Route::Admin)
+            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
+        ["v1", rest @ ..] => resolve_tenant(method, rest)
+            .map(Route::Tenant)
+            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
         #[cfg(feature = "test-powers")]
         ["__test", rest @ ..] => resolve_test(method, rest)
             .map(Route::Test)
@@ -55,6 +93,67 @@ fn only<T>(method: &str, allow: &'static [&'static str], route: T) -> Result<T, 
     } else {
         Err(ApiError::method_not_allowed(method, allow))
     }
+}
+
+/// A path segment that can be an id: non-empty, at most 100 characters, URL-safe characters.
+fn id(segment: &str) -> Option<String> {
+    let ok = !segment.is_empty()
+        && segment.len() <= 100
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    ok.then(|| segment.to_owned())
+}
+
+/// `Err(None)` is "no such path" (the caller knows the full path for the message).
+fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiError>> {
+    let route = match rest {
+        ["tenants"] => only(method, &["POST"], AdminRoute::CreateTenant),
+        ["tenants", t] => only(method, &["GET"], AdminRoute::Tenant(id(t).ok_or(None)?)),
+        ["tenants", t, "api-keys"] => only(
+            method,
+            &["POST"],
+            AdminRoute::CreateApiKey(id(t).ok_or(None)?),
+        ),
+        ["tenants", t, "return-urls"] => only(
+            method,
+            &["PUT"],
+            AdminRoute::SetReturnUrls(id(t).ok_or(None)?),
+        ),
+        ["tenants", t, "clients", p] => {
+            let (t, p) = (id(t).ok_or(None)?, id(p).ok_or(None)?);
+            match method {
+                "PUT" => Ok(AdminRoute::SetClient(t, p)),
+                "DELETE" => Ok(AdminRoute::DeleteClient(t, p)),
+                _ => Err(ApiError::method_not_allowed(method, &["PUT", "DELETE"])),
+            }
+        }
+        ["api-keys", k, "rotate"] => only(
+            method,
+            &["POST"],
+            AdminRoute::RotateApiKey(id(k).ok_or(None)?),
+        ),
+        ["api-keys", k, "revoke"] => only(
+            method,
+            &["POST"],
+            AdminRoute::RevokeApiKey(id(k).ok_or(None)?),
+        ),
+        _ => return Err(None),
+    };
+    route.map_err(Some)
+}
+
+fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<ApiError>> {
+    let route = match rest {
+        ["connections"] => only(method, &["GET"], TenantRoute::ListConnections),
+        ["connections", c] => only(
+            method,
+            &["GET"],
+            TenantRoute::Connection(id(c).ok_or(None)?),
+        ),
+        _ => return Err(None),
+    };
+    route.map_err(Some)
 }
 
 /// `Err(None)` is "no such path" (the caller knows the full path for the message).
@@ -103,6 +202,45 @@ mod tests {
         for path in ["/", "/healthz/", "/nope", "/healthz/extra", ""] {
             let err = resolve("GET", path).unwrap_err();
             assert_eq!(err.code, ErrorCode::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn operator_and_tenant_routes_resolve() {
+        assert_eq!(
+            resolve("POST", "/admin/tenants"),
+            Ok(Route::Admin(AdminRoute::CreateTenant))
+        );
+        assert_eq!(
+            resolve("DELETE", "/admin/tenants/ten_1/clients/x"),
+            Ok(Route::Admin(AdminRoute::DeleteClient(
+                "ten_1".into(),
+                "x".into()
+            )))
+        );
+        assert_eq!(
+            resolve("POST", "/admin/api-keys/key_1/rotate"),
+            Ok(Route::Admin(AdminRoute::RotateApiKey("key_1".into())))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/connections/conn_1"),
+            Ok(Route::Tenant(TenantRoute::Connection("conn_1".into())))
+        );
+        assert_eq!(
+            resolve("GET", "/admin/tenants").unwrap_err().code,
+            ErrorCode::MethodNotAllowed
+        );
+        for odd in [
+            "/admin/tenants/a%20b",
+            "/v1/connections/",
+            "/admin/nothing",
+            "/v1",
+        ] {
+            assert_eq!(
+                resolve("GET", odd).unwrap_err().code,
+                ErrorCode::NotFound,
+                "{odd}"
+            );
         }
     }
 

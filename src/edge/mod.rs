@@ -4,6 +4,7 @@
 //! and write back. They never panic on bad input: every failure becomes a JSON error with a
 //! stable code (see `core::api_error`) and a structured log line.
 
+mod admin;
 mod bindings;
 mod clock;
 mod cron;
@@ -16,6 +17,7 @@ mod queues;
 mod respond;
 #[cfg(feature = "test-powers")]
 mod spike;
+mod tenant_api;
 #[cfg(feature = "test-powers")]
 mod test_powers;
 
@@ -54,8 +56,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
-// Release builds have no route that reads the request yet.
-#[cfg_attr(not(feature = "test-powers"), allow(unused_variables))]
 async fn handle(
     route: Route,
     req: Request,
@@ -64,6 +64,8 @@ async fn handle(
 ) -> Result<Response> {
     match route {
         Route::Healthz => healthz::handle(env, now).await,
+        Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
+        Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, now).await,
         #[cfg(feature = "test-powers")]
         Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
     }

@@ -37,8 +37,6 @@ fn json_text(status: u16, text: String) -> Result<Response> {
 }
 
 /// The request's JSON body as `T`, or an `invalid_request` error that says what is wrong.
-// Used by the test powers now; the admin API (issue 3) uses it in release builds too.
-#[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     req: &mut worker::Request,
 ) -> std::result::Result<T, ApiError> {

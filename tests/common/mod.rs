@@ -34,6 +34,14 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// 32 random bytes, base64url: one data key for `DATA_KEYS`.
+fn data_key() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).expect("random");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The first source the worker bundle is built from that changed after `stamp` was written,
 /// if any: the same inputs `scripts/build-worker` checks before reusing a bundle.
 fn newer_than(stamp: &Path) -> Option<PathBuf> {
@@ -88,6 +96,7 @@ impl Stack {
             ("FAKE_PLATFORM_URL".to_owned(), fake.base_url()),
             ("X_CLIENT_ID".to_owned(), x_client.id.clone()),
             ("X_CLIENT_SECRET".to_owned(), x_client.secret.clone()),
+            ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
         ];
         let worker = Worker::start(name, vars);
         Stack {
@@ -387,4 +396,20 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
 }

@@ -1,0 +1,476 @@
+//! The operator's API (`/admin/…`): tenants, their API keys, return-URL allow-lists and their
+//! own OAuth clients. Authenticated by the operator secret; secrets it takes in are stored
+//! hashed (API keys) or sealed (client secrets), and never returned.
+
+use super::{bindings, respond};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::api_keys::{self, Scopes};
+use crate::core::auth::authorize_operator;
+use crate::core::clock::Timestamp;
+use crate::core::crypto::Binding;
+use crate::core::ids::new_id;
+use crate::core::providers::Provider;
+use crate::core::return_urls;
+use crate::core::routes::AdminRoute;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, Env, Request, Response, Result};
+
+/// How long a rotated key keeps working unless the request says otherwise.
+const DEFAULT_OVERLAP_SECONDS: u32 = 3600;
+/// The longest overlap a rotation may ask for.
+const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
+
+fn ms(t: Timestamp) -> JsValue {
+    JsValue::from_f64(t.as_millis() as f64)
+}
+
+fn at(v: Option<f64>) -> Value {
+    v.map_or(Value::Null, |ms| {
+        json!(Timestamp::from_millis(ms as i64).to_rfc3339())
+    })
+}
+
+fn internal(e: impl ToString) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
+pub async fn handle(
+    route: AdminRoute,
+    mut req: Request,
+    env: &Env,
+    now: Timestamp,
+) -> Result<Response> {
+    let authorization = req.headers().get("authorization")?;
+    let secret = bindings::text(env, bindings::OPERATOR_SECRET);
+    if let Err(e) = authorize_operator(authorization.as_deref(), secret.as_deref()) {
+        return respond::error(&e);
+    }
+    let db = bindings::db(env)?;
+    let outcome = match route {
+        AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
+        AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
+        AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
+        AdminRoute::RotateApiKey(key) => rotate_key(&mut req, &db, &key, now).await?,
+        AdminRoute::RevokeApiKey(key) => revoke_key(&db, &key, now).await?,
+        AdminRoute::SetReturnUrls(tenant) => set_return_urls(&mut req, &db, &tenant, now).await?,
+        AdminRoute::SetClient(tenant, provider) => {
+            set_client(&mut req, env, &db, &tenant, &provider, now).await?
+        }
+        AdminRoute::DeleteClient(tenant, provider) => {
+            delete_client(&db, &tenant, &provider).await?
+        }
+    };
+    match outcome {
+        Ok((status, body)) => respond::json(status, &body),
+        Err(e) => respond::error(&e),
+    }
+}
+
+/// A handler's answer: `Ok((status, body))`, or an API error for the caller.
+type Outcome = std::result::Result<(u16, Value), ApiError>;
+
+async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
+    let found: Option<String> = db
+        .prepare("SELECT id FROM tenants WHERE id = ?1 AND deleted_at IS NULL")
+        .bind(&[tenant.into()])?
+        .first(Some("id"))
+        .await?;
+    Ok(found.is_some())
+}
+
+fn no_tenant(tenant: &str) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("No tenant {tenant}."))
+}
+
+#[derive(Deserialize)]
+struct NewTenant {
+    name: String,
+}
+
+async fn create_tenant(req: &mut Request, db: &D1Database, now: Timestamp) -> Result<Outcome> {
+    let body: NewTenant = match respond::read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Ok(Err(ApiError::invalid_request(
+            "A tenant's name is 1 to 100 characters.",
+        )));
+    }
+    let id = new_id("ten_").map_err(internal)?;
+    db.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")
+        .bind(&[id.as_str().into(), name.into(), ms(now)])?
+        .run()
+        .await?;
+    Ok(Ok((
+        201,
+        json!({ "id": id, "name": name, "created_at": now.to_rfc3339() }),
+    )))
+}
+
+#[derive(Deserialize)]
+struct TenantRow {
+    id: String,
+    name: String,
+    created_at: f64,
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    id: String,
+    prefix: String,
+    scopes: String,
+    created_at: f64,
+    expires_at: Option<f64>,
+    revoked_at: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct UrlRow {
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct ClientRow {
+    provider: String,
+    client_id: String,
+    key_id: String,
+    updated_at: f64,
+}
+
+async fn show_tenant(db: &D1Database, tenant: &str) -> Result<Outcome> {
+    let row: Option<TenantRow> = db
+        .prepare("SELECT id, name, created_at FROM tenants WHERE id = ?1 AND deleted_at IS NULL")
+        .bind(&[tenant.into()])?
+        .first(None)
+        .await?;
+    let Some(row) = row else {
+        return Ok(Err(no_tenant(tenant)));
+    };
+    let results = db
+        .batch(vec![
+            db.prepare(
+                "SELECT id, prefix, scopes, created_at, expires_at, revoked_at FROM api_keys \
+                 WHERE tenant_id = ?1 ORDER BY created_at",
+            )
+            .bind(&[tenant.into()])?,
+            db.prepare("SELECT url FROM tenant_return_urls WHERE tenant_id = ?1 ORDER BY url")
+                .bind(&[tenant.into()])?,
+            db.prepare(
+                "SELECT provider, client_id, key_id, updated_at FROM tenant_clients \
+                 WHERE tenant_id = ?1 ORDER BY provider",
+            )
+            .bind(&[tenant.into()])?,
+        ])
+        .await?;
+    let keys: Vec<KeyRow> = results[0].results()?;
+    let urls: Vec<UrlRow> = results[1].results()?;
+    let clients: Vec<ClientRow> = results[2].results()?;
+    Ok(Ok((
+        200,
+        json!({
+            "id": row.id,
+            "name": row.name,
+            "created_at": at(Some(row.created_at)),
+            "api_keys": keys.iter().map(|k| json!({
+                "id": k.id,
+                "prefix": k.prefix,
+                "scopes": Scopes::from_stored(&k.scopes).names(),
+                "created_at": at(Some(k.created_at)),
+                "expires_at": at(k.expires_at),
+                "revoked_at": at(k.revoked_at),
+            })).collect::<Vec<_>>(),
+            "return_urls": urls.into_iter().map(|u| u.url).collect::<Vec<_>>(),
+            "clients": clients.iter().map(|c| json!({
+                "provider": c.provider,
+                "client_id": c.client_id,
+                "key_id": c.key_id,
+                "updated_at": at(Some(c.updated_at)),
+            })).collect::<Vec<_>>(),
+        }),
+    )))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    scopes: Vec<String>,
+}
+
+async fn create_key(
+    req: &mut Request,
+    db: &D1Database,
+    tenant: &str,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let body: NewKey = match respond::read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    let scopes = match Scopes::from_list(&body.scopes) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !tenant_exists(db, tenant).await? {
+        return Ok(Err(no_tenant(tenant)));
+    }
+    let (id, key) = insert_key(db, tenant, &scopes, now, Vec::new()).await?;
+    Ok(Ok((201, key_created(&id, &key, &scopes))))
+}
+
+/// Inserts a new key, in one batch with `also` (e.g. the old key's expiry on rotation).
+async fn insert_key(
+    db: &D1Database,
+    tenant: &str,
+    scopes: &Scopes,
+    now: Timestamp,
+    also: Vec<worker::D1PreparedStatement>,
+) -> Result<(String, api_keys::NewApiKey)> {
+    let id = new_id("key_").map_err(internal)?;
+    let key = api_keys::generate().map_err(internal)?;
+    let mut statements = vec![db
+        .prepare(
+            "INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, scopes, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&[
+            id.as_str().into(),
+            tenant.into(),
+            key.prefix.as_str().into(),
+            key.hash.as_str().into(),
+            scopes.to_stored().as_str().into(),
+            ms(now),
+        ])?];
+    statements.extend(also);
+    db.batch(statements).await?;
+    Ok((id, key))
+}
+
+fn key_created(id: &str, key: &api_keys::NewApiKey, scopes: &Scopes) -> Value {
+    json!({
+        "id": id,
+        "key": key.secret,
+        "prefix": key.prefix,
+        "scopes": scopes.names(),
+        "note": "Store this key now: Evergreen keeps only its hash and cannot show it again.",
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct Rotation {
+    overlap_seconds: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct LiveKey {
+    tenant_id: String,
+    scopes: String,
+}
+
+async fn rotate_key(
+    req: &mut Request,
+    db: &D1Database,
+    key_id: &str,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let text = req.text().await.unwrap_or_default();
+    let rotation: Rotation = if text.trim().is_empty() {
+        Rotation::default()
+    } else {
+        match serde_json::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Err(ApiError::invalid_request(format!(
+                    "The JSON body is not valid: {e}."
+                ))))
+            }
+        }
+    };
+    let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECONDS);
+    if overlap > MAX_OVERLAP_SECONDS {
+        return Ok(Err(ApiError::invalid_request(format!(
+            "overlap_seconds is at most {MAX_OVERLAP_SECONDS} (7 days)."
+        ))));
+    }
+    let live: Option<LiveKey> = db
+        .prepare(
+            "SELECT tenant_id, scopes FROM api_keys WHERE id = ?1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > ?2)",
+        )
+        .bind(&[key_id.into(), ms(now)])?
+        .first(None)
+        .await?;
+    let Some(live) = live else {
+        return Ok(Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No live API key {key_id} (it may be revoked or expired)."),
+        )));
+    };
+    let scopes = Scopes::from_stored(&live.scopes);
+    let old_expires = now.plus_millis(i64::from(overlap) * 1000);
+    let expire_old = db
+        .prepare("UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?2), ?2) WHERE id = ?1")
+        .bind(&[key_id.into(), ms(old_expires)])?;
+    let (id, key) = insert_key(db, &live.tenant_id, &scopes, now, vec![expire_old]).await?;
+    let mut body = key_created(&id, &key, &scopes);
+    body["replaces"] = json!(key_id);
+    body["old_key_expires_at"] = json!(old_expires.to_rfc3339());
+    Ok(Ok((201, body)))
+}
+
+async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Result<Outcome> {
+    db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .bind(&[key_id.into(), ms(now)])?
+        .run()
+        .await?;
+    let revoked: Option<f64> = db
+        .prepare("SELECT revoked_at FROM api_keys WHERE id = ?1")
+        .bind(&[key_id.into()])?
+        .first(Some("revoked_at"))
+        .await?;
+    Ok(match revoked {
+        Some(at_ms) => Ok((200, json!({ "id": key_id, "revoked_at": at(Some(at_ms)) }))),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No API key {key_id}."),
+        )),
+    })
+}
+
+#[derive(Deserialize)]
+struct ReturnUrls {
+    urls: Vec<String>,
+}
+
+async fn set_return_urls(
+    req: &mut Request,
+    db: &D1Database,
+    tenant: &str,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let body: ReturnUrls = match respond::read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    if body.urls.len() > return_urls::MAX_PER_TENANT {
+        return Ok(Err(ApiError::invalid_request(format!(
+            "At most {} return URLs per tenant.",
+            return_urls::MAX_PER_TENANT
+        ))));
+    }
+    for url in &body.urls {
+        if let Err(e) = return_urls::validate(url) {
+            return Ok(Err(e));
+        }
+    }
+    if !tenant_exists(db, tenant).await? {
+        return Ok(Err(no_tenant(tenant)));
+    }
+    let mut urls = body.urls;
+    urls.sort();
+    urls.dedup();
+    let mut statements = vec![db
+        .prepare("DELETE FROM tenant_return_urls WHERE tenant_id = ?1")
+        .bind(&[tenant.into()])?];
+    for url in &urls {
+        statements.push(
+            db.prepare(
+                "INSERT INTO tenant_return_urls (tenant_id, url, created_at) VALUES (?1, ?2, ?3)",
+            )
+            .bind(&[tenant.into(), url.as_str().into(), ms(now)])?,
+        );
+    }
+    db.batch(statements).await?;
+    Ok(Ok((200, json!({ "return_urls": urls }))))
+}
+
+#[derive(Deserialize)]
+struct NewClient {
+    client_id: String,
+    client_secret: String,
+}
+
+async fn set_client(
+    req: &mut Request,
+    env: &Env,
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let Some(provider) = Provider::parse(provider) else {
+        return Ok(Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No provider {provider:?}."),
+        )));
+    };
+    let body: NewClient = match respond::read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
+        return Ok(Err(ApiError::invalid_request(
+            "client_id and client_secret are required.",
+        )));
+    }
+    if !tenant_exists(db, tenant).await? {
+        return Ok(Err(no_tenant(tenant)));
+    }
+    let keyring = match bindings::keyring(env) {
+        Ok(k) => k,
+        Err(e) => return Ok(Err(e)),
+    };
+    let sealed = keyring
+        .seal(
+            Binding {
+                purpose: "tenant_client_secret",
+                tenant_id: tenant,
+                row_id: provider.name(),
+                version: 0,
+            },
+            body.client_secret.as_bytes(),
+        )
+        .map_err(internal)?;
+    db.prepare(
+        "INSERT INTO tenant_clients (tenant_id, provider, client_id, secret_ciphertext, key_id, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+         ON CONFLICT (tenant_id, provider) DO UPDATE SET client_id = excluded.client_id, \
+           secret_ciphertext = excluded.secret_ciphertext, key_id = excluded.key_id, updated_at = excluded.updated_at",
+    )
+    .bind(&[
+        tenant.into(),
+        provider.name().into(),
+        body.client_id.trim().into(),
+        sealed.blob.as_str().into(),
+        sealed.key_id.as_str().into(),
+        ms(now),
+    ])?
+    .run()
+    .await?;
+    Ok(Ok((
+        200,
+        json!({ "provider": provider.name(), "client_id": body.client_id.trim(), "key_id": sealed.key_id.as_str() }),
+    )))
+}
+
+async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Result<Outcome> {
+    let result = db
+        .prepare("DELETE FROM tenant_clients WHERE tenant_id = ?1 AND provider = ?2")
+        .bind(&[tenant.into(), provider.into()])?
+        .run()
+        .await?;
+    let deleted = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
+    Ok(if deleted == 1 {
+        Ok((
+            200,
+            json!({ "deleted": { "tenant_id": tenant, "provider": provider } }),
+        ))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("Tenant {tenant} has no own client for {provider:?}."),
+        ))
+    })
+}
