@@ -85,6 +85,14 @@ fn a_key_reads_only_within_its_scope_and_lifetime() {
     let (_, tokens_only) = new_key(&tenant, &["tokens:read"]);
     let ok = list_with(&manage);
     assert_eq!((ok.status, &ok.body["connections"]), (200, &json!([])));
+    let filtered = stack().worker.get(
+        "/v1/connections?end_user_ref=user%2042",
+        Some(&format!("Bearer {manage}")),
+    );
+    assert_eq!(
+        (filtered.status, &filtered.body["connections"]),
+        (200, &json!([]))
+    );
     let forbidden = list_with(&tokens_only);
     assert_eq!(
         (forbidden.status, forbidden.body["error"]["code"].as_str()),

@@ -19,6 +19,7 @@ pub mod pkce;
 #[cfg(feature = "test-powers")]
 pub mod provider_rewrite;
 pub mod providers;
+pub mod query;
 pub mod queues;
 pub mod return_urls;
 pub mod routes;

@@ -8,6 +8,7 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
 use crate::core::clock::Timestamp;
+use crate::core::query;
 use crate::core::routes::TenantRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -78,11 +79,7 @@ pub async fn handle(
     }
     match route {
         TenantRoute::ListConnections => {
-            let end_user = req
-                .url()?
-                .query_pairs()
-                .find(|(k, _)| k == "end_user_ref")
-                .map(|(_, v)| v.into_owned());
+            let end_user = query::param(&req.inner().url(), "end_user_ref");
             list_connections(&db, &caller, end_user.as_deref()).await
         }
         TenantRoute::Connection(id) => show_connection(&db, &caller, &id).await,
