@@ -2,6 +2,7 @@
 //! own OAuth clients. Authenticated by the operator secret; secrets it takes in are stored
 //! hashed (API keys) or sealed (client secrets), and never returned.
 
+use super::d1_time::{bind as ms, json as at};
 use super::{bindings, respond};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{self, Scopes};
@@ -14,23 +15,12 @@ use crate::core::return_urls;
 use crate::core::routes::AdminRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response, Result};
 
 /// How long a rotated key keeps working unless the request says otherwise.
 const DEFAULT_OVERLAP_SECONDS: u32 = 3600;
 /// The longest overlap a rotation may ask for.
 const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
-
-fn ms(t: Timestamp) -> JsValue {
-    JsValue::from_f64(t.as_millis() as f64)
-}
-
-fn at(v: Option<f64>) -> Value {
-    v.map_or(Value::Null, |ms| {
-        json!(Timestamp::from_millis(ms as i64).to_rfc3339())
-    })
-}
 
 fn internal(e: impl ToString) -> worker::Error {
     worker::Error::RustError(e.to_string())

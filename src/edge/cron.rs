@@ -4,7 +4,7 @@
 //! `/cdn-cgi/handler/scheduled?cron=...`. Jobs are idempotent under overlap (the platform
 //! delivers crons at least once, and runs may overlap).
 
-use super::{bindings, clock, logging};
+use super::{bindings, clock, d1_time, logging};
 use crate::core::clock::Timestamp;
 use crate::core::cron::CronJob;
 use crate::core::log::LogLine;
@@ -71,7 +71,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     let due: Option<f64> = bindings::db(env)?
         .prepare("SELECT COUNT(*) AS due FROM grants WHERE next_check_at <= ?1")
-        .bind(&[JsValue::from_f64(now.as_millis() as f64)])?
+        .bind(&[d1_time::bind(now)])?
         .first(Some("due"))
         .await?;
     Ok(json!({ "due_grants": due.unwrap_or(0.0) as i64 }))
@@ -95,7 +95,7 @@ struct Heartbeat {
 impl Heartbeat {
     /// One row per job, updated in place, so the table never grows.
     async fn record(&self, env: &Env) -> Result<()> {
-        let ms = |t: Timestamp| JsValue::from_f64(t.as_millis() as f64);
+        let ms = d1_time::bind;
         bindings::db(env)?
             .prepare(
                 "INSERT INTO cron_heartbeats \

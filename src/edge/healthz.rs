@@ -1,11 +1,11 @@
 //! `GET /healthz`: is the worker up, can it reach D1, which build is it, when did the crons run.
 
-use super::{bindings, logging, respond};
+use super::{bindings, d1_time, logging, respond};
 use crate::core::build;
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use worker::{Env, Response, Result};
 
 #[derive(Deserialize)]
@@ -16,12 +16,6 @@ struct HeartbeatRow {
     last_scheduled_at: Option<f64>,
     last_finished_at: Option<f64>,
     last_outcome: Option<String>,
-}
-
-fn rfc3339(millis: Option<f64>) -> Value {
-    millis.map_or(Value::Null, |ms| {
-        Value::String(Timestamp::from_millis(ms as i64).to_rfc3339())
-    })
 }
 
 pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
@@ -46,8 +40,8 @@ pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
             json!({
                 "runs": row.runs as i64,
                 "failures": row.failures as i64,
-                "last_scheduled_at": rfc3339(row.last_scheduled_at),
-                "last_finished_at": rfc3339(row.last_finished_at),
+                "last_scheduled_at": d1_time::json(row.last_scheduled_at),
+                "last_finished_at": d1_time::json(row.last_finished_at),
                 "last_outcome": row.last_outcome,
             }),
         );

@@ -8,6 +8,7 @@ mod admin;
 mod bindings;
 mod clock;
 mod cron;
+mod d1_time;
 mod grant_object;
 mod healthz;
 #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]

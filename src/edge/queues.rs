@@ -8,11 +8,10 @@
 //! The work queues have no message kinds yet (refresh and publish messages arrive with the
 //! refresh engine and publishing), so for now everything on them is recorded as `no_handler`.
 
-use super::{bindings, clock, logging};
+use super::{bindings, clock, d1_time, logging};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::QueueRole;
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch, MessageExt, Result};
 
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
@@ -70,7 +69,7 @@ async fn record_dead_letter(
             message_id.into(),
             body.into(),
             reason.into(),
-            JsValue::from_f64(now.as_millis() as f64),
+            d1_time::bind(now),
         ])?
         .run()
         .await?;

@@ -7,6 +7,7 @@
 //! reads back what survived. Probe grants hold no tokens: the new ones are dropped, since
 //! encryption at rest arrives with the connect slice.
 
+use super::d1_time::{self, bind as ms};
 use super::{bindings, clock, http_client, respond};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
@@ -26,10 +27,6 @@ const CLAIM_TTL_MS: i64 = 60_000;
 /// The object's storage key for the write-ahead marker.
 const IN_FLIGHT: &str = "refresh_in_flight";
 const LAST_OUTCOME: &str = "last_outcome";
-
-fn ms(t: Timestamp) -> JsValue {
-    JsValue::from_f64(t.as_millis() as f64)
-}
 
 fn rust_error(e: impl ToString) -> worker::Error {
     worker::Error::RustError(e.to_string())
@@ -105,15 +102,14 @@ pub async fn inspect(env: &Env, grant_id: &str) -> Result<Response> {
         .fetch_with_str("https://grant-object/spike/state")
         .await?;
     let object: serde_json::Value = object_reply.json().await?;
-    let at = |v: Option<f64>| v.map(|ms| Timestamp::from_millis(ms as i64).to_rfc3339());
     respond::json(
         200,
         &json!({
             "d1": {
                 "version": row.version as i64,
                 "claim_id": row.claim_id,
-                "claim_expires_at": at(row.claim_expires_at),
-                "last_refresh_at": at(row.last_refresh_at),
+                "claim_expires_at": d1_time::json(row.claim_expires_at),
+                "last_refresh_at": d1_time::json(row.last_refresh_at),
             },
             "object": object,
         }),

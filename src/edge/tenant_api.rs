@@ -3,6 +3,7 @@
 //! Every query is scoped by the key's tenant, so one tenant can never read another's rows.
 //! Connections are listed without any token; reading tokens is a separate, `tokens:read` call.
 
+use super::d1_time::{self, json as at};
 use super::{bindings, respond};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
@@ -12,7 +13,6 @@ use crate::core::query;
 use crate::core::routes::TenantRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Request, Response, Result};
 
 /// Who is calling: the tenant behind a live API key.
@@ -49,10 +49,7 @@ pub async fn authenticate(
              WHERE k.secret_hash = ?1 AND k.revoked_at IS NULL \
                AND (k.expires_at IS NULL OR k.expires_at > ?2) AND t.deleted_at IS NULL",
         )
-        .bind(&[
-            hash.as_str().into(),
-            JsValue::from_f64(now.as_millis() as f64),
-        ])?
+        .bind(&[hash.as_str().into(), d1_time::bind(now)])?
         .first(None)
         .await?;
     Ok(found
@@ -107,12 +104,6 @@ const CONNECTION_SELECT: &str = "SELECT c.id, g.provider, c.end_user_ref, c.kind
     g.grant_expires_at, c.created_at \
     FROM connections c JOIN grants g ON g.id = c.grant_id \
     WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL";
-
-fn at(v: Option<f64>) -> Value {
-    v.map_or(Value::Null, |ms| {
-        json!(Timestamp::from_millis(ms as i64).to_rfc3339())
-    })
-}
 
 fn connection_json(c: &ConnectionRow) -> Value {
     json!({
