@@ -2,8 +2,9 @@
 //! own OAuth clients. Authenticated by the operator secret; secrets it takes in are stored
 //! hashed (API keys) or sealed (client secrets), and never returned.
 
+use super::bindings;
 use super::d1_time::{bind as ms, json as at};
-use super::{bindings, respond};
+use super::respond::{self, Handled};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{self, Scopes};
 use crate::core::auth::authorize_operator;
@@ -15,30 +16,19 @@ use crate::core::return_urls;
 use crate::core::routes::AdminRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request, Response, Result};
+use worker::{D1Database, Env, Request, Result};
 
 /// How long a rotated key keeps working unless the request says otherwise.
 const DEFAULT_OVERLAP_SECONDS: u32 = 3600;
 /// The longest overlap a rotation may ask for.
 const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
 
-fn internal(e: impl ToString) -> worker::Error {
-    worker::Error::RustError(e.to_string())
-}
-
-pub async fn handle(
-    route: AdminRoute,
-    mut req: Request,
-    env: &Env,
-    now: Timestamp,
-) -> Result<Response> {
+pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
     let authorization = req.headers().get("authorization")?;
     let secret = bindings::text(env, bindings::OPERATOR_SECRET);
-    if let Err(e) = authorize_operator(authorization.as_deref(), secret.as_deref()) {
-        return respond::error(&e);
-    }
+    authorize_operator(authorization.as_deref(), secret.as_deref())?;
     let db = bindings::db(env)?;
-    let outcome = match route {
+    let (status, body) = match route {
         AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
         AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
         AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
@@ -52,14 +42,8 @@ pub async fn handle(
             delete_client(&db, &tenant, &provider).await?
         }
     };
-    match outcome {
-        Ok((status, body)) => respond::json(status, &body),
-        Err(e) => respond::error(&e),
-    }
+    Ok(respond::json(status, &body)?)
 }
-
-/// A handler's answer: `Ok((status, body))`, or an API error for the caller.
-type Outcome = std::result::Result<(u16, Value), ApiError>;
 
 async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
     let found: Option<String> = db
@@ -79,26 +63,25 @@ struct NewTenant {
     name: String,
 }
 
-async fn create_tenant(req: &mut Request, db: &D1Database, now: Timestamp) -> Result<Outcome> {
-    let body: NewTenant = match respond::read_json(req).await {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
+async fn create_tenant(
+    req: &mut Request,
+    db: &D1Database,
+    now: Timestamp,
+) -> Handled<(u16, Value)> {
+    let body: NewTenant = respond::read_json(req).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Ok(Err(ApiError::invalid_request(
-            "A tenant's name is 1 to 100 characters.",
-        )));
+        return Err(ApiError::invalid_request("A tenant's name is 1 to 100 characters.").into());
     }
-    let id = new_id("ten_").map_err(internal)?;
+    let id = new_id("ten_")?;
     db.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")
         .bind(&[id.as_str().into(), name.into(), ms(now)])?
         .run()
         .await?;
-    Ok(Ok((
+    Ok((
         201,
         json!({ "id": id, "name": name, "created_at": now.to_rfc3339() }),
-    )))
+    ))
 }
 
 #[derive(Deserialize)]
@@ -131,14 +114,14 @@ struct ClientRow {
     updated_at: f64,
 }
 
-async fn show_tenant(db: &D1Database, tenant: &str) -> Result<Outcome> {
+async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
     let row: Option<TenantRow> = db
         .prepare("SELECT id, name, created_at FROM tenants WHERE id = ?1 AND deleted_at IS NULL")
         .bind(&[tenant.into()])?
         .first(None)
         .await?;
     let Some(row) = row else {
-        return Ok(Err(no_tenant(tenant)));
+        return Err(no_tenant(tenant).into());
     };
     let results = db
         .batch(vec![
@@ -159,7 +142,7 @@ async fn show_tenant(db: &D1Database, tenant: &str) -> Result<Outcome> {
     let keys: Vec<KeyRow> = results[0].results()?;
     let urls: Vec<UrlRow> = results[1].results()?;
     let clients: Vec<ClientRow> = results[2].results()?;
-    Ok(Ok((
+    Ok((
         200,
         json!({
             "id": row.id,
@@ -181,7 +164,7 @@ async fn show_tenant(db: &D1Database, tenant: &str) -> Result<Outcome> {
                 "updated_at": at(Some(c.updated_at)),
             })).collect::<Vec<_>>(),
         }),
-    )))
+    ))
 }
 
 #[derive(Deserialize)]
@@ -194,20 +177,14 @@ async fn create_key(
     db: &D1Database,
     tenant: &str,
     now: Timestamp,
-) -> Result<Outcome> {
-    let body: NewKey = match respond::read_json(req).await {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
-    let scopes = match Scopes::from_list(&body.scopes) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
+) -> Handled<(u16, Value)> {
+    let body: NewKey = respond::read_json(req).await?;
+    let scopes = Scopes::from_list(&body.scopes)?;
     if !tenant_exists(db, tenant).await? {
-        return Ok(Err(no_tenant(tenant)));
+        return Err(no_tenant(tenant).into());
     }
     let (id, key) = insert_key(db, tenant, &scopes, now, Vec::new()).await?;
-    Ok(Ok((201, key_created(&id, &key, &scopes))))
+    Ok((201, key_created(&id, &key, &scopes)))
 }
 
 /// Inserts a new key, in one batch with `also` (e.g. the old key's expiry on rotation).
@@ -217,9 +194,9 @@ async fn insert_key(
     scopes: &Scopes,
     now: Timestamp,
     also: Vec<worker::D1PreparedStatement>,
-) -> Result<(String, api_keys::NewApiKey)> {
-    let id = new_id("key_").map_err(internal)?;
-    let key = api_keys::generate().map_err(internal)?;
+) -> Handled<(String, api_keys::NewApiKey)> {
+    let id = new_id("key_")?;
+    let key = api_keys::generate()?;
     let mut statements = vec![db
         .prepare(
             "INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, scopes, created_at) \
@@ -264,25 +241,20 @@ async fn rotate_key(
     db: &D1Database,
     key_id: &str,
     now: Timestamp,
-) -> Result<Outcome> {
+) -> Handled<(u16, Value)> {
     let text = req.text().await.unwrap_or_default();
     let rotation: Rotation = if text.trim().is_empty() {
         Rotation::default()
     } else {
-        match serde_json::from_str(&text) {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(Err(ApiError::invalid_request(format!(
-                    "The JSON body is not valid: {e}."
-                ))))
-            }
-        }
+        serde_json::from_str(&text)
+            .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))?
     };
     let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECONDS);
     if overlap > MAX_OVERLAP_SECONDS {
-        return Ok(Err(ApiError::invalid_request(format!(
+        return Err(ApiError::invalid_request(format!(
             "overlap_seconds is at most {MAX_OVERLAP_SECONDS} (7 days)."
-        ))));
+        ))
+        .into());
     }
     let live: Option<LiveKey> = db
         .prepare(
@@ -293,10 +265,11 @@ async fn rotate_key(
         .first(None)
         .await?;
     let Some(live) = live else {
-        return Ok(Err(ApiError::new(
+        return Err(ApiError::new(
             ErrorCode::NotFound,
             format!("No live API key {key_id} (it may be revoked or expired)."),
-        )));
+        )
+        .into());
     };
     let scopes = Scopes::from_stored(&live.scopes);
     let old_expires = now.plus_millis(i64::from(overlap) * 1000);
@@ -307,26 +280,31 @@ async fn rotate_key(
     let mut body = key_created(&id, &key, &scopes);
     body["replaces"] = json!(key_id);
     body["old_key_expires_at"] = json!(old_expires.to_rfc3339());
-    Ok(Ok((201, body)))
+    Ok((201, body))
 }
 
-async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Result<Outcome> {
-    db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
-        .bind(&[key_id.into(), ms(now)])?
-        .run()
+async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Handled<(u16, Value)> {
+    #[derive(Deserialize)]
+    struct Revoked {
+        revoked_at: f64,
+    }
+    // Idempotent: revoking a revoked key answers with the time it was first revoked.
+    let results = db
+        .batch(vec![
+            db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+                .bind(&[key_id.into(), ms(now)])?,
+            db.prepare("SELECT revoked_at FROM api_keys WHERE id = ?1")
+                .bind(&[key_id.into()])?,
+        ])
         .await?;
-    let revoked: Option<f64> = db
-        .prepare("SELECT revoked_at FROM api_keys WHERE id = ?1")
-        .bind(&[key_id.into()])?
-        .first(Some("revoked_at"))
-        .await?;
-    Ok(match revoked {
-        Some(at_ms) => Ok((200, json!({ "id": key_id, "revoked_at": at(Some(at_ms)) }))),
-        None => Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("No API key {key_id}."),
+    let revoked: Vec<Revoked> = results[1].results()?;
+    match revoked.first() {
+        Some(r) => Ok((
+            200,
+            json!({ "id": key_id, "revoked_at": at(Some(r.revoked_at)) }),
         )),
-    })
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("No API key {key_id}.")).into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,24 +317,22 @@ async fn set_return_urls(
     db: &D1Database,
     tenant: &str,
     now: Timestamp,
-) -> Result<Outcome> {
-    let body: ReturnUrls = match respond::read_json(req).await {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
+) -> Handled<(u16, Value)> {
+    let body: ReturnUrls = respond::read_json(req).await?;
     if body.urls.len() > return_urls::MAX_PER_TENANT {
-        return Ok(Err(ApiError::invalid_request(format!(
+        return Err(ApiError::invalid_request(format!(
             "At most {} return URLs per tenant.",
             return_urls::MAX_PER_TENANT
-        ))));
+        ))
+        .into());
     }
     for url in &body.urls {
         if let Err(e) = return_urls::validate(url) {
-            return Ok(Err(e));
+            return Err(e.into());
         }
     }
     if !tenant_exists(db, tenant).await? {
-        return Ok(Err(no_tenant(tenant)));
+        return Err(no_tenant(tenant).into());
     }
     let mut urls = body.urls;
     urls.sort();
@@ -373,7 +349,7 @@ async fn set_return_urls(
         );
     }
     db.batch(statements).await?;
-    Ok(Ok((200, json!({ "return_urls": urls }))))
+    Ok((200, json!({ "return_urls": urls })))
 }
 
 #[derive(Deserialize)]
@@ -389,40 +365,29 @@ async fn set_client(
     tenant: &str,
     provider: &str,
     now: Timestamp,
-) -> Result<Outcome> {
+) -> Handled<(u16, Value)> {
     let Some(provider) = Provider::parse(provider) else {
-        return Ok(Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("No provider {provider:?}."),
-        )));
+        return Err(
+            ApiError::new(ErrorCode::NotFound, format!("No provider {provider:?}.")).into(),
+        );
     };
-    let body: NewClient = match respond::read_json(req).await {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
+    let body: NewClient = respond::read_json(req).await?;
     if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
-        return Ok(Err(ApiError::invalid_request(
-            "client_id and client_secret are required.",
-        )));
+        return Err(ApiError::invalid_request("client_id and client_secret are required.").into());
     }
     if !tenant_exists(db, tenant).await? {
-        return Ok(Err(no_tenant(tenant)));
+        return Err(no_tenant(tenant).into());
     }
-    let keyring = match bindings::keyring(env) {
-        Ok(k) => k,
-        Err(e) => return Ok(Err(e)),
-    };
-    let sealed = keyring
-        .seal(
-            Binding {
-                purpose: "tenant_client_secret",
-                tenant_id: tenant,
-                row_id: provider.name(),
-                version: 0,
-            },
-            body.client_secret.as_bytes(),
-        )
-        .map_err(internal)?;
+    let keyring = bindings::keyring(env)?;
+    let sealed = keyring.seal(
+        Binding {
+            purpose: "tenant_client_secret",
+            tenant_id: tenant,
+            row_id: provider.name(),
+            version: 0,
+        },
+        body.client_secret.as_bytes(),
+    )?;
     db.prepare(
         "INSERT INTO tenant_clients (tenant_id, provider, client_id, secret_ciphertext, key_id, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
@@ -439,20 +404,20 @@ async fn set_client(
     ])?
     .run()
     .await?;
-    Ok(Ok((
+    Ok((
         200,
         json!({ "provider": provider.name(), "client_id": body.client_id.trim(), "key_id": sealed.key_id.as_str() }),
-    )))
+    ))
 }
 
-async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Result<Outcome> {
+async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Handled<(u16, Value)> {
     let result = db
         .prepare("DELETE FROM tenant_clients WHERE tenant_id = ?1 AND provider = ?2")
         .bind(&[tenant.into(), provider.into()])?
         .run()
         .await?;
     let deleted = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
-    Ok(if deleted == 1 {
+    if deleted == 1 {
         Ok((
             200,
             json!({ "deleted": { "tenant_id": tenant, "provider": provider } }),
@@ -461,6 +426,7 @@ async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Result<
         Err(ApiError::new(
             ErrorCode::NotFound,
             format!("Tenant {tenant} has no own client for {provider:?}."),
-        ))
-    })
+        )
+        .into())
+    }
 }

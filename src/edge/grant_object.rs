@@ -26,9 +26,15 @@ impl DurableObject for GrantObject {
         let path = req.path();
         match path.as_str() {
             #[cfg(feature = "test-powers")]
-            "/spike/refresh" => super::spike::refresh_in_object(&self.state, &self.env, req).await,
+            "/spike/refresh" => respond::answer(
+                super::spike::refresh_in_object(&self.state, &self.env, req).await,
+                "spike.refresh_failed",
+            ),
             #[cfg(feature = "test-powers")]
-            "/spike/state" => super::spike::object_state(&self.state).await,
+            "/spike/state" => respond::answer(
+                super::spike::object_state(&self.state).await,
+                "spike.state_failed",
+            ),
             _ => respond::error(&ApiError::not_found(&path)),
         }
     }

@@ -38,10 +38,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let response = match (routes::resolve(&method, &path), now) {
         (Err(api_error), _) => respond::error(&api_error),
         (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
-        (Ok(route), Ok(now)) => match handle(route, req, &env, now).await {
-            Ok(response) => Ok(response),
-            Err(e) => respond::internal("http.handler_failed", &e),
-        },
+        (Ok(route), Ok(now)) => {
+            respond::answer(handle(route, req, &env, now).await, "http.handler_failed")
+        }
     };
     let response = response.or_else(|_| Response::error("internal_error", 500))?;
     logging::emit(
@@ -62,9 +61,9 @@ async fn handle(
     req: Request,
     env: &Env,
     now: crate::core::clock::Timestamp,
-) -> Result<Response> {
+) -> respond::Handled {
     match route {
-        Route::Healthz => healthz::handle(env, now).await,
+        Route::Healthz => Ok(healthz::handle(env, now).await?),
         Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
         Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, now).await,
         #[cfg(feature = "test-powers")]

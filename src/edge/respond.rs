@@ -2,9 +2,62 @@
 
 use super::{clock, logging};
 use crate::core::api_error::ApiError;
+use crate::core::crypto::CryptoError;
+use crate::core::ids::RandomUnavailable;
 use crate::core::log::LogLine;
 use serde::Serialize;
 use worker::{Response, Result};
+
+/// Why a handler did not produce its answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request cannot be served as asked: the caller gets this error.
+    Api(ApiError),
+    /// Something failed on our side: logged, and answered with the generic internal error.
+    Runtime(worker::Error),
+}
+
+/// What handlers return: `?` works on API errors and runtime errors alike.
+pub type Handled<T = Response> = std::result::Result<T, Failure>;
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Api(e)
+    }
+}
+
+impl From<worker::Error> for Failure {
+    fn from(e: worker::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
+        Failure::Runtime(e.into())
+    }
+}
+
+impl From<RandomUnavailable> for Failure {
+    fn from(e: RandomUnavailable) -> Self {
+        Failure::Runtime(worker::Error::RustError(e.to_string()))
+    }
+}
+
+impl From<CryptoError> for Failure {
+    fn from(e: CryptoError) -> Self {
+        Failure::Runtime(worker::Error::RustError(e.to_string()))
+    }
+}
+
+/// The response for a handler's outcome; runtime failures are logged under `event`.
+pub fn answer(handled: Handled, event: &str) -> Result<Response> {
+    match handled {
+        Ok(response) => Ok(response),
+        Err(Failure::Api(e)) => error(&e),
+        Err(Failure::Runtime(e)) => internal(event, &e),
+    }
+}
 
 /// A JSON response. API answers are never cached: they describe live state.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {

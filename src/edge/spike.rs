@@ -8,7 +8,8 @@
 //! encryption at rest arrives with the connect slice.
 
 use super::d1_time::{self, bind as ms};
-use super::{bindings, clock, http_client, respond};
+use super::respond::{self, Handled};
+use super::{bindings, clock, http_client};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::ids::new_id;
@@ -18,7 +19,7 @@ use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenRespo
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Result, Env, Method, Request, RequestInit, Response, Result, State};
+use worker::{D1Result, Env, Method, Request, RequestInit, Result, State};
 
 const SPIKE_TENANT: &str = "ten_spike";
 const X_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
@@ -38,12 +39,9 @@ struct NewProbeGrant {
 }
 
 /// `POST /__test/spike/grants`: a probe grant row at version 0 with no claim.
-pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Result<Response> {
-    let body: NewProbeGrant = match respond::read_json(&mut req).await {
-        Ok(body) => body,
-        Err(e) => return respond::error(&e),
-    };
-    let grant_id = new_id("gr_").map_err(rust_error)?;
+pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handled {
+    let body: NewProbeGrant = respond::read_json(&mut req).await?;
+    let grant_id = new_id("gr_")?;
     let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
     let db = bindings::db(env)?;
     db.batch(vec![
@@ -65,7 +63,7 @@ pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Result
         ])?,
     ])
     .await?;
-    respond::json(201, &json!({ "grant_id": grant_id }))
+    Ok(respond::json(201, &json!({ "grant_id": grant_id }))?)
 }
 
 #[derive(Deserialize)]
@@ -94,15 +92,15 @@ fn grant_object(env: &Env, grant_id: &str) -> Result<worker::Stub> {
 }
 
 /// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
-pub async fn inspect(env: &Env, grant_id: &str) -> Result<Response> {
+pub async fn inspect(env: &Env, grant_id: &str) -> Handled {
     let Some(row) = grant_row(env, grant_id).await? else {
-        return respond::error(&ApiError::new(ErrorCode::NotFound, "No such probe grant."));
+        return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
     let mut object_reply = grant_object(env, grant_id)?
         .fetch_with_str("https://grant-object/spike/state")
         .await?;
     let object: serde_json::Value = object_reply.json().await?;
-    respond::json(
+    Ok(respond::json(
         200,
         &json!({
             "d1": {
@@ -113,7 +111,7 @@ pub async fn inspect(env: &Env, grant_id: &str) -> Result<Response> {
             },
             "object": object,
         }),
-    )
+    )?)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -123,15 +121,12 @@ struct RefreshProbe {
 }
 
 /// `POST /__test/spike/grants/{id}/refresh` `{"refresh_token"}`: forwarded to the grant's object.
-pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Result<Response> {
+pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Handled {
     #[derive(Deserialize)]
     struct Body {
         refresh_token: String,
     }
-    let body: Body = match respond::read_json(&mut req).await {
-        Ok(body) => body,
-        Err(e) => return respond::error(&e),
-    };
+    let body: Body = respond::read_json(&mut req).await?;
     let probe = RefreshProbe {
         grant_id: grant_id.to_owned(),
         refresh_token: body.refresh_token,
@@ -140,7 +135,9 @@ pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Result<Resp
     init.with_method(Method::Post)
         .with_body(Some(serde_json::to_string(&probe)?.into()));
     let inner = Request::new_with_init("https://grant-object/spike/refresh", &init)?;
-    grant_object(env, grant_id)?.fetch_with_request(inner).await
+    Ok(grant_object(env, grant_id)?
+        .fetch_with_request(inner)
+        .await?)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -167,20 +164,17 @@ fn changes(result: &D1Result) -> usize {
 }
 
 /// Inside the grant's object: claim, mark, call, compare-and-swap.
-pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Result<Response> {
-    let probe: RefreshProbe = match respond::read_json(&mut req).await {
-        Ok(probe) => probe,
-        Err(e) => return respond::error(&e),
-    };
+pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Handled {
+    let probe: RefreshProbe = respond::read_json(&mut req).await?;
     let now = clock::now(env).await?;
     let Some(row) = grant_row(env, &probe.grant_id).await? else {
-        return respond::error(&ApiError::new(ErrorCode::NotFound, "No such probe grant."));
+        return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
     let version = row.version as i64;
     let db = bindings::db(env)?;
 
     // 1. The write-ahead marker in D1: a conditional claim on the current version.
-    let claim_id = new_id("clm_").map_err(rust_error)?;
+    let claim_id = new_id("clm_")?;
     let claimed = db
         .prepare(
             "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \
@@ -196,10 +190,11 @@ pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Re
         .run()
         .await?;
     if changes(&claimed) != 1 {
-        return respond::error(&ApiError::new(
+        return Err(ApiError::new(
             ErrorCode::Conflict,
             "Another refresh holds this grant's claim, or its version moved.",
-        ));
+        )
+        .into());
     }
 
     // 2. The object's own marker: a superseded instance would fail here, before the call.
@@ -239,10 +234,11 @@ pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Re
                 .run()
                 .await?;
             if changes(&swapped) != 1 {
-                return respond::error(&ApiError::new(
+                return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "The grant's version moved during the call.",
-                ));
+                )
+                .into());
             }
             ("refreshed".to_owned(), 200, version + 1)
         }
@@ -265,10 +261,10 @@ pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Re
             },
         )
         .await?;
-    respond::json(
+    Ok(respond::json(
         status,
         &json!({ "outcome": result, "version": new_version }),
-    )
+    )?)
 }
 
 /// `Ok(Ok(expires_in))` on success; `Ok(Err(reason))` when the platform refused or failed.
@@ -300,12 +296,12 @@ async fn call_token_endpoint(
 }
 
 /// Inside the grant's object: what its storage holds.
-pub async fn object_state(state: &State) -> Result<Response> {
+pub async fn object_state(state: &State) -> Handled {
     let storage = state.storage();
     let in_flight: Option<InFlight> = storage.get(IN_FLIGHT).await?;
     let last_outcome: Option<Outcome> = storage.get(LAST_OUTCOME).await?;
-    respond::json(
+    Ok(respond::json(
         200,
         &json!({ "refresh_in_flight": in_flight, "last_outcome": last_outcome }),
-    )
+    )?)
 }

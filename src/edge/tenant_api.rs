@@ -3,8 +3,9 @@
 //! Every query is scoped by the key's tenant, so one tenant can never read another's rows.
 //! Connections are listed without any token; reading tokens is a separate, `tokens:read` call.
 
+use super::bindings;
 use super::d1_time::{self, json as at};
-use super::{bindings, respond};
+use super::respond::{self, Handled};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
@@ -29,11 +30,7 @@ struct KeyLookup {
 
 /// The caller behind the request's API key, or `unauthorized`. The same answer for a missing,
 /// malformed, unknown, revoked or expired key, so a prober learns nothing.
-pub async fn authenticate(
-    req: &Request,
-    db: &D1Database,
-    now: Timestamp,
-) -> Result<std::result::Result<Caller, ApiError>> {
+pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Handled<Caller> {
     let refused = || {
         ApiError::unauthorized(
             "Send a live API key as `Authorization: Bearer evg_…` (the operator creates them).",
@@ -41,7 +38,7 @@ pub async fn authenticate(
     };
     let header = req.headers().get("authorization")?;
     let Some(hash) = bearer_credential(header.as_deref()).and_then(hash_presented) else {
-        return Ok(Err(refused()));
+        return Err(refused().into());
     };
     let found: Option<KeyLookup> = db
         .prepare(
@@ -52,32 +49,21 @@ pub async fn authenticate(
         .bind(&[hash.as_str().into(), d1_time::bind(now)])?
         .first(None)
         .await?;
-    Ok(found
-        .map(|k| Caller {
-            tenant_id: k.tenant_id,
-            scopes: Scopes::from_stored(&k.scopes),
-        })
-        .ok_or_else(refused))
+    let key = found.ok_or_else(refused)?;
+    Ok(Caller {
+        tenant_id: key.tenant_id,
+        scopes: Scopes::from_stored(&key.scopes),
+    })
 }
 
-pub async fn handle(
-    route: TenantRoute,
-    req: Request,
-    env: &Env,
-    now: Timestamp,
-) -> Result<Response> {
+pub async fn handle(route: TenantRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
     let db = bindings::db(env)?;
-    let caller = match authenticate(&req, &db, now).await? {
-        Ok(caller) => caller,
-        Err(e) => return respond::error(&e),
-    };
-    if let Err(e) = caller.scopes.require(Scope::Manage) {
-        return respond::error(&e);
-    }
+    let caller = authenticate(&req, &db, now).await?;
+    caller.scopes.require(Scope::Manage)?;
     match route {
         TenantRoute::ListConnections => {
             let end_user = query::param(&req.inner().url(), "end_user_ref");
-            list_connections(&db, &caller, end_user.as_deref()).await
+            Ok(list_connections(&db, &caller, end_user.as_deref()).await?)
         }
         TenantRoute::Connection(id) => show_connection(&db, &caller, &id).await,
     }
@@ -150,18 +136,14 @@ async fn list_connections(
     )
 }
 
-async fn show_connection(db: &D1Database, caller: &Caller, id: &str) -> Result<Response> {
+async fn show_connection(db: &D1Database, caller: &Caller, id: &str) -> Handled {
     let row: Option<ConnectionRow> = db
         .prepare(format!("{CONNECTION_SELECT} AND c.id = ?2"))
         .bind(&[caller.tenant_id.as_str().into(), id.into()])?
         .first(None)
         .await?;
-    match row {
-        Some(row) => respond::json(200, &connection_json(&row)),
-        // Another tenant's connection is "not found" too: its existence is not ours to reveal.
-        None => respond::error(&ApiError::new(
-            ErrorCode::NotFound,
-            format!("No connection {id}."),
-        )),
-    }
+    // Another tenant's connection is "not found" too: its existence is not ours to reveal.
+    let row =
+        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
+    Ok(respond::json(200, &connection_json(&row))?)
 }

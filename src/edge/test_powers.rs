@@ -3,7 +3,8 @@
 //! This module is compiled only with the `test-powers` feature; the release bundle check proves
 //! none of it ships.
 
-use super::{bindings, respond, spike};
+use super::respond::{self, Handled};
+use super::{bindings, spike};
 use crate::core::api_error::ApiError;
 use crate::core::auth::authorize_operator;
 use crate::core::clock::{ClockOffset, Timestamp};
@@ -12,14 +13,12 @@ use crate::core::routes::TestRoute;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, QueueContentType, RawMessageBuilder, Request, Response, Result};
+use worker::{Env, QueueContentType, RawMessageBuilder, Request};
 
-pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Result<Response> {
+pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
     let authorization = req.headers().get("authorization")?;
     let secret = bindings::text(env, bindings::OPERATOR_SECRET);
-    if let Err(e) = authorize_operator(authorization.as_deref(), secret.as_deref()) {
-        return respond::error(&e);
-    }
+    authorize_operator(authorization.as_deref(), secret.as_deref())?;
     match route {
         TestRoute::GetClock => show_clock(env, now).await,
         TestRoute::SetClock => set_clock(req, env).await,
@@ -31,12 +30,13 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
     }
 }
 
-async fn show_clock(env: &Env, now: Timestamp) -> Result<Response> {
+fn clock_json(offset: ClockOffset, now: Timestamp) -> Value {
+    json!({ "offset_ms": offset.as_millis(), "now": now.to_rfc3339(), "now_ms": now.as_millis() })
+}
+
+async fn show_clock(env: &Env, now: Timestamp) -> Handled {
     let offset = super::clock::offset(env).await?;
-    respond::json(
-        200,
-        &json!({ "offset_ms": offset.as_millis(), "now": now.to_rfc3339(), "now_ms": now.as_millis() }),
-    )
+    Ok(respond::json(200, &clock_json(offset, now))?)
 }
 
 #[derive(Deserialize)]
@@ -44,15 +44,10 @@ struct SetClock {
     offset_ms: i64,
 }
 
-async fn set_clock(mut req: Request, env: &Env) -> Result<Response> {
-    let body: SetClock = match respond::read_json(&mut req).await {
-        Ok(body) => body,
-        Err(e) => return respond::error(&e),
-    };
-    let offset = match ClockOffset::from_millis(body.offset_ms) {
-        Ok(offset) => offset,
-        Err(e) => return respond::error(&ApiError::invalid_request(e.to_string())),
-    };
+async fn set_clock(mut req: Request, env: &Env) -> Handled {
+    let body: SetClock = respond::read_json(&mut req).await?;
+    let offset = ClockOffset::from_millis(body.offset_ms)
+        .map_err(|e| ApiError::invalid_request(e.to_string()))?;
     bindings::db(env)?
         .prepare(
             "INSERT INTO test_clock (id, offset_ms) VALUES (1, ?1) \
@@ -62,23 +57,22 @@ async fn set_clock(mut req: Request, env: &Env) -> Result<Response> {
         .run()
         .await?;
     let now = offset.apply(super::clock::real_now());
-    respond::json(
-        200,
-        &json!({ "offset_ms": offset.as_millis(), "now": now.to_rfc3339(), "now_ms": now.as_millis() }),
-    )
+    Ok(respond::json(200, &clock_json(offset, now))?)
 }
 
-async fn enqueue_probe(mut req: Request, env: &Env, queue: WorkQueue) -> Result<Response> {
-    let body: Value = match respond::read_json(&mut req).await {
-        Ok(body) => body,
-        Err(e) => return respond::error(&e),
-    };
+async fn enqueue_probe(mut req: Request, env: &Env, queue: WorkQueue) -> Handled {
+    let body: Value = respond::read_json(&mut req).await?;
     // JSON-compatible: serde_wasm_bindgen would otherwise send a JSON object as a JS `Map`.
-    let message = body.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?;
+    let message = body
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(worker::Error::from)?;
     env.queue(queue.binding())?
         .send_raw(RawMessageBuilder::new(message).build_with_content_type(QueueContentType::Json))
         .await?;
-    respond::json(202, &json!({ "queued": queue.queue_name() }))
+    Ok(respond::json(
+        202,
+        &json!({ "queued": queue.queue_name() }),
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -90,7 +84,7 @@ struct DeadLetterRow {
     received_at: f64,
 }
 
-async fn dead_letters(env: &Env) -> Result<Response> {
+async fn dead_letters(env: &Env) -> Handled {
     let rows: Vec<DeadLetterRow> = bindings::db(env)?
         .prepare(
             "SELECT queue, message_id, body, reason, received_at FROM dead_letters \
@@ -111,5 +105,5 @@ async fn dead_letters(env: &Env) -> Result<Response> {
             })
         })
         .collect();
-    respond::json(200, &json!({ "dead_letters": items }))
+    Ok(respond::json(200, &json!({ "dead_letters": items }))?)
 }
