@@ -112,6 +112,33 @@ impl FakePlatform {
             .map(|(_, s)| *s)
     }
 
+    /// Every access token and refresh token the fake issued to `username`, so a test can look
+    /// for them where they must not be (logs, storage) and compare what Evergreen hands out.
+    pub fn tokens_issued_to(&self, username: &str) -> IssuedTokens {
+        let inner = self.shared.lock();
+        let Some(account) = inner.accounts.values().find(|a| a.username == username) else {
+            return IssuedTokens::default();
+        };
+        let mine = |grant: usize| inner.grants[grant].account_id == account.id;
+        let mut issued = IssuedTokens {
+            access: inner
+                .access_tokens
+                .iter()
+                .filter(|(_, t)| mine(t.grant))
+                .map(|(token, _)| token.clone())
+                .collect(),
+            refresh: inner
+                .refresh_tokens
+                .iter()
+                .filter(|(_, (grant, _))| mine(*grant))
+                .map(|(token, _)| token.clone())
+                .collect(),
+        };
+        issued.access.sort();
+        issued.refresh.sort();
+        issued
+    }
+
     /// Seeds a grant as if `username` had consented to `client_id` with `scopes`, without the
     /// browser round trip and without touching the counters. Returns X's token response.
     pub fn seed_x_grant(
@@ -149,6 +176,13 @@ impl Drop for FakePlatform {
             let _ = acceptor.join();
         }
     }
+}
+
+/// Tokens the fake issued to one account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IssuedTokens {
+    pub access: Vec<String>,
+    pub refresh: Vec<String>,
 }
 
 /// An armed hold. Released when dropped, so a failing test never leaves a request hanging.

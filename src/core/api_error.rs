@@ -21,6 +21,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request conflicts with the current state (e.g. a claim another call holds).
     Conflict,
+    /// The stored access token has expired (or is about to); reconnecting or a refresh is needed.
+    TokenExpired,
+    /// Neither the tenant nor the deployment has OAuth client credentials for the provider.
+    ProviderNotConfigured,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -37,6 +41,8 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::TokenExpired => 409,
+            ErrorCode::ProviderNotConfigured => 409,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -50,6 +56,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal_error",
         }
@@ -153,6 +161,8 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::Conflict,
+            ErrorCode::TokenExpired,
+            ErrorCode::ProviderNotConfigured,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -2,6 +2,7 @@
 //! allow-list, compared exactly, so the callback can never become an open redirect.
 
 use crate::core::api_error::ApiError;
+use crate::core::origin::Origin;
 
 /// The most URLs one tenant may allow (D1 binds at most 100 parameters per statement).
 pub const MAX_PER_TENANT: usize = 50;
@@ -17,22 +18,10 @@ pub fn validate(url: &str) -> Result<(), ApiError> {
     if url.len() > 2000 {
         return bad("is longer than 2,000 characters");
     }
-    let (scheme, rest) = match url.split_once("://") {
-        Some(parts) => parts,
-        None => return bad("must be absolute (https://…)"),
+    let Some(origin) = Origin::of(url) else {
+        return bad("must be absolute (https://…) with a host");
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once(':').map_or(authority, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            authority
-        }
-    });
-    if authority.is_empty() || host.is_empty() {
-        return bad("has no host");
-    }
-    if authority.contains('@') {
+    if origin.authority().contains('@') {
         return bad("must not carry credentials");
     }
     if url.contains('#') {
@@ -41,10 +30,9 @@ pub fn validate(url: &str) -> Result<(), ApiError> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("must not contain spaces or control characters");
     }
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    match scheme {
+    match origin.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if origin.is_loopback() => Ok(()),
         "http" => bad("must use https (plain http is allowed only on localhost)"),
         _ => bad("must use https"),
     }

@@ -15,6 +15,8 @@ pub enum Route {
     Admin(AdminRoute),
     /// A tenant's API (`/v1/…`), authenticated by one of its API keys.
     Tenant(TenantRoute),
+    /// Pages a person's browser opens: they answer with pages and redirects, not JSON.
+    Browser(BrowserRoute),
     #[cfg(feature = "test-powers")]
     Test(TestRoute),
 }
@@ -45,6 +47,18 @@ pub enum TenantRoute {
     ListConnections,
     /// `GET /v1/connections/{id}`.
     Connection(String),
+    /// `POST /v1/connect-sessions` `{"provider", "end_user_ref", "return_url"}` (`manage`).
+    CreateConnectSession,
+    /// `POST /v1/connections/{id}/token` (`tokens:read`): the stored access token.
+    ConnectionToken(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrowserRoute {
+    /// `GET /connect/{secret}`: opens a connect link and sends the browser to the platform.
+    OpenConnectLink(String),
+    /// `GET /oauth/callback`: where platforms send the browser back.
+    OAuthCallback,
 }
 
 /// Routes that exist only in test builds. All of them require the operator secret.
@@ -65,6 +79,14 @@ pub enum TestRoute {
     SpikeGrant(String),
     /// `POST /__test/spike/grants/{id}/refresh`: a refresh made from inside the grant's DO.
     SpikeRefresh(String),
+    /// `GET /__test/return`: the demo tenant's return page, showing what the flow handed back.
+    /// The one test route without the operator secret: a browser lands on it.
+    ReturnPage,
+    /// `GET /__test/row-counts`: how many rows the connect flow's tables hold.
+    RowCounts,
+    /// `PUT /__test/grants/{id}/ciphertext` `{"from_grant"}`: copies another grant's sealed
+    /// tokens into this one, to prove the copy cannot be opened.
+    CopyCiphertext(String),
 }
 
 /// Resolves a request to a route. Unknown paths are `not_found`; known paths with another
@@ -79,6 +101,19 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
         ["v1", rest @ ..] => resolve_tenant(method, rest)
             .map(Route::Tenant)
             .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
+        ["connect", secret] => {
+            let secret = id(secret).ok_or_else(|| ApiError::not_found(path))?;
+            only(
+                method,
+                &["GET"],
+                Route::Browser(BrowserRoute::OpenConnectLink(secret)),
+            )
+        }
+        ["oauth", "callback"] => only(
+            method,
+            &["GET"],
+            Route::Browser(BrowserRoute::OAuthCallback),
+        ),
         #[cfg(feature = "test-powers")]
         ["__test", rest @ ..] => resolve_test(method, rest)
             .map(Route::Test)
@@ -151,6 +186,12 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
             &["GET"],
             TenantRoute::Connection(id(c).ok_or(None)?),
         ),
+        ["connections", c, "token"] => only(
+            method,
+            &["POST"],
+            TenantRoute::ConnectionToken(id(c).ok_or(None)?),
+        ),
+        ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
         _ => return Err(None),
     };
     route.map_err(Some)
@@ -179,6 +220,14 @@ fn resolve_test(method: &str, rest: &[&str]) -> Result<TestRoute, Option<ApiErro
         ["spike", "grants", id, "refresh"] if !id.is_empty() => {
             only(method, &["POST"], TestRoute::SpikeRefresh((*id).to_owned())).map_err(Some)?
         }
+        ["return"] => only(method, &["GET"], TestRoute::ReturnPage).map_err(Some)?,
+        ["row-counts"] => only(method, &["GET"], TestRoute::RowCounts).map_err(Some)?,
+        ["grants", g, "ciphertext"] => only(
+            method,
+            &["PUT"],
+            TestRoute::CopyCiphertext(id(g).ok_or(None)?),
+        )
+        .map_err(Some)?,
         _ => return Err(None),
     };
     Ok(route)
@@ -227,6 +276,14 @@ mod tests {
             Ok(Route::Tenant(TenantRoute::Connection("conn_1".into())))
         );
         assert_eq!(
+            resolve("POST", "/v1/connections/conn_1/token"),
+            Ok(Route::Tenant(TenantRoute::ConnectionToken("conn_1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/v1/connect-sessions"),
+            Ok(Route::Tenant(TenantRoute::CreateConnectSession))
+        );
+        assert_eq!(
             resolve("GET", "/admin/tenants").unwrap_err().code,
             ErrorCode::MethodNotAllowed
         );
@@ -244,6 +301,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn browser_routes_resolve() {
+        assert_eq!(
+            resolve("GET", "/connect/abc_DEF-1"),
+            Ok(Route::Browser(BrowserRoute::OpenConnectLink(
+                "abc_DEF-1".into()
+            )))
+        );
+        assert_eq!(
+            resolve("GET", "/oauth/callback"),
+            Ok(Route::Browser(BrowserRoute::OAuthCallback))
+        );
+        assert_eq!(
+            resolve("POST", "/oauth/callback").unwrap_err().code,
+            ErrorCode::MethodNotAllowed
+        );
+        for odd in [
+            "/connect/",
+            "/connect/a.b",
+            "/connect/a/b",
+            "/oauth/callback/x",
+        ] {
+            assert_eq!(
+                resolve("GET", odd).unwrap_err().code,
+                ErrorCode::NotFound,
+                "{odd}"
+            );
+        }
+    }
+
     #[cfg(not(feature = "test-powers"))]
     #[test]
     fn release_builds_have_no_test_routes() {
@@ -251,6 +338,7 @@ mod tests {
             "/__test/clock",
             "/__test/spike/grants",
             "/__test/dead-letters",
+            "/__test/return",
         ] {
             assert_eq!(resolve("GET", path).unwrap_err().code, ErrorCode::NotFound);
         }

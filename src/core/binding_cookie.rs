@@ -1,0 +1,89 @@
+//! The browser-binding cookie: ties an OAuth callback to the browser that opened the connect
+//! link, so a callback URL carried to another browser (login CSRF) is refused.
+//!
+//! `HttpOnly`, `SameSite=Lax` (`Strict` would be dropped on the cross-site redirect back from
+//! the platform), and `Secure` with the `__Host-` prefix everywhere but loopback `http`, where
+//! browsers would drop a `Secure` cookie. One value per browser: a browser that already has
+//! one keeps it, so two connect flows in two tabs do not undo each other.
+
+use crate::core::origin::Origin;
+
+/// The cookie's name on `https` origins: `__Host-` pins it to this host and path `/`.
+pub const SECURE_NAME: &str = "__Host-evergreen_binding";
+/// The cookie's name on loopback `http`, for local development.
+pub const LOOPBACK_NAME: &str = "evergreen_binding";
+
+/// The name the cookie has on `origin`.
+pub fn name_for(origin: &Origin) -> &'static str {
+    if origin.is_https() {
+        SECURE_NAME
+    } else {
+        LOOPBACK_NAME
+    }
+}
+
+/// The `Set-Cookie` value for `value` on `origin`, living `max_age_secs`.
+pub fn set_cookie(origin: &Origin, value: &str, max_age_secs: i64) -> String {
+    let secure = if origin.is_https() { "; Secure" } else { "" };
+    format!(
+        "{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}",
+        name_for(origin)
+    )
+}
+
+/// The binding value the browser presented in its `Cookie` header, if it is well formed.
+pub fn read(cookie_header: Option<&str>, origin: &Origin) -> Option<String> {
+    let name = name_for(origin);
+    cookie_header?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| is_well_formed(v))
+}
+
+/// What `ids::new_secret` makes: 43 base64url characters.
+fn is_well_formed(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALUE: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+
+    #[test]
+    fn secure_with_host_prefix_outside_loopback() {
+        let origin = Origin::of("https://evergreen.example").unwrap();
+        let header = set_cookie(&origin, VALUE, 900);
+        assert_eq!(
+            header,
+            format!("__Host-evergreen_binding={VALUE}; Path=/; Max-Age=900; HttpOnly; SameSite=Lax; Secure")
+        );
+    }
+
+    #[test]
+    fn not_secure_on_loopback_http() {
+        let origin = Origin::of("http://127.0.0.1:8787").unwrap();
+        let header = set_cookie(&origin, VALUE, 900);
+        assert!(header.starts_with("evergreen_binding="));
+        assert!(header.contains("HttpOnly") && header.contains("SameSite=Lax"));
+        assert!(!header.contains("Secure"));
+    }
+
+    #[test]
+    fn reads_only_its_own_well_formed_cookie() {
+        let https = Origin::of("https://e.example").unwrap();
+        let loopback = Origin::of("http://localhost:8787").unwrap();
+        let header = format!("a=1; __Host-evergreen_binding={VALUE}; evergreen_binding=short");
+        assert_eq!(read(Some(&header), &https).as_deref(), Some(VALUE));
+        assert_eq!(read(Some(&header), &loopback), None);
+        assert_eq!(read(None, &https), None);
+        let tampered = format!("__Host-evergreen_binding={}!", &VALUE[..42]);
+        assert_eq!(read(Some(&tampered), &https), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! What a browser is told when a connect flow cannot go on.
+//!
+//! The rule that keeps the callback from being an open redirect: the browser is sent back to
+//! the tenant's return URL (with an `error` code) only when the flow's session row was found,
+//! since only then is the return URL one that was checked against the tenant's allow-list.
+//! Otherwise it gets a page that says what happened and what to do.
+
+use crate::core::pages::Page;
+use crate::core::query::with_params;
+
+/// Why a connect flow stopped. The codes are part of the API contract (the return URL gets
+/// them as `?error=`): add new ones, never rename.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowError {
+    /// The connect link is not one Evergreen issued (or was mistyped).
+    UnknownConnectLink,
+    /// The connect link is older than 10 minutes.
+    ConnectLinkExpired,
+    /// The connect link was already opened once.
+    ConnectLinkUsed,
+    /// The callback's `state` is missing or unknown.
+    InvalidState,
+    /// The callback's session was already used.
+    StateReused,
+    /// The callback came after the session expired.
+    SessionExpired,
+    /// The callback came to a browser without the binding cookie set when the link was opened.
+    BrowserMismatch,
+    /// The user declined consent at the platform.
+    AccessDenied,
+    /// The platform answered the authorization with an error other than a refusal.
+    ProviderError,
+    /// The callback had neither a code nor an error.
+    MissingCode,
+    /// The platform refused to exchange the code, or could not be reached.
+    ExchangeFailed,
+    /// The platform gave tokens but the account behind them could not be read.
+    IdentityFailed,
+    /// The tenant's provider is not configured on this deployment (no client credentials).
+    ProviderNotConfigured,
+    /// Something failed on Evergreen's side; the log has the details.
+    Internal,
+}
+
+impl FlowError {
+    pub const fn code(self) -> &'static str {
+        match self {
+            FlowError::UnknownConnectLink => "unknown_connect_link",
+            FlowError::ConnectLinkExpired => "connect_link_expired",
+            FlowError::ConnectLinkUsed => "connect_link_used",
+            FlowError::InvalidState => "invalid_state",
+            FlowError::StateReused => "state_reused",
+            FlowError::SessionExpired => "session_expired",
+            FlowError::BrowserMismatch => "browser_mismatch",
+            FlowError::AccessDenied => "access_denied",
+            FlowError::ProviderError => "provider_error",
+            FlowError::MissingCode => "missing_code",
+            FlowError::ExchangeFailed => "exchange_failed",
+            FlowError::IdentityFailed => "identity_failed",
+            FlowError::ProviderNotConfigured => "provider_not_configured",
+            FlowError::Internal => "internal_error",
+        }
+    }
+
+    /// What the page says: what happened, then what to do.
+    pub const fn explanation(self) -> (&'static str, &'static str) {
+        const AGAIN: &str = "Go back to the app you came from and start connecting again.";
+        match self {
+            FlowError::UnknownConnectLink => (
+                "This connect link is not valid.",
+                "Check that the whole link was copied, or ask the app for a new one.",
+            ),
+            FlowError::ConnectLinkExpired => ("This connect link has expired.", AGAIN),
+            FlowError::ConnectLinkUsed => ("This connect link was already used.", AGAIN),
+            FlowError::InvalidState => (
+                "This sign-in answer does not belong to a connect flow we started.",
+                AGAIN,
+            ),
+            FlowError::StateReused => ("This sign-in answer was already used.", AGAIN),
+            FlowError::SessionExpired => ("The sign-in took too long and expired.", AGAIN),
+            FlowError::BrowserMismatch => (
+                "The sign-in finished in a different browser than the one that started it.",
+                "Start again, and finish in the same browser (cookies must be enabled).",
+            ),
+            FlowError::AccessDenied => ("You did not allow access, so nothing was connected.", AGAIN),
+            FlowError::ProviderError => ("The platform reported an error during sign-in.", AGAIN),
+            FlowError::MissingCode => ("The platform's answer was incomplete.", AGAIN),
+            FlowError::ExchangeFailed => (
+                "The platform did not complete the sign-in.",
+                "Try again in a few minutes.",
+            ),
+            FlowError::IdentityFailed => (
+                "The platform did not tell us which account you signed in with.",
+                "Try again in a few minutes.",
+            ),
+            FlowError::ProviderNotConfigured => (
+                "This platform is not set up on this service yet.",
+                "Tell the app's support: the operator must configure the platform's client credentials.",
+            ),
+            FlowError::Internal => (
+                "Something went wrong on our side.",
+                "Try again in a few minutes.",
+            ),
+        }
+    }
+
+    /// The HTTP status of the page, when a page is shown.
+    pub const fn status(self) -> u16 {
+        match self {
+            FlowError::UnknownConnectLink => 404,
+            FlowError::ConnectLinkExpired | FlowError::SessionExpired => 410,
+            FlowError::ConnectLinkUsed | FlowError::StateReused => 409,
+            FlowError::ExchangeFailed | FlowError::IdentityFailed => 502,
+            FlowError::ProviderNotConfigured => 503,
+            FlowError::Internal => 500,
+            _ => 400,
+        }
+    }
+
+    /// The page shown when there is no return URL to go back to.
+    pub fn page(self) -> Page {
+        let (what, todo) = self.explanation();
+        Page::new(self.status(), "Could not connect", what)
+            .paragraph(todo)
+            .detail("Error code", self.code())
+    }
+}
+
+/// Where the browser goes after a failed step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlowReply {
+    /// Back to the tenant's (allow-listed) return URL, with `error` set.
+    Redirect(String),
+    /// A page, when no session (and so no checked return URL) was found.
+    Page(Page),
+}
+
+/// The reply for `error`. `return_url` must come from a session row (it was checked against the
+/// tenant's allow-list when the session was made); pass `None` when no session was found.
+pub fn reply(error: FlowError, return_url: Option<&str>) -> FlowReply {
+    match return_url {
+        Some(url) => FlowReply::Redirect(with_params(url, &[("error", error.code())])),
+        None => FlowReply::Page(error.page()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::query::param;
+
+    #[test]
+    fn redirects_only_to_a_session_return_url() {
+        let FlowReply::Redirect(url) = reply(FlowError::AccessDenied, Some("https://app/done"))
+        else {
+            panic!("expected a redirect");
+        };
+        assert_eq!(param(&url, "error").as_deref(), Some("access_denied"));
+        assert!(url.starts_with("https://app/done?"));
+
+        let FlowReply::Page(page) = reply(FlowError::InvalidState, None) else {
+            panic!("expected a page");
+        };
+        assert_eq!(page.status, 400);
+        assert!(page.to_html().contains("invalid_state"));
+    }
+
+    #[test]
+    fn every_error_has_a_distinct_code_and_an_explanation() {
+        let all = [
+            FlowError::UnknownConnectLink,
+            FlowError::ConnectLinkExpired,
+            FlowError::ConnectLinkUsed,
+            FlowError::InvalidState,
+            FlowError::StateReused,
+            FlowError::SessionExpired,
+            FlowError::BrowserMismatch,
+            FlowError::AccessDenied,
+            FlowError::ProviderError,
+            FlowError::MissingCode,
+            FlowError::ExchangeFailed,
+            FlowError::IdentityFailed,
+            FlowError::ProviderNotConfigured,
+            FlowError::Internal,
+        ];
+        let codes: std::collections::BTreeSet<_> = all.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        for e in all {
+            let (what, todo) = e.explanation();
+            assert!(what.ends_with('.') && todo.ends_with('.'), "{e:?}");
+            assert!((400..600).contains(&e.status()));
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! A grant's tokens: what is sealed into `grants.token_ciphertext`, when the access token
+//! expires, and whether it may still be handed out.
+//!
+//! Tokens are only ever held as [`SecretText`], whose `Debug` prints nothing, so a token
+//! cannot reach a log through a `{:?}`.
+
+use crate::core::clock::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The seal purpose of a grant's tokens (associated data with tenant, grant, key id, version).
+pub const SEAL_PURPOSE: &str = "grant_tokens";
+
+/// An access token is handed out only with at least this much life left: less would expire in
+/// the caller's hands.
+pub const MIN_REMAINING_MS: i64 = 60_000;
+
+/// Lifetimes longer than this are treated as a platform error and capped (10 years).
+const MAX_LIFETIME_SECS: u64 = 10 * 366 * 24 * 60 * 60;
+
+/// A secret string that never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText([redacted])")
+    }
+}
+
+/// What one consent or refresh produced, as sealed at rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: SecretText,
+    /// `None` when the platform gave none (never overwrite a stored one with nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<SecretText>,
+}
+
+impl TokenSet {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing two strings cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// When an access token issued at `now` with `expires_in` seconds expires. A missing
+/// `expires_in` is legal (RFC 6749) and means "unknown", not "never" and not an error.
+pub fn access_expiry(now: Timestamp, expires_in: Option<u64>) -> Option<Timestamp> {
+    expires_in.map(|secs| now.plus_millis(secs.min(MAX_LIFETIME_SECS) as i64 * 1000))
+}
+
+/// Whether a stored access token may be handed out at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRead {
+    /// Hand it out.
+    Usable,
+    /// It has expired or is about to (less than [`MIN_REMAINING_MS`] left).
+    Expired,
+}
+
+pub fn check_read(access_expires_at: Option<Timestamp>, now: Timestamp) -> TokenRead {
+    match access_expires_at {
+        // Unknown lifetime: the platform said nothing, so the token is used until it fails.
+        None => TokenRead::Usable,
+        Some(at) if at.as_millis() - now.as_millis() >= MIN_REMAINING_MS => TokenRead::Usable,
+        Some(_) => TokenRead::Expired,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+    #[test]
+    fn tokens_never_print() {
+        let set = TokenSet {
+            access_token: SecretText::new("access-123"),
+            refresh_token: Some(SecretText::new("refresh-456")),
+        };
+        let shown = format!("{set:?}");
+        assert!(!shown.contains("access-123") && !shown.contains("refresh-456"));
+        assert_eq!(TokenSet::from_bytes(&set.to_bytes()).unwrap(), set);
+    }
+
+    #[test]
+    fn a_missing_refresh_token_round_trips_as_none() {
+        let set = TokenSet {
+            access_token: SecretText::new("a"),
+            refresh_token: None,
+        };
+        assert_eq!(set.to_bytes(), br#"{"access_token":"a"}"#);
+        assert_eq!(TokenSet::from_bytes(&set.to_bytes()).unwrap(), set);
+    }
+
+    #[test]
+    fn expiry_comes_from_expires_in_and_unknown_stays_unknown() {
+        assert_eq!(
+            access_expiry(NOW, Some(7200)),
+            Some(NOW.plus_millis(7_200_000))
+        );
+        assert_eq!(access_expiry(NOW, None), None);
+        assert_eq!(
+            access_expiry(NOW, Some(u64::MAX)),
+            Some(NOW.plus_millis(MAX_LIFETIME_SECS as i64 * 1000))
+        );
+    }
+
+    #[test]
+    fn tokens_are_handed_out_only_with_a_minute_left() {
+        assert_eq!(check_read(None, NOW), TokenRead::Usable);
+        assert_eq!(
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS)), NOW),
+            TokenRead::Usable
+        );
+        assert_eq!(
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS - 1)), NOW),
+            TokenRead::Expired
+        );
+        assert_eq!(
+            check_read(Some(NOW.plus_millis(-1)), NOW),
+            TokenRead::Expired
+        );
+    }
+}
