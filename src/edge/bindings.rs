@@ -7,8 +7,6 @@ use worker::{D1Database, Env, Result};
 /// The D1 database: the single source of truth.
 pub const DB: &str = "DB";
 /// The per-grant Durable Object namespace: each grant's only writer.
-// Used by the spike (test builds) until the connect flow writes grants through their objects.
-#[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
 pub const GRANT_OBJECTS: &str = "GRANT_OBJECTS";
 /// The operator's secret for the admin API (and, in test builds, the test powers).
 pub const OPERATOR_SECRET: &str = "OPERATOR_SECRET";

@@ -16,3 +16,13 @@ pub fn json(millis: Option<f64>) -> Value {
         json!(Timestamp::from_millis(ms as i64).to_rfc3339())
     })
 }
+
+/// An optional time as a D1 bind value (`NULL` for `None`).
+pub fn bind_opt(t: Option<Timestamp>) -> JsValue {
+    t.map_or(JsValue::NULL, bind)
+}
+
+/// A time read from D1.
+pub fn read(millis: f64) -> Timestamp {
+    Timestamp::from_millis(millis as i64)
+}

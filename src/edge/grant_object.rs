@@ -2,8 +2,8 @@
 //!
 //! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
 //! through its object, so refreshes never race, even when refresh tokens rotate. The object is
-//! addressed by name (`id_from_name(grant_id)`). Its operations arrive with the connect slice
-//! and the refresh engine; for now it serves only the kill-mid-call spike, in test builds.
+//! addressed by name (`id_from_name(grant_id)`). Its operations live in `grants` (store a
+//! consent, read the access token); test builds add the kill-mid-call spike's probe.
 
 use super::respond;
 use crate::core::api_error::ApiError;
@@ -13,7 +13,6 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 pub struct GrantObject {
     #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
     state: State,
-    #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
     env: Env,
 }
 
@@ -25,6 +24,14 @@ impl DurableObject for GrantObject {
     async fn fetch(&self, req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
+            "/store" => respond::answer(
+                super::grants::store_in_object(&self.env, req).await,
+                "grant.store_failed",
+            ),
+            "/access-token" => respond::answer(
+                super::grants::access_token_in_object(&self.env, req).await,
+                "grant.token_read_failed",
+            ),
             #[cfg(feature = "test-powers")]
             "/spike/refresh" => respond::answer(
                 super::spike::refresh_in_object(&self.state, &self.env, req).await,

@@ -6,14 +6,20 @@
 
 mod admin;
 mod bindings;
+mod callback;
 mod clock;
+mod connect;
 mod cron;
+mod d1;
 mod d1_time;
+mod flow;
 mod grant_object;
+mod grants;
 mod healthz;
-#[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
 mod http_client;
 mod logging;
+mod platform;
+mod public_url;
 mod queues;
 mod respond;
 #[cfg(feature = "test-powers")]
@@ -25,7 +31,7 @@ mod test_powers;
 pub use grant_object::GrantObject;
 
 use crate::core::log::LogLine;
-use crate::core::routes::{self, Route};
+use crate::core::routes::{self, BrowserRoute, Route};
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
@@ -66,6 +72,10 @@ async fn handle(
         Route::Healthz => Ok(healthz::handle(env, now).await?),
         Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
         Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, now).await,
+        Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {
+            Ok(connect::open_link(req, env, &secret, now).await?)
+        }
+        Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, env, now).await?),
         #[cfg(feature = "test-powers")]
         Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
     }

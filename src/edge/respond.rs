@@ -3,8 +3,10 @@
 use super::{clock, logging};
 use crate::core::api_error::ApiError;
 use crate::core::crypto::CryptoError;
+use crate::core::flow_errors::FlowReply;
 use crate::core::ids::RandomUnavailable;
 use crate::core::log::LogLine;
+use crate::core::pages::{Page, CONTENT_SECURITY_POLICY};
 use serde::Serialize;
 use worker::{Response, Result};
 
@@ -99,4 +101,40 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|_| ApiError::invalid_request("The request body could not be read."))?;
     serde_json::from_str(&text)
         .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))
+}
+
+/// A page for a browser. Pages carry no script and are never cached or framed.
+pub fn page(page: &Page) -> Result<Response> {
+    let mut response = Response::from_html(page.to_html())?.with_status(page.status);
+    browser_headers(response.headers_mut())?;
+    Ok(response)
+}
+
+/// A `303 See Other` to `location`, optionally setting a cookie.
+pub fn redirect(location: &str, set_cookie: Option<&str>) -> Result<Response> {
+    let mut response = Response::empty()?.with_status(303);
+    let headers = response.headers_mut();
+    headers.set("location", location)?;
+    if let Some(cookie) = set_cookie {
+        headers.set("set-cookie", cookie)?;
+    }
+    browser_headers(headers)?;
+    Ok(response)
+}
+
+/// Where a stopped connect flow sends the browser (see `core::flow_errors`).
+pub fn flow_reply(reply: FlowReply) -> Result<Response> {
+    match reply {
+        FlowReply::Redirect(location) => redirect(&location, None),
+        FlowReply::Page(p) => page(&p),
+    }
+}
+
+fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
+    headers.set("cache-control", "no-store")?;
+    // The callback's URL carries the code and state: never leak it to the next site.
+    headers.set("referrer-policy", "no-referrer")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("content-security-policy", CONTENT_SECURITY_POLICY)?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! reads back what survived. Probe grants hold no tokens: the new ones are dropped, since
 //! encryption at rest arrives with the connect slice.
 
+use super::d1::changes;
 use super::d1_time::{self, bind as ms};
 use super::respond::{self, Handled};
 use super::{bindings, clock, http_client};
@@ -19,7 +20,7 @@ use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenRespo
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Result, Env, Method, Request, RequestInit, Result, State};
+use worker::{Env, Method, Request, RequestInit, Result, State};
 
 const SPIKE_TENANT: &str = "ten_spike";
 const X_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
@@ -152,15 +153,6 @@ struct Outcome {
     result: String,
     version: i64,
     at: Timestamp,
-}
-
-fn changes(result: &D1Result) -> usize {
-    result
-        .meta()
-        .ok()
-        .flatten()
-        .and_then(|m| m.changes)
-        .unwrap_or(0)
 }
 
 /// Inside the grant's object: claim, mark, call, compare-and-swap.

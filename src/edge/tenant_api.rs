@@ -3,9 +3,10 @@
 //! Every query is scoped by the key's tenant, so one tenant can never read another's rows.
 //! Connections are listed without any token; reading tokens is a separate, `tokens:read` call.
 
-use super::bindings;
+use super::d1_time::bind as ms;
 use super::d1_time::{self, json as at};
 use super::respond::{self, Handled};
+use super::{bindings, connect, grants};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
@@ -19,11 +20,13 @@ use worker::{D1Database, Env, Request, Response, Result};
 /// Who is calling: the tenant behind a live API key.
 pub struct Caller {
     pub tenant_id: String,
+    pub key_id: String,
     pub scopes: Scopes,
 }
 
 #[derive(Deserialize)]
 struct KeyLookup {
+    id: String,
     tenant_id: String,
     scopes: String,
 }
@@ -42,7 +45,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
     };
     let found: Option<KeyLookup> = db
         .prepare(
-            "SELECT k.tenant_id, k.scopes FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+            "SELECT k.id, k.tenant_id, k.scopes FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.secret_hash = ?1 AND k.revoked_at IS NULL \
                AND (k.expires_at IS NULL OR k.expires_at > ?2) AND t.deleted_at IS NULL",
         )
@@ -51,6 +54,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
         .await?;
     let key = found.ok_or_else(refused)?;
     Ok(Caller {
+        key_id: key.id,
         tenant_id: key.tenant_id,
         scopes: Scopes::from_stored(&key.scopes),
     })
@@ -59,19 +63,28 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
 pub async fn handle(route: TenantRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
     let db = bindings::db(env)?;
     let caller = authenticate(&req, &db, now).await?;
-    caller.scopes.require(Scope::Manage)?;
+    let needed = match route {
+        TenantRoute::ConnectionToken(_) => Scope::TokensRead,
+        _ => Scope::Manage,
+    };
+    caller.scopes.require(needed)?;
     match route {
         TenantRoute::ListConnections => {
             let end_user = query::param(&req.inner().url(), "end_user_ref");
             Ok(list_connections(&db, &caller, end_user.as_deref()).await?)
         }
         TenantRoute::Connection(id) => show_connection(&db, &caller, &id).await,
+        TenantRoute::CreateConnectSession => {
+            connect::create_session(req, env, &db, &caller, now).await
+        }
+        TenantRoute::ConnectionToken(id) => connection_token(env, &db, &caller, &id, now).await,
     }
 }
 
 #[derive(Deserialize)]
 struct ConnectionRow {
     id: String,
+    grant_id: String,
     provider: String,
     end_user_ref: String,
     kind: String,
@@ -85,7 +98,8 @@ struct ConnectionRow {
     created_at: f64,
 }
 
-const CONNECTION_SELECT: &str = "SELECT c.id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+const CONNECTION_SELECT: &str =
+    "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
     c.display_name, c.username, c.access, g.state AS grant_state, g.access_expires_at, \
     g.grant_expires_at, c.created_at \
     FROM connections c JOIN grants g ON g.id = c.grant_id \
@@ -94,6 +108,7 @@ const CONNECTION_SELECT: &str = "SELECT c.id, g.provider, c.end_user_ref, c.kind
 fn connection_json(c: &ConnectionRow) -> Value {
     json!({
         "id": c.id,
+        "grant_id": c.grant_id,
         "provider": c.provider,
         "end_user_ref": c.end_user_ref,
         "account": {
@@ -146,4 +161,59 @@ async fn show_connection(db: &D1Database, caller: &Caller, id: &str) -> Handled 
     let row =
         row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
     Ok(respond::json(200, &connection_json(&row))?)
+}
+
+/// `POST /v1/connections/{id}/token`: the stored access token, through the grant's object.
+/// Every read is audited in `token_reads` (who, which connection, what they got; never the token).
+async fn connection_token(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT grant_id FROM connections \
+             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
+        )
+        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
+        .first(None)
+        .await?;
+    let (grant_id, answer) = match row {
+        None => (
+            None,
+            Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
+        ),
+        Some(row) => {
+            let answer = grants::access_token(env, &row.grant_id, &caller.tenant_id).await;
+            (Some(row.grant_id), answer)
+        }
+    };
+    let outcome = match &answer {
+        Ok(r) if r.status_code() == 200 => "served",
+        Ok(r) if r.status_code() == ErrorCode::TokenExpired.status() => "expired",
+        Ok(r) if r.status_code() == 404 => "not_found",
+        Err(respond::Failure::Api(e)) if e.code == ErrorCode::NotFound => "not_found",
+        _ => "failed",
+    };
+    db.prepare(
+        "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, outcome, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(&[
+        caller.tenant_id.as_str().into(),
+        caller.key_id.as_str().into(),
+        id.into(),
+        super::d1::text_or_null(grant_id.as_deref()),
+        outcome.into(),
+        ms(now),
+    ])?
+    .run()
+    .await?;
+    answer
 }

@@ -1,13 +1,16 @@
-//! Test builds only: the routes under `/__test/`, all behind the operator secret.
+//! Test builds only: the routes under `/__test/`, all behind the operator secret except the
+//! demo return page, which a browser lands on.
 //!
 //! This module is compiled only with the `test-powers` feature; the release bundle check proves
 //! none of it ships.
 
 use super::respond::{self, Handled};
 use super::{bindings, spike};
-use crate::core::api_error::ApiError;
+use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::auth::authorize_operator;
 use crate::core::clock::{ClockOffset, Timestamp};
+use crate::core::pages::Page;
+use crate::core::query;
 use crate::core::queues::WorkQueue;
 use crate::core::routes::TestRoute;
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request};
 
 pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
+    if route == TestRoute::ReturnPage {
+        return return_page(&req, env).await;
+    }
     let authorization = req.headers().get("authorization")?;
     let secret = bindings::text(env, bindings::OPERATOR_SECRET);
     authorize_operator(authorization.as_deref(), secret.as_deref())?;
@@ -27,6 +33,10 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
         TestRoute::CreateSpikeGrant => spike::create_grant(req, env, now).await,
         TestRoute::SpikeGrant(id) => spike::inspect(env, &id).await,
         TestRoute::SpikeRefresh(id) => spike::refresh(req, env, &id).await,
+        // Answered above, before the operator check.
+        TestRoute::ReturnPage => return_page(&req, env).await,
+        TestRoute::RowCounts => row_counts(env).await,
+        TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id).await,
     }
 }
 
@@ -106,4 +116,111 @@ async fn dead_letters(env: &Env) -> Handled {
         })
         .collect();
     Ok(respond::json(200, &json!({ "dead_letters": items }))?)
+}
+
+/// `GET /__test/return?connection_id=…` (or `?error=…`): the demo tenant's return URL. Shows
+/// what the connect flow handed back, and the connection's account.
+async fn return_page(req: &Request, env: &Env) -> Handled {
+    let url = req.inner().url();
+    if let Some(error) = query::param(&url, "error") {
+        let page = Page::new(
+            200,
+            "Not connected",
+            "The connect flow came back with an error.",
+        )
+        .detail("error", &error);
+        return Ok(respond::page(&page)?);
+    }
+    let Some(connection_id) = query::param(&url, "connection_id") else {
+        let page = Page::new(
+            400,
+            "Return page",
+            "Nothing came back: no connection_id and no error.",
+        );
+        return Ok(respond::page(&page)?);
+    };
+    #[derive(Deserialize)]
+    struct Row {
+        provider: String,
+        external_id: String,
+        display_name: Option<String>,
+        username: Option<String>,
+        end_user_ref: String,
+    }
+    let row: Option<Row> = bindings::db(env)?
+        .prepare(
+            "SELECT g.provider, c.external_id, c.display_name, c.username, c.end_user_ref \
+             FROM connections c JOIN grants g ON g.id = c.grant_id WHERE c.id = ?1",
+        )
+        .bind(&[connection_id.as_str().into()])?
+        .first(None)
+        .await?;
+    let page = match row {
+        Some(row) => Page::new(200, "Connected", "Connected")
+            .paragraph("Evergreen now keeps this account's connection alive.")
+            .detail("connection_id", &connection_id)
+            .detail("provider", &row.provider)
+            .detail(
+                "account",
+                row.username
+                    .as_deref()
+                    .map_or(row.external_id.as_str(), |u| u),
+            )
+            .detail("name", row.display_name.as_deref().unwrap_or(""))
+            .detail("account id", &row.external_id)
+            .detail("end_user_ref", &row.end_user_ref),
+        None => Page::new(404, "Unknown connection", "No such connection.")
+            .detail("connection_id", &connection_id),
+    };
+    Ok(respond::page(&page)?)
+}
+
+/// `GET /__test/row-counts`: rows in the tables the connect flow writes.
+async fn row_counts(env: &Env) -> Handled {
+    #[derive(Deserialize, Serialize)]
+    struct Counts {
+        grants: f64,
+        connections: f64,
+        connect_sessions: f64,
+        opened_connect_sessions: f64,
+        oauth_sessions: f64,
+        consumed_oauth_sessions: f64,
+        token_reads: f64,
+    }
+    let counts: Option<Counts> = bindings::db(env)?
+        .prepare(
+            "SELECT (SELECT COUNT(*) FROM grants) AS grants, \
+               (SELECT COUNT(*) FROM connections) AS connections, \
+               (SELECT COUNT(*) FROM connect_sessions) AS connect_sessions, \
+               (SELECT COUNT(*) FROM connect_sessions WHERE opened_at IS NOT NULL) AS opened_connect_sessions, \
+               (SELECT COUNT(*) FROM oauth_sessions) AS oauth_sessions, \
+               (SELECT COUNT(*) FROM oauth_sessions WHERE consumed_at IS NOT NULL) AS consumed_oauth_sessions, \
+               (SELECT COUNT(*) FROM token_reads) AS token_reads",
+        )
+        .first(None)
+        .await?;
+    Ok(respond::json(200, &counts)?)
+}
+
+/// `PUT /__test/grants/{id}/ciphertext` `{"from_grant"}`: copies another grant's sealed tokens
+/// (ciphertext and key id) over this grant's, leaving its version alone.
+async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled {
+    #[derive(Deserialize)]
+    struct Body {
+        from_grant: String,
+    }
+    let body: Body = respond::read_json(&mut req).await?;
+    let copied = bindings::db(env)?
+        .prepare(
+            "UPDATE grants SET (token_ciphertext, key_id) = \
+               (SELECT token_ciphertext, key_id FROM grants WHERE id = ?2) \
+             WHERE id = ?1 AND EXISTS (SELECT 1 FROM grants WHERE id = ?2)",
+        )
+        .bind(&[grant_id.into(), body.from_grant.as_str().into()])?
+        .run()
+        .await?;
+    if super::d1::changes(&copied) != 1 {
+        return Err(ApiError::new(ErrorCode::NotFound, "No such grant (either of them).").into());
+    }
+    Ok(respond::json(200, &json!({ "copied": true }))?)
 }

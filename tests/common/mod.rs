@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod browser;
+
 use evergreen_fake_platform::{Client, FakePlatform};
 use serde_json::Value;
 use std::fs::{self, File};

@@ -1,0 +1,208 @@
+//! `GET /oauth/callback`: where every platform sends the browser back.
+//!
+//! The session is found by the hash of `state` and consumed at once (single use), the checks in
+//! `core::oauth_callback` run, and only then is the code exchanged (PKCE, HTTP Basic), the
+//! identity read, and the grant written through its Durable Object. Then the browser goes to
+//! the tenant's return URL with the connection id. A failure before the session is found shows
+//! a page; after, it redirects to the session's return URL with an `error` code.
+
+use super::connect::VERIFIER_PURPOSE;
+use super::d1::changes;
+use super::d1_time::{bind as ms, read as time};
+use super::flow::{finish, Stop};
+use super::grants::{self, NewConnection, StoreGrant};
+use super::{bindings, clock, logging, platform, public_url};
+use crate::core::binding_cookie;
+use crate::core::clock::Timestamp;
+use crate::core::crypto::{Binding, Sealed};
+use crate::core::flow_errors::FlowError;
+use crate::core::grant_tokens::access_expiry;
+use crate::core::ids::new_id;
+use crate::core::log::LogLine;
+use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
+use crate::core::providers::Provider;
+use crate::core::query::with_params;
+use serde::Deserialize;
+use worker::{Env, Request, Response};
+
+#[derive(Deserialize)]
+struct Session {
+    connect_session_id: String,
+    binding_hash: String,
+    verifier_ciphertext: String,
+    key_id: String,
+    redirect_uri: String,
+    expires_at: f64,
+    tenant_id: String,
+    provider: String,
+    end_user_ref: String,
+    return_url: String,
+}
+
+pub async fn handle(req: Request, env: &Env, now: Timestamp) -> worker::Result<Response> {
+    let params = CallbackParams::from_url(&req.inner().url());
+    let found = match find_session(env, &params).await {
+        Ok(found) => found,
+        Err(stop) => return finish(Err(stop), None, "connect.callback_refused"),
+    };
+    let Some((state_hash, session)) = found else {
+        return finish(
+            Err(Stop::new(FlowError::InvalidState)),
+            None,
+            "connect.callback_refused",
+        );
+    };
+    let return_url = session.return_url.clone();
+    let outcome = complete(&req, env, &params, &state_hash, session, now).await;
+    finish(outcome, Some(&return_url), "connect.callback_refused")
+}
+
+async fn find_session(
+    env: &Env,
+    params: &CallbackParams,
+) -> Result<Option<(String, Session)>, Stop> {
+    let Some(state_hash) = params.state_hash() else {
+        return Ok(None);
+    };
+    let session: Option<Session> = bindings::db(env)?
+        .prepare(
+            "SELECT o.connect_session_id, o.binding_hash, o.verifier_ciphertext, o.key_id, \
+               o.redirect_uri, o.expires_at, c.tenant_id, c.provider, c.end_user_ref, c.return_url \
+             FROM oauth_sessions o JOIN connect_sessions c ON c.id = o.connect_session_id \
+             WHERE o.state_hash = ?1",
+        )
+        .bind(&[state_hash.as_str().into()])?
+        .first(None)
+        .await?;
+    Ok(session.map(|s| (state_hash, s)))
+}
+
+async fn complete(
+    req: &Request,
+    env: &Env,
+    params: &CallbackParams,
+    state_hash: &str,
+    session: Session,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let db = bindings::db(env)?;
+    // Single use: whatever happens next, this state cannot be presented again.
+    let consumed = db
+        .prepare(
+            "UPDATE oauth_sessions SET consumed_at = ?1 WHERE state_hash = ?2 AND consumed_at IS NULL",
+        )
+        .bind(&[ms(now), state_hash.into()])?
+        .run()
+        .await?;
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
+    let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
+    let facts = SessionFacts {
+        expires_at: time(session.expires_at),
+        consumed_now: changes(&consumed) == 1,
+        binding_hash: session.binding_hash.clone(),
+    };
+    let code = check(params, &facts, cookie.as_deref(), now)?;
+
+    let provider = Provider::parse(&session.provider).ok_or_else(|| {
+        Stop::because(
+            FlowError::Internal,
+            format!("stored provider {:?}", session.provider),
+        )
+    })?;
+    let keyring = bindings::keyring(env)?;
+    let verifier = keyring.open(
+        &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
+        Binding {
+            purpose: VERIFIER_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: state_hash,
+            version: 0,
+        },
+    )?;
+    let verifier = String::from_utf8(verifier)
+        .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))?;
+    let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
+        .await
+        .map_err(|e| Stop::because(FlowError::Internal, e))?
+        .ok_or(FlowError::ProviderNotConfigured)?;
+    let exchanged = platform::exchange_code(
+        env,
+        provider,
+        &client,
+        &session.redirect_uri,
+        code,
+        verifier,
+    )
+    .await
+    .map_err(|e| Stop::because(FlowError::ExchangeFailed, e))?;
+    let exchanged_at = clock::now(env).await?;
+    let account = platform::fetch_identity(env, provider, &exchanged.tokens.access_token)
+        .await
+        .map_err(|e| Stop::because(FlowError::IdentityFailed, e))?;
+
+    // A new consent for an account this end user already connected refreshes that grant.
+    #[derive(Deserialize)]
+    struct Existing {
+        id: String,
+    }
+    let existing: Option<Existing> = db
+        .prepare(
+            "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 AND provider_account_id = ?3 \
+               AND client_id = ?4 AND end_user_ref = ?5 AND token_ciphertext IS NOT NULL \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(&[
+            session.tenant_id.as_str().into(),
+            provider.name().into(),
+            account.external_id.as_str().into(),
+            client.client_id.as_str().into(),
+            session.end_user_ref.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let grant_id = match existing {
+        Some(e) => e.id,
+        None => new_id("gr_")?,
+    };
+    let stored = grants::store(
+        env,
+        &StoreGrant {
+            grant_id,
+            tenant_id: session.tenant_id.clone(),
+            provider: provider.name().to_owned(),
+            provider_account_id: account.external_id.clone(),
+            client_id: client.client_id.clone(),
+            end_user_ref: session.end_user_ref.clone(),
+            scopes: exchanged.scopes,
+            access_expires_at: access_expiry(exchanged_at, exchanged.expires_in),
+            // X says nothing about its refresh tokens' lifetime: unknown.
+            grant_expires_at: None,
+            refresh_policy: provider.refresh_policy().as_str().to_owned(),
+            tokens: exchanged.tokens,
+            connection: NewConnection {
+                kind: account.kind.to_owned(),
+                external_id: account.external_id,
+                display_name: account.display_name,
+                username: account.username,
+            },
+        },
+    )
+    .await?;
+    logging::emit(
+        &LogLine::info("connect.completed", clock::real_now())
+            .field("connect_session_id", session.connect_session_id.as_str())
+            .field("tenant_id", session.tenant_id.as_str())
+            .field("provider", provider.name())
+            .field("grant_id", stored.grant_id.as_str())
+            .field("connection_id", stored.connection_id.as_str())
+            .field("grant_version", stored.version),
+    );
+    Ok(super::respond::redirect(
+        &with_params(
+            &session.return_url,
+            &[("connection_id", &stored.connection_id)],
+        ),
+        None,
+    )?)
+}

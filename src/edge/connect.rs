@@ -1,0 +1,266 @@
+//! Connect sessions: `POST /v1/connect-sessions` makes a single-use link, and `GET
+//! /connect/{secret}` opens it: binding cookie, OAuth session (state and PKCE verifier, sealed),
+//! then a redirect to the platform's consent page. The rules are in `core::connect_sessions`.
+
+use super::d1::changes;
+use super::d1_time::{bind as ms, json as at, read as time};
+use super::flow::{finish, Stop};
+use super::respond::{self, Handled};
+use super::tenant_api::Caller;
+use super::{bindings, clock, logging, platform, public_url};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::binding_cookie;
+use crate::core::clock::Timestamp;
+use crate::core::connect_sessions::{
+    check_open, link_url, ConnectRequest, LINK_TTL_MS, OAUTH_TTL_MS,
+};
+use crate::core::crypto::Binding;
+use crate::core::digest::sha256_hex;
+use crate::core::flow_errors::FlowError;
+use crate::core::ids::{new_id, new_secret};
+use crate::core::log::LogLine;
+use crate::core::pkce;
+use crate::core::providers::Provider;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{D1Database, Env, Request, Response};
+
+/// The seal purpose of a PKCE verifier (bound to the OAuth session's state hash).
+pub const VERIFIER_PURPOSE: &str = "pkce_verifier";
+
+/// `POST /v1/connect-sessions`.
+pub async fn create_session(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    now: Timestamp,
+) -> Handled {
+    let body: ConnectRequest = respond::read_json(&mut req).await?;
+    #[derive(Deserialize)]
+    struct Url {
+        url: String,
+    }
+    let allow_list: Vec<String> = db
+        .prepare("SELECT url FROM tenant_return_urls WHERE tenant_id = ?1")
+        .bind(&[caller.tenant_id.as_str().into()])?
+        .all()
+        .await?
+        .results::<Url>()?
+        .into_iter()
+        .map(|u| u.url)
+        .collect();
+    let valid = body.validate(&allow_list)?;
+    let configured = platform::client_credentials(env, db, &caller.tenant_id, valid.provider)
+        .await
+        .map_err(worker::Error::RustError)?;
+    if configured.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!(
+                "No OAuth client for {}: the operator sets {} and {} on the deployment, or a \
+                 client for this tenant with PUT /admin/tenants/{{id}}/clients/{}.",
+                valid.provider.name(),
+                valid.provider.endpoints().client_id_var,
+                valid.provider.endpoints().client_secret_var,
+                valid.provider.name()
+            ),
+        )
+        .into());
+    }
+    let Some(origin) = public_url::origin(env, &req) else {
+        return Err(worker::Error::RustError("the request has no usable origin".into()).into());
+    };
+    let secret = new_secret()?;
+    let id = new_id("cs_")?;
+    let expires_at = now.plus_millis(LINK_TTL_MS);
+    db.prepare(
+        "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
+           return_url, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&[
+        id.as_str().into(),
+        sha256_hex(&secret).into(),
+        caller.tenant_id.as_str().into(),
+        valid.provider.name().into(),
+        valid.end_user_ref.as_str().into(),
+        valid.return_url.as_str().into(),
+        ms(now),
+        ms(expires_at),
+    ])?
+    .run()
+    .await?;
+    Ok(respond::json(
+        201,
+        &json!({
+            "id": id,
+            "url": link_url(&origin.to_url(), &secret),
+            "provider": valid.provider.name(),
+            "end_user_ref": valid.end_user_ref,
+            "return_url": valid.return_url,
+            "expires_at": at(Some(expires_at.as_millis() as f64)),
+        }),
+    )?)
+}
+
+#[derive(Deserialize)]
+struct OpenedSession {
+    id: String,
+    tenant_id: String,
+    provider: String,
+    return_url: String,
+}
+
+#[derive(Deserialize)]
+struct FoundSession {
+    expires_at: f64,
+    opened_at: Option<f64>,
+    return_url: String,
+}
+
+/// `GET /connect/{secret}`.
+pub async fn open_link(
+    req: Request,
+    env: &Env,
+    secret: &str,
+    now: Timestamp,
+) -> worker::Result<Response> {
+    let token_hash = sha256_hex(secret);
+    let found = match claim(env, &token_hash, now).await {
+        Ok(found) => found,
+        Err(stop) => return finish(Err(stop), None, "connect.open_refused"),
+    };
+    match found {
+        Ok(session) => {
+            let return_url = session.return_url.clone();
+            let outcome = start_oauth(&req, env, session, now).await;
+            finish(outcome, Some(&return_url), "connect.open_refused")
+        }
+        Err((stop, return_url)) => finish(Err(stop), return_url.as_deref(), "connect.open_refused"),
+    }
+}
+
+/// Marks the session opened, once. `Err((why, return_url))` when it cannot be opened; the
+/// return URL is there only if the session exists.
+async fn claim(
+    env: &Env,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Result<OpenedSession, (Stop, Option<String>)>, Stop> {
+    let db = bindings::db(env)?;
+    let opened: Option<OpenedSession> = db
+        .prepare(
+            "UPDATE connect_sessions SET opened_at = ?1 \
+             WHERE token_hash = ?2 AND opened_at IS NULL AND expires_at > ?1 \
+             RETURNING id, tenant_id, provider, return_url",
+        )
+        .bind(&[ms(now), token_hash.into()])?
+        .first(None)
+        .await?;
+    if let Some(session) = opened {
+        return Ok(Ok(session));
+    }
+    let found: Option<FoundSession> = db
+        .prepare(
+            "SELECT expires_at, opened_at, return_url FROM connect_sessions WHERE token_hash = ?1",
+        )
+        .bind(&[token_hash.into()])?
+        .first(None)
+        .await?;
+    Ok(Err(match found {
+        None => (Stop::new(FlowError::UnknownConnectLink), None),
+        Some(s) => {
+            // Opened between the two statements counts as used.
+            let why = check_open(time(s.expires_at), s.opened_at.map(time), now)
+                .err()
+                .unwrap_or(FlowError::ConnectLinkUsed);
+            (Stop::new(why), Some(s.return_url))
+        }
+    }))
+}
+
+async fn start_oauth(
+    req: &Request,
+    env: &Env,
+    session: OpenedSession,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let db = bindings::db(env)?;
+    let provider = Provider::parse(&session.provider).ok_or_else(|| {
+        Stop::because(
+            FlowError::Internal,
+            format!("stored provider {:?}", session.provider),
+        )
+    })?;
+    let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
+        .await
+        .map_err(|e| Stop::because(FlowError::Internal, e))?
+        .ok_or(FlowError::ProviderNotConfigured)?;
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
+    let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
+    let cookie = match cookie {
+        Some(existing) => existing,
+        None => new_secret()?,
+    };
+    let state = new_secret()?;
+    let state_hash = sha256_hex(&state);
+    let verifier = pkce::new_verifier()?;
+    let sealed = bindings::keyring(env)?.seal(
+        Binding {
+            purpose: VERIFIER_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: &state_hash,
+            version: 0,
+        },
+        verifier.as_bytes(),
+    )?;
+    let redirect_uri = public_url::callback_url(&origin);
+    let inserted = db
+        .prepare(
+            "INSERT INTO oauth_sessions (state_hash, connect_session_id, binding_hash, \
+               verifier_ciphertext, key_id, redirect_uri, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&[
+            state_hash.as_str().into(),
+            session.id.as_str().into(),
+            sha256_hex(&cookie).into(),
+            sealed.blob.as_str().into(),
+            sealed.key_id.as_str().into(),
+            redirect_uri.as_str().into(),
+            ms(now),
+            ms(now.plus_millis(OAUTH_TTL_MS)),
+        ])?
+        .run()
+        .await?;
+    if changes(&inserted) != 1 {
+        return Err(Stop::because(
+            FlowError::Internal,
+            "the OAuth session was not stored",
+        ));
+    }
+    logging::emit(
+        &LogLine::info("connect.opened", clock::real_now())
+            .field("connect_session_id", session.id.as_str())
+            .field("tenant_id", session.tenant_id.as_str())
+            .field("provider", provider.name()),
+    );
+    let authorize = platform::platform_url(
+        env,
+        &provider.authorize_url(
+            &client.client_id,
+            &redirect_uri,
+            &state,
+            &pkce::challenge(&verifier),
+        ),
+    );
+    Ok(respond::redirect(
+        &authorize,
+        Some(&binding_cookie::set_cookie(
+            &origin,
+            &cookie,
+            OAUTH_TTL_MS / 1000,
+        )),
+    )?)
+}

@@ -1,0 +1,331 @@
+//! A grant's writes and token reads, carried out inside the grant's Durable Object, which is
+//! the grant's only writer (`GrantObject` routes `/store` and `/access-token` here).
+//!
+//! Storing seals the tokens with AES-256-GCM, bound to tenant, grant, key id and the new
+//! version, and writes the grant and its connection in one D1 batch: a compare-and-swap on the
+//! version for an existing grant, and a connection upsert guarded by `WHERE EXISTS` on the new
+//! version, since a batch does not stop when an UPDATE matches nothing.
+//!
+//! The object keeps nothing in memory yet: every read goes to D1 (serving fresh tokens from
+//! memory arrives with the refresh engine).
+
+use super::d1::{changes, int, text_or_null};
+use super::d1_time::{bind as ms, bind_opt, read as time};
+use super::respond::{self, Handled};
+use super::{bindings, clock, logging};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::clock::Timestamp;
+use crate::core::crypto::{Binding, Sealed};
+use crate::core::grant_tokens::{check_read, TokenRead, TokenSet, SEAL_PURPOSE};
+use crate::core::ids::new_id;
+use crate::core::log::LogLine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{Env, Method, Request, RequestInit, Response, Stub};
+
+/// Everything a consent produced, sent to the grant's object to be stored.
+#[derive(Serialize, Deserialize)]
+pub struct StoreGrant {
+    pub grant_id: String,
+    pub tenant_id: String,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub client_id: String,
+    pub end_user_ref: String,
+    pub scopes: Option<String>,
+    pub tokens: TokenSet,
+    pub access_expires_at: Option<Timestamp>,
+    pub grant_expires_at: Option<Timestamp>,
+    pub refresh_policy: String,
+    pub connection: NewConnection,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct NewConnection {
+    pub kind: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
+}
+
+/// What storing produced.
+#[derive(Serialize, Deserialize)]
+pub struct Stored {
+    pub grant_id: String,
+    pub connection_id: String,
+    pub version: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TokenAsk {
+    grant_id: String,
+    tenant_id: String,
+}
+
+fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
+    env.durable_object(bindings::GRANT_OBJECTS)?
+        .id_from_name(grant_id)?
+        .get_stub()
+}
+
+async fn call_object<T: Serialize>(
+    env: &Env,
+    grant_id: &str,
+    path: &str,
+    body: &T,
+) -> worker::Result<Response> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(serde_json::to_string(body)?.into()));
+    let request = Request::new_with_init(&format!("https://grant-object{path}"), &init)?;
+    object(env, grant_id)?.fetch_with_request(request).await
+}
+
+/// Stores a consent's grant through the grant's object.
+pub async fn store(env: &Env, input: &StoreGrant) -> Handled<Stored> {
+    let mut answer = call_object(env, &input.grant_id, "/store", input).await?;
+    if answer.status_code() != 200 {
+        // The object's error bodies never carry tokens.
+        let body = answer.text().await.unwrap_or_default();
+        return Err(worker::Error::RustError(format!(
+            "grant object refused the store ({}): {body}",
+            answer.status_code()
+        ))
+        .into());
+    }
+    Ok(answer.json().await?)
+}
+
+/// The grant's access token, as the object answers it: `{"access_token", "expires_at"}` or a
+/// JSON error (`token_expired`, `not_found`, `internal_error`).
+pub async fn access_token(env: &Env, grant_id: &str, tenant_id: &str) -> Handled<Response> {
+    let ask = TokenAsk {
+        grant_id: grant_id.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+    };
+    Ok(call_object(env, grant_id, "/access-token", &ask).await?)
+}
+
+#[derive(Deserialize)]
+struct CurrentGrant {
+    tenant_id: String,
+    version: f64,
+    token_ciphertext: Option<String>,
+    key_id: Option<String>,
+    access_expires_at: Option<f64>,
+}
+
+async fn current(db: &worker::D1Database, grant_id: &str) -> worker::Result<Option<CurrentGrant>> {
+    db.prepare(
+        "SELECT tenant_id, version, token_ciphertext, key_id, access_expires_at \
+         FROM grants WHERE id = ?1",
+    )
+    .bind(&[grant_id.into()])?
+    .first(None)
+    .await
+}
+
+fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -> Binding<'a> {
+    Binding {
+        purpose: SEAL_PURPOSE,
+        tenant_id,
+        row_id: grant_id,
+        version,
+    }
+}
+
+/// Inside the object: seal and write the grant and its connection.
+pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
+    let mut input: StoreGrant = respond::read_json(&mut req).await?;
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let keyring = bindings::keyring(env)?;
+    let existing = current(&db, &input.grant_id).await?;
+    if let Some(found) = &existing {
+        if found.tenant_id != input.tenant_id {
+            return Err(
+                ApiError::new(ErrorCode::Conflict, "The grant belongs to another tenant.").into(),
+            );
+        }
+        // Never overwrite a stored refresh token with nothing: a new consent may not return one.
+        if input.tokens.refresh_token.is_none() {
+            if let (Some(blob), Some(key_id)) = (&found.token_ciphertext, &found.key_id) {
+                let old = keyring
+                    .open(
+                        &Sealed::new(key_id, blob.clone()),
+                        binding(&found.tenant_id, &input.grant_id, found.version as i64),
+                    )
+                    .ok()
+                    .and_then(|bytes| TokenSet::from_bytes(&bytes).ok());
+                input.tokens.refresh_token = old.and_then(|t| t.refresh_token);
+            }
+        }
+    }
+    let old_version = existing.as_ref().map(|g| g.version as i64);
+    let version = old_version.map_or(1, |v| v + 1);
+    let sealed = keyring.seal(
+        binding(&input.tenant_id, &input.grant_id, version),
+        &input.tokens.to_bytes(),
+    )?;
+
+    let grant_write = match old_version {
+        None => db
+            .prepare(
+                "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
+                   end_user_ref, scopes, token_ciphertext, key_id, version, access_expires_at, \
+                   grant_expires_at, refresh_policy, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&[
+                input.grant_id.as_str().into(),
+                input.tenant_id.as_str().into(),
+                input.provider.as_str().into(),
+                input.provider_account_id.as_str().into(),
+                input.client_id.as_str().into(),
+                input.end_user_ref.as_str().into(),
+                text_or_null(input.scopes.as_deref()),
+                sealed.blob.as_str().into(),
+                sealed.key_id.as_str().into(),
+                int(version),
+                bind_opt(input.access_expires_at),
+                bind_opt(input.grant_expires_at),
+                input.refresh_policy.as_str().into(),
+                ms(now),
+            ])?,
+        Some(old) => db
+            .prepare(
+                "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
+                   scopes = COALESCE(?4, scopes), access_expires_at = ?5, grant_expires_at = ?6, \
+                   state = 'alive', state_reason = NULL, refresh_state = 'ok', failure_streak = 0, \
+                   failure_days = 0, claim_id = NULL, claim_expires_at = NULL, updated_at = ?7 \
+                 WHERE id = ?8 AND version = ?9",
+            )
+            .bind(&[
+                sealed.blob.as_str().into(),
+                sealed.key_id.as_str().into(),
+                int(version),
+                text_or_null(input.scopes.as_deref()),
+                bind_opt(input.access_expires_at),
+                bind_opt(input.grant_expires_at),
+                ms(now),
+                input.grant_id.as_str().into(),
+                int(old),
+            ])?,
+    };
+    let connection = &input.connection;
+    let connection_write = db
+        .prepare(
+            "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
+               display_name, username, created_at, updated_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 \
+             WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?10) \
+             ON CONFLICT (grant_id, kind, external_id) DO UPDATE SET \
+               end_user_ref = excluded.end_user_ref, display_name = excluded.display_name, \
+               username = excluded.username, access = 'ok', access_reason = NULL, \
+               disconnected_at = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(&[
+            new_id("conn_")?.into(),
+            input.grant_id.as_str().into(),
+            input.tenant_id.as_str().into(),
+            input.end_user_ref.as_str().into(),
+            connection.kind.as_str().into(),
+            connection.external_id.as_str().into(),
+            text_or_null(connection.display_name.as_deref()),
+            text_or_null(connection.username.as_deref()),
+            ms(now),
+            int(version),
+        ])?;
+    let results = db.batch(vec![grant_write, connection_write]).await?;
+    if results.first().map(changes) != Some(1) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "The grant changed while it was being stored; nothing was written.",
+        )
+        .into());
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let stored: Option<Id> = db
+        .prepare(
+            "SELECT id FROM connections WHERE grant_id = ?1 AND kind = ?2 AND external_id = ?3",
+        )
+        .bind(&[
+            input.grant_id.as_str().into(),
+            connection.kind.as_str().into(),
+            connection.external_id.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let connection_id = stored
+        .ok_or_else(|| {
+            worker::Error::RustError("the connection row is missing after the write".into())
+        })?
+        .id;
+    Ok(respond::json(
+        200,
+        &Stored {
+            grant_id: input.grant_id,
+            connection_id,
+            version,
+        },
+    )?)
+}
+
+/// Inside the object: the stored access token, while it is still valid.
+pub async fn access_token_in_object(env: &Env, mut req: Request) -> Handled {
+    let ask: TokenAsk = respond::read_json(&mut req).await?;
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
+    let grant = current(&db, &ask.grant_id)
+        .await?
+        .filter(|g| g.tenant_id == ask.tenant_id)
+        .ok_or_else(gone)?;
+    let (Some(blob), Some(key_id)) = (grant.token_ciphertext, grant.key_id) else {
+        return Err(gone().into());
+    };
+    let expires_at = grant.access_expires_at.map(time);
+    if check_read(expires_at, now) == TokenRead::Expired {
+        let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            format!(
+                "The access token expired{when}. Refreshing is not available yet; reconnect the account."
+            ),
+        )
+        .into());
+    }
+    let keyring = bindings::keyring(env)?;
+    let opened = keyring.open(
+        &Sealed::new(&key_id, blob),
+        binding(&grant.tenant_id, &ask.grant_id, grant.version as i64),
+    );
+    let tokens = match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
+        Ok(Ok(tokens)) => tokens,
+        failed => {
+            let why = match failed {
+                Err(e) => e.to_string(),
+                _ => "the opened tokens are not a token set".to_owned(),
+            };
+            logging::emit(
+                &LogLine::error("grant.unreadable", clock::real_now())
+                    .field("grant_id", ask.grant_id.as_str())
+                    .field("key_id", key_id.as_str())
+                    .field("error", why),
+            );
+            return Err(ApiError::internal().into());
+        }
+    };
+    Ok(respond::json(
+        200,
+        &json!({
+            "access_token": tokens.access_token.expose(),
+            "token_type": "bearer",
+            "expires_at": expires_at.map(Timestamp::to_rfc3339),
+        }),
+    )?)
+}

@@ -1,0 +1,21 @@
+//! Evergreen's own public origin, for the links it hands out and the redirect URI it registers.
+//!
+//! `PUBLIC_BASE_URL` (e.g. `https://connect.example.com`) when the deployment sets it, else the
+//! origin the request came to, which is right whenever clients reach the Worker directly.
+
+use super::bindings;
+use crate::core::connect_sessions::CALLBACK_PATH;
+use crate::core::origin::Origin;
+use worker::{Env, Request};
+
+pub fn origin(env: &Env, req: &Request) -> Option<Origin> {
+    bindings::text(env, "PUBLIC_BASE_URL")
+        .filter(|v| !v.is_empty())
+        .and_then(|v| Origin::of(&v))
+        .or_else(|| Origin::of(&req.inner().url()))
+}
+
+/// The OAuth redirect URI on `origin`.
+pub fn callback_url(origin: &Origin) -> String {
+    format!("{}{CALLBACK_PATH}", origin.to_url())
+}

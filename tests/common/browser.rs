@@ -1,0 +1,121 @@
+//! A browser as far as the connect flow cares: follows nothing on its own (each redirect is a
+//! step the test looks at), keeps cookies per origin, submits forms.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// One response: status, `Location`, the `Set-Cookie` headers, the body.
+#[derive(Debug)]
+pub struct Visit {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Visit {
+    /// The `Location`, or a failure that shows what came back instead.
+    pub fn redirect(&self) -> &str {
+        assert!(
+            matches!(self.status, 302 | 303),
+            "expected a redirect, got {self:?}"
+        );
+        self.location.as_deref().expect("a Location header")
+    }
+}
+
+#[derive(Default)]
+pub struct Browser {
+    /// origin → cookie name → value.
+    cookies: RefCell<BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+fn origin(url: &str) -> String {
+    let parsed = url::Url::parse(url).expect("an absolute URL");
+    parsed.origin().ascii_serialization()
+}
+
+/// The first value of `name` in `url`'s query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Every query parameter of `url`, in order.
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .expect("an absolute URL")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+    }
+
+    pub fn get(&self, url: &str) -> Visit {
+        let request = Self::agent().get(url);
+        self.send(url, request, None)
+    }
+
+    pub fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> Visit {
+        let request = Self::agent().post(url);
+        self.send(url, request, Some(fields))
+    }
+
+    /// The cookies this browser holds for `url`'s origin.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        self.cookies.borrow().get(&origin(url))?.get(name).cloned()
+    }
+
+    fn send(&self, url: &str, mut request: ureq::Request, form: Option<&[(&str, &str)]>) -> Visit {
+        let jar = self.cookies.borrow().get(&origin(url)).cloned();
+        if let Some(jar) = jar.filter(|j| !j.is_empty()) {
+            let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.set("Cookie", &header.join("; "));
+        }
+        let result = match form {
+            Some(fields) => request.send_form(fields),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{url} did not answer: {e}"),
+        };
+        let set_cookies: Vec<String> = response
+            .all("set-cookie")
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for header in &set_cookies {
+            let pair = header.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies
+                    .borrow_mut()
+                    .entry(origin(url))
+                    .or_default()
+                    .insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        Visit {
+            status: response.status(),
+            location: response.header("location").map(str::to_owned),
+            content_type: response.header("content-type").unwrap_or("").to_owned(),
+            set_cookies,
+            body: response.into_string().unwrap_or_default(),
+        }
+    }
+}
