@@ -8,6 +8,7 @@ mod common;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::browser::{query_pairs, query_param, Browser, Visit};
+use common::tenants::{bearer, Tenant};
 use common::{Answer, Stack};
 use evergreen_fake_platform::x::AUTHORIZE_PATH;
 use serde_json::{json, Value};
@@ -24,82 +25,9 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A tenant with an allowed return URL, a `manage` key and a `tokens:read` key.
-struct Tenant {
-    manage: String,
-    tokens: String,
-    return_url: String,
-}
-
 fn admin(method: &str, path: &str, body: &Value) -> Answer {
     let s = stack();
     s.worker.send(method, path, Some(&s.operator()), body)
-}
-
-fn bearer(key: &str) -> String {
-    format!("Bearer {key}")
-}
-
-impl Tenant {
-    fn new(name: &str) -> Tenant {
-        let s = stack();
-        let created = admin("POST", "/admin/tenants", &json!({ "name": name }));
-        assert_eq!(created.status, 201, "{created:?}");
-        let id = created.body["id"].as_str().unwrap().to_owned();
-        let key = |scopes: &[&str]| {
-            let made = admin(
-                "POST",
-                &format!("/admin/tenants/{id}/api-keys"),
-                &json!({ "scopes": scopes }),
-            );
-            assert_eq!(made.status, 201, "{made:?}");
-            made.body["key"].as_str().unwrap().to_owned()
-        };
-        let return_url = format!("{}/__test/return", s.worker.base_url);
-        let set = admin(
-            "PUT",
-            &format!("/admin/tenants/{id}/return-urls"),
-            &json!({ "urls": [return_url] }),
-        );
-        assert_eq!(set.status, 200, "{set:?}");
-        Tenant {
-            manage: key(&["manage"]),
-            tokens: key(&["tokens:read"]),
-            return_url,
-        }
-    }
-
-    fn connect_session(&self, end_user_ref: &str) -> Answer {
-        stack().worker.send(
-            "POST",
-            "/v1/connect-sessions",
-            Some(&bearer(&self.manage)),
-            &json!({ "provider": "x", "end_user_ref": end_user_ref, "return_url": self.return_url }),
-        )
-    }
-
-    fn connect_url(&self, end_user_ref: &str) -> String {
-        let made = self.connect_session(end_user_ref);
-        assert_eq!(made.status, 201, "{made:?}");
-        made.body["url"].as_str().unwrap().to_owned()
-    }
-
-    fn connections(&self) -> Vec<Value> {
-        let listed = stack()
-            .worker
-            .get("/v1/connections", Some(&bearer(&self.manage)));
-        assert_eq!(listed.status, 200, "{listed:?}");
-        listed.body["connections"].as_array().unwrap().clone()
-    }
-
-    fn token(&self, connection_id: &str) -> Answer {
-        stack().worker.send(
-            "POST",
-            &format!("/v1/connections/{connection_id}/token"),
-            Some(&bearer(&self.tokens)),
-            &Value::Null,
-        )
-    }
 }
 
 /// Opens a connect link and returns the platform's authorize URL it redirected to.
@@ -124,7 +52,7 @@ fn consent(browser: &Browser, authorize_url: &str, username: &str, decision: &st
 }
 
 /// The whole flow in one browser; returns the connection id the return URL received.
-fn connect(tenant: &Tenant, end_user_ref: &str, username: &str) -> String {
+fn connect(tenant: &Tenant<'_>, end_user_ref: &str, username: &str) -> String {
     let browser = Browser::new();
     let authorize = open(&browser, &tenant.connect_url(end_user_ref));
     let callback = consent(&browser, &authorize, username, "approve");
@@ -212,7 +140,7 @@ fn assert_page_with_error(visit: &Visit, status: u16, code: &str) {
 fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
     let _serial = serial();
     let s = stack();
-    let tenant = Tenant::new("Round trip");
+    let tenant = Tenant::new(stack(), "Round trip");
     let rejections_before = s.fake.rejections().len();
 
     let session = tenant.connect_session("user-1");
@@ -333,6 +261,12 @@ fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
         }
     }
 
+    // Evergreen's own log lines never name the connect link's secret (wrangler dev's request
+    // lines do; they are the local runtime's, not Evergreen's).
+    let ours: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(ours.iter().any(|l| l.contains("/connect/[redacted]")));
+    assert!(!ours.iter().any(|l| l.contains(link_secret)));
+
     // The demo return page shows the connection it received.
     let page = browser.get(back);
     assert_eq!(page.status, 200);
@@ -343,7 +277,7 @@ fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
 fn ciphertext_copied_from_another_grant_does_not_open() {
     let _serial = serial();
     let s = stack();
-    let tenant = Tenant::new("Swap");
+    let tenant = Tenant::new(stack(), "Swap");
     let alice = connect(&tenant, "user-a", "swap_alice");
     let bob = connect(&tenant, "user-b", "swap_bob");
     let grant_of = |id: &str| {
@@ -378,7 +312,7 @@ fn ciphertext_copied_from_another_grant_does_not_open() {
 fn reconnecting_the_same_account_updates_its_grant_in_place() {
     let _serial = serial();
     let fake = &stack().fake;
-    let tenant = Tenant::new("Twice");
+    let tenant = Tenant::new(stack(), "Twice");
     let before = row_counts();
     let first = connect(&tenant, "user-t", "twice_user");
     let first_tokens = fake.tokens_issued_to("twice_user").access;
@@ -410,7 +344,7 @@ fn reconnecting_the_same_account_updates_its_grant_in_place() {
 fn refused_browser_steps_store_nothing_and_never_redirect_without_a_session() {
     let _serial = serial();
     let s = stack();
-    let tenant = Tenant::new("Refusals");
+    let tenant = Tenant::new(stack(), "Refusals");
     let before = row_counts();
     let unchanged = |what: &str| {
         let after = row_counts();
@@ -480,7 +414,7 @@ fn refused_browser_steps_store_nothing_and_never_redirect_without_a_session() {
 fn expired_links_and_sessions_are_refused() {
     let _serial = serial();
     let s = stack();
-    let tenant = Tenant::new("Expiry");
+    let tenant = Tenant::new(stack(), "Expiry");
     let before = row_counts();
 
     // A connect link lives 10 minutes.
@@ -517,8 +451,8 @@ fn expired_links_and_sessions_are_refused() {
 fn the_tenant_api_answers_json_errors_with_stable_codes() {
     let _serial = serial();
     let s = stack();
-    let tenant = Tenant::new("Errors");
-    let other = Tenant::new("Other tenant");
+    let tenant = Tenant::new(stack(), "Errors");
+    let other = Tenant::new(stack(), "Other tenant");
     let connection = connect(&tenant, "user-x", "api_errors_user");
     let post = |key: Option<&str>, body: &Value| {
         s.worker.send(
@@ -602,7 +536,7 @@ fn the_tenant_api_answers_json_errors_with_stable_codes() {
 #[test]
 fn an_expired_access_token_is_not_handed_out() {
     let _serial = serial();
-    let tenant = Tenant::new("Expired token");
+    let tenant = Tenant::new(stack(), "Expired token");
     let connection = connect(&tenant, "user-z", "expiring_user");
     assert_eq!(tenant.token(&connection).status, 200);
     // X access tokens live 2 hours; refreshing arrives with the refresh engine.

@@ -122,6 +122,15 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
     }
 }
 
+/// The path as it may be logged: a connect link's path is its secret, so it is redacted.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/connect/") {
+        "/connect/[redacted]"
+    } else {
+        path
+    }
+}
+
 fn only<T>(method: &str, allow: &'static [&'static str], route: T) -> Result<T, ApiError> {
     if allow.contains(&method) {
         Ok(route)
@@ -329,6 +338,12 @@ mod tests {
                 "{odd}"
             );
         }
+    }
+
+    #[test]
+    fn connect_link_secrets_are_not_logged() {
+        assert_eq!(loggable_path("/connect/s3cr3t"), "/connect/[redacted]");
+        assert_eq!(loggable_path("/v1/connections"), "/v1/connections");
     }
 
     #[cfg(not(feature = "test-powers"))]

@@ -52,7 +52,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     logging::emit(
         &LogLine::info("http.request", started)
             .field("method", method)
-            .field("path", path)
+            .field("path", routes::loggable_path(&path))
             .field("status", response.status_code())
             .field(
                 "duration_ms",

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod browser;
+pub mod tenants;
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use serde_json::Value;

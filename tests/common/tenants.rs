@@ -1,0 +1,84 @@
+//! A tenant made through the operator API, ready to connect accounts: an allowed return URL (the
+//! test build's return page), a `manage` key and a `tokens:read` key.
+
+use super::{Answer, Stack};
+use serde_json::{json, Value};
+
+pub fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+pub struct Tenant<'a> {
+    stack: &'a Stack,
+    pub manage: String,
+    pub tokens: String,
+    pub return_url: String,
+}
+
+impl<'a> Tenant<'a> {
+    pub fn new(stack: &'a Stack, name: &str) -> Self {
+        let admin = |method: &str, path: &str, body: &Value| {
+            stack
+                .worker
+                .send(method, path, Some(&stack.operator()), body)
+        };
+        let created = admin("POST", "/admin/tenants", &json!({ "name": name }));
+        assert_eq!(created.status, 201, "{created:?}");
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let key = |scopes: &[&str]| {
+            let made = admin(
+                "POST",
+                &format!("/admin/tenants/{id}/api-keys"),
+                &json!({ "scopes": scopes }),
+            );
+            assert_eq!(made.status, 201, "{made:?}");
+            made.body["key"].as_str().unwrap().to_owned()
+        };
+        let return_url = format!("{}/__test/return", stack.worker.base_url);
+        let set = admin(
+            "PUT",
+            &format!("/admin/tenants/{id}/return-urls"),
+            &json!({ "urls": [return_url] }),
+        );
+        assert_eq!(set.status, 200, "{set:?}");
+        Tenant {
+            stack,
+            manage: key(&["manage"]),
+            tokens: key(&["tokens:read"]),
+            return_url,
+        }
+    }
+
+    pub fn connect_session(&self, end_user_ref: &str) -> Answer {
+        self.stack.worker.send(
+            "POST",
+            "/v1/connect-sessions",
+            Some(&bearer(&self.manage)),
+            &json!({ "provider": "x", "end_user_ref": end_user_ref, "return_url": self.return_url }),
+        )
+    }
+
+    pub fn connect_url(&self, end_user_ref: &str) -> String {
+        let made = self.connect_session(end_user_ref);
+        assert_eq!(made.status, 201, "{made:?}");
+        made.body["url"].as_str().unwrap().to_owned()
+    }
+
+    pub fn connections(&self) -> Vec<Value> {
+        let listed = self
+            .stack
+            .worker
+            .get("/v1/connections", Some(&bearer(&self.manage)));
+        assert_eq!(listed.status, 200, "{listed:?}");
+        listed.body["connections"].as_array().unwrap().clone()
+    }
+
+    pub fn token(&self, connection_id: &str) -> Answer {
+        self.stack.worker.send(
+            "POST",
+            &format!("/v1/connections/{connection_id}/token"),
+            Some(&bearer(&self.tokens)),
+            &Value::Null,
+        )
+    }
+}
