@@ -248,7 +248,18 @@ fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
     // does see D1's files: the connection id is found there.)
     assert!(!common::files_containing(s.worker.persist_dir(), &connection_id).is_empty());
     let listings = format!("{listed:?}{:?}", shown.body);
-    let log = s.worker.log_text();
+    // The log reaches its file asynchronously: scan it once the token read's line is there.
+    let token_path = format!("/v1/connections/{connection_id}/token");
+    let log = s.worker.eventually(
+        std::time::Duration::from_secs(10),
+        "the token read's log line",
+        || {
+            let log = s.worker.log_text();
+            log.lines()
+                .any(|l| l.starts_with('{') && l.contains(&token_path))
+                .then_some(log)
+        },
+    );
     for token in issued.access.iter().chain(&issued.refresh) {
         for form in encodings(token) {
             assert!(!listings.contains(&form), "a token in an API listing");
@@ -303,7 +314,17 @@ fn ciphertext_copied_from_another_grant_does_not_open() {
     assert_eq!(read.body["error"]["code"], "internal_error");
     let bob_token = &s.fake.tokens_issued_to("swap_bob").access[0];
     assert!(!read.body.to_string().contains(bob_token.as_str()));
-    assert!(s.worker.log_text().contains("grant.unreadable"));
+    // The runtime's output reaches the log file asynchronously.
+    s.worker.eventually(
+        std::time::Duration::from_secs(10),
+        "the grant.unreadable log line",
+        || {
+            s.worker
+                .log_text()
+                .contains("grant.unreadable")
+                .then_some(())
+        },
+    );
     // Bob's own row still opens.
     assert_eq!(tenant.token(&bob).body["access_token"], bob_token.as_str());
 }
@@ -544,4 +565,33 @@ fn an_expired_access_token_is_not_handed_out() {
     let read = tenant.token(&connection);
     assert_eq!(read.status, 409, "{read:?}");
     assert_eq!(read.body["error"]["code"], "token_expired");
+}
+
+#[test]
+fn the_sweep_deletes_sessions_a_day_after_they_expire() {
+    let _serial = serial();
+    let tenant = Tenant::new(stack(), "Purge");
+    let browser = Browser::new();
+    open(&browser, &tenant.connect_url("user-p"));
+    tenant.connect_url("user-p");
+    let before = row_counts();
+    assert!(before["oauth_sessions"].as_f64().unwrap() >= 1.0);
+    assert!(before["connect_sessions"].as_f64().unwrap() >= 2.0);
+
+    // Within the day after expiry, nothing goes.
+    {
+        let _later = ClockShift::by_minutes(20);
+        stack().worker.run_cron("0 * * * *");
+    }
+    assert_eq!(row_counts()["connect_sessions"], before["connect_sessions"]);
+
+    // Two days on, every session made so far is gone.
+    {
+        let _later = ClockShift::by_minutes(2 * 24 * 60);
+        stack().worker.run_cron("0 * * * *");
+    }
+    let after = row_counts();
+    assert_eq!(after["oauth_sessions"].as_f64(), Some(0.0));
+    assert_eq!(after["connect_sessions"].as_f64(), Some(0.0));
+    assert_eq!(after["grants"], before["grants"], "grants are not sessions");
 }

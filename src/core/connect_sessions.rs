@@ -20,6 +20,9 @@ pub const OAUTH_TTL_MS: i64 = 15 * 60 * 1000;
 pub const LINK_PATH: &str = "/connect/";
 /// The redirect URI registered with every platform.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
+/// How long finished or expired sessions are kept (for support questions) before the sweep
+/// deletes them.
+pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 /// The longest `end_user_ref` accepted.
 pub const MAX_END_USER_REF_LEN: usize = 200;
 
@@ -97,6 +100,11 @@ pub fn validate_end_user_ref(value: &str) -> Result<(), ApiError> {
 /// The connect link for `secret` on Evergreen's `base` URL (`https://host`, no trailing slash).
 pub fn link_url(base: &str, secret: &str) -> String {
     format!("{base}{LINK_PATH}{secret}")
+}
+
+/// Sessions that expired before this moment can be deleted.
+pub fn purge_cutoff(now: Timestamp) -> Timestamp {
+    now.plus_millis(-RETENTION_MS)
 }
 
 /// Why a found connect session cannot be opened now: used wins over expired, since a used
@@ -184,6 +192,10 @@ mod tests {
         assert_eq!(
             check_open(expires, Some(made), made),
             Err(FlowError::ConnectLinkUsed)
+        );
+        assert_eq!(
+            purge_cutoff(made),
+            Timestamp::from_millis(1_000_000 - RETENTION_MS)
         );
         assert_eq!(
             link_url("https://e.example", "abc"),

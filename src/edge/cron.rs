@@ -6,6 +6,7 @@
 
 use super::{bindings, clock, d1_time, logging};
 use crate::core::clock::Timestamp;
+use crate::core::connect_sessions::purge_cutoff;
 use crate::core::cron::CronJob;
 use crate::core::log::LogLine;
 use serde_json::{json, Value};
@@ -66,15 +67,34 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
-/// The hourly sweep. For now it only counts the grants that are due, through the
-/// `next_check_at` index; refreshing and validating them is the refresh engine's work.
+/// The hourly sweep. It counts the grants that are due, through the `next_check_at` index
+/// (refreshing and validating them is the refresh engine's work), and deletes connect and OAuth
+/// sessions that expired more than a day ago.
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
-    let due: Option<f64> = bindings::db(env)?
+    let db = bindings::db(env)?;
+    let due: Option<f64> = db
         .prepare("SELECT COUNT(*) AS due FROM grants WHERE next_check_at <= ?1")
         .bind(&[d1_time::bind(now)])?
         .first(Some("due"))
         .await?;
-    Ok(json!({ "due_grants": due.unwrap_or(0.0) as i64 }))
+    let cutoff = d1_time::bind(purge_cutoff(now));
+    let purged = db
+        .batch(vec![
+            db.prepare("DELETE FROM oauth_sessions WHERE expires_at < ?1")
+                .bind(&[cutoff.clone()])?,
+            db.prepare(
+                "DELETE FROM connect_sessions WHERE expires_at < ?1 AND NOT EXISTS \
+                   (SELECT 1 FROM oauth_sessions o WHERE o.connect_session_id = connect_sessions.id)",
+            )
+            .bind(&[cutoff])?,
+        ])
+        .await?;
+    let removed: Vec<usize> = purged.iter().map(super::d1::changes).collect();
+    Ok(json!({
+        "due_grants": due.unwrap_or(0.0) as i64,
+        "purged_oauth_sessions": removed.first().copied().unwrap_or(0),
+        "purged_connect_sessions": removed.get(1).copied().unwrap_or(0),
+    }))
 }
 
 /// The minute dispatch. Nothing is dispatched yet: publishing and webhook delivery add their
