@@ -81,7 +81,7 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     let purged = db
         .batch(vec![
             db.prepare("DELETE FROM oauth_sessions WHERE expires_at < ?1")
-                .bind(&[cutoff.clone()])?,
+                .bind(std::slice::from_ref(&cutoff))?,
             db.prepare(
                 "DELETE FROM connect_sessions WHERE expires_at < ?1 AND NOT EXISTS \
                    (SELECT 1 FROM oauth_sessions o WHERE o.connect_session_id = connect_sessions.id)",
