@@ -6,9 +6,9 @@
 //! binding cookie), which then has its own, longer deadline: consent can take a while.
 
 use crate::core::api_error::ApiError;
+use crate::core::catalogue::Catalogue;
 use crate::core::clock::Timestamp;
 use crate::core::flow_errors::FlowError;
-use crate::core::providers::Provider;
 use crate::core::return_urls;
 use serde::Deserialize;
 
@@ -41,22 +41,27 @@ pub struct ConnectRequest {
 /// A request that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidConnect {
-    pub provider: Provider,
+    /// A provider the catalogue has.
+    pub provider: String,
     pub end_user_ref: String,
     pub return_url: String,
 }
 
 impl ConnectRequest {
-    /// Checks the request against the tenant's return-URL allow-list.
-    pub fn validate(self, allow_list: &[String]) -> Result<ValidConnect, ApiError> {
-        let provider = Provider::parse(&self.provider).ok_or_else(|| {
-            let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-            ApiError::invalid_request(format!(
+    /// Checks the request against the catalogue and the tenant's return-URL allow-list.
+    pub fn validate(
+        self,
+        catalogue: &Catalogue,
+        allow_list: &[String],
+    ) -> Result<ValidConnect, ApiError> {
+        if catalogue.get(&self.provider).is_none() {
+            return Err(ApiError::invalid_request(format!(
                 "Unknown provider {:?}; known: {}.",
                 self.provider,
-                known.join(", ")
-            ))
-        })?;
+                catalogue.names().join(", ")
+            )));
+        }
+        let provider = self.provider;
         validate_end_user_ref(&self.end_user_ref)?;
         if self.connection_id.is_some() {
             return Err(ApiError::invalid_request(
@@ -142,9 +147,9 @@ mod tests {
     #[test]
     fn accepts_a_known_provider_and_an_allowed_return_url() {
         let valid = request("x", "user-42", ALLOWED)
-            .validate(&[ALLOWED.to_owned()])
+            .validate(&Catalogue::builtin(), &[ALLOWED.to_owned()])
             .unwrap();
-        assert_eq!(valid.provider, Provider::X);
+        assert_eq!(valid.provider, "x");
         assert_eq!(valid.end_user_ref, "user-42");
     }
 
@@ -167,7 +172,7 @@ mod tests {
         ];
         for case in cases {
             let shown = format!("{case:?}");
-            let err = case.validate(&allow).unwrap_err();
+            let err = case.validate(&Catalogue::builtin(), &allow).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidRequest, "{shown}");
         }
     }

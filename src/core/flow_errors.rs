@@ -34,6 +34,11 @@ pub enum FlowError {
     MissingCode,
     /// The platform refused to exchange the code, or could not be reached.
     ExchangeFailed,
+    /// The platform's token answer could not be used (not JSON, an error inside a 200, no
+    /// access token).
+    InvalidTokenResponse,
+    /// The user unticked scopes Evergreen needs; the redirect names them in `declined`.
+    ScopesDeclined,
     /// The platform gave tokens but the account behind them could not be read.
     IdentityFailed,
     /// The tenant's provider is not configured on this deployment (no client credentials).
@@ -56,6 +61,8 @@ impl FlowError {
             FlowError::ProviderError => "provider_error",
             FlowError::MissingCode => "missing_code",
             FlowError::ExchangeFailed => "exchange_failed",
+            FlowError::InvalidTokenResponse => "invalid_token_response",
+            FlowError::ScopesDeclined => "scopes_declined",
             FlowError::IdentityFailed => "identity_failed",
             FlowError::ProviderNotConfigured => "provider_not_configured",
             FlowError::Internal => "internal_error",
@@ -89,6 +96,14 @@ impl FlowError {
                 "The platform did not complete the sign-in.",
                 "Try again in a few minutes.",
             ),
+            FlowError::InvalidTokenResponse => (
+                "The platform answered the sign-in with something we could not use.",
+                "Try again in a few minutes.",
+            ),
+            FlowError::ScopesDeclined => (
+                "Some permissions the app needs were not granted, so nothing was connected.",
+                "Start again and leave every permission ticked.",
+            ),
             FlowError::IdentityFailed => (
                 "The platform did not tell us which account you signed in with.",
                 "Try again in a few minutes.",
@@ -110,7 +125,9 @@ impl FlowError {
             FlowError::UnknownConnectLink => 404,
             FlowError::ConnectLinkExpired | FlowError::SessionExpired => 410,
             FlowError::ConnectLinkUsed | FlowError::StateReused => 409,
-            FlowError::ExchangeFailed | FlowError::IdentityFailed => 502,
+            FlowError::ExchangeFailed
+            | FlowError::IdentityFailed
+            | FlowError::InvalidTokenResponse => 502,
             FlowError::ProviderNotConfigured => 503,
             FlowError::Internal => 500,
             _ => 400,
@@ -135,12 +152,23 @@ pub enum FlowReply {
     Page(Page),
 }
 
-/// The reply for `error`. `return_url` must come from a session row (it was checked against the
+/// The reply for `error`, with `details` (e.g. `declined` scopes) added to the redirect's query
+/// or listed on the page. `return_url` must come from a session row (it was checked against the
 /// tenant's allow-list when the session was made); pass `None` when no session was found.
-pub fn reply(error: FlowError, return_url: Option<&str>) -> FlowReply {
+pub fn reply(error: FlowError, return_url: Option<&str>, details: &[(&str, &str)]) -> FlowReply {
     match return_url {
-        Some(url) => FlowReply::Redirect(with_params(url, &[("error", error.code())])),
-        None => FlowReply::Page(error.page()),
+        Some(url) => {
+            let mut params = vec![("error", error.code())];
+            params.extend_from_slice(details);
+            FlowReply::Redirect(with_params(url, &params))
+        }
+        None => {
+            let mut page = error.page();
+            for (k, v) in details {
+                page = page.detail(k, v);
+            }
+            FlowReply::Page(page)
+        }
     }
 }
 
@@ -151,18 +179,35 @@ mod tests {
 
     #[test]
     fn redirects_only_to_a_session_return_url() {
-        let FlowReply::Redirect(url) = reply(FlowError::AccessDenied, Some("https://app/done"))
+        let FlowReply::Redirect(url) =
+            reply(FlowError::AccessDenied, Some("https://app/done"), &[])
         else {
             panic!("expected a redirect");
         };
         assert_eq!(param(&url, "error").as_deref(), Some("access_denied"));
         assert!(url.starts_with("https://app/done?"));
 
-        let FlowReply::Page(page) = reply(FlowError::InvalidState, None) else {
+        let FlowReply::Page(page) = reply(FlowError::InvalidState, None, &[]) else {
             panic!("expected a page");
         };
         assert_eq!(page.status, 400);
         assert!(page.to_html().contains("invalid_state"));
+    }
+
+    #[test]
+    fn declined_scopes_are_named_in_the_redirect() {
+        let FlowReply::Redirect(url) = reply(
+            FlowError::ScopesDeclined,
+            Some("https://app/done"),
+            &[("declined", "tweet.write offline.access")],
+        ) else {
+            panic!("expected a redirect");
+        };
+        assert_eq!(param(&url, "error").as_deref(), Some("scopes_declined"));
+        assert_eq!(
+            param(&url, "declined").as_deref(),
+            Some("tweet.write offline.access")
+        );
     }
 
     #[test]
@@ -179,6 +224,8 @@ mod tests {
             FlowError::ProviderError,
             FlowError::MissingCode,
             FlowError::ExchangeFailed,
+            FlowError::InvalidTokenResponse,
+            FlowError::ScopesDeclined,
             FlowError::IdentityFailed,
             FlowError::ProviderNotConfigured,
             FlowError::Internal,

@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod binding_cookie;
 pub mod build;
+pub mod catalogue;
 pub mod clock;
 pub mod connect_sessions;
 pub mod cron;
@@ -26,8 +27,8 @@ pub mod pages;
 pub mod pkce;
 #[cfg(feature = "test-powers")]
 pub mod provider_rewrite;
-pub mod providers;
 pub mod query;
 pub mod queues;
 pub mod return_urls;
 pub mod routes;
+pub mod token_response;

@@ -11,7 +11,6 @@ use crate::core::auth::authorize_operator;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Binding;
 use crate::core::ids::new_id;
-use crate::core::providers::Provider;
 use crate::core::return_urls;
 use crate::core::routes::AdminRoute;
 use serde::Deserialize;
@@ -366,11 +365,11 @@ async fn set_client(
     provider: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
-    let Some(provider) = Provider::parse(provider) else {
+    if bindings::catalogue(env)?.get(provider).is_none() {
         return Err(
             ApiError::new(ErrorCode::NotFound, format!("No provider {provider:?}.")).into(),
         );
-    };
+    }
     let body: NewClient = respond::read_json(req).await?;
     if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
         return Err(ApiError::invalid_request("client_id and client_secret are required.").into());
@@ -383,7 +382,7 @@ async fn set_client(
         Binding {
             purpose: "tenant_client_secret",
             tenant_id: tenant,
-            row_id: provider.name(),
+            row_id: provider,
             version: 0,
         },
         body.client_secret.as_bytes(),
@@ -396,7 +395,7 @@ async fn set_client(
     )
     .bind(&[
         tenant.into(),
-        provider.name().into(),
+        provider.into(),
         body.client_id.trim().into(),
         sealed.blob.as_str().into(),
         sealed.key_id.as_str().into(),
@@ -406,7 +405,7 @@ async fn set_client(
     .await?;
     Ok((
         200,
-        json!({ "provider": provider.name(), "client_id": body.client_id.trim(), "key_id": sealed.key_id.as_str() }),
+        json!({ "provider": provider, "client_id": body.client_id.trim(), "key_id": sealed.key_id.as_str() }),
     ))
 }
 

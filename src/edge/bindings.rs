@@ -1,6 +1,7 @@
 //! The names of the bindings and variables in `wrangler.toml`, in one place.
 
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::Catalogue;
 use crate::core::crypto::Keyring;
 use worker::{D1Database, Env, Result};
 
@@ -30,6 +31,18 @@ pub fn keyring(env: &Env) -> std::result::Result<Keyring, ApiError> {
         ApiError::new(
             ErrorCode::Unavailable,
             format!("{e}; see README.md, Configuration."),
+        )
+    })
+}
+
+/// The provider catalogue: the built-in entries plus the operator's `CUSTOM_PROVIDERS`, or
+/// `unavailable` saying what is wrong with the declaration.
+pub fn catalogue(env: &Env) -> std::result::Result<Catalogue, ApiError> {
+    let declared = text(env, "CUSTOM_PROVIDERS").unwrap_or_default();
+    Catalogue::builtin().with_declared(&declared).map_err(|e| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("{e}; see README.md, Custom providers."),
         )
     })
 }

@@ -11,16 +11,16 @@ use super::d1::changes;
 use super::d1_time::{bind as ms, read as time};
 use super::flow::{finish, Stop};
 use super::grants::{self, NewConnection, StoreGrant};
+use super::platform::ExchangeError;
 use super::{bindings, clock, logging, platform, public_url};
 use crate::core::binding_cookie;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::flow_errors::FlowError;
-use crate::core::grant_tokens::access_expiry;
+use crate::core::grant_tokens::{access_expiry, TokenSet};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
-use crate::core::providers::Provider;
 use crate::core::query::with_params;
 use serde::Deserialize;
 use worker::{Env, Request, Response};
@@ -104,10 +104,11 @@ async fn complete(
     };
     let code = check(params, &facts, cookie.as_deref(), now)?;
 
-    let provider = Provider::parse(&session.provider).ok_or_else(|| {
+    let catalogue = bindings::catalogue(env)?;
+    let provider = catalogue.get(&session.provider).ok_or_else(|| {
         Stop::because(
             FlowError::Internal,
-            format!("stored provider {:?}", session.provider),
+            format!("unknown provider {:?}", session.provider),
         )
     })?;
     let keyring = bindings::keyring(env)?;
@@ -132,12 +133,27 @@ async fn complete(
         &client,
         &session.redirect_uri,
         code,
-        verifier,
+        Some(verifier),
     )
     .await
-    .map_err(|e| Stop::because(FlowError::ExchangeFailed, e))?;
+    .map_err(|e| {
+        let error = match e {
+            ExchangeError::Malformed(_) => FlowError::InvalidTokenResponse,
+            _ => FlowError::ExchangeFailed,
+        };
+        Stop::because(error, e.describe())
+    })?;
     let exchanged_at = clock::now(env).await?;
-    let account = platform::fetch_identity(env, provider, &exchanged.tokens.access_token)
+    // Declined scopes: nothing is stored, so such a grant can never look healthy.
+    let declined = provider.declined_scopes(exchanged.scope.as_deref());
+    if !declined.is_empty() {
+        let named = declined.join(" ");
+        return Err(
+            Stop::because(FlowError::ScopesDeclined, format!("declined: {named}"))
+                .with_detail("declined", named),
+        );
+    }
+    let account = platform::fetch_identity(env, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e))?;
 
@@ -154,7 +170,7 @@ async fn complete(
         )
         .bind(&[
             session.tenant_id.as_str().into(),
-            provider.name().into(),
+            provider.name.as_str().into(),
             account.external_id.as_str().into(),
             client.client_id.as_str().into(),
             session.end_user_ref.as_str().into(),
@@ -170,18 +186,21 @@ async fn complete(
         &StoreGrant {
             grant_id,
             tenant_id: session.tenant_id.clone(),
-            provider: provider.name().to_owned(),
+            provider: provider.name.clone(),
             provider_account_id: account.external_id.clone(),
             client_id: client.client_id.clone(),
             end_user_ref: session.end_user_ref.clone(),
-            scopes: exchanged.scopes,
+            scopes: exchanged.scope.clone(),
             access_expires_at: access_expiry(exchanged_at, exchanged.expires_in),
-            // X says nothing about its refresh tokens' lifetime: unknown.
-            grant_expires_at: None,
-            refresh_policy: provider.refresh_policy().as_str().to_owned(),
-            tokens: exchanged.tokens,
+            // Known only where the platform says (a refresh-token lifetime); else unknown.
+            grant_expires_at: access_expiry(exchanged_at, exchanged.refresh_expires_in),
+            refresh_policy: provider.refresh.policy.as_str().to_owned(),
+            tokens: TokenSet {
+                access_token: exchanged.access_token,
+                refresh_token: exchanged.refresh_token,
+            },
             connection: NewConnection {
-                kind: account.kind.to_owned(),
+                kind: account.kind,
                 external_id: account.external_id,
                 display_name: account.display_name,
                 username: account.username,
@@ -193,7 +212,7 @@ async fn complete(
         &LogLine::info("connect.completed", clock::real_now())
             .field("connect_session_id", session.connect_session_id.as_str())
             .field("tenant_id", session.tenant_id.as_str())
-            .field("provider", provider.name())
+            .field("provider", provider.name.as_str())
             .field("grant_id", stored.grant_id.as_str())
             .field("connection_id", stored.connection_id.as_str())
             .field("grant_version", stored.version),

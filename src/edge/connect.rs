@@ -20,7 +20,6 @@ use crate::core::flow_errors::FlowError;
 use crate::core::ids::{new_id, new_secret};
 use crate::core::log::LogLine;
 use crate::core::pkce;
-use crate::core::providers::Provider;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{D1Database, Env, Request, Response};
@@ -50,8 +49,12 @@ pub async fn create_session(
         .into_iter()
         .map(|u| u.url)
         .collect();
-    let valid = body.validate(&allow_list)?;
-    let configured = platform::client_credentials(env, db, &caller.tenant_id, valid.provider)
+    let catalogue = bindings::catalogue(env)?;
+    let valid = body.validate(&catalogue, &allow_list)?;
+    let Some(spec) = catalogue.get(&valid.provider) else {
+        return Err(worker::Error::RustError("validated provider vanished".into()).into());
+    };
+    let configured = platform::client_credentials(env, db, &caller.tenant_id, spec)
         .await
         .map_err(worker::Error::RustError)?;
     if configured.is_none() {
@@ -60,10 +63,10 @@ pub async fn create_session(
             format!(
                 "No OAuth client for {}: the operator sets {} and {} on the deployment, or a \
                  client for this tenant with PUT /admin/tenants/{{id}}/clients/{}.",
-                valid.provider.name(),
-                valid.provider.endpoints().client_id_var,
-                valid.provider.endpoints().client_secret_var,
-                valid.provider.name()
+                spec.name,
+                spec.client_id_var(),
+                spec.client_secret_var(),
+                spec.name
             ),
         )
         .into());
@@ -82,7 +85,7 @@ pub async fn create_session(
         id.as_str().into(),
         sha256_hex(&secret).into(),
         caller.tenant_id.as_str().into(),
-        valid.provider.name().into(),
+        valid.provider.as_str().into(),
         valid.end_user_ref.as_str().into(),
         valid.return_url.as_str().into(),
         ms(now),
@@ -95,7 +98,7 @@ pub async fn create_session(
         &json!({
             "id": id,
             "url": link_url(&origin.to_url(), &secret),
-            "provider": valid.provider.name(),
+            "provider": valid.provider,
             "end_user_ref": valid.end_user_ref,
             "return_url": valid.return_url,
             "expires_at": at(Some(expires_at.as_millis() as f64)),
@@ -186,10 +189,11 @@ async fn start_oauth(
     now: Timestamp,
 ) -> Result<Response, Stop> {
     let db = bindings::db(env)?;
-    let provider = Provider::parse(&session.provider).ok_or_else(|| {
+    let catalogue = bindings::catalogue(env)?;
+    let provider = catalogue.get(&session.provider).ok_or_else(|| {
         Stop::because(
             FlowError::Internal,
-            format!("stored provider {:?}", session.provider),
+            format!("unknown provider {:?}", session.provider),
         )
     })?;
     let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
@@ -244,7 +248,7 @@ async fn start_oauth(
         &LogLine::info("connect.opened", clock::real_now())
             .field("connect_session_id", session.id.as_str())
             .field("tenant_id", session.tenant_id.as_str())
-            .field("provider", provider.name()),
+            .field("provider", provider.name.as_str()),
     );
     let authorize = platform::platform_url(
         env,
@@ -252,7 +256,7 @@ async fn start_oauth(
             &client.client_id,
             &redirect_uri,
             &state,
-            &pkce::challenge(&verifier),
+            Some(&pkce::challenge(&verifier)),
         ),
     );
     Ok(respond::redirect(

@@ -13,18 +13,29 @@ use worker::Response;
 pub struct Stop {
     pub error: FlowError,
     pub cause: Option<String>,
+    /// Shown to the browser (query parameters or page details), e.g. the declined scopes.
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl Stop {
     pub fn new(error: FlowError) -> Self {
-        Self { error, cause: None }
+        Self {
+            error,
+            cause: None,
+            details: Vec::new(),
+        }
     }
 
     pub fn because(error: FlowError, cause: impl Into<String>) -> Self {
         Self {
-            error,
             cause: Some(cause.into()),
+            ..Self::new(error)
         }
+    }
+
+    pub fn with_detail(mut self, name: &'static str, value: String) -> Self {
+        self.details.push((name, value));
+        self
     }
 }
 
@@ -87,7 +98,9 @@ pub fn finish(
                 line = line.field("cause", cause);
             }
             logging::emit(&line);
-            respond::flow_reply(reply(stop.error, return_url))
+            let details: Vec<(&str, &str)> =
+                stop.details.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            respond::flow_reply(reply(stop.error, return_url, &details))
         }
     }
 }

@@ -1,20 +1,27 @@
-//! Calls to the platforms: which OAuth client to use, the code exchange and the identity read.
+//! Calls to the platforms: which OAuth client to use, the code exchange and the identity read,
+//! each as the provider's catalogue entry says.
 //!
 //! Errors name what failed, never a request's body or headers: those carry the client secret,
 //! the code and the tokens. In test builds every platform URL is rewritten to the fake platform
 //! (`FAKE_PLATFORM_URL`); release builds do not contain the rewrite at all.
 
 use super::http_client;
+use crate::core::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::crypto::{Binding, Sealed};
-use crate::core::grant_tokens::{SecretText, TokenSet};
+use crate::core::grant_tokens::SecretText;
 use crate::core::identity::{self, AccountIdentity};
-use crate::core::providers::Provider;
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    TokenResponse, TokenUrl,
+use crate::core::token_response::{self, TokenAnswer, TokenAnswerError};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
-use serde::Deserialize;
+use oauth2::{
+    AccessToken, AuthType, AuthorizationCode, Client, ClientId, ClientSecret, EndpointNotSet,
+    EndpointSet, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::time::Duration;
 use worker::{D1Database, Env};
 
 /// The OAuth client a tenant connects through: its own, or else the deployment's.
@@ -36,14 +43,14 @@ pub async fn client_credentials(
     env: &Env,
     db: &D1Database,
     tenant_id: &str,
-    provider: Provider,
+    provider: &ProviderSpec,
 ) -> Result<Option<ClientCredentials>, String> {
     let row: Option<TenantClientRow> = db
         .prepare(
             "SELECT client_id, secret_ciphertext, key_id FROM tenant_clients \
              WHERE tenant_id = ?1 AND provider = ?2",
         )
-        .bind(&[tenant_id.into(), provider.name().into()])
+        .bind(&[tenant_id.into(), provider.name.as_str().into()])
         .map_err(|e| e.to_string())?
         .first(None)
         .await
@@ -56,7 +63,7 @@ pub async fn client_credentials(
                 Binding {
                     purpose: "tenant_client_secret",
                     tenant_id,
-                    row_id: provider.name(),
+                    row_id: &provider.name,
                     version: 0,
                 },
             )
@@ -67,9 +74,9 @@ pub async fn client_credentials(
             client_secret: SecretText::new(secret),
         }));
     }
-    let endpoints = provider.endpoints();
-    let id = super::bindings::text(env, endpoints.client_id_var).filter(|v| !v.is_empty());
-    let secret = super::bindings::text(env, endpoints.client_secret_var).filter(|v| !v.is_empty());
+    let id = super::bindings::text(env, &provider.client_id_var()).filter(|v| !v.is_empty());
+    let secret =
+        super::bindings::text(env, &provider.client_secret_var()).filter(|v| !v.is_empty());
     Ok(id.zip(secret).map(|(client_id, secret)| ClientCredentials {
         client_id,
         client_secret: SecretText::new(secret),
@@ -88,74 +95,157 @@ pub fn platform_url(env: &Env, url: &str) -> String {
     url.to_owned()
 }
 
-/// What a code exchange produced.
-pub struct Exchanged {
-    pub tokens: TokenSet,
-    pub expires_in: Option<u64>,
-    /// Scopes as granted, space-separated, when the platform says.
-    pub scopes: Option<String>,
+/// A token answer for the `oauth2` crate, read by `core::token_response` (which tolerates a
+/// missing `token_type` and `expires_in`, and refuses error objects inside a 200).
+#[derive(Debug)]
+struct Answer {
+    answer: TokenAnswer,
+    access: AccessToken,
+    refresh: Option<RefreshToken>,
+    token_type: BasicTokenType,
 }
 
-/// Exchanges an authorization code, server to server: PKCE verifier, HTTP Basic client auth
-/// (the `oauth2` crate's default; the secret never goes into the body).
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let answer = token_response::from_value(&value).map_err(serde::de::Error::custom)?;
+        Ok(Answer {
+            access: AccessToken::new(answer.access_token.expose().to_owned()),
+            refresh: answer
+                .refresh_token
+                .as_ref()
+                .map(|t| RefreshToken::new(t.expose().to_owned())),
+            token_type: BasicTokenType::Bearer,
+            answer,
+        })
+    }
+}
+
+impl Serialize for Answer {
+    // Required by the trait; never used, and never writes a token.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl TokenResponse for Answer {
+    type TokenType = BasicTokenType;
+    fn access_token(&self) -> &AccessToken {
+        &self.access
+    }
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+    fn expires_in(&self) -> Option<Duration> {
+        self.answer.expires_in.map(Duration::from_secs)
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh.as_ref()
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        None
+    }
+}
+
+type TokenClient = Client<
+    BasicErrorResponse,
+    Answer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Why an exchange produced no tokens.
+pub enum ExchangeError {
+    /// The platform answered, but not with usable tokens.
+    Refused(String),
+    /// The answer could not be used (not JSON, an error inside a 200, no access token).
+    Malformed(TokenAnswerError),
+    /// No answer: network, deadline, or a request we could not build.
+    Failed(String),
+}
+
+impl ExchangeError {
+    pub fn describe(&self) -> String {
+        match self {
+            ExchangeError::Refused(e) => format!("the platform refused the code: {e}"),
+            ExchangeError::Malformed(e) => e.to_string(),
+            ExchangeError::Failed(e) => e.clone(),
+        }
+    }
+}
+
+fn token_client(
+    env: &Env,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    redirect_uri: &str,
+) -> Result<TokenClient, ExchangeError> {
+    let failed = |e: String| ExchangeError::Failed(e);
+    let auth_type = match provider.client_auth {
+        ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
+        ClientAuth::ClientSecretPost => AuthType::RequestBody,
+    };
+    Ok(Client::new(ClientId::new(client.client_id.clone()))
+        .set_client_secret(ClientSecret::new(client.client_secret.expose().to_owned()))
+        .set_auth_type(auth_type)
+        .set_token_uri(
+            TokenUrl::new(platform_url(env, &provider.token_url))
+                .map_err(|e| failed(format!("token url: {e}")))?,
+        )
+        .set_redirect_uri(
+            RedirectUrl::new(redirect_uri.to_owned())
+                .map_err(|e| failed(format!("redirect uri: {e}")))?,
+        ))
+}
+
+/// Exchanges an authorization code, server to server, with the provider's client
+/// authentication and (where it uses PKCE) the verifier.
 pub async fn exchange_code(
     env: &Env,
-    provider: Provider,
+    provider: &ProviderSpec,
     client: &ClientCredentials,
     redirect_uri: &str,
     code: String,
-    verifier: String,
-) -> Result<Exchanged, String> {
-    let endpoints = provider.endpoints();
-    let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-        .set_client_secret(ClientSecret::new(client.client_secret.expose().to_owned()))
-        .set_token_uri(
-            TokenUrl::new(platform_url(env, endpoints.token))
-                .map_err(|e| format!("token url: {e}"))?,
-        )
-        .set_redirect_uri(
-            RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| format!("redirect uri: {e}"))?,
-        );
-    let answer = oauth
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&http_client::send)
-        .await;
-    match answer {
-        Ok(tokens) => Ok(Exchanged {
-            tokens: TokenSet {
-                access_token: SecretText::new(tokens.access_token().secret().clone()),
-                refresh_token: tokens
-                    .refresh_token()
-                    .map(|t| SecretText::new(t.secret().clone())),
-            },
-            expires_in: tokens.expires_in().map(|d| d.as_secs()),
-            scopes: tokens.scopes().map(|scopes| {
-                scopes
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }),
-        }),
+    verifier: Option<String>,
+) -> Result<TokenAnswer, ExchangeError> {
+    let oauth = token_client(env, provider, client, redirect_uri)?;
+    let mut request = oauth.exchange_code(AuthorizationCode::new(code));
+    if let (Pkce::S256, Some(verifier)) = (provider.pkce, verifier) {
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier));
+    }
+    match request.request_async(&http_client::send).await {
+        Ok(answer) => Ok(answer.answer),
         Err(RequestTokenError::ServerResponse(e)) => {
-            Err(format!("the platform refused the code: {}", e.error()))
+            Err(ExchangeError::Refused(e.error().to_string()))
         }
-        Err(RequestTokenError::Request(e)) => Err(format!("token request failed: {e}")),
-        Err(RequestTokenError::Parse(_, _)) => Err("unparseable token response".to_owned()),
-        Err(RequestTokenError::Other(e)) => Err(format!("token exchange failed: {e}")),
+        Err(RequestTokenError::Parse(_, body)) => Err(match token_response::parse(&body) {
+            Err(e) => ExchangeError::Malformed(e),
+            Ok(_) => ExchangeError::Failed("the token answer could not be read".to_owned()),
+        }),
+        Err(RequestTokenError::Request(e)) => {
+            Err(ExchangeError::Failed(format!("token request failed: {e}")))
+        }
+        Err(RequestTokenError::Other(e)) => {
+            Err(ExchangeError::Failed(format!("token exchange failed: {e}")))
+        }
     }
 }
 
 /// Reads who consented, with the new access token.
 pub async fn fetch_identity(
     env: &Env,
-    provider: Provider,
+    provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<AccountIdentity, String> {
     let request = http::Request::builder()
         .method("GET")
-        .uri(platform_url(env, provider.endpoints().identity))
+        .uri(platform_url(env, &provider.identity.url))
         .header("authorization", format!("Bearer {}", access_token.expose()))
         .header("accept", "application/json")
         .body(Vec::new())
@@ -166,5 +256,5 @@ pub async fn fetch_identity(
     if response.status() != 200 {
         return Err(format!("identity endpoint answered {}", response.status()));
     }
-    identity::parse(provider, response.body()).map_err(|e| e.to_string())
+    identity::parse(&provider.identity, response.body()).map_err(|e| e.to_string())
 }

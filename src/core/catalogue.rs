@@ -1,0 +1,501 @@
+//! The provider catalogue: what Evergreen must know to connect and keep each platform, as data.
+//!
+//! The built-in entries are `catalogue.json` (beside this file); an operator can declare more
+//! standard OAuth 2.0 providers in the `CUSTOM_PROVIDERS` variable, in the same shape (README,
+//! "Custom providers"). Quirks that do not fit the data (Meta's exchanges, TikTok's
+//! `client_key`) stay as small per-provider code keyed by name.
+
+use crate::core::query::with_params;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+const BUILTIN: &str = include_str!("catalogue.json");
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1's preferred form).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Pkce {
+    S256,
+    #[serde(rename = "none")]
+    None,
+}
+
+/// What refreshing does to the refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokenKind {
+    /// Single use: each refresh returns a new one and the old one dies (persist it first).
+    Rotating,
+    /// Stays valid; a refresh may return none (keep the stored one).
+    Reusable,
+    /// The platform gives no refresh token: the grant dies with its access token.
+    None,
+}
+
+/// How a grant is kept alive (see the design's "sweep and refresh policy").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshPolicy {
+    /// Refresh ahead of expiry, `lead_secs` before the access token dies.
+    Proactive,
+    /// Refresh when a token is asked for with less than `threshold_secs` left; the sweep only
+    /// keeps the grant itself alive (`keep_alive_days`).
+    OnDemand,
+    /// Nothing to refresh: validate, and count down to the known death.
+    Validate,
+}
+
+impl RefreshPolicy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefreshPolicy::Proactive => "proactive",
+            RefreshPolicy::OnDemand => "on_demand",
+            RefreshPolicy::Validate => "validate",
+        }
+    }
+}
+
+/// Where the consenting account is read, and which JSON pointers name it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    pub url: String,
+    /// `profile`, `channel`, `page` or `organization`.
+    pub kind: String,
+    /// JSON pointer (RFC 6901) to the account's stable id.
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFacts {
+    /// The documented access-token lifetime: the answer's `expires_in` wins when present.
+    #[serde(default)]
+    pub access_lifetime_secs: Option<u64>,
+    pub refresh_token: RefreshTokenKind,
+    /// A scope without which no refresh token is issued (X: `offline.access`).
+    #[serde(default)]
+    pub refresh_token_needs_scope: Option<String>,
+    /// The documented refresh-token lifetime, when the answer does not say.
+    #[serde(default)]
+    pub refresh_lifetime_secs: Option<u64>,
+    /// The grant dies after this long unused (Google: 6 months).
+    #[serde(default)]
+    pub idle_expiry_days: Option<u32>,
+    /// The grant dies after this long when the app is in testing mode (Google: 7 days).
+    #[serde(default)]
+    pub testing_mode_expiry_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSpec {
+    pub policy: RefreshPolicy,
+    /// On demand: refresh when less than this is left.
+    #[serde(default)]
+    pub threshold_secs: Option<u64>,
+    /// Proactive: refresh this long before the access token expires.
+    #[serde(default)]
+    pub lead_secs: Option<u64>,
+    /// On demand: the sweep refreshes a grant unused for this long, to keep it alive.
+    #[serde(default)]
+    pub keep_alive_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiVersion {
+    pub version: String,
+    /// When the platform retires this version (ISO date), where it says.
+    #[serde(default)]
+    pub sunset: Option<String>,
+}
+
+/// One provider.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub display_name: String,
+    /// Where the facts come from.
+    #[serde(default)]
+    pub docs: Vec<String>,
+    pub authorize_url: String,
+    pub token_url: String,
+    #[serde(default)]
+    pub revoke_url: Option<String>,
+    pub identity: IdentitySpec,
+    pub scopes: Vec<String>,
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    pub client_auth: ClientAuth,
+    /// The authorize parameter that carries the client id (TikTok: `client_key`).
+    #[serde(default = "client_id")]
+    pub client_id_param: String,
+    pub pkce: Pkce,
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    pub tokens: TokenFacts,
+    pub refresh: RefreshSpec,
+    /// OAuth `error` codes from the token endpoint that mean the grant is dead.
+    #[serde(default)]
+    pub dead_grant_errors: Vec<String>,
+    /// Codes a reused (already rotated) refresh token gets, where they differ.
+    #[serde(default)]
+    pub reused_refresh_token_errors: Vec<String>,
+    #[serde(default)]
+    pub api: Option<ApiVersion>,
+}
+
+fn space() -> String {
+    " ".to_owned()
+}
+
+fn client_id() -> String {
+    "client_id".to_owned()
+}
+
+/// A catalogue entry that cannot be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogueError(pub String);
+
+impl fmt::Display for CatalogueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The sweep runs hourly; a proactive lead time must outlast one missed run and some slack.
+pub const MIN_LEAD_SECS: u64 = 2 * 3600;
+
+impl ProviderSpec {
+    /// The deployment's client id variable: `X_CLIENT_ID`, `YOUTUBE_CLIENT_ID`, …
+    pub fn client_id_var(&self) -> String {
+        format!("{}_CLIENT_ID", self.env_prefix())
+    }
+
+    pub fn client_secret_var(&self) -> String {
+        format!("{}_CLIENT_SECRET", self.env_prefix())
+    }
+
+    fn env_prefix(&self) -> String {
+        self.name.to_ascii_uppercase().replace('-', "_")
+    }
+
+    /// The scopes as the authorize request sends them.
+    pub fn scope_param(&self) -> String {
+        self.scopes.join(&self.scope_separator)
+    }
+
+    /// The URL the browser is sent to for consent. `code_challenge` is `None` only for a
+    /// provider without PKCE.
+    pub fn authorize_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: Option<&str>,
+    ) -> String {
+        let scope = self.scope_param();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            (&self.client_id_param, client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", &scope),
+            ("state", state),
+        ];
+        if let (Pkce::S256, Some(challenge)) = (self.pkce, code_challenge) {
+            params.push(("code_challenge", challenge));
+            params.push(("code_challenge_method", "S256"));
+        }
+        for (k, v) in &self.authorize_params {
+            params.push((k, v));
+        }
+        with_params(&self.authorize_url, &params)
+    }
+
+    /// The requested scopes the answer's `scope` lacks. A missing `scope` means "as requested"
+    /// (RFC 6749 §5.1). Google adds scopes it grants anyway (`openid`); extra ones are fine.
+    pub fn declined_scopes(&self, granted: Option<&str>) -> Vec<String> {
+        let Some(granted) = granted else {
+            return Vec::new();
+        };
+        let granted: Vec<&str> = granted
+            .split([' ', ',', '+'])
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.scopes
+            .iter()
+            .filter(|s| !granted.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), CatalogueError> {
+        let bad = |why: String| Err(CatalogueError(format!("provider {:?}: {why}", self.name)));
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return bad("the name must be 1 to 32 of a-z, 0-9, - and _".into());
+        }
+        let mut urls = vec![
+            ("authorize_url", self.authorize_url.as_str()),
+            ("token_url", &self.token_url),
+            ("identity.url", &self.identity.url),
+        ];
+        if let Some(revoke) = &self.revoke_url {
+            urls.push(("revoke_url", revoke));
+        }
+        for (field, url) in urls {
+            let host_ok = url
+                .strip_prefix("https://")
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .is_some_and(|host| !host.is_empty() && !host.contains('@'));
+            if !host_ok {
+                return bad(format!("{field} must be an https:// URL, not {url:?}"));
+            }
+        }
+        if self.scopes.is_empty() || self.scopes.iter().any(|s| s.is_empty() || s.contains(' ')) {
+            return bad("scopes must be a non-empty list of non-empty scopes".into());
+        }
+        if ![" ", ","].contains(&self.scope_separator.as_str()) {
+            return bad("scope_separator must be \" \" or \",\"".into());
+        }
+        if !self.identity.id.starts_with('/') {
+            return bad("identity.id must be a JSON pointer such as /sub".into());
+        }
+        if !["profile", "channel", "page", "organization"].contains(&self.identity.kind.as_str()) {
+            return bad("identity.kind must be profile, channel, page or organization".into());
+        }
+        match self.refresh.policy {
+            RefreshPolicy::Proactive if self.refresh.lead_secs.unwrap_or(0) < MIN_LEAD_SECS => {
+                bad(format!(
+                    "a proactive lead_secs shorter than {MIN_LEAD_SECS} lets tokens die between sweeps"
+                ))
+            }
+            RefreshPolicy::OnDemand if self.refresh.threshold_secs.is_none() => {
+                bad("an on_demand policy needs threshold_secs".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    providers: Vec<ProviderSpec>,
+}
+
+/// Every provider this deployment can connect.
+#[derive(Clone, Debug)]
+pub struct Catalogue {
+    providers: Vec<ProviderSpec>,
+}
+
+impl Catalogue {
+    /// The built-in catalogue (tested to parse and validate, so this cannot fail at run time).
+    pub fn builtin() -> Self {
+        let parsed = Self::parse(BUILTIN);
+        debug_assert!(parsed.is_ok(), "catalogue.json: {parsed:?}");
+        parsed.unwrap_or(Catalogue {
+            providers: Vec::new(),
+        })
+    }
+
+    fn parse(text: &str) -> Result<Self, CatalogueError> {
+        let file: CatalogueFile = serde_json::from_str(text)
+            .map_err(|e| CatalogueError(format!("not a catalogue: {e}")))?;
+        let mut catalogue = Catalogue {
+            providers: Vec::new(),
+        };
+        for spec in file.providers {
+            catalogue.add(spec)?;
+        }
+        Ok(catalogue)
+    }
+
+    fn add(&mut self, spec: ProviderSpec) -> Result<(), CatalogueError> {
+        spec.validate()?;
+        if self.get(&spec.name).is_some() {
+            return Err(CatalogueError(format!(
+                "provider {:?} is declared twice (or shadows a built-in one)",
+                spec.name
+            )));
+        }
+        self.providers.push(spec);
+        Ok(())
+    }
+
+    /// The built-in catalogue plus the operator's declared providers (`CUSTOM_PROVIDERS`: a
+    /// JSON list of entries in the built-in shape). Empty text declares nothing.
+    pub fn with_declared(mut self, declared: &str) -> Result<Self, CatalogueError> {
+        if declared.trim().is_empty() {
+            return Ok(self);
+        }
+        let specs: Vec<ProviderSpec> = serde_json::from_str(declared).map_err(|e| {
+            CatalogueError(format!("CUSTOM_PROVIDERS is not a list of providers: {e}"))
+        })?;
+        for spec in specs {
+            self.add(spec)?;
+        }
+        Ok(self)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ProviderSpec> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.providers.iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::query::param;
+
+    fn x() -> ProviderSpec {
+        Catalogue::builtin().get("x").unwrap().clone()
+    }
+
+    #[test]
+    fn the_builtin_catalogue_parses_and_validates() {
+        let parsed = Catalogue::parse(BUILTIN).unwrap();
+        assert_eq!(parsed.names(), vec!["x", "youtube"]);
+        for spec in &parsed.providers {
+            assert!(!spec.docs.is_empty(), "{} cites its sources", spec.name);
+        }
+    }
+
+    #[test]
+    fn x_asks_for_a_code_with_s256_and_offline_access() {
+        let url = x().authorize_url(
+            "client 1",
+            "https://e.example/oauth/callback",
+            "st",
+            Some("ch"),
+        );
+        assert!(url.starts_with("https://x.com/i/oauth2/authorize?"));
+        let get = |name| param(&url, name);
+        assert_eq!(get("response_type").as_deref(), Some("code"));
+        assert_eq!(get("client_id").as_deref(), Some("client 1"));
+        assert_eq!(
+            get("redirect_uri").as_deref(),
+            Some("https://e.example/oauth/callback")
+        );
+        assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(get("code_challenge").as_deref(), Some("ch"));
+        assert_eq!(get("state").as_deref(), Some("st"));
+        assert!(get("scope")
+            .unwrap()
+            .split(' ')
+            .any(|s| s == "offline.access"));
+        assert_eq!(x().client_auth, ClientAuth::ClientSecretBasic);
+        assert_eq!(x().client_id_var(), "X_CLIENT_ID");
+    }
+
+    #[test]
+    fn youtube_forces_offline_consent_and_records_google_lifetimes() {
+        let yt = Catalogue::builtin().get("youtube").unwrap().clone();
+        let url = yt.authorize_url("c", "https://e/cb", "s", Some("ch"));
+        assert_eq!(param(&url, "access_type").as_deref(), Some("offline"));
+        assert_eq!(param(&url, "prompt").as_deref(), Some("consent"));
+        assert_eq!(yt.tokens.refresh_token, RefreshTokenKind::Reusable);
+        assert_eq!(yt.tokens.idle_expiry_days, Some(180));
+        assert_eq!(yt.tokens.testing_mode_expiry_days, Some(7));
+        assert_eq!(yt.dead_grant_errors, vec!["invalid_grant"]);
+        assert_eq!(yt.client_secret_var(), "YOUTUBE_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn declined_scopes_are_named_and_a_missing_scope_means_as_requested() {
+        let spec = x();
+        assert!(spec.declined_scopes(None).is_empty());
+        assert!(spec
+            .declined_scopes(Some(
+                "users.read tweet.read offline.access tweet.write extra"
+            ))
+            .is_empty());
+        assert_eq!(
+            spec.declined_scopes(Some("tweet.read users.read")),
+            vec!["tweet.write", "offline.access"]
+        );
+    }
+
+    fn custom(overrides: &str) -> String {
+        let mut entry: serde_json::Value = serde_json::json!({
+            "name": "acme",
+            "display_name": "Acme Social",
+            "authorize_url": "https://auth.acme.example/authorize",
+            "token_url": "https://auth.acme.example/token",
+            "identity": { "url": "https://api.acme.example/userinfo", "kind": "profile", "id": "/sub", "name": "/name" },
+            "scopes": ["openid", "post"],
+            "client_auth": "client_secret_post",
+            "pkce": "S256",
+            "tokens": { "refresh_token": "reusable" },
+            "refresh": { "policy": "on_demand", "threshold_secs": 600 }
+        });
+        let patch: serde_json::Value = serde_json::from_str(overrides).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            entry[k] = v.clone();
+        }
+        format!("[{entry}]")
+    }
+
+    #[test]
+    fn operators_declare_standard_providers() {
+        let catalogue = Catalogue::builtin().with_declared(&custom("{}")).unwrap();
+        let acme = catalogue.get("acme").unwrap();
+        assert_eq!(acme.client_auth, ClientAuth::ClientSecretPost);
+        assert_eq!(acme.client_id_param, "client_id");
+        assert_eq!(acme.client_id_var(), "ACME_CLIENT_ID");
+        assert!(Catalogue::builtin().with_declared("  ").is_ok());
+    }
+
+    #[test]
+    fn unusable_declarations_are_refused_with_a_reason() {
+        for (patch, why) in [
+            (r#"{"name":"x"}"#, "declared twice"),
+            (r#"{"name":"Acme!"}"#, "the name"),
+            (
+                r#"{"token_url":"http://auth.acme.example/token"}"#,
+                "https://",
+            ),
+            (r#"{"scopes":[]}"#, "scopes"),
+            (
+                r#"{"identity":{"url":"https://a.example/u","kind":"profile","id":"sub"}}"#,
+                "JSON pointer",
+            ),
+            (
+                r#"{"refresh":{"policy":"proactive","lead_secs":600}}"#,
+                "lead_secs",
+            ),
+            (r#"{"refresh":{"policy":"on_demand"}}"#, "threshold_secs"),
+            (r#"{"colour":"green"}"#, "unknown field"),
+        ] {
+            let err = Catalogue::builtin()
+                .with_declared(&custom(patch))
+                .unwrap_err();
+            assert!(err.0.contains(why), "{patch}: {err}");
+        }
+    }
+}
