@@ -2,7 +2,7 @@
 // .wrangler/evergreen-demo.json beside the local state, re-created if that state was wiped),
 // with the test build's return page on its allow-list. Prints a fresh connect link.
 //
-//   node scripts/demo.mjs [end_user_ref]      (scripts/connect-url wraps this)
+//   node scripts/demo.mjs [end_user_ref] [provider]      (scripts/connect-url wraps this)
 //
 // Needs a running `scripts/dev` (EVERGREEN_PORT, default 8787) and .dev.vars's OPERATOR_SECRET.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -11,6 +11,7 @@ const root = new URL("..", import.meta.url).pathname;
 const base = `http://127.0.0.1:${process.env.EVERGREEN_PORT || 8787}`;
 const statePath = `${root}.wrangler/evergreen-demo.json`;
 const endUserRef = process.argv[2] || "demo-user";
+const provider = process.argv[3] || "x";
 
 function devVar(name) {
   const text = readFileSync(`${root}.dev.vars`, "utf8");
@@ -57,16 +58,16 @@ if (!demo) {
 const returnUrl = `${base}/__test/return`;
 expect(await call("PUT", `/admin/tenants/${demo.tenant_id}/return-urls`, operator, { urls: [returnUrl] }), 200, "allow the return page");
 const session = expect(
-  await call("POST", "/v1/connect-sessions", demo.manage_key, { provider: "x", end_user_ref: endUserRef, return_url: returnUrl }),
+  await call("POST", "/v1/connect-sessions", demo.manage_key, { provider, end_user_ref: endUserRef, return_url: returnUrl }),
   201,
   "create a connect session",
 );
 console.log(`
-Connect the demo X account: open this link in a browser (valid 10 minutes, opens once):
+Connect a demo ${provider} account: open this link in a browser (valid 10 minutes, opens once):
 
   ${session.url}
 
-  The fake X asks whom to sign in as; approve, and the return page shows the connection.
-  Another link: scripts/connect-url [end_user_ref]
+  The fake platform asks whom to sign in as; approve, and the return page shows the connection.
+  Another link: scripts/connect-url [end_user_ref] [x|youtube]
   Then: curl -s -H "Authorization: Bearer $(node -p 'require("./.wrangler/evergreen-demo.json").manage_key')" ${base}/v1/connections
 `);

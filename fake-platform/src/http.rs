@@ -86,6 +86,7 @@ pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub location: Option<String>,
+    pub extra_headers: Vec<(&'static str, String)>,
     pub body: String,
 }
 
@@ -95,6 +96,7 @@ impl Reply {
             status,
             content_type: "application/json",
             location: None,
+            extra_headers: Vec::new(),
             body: value.to_string(),
         }
     }
@@ -104,6 +106,7 @@ impl Reply {
             status,
             content_type: "text/html; charset=utf-8",
             location: None,
+            extra_headers: Vec::new(),
             body,
         }
     }
@@ -113,6 +116,7 @@ impl Reply {
             status: 302,
             content_type: "text/plain",
             location: Some(location),
+            extra_headers: Vec::new(),
             body: String::new(),
         }
     }
@@ -124,6 +128,19 @@ impl Reply {
         )
     }
 
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.extra_headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// Drops a top-level field from a JSON body (no-op for other bodies).
+    pub fn remove_json_field(&mut self, name: &str) {
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&self.body) {
+            map.remove(name);
+            self.body = serde_json::Value::Object(map).to_string();
+        }
+    }
+
     pub fn into_response(self) -> Response<std::io::Cursor<Vec<u8>>> {
         let mut response = Response::from_string(self.body)
             .with_status_code(self.status)
@@ -131,6 +148,9 @@ impl Reply {
             .with_header(header("Cache-Control", "no-store"));
         if let Some(location) = self.location {
             response = response.with_header(header("Location", &location));
+        }
+        for (name, value) in &self.extra_headers {
+            response = response.with_header(header(name, value));
         }
         response
     }

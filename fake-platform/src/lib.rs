@@ -9,11 +9,14 @@
 //! its refusals, and hold a request at a chosen point ([`FakePlatform::hold`]). The run command
 //! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
 
+mod faults;
+pub mod google;
 mod http;
 mod state;
 mod tokens;
 pub mod x;
 
+pub use faults::Fault;
 pub use state::{Account, Counters, HoldPoint, RefreshTokenStatus, Rejection};
 
 use http::{Incoming, Reply};
@@ -112,6 +115,11 @@ impl FakePlatform {
             .map(|(_, s)| *s)
     }
 
+    /// Arms a fault for the next answer of any token endpoint (they queue, oldest first).
+    pub fn inject_token_fault(&self, fault: Fault) {
+        self.shared.lock().token_faults.push_back(fault);
+    }
+
     /// Every access token and refresh token the fake issued to `username`, so a test can look
     /// for them where they must not be (logs, storage) and compare what Evergreen hands out.
     pub fn tokens_issued_to(&self, username: &str) -> IssuedTokens {
@@ -153,6 +161,7 @@ impl FakePlatform {
             account_id,
             client_id: client_id.to_owned(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            offline: scopes.contains(&"offline.access"),
             revoked: false,
         });
         let grant = inner.grants.len() - 1;
@@ -223,6 +232,9 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         .unwrap_or("");
     match host {
         "x.com" | "api.x.com" => x::handle(shared, req),
+        "accounts.google.com" | "oauth2.googleapis.com" | "www.googleapis.com" => {
+            google::handle(shared, req)
+        }
         "__fake" => control(shared, req),
         _ => None,
     }

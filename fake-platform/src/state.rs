@@ -47,6 +47,7 @@ pub struct AuthCode {
     pub scopes: Vec<String>,
     pub code_challenge: String,
     pub expires_at: SystemTime,
+    pub offline: bool,
 }
 
 /// One consent: what a refresh token or access token belongs to.
@@ -55,6 +56,8 @@ pub struct Grant {
     pub account_id: String,
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// Whether the consent asked for offline access (a refresh token).
+    pub offline: bool,
     pub revoked: bool,
 }
 
@@ -112,6 +115,8 @@ pub struct Inner {
     pub holds: Vec<HoldSlot>,
     pub next_hold_id: u64,
     pub rejections: Vec<Rejection>,
+    /// Faults armed for the next token answers, oldest first.
+    pub token_faults: std::collections::VecDeque<crate::faults::Fault>,
 }
 
 #[derive(Debug, Default)]

@@ -39,7 +39,11 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
         ("GET", AUTHORIZE_PATH) => consent_page(shared, req),
         ("POST", AUTHORIZE_PATH) => decide(shared, req),
         ("POST", TOKEN_PATH) => {
-            let reply = token(shared, req);
+            let fault = shared.lock().token_faults.pop_front();
+            if let Some(reply) = fault.and_then(|f| f.replace_before()) {
+                return Some(reply);
+            }
+            let reply = fault.map_or_else(|| token(shared, req), |f| f.alter(token(shared, req)));
             shared.pause_at(HoldPoint::TokenResponse);
             reply
         }
@@ -172,6 +176,7 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            offline: params.scope.split(' ').any(|s| s == OFFLINE_SCOPE),
             code_challenge: params.code_challenge,
             expires_at: SystemTime::now() + CODE_LIFETIME,
         },
@@ -262,6 +267,7 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
                 account_id: issued.account_id,
                 client_id,
                 scopes: issued.scopes,
+                offline: issued.offline,
                 revoked: false,
             });
             inner.grants.len() - 1
@@ -324,11 +330,7 @@ pub(crate) fn issue(inner: &mut crate::state::Inner, grant: usize) -> serde_json
         "access_token": access,
         "scope": scopes,
     });
-    if inner.grants[grant]
-        .scopes
-        .iter()
-        .any(|s| s == OFFLINE_SCOPE)
-    {
+    if inner.grants[grant].offline {
         let refresh = random_token();
         inner
             .refresh_tokens

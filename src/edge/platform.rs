@@ -219,20 +219,46 @@ pub async fn exchange_code(
     if let (Pkce::S256, Some(verifier)) = (provider.pkce, verifier) {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier));
     }
-    match request.request_async(&http_client::send).await {
+    // The `oauth2` crate does not report the status of a failed answer; keep it, so a 5xx or
+    // 429 (the platform failing, worth retrying) is never taken for a malformed answer.
+    let status = std::cell::Cell::new(None::<u16>);
+    let send = |request: oauth2::HttpRequest| {
+        let status = &status;
+        async move {
+            let response = http_client::send(request).await;
+            if let Ok(r) = &response {
+                status.set(Some(r.status().as_u16()));
+            }
+            response
+        }
+    };
+    let result = request.request_async(&send).await;
+    let status = status.get();
+    let platform_failing = |s: Option<u16>| s.is_some_and(|s| s == 429 || s >= 500);
+    match result {
         Ok(answer) => Ok(answer.answer),
+        Err(_) if platform_failing(status) => Err(ExchangeError::Failed(format!(
+            "the token endpoint answered HTTP {}",
+            status.unwrap_or_default()
+        ))),
         Err(RequestTokenError::ServerResponse(e)) => {
             Err(ExchangeError::Refused(e.error().to_string()))
         }
-        Err(RequestTokenError::Parse(_, body)) => Err(match token_response::parse(&body) {
-            Err(e) => ExchangeError::Malformed(e),
-            Ok(_) => ExchangeError::Failed("the token answer could not be read".to_owned()),
-        }),
+        Err(RequestTokenError::Parse(_, body)) if status == Some(200) => {
+            Err(match token_response::parse(&body) {
+                Err(e) => ExchangeError::Malformed(e),
+                Ok(_) => ExchangeError::Failed("the token answer could not be read".to_owned()),
+            })
+        }
+        // A 200 that is not JSON at all (oauth2 checks the content type first).
+        Err(RequestTokenError::Other(_)) if status == Some(200) => {
+            Err(ExchangeError::Malformed(TokenAnswerError::NotJson))
+        }
+        Err(RequestTokenError::Parse(_, _)) | Err(RequestTokenError::Other(_)) => Err(
+            ExchangeError::Refused(format!("HTTP {}", status.unwrap_or_default())),
+        ),
         Err(RequestTokenError::Request(e)) => {
             Err(ExchangeError::Failed(format!("token request failed: {e}")))
-        }
-        Err(RequestTokenError::Other(e)) => {
-            Err(ExchangeError::Failed(format!("token exchange failed: {e}")))
         }
     }
 }

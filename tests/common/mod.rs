@@ -82,6 +82,7 @@ pub struct Stack {
     pub worker: Worker,
     pub operator_secret: String,
     pub x_client: Client,
+    pub google_client: Client,
 }
 
 impl Stack {
@@ -91,7 +92,11 @@ impl Stack {
             id: format!("x-client-{}", random_secret()),
             secret: random_secret(),
         };
-        let fake = FakePlatform::start("127.0.0.1:0", std::slice::from_ref(&x_client))
+        let google_client = Client {
+            id: format!("{}.apps.googleusercontent.com", random_secret()),
+            secret: random_secret(),
+        };
+        let fake = FakePlatform::start("127.0.0.1:0", &[x_client.clone(), google_client.clone()])
             .expect("the fake platform starts");
         let operator_secret = random_secret();
         let vars = vec![
@@ -99,6 +104,11 @@ impl Stack {
             ("FAKE_PLATFORM_URL".to_owned(), fake.base_url()),
             ("X_CLIENT_ID".to_owned(), x_client.id.clone()),
             ("X_CLIENT_SECRET".to_owned(), x_client.secret.clone()),
+            ("YOUTUBE_CLIENT_ID".to_owned(), google_client.id.clone()),
+            (
+                "YOUTUBE_CLIENT_SECRET".to_owned(),
+                google_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
         ];
         let worker = Worker::start(name, vars);
@@ -107,6 +117,7 @@ impl Stack {
             worker,
             operator_secret,
             x_client,
+            google_client,
         }
     }
 

@@ -50,16 +50,24 @@ impl<'a> Tenant<'a> {
     }
 
     pub fn connect_session(&self, end_user_ref: &str) -> Answer {
+        self.connect_session_for("x", end_user_ref)
+    }
+
+    pub fn connect_session_for(&self, provider: &str, end_user_ref: &str) -> Answer {
         self.stack.worker.send(
             "POST",
             "/v1/connect-sessions",
             Some(&bearer(&self.manage)),
-            &json!({ "provider": "x", "end_user_ref": end_user_ref, "return_url": self.return_url }),
+            &json!({ "provider": provider, "end_user_ref": end_user_ref, "return_url": self.return_url }),
         )
     }
 
     pub fn connect_url(&self, end_user_ref: &str) -> String {
-        let made = self.connect_session(end_user_ref);
+        self.connect_url_for("x", end_user_ref)
+    }
+
+    pub fn connect_url_for(&self, provider: &str, end_user_ref: &str) -> String {
+        let made = self.connect_session_for(provider, end_user_ref);
         assert_eq!(made.status, 201, "{made:?}");
         made.body["url"].as_str().unwrap().to_owned()
     }

@@ -1,0 +1,56 @@
+//! Faults a test can arm for the next token answer: what real platforms do on bad days.
+
+use crate::http::Reply;
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A 200 whose body is not JSON (a proxy's HTML page). Nothing is issued.
+    NonJsonBody,
+    /// A 200 carrying an OAuth error object. Nothing is issued.
+    ErrorInside200,
+    /// A 200 without `access_token`. Nothing is issued.
+    MissingAccessToken,
+    /// `503` with an HTML body. Nothing is issued.
+    ServiceUnavailable,
+    /// `429` with `Retry-After: 30`. Nothing is issued.
+    TooManyRequests,
+    /// The tokens are issued (a refresh token is rotated), but the answer omits `expires_in`,
+    /// which RFC 6749 allows.
+    OmitExpiresIn,
+}
+
+impl Fault {
+    /// The reply that replaces the endpoint's work entirely, for faults that issue nothing.
+    pub fn replace_before(self) -> Option<Reply> {
+        Some(match self {
+            Fault::NonJsonBody => {
+                Reply::html(200, "<html><body>Gateway says hello</body></html>".to_owned())
+            }
+            Fault::ErrorInside200 => Reply::json(
+                200,
+                &json!({ "error": "server_error", "error_description": "Try again later." }),
+            ),
+            Fault::MissingAccessToken => {
+                Reply::json(200, &json!({ "token_type": "bearer", "expires_in": 7200 }))
+            }
+            Fault::ServiceUnavailable => {
+                Reply::html(503, "<html><body>Service Unavailable</body></html>".to_owned())
+            }
+            Fault::TooManyRequests => Reply::json(
+                429,
+                &json!({ "title": "Too Many Requests", "detail": "Too Many Requests", "status": 429 }),
+            )
+            .with_header("retry-after", "30"),
+            Fault::OmitExpiresIn => return None,
+        })
+    }
+
+    /// The endpoint's real reply, altered, for faults that let the work happen.
+    pub fn alter(self, mut reply: Reply) -> Reply {
+        if self == Fault::OmitExpiresIn {
+            reply.remove_json_field("expires_in");
+        }
+        reply
+    }
+}
