@@ -11,9 +11,43 @@ use evergreen_fake_platform::{google, x, Fault};
 use serde_json::Value;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+/// An operator-declared provider, with no code of its own: it speaks standard OAuth 2.0
+/// (here against the fake's Google endpoints, with HTTP Basic instead of YouTube's body auth and
+/// its own scopes and identity pointers).
+fn acme() -> serde_json::Value {
+    serde_json::json!([{
+        "name": "acme",
+        "display_name": "Acme Social",
+        "docs": ["https://example.invalid/acme-oauth"],
+        "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "identity": {
+            "url": "https://www.googleapis.com/youtube/v3/channels?mine=true",
+            "kind": "profile",
+            "id": "/items/0/id",
+            "name": "/items/0/snippet/title"
+        },
+        "scopes": ["acme.read", "acme.post"],
+        "client_auth": "client_secret_basic",
+        "pkce": "S256",
+        "authorize_params": { "access_type": "offline" },
+        "tokens": { "refresh_token": "reusable" },
+        "refresh": { "policy": "on_demand", "threshold_secs": 600 }
+    }])
+}
+
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| Stack::start("connect-providers"))
+    STACK.get_or_init(|| {
+        Stack::start_with("connect-providers", |clients| {
+            let google = &clients[1];
+            vec![
+                ("CUSTOM_PROVIDERS".into(), acme().to_string()),
+                ("ACME_CLIENT_ID".into(), google.id.clone()),
+                ("ACME_CLIENT_SECRET".into(), google.secret.clone()),
+            ]
+        })
+    })
 }
 
 /// Faults are armed on the shared fake: tests run one at a time.
@@ -122,6 +156,45 @@ fn a_youtube_channel_connects_with_offline_access() {
         "{read:?}"
     );
     assert_eq!(s.fake.counters("tube_user").token_authorization_code, 1);
+}
+
+#[test]
+fn a_provider_declared_in_configuration_connects_end_to_end() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Acme");
+    let rejections = s.fake.rejections().len();
+    let browser = Browser::new();
+    let authorize = browser
+        .get(&tenant.connect_url_for("acme", "acme-user"))
+        .redirect()
+        .to_owned();
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("acme.read acme.post")
+    );
+    assert_eq!(
+        query_param(&authorize, "access_type").as_deref(),
+        Some("offline")
+    );
+    let callback = consent(
+        &browser,
+        &authorize,
+        google::AUTHORIZE_PATH,
+        "acme_user",
+        &[0, 1],
+    );
+    let connection =
+        query_param(browser.get(&callback).redirect(), "connection_id").expect("connected");
+    assert_eq!(s.fake.rejections()[rejections..], []);
+    let listed = tenant.connections();
+    assert_eq!(listed[0]["provider"], "acme");
+    assert_eq!(listed[0]["account"]["kind"], "profile");
+    let issued = s.fake.tokens_issued_to("acme_user");
+    assert_eq!(
+        tenant.token(&connection).body["access_token"],
+        issued.access[0].as_str()
+    );
 }
 
 #[test]

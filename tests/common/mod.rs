@@ -88,6 +88,14 @@ pub struct Stack {
 impl Stack {
     /// Starts both; `name` keeps this binary's state apart from the others'.
     pub fn start(name: &str) -> Stack {
+        Self::start_with(name, |_| Vec::new())
+    }
+
+    /// Starts both, with more variables for the worker, made from the fake's clients.
+    pub fn start_with(
+        name: &str,
+        more_vars: impl FnOnce(&[Client]) -> Vec<(String, String)>,
+    ) -> Stack {
         let x_client = Client {
             id: format!("x-client-{}", random_secret()),
             secret: random_secret(),
@@ -111,6 +119,8 @@ impl Stack {
             ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
         ];
+        let mut vars = vars;
+        vars.extend(more_vars(&[x_client.clone(), google_client.clone()]));
         let worker = Worker::start(name, vars);
         Stack {
             fake,
