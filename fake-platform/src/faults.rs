@@ -1,6 +1,7 @@
 //! Faults a test can arm for the next token answer: what real platforms do on bad days.
 
 use crate::http::Reply;
+use crate::state::Shared;
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,5 +53,17 @@ impl Fault {
             reply.remove_json_field("expires_in");
         }
         reply
+    }
+}
+
+/// A token endpoint's answer with the next armed fault applied: `work` does the endpoint's
+/// real work, and is skipped for faults that issue nothing.
+pub fn serve_token(shared: &Shared, work: impl FnOnce() -> Reply) -> Reply {
+    let fault = shared.lock().token_faults.pop_front();
+    match fault {
+        None => work(),
+        Some(fault) => fault
+            .replace_before()
+            .unwrap_or_else(|| fault.alter(work())),
     }
 }

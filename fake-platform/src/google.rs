@@ -20,7 +20,7 @@
 //! `invalid_grant` for these cases, the description is the one Google is widely reported to send.
 
 use crate::http::{escape_html, with_query, Incoming, Reply};
-use crate::state::{AccessToken, AuthCode, Grant, RefreshTokenStatus, Shared};
+use crate::state::{AuthCode, Grant, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
@@ -38,13 +38,7 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     Some(match (req.method.as_str(), req.path.as_str()) {
         ("GET", AUTHORIZE_PATH) => consent_page(shared, req),
         ("POST", AUTHORIZE_PATH) => decide(shared, req),
-        ("POST", TOKEN_PATH) => {
-            let fault = shared.lock().token_faults.pop_front();
-            if let Some(reply) = fault.and_then(|f| f.replace_before()) {
-                return Some(reply);
-            }
-            fault.map_or_else(|| token(shared, req), |f| f.alter(token(shared, req)))
-        }
+        ("POST", TOKEN_PATH) => crate::faults::serve_token(shared, || token(shared, req)),
         ("POST", REVOKE_PATH) => revoke(shared, req),
         ("GET", CHANNELS_PATH) => channels(shared, req),
         _ => return None,
@@ -285,14 +279,7 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
             return error(400, "unsupported_grant_type", "Invalid grant_type.");
         }
     };
-    let access = random_token();
-    inner.access_tokens.insert(
-        access.clone(),
-        AccessToken {
-            grant,
-            expires_at: SystemTime::now() + Duration::from_secs(ACCESS_LIFETIME_SECS),
-        },
-    );
+    let access = inner.issue_access_token(grant, Duration::from_secs(ACCESS_LIFETIME_SECS));
     let mut body = json!({
         "access_token": access,
         "expires_in": ACCESS_LIFETIME_SECS,
@@ -348,21 +335,9 @@ fn channels(shared: &Shared, req: &Incoming) -> Reply {
         );
     }
     let mut inner = shared.lock();
-    let Some(token) = req
-        .bearer()
-        .and_then(|t| inner.access_tokens.get(t))
-        .cloned()
-    else {
+    let Some(account) = inner.account_for_bearer(req.bearer()) else {
         return unauthorized();
     };
-    let grant = inner.grants[token.grant].clone();
-    if token.expires_at < SystemTime::now() || grant.revoked {
-        return unauthorized();
-    }
-    let Some(account) = inner.accounts.get_mut(&grant.account_id) else {
-        return unauthorized();
-    };
-    account.counters.identity += 1;
     Reply::json(
         200,
         &json!({

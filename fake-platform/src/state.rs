@@ -216,6 +216,32 @@ impl Inner {
         self.accounts.get_mut(&id).expect("inserted above")
     }
 
+    /// A new access token for `grant`, living `lifetime`.
+    pub fn issue_access_token(&mut self, grant: usize, lifetime: Duration) -> String {
+        let access = crate::tokens::random_token();
+        self.access_tokens.insert(
+            access.clone(),
+            AccessToken {
+                grant,
+                expires_at: SystemTime::now() + lifetime,
+            },
+        );
+        access
+    }
+
+    /// The account behind a live bearer token (unexpired, its grant not revoked), with its
+    /// identity call counted; `None` for anything else.
+    pub fn account_for_bearer(&mut self, bearer: Option<&str>) -> Option<&mut Account> {
+        let token = self.access_tokens.get(bearer?)?.clone();
+        let grant = &self.grants[token.grant];
+        if token.expires_at < SystemTime::now() || grant.revoked {
+            return None;
+        }
+        let account = self.accounts.get_mut(&grant.account_id.clone())?;
+        account.counters.identity += 1;
+        Some(account)
+    }
+
     pub fn counters_mut(&mut self, account_id: &str) -> Option<&mut Counters> {
         self.accounts.get_mut(account_id).map(|a| &mut a.counters)
     }

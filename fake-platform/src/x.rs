@@ -16,9 +16,7 @@
 //! invalid."}`, the answer X is widely reported to give.
 
 use crate::http::{escape_html, with_query, Incoming, Reply};
-use crate::state::{
-    unix_seconds, AccessToken, AuthCode, Grant, HoldPoint, RefreshTokenStatus, Shared,
-};
+use crate::state::{unix_seconds, AuthCode, Grant, HoldPoint, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -39,11 +37,7 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
         ("GET", AUTHORIZE_PATH) => consent_page(shared, req),
         ("POST", AUTHORIZE_PATH) => decide(shared, req),
         ("POST", TOKEN_PATH) => {
-            let fault = shared.lock().token_faults.pop_front();
-            if let Some(reply) = fault.and_then(|f| f.replace_before()) {
-                return Some(reply);
-            }
-            let reply = fault.map_or_else(|| token(shared, req), |f| f.alter(token(shared, req)));
+            let reply = crate::faults::serve_token(shared, || token(shared, req));
             shared.pause_at(HoldPoint::TokenResponse);
             reply
         }
@@ -315,14 +309,7 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
 
 /// New tokens for `grant`, as X's token endpoint returns them.
 pub(crate) fn issue(inner: &mut crate::state::Inner, grant: usize) -> serde_json::Value {
-    let access = random_token();
-    inner.access_tokens.insert(
-        access.clone(),
-        AccessToken {
-            grant,
-            expires_at: SystemTime::now() + Duration::from_secs(ACCESS_LIFETIME_SECS),
-        },
-    );
+    let access = inner.issue_access_token(grant, Duration::from_secs(ACCESS_LIFETIME_SECS));
     let scopes = inner.grants[grant].scopes.join(" ");
     let mut body = json!({
         "token_type": "bearer",
@@ -348,21 +335,9 @@ fn identity(shared: &Shared, req: &Incoming) -> Reply {
         )
     };
     let mut inner = shared.lock();
-    let Some(token) = req
-        .bearer()
-        .and_then(|t| inner.access_tokens.get(t))
-        .cloned()
-    else {
+    let Some(account) = inner.account_for_bearer(req.bearer()) else {
         return unauthorized();
     };
-    let grant = inner.grants[token.grant].clone();
-    if token.expires_at < SystemTime::now() || grant.revoked {
-        return unauthorized();
-    }
-    let Some(account) = inner.accounts.get_mut(&grant.account_id) else {
-        return unauthorized();
-    };
-    account.counters.identity += 1;
     Reply::json(
         200,
         &json!({ "data": { "id": account.id, "name": account.name, "username": account.username } }),
