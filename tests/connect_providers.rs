@@ -56,6 +56,17 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Opens a fresh connect link in a new browser; returns the browser and the platform's
+/// authorize URL it was sent to.
+fn open(tenant: &Tenant<'_>, provider: &str, end_user_ref: &str) -> (Browser, String) {
+    let browser = Browser::new();
+    let authorize = browser
+        .get(&tenant.connect_url_for(provider, end_user_ref))
+        .redirect()
+        .to_owned();
+    (browser, authorize)
+}
+
 /// Consents at the fake platform, granting the scopes at `granted` (indexes into the request's
 /// scopes; Google's consent screen lets users untick some). Returns the callback URL.
 fn consent(
@@ -106,11 +117,7 @@ fn a_youtube_channel_connects_with_offline_access() {
     let _serial = serial();
     let s = stack();
     let tenant = Tenant::new(s, "YouTube");
-    let browser = Browser::new();
-    let authorize = browser
-        .get(&tenant.connect_url_for("youtube", "yt-user"))
-        .redirect()
-        .to_owned();
+    let (browser, authorize) = open(&tenant, "youtube", "yt-user");
     assert!(authorize.starts_with(&format!("{}{}", s.fake.base_url(), google::AUTHORIZE_PATH)));
     assert_eq!(
         query_param(&authorize, "access_type").as_deref(),
@@ -164,11 +171,7 @@ fn a_provider_declared_in_configuration_connects_end_to_end() {
     let s = stack();
     let tenant = Tenant::new(s, "Acme");
     let rejections = s.fake.rejections().len();
-    let browser = Browser::new();
-    let authorize = browser
-        .get(&tenant.connect_url_for("acme", "acme-user"))
-        .redirect()
-        .to_owned();
+    let (browser, authorize) = open(&tenant, "acme", "acme-user");
     assert_eq!(
         query_param(&authorize, "scope").as_deref(),
         Some("acme.read acme.post")
@@ -203,11 +206,7 @@ fn declined_scopes_are_named_and_nothing_is_stored() {
     let s = stack();
     let tenant = Tenant::new(s, "Declined");
     let before = counts();
-    let browser = Browser::new();
-    let authorize = browser
-        .get(&tenant.connect_url_for("youtube", "yt-user"))
-        .redirect()
-        .to_owned();
+    let (browser, authorize) = open(&tenant, "youtube", "yt-user");
     // Only the first scope (youtube.upload) is left ticked.
     let callback = consent(
         &browser,
@@ -242,11 +241,7 @@ fn malformed_token_answers_store_nothing_and_say_why() {
         (Fault::ServiceUnavailable, "exchange_failed"),
         (Fault::TooManyRequests, "exchange_failed"),
     ] {
-        let browser = Browser::new();
-        let authorize = browser
-            .get(&tenant.connect_url("m-user"))
-            .redirect()
-            .to_owned();
+        let (browser, authorize) = open(&tenant, "x", "m-user");
         let callback = consent(
             &browser,
             &authorize,
@@ -267,11 +262,7 @@ fn a_missing_expires_in_is_recorded_as_unknown() {
     let _serial = serial();
     let s = stack();
     let tenant = Tenant::new(s, "No expiry");
-    let browser = Browser::new();
-    let authorize = browser
-        .get(&tenant.connect_url("e-user"))
-        .redirect()
-        .to_owned();
+    let (browser, authorize) = open(&tenant, "x", "e-user");
     let callback = consent(
         &browser,
         &authorize,

@@ -6,7 +6,7 @@
 //! binding cookie), which then has its own, longer deadline: consent can take a while.
 
 use crate::core::api_error::ApiError;
-use crate::core::catalogue::Catalogue;
+use crate::core::catalogue::{Catalogue, ProviderSpec};
 use crate::core::clock::Timestamp;
 use crate::core::flow_errors::FlowError;
 use crate::core::return_urls;
@@ -40,28 +40,27 @@ pub struct ConnectRequest {
 
 /// A request that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValidConnect {
-    /// A provider the catalogue has.
-    pub provider: String,
+pub struct ValidConnect<'a> {
+    /// The provider's catalogue entry.
+    pub provider: &'a ProviderSpec,
     pub end_user_ref: String,
     pub return_url: String,
 }
 
 impl ConnectRequest {
     /// Checks the request against the catalogue and the tenant's return-URL allow-list.
-    pub fn validate(
+    pub fn validate<'c>(
         self,
-        catalogue: &Catalogue,
+        catalogue: &'c Catalogue,
         allow_list: &[String],
-    ) -> Result<ValidConnect, ApiError> {
-        if catalogue.get(&self.provider).is_none() {
-            return Err(ApiError::invalid_request(format!(
+    ) -> Result<ValidConnect<'c>, ApiError> {
+        let provider = catalogue.get(&self.provider).ok_or_else(|| {
+            ApiError::invalid_request(format!(
                 "Unknown provider {:?}; known: {}.",
                 self.provider,
                 catalogue.names().join(", ")
-            )));
-        }
-        let provider = self.provider;
+            ))
+        })?;
         validate_end_user_ref(&self.end_user_ref)?;
         if self.connection_id.is_some() {
             return Err(ApiError::invalid_request(
@@ -146,10 +145,11 @@ mod tests {
 
     #[test]
     fn accepts_a_known_provider_and_an_allowed_return_url() {
+        let catalogue = Catalogue::builtin();
         let valid = request("x", "user-42", ALLOWED)
-            .validate(&Catalogue::builtin(), &[ALLOWED.to_owned()])
+            .validate(&catalogue, &[ALLOWED.to_owned()])
             .unwrap();
-        assert_eq!(valid.provider, "x");
+        assert_eq!(valid.provider.name, "x");
         assert_eq!(valid.end_user_ref, "user-42");
     }
 

@@ -3,6 +3,7 @@
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::Catalogue;
 use crate::core::crypto::Keyring;
+use std::rc::Rc;
 use worker::{D1Database, Env, Result};
 
 /// The D1 database: the single source of truth.
@@ -35,14 +36,31 @@ pub fn keyring(env: &Env) -> std::result::Result<Keyring, ApiError> {
     })
 }
 
+thread_local! {
+    /// The catalogue as last built, with the declaration it was built from: parsed once per
+    /// isolate instead of on every request (an isolate runs one request at a time per thread).
+    static CATALOGUE: std::cell::RefCell<Option<(String, Rc<Catalogue>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The provider catalogue: the built-in entries plus the operator's `CUSTOM_PROVIDERS`, or
 /// `unavailable` saying what is wrong with the declaration.
-pub fn catalogue(env: &Env) -> std::result::Result<Catalogue, ApiError> {
+pub fn catalogue(env: &Env) -> std::result::Result<Rc<Catalogue>, ApiError> {
     let declared = text(env, "CUSTOM_PROVIDERS").unwrap_or_default();
-    Catalogue::builtin().with_declared(&declared).map_err(|e| {
+    let cached = CATALOGUE.with_borrow(|c| {
+        c.as_ref()
+            .filter(|(text, _)| *text == declared)
+            .map(|(_, catalogue)| catalogue.clone())
+    });
+    if let Some(catalogue) = cached {
+        return Ok(catalogue);
+    }
+    let catalogue = Rc::new(Catalogue::builtin().with_declared(&declared).map_err(|e| {
         ApiError::new(
             ErrorCode::Unavailable,
             format!("{e}; see README.md, Custom providers."),
         )
-    })
+    })?);
+    CATALOGUE.set(Some((declared, catalogue.clone())));
+    Ok(catalogue)
 }

@@ -9,7 +9,7 @@
 use super::connect::VERIFIER_PURPOSE;
 use super::d1::changes;
 use super::d1_time::{bind as ms, read as time};
-use super::flow::{finish, Stop};
+use super::flow::{self, finish, Stop};
 use super::grants::{self, NewConnection, StoreGrant};
 use super::platform::ExchangeError;
 use super::{bindings, clock, logging, platform, public_url};
@@ -104,13 +104,7 @@ async fn complete(
     };
     let code = check(params, &facts, cookie.as_deref(), now)?;
 
-    let catalogue = bindings::catalogue(env)?;
-    let provider = catalogue.get(&session.provider).ok_or_else(|| {
-        Stop::because(
-            FlowError::Internal,
-            format!("unknown provider {:?}", session.provider),
-        )
-    })?;
+    let provider = &flow::provider_spec(env, &session.provider)?;
     let keyring = bindings::keyring(env)?;
     let verifier = keyring.open(
         &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),

@@ -3,8 +3,8 @@
 //! then a redirect to the platform's consent page. The rules are in `core::connect_sessions`.
 
 use super::d1::changes;
-use super::d1_time::{bind as ms, json as at, read as time};
-use super::flow::{finish, Stop};
+use super::d1_time::{bind as ms, read as time};
+use super::flow::{self, finish, Stop};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use super::{bindings, clock, logging, platform, public_url};
@@ -51,9 +51,7 @@ pub async fn create_session(
         .collect();
     let catalogue = bindings::catalogue(env)?;
     let valid = body.validate(&catalogue, &allow_list)?;
-    let Some(spec) = catalogue.get(&valid.provider) else {
-        return Err(worker::Error::RustError("validated provider vanished".into()).into());
-    };
+    let spec = valid.provider;
     let configured = platform::client_credentials(env, db, &caller.tenant_id, spec)
         .await
         .map_err(worker::Error::RustError)?;
@@ -85,7 +83,7 @@ pub async fn create_session(
         id.as_str().into(),
         sha256_hex(&secret).into(),
         caller.tenant_id.as_str().into(),
-        valid.provider.as_str().into(),
+        spec.name.as_str().into(),
         valid.end_user_ref.as_str().into(),
         valid.return_url.as_str().into(),
         ms(now),
@@ -98,10 +96,10 @@ pub async fn create_session(
         &json!({
             "id": id,
             "url": link_url(&origin.to_url(), &secret),
-            "provider": valid.provider,
+            "provider": spec.name,
             "end_user_ref": valid.end_user_ref,
             "return_url": valid.return_url,
-            "expires_at": at(Some(expires_at.as_millis() as f64)),
+            "expires_at": expires_at.to_rfc3339(),
         }),
     )?)
 }
@@ -189,13 +187,7 @@ async fn start_oauth(
     now: Timestamp,
 ) -> Result<Response, Stop> {
     let db = bindings::db(env)?;
-    let catalogue = bindings::catalogue(env)?;
-    let provider = catalogue.get(&session.provider).ok_or_else(|| {
-        Stop::because(
-            FlowError::Internal,
-            format!("unknown provider {:?}", session.provider),
-        )
-    })?;
+    let provider = &flow::provider_spec(env, &session.provider)?;
     let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
         .await
         .map_err(|e| Stop::because(FlowError::Internal, e))?

@@ -3,6 +3,7 @@
 
 use super::{clock, logging, respond};
 use crate::core::api_error::ApiError;
+use crate::core::catalogue::ProviderSpec;
 use crate::core::crypto::CryptoError;
 use crate::core::flow_errors::{reply, FlowError};
 use crate::core::ids::RandomUnavailable;
@@ -74,6 +75,14 @@ impl From<respond::Failure> for Stop {
             respond::Failure::Runtime(e) => e.into(),
         }
     }
+}
+
+/// The catalogue entry of a provider a session row names.
+pub fn provider_spec(env: &worker::Env, name: &str) -> Result<ProviderSpec, Stop> {
+    super::bindings::catalogue(env)?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Stop::because(FlowError::Internal, format!("unknown provider {name:?}")))
 }
 
 /// The browser's answer for a step's outcome. `return_url` is the session's (allow-listed)
