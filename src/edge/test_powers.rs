@@ -19,12 +19,12 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request};
 
 pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
-    if route == TestRoute::ReturnPage {
-        return return_page(&req, env).await;
+    // The demo return page is where a browser lands: the one route without the operator secret.
+    if route != TestRoute::ReturnPage {
+        let authorization = req.headers().get("authorization")?;
+        let secret = bindings::text(env, bindings::OPERATOR_SECRET);
+        authorize_operator(authorization.as_deref(), secret.as_deref())?;
     }
-    let authorization = req.headers().get("authorization")?;
-    let secret = bindings::text(env, bindings::OPERATOR_SECRET);
-    authorize_operator(authorization.as_deref(), secret.as_deref())?;
     match route {
         TestRoute::GetClock => show_clock(env, now).await,
         TestRoute::SetClock => set_clock(req, env).await,
@@ -33,7 +33,6 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
         TestRoute::CreateSpikeGrant => spike::create_grant(req, env, now).await,
         TestRoute::SpikeGrant(id) => spike::inspect(env, &id).await,
         TestRoute::SpikeRefresh(id) => spike::refresh(req, env, &id).await,
-        // Answered above, before the operator check.
         TestRoute::ReturnPage => return_page(&req, env).await,
         TestRoute::RowCounts => row_counts(env).await,
         TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id).await,
