@@ -7,44 +7,34 @@ mod common;
 use common::browser::{query_pairs, query_param, Browser, Visit};
 use common::tenants::Tenant;
 use common::Stack;
-use evergreen_fake_platform::{google, x, Fault};
+use evergreen_fake_platform::{fixtures, google, x, Fault};
 use serde_json::Value;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-/// An operator-declared provider, with no code of its own: it speaks standard OAuth 2.0
-/// (here against the fake's Google endpoints, with HTTP Basic instead of YouTube's body auth and
-/// its own scopes and identity pointers).
+/// The README's complete `CUSTOM_PROVIDERS` example, read from the README itself so that the
+/// example a newcomer copies is the one proven to connect. The fake serves Acme from
+/// `fake-platform/fixtures/acme.json` alone (standard OAuth 2.0, rotating refresh tokens, an
+/// OpenID Connect userinfo endpoint), with no code of its own.
 fn acme() -> serde_json::Value {
-    serde_json::json!([{
-        "name": "acme",
-        "display_name": "Acme Social",
-        "docs": ["https://example.invalid/acme-oauth"],
-        "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
-        "token_url": "https://oauth2.googleapis.com/token",
-        "identity": {
-            "url": "https://www.googleapis.com/youtube/v3/channels?mine=true",
-            "kind": "profile",
-            "id": "/items/0/id",
-            "name": "/items/0/snippet/title"
-        },
-        "scopes": ["acme.read", "acme.post"],
-        "client_auth": "client_secret_basic",
-        "pkce": "S256",
-        "authorize_params": { "access_type": "offline" },
-        "tokens": { "refresh_token": "reusable" },
-        "refresh": { "policy": "on_demand", "threshold_secs": 600 }
-    }])
+    let readme = include_str!("../README.md");
+    let section = &readme[readme
+        .find("### Custom providers")
+        .expect("the README section")..];
+    let start = section.find("```json").expect("a json block") + "```json".len();
+    let end = start + section[start..].find("```").expect("the block's end");
+    serde_json::from_str(&section[start..end]).expect("the README example is valid JSON")
 }
 
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
         Stack::start_with("connect-providers", |clients| {
-            let google = &clients[1];
+            // Any client the fake knows will do; the YouTube one is free here.
+            let client = &clients[1];
             vec![
                 ("CUSTOM_PROVIDERS".into(), acme().to_string()),
-                ("ACME_CLIENT_ID".into(), google.id.clone()),
-                ("ACME_CLIENT_SECRET".into(), google.secret.clone()),
+                ("ACME_CLIENT_ID".into(), client.id.clone()),
+                ("ACME_CLIENT_SECRET".into(), client.secret.clone()),
             ]
         })
     })
@@ -172,20 +162,25 @@ fn a_provider_declared_in_configuration_connects_end_to_end() {
     let tenant = Tenant::new(s, "Acme");
     let rejections = s.fake.rejections().len();
     let (browser, authorize) = open(&tenant, "acme", "acme-user");
-    assert_eq!(
-        query_param(&authorize, "scope").as_deref(),
-        Some("acme.read acme.post")
+    let dialect = fixtures::acme().dialect.as_ref().unwrap();
+    assert!(
+        authorize.starts_with(&format!("{}{}?", s.fake.base_url(), dialect.authorize_path)),
+        "{authorize}"
     );
     assert_eq!(
-        query_param(&authorize, "access_type").as_deref(),
-        Some("offline")
+        query_param(&authorize, "scope").as_deref(),
+        Some("openid profile posts.write offline_access")
+    );
+    assert_eq!(
+        query_param(&authorize, "prompt").as_deref(),
+        Some("consent")
     );
     let callback = consent(
         &browser,
         &authorize,
-        google::AUTHORIZE_PATH,
+        &dialect.authorize_path,
         "acme_user",
-        &[0, 1],
+        &[],
     );
     let connection =
         query_param(browser.get(&callback).redirect(), "connection_id").expect("connected");
@@ -193,7 +188,11 @@ fn a_provider_declared_in_configuration_connects_end_to_end() {
     let listed = tenant.connections();
     assert_eq!(listed[0]["provider"], "acme");
     assert_eq!(listed[0]["account"]["kind"], "profile");
+    let account = s.fake.account("acme_user").unwrap();
+    assert_eq!(listed[0]["account"]["id"], account.id, "read at /sub");
+    assert_eq!(listed[0]["account"]["username"], "acme_user");
     let issued = s.fake.tokens_issued_to("acme_user");
+    assert_eq!(issued.refresh.len(), 1, "a refresh token is kept");
     assert_eq!(
         tenant.token(&connection).body["access_token"],
         issued.access[0].as_str()

@@ -3,6 +3,7 @@
 use crate::http::Reply;
 use crate::state::Shared;
 use serde_json::json;
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -19,6 +20,13 @@ pub enum Fault {
     /// The tokens are issued (a refresh token is rotated), but the answer omits `expires_in`,
     /// which RFC 6749 allows.
     OmitExpiresIn,
+    /// The endpoint does its work and answers normally, but only after this long: a platform
+    /// having a slow day, or one slower than the caller's deadline.
+    Slow(Duration),
+    /// The endpoint does its work (a rotating platform has already replaced the refresh
+    /// token), then the answer is lost on the way: the caller gets `502` from the gateway in
+    /// between and never sees the new tokens.
+    LostAfterIssue,
 }
 
 impl Fault {
@@ -43,14 +51,22 @@ impl Fault {
                 &json!({ "title": "Too Many Requests", "detail": "Too Many Requests", "status": 429 }),
             )
             .with_header("retry-after", "30"),
-            Fault::OmitExpiresIn => return None,
+            Fault::OmitExpiresIn | Fault::Slow(_) | Fault::LostAfterIssue => return None,
         })
     }
 
     /// The endpoint's real reply, altered, for faults that let the work happen.
     pub fn alter(self, mut reply: Reply) -> Reply {
-        if self == Fault::OmitExpiresIn {
-            reply.remove_json_field("expires_in");
+        match self {
+            Fault::OmitExpiresIn => reply.remove_json_field("expires_in"),
+            Fault::LostAfterIssue => {
+                return Reply::html(
+                    502,
+                    "<html><body>502 Bad Gateway: the upstream connection closed</body></html>"
+                        .to_owned(),
+                )
+            }
+            _ => {}
         }
         reply
     }
@@ -60,6 +76,9 @@ impl Fault {
 /// real work, and is skipped for faults that issue nothing.
 pub fn serve_token(shared: &Shared, work: impl FnOnce() -> Reply) -> Reply {
     let fault = shared.lock().token_faults.pop_front();
+    if let Some(Fault::Slow(delay)) = fault {
+        std::thread::sleep(delay);
+    }
     match fault {
         None => work(),
         Some(fault) => fault

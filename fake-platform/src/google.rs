@@ -1,26 +1,15 @@
 //! Google OAuth 2.0 for YouTube: the web-server flow with `access_type=offline`, a token
-//! endpoint that does not rotate refresh tokens, granular consent, revocation, and the YouTube
-//! Data API's `channels.list?mine=true` as the identity call.
+//! endpoint that does not rotate refresh tokens, granular consent, refresh tokens that die
+//! after six months unused (or a week, for an app in testing mode), revocation, and the
+//! YouTube Data API's `channels.list?mine=true` as the identity call.
 //!
-//! Behaviour follows "Using OAuth 2.0 for Web Server Applications"
-//! (https://developers.google.com/identity/protocols/oauth2/web-server):
-//! - a refresh token is returned only when the authorization asked for `access_type=offline`
-//!   ("…only returned if your application set the access_type parameter to offline");
-//! - the token answer is `{"access_token", "expires_in": 3599, "token_type": "Bearer",
-//!   "scope", "refresh_token"}`; a refresh answer carries no new refresh token (refresh tokens
-//!   are not rotated);
-//! - users may grant only some of the requested scopes (granular consent), and `scope` lists
-//!   what was granted;
-//! - the token endpoint takes the client secret in the body (the documented form) or HTTP
-//!   Basic (listed in Google's discovery document, `token_endpoint_auth_methods_supported`);
-//! - revocation: `POST https://oauth2.googleapis.com/revoke` with `token`, `200` on success.
-//!
-//! Assumption: an expired, revoked or unknown refresh token gets `400 {"error":
-//! "invalid_grant", "error_description": "Token has been expired or revoked."}`; the docs name
-//! `invalid_grant` for these cases, the description is the one Google is widely reported to send.
+//! What Google does and answers comes from `fixtures/google.json`, where each entry cites
+//! Google's docs or says why it is an assumption. Users may grant only some of the requested
+//! scopes (granular consent); `scope` in the answer lists what was granted.
 
+use crate::fixtures::Fixtures;
 use crate::http::{escape_html, with_query, Incoming, Reply};
-use crate::state::{AuthCode, Grant, RefreshTokenStatus, Shared};
+use crate::state::{AuthCode, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
@@ -31,8 +20,11 @@ pub const TOKEN_PATH: &str = "/oauth2.googleapis.com/token";
 pub const REVOKE_PATH: &str = "/oauth2.googleapis.com/revoke";
 pub const CHANNELS_PATH: &str = "/www.googleapis.com/youtube/v3/channels";
 
-const CODE_LIFETIME: Duration = Duration::from_secs(600);
-const ACCESS_LIFETIME_SECS: u64 = 3599;
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn fx() -> &'static Fixtures {
+    crate::fixtures::google()
+}
 
 pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     Some(match (req.method.as_str(), req.path.as_str()) {
@@ -43,13 +35,6 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
         ("GET", CHANNELS_PATH) => channels(shared, req),
         _ => return None,
     })
-}
-
-fn error(status: u16, error: &str, description: &str) -> Reply {
-    Reply::json(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    )
 }
 
 struct Params {
@@ -182,6 +167,7 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
     let account = inner.account_by_username(&username);
     account.counters.authorize += 1;
     let account_id = account.id.clone();
+    let now = inner.now_for(&account_id);
     inner.codes.insert(
         code.clone(),
         AuthCode {
@@ -190,7 +176,7 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
             redirect_uri: p.redirect_uri.clone(),
             scopes: granted,
             code_challenge: p.code_challenge,
-            expires_at: SystemTime::now() + CODE_LIFETIME,
+            expires_at: now + Duration::from_secs(fx().fact_u64("code_lifetime_secs")),
             offline: p.offline,
         },
     );
@@ -214,20 +200,20 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
     };
     let Some((client_id, secret)) = credentials else {
         inner.reject("token", "no client authentication (or two kinds at once)");
-        return error(401, "invalid_client", "The OAuth client was not found.");
+        return fx().reply("client_auth_missing");
     };
     if inner.clients.get(&client_id) != Some(&secret) {
         inner.reject("token", "wrong client credentials");
-        return error(401, "invalid_client", "Unauthorized");
+        return fx().reply("client_invalid");
     }
     let (grant, with_refresh) = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
             let Some(issued) = inner.codes.remove(&code) else {
                 inner.reject("token", "unknown or used authorization code");
-                return error(400, "invalid_grant", "Bad Request");
+                return fx().reply("authorization_code_invalid");
             };
-            if issued.expires_at < SystemTime::now()
+            if issued.expires_at < inner.now_for(&issued.account_id)
                 || issued.client_id != client_id
                 || form.get("redirect_uri") != Some(&issued.redirect_uri)
             {
@@ -235,39 +221,42 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
                     "token",
                     "expired code, another client's, or redirect_uri mismatch",
                 );
-                return error(400, "invalid_grant", "Bad Request");
+                return fx().reply("authorization_code_invalid");
             }
             if !issued.code_challenge.is_empty() {
                 let verifier = form.get("code_verifier").cloned().unwrap_or_default();
                 if s256(&verifier) != issued.code_challenge {
                     inner.reject("token", "code_verifier does not match the code_challenge");
-                    return error(400, "invalid_grant", "Invalid code verifier.");
+                    return fx().reply("code_verifier_mismatch");
                 }
             }
             if let Some(c) = inner.counters_mut(&issued.account_id) {
                 c.token_authorization_code += 1;
             }
-            inner.grants.push(Grant {
-                account_id: issued.account_id,
-                client_id,
-                scopes: issued.scopes,
-                offline: issued.offline,
-                revoked: false,
-            });
-            (inner.grants.len() - 1, issued.offline)
+            let offline = issued.offline;
+            let grant =
+                inner.add_grant(issued.account_id, client_id, issued.scopes, issued.offline);
+            (grant, offline)
         }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             let found = inner.refresh_tokens.get(&presented).copied();
             let Some((grant, RefreshTokenStatus::Active)) = found else {
                 inner.reject("token", "refresh token revoked or unknown");
-                return error(400, "invalid_grant", "Token has been expired or revoked.");
+                return fx().reply("refresh_token_invalid");
             };
             if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
                 inner.reject("token", "refresh token of another client, or revoked");
-                return error(400, "invalid_grant", "Token has been expired or revoked.");
+                return fx().reply("refresh_token_invalid");
             }
             let account_id = inner.grants[grant].account_id.clone();
+            let now = inner.now_for(&account_id);
+            if let Some(reason) = expired(&inner, grant, now) {
+                inner.reject("token", reason);
+                inner.revoke_grant(grant);
+                return fx().reply("refresh_token_invalid");
+            }
+            inner.grants[grant].last_used_at = now;
             if let Some(c) = inner.counters_mut(&account_id) {
                 c.token_refresh += 1;
             }
@@ -276,24 +265,41 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
         }
         _ => {
             inner.reject("token", "unsupported grant_type");
-            return error(400, "unsupported_grant_type", "Invalid grant_type.");
+            return fx().reply("grant_type_unsupported");
         }
     };
-    let access = inner.issue_access_token(grant, Duration::from_secs(ACCESS_LIFETIME_SECS));
-    let mut body = json!({
-        "access_token": access,
-        "expires_in": ACCESS_LIFETIME_SECS,
-        "token_type": "Bearer",
-        "scope": inner.grants[grant].scopes.join(" "),
-    });
+    let lifetime = fx().fact_u64("access_lifetime_secs");
+    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
+    let mut values = vec![
+        ("access_token", json!(access)),
+        ("expires_in", json!(lifetime)),
+        ("scope", json!(inner.grants[grant].scopes.join(" "))),
+    ];
     if with_refresh {
         let refresh = format!("1//{}", random_token());
         inner
             .refresh_tokens
             .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
-        body["refresh_token"] = json!(refresh);
+        values.push(("refresh_token", json!(refresh)));
     }
-    Reply::json(200, &body)
+    fx().render("token_issued", &values)
+}
+
+/// Why a grant's refresh token no longer works at `now` (its account's clock), by the rules
+/// in `fixtures/google.json`: six months unused, or a week old for an app in testing mode.
+fn expired(inner: &crate::state::Inner, grant: usize, now: SystemTime) -> Option<&'static str> {
+    let g = &inner.grants[grant];
+    let idle = DAY * fx().fact_u64("idle_expiry_days") as u32;
+    if now.duration_since(g.last_used_at).unwrap_or_default() > idle {
+        return Some("refresh token unused for six months");
+    }
+    let testing = DAY * fx().fact_u64("testing_mode_expiry_days") as u32;
+    if inner.testing_mode_clients.contains(&g.client_id)
+        && now.duration_since(g.issued_at).unwrap_or_default() > testing
+    {
+        return Some("refresh token of a testing-mode app older than a week");
+    }
+    None
 }
 
 fn revoke(shared: &Shared, req: &Incoming) -> Reply {
@@ -304,30 +310,18 @@ fn revoke(shared: &Shared, req: &Incoming) -> Reply {
         .or_else(|| req.query.get("token").cloned())
         .unwrap_or_default();
     let mut inner = shared.lock();
-    let grant = inner
-        .refresh_tokens
-        .get(&token)
-        .map(|(g, _)| *g)
-        .or_else(|| inner.access_tokens.get(&token).map(|t| t.grant));
-    let Some(grant) = grant else {
-        return error(400, "invalid_token", "Token expired or revoked");
+    let Some(grant) = inner.grant_of_token(&token) else {
+        return fx().reply("revoke_refused");
     };
-    inner.grants[grant].revoked = true;
-    for (_, (g, status)) in inner.refresh_tokens.iter_mut() {
-        if *g == grant {
-            *status = RefreshTokenStatus::Revoked;
-        }
+    inner.revoke_grant(grant);
+    let account_id = inner.grants[grant].account_id.clone();
+    if let Some(c) = inner.counters_mut(&account_id) {
+        c.revoke += 1;
     }
-    Reply::json(200, &json!({}))
+    fx().reply("revoked")
 }
 
 fn channels(shared: &Shared, req: &Incoming) -> Reply {
-    let unauthorized = || {
-        Reply::json(
-            401,
-            &json!({ "error": { "code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED" } }),
-        )
-    };
     if req.query.get("mine").map(String::as_str) != Some("true") {
         return Reply::json(
             400,
@@ -336,7 +330,7 @@ fn channels(shared: &Shared, req: &Incoming) -> Reply {
     }
     let mut inner = shared.lock();
     let Some(account) = inner.account_for_bearer(req.bearer()) else {
-        return unauthorized();
+        return fx().reply("identity_unauthorized");
     };
     Reply::json(
         200,

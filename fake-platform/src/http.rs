@@ -86,7 +86,7 @@ pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub location: Option<String>,
-    pub extra_headers: Vec<(&'static str, String)>,
+    pub extra_headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -128,8 +128,8 @@ impl Reply {
         )
     }
 
-    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
-        self.extra_headers.push((name, value.to_owned()));
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.extra_headers.push((name.to_owned(), value.to_owned()));
         self
     }
 

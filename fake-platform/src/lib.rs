@@ -3,15 +3,18 @@
 //! Social platforms cannot be reached from the test machines, so this server speaks their
 //! dialects on loopback. Every platform is served under its own host name as the first path
 //! segment (`/api.x.com/2/oauth2/token`), which is exactly what the worker's test-build URL
-//! rewrite produces; adding a platform means adding a module and a line in [`route`].
+//! rewrite produces. Platforms with quirks (X, Google) have a module each; a standard OAuth 2.0
+//! provider is served from its fixture file alone (`fixtures/acme.json`, [`fixtures`]).
 //!
 //! Tests start it in-process ([`FakePlatform::start`]) and read its per-account call counters,
 //! its refusals, and hold a request at a chosen point ([`FakePlatform::hold`]). The run command
 //! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
 
 mod faults;
+pub mod fixtures;
 pub mod google;
 mod http;
+mod standard;
 mod state;
 mod tokens;
 pub mod x;
@@ -21,7 +24,7 @@ pub use state::{Account, Counters, HoldPoint, RefreshTokenStatus, Rejection};
 
 use http::{Incoming, Reply};
 use serde_json::json;
-use state::{Grant, Shared};
+use state::Shared;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,15 +160,55 @@ impl FakePlatform {
     ) -> serde_json::Value {
         let mut inner = self.shared.lock();
         let account_id = inner.account_by_username(username).id.clone();
-        inner.grants.push(Grant {
+        let grant = inner.add_grant(
             account_id,
-            client_id: client_id.to_owned(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            offline: scopes.contains(&"offline.access"),
-            revoked: false,
-        });
-        let grant = inner.grants.len() - 1;
-        x::issue(&mut inner, grant)
+            client_id.to_owned(),
+            scopes.iter().map(|s| (*s).to_owned()).collect(),
+            scopes.contains(&"offline.access"),
+        );
+        serde_json::from_str(&x::issue(&mut inner, grant).body).unwrap_or_default()
+    }
+
+    /// Moves `username`'s clock forward by `by` (creating the account if needed): its access
+    /// tokens expire, its refresh tokens age and sit idle, as if that much time had passed
+    /// for it alone.
+    pub fn advance_clock(&self, username: &str, by: Duration) {
+        self.shared
+            .lock()
+            .account_by_username(username)
+            .clock_offset += by;
+    }
+
+    /// Puts a client's app in (or out of) "testing" publishing status: Google then lets its
+    /// refresh tokens live a week.
+    pub fn set_testing_mode(&self, client_id: &str, testing: bool) {
+        let mut inner = self.shared.lock();
+        if testing {
+            inner.testing_mode_clients.insert(client_id.to_owned());
+        } else {
+            inner.testing_mode_clients.remove(client_id);
+        }
+    }
+
+    /// What a user does in their account settings: removes every app's access. Each grant of
+    /// `username` ends; its tokens are refused from now on. Returns how many grants ended.
+    pub fn revoke_all_grants_of(&self, username: &str) -> usize {
+        let mut inner = self.shared.lock();
+        let Some(account_id) = inner
+            .accounts
+            .values()
+            .find(|a| a.username == username)
+            .map(|a| a.id.clone())
+        else {
+            return 0;
+        };
+        let mine: Vec<usize> = (0..inner.grants.len())
+            .filter(|g| inner.grants[*g].account_id == account_id && !inner.grants[*g].revoked)
+            .collect();
+        for g in &mine {
+            inner.revoke_grant(*g);
+        }
+        mine.len()
     }
 
     /// Arms a hold: the next request to reach `point` stops there until the hold is released
@@ -236,7 +279,10 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
             google::handle(shared, req)
         }
         "__fake" => control(shared, req),
-        _ => None,
+        host => fixtures::all()
+            .into_iter()
+            .filter(|f| standard::serves_host(f, host))
+            .find_map(|f| standard::handle(shared, f, req)),
     }
 }
 

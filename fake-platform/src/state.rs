@@ -21,6 +21,8 @@ pub struct Counters {
     pub token_refresh: u64,
     /// Identity calls (`/2/users/me`).
     pub identity: u64,
+    /// Successful revocations through the platform's revoke endpoint.
+    pub revoke: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -30,6 +32,10 @@ pub struct Account {
     pub username: String,
     pub name: String,
     pub counters: Counters,
+    /// How far this account's clock runs ahead of the machine's: what a test moves to make
+    /// this account's tokens expire, or its refresh token sit idle, without touching others.
+    #[serde(skip)]
+    pub clock_offset: Duration,
 }
 
 /// A request the fake refused because it broke the platform's rules.
@@ -59,6 +65,10 @@ pub struct Grant {
     /// Whether the consent asked for offline access (a refresh token).
     pub offline: bool,
     pub revoked: bool,
+    /// When the consent was given, on the account's clock.
+    pub issued_at: SystemTime,
+    /// When a refresh token of this grant was last used (or issued), on the account's clock.
+    pub last_used_at: SystemTime,
 }
 
 /// What became of a refresh token.
@@ -117,6 +127,9 @@ pub struct Inner {
     pub rejections: Vec<Rejection>,
     /// Faults armed for the next token answers, oldest first.
     pub token_faults: std::collections::VecDeque<crate::faults::Fault>,
+    /// Clients whose app is in "testing" publishing status (Google: refresh tokens die after
+    /// a week).
+    pub testing_mode_clients: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -209,6 +222,7 @@ impl Inner {
                     username: username.to_owned(),
                     name: display_name(username),
                     counters: Counters::default(),
+                    clock_offset: Duration::ZERO,
                 },
             );
             id
@@ -216,28 +230,72 @@ impl Inner {
         self.accounts.get_mut(&id).expect("inserted above")
     }
 
-    /// A new access token for `grant`, living `lifetime`.
+    /// The time on `account_id`'s clock (the machine's, moved by the account's offset).
+    pub fn now_for(&self, account_id: &str) -> SystemTime {
+        let offset = self
+            .accounts
+            .get(account_id)
+            .map_or(Duration::ZERO, |a| a.clock_offset);
+        SystemTime::now() + offset
+    }
+
+    /// Records a new consent and returns its index.
+    pub fn add_grant(
+        &mut self,
+        account_id: String,
+        client_id: String,
+        scopes: Vec<String>,
+        offline: bool,
+    ) -> usize {
+        let now = self.now_for(&account_id);
+        self.grants.push(Grant {
+            account_id,
+            client_id,
+            scopes,
+            offline,
+            revoked: false,
+            issued_at: now,
+            last_used_at: now,
+        });
+        self.grants.len() - 1
+    }
+
+    /// A new access token for `grant`, living `lifetime` on its account's clock.
     pub fn issue_access_token(&mut self, grant: usize, lifetime: Duration) -> String {
         let access = crate::tokens::random_token();
-        self.access_tokens.insert(
-            access.clone(),
-            AccessToken {
-                grant,
-                expires_at: SystemTime::now() + lifetime,
-            },
-        );
+        let expires_at = self.now_for(&self.grants[grant].account_id.clone()) + lifetime;
+        self.access_tokens
+            .insert(access.clone(), AccessToken { grant, expires_at });
         access
+    }
+
+    /// Ends a grant: its refresh tokens are refused and its access tokens stop working.
+    pub fn revoke_grant(&mut self, grant: usize) {
+        self.grants[grant].revoked = true;
+        for (g, status) in self.refresh_tokens.values_mut() {
+            if *g == grant {
+                *status = RefreshTokenStatus::Revoked;
+            }
+        }
+    }
+
+    /// The grant a refresh or access token belongs to.
+    pub fn grant_of_token(&self, token: &str) -> Option<usize> {
+        self.refresh_tokens
+            .get(token)
+            .map(|(g, _)| *g)
+            .or_else(|| self.access_tokens.get(token).map(|t| t.grant))
     }
 
     /// The account behind a live bearer token (unexpired, its grant not revoked), with its
     /// identity call counted; `None` for anything else.
     pub fn account_for_bearer(&mut self, bearer: Option<&str>) -> Option<&mut Account> {
         let token = self.access_tokens.get(bearer?)?.clone();
-        let grant = &self.grants[token.grant];
-        if token.expires_at < SystemTime::now() || grant.revoked {
+        let grant = self.grants[token.grant].clone();
+        if token.expires_at < self.now_for(&grant.account_id) || grant.revoked {
             return None;
         }
-        let account = self.accounts.get_mut(&grant.account_id.clone())?;
+        let account = self.accounts.get_mut(&grant.account_id)?;
         account.counters.identity += 1;
         Some(account)
     }

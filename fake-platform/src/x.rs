@@ -1,22 +1,16 @@
 //! X (Twitter) OAuth 2.0: authorization code with PKCE, confidential-client token endpoint,
-//! rotating refresh tokens, and the `users/me` identity call.
+//! rotating refresh tokens, revocation, and the `users/me` identity call.
 //!
-//! Behaviour follows X's docs, "OAuth 2.0 Authorization Code Flow with PKCE"
-//! (https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code) and
-//! "How to connect to endpoints using OAuth 2.0" (…/oauth-2-0/user-access-token):
-//! - the authorization code is valid for 30 seconds;
-//! - confidential clients authenticate to the token endpoint with HTTP Basic;
-//! - access tokens last two hours (`expires_in: 7200`); a refresh token is issued only with the
-//!   `offline.access` scope.
+//! What X does (lifetimes, the refresh-token scope, client authentication, rotation) and what
+//! it answers (success and error bodies) come from `fixtures/x.json`, where each entry cites
+//! X's docs or says why it is an assumption.
 //!
 //! Stricter than X on purpose (so a test can prove Evergreen never relies on the laxer path):
 //! `code_challenge_method=plain` is refused, and so is a client secret in the body.
-//! Assumption (X documents no wording): a refresh token that was already used, or is unknown,
-//! gets `400 {"error":"invalid_request","error_description":"Value passed for the token was
-//! invalid."}`, the answer X is widely reported to give.
 
+use crate::fixtures::Fixtures;
 use crate::http::{escape_html, with_query, Incoming, Reply};
-use crate::state::{unix_seconds, AuthCode, Grant, HoldPoint, RefreshTokenStatus, Shared};
+use crate::state::{unix_seconds, AuthCode, HoldPoint, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -27,10 +21,11 @@ use std::time::{Duration, SystemTime};
 pub const AUTHORIZE_PATH: &str = "/x.com/i/oauth2/authorize";
 pub const TOKEN_PATH: &str = "/api.x.com/2/oauth2/token";
 pub const IDENTITY_PATH: &str = "/api.x.com/2/users/me";
+pub const REVOKE_PATH: &str = "/api.x.com/2/oauth2/revoke";
 
-const CODE_LIFETIME: Duration = Duration::from_secs(30);
-const ACCESS_LIFETIME_SECS: u64 = 7200;
-const OFFLINE_SCOPE: &str = "offline.access";
+fn fx() -> &'static Fixtures {
+    crate::fixtures::x()
+}
 
 pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     Some(match (req.method.as_str(), req.path.as_str()) {
@@ -42,6 +37,7 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
             reply
         }
         ("GET", IDENTITY_PATH) => identity(shared, req),
+        ("POST", REVOKE_PATH) => revoke(shared, req),
         _ => return None,
     })
 }
@@ -158,6 +154,7 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
     let account = inner.account_by_username(&username);
     account.counters.authorize += 1;
     let account_id = account.id.clone();
+    let now = inner.now_for(&account_id);
     inner.codes.insert(
         code.clone(),
         AuthCode {
@@ -170,9 +167,12 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            offline: params.scope.split(' ').any(|s| s == OFFLINE_SCOPE),
+            offline: params
+                .scope
+                .split(' ')
+                .any(|s| Some(s) == fx().fact("refresh_token_scope").as_str()),
             code_challenge: params.code_challenge,
-            expires_at: SystemTime::now() + CODE_LIFETIME,
+            expires_at: now + Duration::from_secs(fx().fact_u64("code_lifetime_secs")),
         },
     );
     Reply::redirect(with_query(
@@ -181,114 +181,67 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
     ))
 }
 
-fn token_error(status: u16, error: &str, description: &str) -> Reply {
-    Reply::json(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    )
-}
-
 fn token(shared: &Shared, req: &Incoming) -> Reply {
     let form = req.form();
     let mut inner = shared.lock();
     if form.contains_key("client_secret") {
         inner.reject("token", "client secret sent in the body");
-        return token_error(
-            401,
-            "unauthorized_client",
-            "Missing valid authorization header",
-        );
+        return fx().reply("client_auth_missing");
     }
     let Some((client_id, secret)) = req.basic_auth() else {
         inner.reject("token", "no HTTP Basic client authentication");
-        return token_error(
-            401,
-            "unauthorized_client",
-            "Missing valid authorization header",
-        );
+        return fx().reply("client_auth_missing");
     };
     if inner.clients.get(&client_id) != Some(&secret) {
         inner.reject("token", "wrong client credentials");
-        return token_error(401, "invalid_client", "Client authentication failed");
+        return fx().reply("client_invalid");
     }
     let grant = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
             let Some(issued) = inner.codes.remove(&code) else {
                 inner.reject("token", "unknown or used authorization code");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the authorization code was invalid.",
-                );
+                return fx().reply("authorization_code_invalid");
             };
-            if issued.expires_at < SystemTime::now() || issued.client_id != client_id {
+            if issued.expires_at < inner.now_for(&issued.account_id)
+                || issued.client_id != client_id
+            {
                 inner.reject("token", "expired code or code of another client");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the authorization code was invalid.",
-                );
+                return fx().reply("authorization_code_invalid");
             }
             if form.get("redirect_uri") != Some(&issued.redirect_uri) {
                 inner.reject("token", "redirect_uri does not match the authorize request");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the redirect uri did not match.",
-                );
+                return fx().reply("redirect_uri_mismatch");
             }
             let Some(verifier) = form.get("code_verifier").filter(|v| !v.is_empty()) else {
                 inner.reject("token", "missing code_verifier");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Missing required parameter [code_verifier].",
-                );
+                return fx().reply("code_verifier_missing");
             };
             if s256(verifier) != issued.code_challenge {
                 inner.reject("token", "code_verifier does not match the code_challenge");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the code verifier did not match.",
-                );
+                return fx().reply("code_verifier_mismatch");
             }
             if let Some(c) = inner.counters_mut(&issued.account_id) {
                 c.token_authorization_code += 1;
             }
-            inner.grants.push(Grant {
-                account_id: issued.account_id,
-                client_id,
-                scopes: issued.scopes,
-                offline: issued.offline,
-                revoked: false,
-            });
-            inner.grants.len() - 1
+            inner.add_grant(issued.account_id, client_id, issued.scopes, issued.offline)
         }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             let found = inner.refresh_tokens.get(&presented).copied();
             let Some((grant, RefreshTokenStatus::Active)) = found else {
                 inner.reject("token", "refresh token already used, revoked or unknown");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the token was invalid.",
-                );
+                return fx().reply("refresh_token_invalid");
             };
             if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
                 inner.reject("token", "refresh token of another client, or revoked");
-                return token_error(
-                    400,
-                    "invalid_request",
-                    "Value passed for the token was invalid.",
-                );
+                return fx().reply("refresh_token_invalid");
             }
             inner
                 .refresh_tokens
                 .insert(presented, (grant, RefreshTokenStatus::Rotated));
             let account_id = inner.grants[grant].account_id.clone();
+            inner.grants[grant].last_used_at = inner.now_for(&account_id);
             if let Some(c) = inner.counters_mut(&account_id) {
                 c.token_refresh += 1;
             }
@@ -296,47 +249,63 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
         }
         _ => {
             inner.reject("token", "unsupported grant_type");
-            return token_error(
-                400,
-                "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
-            );
+            return fx().reply("grant_type_unsupported");
         }
     };
-    let tokens = issue(&mut inner, grant);
-    Reply::json(200, &tokens)
+    issue(&mut inner, grant)
 }
 
-/// New tokens for `grant`, as X's token endpoint returns them.
-pub(crate) fn issue(inner: &mut crate::state::Inner, grant: usize) -> serde_json::Value {
-    let access = inner.issue_access_token(grant, Duration::from_secs(ACCESS_LIFETIME_SECS));
-    let scopes = inner.grants[grant].scopes.join(" ");
-    let mut body = json!({
-        "token_type": "bearer",
-        "expires_in": ACCESS_LIFETIME_SECS,
-        "access_token": access,
-        "scope": scopes,
-    });
+/// New tokens for `grant`, as X's token endpoint returns them (`fixtures/x.json`,
+/// `token_issued`).
+pub(crate) fn issue(inner: &mut crate::state::Inner, grant: usize) -> Reply {
+    let lifetime = fx().fact_u64("access_lifetime_secs");
+    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
+    let mut values = vec![
+        ("access_token", json!(access)),
+        ("expires_in", json!(lifetime)),
+        ("scope", json!(inner.grants[grant].scopes.join(" "))),
+    ];
     if inner.grants[grant].offline {
         let refresh = random_token();
         inner
             .refresh_tokens
             .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
-        body["refresh_token"] = json!(refresh);
+        values.push(("refresh_token", json!(refresh)));
     }
-    body
+    fx().render("token_issued", &values)
+}
+
+/// `POST /2/oauth2/revoke`: the client (HTTP Basic, as at the token endpoint) ends the grant
+/// a token belongs to.
+fn revoke(shared: &Shared, req: &Incoming) -> Reply {
+    let mut inner = shared.lock();
+    let Some((client_id, secret)) = req.basic_auth() else {
+        inner.reject("revoke", "no HTTP Basic client authentication");
+        return fx().reply("client_auth_missing");
+    };
+    if inner.clients.get(&client_id) != Some(&secret) {
+        inner.reject("revoke", "wrong client credentials");
+        return fx().reply("client_invalid");
+    }
+    let token = req.form().get("token").cloned().unwrap_or_default();
+    // RFC 7009 §2.2: an unknown token is not an error; the answer is the same.
+    if let Some(grant) = inner
+        .grant_of_token(&token)
+        .filter(|g| inner.grants[*g].client_id == client_id)
+    {
+        inner.revoke_grant(grant);
+        let account_id = inner.grants[grant].account_id.clone();
+        if let Some(c) = inner.counters_mut(&account_id) {
+            c.revoke += 1;
+        }
+    }
+    fx().reply("revoked")
 }
 
 fn identity(shared: &Shared, req: &Incoming) -> Reply {
-    let unauthorized = || {
-        Reply::json(
-            401,
-            &json!({ "title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized" }),
-        )
-    };
     let mut inner = shared.lock();
     let Some(account) = inner.account_for_bearer(req.bearer()) else {
-        return unauthorized();
+        return fx().reply("identity_unauthorized");
     };
     Reply::json(
         200,

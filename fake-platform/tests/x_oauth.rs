@@ -269,3 +269,120 @@ fn a_hold_keeps_the_token_answer_back_after_the_rotation() {
     hold.release();
     assert_eq!(caller.join().unwrap(), 200);
 }
+
+/// A consented grant for alice: (access token, refresh token).
+fn alice_tokens(fake: &FakePlatform) -> (String, String) {
+    let code = code_from(consent(fake, "S256", "approve").header("location").unwrap());
+    let (status, tokens) = exchange_code(fake, &code);
+    assert_eq!(status, 200, "{tokens}");
+    (
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn identity_status(fake: &FakePlatform, access: &str) -> u16 {
+    answer(
+        agent()
+            .get(&format!("{}{}", fake.base_url(), x::IDENTITY_PATH))
+            .set("Authorization", &format!("Bearer {access}"))
+            .call(),
+    )
+    .0
+}
+
+fn refresh(fake: &FakePlatform, refresh_token: &str) -> (u16, serde_json::Value) {
+    token(
+        fake,
+        Some(&basic()),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+}
+
+#[test]
+fn revoking_a_token_ends_the_whole_grant_with_the_documented_answers() {
+    let fake = start();
+    let (access, refresh_token) = alice_tokens(&fake);
+    let revoke = |auth: Option<String>| {
+        let mut req = agent().post(&format!("{}{}", fake.base_url(), x::REVOKE_PATH));
+        if let Some(auth) = auth {
+            req = req.set("Authorization", &auth);
+        }
+        answer(req.send_form(&[("token", &access), ("token_type_hint", "access_token")]))
+    };
+
+    // Without client authentication nothing happens.
+    assert_eq!(revoke(None).0, 401);
+    assert_eq!(identity_status(&fake, &access), 200);
+
+    let (status, body) = revoke(Some(basic()));
+    assert_eq!((status, body.as_str()), (200, r#"{"revoked":true}"#));
+    assert_eq!(identity_status(&fake, &access), 401);
+    let (status, refused) = refresh(&fake, &refresh_token);
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused,
+        evergreen_fake_platform::fixtures::x().responses["refresh_token_invalid"].body
+    );
+    assert_eq!(
+        fake.refresh_token_status(&refresh_token),
+        Some(RefreshTokenStatus::Revoked)
+    );
+    assert_eq!(fake.counters("alice").revoke, 1);
+}
+
+#[test]
+fn each_account_has_its_own_clock() {
+    let fake = start();
+    let (access, _) = alice_tokens(&fake);
+    let bob = fake.seed_x_grant("bob", ID, &["users.read"]);
+    let bob_access = bob["access_token"].as_str().unwrap();
+
+    fake.advance_clock("alice", Duration::from_secs(7199));
+    assert_eq!(identity_status(&fake, &access), 200, "still inside 2 h");
+    fake.advance_clock("alice", Duration::from_secs(2));
+    assert_eq!(identity_status(&fake, &access), 401, "expired after 2 h");
+    assert_eq!(
+        identity_status(&fake, bob_access),
+        200,
+        "bob's clock did not move"
+    );
+}
+
+#[test]
+fn a_lost_answer_still_rotates_the_refresh_token() {
+    let fake = start();
+    let (_, refresh_token) = alice_tokens(&fake);
+    fake.inject_token_fault(evergreen_fake_platform::Fault::LostAfterIssue);
+    let mut req = agent().post(&format!("{}{}", fake.base_url(), x::TOKEN_PATH));
+    req = req.set("Authorization", &basic());
+    let (status, body) = answer(req.send_form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", &refresh_token),
+    ]));
+    assert_eq!(status, 502);
+    assert!(!body.contains("refresh_token"), "{body}");
+    // The platform did the work: the token the caller holds is already spent.
+    assert_eq!(
+        fake.refresh_token_status(&refresh_token),
+        Some(RefreshTokenStatus::Rotated)
+    );
+    assert_eq!(refresh(&fake, &refresh_token).0, 400);
+    assert_eq!(fake.counters("alice").token_refresh, 1);
+}
+
+#[test]
+fn a_slow_answer_arrives_late_but_whole() {
+    let fake = start();
+    let (_, refresh_token) = alice_tokens(&fake);
+    let delay = Duration::from_millis(400);
+    fake.inject_token_fault(evergreen_fake_platform::Fault::Slow(delay));
+    let started = std::time::Instant::now();
+    let (status, renewed) = refresh(&fake, &refresh_token);
+    assert!(started.elapsed() >= delay);
+    assert_eq!(status, 200, "{renewed}");
+    assert!(renewed["refresh_token"].is_string());
+}

@@ -150,14 +150,68 @@ pub struct ProviderSpec {
     pub authorize_params: BTreeMap<String, String>,
     pub tokens: TokenFacts,
     pub refresh: RefreshSpec,
-    /// OAuth `error` codes from the token endpoint that mean the grant is dead.
+    /// Token-endpoint refusals of a refresh that mean the grant is dead (once a race with a
+    /// rotation has been ruled out).
     #[serde(default)]
-    pub dead_grant_errors: Vec<String>,
-    /// Codes a reused (already rotated) refresh token gets, where they differ.
+    pub dead_grant_errors: Vec<ErrorSignature>,
+    /// Refusals a reused (already rotated) refresh token gets, where the platform says so.
     #[serde(default)]
-    pub reused_refresh_token_errors: Vec<String>,
+    pub reused_refresh_token_errors: Vec<ErrorSignature>,
     #[serde(default)]
     pub api: Option<ApiVersion>,
+}
+
+/// An OAuth error answer, as the catalogue names it: `"invalid_grant"` (the `error` code) or
+/// `"invalid_request: Value passed for the token was invalid"` (the code, and the start of
+/// `error_description`), for platforms that use one code for several causes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ErrorSignature {
+    pub error: String,
+    pub description_starts_with: Option<String>,
+}
+
+impl TryFrom<String> for ErrorSignature {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let (error, description) = match text.split_once(':') {
+            Some((e, d)) => (e.trim(), Some(d.trim())),
+            None => (text.trim(), None),
+        };
+        let code_ok = !error.is_empty()
+            && error
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        if !code_ok || description.is_some_and(str::is_empty) {
+            return Err(format!(
+                "{text:?} is not an error signature (\"code\" or \"code: description start\")"
+            ));
+        }
+        Ok(Self {
+            error: error.to_owned(),
+            description_starts_with: description.map(str::to_owned),
+        })
+    }
+}
+
+impl ErrorSignature {
+    pub fn matches(&self, error: &str, description: Option<&str>) -> bool {
+        self.error == error
+            && match &self.description_starts_with {
+                None => true,
+                Some(start) => description.is_some_and(|d| d.starts_with(start.as_str())),
+            }
+    }
+}
+
+impl ProviderSpec {
+    /// Whether a refused refresh (`error`, `error_description`) means the grant is dead.
+    pub fn is_dead_grant_error(&self, error: &str, description: Option<&str>) -> bool {
+        self.dead_grant_errors
+            .iter()
+            .any(|s| s.matches(error, description))
+    }
 }
 
 fn space() -> String {
@@ -422,7 +476,7 @@ mod tests {
         assert_eq!(yt.tokens.refresh_token, RefreshTokenKind::Reusable);
         assert_eq!(yt.tokens.idle_expiry_days, Some(180));
         assert_eq!(yt.tokens.testing_mode_expiry_days, Some(7));
-        assert_eq!(yt.dead_grant_errors, vec!["invalid_grant"]);
+        assert!(yt.is_dead_grant_error("invalid_grant", None));
         assert_eq!(yt.client_secret_var(), "YOUTUBE_CLIENT_SECRET");
     }
 
@@ -491,11 +545,170 @@ mod tests {
             ),
             (r#"{"refresh":{"policy":"on_demand"}}"#, "threshold_secs"),
             (r#"{"colour":"green"}"#, "unknown field"),
+            (
+                r#"{"dead_grant_errors":["invalid grant"]}"#,
+                "not an error signature",
+            ),
         ] {
             let err = Catalogue::builtin()
                 .with_declared(&custom(patch))
                 .unwrap_err();
             assert!(err.0.contains(why), "{patch}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_signatures_match_a_code_or_a_code_and_its_description() {
+        let any: ErrorSignature = "invalid_grant".to_owned().try_into().unwrap();
+        assert!(any.matches("invalid_grant", None));
+        assert!(any.matches("invalid_grant", Some("whatever")));
+        assert!(!any.matches("invalid_request", None));
+        let precise: ErrorSignature = "invalid_request: Value passed for the token"
+            .to_owned()
+            .try_into()
+            .unwrap();
+        assert!(precise.matches(
+            "invalid_request",
+            Some("Value passed for the token was invalid.")
+        ));
+        assert!(!precise.matches("invalid_request", Some("Missing required parameter")));
+        assert!(!precise.matches("invalid_request", None));
+        for bad in ["", ": x", "invalid_grant:", "two words"] {
+            assert!(ErrorSignature::try_from(bad.to_owned()).is_err(), "{bad:?}");
+        }
+    }
+}
+
+/// The catalogue against the fake platform's fixtures, which quote the platforms' docs: if one
+/// of them changes, this says which fact no longer agrees.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod pinned_to_fixtures {
+    use super::*;
+    use evergreen_fake_platform::fixtures::{self, Fixtures};
+    use serde_json::{json, Value};
+
+    fn spec(name: &str) -> ProviderSpec {
+        Catalogue::builtin().get(name).unwrap().clone()
+    }
+
+    fn error_of(f: &Fixtures, response: &str) -> (String, Option<String>) {
+        let body = &f.responses[response].body;
+        (
+            body["error"].as_str().unwrap().to_owned(),
+            body["error_description"].as_str().map(str::to_owned),
+        )
+    }
+
+    fn rotates(spec: &ProviderSpec) -> Value {
+        json!(spec.tokens.refresh_token == RefreshTokenKind::Rotating)
+    }
+
+    fn client_auth(spec: &ProviderSpec) -> Value {
+        json!(match spec.client_auth {
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+        })
+    }
+
+    #[test]
+    fn x_agrees_with_its_fixtures() {
+        let (x, f) = (spec("x"), fixtures::x());
+        assert_eq!(
+            json!(x.tokens.access_lifetime_secs),
+            *f.fact("access_lifetime_secs")
+        );
+        assert_eq!(rotates(&x), *f.fact("refresh_token_rotates"));
+        assert_eq!(
+            json!(x.tokens.refresh_token_needs_scope),
+            *f.fact("refresh_token_scope")
+        );
+        assert_eq!(client_auth(&x), *f.fact("client_auth"));
+        let (error, description) = error_of(f, "refresh_token_invalid");
+        assert!(x.is_dead_grant_error(&error, description.as_deref()));
+        assert!(x
+            .reused_refresh_token_errors
+            .iter()
+            .any(|s| s.matches(&error, description.as_deref())));
+        // The same code for Evergreen's own mistakes must not read as a dead grant.
+        for ours in [
+            "code_verifier_missing",
+            "authorization_code_invalid",
+            "redirect_uri_mismatch",
+        ] {
+            let (error, description) = error_of(f, ours);
+            assert!(
+                !x.is_dead_grant_error(&error, description.as_deref()),
+                "{ours}"
+            );
+        }
+    }
+
+    #[test]
+    fn youtube_agrees_with_googles_fixtures() {
+        let (yt, f) = (spec("youtube"), fixtures::google());
+        assert_eq!(
+            json!(yt.tokens.access_lifetime_secs),
+            *f.fact("access_lifetime_secs")
+        );
+        assert_eq!(rotates(&yt), *f.fact("refresh_token_rotates"));
+        assert_eq!(
+            json!(yt.tokens.idle_expiry_days),
+            *f.fact("idle_expiry_days")
+        );
+        assert_eq!(
+            json!(yt.tokens.testing_mode_expiry_days),
+            *f.fact("testing_mode_expiry_days")
+        );
+        assert!(f
+            .fact("client_auth")
+            .as_array()
+            .unwrap()
+            .contains(&client_auth(&yt)));
+        assert_eq!(
+            yt.authorize_params.get("access_type").map(String::as_str),
+            f.fact("refresh_token_needs")
+                .as_str()
+                .and_then(|n| n.strip_prefix("access_type="))
+        );
+        let (error, description) = error_of(f, "refresh_token_invalid");
+        assert!(yt.is_dead_grant_error(&error, description.as_deref()));
+        // The keep-alive refresh comes well inside the idle limit.
+        let keep_alive = yt.refresh.keep_alive_days.unwrap();
+        assert!(u64::from(keep_alive) < f.fact_u64("idle_expiry_days"));
+    }
+
+    /// The README's custom-provider example against the standard provider the fake serves
+    /// from `fixtures/acme.json` (the integration tests connect it end to end).
+    #[test]
+    fn the_readme_example_agrees_with_acmes_fixtures() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("### Custom providers").unwrap()..];
+        let start = section.find("```json").unwrap() + "```json".len();
+        let end = start + section[start..].find("```").unwrap();
+        let catalogue = Catalogue::builtin()
+            .with_declared(&section[start..end])
+            .unwrap();
+        let (acme, f) = (catalogue.get("acme").unwrap(), fixtures::acme());
+        assert_eq!(
+            json!(acme.tokens.access_lifetime_secs),
+            *f.fact("access_lifetime_secs")
+        );
+        assert_eq!(rotates(acme), *f.fact("refresh_token_rotates"));
+        assert!(f
+            .fact("client_auth")
+            .as_array()
+            .unwrap()
+            .contains(&client_auth(acme)));
+        let (error, description) = error_of(f, "refresh_token_invalid");
+        assert!(acme.is_dead_grant_error(&error, description.as_deref()));
+        let dialect = f.dialect.as_ref().unwrap();
+        for (url, path) in [
+            (&acme.authorize_url, &dialect.authorize_path),
+            (&acme.token_url, &dialect.token_path),
+            (acme.revoke_url.as_ref().unwrap(), &dialect.revoke_path),
+            (&acme.identity.url, &dialect.userinfo_path),
+        ] {
+            assert_eq!(url.strip_prefix("https:/"), Some(path.as_str()));
         }
     }
 }

@@ -1,0 +1,310 @@
+//! A standard OAuth 2.0 provider served from its fixture file alone: authorization code with
+//! PKCE S256, client authentication as the file allows (Basic, body, or either), refresh
+//! tokens that rotate or not as the file says, RFC 7009 revocation, and an OpenID Connect
+//! userinfo endpoint. Every path, lifetime and answer comes from the file's `dialect`, `facts`
+//! and `responses`, so a new standard platform needs a fixture file and no code here.
+
+use crate::fixtures::{Dialect, Fixtures};
+use crate::http::{escape_html, with_query, Incoming, Reply};
+use crate::state::{AuthCode, Inner, RefreshTokenStatus, Shared};
+use crate::tokens::random_token;
+use crate::x::s256;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The provider `f` serves `req`, if the path is one of its endpoints.
+pub fn handle(shared: &Shared, f: &'static Fixtures, req: &Incoming) -> Option<Reply> {
+    let d = f.dialect.as_ref()?;
+    let path = req.path.as_str();
+    Some(match req.method.as_str() {
+        "GET" if path == d.authorize_path => consent_page(shared, f, d, req),
+        "POST" if path == d.authorize_path => decide(shared, f, req),
+        "POST" if path == d.token_path => {
+            crate::faults::serve_token(shared, || token(shared, f, req))
+        }
+        "POST" if path == d.revoke_path => revoke(shared, f, req),
+        "GET" if path == d.userinfo_path => userinfo(shared, f, req),
+        _ => return None,
+    })
+}
+
+/// Whether `path` belongs to one of `f`'s hosts.
+pub fn serves_host(f: &Fixtures, host: &str) -> bool {
+    f.dialect.as_ref().is_some_and(|d| {
+        [
+            &d.authorize_path,
+            &d.token_path,
+            &d.revoke_path,
+            &d.userinfo_path,
+        ]
+        .iter()
+        .any(|p| p.trim_start_matches('/').split('/').next() == Some(host))
+    })
+}
+
+struct Params {
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    scope: String,
+    code_challenge: String,
+}
+
+fn params(shared: &Shared, fields: &HashMap<String, String>) -> Result<Params, Reply> {
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let refuse = |reason: &str| {
+        shared.lock().reject("authorize", reason);
+        Err(Reply::html(
+            400,
+            format!("<h1>invalid_request</h1><p>{}</p>", escape_html(reason)),
+        ))
+    };
+    if get("response_type") != "code" {
+        return refuse("response_type must be code");
+    }
+    if !shared.lock().clients.contains_key(&get("client_id")) {
+        return refuse("unknown client_id");
+    }
+    if get("redirect_uri").is_empty() || get("state").is_empty() {
+        return refuse("redirect_uri and state are required");
+    }
+    if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
+        return refuse("a code_challenge with code_challenge_method=S256 is required");
+    }
+    Ok(Params {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        state: get("state"),
+        scope: get("scope"),
+        code_challenge: get("code_challenge"),
+    })
+}
+
+fn consent_page(shared: &Shared, f: &Fixtures, d: &Dialect, req: &Incoming) -> Reply {
+    let p = match params(shared, &req.query) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let hidden: String = req
+        .query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape_html(k),
+                escape_html(v)
+            )
+        })
+        .collect();
+    Reply::html(
+        200,
+        format!(
+            r#"<!doctype html><html lang="en"><meta charset="utf-8"><title>Authorize — {platform} (fake)</title>
+<h1>An app wants to use your {platform} account</h1>
+<p>Scopes: <code>{scope}</code></p>
+<form method="post" action="{action}">{hidden}
+<p><label for="username">Sign in as</label> <input id="username" name="username" value="demo_user" required></p>
+<p><button name="decision" value="approve">Allow</button> <button name="decision" value="deny">Deny</button></p>
+</form><p><small>Evergreen's fake platform, serving fixtures/{platform}.json.</small></p>"#,
+            platform = escape_html(&f.platform),
+            scope = escape_html(&p.scope),
+            action = escape_html(&d.authorize_path),
+        ),
+    )
+}
+
+fn decide(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
+    let fields = req.form();
+    let p = match params(shared, &fields) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    if fields.get("decision").map(String::as_str) != Some("approve") {
+        return Reply::redirect(with_query(
+            &p.redirect_uri,
+            &[("error", "access_denied"), ("state", &p.state)],
+        ));
+    }
+    let username = fields
+        .get("username")
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "demo_user".to_owned());
+    let code = random_token();
+    let mut inner = shared.lock();
+    let account = inner.account_by_username(&username);
+    account.counters.authorize += 1;
+    let account_id = account.id.clone();
+    let expires_at =
+        inner.now_for(&account_id) + Duration::from_secs(f.fact_u64("code_lifetime_secs"));
+    inner.codes.insert(
+        code.clone(),
+        AuthCode {
+            client_id: p.client_id,
+            account_id,
+            redirect_uri: p.redirect_uri.clone(),
+            scopes: p
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            code_challenge: p.code_challenge,
+            expires_at,
+            offline: true,
+        },
+    );
+    Reply::redirect(with_query(
+        &p.redirect_uri,
+        &[("state", &p.state), ("code", &code)],
+    ))
+}
+
+/// The client the request authenticates as, by the methods `f` allows; the refusal otherwise.
+fn authenticate(
+    inner: &mut Inner,
+    f: &Fixtures,
+    req: &Incoming,
+    form: &HashMap<String, String>,
+) -> Result<String, Reply> {
+    let allows = |method: &str| {
+        f.fact("client_auth")
+            .as_array()
+            .is_some_and(|a| a.iter().any(|m| m == method))
+    };
+    let credentials = match (req.basic_auth(), form.get("client_secret")) {
+        (Some(basic), None) if allows("client_secret_basic") => Some(basic),
+        (None, Some(secret)) if allows("client_secret_post") => {
+            form.get("client_id").map(|id| (id.clone(), secret.clone()))
+        }
+        _ => None,
+    };
+    let Some((client_id, secret)) = credentials else {
+        inner.reject("token", "no client authentication the provider accepts");
+        return Err(f.reply("client_auth_missing"));
+    };
+    if inner.clients.get(&client_id) != Some(&secret) {
+        inner.reject("token", "wrong client credentials");
+        return Err(f.reply("client_invalid"));
+    }
+    Ok(client_id)
+}
+
+fn token(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
+    let form = req.form();
+    let mut inner = shared.lock();
+    let client_id = match authenticate(&mut inner, f, req, &form) {
+        Ok(id) => id,
+        Err(reply) => return reply,
+    };
+    let grant = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some(issued) = inner.codes.remove(&code) else {
+                inner.reject("token", "unknown or used authorization code");
+                return f.reply("authorization_code_invalid");
+            };
+            if issued.expires_at < inner.now_for(&issued.account_id)
+                || issued.client_id != client_id
+                || form.get("redirect_uri") != Some(&issued.redirect_uri)
+            {
+                inner.reject(
+                    "token",
+                    "expired code, another client's, or redirect_uri mismatch",
+                );
+                return f.reply("authorization_code_invalid");
+            }
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            if s256(&verifier) != issued.code_challenge {
+                inner.reject("token", "code_verifier does not match the code_challenge");
+                return f.reply("code_verifier_mismatch");
+            }
+            if let Some(c) = inner.counters_mut(&issued.account_id) {
+                c.token_authorization_code += 1;
+            }
+            inner.add_grant(issued.account_id, client_id, issued.scopes, true)
+        }
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            let found = inner.refresh_tokens.get(&presented).copied();
+            let Some((grant, RefreshTokenStatus::Active)) = found else {
+                inner.reject("token", "refresh token used, revoked or unknown");
+                return f.reply("refresh_token_invalid");
+            };
+            if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
+                inner.reject("token", "refresh token of another client, or revoked");
+                return f.reply("refresh_token_invalid");
+            }
+            let account_id = inner.grants[grant].account_id.clone();
+            inner.grants[grant].last_used_at = inner.now_for(&account_id);
+            if f.fact_bool("refresh_token_rotates") {
+                inner
+                    .refresh_tokens
+                    .insert(presented, (grant, RefreshTokenStatus::Rotated));
+            }
+            if let Some(c) = inner.counters_mut(&account_id) {
+                c.token_refresh += 1;
+            }
+            grant
+        }
+        _ => {
+            inner.reject("token", "unsupported grant_type");
+            return f.reply("grant_type_unsupported");
+        }
+    };
+    let new_refresh = f.fact_bool("refresh_token_rotates")
+        || !inner
+            .refresh_tokens
+            .values()
+            .any(|(g, s)| *g == grant && *s == RefreshTokenStatus::Active);
+    let lifetime = f.fact_u64("access_lifetime_secs");
+    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
+    let mut values = vec![
+        ("access_token", json!(access)),
+        ("expires_in", json!(lifetime)),
+        ("scope", json!(inner.grants[grant].scopes.join(" "))),
+    ];
+    if new_refresh {
+        let refresh = random_token();
+        inner
+            .refresh_tokens
+            .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
+        values.push(("refresh_token", json!(refresh)));
+    }
+    f.render("token_issued", &values)
+}
+
+fn revoke(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
+    let form = req.form();
+    let mut inner = shared.lock();
+    let client_id = match authenticate(&mut inner, f, req, &form) {
+        Ok(id) => id,
+        Err(reply) => return reply,
+    };
+    let token = form.get("token").cloned().unwrap_or_default();
+    if let Some(grant) = inner
+        .grant_of_token(&token)
+        .filter(|g| inner.grants[*g].client_id == client_id)
+    {
+        inner.revoke_grant(grant);
+        let account_id = inner.grants[grant].account_id.clone();
+        if let Some(c) = inner.counters_mut(&account_id) {
+            c.revoke += 1;
+        }
+    }
+    f.reply("revoked")
+}
+
+fn userinfo(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
+    let mut inner = shared.lock();
+    let Some(account) = inner.account_for_bearer(req.bearer()) else {
+        return f.reply("identity_unauthorized");
+    };
+    let values = [
+        ("id", json!(account.id)),
+        ("name", json!(account.name)),
+        ("username", json!(account.username)),
+    ];
+    f.render("userinfo", &values)
+}
