@@ -1,0 +1,219 @@
+//! A grant's state and a connection's health: green, yellow or red, always with a reason a
+//! person can act on.
+//!
+//! - The grant state comes from the ledger: alive, expiring (inside the warning window before
+//!   its known death), or dead with a reason.
+//! - The refresh state says whether refreshing works: ok, backing off after transient
+//!   failures, or refused because the platform rejected the app's own client.
+//! - Health combines them: red for a dead grant, yellow for an expiring one or a failing
+//!   refresh (the token may still be good; nobody is told to reconnect for an outage),
+//!   green otherwise.
+
+use crate::core::clock::Timestamp;
+use crate::core::refresh_failure::DeadReason;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantState {
+    Alive,
+    /// Inside the warning window; the grant dies at the date.
+    Expiring {
+        dies_at: Timestamp,
+    },
+    Dead {
+        reason: DeadReason,
+    },
+}
+
+impl GrantState {
+    /// The ledger's verdict at `now`: dead past the known death, expiring inside the window.
+    pub fn at(
+        grant_expires_at: Option<Timestamp>,
+        dead: Option<DeadReason>,
+        warn_window_ms: i64,
+        now: Timestamp,
+    ) -> Self {
+        if let Some(reason) = dead {
+            return GrantState::Dead { reason };
+        }
+        match grant_expires_at {
+            Some(dies_at) if now >= dies_at => GrantState::Dead {
+                reason: DeadReason::RevokedOrExpired,
+            },
+            Some(dies_at) if now >= dies_at.plus_millis(-warn_window_ms) => {
+                GrantState::Expiring { dies_at }
+            }
+            _ => GrantState::Alive,
+        }
+    }
+
+    /// The stored form (`grants.state`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GrantState::Alive => "alive",
+            GrantState::Expiring { .. } => "expiring",
+            GrantState::Dead { .. } => "dead",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshState {
+    Ok,
+    /// Transient failures; the next attempt is at `retry_at`.
+    BackingOff {
+        since: Timestamp,
+        retry_at: Timestamp,
+    },
+    /// The platform refused the app's client credentials: the operator must fix them.
+    ClientRejected,
+}
+
+impl RefreshState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefreshState::Ok => "ok",
+            RefreshState::BackingOff { .. } => "backing_off",
+            RefreshState::ClientRejected => "client_rejected",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl Colour {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Colour::Green => "green",
+            Colour::Yellow => "yellow",
+            Colour::Red => "red",
+        }
+    }
+}
+
+/// A connection's health: its colour, a stable reason code and a sentence for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub colour: Colour,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub fn health(grant: GrantState, refresh: RefreshState) -> Health {
+    match (grant, refresh) {
+        (GrantState::Dead { reason }, _) => Health {
+            colour: Colour::Red,
+            reason: reason.code(),
+            message: reason.message().to_owned(),
+        },
+        (_, RefreshState::ClientRejected) => Health {
+            colour: Colour::Yellow,
+            reason: "client_rejected",
+            message: "The platform rejected this deployment's app credentials; the operator must \
+                      fix them. The connection itself is kept."
+                .to_owned(),
+        },
+        (_, RefreshState::BackingOff { since, retry_at }) => Health {
+            colour: Colour::Yellow,
+            reason: "refresh_failing",
+            message: format!(
+                "Refreshing has failed since {} (the platform is unavailable or limiting us); \
+                 the next attempt is at {}. Nothing to do yet.",
+                since.to_rfc3339(),
+                retry_at.to_rfc3339()
+            ),
+        },
+        (GrantState::Expiring { dies_at }, RefreshState::Ok) => Health {
+            colour: Colour::Yellow,
+            reason: "grant_expiring",
+            message: format!(
+                "The platform ends this connection at {}; reconnect before then to keep it.",
+                dies_at.to_rfc3339()
+            ),
+        },
+        (GrantState::Alive, RefreshState::Ok) => Health {
+            colour: Colour::Green,
+            reason: "ok",
+            message: "Connected.".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn the_ledger_counts_down_to_the_known_death() {
+        let dies = Some(T0.plus_millis(30 * DAY));
+        let window = 14 * DAY;
+        assert_eq!(GrantState::at(dies, None, window, T0), GrantState::Alive);
+        assert_eq!(
+            GrantState::at(dies, None, window, T0.plus_millis(16 * DAY)),
+            GrantState::Expiring {
+                dies_at: T0.plus_millis(30 * DAY)
+            }
+        );
+        assert_eq!(
+            GrantState::at(dies, None, window, T0.plus_millis(30 * DAY)).as_str(),
+            "dead"
+        );
+        assert_eq!(GrantState::at(None, None, window, T0), GrantState::Alive);
+        assert_eq!(
+            GrantState::at(None, Some(DeadReason::RefreshResponseLost), window, T0),
+            GrantState::Dead {
+                reason: DeadReason::RefreshResponseLost
+            }
+        );
+    }
+
+    #[test]
+    fn only_a_dead_grant_is_red_and_every_colour_has_a_reason() {
+        let dead = GrantState::Dead {
+            reason: DeadReason::RevokedOrExpired,
+        };
+        let backing_off = RefreshState::BackingOff {
+            since: T0,
+            retry_at: T0.plus_millis(60_000),
+        };
+        let cases = [
+            (GrantState::Alive, RefreshState::Ok, Colour::Green, "ok"),
+            (dead, RefreshState::Ok, Colour::Red, "revoked_or_expired"),
+            (dead, backing_off, Colour::Red, "revoked_or_expired"),
+            (
+                GrantState::Alive,
+                backing_off,
+                Colour::Yellow,
+                "refresh_failing",
+            ),
+            (
+                GrantState::Alive,
+                RefreshState::ClientRejected,
+                Colour::Yellow,
+                "client_rejected",
+            ),
+            (
+                GrantState::Expiring { dies_at: T0 },
+                RefreshState::Ok,
+                Colour::Yellow,
+                "grant_expiring",
+            ),
+        ];
+        for (grant, refresh, colour, reason) in cases {
+            let h = health(grant, refresh);
+            assert_eq!(
+                (h.colour, h.reason),
+                (colour, reason),
+                "{grant:?} {refresh:?}"
+            );
+            assert!(!h.message.is_empty());
+        }
+    }
+}

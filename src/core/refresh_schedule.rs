@@ -1,0 +1,351 @@
+//! When a grant needs attention next: the sweep's `next_check_at`, the on-demand refresh
+//! decision, and the backoff after a failure.
+//!
+//! Policies come from the catalogue (design.md, "The sweep and refresh policy"):
+//! - *proactive*: refresh `lead_secs` before the access token dies;
+//! - *on demand*: refresh when a token is asked for with less than `threshold_secs` left; the
+//!   sweep only keeps the grant alive (`keep_alive_days` after the last refresh), since every
+//!   extra rotation is another chance to break the chain;
+//! - *validate*: nothing to refresh; validate daily and count down to the known death.
+//!
+//! Whatever the policy, a grant with a known death date is also looked at when it enters the
+//! warning window and when it dies, so its state changes (and its events fire) on time.
+
+use crate::core::catalogue::{RefreshPolicy, RefreshSpec};
+use crate::core::clock::Timestamp;
+
+const SECOND: i64 = 1_000;
+const DAY: i64 = 86_400 * SECOND;
+
+/// How often a validate-only grant (or a proactive one whose expiry is unknown) is checked.
+pub const VALIDATE_INTERVAL_MS: i64 = DAY;
+
+/// The default warning window: a grant turns yellow this long before it dies.
+pub const DEFAULT_WARN_WINDOW_MS: i64 = 14 * DAY;
+
+/// What the schedule is computed from: one grant, as stored.
+#[derive(Clone, Copy, Debug)]
+pub struct GrantTimes {
+    pub access_expires_at: Option<Timestamp>,
+    /// The ledger: when the grant itself dies, if known.
+    pub grant_expires_at: Option<Timestamp>,
+    /// The last successful refresh (or the connect).
+    pub last_refresh_at: Timestamp,
+    pub last_validated_at: Option<Timestamp>,
+    /// Set while backing off after a failure: the next attempt.
+    pub retry_at: Option<Timestamp>,
+    pub dead: bool,
+}
+
+/// When the sweep should next look at the grant; `None` for never (a dead grant, or an
+/// on-demand grant with nothing to keep alive and no known death).
+pub fn next_check_at(
+    refresh: &RefreshSpec,
+    times: &GrantTimes,
+    warn_window_ms: i64,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if times.dead {
+        return None;
+    }
+    if let Some(retry) = times.retry_at {
+        return Some(retry.max(now));
+    }
+    let mut candidates: Vec<Timestamp> = Vec::new();
+    match refresh.policy {
+        RefreshPolicy::Proactive => {
+            let lead = secs(refresh.lead_secs.unwrap_or(0));
+            candidates.push(match times.access_expires_at {
+                Some(expires) => expires.plus_millis(-lead),
+                None => times.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
+            });
+        }
+        RefreshPolicy::OnDemand => {
+            if let Some(days) = refresh.keep_alive_days {
+                candidates.push(times.last_refresh_at.plus_millis(i64::from(days) * DAY));
+            }
+        }
+        RefreshPolicy::Validate => {
+            let last = times.last_validated_at.unwrap_or(times.last_refresh_at);
+            candidates.push(last.plus_millis(VALIDATE_INTERVAL_MS));
+        }
+    }
+    if let Some(dies) = times.grant_expires_at {
+        let warn = dies.plus_millis(-warn_window_ms);
+        if now < warn {
+            candidates.push(warn);
+        } else if now < dies {
+            candidates.push(dies);
+        }
+    }
+    candidates.into_iter().min().map(|at| at.max(now))
+}
+
+/// Whether a token request must refresh first: when less than the platform's threshold, or
+/// the caller's `min_valid_ms`, is left. An unknown expiry is served as is: the platform said
+/// nothing (RFC 6749 allows it), and `validate` exists to check such a token.
+pub fn needs_refresh(
+    refresh: &RefreshSpec,
+    access_expires_at: Option<Timestamp>,
+    min_valid_ms: i64,
+    now: Timestamp,
+) -> bool {
+    let Some(expires) = access_expires_at else {
+        return false;
+    };
+    let threshold = match refresh.policy {
+        RefreshPolicy::OnDemand => secs(refresh.threshold_secs.unwrap_or(0)),
+        RefreshPolicy::Proactive => secs(refresh.lead_secs.unwrap_or(0)),
+        RefreshPolicy::Validate => 0,
+    };
+    expires.as_millis() - now.as_millis() < threshold.max(min_valid_ms)
+}
+
+/// Backoff after transient failures, and when they make a grant red. Configuration
+/// (`REFRESH_BACKOFF`), so tests run it in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub first_ms: i64,
+    pub max_ms: i64,
+    /// A grant still failing on this many separate (UTC) days turns red.
+    pub red_after_days: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first_ms: 60 * SECOND,
+            max_ms: 6 * 3_600 * SECOND,
+            red_after_days: 3,
+        }
+    }
+}
+
+impl Backoff {
+    /// Parses `first=60,max=21600,red_after_days=3` (seconds; any subset, the rest default).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut out = Self::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("REFRESH_BACKOFF: {part:?} is not key=value"))?;
+            let n: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("REFRESH_BACKOFF: {key} must be a whole number"))?;
+            match key.trim() {
+                "first" => out.first_ms = i64::from(n) * SECOND,
+                "max" => out.max_ms = i64::from(n) * SECOND,
+                "red_after_days" => out.red_after_days = n,
+                other => return Err(format!("REFRESH_BACKOFF: unknown key {other:?}")),
+            }
+        }
+        if out.first_ms <= 0 || out.max_ms < out.first_ms || out.red_after_days == 0 {
+            return Err("REFRESH_BACKOFF: need 0 < first <= max and red_after_days >= 1".into());
+        }
+        Ok(out)
+    }
+
+    /// The wait before attempt `failures + 1`, after `failures` (≥ 1) failures in a row:
+    /// exponential, capped, with "equal jitter" (half fixed, half random from `jitter` in
+    /// [0, 1)), and never shorter than the platform's `Retry-After`.
+    pub fn delay_ms(self, failures: u32, jitter: f64, retry_after_secs: Option<u64>) -> i64 {
+        let exp = failures.saturating_sub(1).min(30);
+        let base = self.first_ms.saturating_mul(1 << exp).min(self.max_ms);
+        let jittered = base / 2 + ((base / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64;
+        jittered.max(secs(retry_after_secs.unwrap_or(0)))
+    }
+
+    /// The count of separate UTC days with a failure, after one more failure at `now`.
+    pub fn failure_days_after(
+        self,
+        failure_days: u32,
+        last_failure_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> u32 {
+        let same_day = last_failure_at.is_some_and(|last| {
+            last.as_millis().div_euclid(DAY) == now.as_millis().div_euclid(DAY)
+        });
+        if same_day {
+            failure_days.max(1)
+        } else {
+            failure_days + 1
+        }
+    }
+
+    /// Whether failures on `failure_days` separate days make the grant red.
+    pub fn gives_up(self, failure_days: u32) -> bool {
+        failure_days >= self.red_after_days
+    }
+}
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX / SECOND) * SECOND
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+    const HOUR: i64 = 3_600 * SECOND;
+
+    fn spec(policy: &str) -> RefreshSpec {
+        serde_json::from_value(match policy {
+            "proactive" => serde_json::json!({"policy": "proactive", "lead_secs": 15 * 86_400}),
+            "keep_alive" => {
+                serde_json::json!({"policy": "on_demand", "threshold_secs": 3900, "keep_alive_days": 150})
+            }
+            "on_demand" => serde_json::json!({"policy": "on_demand", "threshold_secs": 1800}),
+            _ => serde_json::json!({"policy": "validate"}),
+        })
+        .unwrap()
+    }
+
+    fn times() -> GrantTimes {
+        GrantTimes {
+            access_expires_at: Some(T0.plus_millis(2 * HOUR)),
+            grant_expires_at: None,
+            last_refresh_at: T0,
+            last_validated_at: None,
+            retry_at: None,
+            dead: false,
+        }
+    }
+
+    #[test]
+    fn on_demand_grants_are_left_alone_unless_something_must_be_kept_alive() {
+        assert_eq!(
+            next_check_at(&spec("on_demand"), &times(), DEFAULT_WARN_WINDOW_MS, T0),
+            None,
+            "X: no hourly rotation"
+        );
+        assert_eq!(
+            next_check_at(&spec("keep_alive"), &times(), DEFAULT_WARN_WINDOW_MS, T0),
+            Some(T0.plus_millis(150 * DAY)),
+            "Google: refreshed inside the six-month idle rule"
+        );
+    }
+
+    #[test]
+    fn proactive_grants_are_due_a_lead_time_before_expiry() {
+        let t = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(60 * DAY)),
+            ..times()
+        };
+        assert_eq!(
+            next_check_at(&spec("proactive"), &t, DEFAULT_WARN_WINDOW_MS, T0),
+            Some(T0.plus_millis(45 * DAY))
+        );
+        // Already inside the lead time: due now, not in the past.
+        let late = T0.plus_millis(50 * DAY);
+        assert_eq!(
+            next_check_at(&spec("proactive"), &t, DEFAULT_WARN_WINDOW_MS, late),
+            Some(late)
+        );
+    }
+
+    #[test]
+    fn a_known_death_is_visited_at_the_warning_and_at_the_death() {
+        let t = GrantTimes {
+            grant_expires_at: Some(T0.plus_millis(60 * DAY)),
+            ..times()
+        };
+        let validate = spec("validate");
+        // Daily validation comes first.
+        assert_eq!(
+            next_check_at(&validate, &t, DEFAULT_WARN_WINDOW_MS, T0),
+            Some(T0.plus_millis(DAY))
+        );
+        let on_demand = spec("on_demand");
+        assert_eq!(
+            next_check_at(&on_demand, &t, DEFAULT_WARN_WINDOW_MS, T0),
+            Some(T0.plus_millis(46 * DAY))
+        );
+        let warned = T0.plus_millis(47 * DAY);
+        assert_eq!(
+            next_check_at(&on_demand, &t, DEFAULT_WARN_WINDOW_MS, warned),
+            Some(T0.plus_millis(60 * DAY))
+        );
+    }
+
+    #[test]
+    fn dead_grants_are_never_due_and_backing_off_ones_wait_for_their_retry() {
+        let dead = GrantTimes {
+            dead: true,
+            ..times()
+        };
+        assert_eq!(
+            next_check_at(&spec("keep_alive"), &dead, DEFAULT_WARN_WINDOW_MS, T0),
+            None
+        );
+        let backing_off = GrantTimes {
+            retry_at: Some(T0.plus_millis(90 * SECOND)),
+            ..times()
+        };
+        assert_eq!(
+            next_check_at(&spec("on_demand"), &backing_off, DEFAULT_WARN_WINDOW_MS, T0),
+            Some(T0.plus_millis(90 * SECOND))
+        );
+    }
+
+    #[test]
+    fn a_token_is_refreshed_inside_the_threshold_or_the_callers_minimum() {
+        let x = spec("on_demand");
+        let expires = Some(T0.plus_millis(2 * HOUR));
+        assert!(!needs_refresh(&x, expires, 60_000, T0));
+        assert!(needs_refresh(
+            &x,
+            expires,
+            60_000,
+            T0.plus_millis(91 * 60 * SECOND)
+        ));
+        assert!(
+            needs_refresh(&x, expires, 3 * HOUR, T0),
+            "min_valid_seconds"
+        );
+        assert!(!needs_refresh(&x, None, 3 * HOUR, T0), "unknown expiry");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_jitter_and_honours_retry_after() {
+        let b = Backoff::default();
+        assert_eq!(b.delay_ms(1, 0.0, None), 30 * SECOND);
+        assert_eq!(b.delay_ms(1, 1.0, None), 60 * SECOND);
+        assert_eq!(b.delay_ms(3, 1.0, None), 240 * SECOND);
+        assert_eq!(b.delay_ms(40, 1.0, None), 6 * HOUR);
+        assert_eq!(b.delay_ms(1, 0.0, Some(600)), 600 * SECOND);
+        let jittered: Vec<i64> = [0.1, 0.5, 0.9]
+            .iter()
+            .map(|j| b.delay_ms(2, *j, None))
+            .collect();
+        assert!(jittered.windows(2).all(|w| w[0] < w[1]), "{jittered:?}");
+    }
+
+    #[test]
+    fn failures_count_separate_days_and_turn_red_after_the_configured_number() {
+        let b = Backoff::parse("first=1,max=4,red_after_days=2").unwrap();
+        assert_eq!(b.first_ms, SECOND);
+        let d1 = b.failure_days_after(0, None, T0);
+        let same_day = b.failure_days_after(d1, Some(T0), T0.plus_millis(HOUR));
+        assert_eq!((d1, same_day), (1, 1));
+        assert!(!b.gives_up(same_day));
+        let next_day = b.failure_days_after(same_day, Some(T0), T0.plus_millis(DAY));
+        assert_eq!(next_day, 2);
+        assert!(b.gives_up(next_day));
+    }
+
+    #[test]
+    fn backoff_configuration_is_checked() {
+        assert_eq!(Backoff::parse("").unwrap(), Backoff::default());
+        for bad in [
+            "first",
+            "first=-1",
+            "first=10,max=5",
+            "red_after_days=0",
+            "speed=3",
+        ] {
+            assert!(Backoff::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
