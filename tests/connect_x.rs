@@ -7,10 +7,10 @@ mod common;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::browser::{query_pairs, query_param, Browser, Visit};
+use common::browser::{query_param, Browser, Visit};
 use common::tenants::{bearer, Tenant};
+use common::x_flow::{self, ClockShift};
 use common::{Answer, Stack};
-use evergreen_fake_platform::x::AUTHORIZE_PATH;
 use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -30,36 +30,16 @@ fn admin(method: &str, path: &str, body: &Value) -> Answer {
     s.worker.send(method, path, Some(&s.operator()), body)
 }
 
-/// Opens a connect link and returns the platform's authorize URL it redirected to.
 fn open(browser: &Browser, connect_url: &str) -> String {
-    let opened = browser.get(connect_url);
-    opened.redirect().to_owned()
+    x_flow::open(browser, connect_url)
 }
 
-/// Consents (or not) at the fake platform; returns the callback URL it sends the browser to.
 fn consent(browser: &Browser, authorize_url: &str, username: &str, decision: &str) -> String {
-    let page = browser.get(authorize_url);
-    assert_eq!(page.status, 200, "the fake's consent page: {page:?}");
-    let mut fields = query_pairs(authorize_url);
-    fields.push(("username".into(), username.into()));
-    fields.push(("decision".into(), decision.into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}{AUTHORIZE_PATH}", stack().fake.base_url());
-    browser.post_form(&action, &fields).redirect().to_owned()
+    x_flow::consent(stack(), browser, authorize_url, username, decision)
 }
 
-/// The whole flow in one browser; returns the connection id the return URL received.
 fn connect(tenant: &Tenant<'_>, end_user_ref: &str, username: &str) -> String {
-    let browser = Browser::new();
-    let authorize = open(&browser, &tenant.connect_url(end_user_ref));
-    let callback = consent(&browser, &authorize, username, "approve");
-    let landed = browser.get(&callback);
-    let back = landed.redirect();
-    assert!(back.starts_with(&tenant.return_url), "{back}");
-    query_param(back, "connection_id").expect("the return URL gets the connection id")
+    x_flow::connect(stack(), tenant, end_user_ref, username)
 }
 
 fn row_counts() -> Value {
@@ -67,25 +47,6 @@ fn row_counts() -> Value {
     let counts = s.worker.get("/__test/row-counts", Some(&s.operator()));
     assert_eq!(counts.status, 200, "{counts:?}");
     counts.body
-}
-
-fn set_clock_offset(ms: i64) {
-    let answer = admin("PUT", "/__test/clock", &json!({ "offset_ms": ms }));
-    assert_eq!(answer.status, 200, "{answer:?}");
-}
-
-/// Resets the clock even when the test fails.
-struct ClockShift;
-impl ClockShift {
-    fn by_minutes(minutes: i64) -> ClockShift {
-        set_clock_offset(minutes * 60_000);
-        ClockShift
-    }
-}
-impl Drop for ClockShift {
-    fn drop(&mut self) {
-        set_clock_offset(0);
-    }
 }
 
 /// The forms a secret could take on disk: plain, base64 (both alphabets, padded or not), hex,
@@ -441,7 +402,7 @@ fn expired_links_and_sessions_are_refused() {
     // A connect link lives 10 minutes.
     let url = tenant.connect_url("user-e");
     {
-        let _later = ClockShift::by_minutes(11);
+        let _later = ClockShift::by_minutes(stack(), 11);
         let browser = Browser::new();
         assert_redirected_with_error(
             &browser.get(&url),
@@ -455,7 +416,7 @@ fn expired_links_and_sessions_are_refused() {
     let authorize = open(&browser, &tenant.connect_url("user-e"));
     let callback = consent(&browser, &authorize, "slow_user", "approve");
     {
-        let _later = ClockShift::by_minutes(16);
+        let _later = ClockShift::by_minutes(stack(), 16);
         assert_redirected_with_error(
             &browser.get(&callback),
             &tenant.return_url,
@@ -555,19 +516,6 @@ fn the_tenant_api_answers_json_errors_with_stable_codes() {
 }
 
 #[test]
-fn an_expired_access_token_is_not_handed_out() {
-    let _serial = serial();
-    let tenant = Tenant::new(stack(), "Expired token");
-    let connection = connect(&tenant, "user-z", "expiring_user");
-    assert_eq!(tenant.token(&connection).status, 200);
-    // X access tokens live 2 hours; refreshing arrives with the refresh engine.
-    let _later = ClockShift::by_minutes(2 * 60);
-    let read = tenant.token(&connection);
-    assert_eq!(read.status, 409, "{read:?}");
-    assert_eq!(read.body["error"]["code"], "token_expired");
-}
-
-#[test]
 fn the_sweep_deletes_sessions_a_day_after_they_expire() {
     let _serial = serial();
     let tenant = Tenant::new(stack(), "Purge");
@@ -580,14 +528,14 @@ fn the_sweep_deletes_sessions_a_day_after_they_expire() {
 
     // Within the day after expiry, nothing goes.
     {
-        let _later = ClockShift::by_minutes(20);
+        let _later = ClockShift::by_minutes(stack(), 20);
         stack().worker.run_cron("0 * * * *");
     }
     assert_eq!(row_counts()["connect_sessions"], before["connect_sessions"]);
 
     // Two days on, every session made so far is gone.
     {
-        let _later = ClockShift::by_minutes(2 * 24 * 60);
+        let _later = ClockShift::by_minutes(stack(), 2 * 24 * 60);
         stack().worker.run_cron("0 * * * *");
     }
     let after = row_counts();

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     TokenExpired,
     /// Neither the tenant nor the deployment has OAuth client credentials for the provider.
     ProviderNotConfigured,
+    /// The platform ended the connection's grant; the message says why. Reconnect it.
+    ConnectionDead,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::TokenExpired => 409,
             ErrorCode::ProviderNotConfigured => 409,
+            ErrorCode::ConnectionDead => 409,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
+            ErrorCode::ConnectionDead => "connection_dead",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal_error",
         }
@@ -163,6 +167,7 @@ mod tests {
             ErrorCode::Conflict,
             ErrorCode::TokenExpired,
             ErrorCode::ProviderNotConfigured,
+            ErrorCode::ConnectionDead,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -83,6 +83,40 @@ pub fn check_read(access_expires_at: Option<Timestamp>, now: Timestamp) -> Token
     }
 }
 
+/// What a caller of `POST /v1/connections/{id}/token` asks for (an empty body asks for the
+/// defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token must stay valid at least this long; it is refreshed first otherwise.
+    #[serde(default = "default_min_valid")]
+    pub min_valid_seconds: u32,
+}
+
+/// The longest validity a caller may ask for: a day (access tokens rarely live longer).
+pub const MAX_MIN_VALID_SECONDS: u32 = 86_400;
+
+fn default_min_valid() -> u32 {
+    (MIN_REMAINING_MS / 1_000) as u32
+}
+
+impl TokenRequest {
+    pub fn parse(body: &str) -> Result<Self, String> {
+        let request: Self = if matches!(body.trim(), "" | "null") {
+            serde_json::from_str("{}")
+        } else {
+            serde_json::from_str(body)
+        }
+        .map_err(|e| format!("The body must be {{\"min_valid_seconds\": n}} or empty: {e}."))?;
+        if request.min_valid_seconds > MAX_MIN_VALID_SECONDS {
+            return Err(format!(
+                "min_valid_seconds can be at most {MAX_MIN_VALID_SECONDS} (a day)."
+            ));
+        }
+        Ok(request)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +172,25 @@ mod tests {
             check_read(Some(NOW.plus_millis(-1)), NOW),
             TokenRead::Expired
         );
+    }
+
+    #[test]
+    fn token_requests_default_and_are_bounded() {
+        assert_eq!(TokenRequest::parse("").unwrap().min_valid_seconds, 60);
+        assert_eq!(TokenRequest::parse("null").unwrap().min_valid_seconds, 60);
+        assert_eq!(
+            TokenRequest::parse(r#"{"min_valid_seconds": 3600}"#)
+                .unwrap()
+                .min_valid_seconds,
+            3600
+        );
+        for bad in [
+            r#"{"min_valid_seconds": 86401}"#,
+            r#"{"min_valid_seconds": -1}"#,
+            r#"{"min_valid": 5}"#,
+            "[",
+        ] {
+            assert!(TokenRequest::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -40,6 +40,9 @@ pub enum DeadReason {
     /// A rotating grant's refresh answer was lost after the platform had rotated the token,
     /// and the stored token no longer works (the lost-outcome rule).
     RefreshResponseLost,
+    /// Refreshing failed (outages, limits, an answer we could not read) on so many separate
+    /// days that the connection cannot be counted on.
+    RefreshKeptFailing,
 }
 
 impl DeadReason {
@@ -47,6 +50,7 @@ impl DeadReason {
         match self {
             DeadReason::RevokedOrExpired => "revoked_or_expired",
             DeadReason::RefreshResponseLost => "refresh_response_lost",
+            DeadReason::RefreshKeptFailing => "refresh_kept_failing",
         }
     }
 
@@ -59,6 +63,10 @@ impl DeadReason {
             DeadReason::RefreshResponseLost => {
                 "The platform replaced the refresh token but its answer was lost on the way, \
                  so the new token never arrived. Reconnect the account."
+            }
+            DeadReason::RefreshKeptFailing => {
+                "Refreshing the connection has failed on several separate days. Reconnect the \
+                 account; if that fails too, the platform or the app's settings need a look."
             }
         }
     }

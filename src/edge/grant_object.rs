@@ -11,14 +11,19 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 
 #[durable_object]
 pub struct GrantObject {
-    #[cfg_attr(not(feature = "test-powers"), allow(dead_code))]
     state: State,
     env: Env,
+    /// Callers take turns through this, so one refresh serves them all.
+    refresh_lock: futures_util::lock::Mutex<()>,
 }
 
 impl DurableObject for GrantObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self {
+            state,
+            env,
+            refresh_lock: futures_util::lock::Mutex::new(()),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -29,7 +34,13 @@ impl DurableObject for GrantObject {
                 "grant.store_failed",
             ),
             "/access-token" => respond::answer(
-                super::grants::access_token_in_object(&self.env, req).await,
+                super::grants::access_token_in_object(
+                    &self.env,
+                    &self.state,
+                    &self.refresh_lock,
+                    req,
+                )
+                .await,
                 "grant.token_read_failed",
             ),
             #[cfg(feature = "test-powers")]

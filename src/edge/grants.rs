@@ -6,11 +6,12 @@
 //! version for an existing grant, and a connection upsert guarded by `WHERE EXISTS` on the new
 //! version, since a batch does not stop when an UPDATE matches nothing.
 //!
-//! The object keeps nothing in memory yet: every read goes to D1 (serving fresh tokens from
-//! memory arrives with the refresh engine).
+//! Token reads refresh first when the token is about to expire (`refresh`). The object keeps
+//! nothing in memory yet: every read goes to D1.
 
 use super::d1::{changes, int, text_or_null};
 use super::d1_time::{bind as ms, bind_opt, read as time};
+use super::refresh::Outcome;
 use super::respond::{self, Handled};
 use super::{bindings, clock, logging};
 use crate::core::api_error::{ApiError, ErrorCode};
@@ -19,6 +20,7 @@ use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_tokens::{check_read, TokenRead, TokenSet, SEAL_PURPOSE};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
+use crate::core::refresh_schedule::needs_refresh;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
@@ -60,6 +62,8 @@ pub struct Stored {
 struct TokenAsk {
     grant_id: String,
     tenant_id: String,
+    /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
+    min_valid_seconds: u32,
 }
 
 fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
@@ -98,26 +102,50 @@ pub async fn store(env: &Env, input: &StoreGrant) -> Handled<Stored> {
 
 /// The grant's access token, as the object answers it: `{"access_token", "expires_at"}` or a
 /// JSON error (`token_expired`, `not_found`, `internal_error`).
-pub async fn access_token(env: &Env, grant_id: &str, tenant_id: &str) -> Handled<Response> {
+pub async fn access_token(
+    env: &Env,
+    grant_id: &str,
+    tenant_id: &str,
+    min_valid_seconds: u32,
+) -> Handled<Response> {
     let ask = TokenAsk {
         grant_id: grant_id.to_owned(),
         tenant_id: tenant_id.to_owned(),
+        min_valid_seconds,
     };
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
 
+/// A grant as stored (D1 hands numbers back as floats).
 #[derive(Deserialize)]
-struct CurrentGrant {
-    tenant_id: String,
-    version: f64,
-    token_ciphertext: Option<String>,
-    key_id: Option<String>,
-    access_expires_at: Option<f64>,
+pub(super) struct CurrentGrant {
+    pub id: String,
+    pub tenant_id: String,
+    pub provider: String,
+    pub version: f64,
+    pub token_ciphertext: Option<String>,
+    pub key_id: Option<String>,
+    pub access_expires_at: Option<f64>,
+    pub grant_expires_at: Option<f64>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub claim_id: Option<String>,
+    pub failure_streak: f64,
+    pub failure_days: f64,
+    pub last_failure_at: Option<f64>,
+    pub refresh_state: String,
+    pub next_check_at: Option<f64>,
 }
 
-async fn current(db: &worker::D1Database, grant_id: &str) -> worker::Result<Option<CurrentGrant>> {
+pub(super) async fn current(
+    db: &worker::D1Database,
+    grant_id: &str,
+) -> worker::Result<Option<CurrentGrant>> {
     db.prepare(
-        "SELECT tenant_id, version, token_ciphertext, key_id, access_expires_at \
+        "SELECT id, tenant_id, provider, version, token_ciphertext, key_id, access_expires_at, \
+           grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
+           failure_days, last_failure_at, refresh_state, next_check_at \
          FROM grants WHERE id = ?1",
     )
     .bind(&[grant_id.into()])?
@@ -125,7 +153,7 @@ async fn current(db: &worker::D1Database, grant_id: &str) -> worker::Result<Opti
     .await
 }
 
-fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -> Binding<'a> {
+pub(super) fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -> Binding<'a> {
     Binding {
         purpose: SEAL_PURPOSE,
         tenant_id,
@@ -275,9 +303,18 @@ pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
     )?)
 }
 
-/// Inside the object: the stored access token, while it is still valid.
-pub async fn access_token_in_object(env: &Env, mut req: Request) -> Handled {
+/// Inside the object: the access token, refreshed first when it has less than the platform's
+/// threshold (or the caller's `min_valid_seconds`) left. `refresh_lock` makes the object's
+/// callers take turns: of N concurrent callers on an expiring grant, the first refreshes and
+/// the others, re-reading after it, find the new token: one provider call for all of them.
+pub async fn access_token_in_object(
+    env: &Env,
+    state: &worker::State,
+    refresh_lock: &futures_util::lock::Mutex<()>,
+    mut req: Request,
+) -> Handled {
     let ask: TokenAsk = respond::read_json(&mut req).await?;
+    let _turn = refresh_lock.lock().await;
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
     let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
@@ -285,26 +322,18 @@ pub async fn access_token_in_object(env: &Env, mut req: Request) -> Handled {
         .await?
         .filter(|g| g.tenant_id == ask.tenant_id)
         .ok_or_else(gone)?;
-    let (Some(blob), Some(key_id)) = (grant.token_ciphertext, grant.key_id) else {
+    if grant.state == "dead" {
+        return Err(dead_error(&grant).into());
+    }
+    let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
         return Err(gone().into());
     };
-    let expires_at = grant.access_expires_at.map(time);
-    if check_read(expires_at, now) == TokenRead::Expired {
-        let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
-        return Err(ApiError::new(
-            ErrorCode::TokenExpired,
-            format!(
-                "The access token expired{when}. Refreshing is not available yet; reconnect the account."
-            ),
-        )
-        .into());
-    }
     let keyring = bindings::keyring(env)?;
     let opened = keyring.open(
-        &Sealed::new(&key_id, blob),
+        &Sealed::new(key_id, blob.clone()),
         binding(&grant.tenant_id, &ask.grant_id, grant.version as i64),
     );
-    let tokens = match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
+    let mut tokens = match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
         Ok(Ok(tokens)) => tokens,
         failed => {
             let why = match failed {
@@ -320,6 +349,58 @@ pub async fn access_token_in_object(env: &Env, mut req: Request) -> Handled {
             return Err(ApiError::internal().into());
         }
     };
+    let mut expires_at = grant.access_expires_at.map(time);
+    let catalogue = bindings::catalogue(env)?;
+    let spec = catalogue.get(&grant.provider).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!(
+                "The provider {:?} is no longer in the catalogue.",
+                grant.provider
+            ),
+        )
+    })?;
+    let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
+    // While backing off, the next attempt waits for its time (`next_check_at`): a platform
+    // having a bad day gets one call per grant per backoff step, not one per reader.
+    let waiting = grant.refresh_state != "ok"
+        && grant
+            .next_check_at
+            .map(time)
+            .is_some_and(|retry| now < retry);
+    let mut failed = waiting.then(|| {
+        grant
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
+    });
+    if !waiting && needs_refresh(&spec.refresh, expires_at, min_valid_ms, now) {
+        match super::refresh::refresh(env, state, &db, &grant, spec, &tokens, now).await? {
+            Outcome::Refreshed {
+                tokens: renewed,
+                access_expires_at,
+            } => {
+                tokens = renewed;
+                expires_at = access_expires_at;
+            }
+            Outcome::Failed { message } => failed = Some(message),
+            Outcome::Dead(reason) => {
+                return Err(ApiError::new(ErrorCode::ConnectionDead, reason.message()).into())
+            }
+        }
+    }
+    let left_ms = expires_at.map(|at| at.as_millis() - now.as_millis());
+    if check_read(expires_at, now) == TokenRead::Expired
+        || left_ms.is_some_and(|left| left < min_valid_ms)
+    {
+        let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
+        let why = failed.unwrap_or_else(|| "Reconnect the account.".to_owned());
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            format!("The access token expires{when}, sooner than asked. {why}"),
+        )
+        .into());
+    }
     Ok(respond::json(
         200,
         &json!({
@@ -328,4 +409,18 @@ pub async fn access_token_in_object(env: &Env, mut req: Request) -> Handled {
             "expires_at": expires_at.map(Timestamp::to_rfc3339),
         }),
     )?)
+}
+
+/// The error for a dead grant, with its reason for people.
+fn dead_error(grant: &CurrentGrant) -> ApiError {
+    let message = grant.last_error.clone().unwrap_or_else(|| {
+        format!(
+            "The platform ended this connection ({}). Reconnect the account.",
+            grant
+                .state_reason
+                .as_deref()
+                .unwrap_or("revoked_or_expired")
+        )
+    });
+    ApiError::new(ErrorCode::ConnectionDead, message)
 }

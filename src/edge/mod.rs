@@ -20,7 +20,9 @@ mod http_client;
 mod logging;
 mod platform;
 mod public_url;
+
 mod queues;
+mod refresh;
 mod respond;
 #[cfg(feature = "test-powers")]
 mod spike;

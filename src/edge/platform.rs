@@ -10,6 +10,7 @@ use crate::core::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_tokens::SecretText;
 use crate::core::identity::{self, AccountIdentity};
+use crate::core::refresh_failure::RefreshFailure;
 use crate::core::token_response::{self, TokenAnswer, TokenAnswerError};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -184,24 +185,26 @@ fn token_client(
     env: &Env,
     provider: &ProviderSpec,
     client: &ClientCredentials,
-    redirect_uri: &str,
+    redirect_uri: Option<&str>,
 ) -> Result<TokenClient, ExchangeError> {
     let failed = |e: String| ExchangeError::Failed(e);
     let auth_type = match provider.client_auth {
         ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
         ClientAuth::ClientSecretPost => AuthType::RequestBody,
     };
-    Ok(Client::new(ClientId::new(client.client_id.clone()))
+    let oauth = Client::new(ClientId::new(client.client_id.clone()))
         .set_client_secret(ClientSecret::new(client.client_secret.expose().to_owned()))
         .set_auth_type(auth_type)
         .set_token_uri(
             TokenUrl::new(platform_url(env, &provider.token_url))
                 .map_err(|e| failed(format!("token url: {e}")))?,
-        )
-        .set_redirect_uri(
-            RedirectUrl::new(redirect_uri.to_owned())
-                .map_err(|e| failed(format!("redirect uri: {e}")))?,
-        ))
+        );
+    Ok(match redirect_uri {
+        Some(uri) => oauth.set_redirect_uri(
+            RedirectUrl::new(uri.to_owned()).map_err(|e| failed(format!("redirect uri: {e}")))?,
+        ),
+        None => oauth,
+    })
 }
 
 /// Exchanges an authorization code, server to server, with the provider's client
@@ -214,7 +217,7 @@ pub async fn exchange_code(
     code: String,
     verifier: Option<String>,
 ) -> Result<TokenAnswer, ExchangeError> {
-    let oauth = token_client(env, provider, client, redirect_uri)?;
+    let oauth = token_client(env, provider, client, Some(redirect_uri))?;
     let mut request = oauth.exchange_code(AuthorizationCode::new(code));
     if let (Pkce::S256, Some(verifier)) = (provider.pkce, verifier) {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier));
@@ -259,6 +262,67 @@ pub async fn exchange_code(
         ),
         Err(RequestTokenError::Request(e)) => {
             Err(ExchangeError::Failed(format!("token request failed: {e}")))
+        }
+    }
+}
+
+/// Refreshes with `refresh_token` (RFC 6749 §6), with the provider's client authentication.
+/// A failure keeps what the core needs to classify it: the status, the OAuth error and its
+/// description, and `Retry-After`.
+pub async fn refresh(
+    env: &Env,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    refresh_token: &SecretText,
+) -> Result<TokenAnswer, RefreshFailure> {
+    let oauth = token_client(env, provider, client, None).map_err(|e| {
+        // Only a bad catalogue URL gets here; nothing was sent.
+        RefreshFailure::Refused {
+            status: 0,
+            error: None,
+            description: Some(e.describe()),
+            retry_after_secs: None,
+        }
+    })?;
+    let token = RefreshToken::new(refresh_token.expose().to_owned());
+    let request = oauth.exchange_refresh_token(&token);
+    let seen = std::cell::Cell::new(None::<(u16, Option<u64>)>);
+    let send = |request: oauth2::HttpRequest| {
+        let seen = &seen;
+        async move {
+            let response = http_client::send(request).await;
+            if let Ok(r) = &response {
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
+                seen.set(Some((r.status().as_u16(), retry_after)));
+            }
+            response
+        }
+    };
+    let result = request.request_async(&send).await;
+    let (status, retry_after_secs) = match seen.get() {
+        Some((status, retry_after)) => (status, retry_after),
+        None => (0, None),
+    };
+    let refused = |error: Option<String>, description: Option<String>| RefreshFailure::Refused {
+        status,
+        error,
+        description,
+        retry_after_secs,
+    };
+    match result {
+        Ok(answer) => Ok(answer.answer),
+        Err(RequestTokenError::Request(_)) => Err(RefreshFailure::NoAnswer),
+        Err(_) if status == 200 => Err(RefreshFailure::Malformed),
+        Err(RequestTokenError::ServerResponse(e)) => Err(refused(
+            Some(e.error().to_string()),
+            e.error_description().cloned(),
+        )),
+        Err(RequestTokenError::Parse(_, _)) | Err(RequestTokenError::Other(_)) => {
+            Err(refused(None, None))
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
 use crate::core::clock::Timestamp;
+use crate::core::grant_tokens::TokenRequest;
 use crate::core::query;
 use crate::core::routes::TenantRoute;
 use serde::Deserialize;
@@ -60,7 +61,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
     })
 }
 
-pub async fn handle(route: TenantRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn handle(route: TenantRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
     let db = bindings::db(env)?;
     let caller = authenticate(&req, &db, now).await?;
     let needed = match route {
@@ -77,7 +78,11 @@ pub async fn handle(route: TenantRoute, req: Request, env: &Env, now: Timestamp)
         TenantRoute::CreateConnectSession => {
             connect::create_session(req, env, &db, &caller, now).await
         }
-        TenantRoute::ConnectionToken(id) => connection_token(env, &db, &caller, &id, now).await,
+        TenantRoute::ConnectionToken(id) => {
+            let body = req.text().await.unwrap_or_default();
+            let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;
+            connection_token(env, &db, &caller, &id, ask, now).await
+        }
     }
 }
 
@@ -170,6 +175,7 @@ async fn connection_token(
     db: &D1Database,
     caller: &Caller,
     id: &str,
+    ask: TokenRequest,
     now: Timestamp,
 ) -> Handled {
     #[derive(Deserialize)]
@@ -190,13 +196,15 @@ async fn connection_token(
             Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         ),
         Some(row) => {
-            let answer = grants::access_token(env, &row.grant_id, &caller.tenant_id).await;
+            let answer =
+                grants::access_token(env, &row.grant_id, &caller.tenant_id, ask.min_valid_seconds)
+                    .await;
             (Some(row.grant_id), answer)
         }
     };
     let outcome = match &answer {
         Ok(r) if r.status_code() == 200 => "served",
-        Ok(r) if r.status_code() == ErrorCode::TokenExpired.status() => "expired",
+        Ok(r) if r.status_code() == 409 => "expired",
         Ok(r) if r.status_code() == 404 => "not_found",
         Err(respond::Failure::Api(e)) if e.code == ErrorCode::NotFound => "not_found",
         _ => "failed",

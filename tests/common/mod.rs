@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod tenants;
+pub mod x_flow;
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use serde_json::Value;

@@ -1,0 +1,71 @@
+//! Connecting an X account through the real flow, and moving the worker's clock: what the
+//! connect and refresh tests share.
+
+use super::browser::{query_pairs, query_param, Browser};
+use super::tenants::Tenant;
+use super::Stack;
+use evergreen_fake_platform::x::AUTHORIZE_PATH;
+use serde_json::json;
+
+/// Opens a connect link and returns the platform's authorize URL it redirected to.
+pub fn open(browser: &Browser, connect_url: &str) -> String {
+    browser.get(connect_url).redirect().to_owned()
+}
+
+/// Consents (or not) at the fake X; returns the callback URL it sends the browser to.
+pub fn consent(
+    s: &Stack,
+    browser: &Browser,
+    authorize_url: &str,
+    username: &str,
+    decision: &str,
+) -> String {
+    let page = browser.get(authorize_url);
+    assert_eq!(page.status, 200, "the fake's consent page: {page:?}");
+    let mut fields = query_pairs(authorize_url);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), decision.into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{AUTHORIZE_PATH}", s.fake.base_url());
+    browser.post_form(&action, &fields).redirect().to_owned()
+}
+
+/// The whole flow in one browser; returns the connection id the return URL received.
+pub fn connect(s: &Stack, tenant: &Tenant<'_>, end_user_ref: &str, username: &str) -> String {
+    let browser = Browser::new();
+    let authorize = open(&browser, &tenant.connect_url(end_user_ref));
+    let callback = consent(s, &browser, &authorize, username, "approve");
+    let landed = browser.get(&callback);
+    let back = landed.redirect();
+    assert!(back.starts_with(&tenant.return_url), "{back}");
+    query_param(back, "connection_id").expect("the return URL gets the connection id")
+}
+
+fn set_clock_offset(s: &Stack, ms: i64) {
+    let answer = s.worker.send(
+        "PUT",
+        "/__test/clock",
+        Some(&s.operator()),
+        &json!({ "offset_ms": ms }),
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+/// The worker's clock moved ahead; put back when dropped, even when the test fails.
+pub struct ClockShift<'a>(&'a Stack);
+
+impl<'a> ClockShift<'a> {
+    pub fn by_minutes(s: &'a Stack, minutes: i64) -> Self {
+        set_clock_offset(s, minutes * 60_000);
+        ClockShift(s)
+    }
+}
+
+impl Drop for ClockShift<'_> {
+    fn drop(&mut self) {
+        set_clock_offset(self.0, 0);
+    }
+}
