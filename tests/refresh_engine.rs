@@ -16,7 +16,10 @@ fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
         Stack::start_with("refresh-engine", |_| {
-            vec![("REFRESH_BACKOFF".into(), "first=60,max=120,red_after_days=3".into())]
+            vec![(
+                "REFRESH_BACKOFF".into(),
+                "first=60,max=120,red_after_days=3".into(),
+            )]
         })
     })
 }
@@ -55,8 +58,15 @@ fn a_hundred_concurrent_readers_cause_one_refresh_and_all_get_its_token() {
     assert_eq!(tokens.len(), 1, "every reader gets the one new token");
     assert_eq!(s.fake.counters("flight_user").token_refresh, 1);
     let token = tokens.into_iter().next().unwrap();
-    assert!(!before.access.contains(&token), "a new token, not the old one");
-    assert!(s.fake.tokens_issued_to("flight_user").access.contains(&token));
+    assert!(
+        !before.access.contains(&token),
+        "a new token, not the old one"
+    );
+    assert!(s
+        .fake
+        .tokens_issued_to("flight_user")
+        .access
+        .contains(&token));
     assert_eq!(
         s.fake.refresh_token_status(&before.refresh[0]),
         Some(RefreshTokenStatus::Rotated)
@@ -79,7 +89,10 @@ fn revocation_at_the_platform_makes_the_connection_dead_with_its_reason() {
     assert_eq!(read.status, 409, "{read:?}");
     assert_eq!(read.body["error"]["code"], "connection_dead");
     let message = read.body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("revoked or expired at the platform"), "{message}");
+    assert!(
+        message.contains("revoked or expired at the platform"),
+        "{message}"
+    );
 
     // Dead is settled: the next read says so without asking the platform again.
     let refusals = s.fake.rejections().len();

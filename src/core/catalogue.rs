@@ -347,6 +347,17 @@ impl ProviderSpec {
             RefreshPolicy::OnDemand if self.refresh.threshold_secs.is_none() => {
                 bad("an on_demand policy needs threshold_secs".into())
             }
+            RefreshPolicy::OnDemand
+                if self
+                    .tokens
+                    .access_lifetime_secs
+                    .zip(self.refresh.threshold_secs)
+                    .is_some_and(|(lifetime, threshold)| threshold >= lifetime) =>
+            {
+                bad("threshold_secs must be shorter than access_lifetime_secs, or every read \
+                     refreshes"
+                    .into())
+            }
             _ => Ok(()),
         }
     }
@@ -544,6 +555,10 @@ mod tests {
                 "lead_secs",
             ),
             (r#"{"refresh":{"policy":"on_demand"}}"#, "threshold_secs"),
+            (
+                r#"{"tokens":{"refresh_token":"reusable","access_lifetime_secs":600}}"#,
+                "every read refreshes",
+            ),
             (r#"{"colour":"green"}"#, "unknown field"),
             (
                 r#"{"dead_grant_errors":["invalid grant"]}"#,
