@@ -8,7 +8,7 @@
 //! scopes (granular consent); `scope` in the answer lists what was granted.
 
 use crate::fixtures::Fixtures;
-use crate::http::{escape_html, with_query, Incoming, Reply};
+use crate::http::{escape_html, hidden_inputs, with_query, Incoming, Reply};
 use crate::state::{AuthCode, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
@@ -101,17 +101,7 @@ fn consent_page(shared: &Shared, req: &Incoming) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let hidden: String = req
-        .query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                escape_html(k),
-                escape_html(v)
-            )
-        })
-        .collect();
+    let hidden = hidden_inputs(&req.query);
     let boxes: String = p
         .scopes
         .iter()

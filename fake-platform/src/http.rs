@@ -174,6 +174,20 @@ pub fn escape_html(text: &str) -> String {
         .collect()
 }
 
+/// Every field as a hidden form input, so a consent page posts back what it was opened with.
+pub fn hidden_inputs(fields: &HashMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape_html(k),
+                escape_html(v)
+            )
+        })
+        .collect()
+}
+
 /// `base` with `params` appended to its query, form-encoded.
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());

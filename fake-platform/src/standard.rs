@@ -5,7 +5,7 @@
 //! and `responses`, so a new standard platform needs a fixture file and no code here.
 
 use crate::fixtures::{Dialect, Fixtures};
-use crate::http::{escape_html, with_query, Incoming, Reply};
+use crate::http::{escape_html, hidden_inputs, with_query, Incoming, Reply};
 use crate::state::{AuthCode, Inner, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
@@ -86,17 +86,7 @@ fn consent_page(shared: &Shared, f: &Fixtures, d: &Dialect, req: &Incoming) -> R
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let hidden: String = req
-        .query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                escape_html(k),
-                escape_html(v)
-            )
-        })
-        .collect();
+    let hidden = hidden_inputs(&req.query);
     Reply::html(
         200,
         format!(
