@@ -207,6 +207,37 @@ fn token_client(
     })
 }
 
+/// What the `oauth2` crate does not report about a token endpoint's answer: its status and
+/// `Retry-After` (seconds).
+#[derive(Default)]
+struct Observed(std::cell::Cell<Option<(u16, Option<u64>)>>);
+
+impl Observed {
+    async fn send(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, http_client::HttpError> {
+        let response = http_client::send(request).await;
+        if let Ok(r) = &response {
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            self.0.set(Some((r.status().as_u16(), retry_after)));
+        }
+        response
+    }
+
+    fn status(&self) -> Option<u16> {
+        self.0.get().map(|(status, _)| status)
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.0.get().and_then(|(_, retry_after)| retry_after)
+    }
+}
+
 /// Exchanges an authorization code, server to server, with the provider's client
 /// authentication and (where it uses PKCE) the verifier.
 pub async fn exchange_code(
@@ -222,21 +253,11 @@ pub async fn exchange_code(
     if let (Pkce::S256, Some(verifier)) = (provider.pkce, verifier) {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier));
     }
-    // The `oauth2` crate does not report the status of a failed answer; keep it, so a 5xx or
-    // 429 (the platform failing, worth retrying) is never taken for a malformed answer.
-    let status = std::cell::Cell::new(None::<u16>);
-    let send = |request: oauth2::HttpRequest| {
-        let status = &status;
-        async move {
-            let response = http_client::send(request).await;
-            if let Ok(r) = &response {
-                status.set(Some(r.status().as_u16()));
-            }
-            response
-        }
-    };
-    let result = request.request_async(&send).await;
-    let status = status.get();
+    // A 5xx or 429 (the platform failing, worth retrying) is never taken for a malformed
+    // answer: the observer keeps the status the `oauth2` crate drops.
+    let observed = Observed::default();
+    let result = request.request_async(&|r| observed.send(r)).await;
+    let status = observed.status();
     let platform_failing = |s: Option<u16>| s.is_some_and(|s| s == 429 || s >= 500);
     match result {
         Ok(answer) => Ok(answer.answer),
@@ -286,27 +307,9 @@ pub async fn refresh(
     })?;
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let request = oauth.exchange_refresh_token(&token);
-    let seen = std::cell::Cell::new(None::<(u16, Option<u64>)>);
-    let send = |request: oauth2::HttpRequest| {
-        let seen = &seen;
-        async move {
-            let response = http_client::send(request).await;
-            if let Ok(r) = &response {
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
-                seen.set(Some((r.status().as_u16(), retry_after)));
-            }
-            response
-        }
-    };
-    let result = request.request_async(&send).await;
-    let (status, retry_after_secs) = match seen.get() {
-        Some((status, retry_after)) => (status, retry_after),
-        None => (0, None),
-    };
+    let observed = Observed::default();
+    let result = request.request_async(&|r| observed.send(r)).await;
+    let (status, retry_after_secs) = (observed.status().unwrap_or(0), observed.retry_after());
     let refused = |error: Option<String>, description: Option<String>| RefreshFailure::Refused {
         status,
         error,

@@ -13,7 +13,7 @@
 //!    dead state, or the backoff. The decisions are the core's (`refresh_failure`,
 //!    `refresh_schedule`); this module only carries them out.
 
-use super::d1::{changes, int, text_or_null};
+use super::d1::{changes, int};
 use super::d1_time::{bind as ms, bind_opt};
 use super::grants::{binding, CurrentGrant};
 use super::respond::Handled;
@@ -229,22 +229,8 @@ async fn settle_failure(
         let stored = super::grants::current(db, &grant.id).await?;
         let changed = stored.is_none_or(|g| g.version != grant.version);
         if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
-            db.prepare(
-                "UPDATE grants SET state = 'dead', state_reason = ?1, claim_id = NULL, \
-                   claim_expires_at = NULL, next_check_at = NULL, last_error = ?2, \
-                   last_failure_at = ?3, updated_at = ?3 \
-                 WHERE id = ?4 AND version = ?5",
-            )
-            .bind(&[
-                reason.code().into(),
-                reason.message().into(),
-                ms(now),
-                grant.id.as_str().into(),
-                int(grant.version as i64),
-            ])?
-            .run()
-            .await?;
-            return Ok(Outcome::Dead(reason));
+            let counts = (grant.failure_streak as u32, grant.failure_days as u32);
+            return mark_dead(db, grant, reason, counts, now).await;
         }
         return Ok(Outcome::Failed {
             message: "Another refresh finished first; try again.".to_owned(),
@@ -273,25 +259,14 @@ async fn settle_failure(
         ),
     };
     if schedule.gives_up(days) {
-        let reason = DeadReason::RefreshKeptFailing;
-        db.prepare(
-            "UPDATE grants SET state = 'dead', state_reason = ?1, claim_id = NULL, \
-               claim_expires_at = NULL, next_check_at = NULL, failure_streak = ?2, \
-               failure_days = ?3, last_failure_at = ?4, last_error = ?5, updated_at = ?4 \
-             WHERE id = ?6 AND version = ?7",
+        return mark_dead(
+            db,
+            grant,
+            DeadReason::RefreshKeptFailing,
+            (streak, days),
+            now,
         )
-        .bind(&[
-            reason.code().into(),
-            int(streak.into()),
-            int(days.into()),
-            ms(now),
-            message.into(),
-            grant.id.as_str().into(),
-            int(grant.version as i64),
-        ])?
-        .run()
-        .await?;
-        return Ok(Outcome::Dead(reason));
+        .await;
     }
     let retry_at = now.plus_millis(schedule.delay_ms(streak, jitter(), retry_after));
     // An unknown outcome keeps the claim, so the next attempt knows it.
@@ -307,7 +282,7 @@ async fn settle_failure(
         int(streak.into()),
         int(days.into()),
         ms(now),
-        text_or_null(Some(message)),
+        message.into(),
         ms(retry_at),
         int(i64::from(outcome_unknown)),
         grant.id.as_str().into(),
@@ -318,4 +293,33 @@ async fn settle_failure(
     Ok(Outcome::Failed {
         message: message.to_owned(),
     })
+}
+
+/// Ends the grant: dead with `reason` (its message is what readers are told), nothing more to
+/// check, the claim released. `failures`: the streak and the count of failure days to record.
+async fn mark_dead(
+    db: &D1Database,
+    grant: &CurrentGrant,
+    reason: DeadReason,
+    (streak, days): (u32, u32),
+    now: Timestamp,
+) -> Handled<Outcome> {
+    db.prepare(
+        "UPDATE grants SET state = 'dead', state_reason = ?1, last_error = ?2, claim_id = NULL, \
+           claim_expires_at = NULL, next_check_at = NULL, failure_streak = ?3, \
+           failure_days = ?4, last_failure_at = ?5, updated_at = ?5 \
+         WHERE id = ?6 AND version = ?7",
+    )
+    .bind(&[
+        reason.code().into(),
+        reason.message().into(),
+        int(streak.into()),
+        int(days.into()),
+        ms(now),
+        grant.id.as_str().into(),
+        int(grant.version as i64),
+    ])?
+    .run()
+    .await?;
+    Ok(Outcome::Dead(reason))
 }
