@@ -7,9 +7,10 @@
 //! Google's docs or says why it is an assumption. Users may grant only some of the requested
 //! scopes (granular consent); `scope` in the answer lists what was granted.
 
+use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
-use crate::http::{escape_html, hidden_inputs, with_query, Incoming, Reply};
-use crate::state::{AuthCode, RefreshTokenStatus, Shared};
+use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
+use crate::state::{RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
@@ -70,11 +71,7 @@ fn params(
     if get("redirect_uri").is_empty() {
         return refuse("Missing required parameter: redirect_uri");
     }
-    let scopes: Vec<String> = get("scope")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let scopes = consent::scopes(&get("scope"));
     if scopes.is_empty() {
         return refuse("Missing required parameter: scope");
     }
@@ -133,12 +130,6 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    if fields.get("decision").map(String::as_str) != Some("approve") {
-        return Reply::redirect(with_query(
-            &p.redirect_uri,
-            &[("error", "access_denied"), ("state", &p.state)],
-        ));
-    }
     // Granular consent: only the ticked scopes are granted.
     let granted: Vec<String> = p
         .scopes
@@ -147,33 +138,16 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
         .filter(|(i, s)| fields.get(&format!("grant_{i}")) == Some(*s))
         .map(|(_, s)| s.clone())
         .collect();
-    let username = fields
-        .get("username")
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "demo_user".to_owned());
-    let code = random_token();
-    let mut inner = shared.lock();
-    let account = inner.account_by_username(&username);
-    account.counters.authorize += 1;
-    let account_id = account.id.clone();
-    let now = inner.now_for(&account_id);
-    inner.codes.insert(
-        code.clone(),
-        AuthCode {
-            client_id: p.client_id,
-            account_id,
-            redirect_uri: p.redirect_uri.clone(),
-            scopes: granted,
-            code_challenge: p.code_challenge,
-            expires_at: now + Duration::from_secs(fx().fact_u64("code_lifetime_secs")),
-            offline: p.offline,
-        },
-    );
-    Reply::redirect(with_query(
-        &p.redirect_uri,
-        &[("state", &p.state), ("code", &code)],
-    ))
+    let consent = Consent {
+        client_id: p.client_id,
+        redirect_uri: p.redirect_uri,
+        state: p.state,
+        scopes: granted,
+        code_challenge: p.code_challenge,
+        offline: p.offline,
+    };
+    let lifetime = Duration::from_secs(fx().fact_u64("code_lifetime_secs"));
+    consent::decide(shared, &fields, consent, usize::MAX, lifetime)
 }
 
 fn token(shared: &Shared, req: &Incoming) -> Reply {

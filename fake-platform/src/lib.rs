@@ -10,6 +10,7 @@
 //! its refusals, and hold a request at a chosen point ([`FakePlatform::hold`]). The run command
 //! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
 
+mod consent;
 mod faults;
 pub mod fixtures;
 pub mod google;

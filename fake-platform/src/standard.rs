@@ -4,9 +4,10 @@
 //! userinfo endpoint. Every path, lifetime and answer comes from the file's `dialect`, `facts`
 //! and `responses`, so a new standard platform needs a fixture file and no code here.
 
+use crate::consent::{self, Consent};
 use crate::fixtures::{Dialect, Fixtures};
-use crate::http::{escape_html, hidden_inputs, with_query, Incoming, Reply};
-use crate::state::{AuthCode, Inner, RefreshTokenStatus, Shared};
+use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
+use crate::state::{Inner, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
@@ -110,45 +111,16 @@ fn decide(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    if fields.get("decision").map(String::as_str) != Some("approve") {
-        return Reply::redirect(with_query(
-            &p.redirect_uri,
-            &[("error", "access_denied"), ("state", &p.state)],
-        ));
-    }
-    let username = fields
-        .get("username")
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "demo_user".to_owned());
-    let code = random_token();
-    let mut inner = shared.lock();
-    let account = inner.account_by_username(&username);
-    account.counters.authorize += 1;
-    let account_id = account.id.clone();
-    let expires_at =
-        inner.now_for(&account_id) + Duration::from_secs(f.fact_u64("code_lifetime_secs"));
-    inner.codes.insert(
-        code.clone(),
-        AuthCode {
-            client_id: p.client_id,
-            account_id,
-            redirect_uri: p.redirect_uri.clone(),
-            scopes: p
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            code_challenge: p.code_challenge,
-            expires_at,
-            offline: true,
-        },
-    );
-    Reply::redirect(with_query(
-        &p.redirect_uri,
-        &[("state", &p.state), ("code", &code)],
-    ))
+    let consent = Consent {
+        scopes: consent::scopes(&p.scope),
+        client_id: p.client_id,
+        redirect_uri: p.redirect_uri,
+        state: p.state,
+        code_challenge: p.code_challenge,
+        offline: true,
+    };
+    let lifetime = Duration::from_secs(f.fact_u64("code_lifetime_secs"));
+    consent::decide(shared, &fields, consent, usize::MAX, lifetime)
 }
 
 /// The client the request authenticates as, by the methods `f` allows; the refusal otherwise.

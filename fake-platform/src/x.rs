@@ -8,9 +8,10 @@
 //! Stricter than X on purpose (so a test can prove Evergreen never relies on the laxer path):
 //! `code_challenge_method=plain` is refused, and so is a client secret in the body.
 
+use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
-use crate::http::{escape_html, with_query, Incoming, Reply};
-use crate::state::{unix_seconds, AuthCode, HoldPoint, RefreshTokenStatus, Shared};
+use crate::http::{escape_html, Incoming, Reply};
+use crate::state::{unix_seconds, HoldPoint, RefreshTokenStatus, Shared};
 use crate::tokens::random_token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -138,47 +139,17 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    if fields.get("decision").map(String::as_str) != Some("approve") {
-        return Reply::redirect(with_query(
-            &params.redirect_uri,
-            &[("error", "access_denied"), ("state", &params.state)],
-        ));
-    }
-    let username = fields
-        .get("username")
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty() && u.len() <= 15)
-        .unwrap_or_else(|| "demo_user".to_owned());
-    let code = random_token();
-    let mut inner = shared.lock();
-    let account = inner.account_by_username(&username);
-    account.counters.authorize += 1;
-    let account_id = account.id.clone();
-    let now = inner.now_for(&account_id);
-    inner.codes.insert(
-        code.clone(),
-        AuthCode {
-            client_id: params.client_id,
-            account_id,
-            redirect_uri: params.redirect_uri.clone(),
-            scopes: params
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            offline: params
-                .scope
-                .split(' ')
-                .any(|s| Some(s) == fx().fact("refresh_token_scope").as_str()),
-            code_challenge: params.code_challenge,
-            expires_at: now + Duration::from_secs(fx().fact_u64("code_lifetime_secs")),
-        },
-    );
-    Reply::redirect(with_query(
-        &params.redirect_uri,
-        &[("state", &params.state), ("code", &code)],
-    ))
+    let offline_scope = fx().fact("refresh_token_scope").as_str();
+    let consent = Consent {
+        offline: params.scope.split(' ').any(|s| Some(s) == offline_scope),
+        scopes: consent::scopes(&params.scope),
+        client_id: params.client_id,
+        redirect_uri: params.redirect_uri,
+        state: params.state,
+        code_challenge: params.code_challenge,
+    };
+    let lifetime = Duration::from_secs(fx().fact_u64("code_lifetime_secs"));
+    consent::decide(shared, &fields, consent, 15, lifetime)
 }
 
 fn token(shared: &Shared, req: &Incoming) -> Reply {

@@ -1,0 +1,72 @@
+//! The user's decision on a consent page, the same on every platform: a denial goes back to
+//! the app with `error=access_denied`; an approval counts the consent on the account named in
+//! the form (created on first use) and sends the app an authorization code.
+
+use crate::http::{with_query, Reply};
+use crate::state::{AuthCode, Shared};
+use crate::tokens::random_token;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What an approval grants, as the dialect read it from the authorize request.
+pub struct Consent {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub scopes: Vec<String>,
+    pub code_challenge: String,
+    /// Whether a refresh token comes with the tokens.
+    pub offline: bool,
+}
+
+/// The scopes of a space-separated `scope` parameter.
+pub fn scopes(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Answers the consent form `fields`. `max_username`: the platform's limit on usernames
+/// (longer or blank ones sign in as `demo_user`); `code_lifetime` runs on the account's clock.
+pub fn decide(
+    shared: &Shared,
+    fields: &HashMap<String, String>,
+    consent: Consent,
+    max_username: usize,
+    code_lifetime: Duration,
+) -> Reply {
+    if fields.get("decision").map(String::as_str) != Some("approve") {
+        return Reply::redirect(with_query(
+            &consent.redirect_uri,
+            &[("error", "access_denied"), ("state", &consent.state)],
+        ));
+    }
+    let username = fields
+        .get("username")
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty() && u.len() <= max_username)
+        .unwrap_or("demo_user");
+    let code = random_token();
+    let mut inner = shared.lock();
+    let account = inner.account_by_username(username);
+    account.counters.authorize += 1;
+    let account_id = account.id.clone();
+    let expires_at = inner.now_for(&account_id) + code_lifetime;
+    inner.codes.insert(
+        code.clone(),
+        AuthCode {
+            client_id: consent.client_id,
+            account_id,
+            redirect_uri: consent.redirect_uri.clone(),
+            scopes: consent.scopes,
+            code_challenge: consent.code_challenge,
+            expires_at,
+            offline: consent.offline,
+        },
+    );
+    Reply::redirect(with_query(
+        &consent.redirect_uri,
+        &[("state", &consent.state), ("code", &code)],
+    ))
+}
