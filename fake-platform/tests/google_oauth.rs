@@ -2,7 +2,10 @@
 //! tokens that don't rotate but die after six months unused (a week for a testing-mode app),
 //! and revocation; answers as `fixtures/google.json` pins them.
 
-use evergreen_fake_platform::{fixtures, google, Client, FakePlatform, RefreshTokenStatus};
+mod common;
+
+use common::{agent, answer_json as answer};
+use evergreen_fake_platform::{fixtures, google, FakePlatform, RefreshTokenStatus};
 use std::time::Duration;
 
 const ID: &str = "yt-client";
@@ -11,27 +14,7 @@ const SCOPE: &str = "https://www.googleapis.com/auth/youtube.readonly";
 const DAY: Duration = Duration::from_secs(86_400);
 
 fn start() -> FakePlatform {
-    FakePlatform::start(
-        "127.0.0.1:0",
-        &[Client {
-            id: ID.into(),
-            secret: SECRET.into(),
-        }],
-    )
-    .unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().redirects(0).build()
-}
-
-fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
-    let (status, body) = match result {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
-        Err(e) => panic!("transport error: {e}"),
-    };
-    (status, serde_json::from_str(&body).unwrap())
+    common::start(ID, SECRET)
 }
 
 fn token(fake: &FakePlatform, form: &[(&str, &str)]) -> (u16, serde_json::Value) {

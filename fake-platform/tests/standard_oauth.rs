@@ -1,7 +1,10 @@
 //! A standard provider served from its fixture file alone (`fixtures/acme.json`): the code
 //! flow with PKCE, client authentication as the file allows, rotation, revocation, userinfo.
 
-use evergreen_fake_platform::{fixtures, Client, FakePlatform, RefreshTokenStatus};
+mod common;
+
+use common::{agent, answer_json as answer};
+use evergreen_fake_platform::{fixtures, FakePlatform, RefreshTokenStatus};
 
 const ID: &str = "acme-client";
 const SECRET: &str = "acme-secret";
@@ -11,40 +14,18 @@ fn base(fake: &FakePlatform, path: &str) -> String {
     format!("{}{path}", fake.base_url())
 }
 
-fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
-    let (status, body) = match result {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
-        Err(e) => panic!("transport error: {e}"),
-    };
-    (status, serde_json::from_str(&body).unwrap())
-}
-
 fn post(fake: &FakePlatform, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
     let mut fields = vec![("client_id", ID), ("client_secret", SECRET)];
     fields.extend_from_slice(form);
-    answer(
-        ureq::AgentBuilder::new()
-            .redirects(0)
-            .build()
-            .post(&base(fake, path))
-            .send_form(&fields),
-    )
+    answer(agent().post(&base(fake, path)).send_form(&fields))
 }
 
 #[test]
 fn the_fixture_file_alone_makes_a_working_rotating_provider() {
     let f = fixtures::acme();
     let d = f.dialect.as_ref().unwrap();
-    let fake = FakePlatform::start(
-        "127.0.0.1:0",
-        &[Client {
-            id: ID.into(),
-            secret: SECRET.into(),
-        }],
-    )
-    .unwrap();
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let fake = common::start(ID, SECRET);
+    let agent = agent();
     let challenge = evergreen_fake_platform::x::s256(VERIFIER);
     let redirect = agent
         .post(&base(&fake, &d.authorize_path))

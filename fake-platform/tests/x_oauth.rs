@@ -1,9 +1,12 @@
 //! The fake speaks X's OAuth 2.0 the way Evergreen relies on, and refuses what X (or our
 //! stricter reading of it) refuses.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use evergreen_fake_platform::{x, Client, FakePlatform, HoldPoint, RefreshTokenStatus};
+use common::{agent, answer};
+use evergreen_fake_platform::{x, FakePlatform, HoldPoint, RefreshTokenStatus};
 use std::time::Duration;
 
 const ID: &str = "client-1";
@@ -11,27 +14,7 @@ const SECRET: &str = "secret-1";
 const VERIFIER: &str = "a-verifier-that-is-long-enough-to-be-valid-per-rfc-7636-0123";
 
 fn start() -> FakePlatform {
-    FakePlatform::start(
-        "127.0.0.1:0",
-        &[Client {
-            id: ID.into(),
-            secret: SECRET.into(),
-        }],
-    )
-    .unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().redirects(0).build()
-}
-
-/// Status and body of any answer, error statuses included.
-fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
-    match result {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
-        Err(e) => panic!("transport error: {e}"),
-    }
+    common::start(ID, SECRET)
 }
 
 fn basic() -> String {
