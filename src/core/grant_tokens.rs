@@ -70,15 +70,22 @@ pub fn access_expiry(now: Timestamp, expires_in: Option<u64>) -> Option<Timestam
 pub enum TokenRead {
     /// Hand it out.
     Usable,
-    /// It has expired or is about to (less than [`MIN_REMAINING_MS`] left).
+    /// It has expired or is about to (less than the caller's minimum, and never less than
+    /// [`MIN_REMAINING_MS`], left).
     Expired,
 }
 
-pub fn check_read(access_expires_at: Option<Timestamp>, now: Timestamp) -> TokenRead {
+pub fn check_read(
+    access_expires_at: Option<Timestamp>,
+    min_valid_ms: i64,
+    now: Timestamp,
+) -> TokenRead {
     match access_expires_at {
         // Unknown lifetime: the platform said nothing, so the token is used until it fails.
         None => TokenRead::Usable,
-        Some(at) if at.as_millis() - now.as_millis() >= MIN_REMAINING_MS => TokenRead::Usable,
+        Some(at) if at.as_millis() - now.as_millis() >= min_valid_ms.max(MIN_REMAINING_MS) => {
+            TokenRead::Usable
+        }
         Some(_) => TokenRead::Expired,
     }
 }
@@ -159,17 +166,17 @@ mod tests {
 
     #[test]
     fn tokens_are_handed_out_only_with_a_minute_left() {
-        assert_eq!(check_read(None, NOW), TokenRead::Usable);
+        assert_eq!(check_read(None, 0, NOW), TokenRead::Usable);
         assert_eq!(
-            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS)), NOW),
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS)), 0, NOW),
             TokenRead::Usable
         );
         assert_eq!(
-            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS - 1)), NOW),
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS - 1)), 0, NOW),
             TokenRead::Expired
         );
         assert_eq!(
-            check_read(Some(NOW.plus_millis(-1)), NOW),
+            check_read(Some(NOW.plus_millis(-1)), 0, NOW),
             TokenRead::Expired
         );
     }

@@ -389,10 +389,7 @@ pub async fn access_token_in_object(
             }
         }
     }
-    let left_ms = expires_at.map(|at| at.as_millis() - now.as_millis());
-    if check_read(expires_at, now) == TokenRead::Expired
-        || left_ms.is_some_and(|left| left < min_valid_ms)
-    {
+    if check_read(expires_at, min_valid_ms, now) == TokenRead::Expired {
         let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
         let why = failed.unwrap_or_else(|| "Reconnect the account.".to_owned());
         return Err(ApiError::new(
