@@ -11,7 +11,6 @@ use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
 use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
 use crate::state::{RefreshTokenStatus, Shared};
-use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
 use std::time::{Duration, SystemTime};
@@ -232,21 +231,7 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
             return fx().reply("grant_type_unsupported");
         }
     };
-    let lifetime = fx().fact_u64("access_lifetime_secs");
-    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
-    let mut values = vec![
-        ("access_token", json!(access)),
-        ("expires_in", json!(lifetime)),
-        ("scope", json!(inner.grants[grant].scopes.join(" "))),
-    ];
-    if with_refresh {
-        let refresh = format!("1//{}", random_token());
-        inner
-            .refresh_tokens
-            .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
-        values.push(("refresh_token", json!(refresh)));
-    }
-    fx().render("token_issued", &values)
+    inner.answer_tokens(grant, fx(), with_refresh.then_some("1//"))
 }
 
 /// Why a grant's refresh token no longer works at `now` (its account's clock), by the rules
@@ -274,13 +259,8 @@ fn revoke(shared: &Shared, req: &Incoming) -> Reply {
         .or_else(|| req.query.get("token").cloned())
         .unwrap_or_default();
     let mut inner = shared.lock();
-    let Some(grant) = inner.grant_of_token(&token) else {
+    if !inner.revoke_by_client(&token, None) {
         return fx().reply("revoke_refused");
-    };
-    inner.revoke_grant(grant);
-    let account_id = inner.grants[grant].account_id.clone();
-    if let Some(c) = inner.counters_mut(&account_id) {
-        c.revoke += 1;
     }
     fx().reply("revoked")
 }

@@ -8,7 +8,6 @@ use crate::consent::{self, Consent};
 use crate::fixtures::{Dialect, Fixtures};
 use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
 use crate::state::{Inner, RefreshTokenStatus, Shared};
-use crate::tokens::random_token;
 use crate::x::s256;
 use serde_json::json;
 use std::collections::HashMap;
@@ -220,21 +219,7 @@ fn token(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
             .refresh_tokens
             .values()
             .any(|(g, s)| *g == grant && *s == RefreshTokenStatus::Active);
-    let lifetime = f.fact_u64("access_lifetime_secs");
-    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
-    let mut values = vec![
-        ("access_token", json!(access)),
-        ("expires_in", json!(lifetime)),
-        ("scope", json!(inner.grants[grant].scopes.join(" "))),
-    ];
-    if new_refresh {
-        let refresh = random_token();
-        inner
-            .refresh_tokens
-            .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
-        values.push(("refresh_token", json!(refresh)));
-    }
-    f.render("token_issued", &values)
+    inner.answer_tokens(grant, f, new_refresh.then_some(""))
 }
 
 fn revoke(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
@@ -245,16 +230,7 @@ fn revoke(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
         Err(reply) => return reply,
     };
     let token = form.get("token").cloned().unwrap_or_default();
-    if let Some(grant) = inner
-        .grant_of_token(&token)
-        .filter(|g| inner.grants[*g].client_id == client_id)
-    {
-        inner.revoke_grant(grant);
-        let account_id = inner.grants[grant].account_id.clone();
-        if let Some(c) = inner.counters_mut(&account_id) {
-            c.revoke += 1;
-        }
-    }
+    inner.revoke_by_client(&token, Some(&client_id));
     f.reply("revoked")
 }
 

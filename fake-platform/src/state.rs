@@ -279,6 +279,51 @@ impl Inner {
         }
     }
 
+    /// The token endpoint's answer for `grant` (`token_issued` in `fixtures`): a new access
+    /// token living the platform's `access_lifetime_secs`, and, when `refresh_prefix` is
+    /// given, a new active refresh token starting with it.
+    pub fn answer_tokens(
+        &mut self,
+        grant: usize,
+        fixtures: &crate::fixtures::Fixtures,
+        refresh_prefix: Option<&str>,
+    ) -> crate::http::Reply {
+        let lifetime = fixtures.fact_u64("access_lifetime_secs");
+        let access = self.issue_access_token(grant, Duration::from_secs(lifetime));
+        let mut values = vec![
+            ("access_token", serde_json::json!(access)),
+            ("expires_in", serde_json::json!(lifetime)),
+            (
+                "scope",
+                serde_json::json!(self.grants[grant].scopes.join(" ")),
+            ),
+        ];
+        if let Some(prefix) = refresh_prefix {
+            let refresh = format!("{prefix}{}", crate::tokens::random_token());
+            self.refresh_tokens
+                .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
+            values.push(("refresh_token", serde_json::json!(refresh)));
+        }
+        fixtures.render("token_issued", &values)
+    }
+
+    /// A revoke endpoint's work: ends the grant `token` belongs to, if it is `client_id`'s
+    /// (any client's when `None`), and counts the revocation. Whether a grant ended.
+    pub fn revoke_by_client(&mut self, token: &str, client_id: Option<&str>) -> bool {
+        let Some(grant) = self
+            .grant_of_token(token)
+            .filter(|g| client_id.is_none_or(|c| self.grants[*g].client_id == c))
+        else {
+            return false;
+        };
+        self.revoke_grant(grant);
+        let account_id = self.grants[grant].account_id.clone();
+        if let Some(c) = self.counters_mut(&account_id) {
+            c.revoke += 1;
+        }
+        true
+    }
+
     /// The grant a refresh or access token belongs to.
     pub fn grant_of_token(&self, token: &str) -> Option<usize> {
         self.refresh_tokens

@@ -12,7 +12,6 @@ use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
 use crate::http::{escape_html, Incoming, Reply};
 use crate::state::{unix_seconds, HoldPoint, RefreshTokenStatus, Shared};
-use crate::tokens::random_token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
@@ -226,24 +225,11 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
     issue(&mut inner, grant)
 }
 
-/// New tokens for `grant`, as X's token endpoint returns them (`fixtures/x.json`,
-/// `token_issued`).
+/// New tokens for `grant`, as X's token endpoint returns them: a refresh token only with
+/// offline access.
 pub(crate) fn issue(inner: &mut crate::state::Inner, grant: usize) -> Reply {
-    let lifetime = fx().fact_u64("access_lifetime_secs");
-    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
-    let mut values = vec![
-        ("access_token", json!(access)),
-        ("expires_in", json!(lifetime)),
-        ("scope", json!(inner.grants[grant].scopes.join(" "))),
-    ];
-    if inner.grants[grant].offline {
-        let refresh = random_token();
-        inner
-            .refresh_tokens
-            .insert(refresh.clone(), (grant, RefreshTokenStatus::Active));
-        values.push(("refresh_token", json!(refresh)));
-    }
-    fx().render("token_issued", &values)
+    let offline = inner.grants[grant].offline;
+    inner.answer_tokens(grant, fx(), offline.then_some(""))
 }
 
 /// `POST /2/oauth2/revoke`: the client (HTTP Basic, as at the token endpoint) ends the grant
@@ -260,16 +246,7 @@ fn revoke(shared: &Shared, req: &Incoming) -> Reply {
     }
     let token = req.form().get("token").cloned().unwrap_or_default();
     // RFC 7009 §2.2: an unknown token is not an error; the answer is the same.
-    if let Some(grant) = inner
-        .grant_of_token(&token)
-        .filter(|g| inner.grants[*g].client_id == client_id)
-    {
-        inner.revoke_grant(grant);
-        let account_id = inner.grants[grant].account_id.clone();
-        if let Some(c) = inner.counters_mut(&account_id) {
-            c.revoke += 1;
-        }
-    }
+    inner.revoke_by_client(&token, Some(&client_id));
     fx().reply("revoked")
 }
 
