@@ -37,7 +37,7 @@ impl GrantState {
         }
         match grant_expires_at {
             Some(dies_at) if now >= dies_at => GrantState::Dead {
-                reason: DeadReason::RevokedOrExpired,
+                reason: DeadReason::GrantExpired,
             },
             Some(dies_at) if now >= dies_at.plus_millis(-warn_window_ms) => {
                 GrantState::Expiring { dies_at }
@@ -59,11 +59,8 @@ impl GrantState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefreshState {
     Ok,
-    /// Transient failures; the next attempt is at `retry_at`.
-    BackingOff {
-        since: Timestamp,
-        retry_at: Timestamp,
-    },
+    /// `failures` transient failures in a row; the next attempt is at `retry_at`.
+    BackingOff { failures: u32, retry_at: Timestamp },
     /// The platform refused the app's client credentials: the operator must fix them.
     ClientRejected,
 }
@@ -95,6 +92,49 @@ impl Colour {
     }
 }
 
+/// A grant's standing: the ledger's verdict and how refreshing goes. Events are the changes
+/// of this ([`crate::core::grant_events`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub grant: GrantState,
+    pub refresh: RefreshState,
+}
+
+/// The stored columns a status is read from (`grants`), as plain values.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredLedger<'a> {
+    /// `alive`, `expiring` or `dead`.
+    pub state: &'a str,
+    pub state_reason: Option<&'a str>,
+    /// `ok`, `backing_off` or `client_rejected`.
+    pub refresh_state: &'a str,
+    pub grant_expires_at: Option<Timestamp>,
+    pub failure_streak: u32,
+    pub next_check_at: Option<Timestamp>,
+}
+
+impl Status {
+    /// The status at `now`. The ledger's date is applied even before the sweep has visited:
+    /// a grant past its known death reads as dead, inside the window as expiring.
+    pub fn of(stored: &StoredLedger<'_>, warn_window_ms: i64, now: Timestamp) -> Self {
+        let dead = (stored.state == "dead").then(|| DeadReason::from_code(stored.state_reason));
+        let grant = GrantState::at(stored.grant_expires_at, dead, warn_window_ms, now);
+        let refresh = match stored.refresh_state {
+            "backing_off" => RefreshState::BackingOff {
+                failures: stored.failure_streak.max(1),
+                retry_at: stored.next_check_at.unwrap_or(now),
+            },
+            "client_rejected" => RefreshState::ClientRejected,
+            _ => RefreshState::Ok,
+        };
+        Self { grant, refresh }
+    }
+
+    pub fn health(self) -> Health {
+        health(self.grant, self.refresh)
+    }
+}
+
 /// A connection's health: its colour, a stable reason code and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Health {
@@ -117,13 +157,13 @@ pub fn health(grant: GrantState, refresh: RefreshState) -> Health {
                       fix them. The connection itself is kept."
                 .to_owned(),
         },
-        (_, RefreshState::BackingOff { since, retry_at }) => Health {
+        (_, RefreshState::BackingOff { failures, retry_at }) => Health {
             colour: Colour::Yellow,
             reason: "refresh_failing",
             message: format!(
-                "Refreshing has failed since {} (the platform is unavailable or limiting us); \
-                 the next attempt is at {}. Nothing to do yet.",
-                since.to_rfc3339(),
+                "Refreshing has failed {failures} time(s) in a row (the platform is unavailable \
+                 or limiting us); the next attempt is at {}. The connection is kept; nothing to \
+                 do yet.",
                 retry_at.to_rfc3339()
             ),
         },
@@ -180,7 +220,7 @@ mod tests {
             reason: DeadReason::RevokedOrExpired,
         };
         let backing_off = RefreshState::BackingOff {
-            since: T0,
+            failures: 2,
             retry_at: T0.plus_millis(60_000),
         };
         let cases = [

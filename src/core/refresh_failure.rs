@@ -43,15 +43,33 @@ pub enum DeadReason {
     /// Refreshing failed (outages, limits, an answer we could not read) on so many separate
     /// days that the connection cannot be counted on.
     RefreshKeptFailing,
+    /// The grant reached the death date the platform gave it (the ledger's date passed).
+    GrantExpired,
 }
 
 impl DeadReason {
+    pub const ALL: [DeadReason; 4] = [
+        DeadReason::RevokedOrExpired,
+        DeadReason::RefreshResponseLost,
+        DeadReason::RefreshKeptFailing,
+        DeadReason::GrantExpired,
+    ];
+
     pub const fn code(self) -> &'static str {
         match self {
             DeadReason::RevokedOrExpired => "revoked_or_expired",
             DeadReason::RefreshResponseLost => "refresh_response_lost",
             DeadReason::RefreshKeptFailing => "refresh_kept_failing",
+            DeadReason::GrantExpired => "grant_expired",
         }
+    }
+
+    /// The reason stored as `code`; an unknown code reads as the generic one, never as alive.
+    pub fn from_code(code: Option<&str>) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|r| Some(r.code()) == code)
+            .unwrap_or(DeadReason::RevokedOrExpired)
     }
 
     pub const fn message(self) -> &'static str {
@@ -67,6 +85,10 @@ impl DeadReason {
             DeadReason::RefreshKeptFailing => {
                 "Refreshing the connection has failed on several separate days. Reconnect the \
                  account; if that fails too, the platform or the app's settings need a look."
+            }
+            DeadReason::GrantExpired => {
+                "The platform ends every connection of this kind after a fixed time, and this \
+                 one has reached it. Reconnect the account."
             }
         }
     }

@@ -81,6 +81,60 @@ pub fn next_check_at(
     candidates.into_iter().min().map(|at| at.max(now))
 }
 
+/// What the sweep's visit to a due grant does (inside the grant's Durable Object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visit {
+    /// Refresh the grant: its lead time is reached, it must be kept alive, or a backoff
+    /// retry is due.
+    Refresh,
+    /// Check the token with the platform's cheap identity call (no refresh exists).
+    Validate,
+    /// Nothing to ask the platform: apply the ledger's date and schedule the next visit.
+    Review,
+}
+
+/// The visit a grant gets at `now`. `can_refresh`: the grant holds a refresh token.
+pub fn visit(
+    refresh: &RefreshSpec,
+    times: &GrantTimes,
+    can_refresh: bool,
+    now: Timestamp,
+) -> Visit {
+    if times.dead {
+        return Visit::Review;
+    }
+    let attempt = if can_refresh {
+        Visit::Refresh
+    } else {
+        Visit::Validate
+    };
+    if let Some(retry) = times.retry_at {
+        return if now >= retry { attempt } else { Visit::Review };
+    }
+    let due = match refresh.policy {
+        RefreshPolicy::Proactive => match times.access_expires_at {
+            Some(expires) => now >= expires.plus_millis(-secs(refresh.lead_secs.unwrap_or(0))),
+            None => now >= times.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
+        },
+        RefreshPolicy::OnDemand => refresh.keep_alive_days.is_some_and(|days| {
+            now >= times.last_refresh_at.plus_millis(i64::from(days) * DAY)
+        }),
+        RefreshPolicy::Validate => {
+            let last = times.last_validated_at.unwrap_or(times.last_refresh_at);
+            return if now >= last.plus_millis(VALIDATE_INTERVAL_MS) {
+                Visit::Validate
+            } else {
+                Visit::Review
+            };
+        }
+    };
+    if due {
+        attempt
+    } else {
+        Visit::Review
+    }
+}
+
 /// Whether a token request must refresh first: when less than the platform's threshold, or
 /// the caller's `min_valid_ms`, is left. An unknown expiry is served as is: the platform said
 /// nothing (RFC 6749 allows it), and `validate` exists to check such a token.
@@ -347,5 +401,51 @@ mod tests {
         ] {
             assert!(Backoff::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_visit_refreshes_only_what_its_policy_says_is_due() {
+        let keep_alive = spec("keep_alive");
+        let t = times();
+        assert_eq!(visit(&keep_alive, &t, true, T0), Visit::Review);
+        let day_150 = T0.plus_millis(150 * DAY);
+        assert_eq!(visit(&keep_alive, &t, true, day_150), Visit::Refresh);
+        assert_eq!(
+            visit(&keep_alive, &t, false, day_150),
+            Visit::Validate,
+            "without a refresh token, checking is all there is"
+        );
+        assert_eq!(visit(&spec("on_demand"), &t, true, day_150), Visit::Review);
+
+        let proactive = spec("proactive");
+        let long = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(60 * DAY)),
+            ..t
+        };
+        assert_eq!(visit(&proactive, &long, true, T0), Visit::Review);
+        assert_eq!(
+            visit(&proactive, &long, true, T0.plus_millis(45 * DAY)),
+            Visit::Refresh
+        );
+
+        let validate = spec("validate");
+        assert_eq!(visit(&validate, &t, false, T0), Visit::Review);
+        assert_eq!(
+            visit(&validate, &t, false, T0.plus_millis(DAY)),
+            Visit::Validate
+        );
+
+        // Backing off: the retry is the visit, when its time comes.
+        let retrying = GrantTimes {
+            retry_at: Some(T0.plus_millis(60_000)),
+            ..t
+        };
+        assert_eq!(visit(&spec("on_demand"), &retrying, true, T0), Visit::Review);
+        assert_eq!(
+            visit(&spec("on_demand"), &retrying, true, T0.plus_millis(60_000)),
+            Visit::Refresh
+        );
+        let dead = GrantTimes { dead: true, ..t };
+        assert_eq!(visit(&keep_alive, &dead, true, day_150), Visit::Review);
     }
 }
