@@ -27,6 +27,9 @@ pub enum ErrorCode {
     ProviderNotConfigured,
     /// The platform ended the connection's grant; the message says why. Reconnect it.
     ConnectionDead,
+    /// The platform did not refresh the token (an outage, a rate limit, a rejected client);
+    /// the connection is kept and retried with backoff. The message says what happened.
+    RefreshFailed,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -46,6 +49,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => 409,
             ErrorCode::ProviderNotConfigured => 409,
             ErrorCode::ConnectionDead => 409,
+            ErrorCode::RefreshFailed => 502,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -62,6 +66,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::ConnectionDead => "connection_dead",
+            ErrorCode::RefreshFailed => "refresh_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal_error",
         }

@@ -142,7 +142,13 @@ mod tests {
     #[test]
     fn the_configuration_is_checked() {
         assert_eq!(BreakerConfig::parse("").unwrap(), BreakerConfig::default());
-        for bad in ["failures=0", "open_seconds=0", "failures=x", "nope=1", "failures"] {
+        for bad in [
+            "failures=0",
+            "open_seconds=0",
+            "failures=x",
+            "nope=1",
+            "failures",
+        ] {
             assert!(BreakerConfig::parse(bad).is_err(), "{bad}");
         }
     }

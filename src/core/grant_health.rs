@@ -60,7 +60,10 @@ impl GrantState {
 pub enum RefreshState {
     Ok,
     /// `failures` transient failures in a row; the next attempt is at `retry_at`.
-    BackingOff { failures: u32, retry_at: Timestamp },
+    BackingOff {
+        failures: u32,
+        retry_at: Timestamp,
+    },
     /// The platform refused the app's client credentials: the operator must fix them.
     ClientRejected,
 }
@@ -83,6 +86,12 @@ pub enum Colour {
 }
 
 impl Colour {
+    pub const ALL: [Colour; 3] = [Colour::Green, Colour::Yellow, Colour::Red];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Colour::Green => "green",
@@ -132,6 +141,28 @@ impl Status {
 
     pub fn health(self) -> Health {
         health(self.grant, self.refresh)
+    }
+
+    /// One connection's health under this grant: a connection that lost its access on the
+    /// platform (a Page role removed) is red on its own, whatever the grant's standing;
+    /// `access_lost` is the platform's reason, when it gave one.
+    pub fn connection_health(self, access_lost: Option<Option<&str>>) -> Health {
+        let grant = self.health();
+        match access_lost {
+            Some(why) if grant.colour != Colour::Red => Health {
+                colour: Colour::Red,
+                reason: "access_lost",
+                message: why.map_or_else(
+                    || {
+                        "The account no longer has access to this page or profile on the \
+                         platform. Restore the role, then reconnect."
+                            .to_owned()
+                    },
+                    str::to_owned,
+                ),
+            },
+            _ => grant,
+        }
     }
 }
 
@@ -255,5 +286,61 @@ mod tests {
             );
             assert!(!h.message.is_empty());
         }
+    }
+
+    #[test]
+    fn the_stored_columns_read_as_a_status_with_the_ledger_applied() {
+        let stored = StoredLedger {
+            state: "alive",
+            state_reason: None,
+            refresh_state: "backing_off",
+            grant_expires_at: Some(T0.plus_millis(10 * DAY)),
+            failure_streak: 3,
+            next_check_at: Some(T0.plus_millis(60_000)),
+        };
+        let status = Status::of(&stored, 14 * DAY, T0);
+        assert_eq!(
+            status.grant,
+            GrantState::Expiring {
+                dies_at: T0.plus_millis(10 * DAY)
+            },
+            "inside the window before the sweep has written it"
+        );
+        assert_eq!(
+            status.refresh,
+            RefreshState::BackingOff {
+                failures: 3,
+                retry_at: T0.plus_millis(60_000)
+            }
+        );
+        let dead = StoredLedger {
+            state: "dead",
+            state_reason: Some("refresh_response_lost"),
+            ..stored
+        };
+        assert_eq!(
+            Status::of(&dead, 14 * DAY, T0).health().reason,
+            "refresh_response_lost"
+        );
+        let unknown = StoredLedger {
+            state: "dead",
+            state_reason: Some("something_new"),
+            ..stored
+        };
+        assert_eq!(
+            Status::of(&unknown, 14 * DAY, T0).health().reason,
+            "revoked_or_expired",
+            "an unknown reason is the generic one, never alive"
+        );
+        let green = Status {
+            grant: GrantState::Alive,
+            refresh: RefreshState::Ok,
+        };
+        assert_eq!(green.connection_health(None).colour, Colour::Green);
+        let lost = green.connection_health(Some(Some("Page role removed")));
+        assert_eq!((lost.colour, lost.reason), (Colour::Red, "access_lost"));
+        assert_eq!(lost.message, "Page role removed");
+        assert_eq!(Colour::parse("yellow"), Some(Colour::Yellow));
+        assert_eq!(Colour::parse("blue"), None);
     }
 }

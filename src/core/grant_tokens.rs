@@ -98,6 +98,10 @@ pub struct TokenRequest {
     /// The token must stay valid at least this long; it is refreshed first otherwise.
     #[serde(default = "default_min_valid")]
     pub min_valid_seconds: u32,
+    /// Check the token with the platform's identity call first (and refresh once if the
+    /// platform refuses it): the pre-post check.
+    #[serde(default)]
+    pub validate: bool,
 }
 
 /// The longest validity a caller may ask for: a day (access tokens rarely live longer).
@@ -114,7 +118,7 @@ impl TokenRequest {
         } else {
             serde_json::from_str(body)
         }
-        .map_err(|e| format!("The body must be {{\"min_valid_seconds\": n}} or empty: {e}."))?;
+        .map_err(|e| format!("The body must be {{\"min_valid_seconds\": n, \"validate\": bool}} (both optional) or empty: {e}."))?;
         if request.min_valid_seconds > MAX_MIN_VALID_SECONDS {
             return Err(format!(
                 "min_valid_seconds can be at most {MAX_MIN_VALID_SECONDS} (a day)."
@@ -191,7 +195,14 @@ mod tests {
                 .min_valid_seconds,
             3600
         );
+        assert!(!TokenRequest::parse("").unwrap().validate);
+        assert!(
+            TokenRequest::parse(r#"{"validate": true}"#)
+                .unwrap()
+                .validate
+        );
         for bad in [
+            r#"{"validate": "yes"}"#,
             r#"{"min_valid_seconds": 86401}"#,
             r#"{"min_valid_seconds": -1}"#,
             r#"{"min_valid": 5}"#,

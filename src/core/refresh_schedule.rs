@@ -116,9 +116,9 @@ pub fn visit(
             Some(expires) => now >= expires.plus_millis(-secs(refresh.lead_secs.unwrap_or(0))),
             None => now >= times.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
         },
-        RefreshPolicy::OnDemand => refresh.keep_alive_days.is_some_and(|days| {
-            now >= times.last_refresh_at.plus_millis(i64::from(days) * DAY)
-        }),
+        RefreshPolicy::OnDemand => refresh
+            .keep_alive_days
+            .is_some_and(|days| now >= times.last_refresh_at.plus_millis(i64::from(days) * DAY)),
         RefreshPolicy::Validate => {
             let last = times.last_validated_at.unwrap_or(times.last_refresh_at);
             return if now >= last.plus_millis(VALIDATE_INTERVAL_MS) {
@@ -440,7 +440,10 @@ mod tests {
             retry_at: Some(T0.plus_millis(60_000)),
             ..t
         };
-        assert_eq!(visit(&spec("on_demand"), &retrying, true, T0), Visit::Review);
+        assert_eq!(
+            visit(&spec("on_demand"), &retrying, true, T0),
+            Visit::Review
+        );
         assert_eq!(
             visit(&spec("on_demand"), &retrying, true, T0.plus_millis(60_000)),
             Visit::Refresh

@@ -43,7 +43,7 @@ pub enum AdminRoute {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TenantRoute {
-    /// `GET /v1/connections[?end_user_ref=…]`.
+    /// `GET /v1/connections[?end_user_ref=…][&health=green|yellow|red]`.
     ListConnections,
     /// `GET /v1/connections/{id}`.
     Connection(String),
@@ -51,6 +51,10 @@ pub enum TenantRoute {
     CreateConnectSession,
     /// `POST /v1/connections/{id}/token` (`tokens:read`): the stored access token.
     ConnectionToken(String),
+    /// `POST /v1/connections/{id}/refresh` (`manage`): refresh the grant now.
+    RefreshConnection(String),
+    /// `GET /v1/connections/{id}/events`: the connection's events, in sequence order.
+    ConnectionEvents(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,6 +204,16 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
             &["POST"],
             TenantRoute::ConnectionToken(id(c).ok_or(None)?),
         ),
+        ["connections", c, "refresh"] => only(
+            method,
+            &["POST"],
+            TenantRoute::RefreshConnection(id(c).ok_or(None)?),
+        ),
+        ["connections", c, "events"] => only(
+            method,
+            &["GET"],
+            TenantRoute::ConnectionEvents(id(c).ok_or(None)?),
+        ),
         ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
         _ => return Err(None),
     };
@@ -283,6 +297,22 @@ mod tests {
         assert_eq!(
             resolve("GET", "/v1/connections/conn_1"),
             Ok(Route::Tenant(TenantRoute::Connection("conn_1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/v1/connections/conn_1/token"),
+            Ok(Route::Tenant(TenantRoute::ConnectionToken("conn_1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/v1/connections/conn_1/refresh"),
+            Ok(Route::Tenant(TenantRoute::RefreshConnection(
+                "conn_1".into()
+            )))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/connections/conn_1/events"),
+            Ok(Route::Tenant(TenantRoute::ConnectionEvents(
+                "conn_1".into()
+            )))
         );
         assert_eq!(
             resolve("POST", "/v1/connections/conn_1/token"),

@@ -64,3 +64,41 @@ pub fn catalogue(env: &Env) -> std::result::Result<Rc<Catalogue>, ApiError> {
     CATALOGUE.set(Some((declared, catalogue.clone())));
     Ok(catalogue)
 }
+
+/// A setting parsed from a variable (`REFRESH_BACKOFF`, `CIRCUIT_BREAKER`, `SWEEP`, ...): the
+/// default when unset; when set but invalid, the default and an error log line naming the
+/// problem, so a typo is seen instead of silently ignored.
+pub fn setting<T: Default>(
+    env: &Env,
+    name: &str,
+    parse: fn(&str) -> std::result::Result<T, String>,
+) -> T {
+    let Some(text) = text(env, name) else {
+        return T::default();
+    };
+    parse(&text).unwrap_or_else(|problem| {
+        super::logging::emit(
+            &crate::core::log::LogLine::error("config.invalid", super::clock::real_now())
+                .field("variable", name)
+                .field("problem", problem),
+        );
+        T::default()
+    })
+}
+
+/// The warning window before a grant's known death (`WARN_WINDOW_DAYS`, default 14).
+pub fn warn_window_ms(env: &Env) -> i64 {
+    struct Days(i64);
+    impl Default for Days {
+        fn default() -> Self {
+            Days(crate::core::refresh_schedule::DEFAULT_WARN_WINDOW_MS)
+        }
+    }
+    setting(env, "WARN_WINDOW_DAYS", |text| {
+        match text.trim().parse::<u16>() {
+            Ok(days) if (1..=90).contains(&days) => Ok(Days(i64::from(days) * 86_400_000)),
+            _ => Err("WARN_WINDOW_DAYS must be a whole number of days from 1 to 90".into()),
+        }
+    })
+    .0
+}

@@ -149,7 +149,7 @@ async fn complete(
     }
     let account = platform::fetch_identity(env, provider, &exchanged.access_token)
         .await
-        .map_err(|e| Stop::because(FlowError::IdentityFailed, e))?;
+        .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
 
     // A new consent for an account this end user already connected refreshes that grant.
     #[derive(Deserialize)]

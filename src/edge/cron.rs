@@ -67,16 +67,11 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
-/// The hourly sweep. It counts the grants that are due, through the `next_check_at` index
-/// (refreshing and validating them is the refresh engine's work), and deletes connect and OAuth
-/// sessions that expired more than a day ago.
+/// The hourly sweep: hands the due grants to the refresh queue (`sweep`), and deletes connect
+/// and OAuth sessions that expired more than a day ago.
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
+    let mut summary = super::sweep::sweep(env, now).await?;
     let db = bindings::db(env)?;
-    let due: Option<f64> = db
-        .prepare("SELECT COUNT(*) AS due FROM grants WHERE next_check_at <= ?1")
-        .bind(&[d1_time::bind(now)])?
-        .first(Some("due"))
-        .await?;
     let cutoff = d1_time::bind(purge_cutoff(now));
     let purged = db
         .batch(vec![
@@ -90,11 +85,9 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
         ])
         .await?;
     let removed: Vec<usize> = purged.iter().map(super::d1::changes).collect();
-    Ok(json!({
-        "due_grants": due.unwrap_or(0.0) as i64,
-        "purged_oauth_sessions": removed.first().copied().unwrap_or(0),
-        "purged_connect_sessions": removed.get(1).copied().unwrap_or(0),
-    }))
+    summary["purged_oauth_sessions"] = json!(removed.first().copied().unwrap_or(0));
+    summary["purged_connect_sessions"] = json!(removed.get(1).copied().unwrap_or(0));
+    Ok(summary)
 }
 
 /// The minute dispatch. Nothing is dispatched yet: publishing and webhook delivery add their

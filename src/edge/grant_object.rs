@@ -2,8 +2,10 @@
 //!
 //! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
 //! through its object, so refreshes never race, even when refresh tokens rotate. The object is
-//! addressed by name (`id_from_name(grant_id)`). Its operations live in `grants` (store a
-//! consent, read the access token); test builds add the kill-mid-call spike's probe.
+//! addressed by name (`id_from_name(grant_id)`). Its operations: `grants` (store a consent,
+//! read the access token), `grant_visit` (the sweep's visit, a manual refresh); test builds
+//! add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
+//! one write at a time happens to the grant, even across awaits.
 
 use super::respond;
 use crate::core::api_error::ApiError;
@@ -13,8 +15,9 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 pub struct GrantObject {
     state: State,
     env: Env,
-    /// Callers take turns through this, so one refresh serves them all.
-    refresh_lock: futures_util::lock::Mutex<()>,
+    /// Callers take turns through this, so one refresh serves them all and no two writes to
+    /// the grant interleave.
+    turns: futures_util::lock::Mutex<()>,
 }
 
 impl DurableObject for GrantObject {
@@ -22,7 +25,7 @@ impl DurableObject for GrantObject {
         Self {
             state,
             env,
-            refresh_lock: futures_util::lock::Mutex::new(()),
+            turns: futures_util::lock::Mutex::new(()),
         }
     }
 
@@ -30,17 +33,16 @@ impl DurableObject for GrantObject {
         let path = req.path();
         match path.as_str() {
             "/store" => respond::answer(
-                super::grants::store_in_object(&self.env, req).await,
+                super::grants::store_in_object(&self.env, &self.turns, req).await,
                 "grant.store_failed",
             ),
+            "/visit" => respond::answer(
+                super::grant_visit::visit_in_object(&self.env, &self.state, &self.turns, req).await,
+                "grant.visit_failed",
+            ),
             "/access-token" => respond::answer(
-                super::grants::access_token_in_object(
-                    &self.env,
-                    &self.state,
-                    &self.refresh_lock,
-                    req,
-                )
-                .await,
+                super::grants::access_token_in_object(&self.env, &self.state, &self.turns, req)
+                    .await,
                 "grant.token_read_failed",
             ),
             #[cfg(feature = "test-powers")]

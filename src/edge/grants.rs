@@ -11,16 +11,20 @@
 
 use super::d1::{changes, int, text_or_null};
 use super::d1_time::{bind as ms, bind_opt, read as time};
-use super::refresh::Outcome;
+use super::platform::{self, IdentityFailure};
+use super::refresh::{self, Change, Outcome};
 use super::respond::{self, Handled};
 use super::{bindings, clock, logging};
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::{Catalogue, ProviderSpec};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
-use crate::core::grant_tokens::{check_read, TokenRead, TokenSet, SEAL_PURPOSE};
+use crate::core::grant_health::{Status, StoredLedger};
+use crate::core::grant_tokens::{check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
-use crate::core::refresh_schedule::needs_refresh;
+use crate::core::refresh_failure::DeadReason;
+use crate::core::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
@@ -64,6 +68,9 @@ struct TokenAsk {
     tenant_id: String,
     /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
     min_valid_seconds: u32,
+    /// Check the token with the platform first.
+    #[serde(default)]
+    validate: bool,
 }
 
 fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
@@ -72,7 +79,8 @@ fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
         .get_stub()
 }
 
-async fn call_object<T: Serialize>(
+/// Sends `body` to `path` of the grant's object.
+pub(super) async fn call_object<T: Serialize>(
     env: &Env,
     grant_id: &str,
     path: &str,
@@ -106,12 +114,13 @@ pub async fn access_token(
     env: &Env,
     grant_id: &str,
     tenant_id: &str,
-    min_valid_seconds: u32,
+    request: TokenRequest,
 ) -> Handled<Response> {
     let ask = TokenAsk {
         grant_id: grant_id.to_owned(),
         tenant_id: tenant_id.to_owned(),
-        min_valid_seconds,
+        min_valid_seconds: request.min_valid_seconds,
+        validate: request.validate,
     };
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
@@ -136,6 +145,53 @@ pub(super) struct CurrentGrant {
     pub last_failure_at: Option<f64>,
     pub refresh_state: String,
     pub next_check_at: Option<f64>,
+    pub last_refresh_at: Option<f64>,
+    pub last_validated_at: Option<f64>,
+    pub created_at: f64,
+}
+
+impl CurrentGrant {
+    /// The grant's standing at `now` (the ledger's date applied).
+    pub fn status(&self, warn_window_ms: i64, now: Timestamp) -> Status {
+        Status::of(
+            &StoredLedger {
+                state: &self.state,
+                state_reason: self.state_reason.as_deref(),
+                refresh_state: &self.refresh_state,
+                grant_expires_at: self.grant_expires_at.map(time),
+                failure_streak: self.failure_streak as u32,
+                next_check_at: self.next_check_at.map(time),
+            },
+            warn_window_ms,
+            now,
+        )
+    }
+
+    /// What the schedule is computed from, with `access_expires_at` and `last_refresh_at` as
+    /// they will be after the write at hand.
+    pub fn times(
+        &self,
+        access_expires_at: Option<Timestamp>,
+        last_refresh_at: Timestamp,
+    ) -> GrantTimes {
+        GrantTimes {
+            access_expires_at,
+            grant_expires_at: self.grant_expires_at.map(time),
+            last_refresh_at,
+            last_validated_at: self.last_validated_at.map(time),
+            retry_at: None,
+            dead: false,
+        }
+    }
+
+    /// The last successful refresh, or the connect.
+    pub fn refreshed_at(&self) -> Timestamp {
+        time(self.last_refresh_at.unwrap_or(self.created_at))
+    }
+
+    pub fn access_expires(&self) -> Option<Timestamp> {
+        self.access_expires_at.map(time)
+    }
 }
 
 pub(super) async fn current(
@@ -145,7 +201,8 @@ pub(super) async fn current(
     db.prepare(
         "SELECT id, tenant_id, provider, version, token_ciphertext, key_id, access_expires_at, \
            grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
-           failure_days, last_failure_at, refresh_state, next_check_at \
+           failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
+           last_validated_at, created_at \
          FROM grants WHERE id = ?1",
     )
     .bind(&[grant_id.into()])?
@@ -163,8 +220,13 @@ pub(super) fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -
 }
 
 /// Inside the object: seal and write the grant and its connection.
-pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
+pub async fn store_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    mut req: Request,
+) -> Handled {
     let mut input: StoreGrant = respond::read_json(&mut req).await?;
+    let _turn = turns.lock().await;
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
     let keyring = bindings::keyring(env)?;
@@ -196,13 +258,27 @@ pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
         &input.tokens.to_bytes(),
     )?;
 
+    // The sweep's first look at the grant, from its policy and the consent's expiries.
+    let catalogue = bindings::catalogue(env)?;
+    let next_check = catalogue.get(&input.provider).and_then(|spec| {
+        let times = GrantTimes {
+            access_expires_at: input.access_expires_at,
+            grant_expires_at: input.grant_expires_at,
+            last_refresh_at: now,
+            last_validated_at: None,
+            retry_at: None,
+            dead: false,
+        };
+        next_check_at(&spec.refresh, &times, bindings::warn_window_ms(env), now)
+    });
     let grant_write = match old_version {
         None => db
             .prepare(
                 "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
                    end_user_ref, scopes, token_ciphertext, key_id, version, access_expires_at, \
-                   grant_expires_at, refresh_policy, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) \
+                   grant_expires_at, refresh_policy, next_check_at, last_refresh_at, created_at, \
+                   updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?14, ?14, ?14) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(&[
@@ -220,13 +296,15 @@ pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
                 bind_opt(input.grant_expires_at),
                 input.refresh_policy.as_str().into(),
                 ms(now),
+                bind_opt(next_check),
             ])?,
         Some(old) => db
             .prepare(
                 "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
                    scopes = COALESCE(?4, scopes), access_expires_at = ?5, grant_expires_at = ?6, \
                    state = 'alive', state_reason = NULL, refresh_state = 'ok', failure_streak = 0, \
-                   failure_days = 0, claim_id = NULL, claim_expires_at = NULL, updated_at = ?7 \
+                   failure_days = 0, claim_id = NULL, claim_expires_at = NULL, updated_at = ?7, \
+                   last_refresh_at = ?7, last_error = NULL, next_check_at = ?10 \
                  WHERE id = ?8 AND version = ?9",
             )
             .bind(&[
@@ -239,6 +317,7 @@ pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
                 ms(now),
                 input.grant_id.as_str().into(),
                 int(old),
+                bind_opt(next_check),
             ])?,
     };
     let connection = &input.connection;
@@ -303,38 +382,18 @@ pub async fn store_in_object(env: &Env, mut req: Request) -> Handled {
     )?)
 }
 
-/// Inside the object: the access token, refreshed first when it has less than the platform's
-/// threshold (or the caller's `min_valid_seconds`) left. `refresh_lock` makes the object's
-/// callers take turns: of N concurrent callers on an expiring grant, the first refreshes and
-/// the others, re-reading after it, find the new token: one provider call for all of them.
-pub async fn access_token_in_object(
-    env: &Env,
-    state: &worker::State,
-    refresh_lock: &futures_util::lock::Mutex<()>,
-    mut req: Request,
-) -> Handled {
-    let ask: TokenAsk = respond::read_json(&mut req).await?;
-    let _turn = refresh_lock.lock().await;
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+/// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.
+pub(super) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
     let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
-    let grant = current(&db, &ask.grant_id)
-        .await?
-        .filter(|g| g.tenant_id == ask.tenant_id)
-        .ok_or_else(gone)?;
-    if grant.state == "dead" {
-        return Err(dead_error(&grant).into());
-    }
     let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
         return Err(gone().into());
     };
-    let keyring = bindings::keyring(env)?;
-    let opened = keyring.open(
+    let opened = bindings::keyring(env)?.open(
         &Sealed::new(key_id, blob.clone()),
-        binding(&grant.tenant_id, &ask.grant_id, grant.version as i64),
+        binding(&grant.tenant_id, &grant.id, grant.version as i64),
     );
-    let mut tokens = match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
-        Ok(Ok(tokens)) => tokens,
+    match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
+        Ok(Ok(tokens)) => Ok(tokens),
         failed => {
             let why = match failed {
                 Err(e) => e.to_string(),
@@ -342,16 +401,21 @@ pub async fn access_token_in_object(
             };
             logging::emit(
                 &LogLine::error("grant.unreadable", clock::real_now())
-                    .field("grant_id", ask.grant_id.as_str())
+                    .field("grant_id", grant.id.as_str())
                     .field("key_id", key_id.as_str())
                     .field("error", why),
             );
-            return Err(ApiError::internal().into());
+            Err(ApiError::internal().into())
         }
-    };
-    let mut expires_at = grant.access_expires_at.map(time);
-    let catalogue = bindings::catalogue(env)?;
-    let spec = catalogue.get(&grant.provider).ok_or_else(|| {
+    }
+}
+
+/// The grant's catalogue entry, or `provider_not_configured`.
+pub(super) fn spec_of<'c>(
+    catalogue: &'c Catalogue,
+    grant: &CurrentGrant,
+) -> std::result::Result<&'c ProviderSpec, ApiError> {
+    catalogue.get(&grant.provider).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ProviderNotConfigured,
             format!(
@@ -359,7 +423,36 @@ pub async fn access_token_in_object(
                 grant.provider
             ),
         )
-    })?;
+    })
+}
+
+/// Inside the object: the access token, refreshed first when it has less than the platform's
+/// threshold (or the caller's `min_valid_seconds`) left, and checked with the platform first
+/// when the caller asks to `validate`. `turns` makes the object's callers take turns: of N
+/// concurrent callers on an expiring grant, the first refreshes and the others, re-reading
+/// after it, find the new token: one provider call for all of them.
+pub async fn access_token_in_object(
+    env: &Env,
+    state: &worker::State,
+    turns: &futures_util::lock::Mutex<()>,
+    mut req: Request,
+) -> Handled {
+    let ask: TokenAsk = respond::read_json(&mut req).await?;
+    let _turn = turns.lock().await;
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let grant = current(&db, &ask.grant_id)
+        .await?
+        .filter(|g| g.tenant_id == ask.tenant_id)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "The connection has no stored grant."))?;
+    if grant.state == "dead" {
+        return Err(dead_error(&grant).into());
+    }
+    let mut tokens = open_tokens(env, &grant)?;
+    let mut expires_at = grant.access_expires();
+    let catalogue = bindings::catalogue(env)?;
+    let spec = spec_of(&catalogue, &grant)?;
+    let change = Change::new(env, &db, &grant, spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     // While backing off, the next attempt waits for its time (`next_check_at`): a platform
     // having a bad day gets one call per grant per backoff step, not one per reader.
@@ -374,8 +467,10 @@ pub async fn access_token_in_object(
             .clone()
             .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
     });
+    let mut refreshed = false;
     if !waiting && needs_refresh(&spec.refresh, expires_at, min_valid_ms, now) {
-        match super::refresh::refresh(env, state, &db, &grant, spec, &tokens, now).await? {
+        refreshed = true;
+        match refresh::refresh(&change, state, &tokens).await? {
             Outcome::Refreshed {
                 tokens: renewed,
                 access_expires_at,
@@ -389,6 +484,15 @@ pub async fn access_token_in_object(
             }
         }
     }
+    let mut validation = None;
+    if ask.validate {
+        let (checked, renewed) = validate(&change, state, &tokens, refreshed).await?;
+        if let Some((renewed, access_expires_at)) = renewed {
+            tokens = renewed;
+            expires_at = access_expires_at;
+        }
+        validation = Some(checked);
+    }
     if check_read(expires_at, min_valid_ms, now) == TokenRead::Expired {
         let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
         let why = failed.unwrap_or_else(|| "Reconnect the account.".to_owned());
@@ -398,14 +502,86 @@ pub async fn access_token_in_object(
         )
         .into());
     }
-    Ok(respond::json(
-        200,
-        &json!({
-            "access_token": tokens.access_token.expose(),
-            "token_type": "bearer",
-            "expires_at": expires_at.map(Timestamp::to_rfc3339),
-        }),
-    )?)
+    let mut answer = json!({
+        "access_token": tokens.access_token.expose(),
+        "token_type": "bearer",
+        "expires_at": expires_at.map(Timestamp::to_rfc3339),
+    });
+    if let Some(checked) = validation {
+        answer["validated"] = json!(checked.is_ok());
+        if let Err(why) = checked {
+            answer["validation_error"] = json!(why);
+        }
+    }
+    Ok(respond::json(200, &answer)?)
+}
+
+/// The platform's identity call with the token. A refused token is refreshed once (unless the
+/// read just did), then checked again; a refused token that cannot be refreshed means the
+/// grant is dead. Answers whether the token checked out (or why it could not be told), and
+/// the renewed tokens if a refresh happened.
+async fn validate(
+    change: &Change<'_>,
+    state: &worker::State,
+    tokens: &TokenSet,
+    refreshed: bool,
+) -> Handled<(
+    std::result::Result<(), String>,
+    Option<(TokenSet, Option<Timestamp>)>,
+)> {
+    let checked = platform::fetch_identity(change.env, change.spec, &tokens.access_token).await;
+    match checked {
+        Ok(_) => {
+            change
+                .db
+                .prepare("UPDATE grants SET last_validated_at = ?1 WHERE id = ?2 AND version = ?3")
+                .bind(&[
+                    ms(change.now),
+                    change.grant.id.as_str().into(),
+                    int(change.grant.version as i64),
+                ])?
+                .run()
+                .await?;
+            Ok((Ok(()), None))
+        }
+        Err(IdentityFailure::Failed(why)) => Ok((Err(why), None)),
+        Err(IdentityFailure::TokenRefused(status)) => {
+            if refreshed || tokens.refresh_token.is_none() {
+                if tokens.refresh_token.is_none() {
+                    let counts = (change.grant.failure_streak as u32, 0);
+                    refresh::mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
+                    return Err(ApiError::new(
+                        ErrorCode::ConnectionDead,
+                        DeadReason::RevokedOrExpired.message(),
+                    )
+                    .into());
+                }
+                return Ok((
+                    Err(format!(
+                        "The platform refused the token ({status}) right after a refresh."
+                    )),
+                    None,
+                ));
+            }
+            match refresh::refresh(change, state, tokens).await? {
+                Outcome::Refreshed {
+                    tokens: renewed,
+                    access_expires_at,
+                } => {
+                    let again =
+                        platform::fetch_identity(change.env, change.spec, &renewed.access_token)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string());
+                    Ok((again, Some((renewed, access_expires_at))))
+                }
+                Outcome::Failed { message } => Ok((Err(message), None)),
+                Outcome::Dead(reason) => {
+                    Err(ApiError::new(ErrorCode::ConnectionDead, reason.message()).into())
+                }
+            }
+        }
+    }
 }
 
 /// The error for a dead grant, with its reason for people.

@@ -7,13 +7,16 @@
 mod admin;
 mod bindings;
 mod callback;
+mod circuits;
 mod clock;
 mod connect;
 mod cron;
 mod d1;
 mod d1_time;
+mod events;
 mod flow;
 mod grant_object;
+mod grant_visit;
 mod grants;
 mod healthz;
 mod http_client;
@@ -26,6 +29,7 @@ mod refresh;
 mod respond;
 #[cfg(feature = "test-powers")]
 mod spike;
+mod sweep;
 mod tenant_api;
 #[cfg(feature = "test-powers")]
 mod test_powers;
@@ -37,7 +41,7 @@ use crate::core::routes::{self, BrowserRoute, Route};
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = clock::real_now();
     let method = req.method().to_string();
     // The path only: query strings can carry OAuth codes and state, which are never logged.
@@ -46,9 +50,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let response = match (routes::resolve(&method, &path), now) {
         (Err(api_error), _) => respond::error(&api_error),
         (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
-        (Ok(route), Ok(now)) => {
-            respond::answer(handle(route, req, &env, now).await, "http.handler_failed")
-        }
+        (Ok(route), Ok(now)) => respond::answer(
+            handle(route, req, &env, &ctx, now).await,
+            "http.handler_failed",
+        ),
     };
     let response = response.or_else(|_| Response::error("internal_error", 500))?;
     logging::emit(
@@ -68,12 +73,13 @@ async fn handle(
     route: Route,
     req: Request,
     env: &Env,
+    ctx: &Context,
     now: crate::core::clock::Timestamp,
 ) -> respond::Handled {
     match route {
         Route::Healthz => Ok(healthz::handle(env, now).await?),
         Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
-        Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, now).await,
+        Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, ctx, now).await,
         Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {
             Ok(connect::open_link(req, env, &secret, now).await?)
         }

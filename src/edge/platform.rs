@@ -330,24 +330,48 @@ pub async fn refresh(
     }
 }
 
-/// Reads who consented, with the new access token.
+/// Why the identity call gave no identity.
+#[derive(Debug)]
+pub enum IdentityFailure {
+    /// The platform refused the access token (401 or 403): it no longer works.
+    TokenRefused(u16),
+    /// Any other answer, no answer, or an answer we could not read.
+    Failed(String),
+}
+
+impl std::fmt::Display for IdentityFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentityFailure::TokenRefused(status) => {
+                write!(f, "identity endpoint refused the token ({status})")
+            }
+            IdentityFailure::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Reads whose token this is: after a consent, and as the cheap check that a token works.
 pub async fn fetch_identity(
     env: &Env,
     provider: &ProviderSpec,
     access_token: &SecretText,
-) -> Result<AccountIdentity, String> {
+) -> Result<AccountIdentity, IdentityFailure> {
     let request = http::Request::builder()
         .method("GET")
         .uri(platform_url(env, &provider.identity.url))
         .header("authorization", format!("Bearer {}", access_token.expose()))
         .header("accept", "application/json")
         .body(Vec::new())
-        .map_err(|e| format!("identity request: {e}"))?;
+        .map_err(|e| IdentityFailure::Failed(format!("identity request: {e}")))?;
     let response = http_client::send(request)
         .await
-        .map_err(|e| format!("identity request failed: {e}"))?;
-    if response.status() != 200 {
-        return Err(format!("identity endpoint answered {}", response.status()));
+        .map_err(|e| IdentityFailure::Failed(format!("identity request failed: {e}")))?;
+    match response.status().as_u16() {
+        200 => identity::parse(&provider.identity, response.body())
+            .map_err(|e| IdentityFailure::Failed(e.to_string())),
+        status @ (401 | 403) => Err(IdentityFailure::TokenRefused(status)),
+        status => Err(IdentityFailure::Failed(format!(
+            "identity endpoint answered {status}"
+        ))),
     }
-    identity::parse(&provider.identity, response.body()).map_err(|e| e.to_string())
 }

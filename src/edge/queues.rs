@@ -5,19 +5,26 @@
 //! however often it is redelivered) and acked. Dead-letter queues land there too, so what the
 //! platform gave up on stays inspectable.
 //!
-//! The work queues have no message kinds yet (refresh and publish messages arrive with the
-//! refresh engine and publishing), so for now everything on them is recorded as `no_handler`.
+//! The refresh queue carries the sweep's visits (`sweep::handle`); a visit that fails on our
+//! side is retried with the queue's delay. The publish and webhook queues have no message kinds
+//! yet (they arrive with publishing and webhooks), so everything on them is recorded as
+//! `no_handler`.
 
-use super::{bindings, clock, d1_time, logging};
+use super::{bindings, clock, d1_time, logging, sweep};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
-use crate::core::queues::QueueRole;
+use crate::core::queues::{QueueRole, WorkQueue};
+use crate::core::sweep::RefreshMessage;
 use worker::{Env, MessageBatch, MessageExt, Result};
 
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
     let now = clock::now(&env).await.unwrap_or_else(|_| clock::real_now());
-    let reason = match QueueRole::of_queue(&queue) {
+    let role = QueueRole::of_queue(&queue);
+    if role == Some(QueueRole::Work(WorkQueue::Refresh)) {
+        return consume_refresh(batch, &env, now).await;
+    }
+    let reason = match role {
         Some(QueueRole::Work(_)) => "no_handler",
         Some(QueueRole::DeadLetter(_)) => "dead_lettered",
         None => "unknown_queue",
@@ -44,6 +51,40 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
                         .field("queue", queue.as_str())
                         .field("message_id", id.as_str())
                         .field("error", e.to_string()),
+                );
+                message.retry();
+            }
+        }
+    }
+}
+
+/// The refresh queue's messages, one after the other: each is a visit in a grant's object,
+/// and one at a time keeps a batch inside an invocation's concurrency budget and lets the
+/// platform's circuit see each failure before the next call.
+async fn consume_refresh(batch: MessageBatch<serde_json::Value>, env: &Env, now: Timestamp) {
+    let queue = batch.queue();
+    for message in batch.raw_iter() {
+        let id = message.id();
+        let parsed: Option<RefreshMessage> = serde_wasm_bindgen::from_value(message.body()).ok();
+        let Some(parsed) = parsed else {
+            let body = worker::js_sys::JSON::stringify(&message.body())
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default();
+            match record_dead_letter(env, &queue, &id, &body, "unknown_message", now).await {
+                Ok(()) => message.ack(),
+                Err(_) => message.retry(),
+            }
+            continue;
+        };
+        match sweep::handle(env, parsed, now).await {
+            sweep::Handled::Done => message.ack(),
+            sweep::Handled::Retry(why) => {
+                logging::emit(
+                    &LogLine::warn("queue.retry", now)
+                        .field("queue", queue.as_str())
+                        .field("message_id", id.as_str())
+                        .field("error", why),
                 );
                 message.retry();
             }

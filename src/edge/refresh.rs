@@ -10,25 +10,33 @@
 //!    with the stored token; if the platform then refuses that token, the grant is dead with
 //!    "refresh response lost";
 //! 4. one guarded write: new tokens and version (compare-and-swap, `changes` checked), or the
-//!    dead state, or the backoff. The decisions are the core's (`refresh_failure`,
-//!    `refresh_schedule`); this module only carries them out.
+//!    dead state, or the backoff, in one D1 batch with the event its change of standing
+//!    calls for (`events`). The decisions are the core's (`refresh_failure`,
+//!    `refresh_schedule`, `grant_events`, `circuit`); this module only carries them out.
+//!
+//! Before all this, the platform's circuit (`circuits`) may hold the call back: then nothing
+//! is asked, the grant waits for the circuit, and it is not counted as failing.
 
 use super::d1::{changes, int};
 use super::d1_time::{bind as ms, bind_opt};
+use super::events::{self, Written};
 use super::grants::{binding, CurrentGrant};
 use super::respond::Handled;
-use super::{bindings, logging, platform};
+use super::{bindings, circuits, logging, platform};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{ProviderSpec, RefreshTokenKind};
+use crate::core::circuit::BreakerConfig;
 use crate::core::clock::Timestamp;
+use crate::core::grant_events::transition;
+use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{access_expiry, TokenSet};
 use crate::core::ids::{new_id, random_bytes};
 use crate::core::log::LogLine;
 use crate::core::refresh_failure::{
     after_dead_answer, classify, DeadReason, FailureClass, RefreshFailure,
 };
-use crate::core::refresh_schedule::{next_check_at, Backoff, GrantTimes, DEFAULT_WARN_WINDOW_MS};
-use worker::{D1Database, Env, State};
+use crate::core::refresh_schedule::{next_check_at, Backoff, GrantTimes};
+use worker::{D1Database, D1PreparedStatement, Env, State};
 
 /// How long a claim holds. Longer than the HTTP deadline (30 s), as the spike showed.
 const CLAIM_TTL_MS: i64 = 60_000;
@@ -48,37 +56,106 @@ pub enum Outcome {
     Dead(DeadReason),
 }
 
+/// One grant being written, with its standing before the write.
+pub struct Change<'a> {
+    pub env: &'a Env,
+    pub db: &'a D1Database,
+    pub grant: &'a CurrentGrant,
+    pub spec: &'a ProviderSpec,
+    pub before: Status,
+    pub warn_window_ms: i64,
+    pub now: Timestamp,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(
+        env: &'a Env,
+        db: &'a D1Database,
+        grant: &'a CurrentGrant,
+        spec: &'a ProviderSpec,
+        now: Timestamp,
+    ) -> Self {
+        let warn_window_ms = bindings::warn_window_ms(env);
+        Self {
+            env,
+            db,
+            grant,
+            spec,
+            before: grant.status(warn_window_ms, now),
+            warn_window_ms,
+            now,
+        }
+    }
+
+    fn version(&self) -> i64 {
+        self.grant.version as i64
+    }
+
+    /// The ledger's verdict at `now` for a grant that is not dead by the platform's word.
+    fn ledger(&self) -> GrantState {
+        GrantState::at(
+            self.grant.grant_expires_at.map(super::d1_time::read),
+            None,
+            self.warn_window_ms,
+            self.now,
+        )
+    }
+
+    /// Runs `update` (which must set the grant's standing columns to `after` and match only
+    /// the expected version) and the event `after` calls for, in one batch. Whether the write
+    /// landed: the compare-and-swap's `changes`.
+    pub async fn commit(
+        &self,
+        update: D1PreparedStatement,
+        after: Status,
+        version_after: i64,
+    ) -> Handled<bool> {
+        let mut batch = vec![update];
+        if let Some(t) = transition(self.before, after, version_after) {
+            let written = Written {
+                grant_id: &self.grant.id,
+                version: version_after,
+                state: after.grant.as_str(),
+                refresh_state: after.refresh.as_str(),
+            };
+            batch.push(events::insert(self.db, &written, &t, self.now)?);
+        }
+        let results = self.db.batch(batch).await?;
+        Ok(results.first().map(changes) == Some(1))
+    }
+
+    /// When the sweep looks at the grant next, after this write.
+    pub fn next_check(&self, times: &GrantTimes) -> Option<Timestamp> {
+        next_check_at(&self.spec.refresh, times, self.warn_window_ms, self.now)
+    }
+}
+
+/// `grants.state` and `grants.state_reason` for a grant state.
+pub fn state_columns(grant: GrantState) -> (&'static str, Option<&'static str>) {
+    match grant {
+        GrantState::Dead { reason } => ("dead", Some(reason.code())),
+        other => (other.as_str(), None),
+    }
+}
+
 /// The backoff schedule (`REFRESH_BACKOFF`; seconds in tests).
 fn backoff(env: &Env) -> Backoff {
-    bindings::text(env, "REFRESH_BACKOFF")
-        .and_then(|text| Backoff::parse(&text).ok())
-        .unwrap_or_default()
+    bindings::setting(env, "REFRESH_BACKOFF", Backoff::parse)
 }
 
 fn jitter() -> f64 {
     random_bytes::<2>().map_or(0.5, |b| f64::from(u16::from_le_bytes(b)) / 65_536.0)
 }
 
-fn times(grant: &CurrentGrant, access_expires_at: Option<Timestamp>, now: Timestamp) -> GrantTimes {
-    GrantTimes {
-        access_expires_at,
-        grant_expires_at: grant.grant_expires_at.map(super::d1_time::read),
-        last_refresh_at: now,
-        last_validated_at: None,
-        retry_at: None,
-        dead: false,
-    }
-}
-
-pub async fn refresh(
-    env: &Env,
-    state: &State,
-    db: &D1Database,
-    grant: &CurrentGrant,
-    spec: &ProviderSpec,
-    tokens: &TokenSet,
-    now: Timestamp,
-) -> Handled<Outcome> {
+pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> Handled<Outcome> {
+    let Change {
+        env,
+        db,
+        grant,
+        spec,
+        now,
+        ..
+    } = *change;
     let Some(refresh_token) = tokens.refresh_token.clone() else {
         return Ok(Outcome::Failed {
             message: "The platform gave this connection no refresh token.".to_owned(),
@@ -93,8 +170,12 @@ pub async fn refresh(
                 format!("No OAuth client is configured for {}.", spec.display_name),
             )
         })?;
+    let breaker = bindings::setting(env, "CIRCUIT_BREAKER", BreakerConfig::parse);
+    let circuit = match circuits::admit(db, &spec.name, breaker, now).await? {
+        circuits::Gate::Go(circuit) => circuit,
+        circuits::Gate::Wait { until } => return hold_back(change, until).await,
+    };
     let rotating = spec.tokens.refresh_token == RefreshTokenKind::Rotating;
-    let version = grant.version as i64;
 
     // 1. Claim. A claim left by an earlier, unfinished refresh makes the outcome unknown.
     let mut outcome_unknown = rotating && grant.claim_id.is_some();
@@ -107,7 +188,7 @@ pub async fn refresh(
             claim.as_str().into(),
             ms(now.plus_millis(CLAIM_TTL_MS)),
             grant.id.as_str().into(),
-            int(version),
+            int(change.version()),
         ])?
         .run()
         .await?;
@@ -118,6 +199,7 @@ pub async fn refresh(
         )
         .into());
     }
+    // A superseded instance of this object fails here, before it can rotate anything.
     state.storage().put(IN_FLIGHT_KEY, claim.as_str()).await?;
 
     // 2 and 3. The call, and the single retry of the lost-outcome rule.
@@ -132,6 +214,11 @@ pub async fn refresh(
             result = platform::refresh(env, spec, &client, &refresh_token).await;
         }
     }
+    let platform_failing = matches!(
+        result.as_ref().map_err(|f| classify(spec, f)),
+        Err(FailureClass::Transient { .. })
+    );
+    circuits::record(db, &spec.name, circuit, platform_failing, breaker, now).await?;
 
     // 4. One write.
     let outcome = match result {
@@ -141,47 +228,49 @@ pub async fn refresh(
                 refresh_token: answer.refresh_token.or(Some(refresh_token)),
             };
             let access_expires_at = access_expiry(now, answer.expires_in);
-            store_refreshed(env, db, grant, spec, &renewed, access_expires_at, now).await?;
+            store_refreshed(change, &renewed, access_expires_at).await?;
             Outcome::Refreshed {
                 tokens: renewed,
                 access_expires_at,
             }
         }
-        Err(failure) => {
-            settle_failure(env, db, grant, spec, &failure, outcome_unknown, now).await?
-        }
+        Err(failure) => settle_failure(change, &failure, outcome_unknown).await?,
     };
     state.storage().delete(IN_FLIGHT_KEY).await?;
     Ok(outcome)
 }
 
 async fn store_refreshed(
-    env: &Env,
-    db: &D1Database,
-    grant: &CurrentGrant,
-    spec: &ProviderSpec,
+    change: &Change<'_>,
     tokens: &TokenSet,
     access_expires_at: Option<Timestamp>,
-    now: Timestamp,
 ) -> Handled<()> {
-    let old = grant.version as i64;
+    let Change {
+        env,
+        db,
+        grant,
+        now,
+        ..
+    } = *change;
+    let old = change.version();
     let sealed = bindings::keyring(env)?.seal(
         binding(&grant.tenant_id, &grant.id, old + 1),
         &tokens.to_bytes(),
     )?;
-    let next = next_check_at(
-        &spec.refresh,
-        &times(grant, access_expires_at, now),
-        DEFAULT_WARN_WINDOW_MS,
-        now,
-    );
-    let written = db
+    let after = Status {
+        grant: change.ledger(),
+        refresh: RefreshState::Ok,
+    };
+    let (state, reason) = state_columns(after.grant);
+    let next = change.next_check(&grant.times(access_expires_at, now));
+    let update = db
         .prepare(
             "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
                access_expires_at = ?4, last_refresh_at = ?5, claim_id = NULL, \
                claim_expires_at = NULL, refresh_state = 'ok', failure_streak = 0, \
-               failure_days = 0, last_error = NULL, next_check_at = ?6, updated_at = ?5 \
-             WHERE id = ?7 AND version = ?8",
+               failure_days = 0, last_error = NULL, next_check_at = ?6, updated_at = ?5, \
+               state = ?7, state_reason = ?8 \
+             WHERE id = ?9 AND version = ?10",
         )
         .bind(&[
             sealed.blob.as_str().into(),
@@ -190,12 +279,12 @@ async fn store_refreshed(
             bind_opt(access_expires_at),
             ms(now),
             bind_opt(next),
+            state.into(),
+            super::d1::text_or_null(reason),
             grant.id.as_str().into(),
             int(old),
-        ])?
-        .run()
-        .await?;
-    if changes(&written) != 1 {
+        ])?;
+    if !change.commit(update, after, old + 1).await? {
         // Nothing else writes this grant; a lost compare-and-swap is a bug worth a loud log.
         logging::emit(
             &LogLine::error("grant.refresh_cas_lost", now).field("grant_id", grant.id.as_str()),
@@ -209,15 +298,19 @@ async fn store_refreshed(
     Ok(())
 }
 
-async fn settle_failure(
-    env: &Env,
-    db: &D1Database,
-    grant: &CurrentGrant,
-    spec: &ProviderSpec,
+pub async fn settle_failure(
+    change: &Change<'_>,
     failure: &RefreshFailure,
     outcome_unknown: bool,
-    now: Timestamp,
 ) -> Handled<Outcome> {
+    let Change {
+        env,
+        db,
+        grant,
+        spec,
+        now,
+        ..
+    } = *change;
     let class = classify(spec, failure);
     let log = LogLine::warn("grant.refresh_failed", now)
         .field("grant_id", grant.id.as_str())
@@ -230,7 +323,7 @@ async fn settle_failure(
         let changed = stored.is_none_or(|g| g.version != grant.version);
         if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
             let counts = (grant.failure_streak as u32, grant.failure_days as u32);
-            return mark_dead(db, grant, reason, counts, now).await;
+            return mark_dead(change, reason, counts).await;
         }
         return Ok(Outcome::Failed {
             message: "Another refresh finished first; try again.".to_owned(),
@@ -243,83 +336,136 @@ async fn settle_failure(
         grant.last_failure_at.map(super::d1_time::read),
         now,
     );
-    let (retry_after, refresh_state, message) = match &class {
+    let (retry_after, refresh, message) = match &class {
         FailureClass::Transient {
             retry_after_secs, ..
         } => (
             *retry_after_secs,
-            "backing_off",
+            None,
             "The platform did not refresh the token (it is failing or limiting us); \
              retrying with backoff.",
         ),
         _ => (
             None,
-            "client_rejected",
+            Some(RefreshState::ClientRejected),
             "The platform rejected this deployment's app credentials; the operator must fix them.",
         ),
     };
     if schedule.gives_up(days) {
-        return mark_dead(
-            db,
-            grant,
-            DeadReason::RefreshKeptFailing,
-            (streak, days),
-            now,
-        )
-        .await;
+        return mark_dead(change, DeadReason::RefreshKeptFailing, (streak, days)).await;
     }
     let retry_at = now.plus_millis(schedule.delay_ms(streak, jitter(), retry_after));
+    let refresh = refresh.unwrap_or(RefreshState::BackingOff {
+        failures: streak,
+        retry_at,
+    });
+    let after = Status {
+        grant: change.ledger(),
+        refresh,
+    };
+    let (state, reason) = state_columns(after.grant);
     // An unknown outcome keeps the claim, so the next attempt knows it.
-    db.prepare(
-        "UPDATE grants SET refresh_state = ?1, failure_streak = ?2, failure_days = ?3, \
-           last_failure_at = ?4, last_error = ?5, next_check_at = ?6, updated_at = ?4, \
-           claim_id = CASE WHEN ?7 THEN claim_id ELSE NULL END, \
-           claim_expires_at = CASE WHEN ?7 THEN claim_expires_at ELSE NULL END \
-         WHERE id = ?8 AND version = ?9",
-    )
-    .bind(&[
-        refresh_state.into(),
-        int(streak.into()),
-        int(days.into()),
-        ms(now),
-        message.into(),
-        ms(retry_at),
-        int(i64::from(outcome_unknown)),
-        grant.id.as_str().into(),
-        int(grant.version as i64),
-    ])?
-    .run()
-    .await?;
+    let update = db
+        .prepare(
+            "UPDATE grants SET refresh_state = ?1, failure_streak = ?2, failure_days = ?3, \
+               last_failure_at = ?4, last_error = ?5, next_check_at = ?6, updated_at = ?4, \
+               claim_id = CASE WHEN ?7 THEN claim_id ELSE NULL END, \
+               claim_expires_at = CASE WHEN ?7 THEN claim_expires_at ELSE NULL END, \
+               state = ?8, state_reason = ?9 \
+             WHERE id = ?10 AND version = ?11",
+        )
+        .bind(&[
+            after.refresh.as_str().into(),
+            int(streak.into()),
+            int(days.into()),
+            ms(now),
+            message.into(),
+            ms(retry_at),
+            int(i64::from(outcome_unknown)),
+            state.into(),
+            super::d1::text_or_null(reason),
+            grant.id.as_str().into(),
+            int(change.version()),
+        ])?;
+    change.commit(update, after, change.version()).await?;
     Ok(Outcome::Failed {
         message: message.to_owned(),
     })
 }
 
+/// The platform's circuit is open: nothing is asked. The grant waits until the circuit may
+/// let a call through, and is not counted as failing (it was not tried).
+async fn hold_back(change: &Change<'_>, until: Timestamp) -> Handled<Outcome> {
+    let Change {
+        db,
+        grant,
+        spec,
+        now,
+        ..
+    } = *change;
+    // Spread the waiting grants over a minute past the reopening, not all at the same instant.
+    let retry_at = until.plus_millis((jitter() * 60_000.0) as i64);
+    let message = format!(
+        "{} is failing for many connections, so calls are paused until {}; the connection is \
+         kept and retried then.",
+        spec.display_name,
+        until.to_rfc3339()
+    );
+    let after = Status {
+        grant: change.ledger(),
+        refresh: RefreshState::BackingOff {
+            failures: grant.failure_streak as u32,
+            retry_at,
+        },
+    };
+    let (state, reason) = state_columns(after.grant);
+    let update = db
+        .prepare(
+            "UPDATE grants SET refresh_state = 'backing_off', last_error = ?1, \
+               next_check_at = ?2, updated_at = ?3, state = ?4, state_reason = ?5 \
+             WHERE id = ?6 AND version = ?7",
+        )
+        .bind(&[
+            message.as_str().into(),
+            ms(retry_at),
+            ms(now),
+            state.into(),
+            super::d1::text_or_null(reason),
+            grant.id.as_str().into(),
+            int(change.version()),
+        ])?;
+    change.commit(update, after, change.version()).await?;
+    Ok(Outcome::Failed { message })
+}
+
 /// Ends the grant: dead with `reason` (its message is what readers are told), nothing more to
 /// check, the claim released. `failures`: the streak and the count of failure days to record.
-async fn mark_dead(
-    db: &D1Database,
-    grant: &CurrentGrant,
+pub async fn mark_dead(
+    change: &Change<'_>,
     reason: DeadReason,
     (streak, days): (u32, u32),
-    now: Timestamp,
 ) -> Handled<Outcome> {
-    db.prepare(
-        "UPDATE grants SET state = 'dead', state_reason = ?1, last_error = ?2, claim_id = NULL, \
-           claim_expires_at = NULL, next_check_at = NULL, failure_streak = ?3, \
-           failure_days = ?4, last_failure_at = ?5, updated_at = ?5 \
-         WHERE id = ?6 AND version = ?7",
-    )
-    .bind(&[
-        reason.code().into(),
-        reason.message().into(),
-        int(streak.into()),
-        int(days.into()),
-        ms(now),
-        grant.id.as_str().into(),
-        int(grant.version as i64),
-    ])?
-    .run()
-    .await?;
+    let Change { db, grant, now, .. } = *change;
+    let after = Status {
+        grant: GrantState::Dead { reason },
+        refresh: change.before.refresh,
+    };
+    let update = db
+        .prepare(
+            "UPDATE grants SET state = 'dead', state_reason = ?1, last_error = ?2, \
+               claim_id = NULL, claim_expires_at = NULL, next_check_at = NULL, \
+               failure_streak = ?3, failure_days = ?4, last_failure_at = ?5, updated_at = ?5 \
+             WHERE id = ?6 AND version = ?7",
+        )
+        .bind(&[
+            reason.code().into(),
+            reason.message().into(),
+            int(streak.into()),
+            int(days.into()),
+            ms(now),
+            grant.id.as_str().into(),
+            int(change.version()),
+        ])?;
+    change.commit(update, after, change.version()).await?;
     Ok(Outcome::Dead(reason))
 }

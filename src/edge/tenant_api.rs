@@ -5,18 +5,20 @@
 
 use super::d1_time::bind as ms;
 use super::d1_time::{self, json as at};
+use super::grant_visit::VisitAsk;
 use super::respond::{self, Handled};
 use super::{bindings, connect, grants};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
 use crate::core::clock::Timestamp;
+use crate::core::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant_tokens::TokenRequest;
 use crate::core::query;
 use crate::core::routes::TenantRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request, Response, Result};
+use worker::{Context, D1Database, Env, Request};
 
 /// Who is calling: the tenant behind a live API key.
 pub struct Caller {
@@ -61,7 +63,13 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
     })
 }
 
-pub async fn handle(route: TenantRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn handle(
+    route: TenantRoute,
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    now: Timestamp,
+) -> Handled {
     let db = bindings::db(env)?;
     let caller = authenticate(&req, &db, now).await?;
     let needed = match route {
@@ -71,17 +79,18 @@ pub async fn handle(route: TenantRoute, mut req: Request, env: &Env, now: Timest
     caller.scopes.require(needed)?;
     match route {
         TenantRoute::ListConnections => {
-            let end_user = query::param(&req.inner().url(), "end_user_ref");
-            Ok(list_connections(&db, &caller, end_user.as_deref()).await?)
+            list_connections(env, &db, &caller, &req.inner().url(), now).await
         }
-        TenantRoute::Connection(id) => show_connection(&db, &caller, &id).await,
+        TenantRoute::Connection(id) => show_connection(env, &db, &caller, &id, now).await,
+        TenantRoute::RefreshConnection(id) => refresh_connection(env, &db, &caller, &id, now).await,
+        TenantRoute::ConnectionEvents(id) => connection_events(&db, &caller, &id).await,
         TenantRoute::CreateConnectSession => {
             connect::create_session(req, env, &db, &caller, now).await
         }
         TenantRoute::ConnectionToken(id) => {
             let body = req.text().await.unwrap_or_default();
             let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;
-            connection_token(env, &db, &caller, &id, ask, now).await
+            connection_token(env, ctx, &db, &caller, &id, ask, now).await
         }
     }
 }
@@ -97,7 +106,15 @@ struct ConnectionRow {
     display_name: Option<String>,
     username: Option<String>,
     access: String,
+    access_reason: Option<String>,
     grant_state: String,
+    state_reason: Option<String>,
+    refresh_state: String,
+    failure_streak: f64,
+    next_check_at: Option<f64>,
+    last_refresh_at: Option<f64>,
+    last_validated_at: Option<f64>,
+    last_error: Option<String>,
     access_expires_at: Option<f64>,
     grant_expires_at: Option<f64>,
     created_at: f64,
@@ -105,73 +122,195 @@ struct ConnectionRow {
 
 const CONNECTION_SELECT: &str =
     "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-    c.display_name, c.username, c.access, g.state AS grant_state, g.access_expires_at, \
-    g.grant_expires_at, c.created_at \
+    c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+    g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+    g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
     FROM connections c JOIN grants g ON g.id = c.grant_id \
     WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL";
 
-fn connection_json(c: &ConnectionRow) -> Value {
-    json!({
-        "id": c.id,
-        "grant_id": c.grant_id,
-        "provider": c.provider,
-        "end_user_ref": c.end_user_ref,
-        "account": {
-            "kind": c.kind,
-            "id": c.external_id,
-            "name": c.display_name,
-            "username": c.username,
-        },
-        "access": c.access,
-        "grant_state": c.grant_state,
-        "access_expires_at": at(c.access_expires_at),
-        "grant_expires_at": at(c.grant_expires_at),
-        "created_at": at(Some(c.created_at)),
-    })
+impl ConnectionRow {
+    fn health(&self, warn_window_ms: i64, now: Timestamp) -> Health {
+        let status = Status::of(
+            &StoredLedger {
+                state: &self.grant_state,
+                state_reason: self.state_reason.as_deref(),
+                refresh_state: &self.refresh_state,
+                grant_expires_at: self.grant_expires_at.map(d1_time::read),
+                failure_streak: self.failure_streak as u32,
+                next_check_at: self.next_check_at.map(d1_time::read),
+            },
+            warn_window_ms,
+            now,
+        );
+        let lost = (self.access != "ok").then_some(self.access_reason.as_deref());
+        status.connection_health(lost)
+    }
+
+    fn to_json(&self, health: &Health) -> Value {
+        json!({
+            "id": self.id,
+            "grant_id": self.grant_id,
+            "provider": self.provider,
+            "end_user_ref": self.end_user_ref,
+            "account": {
+                "kind": self.kind,
+                "id": self.external_id,
+                "name": self.display_name,
+                "username": self.username,
+            },
+            "health": {
+                "colour": health.colour.as_str(),
+                "reason": health.reason,
+                "message": health.message,
+            },
+            "access": self.access,
+            "grant_state": self.grant_state,
+            "refresh_state": self.refresh_state,
+            "access_expires_at": at(self.access_expires_at),
+            "grant_expires_at": at(self.grant_expires_at),
+            "last_refresh_at": at(self.last_refresh_at),
+            "last_validated_at": at(self.last_validated_at),
+            "next_check_at": at(self.next_check_at),
+            "last_error": self.last_error,
+            "created_at": at(Some(self.created_at)),
+        })
+    }
 }
 
+/// The most connections one list answers (oldest first).
+const LIST_LIMIT: usize = 500;
+
 async fn list_connections(
+    env: &Env,
     db: &D1Database,
     caller: &Caller,
-    end_user: Option<&str>,
-) -> Result<Response> {
-    let rows: Vec<ConnectionRow> = match end_user {
+    url: &str,
+    now: Timestamp,
+) -> Handled {
+    let end_user = query::param(url, "end_user_ref");
+    let colour = match query::param(url, "health") {
+        None => None,
+        Some(text) => Some(
+            Colour::parse(&text)
+                .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
+        ),
+    };
+    let rows: Vec<ConnectionRow> = match &end_user {
         Some(end_user) => db
             .prepare(format!(
-                "{CONNECTION_SELECT} AND c.end_user_ref = ?2 ORDER BY c.created_at LIMIT 500"
+                "{CONNECTION_SELECT} AND c.end_user_ref = ?2 ORDER BY c.created_at"
             ))
-            .bind(&[caller.tenant_id.as_str().into(), end_user.into()])?,
+            .bind(&[caller.tenant_id.as_str().into(), end_user.as_str().into()])?,
         None => db
-            .prepare(format!(
-                "{CONNECTION_SELECT} ORDER BY c.created_at LIMIT 500"
-            ))
+            .prepare(format!("{CONNECTION_SELECT} ORDER BY c.created_at"))
             .bind(&[caller.tenant_id.as_str().into()])?,
     }
     .all()
     .await?
     .results()?;
-    respond::json(
-        200,
-        &json!({ "connections": rows.iter().map(connection_json).collect::<Vec<_>>() }),
-    )
+    // Health is derived (the ledger's date applies at `now`), so the colour filter runs here.
+    let warn = bindings::warn_window_ms(env);
+    let listed: Vec<Value> = rows
+        .iter()
+        .map(|row| (row, row.health(warn, now)))
+        .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
+        .take(LIST_LIMIT)
+        .map(|(row, health)| row.to_json(&health))
+        .collect();
+    Ok(respond::json(200, &json!({ "connections": listed }))?)
 }
 
-async fn show_connection(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
     let row: Option<ConnectionRow> = db
         .prepare(format!("{CONNECTION_SELECT} AND c.id = ?2"))
         .bind(&[caller.tenant_id.as_str().into(), id.into()])?
         .first(None)
         .await?;
     // Another tenant's connection is "not found" too: its existence is not ours to reveal.
-    let row =
-        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
-    Ok(respond::json(200, &connection_json(&row))?)
+    Ok(row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?)
+}
+
+async fn show_connection(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    let health = row.health(bindings::warn_window_ms(env), now);
+    Ok(respond::json(200, &row.to_json(&health))?)
+}
+
+/// `POST /v1/connections/{id}/refresh`: refreshes the grant now, through its object, and
+/// answers the connection as it is afterwards. A refresh the platform refuses for now is
+/// `refresh_failed` (the connection is kept); a dead grant is `connection_dead`.
+async fn refresh_connection(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    let ask = VisitAsk {
+        grant_id: row.grant_id.clone(),
+        force: true,
+        tenant_id: Some(caller.tenant_id.clone()),
+    };
+    let answer = grants::call_object(env, &row.grant_id, "/visit", &ask).await?;
+    if answer.status_code() != 200 {
+        // The object's errors are already JSON errors with their codes.
+        return Ok(answer);
+    }
+    show_connection(env, db, caller, id, now).await
+}
+
+/// `GET /v1/connections/{id}/events`: the connection's events, oldest first.
+async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    #[derive(Deserialize)]
+    struct Event {
+        id: String,
+        seq: f64,
+        r#type: String,
+        colour: String,
+        reason: String,
+        message: String,
+        occurred_at: f64,
+    }
+    let events: Vec<Event> = db
+        .prepare(
+            "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
+             WHERE connection_id = ?1 AND tenant_id = ?2 ORDER BY seq LIMIT 1000",
+        )
+        .bind(&[row.id.as_str().into(), caller.tenant_id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let listed: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "type": e.r#type,
+                "connection_id": row.id,
+                "seq": e.seq as i64,
+                "health": {"colour": e.colour, "reason": e.reason, "message": e.message},
+                "occurred_at": at(Some(e.occurred_at)),
+            })
+        })
+        .collect();
+    Ok(respond::json(200, &json!({ "events": listed }))?)
 }
 
 /// `POST /v1/connections/{id}/token`: the stored access token, through the grant's object.
-/// Every read is audited in `token_reads` (who, which connection, what they got; never the token).
+/// Every read is audited in `token_reads` (who, which connection, what they got; never the
+/// token), after the answer has gone out (`wait_until`): the audit never delays the caller,
+/// and a failed audit write is logged.
 async fn connection_token(
     env: &Env,
+    ctx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
@@ -190,38 +329,56 @@ async fn connection_token(
         .bind(&[id.into(), caller.tenant_id.as_str().into()])?
         .first(None)
         .await?;
-    let (grant_id, answer) = match row {
+    let (grant_id, mut answer) = match row {
         None => (
             None,
             Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         ),
         Some(row) => {
-            let answer =
-                grants::access_token(env, &row.grant_id, &caller.tenant_id, ask.min_valid_seconds)
-                    .await;
+            let answer = grants::access_token(env, &row.grant_id, &caller.tenant_id, ask).await;
             (Some(row.grant_id), answer)
         }
     };
-    let outcome = match &answer {
-        Ok(r) if r.status_code() == 200 => "served",
-        Ok(r) if r.status_code() == 409 => "expired",
-        Ok(r) if r.status_code() == 404 => "not_found",
-        Err(respond::Failure::Api(e)) if e.code == ErrorCode::NotFound => "not_found",
+    // A refusal's body is a JSON error (never a token): its code says what the caller got.
+    let refused_code = match &mut answer {
+        Ok(r) if r.status_code() != 200 => match r.cloned() {
+            Ok(mut copy) => copy
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|body| body["error"]["code"].as_str().map(str::to_owned)),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let outcome = match (&answer, refused_code.as_deref()) {
+        (Ok(r), _) if r.status_code() == 200 => "served",
+        (Ok(_), Some("token_expired")) => "expired",
+        (Ok(_), Some("connection_dead")) => "dead",
+        (Ok(_), Some("not_found")) => "not_found",
+        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::NotFound => "not_found",
         _ => "failed",
     };
-    db.prepare(
-        "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, outcome, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(&[
-        caller.tenant_id.as_str().into(),
-        caller.key_id.as_str().into(),
-        id.into(),
-        super::d1::text_or_null(grant_id.as_deref()),
-        outcome.into(),
-        ms(now),
-    ])?
-    .run()
-    .await?;
+    let audit = db
+        .prepare(
+            "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, outcome, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&[
+            caller.tenant_id.as_str().into(),
+            caller.key_id.as_str().into(),
+            id.into(),
+            super::d1::text_or_null(grant_id.as_deref()),
+            outcome.into(),
+            ms(now),
+        ])?;
+    ctx.wait_until(async move {
+        if let Err(e) = audit.run().await {
+            super::logging::emit(
+                &crate::core::log::LogLine::error("token_read.audit_failed", now)
+                    .field("error", e.to_string()),
+            );
+        }
+    });
     answer
 }

@@ -1,0 +1,55 @@
+//! The events table: a transition's rows, written in the same D1 batch as the state change.
+//!
+//! One row per live connection of the grant, each with the next number of that connection's
+//! sequence (assigned inside the insert: no gaps, since the grant's Durable Object is the only
+//! writer) and `connection id:dedupe key`, so a transition reached twice inserts nothing the
+//! second time (`INSERT OR IGNORE`). The insert is guarded on the grant being in the state the
+//! event describes at the version written: a batch does not stop when its UPDATE matched
+//! nothing, and then neither must the event appear.
+
+use super::d1::int;
+use super::d1_time::bind as ms;
+use crate::core::clock::Timestamp;
+use crate::core::grant_events::Transition;
+use worker::{D1Database, D1PreparedStatement, Result};
+
+/// The state the grant is in once the write landed, which the event insert checks.
+pub struct Written<'a> {
+    pub grant_id: &'a str,
+    pub version: i64,
+    /// `grants.state` after the write.
+    pub state: &'a str,
+    /// `grants.refresh_state` after the write.
+    pub refresh_state: &'a str,
+}
+
+pub fn insert(
+    db: &D1Database,
+    written: &Written<'_>,
+    transition: &Transition,
+    now: Timestamp,
+) -> Result<D1PreparedStatement> {
+    db.prepare(
+        "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, colour, \
+           reason, message, dedupe_key, occurred_at) \
+         SELECT 'evt_' || lower(hex(randomblob(16))), c.tenant_id, c.grant_id, c.id, \
+           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM events e WHERE e.connection_id = c.id), \
+           ?1, ?2, ?3, ?4, c.id || ':' || ?5, ?6 \
+         FROM connections c \
+         WHERE c.grant_id = ?7 AND c.disconnected_at IS NULL \
+           AND EXISTS (SELECT 1 FROM grants g WHERE g.id = ?7 AND g.version = ?8 \
+                       AND g.state = ?9 AND g.refresh_state = ?10)",
+    )
+    .bind(&[
+        transition.kind.as_str().into(),
+        transition.health.colour.as_str().into(),
+        transition.health.reason.into(),
+        transition.health.message.as_str().into(),
+        transition.dedupe_key.as_str().into(),
+        ms(now),
+        written.grant_id.into(),
+        int(written.version),
+        written.state.into(),
+        written.refresh_state.into(),
+    ])
+}

@@ -1,0 +1,105 @@
+//! The sweep: takes due grants a page at a time and hands each to the refresh queue, whose
+//! consumer visits the grant in its Durable Object (`grant_visit`).
+//!
+//! Taking a page is one UPDATE … RETURNING over the `next_check_at` index that also leases
+//! the taken grants (`sweep_lease_until`), so overlapping sweeps never take the same grant
+//! twice; a lease that is never released (a lost message, a crash before `send`) ends by
+//! itself and the grant is taken again. The budget and the hand-on of what is left are the
+//! core's (`core::sweep`).
+
+use super::d1_time::bind as ms;
+use super::respond::Failure;
+use super::{bindings, logging};
+use crate::core::clock::Timestamp;
+use crate::core::log::LogLine;
+use crate::core::queues::WorkQueue;
+use crate::core::sweep::{RefreshMessage, SweepBudget, PAGE_SIZE};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Result};
+
+/// One invocation's share of the sweep.
+pub async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
+    let budget = bindings::setting(env, "SWEEP", SweepBudget::parse);
+    let db = bindings::db(env)?;
+    let queue = env.queue(WorkQueue::Refresh.binding())?;
+    #[derive(Deserialize)]
+    struct Taken {
+        id: String,
+    }
+    let (mut taken, mut pages, mut last_len) = (0usize, 0u32, 0usize);
+    while pages < budget.pages {
+        let page: Vec<Taken> = db
+            .prepare(
+                "UPDATE grants SET sweep_lease_until = ?1 WHERE id IN \
+                   (SELECT id FROM grants WHERE next_check_at <= ?2 \
+                      AND (sweep_lease_until IS NULL OR sweep_lease_until <= ?2) \
+                    ORDER BY next_check_at LIMIT ?3) \
+                 RETURNING id",
+            )
+            .bind(&[
+                ms(now.plus_millis(budget.lease_ms)),
+                ms(now),
+                f64::from(PAGE_SIZE).into(),
+            ])?
+            .all()
+            .await?
+            .results()?;
+        pages += 1;
+        last_len = page.len();
+        if page.is_empty() {
+            break;
+        }
+        let messages: Vec<RefreshMessage> = page
+            .into_iter()
+            .map(|t| RefreshMessage::Visit { grant_id: t.id })
+            .collect();
+        queue.send_batch(messages).await?;
+        taken += last_len;
+        if last_len < PAGE_SIZE as usize {
+            break;
+        }
+    }
+    let handed_on = budget.more_may_be_due(pages, last_len);
+    if handed_on {
+        queue.send(RefreshMessage::SweepMore).await?;
+    }
+    Ok(json!({ "taken": taken, "pages": pages, "handed_on": handed_on }))
+}
+
+/// How a refresh-queue message went: done (ack) or worth another try (retry).
+pub enum Handled {
+    Done,
+    Retry(String),
+}
+
+/// Carries out one refresh-queue message.
+pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Handled {
+    match message {
+        RefreshMessage::SweepMore => match sweep(env, now).await {
+            Ok(summary) => {
+                logging::emit(&LogLine::info("sweep.continued", now).field("summary", summary));
+                Handled::Done
+            }
+            Err(e) => Handled::Retry(e.to_string()),
+        },
+        RefreshMessage::Visit { grant_id } => match visit(env, &grant_id).await {
+            Ok(status) if status < 500 => Handled::Done,
+            Ok(status) => Handled::Retry(format!("the grant's object answered {status}")),
+            Err(Failure::Api(e)) => Handled::Retry(e.message),
+            Err(Failure::Runtime(e)) => Handled::Retry(e.to_string()),
+        },
+    }
+}
+
+/// Asks the grant's object to visit it. 4xx answers (a grant gone, a provider no longer
+/// configured) are final for this message; the grant's own schedule decides what comes next.
+async fn visit(env: &Env, grant_id: &str) -> std::result::Result<u16, Failure> {
+    let ask = super::grant_visit::VisitAsk {
+        grant_id: grant_id.to_owned(),
+        force: false,
+        tenant_id: None,
+    };
+    let answer = super::grants::call_object(env, grant_id, "/visit", &ask).await?;
+    Ok(answer.status_code())
+}
