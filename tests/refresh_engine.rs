@@ -1,25 +1,35 @@
 //! The refresh engine under `wrangler dev`: on-demand refreshes through the grant's Durable
-//! Object, one provider call for many readers, dead grants only on the platform's word,
-//! backoff through an outage, and the lost-outcome rule.
+//! Object, one provider call for many readers, dead grants only on the platform's word (with
+//! one event however often the verdict is reached), an outage that the circuit bounds and the
+//! sweep recovers from, the lost-outcome rule, the sweep touching exactly the due grants,
+//! validation and manual refresh.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use common::tenants::Tenant;
-use common::x_flow::{connect, ClockShift};
+use common::x_flow::{connect, connect_youtube, ClockShift};
 use common::{Answer, Stack};
 use evergreen_fake_platform::{Fault, RefreshTokenStatus};
+use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
         Stack::start_with("refresh-engine", |_| {
-            vec![(
-                "REFRESH_BACKOFF".into(),
-                "first=60,max=120,red_after_days=3".into(),
-            )]
+            vec![
+                (
+                    "REFRESH_BACKOFF".into(),
+                    "first=60,max=120,red_after_days=3".into(),
+                ),
+                (
+                    "CIRCUIT_BREAKER".into(),
+                    "failures=3,open_seconds=60".into(),
+                ),
+            ]
         })
     })
 }
@@ -99,31 +109,227 @@ fn revocation_at_the_platform_makes_the_connection_dead_with_its_reason() {
     let again = tenant.token(&connection);
     assert_eq!(again.body["error"]["code"], "connection_dead", "{again:?}");
     assert_eq!(s.fake.rejections().len(), refusals);
+
+    // Red, with the reason, and one event saying so.
+    let shown = tenant.connection(&connection);
+    assert_eq!(shown["health"]["colour"], "red", "{shown}");
+    assert_eq!(shown["health"]["reason"], "revoked_or_expired");
+    let events = tenant.events(&connection);
+    assert_eq!(kinds(&events), ["connection.revoked"], "{events:?}");
+    assert_eq!(events[0]["seq"], 1);
+    assert_eq!(events[0]["health"]["colour"], "red");
+
+    // The verdict reached a second time (a stale view of the grant put back, the platform
+    // asked again and refusing again) is still one event: its dedupe key is the same.
+    let grant = shown["grant_id"].as_str().unwrap();
+    let revived = s.worker.send(
+        "POST",
+        &format!("/__test/grants/{grant}/revive"),
+        Some(&s.operator()),
+        &Value::Null,
+    );
+    assert_eq!(revived.status, 200, "{revived:?}");
+    let twice = tenant.token(&connection);
+    assert_eq!(twice.body["error"]["code"], "connection_dead", "{twice:?}");
+    assert_eq!(s.fake.rejections().len(), refusals + 1, "asked again");
+    assert_eq!(kinds(&tenant.events(&connection)), ["connection.revoked"]);
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+/// The last sweep's summary, from its heartbeat.
+fn last_sweep(s: &Stack) -> Value {
+    let health = s.worker.get("/healthz", None).body;
+    serde_json::from_str(health["crons"]["sweep"]["last_outcome"].as_str().unwrap()).unwrap()
 }
 
 #[test]
-fn an_outage_keeps_the_token_usable_backs_off_and_recovers() {
+fn an_outage_keeps_connections_usable_the_circuit_bounds_the_calls_and_the_sweep_recovers() {
     let _serial = serial();
     let s = stack();
     let tenant = Tenant::new(s, "Outage");
-    let connection = connect(s, &tenant, "user-3", "storm_user");
-    let old = access_token(&tenant.token(&connection));
+    let users: Vec<String> = (0..5).map(|i| format!("storm_user_{i}")).collect();
+    let connections: Vec<String> = users
+        .iter()
+        .map(|u| connect(s, &tenant, &format!("ref-{u}"), u))
+        .collect();
+    let old: Vec<String> = connections
+        .iter()
+        .map(|c| access_token(&tenant.token(c)))
+        .collect();
     let later = ClockShift::by_minutes(s, INSIDE_THRESHOLD_MINUTES);
 
-    // One 503; the token still has 20 minutes, so it is served.
-    s.fake.inject_token_fault(Fault::ServiceUnavailable);
-    assert_eq!(access_token(&tenant.token(&connection)), old);
-    // Backing off: the next reader does not call the platform (had it called, the fault
-    // being spent, it would have refreshed).
-    assert_eq!(access_token(&tenant.token(&connection)), old);
-    assert_eq!(s.fake.counters("storm_user").token_refresh, 0);
+    // The platform answers 503 to everything. Every token still has 20 minutes: served.
+    s.fake.set_token_outage(Some(Fault::ServiceUnavailable));
+    let calls = s.fake.token_endpoint_calls();
+    for (c, token) in connections.iter().zip(&old) {
+        assert_eq!(&access_token(&tenant.token(c)), token);
+    }
+    // Three failures open the circuit (CIRCUIT_BREAKER failures=3): the last two grants are
+    // not even tried. Reading again while backing off costs nothing either.
+    assert_eq!(s.fake.token_endpoint_calls() - calls, 3);
+    for c in &connections {
+        access_token(&tenant.token(c));
+    }
+    assert_eq!(s.fake.token_endpoint_calls() - calls, 3);
 
-    // Past the backoff (at most 120 s here), the refresh goes through.
+    // Yellow with the reason, never red: nobody is told to reconnect for an outage.
+    for c in &connections {
+        let shown = tenant.connection(c);
+        assert_eq!(shown["health"]["colour"], "yellow", "{shown}");
+        assert_eq!(shown["health"]["reason"], "refresh_failing");
+        assert_eq!(kinds(&tenant.events(c)), ["connection.degraded"]);
+    }
+    let listed = |health: &str| -> Vec<String> {
+        let answer = tenant.get(&format!("/v1/connections?health={health}"));
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let mut ids: Vec<String> = answer.body["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut all = connections.clone();
+    all.sort();
+    assert_eq!(listed("yellow"), all);
+    assert!(listed("green").is_empty());
+    let refused = tenant.get("/v1/connections?health=purple");
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.body["error"]["code"], "invalid_request");
+
+    // The outage ends. Past the circuit's open minute and the backoff, the sweep retries them.
+    s.fake.set_token_outage(None);
     drop(later);
-    let _later = ClockShift::by_minutes(s, INSIDE_THRESHOLD_MINUTES + 3);
-    let renewed = access_token(&tenant.token(&connection));
-    assert_ne!(renewed, old);
-    assert_eq!(s.fake.counters("storm_user").token_refresh, 1);
+    let _later = ClockShift::by_minutes(s, INSIDE_THRESHOLD_MINUTES + 4);
+    s.worker.run_cron("0 * * * *");
+    assert_eq!(last_sweep(s)["taken"], 5, "{}", last_sweep(s));
+    for (c, token) in connections.iter().zip(&old) {
+        let shown = s
+            .worker
+            .eventually(Duration::from_secs(30), "recovery", || {
+                let shown = tenant.connection(c);
+                (shown["health"]["colour"] == "green").then_some(shown)
+            });
+        assert!(shown["last_refresh_at"].is_string(), "{shown}");
+        assert_eq!(
+            kinds(&tenant.events(c)),
+            ["connection.degraded", "connection.recovered"]
+        );
+        assert_ne!(&access_token(&tenant.token(c)), token);
+    }
+    for u in &users {
+        assert_eq!(s.fake.counters(u).token_refresh, 1, "{u}");
+    }
+}
+
+#[test]
+fn the_sweep_touches_exactly_the_due_grants() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Sweep");
+    // YouTube grants are kept alive 150 days after their last refresh (Google ends refresh
+    // tokens unused for six months); X grants are refreshed only when a token is asked for.
+    let due = connect_youtube(s, &tenant, "yt-due", "due_channel");
+    let not_due = {
+        let _ten_days_later = ClockShift::by_days(s, 10);
+        connect_youtube(s, &tenant, "yt-fresh", "fresh_channel")
+    };
+    let on_demand = connect(s, &tenant, "x-user", "on_demand_user");
+    for c in [&due, &not_due] {
+        assert!(tenant.connection(c)["next_check_at"].is_string());
+    }
+    assert!(tenant.connection(&on_demand)["next_check_at"].is_null());
+
+    let _later = ClockShift::by_days(s, 151);
+    s.worker.run_cron("0 * * * *");
+    assert_eq!(last_sweep(s)["taken"], 1, "{}", last_sweep(s));
+    s.worker
+        .eventually(Duration::from_secs(30), "the due grant's refresh", || {
+            (s.fake.counters("due_channel").token_refresh == 1).then_some(())
+        });
+    assert_eq!(s.fake.counters("fresh_channel").token_refresh, 0);
+    assert_eq!(s.fake.counters("on_demand_user").token_refresh, 0);
+    let refreshed = s
+        .worker
+        .eventually(Duration::from_secs(30), "the next check moved", || {
+            let shown = tenant.connection(&due);
+            shown["last_refresh_at"].is_string().then_some(shown)
+        });
+    assert_eq!(refreshed["health"]["colour"], "green");
+
+    // Swept again: nothing is due any more, so nothing is taken.
+    s.worker.run_cron("0 * * * *");
+    assert_eq!(last_sweep(s)["taken"], 0, "{}", last_sweep(s));
+    assert_eq!(s.fake.counters("due_channel").token_refresh, 1);
+}
+
+#[test]
+fn validate_asks_the_platform_and_refreshes_once_when_it_refuses_the_token() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Validate");
+    let connection = connect(s, &tenant, "user-5", "validate_user");
+    let old = access_token(&tenant.token(&connection));
+    let identity_calls = s.fake.counters("validate_user").identity;
+
+    let checked = tenant.token_with(&connection, &json!({ "validate": true }));
+    assert_eq!(access_token(&checked), old);
+    assert_eq!(checked.body["validated"], true, "{checked:?}");
+    assert_eq!(
+        s.fake.counters("validate_user").identity,
+        identity_calls + 1
+    );
+    assert!(tenant.connection(&connection)["last_validated_at"].is_string());
+
+    // The platform stops accepting the token before its stated expiry: validate finds out,
+    // refreshes once, and hands out the new token, checked.
+    assert!(s.fake.expire_access_tokens_of("validate_user") >= 1);
+    let renewed = tenant.token_with(&connection, &json!({ "validate": true }));
+    let token = access_token(&renewed);
+    assert_ne!(token, old);
+    assert_eq!(renewed.body["validated"], true, "{renewed:?}");
+    assert_eq!(s.fake.counters("validate_user").token_refresh, 1);
+    // Without validate nobody asks the platform.
+    let calls = s.fake.counters("validate_user").identity;
+    assert_eq!(access_token(&tenant.token(&connection)), token);
+    assert_eq!(s.fake.counters("validate_user").identity, calls);
+}
+
+#[test]
+fn a_manual_refresh_renews_the_grant_now_and_needs_the_manage_scope() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Manual");
+    let connection = connect(s, &tenant, "user-6", "manual_user");
+    let old = access_token(&tenant.token(&connection));
+
+    let refreshed = tenant.refresh(&connection);
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    assert_eq!(refreshed.body["id"], connection.as_str());
+    assert_eq!(refreshed.body["health"]["colour"], "green");
+    assert!(refreshed.body["last_refresh_at"].is_string());
+    assert_eq!(s.fake.counters("manual_user").token_refresh, 1);
+    assert_ne!(access_token(&tenant.token(&connection)), old);
+
+    let with_token_key = s.worker.send(
+        "POST",
+        &format!("/v1/connections/{connection}/refresh"),
+        Some(&common::tenants::bearer(&tenant.tokens)),
+        &Value::Null,
+    );
+    assert_eq!(with_token_key.status, 403, "{with_token_key:?}");
+
+    assert_eq!(s.fake.revoke_all_grants_of("manual_user"), 1);
+    let dead = tenant.refresh(&connection);
+    assert_eq!(dead.status, 409, "{dead:?}");
+    assert_eq!(dead.body["error"]["code"], "connection_dead");
+    let unknown = tenant.refresh("conn_nope");
+    assert_eq!(unknown.status, 404, "{unknown:?}");
 }
 
 #[test]

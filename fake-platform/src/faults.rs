@@ -75,7 +75,11 @@ impl Fault {
 /// A token endpoint's answer with the next armed fault applied: `work` does the endpoint's
 /// real work, and is skipped for faults that issue nothing.
 pub fn serve_token(shared: &Shared, work: impl FnOnce() -> Reply) -> Reply {
-    let fault = shared.lock().token_faults.pop_front();
+    let fault = {
+        let mut inner = shared.lock();
+        inner.token_endpoint_calls += 1;
+        inner.token_faults.pop_front().or(inner.token_outage)
+    };
     if let Some(Fault::Slow(delay)) = fault {
         std::thread::sleep(delay);
     }

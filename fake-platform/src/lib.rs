@@ -124,6 +124,17 @@ impl FakePlatform {
         self.shared.lock().token_faults.push_back(fault);
     }
 
+    /// Starts (`Some`) or ends (`None`) an outage: every token answer gets the fault until
+    /// then, after any armed with [`Self::inject_token_fault`].
+    pub fn set_token_outage(&self, fault: Option<Fault>) {
+        self.shared.lock().token_outage = fault;
+    }
+
+    /// How many calls the token endpoints have had, from anyone: what an outage cost.
+    pub fn token_endpoint_calls(&self) -> u64 {
+        self.shared.lock().token_endpoint_calls
+    }
+
     /// Every access token and refresh token the fake issued to `username`, so a test can look
     /// for them where they must not be (logs, storage) and compare what Evergreen hands out.
     pub fn tokens_issued_to(&self, username: &str) -> IssuedTokens {
@@ -189,6 +200,32 @@ impl FakePlatform {
         } else {
             inner.testing_mode_clients.remove(client_id);
         }
+    }
+
+    /// Ends every access token of `username` now, leaving the grants and refresh tokens alone:
+    /// a token the platform stopped accepting before its stated expiry (what `validate` is
+    /// for). Returns how many tokens ended.
+    pub fn expire_access_tokens_of(&self, username: &str) -> usize {
+        let mut inner = self.shared.lock();
+        let Some(account_id) = inner
+            .accounts
+            .values()
+            .find(|a| a.username == username)
+            .map(|a| a.id.clone())
+        else {
+            return 0;
+        };
+        let grants: Vec<usize> = (0..inner.grants.len())
+            .filter(|g| inner.grants[*g].account_id == account_id)
+            .collect();
+        let mut ended = 0;
+        for token in inner.access_tokens.values_mut() {
+            if grants.contains(&token.grant) {
+                token.expires_at = std::time::UNIX_EPOCH;
+                ended += 1;
+            }
+        }
+        ended
     }
 
     /// What a user does in their account settings: removes every app's access. Each grant of

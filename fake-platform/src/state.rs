@@ -127,6 +127,10 @@ pub struct Inner {
     pub rejections: Vec<Rejection>,
     /// Faults armed for the next token answers, oldest first.
     pub token_faults: std::collections::VecDeque<crate::faults::Fault>,
+    /// A fault every token answer gets while it is set (an outage), after the armed ones.
+    pub token_outage: Option<crate::faults::Fault>,
+    /// Calls to any token endpoint, from any client, for any account.
+    pub token_endpoint_calls: u64,
     /// Clients whose app is in "testing" publishing status (Google: refresh tokens die after
     /// a week).
     pub testing_mode_clients: std::collections::HashSet<String>,

@@ -91,6 +91,10 @@ pub enum TestRoute {
     /// `PUT /__test/grants/{id}/ciphertext` `{"from_grant"}`: copies another grant's sealed
     /// tokens into this one, to prove the copy cannot be opened.
     CopyCiphertext(String),
+    /// `POST /__test/grants/{id}/revive`: writes a dead grant's standing back to alive, as a
+    /// stale instance that missed the verdict would see it, so the verdict can be reached
+    /// twice (one event, by its dedupe key).
+    ReviveGrant(String),
 }
 
 /// Resolves a request to a route. Unknown paths are `not_found`; known paths with another
@@ -249,6 +253,12 @@ fn resolve_test(method: &str, rest: &[&str]) -> Result<TestRoute, Option<ApiErro
             method,
             &["PUT"],
             TestRoute::CopyCiphertext(id(g).ok_or(None)?),
+        )
+        .map_err(Some)?,
+        ["grants", g, "revive"] => only(
+            method,
+            &["POST"],
+            TestRoute::ReviveGrant(id(g).ok_or(None)?),
         )
         .map_err(Some)?,
         _ => return Err(None),

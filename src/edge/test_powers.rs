@@ -36,6 +36,7 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
         TestRoute::ReturnPage => return_page(&req, env).await,
         TestRoute::RowCounts => row_counts(env).await,
         TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id).await,
+        TestRoute::ReviveGrant(id) => revive_grant(env, &id).await,
     }
 }
 
@@ -222,4 +223,19 @@ async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant (either of them).").into());
     }
     Ok(respond::json(200, &json!({ "copied": true }))?)
+}
+
+async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
+    let revived = bindings::db(env)?
+        .prepare(
+            "UPDATE grants SET state = 'alive', state_reason = NULL, last_error = NULL \
+             WHERE id = ?1",
+        )
+        .bind(&[grant_id.into()])?
+        .run()
+        .await?;
+    if super::d1::changes(&revived) != 1 {
+        return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
+    }
+    Ok(respond::json(200, &json!({ "revived": true }))?)
 }

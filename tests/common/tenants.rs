@@ -89,4 +89,46 @@ impl<'a> Tenant<'a> {
             &Value::Null,
         )
     }
+
+    /// A token read with a request body (`min_valid_seconds`, `validate`).
+    pub fn token_with(&self, connection_id: &str, body: &Value) -> Answer {
+        self.stack.worker.send(
+            "POST",
+            &format!("/v1/connections/{connection_id}/token"),
+            Some(&bearer(&self.tokens)),
+            body,
+        )
+    }
+
+    /// One connection as the API shows it (health, expiries, last refresh ...).
+    pub fn connection(&self, connection_id: &str) -> Value {
+        let shown = self.stack.worker.get(
+            &format!("/v1/connections/{connection_id}"),
+            Some(&bearer(&self.manage)),
+        );
+        assert_eq!(shown.status, 200, "{shown:?}");
+        shown.body
+    }
+
+    /// `GET` a tenant route with the manage key.
+    pub fn get(&self, path: &str) -> Answer {
+        self.stack.worker.get(path, Some(&bearer(&self.manage)))
+    }
+
+    /// `POST /v1/connections/{id}/refresh`.
+    pub fn refresh(&self, connection_id: &str) -> Answer {
+        self.stack.worker.send(
+            "POST",
+            &format!("/v1/connections/{connection_id}/refresh"),
+            Some(&bearer(&self.manage)),
+            &Value::Null,
+        )
+    }
+
+    /// The connection's events, in sequence order.
+    pub fn events(&self, connection_id: &str) -> Vec<Value> {
+        let listed = self.get(&format!("/v1/connections/{connection_id}/events"));
+        assert_eq!(listed.status, 200, "{listed:?}");
+        listed.body["events"].as_array().unwrap().clone()
+    }
 }

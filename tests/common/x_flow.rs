@@ -1,9 +1,10 @@
-//! Connecting an X account through the real flow, and moving the worker's clock: what the
+//! Connecting an X account (or a YouTube channel) through the real flow, and moving the worker's clock: what the
 //! connect and refresh tests share.
 
 use super::browser::{query_pairs, query_param, Browser};
 use super::tenants::Tenant;
 use super::Stack;
+use evergreen_fake_platform::google;
 use evergreen_fake_platform::x::AUTHORIZE_PATH;
 use serde_json::json;
 
@@ -31,6 +32,37 @@ pub fn consent(
         .collect();
     let action = format!("{}{AUTHORIZE_PATH}", s.fake.base_url());
     browser.post_form(&action, &fields).redirect().to_owned()
+}
+
+/// The whole flow at the fake Google for a YouTube channel, every scope granted; returns the
+/// connection id.
+pub fn connect_youtube(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    end_user_ref: &str,
+    username: &str,
+) -> String {
+    let browser = Browser::new();
+    let authorize = open(&browser, &tenant.connect_url_for("youtube", end_user_ref));
+    let page = browser.get(&authorize);
+    assert_eq!(page.status, 200, "the fake's consent page: {page:?}");
+    let mut fields = query_pairs(&authorize);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), "approve".into()));
+    let scopes = query_param(&authorize, "scope").unwrap();
+    for (i, scope) in scopes.split(' ').enumerate() {
+        fields.push((format!("grant_{i}"), scope.to_owned()));
+    }
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{}", s.fake.base_url(), google::AUTHORIZE_PATH);
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    let back = back.redirect();
+    assert!(back.starts_with(&tenant.return_url), "{back}");
+    query_param(back, "connection_id").expect("the return URL gets the connection id")
 }
 
 /// The whole flow in one browser; returns the connection id the return URL received.
@@ -61,6 +93,10 @@ impl<'a> ClockShift<'a> {
     pub fn by_minutes(s: &'a Stack, minutes: i64) -> Self {
         set_clock_offset(s, minutes * 60_000);
         ClockShift(s)
+    }
+
+    pub fn by_days(s: &'a Stack, days: i64) -> Self {
+        Self::by_minutes(s, days * 24 * 60)
     }
 }
 
