@@ -18,6 +18,8 @@ pub struct GrantObject {
     /// Callers take turns through this, so one refresh serves them all and no two writes to
     /// the grant interleave.
     turns: futures_util::lock::Mutex<()>,
+    /// The grant and its opened tokens between calls; every write forgets it.
+    memory: super::grants::Memory,
 }
 
 impl DurableObject for GrantObject {
@@ -26,6 +28,7 @@ impl DurableObject for GrantObject {
             state,
             env,
             turns: futures_util::lock::Mutex::new(()),
+            memory: super::grants::Memory::default(),
         }
     }
 
@@ -33,18 +36,38 @@ impl DurableObject for GrantObject {
         let path = req.path();
         match path.as_str() {
             "/store" => respond::answer(
-                super::grants::store_in_object(&self.env, &self.turns, req).await,
+                super::grants::store_in_object(&self.env, &self.turns, &self.memory, req).await,
                 "grant.store_failed",
             ),
             "/visit" => respond::answer(
-                super::grant_visit::visit_in_object(&self.env, &self.state, &self.turns, req).await,
+                super::grant_visit::visit_in_object(
+                    &self.env,
+                    &self.state,
+                    &self.turns,
+                    &self.memory,
+                    req,
+                )
+                .await,
                 "grant.visit_failed",
             ),
             "/access-token" => respond::answer(
-                super::grants::access_token_in_object(&self.env, &self.state, &self.turns, req)
-                    .await,
+                super::grants::access_token_in_object(
+                    &self.env,
+                    &self.state,
+                    &self.turns,
+                    &self.memory,
+                    req,
+                )
+                .await,
                 "grant.token_read_failed",
             ),
+            // Test powers that write the grant's row directly make the object forget it.
+            #[cfg(feature = "test-powers")]
+            "/forget" => {
+                let _turn = self.turns.lock().await;
+                self.memory.forget();
+                respond::json(200, &serde_json::json!({ "forgot": true }))
+            }
             #[cfg(feature = "test-powers")]
             "/spike/refresh" => respond::answer(
                 super::spike::refresh_in_object(&self.state, &self.env, req).await,

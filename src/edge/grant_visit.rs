@@ -8,7 +8,7 @@
 
 use super::d1::{int, text_or_null};
 use super::d1_time::{bind as ms, bind_opt, read as time};
-use super::grants::{current, open_tokens, spec_of, CurrentGrant};
+use super::grants::{current, open_tokens, spec_of, CurrentGrant, Memory};
 use super::platform::{self, IdentityFailure};
 use super::refresh::{self, mark_dead, state_columns, Change, Outcome};
 use super::respond::{self, Handled};
@@ -38,10 +38,12 @@ pub async fn visit_in_object(
     env: &Env,
     state: &State,
     turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
     mut req: Request,
 ) -> Handled {
     let ask: VisitAsk = respond::read_json(&mut req).await?;
     let _turn = turns.lock().await;
+    memory.forget();
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
     let Some(grant) = current(&db, &ask.grant_id)

@@ -6,8 +6,10 @@
 //! version for an existing grant, and a connection upsert guarded by `WHERE EXISTS` on the new
 //! version, since a batch does not stop when an UPDATE matches nothing.
 //!
-//! Token reads refresh first when the token is about to expire (`refresh`). The object keeps
-//! nothing in memory yet: every read goes to D1.
+//! Token reads refresh first when the token is about to expire (`refresh`). Between calls the
+//! object remembers its grant and the opened tokens ([`Memory`]): nothing else writes the
+//! grant, so what it last read or wrote stays true until it writes again, and every write
+//! forgets it. A fresh token is then served without D1 or decryption.
 
 use super::d1::{changes, int, text_or_null};
 use super::d1_time::{bind as ms, bind_opt, read as time};
@@ -125,6 +127,32 @@ pub async fn access_token(
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
 
+/// What the grant's object remembers between calls: the row and its opened tokens.
+pub struct Remembered {
+    grant: CurrentGrant,
+    tokens: TokenSet,
+}
+
+/// The object's memory of its grant. Safe because the object is the grant's only writer:
+/// every write path forgets it first, so a read after a write loads the grant again. (Test
+/// powers that write D1 directly ask the object to forget too.)
+#[derive(Default)]
+pub struct Memory(std::cell::RefCell<Option<std::rc::Rc<Remembered>>>);
+
+impl Memory {
+    pub fn forget(&self) {
+        self.0.borrow_mut().take();
+    }
+
+    fn take(&self) -> Option<std::rc::Rc<Remembered>> {
+        self.0.borrow_mut().take()
+    }
+
+    fn keep(&self, remembered: std::rc::Rc<Remembered>) {
+        *self.0.borrow_mut() = Some(remembered);
+    }
+}
+
 /// A grant as stored (D1 hands numbers back as floats).
 #[derive(Deserialize)]
 pub(super) struct CurrentGrant {
@@ -223,10 +251,12 @@ pub(super) fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -
 pub async fn store_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
     mut req: Request,
 ) -> Handled {
     let mut input: StoreGrant = respond::read_json(&mut req).await?;
     let _turn = turns.lock().await;
+    memory.forget();
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
     let keyring = bindings::keyring(env)?;
@@ -435,24 +465,65 @@ pub async fn access_token_in_object(
     env: &Env,
     state: &worker::State,
     turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
     mut req: Request,
 ) -> Handled {
     let ask: TokenAsk = respond::read_json(&mut req).await?;
     let _turn = turns.lock().await;
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
-    let grant = current(&db, &ask.grant_id)
-        .await?
-        .filter(|g| g.tenant_id == ask.tenant_id)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "The connection has no stored grant."))?;
-    if grant.state == "dead" {
-        return Err(dead_error(&grant).into());
+    let remembered = match memory.take().filter(|r| r.grant.id == ask.grant_id) {
+        Some(remembered) => remembered,
+        None => {
+            let grant = current(&db, &ask.grant_id).await?.ok_or_else(|| {
+                ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.")
+            })?;
+            let tokens = if grant.state == "dead" {
+                // Nothing is served from a dead grant; its tokens stay sealed.
+                TokenSet {
+                    access_token: crate::core::grant_tokens::SecretText::new(""),
+                    refresh_token: None,
+                }
+            } else {
+                open_tokens(env, &grant)?
+            };
+            std::rc::Rc::new(Remembered { grant, tokens })
+        }
+    };
+    let wrote = std::cell::Cell::new(false);
+    let served = serve_token(env, state, &db, &remembered, &ask, now, &wrote).await;
+    // Kept unless the read may have written the grant (a refresh, a validation, a verdict).
+    if !wrote.get() {
+        memory.keep(remembered);
     }
-    let mut tokens = open_tokens(env, &grant)?;
+    served
+}
+
+/// The token read proper, on the remembered grant. `wrote` is set before anything that may
+/// write the grant.
+async fn serve_token(
+    env: &Env,
+    state: &worker::State,
+    db: &worker::D1Database,
+    remembered: &Remembered,
+    ask: &TokenAsk,
+    now: Timestamp,
+    wrote: &std::cell::Cell<bool>,
+) -> Handled {
+    let grant = &remembered.grant;
+    if grant.tenant_id != ask.tenant_id {
+        return Err(
+            ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.").into(),
+        );
+    }
+    if grant.state == "dead" {
+        return Err(dead_error(grant).into());
+    }
+    let mut tokens = remembered.tokens.clone();
     let mut expires_at = grant.access_expires();
     let catalogue = bindings::catalogue(env)?;
     let spec = spec_of(&catalogue, &grant)?;
-    let change = Change::new(env, &db, &grant, spec, now);
+    let change = Change::new(env, db, grant, spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     // While backing off, the next attempt waits for its time (`next_check_at`): a platform
     // having a bad day gets one call per grant per backoff step, not one per reader.
@@ -470,6 +541,7 @@ pub async fn access_token_in_object(
     let mut refreshed = false;
     if !waiting && needs_refresh(&spec.refresh, expires_at, min_valid_ms, now) {
         refreshed = true;
+        wrote.set(true);
         match refresh::refresh(&change, state, &tokens).await? {
             Outcome::Refreshed {
                 tokens: renewed,
@@ -486,6 +558,7 @@ pub async fn access_token_in_object(
     }
     let mut validation = None;
     if ask.validate {
+        wrote.set(true);
         let (checked, renewed) = validate(&change, state, &tokens, refreshed).await?;
         if let Some((renewed, access_expires_at)) = renewed {
             tokens = renewed;

@@ -222,6 +222,7 @@ async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled
     if super::d1::changes(&copied) != 1 {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant (either of them).").into());
     }
+    forget(env, grant_id).await?;
     Ok(respond::json(200, &json!({ "copied": true }))?)
 }
 
@@ -237,5 +238,19 @@ async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
     if super::d1::changes(&revived) != 1 {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     }
+    forget(env, grant_id).await?;
     Ok(respond::json(200, &json!({ "revived": true }))?)
+}
+
+/// Makes the grant's object forget what it remembers: the row was written behind its back.
+async fn forget(env: &Env, grant_id: &str) -> Handled<()> {
+    let answer = super::grants::call_object(env, grant_id, "/forget", &json!({})).await?;
+    if answer.status_code() != 200 {
+        return Err(worker::Error::RustError(format!(
+            "the grant object did not forget ({})",
+            answer.status_code()
+        ))
+        .into());
+    }
+    Ok(())
 }
