@@ -207,17 +207,7 @@ impl FakePlatform {
     /// for). Returns how many tokens ended.
     pub fn expire_access_tokens_of(&self, username: &str) -> usize {
         let mut inner = self.shared.lock();
-        let Some(account_id) = inner
-            .accounts
-            .values()
-            .find(|a| a.username == username)
-            .map(|a| a.id.clone())
-        else {
-            return 0;
-        };
-        let grants: Vec<usize> = (0..inner.grants.len())
-            .filter(|g| inner.grants[*g].account_id == account_id)
-            .collect();
+        let grants = inner.grants_of_username(username);
         let mut ended = 0;
         for token in inner.access_tokens.values_mut() {
             if grants.contains(&token.grant) {
@@ -232,17 +222,8 @@ impl FakePlatform {
     /// `username` ends; its tokens are refused from now on. Returns how many grants ended.
     pub fn revoke_all_grants_of(&self, username: &str) -> usize {
         let mut inner = self.shared.lock();
-        let Some(account_id) = inner
-            .accounts
-            .values()
-            .find(|a| a.username == username)
-            .map(|a| a.id.clone())
-        else {
-            return 0;
-        };
-        let mine: Vec<usize> = (0..inner.grants.len())
-            .filter(|g| inner.grants[*g].account_id == account_id && !inner.grants[*g].revoked)
-            .collect();
+        let mut mine = inner.grants_of_username(username);
+        mine.retain(|g| !inner.grants[*g].revoked);
         for g in &mine {
             inner.revoke_grant(*g);
         }

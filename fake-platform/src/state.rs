@@ -211,6 +211,16 @@ impl Shared {
 
 impl Inner {
     /// The account with this username, created on first use with the next numeric id.
+    /// The grants (indexes) of `username`'s account; none for an account the fake never saw.
+    pub fn grants_of_username(&self, username: &str) -> Vec<usize> {
+        let Some(account) = self.accounts.values().find(|a| a.username == username) else {
+            return Vec::new();
+        };
+        (0..self.grants.len())
+            .filter(|g| self.grants[*g].account_id == account.id)
+            .collect()
+    }
+
     pub fn account_by_username(&mut self, username: &str) -> &mut Account {
         let existing = self
             .accounts

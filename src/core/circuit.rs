@@ -9,6 +9,7 @@
 //! one grant, a rejected client) count as successes.
 
 use crate::core::clock::Timestamp;
+use crate::core::settings;
 
 /// The breaker's settings (`CIRCUIT_BREAKER`; seconds in tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,18 +31,11 @@ impl BreakerConfig {
     /// Parses `failures=5,open_seconds=300` (any subset; the rest default).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut out = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("CIRCUIT_BREAKER: {part:?} is not key=value"))?;
-            let n: u32 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("CIRCUIT_BREAKER: {key} must be a whole number"))?;
-            match key.trim() {
+        for (key, n) in settings::whole_numbers("CIRCUIT_BREAKER", text)? {
+            match key {
                 "failures" => out.failures = n,
                 "open_seconds" => out.open_ms = i64::from(n) * 1_000,
-                other => return Err(format!("CIRCUIT_BREAKER: unknown key {other:?}")),
+                other => return Err(settings::unknown_key("CIRCUIT_BREAKER", other)),
             }
         }
         if out.failures == 0 || out.open_ms <= 0 {

@@ -36,5 +36,6 @@ pub mod refresh_failure;
 pub mod refresh_schedule;
 pub mod return_urls;
 pub mod routes;
+pub mod settings;
 pub mod sweep;
 pub mod token_response;

@@ -13,6 +13,7 @@
 
 use crate::core::catalogue::{RefreshPolicy, RefreshSpec};
 use crate::core::clock::Timestamp;
+use crate::core::settings;
 
 const SECOND: i64 = 1_000;
 const DAY: i64 = 86_400 * SECOND;
@@ -179,19 +180,12 @@ impl Backoff {
     /// Parses `first=60,max=21600,red_after_days=3` (seconds; any subset, the rest default).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut out = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("REFRESH_BACKOFF: {part:?} is not key=value"))?;
-            let n: u32 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("REFRESH_BACKOFF: {key} must be a whole number"))?;
-            match key.trim() {
+        for (key, n) in settings::whole_numbers("REFRESH_BACKOFF", text)? {
+            match key {
                 "first" => out.first_ms = i64::from(n) * SECOND,
                 "max" => out.max_ms = i64::from(n) * SECOND,
                 "red_after_days" => out.red_after_days = n,
-                other => return Err(format!("REFRESH_BACKOFF: unknown key {other:?}")),
+                other => return Err(settings::unknown_key("REFRESH_BACKOFF", other)),
             }
         }
         if out.first_ms <= 0 || out.max_ms < out.first_ms || out.red_after_days == 0 {

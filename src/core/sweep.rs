@@ -12,6 +12,7 @@
 //! takes at most `pages` pages and, when there may be more, hands the rest to the refresh
 //! queue as a [`RefreshMessage::SweepMore`], whose consumer continues in a fresh invocation.
 
+use crate::core::settings;
 use serde::{Deserialize, Serialize};
 
 /// Grants per page: a queue's `sendBatch` takes at most 100 messages.
@@ -39,18 +40,11 @@ impl SweepBudget {
     /// Parses `pages=20,lease_seconds=900` (any subset; the rest default).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut out = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("SWEEP: {part:?} is not key=value"))?;
-            let n: u32 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("SWEEP: {key} must be a whole number"))?;
-            match key.trim() {
+        for (key, n) in settings::whole_numbers("SWEEP", text)? {
+            match key {
                 "pages" => out.pages = n,
                 "lease_seconds" => out.lease_ms = i64::from(n) * 1_000,
-                other => return Err(format!("SWEEP: unknown key {other:?}")),
+                other => return Err(settings::unknown_key("SWEEP", other)),
             }
         }
         if out.pages == 0 || out.pages > 20 || out.lease_ms < 60_000 {

@@ -522,7 +522,7 @@ async fn serve_token(
     let mut tokens = remembered.tokens.clone();
     let mut expires_at = grant.access_expires();
     let catalogue = bindings::catalogue(env)?;
-    let spec = spec_of(&catalogue, &grant)?;
+    let spec = spec_of(&catalogue, grant)?;
     let change = Change::new(env, db, grant, spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     // While backing off, the next attempt waits for its time (`next_check_at`): a platform
