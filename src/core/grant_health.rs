@@ -59,7 +59,8 @@ impl GrantState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefreshState {
     Ok,
-    /// `failures` transient failures in a row; the next attempt is at `retry_at`.
+    /// `failures` transient failures in a row (0: held back by the platform's open circuit,
+    /// not tried); the next attempt is at `retry_at`.
     BackingOff {
         failures: u32,
         retry_at: Timestamp,
@@ -130,7 +131,7 @@ impl Status {
         let grant = GrantState::at(stored.grant_expires_at, dead, warn_window_ms, now);
         let refresh = match stored.refresh_state {
             "backing_off" => RefreshState::BackingOff {
-                failures: stored.failure_streak.max(1),
+                failures: stored.failure_streak,
                 retry_at: stored.next_check_at.unwrap_or(now),
             },
             "client_rejected" => RefreshState::ClientRejected,
@@ -187,6 +188,21 @@ pub fn health(grant: GrantState, refresh: RefreshState) -> Health {
             message: "The platform rejected this deployment's app credentials; the operator must \
                       fix them. The connection itself is kept."
                 .to_owned(),
+        },
+        (
+            _,
+            RefreshState::BackingOff {
+                failures: 0,
+                retry_at,
+            },
+        ) => Health {
+            colour: Colour::Yellow,
+            reason: "refresh_failing",
+            message: format!(
+                "Refreshing is paused while the platform is failing for many connections; the \
+                 next attempt is at {}. The connection is kept; nothing to do yet.",
+                retry_at.to_rfc3339()
+            ),
         },
         (_, RefreshState::BackingOff { failures, retry_at }) => Health {
             colour: Colour::Yellow,
@@ -337,6 +353,14 @@ mod tests {
             refresh: RefreshState::Ok,
         };
         assert_eq!(green.connection_health(None).colour, Colour::Green);
+        let paused = Status {
+            grant: GrantState::Alive,
+            refresh: RefreshState::BackingOff {
+                failures: 0,
+                retry_at: T0,
+            },
+        };
+        assert!(paused.health().message.starts_with("Refreshing is paused"));
         let lost = green.connection_health(Some(Some("Page role removed")));
         assert_eq!((lost.colour, lost.reason), (Colour::Red, "access_lost"));
         assert_eq!(lost.message, "Page role removed");
