@@ -146,11 +146,11 @@ impl Status {
 
     /// One connection's health under this grant: a connection that lost its access on the
     /// platform (a Page role removed) is red on its own, whatever the grant's standing;
-    /// `access_lost` is the platform's reason, when it gave one.
-    pub fn connection_health(self, access_lost: Option<Option<&str>>) -> Health {
+    /// `why` is the platform's reason, when it gave one.
+    pub fn connection_health(self, access_lost: bool, why: Option<&str>) -> Health {
         let grant = self.health();
         match access_lost {
-            Some(why) if grant.colour != Colour::Red => Health {
+            true if grant.colour != Colour::Red => Health {
                 colour: Colour::Red,
                 reason: "access_lost",
                 message: why.map_or_else(
@@ -352,7 +352,7 @@ mod tests {
             grant: GrantState::Alive,
             refresh: RefreshState::Ok,
         };
-        assert_eq!(green.connection_health(None).colour, Colour::Green);
+        assert_eq!(green.connection_health(false, None).colour, Colour::Green);
         let paused = Status {
             grant: GrantState::Alive,
             refresh: RefreshState::BackingOff {
@@ -361,7 +361,7 @@ mod tests {
             },
         };
         assert!(paused.health().message.starts_with("Refreshing is paused"));
-        let lost = green.connection_health(Some(Some("Page role removed")));
+        let lost = green.connection_health(true, Some("Page role removed"));
         assert_eq!((lost.colour, lost.reason), (Colour::Red, "access_lost"));
         assert_eq!(lost.message, "Page role removed");
         assert_eq!(Colour::parse("yellow"), Some(Colour::Yellow));

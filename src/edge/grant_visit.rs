@@ -7,16 +7,19 @@
 //! the grant leaves with its next check computed and the sweep's lease released.
 
 use super::d1::{int, text_or_null};
-use super::d1_time::{bind as ms, bind_opt, read as time};
-use super::grants::{current, open_tokens, spec_of, CurrentGrant, Memory};
+use super::d1_time::{bind_opt, read as time};
+use super::grants::{
+    current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, Memory,
+};
 use super::platform::{self, IdentityFailure};
 use super::refresh::{self, mark_dead, state_columns, Change, Outcome};
 use super::respond::{self, Handled};
 use super::{bindings, clock};
 use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::grant_health::{GrantState, Status};
+use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::grant_tokens::SecretText;
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
-use crate::core::refresh_schedule::{visit, Visit};
+use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Request, State};
@@ -57,13 +60,9 @@ pub async fn visit_in_object(
     };
     if grant.state == "dead" {
         if ask.force {
-            return Err(ApiError::new(
-                ErrorCode::ConnectionDead,
-                "The connection is dead; only reconnecting can restore it.",
-            )
-            .into());
+            return Err(dead_error(&grant).into());
         }
-        release(&db, &grant, None).await?;
+        release(&db, &grant).await?;
         return Ok(done("nothing_dead", &grant)?);
     }
     let catalogue = bindings::catalogue(env)?;
@@ -87,116 +86,87 @@ pub async fn visit_in_object(
                 return Err(ApiError::new(ErrorCode::RefreshFailed, message).into())
             }
             Outcome::Failed { .. } => "refresh_failed",
-            Outcome::Dead(reason) if ask.force => {
-                return Err(ApiError::new(ErrorCode::ConnectionDead, reason.message()).into())
-            }
+            Outcome::Dead(reason) if ask.force => return Err(dead_verdict(reason).into()),
             Outcome::Dead(_) => "dead",
         },
         Visit::Validate => validate(&change, &tokens.access_token).await?,
         Visit::Review => review(&change, &times).await?,
     };
-    release(&db, &grant, None).await?;
+    release(&db, &grant).await?;
     Ok(done(did, &grant)?)
 }
 
-/// Releases the sweep's lease (and, when given, moves the next check).
-async fn release(
-    db: &worker::D1Database,
-    grant: &CurrentGrant,
-    next: Option<crate::core::clock::Timestamp>,
-) -> worker::Result<()> {
-    db.prepare(
-        "UPDATE grants SET sweep_lease_until = NULL, next_check_at = COALESCE(?1, next_check_at) \
-         WHERE id = ?2",
-    )
-    .bind(&[bind_opt(next), grant.id.as_str().into()])?
-    .run()
-    .await?;
+/// Releases the sweep's lease.
+async fn release(db: &worker::D1Database, grant: &CurrentGrant) -> worker::Result<()> {
+    db.prepare("UPDATE grants SET sweep_lease_until = NULL WHERE id = ?1")
+        .bind(&[grant.id.as_str().into()])?
+        .run()
+        .await?;
     Ok(())
 }
 
 /// Nothing to ask the platform: apply the ledger's date and schedule the next visit.
-async fn review(
+async fn review(change: &Change<'_>, times: &GrantTimes) -> Handled<&'static str> {
+    let expired = write_ledger(change, *times, change.before.refresh, false).await?;
+    Ok(if expired { "expired" } else { "reviewed" })
+}
+
+/// Writes the ledger's verdict at `now` (dead past the known death) and the next check, with
+/// `refresh` as the refresh state. `validated`: the identity call just confirmed the token,
+/// which records the time and clears the failures. Answers whether the grant expired.
+async fn write_ledger(
     change: &Change<'_>,
-    times: &crate::core::refresh_schedule::GrantTimes,
-) -> Handled<&'static str> {
+    mut times: GrantTimes,
+    refresh: RefreshState,
+    validated: bool,
+) -> Handled<bool> {
     let grant = change.grant;
-    let ledger = GrantState::at(
-        grant.grant_expires_at.map(time),
-        None,
-        change.warn_window_ms,
-        change.now,
-    );
+    let counts = (grant.failure_streak as u32, grant.failure_days as u32);
+    let ledger = change.ledger();
     if let GrantState::Dead { reason } = ledger {
-        let counts = (grant.failure_streak as u32, grant.failure_days as u32);
         mark_dead(change, reason, counts).await?;
-        return Ok("expired");
+        return Ok(true);
+    }
+    if validated {
+        times.last_validated_at = Some(change.now);
     }
     let after = Status {
         grant: ledger,
-        refresh: change.before.refresh,
+        refresh,
     };
     let (state, reason) = state_columns(after.grant);
     let update = change
         .db
         .prepare(
-            "UPDATE grants SET state = ?1, state_reason = ?2, next_check_at = ?3 \
-             WHERE id = ?4 AND version = ?5",
+            "UPDATE grants SET state = ?1, state_reason = ?2, next_check_at = ?3, \
+               refresh_state = ?4, last_validated_at = COALESCE(?5, last_validated_at), \
+               failure_streak = CASE WHEN ?6 THEN 0 ELSE failure_streak END, \
+               failure_days = CASE WHEN ?6 THEN 0 ELSE failure_days END, \
+               last_error = CASE WHEN ?6 THEN NULL ELSE last_error END \
+             WHERE id = ?7 AND version = ?8",
         )
         .bind(&[
             state.into(),
             text_or_null(reason),
-            bind_opt(change.next_check(times)),
+            bind_opt(change.next_check(&times)),
+            after.refresh.as_str().into(),
+            bind_opt(validated.then_some(change.now)),
+            int(i64::from(validated)),
             grant.id.as_str().into(),
             int(grant.version as i64),
         ])?;
     change.commit(update, after, grant.version as i64).await?;
-    Ok("reviewed")
+    Ok(false)
 }
 
 /// A grant without a refresh token: the identity call says whether its token still works.
-async fn validate(
-    change: &Change<'_>,
-    access_token: &crate::core::grant_tokens::SecretText,
-) -> Handled<&'static str> {
+async fn validate(change: &Change<'_>, access_token: &SecretText) -> Handled<&'static str> {
     let grant = change.grant;
     match platform::fetch_identity(change.env, change.spec, access_token).await {
         Ok(_) => {
-            let mut times = grant.times(grant.access_expires(), grant.refreshed_at());
-            times.last_validated_at = Some(change.now);
-            let after = Status {
-                grant: GrantState::at(
-                    grant.grant_expires_at.map(time),
-                    None,
-                    change.warn_window_ms,
-                    change.now,
-                ),
-                refresh: crate::core::grant_health::RefreshState::Ok,
-            };
-            if let GrantState::Dead { reason } = after.grant {
-                let counts = (grant.failure_streak as u32, grant.failure_days as u32);
-                mark_dead(change, reason, counts).await?;
-                return Ok("expired");
-            }
-            let (state, reason) = state_columns(after.grant);
-            let update = change
-                .db
-                .prepare(
-                    "UPDATE grants SET state = ?1, state_reason = ?2, refresh_state = 'ok', \
-                       failure_streak = 0, failure_days = 0, last_error = NULL, \
-                       last_validated_at = ?3, next_check_at = ?4 \
-                     WHERE id = ?5 AND version = ?6",
-                )
-                .bind(&[
-                    state.into(),
-                    text_or_null(reason),
-                    ms(change.now),
-                    bind_opt(change.next_check(&times)),
-                    grant.id.as_str().into(),
-                    int(grant.version as i64),
-                ])?;
-            change.commit(update, after, grant.version as i64).await?;
-            Ok("validated")
+            let times = grant.times(grant.access_expires(), grant.refreshed_at());
+            let expired = write_ledger(change, times, RefreshState::Ok, true).await?;
+            Ok(if expired { "expired" } else { "validated" })
         }
         Err(IdentityFailure::TokenRefused(_)) => {
             let counts = (grant.failure_streak as u32, grant.failure_days as u32);

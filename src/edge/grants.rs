@@ -130,7 +130,8 @@ pub async fn access_token(
 /// What the grant's object remembers between calls: the row and its opened tokens.
 pub struct Remembered {
     grant: CurrentGrant,
-    tokens: TokenSet,
+    /// `None` for a dead grant: nothing is served from it, so its tokens stay sealed.
+    tokens: Option<TokenSet>,
 }
 
 /// The object's memory of its grant. Safe because the object is the grant's only writer:
@@ -478,14 +479,9 @@ pub async fn access_token_in_object(
             let grant = current(&db, &ask.grant_id).await?.ok_or_else(|| {
                 ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.")
             })?;
-            let tokens = if grant.state == "dead" {
-                // Nothing is served from a dead grant; its tokens stay sealed.
-                TokenSet {
-                    access_token: crate::core::grant_tokens::SecretText::new(""),
-                    refresh_token: None,
-                }
-            } else {
-                open_tokens(env, &grant)?
+            let tokens = match grant.state.as_str() {
+                "dead" => None,
+                _ => Some(open_tokens(env, &grant)?),
             };
             std::rc::Rc::new(Remembered { grant, tokens })
         }
@@ -516,10 +512,9 @@ async fn serve_token(
             ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.").into(),
         );
     }
-    if grant.state == "dead" {
+    let Some(mut tokens) = remembered.tokens.clone().filter(|_| grant.state != "dead") else {
         return Err(dead_error(grant).into());
-    }
-    let mut tokens = remembered.tokens.clone();
+    };
     let mut expires_at = grant.access_expires();
     let catalogue = bindings::catalogue(env)?;
     let spec = spec_of(&catalogue, grant)?;
@@ -551,9 +546,7 @@ async fn serve_token(
                 expires_at = access_expires_at;
             }
             Outcome::Failed { message } => failed = Some(message),
-            Outcome::Dead(reason) => {
-                return Err(ApiError::new(ErrorCode::ConnectionDead, reason.message()).into())
-            }
+            Outcome::Dead(reason) => return Err(dead_verdict(reason).into()),
         }
     }
     let mut validation = None;
@@ -618,24 +611,18 @@ async fn validate(
             Ok((Ok(()), None))
         }
         Err(IdentityFailure::Failed(why)) => Ok((Err(why), None)),
-        Err(IdentityFailure::TokenRefused(status)) => {
-            if refreshed || tokens.refresh_token.is_none() {
-                if tokens.refresh_token.is_none() {
-                    let counts = (change.grant.failure_streak as u32, 0);
-                    refresh::mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
-                    return Err(ApiError::new(
-                        ErrorCode::ConnectionDead,
-                        DeadReason::RevokedOrExpired.message(),
-                    )
-                    .into());
-                }
-                return Ok((
-                    Err(format!(
-                        "The platform refused the token ({status}) right after a refresh."
-                    )),
-                    None,
-                ));
-            }
+        Err(IdentityFailure::TokenRefused(_)) if tokens.refresh_token.is_none() => {
+            let counts = (change.grant.failure_streak as u32, 0);
+            refresh::mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
+            Err(dead_verdict(DeadReason::RevokedOrExpired).into())
+        }
+        Err(IdentityFailure::TokenRefused(status)) if refreshed => Ok((
+            Err(format!(
+                "The platform refused the token ({status}) right after a refresh."
+            )),
+            None,
+        )),
+        Err(IdentityFailure::TokenRefused(_)) => {
             match refresh::refresh(change, state, tokens).await? {
                 Outcome::Refreshed {
                     tokens: renewed,
@@ -649,16 +636,19 @@ async fn validate(
                     Ok((again, Some((renewed, access_expires_at))))
                 }
                 Outcome::Failed { message } => Ok((Err(message), None)),
-                Outcome::Dead(reason) => {
-                    Err(ApiError::new(ErrorCode::ConnectionDead, reason.message()).into())
-                }
+                Outcome::Dead(reason) => Err(dead_verdict(reason).into()),
             }
         }
     }
 }
 
+/// The error for a grant the platform just ended, with the reason for people.
+pub(super) fn dead_verdict(reason: DeadReason) -> ApiError {
+    ApiError::new(ErrorCode::ConnectionDead, reason.message())
+}
+
 /// The error for a dead grant, with its reason for people.
-fn dead_error(grant: &CurrentGrant) -> ApiError {
+pub(super) fn dead_error(grant: &CurrentGrant) -> ApiError {
     let message = grant.last_error.clone().unwrap_or_else(|| {
         format!(
             "The platform ended this connection ({}). Reconnect the account.",

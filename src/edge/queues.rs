@@ -15,7 +15,7 @@ use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::{QueueRole, WorkQueue};
 use crate::core::sweep::RefreshMessage;
-use worker::{Env, MessageBatch, MessageExt, Result};
+use worker::{Env, MessageBatch, MessageExt, RawMessage, Result};
 
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
@@ -30,30 +30,36 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
         None => "unknown_queue",
     };
     for message in batch.raw_iter() {
-        let id = message.id();
-        let body = worker::js_sys::JSON::stringify(&message.body())
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_else(|| "\"<not JSON>\"".to_owned());
-        match record_dead_letter(&env, &queue, &id, &body, reason, now).await {
-            Ok(()) => {
-                logging::emit(
-                    &LogLine::warn("queue.dead_letter", now)
-                        .field("queue", queue.as_str())
-                        .field("message_id", id.as_str())
-                        .field("reason", reason),
-                );
-                message.ack();
-            }
-            Err(e) => {
-                logging::emit(
-                    &LogLine::error("queue.record_failed", now)
-                        .field("queue", queue.as_str())
-                        .field("message_id", id.as_str())
-                        .field("error", e.to_string()),
-                );
-                message.retry();
-            }
+        set_aside(&env, &queue, &message, reason, now).await;
+    }
+}
+
+/// Records a message nobody can process in `dead_letters`, then acks it (or retries it when
+/// even the record failed, so it is never lost).
+async fn set_aside(env: &Env, queue: &str, message: &RawMessage, reason: &str, now: Timestamp) {
+    let id = message.id();
+    let body = worker::js_sys::JSON::stringify(&message.body())
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_else(|| "\"<not JSON>\"".to_owned());
+    match record_dead_letter(env, queue, &id, &body, reason, now).await {
+        Ok(()) => {
+            logging::emit(
+                &LogLine::warn("queue.dead_letter", now)
+                    .field("queue", queue)
+                    .field("message_id", id.as_str())
+                    .field("reason", reason),
+            );
+            message.ack();
+        }
+        Err(e) => {
+            logging::emit(
+                &LogLine::error("queue.record_failed", now)
+                    .field("queue", queue)
+                    .field("message_id", id.as_str())
+                    .field("error", e.to_string()),
+            );
+            message.retry();
         }
     }
 }
@@ -67,19 +73,12 @@ async fn consume_refresh(batch: MessageBatch<serde_json::Value>, env: &Env, now:
         let id = message.id();
         let parsed: Option<RefreshMessage> = serde_wasm_bindgen::from_value(message.body()).ok();
         let Some(parsed) = parsed else {
-            let body = worker::js_sys::JSON::stringify(&message.body())
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_default();
-            match record_dead_letter(env, &queue, &id, &body, "unknown_message", now).await {
-                Ok(()) => message.ack(),
-                Err(_) => message.retry(),
-            }
+            set_aside(env, &queue, &message, "unknown_message", now).await;
             continue;
         };
         match sweep::handle(env, parsed, now).await {
-            sweep::Handled::Done => message.ack(),
-            sweep::Handled::Retry(why) => {
+            sweep::Delivery::Done => message.ack(),
+            sweep::Delivery::Retry(why) => {
                 logging::emit(
                     &LogLine::warn("queue.retry", now)
                         .field("queue", queue.as_str())

@@ -92,7 +92,7 @@ impl<'a> Change<'a> {
     }
 
     /// The ledger's verdict at `now` for a grant that is not dead by the platform's word.
-    fn ledger(&self) -> GrantState {
+    pub fn ledger(&self) -> GrantState {
         GrantState::at(
             self.grant.grant_expires_at.map(super::d1_time::read),
             None,

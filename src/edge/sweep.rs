@@ -68,26 +68,26 @@ pub async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
 }
 
 /// How a refresh-queue message went: done (ack) or worth another try (retry).
-pub enum Handled {
+pub enum Delivery {
     Done,
     Retry(String),
 }
 
 /// Carries out one refresh-queue message.
-pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Handled {
+pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Delivery {
     match message {
         RefreshMessage::SweepMore => match sweep(env, now).await {
             Ok(summary) => {
                 logging::emit(&LogLine::info("sweep.continued", now).field("summary", summary));
-                Handled::Done
+                Delivery::Done
             }
-            Err(e) => Handled::Retry(e.to_string()),
+            Err(e) => Delivery::Retry(e.to_string()),
         },
         RefreshMessage::Visit { grant_id } => match visit(env, &grant_id).await {
-            Ok(status) if status < 500 => Handled::Done,
-            Ok(status) => Handled::Retry(format!("the grant's object answered {status}")),
-            Err(Failure::Api(e)) => Handled::Retry(e.message),
-            Err(Failure::Runtime(e)) => Handled::Retry(e.to_string()),
+            Ok(status) if status < 500 => Delivery::Done,
+            Ok(status) => Delivery::Retry(format!("the grant's object answered {status}")),
+            Err(Failure::Api(e)) => Delivery::Retry(e.message),
+            Err(Failure::Runtime(e)) => Delivery::Retry(e.to_string()),
         },
     }
 }

@@ -142,8 +142,7 @@ impl ConnectionRow {
             warn_window_ms,
             now,
         );
-        let lost = (self.access != "ok").then_some(self.access_reason.as_deref());
-        status.connection_health(lost)
+        status.connection_health(self.access != "ok", self.access_reason.as_deref())
     }
 
     fn to_json(&self, health: &Health) -> Value {
