@@ -3,8 +3,10 @@
 //!
 //! The steps, in order:
 //! 1. claim: a write-ahead marker in D1 (`claim_id`), and the same marker in the object's own
-//!    storage. A claim already there means an earlier refresh never finished (its runtime
-//!    died mid-call, see docs/spike-kill-mid-call.md): its outcome is unknown;
+//!    storage. The claim is conditional: a live claim (another instance may be mid-call
+//!    with the same refresh token) makes this attempt wait; an expired one means an earlier
+//!    refresh never finished (its runtime died mid-call, see docs/spike-kill-mid-call.md):
+//!    its outcome is unknown;
 //! 2. the provider call (`platform::refresh`);
 //! 3. the lost-outcome rule: a rotating grant whose answer may have been lost retries once
 //!    with the stored token; if the platform then refuses that token, the grant is dead with
@@ -177,27 +179,30 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     };
     let rotating = spec.tokens.refresh_token == RefreshTokenKind::Rotating;
 
-    // 1. Claim. A claim left by an earlier, unfinished refresh makes the outcome unknown.
+    // 1. Claim, unless another instance holds a live claim (it may be mid-call with the same
+    // refresh token). A claim left behind and expired means an earlier refresh never finished:
+    // its outcome is unknown.
     let mut outcome_unknown = rotating && grant.claim_id.is_some();
     let claim = new_id("clm_")?;
     let claimed = db
         .prepare(
-            "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 WHERE id = ?3 AND version = ?4",
+            "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \
+             WHERE id = ?3 AND version = ?4 AND (claim_id IS NULL OR claim_expires_at <= ?5)",
         )
         .bind(&[
             claim.as_str().into(),
             ms(now.plus_millis(CLAIM_TTL_MS)),
             grant.id.as_str().into(),
             int(change.version()),
+            ms(now),
         ])?
         .run()
         .await?;
     if changes(&claimed) != 1 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "The grant changed while a refresh was starting; try again.",
-        )
-        .into());
+        return Ok(Outcome::Failed {
+            message: "Another refresh of this connection is in flight; try again in a minute."
+                .to_owned(),
+        });
     }
     // A superseded instance of this object fails here, before it can rotate anything.
     state.storage().put(IN_FLIGHT_KEY, claim.as_str()).await?;
@@ -364,13 +369,14 @@ pub async fn settle_failure(
         refresh,
     };
     let (state, reason) = state_columns(after.grant);
-    // An unknown outcome keeps the claim, so the next attempt knows it.
+    // An unknown outcome keeps the claim, expired at once (nobody is in flight any more), so
+    // the next attempt may take it over and knows the outcome is unknown.
     let update = db
         .prepare(
             "UPDATE grants SET refresh_state = ?1, failure_streak = ?2, failure_days = ?3, \
                last_failure_at = ?4, last_error = ?5, next_check_at = ?6, updated_at = ?4, \
                claim_id = CASE WHEN ?7 THEN claim_id ELSE NULL END, \
-               claim_expires_at = CASE WHEN ?7 THEN claim_expires_at ELSE NULL END, \
+               claim_expires_at = CASE WHEN ?7 THEN ?4 ELSE NULL END, \
                state = ?8, state_reason = ?9 \
              WHERE id = ?10 AND version = ?11",
         )
