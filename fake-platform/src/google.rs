@@ -10,8 +10,7 @@
 use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
 use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
-use crate::state::{RefreshTokenStatus, Shared};
-use crate::x::s256;
+use crate::state::{CodeRules, RefreshRules, Shared};
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
@@ -149,6 +148,18 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
     consent::decide(shared, &fields, consent, usize::MAX, lifetime)
 }
 
+/// Google folds a redirect mismatch into `invalid_grant`, and PKCE is optional.
+const CODE_RULES: CodeRules = CodeRules {
+    redirect_mismatch_reply: "authorization_code_invalid",
+    missing_verifier_reply: None,
+};
+
+/// Google does not rotate; its refresh tokens die by the idle and testing-mode rules.
+const REFRESH_RULES: RefreshRules = RefreshRules {
+    rotates: false,
+    dies: Some(expired),
+};
+
 fn token(shared: &Shared, req: &Incoming) -> Reply {
     let form = req.form();
     let mut inner = shared.lock();
@@ -169,69 +180,36 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
         inner.reject("token", "wrong client credentials");
         return fx().reply("client_invalid");
     }
-    let (grant, with_refresh) = match form.get("grant_type").map(String::as_str) {
+    // A refresh token comes with an offline code only; a refresh (not rotated) returns none.
+    let redeemed = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
-            let code = form.get("code").cloned().unwrap_or_default();
-            let Some(issued) = inner.codes.remove(&code) else {
-                inner.reject("token", "unknown or used authorization code");
-                return fx().reply("authorization_code_invalid");
-            };
-            if issued.expires_at < inner.now_for(&issued.account_id)
-                || issued.client_id != client_id
-                || form.get("redirect_uri") != Some(&issued.redirect_uri)
-            {
-                inner.reject(
-                    "token",
-                    "expired code, another client's, or redirect_uri mismatch",
-                );
-                return fx().reply("authorization_code_invalid");
-            }
-            if !issued.code_challenge.is_empty() {
-                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-                if s256(&verifier) != issued.code_challenge {
-                    inner.reject("token", "code_verifier does not match the code_challenge");
-                    return fx().reply("code_verifier_mismatch");
-                }
-            }
-            if let Some(c) = inner.counters_mut(&issued.account_id) {
-                c.token_authorization_code += 1;
-            }
-            let offline = issued.offline;
-            let grant =
-                inner.add_grant(issued.account_id, client_id, issued.scopes, issued.offline);
-            (grant, offline)
+            inner
+                .redeem_code(&form, &client_id, CODE_RULES)
+                .map(|issued| {
+                    let offline = issued.offline;
+                    let grant = inner.add_grant(
+                        issued.account_id,
+                        client_id,
+                        issued.scopes,
+                        issued.offline,
+                    );
+                    (grant, offline)
+                })
         }
-        Some("refresh_token") => {
-            let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            let found = inner.refresh_tokens.get(&presented).copied();
-            let Some((grant, RefreshTokenStatus::Active)) = found else {
-                inner.reject("token", "refresh token revoked or unknown");
-                return fx().reply("refresh_token_invalid");
-            };
-            if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
-                inner.reject("token", "refresh token of another client, or revoked");
-                return fx().reply("refresh_token_invalid");
-            }
-            let account_id = inner.grants[grant].account_id.clone();
-            let now = inner.now_for(&account_id);
-            if let Some(reason) = expired(&inner, grant, now) {
-                inner.reject("token", reason);
-                inner.revoke_grant(grant);
-                return fx().reply("refresh_token_invalid");
-            }
-            inner.grants[grant].last_used_at = now;
-            if let Some(c) = inner.counters_mut(&account_id) {
-                c.token_refresh += 1;
-            }
-            // Not rotated: the refresh token stays valid and none comes back.
-            (grant, false)
-        }
+        Some("refresh_token") => inner
+            .use_refresh_token(&form, &client_id, REFRESH_RULES)
+            .map(|grant| (grant, false)),
         _ => {
             inner.reject("token", "unsupported grant_type");
             return fx().reply("grant_type_unsupported");
         }
     };
-    inner.answer_tokens(grant, fx(), with_refresh.then_some("1//"))
+    match redeemed {
+        Ok((grant, with_refresh)) => {
+            inner.answer_tokens(grant, fx(), with_refresh.then_some("1//"))
+        }
+        Err(reply) => fx().reply(reply),
+    }
 }
 
 /// Why a grant's refresh token no longer works at `now` (its account's clock), by the rules

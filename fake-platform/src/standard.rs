@@ -7,8 +7,7 @@
 use crate::consent::{self, Consent};
 use crate::fixtures::{Dialect, Fixtures};
 use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
-use crate::state::{Inner, RefreshTokenStatus, Shared};
-use crate::x::s256;
+use crate::state::{CodeRules, Inner, RefreshRules, RefreshTokenStatus, Shared};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -152,6 +151,12 @@ fn authenticate(
     Ok(client_id)
 }
 
+/// RFC 6749: a redirect mismatch is `invalid_grant`; PKCE is required at authorize.
+const CODE_RULES: CodeRules = CodeRules {
+    redirect_mismatch_reply: "authorization_code_invalid",
+    missing_verifier_reply: None,
+};
+
 fn token(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
     let form = req.form();
     let mut inner = shared.lock();
@@ -159,60 +164,23 @@ fn token(shared: &Shared, f: &Fixtures, req: &Incoming) -> Reply {
         Ok(id) => id,
         Err(reply) => return reply,
     };
-    let grant = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => {
-            let code = form.get("code").cloned().unwrap_or_default();
-            let Some(issued) = inner.codes.remove(&code) else {
-                inner.reject("token", "unknown or used authorization code");
-                return f.reply("authorization_code_invalid");
-            };
-            if issued.expires_at < inner.now_for(&issued.account_id)
-                || issued.client_id != client_id
-                || form.get("redirect_uri") != Some(&issued.redirect_uri)
-            {
-                inner.reject(
-                    "token",
-                    "expired code, another client's, or redirect_uri mismatch",
-                );
-                return f.reply("authorization_code_invalid");
-            }
-            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-            if s256(&verifier) != issued.code_challenge {
-                inner.reject("token", "code_verifier does not match the code_challenge");
-                return f.reply("code_verifier_mismatch");
-            }
-            if let Some(c) = inner.counters_mut(&issued.account_id) {
-                c.token_authorization_code += 1;
-            }
-            inner.add_grant(issued.account_id, client_id, issued.scopes, true)
-        }
-        Some("refresh_token") => {
-            let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            let found = inner.refresh_tokens.get(&presented).copied();
-            let Some((grant, RefreshTokenStatus::Active)) = found else {
-                inner.reject("token", "refresh token used, revoked or unknown");
-                return f.reply("refresh_token_invalid");
-            };
-            if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
-                inner.reject("token", "refresh token of another client, or revoked");
-                return f.reply("refresh_token_invalid");
-            }
-            let account_id = inner.grants[grant].account_id.clone();
-            inner.grants[grant].last_used_at = inner.now_for(&account_id);
-            if f.fact_bool("refresh_token_rotates") {
-                inner
-                    .refresh_tokens
-                    .insert(presented, (grant, RefreshTokenStatus::Rotated));
-            }
-            if let Some(c) = inner.counters_mut(&account_id) {
-                c.token_refresh += 1;
-            }
-            grant
-        }
+    let rules = RefreshRules {
+        rotates: f.fact_bool("refresh_token_rotates"),
+        dies: None,
+    };
+    let redeemed = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => inner
+            .redeem_code(&form, &client_id, CODE_RULES)
+            .map(|issued| inner.add_grant(issued.account_id, client_id, issued.scopes, true)),
+        Some("refresh_token") => inner.use_refresh_token(&form, &client_id, rules),
         _ => {
             inner.reject("token", "unsupported grant_type");
             return f.reply("grant_type_unsupported");
         }
+    };
+    let grant = match redeemed {
+        Ok(grant) => grant,
+        Err(reply) => return f.reply(reply),
     };
     let new_refresh = f.fact_bool("refresh_token_rotates")
         || !inner

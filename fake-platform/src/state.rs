@@ -209,7 +209,118 @@ impl Shared {
     }
 }
 
+/// How a dialect's token endpoint treats an authorization code beyond RFC 6749 §4.1.3.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeRules {
+    /// The fixture reply for a `redirect_uri` that differs from the authorize request's.
+    pub redirect_mismatch_reply: &'static str,
+    /// The fixture reply for a missing `code_verifier`; `None`: checked like a wrong one.
+    pub missing_verifier_reply: Option<&'static str>,
+}
+
+/// How a dialect's token endpoint treats a refresh token.
+#[derive(Clone, Copy)]
+pub struct RefreshRules {
+    /// Each use replaces the refresh token (the presented one stops working).
+    pub rotates: bool,
+    /// Why the grant's refresh token no longer works at the account's time, if it doesn't
+    /// (Google's idle and testing-mode rules); such a grant is revoked.
+    pub dies: Option<fn(&Inner, usize, SystemTime) -> Option<&'static str>>,
+}
+
 impl Inner {
+    /// Redeems the form's authorization code for `client_id` (single use, fresh, the client's,
+    /// the same `redirect_uri`, and a `code_verifier` matching an S256 challenge when the
+    /// authorize request had one). A refusal is recorded; `Err` is the fixture reply to send.
+    pub fn redeem_code(
+        &mut self,
+        form: &HashMap<String, String>,
+        client_id: &str,
+        rules: CodeRules,
+    ) -> Result<AuthCode, &'static str> {
+        let code = form.get("code").cloned().unwrap_or_default();
+        let Some(issued) = self.codes.remove(&code) else {
+            return Err(self.refuse(
+                "unknown or used authorization code",
+                "authorization_code_invalid",
+            ));
+        };
+        if issued.expires_at < self.now_for(&issued.account_id) || issued.client_id != client_id {
+            return Err(self.refuse(
+                "expired code or code of another client",
+                "authorization_code_invalid",
+            ));
+        }
+        if form.get("redirect_uri") != Some(&issued.redirect_uri) {
+            return Err(self.refuse(
+                "redirect_uri does not match the authorize request",
+                rules.redirect_mismatch_reply,
+            ));
+        }
+        if !issued.code_challenge.is_empty() {
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            if let (true, Some(reply)) = (verifier.is_empty(), rules.missing_verifier_reply) {
+                return Err(self.refuse("missing code_verifier", reply));
+            }
+            if crate::x::s256(&verifier) != issued.code_challenge {
+                return Err(self.refuse(
+                    "code_verifier does not match the code_challenge",
+                    "code_verifier_mismatch",
+                ));
+            }
+        }
+        if let Some(c) = self.counters_mut(&issued.account_id) {
+            c.token_authorization_code += 1;
+        }
+        Ok(issued)
+    }
+
+    /// Uses the form's refresh token for `client_id`: active, the client's, its grant not
+    /// revoked nor dead by the dialect's rules. Marks the grant used and, for a rotating
+    /// dialect, the token rotated. A refusal is recorded; `Err` is the fixture reply to send.
+    pub fn use_refresh_token(
+        &mut self,
+        form: &HashMap<String, String>,
+        client_id: &str,
+        rules: RefreshRules,
+    ) -> Result<usize, &'static str> {
+        let presented = form.get("refresh_token").cloned().unwrap_or_default();
+        let found = self.refresh_tokens.get(&presented).copied();
+        let Some((grant, RefreshTokenStatus::Active)) = found else {
+            return Err(self.refuse(
+                "refresh token already used, revoked or unknown",
+                "refresh_token_invalid",
+            ));
+        };
+        if self.grants[grant].client_id != client_id || self.grants[grant].revoked {
+            return Err(self.refuse(
+                "refresh token of another client, or revoked",
+                "refresh_token_invalid",
+            ));
+        }
+        let account_id = self.grants[grant].account_id.clone();
+        let now = self.now_for(&account_id);
+        if let Some(reason) = rules.dies.and_then(|dies| dies(self, grant, now)) {
+            self.revoke_grant(grant);
+            return Err(self.refuse(reason, "refresh_token_invalid"));
+        }
+        if rules.rotates {
+            self.refresh_tokens
+                .insert(presented, (grant, RefreshTokenStatus::Rotated));
+        }
+        self.grants[grant].last_used_at = now;
+        if let Some(c) = self.counters_mut(&account_id) {
+            c.token_refresh += 1;
+        }
+        Ok(grant)
+    }
+
+    /// Records a token-endpoint refusal; answers the fixture reply's name.
+    fn refuse(&mut self, reason: &str, reply: &'static str) -> &'static str {
+        self.reject("token", reason);
+        reply
+    }
+
     /// The account with this username, created on first use with the next numeric id.
     /// The grants (indexes) of `username`'s account; none for an account the fake never saw.
     pub fn grants_of_username(&self, username: &str) -> Vec<usize> {

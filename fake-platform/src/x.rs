@@ -11,7 +11,7 @@
 use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
 use crate::http::{escape_html, Incoming, Reply};
-use crate::state::{unix_seconds, HoldPoint, RefreshTokenStatus, Shared};
+use crate::state::{unix_seconds, CodeRules, HoldPoint, RefreshRules, Shared};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
@@ -151,6 +151,18 @@ fn decide(shared: &Shared, req: &Incoming) -> Reply {
     consent::decide(shared, &fields, consent, 15, lifetime)
 }
 
+/// X names a redirect mismatch and a missing verifier apart.
+const CODE_RULES: CodeRules = CodeRules {
+    redirect_mismatch_reply: "redirect_uri_mismatch",
+    missing_verifier_reply: Some("code_verifier_missing"),
+};
+
+/// X rotates its refresh tokens (an assumption, see `fixtures/x.json`).
+const REFRESH_RULES: RefreshRules = RefreshRules {
+    rotates: true,
+    dies: None,
+};
+
 fn token(shared: &Shared, req: &Incoming) -> Reply {
     let form = req.form();
     let mut inner = shared.lock();
@@ -166,63 +178,24 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
         inner.reject("token", "wrong client credentials");
         return fx().reply("client_invalid");
     }
-    let grant = match form.get("grant_type").map(String::as_str) {
+    let redeemed = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
-            let code = form.get("code").cloned().unwrap_or_default();
-            let Some(issued) = inner.codes.remove(&code) else {
-                inner.reject("token", "unknown or used authorization code");
-                return fx().reply("authorization_code_invalid");
-            };
-            if issued.expires_at < inner.now_for(&issued.account_id)
-                || issued.client_id != client_id
-            {
-                inner.reject("token", "expired code or code of another client");
-                return fx().reply("authorization_code_invalid");
-            }
-            if form.get("redirect_uri") != Some(&issued.redirect_uri) {
-                inner.reject("token", "redirect_uri does not match the authorize request");
-                return fx().reply("redirect_uri_mismatch");
-            }
-            let Some(verifier) = form.get("code_verifier").filter(|v| !v.is_empty()) else {
-                inner.reject("token", "missing code_verifier");
-                return fx().reply("code_verifier_missing");
-            };
-            if s256(verifier) != issued.code_challenge {
-                inner.reject("token", "code_verifier does not match the code_challenge");
-                return fx().reply("code_verifier_mismatch");
-            }
-            if let Some(c) = inner.counters_mut(&issued.account_id) {
-                c.token_authorization_code += 1;
-            }
-            inner.add_grant(issued.account_id, client_id, issued.scopes, issued.offline)
-        }
-        Some("refresh_token") => {
-            let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            let found = inner.refresh_tokens.get(&presented).copied();
-            let Some((grant, RefreshTokenStatus::Active)) = found else {
-                inner.reject("token", "refresh token already used, revoked or unknown");
-                return fx().reply("refresh_token_invalid");
-            };
-            if inner.grants[grant].client_id != client_id || inner.grants[grant].revoked {
-                inner.reject("token", "refresh token of another client, or revoked");
-                return fx().reply("refresh_token_invalid");
-            }
             inner
-                .refresh_tokens
-                .insert(presented, (grant, RefreshTokenStatus::Rotated));
-            let account_id = inner.grants[grant].account_id.clone();
-            inner.grants[grant].last_used_at = inner.now_for(&account_id);
-            if let Some(c) = inner.counters_mut(&account_id) {
-                c.token_refresh += 1;
-            }
-            grant
+                .redeem_code(&form, &client_id, CODE_RULES)
+                .map(|issued| {
+                    inner.add_grant(issued.account_id, client_id, issued.scopes, issued.offline)
+                })
         }
+        Some("refresh_token") => inner.use_refresh_token(&form, &client_id, REFRESH_RULES),
         _ => {
             inner.reject("token", "unsupported grant_type");
             return fx().reply("grant_type_unsupported");
         }
     };
-    issue(&mut inner, grant)
+    match redeemed {
+        Ok(grant) => issue(&mut inner, grant),
+        Err(reply) => fx().reply(reply),
+    }
 }
 
 /// New tokens for `grant`, as X's token endpoint returns them: a refresh token only with
