@@ -218,6 +218,9 @@ pub struct CodeRules {
     pub missing_verifier_reply: Option<&'static str>,
 }
 
+/// Why a grant's refresh token no longer works at the account's time, if it doesn't.
+pub type DeathRule = fn(&Inner, usize, SystemTime) -> Option<&'static str>;
+
 /// How a dialect's token endpoint treats a refresh token.
 #[derive(Clone, Copy)]
 pub struct RefreshRules {
@@ -225,7 +228,7 @@ pub struct RefreshRules {
     pub rotates: bool,
     /// Why the grant's refresh token no longer works at the account's time, if it doesn't
     /// (Google's idle and testing-mode rules); such a grant is revoked.
-    pub dies: Option<fn(&Inner, usize, SystemTime) -> Option<&'static str>>,
+    pub dies: Option<DeathRule>,
 }
 
 impl Inner {
