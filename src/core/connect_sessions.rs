@@ -33,7 +33,7 @@ pub struct ConnectRequest {
     pub provider: String,
     pub end_user_ref: String,
     pub return_url: String,
-    /// Reconnecting an existing connection in place: not supported yet (reconnect links).
+    /// Refused: reconnecting in place goes through reconnect links.
     #[serde(default)]
     pub connection_id: Option<String>,
 }
@@ -64,8 +64,8 @@ impl ConnectRequest {
         validate_end_user_ref(&self.end_user_ref)?;
         if self.connection_id.is_some() {
             return Err(ApiError::invalid_request(
-                "Reconnecting a connection in place (connection_id) is not supported yet; \
-                 leave it out to connect an account.",
+                "A connect session connects an account; to restore an existing connection in \
+                 place, mint a reconnect link with POST /v1/connections/{id}/reconnect-link.",
             ));
         }
         return_urls::validate(&self.return_url)?;

@@ -37,6 +37,9 @@ impl fmt::Display for KeyId {
 struct DataKey {
     id: KeyId,
     cipher: Aes256Gcm,
+    /// The key's signing key (reconnect links, page cookies): derived from the same material
+    /// under its own label, so no byte string is both an AES key and an HMAC key.
+    signing: [u8; 32],
 }
 
 /// The data keys this deployment can use; the first seals, all open.
@@ -125,6 +128,7 @@ impl Keyring {
             keys.push(DataKey {
                 id: KeyId(id.to_owned()),
                 cipher,
+                signing: derive_signing_key(&bytes),
             });
         }
         if keys.is_empty() {
@@ -137,6 +141,20 @@ impl Keyring {
 
     pub fn active_key_id(&self) -> &KeyId {
         &self.keys[0].id
+    }
+
+    /// The active key's id and signing key: what new signatures use.
+    pub fn active_signing_key(&self) -> (&KeyId, &[u8; 32]) {
+        (&self.keys[0].id, &self.keys[0].signing)
+    }
+
+    /// The signing key of key `id`, while the ring still holds it (rotation: old links verify
+    /// until their key is retired).
+    pub fn signing_key(&self, id: &str) -> Option<&[u8; 32]> {
+        self.keys
+            .iter()
+            .find(|k| k.id.as_str() == id)
+            .map(|k| &k.signing)
     }
 
     pub fn seal(&self, binding: Binding<'_>, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
@@ -194,6 +212,11 @@ impl Sealed {
             blob,
         }
     }
+}
+
+/// HMAC-SHA256(material, label): a key for signing, distinct from the encryption key.
+fn derive_signing_key(material: &[u8]) -> [u8; 32] {
+    crate::core::digest::hmac_sha256(material, &[b"evergreen/signing-key/v1"])
 }
 
 /// Length-prefixed fields, so no two different bindings encode to the same bytes.
@@ -334,6 +357,19 @@ mod tests {
                 "{spec}"
             );
         }
+    }
+
+    #[test]
+    fn each_key_has_its_own_signing_key_and_rotation_keeps_old_ones() {
+        let ring = Keyring::parse(&format!("{K2},{K1}")).unwrap();
+        let (id, active) = ring.active_signing_key();
+        assert_eq!(id.as_str(), "k2");
+        assert_eq!(ring.signing_key("k2"), Some(active));
+        assert_ne!(ring.signing_key("k1"), Some(active));
+        assert_eq!(ring.signing_key("k9"), None);
+        // Not the AES key itself.
+        let raw = URL_SAFE_NO_PAD.decode(&K2[3..]).unwrap();
+        assert_ne!(active.as_slice(), raw.as_slice());
     }
 
     #[test]

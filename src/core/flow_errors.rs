@@ -43,6 +43,16 @@ pub enum FlowError {
     IdentityFailed,
     /// The tenant's provider is not configured on this deployment (no client credentials).
     ProviderNotConfigured,
+    /// The reconnect link is not one Evergreen signed (mistyped, tampered, or its key retired).
+    InvalidReconnectLink,
+    /// The reconnect link is past its lifetime.
+    ReconnectLinkExpired,
+    /// The connection changed since the link was made (disconnected, deleted, reconnected).
+    ReconnectLinkStale,
+    /// The reconnect link already restored the connection once.
+    ReconnectLinkUsed,
+    /// The person signed in as another account than the one the link reconnects.
+    ReconnectWrongAccount,
     /// Something failed on Evergreen's side; the log has the details.
     Internal,
 }
@@ -65,6 +75,11 @@ impl FlowError {
             FlowError::ScopesDeclined => "scopes_declined",
             FlowError::IdentityFailed => "identity_failed",
             FlowError::ProviderNotConfigured => "provider_not_configured",
+            FlowError::InvalidReconnectLink => "invalid_reconnect_link",
+            FlowError::ReconnectLinkExpired => "reconnect_link_expired",
+            FlowError::ReconnectLinkStale => "reconnect_link_stale",
+            FlowError::ReconnectLinkUsed => "reconnect_link_used",
+            FlowError::ReconnectWrongAccount => "reconnect_wrong_account",
             FlowError::Internal => "internal_error",
         }
     }
@@ -112,6 +127,28 @@ impl FlowError {
                 "This platform is not set up on this service yet.",
                 "Tell the app's support: the operator must configure the platform's client credentials.",
             ),
+            FlowError::InvalidReconnectLink => (
+                "This reconnect link is not valid.",
+                "Check that the whole link was copied, or ask the app for a new one.",
+            ),
+            FlowError::ReconnectLinkExpired => (
+                "This reconnect link has expired.",
+                "Ask the app for a new reconnect link.",
+            ),
+            FlowError::ReconnectLinkStale => (
+                "This reconnect link is no longer valid: the connection was removed or \
+                 reconnected since it was sent. Nothing was changed.",
+                "If you still want this account connected, connect it again from the app.",
+            ),
+            FlowError::ReconnectLinkUsed => (
+                "This reconnect link was already used, and the connection was restored.",
+                "Nothing more to do. If it broke again, ask the app for a new link.",
+            ),
+            FlowError::ReconnectWrongAccount => (
+                "You signed in with a different account than the one this link reconnects, so \
+                 nothing was changed.",
+                "Open the link again and sign in with the account that was connected.",
+            ),
             FlowError::Internal => (
                 "Something went wrong on our side.",
                 "Try again in a few minutes.",
@@ -123,8 +160,15 @@ impl FlowError {
     pub const fn status(self) -> u16 {
         match self {
             FlowError::UnknownConnectLink => 404,
-            FlowError::ConnectLinkExpired | FlowError::SessionExpired => 410,
-            FlowError::ConnectLinkUsed | FlowError::StateReused => 409,
+            FlowError::ConnectLinkExpired
+            | FlowError::SessionExpired
+            | FlowError::ReconnectLinkExpired
+            | FlowError::ReconnectLinkStale => 410,
+            FlowError::ConnectLinkUsed
+            | FlowError::StateReused
+            | FlowError::ReconnectLinkUsed
+            | FlowError::ReconnectWrongAccount => 409,
+            FlowError::InvalidReconnectLink => 404,
             FlowError::ExchangeFailed
             | FlowError::IdentityFailed
             | FlowError::InvalidTokenResponse => 502,
@@ -137,7 +181,15 @@ impl FlowError {
     /// The page shown when there is no return URL to go back to.
     pub fn page(self) -> Page {
         let (what, todo) = self.explanation();
-        Page::new(self.status(), "Could not connect", what)
+        let title = match self {
+            FlowError::InvalidReconnectLink
+            | FlowError::ReconnectLinkExpired
+            | FlowError::ReconnectLinkStale
+            | FlowError::ReconnectLinkUsed
+            | FlowError::ReconnectWrongAccount => "Could not reconnect",
+            _ => "Could not connect",
+        };
+        Page::new(self.status(), title, what)
             .paragraph(todo)
             .detail("Error code", self.code())
     }
@@ -228,6 +280,11 @@ mod tests {
             FlowError::ScopesDeclined,
             FlowError::IdentityFailed,
             FlowError::ProviderNotConfigured,
+            FlowError::InvalidReconnectLink,
+            FlowError::ReconnectLinkExpired,
+            FlowError::ReconnectLinkStale,
+            FlowError::ReconnectLinkUsed,
+            FlowError::ReconnectWrongAccount,
             FlowError::Internal,
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(|e| e.code()).collect();

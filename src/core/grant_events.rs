@@ -1,7 +1,7 @@
 //! Events: one per change of a connection's standing, named for the scheduler app.
 //!
-//! The edge computes the grant's [`Status`] before and after each write and asks
-//! [`transition`] what, if anything, happened. Each transition carries a dedupe key, inserted
+//! The edge reads the grant's [`Status`] as last written and as it is after each write, and
+//! asks [`transitions`] what, if anything, happened. Each transition carries a dedupe key, inserted
 //! (`INSERT OR IGNORE`) in the same guarded D1 batch as the state write, so a transition the
 //! code reaches twice (a redelivered queue message, two sweeps) yields one event. The key names
 //! what happened and to which version or date: a second, later failure streak is a new event;
@@ -22,16 +22,27 @@ pub enum EventKind {
     Degraded,
     /// Refreshing works again after failing.
     Recovered,
+    /// A new consent restored the grant in place (reconnect link, or connecting the same
+    /// account again): same connection ids.
+    Reconnected,
+    /// The connection was removed through the API.
+    Disconnected,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Expiring,
         EventKind::Expired,
         EventKind::Revoked,
         EventKind::Degraded,
         EventKind::Recovered,
+        EventKind::Reconnected,
+        EventKind::Disconnected,
     ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 
     /// The event type as webhooks and the API name it.
     pub const fn as_str(self) -> &'static str {
@@ -41,6 +52,8 @@ impl EventKind {
             EventKind::Revoked => "connection.revoked",
             EventKind::Degraded => "connection.degraded",
             EventKind::Recovered => "connection.recovered",
+            EventKind::Reconnected => "connection.reconnected",
+            EventKind::Disconnected => "connection.disconnected",
         }
     }
 }
@@ -55,37 +68,56 @@ pub struct Transition {
     pub health: Health,
 }
 
-/// What changed between `before` and `after` for a grant whose token version is `version`
-/// after the write. `None` when nothing a scheduler app acts on changed.
-pub fn transition(before: Status, after: Status, version: i64) -> Option<Transition> {
+/// What changed between `before` (the status as last written: `Status::as_written`) and
+/// `after` for a grant whose token version is `version` after the write. Empty when nothing a
+/// scheduler app acts on changed. A warning stage is named whenever the grant is inside the
+/// window; its dedupe key (death date and stage) makes it one event per stage.
+pub fn transitions(before: Status, after: Status, version: i64) -> Vec<Transition> {
     let failing = |s: Status| s.refresh != RefreshState::Ok;
-    let (kind, key) = match (before.grant, after.grant) {
-        (GrantState::Dead { .. }, _) => return None,
+    let event = |kind, key: String| Transition {
+        kind,
+        dedupe_key: key,
+        health: after.health(),
+    };
+    let mut out = Vec::new();
+    match (before.grant, after.grant) {
+        (GrantState::Dead { .. }, _) => return out,
         (_, GrantState::Dead { reason }) => {
             let kind = if reason == DeadReason::GrantExpired {
                 EventKind::Expired
             } else {
                 EventKind::Revoked
             };
-            (kind, format!("dead:{version}"))
+            out.push(event(kind, format!("dead:{version}")));
+            return out;
         }
-        (GrantState::Alive, GrantState::Expiring { dies_at }) => (
+        (
+            _,
+            GrantState::Expiring {
+                dies_at,
+                stage_days,
+            },
+        ) => out.push(event(
             EventKind::Expiring,
-            format!("expiring:{}", dies_at.as_millis()),
-        ),
-        _ if !failing(before) && failing(after) => {
-            (EventKind::Degraded, format!("degraded:{version}"))
-        }
-        _ if failing(before) && !failing(after) => {
-            (EventKind::Recovered, format!("recovered:{version}"))
-        }
-        _ => return None,
-    };
-    Some(Transition {
-        kind,
-        dedupe_key: key,
+            format!("expiring:{}:{stage_days}", dies_at.as_millis()),
+        )),
+        _ => {}
+    }
+    if !failing(before) && failing(after) {
+        out.push(event(EventKind::Degraded, format!("degraded:{version}")));
+    } else if failing(before) && !failing(after) {
+        out.push(event(EventKind::Recovered, format!("recovered:{version}")));
+    }
+    out
+}
+
+/// The event of a consent that restored the grant (version after the write).
+pub fn reconnected(after: Status, version: i64) -> Transition {
+    Transition {
+        kind: EventKind::Reconnected,
+        dedupe_key: format!("reconnected:{version}"),
         health: after.health(),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -111,53 +143,53 @@ mod tests {
         GrantState::Dead { reason }
     }
 
-    fn kind(before: Status, after: Status) -> Option<EventKind> {
-        transition(before, after, 7).map(|t| t.kind)
+    fn kinds(before: Status, after: Status) -> Vec<EventKind> {
+        transitions(before, after, 7).iter().map(|t| t.kind).collect()
     }
 
     #[test]
     fn every_change_of_standing_is_named_and_nothing_else_is() {
-        let expiring = GrantState::Expiring { dies_at: T0 };
+        let expiring = GrantState::Expiring {
+            dies_at: T0,
+            stage_days: 14,
+        };
+        use EventKind::*;
         let cases = [
-            (ALIVE, OK, ALIVE, OK, None),
-            (ALIVE, OK, ALIVE, FAILING, Some(EventKind::Degraded)),
-            (ALIVE, FAILING, ALIVE, FAILING, None),
-            (ALIVE, FAILING, ALIVE, OK, Some(EventKind::Recovered)),
-            (ALIVE, OK, expiring, OK, Some(EventKind::Expiring)),
-            (expiring, OK, expiring, OK, None),
+            (ALIVE, OK, ALIVE, OK, vec![]),
+            (ALIVE, OK, ALIVE, FAILING, vec![Degraded]),
+            (ALIVE, FAILING, ALIVE, FAILING, vec![]),
+            (ALIVE, FAILING, ALIVE, OK, vec![Recovered]),
+            (ALIVE, OK, expiring, OK, vec![Expiring]),
+            // Named again (its dedupe key keeps it one event per stage).
+            (expiring, OK, expiring, OK, vec![Expiring]),
+            (expiring, OK, expiring, FAILING, vec![Expiring, Degraded]),
             (
                 ALIVE,
                 OK,
                 dead(DeadReason::RevokedOrExpired),
                 OK,
-                Some(EventKind::Revoked),
+                vec![Revoked],
             ),
             (
                 ALIVE,
                 FAILING,
                 dead(DeadReason::RefreshKeptFailing),
                 FAILING,
-                Some(EventKind::Revoked),
+                vec![Revoked],
             ),
-            (
-                expiring,
-                OK,
-                dead(DeadReason::GrantExpired),
-                OK,
-                Some(EventKind::Expired),
-            ),
+            (expiring, OK, dead(DeadReason::GrantExpired), OK, vec![Expired]),
             // Dead stays dead: a second verdict is not a second event.
             (
                 dead(DeadReason::RevokedOrExpired),
                 OK,
                 dead(DeadReason::RevokedOrExpired),
                 OK,
-                None,
+                vec![],
             ),
         ];
         for (g0, r0, g1, r1, want) in cases {
             assert_eq!(
-                kind(status(g0, r0), status(g1, r1)),
+                kinds(status(g0, r0), status(g1, r1)),
                 want,
                 "{g0:?}/{r0:?} -> {g1:?}/{r1:?}"
             );
@@ -168,18 +200,33 @@ mod tests {
     fn the_same_happening_has_the_same_key_and_a_later_one_a_new_key() {
         let before = status(ALIVE, OK);
         let after = status(ALIVE, FAILING);
-        let first = transition(before, after, 3).unwrap();
-        assert_eq!(first, transition(before, after, 3).unwrap());
+        let first = transitions(before, after, 3);
+        assert_eq!(first, transitions(before, after, 3));
         assert_ne!(
-            first.dedupe_key,
-            transition(before, after, 4).unwrap().dedupe_key,
+            first[0].dedupe_key,
+            transitions(before, after, 4)[0].dedupe_key,
             "a failure streak after a successful refresh is a new event"
         );
-        let revoked = transition(before, status(dead(DeadReason::RevokedOrExpired), OK), 3);
-        let revoked = revoked.unwrap();
+        let stage = |days| {
+            let s = status(
+                GrantState::Expiring {
+                    dies_at: T0,
+                    stage_days: days,
+                },
+                OK,
+            );
+            transitions(before, s, 3)[0].dedupe_key.clone()
+        };
+        assert_eq!(stage(14), stage(14));
+        assert_ne!(stage(14), stage(3), "each warning stage is its own event");
+        let revoked = transitions(before, status(dead(DeadReason::RevokedOrExpired), OK), 3);
+        let revoked = &revoked[0];
         assert_eq!(revoked.health.colour, Colour::Red);
         assert_eq!(revoked.health.reason, "revoked_or_expired");
         let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
         assert!(names.iter().all(|n| n.starts_with("connection.")));
+        assert!(EventKind::ALL
+            .iter()
+            .all(|k| EventKind::parse(k.as_str()) == Some(*k)));
     }
 }

@@ -10,14 +10,17 @@
 //!   green otherwise.
 
 use crate::core::clock::Timestamp;
+use crate::core::expiry_warnings::Warnings;
 use crate::core::refresh_failure::DeadReason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrantState {
     Alive,
-    /// Inside the warning window; the grant dies at the date.
+    /// Inside the warning window; the grant dies at the date. `stage_days`: the warning
+    /// stage reached (`core::expiry_warnings`), 0 when unknown (read back from storage).
     Expiring {
         dies_at: Timestamp,
+        stage_days: u16,
     },
     Dead {
         reason: DeadReason,
@@ -29,20 +32,26 @@ impl GrantState {
     pub fn at(
         grant_expires_at: Option<Timestamp>,
         dead: Option<DeadReason>,
-        warn_window_ms: i64,
+        warnings: Warnings,
         now: Timestamp,
     ) -> Self {
         if let Some(reason) = dead {
             return GrantState::Dead { reason };
         }
-        match grant_expires_at {
-            Some(dies_at) if now >= dies_at => GrantState::Dead {
+        let Some(dies_at) = grant_expires_at else {
+            return GrantState::Alive;
+        };
+        if now >= dies_at {
+            return GrantState::Dead {
                 reason: DeadReason::GrantExpired,
+            };
+        }
+        match warnings.stage_at(dies_at, now) {
+            Some(stage_days) => GrantState::Expiring {
+                dies_at,
+                stage_days,
             },
-            Some(dies_at) if now >= dies_at.plus_millis(-warn_window_ms) => {
-                GrantState::Expiring { dies_at }
-            }
-            _ => GrantState::Alive,
+            None => GrantState::Alive,
         }
     }
 
@@ -126,18 +135,44 @@ pub struct StoredLedger<'a> {
 impl Status {
     /// The status at `now`. The ledger's date is applied even before the sweep has visited:
     /// a grant past its known death reads as dead, inside the window as expiring.
-    pub fn of(stored: &StoredLedger<'_>, warn_window_ms: i64, now: Timestamp) -> Self {
+    pub fn of(stored: &StoredLedger<'_>, warnings: Warnings, now: Timestamp) -> Self {
         let dead = (stored.state == "dead").then(|| DeadReason::from_code(stored.state_reason));
-        let grant = GrantState::at(stored.grant_expires_at, dead, warn_window_ms, now);
-        let refresh = match stored.refresh_state {
+        let grant = GrantState::at(stored.grant_expires_at, dead, warnings, now);
+        Self {
+            grant,
+            refresh: Self::refresh_of(stored, now),
+        }
+    }
+
+    /// The status as last written, without applying the ledger's date: what the events
+    /// already announced, so the next write can tell what changed since (a grant written
+    /// `alive` that is now inside the window is a change, and its warning is due).
+    pub fn as_written(stored: &StoredLedger<'_>, now: Timestamp) -> Self {
+        let grant = match (stored.state, stored.grant_expires_at) {
+            ("dead", _) => GrantState::Dead {
+                reason: DeadReason::from_code(stored.state_reason),
+            },
+            ("expiring", Some(dies_at)) => GrantState::Expiring {
+                dies_at,
+                stage_days: 0,
+            },
+            _ => GrantState::Alive,
+        };
+        Self {
+            grant,
+            refresh: Self::refresh_of(stored, now),
+        }
+    }
+
+    fn refresh_of(stored: &StoredLedger<'_>, now: Timestamp) -> RefreshState {
+        match stored.refresh_state {
             "backing_off" => RefreshState::BackingOff {
                 failures: stored.failure_streak,
                 retry_at: stored.next_check_at.unwrap_or(now),
             },
             "client_rejected" => RefreshState::ClientRejected,
             _ => RefreshState::Ok,
-        };
-        Self { grant, refresh }
+        }
     }
 
     pub fn health(self) -> Health {
@@ -214,7 +249,7 @@ pub fn health(grant: GrantState, refresh: RefreshState) -> Health {
                 retry_at.to_rfc3339()
             ),
         },
-        (GrantState::Expiring { dies_at }, RefreshState::Ok) => Health {
+        (GrantState::Expiring { dies_at, .. }, RefreshState::Ok) => Health {
             colour: Colour::Yellow,
             reason: "grant_expiring",
             message: format!(
@@ -240,12 +275,20 @@ mod tests {
     #[test]
     fn the_ledger_counts_down_to_the_known_death() {
         let dies = Some(T0.plus_millis(30 * DAY));
-        let window = 14 * DAY;
+        let window = Warnings::default();
         assert_eq!(GrantState::at(dies, None, window, T0), GrantState::Alive);
         assert_eq!(
             GrantState::at(dies, None, window, T0.plus_millis(16 * DAY)),
             GrantState::Expiring {
-                dies_at: T0.plus_millis(30 * DAY)
+                dies_at: T0.plus_millis(30 * DAY),
+                stage_days: 14
+            }
+        );
+        assert_eq!(
+            GrantState::at(dies, None, window, T0.plus_millis(28 * DAY)),
+            GrantState::Expiring {
+                dies_at: T0.plus_millis(30 * DAY),
+                stage_days: 3
             }
         );
         assert_eq!(
@@ -287,7 +330,10 @@ mod tests {
                 "client_rejected",
             ),
             (
-                GrantState::Expiring { dies_at: T0 },
+                GrantState::Expiring {
+                    dies_at: T0,
+                    stage_days: 14,
+                },
                 RefreshState::Ok,
                 Colour::Yellow,
                 "grant_expiring",
@@ -314,13 +360,19 @@ mod tests {
             failure_streak: 3,
             next_check_at: Some(T0.plus_millis(60_000)),
         };
-        let status = Status::of(&stored, 14 * DAY, T0);
+        let status = Status::of(&stored, Warnings::default(), T0);
         assert_eq!(
             status.grant,
             GrantState::Expiring {
-                dies_at: T0.plus_millis(10 * DAY)
+                dies_at: T0.plus_millis(10 * DAY),
+                stage_days: 14
             },
             "inside the window before the sweep has written it"
+        );
+        assert_eq!(
+            Status::as_written(&stored, T0).grant,
+            GrantState::Alive,
+            "as written, it is still alive: the warning is yet to be announced"
         );
         assert_eq!(
             status.refresh,
@@ -335,7 +387,7 @@ mod tests {
             ..stored
         };
         assert_eq!(
-            Status::of(&dead, 14 * DAY, T0).health().reason,
+            Status::of(&dead, Warnings::default(), T0).health().reason,
             "refresh_response_lost"
         );
         let unknown = StoredLedger {
@@ -344,7 +396,7 @@ mod tests {
             ..stored
         };
         assert_eq!(
-            Status::of(&unknown, 14 * DAY, T0).health().reason,
+            Status::of(&unknown, Warnings::default(), T0).health().reason,
             "revoked_or_expired",
             "an unknown reason is the generic one, never alive"
         );

@@ -8,11 +8,12 @@
 //!   extra rotation is another chance to break the chain;
 //! - *validate*: nothing to refresh; validate daily and count down to the known death.
 //!
-//! Whatever the policy, a grant with a known death date is also looked at when it enters the
-//! warning window and when it dies, so its state changes (and its events fire) on time.
+//! Whatever the policy, a grant with a known death date is also looked at at each warning
+//! stage and when it dies, so its state changes (and its events fire) on time.
 
 use crate::core::catalogue::{RefreshPolicy, RefreshSpec};
 use crate::core::clock::Timestamp;
+use crate::core::expiry_warnings::Warnings;
 use crate::core::settings;
 
 const SECOND: i64 = 1_000;
@@ -20,9 +21,6 @@ const DAY: i64 = 86_400 * SECOND;
 
 /// How often a validate-only grant (or a proactive one whose expiry is unknown) is checked.
 pub const VALIDATE_INTERVAL_MS: i64 = DAY;
-
-/// The default warning window: a grant turns yellow this long before it dies.
-pub const DEFAULT_WARN_WINDOW_MS: i64 = 14 * DAY;
 
 /// What the schedule is computed from: one grant, as stored.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +41,7 @@ pub struct GrantTimes {
 pub fn next_check_at(
     refresh: &RefreshSpec,
     times: &GrantTimes,
-    warn_window_ms: i64,
+    warnings: Warnings,
     now: Timestamp,
 ) -> Option<Timestamp> {
     if times.dead {
@@ -71,13 +69,11 @@ pub fn next_check_at(
             candidates.push(last.plus_millis(VALIDATE_INTERVAL_MS));
         }
     }
-    if let Some(dies) = times.grant_expires_at {
-        let warn = dies.plus_millis(-warn_window_ms);
-        if now < warn {
-            candidates.push(warn);
-        } else if now < dies {
-            candidates.push(dies);
-        }
+    if let Some(moment) = times
+        .grant_expires_at
+        .and_then(|dies| warnings.next_moment(dies, now))
+    {
+        candidates.push(moment);
     }
     candidates.into_iter().min().map(|at| at.max(now))
 }
@@ -264,12 +260,12 @@ mod tests {
     #[test]
     fn on_demand_grants_are_left_alone_unless_something_must_be_kept_alive() {
         assert_eq!(
-            next_check_at(&spec("on_demand"), &times(), DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&spec("on_demand"), &times(), Warnings::default(), T0),
             None,
             "X: no hourly rotation"
         );
         assert_eq!(
-            next_check_at(&spec("keep_alive"), &times(), DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&spec("keep_alive"), &times(), Warnings::default(), T0),
             Some(T0.plus_millis(150 * DAY)),
             "Google: refreshed inside the six-month idle rule"
         );
@@ -282,19 +278,19 @@ mod tests {
             ..times()
         };
         assert_eq!(
-            next_check_at(&spec("proactive"), &t, DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&spec("proactive"), &t, Warnings::default(), T0),
             Some(T0.plus_millis(45 * DAY))
         );
         // Already inside the lead time: due now, not in the past.
         let late = T0.plus_millis(50 * DAY);
         assert_eq!(
-            next_check_at(&spec("proactive"), &t, DEFAULT_WARN_WINDOW_MS, late),
+            next_check_at(&spec("proactive"), &t, Warnings::default(), late),
             Some(late)
         );
     }
 
     #[test]
-    fn a_known_death_is_visited_at_the_warning_and_at_the_death() {
+    fn a_known_death_is_visited_at_each_warning_stage_and_at_the_death() {
         let t = GrantTimes {
             grant_expires_at: Some(T0.plus_millis(60 * DAY)),
             ..times()
@@ -302,18 +298,24 @@ mod tests {
         let validate = spec("validate");
         // Daily validation comes first.
         assert_eq!(
-            next_check_at(&validate, &t, DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&validate, &t, Warnings::default(), T0),
             Some(T0.plus_millis(DAY))
         );
         let on_demand = spec("on_demand");
         assert_eq!(
-            next_check_at(&on_demand, &t, DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&on_demand, &t, Warnings::default(), T0),
             Some(T0.plus_millis(46 * DAY))
         );
         let warned = T0.plus_millis(47 * DAY);
         assert_eq!(
-            next_check_at(&on_demand, &t, DEFAULT_WARN_WINDOW_MS, warned),
-            Some(T0.plus_millis(60 * DAY))
+            next_check_at(&on_demand, &t, Warnings::default(), warned),
+            Some(T0.plus_millis(57 * DAY)),
+            "the 3-day stage"
+        );
+        assert_eq!(
+            next_check_at(&on_demand, &t, Warnings::default(), T0.plus_millis(59 * DAY + 1)),
+            Some(T0.plus_millis(60 * DAY)),
+            "past the last stage: the death"
         );
     }
 
@@ -324,7 +326,7 @@ mod tests {
             ..times()
         };
         assert_eq!(
-            next_check_at(&spec("keep_alive"), &dead, DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&spec("keep_alive"), &dead, Warnings::default(), T0),
             None
         );
         let backing_off = GrantTimes {
@@ -332,7 +334,7 @@ mod tests {
             ..times()
         };
         assert_eq!(
-            next_check_at(&spec("on_demand"), &backing_off, DEFAULT_WARN_WINDOW_MS, T0),
+            next_check_at(&spec("on_demand"), &backing_off, Warnings::default(), T0),
             Some(T0.plus_millis(90 * SECOND))
         );
     }

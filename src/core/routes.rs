@@ -4,6 +4,7 @@
 //! the release bundle does not even contain their paths (the release-bundle check greps for them).
 
 use crate::core::api_error::ApiError;
+use crate::core::reconnect_links;
 #[cfg(feature = "test-powers")]
 use crate::core::queues::WorkQueue;
 
@@ -55,6 +56,22 @@ pub enum TenantRoute {
     RefreshConnection(String),
     /// `GET /v1/connections/{id}/events`: the connection's events, in sequence order.
     ConnectionEvents(String),
+    /// `DELETE /v1/connections/{id}` (`manage`): disconnect, through the grant's object.
+    Disconnect(String),
+    /// `POST /v1/connections/{id}/reconnect-link` (`manage`): a signed one-click link.
+    CreateReconnectLink(String),
+    /// `GET /v1/webhook-endpoints`: the tenant's endpoints (never their secrets).
+    ListWebhookEndpoints,
+    /// `POST /v1/webhook-endpoints` `{"url", "event_types"?}` (`manage`): answers the secret once.
+    CreateWebhookEndpoint,
+    /// `GET /v1/webhook-endpoints/{id}`.
+    WebhookEndpoint(String),
+    /// `DELETE /v1/webhook-endpoints/{id}` (`manage`).
+    DeleteWebhookEndpoint(String),
+    /// `GET /v1/webhook-endpoints/{id}/deliveries[?status=…]`: the delivery log.
+    WebhookDeliveries(String),
+    /// `POST /v1/webhook-deliveries/{id}/redeliver` (`manage`): send it again, same body.
+    Redeliver(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +80,11 @@ pub enum BrowserRoute {
     OpenConnectLink(String),
     /// `GET /oauth/callback`: where platforms send the browser back.
     OAuthCallback,
+    /// `GET /reconnect/{token}`: the reconnect page, with its button (scanners that fetch the
+    /// link use nothing up).
+    ReconnectPage(String),
+    /// `POST /reconnect/{token}`: the button: starts the consent at the platform.
+    StartReconnect(String),
 }
 
 /// Routes that exist only in test builds. All of them require the operator secret.
@@ -122,6 +144,17 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             &["GET"],
             Route::Browser(BrowserRoute::OAuthCallback),
         ),
+        ["reconnect", token] => {
+            if !reconnect_links::looks_like_token(token) {
+                return Err(ApiError::not_found(loggable_path(path)));
+            }
+            let token = (*token).to_owned();
+            match method {
+                "GET" => Ok(Route::Browser(BrowserRoute::ReconnectPage(token))),
+                "POST" => Ok(Route::Browser(BrowserRoute::StartReconnect(token))),
+                _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
+            }
+        }
         #[cfg(feature = "test-powers")]
         ["__test", rest @ ..] => resolve_test(method, rest)
             .map(Route::Test)
@@ -130,10 +163,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
     }
 }
 
-/// The path as it may be logged: a connect link's path is its secret, so it is redacted.
+/// The path as it may be logged: connect and reconnect links are capabilities, so their
+/// secret part is redacted.
 pub fn loggable_path(path: &str) -> &str {
     if path.starts_with("/connect/") {
         "/connect/[redacted]"
+    } else if path.starts_with("/reconnect/") {
+        "/reconnect/[redacted]"
     } else {
         path
     }
@@ -198,10 +234,41 @@ fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiEr
 fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<ApiError>> {
     let route = match rest {
         ["connections"] => only(method, &["GET"], TenantRoute::ListConnections),
-        ["connections", c] => only(
+        ["connections", c] => {
+            let c = id(c).ok_or(None)?;
+            match method {
+                "GET" => Ok(TenantRoute::Connection(c)),
+                "DELETE" => Ok(TenantRoute::Disconnect(c)),
+                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
+            }
+        }
+        ["connections", c, "reconnect-link"] => only(
+            method,
+            &["POST"],
+            TenantRoute::CreateReconnectLink(id(c).ok_or(None)?),
+        ),
+        ["webhook-endpoints"] => match method {
+            "GET" => Ok(TenantRoute::ListWebhookEndpoints),
+            "POST" => Ok(TenantRoute::CreateWebhookEndpoint),
+            _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
+        },
+        ["webhook-endpoints", w] => {
+            let w = id(w).ok_or(None)?;
+            match method {
+                "GET" => Ok(TenantRoute::WebhookEndpoint(w)),
+                "DELETE" => Ok(TenantRoute::DeleteWebhookEndpoint(w)),
+                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
+            }
+        }
+        ["webhook-endpoints", w, "deliveries"] => only(
             method,
             &["GET"],
-            TenantRoute::Connection(id(c).ok_or(None)?),
+            TenantRoute::WebhookDeliveries(id(w).ok_or(None)?),
+        ),
+        ["webhook-deliveries", d, "redeliver"] => only(
+            method,
+            &["POST"],
+            TenantRoute::Redeliver(id(d).ok_or(None)?),
         ),
         ["connections", c, "token"] => only(
             method,
@@ -378,6 +445,35 @@ mod tests {
                 "{odd}"
             );
         }
+    }
+
+    #[test]
+    fn reconnect_and_disconnect_and_webhook_routes_resolve() {
+        assert_eq!(
+            resolve("GET", "/reconnect/k1.abc.def"),
+            Ok(Route::Browser(BrowserRoute::ReconnectPage("k1.abc.def".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/reconnect/k1.abc.def"),
+            Ok(Route::Browser(BrowserRoute::StartReconnect("k1.abc.def".into())))
+        );
+        assert_eq!(
+            resolve("GET", "/reconnect/<script>").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        assert_eq!(loggable_path("/reconnect/k1.abc.def"), "/reconnect/[redacted]");
+        assert_eq!(
+            resolve("DELETE", "/v1/connections/conn_1"),
+            Ok(Route::Tenant(TenantRoute::Disconnect("conn_1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/v1/webhook-deliveries/dlv_1/redeliver"),
+            Ok(Route::Tenant(TenantRoute::Redeliver("dlv_1".into())))
+        );
+        assert_eq!(
+            resolve("PUT", "/v1/webhook-endpoints").unwrap_err().allow,
+            Some(&["GET", "POST"][..])
+        );
     }
 
     #[test]
