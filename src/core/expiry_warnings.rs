@@ -121,9 +121,18 @@ mod tests {
     #[test]
     fn the_sweep_is_told_each_stage_then_the_death() {
         let w = Warnings::default();
-        assert_eq!(w.next_moment(DIES, days_before(30.0)), Some(days_before(14.0)));
-        assert_eq!(w.next_moment(DIES, days_before(14.0)), Some(days_before(3.0)));
-        assert_eq!(w.next_moment(DIES, days_before(2.0)), Some(days_before(1.0)));
+        assert_eq!(
+            w.next_moment(DIES, days_before(30.0)),
+            Some(days_before(14.0))
+        );
+        assert_eq!(
+            w.next_moment(DIES, days_before(14.0)),
+            Some(days_before(3.0))
+        );
+        assert_eq!(
+            w.next_moment(DIES, days_before(2.0)),
+            Some(days_before(1.0))
+        );
         assert_eq!(w.next_moment(DIES, days_before(0.5)), Some(DIES));
         assert_eq!(w.next_moment(DIES, DIES), None);
     }

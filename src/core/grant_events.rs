@@ -120,6 +120,20 @@ pub fn reconnected(after: Status, version: i64) -> Transition {
     }
 }
 
+/// The event of one connection removed through the API (at the grant's epoch after it).
+pub fn disconnected(after: Status, epoch: i64) -> Transition {
+    Transition {
+        kind: EventKind::Disconnected,
+        dedupe_key: format!("disconnected:{epoch}"),
+        health: crate::core::grant_health::Health {
+            colour: after.health().colour,
+            reason: "disconnected",
+            message: "The connection was removed; nothing is kept for it but its history."
+                .to_owned(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +158,10 @@ mod tests {
     }
 
     fn kinds(before: Status, after: Status) -> Vec<EventKind> {
-        transitions(before, after, 7).iter().map(|t| t.kind).collect()
+        transitions(before, after, 7)
+            .iter()
+            .map(|t| t.kind)
+            .collect()
     }
 
     #[test]
@@ -177,7 +194,13 @@ mod tests {
                 FAILING,
                 vec![Revoked],
             ),
-            (expiring, OK, dead(DeadReason::GrantExpired), OK, vec![Expired]),
+            (
+                expiring,
+                OK,
+                dead(DeadReason::GrantExpired),
+                OK,
+                vec![Expired],
+            ),
             // Dead stays dead: a second verdict is not a second event.
             (
                 dead(DeadReason::RevokedOrExpired),

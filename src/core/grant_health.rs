@@ -396,7 +396,9 @@ mod tests {
             ..stored
         };
         assert_eq!(
-            Status::of(&unknown, Warnings::default(), T0).health().reason,
+            Status::of(&unknown, Warnings::default(), T0)
+                .health()
+                .reason,
             "revoked_or_expired",
             "an unknown reason is the generic one, never alive"
         );

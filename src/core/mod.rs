@@ -17,6 +17,7 @@ pub mod connect_sessions;
 pub mod cron;
 pub mod crypto;
 pub mod digest;
+pub mod disconnect;
 pub mod expiry_warnings;
 pub mod flow_errors;
 pub mod grant_events;

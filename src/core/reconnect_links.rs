@@ -90,7 +90,12 @@ pub fn sign(claims: &LinkClaims, keyring: &Keyring) -> String {
     );
     let mac = hmac_sha256(
         key,
-        &[PURPOSE, key_id.as_str().as_bytes(), b".", payload.as_bytes()],
+        &[
+            PURPOSE,
+            key_id.as_str().as_bytes(),
+            b".",
+            payload.as_bytes(),
+        ],
     );
     format!("{key_id}.{payload}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
@@ -132,11 +137,20 @@ pub fn check_use(
     grant_epoch: Option<i64>,
     nonce_consumed: bool,
 ) -> Result<(), LinkError> {
+    check_use_epoch(claims.epoch, grant_epoch, nonce_consumed)
+}
+
+/// [`check_use`] for a link's epoch alone (the grant's object re-checks it when storing).
+pub fn check_use_epoch(
+    link_epoch: i64,
+    grant_epoch: Option<i64>,
+    nonce_consumed: bool,
+) -> Result<(), LinkError> {
     if nonce_consumed {
         return Err(LinkError::Used);
     }
     match grant_epoch {
-        Some(epoch) if epoch == claims.epoch => Ok(()),
+        Some(epoch) if epoch == link_epoch => Ok(()),
         _ => Err(LinkError::Stale),
     }
 }

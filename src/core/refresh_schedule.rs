@@ -313,7 +313,12 @@ mod tests {
             "the 3-day stage"
         );
         assert_eq!(
-            next_check_at(&on_demand, &t, Warnings::default(), T0.plus_millis(59 * DAY + 1)),
+            next_check_at(
+                &on_demand,
+                &t,
+                Warnings::default(),
+                T0.plus_millis(59 * DAY + 1)
+            ),
             Some(T0.plus_millis(60 * DAY)),
             "past the last stage: the death"
         );

@@ -4,9 +4,9 @@
 //! the release bundle does not even contain their paths (the release-bundle check greps for them).
 
 use crate::core::api_error::ApiError;
-use crate::core::reconnect_links;
 #[cfg(feature = "test-powers")]
 use crate::core::queues::WorkQueue;
+use crate::core::reconnect_links;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -451,17 +451,24 @@ mod tests {
     fn reconnect_and_disconnect_and_webhook_routes_resolve() {
         assert_eq!(
             resolve("GET", "/reconnect/k1.abc.def"),
-            Ok(Route::Browser(BrowserRoute::ReconnectPage("k1.abc.def".into())))
+            Ok(Route::Browser(BrowserRoute::ReconnectPage(
+                "k1.abc.def".into()
+            )))
         );
         assert_eq!(
             resolve("POST", "/reconnect/k1.abc.def"),
-            Ok(Route::Browser(BrowserRoute::StartReconnect("k1.abc.def".into())))
+            Ok(Route::Browser(BrowserRoute::StartReconnect(
+                "k1.abc.def".into()
+            )))
         );
         assert_eq!(
             resolve("GET", "/reconnect/<script>").unwrap_err().code,
             ErrorCode::NotFound
         );
-        assert_eq!(loggable_path("/reconnect/k1.abc.def"), "/reconnect/[redacted]");
+        assert_eq!(
+            loggable_path("/reconnect/k1.abc.def"),
+            "/reconnect/[redacted]"
+        );
         assert_eq!(
             resolve("DELETE", "/v1/connections/conn_1"),
             Ok(Route::Tenant(TenantRoute::Disconnect("conn_1".into())))

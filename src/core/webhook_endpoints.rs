@@ -42,14 +42,24 @@ impl EndpointRequest {
         if origin.authority().contains('@') {
             return Err(bad("must not carry credentials"));
         }
-        if self.url.contains('#') || self.url.chars().any(|c| c.is_whitespace() || c.is_control())
+        if self.url.contains('#')
+            || self
+                .url
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(bad("must not have a fragment, spaces or control characters"));
+            return Err(bad(
+                "must not have a fragment, spaces or control characters",
+            ));
         }
         match origin.scheme() {
             "https" => {}
             "http" if origin.is_loopback() => {}
-            _ => return Err(bad("must use https (plain http is allowed only on localhost)")),
+            _ => {
+                return Err(bad(
+                    "must use https (plain http is allowed only on localhost)",
+                ))
+            }
         }
         let mut kinds: Vec<&'static str> = Vec::new();
         for name in &self.event_types {
@@ -86,7 +96,10 @@ impl EndpointRequest {
 /// The stored `event_types` as a list for the API (`*` is every type).
 pub fn event_types_list(stored: &str) -> Vec<String> {
     if stored == "*" {
-        return EventKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+        return EventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
     }
     stored.split(' ').map(str::to_owned).collect()
 }
@@ -105,12 +118,18 @@ mod tests {
 
     #[test]
     fn https_or_loopback_endpoints_with_known_event_types() {
-        let ok = request("https://app.example.com/hooks", &[]).validate().unwrap();
+        let ok = request("https://app.example.com/hooks", &[])
+            .validate()
+            .unwrap();
         assert_eq!(ok.event_types, "*");
         assert_eq!(event_types_list("*").len(), EventKind::ALL.len());
         let some = request(
             "http://127.0.0.1:9000/h",
-            &["connection.revoked", "connection.expiring", "connection.revoked"],
+            &[
+                "connection.revoked",
+                "connection.expiring",
+                "connection.revoked",
+            ],
         )
         .validate()
         .unwrap();

@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(body["data"]["seq"], 3);
         assert_eq!(body["data"]["health"], "red");
         assert_eq!(body["data"]["reconnect_url"], "https://eg/reconnect/t");
-        assert_eq!(render(&e, None), render(&e, None), "the same bytes each time");
+        assert_eq!(
+            render(&e, None),
+            render(&e, None),
+            "the same bytes each time"
+        );
         assert!(!wants_reconnect_link("connection.recovered", "green"));
         assert!(!wants_reconnect_link("connection.disconnected", "red"));
         assert!(wants_reconnect_link("connection.expiring", "yellow"));

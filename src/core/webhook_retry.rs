@@ -6,6 +6,21 @@
 //! needs, which [`RetryPolicy::parse`] checks against [`QUEUE_MAX_RETRIES`].
 
 use crate::core::settings;
+use serde::{Deserialize, Serialize};
+
+/// A webhook-queue message: which outbox row to deliver (never the body or a secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryMessage {
+    pub delivery_id: String,
+}
+
+/// The longest delay a queue retry can carry (Cloudflare Queues: 12 hours).
+pub const MAX_QUEUE_DELAY_SECS: u32 = 43_200;
+
+/// A pending delivery whose message seems lost (due this long ago and not re-sent since) is
+/// sent again by the reconciler.
+pub const OVERDUE_MS: i64 = 5 * 60 * SECOND;
 
 const SECOND: i64 = 1_000;
 

@@ -44,7 +44,10 @@ impl WebhookSecret {
     /// The `webhook-signature` header value for one attempt.
     pub fn sign(&self, webhook_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
         let ts = timestamp_secs.to_string();
-        let mac = hmac_sha256(&self.0, &[webhook_id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+        let mac = hmac_sha256(
+            &self.0,
+            &[webhook_id.as_bytes(), b".", ts.as_bytes(), b".", body],
+        );
         format!("v1,{}", STANDARD.encode(mac))
     }
 
@@ -89,6 +92,9 @@ mod tests {
         assert!(!secret.verify("evt_1", 1, b"{ }", &sig));
         assert!(!format!("{secret:?}").contains(&shown[6..]));
         assert_eq!(WebhookSecret::parse("whsec_short"), None);
-        assert_eq!(WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), None);
+        assert_eq!(
+            WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            None
+        );
     }
 }

@@ -3,6 +3,7 @@
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::Catalogue;
 use crate::core::crypto::Keyring;
+use crate::core::expiry_warnings::Warnings;
 use std::rc::Rc;
 use worker::{D1Database, Env, Result};
 
@@ -86,19 +87,25 @@ pub fn setting<T: Default>(
     })
 }
 
-/// The warning window before a grant's known death (`WARN_WINDOW_DAYS`, default 14).
-pub fn warn_window_ms(env: &Env) -> i64 {
-    struct Days(i64);
+/// How long a reconnect link stays valid (`RECONNECT_LINK_DAYS`, default 21).
+pub fn reconnect_link_days(env: &Env) -> u16 {
+    struct Days(u16);
     impl Default for Days {
         fn default() -> Self {
-            Days(crate::core::refresh_schedule::DEFAULT_WARN_WINDOW_MS)
+            Days(crate::core::reconnect_links::DEFAULT_TTL_DAYS)
         }
     }
-    setting(env, "WARN_WINDOW_DAYS", |text| {
+    setting(env, "RECONNECT_LINK_DAYS", |text| {
         match text.trim().parse::<u16>() {
-            Ok(days) if (1..=90).contains(&days) => Ok(Days(i64::from(days) * 86_400_000)),
-            _ => Err("WARN_WINDOW_DAYS must be a whole number of days from 1 to 90".into()),
+            Ok(days) if (1..=90).contains(&days) => Ok(Days(days)),
+            _ => Err("RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90".into()),
         }
     })
     .0
+}
+
+/// The warning stages before a grant's known death (`EXPIRY_WARNINGS`, days, default
+/// `14,3,1`); the first is the window in which a connection is yellow.
+pub fn warnings(env: &Env) -> Warnings {
+    setting(env, "EXPIRY_WARNINGS", Warnings::parse)
 }

@@ -10,7 +10,7 @@ use super::connect::VERIFIER_PURPOSE;
 use super::d1::changes;
 use super::d1_time::{bind as ms, read as time};
 use super::flow::{self, finish, Stop};
-use super::grants::{self, NewConnection, StoreGrant};
+use super::grants::{self, NewConnection, StoreGrant, StoreOutcome};
 use super::platform::ExchangeError;
 use super::{bindings, clock, logging, platform, public_url};
 use crate::core::binding_cookie;
@@ -21,6 +21,7 @@ use crate::core::grant_tokens::{access_expiry, TokenSet};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
+use crate::core::pages::Page;
 use crate::core::query::with_params;
 use serde::Deserialize;
 use worker::{Env, Request, Response};
@@ -37,6 +38,9 @@ struct Session {
     provider: String,
     end_user_ref: String,
     return_url: String,
+    reconnect_grant_id: Option<String>,
+    reconnect_epoch: Option<f64>,
+    reconnect_nonce: Option<String>,
 }
 
 pub async fn handle(req: Request, env: &Env, now: Timestamp) -> worker::Result<Response> {
@@ -52,9 +56,10 @@ pub async fn handle(req: Request, env: &Env, now: Timestamp) -> worker::Result<R
             "connect.callback_refused",
         );
     };
-    let return_url = session.return_url.clone();
+    // A reconnect link's session has no return URL: its outcome is a page.
+    let return_url = Some(session.return_url.clone()).filter(|u| !u.is_empty());
     let outcome = complete(&req, env, &params, &state_hash, session, now).await;
-    finish(outcome, Some(&return_url), "connect.callback_refused")
+    finish(outcome, return_url.as_deref(), "connect.callback_refused")
 }
 
 async fn find_session(
@@ -67,7 +72,8 @@ async fn find_session(
     let session: Option<Session> = bindings::db(env)?
         .prepare(
             "SELECT o.connect_session_id, o.binding_hash, o.verifier_ciphertext, o.key_id, \
-               o.redirect_uri, o.expires_at, c.tenant_id, c.provider, c.end_user_ref, c.return_url \
+               o.redirect_uri, o.expires_at, c.tenant_id, c.provider, c.end_user_ref, c.return_url, \
+               c.reconnect_grant_id, c.reconnect_epoch, c.reconnect_nonce \
              FROM oauth_sessions o JOIN connect_sessions c ON c.id = o.connect_session_id \
              WHERE o.state_hash = ?1",
         )
@@ -151,12 +157,32 @@ async fn complete(
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
 
+    // A reconnect link restores its grant, and only for the same account.
+    let reconnect = match (
+        &session.reconnect_grant_id,
+        session.reconnect_epoch,
+        &session.reconnect_nonce,
+    ) {
+        (Some(grant_id), Some(epoch), Some(nonce)) => Some((
+            grant_id.clone(),
+            grants::ReconnectCheck {
+                epoch: epoch as i64,
+                nonce: nonce.clone(),
+            },
+        )),
+        _ => None,
+    };
     // A new consent for an account this end user already connected refreshes that grant.
     #[derive(Deserialize)]
     struct Existing {
         id: String,
     }
-    let existing: Option<Existing> = db
+    let existing: Option<Existing> = if let Some((grant_id, _)) = &reconnect {
+        Some(Existing {
+            id: grant_id.clone(),
+        })
+    } else {
+        db
         .prepare(
             "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 AND provider_account_id = ?3 \
                AND client_id = ?4 AND end_user_ref = ?5 AND token_ciphertext IS NOT NULL \
@@ -170,7 +196,8 @@ async fn complete(
             session.end_user_ref.as_str().into(),
         ])?
         .first(None)
-        .await?;
+        .await?
+    };
     let grant_id = match existing {
         Some(e) => e.id,
         None => new_id("gr_")?,
@@ -199,9 +226,17 @@ async fn complete(
                 display_name: account.display_name,
                 username: account.username,
             },
+            reconnect: reconnect.map(|(_, check)| check),
         },
     )
     .await?;
+    let stored = match stored {
+        StoreOutcome::Stored(stored) => stored,
+        // Nothing was written: the tokens of this consent are dropped.
+        StoreOutcome::LinkStale => return Err(Stop::new(FlowError::ReconnectLinkStale)),
+        StoreOutcome::LinkUsed => return Err(Stop::new(FlowError::ReconnectLinkUsed)),
+        StoreOutcome::WrongAccount => return Err(Stop::new(FlowError::ReconnectWrongAccount)),
+    };
     logging::emit(
         &LogLine::info("connect.completed", clock::real_now())
             .field("connect_session_id", session.connect_session_id.as_str())
@@ -211,6 +246,15 @@ async fn complete(
             .field("connection_id", stored.connection_id.as_str())
             .field("grant_version", stored.version),
     );
+    if session.return_url.is_empty() {
+        return Ok(super::respond::page(
+            &Page::new(200, "Reconnected", "Your account is connected again.")
+                .paragraph(
+                    "Everything that used this connection works again. You can close this page.",
+                )
+                .detail("Connection", &stored.connection_id),
+        )?);
+    }
     Ok(super::respond::redirect(
         &with_params(
             &session.return_url,

@@ -105,11 +105,11 @@ pub async fn create_session(
 }
 
 #[derive(Deserialize)]
-struct OpenedSession {
-    id: String,
-    tenant_id: String,
-    provider: String,
-    return_url: String,
+pub(super) struct OpenedSession {
+    pub id: String,
+    pub tenant_id: String,
+    pub provider: String,
+    pub return_url: String,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +180,8 @@ async fn claim(
     }))
 }
 
-async fn start_oauth(
+/// Starts the OAuth round trip for an opened session (connect link or reconnect button).
+pub(super) async fn start_oauth(
     req: &Request,
     env: &Env,
     session: OpenedSession,

@@ -90,10 +90,10 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     Ok(summary)
 }
 
-/// The minute dispatch. Nothing is dispatched yet: publishing and webhook delivery add their
-/// hand-offs and reconcilers here.
-async fn dispatch(_env: &Env, _now: Timestamp) -> Result<Value> {
-    Ok(json!({}))
+/// The minute dispatch: the outbox reconciler re-sends webhook deliveries whose queue message
+/// was lost (publishing adds its hand-offs here).
+async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
+    super::outbox::reconcile(env, now).await
 }
 
 struct Heartbeat {

@@ -7,7 +7,7 @@
 //! event describes at the version written: a batch does not stop when its UPDATE matched
 //! nothing, and then neither must the event appear.
 
-use super::d1::int;
+use super::d1::{int, text_or_null};
 use super::d1_time::bind as ms;
 use crate::core::clock::Timestamp;
 use crate::core::grant_events::Transition;
@@ -23,33 +23,56 @@ pub struct Written<'a> {
     pub refresh_state: &'a str,
 }
 
+/// The statements that record `transition` for the grant's live connections (or only
+/// `only_connection`): the event rows, then one outbox row per subscribed webhook endpoint of
+/// the tenant for each event inserted now (`webhook_deliveries`, handed to the webhook queue
+/// by `outbox` once the batch landed).
 pub fn insert(
     db: &D1Database,
     written: &Written<'_>,
     transition: &Transition,
+    only_connection: Option<&str>,
     now: Timestamp,
-) -> Result<D1PreparedStatement> {
-    db.prepare(
-        "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, colour, \
-           reason, message, dedupe_key, occurred_at) \
-         SELECT 'evt_' || lower(hex(randomblob(16))), c.tenant_id, c.grant_id, c.id, \
-           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM events e WHERE e.connection_id = c.id), \
-           ?1, ?2, ?3, ?4, c.id || ':' || ?5, ?6 \
-         FROM connections c \
-         WHERE c.grant_id = ?7 AND c.disconnected_at IS NULL \
-           AND EXISTS (SELECT 1 FROM grants g WHERE g.id = ?7 AND g.version = ?8 \
-                       AND g.state = ?9 AND g.refresh_state = ?10)",
-    )
-    .bind(&[
-        transition.kind.as_str().into(),
-        transition.health.colour.as_str().into(),
-        transition.health.reason.into(),
-        transition.health.message.as_str().into(),
-        transition.dedupe_key.as_str().into(),
-        ms(now),
-        written.grant_id.into(),
-        int(written.version),
-        written.state.into(),
-        written.refresh_state.into(),
-    ])
+) -> Result<Vec<D1PreparedStatement>> {
+    let event = db
+        .prepare(
+            "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, \
+               colour, reason, message, dedupe_key, occurred_at) \
+             SELECT 'evt_' || lower(hex(randomblob(16))), c.tenant_id, c.grant_id, c.id, \
+               (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM events e WHERE e.connection_id = c.id), \
+               ?1, ?2, ?3, ?4, c.id || ':' || ?5, ?6 \
+             FROM connections c \
+             WHERE c.grant_id = ?7 AND c.disconnected_at IS NULL AND (?11 IS NULL OR c.id = ?11) \
+               AND EXISTS (SELECT 1 FROM grants g WHERE g.id = ?7 AND g.version = ?8 \
+                           AND g.state = ?9 AND g.refresh_state = ?10)",
+        )
+        .bind(&[
+            transition.kind.as_str().into(),
+            transition.health.colour.as_str().into(),
+            transition.health.reason.into(),
+            transition.health.message.as_str().into(),
+            transition.dedupe_key.as_str().into(),
+            ms(now),
+            written.grant_id.into(),
+            int(written.version),
+            written.state.into(),
+            written.refresh_state.into(),
+            text_or_null(only_connection),
+        ])?;
+    let outbox = db
+        .prepare(
+            "INSERT OR IGNORE INTO webhook_deliveries (id, event_id, endpoint_id, tenant_id, \
+               next_attempt_at, created_at) \
+             SELECT 'dlv_' || lower(hex(randomblob(16))), e.id, w.id, e.tenant_id, ?3, ?3 \
+             FROM events e JOIN webhook_endpoints w \
+               ON w.tenant_id = e.tenant_id AND w.deleted_at IS NULL \
+               AND (w.event_types = '*' OR instr(' ' || w.event_types || ' ', ' ' || e.type || ' ') > 0) \
+             WHERE e.grant_id = ?1 AND e.occurred_at = ?3 AND e.dedupe_key = e.connection_id || ':' || ?2",
+        )
+        .bind(&[
+            written.grant_id.into(),
+            transition.dedupe_key.as_str().into(),
+            ms(now),
+        ])?;
+    Ok(vec![event, outbox])
 }

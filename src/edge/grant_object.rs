@@ -39,6 +39,11 @@ impl DurableObject for GrantObject {
                 super::grants::store_in_object(&self.env, &self.turns, &self.memory, req).await,
                 "grant.store_failed",
             ),
+            "/disconnect" => respond::answer(
+                super::disconnect::disconnect_in_object(&self.env, &self.turns, &self.memory, req)
+                    .await,
+                "grant.disconnect_failed",
+            ),
             "/visit" => respond::answer(
                 super::grant_visit::visit_in_object(
                     &self.env,

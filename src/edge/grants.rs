@@ -13,6 +13,7 @@
 
 use super::d1::{changes, int, text_or_null};
 use super::d1_time::{bind as ms, bind_opt, read as time};
+use super::events::{self, Written};
 use super::platform::{self, IdentityFailure};
 use super::refresh::{self, Change, Outcome};
 use super::respond::{self, Handled};
@@ -21,10 +22,12 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{Catalogue, ProviderSpec};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
-use crate::core::grant_health::{Status, StoredLedger};
+use crate::core::grant_events;
+use crate::core::grant_health::{GrantState, RefreshState, Status, StoredLedger};
 use crate::core::grant_tokens::{check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
+use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
 use crate::core::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
 use serde::{Deserialize, Serialize};
@@ -46,6 +49,29 @@ pub struct StoreGrant {
     pub grant_expires_at: Option<Timestamp>,
     pub refresh_policy: String,
     pub connection: NewConnection,
+    /// Set when a reconnect link started the consent: the grant must still be at the link's
+    /// epoch and the nonce unused; the nonce is consumed by this store.
+    #[serde(default)]
+    pub reconnect: Option<ReconnectCheck>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReconnectCheck {
+    pub epoch: i64,
+    pub nonce: String,
+}
+
+/// What the object did with a consent.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StoreOutcome {
+    Stored(Stored),
+    /// Reconnect refused: the grant moved on since the link was made.
+    LinkStale,
+    /// Reconnect refused: the link's nonce was consumed already.
+    LinkUsed,
+    /// Reconnect refused: the consent is for another account.
+    WrongAccount,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,7 +122,7 @@ pub(super) async fn call_object<T: Serialize>(
 }
 
 /// Stores a consent's grant through the grant's object.
-pub async fn store(env: &Env, input: &StoreGrant) -> Handled<Stored> {
+pub async fn store(env: &Env, input: &StoreGrant) -> Handled<StoreOutcome> {
     let mut answer = call_object(env, &input.grant_id, "/store", input).await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
@@ -160,7 +186,10 @@ pub(super) struct CurrentGrant {
     pub id: String,
     pub tenant_id: String,
     pub provider: String,
+    pub provider_account_id: String,
+    pub client_id: String,
     pub version: f64,
+    pub epoch: f64,
     pub token_ciphertext: Option<String>,
     pub key_id: Option<String>,
     pub access_expires_at: Option<f64>,
@@ -180,20 +209,20 @@ pub(super) struct CurrentGrant {
 }
 
 impl CurrentGrant {
-    /// The grant's standing at `now` (the ledger's date applied).
-    pub fn status(&self, warn_window_ms: i64, now: Timestamp) -> Status {
-        Status::of(
-            &StoredLedger {
-                state: &self.state,
-                state_reason: self.state_reason.as_deref(),
-                refresh_state: &self.refresh_state,
-                grant_expires_at: self.grant_expires_at.map(time),
-                failure_streak: self.failure_streak as u32,
-                next_check_at: self.next_check_at.map(time),
-            },
-            warn_window_ms,
-            now,
-        )
+    fn stored(&self) -> StoredLedger<'_> {
+        StoredLedger {
+            state: &self.state,
+            state_reason: self.state_reason.as_deref(),
+            refresh_state: &self.refresh_state,
+            grant_expires_at: self.grant_expires_at.map(time),
+            failure_streak: self.failure_streak as u32,
+            next_check_at: self.next_check_at.map(time),
+        }
+    }
+
+    /// The grant's standing as last written (what its events already told).
+    pub fn written_status(&self, now: Timestamp) -> Status {
+        Status::as_written(&self.stored(), now)
     }
 
     /// What the schedule is computed from, with `access_expires_at` and `last_refresh_at` as
@@ -228,7 +257,8 @@ pub(super) async fn current(
     grant_id: &str,
 ) -> worker::Result<Option<CurrentGrant>> {
     db.prepare(
-        "SELECT id, tenant_id, provider, version, token_ciphertext, key_id, access_expires_at, \
+        "SELECT id, tenant_id, provider, provider_account_id, client_id, version, epoch, \
+           token_ciphertext, key_id, access_expires_at, \
            grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
            failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
            last_validated_at, created_at \
@@ -262,6 +292,12 @@ pub async fn store_in_object(
     let db = bindings::db(env)?;
     let keyring = bindings::keyring(env)?;
     let existing = current(&db, &input.grant_id).await?;
+    if let Some(check) = &input.reconnect {
+        let refusal = reconnect_refusal(&db, existing.as_ref(), &input, check).await?;
+        if let Some(refusal) = refusal {
+            return Ok(respond::json(200, &refusal)?);
+        }
+    }
     if let Some(found) = &existing {
         if found.tenant_id != input.tenant_id {
             return Err(
@@ -300,7 +336,7 @@ pub async fn store_in_object(
             retry_at: None,
             dead: false,
         };
-        next_check_at(&spec.refresh, &times, bindings::warn_window_ms(env), now)
+        next_check_at(&spec.refresh, &times, bindings::warnings(env), now)
     });
     let grant_write = match old_version {
         None => db
@@ -331,7 +367,7 @@ pub async fn store_in_object(
             ])?,
         Some(old) => db
             .prepare(
-                "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
+                "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, epoch = epoch + 1, \
                    scopes = COALESCE(?4, scopes), access_expires_at = ?5, grant_expires_at = ?6, \
                    state = 'alive', state_reason = NULL, refresh_state = 'ok', failure_streak = 0, \
                    failure_days = 0, claim_id = NULL, claim_expires_at = NULL, updated_at = ?7, \
@@ -375,7 +411,40 @@ pub async fn store_in_object(
             ms(now),
             int(version),
         ])?;
-    let results = db.batch(vec![grant_write, connection_write]).await?;
+    let mut batch = vec![grant_write, connection_write];
+    let guard = "WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?3)";
+    if let Some(check) = &input.reconnect {
+        // A plain INSERT: a nonce consumed by a racing callback fails the whole batch.
+        batch.push(
+            db.prepare(format!(
+                "INSERT INTO reconnect_nonces (nonce, grant_id, consumed_at) SELECT ?1, ?2, ?4 {guard}"
+            ))
+            .bind(&[
+                check.nonce.as_str().into(),
+                input.grant_id.as_str().into(),
+                int(version),
+                ms(now),
+            ])?,
+        );
+    }
+    // Restoring an existing grant: every live connection hears of it.
+    let restored = existing.is_some();
+    if restored {
+        let after = Status {
+            grant: GrantState::at(input.grant_expires_at, None, bindings::warnings(env), now),
+            refresh: RefreshState::Ok,
+        };
+        // The guard checks what the UPDATE above writes: alive, refreshing ok.
+        let written = Written {
+            grant_id: &input.grant_id,
+            version,
+            state: "alive",
+            refresh_state: "ok",
+        };
+        let event = grant_events::reconnected(after, version);
+        batch.extend(events::insert(&db, &written, &event, None, now)?);
+    }
+    let results = db.batch(batch).await?;
     if results.first().map(changes) != Some(1) {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -403,14 +472,51 @@ pub async fn store_in_object(
             worker::Error::RustError("the connection row is missing after the write".into())
         })?
         .id;
+    if restored {
+        super::outbox::hand_off(env, &db, &input.grant_id, now).await;
+    }
     Ok(respond::json(
         200,
-        &Stored {
+        &StoreOutcome::Stored(Stored {
             grant_id: input.grant_id,
             connection_id,
             version,
-        },
+        }),
     )?)
+}
+
+/// Why a reconnect must not store, if it must not: the grant gone or moved past the link's
+/// epoch, the nonce consumed, or a consent for another account.
+async fn reconnect_refusal(
+    db: &worker::D1Database,
+    existing: Option<&CurrentGrant>,
+    input: &StoreGrant,
+    check: &ReconnectCheck,
+) -> Handled<Option<StoreOutcome>> {
+    #[derive(Deserialize)]
+    struct Consumed {
+        #[allow(dead_code)]
+        nonce: String,
+    }
+    let consumed: Option<Consumed> = db
+        .prepare("SELECT nonce FROM reconnect_nonces WHERE nonce = ?1")
+        .bind(&[check.nonce.as_str().into()])?
+        .first(None)
+        .await?;
+    let claims_epoch = existing.map(|g| g.epoch as i64);
+    let usable = reconnect_links::check_use_epoch(check.epoch, claims_epoch, consumed.is_some());
+    Ok(match (usable, existing) {
+        (Err(LinkError::Used), _) => Some(StoreOutcome::LinkUsed),
+        (Err(_), _) | (Ok(()), None) => Some(StoreOutcome::LinkStale),
+        (Ok(()), Some(found))
+            if found.provider_account_id != input.provider_account_id
+                || found.tenant_id != input.tenant_id =>
+        {
+            Some(StoreOutcome::WrongAccount)
+        }
+        (Ok(()), Some(found)) if found.token_ciphertext.is_none() => Some(StoreOutcome::LinkStale),
+        _ => None,
+    })
 }
 
 /// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.

@@ -13,6 +13,7 @@ mod connect;
 mod cron;
 mod d1;
 mod d1_time;
+mod disconnect;
 mod events;
 mod flow;
 mod grant_object;
@@ -21,8 +22,10 @@ mod grants;
 mod healthz;
 mod http_client;
 mod logging;
+mod outbox;
 mod platform;
 mod public_url;
+mod reconnect;
 
 mod queues;
 mod refresh;
@@ -33,6 +36,8 @@ mod sweep;
 mod tenant_api;
 #[cfg(feature = "test-powers")]
 mod test_powers;
+mod webhook_delivery;
+mod webhooks;
 
 pub use grant_object::GrantObject;
 
@@ -84,6 +89,12 @@ async fn handle(
             Ok(connect::open_link(req, env, &secret, now).await?)
         }
         Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, env, now).await?),
+        Route::Browser(BrowserRoute::ReconnectPage(token)) => {
+            Ok(reconnect::page(env, &token, now).await?)
+        }
+        Route::Browser(BrowserRoute::StartReconnect(token)) => {
+            Ok(reconnect::start(req, env, &token, now).await?)
+        }
         #[cfg(feature = "test-powers")]
         Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
     }

@@ -375,3 +375,38 @@ pub async fn fetch_identity(
         ))),
     }
 }
+
+/// Revokes `token` at the platform (RFC 7009), with the provider's client authentication.
+/// Whether it worked, or why not; never the token.
+pub async fn revoke(
+    env: &Env,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    token: &SecretText,
+    is_refresh_token: bool,
+) -> Result<(), String> {
+    let Some(url) = &provider.revoke_url else {
+        return Err("the platform has no revocation endpoint".to_owned());
+    };
+    let oauth = token_client(env, provider, client, None)
+        .map_err(|e| e.describe())?
+        .set_revocation_url(
+            oauth2::RevocationUrl::new(platform_url(env, url))
+                .map_err(|e| format!("revocation url: {e}"))?,
+        );
+    let token = match is_refresh_token {
+        true => StandardRevocableToken::RefreshToken(RefreshToken::new(token.expose().to_owned())),
+        false => StandardRevocableToken::AccessToken(AccessToken::new(token.expose().to_owned())),
+    };
+    let request = oauth
+        .revoke_token(token)
+        .map_err(|e| format!("revocation request: {e}"))?;
+    let observed = Observed::default();
+    match request.request_async(&|r| observed.send(r)).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(format!(
+            "the revocation endpoint answered HTTP {}",
+            observed.status().unwrap_or_default()
+        )),
+    }
+}

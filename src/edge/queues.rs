@@ -6,16 +6,19 @@
 //! platform gave up on stays inspectable.
 //!
 //! The refresh queue carries the sweep's visits (`sweep::handle`); a visit that fails on our
-//! side is retried with the queue's delay. The publish and webhook queues have no message kinds
-//! yet (they arrive with publishing and webhooks), so everything on them is recorded as
+//! side is retried with the queue's delay. The webhook queue carries outbox rows
+//! (`webhook_delivery`), retried with the delivery policy's delay. The publish queue has no
+//! message kinds yet (they arrive with publishing), so everything on it is recorded as
 //! `no_handler`.
 
+use super::webhook_delivery::{self, Step};
 use super::{bindings, clock, d1_time, logging, sweep};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::{QueueRole, WorkQueue};
 use crate::core::sweep::RefreshMessage;
-use worker::{Env, MessageBatch, MessageExt, RawMessage, Result};
+use crate::core::webhook_retry::DeliveryMessage;
+use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, Result};
 
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
@@ -23,6 +26,9 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
     let role = QueueRole::of_queue(&queue);
     if role == Some(QueueRole::Work(WorkQueue::Refresh)) {
         return consume_refresh(batch, &env, now).await;
+    }
+    if role == Some(QueueRole::Work(WorkQueue::Webhooks)) {
+        return consume_webhooks(batch, &env, now).await;
     }
     let reason = match role {
         Some(QueueRole::Work(_)) => "no_handler",
@@ -83,6 +89,42 @@ async fn consume_refresh(batch: MessageBatch<serde_json::Value>, env: &Env, now:
                     &LogLine::warn("queue.retry", now)
                         .field("queue", queue.as_str())
                         .field("message_id", id.as_str())
+                        .field("error", why),
+                );
+                message.retry();
+            }
+        }
+    }
+}
+
+/// The webhook queue's messages, delivered side by side (a batch is at most 10, each with its
+/// own timeout).
+async fn consume_webhooks(batch: MessageBatch<serde_json::Value>, env: &Env, now: Timestamp) {
+    let queue = batch.queue();
+    let mut work = Vec::new();
+    for message in batch.raw_iter() {
+        let parsed: Option<DeliveryMessage> = serde_wasm_bindgen::from_value(message.body()).ok();
+        match parsed {
+            Some(parsed) => work.push(async move {
+                let step = webhook_delivery::deliver(env, &parsed.delivery_id, now).await;
+                (message, step)
+            }),
+            None => set_aside(env, &queue, &message, "unknown_message", now).await,
+        }
+    }
+    for (message, step) in futures_util::future::join_all(work).await {
+        match step {
+            Step::Done => message.ack(),
+            Step::RetryIn(secs) => message.retry_with_options(
+                &QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(secs)
+                    .build(),
+            ),
+            Step::Retry(why) => {
+                logging::emit(
+                    &LogLine::warn("queue.retry", now)
+                        .field("queue", queue.as_str())
+                        .field("message_id", message.id())
                         .field("error", why),
                 );
                 message.retry();

@@ -23,13 +23,15 @@ use super::d1::{changes, int};
 use super::d1_time::{bind as ms, bind_opt};
 use super::events::{self, Written};
 use super::grants::{binding, CurrentGrant};
+use super::outbox;
 use super::respond::Handled;
 use super::{bindings, circuits, logging, platform};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{ProviderSpec, RefreshTokenKind};
 use crate::core::circuit::BreakerConfig;
 use crate::core::clock::Timestamp;
-use crate::core::grant_events::transition;
+use crate::core::expiry_warnings::Warnings;
+use crate::core::grant_events::transitions;
 use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{access_expiry, TokenSet};
 use crate::core::ids::{new_id, random_bytes};
@@ -64,8 +66,9 @@ pub struct Change<'a> {
     pub db: &'a D1Database,
     pub grant: &'a CurrentGrant,
     pub spec: &'a ProviderSpec,
+    /// As last written: what the events already told.
     pub before: Status,
-    pub warn_window_ms: i64,
+    pub warnings: Warnings,
     pub now: Timestamp,
 }
 
@@ -77,14 +80,13 @@ impl<'a> Change<'a> {
         spec: &'a ProviderSpec,
         now: Timestamp,
     ) -> Self {
-        let warn_window_ms = bindings::warn_window_ms(env);
         Self {
             env,
             db,
             grant,
             spec,
-            before: grant.status(warn_window_ms, now),
-            warn_window_ms,
+            before: grant.written_status(now),
+            warnings: bindings::warnings(env),
             now,
         }
     }
@@ -98,7 +100,7 @@ impl<'a> Change<'a> {
         GrantState::at(
             self.grant.grant_expires_at.map(super::d1_time::read),
             None,
-            self.warn_window_ms,
+            self.warnings,
             self.now,
         )
     }
@@ -113,22 +115,27 @@ impl<'a> Change<'a> {
         version_after: i64,
     ) -> Handled<bool> {
         let mut batch = vec![update];
-        if let Some(t) = transition(self.before, after, version_after) {
-            let written = Written {
-                grant_id: &self.grant.id,
-                version: version_after,
-                state: after.grant.as_str(),
-                refresh_state: after.refresh.as_str(),
-            };
-            batch.push(events::insert(self.db, &written, &t, self.now)?);
+        let happened = transitions(self.before, after, version_after);
+        let written = Written {
+            grant_id: &self.grant.id,
+            version: version_after,
+            state: after.grant.as_str(),
+            refresh_state: after.refresh.as_str(),
+        };
+        for t in &happened {
+            batch.extend(events::insert(self.db, &written, t, None, self.now)?);
         }
         let results = self.db.batch(batch).await?;
-        Ok(results.first().map(changes) == Some(1))
+        let landed = results.first().map(changes) == Some(1);
+        if landed && !happened.is_empty() {
+            outbox::hand_off(self.env, self.db, &self.grant.id, self.now).await;
+        }
+        Ok(landed)
     }
 
     /// When the sweep looks at the grant next, after this write.
     pub fn next_check(&self, times: &GrantTimes) -> Option<Timestamp> {
-        next_check_at(&self.spec.refresh, times, self.warn_window_ms, self.now)
+        next_check_at(&self.spec.refresh, times, self.warnings, self.now)
     }
 }
 

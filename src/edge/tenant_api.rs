@@ -7,11 +7,12 @@ use super::d1_time::bind as ms;
 use super::d1_time::{self, json as at};
 use super::grant_visit::VisitAsk;
 use super::respond::{self, Handled};
-use super::{bindings, connect, grants};
+use super::{bindings, connect, disconnect, grants, reconnect, webhooks};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
 use crate::core::clock::Timestamp;
+use crate::core::expiry_warnings::Warnings;
 use crate::core::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant_tokens::TokenRequest;
 use crate::core::query;
@@ -87,6 +88,18 @@ pub async fn handle(
         TenantRoute::CreateConnectSession => {
             connect::create_session(req, env, &db, &caller, now).await
         }
+        TenantRoute::Disconnect(id) => disconnect::disconnect(env, &db, &caller, &id).await,
+        TenantRoute::CreateReconnectLink(id) => {
+            reconnect::create_link(&req, env, &db, &caller, &id, now).await
+        }
+        TenantRoute::ListWebhookEndpoints => webhooks::list(&db, &caller).await,
+        TenantRoute::CreateWebhookEndpoint => webhooks::create(req, env, &db, &caller, now).await,
+        TenantRoute::WebhookEndpoint(id) => webhooks::show(&db, &caller, &id).await,
+        TenantRoute::DeleteWebhookEndpoint(id) => webhooks::delete(&db, &caller, &id, now).await,
+        TenantRoute::WebhookDeliveries(id) => {
+            webhooks::deliveries(&db, &caller, &id, &req.inner().url()).await
+        }
+        TenantRoute::Redeliver(id) => webhooks::redeliver(env, &db, &caller, &id, now).await,
         TenantRoute::ConnectionToken(id) => {
             let body = req.text().await.unwrap_or_default();
             let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;
@@ -129,7 +142,7 @@ const CONNECTION_SELECT: &str =
     WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL";
 
 impl ConnectionRow {
-    fn health(&self, warn_window_ms: i64, now: Timestamp) -> Health {
+    fn health(&self, warnings: Warnings, now: Timestamp) -> Health {
         let status = Status::of(
             &StoredLedger {
                 state: &self.grant_state,
@@ -139,7 +152,7 @@ impl ConnectionRow {
                 failure_streak: self.failure_streak as u32,
                 next_check_at: self.next_check_at.map(d1_time::read),
             },
-            warn_window_ms,
+            warnings,
             now,
         );
         status.connection_health(self.access != "ok", self.access_reason.as_deref())
@@ -208,7 +221,7 @@ async fn list_connections(
     .await?
     .results()?;
     // Health is derived (the ledger's date applies at `now`), so the colour filter runs here.
-    let warn = bindings::warn_window_ms(env);
+    let warn = bindings::warnings(env);
     let listed: Vec<Value> = rows
         .iter()
         .map(|row| (row, row.health(warn, now)))
@@ -237,7 +250,7 @@ async fn show_connection(
     now: Timestamp,
 ) -> Handled {
     let row = connection_row(db, caller, id).await?;
-    let health = row.health(bindings::warn_window_ms(env), now);
+    let health = row.health(bindings::warnings(env), now);
     Ok(respond::json(200, &row.to_json(&health))?)
 }
 

@@ -1,0 +1,220 @@
+//! `DELETE /v1/connections/{id}`: disconnect, carried out in the grant's Durable Object.
+//!
+//! The object marks the connection disconnected (with its `connection.disconnected` event)
+//! and bumps the grant's epoch, so no reconnect link made before brings it back. When the
+//! grant's last connection goes, the ciphertext is deleted (history keeps metadata), and the
+//! grant is revoked at the platform only under `core::disconnect`'s rule: no other live grant,
+//! in any tenant or for any end user, shares the client credentials and the provider account.
+
+use super::d1::{changes, int};
+use super::d1_time::bind as ms;
+use super::events::{self, Written};
+use super::grants::{self, current, Memory};
+use super::respond::{self, Handled};
+use super::tenant_api::Caller;
+use super::{bindings, clock, logging, platform};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::disconnect::{decide, Revoke};
+use crate::core::grant_events;
+use crate::core::log::LogLine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{D1Database, Env, Request};
+
+#[derive(Serialize, Deserialize)]
+struct DisconnectAsk {
+    grant_id: String,
+    tenant_id: String,
+    connection_id: String,
+}
+
+/// The API route: finds the connection in the caller's tenant, then asks its grant's object.
+pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -> Handled {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT grant_id FROM connections \
+             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
+        )
+        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
+        .first(None)
+        .await?;
+    let row =
+        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
+    let ask = DisconnectAsk {
+        grant_id: row.grant_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        connection_id: id.to_owned(),
+    };
+    Ok(grants::call_object(env, &row.grant_id, "/disconnect", &ask).await?)
+}
+
+/// Inside the object.
+pub async fn disconnect_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    mut req: Request,
+) -> Handled {
+    let ask: DisconnectAsk = respond::read_json(&mut req).await?;
+    let _turn = turns.lock().await;
+    memory.forget();
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("No connection {}.", ask.connection_id),
+        )
+    };
+    let grant = current(&db, &ask.grant_id)
+        .await?
+        .filter(|g| g.tenant_id == ask.tenant_id)
+        .ok_or_else(not_found)?;
+    #[derive(Deserialize)]
+    struct Counts {
+        this_live: f64,
+        others_live: f64,
+        other_grants: f64,
+    }
+    let counts: Option<Counts> = db
+        .prepare(
+            "SELECT \
+               (SELECT COUNT(*) FROM connections WHERE id = ?1 AND grant_id = ?2 \
+                  AND disconnected_at IS NULL) AS this_live, \
+               (SELECT COUNT(*) FROM connections WHERE grant_id = ?2 AND id != ?1 \
+                  AND disconnected_at IS NULL) AS others_live, \
+               (SELECT COUNT(*) FROM grants WHERE provider = ?3 AND provider_account_id = ?4 \
+                  AND client_id = ?5 AND id != ?2 AND token_ciphertext IS NOT NULL \
+                  AND state != 'dead') AS other_grants",
+        )
+        .bind(&[
+            ask.connection_id.as_str().into(),
+            grant.id.as_str().into(),
+            grant.provider.as_str().into(),
+            grant.provider_account_id.as_str().into(),
+            grant.client_id.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let counts = counts.ok_or_else(not_found)?;
+    if counts.this_live < 1.0 {
+        return Err(not_found().into());
+    }
+    let catalogue = bindings::catalogue(env)?;
+    let spec = catalogue.get(&grant.provider);
+    let holds_tokens = grant.token_ciphertext.is_some() && grant.state != "dead";
+    let plan = decide(
+        counts.others_live as u32,
+        counts.other_grants as u32,
+        spec.is_some_and(|s| s.revoke_url.is_some()),
+        holds_tokens,
+    );
+    // Opened before the ciphertext goes, for the revocation after the write.
+    let tokens = match plan.revoke {
+        Revoke::AtPlatform => grants::open_tokens(env, &grant).ok(),
+        Revoke::Skipped(_) => None,
+    };
+    let version = grant.version as i64;
+    let written_status = grant.written_status(now);
+    let written = Written {
+        grant_id: &grant.id,
+        version,
+        state: &grant.state,
+        refresh_state: &grant.refresh_state,
+    };
+    let event = grant_events::disconnected(written_status, grant.epoch as i64 + 1);
+    // The event first: its insert reads the connection as live.
+    let mut batch = events::insert(&db, &written, &event, Some(&ask.connection_id), now)?;
+    batch.push(
+        db.prepare(
+            "UPDATE connections SET disconnected_at = ?1, updated_at = ?1 \
+             WHERE id = ?2 AND grant_id = ?3 AND disconnected_at IS NULL \
+               AND EXISTS (SELECT 1 FROM grants WHERE id = ?3 AND version = ?4)",
+        )
+        .bind(&[
+            ms(now),
+            ask.connection_id.as_str().into(),
+            grant.id.as_str().into(),
+            int(version),
+        ])?,
+    );
+    let grant_update = if plan.delete_tokens {
+        "UPDATE grants SET epoch = epoch + 1, token_ciphertext = NULL, key_id = NULL, \
+           next_check_at = NULL, claim_id = NULL, claim_expires_at = NULL, \
+           sweep_lease_until = NULL, updated_at = ?1 \
+         WHERE id = ?2 AND version = ?3"
+    } else {
+        "UPDATE grants SET epoch = epoch + 1, updated_at = ?1 WHERE id = ?2 AND version = ?3"
+    };
+    batch.push(db.prepare(grant_update).bind(&[
+        ms(now),
+        grant.id.as_str().into(),
+        int(version),
+    ])?);
+    let results = db.batch(batch).await?;
+    if results.last().map(changes) != Some(1) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "The grant changed while disconnecting; nothing was written. Try again.",
+        )
+        .into());
+    }
+    super::outbox::hand_off(env, &db, &grant.id, now).await;
+    let revoked = match (plan.revoke, tokens, spec) {
+        (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
+            let outcome = match platform::client_credentials(env, &db, &grant.tenant_id, spec).await
+            {
+                Ok(Some(client)) => {
+                    let (token, is_refresh) = match &tokens.refresh_token {
+                        Some(refresh) => (refresh, true),
+                        None => (&tokens.access_token, false),
+                    };
+                    platform::revoke(env, spec, &client, token, is_refresh).await
+                }
+                Ok(None) => Err("no OAuth client is configured any more".to_owned()),
+                Err(e) => Err(e),
+            };
+            if let Err(why) = &outcome {
+                logging::emit(
+                    &LogLine::warn("grant.revoke_failed", now)
+                        .field("grant_id", grant.id.as_str())
+                        .field("error", why.as_str()),
+                );
+            }
+            json!({ "revoked_at_platform": outcome.is_ok(), "revoke_error": outcome.err() })
+        }
+        (Revoke::Skipped(why), _, _) => {
+            json!({ "revoked_at_platform": false, "revoke_skipped": why })
+        }
+        _ => {
+            json!({ "revoked_at_platform": false, "revoke_error": "the tokens could not be opened" })
+        }
+    };
+    logging::emit(
+        &LogLine::info("connection.disconnected", now)
+            .field("grant_id", grant.id.as_str())
+            .field("connection_id", ask.connection_id.as_str())
+            .field("tokens_deleted", plan.delete_tokens)
+            .field(
+                "revoked_at_platform",
+                revoked["revoked_at_platform"].clone(),
+            ),
+    );
+    let mut answer = json!({
+        "connection_id": ask.connection_id,
+        "disconnected": true,
+        "grant_deleted": plan.delete_tokens,
+    });
+    if let (Some(a), Some(r)) = (answer.as_object_mut(), revoked.as_object()) {
+        for (k, v) in r {
+            if !v.is_null() {
+                a.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(respond::json(200, &answer)?)
+}

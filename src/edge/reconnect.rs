@@ -1,0 +1,242 @@
+//! Reconnect links (`core::reconnect_links`): minted through the API, opened in a browser.
+//!
+//! `GET /reconnect/{token}` only shows a page with a Reconnect button, so a link scanner that
+//! fetches the link uses nothing up. The button (`POST`) checks the link again and starts the
+//! consent through a connect session that remembers the grant, its epoch and the nonce; the
+//! callback stores through the grant's object, which checks them once more and consumes the
+//! nonce in the same batch that restores the grant (`grants::store_in_object`). Opening the
+//! page or abandoning the consent leaves the link usable.
+
+use super::d1_time::bind as ms;
+use super::flow::{finish, Stop};
+use super::respond::{self, Handled};
+use super::tenant_api::Caller;
+use super::{bindings, connect, public_url};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::clock::Timestamp;
+use crate::core::connect_sessions::LINK_TTL_MS;
+use crate::core::digest::sha256_hex;
+use crate::core::flow_errors::FlowError;
+use crate::core::ids::{new_id, new_secret};
+use crate::core::origin::Origin;
+use crate::core::pages::{escape, Page, CONTENT_SECURITY_POLICY};
+use crate::core::reconnect_links::{self, LinkClaims, LinkError};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{D1Database, Env, Request, Response};
+
+/// `POST /v1/connections/{id}/reconnect-link`.
+pub async fn create_link(
+    req: &Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    connection_id: &str,
+    now: Timestamp,
+) -> Handled {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+        epoch: f64,
+        has_tokens: f64,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT c.grant_id, g.epoch, (g.token_ciphertext IS NOT NULL) AS has_tokens \
+             FROM connections c JOIN grants g ON g.id = c.grant_id \
+             WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.disconnected_at IS NULL",
+        )
+        .bind(&[connection_id.into(), caller.tenant_id.as_str().into()])?
+        .first(None)
+        .await?;
+    let row = row.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("No connection {connection_id}."),
+        )
+    })?;
+    if row.has_tokens == 0.0 {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No connection {connection_id}."),
+        )
+        .into());
+    }
+    let claims = reconnect_links::new_claims(
+        &row.grant_id,
+        row.epoch as i64,
+        &caller.tenant_id,
+        connection_id,
+        bindings::reconnect_link_days(env),
+        now,
+    )?;
+    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    Ok(respond::json(
+        201,
+        &json!({
+            "connection_id": connection_id,
+            "url": reconnect_links::link_url(&origin.to_url(), &token),
+            "expires_at": Timestamp::from_millis(claims.expires_at).to_rfc3339(),
+        }),
+    )?)
+}
+
+/// What a usable link is about.
+struct Usable {
+    claims: LinkClaims,
+    provider: String,
+    end_user_ref: String,
+    account: String,
+}
+
+/// The link's claims, checked: signature, expiry, epoch, nonce, connection still there.
+async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
+    let keyring = bindings::keyring(env)?;
+    let claims = reconnect_links::verify(token, &keyring, now).map_err(refusal)?;
+    #[derive(Deserialize)]
+    struct Row {
+        epoch: f64,
+        provider: String,
+        end_user_ref: String,
+        has_tokens: f64,
+        display_name: Option<String>,
+        username: Option<String>,
+        live: f64,
+        consumed: f64,
+    }
+    let row: Option<Row> = bindings::db(env)?
+        .prepare(
+            "SELECT g.epoch, g.provider, g.end_user_ref, (g.token_ciphertext IS NOT NULL) AS has_tokens, \
+               c.display_name, c.username, (c.disconnected_at IS NULL) AS live, \
+               EXISTS (SELECT 1 FROM reconnect_nonces n WHERE n.nonce = ?3) AS consumed \
+             FROM grants g JOIN connections c ON c.grant_id = g.id AND c.id = ?4 \
+             WHERE g.id = ?1 AND g.tenant_id = ?2",
+        )
+        .bind(&[
+            claims.grant_id.as_str().into(),
+            claims.tenant_id.as_str().into(),
+            claims.nonce.as_str().into(),
+            claims.connection_id.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let epoch = row
+        .as_ref()
+        .filter(|r| r.live == 1.0 && r.has_tokens == 1.0)
+        .map(|r| r.epoch as i64);
+    let consumed = row.as_ref().is_some_and(|r| r.consumed == 1.0);
+    reconnect_links::check_use(&claims, epoch, consumed).map_err(refusal)?;
+    let row = row.ok_or(FlowError::ReconnectLinkStale)?;
+    let account = row
+        .username
+        .map(|u| format!("@{u}"))
+        .or(row.display_name)
+        .unwrap_or_else(|| "your account".to_owned());
+    Ok(Usable {
+        claims,
+        provider: row.provider,
+        end_user_ref: row.end_user_ref,
+        account,
+    })
+}
+
+fn refusal(e: LinkError) -> Stop {
+    Stop::new(match e {
+        LinkError::Invalid => FlowError::InvalidReconnectLink,
+        LinkError::Expired => FlowError::ReconnectLinkExpired,
+        LinkError::Stale => FlowError::ReconnectLinkStale,
+        LinkError::Used => FlowError::ReconnectLinkUsed,
+    })
+}
+
+/// `GET /reconnect/{token}`: the page with the button.
+pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Response> {
+    let usable = match check(env, token, now).await {
+        Ok(usable) => usable,
+        Err(stop) => return finish(Err(stop), None, "reconnect.refused"),
+    };
+    let page = Page::new(200, "Reconnect", "Reconnect your account")
+        .paragraph(&format!(
+            "This restores the connection to {} on {}, with everything that used it. You will \
+             sign in at the platform and allow access again.",
+            usable.account, usable.provider
+        ))
+        .detail(
+            "Link valid until",
+            &Timestamp::from_millis(usable.claims.expires_at).to_rfc3339(),
+        );
+    let html = page.to_html().replace(
+        "</main>",
+        &format!(
+            "<form method=\"post\" action=\"/reconnect/{}\"><button type=\"submit\">Reconnect \
+             {}</button></form>\n</main>",
+            escape(token),
+            escape(&usable.account)
+        ),
+    );
+    let mut response = Response::from_html(html)?;
+    respond::browser_headers(response.headers_mut())?;
+    // The button's answer redirects to the platform's consent page, which `form-action`
+    // must allow (browsers apply it to a form's redirects).
+    let platform = super::bindings::catalogue(env)
+        .ok()
+        .and_then(|c| c.get(&usable.provider).map(|p| p.authorize_url.clone()))
+        .and_then(|url| Origin::of(&super::platform::platform_url(env, &url)))
+        .map(|o| o.to_url())
+        .unwrap_or_default();
+    response.headers_mut().set(
+        "content-security-policy",
+        &CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {platform}"),
+        ),
+    )?;
+    Ok(response)
+}
+
+/// `POST /reconnect/{token}`: the button. A connect session that remembers the reconnect,
+/// then the platform's consent.
+pub async fn start(
+    req: Request,
+    env: &Env,
+    token: &str,
+    now: Timestamp,
+) -> worker::Result<Response> {
+    let outcome = async {
+        let usable = check(env, token, now).await?;
+        let db = bindings::db(env)?;
+        let id = new_id("cs_")?;
+        // The session is opened at once: nobody holds a secret for it.
+        db.prepare(
+            "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
+               return_url, created_at, expires_at, opened_at, reconnect_grant_id, \
+               reconnect_epoch, reconnect_nonce) \
+             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?6, ?8, ?9, ?10)",
+        )
+        .bind(&[
+            id.as_str().into(),
+            sha256_hex(&new_secret()?).into(),
+            usable.claims.tenant_id.as_str().into(),
+            usable.provider.as_str().into(),
+            usable.end_user_ref.as_str().into(),
+            ms(now),
+            ms(now.plus_millis(LINK_TTL_MS)),
+            usable.claims.grant_id.as_str().into(),
+            super::d1::int(usable.claims.epoch),
+            usable.claims.nonce.as_str().into(),
+        ])?
+        .run()
+        .await?;
+        let session = connect::OpenedSession {
+            id,
+            tenant_id: usable.claims.tenant_id,
+            provider: usable.provider,
+            return_url: String::new(),
+        };
+        connect::start_oauth(&req, env, session, now).await
+    }
+    .await;
+    finish(outcome, None, "reconnect.refused")
+}

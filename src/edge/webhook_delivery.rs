@@ -1,0 +1,299 @@
+//! The webhook queue's consumer: one outbox row (`webhook_deliveries`) per message.
+//!
+//! The event's body is rendered once (`core::webhook_payload`) and stored on the event, so
+//! every attempt and every endpoint gets the same bytes; `webhook-id` is the event id. Each
+//! attempt is signed the Standard Webhooks way (`core::webhook_signature`) with a fresh
+//! timestamp. A 2xx answer delivers; anything else (or no answer within the timeout) counts an
+//! attempt in D1 and retries through the queue with the policy's delay, until the policy's
+//! window is over: then the row is `failed` (and can be redelivered by hand).
+
+use super::d1::int;
+use super::d1_time::{bind as ms, read as time};
+use super::{bindings, logging};
+use crate::core::clock::Timestamp;
+use crate::core::crypto::{Binding, Sealed};
+use crate::core::log::LogLine;
+use crate::core::reconnect_links;
+use crate::core::webhook_payload::{self, EventRecord};
+use crate::core::webhook_retry::{AfterFailure, RetryPolicy, MAX_QUEUE_DELAY_SECS};
+use crate::core::webhook_signature::WebhookSecret;
+use serde::Deserialize;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+
+/// The seal purpose of an endpoint's signing secret (bound to the endpoint id).
+pub const SECRET_PURPOSE: &str = "webhook_secret";
+/// How long a receiver has to answer.
+const TIMEOUT_MS: u64 = 10_000;
+
+/// What became of one message.
+pub enum Step {
+    /// Delivered, finally failed, or nothing to do: ack.
+    Done,
+    /// Not delivered yet: retry the message after this many seconds.
+    RetryIn(u32),
+    /// Our side failed (D1, the keyring): retry with the queue's own delay.
+    Retry(String),
+}
+
+#[derive(Deserialize)]
+struct Pending {
+    status: String,
+    attempts: f64,
+    first_attempt_at: Option<f64>,
+    event_id: String,
+    kind: String,
+    seq: f64,
+    colour: String,
+    reason: String,
+    message: String,
+    occurred_at: f64,
+    body: Option<String>,
+    connection_id: String,
+    grant_id: String,
+    tenant_id: String,
+    end_user_ref: String,
+    provider: Option<String>,
+    epoch: Option<f64>,
+    endpoint_id: String,
+    url: String,
+    secret_ciphertext: String,
+    key_id: String,
+    endpoint_deleted: Option<f64>,
+}
+
+pub async fn deliver(env: &Env, delivery_id: &str, now: Timestamp) -> Step {
+    match attempt(env, delivery_id, now).await {
+        Ok(step) => step,
+        Err(e) => Step::Retry(e.to_string()),
+    }
+}
+
+async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result<Step> {
+    let db = bindings::db(env)?;
+    let found: Option<Pending> = db
+        .prepare(
+            "SELECT d.status, d.attempts, d.first_attempt_at, e.id AS event_id, e.type AS kind, \
+               e.seq, e.colour, e.reason, e.message, e.occurred_at, e.body, e.connection_id, \
+               e.grant_id, e.tenant_id, c.end_user_ref, g.provider, g.epoch, \
+               w.id AS endpoint_id, w.url, w.secret_ciphertext, w.key_id, \
+               w.deleted_at AS endpoint_deleted \
+             FROM webhook_deliveries d \
+             JOIN events e ON e.id = d.event_id \
+             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             JOIN connections c ON c.id = e.connection_id \
+             LEFT JOIN grants g ON g.id = e.grant_id \
+             WHERE d.id = ?1",
+        )
+        .bind(&[delivery_id.into()])?
+        .first(None)
+        .await?;
+    let Some(p) = found else {
+        return Ok(Step::Done);
+    };
+    if p.status != "pending" {
+        return Ok(Step::Done);
+    }
+    if p.endpoint_deleted.is_some() {
+        db.prepare(
+            "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was deleted' \
+             WHERE id = ?1 AND status = 'pending'",
+        )
+        .bind(&[delivery_id.into()])?
+        .run()
+        .await?;
+        return Ok(Step::Done);
+    }
+    let body = match &p.body {
+        Some(body) => body.clone(),
+        None => freeze_body(env, &db, &p, now).await?,
+    };
+    let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
+    let opened = keyring
+        .open(
+            &Sealed::new(&p.key_id, p.secret_ciphertext.clone()),
+            Binding {
+                purpose: SECRET_PURPOSE,
+                tenant_id: &p.tenant_id,
+                row_id: &p.endpoint_id,
+                version: 0,
+            },
+        )
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| WebhookSecret::parse(&text));
+    let Some(secret) = opened else {
+        return Err(worker::Error::RustError(format!(
+            "the signing secret of endpoint {} does not open",
+            p.endpoint_id
+        )));
+    };
+    let sent_at = now.as_millis() / 1_000;
+    let signature = secret.sign(&p.event_id, sent_at, body.as_bytes());
+    let outcome = post(&p.url, &p.event_id, sent_at, &signature, &body).await;
+    let attempts = p.attempts as u32 + 1;
+    let first = p.first_attempt_at.map_or(now, time);
+    let (status, error) = match &outcome {
+        Ok(status) => (Some(*status), None),
+        Err(why) => (None, Some(why.clone())),
+    };
+    let delivered = status.is_some_and(|s| (200..300).contains(&s));
+    let policy = bindings::setting(env, "WEBHOOK_RETRY", RetryPolicy::parse);
+    let next = match delivered {
+        true => None,
+        false => Some(policy.after_failure(attempts, now.as_millis() - first.as_millis())),
+    };
+    let (new_status, next_at) = match next {
+        None => ("delivered", now),
+        Some(AfterFailure::GiveUp) => ("failed", now),
+        Some(AfterFailure::RetryIn(delay)) => ("pending", now.plus_millis(delay)),
+    };
+    let error = error
+        .or_else(|| (!delivered).then(|| format!("the endpoint answered {}", status.unwrap_or(0))));
+    db.prepare(
+        "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, \
+           first_attempt_at = COALESCE(first_attempt_at, ?3), last_attempt_at = ?4, \
+           last_status = ?5, last_error = ?6, next_attempt_at = ?7, enqueued_at = ?4, \
+           delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 ELSE delivered_at END \
+         WHERE id = ?8 AND status = 'pending'",
+    )
+    .bind(&[
+        new_status.into(),
+        int(i64::from(attempts)),
+        ms(first),
+        ms(now),
+        status.map_or(worker::wasm_bindgen::JsValue::NULL, |s| int(i64::from(s))),
+        super::d1::text_or_null(error.as_deref()),
+        ms(next_at),
+        delivery_id.into(),
+    ])?
+    .run()
+    .await?;
+    let line = match new_status {
+        "delivered" => LogLine::info("webhook.delivered", now),
+        "failed" => LogLine::warn("webhook.gave_up", now),
+        _ => LogLine::info("webhook.retrying", now),
+    };
+    logging::emit(
+        &line
+            .field("delivery_id", delivery_id)
+            .field("event_id", p.event_id.as_str())
+            .field("endpoint_id", p.endpoint_id.as_str())
+            .field("attempts", attempts)
+            .field("status", status.map_or(0, i64::from)),
+    );
+    Ok(match next {
+        Some(AfterFailure::RetryIn(delay)) => {
+            let secs = (delay / 1_000).clamp(1, i64::from(MAX_QUEUE_DELAY_SECS));
+            Step::RetryIn(secs as u32)
+        }
+        _ => Step::Done,
+    })
+}
+
+/// Renders the event's body, stores it unless another delivery stored one first, and answers
+/// whichever was stored: the body is the same for every attempt and endpoint.
+async fn freeze_body(
+    env: &Env,
+    db: &worker::D1Database,
+    p: &Pending,
+    now: Timestamp,
+) -> worker::Result<String> {
+    let link = if webhook_payload::wants_reconnect_link(&p.kind, &p.colour) {
+        reconnect_url(env, p, now)
+    } else {
+        None
+    };
+    let body = webhook_payload::render(
+        &EventRecord {
+            id: &p.event_id,
+            kind: &p.kind,
+            connection_id: &p.connection_id,
+            end_user_ref: &p.end_user_ref,
+            provider: p.provider.as_deref().unwrap_or(""),
+            seq: p.seq as i64,
+            colour: &p.colour,
+            reason: &p.reason,
+            message: &p.message,
+            occurred_at: time(p.occurred_at),
+        },
+        link.as_deref(),
+    );
+    db.prepare("UPDATE events SET body = ?1 WHERE id = ?2 AND body IS NULL")
+        .bind(&[body.as_str().into(), p.event_id.as_str().into()])?
+        .run()
+        .await?;
+    #[derive(Deserialize)]
+    struct Stored {
+        body: Option<String>,
+    }
+    let stored: Option<Stored> = db
+        .prepare("SELECT body FROM events WHERE id = ?1")
+        .bind(&[p.event_id.as_str().into()])?
+        .first(None)
+        .await?;
+    Ok(stored.and_then(|s| s.body).unwrap_or(body))
+}
+
+/// A reconnect link for the event's connection, at the grant's current epoch; `None` (logged)
+/// when the deployment has no `PUBLIC_BASE_URL` to put in front of it.
+fn reconnect_url(env: &Env, p: &Pending, now: Timestamp) -> Option<String> {
+    let base = bindings::text(env, "PUBLIC_BASE_URL")
+        .and_then(|v| crate::core::origin::Origin::of(&v))
+        .map(|o| o.to_url());
+    let Some(base) = base else {
+        logging::emit(
+            &LogLine::warn("webhook.no_public_base_url", now)
+                .field("event_id", p.event_id.as_str()),
+        );
+        return None;
+    };
+    let keyring = bindings::keyring(env).ok()?;
+    let claims = reconnect_links::new_claims(
+        &p.grant_id,
+        p.epoch? as i64,
+        &p.tenant_id,
+        &p.connection_id,
+        bindings::reconnect_link_days(env),
+        now,
+    )
+    .ok()?;
+    Some(reconnect_links::link_url(
+        &base,
+        &reconnect_links::sign(&claims, &keyring),
+    ))
+}
+
+/// POSTs the body; the receiver's status, or why there was none. Redirects are not followed:
+/// an endpoint is the URL the tenant registered.
+async fn post(
+    url: &str,
+    webhook_id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: &str,
+) -> Result<u16, String> {
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
+    set("content-type", "application/json")?;
+    set("user-agent", "Evergreen-Webhooks/1")?;
+    set("webhook-id", webhook_id)?;
+    set("webhook-timestamp", &timestamp.to_string())?;
+    set("webhook-signature", signature)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(body.into()));
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let fetch = Fetch::Request(request);
+    let call = fetch.send();
+    let timeout = worker::Delay::from(std::time::Duration::from_millis(TIMEOUT_MS));
+    futures_util::pin_mut!(call);
+    match futures_util::future::select(call, timeout).await {
+        futures_util::future::Either::Left((Ok(response), _)) => Ok(response.status_code()),
+        futures_util::future::Either::Left((Err(e), _)) => Err(format!("no answer: {e}")),
+        futures_util::future::Either::Right(_) => {
+            Err(format!("no answer within {} s", TIMEOUT_MS / 1_000))
+        }
+    }
+}
