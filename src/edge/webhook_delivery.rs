@@ -9,6 +9,7 @@
 
 use super::d1::int;
 use super::d1_time::{bind as ms, read as time};
+use super::http_client;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
@@ -18,12 +19,10 @@ use crate::core::webhook_payload::{self, EventRecord};
 use crate::core::webhook_retry::{AfterFailure, RetryPolicy, MAX_QUEUE_DELAY_SECS};
 use crate::core::webhook_signature::WebhookSecret;
 use serde::Deserialize;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::Env;
 
 /// The seal purpose of an endpoint's signing secret (bound to the endpoint id).
 pub const SECRET_PURPOSE: &str = "webhook_secret";
-/// How long a receiver has to answer.
-const TIMEOUT_MS: u64 = 10_000;
 
 /// What became of one message.
 pub enum Step {
@@ -127,7 +126,9 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
             p.endpoint_id
         )));
     };
-    let sent_at = now.as_millis() / 1_000;
+    // The receiver checks the timestamp against its own clock: the real time, never the test
+    // build's shifted one.
+    let sent_at = super::clock::real_now().as_millis() / 1_000;
     let signature = secret.sign(&p.event_id, sent_at, body.as_bytes());
     let outcome = post(&p.url, &p.event_id, sent_at, &signature, &body).await;
     let attempts = p.attempts as u32 + 1;
@@ -263,8 +264,9 @@ fn reconnect_url(env: &Env, p: &Pending, now: Timestamp) -> Option<String> {
     ))
 }
 
-/// POSTs the body; the receiver's status, or why there was none. Redirects are not followed:
-/// an endpoint is the URL the tenant registered.
+/// POSTs the body; the receiver's status, or why there was none. Redirects are not followed
+/// (an endpoint is the URL the tenant registered), and the receiver has `http_client`'s
+/// deadline to answer.
 async fn post(
     url: &str,
     webhook_id: &str,
@@ -272,28 +274,18 @@ async fn post(
     signature: &str,
     body: &str,
 ) -> Result<u16, String> {
-    let headers = Headers::new();
-    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
-    set("content-type", "application/json")?;
-    set("user-agent", "Evergreen-Webhooks/1")?;
-    set("webhook-id", webhook_id)?;
-    set("webhook-timestamp", &timestamp.to_string())?;
-    set("webhook-signature", signature)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(body.into()));
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-    let fetch = Fetch::Request(request);
-    let call = fetch.send();
-    let timeout = worker::Delay::from(std::time::Duration::from_millis(TIMEOUT_MS));
-    futures_util::pin_mut!(call);
-    match futures_util::future::select(call, timeout).await {
-        futures_util::future::Either::Left((Ok(response), _)) => Ok(response.status_code()),
-        futures_util::future::Either::Left((Err(e), _)) => Err(format!("no answer: {e}")),
-        futures_util::future::Either::Right(_) => {
-            Err(format!("no answer within {} s", TIMEOUT_MS / 1_000))
-        }
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "Evergreen-Webhooks/1")
+        .header("webhook-id", webhook_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.as_bytes().to_vec())
+        .map_err(|e| format!("could not build the request: {e}"))?;
+    match http_client::send(request).await {
+        Ok(answer) => Ok(answer.status().as_u16()),
+        Err(e) => Err(format!("no answer: {e}")),
     }
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod browser;
+pub mod receiver;
 pub mod tenants;
 pub mod x_flow;
 
@@ -200,7 +201,10 @@ impl Worker {
         // The worker's secrets and variables, as a .env file wrangler loads instead of the
         // developer's own .dev.vars.
         let env_file = dir.join("worker.env");
+        let port = free_port();
         let mut f = File::create(&env_file).unwrap();
+        // The links Evergreen puts in webhooks point at this worker.
+        writeln!(f, "PUBLIC_BASE_URL=http://127.0.0.1:{port}").unwrap();
         for (k, v) in &vars {
             writeln!(f, "{k}={v}").unwrap();
         }
@@ -215,7 +219,6 @@ impl Worker {
             .status()
             .expect("wrangler runs (scripts/setup installs it)");
         assert!(status.success(), "applying the D1 migrations failed");
-        let port = free_port();
         let mut worker = Worker {
             base_url: format!("http://127.0.0.1:{port}"),
             port,
