@@ -108,3 +108,16 @@ fn the_grant_object_is_sqlite_backed_and_d1_has_its_migrations() {
         "the sweep's index is missing"
     );
 }
+
+#[test]
+fn the_webhook_queue_allows_more_retries_than_a_delivery_window_needs() {
+    use evergreen::core::webhook_retry::{RetryPolicy, QUEUE_MAX_RETRIES};
+    let c = config();
+    let consumer = table_array(&c, &["queues", "consumers"])
+        .into_iter()
+        .find(|q| q["queue"].as_str() == Some(WorkQueue::Webhooks.queue_name()))
+        .expect("the webhook queue's consumer");
+    let max_retries = consumer["max_retries"].as_integer().unwrap();
+    assert_eq!(max_retries, i64::from(QUEUE_MAX_RETRIES));
+    assert!(i64::from(RetryPolicy::default().retries_needed()) < max_retries);
+}
