@@ -14,8 +14,10 @@ use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use super::{bindings, clock, logging, platform};
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::ProviderSpec;
 use crate::core::disconnect::{decide, Revoke};
 use crate::core::grant_events;
+use crate::core::grant_tokens::TokenSet;
 use crate::core::log::LogLine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -30,26 +32,15 @@ struct DisconnectAsk {
 
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
 pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -> Handled {
-    #[derive(Deserialize)]
-    struct Row {
-        grant_id: String,
-    }
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT grant_id FROM connections \
-             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
-        )
-        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-        .first(None)
-        .await?;
-    let row =
-        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
+    let grant_id = super::tenant_api::live_grant_of(db, caller, id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
     let ask = DisconnectAsk {
-        grant_id: row.grant_id.clone(),
+        grant_id: grant_id.clone(),
         tenant_id: caller.tenant_id.clone(),
         connection_id: id.to_owned(),
     };
-    Ok(grants::call_object(env, &row.grant_id, "/disconnect", &ask).await?)
+    Ok(grants::call_object(env, &grant_id, "/disconnect", &ask).await?)
 }
 
 /// Inside the object.
@@ -164,57 +155,59 @@ pub async fn disconnect_in_object(
         .into());
     }
     super::outbox::hand_off(env, &db, &grant.id, now).await;
-    let revoked = match (plan.revoke, tokens, spec) {
+    // Whether the platform revoked it; else which field says why not.
+    let (revoked, why_not): (bool, Option<(&str, String)>) = match (plan.revoke, tokens, spec) {
         (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
-            let outcome = match platform::client_credentials(env, &db, &grant.tenant_id, spec).await
-            {
-                Ok(Some(client)) => {
-                    let (token, is_refresh) = match &tokens.refresh_token {
-                        Some(refresh) => (refresh, true),
-                        None => (&tokens.access_token, false),
-                    };
-                    platform::revoke(env, spec, &client, token, is_refresh).await
+            match revoke_at_platform(env, &db, &grant.tenant_id, spec, &tokens).await {
+                Ok(()) => (true, None),
+                Err(why) => {
+                    logging::emit(
+                        &LogLine::warn("grant.revoke_failed", now)
+                            .field("grant_id", grant.id.as_str())
+                            .field("error", why.as_str()),
+                    );
+                    (false, Some(("revoke_error", why)))
                 }
-                Ok(None) => Err("no OAuth client is configured any more".to_owned()),
-                Err(e) => Err(e),
-            };
-            if let Err(why) = &outcome {
-                logging::emit(
-                    &LogLine::warn("grant.revoke_failed", now)
-                        .field("grant_id", grant.id.as_str())
-                        .field("error", why.as_str()),
-                );
             }
-            json!({ "revoked_at_platform": outcome.is_ok(), "revoke_error": outcome.err() })
         }
-        (Revoke::Skipped(why), _, _) => {
-            json!({ "revoked_at_platform": false, "revoke_skipped": why })
-        }
-        _ => {
-            json!({ "revoked_at_platform": false, "revoke_error": "the tokens could not be opened" })
-        }
+        (Revoke::Skipped(why), _, _) => (false, Some(("revoke_skipped", why.to_owned()))),
+        _ => (
+            false,
+            Some(("revoke_error", "the tokens could not be opened".to_owned())),
+        ),
     };
     logging::emit(
         &LogLine::info("connection.disconnected", now)
             .field("grant_id", grant.id.as_str())
             .field("connection_id", ask.connection_id.as_str())
             .field("tokens_deleted", plan.delete_tokens)
-            .field(
-                "revoked_at_platform",
-                revoked["revoked_at_platform"].clone(),
-            ),
+            .field("revoked_at_platform", revoked),
     );
     let mut answer = json!({
         "connection_id": ask.connection_id,
         "disconnected": true,
         "grant_deleted": plan.delete_tokens,
+        "revoked_at_platform": revoked,
     });
-    if let (Some(a), Some(r)) = (answer.as_object_mut(), revoked.as_object()) {
-        for (k, v) in r {
-            if !v.is_null() {
-                a.insert(k.clone(), v.clone());
-            }
-        }
+    if let Some((field, text)) = why_not {
+        answer[field] = json!(text);
     }
     Ok(respond::json(200, &answer)?)
+}
+
+/// Revokes the grant's refresh token (else its access token) with the tenant's client.
+async fn revoke_at_platform(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    spec: &ProviderSpec,
+    tokens: &TokenSet,
+) -> Result<(), String> {
+    let client = platform::client_credentials(env, db, tenant_id, spec)
+        .await?
+        .ok_or_else(|| "no OAuth client is configured any more".to_owned())?;
+    match &tokens.refresh_token {
+        Some(refresh) => platform::revoke(env, spec, &client, refresh, true).await,
+        None => platform::revoke(env, spec, &client, &tokens.access_token, false).await,
+    }
 }

@@ -232,6 +232,27 @@ async fn list_connections(
     Ok(respond::json(200, &json!({ "connections": listed }))?)
 }
 
+/// The grant of the caller's live (not disconnected) connection `id`, if there is one.
+pub(super) async fn live_grant_of(
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT grant_id FROM connections \
+             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
+        )
+        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
+        .first(None)
+        .await?;
+    Ok(row.map(|r| r.grant_id))
+}
+
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
     let row: Option<ConnectionRow> = db
         .prepare(format!("{CONNECTION_SELECT} AND c.id = ?2"))
@@ -329,26 +350,14 @@ async fn connection_token(
     ask: TokenRequest,
     now: Timestamp,
 ) -> Handled {
-    #[derive(Deserialize)]
-    struct Row {
-        grant_id: String,
-    }
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT grant_id FROM connections \
-             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
-        )
-        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-        .first(None)
-        .await?;
-    let (grant_id, mut answer) = match row {
+    let (grant_id, mut answer) = match live_grant_of(db, caller, id).await? {
         None => (
             None,
             Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         ),
-        Some(row) => {
-            let answer = grants::access_token(env, &row.grant_id, &caller.tenant_id, ask).await;
-            (Some(row.grant_id), answer)
+        Some(grant_id) => {
+            let answer = grants::access_token(env, &grant_id, &caller.tenant_id, ask).await;
+            (Some(grant_id), answer)
         }
     };
     // A refusal's body is a JSON error (never a token): its code says what the caller got.
