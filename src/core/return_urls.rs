@@ -10,11 +10,13 @@ pub const MAX_PER_TENANT: usize = 50;
 /// Checks a URL before it goes on an allow-list: absolute, `https` (plain `http` only on
 /// loopback, for local development), no credentials, no fragment, at most 2,000 characters.
 pub fn validate(url: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| {
-        Err(ApiError::invalid_request(format!(
-            "Return URL {url:?} {why}."
-        )))
-    };
+    validate_target("Return URL", url)
+}
+
+/// The same checks for any URL Evergreen sends a browser or a request to (`what` names it in
+/// the error: a return URL, a webhook endpoint's `url`).
+pub fn validate_target(what: &str, url: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| Err(ApiError::invalid_request(format!("{what} {url:?} {why}.")));
     if url.len() > 2000 {
         return bad("is longer than 2,000 characters");
     }

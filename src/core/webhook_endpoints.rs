@@ -6,7 +6,7 @@
 
 use crate::core::api_error::ApiError;
 use crate::core::grant_events::EventKind;
-use crate::core::origin::Origin;
+use crate::core::return_urls;
 use serde::Deserialize;
 
 /// The most endpoints one tenant may have.
@@ -34,33 +34,7 @@ pub struct ValidEndpoint {
 
 impl EndpointRequest {
     pub fn validate(self) -> Result<ValidEndpoint, ApiError> {
-        let bad = |why: &str| ApiError::invalid_request(format!("url {:?} {why}.", self.url));
-        if self.url.len() > 2000 {
-            return Err(bad("is longer than 2,000 characters"));
-        }
-        let origin = Origin::of(&self.url).ok_or_else(|| bad("must be absolute (https://…)"))?;
-        if origin.authority().contains('@') {
-            return Err(bad("must not carry credentials"));
-        }
-        if self.url.contains('#')
-            || self
-                .url
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(bad(
-                "must not have a fragment, spaces or control characters",
-            ));
-        }
-        match origin.scheme() {
-            "https" => {}
-            "http" if origin.is_loopback() => {}
-            _ => {
-                return Err(bad(
-                    "must use https (plain http is allowed only on localhost)",
-                ))
-            }
-        }
+        return_urls::validate_target("url", &self.url)?;
         let mut kinds: Vec<&'static str> = Vec::new();
         for name in &self.event_types {
             let kind = EventKind::parse(name).ok_or_else(|| {
