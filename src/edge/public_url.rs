@@ -9,10 +9,14 @@ use crate::core::origin::Origin;
 use worker::{Env, Request};
 
 pub fn origin(env: &Env, req: &Request) -> Option<Origin> {
+    configured(env).or_else(|| Origin::of(&req.inner().url()))
+}
+
+/// `PUBLIC_BASE_URL` alone: what work without a request (queue consumers) builds links on.
+pub fn configured(env: &Env) -> Option<Origin> {
     bindings::text(env, "PUBLIC_BASE_URL")
         .filter(|v| !v.is_empty())
         .and_then(|v| Origin::of(&v))
-        .or_else(|| Origin::of(&req.inner().url()))
 }
 
 /// The OAuth redirect URI on `origin`.

@@ -12,7 +12,7 @@ use super::d1_time::{bind as ms, read as time};
 use super::http_client;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
-use crate::core::crypto::{Binding, Sealed};
+use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links;
 use crate::core::webhook_payload::{self, EventRecord};
@@ -102,11 +102,11 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
         .await?;
         return Ok(Step::Done);
     }
+    let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
     let body = match &p.body {
         Some(body) => body.clone(),
-        None => freeze_body(env, &db, &p, now).await?,
+        None => freeze_body(env, &keyring, &db, &p, now).await?,
     };
-    let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
     let opened = keyring
         .open(
             &Sealed::new(&p.key_id, p.secret_ciphertext.clone()),
@@ -195,12 +195,13 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
 /// whichever was stored: the body is the same for every attempt and endpoint.
 async fn freeze_body(
     env: &Env,
+    keyring: &Keyring,
     db: &worker::D1Database,
     p: &Pending,
     now: Timestamp,
 ) -> worker::Result<String> {
     let link = if webhook_payload::wants_reconnect_link(&p.kind, &p.colour) {
-        reconnect_url(env, p, now)
+        reconnect_url(env, keyring, p, now)
     } else {
         None
     };
@@ -237,18 +238,14 @@ async fn freeze_body(
 
 /// A reconnect link for the event's connection, at the grant's current epoch; `None` (logged)
 /// when the deployment has no `PUBLIC_BASE_URL` to put in front of it.
-fn reconnect_url(env: &Env, p: &Pending, now: Timestamp) -> Option<String> {
-    let base = bindings::text(env, "PUBLIC_BASE_URL")
-        .and_then(|v| crate::core::origin::Origin::of(&v))
-        .map(|o| o.to_url());
-    let Some(base) = base else {
+fn reconnect_url(env: &Env, keyring: &Keyring, p: &Pending, now: Timestamp) -> Option<String> {
+    let Some(base) = super::public_url::configured(env).map(|o| o.to_url()) else {
         logging::emit(
             &LogLine::warn("webhook.no_public_base_url", now)
                 .field("event_id", p.event_id.as_str()),
         );
         return None;
     };
-    let keyring = bindings::keyring(env).ok()?;
     let claims = reconnect_links::new_claims(
         &p.grant_id,
         p.epoch? as i64,
@@ -260,7 +257,7 @@ fn reconnect_url(env: &Env, p: &Pending, now: Timestamp) -> Option<String> {
     .ok()?;
     Some(reconnect_links::link_url(
         &base,
-        &reconnect_links::sign(&claims, &keyring),
+        &reconnect_links::sign(&claims, keyring),
     ))
 }
 
