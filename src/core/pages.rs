@@ -11,6 +11,8 @@ pub struct Page {
     pub heading: String,
     pub paragraphs: Vec<String>,
     pub details: Vec<(String, String)>,
+    /// A button that POSTs to this same-origin path: `(action, label)`.
+    pub button: Option<(String, String)>,
 }
 
 impl Page {
@@ -21,7 +23,14 @@ impl Page {
             heading: heading.to_owned(),
             paragraphs: Vec::new(),
             details: Vec::new(),
+            button: None,
         }
+    }
+
+    /// A button that POSTs to `action` (a path on Evergreen's origin).
+    pub fn button(mut self, action: &str, label: &str) -> Self {
+        self.button = Some((action.to_owned(), label.to_owned()));
+        self
     }
 
     pub fn paragraph(mut self, text: &str) -> Self {
@@ -50,6 +59,13 @@ impl Page {
             }
             body.push_str("</dl>\n");
         }
+        if let Some((action, label)) = &self.button {
+            body.push_str(&format!(
+                "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>\n",
+                escape(action),
+                escape(label)
+            ));
+        }
         format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -62,6 +78,15 @@ impl Page {
 /// The content security policy pages are served with: no script, no external resource.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/// The policy for a page whose button is answered with a redirect to `target` (an origin):
+/// browsers apply `form-action` to a form's redirects too.
+pub fn content_security_policy_with_form_target(target: &str) -> String {
+    CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {target}"),
+    )
+}
 
 const STYLE: &str =
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f5;color:#1d2b1f}\
@@ -100,5 +125,13 @@ mod tests {
         assert!(html.contains("<title>&lt;t&gt; · Evergreen</title>"));
         assert!(html.contains("<h1>a &amp; b</h1>"));
         assert!(html.contains("k&quot;") && html.contains("v&#39;"));
+        let with_button = Page::new(200, "t", "h")
+            .button("/go?a=1&b=\"", "Go <now>")
+            .to_html();
+        assert!(with_button.contains(
+            "<form method=\"post\" action=\"/go?a=1&amp;b=&quot;\"><button type=\"submit\">Go &lt;now&gt;</button></form>"
+        ));
+        assert!(content_security_policy_with_form_target("https://x.com")
+            .contains("form-action 'self' https://x.com;"));
     }
 }

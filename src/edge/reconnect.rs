@@ -19,7 +19,7 @@ use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
 use crate::core::ids::{new_id, new_secret};
 use crate::core::origin::Origin;
-use crate::core::pages::{escape, Page, CONTENT_SECURITY_POLICY};
+use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::reconnect_links::{self, LinkClaims, LinkError};
 use serde::Deserialize;
 use serde_json::json;
@@ -166,20 +166,13 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
         .detail(
             "Link valid until",
             &Timestamp::from_millis(usable.claims.expires_at).to_rfc3339(),
+        )
+        .button(
+            &format!("{}{token}", reconnect_links::PATH),
+            &format!("Reconnect {}", usable.account),
         );
-    let html = page.to_html().replace(
-        "</main>",
-        &format!(
-            "<form method=\"post\" action=\"/reconnect/{}\"><button type=\"submit\">Reconnect \
-             {}</button></form>\n</main>",
-            escape(token),
-            escape(&usable.account)
-        ),
-    );
-    let mut response = Response::from_html(html)?;
-    respond::browser_headers(response.headers_mut())?;
-    // The button's answer redirects to the platform's consent page, which `form-action`
-    // must allow (browsers apply it to a form's redirects).
+    let mut response = respond::page(&page)?;
+    // The button's answer redirects to the platform's consent page.
     let platform = super::bindings::catalogue(env)
         .ok()
         .and_then(|c| c.get(&usable.provider).map(|p| p.authorize_url.clone()))
@@ -188,10 +181,7 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
         .unwrap_or_default();
     response.headers_mut().set(
         "content-security-policy",
-        &CONTENT_SECURITY_POLICY.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {platform}"),
-        ),
+        &content_security_policy_with_form_target(&platform),
     )?;
     Ok(response)
 }

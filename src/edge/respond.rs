@@ -130,7 +130,7 @@ pub fn flow_reply(reply: FlowReply) -> Result<Response> {
     }
 }
 
-pub fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
+fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
     headers.set("cache-control", "no-store")?;
     // The callback's URL carries the code and state: never leak it to the next site.
     headers.set("referrer-policy", "no-referrer")?;
