@@ -132,16 +132,8 @@ pub fn verify(token: &str, keyring: &Keyring, now: Timestamp) -> Result<LinkClai
 
 /// Whether verified `claims` may still be used: the nonce unused, the grant at the link's
 /// epoch. A used link says so, even though reconnecting also moved the epoch on.
+/// `grant_epoch` is `None` when the grant is gone (or holds no tokens any more).
 pub fn check_use(
-    claims: &LinkClaims,
-    grant_epoch: Option<i64>,
-    nonce_consumed: bool,
-) -> Result<(), LinkError> {
-    check_use_epoch(claims.epoch, grant_epoch, nonce_consumed)
-}
-
-/// [`check_use`] for a link's epoch alone (the grant's object re-checks it when storing).
-pub fn check_use_epoch(
     link_epoch: i64,
     grant_epoch: Option<i64>,
     nonce_consumed: bool,
@@ -246,9 +238,9 @@ mod tests {
     #[test]
     fn a_link_is_used_once_and_only_at_its_epoch() {
         let c = claims();
-        assert_eq!(check_use(&c, Some(4), false), Ok(()));
-        assert_eq!(check_use(&c, Some(5), false), Err(LinkError::Stale));
-        assert_eq!(check_use(&c, None, false), Err(LinkError::Stale));
-        assert_eq!(check_use(&c, Some(5), true), Err(LinkError::Used));
+        assert_eq!(check_use(c.epoch, Some(4), false), Ok(()));
+        assert_eq!(check_use(c.epoch, Some(5), false), Err(LinkError::Stale));
+        assert_eq!(check_use(c.epoch, None, false), Err(LinkError::Stale));
+        assert_eq!(check_use(c.epoch, Some(5), true), Err(LinkError::Used));
     }
 }

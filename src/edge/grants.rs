@@ -494,29 +494,35 @@ async fn reconnect_refusal(
     check: &ReconnectCheck,
 ) -> Handled<Option<StoreOutcome>> {
     #[derive(Deserialize)]
-    struct Consumed {
-        #[allow(dead_code)]
-        nonce: String,
+    struct Used {
+        used: f64,
     }
-    let consumed: Option<Consumed> = db
-        .prepare("SELECT nonce FROM reconnect_nonces WHERE nonce = ?1")
+    let used: Option<Used> = db
+        .prepare("SELECT EXISTS (SELECT 1 FROM reconnect_nonces WHERE nonce = ?1) AS used")
         .bind(&[check.nonce.as_str().into()])?
         .first(None)
         .await?;
-    let claims_epoch = existing.map(|g| g.epoch as i64);
-    let usable = reconnect_links::check_use_epoch(check.epoch, claims_epoch, consumed.is_some());
-    Ok(match (usable, existing) {
-        (Err(LinkError::Used), _) => Some(StoreOutcome::LinkUsed),
-        (Err(_), _) | (Ok(()), None) => Some(StoreOutcome::LinkStale),
-        (Ok(()), Some(found))
-            if found.provider_account_id != input.provider_account_id
-                || found.tenant_id != input.tenant_id =>
-        {
-            Some(StoreOutcome::WrongAccount)
-        }
-        (Ok(()), Some(found)) if found.token_ciphertext.is_none() => Some(StoreOutcome::LinkStale),
-        _ => None,
-    })
+    let consumed = used.is_some_and(|u| u.used == 1.0);
+    // A grant whose tokens were deleted (disconnected) has nothing to restore.
+    let live_epoch = existing
+        .filter(|g| g.token_ciphertext.is_some())
+        .map(|g| g.epoch as i64);
+    Ok(
+        match (
+            reconnect_links::check_use(check.epoch, live_epoch, consumed),
+            existing,
+        ) {
+            (Err(LinkError::Used), _) => Some(StoreOutcome::LinkUsed),
+            (Err(_), _) => Some(StoreOutcome::LinkStale),
+            (Ok(()), Some(found))
+                if found.provider_account_id != input.provider_account_id
+                    || found.tenant_id != input.tenant_id =>
+            {
+                Some(StoreOutcome::WrongAccount)
+            }
+            _ => None,
+        },
+    )
 }
 
 /// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.

@@ -127,7 +127,7 @@ async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
         .filter(|r| r.live == 1.0 && r.has_tokens == 1.0)
         .map(|r| r.epoch as i64);
     let consumed = row.as_ref().is_some_and(|r| r.consumed == 1.0);
-    reconnect_links::check_use(&claims, epoch, consumed).map_err(refusal)?;
+    reconnect_links::check_use(claims.epoch, epoch, consumed).map_err(refusal)?;
     let row = row.ok_or(FlowError::ReconnectLinkStale)?;
     let account = row
         .username
