@@ -157,50 +157,31 @@ async fn complete(
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
 
-    // A reconnect link restores its grant, and only for the same account.
-    let reconnect = match (
-        &session.reconnect_grant_id,
+    // A reconnect link restores its grant (its object refuses another account); any other
+    // consent for an account this end user already connected updates that grant.
+    let (grant_id, reconnect) = match (
+        session.reconnect_grant_id.clone(),
         session.reconnect_epoch,
-        &session.reconnect_nonce,
+        session.reconnect_nonce.clone(),
     ) {
-        (Some(grant_id), Some(epoch), Some(nonce)) => Some((
-            grant_id.clone(),
-            grants::ReconnectCheck {
+        (Some(grant_id), Some(epoch), Some(nonce)) => (
+            grant_id,
+            Some(grants::ReconnectCheck {
                 epoch: epoch as i64,
-                nonce: nonce.clone(),
-            },
-        )),
-        _ => None,
-    };
-    // A new consent for an account this end user already connected refreshes that grant.
-    #[derive(Deserialize)]
-    struct Existing {
-        id: String,
-    }
-    let existing: Option<Existing> = if let Some((grant_id, _)) = &reconnect {
-        Some(Existing {
-            id: grant_id.clone(),
-        })
-    } else {
-        db
-        .prepare(
-            "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 AND provider_account_id = ?3 \
-               AND client_id = ?4 AND end_user_ref = ?5 AND token_ciphertext IS NOT NULL \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(&[
-            session.tenant_id.as_str().into(),
-            provider.name.as_str().into(),
-            account.external_id.as_str().into(),
-            client.client_id.as_str().into(),
-            session.end_user_ref.as_str().into(),
-        ])?
-        .first(None)
-        .await?
-    };
-    let grant_id = match existing {
-        Some(e) => e.id,
-        None => new_id("gr_")?,
+                nonce,
+            }),
+        ),
+        _ => {
+            let existing = same_account_grant(
+                &db,
+                &session,
+                &provider.name,
+                &account.external_id,
+                &client.client_id,
+            )
+            .await?;
+            (existing.map_or_else(|| new_id("gr_"), Ok)?, None)
+        }
     };
     let stored = grants::store(
         env,
@@ -226,7 +207,7 @@ async fn complete(
                 display_name: account.display_name,
                 username: account.username,
             },
-            reconnect: reconnect.map(|(_, check)| check),
+            reconnect,
         },
     )
     .await?;
@@ -262,4 +243,34 @@ async fn complete(
         ),
         None,
     )?)
+}
+
+/// The end user's live grant for the same account through the same client, if any.
+async fn same_account_grant(
+    db: &worker::D1Database,
+    session: &Session,
+    provider: &str,
+    account_id: &str,
+    client_id: &str,
+) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Existing {
+        id: String,
+    }
+    let existing: Option<Existing> = db
+        .prepare(
+            "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 AND provider_account_id = ?3 \
+               AND client_id = ?4 AND end_user_ref = ?5 AND token_ciphertext IS NOT NULL \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(&[
+            session.tenant_id.as_str().into(),
+            provider.into(),
+            account_id.into(),
+            client_id.into(),
+            session.end_user_ref.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    Ok(existing.map(|e| e.id))
 }
