@@ -96,9 +96,21 @@ pub fn acme() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/acme.json"))
 }
 
+/// LinkedIn's fixtures (`fixtures/linkedin.json`).
+pub fn linkedin() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/linkedin.json"))
+}
+
+/// TikTok's fixtures (`fixtures/tiktok.json`).
+pub fn tiktok() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/tiktok.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 3] {
-    [x(), google(), acme()]
+pub fn all() -> [&'static Fixtures; 5] {
+    [x(), google(), acme(), linkedin(), tiktok()]
 }
 
 impl Fixtures {
@@ -200,6 +212,45 @@ mod tests {
 
     /// The names the dialects read; a missing one would make the fake answer 500.
     const USED: &[(&str, &[&str], &[&str])] = &[
+        (
+            "linkedin",
+            &[
+                "access_lifetime_secs",
+                "refresh_lifetime_secs",
+                "code_lifetime_secs",
+            ],
+            &[
+                "token_issued",
+                "refresh_token_invalid",
+                "refresh_not_allowed",
+                "authorization_code_invalid",
+                "client_invalid",
+                "grant_type_unsupported",
+                "identity_unauthorized",
+                "version_missing",
+                "userinfo",
+                "organization_acls",
+                "organizations",
+            ],
+        ),
+        (
+            "tiktok",
+            &[
+                "access_lifetime_secs",
+                "refresh_lifetime_secs",
+                "code_lifetime_secs",
+            ],
+            &[
+                "token_issued",
+                "refresh_token_invalid",
+                "authorization_code_invalid",
+                "client_invalid",
+                "invalid_request",
+                "revoked",
+                "identity_unauthorized",
+                "user_info",
+            ],
+        ),
         (
             "x",
             &[

@@ -15,8 +15,10 @@ mod faults;
 pub mod fixtures;
 pub mod google;
 mod http;
+pub mod linkedin;
 mod standard;
 mod state;
+pub mod tiktok;
 mod tokens;
 pub mod x;
 
@@ -202,6 +204,50 @@ impl FakePlatform {
         }
     }
 
+    /// Gives `username` (created if needed) a LinkedIn company page they administer; returns
+    /// the organization's id.
+    pub fn add_linkedin_organization(&self, username: &str, name: &str) -> u64 {
+        let mut inner = self.shared.lock();
+        inner.next_organization_id += 1;
+        let id = 10_000_000 + inner.next_organization_id;
+        inner
+            .account_by_username(username)
+            .organizations
+            .push(state::Organization {
+                id,
+                name: name.to_owned(),
+                admin: true,
+            });
+        id
+    }
+
+    /// Takes `username`'s administrator role on a LinkedIn page away (or gives it back).
+    pub fn set_linkedin_admin(&self, username: &str, organization_id: u64, admin: bool) {
+        let mut inner = self.shared.lock();
+        for o in &mut inner.account_by_username(username).organizations {
+            if o.id == organization_id {
+                o.admin = admin;
+            }
+        }
+    }
+
+    /// Approves (or not) a LinkedIn app for programmatic refresh tokens, as LinkedIn does for
+    /// a limited set of partners.
+    pub fn set_linkedin_partner(&self, client_id: &str, partner: bool) {
+        let mut inner = self.shared.lock();
+        if partner {
+            inner.linkedin_partner_clients.insert(client_id.to_owned());
+        } else {
+            inner.linkedin_partner_clients.remove(client_id);
+        }
+    }
+
+    /// TikTok's lifetimes (access, refresh) in seconds for the next answers; `None` goes back
+    /// to the fixture's (the newer docs').
+    pub fn set_tiktok_lifetimes(&self, lifetimes: Option<(u64, u64)>) {
+        self.shared.lock().tiktok_lifetimes = lifetimes;
+    }
+
     /// Ends every access token of `username` now, leaving the grants and refresh tokens alone:
     /// a token the platform stopped accepting before its stated expiry (what `validate` is
     /// for). Returns how many tokens ended.
@@ -297,6 +343,8 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         "accounts.google.com" | "oauth2.googleapis.com" | "www.googleapis.com" => {
             google::handle(shared, req)
         }
+        "www.linkedin.com" | "api.linkedin.com" => linkedin::handle(shared, req),
+        "www.tiktok.com" | "open.tiktokapis.com" => tiktok::handle(shared, req),
         "__fake" => control(shared, req),
         host => fixtures::all()
             .into_iter()

@@ -36,6 +36,17 @@ pub struct Account {
     /// this account's tokens expire, or its refresh token sit idle, without touching others.
     #[serde(skip)]
     pub clock_offset: Duration,
+    /// LinkedIn: the company pages this member has (or had) a role on.
+    #[serde(skip)]
+    pub organizations: Vec<Organization>,
+}
+
+/// A LinkedIn organization (company page) and whether the member administers it.
+#[derive(Clone, Debug)]
+pub struct Organization {
+    pub id: u64,
+    pub name: String,
+    pub admin: bool,
 }
 
 /// A request the fake refused because it broke the platform's rules.
@@ -69,6 +80,9 @@ pub struct Grant {
     pub issued_at: SystemTime,
     /// When a refresh token of this grant was last used (or issued), on the account's clock.
     pub last_used_at: SystemTime,
+    /// When the grant's refresh token dies, on the account's clock, where the platform fixes
+    /// it (LinkedIn's 365 days, TikTok's `refresh_expires_in`).
+    pub refresh_expires_at: Option<SystemTime>,
 }
 
 /// What became of a refresh token.
@@ -134,6 +148,13 @@ pub struct Inner {
     /// Clients whose app is in "testing" publishing status (Google: refresh tokens die after
     /// a week).
     pub testing_mode_clients: std::collections::HashSet<String>,
+    /// LinkedIn clients approved for programmatic refresh tokens (partners).
+    pub linkedin_partner_clients: std::collections::HashSet<String>,
+    /// TikTok's lifetimes (access, refresh) in seconds, when a test picks the older docs'
+    /// figures instead of the fixture's.
+    pub tiktok_lifetimes: Option<(u64, u64)>,
+    /// The next LinkedIn organization id.
+    pub next_organization_id: u64,
 }
 
 #[derive(Debug, Default)]
@@ -307,6 +328,12 @@ impl Inner {
             self.revoke_grant(grant);
             return Err(self.refuse(reason, "refresh_token_invalid"));
         }
+        if self.grants[grant]
+            .refresh_expires_at
+            .is_some_and(|dies| now >= dies)
+        {
+            return Err(self.refuse("refresh token past its lifetime", "refresh_token_invalid"));
+        }
         if rules.rotates {
             self.refresh_tokens
                 .insert(presented, (grant, RefreshTokenStatus::Rotated));
@@ -351,6 +378,7 @@ impl Inner {
                     name: display_name(username),
                     counters: Counters::default(),
                     clock_offset: Duration::ZERO,
+                    organizations: Vec::new(),
                 },
             );
             id
@@ -384,6 +412,7 @@ impl Inner {
             revoked: false,
             issued_at: now,
             last_used_at: now,
+            refresh_expires_at: None,
         });
         self.grants.len() - 1
     }
