@@ -92,6 +92,10 @@ pub struct TokenFacts {
     /// The documented refresh-token lifetime, when the answer does not say.
     #[serde(default)]
     pub refresh_lifetime_secs: Option<u64>,
+    /// Refreshing never moves the refresh token's expiry (LinkedIn: 365 days from the
+    /// consent): the grant's death date is fixed at the consent.
+    #[serde(default)]
+    pub refresh_expiry_fixed: bool,
     /// The grant dies after this long unused (Google: 6 months).
     #[serde(default)]
     pub idle_expiry_days: Option<u32>,
@@ -113,6 +117,10 @@ pub struct RefreshSpec {
     /// On demand: the sweep refreshes a grant unused for this long, to keep it alive.
     #[serde(default)]
     pub keep_alive_days: Option<u32>,
+    /// Also check the token (and the accounts it manages) this often, whatever the policy:
+    /// how a lost Page role is noticed between refreshes (LinkedIn: daily).
+    #[serde(default)]
+    pub validate_every_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -122,6 +130,39 @@ pub struct ApiVersion {
     /// When the platform retires this version (ISO date), where it says.
     #[serde(default)]
     pub sunset: Option<String>,
+    /// The header the version is sent in on API calls (LinkedIn: `LinkedIn-Version`).
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// Other headers every API call carries (LinkedIn: Rest.li 2.0.0).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ApiVersion {
+    /// The headers an API call (identity, managed accounts) carries.
+    pub fn call_headers(&self) -> Vec<(String, String)> {
+        let version = self
+            .version_header
+            .iter()
+            .map(|name| (name.clone(), self.version.clone()));
+        version
+            .chain(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect()
+    }
+}
+
+/// The accounts a consent manages besides the consenting profile (LinkedIn: the company
+/// pages the member administers), each a connection of its own under the grant.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedAccounts {
+    /// The connections' kind: `organization` or `page`.
+    pub kind: String,
+    /// Lists the accounts the token may act for (an administrator role, approved).
+    pub list_url: String,
+    /// Looks up their names, when the list gives only ids.
+    #[serde(default)]
+    pub names_url: Option<String>,
 }
 
 /// One provider.
@@ -138,6 +179,10 @@ pub struct ProviderSpec {
     #[serde(default)]
     pub revoke_url: Option<String>,
     pub identity: IdentitySpec,
+    /// The accounts the consent manages besides the profile, where the platform has them.
+    /// How the answers are read is per platform (`managed_accounts.rs`).
+    #[serde(default)]
+    pub managed_accounts: Option<ManagedAccounts>,
     pub scopes: Vec<String>,
     #[serde(default = "space")]
     pub scope_separator: String,
@@ -317,6 +362,15 @@ impl ProviderSpec {
         if let Some(revoke) = &self.revoke_url {
             urls.push(("revoke_url", revoke));
         }
+        if let Some(managed) = &self.managed_accounts {
+            if !crate::core::managed_accounts::readable(&self.name) {
+                return bad("managed_accounts are read for built-in platforms only".into());
+            }
+            urls.push(("managed_accounts.list_url", &managed.list_url));
+            if let Some(names) = &managed.names_url {
+                urls.push(("managed_accounts.names_url", names));
+            }
+        }
         for (field, url) in urls {
             let host_ok = url
                 .strip_prefix("https://")
@@ -445,7 +499,7 @@ mod tests {
     #[test]
     fn the_builtin_catalogue_parses_and_validates() {
         let parsed = Catalogue::parse(BUILTIN).unwrap();
-        assert_eq!(parsed.names(), vec!["x", "youtube"]);
+        assert_eq!(parsed.names(), vec!["x", "youtube", "linkedin", "tiktok"]);
         for spec in &parsed.providers {
             assert!(!spec.docs.is_empty(), "{} cites its sources", spec.name);
         }
@@ -599,6 +653,7 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod pinned_to_fixtures {
     use super::*;
+    use crate::core::query::param;
     use evergreen_fake_platform::fixtures::{self, Fixtures};
     use serde_json::{json, Value};
 
@@ -690,6 +745,69 @@ mod pinned_to_fixtures {
         // The keep-alive refresh comes well inside the idle limit.
         let keep_alive = yt.refresh.keep_alive_days.unwrap();
         assert!(u64::from(keep_alive) < f.fact_u64("idle_expiry_days"));
+    }
+
+    #[test]
+    fn linkedin_agrees_with_its_fixtures() {
+        let (li, f) = (spec("linkedin"), fixtures::linkedin());
+        assert_eq!(
+            json!(li.tokens.access_lifetime_secs),
+            *f.fact("access_lifetime_secs")
+        );
+        assert_eq!(
+            json!(li.tokens.refresh_lifetime_secs),
+            *f.fact("refresh_lifetime_secs")
+        );
+        assert_eq!(
+            li.tokens.refresh_expiry_fixed,
+            !f.fact_bool("refresh_extends_lifetime")
+        );
+        assert_eq!(rotates(&li), json!(false));
+        assert!(f
+            .fact("client_auth")
+            .as_array()
+            .unwrap()
+            .contains(&client_auth(&li)));
+        assert_eq!(li.pkce, Pkce::None, "web apps: no PKCE");
+        let api = li.api.as_ref().unwrap();
+        assert_eq!(
+            api.version_header.as_ref().map(|h| json!(h)),
+            Some(f.fact("api_version_header").clone())
+        );
+        assert!(api.version.len() == 6 && api.version.bytes().all(|b| b.is_ascii_digit()));
+        let (error, description) = error_of(f, "refresh_token_invalid");
+        assert!(li.is_dead_grant_error(&error, description.as_deref()));
+        let (error, description) = error_of(f, "authorization_code_invalid");
+        assert!(!li.is_dead_grant_error(&error, description.as_deref()));
+        // The proactive lead comes well before the access token dies, and a daily check
+        // notices a lost page role.
+        assert!(li.refresh.lead_secs.unwrap() < f.fact_u64("access_lifetime_secs"));
+        assert_eq!(li.refresh.validate_every_secs, Some(86_400));
+    }
+
+    #[test]
+    fn tiktok_agrees_with_its_fixtures_and_keeps_no_lifetime_of_its_own() {
+        let (tt, f) = (spec("tiktok"), fixtures::tiktok());
+        assert_eq!(json!(tt.client_id_param), *f.fact("client_id_param"));
+        assert_eq!(json!(tt.scope_separator), *f.fact("scope_separator"));
+        assert_eq!(rotates(&tt), *f.fact("refresh_token_rotates"));
+        assert_eq!(tt.pkce == Pkce::S256, f.fact_bool("pkce_for_web"));
+        // The docs disagree (24 h / 365 d against 2 h / 180 d): both come from the answer.
+        assert_eq!(tt.tokens.access_lifetime_secs, None);
+        assert_eq!(tt.tokens.refresh_lifetime_secs, None);
+        let (error, description) = error_of(f, "refresh_token_invalid");
+        assert!(tt.is_dead_grant_error(&error, description.as_deref()));
+        assert!(tt
+            .reused_refresh_token_errors
+            .iter()
+            .any(|s| s.matches(&error, description.as_deref())));
+        let url = tt.authorize_url("key 1", "https://e/cb", "st", None);
+        assert_eq!(param(&url, "client_key").as_deref(), Some("key 1"));
+        assert_eq!(param(&url, "client_id"), None);
+        assert_eq!(
+            param(&url, "scope").as_deref(),
+            Some("user.info.basic,user.info.profile,video.publish,video.upload")
+        );
     }
 
     /// The README's custom-provider example against the standard provider the fake serves

@@ -27,10 +27,14 @@ pub enum EventKind {
     Reconnected,
     /// The connection was removed through the API.
     Disconnected,
+    /// The account lost its role on this page at the platform (the grant itself is fine).
+    AccessLost,
+    /// The role came back: the page is usable again.
+    AccessRestored,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Expiring,
         EventKind::Expired,
         EventKind::Revoked,
@@ -38,6 +42,8 @@ impl EventKind {
         EventKind::Recovered,
         EventKind::Reconnected,
         EventKind::Disconnected,
+        EventKind::AccessLost,
+        EventKind::AccessRestored,
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -54,6 +60,8 @@ impl EventKind {
             EventKind::Recovered => "connection.recovered",
             EventKind::Reconnected => "connection.reconnected",
             EventKind::Disconnected => "connection.disconnected",
+            EventKind::AccessLost => "connection.access_lost",
+            EventKind::AccessRestored => "connection.access_restored",
         }
     }
 }
@@ -117,6 +125,21 @@ pub fn reconnected(after: Status, version: i64) -> Transition {
         kind: EventKind::Reconnected,
         dedupe_key: format!("reconnected:{version}"),
         health: after.health(),
+    }
+}
+
+/// The event of one page whose role was lost (`lost`) or came back, detected at `at_ms`, for
+/// a grant whose standing is `status`; `why` is the reason shown.
+pub fn access_changed(status: Status, lost: bool, why: &str, at_ms: i64) -> Transition {
+    let (kind, key) = if lost {
+        (EventKind::AccessLost, "access_lost")
+    } else {
+        (EventKind::AccessRestored, "access_restored")
+    };
+    Transition {
+        kind,
+        dedupe_key: format!("{key}:{at_ms}"),
+        health: status.connection_health(lost, Some(why)),
     }
 }
 

@@ -8,6 +8,12 @@
 //!   extra rotation is another chance to break the chain;
 //! - *validate*: nothing to refresh; validate daily and count down to the known death.
 //!
+//! A grant holding no refresh token is validated whatever its platform's policy (LinkedIn apps
+//! without programmatic refresh): there is nothing else to do with it. An on-demand grant whose
+//! refresh token has a known death (TikTok's `refresh_expires_in`) is renewed halfway through
+//! that life, so a rotation keeps the chain alive without rotating more than needed. A
+//! platform's `validate_every_secs` adds a regular check (LinkedIn: a lost page role).
+//!
 //! Whatever the policy, a grant with a known death date is also looked at at each warning
 //! stage and when it dies, so its state changes (and its events fire) on time.
 
@@ -34,6 +40,51 @@ pub struct GrantTimes {
     /// Set while backing off after a failure: the next attempt.
     pub retry_at: Option<Timestamp>,
     pub dead: bool,
+    /// The grant holds a refresh token.
+    pub refreshable: bool,
+}
+
+impl GrantTimes {
+    /// The policy this grant follows: its platform's, or *validate* when it cannot refresh.
+    fn policy(&self, refresh: &RefreshSpec) -> RefreshPolicy {
+        if self.refreshable {
+            refresh.policy
+        } else {
+            RefreshPolicy::Validate
+        }
+    }
+
+    /// When the next validation is due, if the policy or `validate_every_secs` asks for one.
+    fn validation_due(&self, refresh: &RefreshSpec) -> Option<Timestamp> {
+        let interval = match self.policy(refresh) {
+            RefreshPolicy::Validate => Some(VALIDATE_INTERVAL_MS),
+            _ => refresh.validate_every_secs.map(secs),
+        }?;
+        let last = self.last_validated_at.unwrap_or(self.last_refresh_at);
+        Some(last.max(self.last_refresh_at).plus_millis(interval))
+    }
+
+    /// When a refresh is due by the policy (not counting backoff), if ever.
+    fn refresh_due(&self, refresh: &RefreshSpec) -> Option<Timestamp> {
+        match self.policy(refresh) {
+            RefreshPolicy::Proactive => Some(match self.access_expires_at {
+                Some(expires) => expires.plus_millis(-secs(refresh.lead_secs.unwrap_or(0))),
+                None => self.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
+            }),
+            RefreshPolicy::OnDemand => {
+                let keep_alive = refresh
+                    .keep_alive_days
+                    .map(|days| self.last_refresh_at.plus_millis(i64::from(days) * DAY));
+                // Halfway through the refresh token's known life.
+                let renew = self.grant_expires_at.map(|dies| {
+                    let life = (dies.as_millis() - self.last_refresh_at.as_millis()).max(0);
+                    self.last_refresh_at.plus_millis(life / 2)
+                });
+                keep_alive.into_iter().chain(renew).min()
+            }
+            RefreshPolicy::Validate => None,
+        }
+    }
 }
 
 /// When the sweep should next look at the grant; `None` for never (a dead grant, or an
@@ -51,24 +102,8 @@ pub fn next_check_at(
         return Some(retry.max(now));
     }
     let mut candidates: Vec<Timestamp> = Vec::new();
-    match refresh.policy {
-        RefreshPolicy::Proactive => {
-            let lead = secs(refresh.lead_secs.unwrap_or(0));
-            candidates.push(match times.access_expires_at {
-                Some(expires) => expires.plus_millis(-lead),
-                None => times.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
-            });
-        }
-        RefreshPolicy::OnDemand => {
-            if let Some(days) = refresh.keep_alive_days {
-                candidates.push(times.last_refresh_at.plus_millis(i64::from(days) * DAY));
-            }
-        }
-        RefreshPolicy::Validate => {
-            let last = times.last_validated_at.unwrap_or(times.last_refresh_at);
-            candidates.push(last.plus_millis(VALIDATE_INTERVAL_MS));
-        }
-    }
+    candidates.extend(times.refresh_due(refresh));
+    candidates.extend(times.validation_due(refresh));
     if let Some(moment) = times
         .grant_expires_at
         .and_then(|dies| warnings.next_moment(dies, now))
@@ -90,17 +125,14 @@ pub enum Visit {
     Review,
 }
 
-/// The visit a grant gets at `now`. `can_refresh`: the grant holds a refresh token.
-pub fn visit(
-    refresh: &RefreshSpec,
-    times: &GrantTimes,
-    can_refresh: bool,
-    now: Timestamp,
-) -> Visit {
-    if times.dead {
+/// The visit a grant gets at `now`.
+pub fn visit(refresh: &RefreshSpec, times: &GrantTimes, now: Timestamp) -> Visit {
+    // Dead, or past the ledger's date: the date speaks, not the platform (a token refused
+    // after its known death is an expiry, not a revocation).
+    if times.dead || times.grant_expires_at.is_some_and(|dies| now >= dies) {
         return Visit::Review;
     }
-    let attempt = if can_refresh {
+    let attempt = if times.refreshable {
         Visit::Refresh
     } else {
         Visit::Validate
@@ -108,36 +140,25 @@ pub fn visit(
     if let Some(retry) = times.retry_at {
         return if now >= retry { attempt } else { Visit::Review };
     }
-    let due = match refresh.policy {
-        RefreshPolicy::Proactive => match times.access_expires_at {
-            Some(expires) => now >= expires.plus_millis(-secs(refresh.lead_secs.unwrap_or(0))),
-            None => now >= times.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
-        },
-        RefreshPolicy::OnDemand => refresh
-            .keep_alive_days
-            .is_some_and(|days| now >= times.last_refresh_at.plus_millis(i64::from(days) * DAY)),
-        RefreshPolicy::Validate => {
-            let last = times.last_validated_at.unwrap_or(times.last_refresh_at);
-            return if now >= last.plus_millis(VALIDATE_INTERVAL_MS) {
-                Visit::Validate
-            } else {
-                Visit::Review
-            };
-        }
-    };
-    if due {
-        attempt
+    let due = |at: Option<Timestamp>| at.is_some_and(|at| now >= at);
+    if due(times.refresh_due(refresh)) {
+        Visit::Refresh
+    } else if due(times.validation_due(refresh)) {
+        Visit::Validate
     } else {
         Visit::Review
     }
 }
 
 /// Whether a token request must refresh first: when less than the platform's threshold, or
-/// the caller's `min_valid_ms`, is left. An unknown expiry is served as is: the platform said
+/// the caller's `min_valid_ms`, is left. The threshold is never more than half the token's
+/// life (issued at `issued_at`): TikTok's 12 hours against its newer 2-hour tokens would
+/// otherwise rotate on every read. An unknown expiry is served as is: the platform said
 /// nothing (RFC 6749 allows it), and `validate` exists to check such a token.
 pub fn needs_refresh(
     refresh: &RefreshSpec,
     access_expires_at: Option<Timestamp>,
+    issued_at: Timestamp,
     min_valid_ms: i64,
     now: Timestamp,
 ) -> bool {
@@ -149,7 +170,8 @@ pub fn needs_refresh(
         RefreshPolicy::Proactive => secs(refresh.lead_secs.unwrap_or(0)),
         RefreshPolicy::Validate => 0,
     };
-    expires.as_millis() - now.as_millis() < threshold.max(min_valid_ms)
+    let half_life = (expires.as_millis() - issued_at.as_millis()).max(0) / 2;
+    expires.as_millis() - now.as_millis() < threshold.min(half_life).max(min_valid_ms)
 }
 
 /// Backoff after transient failures, and when they make a grant red. Configuration
@@ -254,6 +276,7 @@ mod tests {
             last_validated_at: None,
             retry_at: None,
             dead: false,
+            refreshable: true,
         }
     }
 
@@ -301,7 +324,12 @@ mod tests {
             next_check_at(&validate, &t, Warnings::default(), T0),
             Some(T0.plus_millis(DAY))
         );
-        let on_demand = spec("on_demand");
+        // A proactive grant whose next refresh comes after the death: only the stages remain.
+        let on_demand = spec("proactive");
+        let t = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(100 * DAY)),
+            ..t
+        };
         assert_eq!(
             next_check_at(&on_demand, &t, Warnings::default(), T0),
             Some(T0.plus_millis(46 * DAY))
@@ -348,18 +376,19 @@ mod tests {
     fn a_token_is_refreshed_inside_the_threshold_or_the_callers_minimum() {
         let x = spec("on_demand");
         let expires = Some(T0.plus_millis(2 * HOUR));
-        assert!(!needs_refresh(&x, expires, 60_000, T0));
+        assert!(!needs_refresh(&x, expires, T0, 60_000, T0));
         assert!(needs_refresh(
             &x,
             expires,
+            T0,
             60_000,
             T0.plus_millis(91 * 60 * SECOND)
         ));
         assert!(
-            needs_refresh(&x, expires, 3 * HOUR, T0),
+            needs_refresh(&x, expires, T0, 3 * HOUR, T0),
             "min_valid_seconds"
         );
-        assert!(!needs_refresh(&x, None, 3 * HOUR, T0), "unknown expiry");
+        assert!(!needs_refresh(&x, None, T0, 3 * HOUR, T0), "unknown expiry");
     }
 
     #[test]
@@ -408,48 +437,178 @@ mod tests {
     fn a_visit_refreshes_only_what_its_policy_says_is_due() {
         let keep_alive = spec("keep_alive");
         let t = times();
-        assert_eq!(visit(&keep_alive, &t, true, T0), Visit::Review);
+        assert_eq!(visit(&keep_alive, &t, T0), Visit::Review);
         let day_150 = T0.plus_millis(150 * DAY);
-        assert_eq!(visit(&keep_alive, &t, true, day_150), Visit::Refresh);
+        assert_eq!(visit(&keep_alive, &t, day_150), Visit::Refresh);
         assert_eq!(
-            visit(&keep_alive, &t, false, day_150),
+            visit(
+                &keep_alive,
+                &GrantTimes {
+                    refreshable: false,
+                    ..t
+                },
+                day_150
+            ),
             Visit::Validate,
             "without a refresh token, checking is all there is"
         );
-        assert_eq!(visit(&spec("on_demand"), &t, true, day_150), Visit::Review);
+        assert_eq!(visit(&spec("on_demand"), &t, day_150), Visit::Review);
 
         let proactive = spec("proactive");
         let long = GrantTimes {
             access_expires_at: Some(T0.plus_millis(60 * DAY)),
             ..t
         };
-        assert_eq!(visit(&proactive, &long, true, T0), Visit::Review);
+        assert_eq!(visit(&proactive, &long, T0), Visit::Review);
         assert_eq!(
-            visit(&proactive, &long, true, T0.plus_millis(45 * DAY)),
+            visit(&proactive, &long, T0.plus_millis(45 * DAY)),
             Visit::Refresh
         );
 
         let validate = spec("validate");
-        assert_eq!(visit(&validate, &t, false, T0), Visit::Review);
-        assert_eq!(
-            visit(&validate, &t, false, T0.plus_millis(DAY)),
-            Visit::Validate
-        );
+        assert_eq!(visit(&validate, &t, T0), Visit::Review);
+        assert_eq!(visit(&validate, &t, T0.plus_millis(DAY)), Visit::Validate);
 
         // Backing off: the retry is the visit, when its time comes.
         let retrying = GrantTimes {
             retry_at: Some(T0.plus_millis(60_000)),
             ..t
         };
+        assert_eq!(visit(&spec("on_demand"), &retrying, T0), Visit::Review);
         assert_eq!(
-            visit(&spec("on_demand"), &retrying, true, T0),
-            Visit::Review
-        );
-        assert_eq!(
-            visit(&spec("on_demand"), &retrying, true, T0.plus_millis(60_000)),
+            visit(&spec("on_demand"), &retrying, T0.plus_millis(60_000)),
             Visit::Refresh
         );
         let dead = GrantTimes { dead: true, ..t };
-        assert_eq!(visit(&keep_alive, &dead, true, day_150), Visit::Review);
+        assert_eq!(visit(&keep_alive, &dead, day_150), Visit::Review);
+    }
+}
+
+#[cfg(test)]
+mod grant_kinds {
+    use super::*;
+    use crate::core::catalogue::Catalogue;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+    const HOUR: i64 = 3_600 * SECOND;
+
+    fn refresh_of(provider: &str) -> RefreshSpec {
+        Catalogue::builtin().get(provider).unwrap().refresh.clone()
+    }
+
+    fn times(access_days: i64, dies_days: i64, refreshable: bool) -> GrantTimes {
+        GrantTimes {
+            access_expires_at: Some(T0.plus_millis(access_days * DAY)),
+            grant_expires_at: Some(T0.plus_millis(dies_days * DAY)),
+            last_refresh_at: T0,
+            last_validated_at: None,
+            retry_at: None,
+            dead: false,
+            refreshable,
+        }
+    }
+
+    #[test]
+    fn a_grant_without_a_refresh_token_is_validated_daily_whatever_its_platform_does() {
+        let li = refresh_of("linkedin");
+        let no_refresh = times(60, 60, false);
+        assert_eq!(
+            next_check_at(&li, &no_refresh, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY))
+        );
+        assert_eq!(
+            visit(&li, &no_refresh, T0.plus_millis(DAY)),
+            Visit::Validate
+        );
+        assert_eq!(
+            visit(&li, &no_refresh, T0.plus_millis(60 * DAY)),
+            Visit::Review,
+            "its death is the ledger's to apply"
+        );
+        // Past its lead time it still cannot refresh: never due on every sweep.
+        let day_40 = T0.plus_millis(40 * DAY);
+        let validated = GrantTimes {
+            last_validated_at: Some(day_40),
+            ..no_refresh
+        };
+        assert_eq!(
+            next_check_at(&li, &validated, Warnings::default(), day_40),
+            Some(T0.plus_millis(41 * DAY))
+        );
+        assert_eq!(visit(&li, &validated, day_40), Visit::Review);
+    }
+
+    #[test]
+    fn a_linkedin_partner_grant_refreshes_30_days_ahead_and_is_checked_daily_for_roles() {
+        let li = refresh_of("linkedin");
+        let partner = times(60, 365, true);
+        assert_eq!(
+            next_check_at(&li, &partner, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY)),
+            "the daily role check"
+        );
+        assert_eq!(visit(&li, &partner, T0.plus_millis(DAY)), Visit::Validate);
+        assert_eq!(
+            visit(&li, &partner, T0.plus_millis(30 * DAY)),
+            Visit::Refresh
+        );
+    }
+
+    #[test]
+    fn a_rotating_grant_with_a_known_death_is_renewed_halfway_through_it() {
+        let tt = refresh_of("tiktok");
+        let t = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(2 * HOUR)),
+            ..times(0, 180, true)
+        };
+        assert_eq!(
+            next_check_at(&tt, &t, Warnings::default(), T0),
+            Some(T0.plus_millis(90 * DAY))
+        );
+        assert_eq!(visit(&tt, &t, T0.plus_millis(89 * DAY)), Visit::Review);
+        assert_eq!(visit(&tt, &t, T0.plus_millis(90 * DAY)), Visit::Refresh);
+        // Unknown death: nothing to keep alive (X).
+        let unknown = GrantTimes {
+            grant_expires_at: None,
+            ..t
+        };
+        assert_eq!(next_check_at(&tt, &unknown, Warnings::default(), T0), None);
+    }
+
+    #[test]
+    fn the_threshold_is_at_most_half_the_tokens_life() {
+        let tt = refresh_of("tiktok");
+        // Newer docs: 2-hour tokens. 12 h would refresh on every read; half is one hour.
+        let two_hours = Some(T0.plus_millis(2 * HOUR));
+        assert!(!needs_refresh(
+            &tt,
+            two_hours,
+            T0,
+            60_000,
+            T0.plus_millis(59 * 60 * SECOND)
+        ));
+        assert!(needs_refresh(
+            &tt,
+            two_hours,
+            T0,
+            60_000,
+            T0.plus_millis(61 * 60 * SECOND)
+        ));
+        // Older docs: 24-hour tokens, refreshed with 12 hours left.
+        let a_day = Some(T0.plus_millis(24 * HOUR));
+        assert!(!needs_refresh(
+            &tt,
+            a_day,
+            T0,
+            60_000,
+            T0.plus_millis(11 * HOUR)
+        ));
+        assert!(needs_refresh(
+            &tt,
+            a_day,
+            T0,
+            60_000,
+            T0.plus_millis(13 * HOUR)
+        ));
     }
 }

@@ -1,0 +1,143 @@
+//! The ledger's date: when a grant dies, from what the platform said at the consent and at
+//! each refresh.
+//!
+//! - A grant holding no refresh token dies with its access token (LinkedIn apps without
+//!   programmatic refresh: 60 days).
+//! - Otherwise it dies when its refresh token does: `refresh_token_expires_in` /
+//!   `refresh_expires_in` from the answer (never a constant: TikTok changed its figures), or
+//!   the catalogue's documented lifetime when a consent's answer is silent.
+//! - Where refreshing never moves that date (LinkedIn's `refresh_expiry_fixed`), a refresh can
+//!   only bring it closer, never push it out.
+//! - A refresh whose answer is silent keeps the date it had; unknown stays unknown.
+
+use crate::core::catalogue::TokenFacts;
+use crate::core::clock::Timestamp;
+use crate::core::grant_tokens::access_expiry;
+use serde::{Deserialize, Serialize};
+
+/// What a token answer said about lifetimes, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifetimes {
+    pub expires_in: Option<u64>,
+    pub refresh_expires_in: Option<u64>,
+}
+
+/// When a grant dies, after an answer issued at `now`. `holds_refresh_token`: the grant has a
+/// refresh token once this answer is stored; `previous`: the date before a refresh (`None` at
+/// a consent, which starts the grant's life afresh).
+pub fn grant_expires_at(
+    facts: &TokenFacts,
+    answer: Lifetimes,
+    holds_refresh_token: bool,
+    previous: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if !holds_refresh_token {
+        return access_expiry(now, answer.expires_in);
+    }
+    let refreshing = previous.is_some();
+    let said = access_expiry(now, answer.refresh_expires_in);
+    let documented = (!refreshing)
+        .then(|| access_expiry(now, facts.refresh_lifetime_secs))
+        .flatten();
+    match (said.or(documented), previous) {
+        (Some(new), Some(old)) if facts.refresh_expiry_fixed => Some(new.min(old)),
+        (Some(new), _) => Some(new),
+        (None, old) => old,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::catalogue::Catalogue;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+    const DAY_SECS: u64 = 86_400;
+    const DAY: i64 = 86_400_000;
+
+    fn facts(provider: &str) -> TokenFacts {
+        Catalogue::builtin().get(provider).unwrap().tokens.clone()
+    }
+
+    #[test]
+    fn a_grant_without_a_refresh_token_dies_with_its_access_token() {
+        let answer = Lifetimes {
+            expires_in: Some(60 * DAY_SECS),
+            refresh_expires_in: None,
+        };
+        assert_eq!(
+            grant_expires_at(&facts("linkedin"), answer, false, None, T0),
+            Some(T0.plus_millis(60 * DAY))
+        );
+        let silent = Lifetimes {
+            expires_in: None,
+            refresh_expires_in: None,
+        };
+        assert_eq!(
+            grant_expires_at(&facts("linkedin"), silent, false, None, T0),
+            None
+        );
+    }
+
+    #[test]
+    fn a_fixed_death_never_moves_out_however_the_refresh_answers() {
+        let li = facts("linkedin");
+        let consent = Lifetimes {
+            expires_in: Some(60 * DAY_SECS),
+            refresh_expires_in: Some(365 * DAY_SECS),
+        };
+        let dies = grant_expires_at(&li, consent, true, None, T0);
+        assert_eq!(dies, Some(T0.plus_millis(365 * DAY)));
+        // Day 30: LinkedIn answers the remaining 335 days, or (wrongly) a fresh 365.
+        let day_30 = T0.plus_millis(30 * DAY);
+        for days in [335, 365] {
+            let refreshed = Lifetimes {
+                expires_in: Some(60 * DAY_SECS),
+                refresh_expires_in: Some(days * DAY_SECS),
+            };
+            assert_eq!(grant_expires_at(&li, refreshed, true, dies, day_30), dies);
+        }
+        // A silent consent answer falls back to the documented lifetime.
+        let silent = Lifetimes {
+            expires_in: Some(60 * DAY_SECS),
+            refresh_expires_in: None,
+        };
+        assert_eq!(grant_expires_at(&li, silent, true, None, T0), dies);
+    }
+
+    #[test]
+    fn a_rotating_grant_takes_each_answers_lifetime_and_keeps_it_when_silent() {
+        let tt = facts("tiktok");
+        assert_eq!(
+            tt.refresh_lifetime_secs, None,
+            "from the answer, never a constant"
+        );
+        let consent = Lifetimes {
+            expires_in: Some(86_400),
+            refresh_expires_in: Some(365 * DAY_SECS),
+        };
+        let dies = grant_expires_at(&tt, consent, true, None, T0);
+        assert_eq!(dies, Some(T0.plus_millis(365 * DAY)));
+        let later = T0.plus_millis(100 * DAY);
+        let newer_docs = Lifetimes {
+            expires_in: Some(7_200),
+            refresh_expires_in: Some(180 * DAY_SECS),
+        };
+        assert_eq!(
+            grant_expires_at(&tt, newer_docs, true, dies, later),
+            Some(later.plus_millis(180 * DAY)),
+            "a rotation moves the date, even closer"
+        );
+        let silent = Lifetimes {
+            expires_in: Some(7_200),
+            refresh_expires_in: None,
+        };
+        assert_eq!(grant_expires_at(&tt, silent, true, dies, later), dies);
+        assert_eq!(
+            grant_expires_at(&tt, silent, true, None, T0),
+            None,
+            "unknown"
+        );
+    }
+}
