@@ -17,7 +17,8 @@ use crate::core::binding_cookie;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::flow_errors::FlowError;
-use crate::core::grant_tokens::{access_expiry, TokenSet};
+use crate::core::grant_expiry::Lifetimes;
+use crate::core::grant_tokens::TokenSet;
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
@@ -156,6 +157,10 @@ async fn complete(
     let account = platform::fetch_identity(env, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
+    // The pages the account manages (LinkedIn), each a connection of its own.
+    let managed = platform::fetch_managed_accounts(env, provider, &exchanged.access_token)
+        .await
+        .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
 
     // A reconnect link restores its grant (its object refuses another account); any other
     // consent for an account this end user already connected updates that grant.
@@ -193,20 +198,24 @@ async fn complete(
             client_id: client.client_id.clone(),
             end_user_ref: session.end_user_ref.clone(),
             scopes: exchanged.scope.clone(),
-            access_expires_at: access_expiry(exchanged_at, exchanged.expires_in),
-            // Known only where the platform says (a refresh-token lifetime); else unknown.
-            grant_expires_at: access_expiry(exchanged_at, exchanged.refresh_expires_in),
-            refresh_policy: provider.refresh.policy.as_str().to_owned(),
+            issued_at: exchanged_at,
+            lifetimes: Lifetimes {
+                expires_in: exchanged.expires_in,
+                refresh_expires_in: exchanged.refresh_expires_in,
+            },
             tokens: TokenSet {
                 access_token: exchanged.access_token,
                 refresh_token: exchanged.refresh_token,
             },
-            connection: NewConnection {
-                kind: account.kind,
-                external_id: account.external_id,
-                display_name: account.display_name,
-                username: account.username,
-            },
+            connections: std::iter::once(account)
+                .chain(managed)
+                .map(|a| NewConnection {
+                    kind: a.kind,
+                    external_id: a.external_id,
+                    display_name: a.display_name,
+                    username: a.username,
+                })
+                .collect(),
             reconnect,
         },
     )
@@ -236,10 +245,15 @@ async fn complete(
                 .detail("Connection", &stored.connection_id),
         )?);
     }
+    // The account's own connection, and every connection the consent stored (LinkedIn: the
+    // member, then the pages they administer).
     Ok(super::respond::redirect(
         &with_params(
             &session.return_url,
-            &[("connection_id", &stored.connection_id)],
+            &[
+                ("connection_id", &stored.connection_id),
+                ("connection_ids", &stored.connection_ids.join(",")),
+            ],
         ),
         None,
     )?)

@@ -69,15 +69,15 @@ pub async fn visit_in_object(
     let spec = spec_of(&catalogue, &grant)?;
     let change = Change::new(env, &db, &grant, spec, now);
     let tokens = open_tokens(env, &grant)?;
-    let mut times = grant.times(grant.access_expires(), grant.refreshed_at());
+    let can_refresh = tokens.refresh_token.is_some();
+    let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);
     times.retry_at = (grant.refresh_state != "ok")
         .then(|| grant.next_check_at.map(time))
         .flatten();
-    let can_refresh = tokens.refresh_token.is_some();
     let what = if ask.force && can_refresh {
         Visit::Refresh
     } else {
-        visit(&spec.refresh, &times, can_refresh, now)
+        visit(&spec.refresh, &times, now)
     };
     let did = match what {
         Visit::Refresh => match refresh::refresh(&change, state, &tokens).await? {
@@ -89,7 +89,7 @@ pub async fn visit_in_object(
             Outcome::Dead(reason) if ask.force => return Err(dead_verdict(reason).into()),
             Outcome::Dead(_) => "dead",
         },
-        Visit::Validate => validate(&change, &tokens.access_token).await?,
+        Visit::Validate => validate(&change, &tokens.access_token, can_refresh).await?,
         Visit::Review => review(&change, &times).await?,
     };
     release(&db, &grant).await?;
@@ -159,13 +159,29 @@ async fn write_ledger(
     Ok(false)
 }
 
-/// A grant without a refresh token: the identity call says whether its token still works.
-async fn validate(change: &Change<'_>, access_token: &SecretText) -> Handled<&'static str> {
+/// A grant without a refresh token, or one due its regular check: the identity call says
+/// whether its token still works, and the managed-accounts list which pages it still
+/// administers.
+async fn validate(
+    change: &Change<'_>,
+    access_token: &SecretText,
+    refreshable: bool,
+) -> Handled<&'static str> {
     let grant = change.grant;
-    match platform::fetch_identity(change.env, change.spec, access_token).await {
-        Ok(_) => {
-            let times = grant.times(grant.access_expires(), grant.refreshed_at());
+    let checked = match platform::fetch_identity(change.env, change.spec, access_token).await {
+        Ok(_) => platform::fetch_managed_accounts(change.env, change.spec, access_token)
+            .await
+            .map(Some),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(managed) => {
+            let times = grant.times(grant.access_expires(), grant.refreshed_at(), refreshable);
             let expired = write_ledger(change, times, RefreshState::Ok, true).await?;
+            if let (false, Some(managed)) = (expired, managed) {
+                let ids: Vec<String> = managed.into_iter().map(|a| a.external_id).collect();
+                super::connection_access::apply(change, &ids).await?;
+            }
             Ok(if expired { "expired" } else { "validated" })
         }
         Err(IdentityFailure::TokenRefused(_)) => {

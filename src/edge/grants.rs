@@ -19,12 +19,15 @@ use super::refresh::{self, Change, Outcome};
 use super::respond::{self, Handled};
 use super::{bindings, clock, logging};
 use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::catalogue::{Catalogue, ProviderSpec};
+use crate::core::catalogue::{Catalogue, ProviderSpec, RefreshPolicy};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_events;
+use crate::core::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant_health::{GrantState, RefreshState, Status, StoredLedger};
-use crate::core::grant_tokens::{check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE};
+use crate::core::grant_tokens::{
+    access_expiry, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
+};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
 use crate::core::reconnect_links::{self, LinkError};
@@ -45,10 +48,12 @@ pub struct StoreGrant {
     pub end_user_ref: String,
     pub scopes: Option<String>,
     pub tokens: TokenSet,
-    pub access_expires_at: Option<Timestamp>,
-    pub grant_expires_at: Option<Timestamp>,
-    pub refresh_policy: String,
-    pub connection: NewConnection,
+    /// When the platform answered, and the lifetimes it gave: the access token's expiry and
+    /// the ledger's date are computed from these once the refresh token to keep is known.
+    pub issued_at: Timestamp,
+    pub lifetimes: Lifetimes,
+    /// The consenting account first, then the accounts it manages (LinkedIn pages).
+    pub connections: Vec<NewConnection>,
     /// Set when a reconnect link started the consent: the grant must still be at the link's
     /// epoch and the nonce unused; the nonce is consumed by this store.
     #[serde(default)]
@@ -86,7 +91,10 @@ pub struct NewConnection {
 #[derive(Serialize, Deserialize)]
 pub struct Stored {
     pub grant_id: String,
+    /// The consenting account's connection.
     pub connection_id: String,
+    /// Every connection the consent stored, that one first.
+    pub connection_ids: Vec<String>,
     pub version: i64,
 }
 
@@ -225,12 +233,14 @@ impl CurrentGrant {
         Status::as_written(&self.stored(), now)
     }
 
-    /// What the schedule is computed from, with `access_expires_at` and `last_refresh_at` as
-    /// they will be after the write at hand.
+    /// What the schedule is computed from, with `access_expires_at`, `last_refresh_at` and
+    /// the ledger's date as they will be after the write at hand. `refreshable`: the grant
+    /// holds a refresh token.
     pub fn times(
         &self,
         access_expires_at: Option<Timestamp>,
         last_refresh_at: Timestamp,
+        refreshable: bool,
     ) -> GrantTimes {
         GrantTimes {
             access_expires_at,
@@ -239,6 +249,7 @@ impl CurrentGrant {
             last_validated_at: self.last_validated_at.map(time),
             retry_at: None,
             dead: false,
+            refreshable,
         }
     }
 
@@ -318,6 +329,28 @@ pub async fn store_in_object(
             }
         }
     }
+    let catalogue = bindings::catalogue(env)?;
+    let spec = catalogue.get(&input.provider).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!("The provider {:?} is not in the catalogue.", input.provider),
+        )
+    })?;
+    let refreshable = input.tokens.refresh_token.is_some();
+    let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
+    // A consent starts the grant's life afresh: no earlier date carries over.
+    let grant_expires_at = grant_expires_at(
+        &spec.tokens,
+        input.lifetimes,
+        refreshable,
+        None,
+        input.issued_at,
+    );
+    let policy = if refreshable {
+        spec.refresh.policy
+    } else {
+        RefreshPolicy::Validate
+    };
     let old_version = existing.as_ref().map(|g| g.version as i64);
     let version = old_version.map_or(1, |v| v + 1);
     let sealed = keyring.seal(
@@ -326,18 +359,16 @@ pub async fn store_in_object(
     )?;
 
     // The sweep's first look at the grant, from its policy and the consent's expiries.
-    let catalogue = bindings::catalogue(env)?;
-    let next_check = catalogue.get(&input.provider).and_then(|spec| {
-        let times = GrantTimes {
-            access_expires_at: input.access_expires_at,
-            grant_expires_at: input.grant_expires_at,
-            last_refresh_at: now,
-            last_validated_at: None,
-            retry_at: None,
-            dead: false,
-        };
-        next_check_at(&spec.refresh, &times, bindings::warnings(env), now)
-    });
+    let times = GrantTimes {
+        access_expires_at,
+        grant_expires_at,
+        last_refresh_at: now,
+        last_validated_at: None,
+        retry_at: None,
+        dead: false,
+        refreshable,
+    };
+    let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
     let grant_write = match old_version {
         None => db
             .prepare(
@@ -359,9 +390,9 @@ pub async fn store_in_object(
                 sealed.blob.as_str().into(),
                 sealed.key_id.as_str().into(),
                 int(version),
-                bind_opt(input.access_expires_at),
-                bind_opt(input.grant_expires_at),
-                input.refresh_policy.as_str().into(),
+                bind_opt(access_expires_at),
+                bind_opt(grant_expires_at),
+                policy.as_str().into(),
                 ms(now),
                 bind_opt(next_check),
             ])?,
@@ -379,39 +410,41 @@ pub async fn store_in_object(
                 sealed.key_id.as_str().into(),
                 int(version),
                 text_or_null(input.scopes.as_deref()),
-                bind_opt(input.access_expires_at),
-                bind_opt(input.grant_expires_at),
+                bind_opt(access_expires_at),
+                bind_opt(grant_expires_at),
                 ms(now),
                 input.grant_id.as_str().into(),
                 int(old),
                 bind_opt(next_check),
             ])?,
     };
-    let connection = &input.connection;
-    let connection_write = db
-        .prepare(
-            "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
-               display_name, username, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 \
-             WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?10) \
-             ON CONFLICT (grant_id, kind, external_id) DO UPDATE SET \
-               end_user_ref = excluded.end_user_ref, display_name = excluded.display_name, \
-               username = excluded.username, access = 'ok', access_reason = NULL, \
-               disconnected_at = NULL, updated_at = excluded.updated_at",
-        )
-        .bind(&[
-            new_id("conn_")?.into(),
-            input.grant_id.as_str().into(),
-            input.tenant_id.as_str().into(),
-            input.end_user_ref.as_str().into(),
-            connection.kind.as_str().into(),
-            connection.external_id.as_str().into(),
-            text_or_null(connection.display_name.as_deref()),
-            text_or_null(connection.username.as_deref()),
-            ms(now),
-            int(version),
-        ])?;
-    let mut batch = vec![grant_write, connection_write];
+    let mut batch = vec![grant_write];
+    for connection in &input.connections {
+        batch.push(
+            db.prepare(
+                "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
+                   display_name, username, created_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 \
+                 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?10) \
+                 ON CONFLICT (grant_id, kind, external_id) DO UPDATE SET \
+                   end_user_ref = excluded.end_user_ref, display_name = excluded.display_name, \
+                   username = excluded.username, access = 'ok', access_reason = NULL, \
+                   disconnected_at = NULL, updated_at = excluded.updated_at",
+            )
+            .bind(&[
+                new_id("conn_")?.into(),
+                input.grant_id.as_str().into(),
+                input.tenant_id.as_str().into(),
+                input.end_user_ref.as_str().into(),
+                connection.kind.as_str().into(),
+                connection.external_id.as_str().into(),
+                text_or_null(connection.display_name.as_deref()),
+                text_or_null(connection.username.as_deref()),
+                ms(now),
+                int(version),
+            ])?,
+        );
+    }
     let guard = "WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?3)";
     if let Some(check) = &input.reconnect {
         // A plain INSERT: a nonce consumed by a racing callback fails the whole batch.
@@ -431,7 +464,7 @@ pub async fn store_in_object(
     let restored = existing.is_some();
     if restored {
         let after = Status {
-            grant: GrantState::at(input.grant_expires_at, None, bindings::warnings(env), now),
+            grant: GrantState::at(grant_expires_at, None, bindings::warnings(env), now),
             refresh: RefreshState::Ok,
         };
         // The guard checks what the UPDATE above writes: alive, refreshing ok.
@@ -455,23 +488,30 @@ pub async fn store_in_object(
     #[derive(Deserialize)]
     struct Id {
         id: String,
+        kind: String,
+        external_id: String,
     }
-    let stored: Option<Id> = db
-        .prepare(
-            "SELECT id FROM connections WHERE grant_id = ?1 AND kind = ?2 AND external_id = ?3",
-        )
-        .bind(&[
-            input.grant_id.as_str().into(),
-            connection.kind.as_str().into(),
-            connection.external_id.as_str().into(),
-        ])?
-        .first(None)
-        .await?;
-    let connection_id = stored
-        .ok_or_else(|| {
-            worker::Error::RustError("the connection row is missing after the write".into())
-        })?
-        .id;
+    let rows: Vec<Id> = db
+        .prepare("SELECT id, kind, external_id FROM connections WHERE grant_id = ?1")
+        .bind(&[input.grant_id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let connection_ids = input
+        .connections
+        .iter()
+        .map(|c| {
+            rows.iter()
+                .find(|r| r.kind == c.kind && r.external_id == c.external_id)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| {
+                    worker::Error::RustError("a connection row is missing after the write".into())
+                })
+        })
+        .collect::<worker::Result<Vec<String>>>()?;
+    let connection_id = connection_ids.first().cloned().ok_or_else(|| {
+        worker::Error::RustError("a consent must store at least one connection".into())
+    })?;
     if restored {
         super::outbox::hand_off(env, &db, &input.grant_id, now).await;
     }
@@ -480,6 +520,7 @@ pub async fn store_in_object(
         &StoreOutcome::Stored(Stored {
             grant_id: input.grant_id,
             connection_id,
+            connection_ids,
             version,
         }),
     )?)
@@ -646,7 +687,8 @@ async fn serve_token(
             .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
     });
     let mut refreshed = false;
-    if !waiting && needs_refresh(&spec.refresh, expires_at, min_valid_ms, now) {
+    let issued_at = grant.refreshed_at();
+    if !waiting && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now) {
         refreshed = true;
         wrote.set(true);
         match refresh::refresh(&change, state, &tokens).await? {

@@ -10,6 +10,7 @@ mod callback;
 mod circuits;
 mod clock;
 mod connect;
+mod connection_access;
 mod cron;
 mod d1;
 mod d1_time;

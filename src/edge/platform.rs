@@ -10,6 +10,7 @@ use crate::core::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_tokens::SecretText;
 use crate::core::identity::{self, AccountIdentity};
+use crate::core::managed_accounts;
 use crate::core::refresh_failure::RefreshFailure;
 use crate::core::token_response::{self, TokenAnswer, TokenAnswerError};
 use oauth2::basic::{
@@ -208,15 +209,26 @@ fn token_client(
 }
 
 /// What the `oauth2` crate does not report about a token endpoint's answer: its status and
-/// `Retry-After` (seconds).
-#[derive(Default)]
-struct Observed(std::cell::Cell<Option<(u16, Option<u64>)>>);
+/// `Retry-After` (seconds). It also sends the client id under the provider's name for it
+/// (TikTok: `client_key`), which the crate cannot.
+struct Observed<'a> {
+    seen: std::cell::Cell<Option<(u16, Option<u64>)>>,
+    client_id_param: &'a str,
+}
 
-impl Observed {
+impl<'a> Observed<'a> {
+    fn new(provider: &'a ProviderSpec) -> Self {
+        Self {
+            seen: std::cell::Cell::new(None),
+            client_id_param: &provider.client_id_param,
+        }
+    }
+
     async fn send(
         &self,
         request: oauth2::HttpRequest,
     ) -> Result<oauth2::HttpResponse, http_client::HttpError> {
+        let request = rename_client_id(request, self.client_id_param);
         let response = http_client::send(request).await;
         if let Ok(r) = &response {
             let retry_after = r
@@ -224,18 +236,32 @@ impl Observed {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
-            self.0.set(Some((r.status().as_u16(), retry_after)));
+            self.seen.set(Some((r.status().as_u16(), retry_after)));
         }
         response
     }
 
     fn status(&self) -> Option<u16> {
-        self.0.get().map(|(status, _)| status)
+        self.seen.get().map(|(status, _)| status)
     }
 
     fn retry_after(&self) -> Option<u64> {
-        self.0.get().and_then(|(_, retry_after)| retry_after)
+        self.seen.get().and_then(|(_, retry_after)| retry_after)
     }
+}
+
+/// The form body with `client_id` sent as `param` instead (a no-op for `client_id`).
+fn rename_client_id(request: oauth2::HttpRequest, param: &str) -> oauth2::HttpRequest {
+    use oauth2::url::form_urlencoded::{parse, Serializer};
+    if param == "client_id" {
+        return request;
+    }
+    let (parts, body) = request.into_parts();
+    let mut form = Serializer::new(String::new());
+    for (k, v) in parse(&body) {
+        form.append_pair(if k == "client_id" { param } else { &k }, &v);
+    }
+    http::Request::from_parts(parts, form.finish().into_bytes())
 }
 
 /// Exchanges an authorization code, server to server, with the provider's client
@@ -255,7 +281,7 @@ pub async fn exchange_code(
     }
     // A 5xx or 429 (the platform failing, worth retrying) is never taken for a malformed
     // answer: the observer keeps the status the `oauth2` crate drops.
-    let observed = Observed::default();
+    let observed = Observed::new(provider);
     let result = request.request_async(&|r| observed.send(r)).await;
     let status = observed.status();
     let platform_failing = |s: Option<u16>| s.is_some_and(|s| s == 429 || s >= 500);
@@ -307,7 +333,7 @@ pub async fn refresh(
     })?;
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let request = oauth.exchange_refresh_token(&token);
-    let observed = Observed::default();
+    let observed = Observed::new(provider);
     let result = request.request_async(&|r| observed.send(r)).await;
     let (status, retry_after_secs) = (observed.status().unwrap_or(0), observed.retry_after());
     let refused = |error: Option<String>, description: Option<String>| RefreshFailure::Refused {
@@ -350,30 +376,76 @@ impl std::fmt::Display for IdentityFailure {
     }
 }
 
+/// A GET to one of the platform's APIs with the token, and the catalogue's API headers
+/// (LinkedIn-Version); the body of a 200. `what` names the call in errors.
+async fn api_get(
+    env: &Env,
+    provider: &ProviderSpec,
+    url: &str,
+    access_token: &SecretText,
+    what: &str,
+) -> Result<Vec<u8>, IdentityFailure> {
+    let mut request = http::Request::builder()
+        .method("GET")
+        .uri(platform_url(env, url))
+        .header("authorization", format!("Bearer {}", access_token.expose()))
+        .header("accept", "application/json");
+    for (name, value) in provider.api.iter().flat_map(|a| a.call_headers()) {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Vec::new())
+        .map_err(|e| IdentityFailure::Failed(format!("{what} request: {e}")))?;
+    let response = http_client::send(request)
+        .await
+        .map_err(|e| IdentityFailure::Failed(format!("{what} request failed: {e}")))?;
+    match response.status().as_u16() {
+        200 => Ok(response.into_body()),
+        status @ (401 | 403) => Err(IdentityFailure::TokenRefused(status)),
+        status => Err(IdentityFailure::Failed(format!(
+            "{what} endpoint answered {status}"
+        ))),
+    }
+}
+
 /// Reads whose token this is: after a consent, and as the cheap check that a token works.
 pub async fn fetch_identity(
     env: &Env,
     provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<AccountIdentity, IdentityFailure> {
-    let request = http::Request::builder()
-        .method("GET")
-        .uri(platform_url(env, &provider.identity.url))
-        .header("authorization", format!("Bearer {}", access_token.expose()))
-        .header("accept", "application/json")
-        .body(Vec::new())
-        .map_err(|e| IdentityFailure::Failed(format!("identity request: {e}")))?;
-    let response = http_client::send(request)
-        .await
-        .map_err(|e| IdentityFailure::Failed(format!("identity request failed: {e}")))?;
-    match response.status().as_u16() {
-        200 => identity::parse(&provider.identity, response.body())
-            .map_err(|e| IdentityFailure::Failed(e.to_string())),
-        status @ (401 | 403) => Err(IdentityFailure::TokenRefused(status)),
-        status => Err(IdentityFailure::Failed(format!(
-            "identity endpoint answered {status}"
-        ))),
-    }
+    let body = api_get(
+        env,
+        provider,
+        &provider.identity.url,
+        access_token,
+        "identity",
+    )
+    .await?;
+    identity::parse(&provider.identity, &body).map_err(|e| IdentityFailure::Failed(e.to_string()))
+}
+
+/// The accounts the token manages besides the profile (LinkedIn: the pages the member
+/// administers), named where the platform has a lookup; none for other platforms.
+pub async fn fetch_managed_accounts(
+    env: &Env,
+    provider: &ProviderSpec,
+    access_token: &SecretText,
+) -> Result<Vec<AccountIdentity>, IdentityFailure> {
+    let Some(spec) = &provider.managed_accounts else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: crate::core::identity::IdentityError| IdentityFailure::Failed(e.to_string());
+    let list = api_get(env, provider, &spec.list_url, access_token, "role list").await?;
+    let ids = managed_accounts::parse_list(&list).map_err(failed)?;
+    let names = match managed_accounts::names_url(spec, &ids) {
+        // A names lookup that fails leaves the accounts unnamed, not unconnected.
+        Some(url) => api_get(env, provider, &url, access_token, "names")
+            .await
+            .ok(),
+        None => None,
+    };
+    Ok(managed_accounts::accounts(spec, &ids, names.as_deref()))
 }
 
 /// Revokes `token` at the platform (RFC 7009), with the provider's client authentication.
@@ -417,7 +489,7 @@ pub async fn revoke(
             request = request.header("authorization", format!("Basic {basic}"));
         }
         ClientAuth::ClientSecretPost => {
-            form.append_pair("client_id", &client.client_id)
+            form.append_pair(&provider.client_id_param, &client.client_id)
                 .append_pair("client_secret", client.client_secret.expose());
         }
     }

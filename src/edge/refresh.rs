@@ -32,6 +32,7 @@ use crate::core::circuit::BreakerConfig;
 use crate::core::clock::Timestamp;
 use crate::core::expiry_warnings::Warnings;
 use crate::core::grant_events::transitions;
+use crate::core::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{access_expiry, TokenSet};
 use crate::core::ids::{new_id, random_bytes};
@@ -240,7 +241,11 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
                 refresh_token: answer.refresh_token.or(Some(refresh_token)),
             };
             let access_expires_at = access_expiry(now, answer.expires_in);
-            store_refreshed(change, &renewed, access_expires_at).await?;
+            let lifetimes = Lifetimes {
+                expires_in: answer.expires_in,
+                refresh_expires_in: answer.refresh_expires_in,
+            };
+            store_refreshed(change, &renewed, lifetimes).await?;
             Outcome::Refreshed {
                 tokens: renewed,
                 access_expires_at,
@@ -252,10 +257,13 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     Ok(outcome)
 }
 
+/// Stores a refresh's tokens (before anything else is done with them: a rotated refresh token
+/// is the only one that works now), with the access token's expiry and the ledger's date as
+/// the answer gives them.
 async fn store_refreshed(
     change: &Change<'_>,
     tokens: &TokenSet,
-    access_expires_at: Option<Timestamp>,
+    lifetimes: Lifetimes,
 ) -> Handled<()> {
     let Change {
         env,
@@ -269,19 +277,30 @@ async fn store_refreshed(
         binding(&grant.tenant_id, &grant.id, old + 1),
         &tokens.to_bytes(),
     )?;
+    let access_expires_at = access_expiry(now, lifetimes.expires_in);
+    let refreshable = tokens.refresh_token.is_some();
+    let dies_at = grant_expires_at(
+        &change.spec.tokens,
+        lifetimes,
+        refreshable,
+        grant.grant_expires_at.map(super::d1_time::read),
+        now,
+    );
     let after = Status {
-        grant: change.ledger(),
+        grant: GrantState::at(dies_at, None, change.warnings, now),
         refresh: RefreshState::Ok,
     };
     let (state, reason) = state_columns(after.grant);
-    let next = change.next_check(&grant.times(access_expires_at, now));
+    let mut times = grant.times(access_expires_at, now, refreshable);
+    times.grant_expires_at = dies_at;
+    let next = change.next_check(&times);
     let update = db
         .prepare(
             "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
                access_expires_at = ?4, last_refresh_at = ?5, claim_id = NULL, \
                claim_expires_at = NULL, refresh_state = 'ok', failure_streak = 0, \
                failure_days = 0, last_error = NULL, next_check_at = ?6, updated_at = ?5, \
-               state = ?7, state_reason = ?8 \
+               state = ?7, state_reason = ?8, grant_expires_at = ?11 \
              WHERE id = ?9 AND version = ?10",
         )
         .bind(&[
@@ -295,6 +314,7 @@ async fn store_refreshed(
             super::d1::text_or_null(reason),
             grant.id.as_str().into(),
             int(old),
+            bind_opt(dies_at),
         ])?;
     if !change.commit(update, after, old + 1).await? {
         // Nothing else writes this grant; a lost compare-and-swap is a bug worth a loud log.

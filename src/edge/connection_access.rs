@@ -1,0 +1,101 @@
+//! A page's role at the platform, checked against the grant's connections after a
+//! validation: a page missing from the platform's list turns red on its own
+//! (`connections.access = 'lost'`) with a `connection.access_lost` event for that connection
+//! only; one that comes back is usable again (`connection.access_restored`). The decision is
+//! the core's (`managed_accounts::access_changes`); this writes it, inside the grant's object.
+
+use super::d1_time::bind as ms;
+use super::events::{self, Written};
+use super::refresh::Change;
+use super::respond::Handled;
+use crate::core::grant_events;
+use crate::core::managed_accounts::{self, AccessChange, StoredConnection};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Row {
+    id: String,
+    kind: String,
+    external_id: String,
+    access: String,
+}
+
+/// Applies the platform's current list of managed account ids to the grant's connections.
+pub async fn apply(change: &Change<'_>, managed: &[String]) -> Handled<()> {
+    let Change {
+        env, db, spec, now, ..
+    } = *change;
+    if spec.managed_accounts.is_none() {
+        return Ok(());
+    }
+    let rows: Vec<Row> = db
+        .prepare(
+            "SELECT id, kind, external_id, access FROM connections \
+             WHERE grant_id = ?1 AND disconnected_at IS NULL",
+        )
+        .bind(&[change.grant.id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let stored: Vec<StoredConnection> = rows
+        .into_iter()
+        .map(|r| StoredConnection {
+            id: r.id,
+            kind: r.kind,
+            external_id: r.external_id,
+            access: r.access,
+        })
+        .collect();
+    let changes = managed_accounts::access_changes(spec, &stored, managed);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // The grant as the validation just wrote it: the events are guarded on that standing.
+    let Some(grant) = super::grants::current(db, &change.grant.id).await? else {
+        return Ok(());
+    };
+    let status = grant.written_status(now);
+    let written = Written {
+        grant_id: &grant.id,
+        version: grant.version as i64,
+        state: &grant.state,
+        refresh_state: &grant.refresh_state,
+    };
+    let why = managed_accounts::lost_message(spec);
+    let mut batch = Vec::new();
+    for c in &changes {
+        let (connection_id, lost) = match c {
+            AccessChange::Lost { connection_id } => (connection_id, true),
+            AccessChange::Restored { connection_id } => (connection_id, false),
+        };
+        let (access, was, reason) = if lost {
+            ("lost", "ok", Some(why.as_str()))
+        } else {
+            ("ok", "lost", None)
+        };
+        batch.push(
+            db.prepare(
+                "UPDATE connections SET access = ?1, access_reason = ?2, updated_at = ?3 \
+                 WHERE id = ?4 AND access = ?5",
+            )
+            .bind(&[
+                access.into(),
+                super::d1::text_or_null(reason),
+                ms(now),
+                connection_id.as_str().into(),
+                was.into(),
+            ])?,
+        );
+        let event = grant_events::access_changed(status, lost, &why, now.as_millis());
+        batch.extend(events::insert(
+            db,
+            &written,
+            &event,
+            Some(connection_id),
+            now,
+        )?);
+    }
+    db.batch(batch).await?;
+    super::outbox::hand_off(env, db, &grant.id, now).await;
+    Ok(())
+}
