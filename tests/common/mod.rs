@@ -85,6 +85,9 @@ pub struct Stack {
     pub operator_secret: String,
     pub x_client: Client,
     pub google_client: Client,
+    pub linkedin_client: Client,
+    /// TikTok calls its client id the client key.
+    pub tiktok_client: Client,
 }
 
 impl Stack {
@@ -106,8 +109,21 @@ impl Stack {
             id: format!("{}.apps.googleusercontent.com", random_secret()),
             secret: random_secret(),
         };
-        let fake = FakePlatform::start("127.0.0.1:0", &[x_client.clone(), google_client.clone()])
-            .expect("the fake platform starts");
+        let linkedin_client = Client {
+            id: format!("li{}", &random_secret()[..12]),
+            secret: random_secret(),
+        };
+        let tiktok_client = Client {
+            id: format!("aw{}", &random_secret()[..14]),
+            secret: random_secret(),
+        };
+        let clients = [
+            x_client.clone(),
+            google_client.clone(),
+            linkedin_client.clone(),
+            tiktok_client.clone(),
+        ];
+        let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
         let operator_secret = random_secret();
         let vars = vec![
             ("OPERATOR_SECRET".to_owned(), operator_secret.clone()),
@@ -119,10 +135,20 @@ impl Stack {
                 "YOUTUBE_CLIENT_SECRET".to_owned(),
                 google_client.secret.clone(),
             ),
+            ("LINKEDIN_CLIENT_ID".to_owned(), linkedin_client.id.clone()),
+            (
+                "LINKEDIN_CLIENT_SECRET".to_owned(),
+                linkedin_client.secret.clone(),
+            ),
+            ("TIKTOK_CLIENT_ID".to_owned(), tiktok_client.id.clone()),
+            (
+                "TIKTOK_CLIENT_SECRET".to_owned(),
+                tiktok_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
         ];
         let mut vars = vars;
-        vars.extend(more_vars(&[x_client.clone(), google_client.clone()]));
+        vars.extend(more_vars(&clients));
         let worker = Worker::start(name, vars);
         Stack {
             fake,
@@ -130,6 +156,8 @@ impl Stack {
             operator_secret,
             x_client,
             google_client,
+            linkedin_client,
+            tiktok_client,
         }
     }
 

@@ -65,6 +65,42 @@ pub fn connect_youtube(
     query_param(back, "connection_id").expect("the return URL gets the connection id")
 }
 
+/// The whole flow at a fake platform whose consent page posts back to `authorize_path`
+/// (LinkedIn, TikTok): every connection id the return URL received, the account's first.
+pub fn connect_at(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    provider: &str,
+    authorize_path: &str,
+    end_user_ref: &str,
+    username: &str,
+) -> Vec<String> {
+    let browser = Browser::new();
+    let authorize = open(&browser, &tenant.connect_url_for(provider, end_user_ref));
+    let page = browser.get(&authorize);
+    assert_eq!(page.status, 200, "the fake's consent page: {page:?}");
+    let mut fields = query_pairs(&authorize);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), "approve".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{authorize_path}", s.fake.base_url());
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    let back = back.redirect();
+    assert!(back.starts_with(&tenant.return_url), "{back}");
+    let first = query_param(back, "connection_id").expect("the return URL gets the connection id");
+    let all: Vec<String> = query_param(back, "connection_ids")
+        .expect("the return URL gets every connection id")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(all[0], first, "the account's own connection comes first");
+    all
+}
+
 /// The whole flow in one browser; returns the connection id the return URL received.
 pub fn connect(s: &Stack, tenant: &Tenant<'_>, end_user_ref: &str, username: &str) -> String {
     let browser = Browser::new();
