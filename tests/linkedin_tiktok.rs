@@ -235,8 +235,7 @@ fn a_partner_grants_death_date_stays_put_across_refreshes() {
     // Refreshed proactively 30 days before each 60-day access token ends: days 30 and 60.
     for (n, day) in [(1, 31), (2, 62)] {
         let _later = ClockShift::by_days(s, day);
-        s.fake
-            .advance_clock("partner_member", if n == 1 { 31 * DAY } else { 31 * DAY });
+        s.fake.advance_clock("partner_member", 31 * DAY);
         s.worker.run_cron("0 * * * *");
         let refreshed = s
             .worker

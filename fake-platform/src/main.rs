@@ -1,8 +1,9 @@
 //! `fake-platform`: the fake social platform as a process, for the run command.
 //!
 //! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). The OAuth clients it accepts come
-//! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and `YOUTUBE_CLIENT_ID`/
-//! `YOUTUBE_CLIENT_SECRET` (optional), the same values the worker gets from `.dev.vars`.
+//! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_` and
+//! `TIKTOK_` pairs, the same values the worker gets from `.dev.vars`. For the demo, the fake
+//! LinkedIn's `demo_user` administers one company page.
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use std::process::ExitCode;
@@ -21,7 +22,13 @@ fn main() -> ExitCode {
         eprintln!("fake-platform: set X_CLIENT_ID and X_CLIENT_SECRET (scripts/dev does)");
         return ExitCode::from(2);
     };
-    let clients: Vec<Client> = std::iter::once(x).chain(client("YOUTUBE")).collect();
+    let clients: Vec<Client> = std::iter::once(x)
+        .chain(
+            ["YOUTUBE", "LINKEDIN", "TIKTOK"]
+                .into_iter()
+                .filter_map(client),
+        )
+        .collect();
     let fake = match FakePlatform::start(&addr, &clients) {
         Ok(fake) => fake,
         Err(e) => {
@@ -29,7 +36,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("fake-platform: serving X and Google on {}", fake.base_url());
+    fake.add_linkedin_organization("demo_user", "Evergreen Demo Company");
+    println!(
+        "fake-platform: serving X, Google, LinkedIn and TikTok on {}",
+        fake.base_url()
+    );
     // Serve until killed.
     loop {
         std::thread::park();

@@ -15,6 +15,10 @@ use crate::core::clock::Timestamp;
 use crate::core::grant_tokens::access_expiry;
 use serde::{Deserialize, Serialize};
 
+/// Platforms answer lifetimes in whole seconds, counted when they answer: a fixed date re-read
+/// from "seconds left" drifts by this much without having moved.
+const ROUNDING_MS: i64 = 60_000;
+
 /// What a token answer said about lifetimes, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifetimes {
@@ -41,7 +45,15 @@ pub fn grant_expires_at(
         .then(|| access_expiry(now, facts.refresh_lifetime_secs))
         .flatten();
     match (said.or(documented), previous) {
-        (Some(new), Some(old)) if facts.refresh_expiry_fixed => Some(new.min(old)),
+        // Fixed: the date can come closer (the platform cut the grant short), never move
+        // out, and a refresh answering its remaining seconds leaves it exactly where it was.
+        (Some(new), Some(old)) if facts.refresh_expiry_fixed => {
+            Some(if new.as_millis() < old.as_millis() - ROUNDING_MS {
+                new
+            } else {
+                old
+            })
+        }
         (Some(new), _) => Some(new),
         (None, old) => old,
     }
@@ -89,15 +101,25 @@ mod tests {
         };
         let dies = grant_expires_at(&li, consent, true, None, T0);
         assert_eq!(dies, Some(T0.plus_millis(365 * DAY)));
-        // Day 30: LinkedIn answers the remaining 335 days, or (wrongly) a fresh 365.
-        let day_30 = T0.plus_millis(30 * DAY);
-        for days in [335, 365] {
+        // Day 30, a little after the hour: LinkedIn answers the whole seconds left (a date a
+        // fraction earlier), or (wrongly) a fresh 365 days.
+        let day_30 = T0.plus_millis(30 * DAY + 400);
+        for left_secs in [335 * DAY_SECS - 1, 365 * DAY_SECS] {
             let refreshed = Lifetimes {
                 expires_in: Some(60 * DAY_SECS),
-                refresh_expires_in: Some(days * DAY_SECS),
+                refresh_expires_in: Some(left_secs),
             };
             assert_eq!(grant_expires_at(&li, refreshed, true, dies, day_30), dies);
         }
+        // Cut short by the platform: the nearer date is taken.
+        let cut = Lifetimes {
+            expires_in: Some(60 * DAY_SECS),
+            refresh_expires_in: Some(10 * DAY_SECS),
+        };
+        assert_eq!(
+            grant_expires_at(&li, cut, true, dies, day_30),
+            Some(day_30.plus_millis(10 * DAY))
+        );
         // A silent consent answer falls back to the documented lifetime.
         let silent = Lifetimes {
             expires_in: Some(60 * DAY_SECS),

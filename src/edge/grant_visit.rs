@@ -79,8 +79,18 @@ pub async fn visit_in_object(
     } else {
         visit(&spec.refresh, &times, now)
     };
+    // A refused token on a grant that can refresh is refreshed, not declared dead: only the
+    // refresh's answer is the platform's word on the grant.
+    let what = match what {
+        Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
+            Some(did) => Err(did),
+            None => Ok(Visit::Refresh),
+        },
+        other => Ok(other),
+    };
     let did = match what {
-        Visit::Refresh => match refresh::refresh(&change, state, &tokens).await? {
+        Err(did) => did,
+        Ok(Visit::Refresh) => match refresh::refresh(&change, state, &tokens).await? {
             Outcome::Refreshed { .. } => "refreshed",
             Outcome::Failed { message } if ask.force => {
                 return Err(ApiError::new(ErrorCode::RefreshFailed, message).into())
@@ -89,8 +99,8 @@ pub async fn visit_in_object(
             Outcome::Dead(reason) if ask.force => return Err(dead_verdict(reason).into()),
             Outcome::Dead(_) => "dead",
         },
-        Visit::Validate => validate(&change, &tokens.access_token, can_refresh).await?,
-        Visit::Review => review(&change, &times).await?,
+        Ok(Visit::Validate) => "validated",
+        Ok(Visit::Review) => review(&change, &times).await?,
     };
     release(&db, &grant).await?;
     Ok(done(did, &grant)?)
@@ -161,33 +171,33 @@ async fn write_ledger(
 
 /// A grant without a refresh token, or one due its regular check: the identity call says
 /// whether its token still works, and the managed-accounts list which pages it still
-/// administers.
+/// administers. `None`: the platform refused the token of a grant that can refresh, which a
+/// refresh must settle.
 async fn validate(
     change: &Change<'_>,
     access_token: &SecretText,
     refreshable: bool,
-) -> Handled<&'static str> {
+) -> Handled<Option<&'static str>> {
     let grant = change.grant;
     let checked = match platform::fetch_identity(change.env, change.spec, access_token).await {
-        Ok(_) => platform::fetch_managed_accounts(change.env, change.spec, access_token)
-            .await
-            .map(Some),
+        Ok(_) => platform::fetch_managed_accounts(change.env, change.spec, access_token).await,
         Err(e) => Err(e),
     };
     match checked {
         Ok(managed) => {
             let times = grant.times(grant.access_expires(), grant.refreshed_at(), refreshable);
             let expired = write_ledger(change, times, RefreshState::Ok, true).await?;
-            if let (false, Some(managed)) = (expired, managed) {
+            if !expired {
                 let ids: Vec<String> = managed.into_iter().map(|a| a.external_id).collect();
                 super::connection_access::apply(change, &ids).await?;
             }
-            Ok(if expired { "expired" } else { "validated" })
+            Ok(Some(if expired { "expired" } else { "validated" }))
         }
+        Err(IdentityFailure::TokenRefused(_)) if refreshable => Ok(None),
         Err(IdentityFailure::TokenRefused(_)) => {
             let counts = (grant.failure_streak as u32, grant.failure_days as u32);
             mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
-            Ok("dead")
+            Ok(Some("dead"))
         }
         Err(IdentityFailure::Failed(why)) => {
             // Not the platform's word on the grant: back off like any transient failure.
@@ -198,7 +208,7 @@ async fn validate(
                 retry_after_secs: None,
             };
             refresh::settle_failure(change, &failure, false).await?;
-            Ok("validation_failed")
+            Ok(Some("validation_failed"))
         }
     }
 }
