@@ -2,7 +2,8 @@
 //! the app with `error=access_denied`; an approval counts the consent on the account named in
 //! the form (created on first use) and sends the app an authorization code.
 
-use crate::http::{with_query, Reply};
+use crate::fixtures::Fixtures;
+use crate::http::{escape_html, hidden_inputs, with_query, Incoming, Reply};
 use crate::state::{AuthCode, Shared};
 use crate::tokens::random_token;
 use std::collections::HashMap;
@@ -69,4 +70,63 @@ pub fn decide(
         &consent.redirect_uri,
         &[("state", &consent.state), ("code", &code)],
     ))
+}
+
+/// How a dialect reads an authorize request's parameters (the query of the page, or the form
+/// posted back): the consent it asks for, or the refusal to answer.
+pub type ReadParams = fn(&Shared, &HashMap<String, String>) -> Result<Consent, Reply>;
+
+/// A refused authorize request, recorded, as a page headed `heading`.
+pub fn refuse(shared: &Shared, heading: &str, reason: &str) -> Reply {
+    shared.lock().reject("authorize", reason);
+    Reply::html(
+        400,
+        format!(
+            "<h1>{}</h1><p>{}</p>",
+            escape_html(heading),
+            escape_html(reason)
+        ),
+    )
+}
+
+/// The consent page of a platform whose page posts the decision back to `action`, with the
+/// request's parameters carried along. `host`: the platform the fake stands in for.
+pub fn page(
+    shared: &Shared,
+    req: &Incoming,
+    read: ReadParams,
+    action: &str,
+    heading: &str,
+    host: &str,
+) -> Reply {
+    if let Err(reply) = read(shared, &req.query) {
+        return reply;
+    }
+    let hidden = hidden_inputs(&req.query);
+    Reply::html(
+        200,
+        format!(
+            r#"<!doctype html><html lang="en"><meta charset="utf-8"><title>{host} (fake)</title>
+<h1>{heading}</h1>
+<form method="post" action="{action}">{hidden}
+<p><label for="username">Sign in as</label> <input id="username" name="username" value="demo_user" required></p>
+<p><button name="decision" value="approve">Allow</button> <button name="decision" value="deny">Cancel</button></p>
+</form><p><small>Evergreen's fake platform: a stand-in for {host}.</small></p>"#,
+            host = escape_html(host),
+            heading = escape_html(heading),
+            action = escape_html(action),
+        ),
+    )
+}
+
+/// The decision posted back from [`page`], with codes living the fixtures'
+/// `code_lifetime_secs`.
+pub fn answer(shared: &Shared, req: &Incoming, read: ReadParams, fixtures: &Fixtures) -> Reply {
+    let fields = req.form();
+    let consent = match read(shared, &fields) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let lifetime = Duration::from_secs(fixtures.fact_u64("code_lifetime_secs"));
+    decide(shared, &fields, consent, usize::MAX, lifetime)
 }

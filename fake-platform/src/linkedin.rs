@@ -10,7 +10,7 @@
 
 use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
-use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
+use crate::http::{Incoming, Reply};
 use crate::state::{unix_seconds, CodeRules, Inner, RefreshRules, Shared};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -28,8 +28,15 @@ fn fx() -> &'static Fixtures {
 
 pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     Some(match (req.method.as_str(), req.path.as_str()) {
-        ("GET", AUTHORIZE_PATH) => consent_page(shared, req),
-        ("POST", AUTHORIZE_PATH) => decide(shared, req),
+        ("GET", AUTHORIZE_PATH) => consent::page(
+            shared,
+            req,
+            params,
+            AUTHORIZE_PATH,
+            "An app would like to access your LinkedIn account and the pages you administer",
+            "www.linkedin.com",
+        ),
+        ("POST", AUTHORIZE_PATH) => consent::answer(shared, req, params, fx()),
         ("POST", TOKEN_PATH) => crate::faults::serve_token(shared, || token(shared, req)),
         ("GET", USERINFO_PATH) => userinfo(shared, req),
         ("GET", ACLS_PATH) => organization_acls(shared, req),
@@ -41,13 +48,10 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
 fn params(shared: &Shared, fields: &HashMap<String, String>) -> Result<Consent, Reply> {
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let refuse = |reason: &str| {
-        shared.lock().reject("authorize", reason);
-        Err(Reply::html(
-            400,
-            format!(
-                "<h1>Bummer, something went wrong.</h1><p>{}</p>",
-                escape_html(reason)
-            ),
+        Err(consent::refuse(
+            shared,
+            "Bummer, something went wrong.",
+            reason,
         ))
     };
     if get("response_type") != "code" {
@@ -72,34 +76,6 @@ fn params(shared: &Shared, fields: &HashMap<String, String>) -> Result<Consent, 
         code_challenge: String::new(),
         offline: true,
     })
-}
-
-fn consent_page(shared: &Shared, req: &Incoming) -> Reply {
-    if let Err(reply) = params(shared, &req.query) {
-        return reply;
-    }
-    let hidden = hidden_inputs(&req.query);
-    Reply::html(
-        200,
-        format!(
-            r#"<!doctype html><html lang="en"><meta charset="utf-8"><title>LinkedIn (fake)</title>
-<h1>An app would like to access your LinkedIn account and the pages you administer</h1>
-<form method="post" action="{AUTHORIZE_PATH}">{hidden}
-<p><label for="username">Sign in as</label> <input id="username" name="username" value="demo_user" required></p>
-<p><button name="decision" value="approve">Allow</button> <button name="decision" value="deny">Cancel</button></p>
-</form><p><small>Evergreen's fake platform: a stand-in for www.linkedin.com.</small></p>"#
-        ),
-    )
-}
-
-fn decide(shared: &Shared, req: &Incoming) -> Reply {
-    let fields = req.form();
-    let consent = match params(shared, &fields) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    let lifetime = Duration::from_secs(fx().fact_u64("code_lifetime_secs"));
-    consent::decide(shared, &fields, consent, usize::MAX, lifetime)
 }
 
 const CODE_RULES: CodeRules = CodeRules {
