@@ -9,6 +9,7 @@ use super::events::{self, Written};
 use super::refresh::Change;
 use super::respond::Handled;
 use crate::core::grant_events;
+use crate::core::grant_health::Status;
 use crate::core::managed_accounts::{self, AccessChange, StoredConnection};
 use serde::Deserialize;
 
@@ -20,8 +21,9 @@ struct Row {
     access: String,
 }
 
-/// Applies the platform's current list of managed account ids to the grant's connections.
-pub async fn apply(change: &Change<'_>, managed: &[String]) -> Handled<()> {
+/// Applies the platform's current list of managed account ids to the grant's connections;
+/// `status`: the grant's standing as the validation just wrote it (the events are guarded on it).
+pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> Handled<()> {
     let Change {
         env, db, spec, now, ..
     } = *change;
@@ -50,16 +52,12 @@ pub async fn apply(change: &Change<'_>, managed: &[String]) -> Handled<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    // The grant as the validation just wrote it: the events are guarded on that standing.
-    let Some(grant) = super::grants::current(db, &change.grant.id).await? else {
-        return Ok(());
-    };
-    let status = grant.written_status(now);
+    let grant = change.grant;
     let written = Written {
         grant_id: &grant.id,
         version: grant.version as i64,
-        state: &grant.state,
-        refresh_state: &grant.refresh_state,
+        state: super::refresh::state_columns(status.grant).0,
+        refresh_state: status.refresh.as_str(),
     };
     let why = managed_accounts::lost_message(spec);
     let mut batch = Vec::new();

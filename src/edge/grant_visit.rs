@@ -17,7 +17,7 @@ use super::respond::{self, Handled};
 use super::{bindings, clock};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::grant_health::{GrantState, RefreshState, Status};
-use crate::core::grant_tokens::SecretText;
+use crate::core::grant_tokens::{SecretText, TokenSet};
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
 use serde::{Deserialize, Serialize};
@@ -79,31 +79,36 @@ pub async fn visit_in_object(
     } else {
         visit(&spec.refresh, &times, now)
     };
-    // A refused token on a grant that can refresh is refreshed, not declared dead: only the
-    // refresh's answer is the platform's word on the grant.
-    let what = match what {
-        Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
-            Some(did) => Err(did),
-            None => Ok(Visit::Refresh),
-        },
-        other => Ok(other),
-    };
     let did = match what {
-        Err(did) => did,
-        Ok(Visit::Refresh) => match refresh::refresh(&change, state, &tokens).await? {
-            Outcome::Refreshed { .. } => "refreshed",
-            Outcome::Failed { message } if ask.force => {
-                return Err(ApiError::new(ErrorCode::RefreshFailed, message).into())
-            }
-            Outcome::Failed { .. } => "refresh_failed",
-            Outcome::Dead(reason) if ask.force => return Err(dead_verdict(reason).into()),
-            Outcome::Dead(_) => "dead",
+        Visit::Refresh => refresh_visit(&change, state, &tokens, ask.force).await?,
+        // A refused token on a grant that can refresh is refreshed, not declared dead: only
+        // the refresh's answer is the platform's word on the grant.
+        Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
+            Some(did) => did,
+            None => refresh_visit(&change, state, &tokens, ask.force).await?,
         },
-        Ok(Visit::Validate) => "validated",
-        Ok(Visit::Review) => review(&change, &times).await?,
+        Visit::Review => review(&change, &times).await?,
     };
     release(&db, &grant).await?;
     Ok(done(did, &grant)?)
+}
+
+/// A refresh as a visit; `force` (the manual route) answers failures as errors.
+async fn refresh_visit(
+    change: &Change<'_>,
+    state: &State,
+    tokens: &TokenSet,
+    force: bool,
+) -> Handled<&'static str> {
+    Ok(match refresh::refresh(change, state, tokens).await? {
+        Outcome::Refreshed { .. } => "refreshed",
+        Outcome::Failed { message } if force => {
+            return Err(ApiError::new(ErrorCode::RefreshFailed, message).into())
+        }
+        Outcome::Failed { .. } => "refresh_failed",
+        Outcome::Dead(reason) if force => return Err(dead_verdict(reason).into()),
+        Outcome::Dead(_) => "dead",
+    })
 }
 
 /// Releases the sweep's lease.
@@ -117,25 +122,30 @@ async fn release(db: &worker::D1Database, grant: &CurrentGrant) -> worker::Resul
 
 /// Nothing to ask the platform: apply the ledger's date and schedule the next visit.
 async fn review(change: &Change<'_>, times: &GrantTimes) -> Handled<&'static str> {
-    let expired = write_ledger(change, *times, change.before.refresh, false).await?;
-    Ok(if expired { "expired" } else { "reviewed" })
+    let written = write_ledger(change, *times, change.before.refresh, false).await?;
+    Ok(if written.is_none() {
+        "expired"
+    } else {
+        "reviewed"
+    })
 }
 
 /// Writes the ledger's verdict at `now` (dead past the known death) and the next check, with
 /// `refresh` as the refresh state. `validated`: the identity call just confirmed the token,
-/// which records the time and clears the failures. Answers whether the grant expired.
+/// which records the time and clears the failures. Answers the standing written, or `None`
+/// when the grant expired.
 async fn write_ledger(
     change: &Change<'_>,
     mut times: GrantTimes,
     refresh: RefreshState,
     validated: bool,
-) -> Handled<bool> {
+) -> Handled<Option<Status>> {
     let grant = change.grant;
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);
     let ledger = change.ledger();
     if let GrantState::Dead { reason } = ledger {
         mark_dead(change, reason, counts).await?;
-        return Ok(true);
+        return Ok(None);
     }
     if validated {
         times.last_validated_at = Some(change.now);
@@ -166,7 +176,7 @@ async fn write_ledger(
             int(grant.version as i64),
         ])?;
     change.commit(update, after, grant.version as i64).await?;
-    Ok(false)
+    Ok(Some(after))
 }
 
 /// A grant without a refresh token, or one due its regular check: the identity call says
@@ -186,12 +196,12 @@ async fn validate(
     match checked {
         Ok(managed) => {
             let times = grant.times(grant.access_expires(), grant.refreshed_at(), refreshable);
-            let expired = write_ledger(change, times, RefreshState::Ok, true).await?;
-            if !expired {
-                let ids: Vec<String> = managed.into_iter().map(|a| a.external_id).collect();
-                super::connection_access::apply(change, &ids).await?;
-            }
-            Ok(Some(if expired { "expired" } else { "validated" }))
+            let Some(written) = write_ledger(change, times, RefreshState::Ok, true).await? else {
+                return Ok(Some("expired"));
+            };
+            let ids: Vec<String> = managed.into_iter().map(|a| a.external_id).collect();
+            super::connection_access::apply(change, written, &ids).await?;
+            Ok(Some("validated"))
         }
         Err(IdentityFailure::TokenRefused(_)) if refreshable => Ok(None),
         Err(IdentityFailure::TokenRefused(_)) => {
