@@ -39,6 +39,9 @@ pub enum RefreshTokenKind {
     Reusable,
     /// The platform gives no refresh token: the grant dies with its access token.
     None,
+    /// No refresh token: the access token itself is exchanged for a new one before it expires
+    /// (Instagram's `ig_refresh_token`). The grant dies with an access token left to expire.
+    AccessToken,
 }
 
 /// How a grant is kept alive (see the design's "sweep and refresh policy").
@@ -102,6 +105,11 @@ pub struct TokenFacts {
     /// The grant dies after this long when the app is in testing mode (Google: 7 days).
     #[serde(default)]
     pub testing_mode_expiry_days: Option<u32>,
+    /// The platform lets the app use the person's data for this long after they last
+    /// consented (Meta: 90 days); Page tokens outlive the user token, so this, not the access
+    /// token, is when the grant dies. Validation replaces it with the platform's own date.
+    #[serde(default)]
+    pub data_access_lifetime_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -121,6 +129,17 @@ pub struct RefreshSpec {
     /// how a lost Page role is noticed between refreshes (LinkedIn: daily).
     #[serde(default)]
     pub validate_every_secs: Option<u64>,
+    /// A token younger than this cannot be refreshed (Instagram: 24 hours).
+    #[serde(default)]
+    pub min_age_secs: Option<u64>,
+}
+
+impl RefreshSpec {
+    /// The earliest a token issued at `issued_at` may be refreshed.
+    pub fn refreshable_from(&self, issued_at: crate::core::clock::Timestamp) -> crate::core::clock::Timestamp {
+        let min_age = self.min_age_secs.unwrap_or(0).min(i64::MAX as u64 / 1000) as i64;
+        issued_at.plus_millis(min_age * 1000)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -165,6 +184,34 @@ pub struct ManagedAccounts {
     pub names_url: Option<String>,
 }
 
+/// Which of Meta's Graph dialects a provider speaks (`graph.rs` reads them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphDialect {
+    /// Facebook Login for Pages: a long-lived user token (`fb_exchange_token`), the Pages it
+    /// manages with a token each, validated with `debug_token`; the user is not a connection.
+    Facebook,
+    /// Instagram API with Instagram Login: a long-lived token (`ig_exchange_token`) refreshed
+    /// with `ig_refresh_token`.
+    Instagram,
+}
+
+/// Meta's calls outside OAuth 2.0: the long-lived exchange after the code exchange, the
+/// access-token refresh, and token introspection.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSpec {
+    pub dialect: GraphDialect,
+    /// Short-lived to long-lived token (a GET, as Meta documents it).
+    pub long_lived_url: String,
+    /// Instagram: a long-lived token renewed for another 60 days.
+    #[serde(default)]
+    pub refresh_url: Option<String>,
+    /// Facebook: `debug_token`, with the app token.
+    #[serde(default)]
+    pub debug_token_url: Option<String>,
+}
+
 /// One provider.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,6 +251,9 @@ pub struct ProviderSpec {
     pub reused_refresh_token_errors: Vec<ErrorSignature>,
     #[serde(default)]
     pub api: Option<ApiVersion>,
+    /// Meta's dialect and its extra endpoints, for Facebook Pages and Instagram.
+    #[serde(default)]
+    pub graph: Option<GraphSpec>,
 }
 
 /// An OAuth error answer, as the catalogue names it: `"invalid_grant"` (the `error` code) or
@@ -251,6 +301,43 @@ impl ErrorSignature {
 }
 
 impl ProviderSpec {
+    /// Meta's dialect, if the provider speaks one.
+    pub fn dialect(&self) -> Option<GraphDialect> {
+        self.graph.as_ref().map(|g| g.dialect)
+    }
+
+    /// Whether the consenting account is itself a connection: not on Facebook, where only the
+    /// Pages it manages can be posted to.
+    pub fn profile_is_connection(&self) -> bool {
+        self.dialect() != Some(GraphDialect::Facebook)
+    }
+
+    /// `{version}` in every URL becomes the catalogue's API version (Meta's `vNN.0`), so one
+    /// field moves the whole provider to a new Graph version.
+    fn resolve_version(&mut self) {
+        let Some(version) = self.api.as_ref().map(|a| a.version.clone()) else {
+            return;
+        };
+        let mut urls: Vec<&mut String> = vec![
+            &mut self.authorize_url,
+            &mut self.token_url,
+            &mut self.identity.url,
+        ];
+        urls.extend(self.revoke_url.as_mut());
+        if let Some(m) = self.managed_accounts.as_mut() {
+            urls.push(&mut m.list_url);
+            urls.extend(m.names_url.as_mut());
+        }
+        if let Some(g) = self.graph.as_mut() {
+            urls.push(&mut g.long_lived_url);
+            urls.extend(g.refresh_url.as_mut());
+            urls.extend(g.debug_token_url.as_mut());
+        }
+        for url in urls {
+            *url = url.replace("{version}", &version);
+        }
+    }
+
     /// Whether a refused refresh (`error`, `error_description`) means the grant is dead.
     pub fn is_dead_grant_error(&self, error: &str, description: Option<&str>) -> bool {
         self.dead_grant_errors
@@ -363,7 +450,7 @@ impl ProviderSpec {
             urls.push(("revoke_url", revoke));
         }
         if let Some(managed) = &self.managed_accounts {
-            if !crate::core::managed_accounts::readable(&self.name) {
+            if !crate::core::managed_accounts::readable(&self.name, self.dialect()) {
                 return bad("managed_accounts are read for built-in platforms only".into());
             }
             urls.push(("managed_accounts.list_url", &managed.list_url));
@@ -371,7 +458,31 @@ impl ProviderSpec {
                 urls.push(("managed_accounts.names_url", names));
             }
         }
+        if let Some(graph) = &self.graph {
+            urls.push(("graph.long_lived_url", &graph.long_lived_url));
+            if let Some(url) = &graph.refresh_url {
+                urls.push(("graph.refresh_url", url));
+            }
+            if let Some(url) = &graph.debug_token_url {
+                urls.push(("graph.debug_token_url", url));
+            }
+            let needs = match graph.dialect {
+                GraphDialect::Facebook => graph.debug_token_url.is_some(),
+                GraphDialect::Instagram => graph.refresh_url.is_some(),
+            };
+            if !needs {
+                return bad("graph: facebook needs debug_token_url, instagram refresh_url".into());
+            }
+        }
+        if (self.tokens.refresh_token == RefreshTokenKind::AccessToken)
+            != (self.dialect() == Some(GraphDialect::Instagram))
+        {
+            return bad("refresh_token \"access_token\" is Instagram's dialect only".into());
+        }
         for (field, url) in urls {
+            if url.contains('{') {
+                return bad(format!("{field} has a placeholder other than {{version}}: {url:?}"));
+            }
             let host_ok = url
                 .strip_prefix("https://")
                 .and_then(|rest| rest.split(['/', '?', '#']).next())
@@ -451,7 +562,8 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    fn add(&mut self, spec: ProviderSpec) -> Result<(), CatalogueError> {
+    fn add(&mut self, mut spec: ProviderSpec) -> Result<(), CatalogueError> {
+        spec.resolve_version();
         spec.validate()?;
         if self.get(&spec.name).is_some() {
             return Err(CatalogueError(format!(
@@ -499,7 +611,10 @@ mod tests {
     #[test]
     fn the_builtin_catalogue_parses_and_validates() {
         let parsed = Catalogue::parse(BUILTIN).unwrap();
-        assert_eq!(parsed.names(), vec!["x", "youtube", "linkedin", "tiktok"]);
+        assert_eq!(
+            parsed.names(),
+            vec!["x", "youtube", "linkedin", "tiktok", "facebook", "instagram"]
+        );
         for spec in &parsed.providers {
             assert!(!spec.docs.is_empty(), "{} cites its sources", spec.name);
         }

@@ -9,6 +9,8 @@
 //! - Where refreshing never moves that date (LinkedIn's `refresh_expiry_fixed`), a refresh can
 //!   only bring it closer, never push it out.
 //! - A refresh whose answer is silent keeps the date it had; unknown stays unknown.
+//! - Where the platform limits data access rather than tokens (Meta: 90 days from the last
+//!   consent; Page tokens themselves do not expire), the grant dies when data access ends.
 
 use crate::core::catalogue::TokenFacts;
 use crate::core::clock::Timestamp;
@@ -36,6 +38,10 @@ pub fn grant_expires_at(
     previous: Option<Timestamp>,
     now: Timestamp,
 ) -> Option<Timestamp> {
+    if let Some(window) = facts.data_access_lifetime_secs {
+        // A consent opens a new window; a later answer (none on Meta) keeps the date.
+        return previous.or_else(|| access_expiry(now, Some(window)));
+    }
     if !holds_refresh_token {
         return access_expiry(now, answer.expires_in);
     }
@@ -89,6 +95,28 @@ mod tests {
         assert_eq!(
             grant_expires_at(&facts("linkedin"), silent, false, None, T0),
             None
+        );
+    }
+
+    #[test]
+    fn a_meta_grant_dies_when_data_access_ends_not_with_its_user_token() {
+        let fb = facts("facebook");
+        let answer = Lifetimes {
+            expires_in: Some(60 * DAY_SECS),
+            refresh_expires_in: None,
+        };
+        assert_eq!(
+            grant_expires_at(&fb, answer, false, None, T0),
+            Some(T0.plus_millis(90 * DAY)),
+            "a consent opens Meta's 90-day data-access window"
+        );
+        let known = Some(T0.plus_millis(80 * DAY));
+        assert_eq!(grant_expires_at(&fb, answer, false, known, T0), known);
+        let ig = facts("instagram");
+        assert_eq!(
+            grant_expires_at(&ig, answer, false, known, T0),
+            Some(T0.plus_millis(60 * DAY)),
+            "Instagram's grant lives as long as its latest token"
         );
     }
 

@@ -4,8 +4,10 @@
 //! Tokens are only ever held as [`SecretText`], whose `Debug` prints nothing, so a token
 //! cannot reach a log through a `{:?}`.
 
+use crate::core::catalogue::{RefreshTokenKind, TokenFacts};
 use crate::core::clock::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The seal purpose of a grant's tokens (associated data with tenant, grant, key id, version).
@@ -46,6 +48,10 @@ pub struct TokenSet {
     /// `None` when the platform gave none (never overwrite a stored one with nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<SecretText>,
+    /// Tokens of the accounts the grant manages, by their id at the platform, where each has
+    /// its own (Facebook Page tokens). A connection of such an account is served its token.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub account_tokens: BTreeMap<String, SecretText>,
 }
 
 impl TokenSet {
@@ -56,6 +62,21 @@ impl TokenSet {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+}
+
+/// Whether the grant can get a new access token at `now`: it holds a refresh token, or (where
+/// the platform renews the access token itself, Instagram) its access token has not expired:
+/// an expired one cannot be exchanged, and sending it would only be refused.
+pub fn can_refresh(
+    facts: &TokenFacts,
+    tokens: &TokenSet,
+    access_expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    match facts.refresh_token {
+        RefreshTokenKind::AccessToken => access_expires_at.is_none_or(|at| now < at),
+        _ => tokens.refresh_token.is_some(),
     }
 }
 
@@ -139,9 +160,11 @@ mod tests {
         let set = TokenSet {
             access_token: SecretText::new("access-123"),
             refresh_token: Some(SecretText::new("refresh-456")),
+            account_tokens: BTreeMap::from([("101".to_owned(), SecretText::new("page-789"))]),
         };
         let shown = format!("{set:?}");
         assert!(!shown.contains("access-123") && !shown.contains("refresh-456"));
+        assert!(!shown.contains("page-789"));
         assert_eq!(TokenSet::from_bytes(&set.to_bytes()).unwrap(), set);
     }
 
@@ -150,9 +173,34 @@ mod tests {
         let set = TokenSet {
             access_token: SecretText::new("a"),
             refresh_token: None,
+            account_tokens: BTreeMap::new(),
         };
         assert_eq!(set.to_bytes(), br#"{"access_token":"a"}"#);
         assert_eq!(TokenSet::from_bytes(&set.to_bytes()).unwrap(), set);
+    }
+
+    #[test]
+    fn a_grant_refreshes_with_its_refresh_token_or_instagrams_unexpired_access_token() {
+        let catalogue = crate::core::catalogue::Catalogue::builtin();
+        let facts = |name: &str| catalogue.get(name).unwrap().tokens.clone();
+        let bare = TokenSet {
+            access_token: SecretText::new("a"),
+            refresh_token: None,
+            account_tokens: BTreeMap::new(),
+        };
+        let with_refresh = TokenSet {
+            refresh_token: Some(SecretText::new("r")),
+            ..bare.clone()
+        };
+        let later = Some(NOW.plus_millis(1));
+        assert!(can_refresh(&facts("x"), &with_refresh, later, NOW));
+        assert!(!can_refresh(&facts("linkedin"), &bare, later, NOW));
+        assert!(!can_refresh(&facts("facebook"), &bare, later, NOW));
+        assert!(can_refresh(&facts("instagram"), &bare, later, NOW));
+        assert!(
+            !can_refresh(&facts("instagram"), &bare, Some(NOW), NOW),
+            "an expired Instagram token cannot be exchanged"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `urn:li:organization:{id}` with the role and its state, and the batch get
 //! `organizations?ids=List(…)` gives their names.
 
-use crate::core::catalogue::{ManagedAccounts, ProviderSpec};
+use crate::core::catalogue::{GraphDialect, ManagedAccounts, ProviderSpec};
 use crate::core::identity::{AccountIdentity, IdentityError};
 use serde_json::Value;
 
@@ -17,9 +17,10 @@ pub const MAX_ACCOUNTS: usize = 50;
 
 const ORGANIZATION_URN: &str = "urn:li:organization:";
 
-/// Whether Evergreen can read `provider`'s managed-account answers.
-pub fn readable(provider: &str) -> bool {
-    provider == "linkedin"
+/// Whether Evergreen can read `provider`'s managed-account answers: LinkedIn's here, and
+/// Facebook's Page list in `graph.rs`.
+pub fn readable(provider: &str, dialect: Option<GraphDialect>) -> bool {
+    provider == "linkedin" || dialect == Some(GraphDialect::Facebook)
 }
 
 /// The ids in the list answer: organizations the member administers, approved.

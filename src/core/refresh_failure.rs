@@ -29,6 +29,9 @@ pub enum RefreshFailure {
     /// A 2xx whose body is not a usable token set (not JSON, an error inside a 200, no
     /// `access_token`).
     Malformed,
+    /// The platform said, in its own dialect, that the grant ended and why (Meta's
+    /// `OAuthException` 190 and its subcode).
+    Ended(DeadReason),
 }
 
 /// Why a grant is dead, in words a person can act on.
@@ -45,14 +48,26 @@ pub enum DeadReason {
     RefreshKeptFailing,
     /// The grant reached the death date the platform gave it (the ledger's date passed).
     GrantExpired,
+    /// Meta: the person changed their password (subcode 460).
+    PasswordChanged,
+    /// Meta: the person removed the app, or Meta told us so (subcode 458, deauthorize).
+    AppRemoved,
+    /// Meta: the session expired (subcode 463).
+    SessionExpired,
+    /// Meta: the account is held at a security checkpoint or unconfirmed (459, 464).
+    Checkpoint,
 }
 
 impl DeadReason {
-    pub const ALL: [DeadReason; 4] = [
+    pub const ALL: [DeadReason; 8] = [
         DeadReason::RevokedOrExpired,
         DeadReason::RefreshResponseLost,
         DeadReason::RefreshKeptFailing,
         DeadReason::GrantExpired,
+        DeadReason::PasswordChanged,
+        DeadReason::AppRemoved,
+        DeadReason::SessionExpired,
+        DeadReason::Checkpoint,
     ];
 
     pub const fn code(self) -> &'static str {
@@ -61,6 +76,10 @@ impl DeadReason {
             DeadReason::RefreshResponseLost => "refresh_response_lost",
             DeadReason::RefreshKeptFailing => "refresh_kept_failing",
             DeadReason::GrantExpired => "grant_expired",
+            DeadReason::PasswordChanged => "password_changed",
+            DeadReason::AppRemoved => "app_removed",
+            DeadReason::SessionExpired => "session_expired",
+            DeadReason::Checkpoint => "checkpoint",
         }
     }
 
@@ -89,6 +108,21 @@ impl DeadReason {
             DeadReason::GrantExpired => {
                 "The platform ends every connection of this kind after a fixed time, and this \
                  one has reached it. Reconnect the account."
+            }
+            DeadReason::PasswordChanged => {
+                "The account's password was changed, which ends every app's access at the \
+                 platform. Reconnect the account."
+            }
+            DeadReason::AppRemoved => {
+                "The app was removed from the account's settings at the platform. Reconnect \
+                 the account to allow it again."
+            }
+            DeadReason::SessionExpired => {
+                "The platform says the connection's session expired. Reconnect the account."
+            }
+            DeadReason::Checkpoint => {
+                "The platform holds the account at a security check. Log in to the platform \
+                 to clear it, then reconnect the account."
             }
         }
     }
@@ -119,6 +153,7 @@ pub fn classify(spec: &ProviderSpec, failure: &RefreshFailure) -> FailureClass {
             retry_after_secs: None,
             outcome_unknown: rotating,
         },
+        RefreshFailure::Ended(_) => FailureClass::DeadGrant,
         RefreshFailure::Malformed => FailureClass::Transient {
             retry_after_secs: None,
             // A 200 with garbage may still have been a rotation.

@@ -68,7 +68,9 @@ impl GrantTimes {
     fn refresh_due(&self, refresh: &RefreshSpec) -> Option<Timestamp> {
         match self.policy(refresh) {
             RefreshPolicy::Proactive => Some(match self.access_expires_at {
-                Some(expires) => expires.plus_millis(-secs(refresh.lead_secs.unwrap_or(0))),
+                Some(expires) => expires
+                    .plus_millis(-secs(refresh.lead_secs.unwrap_or(0)))
+                    .max(refresh.refreshable_from(self.last_refresh_at)),
                 None => self.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
             }),
             RefreshPolicy::OnDemand => {
@@ -165,6 +167,9 @@ pub fn needs_refresh(
     let Some(expires) = access_expires_at else {
         return false;
     };
+    if now < refresh.refreshable_from(issued_at) {
+        return false;
+    }
     let threshold = match refresh.policy {
         RefreshPolicy::OnDemand => secs(refresh.threshold_secs.unwrap_or(0)),
         RefreshPolicy::Proactive => secs(refresh.lead_secs.unwrap_or(0)),
@@ -292,6 +297,38 @@ mod tests {
             Some(T0.plus_millis(150 * DAY)),
             "Google: refreshed inside the six-month idle rule"
         );
+    }
+
+    #[test]
+    fn instagram_refreshes_at_its_lead_time_and_never_before_the_token_is_a_day_old() {
+        let ig = crate::core::catalogue::Catalogue::builtin()
+            .get("instagram")
+            .unwrap()
+            .refresh
+            .clone();
+        let long_lived = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(60 * DAY)),
+            ..times()
+        };
+        assert_eq!(
+            next_check_at(&ig, &long_lived, Warnings::default(), T0),
+            Some(T0.plus_millis(45 * DAY)),
+            "15 days before the 60-day token expires"
+        );
+        assert_eq!(visit(&ig, &long_lived, T0.plus_millis(44 * DAY)), Visit::Review);
+        assert_eq!(visit(&ig, &long_lived, T0.plus_millis(45 * DAY)), Visit::Refresh);
+        // A token that lives less than its lead time still waits out its first 24 hours.
+        let short = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(10 * DAY)),
+            ..times()
+        };
+        assert_eq!(
+            next_check_at(&ig, &short, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY))
+        );
+        assert_eq!(visit(&ig, &short, T0.plus_millis(DAY - 1)), Visit::Review);
+        assert!(!needs_refresh(&ig, short.access_expires_at, T0, 0, T0.plus_millis(DAY - 1)));
+        assert!(needs_refresh(&ig, short.access_expires_at, T0, 0, T0.plus_millis(6 * DAY)));
     }
 
     #[test]

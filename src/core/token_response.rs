@@ -57,9 +57,17 @@ pub fn parse(body: &[u8]) -> Result<TokenAnswer, TokenAnswerError> {
 
 /// Reads an answer already parsed as JSON.
 pub fn from_value(value: &Value) -> Result<TokenAnswer, TokenAnswerError> {
-    let Some(object) = value.as_object() else {
+    let Some(mut object) = value.as_object() else {
         return Err(TokenAnswerError::NotJson);
     };
+    // Instagram Login wraps its answer in a one-element list: {"data": [{…}]}.
+    if let (false, Some(Value::Array(list))) =
+        (object.contains_key("access_token"), object.get("data"))
+    {
+        if let [Value::Object(inner)] = list.as_slice() {
+            object = inner;
+        }
+    }
     if let Some(error) = object.get("error") {
         let error = match error {
             Value::String(s) => s.clone(),
@@ -93,7 +101,16 @@ pub fn from_value(value: &Value) -> Result<TokenAnswer, TokenAnswerError> {
         expires_in: seconds("expires_in"),
         refresh_expires_in: seconds("refresh_token_expires_in")
             .or_else(|| seconds("refresh_expires_in")),
-        scope: text("scope"),
+        // Instagram names the granted scopes `permissions` (text, or a list in older answers).
+        scope: text("scope").or_else(|| match object.get("permissions") {
+            Some(Value::Array(list)) => Some(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => text("permissions"),
+        }),
         token_type: text("token_type"),
     })
 }
@@ -101,6 +118,21 @@ pub fn from_value(value: &Value) -> Result<TokenAnswer, TokenAnswerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_instagram_logins_wrapped_answer_and_its_permissions() {
+        let body = br#"{"data":[{"access_token":"IGQ1","user_id":"1020","permissions":"instagram_business_basic,instagram_business_content_publish"}]}"#;
+        let answer = parse(body).unwrap();
+        assert_eq!(answer.access_token.expose(), "IGQ1");
+        assert_eq!(
+            answer.scope.as_deref(),
+            Some("instagram_business_basic,instagram_business_content_publish")
+        );
+        assert_eq!(answer.expires_in, None);
+        let older = br#"{"access_token":"IGQ2","user_id":1020,"permissions":["a","b"]}"#;
+        assert_eq!(parse(older).unwrap().scope.as_deref(), Some("a,b"));
+        assert!(parse(br#"{"data":[{"nope":1},{"access_token":"x"}]}"#).is_err());
+    }
 
     #[test]
     fn reads_x_answers() {

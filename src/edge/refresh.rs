@@ -354,6 +354,11 @@ pub async fn settle_failure(
         let stored = super::grants::current(db, &grant.id).await?;
         let changed = stored.is_none_or(|g| g.version != grant.version);
         if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
+            // The platform's own reason, where it named one.
+            let reason = match (reason, failure) {
+                (DeadReason::RevokedOrExpired, RefreshFailure::Ended(named)) => *named,
+                _ => reason,
+            };
             let counts = (grant.failure_streak as u32, grant.failure_days as u32);
             return mark_dead(change, reason, counts).await;
         }
