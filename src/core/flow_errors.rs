@@ -41,6 +41,9 @@ pub enum FlowError {
     ScopesDeclined,
     /// The platform gave tokens but the account behind them could not be read.
     IdentityFailed,
+    /// The account manages nothing the app can post to (Facebook: no Page with a role that
+    /// may create content), so nothing was connected.
+    NoPostableAccounts,
     /// The tenant's provider is not configured on this deployment (no client credentials).
     ProviderNotConfigured,
     /// The reconnect link is not one Evergreen signed (mistyped, tampered, or its key retired).
@@ -74,6 +77,7 @@ impl FlowError {
             FlowError::InvalidTokenResponse => "invalid_token_response",
             FlowError::ScopesDeclined => "scopes_declined",
             FlowError::IdentityFailed => "identity_failed",
+            FlowError::NoPostableAccounts => "no_postable_accounts",
             FlowError::ProviderNotConfigured => "provider_not_configured",
             FlowError::InvalidReconnectLink => "invalid_reconnect_link",
             FlowError::ReconnectLinkExpired => "reconnect_link_expired",
@@ -122,6 +126,10 @@ impl FlowError {
             FlowError::IdentityFailed => (
                 "The platform did not tell us which account you signed in with.",
                 "Try again in a few minutes.",
+            ),
+            FlowError::NoPostableAccounts => (
+                "The account you signed in with manages no Page the app may post to, so nothing was connected.",
+                "Ask for a role that can create content on the Page (or tick the Page when the platform asks which ones to share), then connect again.",
             ),
             FlowError::ProviderNotConfigured => (
                 "This platform is not set up on this service yet.",
@@ -279,6 +287,7 @@ mod tests {
             FlowError::InvalidTokenResponse,
             FlowError::ScopesDeclined,
             FlowError::IdentityFailed,
+            FlowError::NoPostableAccounts,
             FlowError::ProviderNotConfigured,
             FlowError::InvalidReconnectLink,
             FlowError::ReconnectLinkExpired,

@@ -125,11 +125,18 @@ pub fn access_changes(
 
 /// The reason a lost connection shows, in the platform's words.
 pub fn lost_message(spec: &ProviderSpec) -> String {
-    format!(
-        "The account is no longer an administrator of this {} page. Restore the role, then \
-         reconnect.",
-        spec.display_name
-    )
+    match spec.managed_accounts.as_ref().map(|m| m.kind.as_str()) {
+        Some("page") => format!(
+            "The account no longer has a role on this {} Page that lets it post. Restore the \
+             role, then reconnect.",
+            spec.display_name.trim_end_matches(" Pages")
+        ),
+        _ => format!(
+            "The account is no longer an administrator of this {} page. Restore the role, \
+             then reconnect.",
+            spec.display_name
+        ),
+    }
 }
 
 #[cfg(test)]

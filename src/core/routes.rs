@@ -18,6 +18,8 @@ pub enum Route {
     Tenant(TenantRoute),
     /// Pages a person's browser opens: they answer with pages and redirects, not JSON.
     Browser(BrowserRoute),
+    /// Calls from the platforms themselves (Meta's signed callbacks).
+    Platform(PlatformRoute),
     #[cfg(feature = "test-powers")]
     Test(TestRoute),
 }
@@ -87,6 +89,17 @@ pub enum BrowserRoute {
     StartReconnect(String),
 }
 
+/// What platforms call (`/platforms/{provider}/…`), each verifying its own signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformRoute {
+    /// `POST /platforms/{provider}/deauthorize`: Meta's deauthorize callback.
+    Deauthorize(String),
+    /// `POST /platforms/{provider}/data-deletion`: Meta's data-deletion callback.
+    DataDeletion(String),
+    /// `GET /platforms/{provider}/data-deletion/{code}`: the deletion's status page.
+    DeletionStatus(String, String),
+}
+
 /// Routes that exist only in test builds. All of them require the operator secret.
 #[cfg(feature = "test-powers")]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,6 +150,28 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
                 method,
                 &["GET"],
                 Route::Browser(BrowserRoute::OpenConnectLink(secret)),
+            )
+        }
+        ["platforms", p, "deauthorize"] => only(
+            method,
+            &["POST"],
+            Route::Platform(PlatformRoute::Deauthorize(
+                id(p).ok_or_else(|| ApiError::not_found(path))?,
+            )),
+        ),
+        ["platforms", p, "data-deletion"] => only(
+            method,
+            &["POST"],
+            Route::Platform(PlatformRoute::DataDeletion(
+                id(p).ok_or_else(|| ApiError::not_found(path))?,
+            )),
+        ),
+        ["platforms", p, "data-deletion", code] => {
+            let (p, code) = id(p).zip(id(code)).ok_or_else(|| ApiError::not_found(path))?;
+            only(
+                method,
+                &["GET"],
+                Route::Platform(PlatformRoute::DeletionStatus(p, code)),
             )
         }
         ["oauth", "callback"] => only(

@@ -14,6 +14,7 @@ use super::grants::{self, NewConnection, StoreGrant, StoreOutcome};
 use super::platform::ExchangeError;
 use super::{bindings, clock, logging, platform, public_url};
 use crate::core::binding_cookie;
+use crate::core::catalogue::GraphDialect;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::flow_errors::FlowError;
@@ -154,13 +155,40 @@ async fn complete(
                 .with_detail("declined", named),
         );
     }
+    // Meta: the short-lived token for a long-lived one, before anything else uses it.
+    let mut exchanged = platform::exchange_long_lived(env, provider, &client, exchanged)
+        .await
+        .map_err(|e| {
+            let error = match e {
+                ExchangeError::Malformed(_) => FlowError::InvalidTokenResponse,
+                _ => FlowError::ExchangeFailed,
+            };
+            Stop::because(error, e.describe())
+        })?;
     let account = platform::fetch_identity(env, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
     // The pages the account manages (LinkedIn), each a connection of its own.
-    let managed = platform::fetch_managed_accounts(env, provider, &exchanged.access_token)
+    let mut managed = platform::fetch_managed_accounts(env, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
+    // Facebook: the Pages, each with its own token; the user is not a connection, and the
+    // user token's 60 days do not bound the Page tokens it was used to read.
+    let mut account_tokens = std::collections::BTreeMap::new();
+    if provider.dialect() == Some(GraphDialect::Facebook) {
+        let pages = platform::fetch_pages(env, provider, &exchanged.access_token)
+            .await
+            .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
+        if pages.is_empty() {
+            return Err(Stop::new(FlowError::NoPostableAccounts));
+        }
+        for page in pages {
+            account_tokens.insert(page.identity.external_id.clone(), page.token);
+            managed.push(page.identity);
+        }
+        exchanged.expires_in = None;
+    }
+    let profile = provider.profile_is_connection().then(|| account.clone());
 
     // A reconnect link restores its grant (its object refuses another account); any other
     // consent for an account this end user already connected updates that grant.
@@ -206,8 +234,10 @@ async fn complete(
             tokens: TokenSet {
                 access_token: exchanged.access_token,
                 refresh_token: exchanged.refresh_token,
+                account_tokens,
             },
-            connections: std::iter::once(account)
+            connections: profile
+                .into_iter()
                 .chain(managed)
                 .map(|a| NewConnection {
                     kind: a.kind,

@@ -55,6 +55,11 @@ impl DurableObject for GrantObject {
                 .await,
                 "grant.visit_failed",
             ),
+            "/platform-ended" => respond::answer(
+                super::meta_callbacks::ended_in_object(&self.env, &self.turns, &self.memory, req)
+                    .await,
+                "grant.platform_ended_failed",
+            ),
             "/access-token" => respond::answer(
                 super::grants::access_token_in_object(
                     &self.env,

@@ -17,7 +17,8 @@ use super::respond::{self, Handled};
 use super::{bindings, clock};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::grant_health::{GrantState, RefreshState, Status};
-use crate::core::grant_tokens::{SecretText, TokenSet};
+use crate::core::catalogue::GraphDialect;
+use crate::core::grant_tokens::{can_refresh, SecretText, TokenSet};
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
 use serde::{Deserialize, Serialize};
@@ -69,7 +70,7 @@ pub async fn visit_in_object(
     let spec = spec_of(&catalogue, &grant)?;
     let change = Change::new(env, &db, &grant, spec, now);
     let tokens = open_tokens(env, &grant)?;
-    let can_refresh = tokens.refresh_token.is_some();
+    let can_refresh = can_refresh(&spec.tokens, &tokens, grant.access_expires(), now);
     let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);
     times.retry_at = (grant.refresh_state != "ok")
         .then(|| grant.next_check_at.map(time))
@@ -83,6 +84,9 @@ pub async fn visit_in_object(
         Visit::Refresh => refresh_visit(&change, state, &tokens, ask.force).await?,
         // A refused token on a grant that can refresh is refreshed, not declared dead: only
         // the refresh's answer is the platform's word on the grant.
+        Visit::Validate if spec.dialect() == Some(GraphDialect::Facebook) => {
+            validate_pages(&change, &tokens).await?
+        }
         Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
             Some(did) => did,
             None => refresh_visit(&change, state, &tokens, ask.force).await?,
@@ -142,7 +146,7 @@ async fn write_ledger(
 ) -> Handled<Option<Status>> {
     let grant = change.grant;
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);
-    let ledger = change.ledger();
+    let ledger = GrantState::at(times.grant_expires_at, None, change.warnings, change.now);
     if let GrantState::Dead { reason } = ledger {
         mark_dead(change, reason, counts).await?;
         return Ok(None);
@@ -160,6 +164,7 @@ async fn write_ledger(
         .prepare(
             "UPDATE grants SET state = ?1, state_reason = ?2, next_check_at = ?3, \
                refresh_state = ?4, last_validated_at = COALESCE(?5, last_validated_at), \
+               grant_expires_at = ?9, \
                failure_streak = CASE WHEN ?6 THEN 0 ELSE failure_streak END, \
                failure_days = CASE WHEN ?6 THEN 0 ELSE failure_days END, \
                last_error = CASE WHEN ?6 THEN NULL ELSE last_error END \
@@ -174,6 +179,7 @@ async fn write_ledger(
             int(i64::from(validated)),
             grant.id.as_str().into(),
             int(grant.version as i64),
+            bind_opt(times.grant_expires_at),
         ])?;
     change.commit(update, after, grant.version as i64).await?;
     Ok(Some(after))
@@ -221,4 +227,78 @@ async fn validate(
             Ok(Some("validation_failed"))
         }
     }
+}
+
+/// Facebook: `debug_token` on each Page's token. Meta naming the grant's end (password
+/// changed, app removed, …) on any of them ends the grant; a lost role (492) turns that Page's
+/// connection red only; the data-access date Meta reports becomes the ledger's date.
+async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'static str> {
+    use crate::core::graph::TokenVerdict;
+    let grant = change.grant;
+    let client = platform::client_credentials(change.env, change.db, &grant.tenant_id, change.spec)
+        .await
+        .map_err(worker::Error::RustError)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ProviderNotConfigured,
+                format!("No OAuth client is configured for {}.", change.spec.display_name),
+            )
+        })?;
+    #[derive(serde::Deserialize)]
+    struct Page {
+        external_id: String,
+    }
+    let pages: Vec<Page> = change
+        .db
+        .prepare(
+            "SELECT external_id FROM connections \
+             WHERE grant_id = ?1 AND kind = 'page' AND disconnected_at IS NULL",
+        )
+        .bind(&[grant.id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let (mut working, mut data_access_ends) = (Vec::new(), None::<i64>);
+    for page in pages {
+        let Some(token) = tokens.account_tokens.get(&page.external_id) else {
+            continue;
+        };
+        let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
+            Ok(debug) => debug,
+            Err(why) => {
+                // Not Meta's word on the token: back off like any transient failure.
+                let failure = RefreshFailure::Refused {
+                    status: 503,
+                    error: None,
+                    description: Some(why),
+                    retry_after_secs: None,
+                };
+                refresh::settle_failure(change, &failure, false).await?;
+                return Ok("validation_failed");
+            }
+        };
+        match debug.verdict() {
+            None => {
+                working.push(page.external_id);
+                if let Some(at) = debug.data_access_expires_at {
+                    data_access_ends = Some(data_access_ends.map_or(at, |d| d.max(at)));
+                }
+            }
+            Some(TokenVerdict::Ended(reason)) => {
+                let counts = (grant.failure_streak as u32, grant.failure_days as u32);
+                mark_dead(change, reason, counts).await?;
+                return Ok("dead");
+            }
+            Some(TokenVerdict::RoleLost | TokenVerdict::Unknown) => {}
+        }
+    }
+    let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), false);
+    if let Some(secs) = data_access_ends {
+        times.grant_expires_at = Some(crate::core::clock::Timestamp::from_millis(secs * 1000));
+    }
+    let Some(written) = write_ledger(change, times, RefreshState::Ok, true).await? else {
+        return Ok("expired");
+    };
+    super::connection_access::apply(change, written, &working).await?;
+    Ok("validated")
 }

@@ -19,14 +19,14 @@ use super::refresh::{self, Change, Outcome};
 use super::respond::{self, Handled};
 use super::{bindings, clock, logging};
 use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::catalogue::{Catalogue, ProviderSpec, RefreshPolicy};
+use crate::core::catalogue::{Catalogue, GraphDialect, ProviderSpec, RefreshPolicy};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_events;
 use crate::core::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant_health::{GrantState, RefreshState, Status, StoredLedger};
 use crate::core::grant_tokens::{
-    access_expiry, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
+    access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
 };
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
@@ -107,6 +107,10 @@ struct TokenAsk {
     /// Check the token with the platform first.
     #[serde(default)]
     validate: bool,
+    /// The connection's account at the platform: where it has a token of its own (a Facebook
+    /// Page), that token is served.
+    #[serde(default)]
+    account: Option<String>,
 }
 
 fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
@@ -150,6 +154,7 @@ pub async fn access_token(
     env: &Env,
     grant_id: &str,
     tenant_id: &str,
+    account: &str,
     request: TokenRequest,
 ) -> Handled<Response> {
     let ask = TokenAsk {
@@ -157,6 +162,7 @@ pub async fn access_token(
         tenant_id: tenant_id.to_owned(),
         min_valid_seconds: request.min_valid_seconds,
         validate: request.validate,
+        account: Some(account.to_owned()),
     };
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
@@ -336,13 +342,13 @@ pub async fn store_in_object(
             format!("The provider {:?} is not in the catalogue.", input.provider),
         )
     })?;
-    let refreshable = input.tokens.refresh_token.is_some();
     let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
+    let refreshable = can_refresh(&spec.tokens, &input.tokens, access_expires_at, now);
     // A consent starts the grant's life afresh: no earlier date carries over.
     let grant_expires_at = grant_expires_at(
         &spec.tokens,
         input.lifetimes,
-        refreshable,
+        input.tokens.refresh_token.is_some(),
         None,
         input.issued_at,
     );
@@ -688,7 +694,10 @@ async fn serve_token(
     });
     let mut refreshed = false;
     let issued_at = grant.refreshed_at();
-    if !waiting && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now) {
+    if !waiting
+        && can_refresh(&spec.tokens, &tokens, expires_at, now)
+        && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now)
+    {
         refreshed = true;
         wrote.set(true);
         match refresh::refresh(&change, state, &tokens).await? {
@@ -706,12 +715,24 @@ async fn serve_token(
     let mut validation = None;
     if ask.validate {
         wrote.set(true);
-        let (checked, renewed) = validate(&change, state, &tokens, refreshed).await?;
+        let (checked, renewed) =
+            validate(&change, state, &tokens, ask.account.as_deref(), refreshed).await?;
         if let Some((renewed, access_expires_at)) = renewed {
             tokens = renewed;
             expires_at = access_expires_at;
         }
         validation = Some(checked);
+    }
+    // A Facebook Page's own token: it does not expire (Meta ends it, and validation says so).
+    if let Some(token) = ask.account.as_ref().and_then(|a| tokens.account_tokens.get(a)) {
+        tokens.access_token = token.clone();
+        expires_at = None;
+    } else if spec.dialect() == Some(GraphDialect::Facebook) {
+        return Err(ApiError::new(
+            ErrorCode::ConnectionDead,
+            "No Page token is stored for this connection. Reconnect the account.",
+        )
+        .into());
     }
     if check_read(expires_at, min_valid_ms, now) == TokenRead::Expired {
         let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
@@ -744,11 +765,18 @@ async fn validate(
     change: &Change<'_>,
     state: &worker::State,
     tokens: &TokenSet,
+    account: Option<&str>,
     refreshed: bool,
 ) -> Handled<(
     std::result::Result<(), String>,
     Option<(TokenSet, Option<Timestamp>)>,
 )> {
+    if change.spec.dialect() == Some(GraphDialect::Facebook) {
+        let token = account
+            .and_then(|a| tokens.account_tokens.get(a))
+            .unwrap_or(&tokens.access_token);
+        return Ok((validate_page_token(change, token).await?, None));
+    }
     let checked = platform::fetch_identity(change.env, change.spec, &tokens.access_token).await;
     match checked {
         Ok(_) => {
@@ -793,6 +821,41 @@ async fn validate(
                 Outcome::Dead(reason) => Err(dead_verdict(reason).into()),
             }
         }
+    }
+}
+
+/// Facebook: `debug_token` on the Page's token. Meta's word that the grant ended is written
+/// (dead, with its reason); a lost Page role is answered, and left for the sweep's
+/// validation to write on that connection.
+async fn validate_page_token(
+    change: &Change<'_>,
+    token: &crate::core::grant_tokens::SecretText,
+) -> Handled<std::result::Result<(), String>> {
+    use crate::core::graph::TokenVerdict;
+    let client = platform::client_credentials(change.env, change.db, &change.grant.tenant_id, change.spec)
+        .await
+        .map_err(worker::Error::RustError)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ProviderNotConfigured,
+                format!("No OAuth client is configured for {}.", change.spec.display_name),
+            )
+        })?;
+    let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
+        Ok(debug) => debug,
+        Err(why) => return Ok(Err(why)),
+    };
+    match debug.verdict() {
+        None => Ok(Ok(())),
+        Some(TokenVerdict::Ended(reason)) => {
+            let counts = (change.grant.failure_streak as u32, 0);
+            refresh::mark_dead(change, reason, counts).await?;
+            Err(dead_verdict(reason).into())
+        }
+        Some(TokenVerdict::RoleLost) => Ok(Err(
+            crate::core::managed_accounts::lost_message(change.spec),
+        )),
+        Some(TokenVerdict::Unknown) => Ok(Err("Meta did not say whether the token works.".into())),
     }
 }
 

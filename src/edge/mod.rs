@@ -23,6 +23,7 @@ mod grants;
 mod healthz;
 mod http_client;
 mod logging;
+mod meta_callbacks;
 mod outbox;
 mod platform;
 mod public_url;
@@ -43,7 +44,7 @@ mod webhooks;
 pub use grant_object::GrantObject;
 
 use crate::core::log::LogLine;
-use crate::core::routes::{self, BrowserRoute, Route};
+use crate::core::routes::{self, BrowserRoute, PlatformRoute, Route};
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
@@ -95,6 +96,15 @@ async fn handle(
         }
         Route::Browser(BrowserRoute::StartReconnect(token)) => {
             Ok(reconnect::start(req, env, &token, now).await?)
+        }
+        Route::Platform(PlatformRoute::Deauthorize(provider)) => {
+            meta_callbacks::deauthorize(req, env, &provider).await
+        }
+        Route::Platform(PlatformRoute::DataDeletion(provider)) => {
+            meta_callbacks::data_deletion(req, env, &provider, now).await
+        }
+        Route::Platform(PlatformRoute::DeletionStatus(provider, code)) => {
+            meta_callbacks::deletion_status(env, &provider, &code).await
         }
         #[cfg(feature = "test-powers")]
         Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,

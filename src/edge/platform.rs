@@ -432,7 +432,12 @@ pub async fn fetch_managed_accounts(
     provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<Vec<AccountIdentity>, IdentityFailure> {
-    let Some(spec) = &provider.managed_accounts else {
+    let Some(spec) = provider
+        .managed_accounts
+        .as_ref()
+        .filter(|_| provider.graph.is_none())
+    else {
+        // Facebook's Pages come with their tokens (`fetch_pages`).
         return Ok(Vec::new());
     };
     let failed = |e: crate::core::identity::IdentityError| IdentityFailure::Failed(e.to_string());
@@ -504,4 +509,149 @@ pub async fn revoke(
         )),
         Err(e) => Err(format!("the revocation request failed: {e}")),
     }
+}
+
+/// A GET of one of Meta's Graph calls whose URL carries secrets (`graph.rs` builds them): the
+/// status and body. Its errors never include the URL.
+async fn graph_get(env: &Env, url: &str) -> Result<(u16, Vec<u8>), String> {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri(platform_url(env, url))
+        .header("accept", "application/json")
+        .body(Vec::new())
+        .map_err(|_| "the Graph request could not be built".to_owned())?;
+    match http_client::send(request).await {
+        Ok(response) => Ok((response.status().as_u16(), response.into_body())),
+        Err(http_client::HttpError::Timeout) => Err("the Graph call timed out".to_owned()),
+        Err(_) => Err("the Graph call got no answer".to_owned()),
+    }
+}
+
+/// Meta's long-lived exchange, right after the code exchange: a short-lived user token
+/// (Facebook, `fb_exchange_token`) or Instagram token (`ig_exchange_token`) for one that
+/// lives about 60 days. Providers without a Graph dialect keep what the code exchange gave.
+pub async fn exchange_long_lived(
+    env: &Env,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    answer: TokenAnswer,
+) -> Result<TokenAnswer, ExchangeError> {
+    let Some(graph) = &provider.graph else {
+        return Ok(answer);
+    };
+    let url = crate::core::graph::long_lived_url(
+        graph,
+        &client.client_id,
+        client.client_secret.expose(),
+        answer.access_token.expose(),
+    );
+    let (status, body) = graph_get(env, &url).await.map_err(ExchangeError::Failed)?;
+    match status {
+        200 => token_response::parse(&body)
+            .map(|long| TokenAnswer {
+                // The code exchange's granted scopes (Instagram's `permissions`) stand.
+                scope: long.scope.or(answer.scope),
+                ..long
+            })
+            .map_err(ExchangeError::Malformed),
+        429 | 500.. => Err(ExchangeError::Failed(format!(
+            "the long-lived exchange answered HTTP {status}"
+        ))),
+        _ => Err(ExchangeError::Refused(graph_error_text(&body, status))),
+    }
+}
+
+/// A Graph error as text for people: Meta's message and codes, never a token.
+fn graph_error_text(body: &[u8], status: u16) -> String {
+    match crate::core::graph::GraphError::parse(body) {
+        Some(e) => format!(
+            "{} (code {}{})",
+            e.message,
+            e.code,
+            e.subcode.map_or_else(String::new, |s| format!(", subcode {s}"))
+        ),
+        None => format!("HTTP {status}"),
+    }
+}
+
+/// Instagram's refresh: the long-lived access token itself is exchanged for a new one
+/// (`ig_refresh_token`). An OAuthException 190 is Meta's word that the grant ended.
+pub async fn refresh_access_token(
+    env: &Env,
+    provider: &ProviderSpec,
+    access_token: &SecretText,
+) -> Result<TokenAnswer, RefreshFailure> {
+    let Some(url) = provider
+        .graph
+        .as_ref()
+        .and_then(|g| crate::core::graph::refresh_url(g, access_token.expose()))
+    else {
+        return Err(RefreshFailure::Refused {
+            status: 0,
+            error: None,
+            description: Some("the platform has no access-token refresh".to_owned()),
+            retry_after_secs: None,
+        });
+    };
+    let (status, body) = graph_get(env, &url)
+        .await
+        .map_err(|_| RefreshFailure::NoAnswer)?;
+    if status == 200 {
+        return token_response::parse(&body).map_err(|_| RefreshFailure::Malformed);
+    }
+    let error = crate::core::graph::GraphError::parse(&body);
+    if let Some(crate::core::graph::TokenVerdict::Ended(reason)) = error.as_ref().map(|e| e.verdict())
+    {
+        return Err(RefreshFailure::Ended(reason));
+    }
+    Err(RefreshFailure::Refused {
+        status,
+        error: error.as_ref().map(|e| format!("graph_{}", e.code)),
+        description: error.map(|e| e.message),
+        retry_after_secs: None,
+    })
+}
+
+/// `debug_token` on `input_token` with the app token: what Meta says about it, or why the
+/// call told nothing (then it is not Meta's word on the token).
+pub async fn debug_token(
+    env: &Env,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    input_token: &SecretText,
+) -> Result<crate::core::graph::TokenDebug, String> {
+    let url = provider
+        .graph
+        .as_ref()
+        .and_then(|g| {
+            crate::core::graph::debug_token_url(
+                g,
+                &client.client_id,
+                client.client_secret.expose(),
+                input_token.expose(),
+            )
+        })
+        .ok_or("the platform has no debug_token")?;
+    let (status, body) = graph_get(env, &url).await?;
+    match (status, crate::core::graph::TokenDebug::parse(&body)) {
+        (200, Some(debug)) => Ok(debug),
+        _ => Err(format!(
+            "debug_token told nothing: {}",
+            graph_error_text(&body, status)
+        )),
+    }
+}
+
+/// Facebook: the Pages the user token manages that it may post to, each with its Page token.
+pub async fn fetch_pages(
+    env: &Env,
+    provider: &ProviderSpec,
+    user_token: &SecretText,
+) -> Result<Vec<crate::core::graph::ManagedPage>, IdentityFailure> {
+    let Some(spec) = &provider.managed_accounts else {
+        return Ok(Vec::new());
+    };
+    let body = api_get(env, provider, &spec.list_url, user_token, "page list").await?;
+    crate::core::graph::parse_pages(&body)
+        .map_err(|e| IdentityFailure::Failed(format!("the page list: {e}")))
 }

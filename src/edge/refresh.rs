@@ -34,7 +34,7 @@ use crate::core::expiry_warnings::Warnings;
 use crate::core::grant_events::transitions;
 use crate::core::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant_health::{GrantState, RefreshState, Status};
-use crate::core::grant_tokens::{access_expiry, TokenSet};
+use crate::core::grant_tokens::{access_expiry, can_refresh, TokenSet};
 use crate::core::ids::{new_id, random_bytes};
 use crate::core::log::LogLine;
 use crate::core::refresh_failure::{
@@ -166,10 +166,16 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
         now,
         ..
     } = *change;
-    let Some(refresh_token) = tokens.refresh_token.clone() else {
-        return Ok(Outcome::Failed {
-            message: "The platform gave this connection no refresh token.".to_owned(),
-        });
+    // Instagram renews the access token itself; everyone else needs a refresh token.
+    let renews_access_token = spec.tokens.refresh_token == RefreshTokenKind::AccessToken;
+    let refresh_token = match (&tokens.refresh_token, renews_access_token) {
+        (Some(token), false) => token.clone(),
+        (_, true) => tokens.access_token.clone(),
+        (None, false) => {
+            return Ok(Outcome::Failed {
+                message: "The platform gave this connection no refresh token.".to_owned(),
+            })
+        }
     };
     let client = platform::client_credentials(env, db, &grant.tenant_id, spec)
         .await
@@ -216,7 +222,14 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     state.storage().put(IN_FLIGHT_KEY, claim.as_str()).await?;
 
     // 2 and 3. The call, and the single retry of the lost-outcome rule.
-    let mut result = platform::refresh(env, spec, &client, &refresh_token).await;
+    let call = || async {
+        if renews_access_token {
+            platform::refresh_access_token(env, spec, &refresh_token).await
+        } else {
+            platform::refresh(env, spec, &client, &refresh_token).await
+        }
+    };
+    let mut result = call().await;
     if let Err(failure) = &result {
         if let FailureClass::Transient {
             outcome_unknown: true,
@@ -224,7 +237,7 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
         } = classify(spec, failure)
         {
             outcome_unknown = true;
-            result = platform::refresh(env, spec, &client, &refresh_token).await;
+            result = call().await;
         }
     }
     let platform_failing = matches!(
@@ -238,7 +251,10 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
         Ok(answer) => {
             let renewed = TokenSet {
                 access_token: answer.access_token,
-                refresh_token: answer.refresh_token.or(Some(refresh_token)),
+                refresh_token: answer
+                    .refresh_token
+                    .or_else(|| tokens.refresh_token.clone()),
+                account_tokens: tokens.account_tokens.clone(),
             };
             let access_expires_at = access_expiry(now, answer.expires_in);
             let lifetimes = Lifetimes {
@@ -278,11 +294,11 @@ async fn store_refreshed(
         &tokens.to_bytes(),
     )?;
     let access_expires_at = access_expiry(now, lifetimes.expires_in);
-    let refreshable = tokens.refresh_token.is_some();
+    let refreshable = can_refresh(&change.spec.tokens, tokens, access_expires_at, now);
     let dies_at = grant_expires_at(
         &change.spec.tokens,
         lifetimes,
-        refreshable,
+        tokens.refresh_token.is_some(),
         grant.grant_expires_at.map(super::d1_time::read),
         now,
     );

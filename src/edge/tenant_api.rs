@@ -238,19 +238,31 @@ pub(super) async fn live_grant_of(
     caller: &Caller,
     id: &str,
 ) -> worker::Result<Option<String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        grant_id: String,
-    }
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT grant_id FROM connections \
-             WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
-        )
-        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-        .first(None)
-        .await?;
-    Ok(row.map(|r| r.grant_id))
+    Ok(live_connection(db, caller, id).await?.map(|r| r.grant_id))
+}
+
+/// A live connection's grant, its account at the platform and whether it still may act
+/// for that account.
+#[derive(Deserialize)]
+pub(super) struct LiveConnection {
+    pub grant_id: String,
+    pub external_id: String,
+    pub access: String,
+    pub access_reason: Option<String>,
+}
+
+pub(super) async fn live_connection(
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+) -> worker::Result<Option<LiveConnection>> {
+    db.prepare(
+        "SELECT grant_id, external_id, access, access_reason FROM connections \
+         WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
+    )
+    .bind(&[id.into(), caller.tenant_id.as_str().into()])?
+    .first(None)
+    .await
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
@@ -350,14 +362,26 @@ async fn connection_token(
     ask: TokenRequest,
     now: Timestamp,
 ) -> Handled {
-    let (grant_id, mut answer) = match live_grant_of(db, caller, id).await? {
+    let (grant_id, mut answer) = match live_connection(db, caller, id).await? {
         None => (
             None,
             Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         ),
-        Some(grant_id) => {
-            let answer = grants::access_token(env, &grant_id, &caller.tenant_id, ask).await;
-            (Some(grant_id), answer)
+        // A page whose role was lost: its grant works, but not for this account.
+        Some(c) if c.access == "lost" => {
+            let why = c.access_reason.unwrap_or_else(|| {
+                "The account no longer has a role on this page. Reconnect it.".to_owned()
+            });
+            (
+                Some(c.grant_id),
+                Err(ApiError::new(ErrorCode::ConnectionDead, why).into()),
+            )
+        }
+        Some(c) => {
+            let answer =
+                grants::access_token(env, &c.grant_id, &caller.tenant_id, &c.external_id, ask)
+                    .await;
+            (Some(c.grant_id), answer)
         }
     };
     // A refusal's body is a JSON error (never a token): its code says what the caller got.
@@ -378,6 +402,7 @@ async fn connection_token(
         (Ok(_), Some("connection_dead")) => "dead",
         (Ok(_), Some("not_found")) => "not_found",
         (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::NotFound => "not_found",
+        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::ConnectionDead => "dead",
         _ => "failed",
     };
     let audit = db

@@ -1,0 +1,318 @@
+//! Meta's push signals that access ended, both verified with `core::signed_request` against
+//! the app secret of every OAuth client this deployment holds for the provider:
+//!
+//! - `POST /platforms/{provider}/deauthorize`: the person removed the app. Each of their live
+//!   grants through that app turns red at once (`app_removed`), through its Durable Object,
+//!   with its event.
+//! - `POST /platforms/{provider}/data-deletion`: the person asks for their data to go. Each of
+//!   their connections through that app is disconnected through its grant's object (the
+//!   disconnect rules: the tokens are deleted with the last connection; metadata stays as
+//!   history). Meta requires the answer `{"url", "confirmation_code"}`; the URL is
+//!   `GET /platforms/{provider}/data-deletion/{code}`, a page saying what was done.
+
+use super::d1_time::bind as ms;
+use super::grants::{self, current, Memory};
+use super::platform::{self, ClientCredentials};
+use super::refresh::{mark_dead, Change};
+use super::respond::{self, Handled};
+use super::{bindings, clock, logging, public_url};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::ProviderSpec;
+use crate::core::clock::Timestamp;
+use crate::core::digest::sha256_hex;
+use crate::core::log::LogLine;
+use crate::core::pages::Page;
+use crate::core::refresh_failure::DeadReason;
+use crate::core::signed_request::{self, SignedRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{D1Database, Env, Request};
+
+/// Meta posts a small form; anything larger is not Meta.
+const MAX_BODY: usize = 16 * 1024;
+
+/// The provider, if it speaks Meta's dialect (only those get callbacks).
+fn meta_provider(env: &Env, name: &str) -> Handled<ProviderSpec> {
+    let catalogue = bindings::catalogue(env)?;
+    catalogue
+        .get(name)
+        .filter(|p| p.graph.is_some())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("{name:?} is not a Meta provider on this deployment."),
+            )
+            .into()
+        })
+}
+
+/// The verified request and the client whose secret signed it.
+async fn verified(
+    req: &mut Request,
+    env: &Env,
+    db: &D1Database,
+    spec: &ProviderSpec,
+) -> Handled<(SignedRequest, String)> {
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::invalid_request("The request body could not be read."))?;
+    if body.len() > MAX_BODY {
+        return Err(ApiError::invalid_request("The request body is too large.").into());
+    }
+    let signed = oauth2::url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "signed_request")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| {
+            ApiError::invalid_request("The form has no signed_request field, as Meta sends it.")
+        })?;
+    let mut refusal = signed_request::SignedRequestError::BadSignature;
+    for client in clients(env, db, spec).await? {
+        match signed_request::verify(&signed, client.client_secret.expose()) {
+            Ok(read) => return Ok((read, client.client_id)),
+            Err(e) => refusal = e,
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Unauthorized,
+        format!("The signed_request was refused: {refusal}."),
+    )
+    .into())
+}
+
+/// Every OAuth client held for `spec`: the deployment's, then each tenant's.
+async fn clients(
+    env: &Env,
+    db: &D1Database,
+    spec: &ProviderSpec,
+) -> Handled<Vec<ClientCredentials>> {
+    #[derive(Deserialize)]
+    struct Tenant {
+        tenant_id: String,
+    }
+    let tenants: Vec<Tenant> = db
+        .prepare("SELECT tenant_id FROM tenant_clients WHERE provider = ?1")
+        .bind(&[spec.name.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    // A tenant id that matches no row falls back to the deployment's client.
+    let mut found = Vec::new();
+    for tenant in std::iter::once(String::new()).chain(tenants.into_iter().map(|t| t.tenant_id)) {
+        if let Some(client) = platform::client_credentials(env, db, &tenant, spec)
+            .await
+            .map_err(worker::Error::RustError)?
+        {
+            found.push(client);
+        }
+    }
+    Ok(found)
+}
+
+#[derive(Deserialize)]
+struct GrantRow {
+    id: String,
+}
+
+/// The person's grants through `client_id` that still hold tokens.
+async fn grants_of(
+    db: &D1Database,
+    spec: &ProviderSpec,
+    client_id: &str,
+    user_id: &str,
+) -> worker::Result<Vec<GrantRow>> {
+    db.prepare(
+        "SELECT id FROM grants WHERE provider = ?1 AND client_id = ?2 \
+           AND provider_account_id = ?3 AND token_ciphertext IS NOT NULL",
+    )
+    .bind(&[
+        spec.name.as_str().into(),
+        client_id.into(),
+        user_id.into(),
+    ])?
+    .all()
+    .await?
+    .results()
+}
+
+/// `POST /platforms/{provider}/deauthorize`.
+pub async fn deauthorize(mut req: Request, env: &Env, provider: &str) -> Handled {
+    let spec = meta_provider(env, provider)?;
+    let db = bindings::db(env)?;
+    let (signed, client_id) = verified(&mut req, env, &db, &spec).await?;
+    let found = grants_of(&db, &spec, &client_id, &signed.user_id).await?;
+    let mut ended = 0;
+    for grant in &found {
+        let ask = EndedAsk {
+            grant_id: grant.id.clone(),
+            reason: DeadReason::AppRemoved.code().to_owned(),
+        };
+        let answer = grants::call_object(env, &grant.id, "/platform-ended", &ask).await?;
+        if answer.status_code() == 200 {
+            ended += 1;
+        }
+    }
+    logging::emit(
+        &LogLine::info("meta.deauthorized", clock::real_now())
+            .field("provider", spec.name.as_str())
+            .field("grants", found.len())
+            .field("ended", ended),
+    );
+    Ok(respond::json(200, &json!({ "grants_ended": ended }))?)
+}
+
+/// `POST /platforms/{provider}/data-deletion`.
+pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Timestamp) -> Handled {
+    let spec = meta_provider(env, provider)?;
+    let db = bindings::db(env)?;
+    let (signed, client_id) = verified(&mut req, env, &db, &spec).await?;
+    let found = grants_of(&db, &spec, &client_id, &signed.user_id).await?;
+    let (mut disconnected, mut failed) = (0_u32, 0_u32);
+    for grant in &found {
+        #[derive(Deserialize)]
+        struct Connection {
+            id: String,
+            tenant_id: String,
+        }
+        let live: Vec<Connection> = db
+            .prepare(
+                "SELECT id, tenant_id FROM connections \
+                 WHERE grant_id = ?1 AND disconnected_at IS NULL",
+            )
+            .bind(&[grant.id.as_str().into()])?
+            .all()
+            .await?
+            .results()?;
+        for c in live {
+            let ask = json!({
+                "grant_id": grant.id,
+                "tenant_id": c.tenant_id,
+                "connection_id": c.id,
+            });
+            let answer = grants::call_object(env, &grant.id, "/disconnect", &ask).await?;
+            if answer.status_code() == 200 {
+                disconnected += 1;
+            } else {
+                failed += 1;
+            }
+        }
+    }
+    let code = crate::core::ids::new_id("del_")?;
+    let status = if failed == 0 { "complete" } else { "partial" };
+    db.prepare(
+        "INSERT INTO data_deletions (code, provider, user_hash, grants, connections, status, \
+           requested_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&[
+        code.as_str().into(),
+        spec.name.as_str().into(),
+        sha256_hex(&signed.user_id).into(),
+        super::d1::int(found.len() as i64),
+        super::d1::int(disconnected.into()),
+        status.into(),
+        ms(now),
+        super::d1_time::bind_opt((failed == 0).then_some(now)),
+    ])?
+    .run()
+    .await?;
+    logging::emit(
+        &LogLine::info("meta.data_deletion", clock::real_now())
+            .field("provider", spec.name.as_str())
+            .field("code", code.as_str())
+            .field("connections", disconnected)
+            .field("failed", failed),
+    );
+    let origin = public_url::origin(env, &req).ok_or_else(|| {
+        ApiError::new(ErrorCode::Internal, "The request has no usable origin.")
+    })?;
+    let url = format!(
+        "{}/platforms/{}/data-deletion/{code}",
+        origin.to_url(),
+        spec.name
+    );
+    Ok(respond::json(
+        200,
+        &json!({ "url": url, "confirmation_code": code }),
+    )?)
+}
+
+/// `GET /platforms/{provider}/data-deletion/{code}`: the status page Meta links the person to.
+pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
+    #[derive(Deserialize)]
+    struct Row {
+        status: String,
+        connections: f64,
+        requested_at: f64,
+    }
+    let row: Option<Row> = bindings::db(env)?
+        .prepare(
+            "SELECT status, connections, requested_at FROM data_deletions \
+             WHERE code = ?1 AND provider = ?2",
+        )
+        .bind(&[code.into(), provider.into()])?
+        .first(None)
+        .await?;
+    let page = match row {
+        None => Page::new(
+            404,
+            "Unknown deletion request",
+            "No data-deletion request has this confirmation code.",
+        ),
+        Some(row) => {
+            let when = super::d1_time::read(row.requested_at).to_rfc3339();
+            let (title, text) = match row.status.as_str() {
+                "complete" => (
+                    "Your data was deleted",
+                    "Every connection made through this app was removed and its access tokens \
+                     deleted.",
+                ),
+                _ => (
+                    "Your data is being deleted",
+                    "Some connections could not be removed yet; they are removed as soon as \
+                     possible.",
+                ),
+            };
+            Page::new(200, title, text)
+                .detail("Confirmation code", code)
+                .detail("Requested", &when)
+                .detail("Connections removed", &(row.connections as u64).to_string())
+        }
+    };
+    Ok(respond::page(&page)?)
+}
+
+/// What the object is told: the platform ended the grant, and why.
+#[derive(Serialize, Deserialize)]
+struct EndedAsk {
+    grant_id: String,
+    reason: String,
+}
+
+/// Inside the object: the grant is dead by the platform's word (its event follows), unless it
+/// is already dead or gone.
+pub async fn ended_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    mut req: Request,
+) -> Handled {
+    let ask: EndedAsk = respond::read_json(&mut req).await?;
+    let _turn = turns.lock().await;
+    memory.forget();
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let Some(grant) = current(&db, &ask.grant_id).await? else {
+        return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
+    };
+    if grant.state == "dead" || grant.token_ciphertext.is_none() {
+        return Ok(respond::json(200, &json!({ "grant_id": grant.id, "did": "nothing" }))?);
+    }
+    let catalogue = bindings::catalogue(env)?;
+    let spec = grants::spec_of(&catalogue, &grant)?;
+    let change = Change::new(env, &db, &grant, spec, now);
+    let reason = DeadReason::from_code(Some(&ask.reason));
+    let counts = (grant.failure_streak as u32, grant.failure_days as u32);
+    mark_dead(&change, reason, counts).await?;
+    Ok(respond::json(200, &json!({ "grant_id": grant.id, "did": "dead" }))?)
+}
