@@ -108,9 +108,29 @@ pub fn tiktok() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/tiktok.json"))
 }
 
+/// Facebook's fixtures (`fixtures/facebook.json`).
+pub fn facebook() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/facebook.json"))
+}
+
+/// Instagram's fixtures (`fixtures/instagram.json`).
+pub fn instagram() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/instagram.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 5] {
-    [x(), google(), acme(), linkedin(), tiktok()]
+pub fn all() -> [&'static Fixtures; 7] {
+    [
+        x(),
+        google(),
+        acme(),
+        linkedin(),
+        tiktok(),
+        facebook(),
+        instagram(),
+    ]
 }
 
 impl Fixtures {
@@ -201,6 +221,7 @@ fn fill(template: &Value, values: &[(&str, Value)]) -> Value {
             }
             Value::Object(out)
         }
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, values)).collect()),
         other => other.clone(),
     }
 }
@@ -212,6 +233,32 @@ mod tests {
 
     /// The names the dialects read; a missing one would make the fake answer 500.
     const USED: &[(&str, &[&str], &[&str])] = &[
+        (
+            "facebook",
+            &[
+                "short_lived_secs",
+                "long_lived_secs",
+                "data_access_secs",
+                "code_lifetime_secs",
+            ],
+            &["token_issued", "oauth_error", "debug_token", "me", "accounts"],
+        ),
+        (
+            "instagram",
+            &[
+                "short_lived_secs",
+                "long_lived_secs",
+                "refresh_min_age_secs",
+                "code_lifetime_secs",
+            ],
+            &[
+                "code_exchanged",
+                "token_issued",
+                "oauth_error",
+                "exchange_error",
+                "me",
+            ],
+        ),
         (
             "linkedin",
             &[

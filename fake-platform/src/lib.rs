@@ -11,10 +11,12 @@
 //! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
 
 mod consent;
+pub mod facebook;
 mod faults;
 pub mod fixtures;
 pub mod google;
 mod http;
+pub mod instagram;
 pub mod linkedin;
 mod standard;
 mod state;
@@ -242,6 +244,82 @@ impl FakePlatform {
         }
     }
 
+    /// Gives `username` (created if needed) a Facebook Page they may post to; returns the
+    /// Page's id.
+    pub fn add_facebook_page(&self, username: &str, name: &str) -> String {
+        let mut inner = self.shared.lock();
+        inner.next_organization_id += 1;
+        let id = (200_000_000_000_u64 + inner.next_organization_id).to_string();
+        inner
+            .account_by_username(username)
+            .pages
+            .push(state::FacebookPage {
+                id: id.clone(),
+                name: name.to_owned(),
+                role: true,
+            });
+        id
+    }
+
+    /// Takes `username`'s role on a Facebook Page away (or gives it back): that Page's tokens
+    /// fail `debug_token` with 190/492 while it is away.
+    pub fn set_facebook_page_role(&self, username: &str, page_id: &str, role: bool) {
+        let mut inner = self.shared.lock();
+        for p in &mut inner.account_by_username(username).pages {
+            if p.id == page_id {
+                p.role = role;
+            }
+        }
+    }
+
+    /// What a password change does at Meta: every session of `username`, with every app,
+    /// ends (OAuthException 190, subcode 460), Page tokens included.
+    pub fn change_meta_password(&self, username: &str) -> usize {
+        self.end_meta_grants(username, None, 460)
+    }
+
+    /// The person removes `client_id`'s app in their settings (190/458).
+    pub fn remove_meta_app(&self, username: &str, client_id: &str) -> usize {
+        self.end_meta_grants(username, Some(client_id), 458)
+    }
+
+    fn end_meta_grants(&self, username: &str, client_id: Option<&str>, subcode: i64) -> usize {
+        let mut inner = self.shared.lock();
+        let mut mine = inner.grants_of_username(username);
+        mine.retain(|g| !inner.grants[*g].revoked);
+        mine.retain(|g| client_id.is_none_or(|c| inner.grants[*g].client_id == c));
+        for g in &mine {
+            inner.revoke_grant(*g);
+            inner.meta_ended.insert(*g, subcode);
+        }
+        mine.len()
+    }
+
+    /// The `signed_request` Meta's deauthorize and data-deletion callbacks carry for
+    /// `username`, signed with `client_id`'s secret as Meta signs it (HMAC-SHA256 of the
+    /// base64url payload); the form body to POST is `signed_request=<this>`.
+    pub fn meta_signed_request(&self, client_id: &str, username: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let mut inner = self.shared.lock();
+        let secret = inner.clients.get(client_id).cloned().unwrap_or_default();
+        let account_id = inner.account_by_username(username).id.clone();
+        let now = state::unix_seconds(inner.now_for(&account_id));
+        let payload = json!({
+            "algorithm": "HMAC-SHA256",
+            "expires": now + 3600,
+            "issued_at": now,
+            "user_id": account_id,
+        });
+        let encoded = URL_SAFE_NO_PAD.encode(payload.to_string());
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(encoded.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signature}.{encoded}")
+    }
+
     /// TikTok's lifetimes (access, refresh) in seconds for the next answers; `None` goes back
     /// to the fixture's (the newer docs').
     pub fn set_tiktok_lifetimes(&self, lifetimes: Option<(u64, u64)>) {
@@ -345,6 +423,10 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         }
         "www.linkedin.com" | "api.linkedin.com" => linkedin::handle(shared, req),
         "www.tiktok.com" | "open.tiktokapis.com" => tiktok::handle(shared, req),
+        "www.facebook.com" | "graph.facebook.com" => facebook::handle(shared, req),
+        "www.instagram.com" | "api.instagram.com" | "graph.instagram.com" => {
+            instagram::handle(shared, req)
+        }
         "__fake" => control(shared, req),
         host => fixtures::all()
             .into_iter()

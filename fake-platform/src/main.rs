@@ -1,9 +1,10 @@
 //! `fake-platform`: the fake social platform as a process, for the run command.
 //!
 //! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). The OAuth clients it accepts come
-//! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_` and
-//! `TIKTOK_` pairs, the same values the worker gets from `.dev.vars`. For the demo, the fake
-//! LinkedIn's `demo_user` administers one company page.
+//! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_`,
+//! `TIKTOK_`, `FACEBOOK_` and `INSTAGRAM_` pairs, the same values the worker gets from
+//! `.dev.vars`. For the demo, `demo_user` administers one LinkedIn company page and two
+//! Facebook Pages.
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
     };
     let clients: Vec<Client> = std::iter::once(x)
         .chain(
-            ["YOUTUBE", "LINKEDIN", "TIKTOK"]
+            ["YOUTUBE", "LINKEDIN", "TIKTOK", "FACEBOOK", "INSTAGRAM"]
                 .into_iter()
                 .filter_map(client),
         )
@@ -37,8 +38,10 @@ fn main() -> ExitCode {
         }
     };
     fake.add_linkedin_organization("demo_user", "Evergreen Demo Company");
+    fake.add_facebook_page("demo_user", "Evergreen Demo Bakery");
+    fake.add_facebook_page("demo_user", "Evergreen Demo Cafe");
     println!(
-        "fake-platform: serving X, Google, LinkedIn and TikTok on {}",
+        "fake-platform: serving X, Google, LinkedIn, TikTok, Facebook and Instagram on {}",
         fake.base_url()
     );
     // Serve until killed.

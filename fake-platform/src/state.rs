@@ -39,6 +39,17 @@ pub struct Account {
     /// LinkedIn: the company pages this member has (or had) a role on.
     #[serde(skip)]
     pub organizations: Vec<Organization>,
+    /// Facebook: the Pages this person has (or had) a role on.
+    #[serde(skip)]
+    pub pages: Vec<FacebookPage>,
+}
+
+/// A Facebook Page and whether the person still has a role on it that may create content.
+#[derive(Clone, Debug)]
+pub struct FacebookPage {
+    pub id: String,
+    pub name: String,
+    pub role: bool,
 }
 
 /// A LinkedIn organization (company page) and whether the member administers it.
@@ -155,6 +166,11 @@ pub struct Inner {
     pub tiktok_lifetimes: Option<(u64, u64)>,
     /// The next LinkedIn organization id.
     pub next_organization_id: u64,
+    /// Facebook Page tokens: token → (grant, page id). They do not expire.
+    pub page_tokens: HashMap<String, (usize, String)>,
+    /// Meta's reason (OAuthException 190's subcode) a grant ended: 458 app removed, 460
+    /// password changed. Set with the grant's `revoked`.
+    pub meta_ended: HashMap<usize, i64>,
 }
 
 #[derive(Debug, Default)]
@@ -379,6 +395,7 @@ impl Inner {
                     counters: Counters::default(),
                     clock_offset: Duration::ZERO,
                     organizations: Vec::new(),
+                    pages: Vec::new(),
                 },
             );
             id

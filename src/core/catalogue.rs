@@ -925,6 +925,48 @@ mod pinned_to_fixtures {
         );
     }
 
+    #[test]
+    fn meta_agrees_with_its_fixtures_on_one_graph_version() {
+        let (fb, f) = (spec("facebook"), fixtures::facebook());
+        let version = f.fact("graph_version").as_str().unwrap();
+        assert_eq!(fb.api.as_ref().unwrap().version, version);
+        for url in [&fb.authorize_url, &fb.token_url, &fb.identity.url] {
+            assert!(url.contains(&format!("/{version}/")), "{url}");
+        }
+        assert_eq!(
+            json!(fb.tokens.data_access_lifetime_secs),
+            *f.fact("data_access_secs")
+        );
+        assert_eq!(fb.tokens.refresh_token, RefreshTokenKind::None);
+        assert_eq!(fb.refresh.policy, RefreshPolicy::Validate);
+        assert!(!fb.profile_is_connection());
+        let ig = spec("instagram");
+        let f = fixtures::instagram();
+        assert_eq!(ig.tokens.refresh_token, RefreshTokenKind::AccessToken);
+        assert_eq!(
+            json!(ig.refresh.min_age_secs),
+            *f.fact("refresh_min_age_secs")
+        );
+        // The lead time leaves the 24-hour minimum age far behind.
+        assert!(
+            f.fact_u64("long_lived_secs") - ig.refresh.lead_secs.unwrap()
+                > f.fact_u64("refresh_min_age_secs")
+        );
+        assert!(ig.identity.url.contains(&format!("/{version}/")));
+    }
+
+    #[test]
+    fn a_url_placeholder_other_than_the_version_is_refused() {
+        let mut declared: serde_json::Value =
+            serde_json::from_str::<serde_json::Value>(BUILTIN).unwrap()["providers"][0].clone();
+        declared["name"] = json!("custom");
+        declared["token_url"] = json!("https://t.example/{tenant}/token");
+        let err = Catalogue::builtin()
+            .with_declared(&json!([declared]).to_string())
+            .unwrap_err();
+        assert!(err.0.contains("placeholder"), "{err}");
+    }
+
     /// The README's custom-provider example against the standard provider the fake serves
     /// from `fixtures/acme.json` (the integration tests connect it end to end).
     #[test]

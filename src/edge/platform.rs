@@ -399,7 +399,16 @@ async fn api_get(
     let response = http_client::send(request)
         .await
         .map_err(|e| IdentityFailure::Failed(format!("{what} request failed: {e}")))?;
-    match response.status().as_u16() {
+    let status = response.status().as_u16();
+    // Meta answers a dead token with 400 and OAuthException 190.
+    let graph_says_ended = || {
+        crate::core::graph::GraphError::parse(response.body())
+            .is_some_and(|e| matches!(e.verdict(), crate::core::graph::TokenVerdict::Ended(_)))
+    };
+    if status == 400 && provider.graph.is_some() && graph_says_ended() {
+        return Err(IdentityFailure::TokenRefused(status));
+    }
+    match status {
         200 => Ok(response.into_body()),
         status @ (401 | 403) => Err(IdentityFailure::TokenRefused(status)),
         status => Err(IdentityFailure::Failed(format!(

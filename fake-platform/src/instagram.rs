@@ -1,0 +1,216 @@
+//! The Instagram API with Instagram Login: the consent page, the code exchange at
+//! api.instagram.com (a short-lived token, wrapped in `data`), the long-lived exchange
+//! (`ig_exchange_token`) and refresh (`ig_refresh_token`, only for a token at least 24 hours
+//! old and unexpired; each gives a new 60 days) at graph.instagram.com, and `/me`.
+//!
+//! Facts and answers come from `fixtures/instagram.json`.
+
+use crate::consent::{self, Consent};
+use crate::facebook::{ended_message, oauth_error};
+use crate::fixtures::Fixtures;
+use crate::http::{Incoming, Reply};
+use crate::state::{CodeRules, Inner, Shared};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const AUTHORIZE_PATH: &str = "/www.instagram.com/oauth/authorize";
+pub const TOKEN_PATH: &str = "/api.instagram.com/oauth/access_token";
+pub const EXCHANGE_PATH: &str = "/graph.instagram.com/access_token";
+pub const REFRESH_PATH: &str = "/graph.instagram.com/refresh_access_token";
+pub const ME_PATH: &str = "/graph.instagram.com/v25.0/me";
+
+fn fx() -> &'static Fixtures {
+    crate::fixtures::instagram()
+}
+
+pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
+    Some(match (req.method.as_str(), req.path.as_str()) {
+        ("GET", AUTHORIZE_PATH) => consent::page(
+            shared,
+            req,
+            params,
+            AUTHORIZE_PATH,
+            "An app would like to publish to your Instagram professional account",
+            "www.instagram.com",
+        ),
+        ("POST", AUTHORIZE_PATH) => consent::answer(shared, req, params, fx()),
+        ("POST", TOKEN_PATH) => crate::faults::serve_token(shared, || code_exchange(shared, req)),
+        ("GET", EXCHANGE_PATH) => crate::faults::serve_token(shared, || exchange(shared, req)),
+        ("GET", REFRESH_PATH) => crate::faults::serve_token(shared, || refresh(shared, req)),
+        ("GET", ME_PATH) => me(shared, req),
+        _ => return None,
+    })
+}
+
+fn params(shared: &Shared, fields: &HashMap<String, String>) -> Result<Consent, Reply> {
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let refuse = |reason: &str| Err(consent::refuse(shared, "Something went wrong", reason));
+    if get("response_type") != "code" {
+        return refuse("response_type must be code");
+    }
+    if !shared.lock().clients.contains_key(&get("client_id")) {
+        return refuse("Invalid platform app");
+    }
+    if get("redirect_uri").is_empty() {
+        return refuse("redirect_uri is required");
+    }
+    Ok(Consent {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        state: get("state"),
+        scopes: get("scope")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        code_challenge: String::new(),
+        offline: false,
+    })
+}
+
+const CODE_RULES: CodeRules = CodeRules {
+    redirect_mismatch_reply: "exchange_error",
+    missing_verifier_reply: None,
+};
+
+fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
+    let form = req.form();
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    let client_ok = inner.clients.get(&get("client_id")) == Some(&get("client_secret"));
+    if !client_ok || get("grant_type") != "authorization_code" {
+        inner.reject("token", "client_id, client_secret and grant_type are required");
+        return fx().render("exchange_error", &[("message", json!("Invalid client_secret"))]);
+    }
+    let issued = match inner.redeem_code(&form, &get("client_id"), CODE_RULES) {
+        Ok(issued) => issued,
+        Err(_) => {
+            return fx().render(
+                "exchange_error",
+                &[(
+                    "message",
+                    json!("This authorization code has been used"),
+                )],
+            )
+        }
+    };
+    let user_id = issued.account_id.clone();
+    let permissions = issued.scopes.join(",");
+    let grant = inner.add_grant(issued.account_id, get("client_id"), issued.scopes, false);
+    let lifetime = fx().fact_u64("short_lived_secs");
+    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
+    fx().render(
+        "code_exchanged",
+        &[
+            ("access_token", json!(access)),
+            ("user_id", json!(user_id)),
+            ("permissions", json!(permissions)),
+        ],
+    )
+}
+
+/// The grant of a working token, or Meta's subcode for why it does not work.
+fn working(inner: &Inner, token: &str) -> Result<usize, Option<i64>> {
+    let found = inner.access_tokens.get(token).ok_or(None)?;
+    let grant = found.grant;
+    if let Some(subcode) = inner.meta_ended.get(&grant) {
+        return Err(Some(*subcode));
+    }
+    if inner.grants[grant].revoked {
+        return Err(Some(458));
+    }
+    if found.expires_at < inner.now_for(&inner.grants[grant].account_id) {
+        return Err(Some(463));
+    }
+    Ok(grant)
+}
+
+fn long_lived_answer(inner: &mut Inner, grant: usize) -> Reply {
+    let lifetime = fx().fact_u64("long_lived_secs");
+    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
+    fx().render(
+        "token_issued",
+        &[("access_token", json!(access)), ("expires_in", json!(lifetime))],
+    )
+}
+
+/// `GET access_token?grant_type=ig_exchange_token&client_secret=…&access_token=…`.
+fn exchange(shared: &Shared, req: &Incoming) -> Reply {
+    let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    if q("grant_type") != "ig_exchange_token" {
+        inner.reject("token", "the exchange needs grant_type=ig_exchange_token");
+        return oauth_error(fx(), 100, None, "Unsupported grant_type.");
+    }
+    let grant = match working(&inner, &q("access_token")) {
+        Ok(grant) => grant,
+        Err(subcode) => return oauth_error(fx(), 190, subcode, ended_message(subcode)),
+    };
+    let client = inner.grants[grant].client_id.clone();
+    if inner.clients.get(&client) != Some(&q("client_secret")) {
+        inner.reject("token", "the exchange needs the app's client_secret");
+        return oauth_error(fx(), 101, None, "Error validating client secret.");
+    }
+    long_lived_answer(&mut inner, grant)
+}
+
+/// `GET refresh_access_token?grant_type=ig_refresh_token&access_token=…`.
+fn refresh(shared: &Shared, req: &Incoming) -> Reply {
+    let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
+    let mut inner = shared.lock();
+    if q("grant_type") != "ig_refresh_token" {
+        inner.reject("token", "the refresh needs grant_type=ig_refresh_token");
+        return oauth_error(fx(), 100, None, "Unsupported grant_type.");
+    }
+    let token = q("access_token");
+    let grant = match working(&inner, &token) {
+        Ok(grant) => grant,
+        Err(subcode) => {
+            inner.reject("token", "an expired or ended token cannot be refreshed");
+            return oauth_error(fx(), 190, subcode, ended_message(subcode));
+        }
+    };
+    let account_id = inner.grants[grant].account_id.clone();
+    let lifetime = Duration::from_secs(fx().fact_u64("long_lived_secs"));
+    let issued_at = inner.access_tokens[&token].expires_at - lifetime;
+    let min_age = Duration::from_secs(fx().fact_u64("refresh_min_age_secs"));
+    if inner.now_for(&account_id) < issued_at + min_age {
+        inner.reject("token", "a token younger than 24 hours cannot be refreshed");
+        return oauth_error(
+            fx(),
+            100,
+            None,
+            "The access token must be at least 24 hours old to be refreshed.",
+        );
+    }
+    if let Some(c) = inner.counters_mut(&account_id) {
+        c.token_refresh += 1;
+    }
+    long_lived_answer(&mut inner, grant)
+}
+
+fn me(shared: &Shared, req: &Incoming) -> Reply {
+    let mut inner = shared.lock();
+    let token = req
+        .bearer()
+        .map(str::to_owned)
+        .or_else(|| req.query.get("access_token").cloned())
+        .unwrap_or_default();
+    let grant = match working(&inner, &token) {
+        Ok(grant) => grant,
+        Err(subcode) => return oauth_error(fx(), 190, subcode, ended_message(subcode)),
+    };
+    let account_id = inner.grants[grant].account_id.clone();
+    let Some(account) = inner.accounts.get_mut(&account_id) else {
+        return oauth_error(fx(), 190, None, ended_message(None));
+    };
+    account.counters.identity += 1;
+    let values = [
+        ("user_id", json!(account.id)),
+        ("id", json!(account.id)),
+        ("username", json!(account.username)),
+        ("name", json!(account.name)),
+    ];
+    fx().render("me", &values)
+}
