@@ -69,7 +69,13 @@ pub fn ended_message(subcode: Option<i64>) -> &'static str {
 
 fn params(shared: &Shared, fields: &HashMap<String, String>) -> Result<Consent, Reply> {
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let refuse = |reason: &str| Err(consent::refuse(shared, "Sorry, something went wrong.", reason));
+    let refuse = |reason: &str| {
+        Err(consent::refuse(
+            shared,
+            "Sorry, something went wrong.",
+            reason,
+        ))
+    };
     if !shared.lock().clients.contains_key(&get("client_id")) {
         return refuse("Invalid App ID: the client_id is not an app");
     }
@@ -126,7 +132,10 @@ fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
     let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
     fx().render(
         "token_issued",
-        &[("access_token", json!(access)), ("expires_in", json!(lifetime))],
+        &[
+            ("access_token", json!(access)),
+            ("expires_in", json!(lifetime)),
+        ],
     )
 }
 
@@ -155,7 +164,10 @@ fn long_lived(shared: &Shared, req: &Incoming) -> Reply {
         return oauth_error(fx(), 100, None, "Unsupported grant_type.");
     }
     if !client_ok(&inner, &q("client_id"), &q("client_secret")) {
-        inner.reject("token", "the exchange needs the app's client_id and client_secret");
+        inner.reject(
+            "token",
+            "the exchange needs the app's client_id and client_secret",
+        );
         return oauth_error(fx(), 1, None, "Error validating client secret.");
     }
     let grant = match user_token_problem(&inner, &q("fb_exchange_token")) {
@@ -170,7 +182,10 @@ fn long_lived(shared: &Shared, req: &Incoming) -> Reply {
     let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
     fx().render(
         "token_issued",
-        &[("access_token", json!(access)), ("expires_in", json!(lifetime))],
+        &[
+            ("access_token", json!(access)),
+            ("expires_in", json!(lifetime)),
+        ],
     )
 }
 
@@ -238,7 +253,10 @@ fn debug_token(shared: &Shared, req: &Incoming) -> Reply {
         .split_once('|')
         .is_some_and(|(id, secret)| client_ok(&inner, id, secret));
     if !app_ok {
-        inner.reject("debug_token", "debug_token needs the app token {app-id}|{app-secret}");
+        inner.reject(
+            "debug_token",
+            "debug_token needs the app token {app-id}|{app-secret}",
+        );
         return oauth_error(fx(), 190, None, "Invalid OAuth access token.");
     }
     let app_id = app_token.split('|').next().unwrap_or_default().to_owned();
@@ -266,9 +284,8 @@ fn debug_token(shared: &Shared, req: &Incoming) -> Reply {
                 }
             }
         };
-    let data_access = grant.map(|g| {
-        unix_seconds(inner.grants[g].issued_at) + fx().fact_u64("data_access_secs")
-    });
+    let data_access =
+        grant.map(|g| unix_seconds(inner.grants[g].issued_at) + fx().fact_u64("data_access_secs"));
     if let Some(g) = grant {
         let account_id = inner.grants[g].account_id.clone();
         if let Some(c) = inner.counters_mut(&account_id) {
@@ -280,7 +297,12 @@ fn debug_token(shared: &Shared, req: &Incoming) -> Reply {
         ("type", json!(kind)),
         ("expires_at", json!(expires_at)),
         ("is_valid", json!(problem.is_none())),
-        ("scopes", json!(grant.map(|g| inner.grants[g].scopes.clone()).unwrap_or_default())),
+        (
+            "scopes",
+            json!(grant
+                .map(|g| inner.grants[g].scopes.clone())
+                .unwrap_or_default()),
+        ),
     ];
     if let Some(at) = data_access {
         values.push(("data_access_expires_at", json!(at)));

@@ -241,7 +241,13 @@ mod tests {
                 "data_access_secs",
                 "code_lifetime_secs",
             ],
-            &["token_issued", "oauth_error", "debug_token", "me", "accounts"],
+            &[
+                "token_issued",
+                "oauth_error",
+                "debug_token",
+                "me",
+                "accounts",
+            ],
         ),
         (
             "instagram",

@@ -80,18 +80,21 @@ fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
     let mut inner = shared.lock();
     let client_ok = inner.clients.get(&get("client_id")) == Some(&get("client_secret"));
     if !client_ok || get("grant_type") != "authorization_code" {
-        inner.reject("token", "client_id, client_secret and grant_type are required");
-        return fx().render("exchange_error", &[("message", json!("Invalid client_secret"))]);
+        inner.reject(
+            "token",
+            "client_id, client_secret and grant_type are required",
+        );
+        return fx().render(
+            "exchange_error",
+            &[("message", json!("Invalid client_secret"))],
+        );
     }
     let issued = match inner.redeem_code(&form, &get("client_id"), CODE_RULES) {
         Ok(issued) => issued,
         Err(_) => {
             return fx().render(
                 "exchange_error",
-                &[(
-                    "message",
-                    json!("This authorization code has been used"),
-                )],
+                &[("message", json!("This authorization code has been used"))],
             )
         }
     };
@@ -131,7 +134,10 @@ fn long_lived_answer(inner: &mut Inner, grant: usize) -> Reply {
     let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
     fx().render(
         "token_issued",
-        &[("access_token", json!(access)), ("expires_in", json!(lifetime))],
+        &[
+            ("access_token", json!(access)),
+            ("expires_in", json!(lifetime)),
+        ],
     )
 }
 

@@ -136,7 +136,10 @@ pub struct RefreshSpec {
 
 impl RefreshSpec {
     /// The earliest a token issued at `issued_at` may be refreshed.
-    pub fn refreshable_from(&self, issued_at: crate::core::clock::Timestamp) -> crate::core::clock::Timestamp {
+    pub fn refreshable_from(
+        &self,
+        issued_at: crate::core::clock::Timestamp,
+    ) -> crate::core::clock::Timestamp {
         let min_age = self.min_age_secs.unwrap_or(0).min(i64::MAX as u64 / 1000) as i64;
         issued_at.plus_millis(min_age * 1000)
     }
@@ -481,7 +484,9 @@ impl ProviderSpec {
         }
         for (field, url) in urls {
             if url.contains('{') {
-                return bad(format!("{field} has a placeholder other than {{version}}: {url:?}"));
+                return bad(format!(
+                    "{field} has a placeholder other than {{version}}: {url:?}"
+                ));
             }
             let host_ok = url
                 .strip_prefix("https://")
@@ -613,7 +618,14 @@ mod tests {
         let parsed = Catalogue::parse(BUILTIN).unwrap();
         assert_eq!(
             parsed.names(),
-            vec!["x", "youtube", "linkedin", "tiktok", "facebook", "instagram"]
+            vec![
+                "x",
+                "youtube",
+                "linkedin",
+                "tiktok",
+                "facebook",
+                "instagram"
+            ]
         );
         for spec in &parsed.providers {
             assert!(!spec.docs.is_empty(), "{} cites its sources", spec.name);

@@ -315,8 +315,14 @@ mod tests {
             Some(T0.plus_millis(45 * DAY)),
             "15 days before the 60-day token expires"
         );
-        assert_eq!(visit(&ig, &long_lived, T0.plus_millis(44 * DAY)), Visit::Review);
-        assert_eq!(visit(&ig, &long_lived, T0.plus_millis(45 * DAY)), Visit::Refresh);
+        assert_eq!(
+            visit(&ig, &long_lived, T0.plus_millis(44 * DAY)),
+            Visit::Review
+        );
+        assert_eq!(
+            visit(&ig, &long_lived, T0.plus_millis(45 * DAY)),
+            Visit::Refresh
+        );
         // A token that lives less than its lead time still waits out its first 24 hours.
         let short = GrantTimes {
             access_expires_at: Some(T0.plus_millis(10 * DAY)),
@@ -327,8 +333,20 @@ mod tests {
             Some(T0.plus_millis(DAY))
         );
         assert_eq!(visit(&ig, &short, T0.plus_millis(DAY - 1)), Visit::Review);
-        assert!(!needs_refresh(&ig, short.access_expires_at, T0, 0, T0.plus_millis(DAY - 1)));
-        assert!(needs_refresh(&ig, short.access_expires_at, T0, 0, T0.plus_millis(6 * DAY)));
+        assert!(!needs_refresh(
+            &ig,
+            short.access_expires_at,
+            T0,
+            0,
+            T0.plus_millis(DAY - 1)
+        ));
+        assert!(needs_refresh(
+            &ig,
+            short.access_expires_at,
+            T0,
+            0,
+            T0.plus_millis(6 * DAY)
+        ));
     }
 
     #[test]

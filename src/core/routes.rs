@@ -167,7 +167,9 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
             )),
         ),
         ["platforms", p, "data-deletion", code] => {
-            let (p, code) = id(p).zip(id(code)).ok_or_else(|| ApiError::not_found(path))?;
+            let (p, code) = id(p)
+                .zip(id(code))
+                .ok_or_else(|| ApiError::not_found(path))?;
             only(
                 method,
                 &["GET"],

@@ -59,9 +59,7 @@ pub fn verify(text: &str, app_secret: &str) -> Result<SignedRequest, SignedReque
     if text.len() > MAX_LEN {
         return Err(SignedRequestError::Malformed);
     }
-    let (signature, payload) = text
-        .split_once('.')
-        .ok_or(SignedRequestError::Malformed)?;
+    let (signature, payload) = text.split_once('.').ok_or(SignedRequestError::Malformed)?;
     let claimed = decode(signature)?;
     if !hmac_sha256_matches(app_secret.as_bytes(), &[payload.as_bytes()], &claimed) {
         return Err(SignedRequestError::BadSignature);

@@ -16,8 +16,8 @@ use super::refresh::{self, mark_dead, state_columns, Change, Outcome};
 use super::respond::{self, Handled};
 use super::{bindings, clock};
 use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::catalogue::GraphDialect;
+use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{can_refresh, SecretText, TokenSet};
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
@@ -75,6 +75,20 @@ pub async fn visit_in_object(
     times.retry_at = (grant.refresh_state != "ok")
         .then(|| grant.next_check_at.map(time))
         .flatten();
+    // Instagram refreshes a token only once it is a day old: asked earlier, nothing is sent.
+    let too_young = now < spec.refresh.refreshable_from(grant.refreshed_at());
+    if ask.force && can_refresh && too_young {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{} renews a token only once it is {} hours old; this one was issued at {}.",
+                spec.display_name,
+                spec.refresh.min_age_secs.unwrap_or(0) / 3600,
+                grant.refreshed_at().to_rfc3339()
+            ),
+        )
+        .into());
+    }
     let what = if ask.force && can_refresh {
         Visit::Refresh
     } else {
@@ -241,7 +255,10 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::ProviderNotConfigured,
-                format!("No OAuth client is configured for {}.", change.spec.display_name),
+                format!(
+                    "No OAuth client is configured for {}.",
+                    change.spec.display_name
+                ),
             )
         })?;
     #[derive(serde::Deserialize)]

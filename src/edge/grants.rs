@@ -724,7 +724,11 @@ async fn serve_token(
         validation = Some(checked);
     }
     // A Facebook Page's own token: it does not expire (Meta ends it, and validation says so).
-    if let Some(token) = ask.account.as_ref().and_then(|a| tokens.account_tokens.get(a)) {
+    if let Some(token) = ask
+        .account
+        .as_ref()
+        .and_then(|a| tokens.account_tokens.get(a))
+    {
         tokens.access_token = token.clone();
         expires_at = None;
     } else if spec.dialect() == Some(GraphDialect::Facebook) {
@@ -832,15 +836,19 @@ async fn validate_page_token(
     token: &crate::core::grant_tokens::SecretText,
 ) -> Handled<std::result::Result<(), String>> {
     use crate::core::graph::TokenVerdict;
-    let client = platform::client_credentials(change.env, change.db, &change.grant.tenant_id, change.spec)
-        .await
-        .map_err(worker::Error::RustError)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ProviderNotConfigured,
-                format!("No OAuth client is configured for {}.", change.spec.display_name),
-            )
-        })?;
+    let client =
+        platform::client_credentials(change.env, change.db, &change.grant.tenant_id, change.spec)
+            .await
+            .map_err(worker::Error::RustError)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ProviderNotConfigured,
+                    format!(
+                        "No OAuth client is configured for {}.",
+                        change.spec.display_name
+                    ),
+                )
+            })?;
     let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
         Ok(debug) => debug,
         Err(why) => return Ok(Err(why)),
@@ -852,9 +860,9 @@ async fn validate_page_token(
             refresh::mark_dead(change, reason, counts).await?;
             Err(dead_verdict(reason).into())
         }
-        Some(TokenVerdict::RoleLost) => Ok(Err(
-            crate::core::managed_accounts::lost_message(change.spec),
-        )),
+        Some(TokenVerdict::RoleLost) => Ok(Err(crate::core::managed_accounts::lost_message(
+            change.spec,
+        ))),
         Some(TokenVerdict::Unknown) => Ok(Err("Meta did not say whether the token works.".into())),
     }
 }

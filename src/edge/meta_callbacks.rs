@@ -126,11 +126,7 @@ async fn grants_of(
         "SELECT id FROM grants WHERE provider = ?1 AND client_id = ?2 \
            AND provider_account_id = ?3 AND token_ciphertext IS NOT NULL",
     )
-    .bind(&[
-        spec.name.as_str().into(),
-        client_id.into(),
-        user_id.into(),
-    ])?
+    .bind(&[spec.name.as_str().into(), client_id.into(), user_id.into()])?
     .all()
     .await?
     .results()
@@ -223,9 +219,8 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             .field("connections", disconnected)
             .field("failed", failed),
     );
-    let origin = public_url::origin(env, &req).ok_or_else(|| {
-        ApiError::new(ErrorCode::Internal, "The request has no usable origin.")
-    })?;
+    let origin = public_url::origin(env, &req)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "The request has no usable origin."))?;
     let url = format!(
         "{}/platforms/{}/data-deletion/{code}",
         origin.to_url(),
@@ -306,7 +301,10 @@ pub async fn ended_in_object(
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     };
     if grant.state == "dead" || grant.token_ciphertext.is_none() {
-        return Ok(respond::json(200, &json!({ "grant_id": grant.id, "did": "nothing" }))?);
+        return Ok(respond::json(
+            200,
+            &json!({ "grant_id": grant.id, "did": "nothing" }),
+        )?);
     }
     let catalogue = bindings::catalogue(env)?;
     let spec = grants::spec_of(&catalogue, &grant)?;
@@ -314,5 +312,8 @@ pub async fn ended_in_object(
     let reason = DeadReason::from_code(Some(&ask.reason));
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);
     mark_dead(&change, reason, counts).await?;
-    Ok(respond::json(200, &json!({ "grant_id": grant.id, "did": "dead" }))?)
+    Ok(respond::json(
+        200,
+        &json!({ "grant_id": grant.id, "did": "dead" }),
+    )?)
 }

@@ -577,7 +577,8 @@ fn graph_error_text(body: &[u8], status: u16) -> String {
             "{} (code {}{})",
             e.message,
             e.code,
-            e.subcode.map_or_else(String::new, |s| format!(", subcode {s}"))
+            e.subcode
+                .map_or_else(String::new, |s| format!(", subcode {s}"))
         ),
         None => format!("HTTP {status}"),
     }
@@ -609,7 +610,8 @@ pub async fn refresh_access_token(
         return token_response::parse(&body).map_err(|_| RefreshFailure::Malformed);
     }
     let error = crate::core::graph::GraphError::parse(&body);
-    if let Some(crate::core::graph::TokenVerdict::Ended(reason)) = error.as_ref().map(|e| e.verdict())
+    if let Some(crate::core::graph::TokenVerdict::Ended(reason)) =
+        error.as_ref().map(|e| e.verdict())
     {
         return Err(RefreshFailure::Ended(reason));
     }

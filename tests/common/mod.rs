@@ -88,6 +88,9 @@ pub struct Stack {
     pub linkedin_client: Client,
     /// TikTok calls its client id the client key.
     pub tiktok_client: Client,
+    /// Meta's apps: one for Facebook Login, one for Instagram Login.
+    pub facebook_client: Client,
+    pub instagram_client: Client,
 }
 
 impl Stack {
@@ -117,11 +120,21 @@ impl Stack {
             id: format!("aw{}", &random_secret()[..14]),
             secret: random_secret(),
         };
+        let facebook_client = Client {
+            id: format!("1{}", &random_secret()[..14].to_ascii_lowercase()),
+            secret: random_secret(),
+        };
+        let instagram_client = Client {
+            id: format!("9{}", &random_secret()[..14].to_ascii_lowercase()),
+            secret: random_secret(),
+        };
         let clients = [
             x_client.clone(),
             google_client.clone(),
             linkedin_client.clone(),
             tiktok_client.clone(),
+            facebook_client.clone(),
+            instagram_client.clone(),
         ];
         let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
         let operator_secret = random_secret();
@@ -145,6 +158,19 @@ impl Stack {
                 "TIKTOK_CLIENT_SECRET".to_owned(),
                 tiktok_client.secret.clone(),
             ),
+            ("FACEBOOK_CLIENT_ID".to_owned(), facebook_client.id.clone()),
+            (
+                "FACEBOOK_CLIENT_SECRET".to_owned(),
+                facebook_client.secret.clone(),
+            ),
+            (
+                "INSTAGRAM_CLIENT_ID".to_owned(),
+                instagram_client.id.clone(),
+            ),
+            (
+                "INSTAGRAM_CLIENT_SECRET".to_owned(),
+                instagram_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
         ];
         let mut vars = vars;
@@ -158,6 +184,8 @@ impl Stack {
             google_client,
             linkedin_client,
             tiktok_client,
+            facebook_client,
+            instagram_client,
         }
     }
 
