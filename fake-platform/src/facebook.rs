@@ -139,22 +139,6 @@ fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
     )
 }
 
-/// Why a user token no longer works, if it doesn't: Meta's subcode.
-fn user_token_problem(inner: &Inner, token: &str) -> Result<usize, Option<i64>> {
-    let found = inner.access_tokens.get(token).ok_or(None)?;
-    let grant = found.grant;
-    if let Some(subcode) = inner.meta_ended.get(&grant) {
-        return Err(Some(*subcode));
-    }
-    if inner.grants[grant].revoked {
-        return Err(Some(458));
-    }
-    if found.expires_at < inner.now_for(&inner.grants[grant].account_id) {
-        return Err(Some(463));
-    }
-    Ok(grant)
-}
-
 /// `GET oauth/access_token?grant_type=fb_exchange_token&…`: a long-lived user token.
 fn long_lived(shared: &Shared, req: &Incoming) -> Reply {
     let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
@@ -170,7 +154,7 @@ fn long_lived(shared: &Shared, req: &Incoming) -> Reply {
         );
         return oauth_error(fx(), 1, None, "Error validating client secret.");
     }
-    let grant = match user_token_problem(&inner, &q("fb_exchange_token")) {
+    let grant = match inner.meta_token_grant(&q("fb_exchange_token")) {
         Ok(grant) if inner.grants[grant].client_id == q("client_id") => grant,
         Ok(_) => return oauth_error(fx(), 190, None, ended_message(None)),
         Err(subcode) => {
@@ -195,7 +179,8 @@ fn bearer_grant(inner: &Inner, req: &Incoming) -> Result<usize, Reply> {
         .map(str::to_owned)
         .or_else(|| req.query.get("access_token").cloned())
         .unwrap_or_default();
-    user_token_problem(inner, &token)
+    inner
+        .meta_token_grant(&token)
         .map_err(|subcode| oauth_error(fx(), 190, subcode, ended_message(subcode)))
 }
 
@@ -273,7 +258,7 @@ fn debug_token(shared: &Shared, req: &Incoming) -> Reply {
             };
             (Some(grant), "PAGE", Some(page_id), 0, problem)
         } else {
-            match user_token_problem(&inner, &input) {
+            match inner.meta_token_grant(&input) {
                 Ok(grant) => {
                     let at = unix_seconds(inner.access_tokens[&input].expires_at);
                     (Some(grant), "USER", None, at, None)

@@ -113,22 +113,6 @@ fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
     )
 }
 
-/// The grant of a working token, or Meta's subcode for why it does not work.
-fn working(inner: &Inner, token: &str) -> Result<usize, Option<i64>> {
-    let found = inner.access_tokens.get(token).ok_or(None)?;
-    let grant = found.grant;
-    if let Some(subcode) = inner.meta_ended.get(&grant) {
-        return Err(Some(*subcode));
-    }
-    if inner.grants[grant].revoked {
-        return Err(Some(458));
-    }
-    if found.expires_at < inner.now_for(&inner.grants[grant].account_id) {
-        return Err(Some(463));
-    }
-    Ok(grant)
-}
-
 fn long_lived_answer(inner: &mut Inner, grant: usize) -> Reply {
     let lifetime = fx().fact_u64("long_lived_secs");
     let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
@@ -149,7 +133,7 @@ fn exchange(shared: &Shared, req: &Incoming) -> Reply {
         inner.reject("token", "the exchange needs grant_type=ig_exchange_token");
         return oauth_error(fx(), 100, None, "Unsupported grant_type.");
     }
-    let grant = match working(&inner, &q("access_token")) {
+    let grant = match inner.meta_token_grant(&q("access_token")) {
         Ok(grant) => grant,
         Err(subcode) => return oauth_error(fx(), 190, subcode, ended_message(subcode)),
     };
@@ -170,7 +154,7 @@ fn refresh(shared: &Shared, req: &Incoming) -> Reply {
         return oauth_error(fx(), 100, None, "Unsupported grant_type.");
     }
     let token = q("access_token");
-    let grant = match working(&inner, &token) {
+    let grant = match inner.meta_token_grant(&token) {
         Ok(grant) => grant,
         Err(subcode) => {
             inner.reject("token", "an expired or ended token cannot be refreshed");
@@ -203,7 +187,7 @@ fn me(shared: &Shared, req: &Incoming) -> Reply {
         .map(str::to_owned)
         .or_else(|| req.query.get("access_token").cloned())
         .unwrap_or_default();
-    let grant = match working(&inner, &token) {
+    let grant = match inner.meta_token_grant(&token) {
         Ok(grant) => grant,
         Err(subcode) => return oauth_error(fx(), 190, subcode, ended_message(subcode)),
     };

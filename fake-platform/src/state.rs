@@ -519,6 +519,23 @@ impl Inner {
         Some(account)
     }
 
+    /// Meta: the grant of a working user or Instagram token, or the OAuthException 190
+    /// subcode saying why it does not work (`None`: an unknown token).
+    pub fn meta_token_grant(&self, token: &str) -> Result<usize, Option<i64>> {
+        let found = self.access_tokens.get(token).ok_or(None)?;
+        let grant = found.grant;
+        if let Some(subcode) = self.meta_ended.get(&grant) {
+            return Err(Some(*subcode));
+        }
+        if self.grants[grant].revoked {
+            return Err(Some(458));
+        }
+        if found.expires_at < self.now_for(&self.grants[grant].account_id) {
+            return Err(Some(463));
+        }
+        Ok(grant)
+    }
+
     pub fn counters_mut(&mut self, account_id: &str) -> Option<&mut Counters> {
         self.accounts.get_mut(account_id).map(|a| &mut a.counters)
     }

@@ -138,13 +138,7 @@ async fn complete(
         Some(verifier),
     )
     .await
-    .map_err(|e| {
-        let error = match e {
-            ExchangeError::Malformed(_) => FlowError::InvalidTokenResponse,
-            _ => FlowError::ExchangeFailed,
-        };
-        Stop::because(error, e.describe())
-    })?;
+    .map_err(exchange_stop)?;
     let exchanged_at = clock::now(env).await?;
     // Declined scopes: nothing is stored, so such a grant can never look healthy.
     let declined = provider.declined_scopes(exchanged.scope.as_deref());
@@ -158,13 +152,7 @@ async fn complete(
     // Meta: the short-lived token for a long-lived one, before anything else uses it.
     let mut exchanged = platform::exchange_long_lived(env, provider, &client, exchanged)
         .await
-        .map_err(|e| {
-            let error = match e {
-                ExchangeError::Malformed(_) => FlowError::InvalidTokenResponse,
-                _ => FlowError::ExchangeFailed,
-            };
-            Stop::because(error, e.describe())
-        })?;
+        .map_err(exchange_stop)?;
     let account = platform::fetch_identity(env, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
@@ -287,6 +275,15 @@ async fn complete(
         ),
         None,
     )?)
+}
+
+/// A failed exchange (the code's, or Meta's long-lived one) as the flow's stop.
+fn exchange_stop(e: ExchangeError) -> Stop {
+    let error = match e {
+        ExchangeError::Malformed(_) => FlowError::InvalidTokenResponse,
+        _ => FlowError::ExchangeFailed,
+    };
+    Stop::because(error, e.describe())
 }
 
 /// The end user's live grant for the same account through the same client, if any.

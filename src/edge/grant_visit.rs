@@ -229,17 +229,7 @@ async fn validate(
             mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
             Ok(Some("dead"))
         }
-        Err(IdentityFailure::Failed(why)) => {
-            // Not the platform's word on the grant: back off like any transient failure.
-            let failure = RefreshFailure::Refused {
-                status: 503,
-                error: None,
-                description: Some(why),
-                retry_after_secs: None,
-            };
-            refresh::settle_failure(change, &failure, false).await?;
-            Ok(Some("validation_failed"))
-        }
+        Err(IdentityFailure::Failed(why)) => told_nothing(change, why).await.map(Some),
     }
 }
 
@@ -249,18 +239,7 @@ async fn validate(
 async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'static str> {
     use crate::core::graph::TokenVerdict;
     let grant = change.grant;
-    let client = platform::client_credentials(change.env, change.db, &grant.tenant_id, change.spec)
-        .await
-        .map_err(worker::Error::RustError)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ProviderNotConfigured,
-                format!(
-                    "No OAuth client is configured for {}.",
-                    change.spec.display_name
-                ),
-            )
-        })?;
+    let client = change.client().await?;
     #[derive(serde::Deserialize)]
     struct Page {
         external_id: String,
@@ -282,17 +261,7 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
         };
         let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
             Ok(debug) => debug,
-            Err(why) => {
-                // Not Meta's word on the token: back off like any transient failure.
-                let failure = RefreshFailure::Refused {
-                    status: 503,
-                    error: None,
-                    description: Some(why),
-                    retry_after_secs: None,
-                };
-                refresh::settle_failure(change, &failure, false).await?;
-                return Ok("validation_failed");
-            }
+            Err(why) => return told_nothing(change, why).await,
         };
         match debug.verdict() {
             None => {
@@ -318,4 +287,17 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
     };
     super::connection_access::apply(change, written, &working).await?;
     Ok("validated")
+}
+
+/// A check that could not tell whether the token works is not the platform's word on the
+/// grant: it backs off like any transient failure.
+async fn told_nothing(change: &Change<'_>, why: String) -> Handled<&'static str> {
+    let failure = RefreshFailure::Refused {
+        status: 503,
+        error: None,
+        description: Some(why),
+        retry_after_secs: None,
+    };
+    refresh::settle_failure(change, &failure, false).await?;
+    Ok("validation_failed")
 }

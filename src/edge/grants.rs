@@ -836,19 +836,7 @@ async fn validate_page_token(
     token: &crate::core::grant_tokens::SecretText,
 ) -> Handled<std::result::Result<(), String>> {
     use crate::core::graph::TokenVerdict;
-    let client =
-        platform::client_credentials(change.env, change.db, &change.grant.tenant_id, change.spec)
-            .await
-            .map_err(worker::Error::RustError)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::ProviderNotConfigured,
-                    format!(
-                        "No OAuth client is configured for {}.",
-                        change.spec.display_name
-                    ),
-                )
-            })?;
+    let client = change.client().await?;
     let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
         Ok(debug) => debug,
         Err(why) => return Ok(Err(why)),

@@ -96,6 +96,22 @@ impl<'a> Change<'a> {
         self.grant.version as i64
     }
 
+    /// The OAuth client the grant's tenant uses on its platform, or `provider_not_configured`.
+    pub async fn client(&self) -> Handled<platform::ClientCredentials> {
+        let spec = self.spec;
+        Ok(
+            platform::client_credentials(self.env, self.db, &self.grant.tenant_id, spec)
+                .await
+                .map_err(worker::Error::RustError)?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::ProviderNotConfigured,
+                        format!("No OAuth client is configured for {}.", spec.display_name),
+                    )
+                })?,
+        )
+    }
+
     /// The ledger's verdict at `now` for a grant that is not dead by the platform's word.
     pub fn ledger(&self) -> GrantState {
         GrantState::at(
@@ -177,15 +193,7 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
             })
         }
     };
-    let client = platform::client_credentials(env, db, &grant.tenant_id, spec)
-        .await
-        .map_err(worker::Error::RustError)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ProviderNotConfigured,
-                format!("No OAuth client is configured for {}.", spec.display_name),
-            )
-        })?;
+    let client = change.client().await?;
     let breaker = bindings::setting(env, "CIRCUIT_BREAKER", BreakerConfig::parse);
     let circuit = match circuits::admit(db, &spec.name, breaker, now).await? {
         circuits::Gate::Go(circuit) => circuit,
