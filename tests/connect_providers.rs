@@ -5,11 +5,12 @@
 mod common;
 
 use common::browser::{query_pairs, query_param, Browser, Visit};
+use common::ledger::serial;
 use common::tenants::Tenant;
 use common::Stack;
 use evergreen_fake_platform::{fixtures, google, x, Fault};
 use serde_json::Value;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 /// The README's complete `CUSTOM_PROVIDERS` example, read from the README itself so that the
 /// example a newcomer copies is the one proven to connect. The fake serves Acme from
@@ -38,12 +39,6 @@ fn stack() -> &'static Stack {
             ]
         })
     })
-}
-
-/// Faults are armed on the shared fake: tests run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Opens a fresh connect link in a new browser; returns the browser and the platform's

@@ -8,21 +8,16 @@ mod common;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::browser::{query_param, Browser, Visit};
+use common::ledger::serial;
 use common::tenants::{bearer, Tenant};
 use common::x_flow::{self, ClockShift};
 use common::{Answer, Stack};
 use serde_json::{json, Value};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| Stack::start("connect-x"))
-}
-
-/// Tests here share one worker and some shift its clock: they run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn admin(method: &str, path: &str, body: &Value) -> Answer {

@@ -6,13 +6,13 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
+use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::Tenant;
 use common::x_flow::{connect_at, ClockShift};
 use common::Stack;
 use evergreen_fake_platform::{linkedin, tiktok, RefreshTokenStatus};
 use serde_json::Value;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn stack() -> &'static Stack {
@@ -20,36 +20,7 @@ fn stack() -> &'static Stack {
     STACK.get_or_init(|| Stack::start("linkedin-tiktok"))
 }
 
-/// The tests move the worker's clock and flip the fake's app settings: one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn time(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("a time: {value}")))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn days_between(from: &Value, to: &Value) -> f64 {
-    (time(to) - time(from)).num_seconds() as f64 / 86_400.0
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-/// Runs the hourly sweep and waits until `connection` shows `colour`.
-fn sweep_until(s: &Stack, tenant: &Tenant<'_>, connection: &str, colour: &str) -> Value {
-    s.worker.run_cron("0 * * * *");
-    s.worker.eventually(Duration::from_secs(30), colour, || {
-        let shown = tenant.connection(connection);
-        (shown["health"]["colour"] == colour).then_some(shown)
-    })
-}
 
 #[test]
 fn a_member_with_two_pages_is_three_connections_and_a_lost_role_turns_only_that_page_red() {

@@ -7,12 +7,13 @@
 
 mod common;
 
+use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::Tenant;
 use common::x_flow::{connect_at, ClockShift};
 use common::Stack;
 use evergreen_fake_platform::{facebook, instagram};
 use serde_json::Value;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn stack() -> &'static Stack {
@@ -20,26 +21,7 @@ fn stack() -> &'static Stack {
     STACK.get_or_init(|| Stack::start("meta"))
 }
 
-/// The tests move the worker's clock: one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-/// Runs the hourly sweep and waits until `connection` shows `colour`.
-fn sweep_until(s: &Stack, tenant: &Tenant<'_>, connection: &str, colour: &str) -> Value {
-    s.worker.run_cron("0 * * * *");
-    s.worker.eventually(Duration::from_secs(30), colour, || {
-        let shown = tenant.connection(connection);
-        (shown["health"]["colour"] == colour).then_some(shown)
-    })
-}
 
 /// Connects `username`'s Pages through the real flow; every connection id.
 fn connect_pages(s: &Stack, tenant: &Tenant<'_>, end_user: &str, username: &str) -> Vec<String> {
@@ -266,11 +248,7 @@ fn instagram_refreshes_at_its_lead_time_and_not_before_the_token_is_a_day_old() 
             .contains("24 hours"));
     }
     // The sweep's next look is the lead time: 15 days before the 60-day token ends.
-    let days = |from: &Value, to: &Value| {
-        let t = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
-        (t(to) - t(from)).num_seconds() as f64 / 86_400.0
-    };
-    let due_in = days(&shown["last_refresh_at"], &shown["next_check_at"]);
+    let due_in = days_between(&shown["last_refresh_at"], &shown["next_check_at"]);
     assert!(
         (44.9..45.1).contains(&due_in),
         "due after {due_in} days: {shown}"
@@ -288,7 +266,7 @@ fn instagram_refreshes_at_its_lead_time_and_not_before_the_token_is_a_day_old() 
     assert_ne!(renewed.body["access_token"], first.body["access_token"]);
     let after = tenant.connection(&ids[0]);
     assert_eq!(after["health"]["colour"], "green", "{after}");
-    let new_life = days(&after["last_refresh_at"], &after["access_expires_at"]);
+    let new_life = days_between(&after["last_refresh_at"], &after["access_expires_at"]);
     assert!((59.9..60.1).contains(&new_life), "a new 60 days: {after}");
 }
 

@@ -8,6 +8,7 @@
 mod common;
 
 use common::browser::Browser;
+use common::ledger::serial;
 use common::receiver::{Received, Receiver};
 use common::tenants::{bearer, Tenant};
 use common::x_flow::{connect, consent, ClockShift};
@@ -15,7 +16,7 @@ use common::Stack;
 use evergreen_fake_platform::Fault;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn stack() -> &'static Stack {
@@ -28,13 +29,6 @@ fn stack() -> &'static Stack {
             ]
         })
     })
-}
-
-/// The tests move the worker's clock, restart it and arm faults on the shared fake: one at a
-/// time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Registers an endpoint named `name` at the receiver; answers its id.

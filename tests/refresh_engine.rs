@@ -7,13 +7,14 @@
 
 mod common;
 
+use common::ledger::{kinds, serial};
 use common::tenants::Tenant;
 use common::x_flow::{connect, connect_youtube, ClockShift};
 use common::{Answer, Stack};
 use evergreen_fake_platform::{Fault, RefreshTokenStatus};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn stack() -> &'static Stack {
@@ -32,12 +33,6 @@ fn stack() -> &'static Stack {
             ]
         })
     })
-}
-
-/// The tests move the worker's clock and arm faults on the shared fake: one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn access_token(read: &Answer) -> String {
@@ -133,10 +128,6 @@ fn revocation_at_the_platform_makes_the_connection_dead_with_its_reason() {
     assert_eq!(twice.body["error"]["code"], "connection_dead", "{twice:?}");
     assert_eq!(s.fake.rejections().len(), refusals + 1, "asked again");
     assert_eq!(kinds(&tenant.events(&connection)), ["connection.revoked"]);
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
 
 /// The last sweep's summary, from its heartbeat.

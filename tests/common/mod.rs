@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod browser;
+pub mod ledger;
 pub mod receiver;
 pub mod tenants;
 pub mod x_flow;
