@@ -12,7 +12,7 @@
 
 use super::d1_time::bind as ms;
 use super::grants::{self, current, Memory};
-use super::platform::{self, ClientCredentials};
+use super::platform;
 use super::refresh::{mark_dead, Change};
 use super::respond::{self, Handled};
 use super::{bindings, clock, logging, public_url};
@@ -68,7 +68,10 @@ async fn verified(
             ApiError::invalid_request("The form has no signed_request field, as Meta sends it.")
         })?;
     let mut refusal = signed_request::SignedRequestError::BadSignature;
-    for client in clients(env, db, spec).await? {
+    let clients = platform::all_clients(env, db, spec)
+        .await
+        .map_err(worker::Error::RustError)?;
+    for client in clients {
         match signed_request::verify(&signed, client.client_secret.expose()) {
             Ok(read) => return Ok((read, client.client_id)),
             Err(e) => refusal = e,
@@ -79,35 +82,6 @@ async fn verified(
         format!("The signed_request was refused: {refusal}."),
     )
     .into())
-}
-
-/// Every OAuth client held for `spec`: the deployment's, then each tenant's.
-async fn clients(
-    env: &Env,
-    db: &D1Database,
-    spec: &ProviderSpec,
-) -> Handled<Vec<ClientCredentials>> {
-    #[derive(Deserialize)]
-    struct Tenant {
-        tenant_id: String,
-    }
-    let tenants: Vec<Tenant> = db
-        .prepare("SELECT tenant_id FROM tenant_clients WHERE provider = ?1")
-        .bind(&[spec.name.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
-    // A tenant id that matches no row falls back to the deployment's client.
-    let mut found = Vec::new();
-    for tenant in std::iter::once(String::new()).chain(tenants.into_iter().map(|t| t.tenant_id)) {
-        if let Some(client) = platform::client_credentials(env, db, &tenant, spec)
-            .await
-            .map_err(worker::Error::RustError)?
-        {
-            found.push(client);
-        }
-    }
-    Ok(found)
 }
 
 #[derive(Deserialize)]

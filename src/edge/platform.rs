@@ -34,9 +34,73 @@ pub struct ClientCredentials {
 
 #[derive(Deserialize)]
 struct TenantClientRow {
+    tenant_id: String,
     client_id: String,
     secret_ciphertext: String,
     key_id: String,
+}
+
+impl TenantClientRow {
+    /// The tenant's client, its secret opened.
+    fn open(self, env: &Env, provider: &ProviderSpec) -> Result<ClientCredentials, String> {
+        let keyring = super::bindings::keyring(env).map_err(|e| e.message)?;
+        let secret = keyring
+            .open(
+                &Sealed::new(&self.key_id, self.secret_ciphertext),
+                Binding {
+                    purpose: "tenant_client_secret",
+                    tenant_id: &self.tenant_id,
+                    row_id: &provider.name,
+                    version: 0,
+                },
+            )
+            .map_err(|e| format!("tenant client secret: {e}"))?;
+        let secret = String::from_utf8(secret).map_err(|_| "tenant client secret is not text")?;
+        Ok(ClientCredentials {
+            client_id: self.client_id,
+            client_secret: SecretText::new(secret),
+        })
+    }
+}
+
+const TENANT_CLIENT_SELECT: &str =
+    "SELECT tenant_id, client_id, secret_ciphertext, key_id FROM tenant_clients WHERE provider = ?1";
+
+/// The deployment's own client for `provider`, from its variables.
+fn deployment_client(env: &Env, provider: &ProviderSpec) -> Option<ClientCredentials> {
+    let id = super::bindings::text(env, &provider.client_id_var()).filter(|v| !v.is_empty());
+    let secret =
+        super::bindings::text(env, &provider.client_secret_var()).filter(|v| !v.is_empty());
+    id.zip(secret).map(|(client_id, secret)| ClientCredentials {
+        client_id,
+        client_secret: SecretText::new(secret),
+    })
+}
+
+/// Every client held for `provider`: the deployment's, then each tenant's own (Meta's
+/// callbacks do not say which app they are for; its signature does).
+pub async fn all_clients(
+    env: &Env,
+    db: &D1Database,
+    provider: &ProviderSpec,
+) -> Result<Vec<ClientCredentials>, String> {
+    let rows: Vec<TenantClientRow> = db
+        .prepare(TENANT_CLIENT_SELECT)
+        .bind(&[provider.name.as_str().into()])
+        .map_err(|e| e.to_string())?
+        .all()
+        .await
+        .map_err(|e| e.to_string())?
+        .results()
+        .map_err(|e| e.to_string())?;
+    let tenants = rows
+        .into_iter()
+        .map(|row| row.open(env, provider))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(deployment_client(env, provider)
+        .into_iter()
+        .chain(tenants)
+        .collect())
 }
 
 /// The client for `tenant_id` on `provider`, or `None` when neither the tenant nor the
@@ -48,41 +112,16 @@ pub async fn client_credentials(
     provider: &ProviderSpec,
 ) -> Result<Option<ClientCredentials>, String> {
     let row: Option<TenantClientRow> = db
-        .prepare(
-            "SELECT client_id, secret_ciphertext, key_id FROM tenant_clients \
-             WHERE tenant_id = ?1 AND provider = ?2",
-        )
-        .bind(&[tenant_id.into(), provider.name.as_str().into()])
+        .prepare(format!("{TENANT_CLIENT_SELECT} AND tenant_id = ?2"))
+        .bind(&[provider.name.as_str().into(), tenant_id.into()])
         .map_err(|e| e.to_string())?
         .first(None)
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(row) = row {
-        let keyring = super::bindings::keyring(env).map_err(|e| e.message)?;
-        let secret = keyring
-            .open(
-                &Sealed::new(&row.key_id, row.secret_ciphertext),
-                Binding {
-                    purpose: "tenant_client_secret",
-                    tenant_id,
-                    row_id: &provider.name,
-                    version: 0,
-                },
-            )
-            .map_err(|e| format!("tenant client secret: {e}"))?;
-        let secret = String::from_utf8(secret).map_err(|_| "tenant client secret is not text")?;
-        return Ok(Some(ClientCredentials {
-            client_id: row.client_id,
-            client_secret: SecretText::new(secret),
-        }));
+    match row {
+        Some(row) => row.open(env, provider).map(Some),
+        None => Ok(deployment_client(env, provider)),
     }
-    let id = super::bindings::text(env, &provider.client_id_var()).filter(|v| !v.is_empty());
-    let secret =
-        super::bindings::text(env, &provider.client_secret_var()).filter(|v| !v.is_empty());
-    Ok(id.zip(secret).map(|(client_id, secret)| ClientCredentials {
-        client_id,
-        client_secret: SecretText::new(secret),
-    }))
 }
 
 /// Where a platform URL really goes: itself, or the fake platform in test builds.
