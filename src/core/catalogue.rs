@@ -215,6 +215,33 @@ pub struct GraphSpec {
     pub debug_token_url: Option<String>,
 }
 
+/// How a platform takes a text post (`publish_dialect.rs` builds the requests and reads the
+/// answers). Only built-in platforms have one: the dialect is code, the URLs are data.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSpec {
+    pub dialect: PublishDialect,
+    /// Where a post is created; `{account}` is the connection's account id.
+    pub url: String,
+    /// Where the account's recent posts are listed, to settle an ambiguous answer; `None`
+    /// where the platform offers no such read to an ordinary app.
+    #[serde(default)]
+    pub lookup_url: Option<String>,
+    /// The longest text the platform takes, in characters.
+    pub max_chars: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishDialect {
+    /// `POST /2/tweets`.
+    X,
+    /// `POST /rest/posts` (Posts API, versioned).
+    Linkedin,
+    /// `POST /{page-id}/feed` with the Page's own token.
+    Facebook,
+}
+
 /// One provider.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,6 +284,9 @@ pub struct ProviderSpec {
     /// Meta's dialect and its extra endpoints, for Facebook Pages and Instagram.
     #[serde(default)]
     pub graph: Option<GraphSpec>,
+    /// How a text post is published, where Evergreen can publish to the platform.
+    #[serde(default)]
+    pub publish: Option<PublishSpec>,
 }
 
 /// An OAuth error answer, as the catalogue names it: `"invalid_grant"` (the `error` code) or
@@ -335,6 +365,10 @@ impl ProviderSpec {
             urls.push(&mut g.long_lived_url);
             urls.extend(g.refresh_url.as_mut());
             urls.extend(g.debug_token_url.as_mut());
+        }
+        if let Some(p) = self.publish.as_mut() {
+            urls.push(&mut p.url);
+            urls.extend(p.lookup_url.as_mut());
         }
         for url in urls {
             *url = url.replace("{version}", &version);
@@ -477,6 +511,19 @@ impl ProviderSpec {
                 return bad("graph: facebook needs debug_token_url, instagram refresh_url".into());
             }
         }
+        let publish_urls: Vec<(&str, String)> = self
+            .publish
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(("publish.url", &p.url))
+                    .chain(p.lookup_url.iter().map(|u| ("publish.lookup_url", u)))
+            })
+            .map(|(field, url)| (field, url.replace("{account}", "account")))
+            .collect();
+        if self.publish.is_some() && !matches!(self.name.as_str(), "x" | "linkedin" | "facebook") {
+            return bad("publish is built in for x, linkedin and facebook only".into());
+        }
+        urls.extend(publish_urls.iter().map(|(f, u)| (*f, u.as_str())));
         if (self.tokens.refresh_token == RefreshTokenKind::AccessToken)
             != (self.dialect() == Some(GraphDialect::Instagram))
         {
@@ -968,10 +1015,37 @@ mod pinned_to_fixtures {
     }
 
     #[test]
+    fn publishing_is_built_in_and_its_urls_resolve() {
+        let catalogue = Catalogue::builtin();
+        let facebook = catalogue.get("facebook").unwrap().publish.as_ref().unwrap();
+        assert_eq!(facebook.dialect, PublishDialect::Facebook);
+        assert_eq!(
+            facebook.url,
+            "https://graph.facebook.com/v25.0/{account}/feed"
+        );
+        assert!(catalogue
+            .get("linkedin")
+            .unwrap()
+            .publish
+            .as_ref()
+            .unwrap()
+            .lookup_url
+            .is_none());
+        let mut declared: serde_json::Value =
+            serde_json::from_str::<serde_json::Value>(BUILTIN).unwrap()["providers"][0].clone();
+        declared["name"] = json!("custom");
+        let err = Catalogue::builtin()
+            .with_declared(&json!([declared]).to_string())
+            .unwrap_err();
+        assert!(err.0.contains("publish is built in"), "{err}");
+    }
+
+    #[test]
     fn a_url_placeholder_other_than_the_version_is_refused() {
         let mut declared: serde_json::Value =
             serde_json::from_str::<serde_json::Value>(BUILTIN).unwrap()["providers"][0].clone();
         declared["name"] = json!("custom");
+        declared.as_object_mut().unwrap().remove("publish");
         declared["token_url"] = json!("https://t.example/{tenant}/token");
         let err = Catalogue::builtin()
             .with_declared(&json!([declared]).to_string())

@@ -36,6 +36,18 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Reads RFC 3339 (`2026-11-22T09:00:00Z`, any offset), and Meta's variant without the
+    /// colon in the offset (`2026-11-22T09:00:00+0000`).
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let text = text.trim();
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z"))
+            .ok()
+            .map(|at| Self(at.timestamp_millis()))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())

@@ -33,8 +33,11 @@ pub mod oauth_callback;
 pub mod origin;
 pub mod pages;
 pub mod pkce;
+pub mod posts;
 #[cfg(feature = "test-powers")]
 pub mod provider_rewrite;
+pub mod publish_dialect;
+pub mod publish_policy;
 pub mod query;
 pub mod queues;
 pub mod reconnect_links;

@@ -42,9 +42,28 @@ pub struct GrantTimes {
     pub dead: bool,
     /// The grant holds a refresh token.
     pub refreshable: bool,
+    /// The earliest post waiting to go out through this grant: pre-flight checks a day and an
+    /// hour before it (`publish_policy::preflight_due`).
+    pub next_post_at: Option<Timestamp>,
 }
 
+/// Pre-flight checks of one grant are at least this far apart.
+pub const PREFLIGHT_MIN_INTERVAL_MS: i64 = 30 * 60 * SECOND;
+
 impl GrantTimes {
+    /// When the pre-flight check for the next post is due, if one is.
+    fn preflight_due(&self, now: Timestamp) -> Option<Timestamp> {
+        let last_checked = self
+            .last_validated_at
+            .map_or(self.last_refresh_at, |v| v.max(self.last_refresh_at));
+        crate::core::publish_policy::preflight_due(
+            self.next_post_at,
+            last_checked,
+            PREFLIGHT_MIN_INTERVAL_MS,
+            now,
+        )
+    }
+
     /// The policy this grant follows: its platform's, or *validate* when it cannot refresh.
     fn policy(&self, refresh: &RefreshSpec) -> RefreshPolicy {
         if self.refreshable {
@@ -106,6 +125,7 @@ pub fn next_check_at(
     let mut candidates: Vec<Timestamp> = Vec::new();
     candidates.extend(times.refresh_due(refresh));
     candidates.extend(times.validation_due(refresh));
+    candidates.extend(times.preflight_due(now));
     if let Some(moment) = times
         .grant_expires_at
         .and_then(|dies| warnings.next_moment(dies, now))
@@ -145,7 +165,7 @@ pub fn visit(refresh: &RefreshSpec, times: &GrantTimes, now: Timestamp) -> Visit
     let due = |at: Option<Timestamp>| at.is_some_and(|at| now >= at);
     if due(times.refresh_due(refresh)) {
         Visit::Refresh
-    } else if due(times.validation_due(refresh)) {
+    } else if due(times.validation_due(refresh)) || due(times.preflight_due(now)) {
         Visit::Validate
     } else {
         Visit::Review
@@ -281,6 +301,7 @@ mod tests {
             last_validated_at: None,
             retry_at: None,
             dead: false,
+            next_post_at: None,
             refreshable: true,
         }
     }
@@ -559,6 +580,7 @@ mod grant_kinds {
             last_validated_at: None,
             retry_at: None,
             dead: false,
+            next_post_at: None,
             refreshable,
         }
     }
@@ -665,5 +687,48 @@ mod grant_kinds {
             60_000,
             T0.plus_millis(13 * HOUR)
         ));
+    }
+
+    #[test]
+    fn a_post_ahead_brings_the_check_forward_and_the_visit_validates() {
+        let refresh = refresh_of("x");
+        let connected = Timestamp::from_millis(0);
+        let post = connected.plus_millis(10 * DAY);
+        let quiet = GrantTimes {
+            access_expires_at: Some(connected.plus_millis(2 * 3_600 * SECOND)),
+            grant_expires_at: None,
+            last_refresh_at: connected,
+            last_validated_at: None,
+            retry_at: None,
+            dead: false,
+            refreshable: true,
+            next_post_at: None,
+        };
+        let warnings = Warnings::default();
+        let without = next_check_at(&refresh, &quiet, warnings, connected);
+        let with_post = GrantTimes {
+            next_post_at: Some(post),
+            ..quiet
+        };
+        let day_before = post.plus_millis(-DAY);
+        assert_eq!(
+            next_check_at(&refresh, &with_post, warnings, connected),
+            Some(day_before)
+        );
+        assert!(without.is_none_or(|w| w > day_before), "{without:?}");
+        assert_eq!(
+            visit(&refresh, &with_post, day_before.plus_millis(-1)),
+            Visit::Review
+        );
+        assert_eq!(visit(&refresh, &with_post, day_before), Visit::Validate);
+        let checked = GrantTimes {
+            last_validated_at: Some(day_before),
+            ..with_post
+        };
+        assert_eq!(
+            next_check_at(&refresh, &checked, warnings, day_before),
+            Some(post.plus_millis(-3_600 * SECOND)),
+            "then the hour before"
+        );
     }
 }
