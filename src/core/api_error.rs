@@ -30,6 +30,11 @@ pub enum ErrorCode {
     /// The platform did not refresh the token (an outage, a rate limit, a rejected client);
     /// the connection is kept and retried with backoff. The message says what happened.
     RefreshFailed,
+    /// The idempotency key was used before with a different request body.
+    IdempotencyConflict,
+    /// The post cannot go to a target as asked (the platform does not take text posts here,
+    /// or the text is too long for it); the message names the target.
+    NotPublishable,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -46,6 +51,8 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::IdempotencyConflict => 409,
+            ErrorCode::NotPublishable => 422,
             ErrorCode::TokenExpired => 409,
             ErrorCode::ProviderNotConfigured => 409,
             ErrorCode::ConnectionDead => 409,
@@ -63,6 +70,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::NotPublishable => "not_publishable",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::ConnectionDead => "connection_dead",
@@ -173,6 +182,8 @@ mod tests {
             ErrorCode::TokenExpired,
             ErrorCode::ProviderNotConfigured,
             ErrorCode::ConnectionDead,
+            ErrorCode::IdempotencyConflict,
+            ErrorCode::NotPublishable,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

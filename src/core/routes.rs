@@ -36,6 +36,10 @@ pub enum AdminRoute {
     RotateApiKey(String),
     /// `POST /admin/api-keys/{id}/revoke`.
     RevokeApiKey(String),
+    /// `GET /admin/dead-letters[?queue=…]`: messages the consumers could not process.
+    DeadLetters,
+    /// `POST /admin/dead-letters/{id}/replay`: sends the message to its work queue again.
+    ReplayDeadLetter(String),
     /// `PUT /admin/tenants/{id}/return-urls` `{"urls": [...]}`.
     SetReturnUrls(String),
     /// `PUT /admin/tenants/{id}/clients/{provider}` `{"client_id", "client_secret"}`.
@@ -74,6 +78,19 @@ pub enum TenantRoute {
     WebhookDeliveries(String),
     /// `POST /v1/webhook-deliveries/{id}/redeliver` (`manage`): send it again, same body.
     Redeliver(String),
+    /// `POST /v1/posts` `{"text", "connection_ids", "publish_at"?}` with `Idempotency-Key`.
+    CreatePost,
+    /// `GET /v1/posts[?state=…][&end_user_ref=…]`: newest first.
+    ListPosts,
+    /// `GET /v1/posts/{id}`: the post and each target's state.
+    Post(String),
+    /// `POST /v1/posts/{id}/retry`: sends the failed and parked targets again.
+    RetryPost(String),
+    /// `POST /v1/posts/{id}/cancel`: cancels the targets not yet sent.
+    CancelPost(String),
+    /// `POST /v1/posts/{id}/targets/{target}/resolve` `{"outcome", "platform_post_id"?}`:
+    /// settles an unconfirmed target.
+    ResolveTarget(String, String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,6 +280,12 @@ fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiEr
             &["POST"],
             AdminRoute::RevokeApiKey(id(k).ok_or(None)?),
         ),
+        ["dead-letters"] => only(method, &["GET"], AdminRoute::DeadLetters),
+        ["dead-letters", d, "replay"] => only(
+            method,
+            &["POST"],
+            AdminRoute::ReplayDeadLetter(id(d).ok_or(None)?),
+        ),
         _ => return Err(None),
     };
     route.map_err(Some)
@@ -323,6 +346,27 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
             TenantRoute::ConnectionEvents(id(c).ok_or(None)?),
         ),
         ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
+        ["posts"] => match method {
+            "GET" => Ok(TenantRoute::ListPosts),
+            "POST" => Ok(TenantRoute::CreatePost),
+            _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
+        },
+        ["posts", p] => only(method, &["GET"], TenantRoute::Post(id(p).ok_or(None)?)),
+        ["posts", p, "retry"] => only(
+            method,
+            &["POST"],
+            TenantRoute::RetryPost(id(p).ok_or(None)?),
+        ),
+        ["posts", p, "cancel"] => only(
+            method,
+            &["POST"],
+            TenantRoute::CancelPost(id(p).ok_or(None)?),
+        ),
+        ["posts", p, "targets", t, "resolve"] => only(
+            method,
+            &["POST"],
+            TenantRoute::ResolveTarget(id(p).ok_or(None)?, id(t).ok_or(None)?),
+        ),
         _ => return Err(None),
     };
     route.map_err(Some)
@@ -567,6 +611,36 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::NotFound
+        );
+    }
+
+    #[test]
+    fn posts_and_dead_letters_have_their_routes() {
+        assert_eq!(
+            resolve("POST", "/v1/posts"),
+            Ok(Route::Tenant(TenantRoute::CreatePost))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/posts"),
+            Ok(Route::Tenant(TenantRoute::ListPosts))
+        );
+        assert_eq!(
+            resolve("POST", "/v1/posts/post_1/targets/tgt_1/resolve"),
+            Ok(Route::Tenant(TenantRoute::ResolveTarget(
+                "post_1".into(),
+                "tgt_1".into()
+            )))
+        );
+        assert_eq!(resolve("DELETE", "/v1/posts").unwrap_err().status(), 405);
+        assert_eq!(
+            resolve("GET", "/v1/posts/post_1/retry")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(
+            resolve("POST", "/admin/dead-letters/7/replay"),
+            Ok(Route::Admin(AdminRoute::ReplayDeadLetter("7".into())))
         );
     }
 }

@@ -52,6 +52,45 @@ pub fn render(event: &EventRecord<'_>, reconnect_url: Option<&str>) -> String {
     .to_string()
 }
 
+/// A post target's event (`post.published`, `post.failed`, `post.parked`, `post.unconfirmed`).
+/// `seq` is the target's own sequence: a receiver keeps the highest per target.
+pub struct PostEventRecord<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub post_id: &'a str,
+    pub target_id: &'a str,
+    pub connection_id: &'a str,
+    pub end_user_ref: &'a str,
+    pub provider: &'a str,
+    pub seq: i64,
+    pub platform_post_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub message: &'a str,
+    pub occurred_at: Timestamp,
+}
+
+/// A post event's body, stored when the event is written.
+pub fn render_post(event: &PostEventRecord<'_>) -> String {
+    json!({
+        "type": event.kind,
+        "timestamp": event.occurred_at.to_rfc3339(),
+        "data": {
+            "event_id": event.id,
+            "post_id": event.post_id,
+            "target_id": event.target_id,
+            "connection_id": event.connection_id,
+            "end_user_ref": event.end_user_ref,
+            "provider": event.provider,
+            "seq": event.seq,
+            "state": event.kind.trim_start_matches("post."),
+            "platform_post_id": event.platform_post_id,
+            "reason": event.reason,
+            "message": event.message,
+        },
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +129,29 @@ mod tests {
         assert!(!wants_reconnect_link("connection.recovered", "green"));
         assert!(!wants_reconnect_link("connection.disconnected", "red"));
         assert!(wants_reconnect_link("connection.expiring", "yellow"));
+    }
+
+    #[test]
+    fn a_post_event_names_the_post_its_target_and_the_platforms_id() {
+        let body: serde_json::Value = serde_json::from_str(&render_post(&PostEventRecord {
+            id: "evt_1",
+            kind: "post.published",
+            post_id: "post_1",
+            target_id: "tgt_1",
+            connection_id: "conn_1",
+            end_user_ref: "u-1",
+            provider: "x",
+            seq: 1,
+            platform_post_id: Some("1445880548472328192"),
+            reason: None,
+            message: "Published on X.",
+            occurred_at: Timestamp::from_millis(0),
+        }))
+        .unwrap();
+        assert_eq!(body["type"], "post.published");
+        assert_eq!(body["data"]["state"], "published");
+        assert_eq!(body["data"]["target_id"], "tgt_1");
+        assert_eq!(body["data"]["platform_post_id"], "1445880548472328192");
+        assert_eq!(body["data"]["connection_id"], "conn_1");
     }
 }

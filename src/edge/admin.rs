@@ -40,6 +40,8 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
         AdminRoute::DeleteClient(tenant, provider) => {
             delete_client(&db, &tenant, &provider).await?
         }
+        AdminRoute::DeadLetters => super::dead_letters::list(&db, &req.inner().url()).await?,
+        AdminRoute::ReplayDeadLetter(id) => super::dead_letters::replay(env, &db, &id, now).await?,
     };
     Ok(respond::json(status, &body)?)
 }

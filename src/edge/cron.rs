@@ -90,10 +90,20 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     Ok(summary)
 }
 
-/// The minute dispatch: the outbox reconciler re-sends webhook deliveries whose queue message
-/// was lost (publishing adds its hand-offs here).
+/// The minute dispatch: due posts go to the publish queue; the reconcilers re-send publish
+/// targets and webhook deliveries whose queue message was lost, and settle expired claims.
 async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
-    super::outbox::reconcile(env, now).await
+    let mut summary = super::outbox::reconcile(env, now).await?;
+    let parts = [
+        super::publish::dispatch(env, now).await?,
+        super::publish::reconcile(env, now).await?,
+    ];
+    for part in parts {
+        if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), part) {
+            all.extend(more);
+        }
+    }
+    Ok(summary)
 }
 
 struct Heartbeat {

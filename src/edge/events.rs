@@ -59,20 +59,26 @@ pub fn insert(
             written.refresh_state.into(),
             text_or_null(only_connection),
         ])?;
-    let outbox = db
-        .prepare(
-            "INSERT OR IGNORE INTO webhook_deliveries (id, event_id, endpoint_id, tenant_id, \
-               next_attempt_at, created_at) \
-             SELECT 'dlv_' || lower(hex(randomblob(16))), e.id, w.id, e.tenant_id, ?3, ?3 \
-             FROM events e JOIN webhook_endpoints w \
-               ON w.tenant_id = e.tenant_id AND w.deleted_at IS NULL \
-               AND (w.event_types = '*' OR instr(' ' || w.event_types || ' ', ' ' || e.type || ' ') > 0) \
-             WHERE e.grant_id = ?1 AND e.occurred_at = ?3 AND e.dedupe_key = e.connection_id || ':' || ?2",
-        )
-        .bind(&[
-            written.grant_id.into(),
-            transition.dedupe_key.as_str().into(),
-            ms(now),
-        ])?;
+    let outbox = outbox(db, written.grant_id, &transition.dedupe_key, now)?;
     Ok(vec![event, outbox])
+}
+
+/// One outbox row per subscribed webhook endpoint of the tenant for the grant's event written
+/// at `now` under `dedupe_key` (without its connection or target prefix).
+pub fn outbox(
+    db: &D1Database,
+    grant_id: &str,
+    dedupe_key: &str,
+    now: Timestamp,
+) -> Result<D1PreparedStatement> {
+    db.prepare(
+        "INSERT OR IGNORE INTO webhook_deliveries (id, event_id, endpoint_id, tenant_id, \
+           next_attempt_at, created_at) \
+         SELECT 'dlv_' || lower(hex(randomblob(16))), e.id, w.id, e.tenant_id, ?3, ?3 \
+         FROM events e JOIN webhook_endpoints w \
+           ON w.tenant_id = e.tenant_id AND w.deleted_at IS NULL \
+           AND (w.event_types = '*' OR instr(' ' || w.event_types || ' ', ' ' || e.type || ' ') > 0) \
+         WHERE e.grant_id = ?1 AND e.occurred_at = ?3 AND e.dedupe_key = e.connection_id || ':' || ?2",
+    )
+    .bind(&[grant_id.into(), dedupe_key.into(), ms(now)])
 }

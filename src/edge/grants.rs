@@ -220,6 +220,8 @@ pub(super) struct CurrentGrant {
     pub last_refresh_at: Option<f64>,
     pub last_validated_at: Option<f64>,
     pub created_at: f64,
+    /// The earliest post waiting to go out through this grant (pre-flight).
+    pub next_post_at: Option<f64>,
 }
 
 impl CurrentGrant {
@@ -256,6 +258,7 @@ impl CurrentGrant {
             retry_at: None,
             dead: false,
             refreshable,
+            next_post_at: self.next_post_at.map(time),
         }
     }
 
@@ -278,7 +281,9 @@ pub(super) async fn current(
            token_ciphertext, key_id, access_expires_at, \
            grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
            failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
-           last_validated_at, created_at \
+           last_validated_at, created_at, \
+           (SELECT MIN(t.not_before) FROM post_targets t WHERE t.grant_id = grants.id \
+              AND t.state IN ('scheduled', 'queued')) AS next_post_at \
          FROM grants WHERE id = ?1",
     )
     .bind(&[grant_id.into()])?
@@ -373,6 +378,7 @@ pub async fn store_in_object(
         retry_at: None,
         dead: false,
         refreshable,
+        next_post_at: existing.as_ref().and_then(|g| g.next_post_at.map(time)),
     };
     let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
     let grant_write = match old_version {
@@ -520,6 +526,10 @@ pub async fn store_in_object(
     })?;
     if restored {
         super::outbox::hand_off(env, &db, &input.grant_id, now).await;
+    }
+    // Posts parked while the grant was dead go out again (or fail as stale).
+    if existing.is_some() {
+        super::publish::resume_parked(env, &db, &input.grant_id, now).await;
     }
     Ok(respond::json(
         200,

@@ -23,7 +23,7 @@ pub enum HttpError {
     Build(String),
     /// The platform could not be reached, or the connection broke.
     Network(String),
-    /// No answer within [`DEADLINE`].
+    /// No answer within the deadline ([`DEADLINE`] unless the caller set one).
     Timeout,
 }
 
@@ -32,7 +32,7 @@ impl fmt::Display for HttpError {
         match self {
             HttpError::Build(e) => write!(f, "could not build the request: {e}"),
             HttpError::Network(e) => write!(f, "network error: {e}"),
-            HttpError::Timeout => write!(f, "no answer within {} s", DEADLINE.as_secs()),
+            HttpError::Timeout => write!(f, "no answer within the deadline"),
         }
     }
 }
@@ -41,6 +41,14 @@ impl std::error::Error for HttpError {}
 
 /// Sends one request; the `oauth2` crate calls this through `request_async(&send)`.
 pub async fn send(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
+    send_within(request, DEADLINE).await
+}
+
+/// Sends one request with its own deadline (publishing's is a setting).
+pub async fn send_within(
+    request: oauth2::HttpRequest,
+    deadline: Duration,
+) -> Result<oauth2::HttpResponse, HttpError> {
     let build = |e: worker::Error| HttpError::Build(e.to_string());
     let (parts, body) = request.into_parts();
     let headers = Headers::new();
@@ -63,7 +71,7 @@ pub async fn send(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, 
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
     let call = Box::pin(fetch.send_with_signal(&signal));
-    let deadline = Box::pin(Delay::from(DEADLINE));
+    let deadline = Box::pin(Delay::from(deadline));
     let mut response = match select(call, deadline).await {
         Either::Left((result, _)) => result.map_err(|e| HttpError::Network(e.to_string()))?,
         Either::Right(_) => {

@@ -14,6 +14,7 @@ mod connection_access;
 mod cron;
 mod d1;
 mod d1_time;
+mod dead_letters;
 mod disconnect;
 mod events;
 mod flow;
@@ -26,7 +27,9 @@ mod logging;
 mod meta_callbacks;
 mod outbox;
 mod platform;
+mod posts;
 mod public_url;
+mod publish;
 mod reconnect;
 
 mod queues;

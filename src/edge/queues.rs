@@ -7,10 +7,11 @@
 //!
 //! The refresh queue carries the sweep's visits (`sweep::handle`); a visit that fails on our
 //! side is retried with the queue's delay. The webhook queue carries outbox rows
-//! (`webhook_delivery`), retried with the delivery policy's delay. The publish queue has no
-//! message kinds yet (they arrive with publishing), so everything on it is recorded as
-//! `no_handler`.
+//! (`webhook_delivery`), retried with the delivery policy's delay. The publish queue carries
+//! post targets (`publish`); its business retries are counted in D1, so the queue's own retries
+//! happen only when handling itself failed.
 
+use super::publish::{self, PublishMessage};
 use super::webhook_delivery::{self, Step};
 use super::{bindings, clock, d1_time, logging, sweep};
 use crate::core::clock::Timestamp;
@@ -29,6 +30,9 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
     }
     if role == Some(QueueRole::Work(WorkQueue::Webhooks)) {
         return consume_webhooks(batch, &env, now).await;
+    }
+    if role == Some(QueueRole::Work(WorkQueue::Publish)) {
+        return consume_publish(batch, &env, now).await;
     }
     let reason = match role {
         Some(QueueRole::Work(_)) => "no_handler",
@@ -89,6 +93,33 @@ async fn consume_refresh(batch: MessageBatch<serde_json::Value>, env: &Env, now:
                     &LogLine::warn("queue.retry", now)
                         .field("queue", queue.as_str())
                         .field("message_id", id.as_str())
+                        .field("error", why),
+                );
+                message.retry();
+            }
+        }
+    }
+}
+
+/// The publish queue's messages, one after the other: identical text staggered across
+/// accounts must leave in the order and spacing it was planned.
+async fn consume_publish(batch: MessageBatch<serde_json::Value>, env: &Env, now: Timestamp) {
+    let queue = batch.queue();
+    for message in batch.raw_iter() {
+        let parsed: Option<PublishMessage> = serde_wasm_bindgen::from_value(message.body()).ok();
+        let Some(parsed) = parsed else {
+            set_aside(env, &queue, &message, "unknown_message", now).await;
+            continue;
+        };
+        // Each message gets the time it is handled at: a batch can take a while.
+        let now = clock::now(env).await.unwrap_or(now);
+        match publish::handle(env, parsed, now).await {
+            publish::Delivery::Done => message.ack(),
+            publish::Delivery::Retry(why) => {
+                logging::emit(
+                    &LogLine::warn("queue.retry", now)
+                        .field("queue", queue.as_str())
+                        .field("message_id", message.id())
                         .field("error", why),
                 );
                 message.retry();

@@ -169,7 +169,7 @@ fn backoff(env: &Env) -> Backoff {
     bindings::setting(env, "REFRESH_BACKOFF", Backoff::parse)
 }
 
-fn jitter() -> f64 {
+pub(super) fn jitter() -> f64 {
     random_bytes::<2>().map_or(0.5, |b| f64::from(u16::from_le_bytes(b)) / 65_536.0)
 }
 

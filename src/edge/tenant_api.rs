@@ -100,6 +100,14 @@ pub async fn handle(
             webhooks::deliveries(&db, &caller, &id, &req.inner().url()).await
         }
         TenantRoute::Redeliver(id) => webhooks::redeliver(env, &db, &caller, &id, now).await,
+        TenantRoute::CreatePost => super::posts::create(req, env, &db, &caller, now).await,
+        TenantRoute::ListPosts => super::posts::list(&db, &caller, &req.inner().url()).await,
+        TenantRoute::Post(id) => super::posts::show(&db, &caller, &id).await,
+        TenantRoute::RetryPost(id) => super::posts::retry(env, &db, &caller, &id, now).await,
+        TenantRoute::CancelPost(id) => super::posts::cancel(env, &db, &caller, &id, now).await,
+        TenantRoute::ResolveTarget(post, target) => {
+            super::posts::resolve(req, env, &db, &caller, &post, &target, now).await
+        }
         TenantRoute::ConnectionToken(id) => {
             let body = req.text().await.unwrap_or_default();
             let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;

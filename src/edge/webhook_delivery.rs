@@ -50,7 +50,9 @@ struct Pending {
     connection_id: String,
     grant_id: String,
     tenant_id: String,
-    end_user_ref: String,
+    /// `None` for post events, whose `connection_id` is the target (their body is stored
+    /// when they are written).
+    end_user_ref: Option<String>,
     provider: Option<String>,
     epoch: Option<f64>,
     endpoint_id: String,
@@ -79,7 +81,7 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
              FROM webhook_deliveries d \
              JOIN events e ON e.id = d.event_id \
              JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             JOIN connections c ON c.id = e.connection_id \
+             LEFT JOIN connections c ON c.id = e.connection_id \
              LEFT JOIN grants g ON g.id = e.grant_id \
              WHERE d.id = ?1",
         )
@@ -210,7 +212,7 @@ async fn freeze_body(
             id: &p.event_id,
             kind: &p.kind,
             connection_id: &p.connection_id,
-            end_user_ref: &p.end_user_ref,
+            end_user_ref: p.end_user_ref.as_deref().unwrap_or(""),
             provider: p.provider.as_deref().unwrap_or(""),
             seq: p.seq as i64,
             colour: &p.colour,

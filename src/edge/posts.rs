@@ -1,0 +1,525 @@
+//! The posts API: create (idempotent by key), show, list, retry, cancel, resolve.
+//!
+//! Writes here touch only targets in states no consumer holds (`scheduled`, `queued`,
+//! `failed`, `parked`, `unconfirmed`), each with a conditional update, so two concurrent
+//! retries send one message between them, and nothing in flight is moved under a consumer.
+
+use super::bindings;
+use super::d1::changes;
+use super::d1_time::{bind as ms, json as at, read as time};
+use super::publish::{self, Settle};
+use super::respond::{self, Handled};
+use super::tenant_api::Caller;
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::clock::Timestamp;
+use crate::core::ids::new_id;
+use crate::core::posts::{idempotency_key, post_state, PostRequest, Resolution, TargetState};
+use crate::core::publish_dialect;
+use crate::core::publish_policy::stagger;
+use crate::core::query;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{D1Database, Env, Request};
+
+#[derive(Deserialize)]
+struct PostRow {
+    id: String,
+    end_user_ref: String,
+    text: String,
+    publish_at: f64,
+    idempotency_key: String,
+    created_at: f64,
+}
+
+#[derive(Deserialize)]
+struct TargetRow {
+    id: String,
+    connection_id: String,
+    provider: String,
+    state: String,
+    not_before: f64,
+    attempts: f64,
+    platform_post_id: Option<String>,
+    reason: Option<String>,
+    last_error: Option<String>,
+    last_status: Option<f64>,
+    published_at: Option<f64>,
+    updated_at: f64,
+}
+
+const TARGET_COLUMNS: &str = "id, connection_id, provider, state, not_before, attempts, \
+    platform_post_id, reason, last_error, last_status, published_at, updated_at";
+
+fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
+    let states: Vec<TargetState> = targets
+        .iter()
+        .filter_map(|t| TargetState::parse(&t.state))
+        .collect();
+    json!({
+        "id": post.id,
+        "end_user_ref": post.end_user_ref,
+        "text": post.text,
+        "publish_at": at(Some(post.publish_at)),
+        "idempotency_key": post.idempotency_key,
+        "state": post_state(&states),
+        "created_at": at(Some(post.created_at)),
+        "targets": targets.iter().map(|t| json!({
+            "id": t.id,
+            "connection_id": t.connection_id,
+            "provider": t.provider,
+            "state": t.state,
+            "not_before": at(Some(t.not_before)),
+            "attempts": t.attempts as i64,
+            "platform_post_id": t.platform_post_id,
+            "reason": t.reason,
+            "last_error": t.last_error,
+            "last_status": t.last_status.map(|s| s as i64),
+            "published_at": at(t.published_at),
+            "updated_at": at(Some(t.updated_at)),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn find_post(
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+) -> Handled<(PostRow, Vec<TargetRow>)> {
+    let post: Option<PostRow> = db
+        .prepare(
+            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at \
+             FROM posts WHERE id = ?1 AND tenant_id = ?2",
+        )
+        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
+        .first(None)
+        .await?;
+    let post =
+        post.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No post {id:?}.")))?;
+    let targets = db
+        .prepare(format!(
+            "SELECT {TARGET_COLUMNS} FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id"
+        ))
+        .bind(&[post.id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    Ok((post, targets))
+}
+
+pub async fn show(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+    let (post, targets) = find_post(db, caller, id).await?;
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// A target connection as the post needs it.
+#[derive(Deserialize)]
+struct Connection {
+    id: String,
+    grant_id: String,
+    end_user_ref: String,
+    provider: String,
+}
+
+pub async fn create(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    now: Timestamp,
+) -> Handled {
+    let key = idempotency_key(req.headers().get("idempotency-key")?.as_deref())
+        .map_err(ApiError::invalid_request)?;
+    let body = req.text().await.unwrap_or_default();
+    let asked = PostRequest::parse(&body).map_err(ApiError::invalid_request)?;
+    if let Some(answer) = replay(db, caller, &key, &asked).await? {
+        return Ok(answer);
+    }
+    let mut connections = Vec::new();
+    let catalogue = bindings::catalogue(env)?;
+    for id in &asked.connection_ids {
+        let found: Option<Connection> = db
+            .prepare(
+                "SELECT c.id, c.grant_id, c.end_user_ref, g.provider FROM connections c \
+                 JOIN grants g ON g.id = c.grant_id \
+                 WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.disconnected_at IS NULL",
+            )
+            .bind(&[id.as_str().into(), caller.tenant_id.as_str().into()])?
+            .first(None)
+            .await?;
+        let c = found.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("No connection {id:?} (or it was disconnected)."),
+            )
+        })?;
+        let spec = catalogue.get(&c.provider);
+        let Some(publish) = spec.and_then(|s| s.publish.as_ref()) else {
+            return Err(ApiError::new(
+                ErrorCode::NotPublishable,
+                format!(
+                    "Connection {id:?} is on {:?}, where Evergreen publishes no text posts yet.",
+                    c.provider
+                ),
+            )
+            .into());
+        };
+        let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
+        publish_dialect::fits(publish, name, &asked.text).map_err(|why| {
+            ApiError::new(
+                ErrorCode::NotPublishable,
+                format!("Connection {id:?}: {why}"),
+            )
+        })?;
+        connections.push(c);
+    }
+    let slot = asked.publish_at.unwrap_or(now).max(now);
+    let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
+    let content = asked.content_hash();
+    let post_id = new_id("post")?;
+    let mut statements = vec![db
+        .prepare(
+            "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
+               request_digest, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        )
+        .bind(&[
+            post_id.as_str().into(),
+            caller.tenant_id.as_str().into(),
+            connections[0].end_user_ref.as_str().into(),
+            asked.text.as_str().into(),
+            ms(asked.publish_at.unwrap_or(now)),
+            key.as_str().into(),
+            asked.digest.as_str().into(),
+            ms(now),
+        ])?];
+    let mut planned: Vec<(String, String, Timestamp)> = Vec::new();
+    for c in &connections {
+        // Other sends of this text to this platform near the slot, this post's included.
+        #[derive(Deserialize)]
+        struct Busy {
+            not_before: f64,
+        }
+        let window = gap_ms * (asked.connection_ids.len() as i64 + 1);
+        let mut busy: Vec<Timestamp> = db
+            .prepare(
+                "SELECT not_before FROM post_targets WHERE tenant_id = ?1 AND provider = ?2 \
+                   AND content_hash = ?3 AND not_before BETWEEN ?4 AND ?5 \
+                   AND state NOT IN ('cancelled', 'failed')",
+            )
+            .bind(&[
+                caller.tenant_id.as_str().into(),
+                c.provider.as_str().into(),
+                content.as_str().into(),
+                ms(slot.plus_millis(-gap_ms)),
+                ms(slot.plus_millis(window * 4)),
+            ])?
+            .all()
+            .await?
+            .results::<Busy>()?
+            .into_iter()
+            .map(|b| time(b.not_before))
+            .collect();
+        busy.extend(
+            planned
+                .iter()
+                .filter(|(_, p, _)| *p == c.provider)
+                .map(|(_, _, t)| *t),
+        );
+        let not_before = stagger(slot, &busy, gap_ms);
+        planned.push((c.id.clone(), c.provider.clone(), not_before));
+    }
+    let horizon = now.plus_millis(60_000);
+    let mut due = Vec::new();
+    for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
+        let target_id = new_id("tgt")?;
+        let state = if *not_before <= horizon {
+            "queued"
+        } else {
+            "scheduled"
+        };
+        if state == "queued" {
+            due.push((target_id.clone(), *not_before));
+        }
+        statements.push(
+            db.prepare(
+                "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, \
+                   provider, content_hash, state, not_before, enqueued_at, created_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 \
+                 WHERE EXISTS (SELECT 1 FROM posts WHERE id = ?2)",
+            )
+            .bind(&[
+                target_id.as_str().into(),
+                post_id.as_str().into(),
+                caller.tenant_id.as_str().into(),
+                c.id.as_str().into(),
+                c.grant_id.as_str().into(),
+                c.provider.as_str().into(),
+                content.as_str().into(),
+                state.into(),
+                ms(*not_before),
+                (if state == "queued" {
+                    ms(now)
+                } else {
+                    worker::wasm_bindgen::JsValue::NULL
+                }),
+                ms(now),
+            ])?,
+        );
+        // Pre-flight: the grant's next check comes forward to a day before the slot (the
+        // grant's object works out the exact stages when it visits).
+        statements.push(
+            db.prepare(
+                "UPDATE grants SET next_check_at = MIN(COALESCE(next_check_at, ?1), ?1) \
+                 WHERE id = ?2 AND state != 'dead'",
+            )
+            .bind(&[
+                ms(not_before.plus_millis(-86_400_000).max(now)),
+                c.grant_id.as_str().into(),
+            ])?,
+        );
+    }
+    let results = db.batch(statements).await?;
+    if results.first().map(changes) != Some(1) {
+        // Another request with this key won the race: answer what it stored.
+        return replay(db, caller, &key, &asked).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "The post could not be stored; send it again.",
+            )
+            .into()
+        });
+    }
+    publish::send(env, &due, now).await?;
+    let (post, targets) = find_post(db, caller, &post_id).await?;
+    Ok(respond::json(201, &post_json(&post, &targets))?)
+}
+
+/// The post stored under `key`, if any: the same content answers it again (200), other
+/// content is a conflict.
+async fn replay(
+    db: &D1Database,
+    caller: &Caller,
+    key: &str,
+    asked: &PostRequest,
+) -> Handled<Option<worker::Response>> {
+    #[derive(Deserialize)]
+    struct Keyed {
+        id: String,
+        request_digest: String,
+    }
+    let stored: Option<Keyed> = db
+        .prepare(
+            "SELECT id, request_digest FROM posts WHERE tenant_id = ?1 AND idempotency_key = ?2",
+        )
+        .bind(&[caller.tenant_id.as_str().into(), key.into()])?
+        .first(None)
+        .await?;
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    if stored.request_digest != asked.digest {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "Idempotency-Key {key:?} was used for post {} with a different body. Use a new key for a new post.",
+                stored.id
+            ),
+        )
+        .into());
+    }
+    let (post, targets) = find_post(db, caller, &stored.id).await?;
+    let mut answer = respond::json(200, &post_json(&post, &targets))?;
+    answer.headers_mut().set("idempotent-replayed", "true")?;
+    Ok(Some(answer))
+}
+
+/// The most posts one list answers (newest first).
+const LIST_LIMIT: u32 = 100;
+
+pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
+    let state = query::param(url, "state");
+    if let Some(s) = &state {
+        TargetState::parse(s).ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "state must be one of {}.",
+                TargetState::ALL.map(TargetState::as_str).join(", ")
+            ))
+        })?;
+    }
+    let end_user = query::param(url, "end_user_ref");
+    let posts: Vec<PostRow> = db
+        .prepare(
+            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at \
+             FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND t.state = ?3)) \
+             ORDER BY created_at DESC LIMIT ?4",
+        )
+        .bind(&[
+            caller.tenant_id.as_str().into(),
+            super::d1::text_or_null(end_user.as_deref()),
+            super::d1::text_or_null(state.as_deref()),
+            f64::from(LIST_LIMIT).into(),
+        ])?
+        .all()
+        .await?
+        .results()?;
+    let mut listed = Vec::new();
+    for post in &posts {
+        let targets: Vec<TargetRow> = db
+            .prepare(format!(
+                "SELECT {TARGET_COLUMNS} FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id"
+            ))
+            .bind(&[post.id.as_str().into()])?
+            .all()
+            .await?
+            .results()?;
+        listed.push(post_json(post, &targets));
+    }
+    Ok(respond::json(200, &json!({ "posts": listed }))?)
+}
+
+#[derive(Deserialize)]
+struct Moved {
+    id: String,
+    not_before: f64,
+}
+
+/// Sends the failed and parked targets again (their count starts over). Targets another call
+/// retried a moment earlier are already queued, so they are not sent twice.
+pub async fn retry(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let (post, _) = find_post(db, caller, id).await?;
+    let moved: Vec<Moved> = db
+        .prepare(
+            "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
+               attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1 \
+             WHERE post_id = ?2 AND state IN ('failed', 'parked') RETURNING id, not_before",
+        )
+        .bind(&[ms(now), post.id.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let due: Vec<(String, Timestamp)> = moved
+        .into_iter()
+        .map(|m| (m.id, time(m.not_before)))
+        .collect();
+    publish::send(env, &due, now).await?;
+    let (post, targets) = find_post(db, caller, id).await?;
+    let mut body = post_json(&post, &targets);
+    body["retried"] = json!(due.iter().map(|(id, _)| id).collect::<Vec<_>>());
+    Ok(respond::json(200, &body)?)
+}
+
+/// Cancels the targets not yet sent; one being published right now cannot be.
+pub async fn cancel(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let (_, targets) = find_post(db, caller, id).await?;
+    for t in targets
+        .iter()
+        .filter(|t| TargetState::parse(&t.state).is_some_and(TargetState::cancellable))
+    {
+        publish::settle_from_api(
+            env,
+            db,
+            &t.id,
+            Settle {
+                state: TargetState::Cancelled,
+                reason: "cancelled",
+                message: "Cancelled before it was published.".into(),
+                from: &["scheduled", "queued", "parked"],
+                ..Settle::default()
+            },
+            now,
+        )
+        .await?;
+    }
+    let (post, targets) = find_post(db, caller, id).await?;
+    if targets.iter().any(|t| t.state == "publishing") {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "A target is being published right now and cannot be cancelled; the others were.",
+        )
+        .into());
+    }
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// Settles an unconfirmed target: published (a person found it, with its id) or sent again.
+pub async fn resolve(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    post_id: &str,
+    target_id: &str,
+    now: Timestamp,
+) -> Handled {
+    let body = req.text().await.unwrap_or_default();
+    let resolution = Resolution::parse(&body).map_err(ApiError::invalid_request)?;
+    let (_, targets) = find_post(db, caller, post_id).await?;
+    let target = targets.iter().find(|t| t.id == target_id).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("Post {post_id:?} has no target {target_id:?}."),
+        )
+    })?;
+    let settled = match &resolution {
+        Resolution::Published(id) => {
+            publish::settle_from_api(
+                env,
+                db,
+                &target.id,
+                Settle {
+                    state: TargetState::Published,
+                    reason: "resolved",
+                    message: "Marked published by the scheduler.".into(),
+                    platform_post_id: Some(id),
+                    from: &["unconfirmed"],
+                    ..Settle::default()
+                },
+                now,
+            )
+            .await?
+        }
+        Resolution::Retry => {
+            let moved: Vec<Moved> = db
+                .prepare(
+                    "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
+                       reason = NULL, last_error = NULL, updated_at = ?1 \
+                     WHERE id = ?2 AND state = 'unconfirmed' RETURNING id, not_before",
+                )
+                .bind(&[ms(now), target.id.as_str().into()])?
+                .all()
+                .await?
+                .results()?;
+            let due: Vec<(String, Timestamp)> = moved
+                .into_iter()
+                .map(|m| (m.id, time(m.not_before)))
+                .collect();
+            publish::send(env, &due, now).await?;
+            !due.is_empty()
+        }
+    };
+    if !settled {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "Target {target_id:?} is {}, not unconfirmed; nothing was changed.",
+                target.state
+            ),
+        )
+        .into());
+    }
+    let (post, targets) = find_post(db, caller, post_id).await?;
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}

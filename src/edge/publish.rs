@@ -1,0 +1,901 @@
+//! Publishing one post target: the publish queue's consumer, the minute dispatch that hands
+//! due targets to the queue, the reconciler, and resuming parked targets after a reconnect.
+//!
+//! A message carries a target id and nothing else. The consumer claims the target with a
+//! conditional update (`queued` → `publishing`, with a lease), takes the token through the
+//! grant's Durable Object (the pre-post check: a dead grant parks the target), marks the claim
+//! `sent_at` just before the request goes out, and writes what the answer proves
+//! (`core::publish_policy`). Every settling write is conditional on the claim, so a redelivered
+//! message, a second consumer or an expired lease can never publish twice.
+
+use super::d1::{changes, int, text_or_null};
+use super::d1_time::{bind as ms, read as time};
+use super::{bindings, grants, http_client, logging, outbox, platform};
+use crate::core::catalogue::{ProviderSpec, PublishSpec};
+use crate::core::clock::Timestamp;
+use crate::core::grant_tokens::{SecretText, TokenRequest};
+use crate::core::ids::new_id;
+use crate::core::log::LogLine;
+use crate::core::posts::TargetState;
+use crate::core::publish_dialect::{self, Author, Lookup};
+use crate::core::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
+use crate::core::queues::WorkQueue;
+use crate::core::webhook_payload::{render_post, PostEventRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+use worker::{D1Database, D1PreparedStatement, Env, MessageBuilder, Result};
+
+/// The publish queue's message.
+#[derive(Serialize, Deserialize)]
+pub struct PublishMessage {
+    pub target_id: String,
+}
+
+/// How a publish message went: done (ack) or worth another try (retry, with the queue's delay).
+pub enum Delivery {
+    Done,
+    Retry(String),
+}
+
+/// The longest delay a queue message may carry (12 hours).
+const MAX_DELAY_SECS: i64 = 43_200;
+/// A queued target whose message has not arrived this long after it was due is re-sent.
+const OVERDUE_MS: i64 = 5 * 60_000;
+/// The most targets one dispatch or reconciler pass hands on.
+const PAGE: u32 = 100;
+
+pub fn settings(env: &Env) -> PublishSettings {
+    bindings::setting(env, "PUBLISH", PublishSettings::parse)
+}
+
+/// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
+/// dispatch hands later ones on when their time comes).
+pub async fn send(env: &Env, due: &[(String, Timestamp)], now: Timestamp) -> Result<()> {
+    if due.is_empty() {
+        return Ok(());
+    }
+    let queue = env.queue(WorkQueue::Publish.binding())?;
+    for (id, not_before) in due {
+        let delay = ((not_before.as_millis() - now.as_millis()) as f64 / 1000.0).ceil() as i64;
+        queue
+            .send(
+                MessageBuilder::new(PublishMessage {
+                    target_id: id.clone(),
+                })
+                .delay_seconds(delay.clamp(0, MAX_DELAY_SECS) as u32)
+                .build(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Due {
+    id: String,
+    not_before: f64,
+}
+
+fn due_list(rows: Vec<Due>) -> Vec<(String, Timestamp)> {
+    rows.into_iter()
+        .map(|r| (r.id, time(r.not_before)))
+        .collect()
+}
+
+/// The minute dispatch: scheduled targets due within the next minute go to the queue, each
+/// delayed to its second.
+pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
+    let db = bindings::db(env)?;
+    let rows: Vec<Due> = db
+        .prepare(
+            "UPDATE post_targets SET state = 'queued', enqueued_at = ?1, updated_at = ?1 \
+             WHERE id IN (SELECT id FROM post_targets WHERE state = 'scheduled' \
+                            AND not_before <= ?2 ORDER BY not_before LIMIT ?3) \
+               AND state = 'scheduled' \
+             RETURNING id, not_before",
+        )
+        .bind(&[ms(now), ms(now.plus_millis(60_000)), f64::from(PAGE).into()])?
+        .all()
+        .await?
+        .results()?;
+    let due = due_list(rows);
+    send(env, &due, now).await?;
+    Ok(json!({ "posts_dispatched": due.len() }))
+}
+
+/// The reconciler: re-sends queued targets whose message was lost (the local broker loses its
+/// messages when killed), and settles expired claims: one that never sent goes back to the
+/// queue; one that may have sent becomes `unconfirmed`.
+pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
+    let db = bindings::db(env)?;
+    let overdue = ms(now.plus_millis(-OVERDUE_MS));
+    let lost: Vec<Due> = db
+        .prepare(
+            "UPDATE post_targets SET enqueued_at = ?1, updated_at = ?1 WHERE id IN \
+               (SELECT id FROM post_targets WHERE state = 'queued' AND not_before <= ?2 \
+                  AND (enqueued_at IS NULL OR enqueued_at <= ?2) ORDER BY not_before LIMIT ?3) \
+             RETURNING id, not_before",
+        )
+        .bind(&[ms(now), overdue, f64::from(PAGE).into()])?
+        .all()
+        .await?
+        .results()?;
+    let lost = due_list(lost);
+    send(env, &lost, now).await?;
+    let never_sent: Vec<Due> = db
+        .prepare(
+            "UPDATE post_targets SET state = 'queued', lease_id = NULL, lease_until = NULL, \
+               not_before = ?1, enqueued_at = ?1, updated_at = ?1 \
+             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NULL \
+             RETURNING id, not_before",
+        )
+        .bind(&[ms(now)])?
+        .all()
+        .await?
+        .results()?;
+    let never_sent = due_list(never_sent);
+    send(env, &never_sent, now).await?;
+    #[derive(Deserialize)]
+    struct Expired {
+        id: String,
+        lease_id: String,
+    }
+    let expired: Vec<Expired> = db
+        .prepare(
+            "SELECT id, lease_id FROM post_targets \
+             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NOT NULL LIMIT ?2",
+        )
+        .bind(&[ms(now), f64::from(PAGE).into()])?
+        .all()
+        .await?
+        .results()?;
+    let mut unconfirmed = 0;
+    for e in &expired {
+        let Some(target) = load(&db, &e.id).await? else {
+            continue;
+        };
+        let settled = settle(
+            env,
+            &db,
+            &target,
+            Settle {
+                state: TargetState::Unconfirmed,
+                reason: "lease_expired",
+                message: "The publish request went out and no outcome was recorded before the \
+                          claim expired. Check the platform, then resolve the target."
+                    .into(),
+                lease_id: Some(&e.lease_id),
+                ..Settle::default()
+            },
+            now,
+        )
+        .await?;
+        unconfirmed += usize::from(settled);
+    }
+    Ok(json!({
+        "posts_resent": lost.len(),
+        "posts_requeued": never_sent.len(),
+        "posts_unconfirmed": unconfirmed,
+    }))
+}
+
+/// After a consent restored `grant_id`: its parked targets go back to the queue, or fail when
+/// their slot is further back than the staleness limit.
+pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) {
+    if let Err(e) = resume(env, db, grant_id, now).await {
+        logging::emit(
+            &LogLine::warn("publish.resume_failed", now)
+                .field("grant_id", grant_id)
+                .field("error", e.to_string()),
+        );
+    }
+}
+
+async fn resume(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Parked {
+        id: String,
+        publish_at: f64,
+    }
+    let parked: Vec<Parked> = db
+        .prepare(
+            "SELECT t.id, p.publish_at FROM post_targets t JOIN posts p ON p.id = t.post_id \
+             WHERE t.state = 'parked' AND t.connection_id IN \
+               (SELECT id FROM connections WHERE grant_id = ?1 AND disconnected_at IS NULL)",
+        )
+        .bind(&[grant_id.into()])?
+        .all()
+        .await?
+        .results()?;
+    let settings = settings(env);
+    let mut resumed = Vec::new();
+    for p in parked {
+        if publish_policy::resumes(settings, time(p.publish_at), now) {
+            let rows: Vec<Due> = db
+                .prepare(
+                    "UPDATE post_targets SET state = 'queued', grant_id = ?1, not_before = ?2, \
+                       enqueued_at = ?2, reason = NULL, updated_at = ?2 \
+                     WHERE id = ?3 AND state = 'parked' RETURNING id, not_before",
+                )
+                .bind(&[grant_id.into(), ms(now), p.id.as_str().into()])?
+                .all()
+                .await?
+                .results()?;
+            resumed.extend(due_list(rows));
+        } else if let Some(target) = load(db, &p.id).await? {
+            settle(
+                env,
+                db,
+                &target,
+                Settle {
+                    state: TargetState::Failed,
+                    reason: "stale",
+                    message: format!(
+                        "The connection came back more than {} hours after the post's slot; \
+                         it was not published late. Retry it to publish it now.",
+                        settings.stale_after_secs / 3_600
+                    ),
+                    from: &["parked"],
+                    ..Settle::default()
+                },
+                now,
+            )
+            .await?;
+        }
+    }
+    send(env, &resumed, now).await
+}
+
+/// A target with what publishing it needs.
+#[derive(Deserialize)]
+struct Target {
+    id: String,
+    post_id: String,
+    tenant_id: String,
+    connection_id: String,
+    grant_id: String,
+    provider: String,
+    state: String,
+    not_before: f64,
+    attempts: f64,
+    text: String,
+    end_user_ref: String,
+    kind: String,
+    external_id: String,
+    access: String,
+    access_reason: Option<String>,
+    disconnected_at: Option<f64>,
+}
+
+async fn load(db: &D1Database, id: &str) -> Result<Option<Target>> {
+    db.prepare(
+        "SELECT t.id, t.post_id, t.tenant_id, t.connection_id, t.grant_id, t.provider, t.state, \
+           t.not_before, t.attempts, p.text, c.end_user_ref, c.kind, c.external_id, c.access, \
+           c.access_reason, c.disconnected_at \
+         FROM post_targets t JOIN posts p ON p.id = t.post_id \
+           JOIN connections c ON c.id = t.connection_id \
+         WHERE t.id = ?1",
+    )
+    .bind(&[id.into()])?
+    .first(None)
+    .await
+}
+
+/// Carries out one publish message.
+pub async fn handle(env: &Env, message: PublishMessage, now: Timestamp) -> Delivery {
+    match publish(env, &message.target_id, now).await {
+        Ok(()) => Delivery::Done,
+        Err(e) => Delivery::Retry(e.to_string()),
+    }
+}
+
+async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
+    let db = bindings::db(env)?;
+    let Some(target) = load(&db, target_id).await? else {
+        return Ok(());
+    };
+    // Anything but `queued` is settled, claimed or waiting for the dispatch: a redelivered or
+    // duplicate message does nothing.
+    if target.state != TargetState::Queued.as_str() {
+        return Ok(());
+    }
+    let not_before = time(target.not_before);
+    if not_before.as_millis() > now.as_millis() + 1_000 {
+        // Early (a message sent for a later retry, or a long delay cut to 12 hours).
+        return send(env, &[(target.id.clone(), not_before)], now).await;
+    }
+    let settings = settings(env);
+    let lease_id = new_id("lse").map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let claimed = db
+        .prepare(
+            "UPDATE post_targets SET state = 'publishing', lease_id = ?1, lease_until = ?2, \
+               sent_at = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND state = 'queued' AND not_before <= ?5",
+        )
+        .bind(&[
+            lease_id.as_str().into(),
+            ms(now.plus_millis(i64::from(settings.lease_secs) * 1_000)),
+            ms(now),
+            target.id.as_str().into(),
+            ms(now.plus_millis(1_000)),
+        ])?
+        .run()
+        .await?;
+    if changes(&claimed) == 0 {
+        return Ok(());
+    }
+    let claim = Claim {
+        env,
+        db: &db,
+        target: &target,
+        lease_id: &lease_id,
+        settings,
+        now,
+    };
+    claim.carry_out().await
+}
+
+/// A claimed target.
+struct Claim<'a> {
+    env: &'a Env,
+    db: &'a D1Database,
+    target: &'a Target,
+    lease_id: &'a str,
+    settings: PublishSettings,
+    now: Timestamp,
+}
+
+/// What the grant's object said about the token.
+enum Token {
+    Ready(SecretText),
+    /// The connection cannot post (dead grant, lost access): park, with the reason.
+    Park(String, String),
+    /// The connection is gone.
+    Gone(String),
+    /// Our side or the platform's refresh failed for now: try again later.
+    NotNow(String),
+}
+
+impl Claim<'_> {
+    async fn carry_out(&self) -> Result<()> {
+        let t = self.target;
+        if t.disconnected_at.is_some() {
+            return self
+                .finish(
+                    TargetState::Failed,
+                    "connection_disconnected",
+                    "The connection was disconnected before the post went out.".into(),
+                )
+                .await;
+        }
+        if t.access != "ok" {
+            let why = t.access_reason.clone().unwrap_or_else(|| {
+                "The account lost its access to this page at the platform.".into()
+            });
+            return self.finish(TargetState::Parked, "access_lost", why).await;
+        }
+        let catalogue =
+            bindings::catalogue(self.env).map_err(|e| worker::Error::RustError(e.message))?;
+        let Some((spec, publish)) = catalogue
+            .get(&t.provider)
+            .and_then(|s| s.publish.as_ref().map(|p| (s, p)))
+        else {
+            return self
+                .finish(
+                    TargetState::Failed,
+                    "not_publishable",
+                    format!("Evergreen cannot publish to {:?}.", t.provider),
+                )
+                .await;
+        };
+        if let Err(why) = publish_dialect::fits(publish, &spec.display_name, &t.text) {
+            return self.finish(TargetState::Failed, "text_too_long", why).await;
+        }
+        let token = match self.token(false).await? {
+            Token::Ready(token) => token,
+            Token::Park(reason, why) => {
+                return self.finish(TargetState::Parked, &reason, why).await
+            }
+            Token::Gone(why) => {
+                return self
+                    .finish(TargetState::Failed, "connection_gone", why)
+                    .await
+            }
+            Token::NotNow(why) => return self.back_to_queue(&why).await,
+        };
+        let author = Author {
+            kind: &t.kind,
+            external_id: &t.external_id,
+        };
+        let request = publish_dialect::request(publish, &author, &t.text);
+        if !self.mark_sent().await? {
+            return Ok(());
+        }
+        let mut verdict = self.send(spec, publish, &request, &token).await;
+        if verdict == Verdict::TokenRefused {
+            // One refresh (or the verdict that the grant is dead) through the object, then
+            // one more try, counted as the same attempt.
+            match self.token(true).await? {
+                Token::Ready(renewed) => {
+                    verdict = self.send(spec, publish, &request, &renewed).await;
+                }
+                Token::Park(reason, why) => {
+                    return self.finish(TargetState::Parked, &reason, why).await
+                }
+                Token::Gone(why) => {
+                    return self
+                        .finish(TargetState::Failed, "connection_gone", why)
+                        .await
+                }
+                Token::NotNow(why) => return self.back_to_queue(&why).await,
+            }
+        }
+        match verdict {
+            Verdict::Published(id) => self.published(&id, "Published.").await,
+            // Refused again with a renewed token: a refusal like any other.
+            Verdict::TokenRefused => self.refused(401, None).await,
+            Verdict::Refused {
+                status,
+                retry_after_secs,
+            } => self.refused(status, retry_after_secs).await,
+            Verdict::Ambiguous(why) => self.look_up(publish, &author, &token, &why).await,
+        }
+    }
+
+    /// The token through the grant's object; `validate` checks it with the platform first
+    /// (refreshing once if refused), after the platform refused it.
+    async fn token(&self, validate: bool) -> Result<Token> {
+        let t = self.target;
+        let answer = grants::access_token(
+            self.env,
+            &t.grant_id,
+            &t.tenant_id,
+            &t.external_id,
+            TokenRequest {
+                min_valid_seconds: 120,
+                validate,
+            },
+        )
+        .await;
+        let mut answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Token::NotNow(format!("{e:?}"))),
+        };
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        let status = answer.status_code();
+        let message = body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let code = body
+            .pointer("/error/code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        Ok(match (status, code.as_str()) {
+            (200, _) => match body.get("access_token").and_then(Value::as_str) {
+                Some(token) if validate && body.get("validated") == Some(&json!(false)) => {
+                    // The platform could not confirm the token even after a refresh: the
+                    // post goes out with it, and the platform's answer decides.
+                    Token::Ready(SecretText::new(token.to_owned()))
+                }
+                Some(token) => Token::Ready(SecretText::new(token.to_owned())),
+                None => Token::NotNow("the grant's object answered without a token".into()),
+            },
+            (_, "connection_dead" | "token_expired") => Token::Park(code, message),
+            (404, _) => Token::Gone(message),
+            _ => Token::NotNow(format!("{status} {code}: {message}")),
+        })
+    }
+
+    /// Records that the request is about to go out (an expired claim after this point is
+    /// unconfirmed, before it is safe to send again). False: the claim was lost.
+    async fn mark_sent(&self) -> Result<bool> {
+        let marked = self
+            .db
+            .prepare(
+                "UPDATE post_targets SET sent_at = ?1, attempts = attempts + 1, updated_at = ?1 \
+                 WHERE id = ?2 AND lease_id = ?3 AND state = 'publishing'",
+            )
+            .bind(&[
+                ms(self.now),
+                self.target.id.as_str().into(),
+                self.lease_id.into(),
+            ])?
+            .run()
+            .await?;
+        Ok(changes(&marked) == 1)
+    }
+
+    async fn send(
+        &self,
+        spec: &ProviderSpec,
+        publish: &PublishSpec,
+        request: &publish_dialect::PublishRequest,
+        token: &SecretText,
+    ) -> Verdict {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri(platform::platform_url(self.env, &request.url))
+            .header("authorization", format!("Bearer {}", token.expose()))
+            .header("content-type", "application/json")
+            .header("accept", "application/json");
+        for (name, value) in spec.api.iter().flat_map(|a| a.call_headers()) {
+            builder = builder.header(name, value);
+        }
+        let Ok(http_request) = builder.body(request.body.clone().into_bytes()) else {
+            return Verdict::Refused {
+                status: 400,
+                retry_after_secs: None,
+            };
+        };
+        let deadline = Duration::from_secs(u64::from(self.settings.timeout_secs));
+        match http_client::send_within(http_request, deadline).await {
+            Ok(response) => {
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let restli_id = header("x-restli-id");
+                let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+                let status = response.status().as_u16();
+                let id = publish_dialect::post_id(publish, restli_id.as_deref(), response.body());
+                self.note_status(status);
+                publish_policy::classify(Some(status), id, retry_after)
+            }
+            Err(http_client::HttpError::Build(_)) => Verdict::Refused {
+                status: 400,
+                retry_after_secs: None,
+            },
+            Err(e) => Verdict::Ambiguous(format!("no answer after sending ({e})")),
+        }
+    }
+
+    fn note_status(&self, status: u16) {
+        logging::emit(
+            &LogLine::info("publish.answer", self.now)
+                .field("target_id", self.target.id.as_str())
+                .field("provider", self.target.provider.as_str())
+                .field("status", status),
+        );
+    }
+
+    async fn published(&self, platform_post_id: &str, how: &str) -> Result<()> {
+        settle(
+            self.env,
+            self.db,
+            self.target,
+            Settle {
+                state: TargetState::Published,
+                reason: "",
+                message: how.to_owned(),
+                platform_post_id: Some(platform_post_id),
+                lease_id: Some(self.lease_id),
+                ..Settle::default()
+            },
+            self.now,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The platform took nothing: again after the backoff, or failed at the limit.
+    async fn refused(&self, status: u16, retry_after_secs: Option<u64>) -> Result<()> {
+        let attempts = self.target.attempts as u32 + 1;
+        let why = format!("The platform refused the post ({status}) on attempt {attempts}.");
+        match publish_policy::after_refusal(
+            self.settings,
+            attempts,
+            super::refresh::jitter(),
+            retry_after_secs,
+        ) {
+            AfterRefusal::Fail => {
+                self.finish(
+                    TargetState::Failed,
+                    "rejected",
+                    format!("{why} No more attempts are made; retry the post to try again."),
+                )
+                .await
+            }
+            AfterRefusal::RetryIn(secs) => {
+                let at = self.now.plus_millis(i64::from(secs) * 1_000);
+                let requeued = self
+                    .db
+                    .prepare(
+                        "UPDATE post_targets SET state = 'queued', not_before = ?1, \
+                           enqueued_at = ?2, lease_id = NULL, lease_until = NULL, sent_at = NULL, \
+                           reason = 'retrying', last_error = ?3, last_status = ?4, updated_at = ?2 \
+                         WHERE id = ?5 AND lease_id = ?6 AND state = 'publishing'",
+                    )
+                    .bind(&[
+                        ms(at),
+                        ms(self.now),
+                        why.as_str().into(),
+                        int(i64::from(status)),
+                        self.target.id.as_str().into(),
+                        self.lease_id.into(),
+                    ])?
+                    .run()
+                    .await?;
+                if changes(&requeued) == 1 {
+                    send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// No token could be had now: back to the queue after the first retry delay. A send this
+    /// claim made already (refused with 401) was counted when it went out.
+    async fn back_to_queue(&self, why: &str) -> Result<()> {
+        let at = self.now.plus_millis(
+            i64::from(
+                self.settings
+                    .retry_delay_secs(1, super::refresh::jitter(), None),
+            ) * 1_000,
+        );
+        let requeued = self
+            .db
+            .prepare(
+                "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?2, \
+                   lease_id = NULL, lease_until = NULL, sent_at = NULL, reason = 'token_unavailable', \
+                   last_error = ?3, updated_at = ?2 \
+                 WHERE id = ?4 AND lease_id = ?5 AND state = 'publishing'",
+            )
+            .bind(&[
+                ms(at),
+                ms(self.now),
+                why.into(),
+                self.target.id.as_str().into(),
+                self.lease_id.into(),
+            ])?
+            .run()
+            .await?;
+        if changes(&requeued) == 1 {
+            send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// An ambiguous answer: the account's recent posts say whether ours is there; if they
+    /// cannot, the target is unconfirmed.
+    async fn look_up(
+        &self,
+        publish: &PublishSpec,
+        author: &Author<'_>,
+        token: &SecretText,
+        why: &str,
+    ) -> Result<()> {
+        let found = match publish_dialect::lookup_url(publish, author) {
+            None => "the platform offers no way to look the post up".to_owned(),
+            Some(url) => {
+                let request = http::Request::builder()
+                    .method("GET")
+                    .uri(platform::platform_url(self.env, &url))
+                    .header("authorization", format!("Bearer {}", token.expose()))
+                    .header("accept", "application/json")
+                    .body(Vec::new());
+                let answer = match request {
+                    Ok(r) => http_client::send_within(
+                        r,
+                        Duration::from_secs(u64::from(self.settings.timeout_secs)),
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match answer {
+                    Ok(r) if r.status().is_success() => {
+                        let since = self.now.plus_millis(-5_000);
+                        match publish_dialect::find(publish, r.body(), &self.target.text, since) {
+                            Lookup::Found(id) => return self
+                                .published(
+                                    &id,
+                                    "Published (found on the platform after an unclear answer).",
+                                )
+                                .await,
+                            Lookup::NotFound => {
+                                "the post is not among the account's recent posts yet".to_owned()
+                            }
+                            Lookup::Unreadable => {
+                                "the lookup's answer could not be read".to_owned()
+                            }
+                        }
+                    }
+                    Ok(r) => format!("the lookup answered {}", r.status().as_u16()),
+                    Err(e) => format!("the lookup failed: {e}"),
+                }
+            }
+        };
+        self.finish(
+            TargetState::Unconfirmed,
+            "ambiguous",
+            format!(
+                "{why}; {found}. The post may or may not be on the platform: check, then \
+                 resolve the target as published or retry it."
+            ),
+        )
+        .await
+    }
+
+    async fn finish(&self, state: TargetState, reason: &str, message: String) -> Result<()> {
+        settle(
+            self.env,
+            self.db,
+            self.target,
+            Settle {
+                state,
+                reason,
+                message,
+                lease_id: Some(self.lease_id),
+                ..Settle::default()
+            },
+            self.now,
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// A settling write: the target's new state and its event.
+pub struct Settle<'a> {
+    pub state: TargetState,
+    /// A stable code (`rejected`, `ambiguous`, `connection_dead`, …); empty for published.
+    pub reason: &'a str,
+    pub message: String,
+    pub platform_post_id: Option<&'a str>,
+    /// The claim the write is conditional on; `None` for writes from the API, which are
+    /// conditional on `from`.
+    pub lease_id: Option<&'a str>,
+    /// The states the write may move the target from (with no lease).
+    pub from: &'a [&'a str],
+}
+
+impl Default for Settle<'_> {
+    fn default() -> Self {
+        Self {
+            state: TargetState::Failed,
+            reason: "",
+            message: String::new(),
+            platform_post_id: None,
+            lease_id: None,
+            from: &[],
+        }
+    }
+}
+
+/// Writes the target's settled state and its `post.*` event in one batch, then hands the
+/// event's deliveries to the webhook queue. False: the write's condition did not hold (the
+/// claim was lost, or the state moved on), and nothing was written.
+async fn settle(
+    env: &Env,
+    db: &D1Database,
+    target: &Target,
+    settle: Settle<'_>,
+    now: Timestamp,
+) -> Result<bool> {
+    let state = settle.state.as_str();
+    let condition = match settle.lease_id {
+        // A claim's outcome lands even if the reconciler marked it unconfirmed meanwhile:
+        // what the platform said is better than not knowing.
+        Some(_) => "lease_id = ?7 AND state IN ('publishing', 'unconfirmed')".to_owned(),
+        None => format!(
+            "?7 IS NULL AND state IN ({})",
+            settle
+                .from
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let update = db
+        .prepare(format!(
+            "UPDATE post_targets SET state = ?1, reason = ?2, last_error = ?3, \
+               platform_post_id = COALESCE(?4, platform_post_id), \
+               published_at = CASE WHEN ?1 = 'published' THEN ?5 ELSE published_at END, \
+               lease_id = NULL, lease_until = NULL, updated_at = ?5 \
+             WHERE id = ?6 AND {condition}"
+        ))
+        .bind(&[
+            state.into(),
+            text_or_null(Some(settle.reason).filter(|r| !r.is_empty())),
+            text_or_null(Some(settle.message.as_str()).filter(|_| state != "published")),
+            text_or_null(settle.platform_post_id),
+            ms(now),
+            target.id.as_str().into(),
+            text_or_null(settle.lease_id),
+        ])?;
+    let mut statements = vec![update];
+    statements.extend(post_event(db, target, &settle, now).await?);
+    let results = db.batch(statements).await?;
+    let landed = results.first().map(changes) == Some(1);
+    if landed {
+        logging::emit(
+            &LogLine::info("publish.settled", now)
+                .field("target_id", target.id.as_str())
+                .field("provider", target.provider.as_str())
+                .field("state", state)
+                .field("reason", settle.reason),
+        );
+        outbox::hand_off(env, db, &target.grant_id, now).await;
+    }
+    Ok(landed)
+}
+
+/// The event row of a settling write (guarded on the write having landed), and its outbox
+/// rows. The body is rendered now, with the target's next sequence number.
+async fn post_event(
+    db: &D1Database,
+    target: &Target,
+    settle: &Settle<'_>,
+    now: Timestamp,
+) -> Result<Vec<D1PreparedStatement>> {
+    #[derive(Deserialize)]
+    struct Next {
+        seq: f64,
+    }
+    let seq = db
+        .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE connection_id = ?1")
+        .bind(&[target.id.as_str().into()])?
+        .first::<Next>(None)
+        .await?
+        .map_or(1, |n| n.seq as i64);
+    let id = new_id("evt").map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let kind = format!("post.{}", settle.state.as_str());
+    let dedupe = format!("{kind}:{}", now.as_millis());
+    let body = render_post(&PostEventRecord {
+        id: &id,
+        kind: &kind,
+        post_id: &target.post_id,
+        target_id: &target.id,
+        connection_id: &target.connection_id,
+        end_user_ref: &target.end_user_ref,
+        provider: &target.provider,
+        seq,
+        platform_post_id: settle.platform_post_id,
+        reason: Some(settle.reason).filter(|r| !r.is_empty()),
+        message: &settle.message,
+        occurred_at: now,
+    });
+    let event = db
+        .prepare(
+            "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, \
+               colour, reason, message, dedupe_key, occurred_at, body) \
+             SELECT ?1, t.tenant_id, t.grant_id, t.id, ?2, ?3, 'none', ?4, ?5, t.id || ':' || ?6, ?7, ?8 \
+             FROM post_targets t WHERE t.id = ?9 AND t.state = ?10 AND t.updated_at = ?7",
+        )
+        .bind(&[
+            id.as_str().into(),
+            int(seq),
+            kind.as_str().into(),
+            settle.reason.into(),
+            settle.message.as_str().into(),
+            dedupe.as_str().into(),
+            ms(now),
+            body.as_str().into(),
+            target.id.as_str().into(),
+            settle.state.as_str().into(),
+        ])?;
+    let outbox = super::events::outbox(db, &target.grant_id, &dedupe, now)?;
+    Ok(vec![event, outbox])
+}
+
+/// A target settled through the API (resolve, cancel): written with its event.
+pub async fn settle_from_api(
+    env: &Env,
+    db: &D1Database,
+    target_id: &str,
+    settle_as: Settle<'_>,
+    now: Timestamp,
+) -> Result<bool> {
+    let Some(target) = load(db, target_id).await? else {
+        return Ok(false);
+    };
+    settle(env, db, &target, settle_as, now).await
+}
