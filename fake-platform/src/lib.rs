@@ -18,6 +18,7 @@ pub mod google;
 mod http;
 pub mod instagram;
 pub mod linkedin;
+pub mod publish;
 mod standard;
 mod state;
 pub mod tiktok;
@@ -25,6 +26,7 @@ mod tokens;
 pub mod x;
 
 pub use faults::Fault;
+pub use publish::{PublishFault, PublishedPost};
 pub use state::{Account, Counters, HoldPoint, RefreshTokenStatus, Rejection};
 
 use http::{Incoming, Reply};
@@ -354,6 +356,24 @@ impl FakePlatform {
         mine.len()
     }
 
+    /// Every post made, oldest first.
+    pub fn posts(&self) -> Vec<PublishedPost> {
+        self.shared.lock().posts.clone()
+    }
+
+    /// The posts made with exactly this text, oldest first.
+    pub fn posts_with_text(&self, text: &str) -> Vec<PublishedPost> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.text == text)
+            .collect()
+    }
+
+    /// Arms a fault for the next publish request (they queue, oldest first).
+    pub fn inject_publish_fault(&self, fault: PublishFault) {
+        self.shared.lock().publish_faults.push_back(fault);
+    }
+
     /// Arms a hold: the next request to reach `point` stops there until the hold is released
     /// (or dropped).
     pub fn hold(&self, point: HoldPoint) -> Hold {
@@ -416,6 +436,9 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         .split('/')
         .next()
         .unwrap_or("");
+    if let Some(reply) = publish::handle(shared, req) {
+        return Some(reply);
+    }
     match host {
         "x.com" | "api.x.com" => x::handle(shared, req),
         "accounts.google.com" | "oauth2.googleapis.com" | "www.googleapis.com" => {
@@ -445,6 +468,7 @@ fn control(shared: &Shared, req: &Incoming) -> Option<Reply> {
             accounts.sort_by(|a, b| a.id.cmp(&b.id));
             Reply::json(200, &json!({ "accounts": accounts }))
         }
+        ("GET", "/__fake/posts") => Reply::json(200, &json!({ "posts": inner.posts })),
         ("GET", "/__fake/rejections") => {
             Reply::json(200, &json!({ "rejections": inner.rejections }))
         }

@@ -171,6 +171,11 @@ pub struct Inner {
     /// Meta's reason (OAuthException 190's subcode) a grant ended: 458 app removed, 460
     /// password changed. Set with the grant's `revoked`.
     pub meta_ended: HashMap<usize, i64>,
+    /// Every post made, oldest first.
+    pub posts: Vec<crate::publish::PublishedPost>,
+    pub next_post_id: u64,
+    /// Faults armed for the next publish requests, oldest first.
+    pub publish_faults: std::collections::VecDeque<crate::publish::PublishFault>,
 }
 
 #[derive(Debug, Default)]

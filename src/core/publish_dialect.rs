@@ -76,6 +76,18 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
     }
 }
 
+/// Whether an answer says the token was refused: a 401 anywhere, and Meta's OAuthException
+/// 190 (which Graph sends with a 400).
+pub fn token_refused(spec: &PublishSpec, status: u16, body: &[u8]) -> bool {
+    status == 401
+        || (spec.dialect == PublishDialect::Facebook
+            && (400..500).contains(&status)
+            && serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.pointer("/error/code").and_then(Value::as_i64))
+                == Some(190))
+}
+
 /// Where the account's recent posts are read, if the platform lets an ordinary app do it.
 pub fn lookup_url(spec: &PublishSpec, author: &Author<'_>) -> Option<String> {
     spec.lookup_url
@@ -232,6 +244,22 @@ mod tests {
             lookup_url(&spec("x"), &PROFILE).unwrap(),
             "https://api.x.com/2/users/42/tweets?max_results=20&tweet.fields=created_at"
         );
+    }
+
+    #[test]
+    fn a_refused_token_is_a_401_or_metas_190() {
+        let meta = br#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}"#;
+        assert!(token_refused(&spec("facebook"), 400, meta));
+        assert!(!token_refused(
+            &spec("facebook"),
+            400,
+            br#"{"error":{"code":100}}"#
+        ));
+        assert!(
+            !token_refused(&spec("x"), 400, meta),
+            "190 is Meta's code only"
+        );
+        assert!(token_refused(&spec("linkedin"), 401, b""));
     }
 
     #[test]

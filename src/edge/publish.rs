@@ -298,6 +298,11 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
     // Anything but `queued` is settled, claimed or waiting for the dispatch: a redelivered or
     // duplicate message does nothing.
     if target.state != TargetState::Queued.as_str() {
+        logging::emit(
+            &LogLine::info("publish.skipped", now)
+                .field("target_id", target.id.as_str())
+                .field("state", target.state.as_str()),
+        );
         return Ok(());
     }
     let not_before = time(target.not_before);
@@ -546,6 +551,9 @@ impl Claim<'_> {
                 let status = response.status().as_u16();
                 let id = publish_dialect::post_id(publish, restli_id.as_deref(), response.body());
                 self.note_status(status);
+                if publish_dialect::token_refused(publish, status, response.body()) {
+                    return Verdict::TokenRefused;
+                }
                 publish_policy::classify(Some(status), id, retry_after)
             }
             Err(http_client::HttpError::Build(_)) => Verdict::Refused {
