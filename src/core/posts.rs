@@ -90,6 +90,15 @@ impl TargetState {
     }
 }
 
+/// The webhook event types a target's settling raises (`post.` and the state).
+pub const POST_EVENT_TYPES: [&str; 5] = [
+    "post.published",
+    "post.failed",
+    "post.parked",
+    "post.unconfirmed",
+    "post.cancelled",
+];
+
 /// A post's state, summed up from its targets'.
 pub fn post_state(targets: &[TargetState]) -> &'static str {
     if targets.iter().any(|t| t.pending()) {

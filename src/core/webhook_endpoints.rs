@@ -37,15 +37,17 @@ impl EndpointRequest {
         return_urls::validate_target("url", &self.url)?;
         let mut kinds: Vec<&'static str> = Vec::new();
         for name in &self.event_types {
-            let kind = EventKind::parse(name).ok_or_else(|| {
-                let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::invalid_request(format!(
-                    "Unknown event type {name:?}; known: {}.",
-                    known.join(", ")
-                ))
-            })?;
-            if !kinds.contains(&kind.as_str()) {
-                kinds.push(kind.as_str());
+            let kind = all_event_types()
+                .into_iter()
+                .find(|k| k == name)
+                .ok_or_else(|| {
+                    ApiError::invalid_request(format!(
+                        "Unknown event type {name:?}; known: {}.",
+                        all_event_types().join(", ")
+                    ))
+                })?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
         }
         if let Some(d) = &self.description {
@@ -67,13 +69,19 @@ impl EndpointRequest {
     }
 }
 
+/// Every event type: a connection's (`connection.*`) and a post target's (`post.*`).
+pub fn all_event_types() -> Vec<&'static str> {
+    EventKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .chain(crate::core::posts::POST_EVENT_TYPES)
+        .collect()
+}
+
 /// The stored `event_types` as a list for the API (`*` is every type).
 pub fn event_types_list(stored: &str) -> Vec<String> {
     if stored == "*" {
-        return EventKind::ALL
-            .iter()
-            .map(|k| k.as_str().to_owned())
-            .collect();
+        return all_event_types().into_iter().map(str::to_owned).collect();
     }
     stored.split(' ').map(str::to_owned).collect()
 }
@@ -96,7 +104,10 @@ mod tests {
             .validate()
             .unwrap();
         assert_eq!(ok.event_types, "*");
-        assert_eq!(event_types_list("*").len(), EventKind::ALL.len());
+        assert_eq!(
+            event_types_list("*").len(),
+            EventKind::ALL.len() + crate::core::posts::POST_EVENT_TYPES.len()
+        );
         let some = request(
             "http://127.0.0.1:9000/h",
             &[
