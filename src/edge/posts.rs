@@ -384,6 +384,23 @@ struct Moved {
     not_before: f64,
 }
 
+/// Runs a conditional `UPDATE … RETURNING id, not_before` that moves targets back to
+/// `queued`, and sends a message for each target it moved (only those: a concurrent call that
+/// moved nothing sends nothing).
+async fn requeue(
+    env: &Env,
+    update: worker::D1PreparedStatement,
+    now: Timestamp,
+) -> worker::Result<Vec<(String, Timestamp)>> {
+    let moved: Vec<Moved> = update.all().await?.results()?;
+    let due: Vec<(String, Timestamp)> = moved
+        .into_iter()
+        .map(|m| (m.id, time(m.not_before)))
+        .collect();
+    publish::send(env, &due, now).await?;
+    Ok(due)
+}
+
 /// Sends the failed and parked targets again (their count starts over). Targets another call
 /// retried a moment earlier are already queued, so they are not sent twice.
 pub async fn retry(
@@ -394,21 +411,17 @@ pub async fn retry(
     now: Timestamp,
 ) -> Handled {
     let (post, _) = find_post(db, caller, id).await?;
-    let moved: Vec<Moved> = db
-        .prepare(
+    let due = requeue(
+        env,
+        db.prepare(
             "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
                attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1 \
              WHERE post_id = ?2 AND state IN ('failed', 'parked') RETURNING id, not_before",
         )
-        .bind(&[ms(now), post.id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
-    let due: Vec<(String, Timestamp)> = moved
-        .into_iter()
-        .map(|m| (m.id, time(m.not_before)))
-        .collect();
-    publish::send(env, &due, now).await?;
+        .bind(&[ms(now), post.id.as_str().into()])?,
+        now,
+    )
+    .await?;
     let (post, targets) = find_post(db, caller, id).await?;
     let mut body = post_json(&post, &targets);
     body["retried"] = json!(due.iter().map(|(id, _)| id).collect::<Vec<_>>());
@@ -492,21 +505,17 @@ pub async fn resolve(
             .await?
         }
         Resolution::Retry => {
-            let moved: Vec<Moved> = db
-                .prepare(
+            let due = requeue(
+                env,
+                db.prepare(
                     "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
                        reason = NULL, last_error = NULL, updated_at = ?1 \
                      WHERE id = ?2 AND state = 'unconfirmed' RETURNING id, not_before",
                 )
-                .bind(&[ms(now), target.id.as_str().into()])?
-                .all()
-                .await?
-                .results()?;
-            let due: Vec<(String, Timestamp)> = moved
-                .into_iter()
-                .map(|m| (m.id, time(m.not_before)))
-                .collect();
-            publish::send(env, &due, now).await?;
+                .bind(&[ms(now), target.id.as_str().into()])?,
+                now,
+            )
+            .await?;
             !due.is_empty()
         }
     };

@@ -397,17 +397,8 @@ impl Claim<'_> {
         if let Err(why) = publish_dialect::fits(publish, &spec.display_name, &t.text) {
             return self.finish(TargetState::Failed, "text_too_long", why).await;
         }
-        let token = match self.token(false).await? {
-            Token::Ready(token) => token,
-            Token::Park(reason, why) => {
-                return self.finish(TargetState::Parked, &reason, why).await
-            }
-            Token::Gone(why) => {
-                return self
-                    .finish(TargetState::Failed, "connection_gone", why)
-                    .await
-            }
-            Token::NotNow(why) => return self.back_to_queue(&why).await,
+        let Some(token) = self.usable_token(false).await? else {
+            return Ok(());
         };
         let author = Author {
             kind: &t.kind,
@@ -421,20 +412,10 @@ impl Claim<'_> {
         if verdict == Verdict::TokenRefused {
             // One refresh (or the verdict that the grant is dead) through the object, then
             // one more try, counted as the same attempt.
-            match self.token(true).await? {
-                Token::Ready(renewed) => {
-                    verdict = self.send(spec, publish, &request, &renewed).await;
-                }
-                Token::Park(reason, why) => {
-                    return self.finish(TargetState::Parked, &reason, why).await
-                }
-                Token::Gone(why) => {
-                    return self
-                        .finish(TargetState::Failed, "connection_gone", why)
-                        .await
-                }
-                Token::NotNow(why) => return self.back_to_queue(&why).await,
-            }
+            let Some(renewed) = self.usable_token(true).await? else {
+                return Ok(());
+            };
+            verdict = self.send(spec, publish, &request, &renewed).await;
         }
         match verdict {
             Verdict::Published(id) => self.published(&id, "Published.").await,
@@ -446,6 +427,21 @@ impl Claim<'_> {
             } => self.refused(status, retry_after_secs).await,
             Verdict::Ambiguous(why) => self.look_up(publish, &author, &token, &why).await,
         }
+    }
+
+    /// The token, or `None` once the target is settled for want of one: parked (dead grant),
+    /// failed (connection gone) or back in the queue (not now).
+    async fn usable_token(&self, validate: bool) -> Result<Option<SecretText>> {
+        let settled = match self.token(validate).await? {
+            Token::Ready(token) => return Ok(Some(token)),
+            Token::Park(reason, why) => self.finish(TargetState::Parked, &reason, why).await,
+            Token::Gone(why) => {
+                self.finish(TargetState::Failed, "connection_gone", why)
+                    .await
+            }
+            Token::NotNow(why) => self.back_to_queue(&why).await,
+        };
+        settled.map(|()| None)
     }
 
     /// The token through the grant's object; `validate` checks it with the platform first
