@@ -5,6 +5,7 @@
 //! "Custom providers"). Quirks that do not fit the data (Meta's exchanges, TikTok's
 //! `client_key`) stay as small per-provider code keyed by name.
 
+use crate::core::media::MediaRules;
 use crate::core::query::with_params;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -229,6 +230,20 @@ pub struct PublishSpec {
     pub lookup_url: Option<String>,
     /// The longest text the platform takes, in characters.
     pub max_chars: usize,
+    /// The other endpoints of the platform's flow, by step (`status`, `publish`, `limit`,
+    /// `media_upload`, …); `{account}`, `{container}`, `{video}` are filled in per call.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+    /// What media the platform takes through Evergreen (`core::media`); `None`: text only.
+    #[serde(default)]
+    pub media: Option<MediaRules>,
+}
+
+impl PublishSpec {
+    /// The endpoint of a step; the catalogue's check makes sure each dialect has its own.
+    pub fn endpoint(&self, step: &str) -> &str {
+        self.endpoints.get(step).map_or("", String::as_str)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -238,8 +253,28 @@ pub enum PublishDialect {
     X,
     /// `POST /rest/posts` (Posts API, versioned).
     Linkedin,
-    /// `POST /{page-id}/feed` with the Page's own token.
+    /// `POST /{page-id}/feed` (or `/photos`) with the Page's own token.
     Facebook,
+    /// A container from a media URL, polled until `FINISHED`, then `media_publish`.
+    Instagram,
+    /// Creator info, then a `PULL_FROM_URL` video post followed through its status.
+    Tiktok,
+    /// A resumable upload streamed from the media URL, then processing followed.
+    Youtube,
+}
+
+impl PublishDialect {
+    /// The endpoints each dialect's flow needs besides `url`.
+    pub const fn endpoints(self) -> &'static [&'static str] {
+        match self {
+            PublishDialect::X => &["media_upload"],
+            PublishDialect::Linkedin => &["image_upload"],
+            PublishDialect::Facebook => &["photos"],
+            PublishDialect::Instagram => &["container", "publish", "limit"],
+            PublishDialect::Tiktok => &["creator_info", "status"],
+            PublishDialect::Youtube => &["status"],
+        }
+    }
 }
 
 /// One provider.
@@ -369,6 +404,7 @@ impl ProviderSpec {
         if let Some(p) = self.publish.as_mut() {
             urls.push(&mut p.url);
             urls.extend(p.lookup_url.as_mut());
+            urls.extend(p.endpoints.values_mut());
         }
         for url in urls {
             *url = url.replace("{version}", &version);
@@ -517,11 +553,40 @@ impl ProviderSpec {
             .flat_map(|p| {
                 std::iter::once(("publish.url", &p.url))
                     .chain(p.lookup_url.iter().map(|u| ("publish.lookup_url", u)))
+                    .chain(p.endpoints.values().map(|u| ("publish.endpoints", u)))
             })
-            .map(|(field, url)| (field, url.replace("{account}", "account")))
+            .map(|(field, url)| {
+                let mut url = url.clone();
+                for placeholder in ["{account}", "{container}", "{video}"] {
+                    url = url.replace(placeholder, "id");
+                }
+                (field, url)
+            })
             .collect();
-        if self.publish.is_some() && !matches!(self.name.as_str(), "x" | "linkedin" | "facebook") {
-            return bad("publish is built in for x, linkedin and facebook only".into());
+        if let Some(p) = &self.publish {
+            let built_in = [
+                ("x", PublishDialect::X),
+                ("linkedin", PublishDialect::Linkedin),
+                ("facebook", PublishDialect::Facebook),
+                ("instagram", PublishDialect::Instagram),
+                ("tiktok", PublishDialect::Tiktok),
+                ("youtube", PublishDialect::Youtube),
+            ];
+            if !built_in.contains(&(self.name.as_str(), p.dialect)) {
+                return bad(
+                    "publish is built in for x, linkedin, facebook, instagram, tiktok and \
+                     youtube only, each in its own dialect"
+                        .into(),
+                );
+            }
+            if let Some(step) = p
+                .dialect
+                .endpoints()
+                .iter()
+                .find(|step| !p.endpoints.contains_key(**step))
+            {
+                return bad(format!("publish.endpoints needs {step:?}"));
+            }
         }
         urls.extend(publish_urls.iter().map(|(f, u)| (*f, u.as_str())));
         if (self.tokens.refresh_token == RefreshTokenKind::AccessToken)

@@ -16,6 +16,7 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::digest::sha256_hex;
+use crate::core::media::{self, Media};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -121,15 +122,19 @@ struct Body {
     connection_ids: Vec<String>,
     #[serde(default)]
     publish_at: Option<String>,
+    #[serde(default)]
+    media: Vec<Media>,
 }
 
 /// A post request that passed the checks that need no storage.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PostRequest {
     pub text: String,
     pub connection_ids: Vec<String>,
     /// `None`: now.
     pub publish_at: Option<Timestamp>,
+    /// Images or one video (`core::media`); empty for a text post.
+    pub media: Vec<Media>,
     /// Names the request's content: the same idempotency key with another digest is a
     /// conflict.
     pub digest: String,
@@ -139,7 +144,9 @@ impl PostRequest {
     /// Reads and checks the body; the error is a message for the developer.
     pub fn parse(body: &str) -> Result<Self, String> {
         let body: Body = serde_json::from_str(body).map_err(|e| {
-            format!("The body must be {{\"text\", \"connection_ids\", \"publish_at\"?}}: {e}")
+            format!(
+                "The body must be {{\"text\", \"connection_ids\", \"publish_at\"?, \"media\"?}}: {e}"
+            )
         })?;
         let chars = body.text.chars().count();
         if body.text.trim().is_empty() {
@@ -167,18 +174,22 @@ impl PostRequest {
                 format!("publish_at {text:?} is not an RFC 3339 time (2026-11-22T09:00:00Z).")
             })?),
         };
-        let digest = sha256_hex(
-            &json!({
-                "text": body.text,
-                "connection_ids": body.connection_ids,
-                "publish_at": publish_at.map(Timestamp::as_millis),
-            })
-            .to_string(),
-        );
+        media::check_all(&body.media)?;
+        // A text post keeps the digest it had before media existed.
+        let mut content = json!({
+            "text": body.text,
+            "connection_ids": body.connection_ids,
+            "publish_at": publish_at.map(Timestamp::as_millis),
+        });
+        if !body.media.is_empty() {
+            content["media"] = json!(body.media);
+        }
+        let digest = sha256_hex(&content.to_string());
         Ok(Self {
             text: body.text,
             connection_ids: body.connection_ids,
             publish_at,
+            media: body.media,
             digest,
         })
     }
@@ -187,6 +198,11 @@ impl PostRequest {
     /// platform is spaced out (`publish_policy::stagger`).
     pub fn content_hash(&self) -> String {
         sha256_hex(&self.text)
+    }
+
+    /// The media as stored with the post (`None` for a text post).
+    pub fn media_json(&self) -> Option<String> {
+        (!self.media.is_empty()).then(|| json!(self.media).to_string())
     }
 }
 
@@ -263,6 +279,14 @@ mod tests {
             .unwrap();
         assert_ne!(a.digest, other.digest);
         assert_eq!(a.content_hash(), same.content_hash());
+        let with_image = PostRequest::parse(
+            r#"{"text":"hello","connection_ids":["conn_a","conn_b"],"publish_at":"2026-11-22T09:00:00Z",
+                "media":[{"url":"https://cdn.example.com/a.jpg","kind":"image","content_type":"image/jpeg","size_bytes":10}]}"#,
+        )
+        .unwrap();
+        assert_ne!(a.digest, with_image.digest, "media is content");
+        assert!(a.media_json().is_none());
+        assert!(with_image.media_json().unwrap().contains("image/jpeg"));
         assert_ne!(a.content_hash(), other.content_hash());
     }
 
@@ -276,7 +300,11 @@ mod tests {
             refused(r#"{"text":"a","connection_ids":["c"],"publish_at":"soon"}"#)
                 .contains("RFC 3339")
         );
-        assert!(refused(r#"{"text":"a","connection_ids":["c"],"media":[]}"#).contains("media"));
+        assert!(refused(r#"{"text":"a","connection_ids":["c"],"colour":1}"#).contains("colour"));
+        assert!(refused(
+            r#"{"text":"a","connection_ids":["c"],"media":[{"url":"http://x/a.jpg","kind":"image","content_type":"image/jpeg","size_bytes":1}]}"#
+        )
+        .contains("https://"));
         let long = "a".repeat(MAX_TEXT_CHARS + 1);
         assert!(
             refused(&format!(r#"{{"text":"{long}","connection_ids":["c"]}}"#)).contains("63206")

@@ -9,6 +9,18 @@
 //! - Facebook: `POST /{page-id}/feed` `{"message"}` with the Page's token answers
 //!   `{"id": "{page-id}_{post-id}"}`; the Page's feed lists `{"data": [{"id", "message",
 //!   "created_time"}]}`.
+//!
+//! Images (`Attached`):
+//! - X: each image goes first to `POST /2/media/upload` as JSON `{"media": "<base64>",
+//!   "media_category": "tweet_image", "media_type"}` → `{"data": {"id", "media_key", "size",
+//!   "expires_after_secs"}}` (docs.x.com/x-api/media/upload-media); the post carries
+//!   `"media": {"media_ids": […]}`.
+//! - LinkedIn: `POST /rest/images?action=initializeUpload {"initializeUploadRequest": {"owner":
+//!   "<author urn>"}}` → `{"value": {"uploadUrlExpiresAt", "uploadUrl", "image":
+//!   "urn:li:image:…"}}`; the bytes are `PUT` to `uploadUrl`; the post carries `"content":
+//!   {"media": {"id": "urn:li:image:…"}}` (…/community-management/shares/images-api).
+//! - Facebook: `POST /{page-id}/photos {"url", "message"}` (Facebook fetches the image) →
+//!   `{"id": "<photo id>", "post_id": "{page-id}_{post-id}"}`.
 
 use crate::core::catalogue::{PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
@@ -28,9 +40,24 @@ pub struct Author<'a> {
     pub external_id: &'a str,
 }
 
-pub fn request(spec: &PublishSpec, author: &Author<'_>, text: &str) -> PublishRequest {
-    let url = spec.url.replace("{account}", author.external_id);
-    let body = match spec.dialect {
+/// What a post carries besides its text.
+#[derive(Clone, Copy, Debug)]
+pub enum Attached<'a> {
+    Nothing,
+    /// Media uploaded to the platform first (X media ids, a LinkedIn image URN).
+    Uploaded(&'a [String]),
+    /// An image the platform fetches itself (Facebook photos).
+    Url(&'a str),
+}
+
+pub fn request(
+    spec: &PublishSpec,
+    author: &Author<'_>,
+    text: &str,
+    attached: Attached<'_>,
+) -> PublishRequest {
+    let mut url = spec.url.replace("{account}", author.external_id);
+    let mut body = match spec.dialect {
         PublishDialect::X => json!({ "text": text }),
         PublishDialect::Linkedin => json!({
             "author": linkedin_urn(author),
@@ -45,11 +72,64 @@ pub fn request(spec: &PublishSpec, author: &Author<'_>, text: &str) -> PublishRe
             "isReshareDisabledByAuthor": false,
         }),
         PublishDialect::Facebook => json!({ "message": text }),
+        // Their flows are multi-step (`edge::publish`); nothing calls this for them.
+        PublishDialect::Instagram | PublishDialect::Tiktok | PublishDialect::Youtube => {
+            json!({ "text": text })
+        }
     };
+    match (spec.dialect, attached) {
+        (PublishDialect::X, Attached::Uploaded(ids)) if !ids.is_empty() => {
+            body["media"] = json!({ "media_ids": ids });
+        }
+        (PublishDialect::Linkedin, Attached::Uploaded([image, ..])) => {
+            body["content"] = json!({ "media": { "id": image } });
+        }
+        (PublishDialect::Facebook, Attached::Url(image)) => {
+            url = spec
+                .endpoint("photos")
+                .replace("{account}", author.external_id);
+            body["url"] = json!(image);
+        }
+        _ => {}
+    }
     PublishRequest {
         url,
         body: body.to_string(),
     }
+}
+
+/// X's media upload body for one image.
+pub fn x_media_upload_body(bytes: &[u8], content_type: &str) -> String {
+    use base64::Engine;
+    json!({
+        "media": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "media_category": "tweet_image",
+        "media_type": content_type,
+    })
+    .to_string()
+}
+
+/// The media id in X's upload answer.
+pub fn x_media_id(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()?
+        .pointer("/data/id")?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// LinkedIn's image upload request, owned by the post's author.
+pub fn linkedin_image_init_body(author: &Author<'_>) -> String {
+    json!({ "initializeUploadRequest": { "owner": linkedin_urn(author) } }).to_string()
+}
+
+/// Where to `PUT` the image, and its URN.
+pub fn linkedin_image_upload(body: &[u8]) -> Option<(String, String)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let url = v.pointer("/value/uploadUrl")?.as_str()?.to_owned();
+    let image = v.pointer("/value/image")?.as_str()?.to_owned();
+    Some((url, image))
 }
 
 fn linkedin_urn(author: &Author<'_>) -> String {
@@ -72,7 +152,13 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
                 .ok()?
                 .pointer("/data/id")?,
         ),
-        PublishDialect::Facebook => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
+        // A photo answers its own id and the feed post's `post_id`: the post is what counts.
+        PublishDialect::Facebook => {
+            let v = serde_json::from_slice::<Value>(body).ok()?;
+            text(v.get("post_id").or_else(|| v.get("id"))?)
+        }
+        PublishDialect::Instagram => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
+        PublishDialect::Tiktok | PublishDialect::Youtube => None,
     }
 }
 
@@ -116,7 +202,10 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
     let (text_field, time_field) = match spec.dialect {
         PublishDialect::X => ("text", "created_at"),
         PublishDialect::Facebook => ("message", "created_time"),
-        PublishDialect::Linkedin => return Lookup::Unreadable,
+        PublishDialect::Instagram => ("caption", "timestamp"),
+        PublishDialect::Linkedin | PublishDialect::Tiktok | PublishDialect::Youtube => {
+            return Lookup::Unreadable
+        }
     };
     let posts = match answer.get("data") {
         Some(Value::Array(posts)) => posts.as_slice(),
@@ -128,7 +217,9 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
     posts
         .iter()
         .find(|p| {
-            p.get(text_field).and_then(Value::as_str) == Some(text)
+            p.get(text_field)
+                .and_then(Value::as_str)
+                .is_some_and(|t| same_text(t, text))
                 && p.get(time_field)
                     .and_then(Value::as_str)
                     .and_then(Timestamp::parse_rfc3339)
@@ -136,6 +227,24 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
         })
         .and_then(|p| p.get("id").and_then(Value::as_str))
         .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
+}
+
+/// Whether a post's text on the platform is ours: equal once links are set aside (X rewrites
+/// every link to `t.co`) and surrounding blanks trimmed.
+fn same_text(found: &str, ours: &str) -> bool {
+    fn without_links(text: &str) -> String {
+        text.split_whitespace()
+            .map(|word| {
+                if word.starts_with("http://") || word.starts_with("https://") {
+                    "<link>"
+                } else {
+                    word
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    found.trim() == ours.trim() || without_links(found) == without_links(ours)
 }
 
 /// Whether `text` fits the platform, or the message saying by how much it does not.
@@ -171,27 +280,90 @@ mod tests {
 
     #[test]
     fn each_platform_gets_its_own_request() {
-        let x = request(&spec("x"), &PROFILE, "hi");
+        let x = request(&spec("x"), &PROFILE, "hi", Attached::Nothing);
         assert_eq!(x.url, "https://api.x.com/2/tweets");
         assert_eq!(x.body, r#"{"text":"hi"}"#);
         let org = Author {
             kind: "organization",
             external_id: "7",
         };
-        let li: Value = serde_json::from_str(&request(&spec("linkedin"), &org, "hi").body).unwrap();
+        let li: Value =
+            serde_json::from_str(&request(&spec("linkedin"), &org, "hi", Attached::Nothing).body)
+                .unwrap();
         assert_eq!(li["author"], "urn:li:organization:7");
         assert_eq!(li["commentary"], "hi");
         assert_eq!(li["lifecycleState"], "PUBLISHED");
-        let li: Value =
-            serde_json::from_str(&request(&spec("linkedin"), &PROFILE, "hi").body).unwrap();
+        let li: Value = serde_json::from_str(
+            &request(&spec("linkedin"), &PROFILE, "hi", Attached::Nothing).body,
+        )
+        .unwrap();
         assert_eq!(li["author"], "urn:li:person:42");
         let page = Author {
             kind: "page",
             external_id: "1001",
         };
-        let fb = request(&spec("facebook"), &page, "hi");
+        let fb = request(&spec("facebook"), &page, "hi", Attached::Nothing);
         assert_eq!(fb.url, "https://graph.facebook.com/v25.0/1001/feed");
         assert_eq!(fb.body, r#"{"message":"hi"}"#);
+    }
+
+    #[test]
+    fn images_travel_the_way_each_platform_takes_them() {
+        let ids = vec!["1880028106020515840".to_owned()];
+        let x: Value = serde_json::from_str(
+            &request(&spec("x"), &PROFILE, "hi", Attached::Uploaded(&ids)).body,
+        )
+        .unwrap();
+        assert_eq!(x["media"]["media_ids"][0], "1880028106020515840");
+        let upload: Value =
+            serde_json::from_str(&x_media_upload_body(b"\x89PNG", "image/png")).unwrap();
+        assert_eq!(upload["media"], "iVBORw==");
+        assert_eq!(upload["media_category"], "tweet_image");
+        assert_eq!(
+            x_media_id(
+                br#"{"data":{"id":"1880028106020515840","media_key":"3_1880028106020515840"}}"#
+            ),
+            Some("1880028106020515840".into())
+        );
+        let urn = vec!["urn:li:image:C4E10AQFoyyAjHPMQuQ".to_owned()];
+        let li: Value = serde_json::from_str(
+            &request(&spec("linkedin"), &PROFILE, "hi", Attached::Uploaded(&urn)).body,
+        )
+        .unwrap();
+        assert_eq!(
+            li["content"]["media"]["id"],
+            "urn:li:image:C4E10AQFoyyAjHPMQuQ"
+        );
+        let init: Value = serde_json::from_str(&linkedin_image_init_body(&PROFILE)).unwrap();
+        assert_eq!(init["initializeUploadRequest"]["owner"], "urn:li:person:42");
+        assert_eq!(
+            linkedin_image_upload(br#"{"value":{"uploadUrlExpiresAt":1650567510704,"uploadUrl":"https://www.linkedin.com/dms-uploads/up","image":"urn:li:image:C4E"}}"#),
+            Some(("https://www.linkedin.com/dms-uploads/up".into(), "urn:li:image:C4E".into()))
+        );
+        let page = Author {
+            kind: "page",
+            external_id: "1001",
+        };
+        let fb = request(
+            &spec("facebook"),
+            &page,
+            "hi",
+            Attached::Url("https://cdn.example.com/a.jpg"),
+        );
+        assert_eq!(fb.url, "https://graph.facebook.com/v25.0/1001/photos");
+        let body: Value = serde_json::from_str(&fb.body).unwrap();
+        assert_eq!(
+            (body["url"].as_str(), body["message"].as_str()),
+            (Some("https://cdn.example.com/a.jpg"), Some("hi"))
+        );
+        assert_eq!(
+            post_id(
+                &spec("facebook"),
+                None,
+                br#"{"id":"77","post_id":"1001_555"}"#
+            ),
+            Some("1001_555".into())
+        );
     }
 
     #[test]
@@ -229,6 +401,17 @@ mod tests {
             {"id":"2","text":"hi","created_at":"2026-11-22T10:00:05.000Z"}]}"#;
         assert_eq!(find(&spec("x"), x, "hi", since), Lookup::Found("2".into()));
         assert_eq!(find(&spec("x"), x, "hello", since), Lookup::NotFound);
+        let linked = br#"{"data":[{"id":"3","text":"see https://t.co/abc","created_at":"2026-11-22T10:00:05.000Z"}]}"#;
+        assert_eq!(
+            find(
+                &spec("x"),
+                linked,
+                "see https://example.com/a-long-path",
+                since
+            ),
+            Lookup::Found("3".into()),
+            "X rewrites links to t.co"
+        );
         assert_eq!(
             find(&spec("x"), br#"{"meta":{"result_count":0}}"#, "hi", since),
             Lookup::NotFound
