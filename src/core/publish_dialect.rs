@@ -166,8 +166,10 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
 /// 190 (which Graph sends with a 400).
 pub fn token_refused(spec: &PublishSpec, status: u16, body: &[u8]) -> bool {
     status == 401
-        || (spec.dialect == PublishDialect::Facebook
-            && (400..500).contains(&status)
+        || (matches!(
+            spec.dialect,
+            PublishDialect::Facebook | PublishDialect::Instagram
+        ) && (400..500).contains(&status)
             && serde_json::from_slice::<Value>(body)
                 .ok()
                 .and_then(|v| v.pointer("/error/code").and_then(Value::as_i64))

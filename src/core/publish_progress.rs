@@ -32,6 +32,17 @@ impl Progress {
         serde_json::from_str(text?).ok()
     }
 
+    /// The step's name, as the API shows it.
+    pub const fn step(&self) -> &'static str {
+        match self {
+            Progress::Attached { .. } => "attached",
+            Progress::Container { .. } => "container",
+            Progress::TiktokPublish { .. } => "tiktok_publish",
+            Progress::Upload { .. } => "upload",
+            Progress::Processing { .. } => "processing",
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -76,6 +87,9 @@ pub enum Next {
     TokenRefused,
     /// It may have happened and nothing can tell.
     Unconfirmed { message: String },
+    /// The claim was lost (its lease expired and another consumer owns the target): nothing
+    /// more to write.
+    ClaimLost,
 }
 
 /// Media publishing's knobs (`MEDIA`, e.g. `max_polls=40,upload_max_mb=1024`).

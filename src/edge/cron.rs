@@ -97,6 +97,7 @@ async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
     let parts = [
         super::publish::dispatch(env, now).await?,
         super::publish::reconcile(env, now).await?,
+        super::publish::recheck(env, now).await?,
     ];
     for part in parts {
         if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), part) {

@@ -66,7 +66,15 @@ pub async fn send_within(
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
     let request = Request::new_with_init(&parts.uri.to_string(), &init).map_err(build)?;
+    fetch_within(request, deadline).await
+}
 
+/// Sends a request the caller built (a streamed body) and reads the whole answer, within
+/// `deadline`.
+pub async fn fetch_within(
+    request: Request,
+    deadline: Duration,
+) -> Result<oauth2::HttpResponse, HttpError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);

@@ -5,17 +5,20 @@
 //! retries send one message between them, and nothing in flight is moved under a consumer.
 
 use super::bindings;
-use super::d1::changes;
+use super::d1::{changes, text_or_null};
 use super::d1_time::{bind as ms, json as at, read as time};
 use super::publish::{self, Settle};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::PublishDialect;
 use crate::core::clock::Timestamp;
 use crate::core::ids::new_id;
+use crate::core::media;
 use crate::core::posts::{idempotency_key, post_state, PostRequest, Resolution, TargetState};
 use crate::core::publish_dialect;
 use crate::core::publish_policy::stagger;
+use crate::core::publish_progress::Progress;
 use crate::core::query;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,6 +32,7 @@ struct PostRow {
     publish_at: f64,
     idempotency_key: String,
     created_at: f64,
+    media: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -45,10 +49,11 @@ struct TargetRow {
     last_status: Option<f64>,
     published_at: Option<f64>,
     updated_at: f64,
+    progress: Option<String>,
 }
 
 const TARGET_COLUMNS: &str = "id, connection_id, provider, state, not_before, attempts, \
-    platform_post_id, reason, last_error, last_status, published_at, updated_at";
+    platform_post_id, reason, last_error, last_status, published_at, updated_at, progress";
 
 fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
     let states: Vec<TargetState> = targets
@@ -61,6 +66,8 @@ fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
         "text": post.text,
         "publish_at": at(Some(post.publish_at)),
         "idempotency_key": post.idempotency_key,
+        "media": post.media.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok())
+            .unwrap_or_else(|| json!([])),
         "state": post_state(&states),
         "created_at": at(Some(post.created_at)),
         "targets": targets.iter().map(|t| json!({
@@ -76,6 +83,9 @@ fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
             "last_status": t.last_status.map(|s| s as i64),
             "published_at": at(t.published_at),
             "updated_at": at(Some(t.updated_at)),
+            // Where a multi-step publish stands (`container`, `upload`, …); the handles
+            // themselves stay inside (an upload session URI is a capability).
+            "step": Progress::parse(t.progress.as_deref()).map(|p| p.step()),
         })).collect::<Vec<_>>(),
     })
 }
@@ -87,7 +97,7 @@ async fn find_post(
 ) -> Handled<(PostRow, Vec<TargetRow>)> {
     let post: Option<PostRow> = db
         .prepare(
-            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at \
+            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
              FROM posts WHERE id = ?1 AND tenant_id = ?2",
         )
         .bind(&[id.into(), caller.tenant_id.as_str().into()])?
@@ -157,19 +167,23 @@ pub async fn create(
             return Err(ApiError::new(
                 ErrorCode::NotPublishable,
                 format!(
-                    "Connection {id:?} is on {:?}, where Evergreen publishes no text posts yet.",
+                    "Connection {id:?} is on {:?}, where Evergreen does not publish.",
                     c.provider
                 ),
             )
             .into());
         };
         let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
-        publish_dialect::fits(publish, name, &asked.text).map_err(|why| {
-            ApiError::new(
-                ErrorCode::NotPublishable,
-                format!("Connection {id:?}: {why}"),
-            )
-        })?;
+        let upload_cap = (publish.dialect == PublishDialect::Youtube)
+            .then(|| publish::media_settings(env).upload_cap_bytes());
+        publish_dialect::fits(publish, name, &asked.text)
+            .and_then(|()| media::fits(publish.media.as_ref(), name, &asked.media, upload_cap))
+            .map_err(|why| {
+                ApiError::new(
+                    ErrorCode::NotPublishable,
+                    format!("Connection {id:?}: {why}"),
+                )
+            })?;
         connections.push(c);
     }
     let slot = asked.publish_at.unwrap_or(now).max(now);
@@ -179,7 +193,7 @@ pub async fn create(
     let mut statements = vec![db
         .prepare(
             "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
-               request_digest, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+               request_digest, created_at, media) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
         )
         .bind(&[
@@ -191,6 +205,7 @@ pub async fn create(
             key.as_str().into(),
             asked.digest.as_str().into(),
             ms(now),
+            text_or_null(asked.media_json().as_deref()),
         ])?];
     let mut planned: Vec<(String, String, Timestamp)> = Vec::new();
     for c in &connections {
@@ -349,7 +364,7 @@ pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
     let end_user = query::param(url, "end_user_ref");
     let posts: Vec<PostRow> = db
         .prepare(
-            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at \
+            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
              FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
                AND (?3 IS NULL OR EXISTS (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND t.state = ?3)) \
              ORDER BY created_at DESC LIMIT ?4",
@@ -415,7 +430,8 @@ pub async fn retry(
         env,
         db.prepare(
             "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
-               attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1 \
+               attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1, \
+               progress = CASE WHEN state = 'failed' THEN NULL ELSE progress END \
              WHERE post_id = ?2 AND state IN ('failed', 'parked') RETURNING id, not_before",
         )
         .bind(&[ms(now), post.id.as_str().into()])?,
@@ -509,7 +525,8 @@ pub async fn resolve(
                 env,
                 db.prepare(
                     "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
-                       reason = NULL, last_error = NULL, updated_at = ?1 \
+                       reason = NULL, last_error = NULL, updated_at = ?1, progress = NULL, \
+                       recheck_at = NULL \
                      WHERE id = ?2 AND state = 'unconfirmed' RETURNING id, not_before",
                 )
                 .bind(&[ms(now), target.id.as_str().into()])?,

@@ -11,14 +11,16 @@
 use super::d1::{changes, int, text_or_null};
 use super::d1_time::{bind as ms, read as time};
 use super::{bindings, grants, http_client, logging, outbox, platform};
-use crate::core::catalogue::{ProviderSpec, PublishSpec};
+use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
 use crate::core::grant_tokens::{SecretText, TokenRequest};
 use crate::core::ids::new_id;
 use crate::core::log::LogLine;
+use crate::core::media::Media;
 use crate::core::posts::TargetState;
-use crate::core::publish_dialect::{self, Author, Lookup};
+use crate::core::publish_dialect::{self, Attached, Author, Lookup};
 use crate::core::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
+use crate::core::publish_progress::{MediaSettings, Next, Progress};
 use crate::core::queues::WorkQueue;
 use crate::core::webhook_payload::{render_post, PostEventRecord};
 use serde::{Deserialize, Serialize};
@@ -45,8 +47,21 @@ const OVERDUE_MS: i64 = 5 * 60_000;
 /// The most targets one dispatch or reconciler pass hands on.
 const PAGE: u32 = 100;
 
+mod attachments;
+mod calls;
+mod instagram;
+mod recheck;
+mod tiktok;
+mod youtube;
+
+pub use recheck::recheck;
+
 pub fn settings(env: &Env) -> PublishSettings {
     bindings::setting(env, "PUBLISH", PublishSettings::parse)
+}
+
+pub fn media_settings(env: &Env) -> MediaSettings {
+    bindings::setting(env, "MEDIA", MediaSettings::parse)
 }
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
@@ -127,7 +142,8 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
         .prepare(
             "UPDATE post_targets SET state = 'queued', lease_id = NULL, lease_until = NULL, \
                not_before = ?1, enqueued_at = ?1, updated_at = ?1 \
-             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NULL \
+             WHERE state = 'publishing' AND lease_until <= ?1 \
+               AND (sent_at IS NULL OR json_extract(progress, '$.step') != 'attached') \
              RETURNING id, not_before",
         )
         .bind(&[ms(now)])?
@@ -144,7 +160,8 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
     let expired: Vec<Expired> = db
         .prepare(
             "SELECT id, lease_id FROM post_targets \
-             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NOT NULL LIMIT ?2",
+             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NOT NULL \
+               AND (progress IS NULL OR json_extract(progress, '$.step') = 'attached') LIMIT ?2",
         )
         .bind(&[ms(now), f64::from(PAGE).into()])?
         .all()
@@ -266,13 +283,29 @@ struct Target {
     access: String,
     access_reason: Option<String>,
     disconnected_at: Option<f64>,
+    media: Option<String>,
+    progress: Option<String>,
+    sent_at: Option<f64>,
+}
+
+impl Target {
+    fn media(&self) -> Vec<Media> {
+        self.media
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default()
+    }
+
+    fn progress(&self) -> Option<Progress> {
+        Progress::parse(self.progress.as_deref())
+    }
 }
 
 async fn load(db: &D1Database, id: &str) -> Result<Option<Target>> {
     db.prepare(
         "SELECT t.id, t.post_id, t.tenant_id, t.connection_id, t.grant_id, t.provider, t.state, \
            t.not_before, t.attempts, p.text, c.end_user_ref, c.kind, c.external_id, c.access, \
-           c.access_reason, c.disconnected_at \
+           c.access_reason, c.disconnected_at, p.media, t.progress, t.sent_at \
          FROM post_targets t JOIN posts p ON p.id = t.post_id \
            JOIN connections c ON c.id = t.connection_id \
          WHERE t.id = ?1",
@@ -397,6 +430,7 @@ impl Claim<'_> {
         if let Err(why) = publish_dialect::fits(publish, &spec.display_name, &t.text) {
             return self.finish(TargetState::Failed, "text_too_long", why).await;
         }
+        let media = t.media();
         let Some(token) = self.usable_token(false).await? else {
             return Ok(());
         };
@@ -404,7 +438,30 @@ impl Claim<'_> {
             kind: &t.kind,
             external_id: &t.external_id,
         };
-        let request = publish_dialect::request(publish, &author, &t.text);
+        let step = match publish.dialect {
+            PublishDialect::Instagram => Some(instagram::run(self, publish, &media, &token).await),
+            PublishDialect::Tiktok => Some(tiktok::run(self, publish, &media, &token).await),
+            PublishDialect::Youtube => Some(youtube::run(self, publish, &media, &token).await),
+            _ => None,
+        };
+        if let Some(next) = step {
+            return self.apply(next?).await;
+        }
+        let uploaded = match (publish.dialect, media.first()) {
+            (PublishDialect::X | PublishDialect::Linkedin, Some(_)) => {
+                match attachments::upload(self, spec, publish, &author, &media, &token).await? {
+                    Ok(ids) => ids,
+                    Err(next) => return self.apply(next).await,
+                }
+            }
+            _ => Vec::new(),
+        };
+        let attached = match (publish.dialect, media.first()) {
+            (PublishDialect::Facebook, Some(image)) => Attached::Url(&image.url),
+            (_, Some(_)) => Attached::Uploaded(&uploaded),
+            _ => Attached::Nothing,
+        };
+        let request = publish_dialect::request(publish, &author, &t.text, attached);
         if !self.mark_sent().await? {
             return Ok(());
         }
@@ -444,51 +501,8 @@ impl Claim<'_> {
         settled.map(|()| None)
     }
 
-    /// The token through the grant's object; `validate` checks it with the platform first
-    /// (refreshing once if refused), after the platform refused it.
     async fn token(&self, validate: bool) -> Result<Token> {
-        let t = self.target;
-        let answer = grants::access_token(
-            self.env,
-            &t.grant_id,
-            &t.tenant_id,
-            &t.external_id,
-            TokenRequest {
-                min_valid_seconds: 120,
-                validate,
-            },
-        )
-        .await;
-        let mut answer = match answer {
-            Ok(answer) => answer,
-            Err(e) => return Ok(Token::NotNow(format!("{e:?}"))),
-        };
-        let body: Value = answer.json().await.unwrap_or(Value::Null);
-        let status = answer.status_code();
-        let message = body
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let code = body
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        Ok(match (status, code.as_str()) {
-            (200, _) => match body.get("access_token").and_then(Value::as_str) {
-                Some(token) if validate && body.get("validated") == Some(&json!(false)) => {
-                    // The platform could not confirm the token even after a refresh: the
-                    // post goes out with it, and the platform's answer decides.
-                    Token::Ready(SecretText::new(token.to_owned()))
-                }
-                Some(token) => Token::Ready(SecretText::new(token.to_owned())),
-                None => Token::NotNow("the grant's object answered without a token".into()),
-            },
-            (_, "connection_dead" | "token_expired") => Token::Park(code, message),
-            (404, _) => Token::Gone(message),
-            _ => Token::NotNow(format!("{status} {code}: {message}")),
-        })
+        token_of(self.env, self.target, validate).await
     }
 
     /// Records that the request is about to go out (an expired claim after this point is
@@ -634,6 +648,129 @@ impl Claim<'_> {
         }
     }
 
+    /// Carries out what a step of a multi-step flow decided.
+    async fn apply(&self, next: Next) -> Result<()> {
+        match next {
+            Next::Published { id, message } => self.published(&id, &message).await,
+            Next::Wait {
+                progress,
+                after_secs,
+                note,
+            } => {
+                let at = self.now.plus_millis(i64::from(after_secs) * 1_000);
+                self.requeue_claim(at, "processing", &note, Some(&progress))
+                    .await
+            }
+            Next::Defer {
+                until,
+                reason,
+                message,
+            } => self.requeue_claim(until, reason, &message, None).await,
+            Next::Fail { reason, message } => {
+                self.finish(TargetState::Failed, reason, message).await
+            }
+            Next::Refused {
+                status,
+                retry_after_secs,
+                message,
+            } => {
+                logging::emit(
+                    &LogLine::info("publish.refused", self.now)
+                        .field("target_id", self.target.id.as_str())
+                        .field("status", status)
+                        .field("message", message),
+                );
+                self.refused(status, retry_after_secs).await
+            }
+            Next::TokenRefused => {
+                // The grant's object checks the token with the platform and refreshes it (or
+                // finds the grant dead, which parks the target); the step is then counted as a
+                // refused attempt, so a token the platform keeps refusing ends in `failed`.
+                match self.usable_token(true).await? {
+                    Some(_) => self.refused(401, None).await,
+                    None => Ok(()),
+                }
+            }
+            Next::Unconfirmed { message } => {
+                self.finish(TargetState::Unconfirmed, "ambiguous", message)
+                    .await
+            }
+            Next::ClaimLost => Ok(()),
+        }
+    }
+
+    /// Back to the queue at `at` without counting an attempt, with the progress made
+    /// (`None`: as stored).
+    async fn requeue_claim(
+        &self,
+        at: Timestamp,
+        reason: &str,
+        note: &str,
+        progress: Option<&Progress>,
+    ) -> Result<()> {
+        let requeued = self
+            .db
+            .prepare(
+                "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?2, \
+                   lease_id = NULL, lease_until = NULL, sent_at = NULL, reason = ?3, \
+                   last_error = ?4, progress = COALESCE(?5, progress), updated_at = ?2 \
+                 WHERE id = ?6 AND lease_id = ?7 AND state = 'publishing'",
+            )
+            .bind(&[
+                ms(at),
+                ms(self.now),
+                reason.into(),
+                note.into(),
+                text_or_null(progress.map(Progress::to_json).as_deref()),
+                self.target.id.as_str().into(),
+                self.lease_id.into(),
+            ])?
+            .run()
+            .await?;
+        if changes(&requeued) == 1 {
+            send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores progress the moment it exists (an upload session before the upload). False:
+    /// the claim was lost.
+    async fn save_progress(&self, progress: &Progress) -> Result<bool> {
+        let saved = self
+            .db
+            .prepare(
+                "UPDATE post_targets SET progress = ?1, updated_at = ?2 \
+                 WHERE id = ?3 AND lease_id = ?4 AND state = 'publishing'",
+            )
+            .bind(&[
+                progress.to_json().into(),
+                ms(self.now),
+                self.target.id.as_str().into(),
+                self.lease_id.into(),
+            ])?
+            .run()
+            .await?;
+        Ok(changes(&saved) == 1)
+    }
+
+    /// Holds the claim for a long request (an upload). False: the claim was lost.
+    async fn extend_lease(&self, secs: u32) -> Result<bool> {
+        let extended = self
+            .db
+            .prepare(
+                "UPDATE post_targets SET lease_until = ?1 \
+                 WHERE id = ?2 AND lease_id = ?3 AND state = 'publishing'",
+            )
+            .bind(&[
+                ms(self.now.plus_millis(i64::from(secs) * 1_000)),
+                self.target.id.as_str().into(),
+                self.lease_id.into(),
+            ])?
+            .run()
+            .await?;
+        Ok(changes(&extended) == 1)
+    }
+
     /// No token could be had now: back to the queue after the first retry delay. A send this
     /// claim made already (refused with 401) was counted when it went out.
     async fn back_to_queue(&self, why: &str) -> Result<()> {
@@ -667,7 +804,8 @@ impl Claim<'_> {
     }
 
     /// An ambiguous answer: the account's recent posts say whether ours is there; if they
-    /// cannot, the target is unconfirmed.
+    /// cannot, the target is unconfirmed, and looked up again for a while where the platform
+    /// has a lookup (`recheck`).
     async fn look_up(
         &self,
         publish: &PublishSpec,
@@ -675,56 +813,50 @@ impl Claim<'_> {
         token: &SecretText,
         why: &str,
     ) -> Result<()> {
-        let found = match publish_dialect::lookup_url(publish, author) {
-            None => "the platform offers no way to look the post up".to_owned(),
-            Some(url) => {
-                let request = http::Request::builder()
-                    .method("GET")
-                    .uri(platform::platform_url(self.env, &url))
-                    .header("authorization", format!("Bearer {}", token.expose()))
-                    .header("accept", "application/json")
-                    .body(Vec::new());
-                let answer = match request {
-                    Ok(r) => http_client::send_within(
-                        r,
-                        Duration::from_secs(u64::from(self.settings.timeout_secs)),
+        let since = self.now.plus_millis(-5_000);
+        let found =
+            find_on_platform(self.env, publish, author, token, &self.target.text, since).await;
+        let found = match found {
+            Ok(Lookup::Found(id)) => {
+                return self
+                    .published(
+                        &id,
+                        "Published (found on the platform after an unclear answer).",
                     )
                     .await
-                    .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match answer {
-                    Ok(r) if r.status().is_success() => {
-                        let since = self.now.plus_millis(-5_000);
-                        match publish_dialect::find(publish, r.body(), &self.target.text, since) {
-                            Lookup::Found(id) => return self
-                                .published(
-                                    &id,
-                                    "Published (found on the platform after an unclear answer).",
-                                )
-                                .await,
-                            Lookup::NotFound => {
-                                "the post is not among the account's recent posts yet".to_owned()
-                            }
-                            Lookup::Unreadable => {
-                                "the lookup's answer could not be read".to_owned()
-                            }
-                        }
-                    }
-                    Ok(r) => format!("the lookup answered {}", r.status().as_u16()),
-                    Err(e) => format!("the lookup failed: {e}"),
-                }
             }
+            Ok(Lookup::NotFound) => "the post is not among the account's recent posts yet".into(),
+            Ok(Lookup::Unreadable) => "the lookup's answer could not be read".into(),
+            Err(why) => why,
         };
-        self.finish(
-            TargetState::Unconfirmed,
-            "ambiguous",
-            format!(
-                "{why}; {found}. The post may or may not be on the platform: check, then \
-                 resolve the target as published or retry it."
-            ),
+        let recheck_at = publish.lookup_url.is_some().then(|| {
+            let secs = media_settings(self.env).poll_delay_secs(0);
+            self.now.plus_millis(i64::from(secs) * 1_000)
+        });
+        settle(
+            self.env,
+            self.db,
+            self.target,
+            Settle {
+                state: TargetState::Unconfirmed,
+                reason: "ambiguous",
+                message: format!(
+                    "{why}; {found}. The post may or may not be on the platform{}",
+                    if recheck_at.is_some() {
+                        ": Evergreen looks again for a while, then settles it."
+                    } else {
+                        ", and the platform offers no way to tell: check, then resolve the \
+                         target as published or retry it."
+                    }
+                ),
+                lease_id: Some(self.lease_id),
+                recheck_at,
+                ..Settle::default()
+            },
+            self.now,
         )
         .await
+        .map(|_| ())
     }
 
     async fn finish(&self, state: TargetState, reason: &str, message: String) -> Result<()> {
@@ -746,6 +878,97 @@ impl Claim<'_> {
     }
 }
 
+/// The token through the grant's object; `validate` checks it with the platform first
+/// (refreshing once if refused), after the platform refused it.
+async fn token_of(env: &Env, t: &Target, validate: bool) -> Result<Token> {
+    let answer = grants::access_token(
+        env,
+        &t.grant_id,
+        &t.tenant_id,
+        &t.external_id,
+        TokenRequest {
+            min_valid_seconds: 120,
+            validate,
+        },
+    )
+    .await;
+    let mut answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => return Ok(Token::NotNow(format!("{e:?}"))),
+    };
+    let body: Value = answer.json().await.unwrap_or(Value::Null);
+    let status = answer.status_code();
+    let message = body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let code = body
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    Ok(match (status, code.as_str()) {
+        (200, _) => match body.get("access_token").and_then(Value::as_str) {
+            Some(token) if validate && body.get("validated") == Some(&json!(false)) => {
+                // The platform could not confirm the token even after a refresh: the
+                // post goes out with it, and the platform's answer decides.
+                Token::Ready(SecretText::new(token.to_owned()))
+            }
+            Some(token) => Token::Ready(SecretText::new(token.to_owned())),
+            None => Token::NotNow("the grant's object answered without a token".into()),
+        },
+        (_, "connection_dead" | "token_expired") => Token::Park(code, message),
+        (404, _) => Token::Gone(message),
+        _ => Token::NotNow(format!("{status} {code}: {message}")),
+    })
+}
+
+/// For platforms that fetch the media themselves: the file is read far enough to see that it
+/// is there and is what was declared (its type and length), so a wrong URL fails here with a
+/// clear message instead of at the platform.
+async fn check_media_served(claim: &Claim<'_>, item: &Media) -> std::result::Result<(), Next> {
+    let deadline = Duration::from_secs(u64::from(claim.settings.timeout_secs));
+    match calls::open_media(claim.env, item, 0, deadline).await {
+        // Dropping the answer cancels the rest of the download.
+        Ok(_) => Ok(()),
+        Err(why) => Err(Next::Fail {
+            reason: "media_unavailable",
+            message: format!("{why} Fix the media, then retry the post."),
+        }),
+    }
+}
+
+/// Looks `text` up among the account's recent posts made since `since`; `Err` says why the
+/// platform cannot tell.
+async fn find_on_platform(
+    env: &Env,
+    publish: &PublishSpec,
+    author: &Author<'_>,
+    token: &SecretText,
+    text: &str,
+    since: Timestamp,
+) -> std::result::Result<Lookup, String> {
+    let Some(url) = publish_dialect::lookup_url(publish, author) else {
+        return Err("the platform offers no way to look the post up".into());
+    };
+    let request = http::Request::builder()
+        .method("GET")
+        .uri(platform::platform_url(env, &url))
+        .header("authorization", format!("Bearer {}", token.expose()))
+        .header("accept", "application/json")
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let deadline = Duration::from_secs(u64::from(settings(env).timeout_secs));
+    match http_client::send_within(request, deadline).await {
+        Ok(r) if r.status().is_success() => {
+            Ok(publish_dialect::find(publish, r.body(), text, since))
+        }
+        Ok(r) => Err(format!("the lookup answered {}", r.status().as_u16())),
+        Err(e) => Err(format!("the lookup failed: {e}")),
+    }
+}
+
 /// A settling write: the target's new state and its event.
 pub struct Settle<'a> {
     pub state: TargetState,
@@ -758,6 +981,8 @@ pub struct Settle<'a> {
     pub lease_id: Option<&'a str>,
     /// The states the write may move the target from (with no lease).
     pub from: &'a [&'a str],
+    /// An unconfirmed target is looked up again then.
+    pub recheck_at: Option<Timestamp>,
 }
 
 impl Default for Settle<'_> {
@@ -769,6 +994,7 @@ impl Default for Settle<'_> {
             platform_post_id: None,
             lease_id: None,
             from: &[],
+            recheck_at: None,
         }
     }
 }
@@ -803,7 +1029,7 @@ async fn settle(
             "UPDATE post_targets SET state = ?1, reason = ?2, last_error = ?3, \
                platform_post_id = COALESCE(?4, platform_post_id), \
                published_at = CASE WHEN ?1 = 'published' THEN ?5 ELSE published_at END, \
-               lease_id = NULL, lease_until = NULL, updated_at = ?5 \
+               lease_id = NULL, lease_until = NULL, updated_at = ?5, recheck_at = ?8 \
              WHERE id = ?6 AND {condition}"
         ))
         .bind(&[
@@ -814,6 +1040,9 @@ async fn settle(
             ms(now),
             target.id.as_str().into(),
             text_or_null(settle.lease_id),
+            settle
+                .recheck_at
+                .map_or(worker::wasm_bindgen::JsValue::NULL, ms),
         ])?;
     let mut statements = vec![update];
     statements.extend(post_event(db, target, &settle, now).await?);

@@ -1,0 +1,117 @@
+//! The calls a multi-step publish makes: JSON calls to the platform with the connection's
+//! token, and reads of the scheduler's media (checked against what was declared before any
+//! byte goes to a platform).
+
+use super::{platform, Claim};
+use crate::core::grant_tokens::SecretText;
+use crate::core::media::{self, Media};
+use crate::edge::http_client::{self, HttpError};
+use std::time::Duration;
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+
+/// A platform's answer, read whole.
+pub type Answer = http::Response<Vec<u8>>;
+
+pub fn header(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Claim<'_> {
+    /// One call to the platform: `body` is JSON (none for a read), `headers` anything extra.
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        token: &SecretText,
+        body: Option<String>,
+        headers: &[(String, String)],
+    ) -> Result<Answer, HttpError> {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(platform::platform_url(self.env, url))
+            .header("authorization", format!("Bearer {}", token.expose()))
+            .header("accept", "application/json");
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json; charset=UTF-8");
+        }
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder
+            .body(body.unwrap_or_default().into_bytes())
+            .map_err(|e| HttpError::Build(e.to_string()))?;
+        let deadline = Duration::from_secs(u64::from(self.settings.timeout_secs));
+        http_client::send_within(request, deadline).await
+    }
+}
+
+/// Opens the media for reading from byte `from` (a ranged read when resuming), after checking
+/// the file is what was declared. The body is left unread, to be streamed or read whole.
+pub async fn open_media(
+    env: &worker::Env,
+    media: &Media,
+    from: u64,
+    deadline: Duration,
+) -> Result<Response, String> {
+    let headers = Headers::new();
+    if from > 0 {
+        headers
+            .set("range", &format!("bytes={from}-"))
+            .map_err(|e| e.to_string())?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Follow);
+    let url = platform::platform_url(env, &media.url);
+    let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
+    let fetch = Fetch::Request(request);
+    let call = Box::pin(fetch.send());
+    let timer = Box::pin(worker::Delay::from(deadline));
+    let response = match futures_util::future::select(call, timer).await {
+        futures_util::future::Either::Left((r, _)) => {
+            r.map_err(|e| format!("the media at {} could not be read: {e}", media.url))?
+        }
+        futures_util::future::Either::Right(_) => {
+            return Err(format!("the media at {} did not answer in time", media.url))
+        }
+    };
+    let status = response.status_code();
+    let served = |name: &str| response.headers().get(name).ok().flatten();
+    match (from, status) {
+        (0, 200) => {}
+        (_, 206) if from > 0 => {
+            let total = served("content-range").and_then(|r| {
+                r.rsplit('/')
+                    .next()
+                    .and_then(|t| t.trim().parse::<u64>().ok())
+            });
+            if total != Some(media.size_bytes) {
+                return Err(format!(
+                    "The media at {} changed size since it was declared.",
+                    media.url
+                ));
+            }
+        }
+        (_, 200) => {
+            return Err(format!(
+                "The media host of {} does not serve byte ranges, so the upload cannot resume.",
+                media.url
+            ))
+        }
+        (_, status) => {
+            return Err(format!(
+                "The media at {} could not be read (the host answered {status}).",
+                media.url
+            ))
+        }
+    }
+    let length = served("content-length").and_then(|l| l.trim().parse::<u64>().ok());
+    let whole = length.map(|l| l + from);
+    media::matches_file(media, served("content-type").as_deref(), whole)?;
+    Ok(response)
+}

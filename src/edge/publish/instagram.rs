@@ -1,0 +1,233 @@
+//! Instagram: the publishing cap, a container from the media URL, its status followed through
+//! the queue, then `media_publish` (`core::instagram_publish` has the shapes).
+
+use super::calls::Answer;
+use super::{find_on_platform, media_settings, Claim};
+use crate::core::catalogue::PublishSpec;
+use crate::core::grant_tokens::SecretText;
+use crate::core::instagram_publish::{self as ig, ContainerStatus};
+use crate::core::media::Media;
+use crate::core::publish_dialect::{self, Author, Lookup};
+use crate::core::publish_progress::{Next, Progress};
+use crate::edge::http_client::HttpError;
+use worker::Result;
+
+pub(super) async fn run(
+    claim: &Claim<'_>,
+    publish: &PublishSpec,
+    media: &[Media],
+    token: &SecretText,
+) -> Result<Next> {
+    match claim.target.progress() {
+        Some(Progress::Container { id, polls }) => follow(claim, publish, token, &id, polls).await,
+        _ => start(claim, publish, media, token).await,
+    }
+}
+
+/// An answer that refuses the token (401, or Meta's 190).
+fn refused_token(publish: &PublishSpec, answer: &Answer) -> bool {
+    publish_dialect::token_refused(publish, answer.status().as_u16(), answer.body())
+}
+
+/// A refusal of a call that creates no post: retried with the publish policy's backoff.
+fn refusal(
+    publish: &PublishSpec,
+    answer: std::result::Result<Answer, HttpError>,
+    what: &str,
+) -> Next {
+    match answer {
+        Ok(a) if refused_token(publish, &a) => Next::TokenRefused,
+        Ok(a) => Next::Refused {
+            status: a.status().as_u16(),
+            retry_after_secs: None,
+            message: format!("Instagram refused {what}"),
+        },
+        Err(e) => Next::Refused {
+            status: 503,
+            retry_after_secs: None,
+            message: format!("Instagram did not answer {what}: {e}"),
+        },
+    }
+}
+
+async fn start(
+    claim: &Claim<'_>,
+    publish: &PublishSpec,
+    media: &[Media],
+    token: &SecretText,
+) -> Result<Next> {
+    let t = claim.target;
+    let settings = media_settings(claim.env);
+    let Some(item) = media.first() else {
+        return Ok(Next::Fail {
+            reason: "media_required",
+            message: "Instagram takes no post without an image or a video.".into(),
+        });
+    };
+    let limit = claim
+        .call(
+            "GET",
+            &ig::limit_url(publish, &t.external_id),
+            token,
+            None,
+            &[],
+        )
+        .await;
+    match limit {
+        Ok(a) if a.status().is_success() => {
+            if let Some((used, total)) = ig::publishing_limit(a.body()).filter(|(u, t)| u >= t) {
+                let until = claim
+                    .now
+                    .plus_millis(i64::from(settings.cap_wait_secs) * 1_000);
+                return Ok(Next::Defer {
+                    until,
+                    reason: "publishing_cap_reached",
+                    message: format!(
+                        "Instagram's publishing cap is reached: this account has published \
+                         {used} of {total} posts allowed through the API in the last 24 hours. \
+                         Evergreen tries again at {}.",
+                        until.to_rfc3339()
+                    ),
+                });
+            }
+        }
+        Ok(a) if refused_token(publish, &a) => return Ok(Next::TokenRefused),
+        // The cap could not be read: Instagram refuses the publish itself if it is reached.
+        _ => {}
+    }
+    if let Err(next) = super::check_media_served(claim, item).await {
+        return Ok(next);
+    }
+    let answer = claim
+        .call(
+            "POST",
+            &ig::container_url(publish, &t.external_id),
+            token,
+            Some(ig::container_body(item, &t.text)),
+            &[],
+        )
+        .await;
+    Ok(match answer {
+        Ok(a) if a.status().is_success() => match ig::created_id(a.body()) {
+            Some(id) => Next::Wait {
+                progress: Progress::Container { id, polls: 0 },
+                after_secs: settings.poll_delay_secs(0),
+                note: "Instagram is preparing the media.".into(),
+            },
+            None => refusal(publish, Ok(a), "the container (no id in its answer)"),
+        },
+        other => refusal(publish, other, "the media container"),
+    })
+}
+
+async fn follow(
+    claim: &Claim<'_>,
+    publish: &PublishSpec,
+    token: &SecretText,
+    container: &str,
+    polls: u32,
+) -> Result<Next> {
+    let settings = media_settings(claim.env);
+    let answer = claim
+        .call("GET", &ig::status_url(publish, container), token, None, &[])
+        .await;
+    let status = match &answer {
+        Ok(a) if refused_token(publish, a) => return Ok(Next::TokenRefused),
+        Ok(a) if a.status().is_success() => ig::container_status(a.body()),
+        _ => ContainerStatus::Unreadable,
+    };
+    let again = |note: String| {
+        if polls + 1 >= settings.max_polls {
+            Next::Fail {
+                reason: "processing_timeout",
+                message: format!(
+                    "Instagram had not finished preparing the media after {} checks ({note}); \
+                     nothing was published. Retry the post to try again.",
+                    polls + 1
+                ),
+            }
+        } else {
+            Next::Wait {
+                progress: Progress::Container {
+                    id: container.to_owned(),
+                    polls: polls + 1,
+                },
+                after_secs: settings.poll_delay_secs(polls + 1),
+                note,
+            }
+        }
+    };
+    match status {
+        ContainerStatus::InProgress => Ok(again("Instagram is preparing the media.".into())),
+        ContainerStatus::Unreadable => Ok(again("the container's status could not be read".into())),
+        ContainerStatus::Failed(why) => Ok(Next::Fail {
+            reason: "media_rejected",
+            message: format!("{why}; nothing was published."),
+        }),
+        ContainerStatus::Published => {
+            Ok(published_container(claim, publish, token, container).await)
+        }
+        ContainerStatus::Finished => {
+            if !claim.mark_sent().await? {
+                return Ok(Next::ClaimLost);
+            }
+            let t = claim.target;
+            let answer = claim
+                .call(
+                    "POST",
+                    &ig::publish_url(publish, &t.external_id),
+                    token,
+                    Some(ig::publish_body(container)),
+                    &[],
+                )
+                .await;
+            Ok(match answer {
+                Ok(a) if a.status().is_success() => match ig::created_id(a.body()) {
+                    Some(id) => Next::Published {
+                        id,
+                        message: "Published.".into(),
+                    },
+                    None => again("media_publish answered without an id".into()),
+                },
+                Ok(a) if refused_token(publish, &a) => Next::TokenRefused,
+                Ok(a) if a.status().is_client_error() => Next::Refused {
+                    status: a.status().as_u16(),
+                    retry_after_secs: None,
+                    message: "Instagram refused media_publish".into(),
+                },
+                // Unclear: the container says whether it was published (a published container
+                // cannot be published again), so read it again rather than guess.
+                Ok(a) => again(format!("media_publish answered {}", a.status().as_u16())),
+                Err(e) => again(format!("media_publish got no answer ({e})")),
+            })
+        }
+    }
+}
+
+/// The container was published (a `media_publish` whose answer was lost went through): the
+/// media's id from the account's recent media, or the container's if it is not listed yet.
+async fn published_container(
+    claim: &Claim<'_>,
+    publish: &PublishSpec,
+    token: &SecretText,
+    container: &str,
+) -> Next {
+    let t = claim.target;
+    let author = Author {
+        kind: &t.kind,
+        external_id: &t.external_id,
+    };
+    let since = super::time(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
+    match find_on_platform(claim.env, publish, &author, token, &t.text, since).await {
+        Ok(Lookup::Found(id)) => Next::Published {
+            id,
+            message: "Published (Instagram's container says so).".into(),
+        },
+        _ => Next::Published {
+            id: container.to_owned(),
+            message: "Published (Instagram's container says so; the id stored is the \
+                      container's, as the media was not listed yet)."
+                .into(),
+        },
+    }
+}

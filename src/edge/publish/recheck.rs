@@ -1,0 +1,137 @@
+//! Unconfirmed targets settle themselves where the platform allows: one whose platform lists
+//! the account's recent posts (X, Facebook, Instagram) is looked up again, with backoff, for
+//! `MEDIA confirm_window_secs` after its send. Found, it is published; still not there when the
+//! window closes, it failed (the platform shows what it took within minutes, links rewritten
+//! aside, which the comparison ignores), and retry sends it again. A platform with no lookup
+//! (LinkedIn, TikTok without a publish id) leaves it to a person.
+//!
+//! The writes are conditional on the target still being unconfirmed, so a person resolving it
+//! meanwhile wins.
+
+use super::{
+    bindings, find_on_platform, load, media_settings, settle, time, token_of, Settle, Token, PAGE,
+};
+use crate::core::clock::Timestamp;
+use crate::core::posts::TargetState;
+use crate::core::publish_dialect::{Author, Lookup};
+use crate::edge::d1_time::bind as ms;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Result};
+
+/// One pass over the unconfirmed targets due a look.
+pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
+    let db = bindings::db(env)?;
+    #[derive(Deserialize)]
+    struct Due {
+        id: String,
+    }
+    let due: Vec<Due> = db
+        .prepare(
+            "SELECT id FROM post_targets WHERE state = 'unconfirmed' AND recheck_at <= ?1 \
+             ORDER BY recheck_at LIMIT ?2",
+        )
+        .bind(&[ms(now), f64::from(PAGE).into()])?
+        .all()
+        .await?
+        .results()?;
+    let settings = media_settings(env);
+    let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
+    let (mut published, mut failed) = (0, 0);
+    for d in due {
+        let Some(target) = load(&db, &d.id).await? else {
+            continue;
+        };
+        let Some(publish) = catalogue
+            .get(&target.provider)
+            .and_then(|s| s.publish.as_ref())
+        else {
+            continue;
+        };
+        let sent = time(target.sent_at.unwrap_or(target.not_before));
+        let window_closed =
+            now.as_millis() - sent.as_millis() >= i64::from(settings.confirm_window_secs) * 1_000;
+        let author = Author {
+            kind: &target.kind,
+            external_id: &target.external_id,
+        };
+        let found = match token_of(env, &target, false).await? {
+            Token::Ready(token) => {
+                find_on_platform(
+                    env,
+                    publish,
+                    &author,
+                    &token,
+                    &target.text,
+                    sent.plus_millis(-5_000),
+                )
+                .await
+            }
+            _ => Err("no token to look with".into()),
+        };
+        let from: &[&str] = &["unconfirmed"];
+        match (found, window_closed) {
+            (Ok(Lookup::Found(id)), _) => {
+                let settled = settle(
+                    env,
+                    &db,
+                    &target,
+                    Settle {
+                        state: TargetState::Published,
+                        message: "Published (found on the platform when looked up again).".into(),
+                        platform_post_id: Some(&id),
+                        from,
+                        ..Settle::default()
+                    },
+                    now,
+                )
+                .await?;
+                published += usize::from(settled);
+            }
+            (Ok(Lookup::NotFound), true) => {
+                let settled = settle(
+                    env,
+                    &db,
+                    &target,
+                    Settle {
+                        state: TargetState::Failed,
+                        reason: "not_on_platform",
+                        message: format!(
+                            "The post was still not among the account's recent posts {} minutes \
+                             after it was sent, so the platform did not take it. Retry the post \
+                             to send it again.",
+                            settings.confirm_window_secs / 60
+                        ),
+                        from,
+                        ..Settle::default()
+                    },
+                    now,
+                )
+                .await?;
+                failed += usize::from(settled);
+            }
+            (_, closed) => {
+                // Not found yet, or the lookup could not say: again later, or (window closed,
+                // nothing could be read) left to a person.
+                let next = if closed {
+                    None
+                } else {
+                    let waited = (now.as_millis() - sent.as_millis()).max(1_000) / 1_000;
+                    let secs =
+                        (waited as u32).clamp(settings.poll_first_secs, settings.poll_max_secs);
+                    Some(ms(now.plus_millis(i64::from(secs) * 1_000)))
+                };
+                db.prepare(
+                    "UPDATE post_targets SET recheck_at = ?1 WHERE id = ?2 AND state = 'unconfirmed'",
+                )
+                .bind(&[
+                    next.unwrap_or(worker::wasm_bindgen::JsValue::NULL),
+                    target.id.as_str().into(),
+                ])?
+                .run()
+                .await?;
+            }
+        }
+    }
+    Ok(json!({ "posts_confirmed": published, "posts_not_on_platform": failed }))
+}
