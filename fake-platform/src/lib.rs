@@ -18,6 +18,7 @@ pub mod google;
 mod http;
 pub mod instagram;
 pub mod linkedin;
+pub mod media;
 pub mod publish;
 mod standard;
 mod state;
@@ -370,6 +371,56 @@ impl FakePlatform {
     }
 
     /// Arms a fault for the next publish request (they queue, oldest first).
+    /// Status reads an Instagram container stays `IN_PROGRESS` (`u32::MAX`: it never finishes).
+    pub fn set_container_polls(&self, polls: u32) {
+        self.shared.lock().media.container_polls = polls;
+    }
+
+    /// Posts this Instagram account published through the API in the last 24 hours.
+    pub fn set_instagram_usage(&self, account_id: &str, used: u64) {
+        self.shared
+            .lock()
+            .media
+            .instagram_usage
+            .insert(account_id.to_owned(), used);
+    }
+
+    /// Status reads a TikTok post stays `PROCESSING_DOWNLOAD`.
+    pub fn set_tiktok_polls(&self, polls: u32) {
+        self.shared.lock().media.tiktok_polls = polls;
+    }
+
+    /// The TikTok client has not passed TikTok's audit: only private posts.
+    pub fn set_tiktok_unaudited(&self, unaudited: bool) {
+        self.shared.lock().media.tiktok_unaudited = unaudited;
+    }
+
+    /// The next YouTube upload request keeps this many bytes, then fails with `503`.
+    pub fn cut_next_upload_after(&self, bytes: usize) {
+        self.shared.lock().media.upload_cut_after = Some(bytes);
+    }
+
+    /// Bytes YouTube kept over every upload request (a byte sent twice counts twice).
+    pub fn upload_bytes_kept(&self) -> u64 {
+        self.shared.lock().media.upload_bytes_kept
+    }
+
+    /// Reads `videos.list` reports a video still processing.
+    pub fn set_processing_polls(&self, polls: u32) {
+        self.shared.lock().media.processing_polls = polls;
+    }
+
+    /// Reads of the media host's file `name`.
+    pub fn media_reads(&self, name: &str) -> u32 {
+        self.shared
+            .lock()
+            .media
+            .media_reads
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn inject_publish_fault(&self, fault: PublishFault) {
         self.shared.lock().publish_faults.push_back(fault);
     }
@@ -436,6 +487,9 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         .split('/')
         .next()
         .unwrap_or("");
+    if let Some(reply) = media::handle(shared, req) {
+        return Some(reply);
+    }
     if let Some(reply) = publish::handle(shared, req) {
         return Some(reply);
     }

@@ -38,6 +38,9 @@ pub struct PublishedPost {
     /// Who posted: the account id (X), the author URN (LinkedIn) or the Page id (Facebook).
     pub author: String,
     pub text: String,
+    /// What the post carries: uploaded images (`image:<bytes>`), a media URL the platform
+    /// fetched, or a video (`video:<bytes>:<type>:intact|corrupt`).
+    pub media: Vec<String>,
     /// When the fake received the request, on the machine's clock (for spacing checks).
     #[serde(skip)]
     pub received_at: SystemTime,
@@ -79,7 +82,7 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
         ("POST", ["api.linkedin.com", "rest", "posts"]) => {
             Some(create(shared, req, Platform::Linkedin, ""))
         }
-        ("POST", ["graph.facebook.com", _, page, "feed"]) => {
+        ("POST", ["graph.facebook.com", _, page, "feed" | "photos"]) => {
             Some(create(shared, req, Platform::Facebook, page))
         }
         ("GET", ["graph.facebook.com", _, page, "feed"]) => Some(page_feed(shared, req, page)),
@@ -88,7 +91,7 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Platform {
+pub(crate) enum Platform {
     X,
     Linkedin,
     Facebook,
@@ -112,7 +115,12 @@ fn unauthorized(platform: Platform) -> Reply {
 }
 
 /// The account (or Page) a live bearer token acts for; `None` for anything else.
-fn author_of(shared: &Shared, req: &Incoming, platform: Platform, page: &str) -> Option<String> {
+pub(crate) fn author_of(
+    shared: &Shared,
+    req: &Incoming,
+    platform: Platform,
+    page: &str,
+) -> Option<String> {
     let inner = shared.lock();
     let bearer = req.bearer()?;
     if platform == Platform::Facebook {
@@ -162,6 +170,35 @@ fn create(shared: &Shared, req: &Incoming, platform: Platform, page: &str) -> Re
             (body["commentary"].as_str(), author)
         }
     };
+    let media = match platform {
+        Platform::X => body
+            .pointer("/media/media_ids")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .map_or(Ok(Vec::new()), |ids| crate::media::uploaded(shared, &ids)),
+        Platform::Linkedin => body
+            .pointer("/content/media/id")
+            .and_then(Value::as_str)
+            .map_or(Ok(Vec::new()), |id| {
+                crate::media::uploaded(shared, &[id.to_owned()])
+            }),
+        Platform::Facebook => Ok(body["url"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()),
+    };
+    let Ok(media) = media else {
+        return Reply::json(
+            400,
+            &json!({"title": "Invalid Request", "detail": "Your media IDs are invalid.", "status": 400}),
+        );
+    };
+    let photo = req.path.ends_with("/photos");
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Reply::json(
             400,
@@ -200,6 +237,7 @@ fn create(shared: &Shared, req: &Incoming, platform: Platform, page: &str) -> Re
             },
             author,
             text: text.to_owned(),
+            media,
             received_at: SystemTime::now(),
             created_at,
         };
@@ -223,6 +261,10 @@ fn create(shared: &Shared, req: &Incoming, platform: Platform, page: &str) -> Re
             reply.body = String::new();
             reply.with_header("x-restli-id", &post.id)
         }
+        Platform::Facebook if photo => Reply::json(
+            200,
+            &json!({"id": format!("{}", 900_000 + post.id.len()), "post_id": post.id}),
+        ),
         Platform::Facebook => Reply::json(200, &json!({"id": post.id})),
     }
 }

@@ -176,6 +176,8 @@ pub struct Inner {
     pub next_post_id: u64,
     /// Faults armed for the next publish requests, oldest first.
     pub publish_faults: std::collections::VecDeque<crate::publish::PublishFault>,
+    /// Media uploads, containers, TikTok posts and YouTube sessions.
+    pub media: crate::media::MediaState,
 }
 
 #[derive(Debug, Default)]
