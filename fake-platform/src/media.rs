@@ -423,16 +423,20 @@ fn ig_limit(shared: &Shared, req: &Incoming, account: &str) -> Reply {
     )
 }
 
+fn tiktok_unauthorized() -> Reply {
+    Reply::json(
+        401,
+        &tiktok(
+            json!({}),
+            "access_token_invalid",
+            "The access token is invalid or not found in the request.",
+        ),
+    )
+}
+
 fn creator_info(shared: &Shared, req: &Incoming) -> Reply {
     let Some(account) = author_of(shared, req, Platform::X, "") else {
-        return Reply::json(
-            401,
-            &tiktok(
-                json!({}),
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            ),
-        );
+        return tiktok_unauthorized();
     };
     Reply::json(
         200,
@@ -455,14 +459,7 @@ fn creator_info(shared: &Shared, req: &Incoming) -> Reply {
 
 fn tiktok_init(shared: &Shared, req: &Incoming) -> Reply {
     let Some(account) = author_of(shared, req, Platform::X, "") else {
-        return Reply::json(
-            401,
-            &tiktok(
-                json!({}),
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            ),
-        );
+        return tiktok_unauthorized();
     };
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let privacy = body["post_info"]["privacy_level"].as_str().unwrap_or("");
@@ -512,14 +509,7 @@ fn tiktok_init(shared: &Shared, req: &Incoming) -> Reply {
 
 fn tiktok_status(shared: &Shared, req: &Incoming) -> Reply {
     if author_of(shared, req, Platform::X, "").is_none() {
-        return Reply::json(
-            401,
-            &tiktok(
-                json!({}),
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            ),
-        );
+        return tiktok_unauthorized();
     }
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let mut inner = shared.lock();

@@ -26,6 +26,7 @@ use crate::core::webhook_payload::{render_post, PostEventRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
+use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, MessageBuilder, Result};
 
 /// The publish queue's message.
@@ -622,28 +623,10 @@ impl Claim<'_> {
             }
             AfterRefusal::RetryIn(secs) => {
                 let at = self.now.plus_millis(i64::from(secs) * 1_000);
-                let requeued = self
-                    .db
-                    .prepare(
-                        "UPDATE post_targets SET state = 'queued', not_before = ?1, \
-                           enqueued_at = ?2, lease_id = NULL, lease_until = NULL, sent_at = NULL, \
-                           reason = 'retrying', last_error = ?3, last_status = ?4, updated_at = ?2 \
-                         WHERE id = ?5 AND lease_id = ?6 AND state = 'publishing'",
-                    )
-                    .bind(&[
-                        ms(at),
-                        ms(self.now),
-                        why.as_str().into(),
-                        int(i64::from(status)),
-                        self.target.id.as_str().into(),
-                        self.lease_id.into(),
-                    ])?
-                    .run()
-                    .await?;
-                if changes(&requeued) == 1 {
-                    send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
-                }
-                Ok(())
+                // Counted here as well as when sent: a refused step that sends no post (an
+                // upload, a container) must count towards `max_attempts` too.
+                self.requeue_claim(at, "retrying", &why, None, Some((status, attempts)))
+                    .await
             }
         }
     }
@@ -658,14 +641,17 @@ impl Claim<'_> {
                 note,
             } => {
                 let at = self.now.plus_millis(i64::from(after_secs) * 1_000);
-                self.requeue_claim(at, "processing", &note, Some(&progress))
+                self.requeue_claim(at, "processing", &note, Some(&progress), None)
                     .await
             }
             Next::Defer {
                 until,
                 reason,
                 message,
-            } => self.requeue_claim(until, reason, &message, None).await,
+            } => {
+                self.requeue_claim(until, reason, &message, None, None)
+                    .await
+            }
             Next::Fail { reason, message } => {
                 self.finish(TargetState::Failed, reason, message).await
             }
@@ -699,21 +685,23 @@ impl Claim<'_> {
         }
     }
 
-    /// Back to the queue at `at` without counting an attempt, with the progress made
-    /// (`None`: as stored).
+    /// Back to the queue at `at`, with the progress made (`None`: as stored); after a refusal,
+    /// with the platform's status and the attempts made so far.
     async fn requeue_claim(
         &self,
         at: Timestamp,
         reason: &str,
         note: &str,
         progress: Option<&Progress>,
+        refused: Option<(u16, u32)>,
     ) -> Result<()> {
         let requeued = self
             .db
             .prepare(
                 "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?2, \
                    lease_id = NULL, lease_until = NULL, sent_at = NULL, reason = ?3, \
-                   last_error = ?4, progress = COALESCE(?5, progress), updated_at = ?2 \
+                   last_error = ?4, progress = COALESCE(?5, progress), updated_at = ?2, \
+                   last_status = COALESCE(?8, last_status), attempts = COALESCE(?9, attempts) \
                  WHERE id = ?6 AND lease_id = ?7 AND state = 'publishing'",
             )
             .bind(&[
@@ -724,6 +712,8 @@ impl Claim<'_> {
                 text_or_null(progress.map(Progress::to_json).as_deref()),
                 self.target.id.as_str().into(),
                 self.lease_id.into(),
+                refused.map_or(JsValue::NULL, |(s, _)| int(i64::from(s))),
+                refused.map_or(JsValue::NULL, |(_, a)| int(i64::from(a))),
             ])?
             .run()
             .await?;
@@ -780,27 +770,8 @@ impl Claim<'_> {
                     .retry_delay_secs(1, super::refresh::jitter(), None),
             ) * 1_000,
         );
-        let requeued = self
-            .db
-            .prepare(
-                "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?2, \
-                   lease_id = NULL, lease_until = NULL, sent_at = NULL, reason = 'token_unavailable', \
-                   last_error = ?3, updated_at = ?2 \
-                 WHERE id = ?4 AND lease_id = ?5 AND state = 'publishing'",
-            )
-            .bind(&[
-                ms(at),
-                ms(self.now),
-                why.into(),
-                self.target.id.as_str().into(),
-                self.lease_id.into(),
-            ])?
-            .run()
-            .await?;
-        if changes(&requeued) == 1 {
-            send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
-        }
-        Ok(())
+        self.requeue_claim(at, "token_unavailable", why, None, None)
+            .await
     }
 
     /// An ambiguous answer: the account's recent posts say whether ours is there; if they
@@ -1040,9 +1011,7 @@ async fn settle(
             ms(now),
             target.id.as_str().into(),
             text_or_null(settle.lease_id),
-            settle
-                .recheck_at
-                .map_or(worker::wasm_bindgen::JsValue::NULL, ms),
+            settle.recheck_at.map_or(JsValue::NULL, ms),
         ])?;
     let mut statements = vec![update];
     statements.extend(post_event(db, target, &settle, now).await?);
