@@ -8,9 +8,9 @@ mod common;
 
 use common::ledger::serial;
 use common::tenants::{bearer, Tenant};
-use common::x_flow::{connect, connect_at};
+use common::x_flow::{connect, connect_at, connect_x_linkedin_facebook};
 use common::{Answer, Stack};
-use evergreen_fake_platform::{facebook, google, instagram, linkedin, tiktok, PublishFault};
+use evergreen_fake_platform::{google, instagram, tiktok, PublishFault};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -79,10 +79,9 @@ fn publish(s: &Stack, tenant: &Tenant<'_>, key: &str, body: Value) -> String {
     made.body["id"].as_str().unwrap().to_owned()
 }
 
-fn target(s: &Stack, tenant: &Tenant<'_>, post: &str, connection: &str) -> Value {
+fn target(tenant: &Tenant<'_>, post: &str, connection: &str) -> Value {
     let shown = tenant.get(&format!("/v1/posts/{post}"));
     assert_eq!(shown.status, 200, "{shown:?}");
-    let _ = s;
     shown.body["targets"]
         .as_array()
         .unwrap()
@@ -105,7 +104,7 @@ fn wait_for(
         WAIT,
         &format!("{connection} to be {state} {reason:?}"),
         || {
-            let t = target(s, tenant, post, connection);
+            let t = target(tenant, post, connection);
             let reason_matches = match reason {
                 Some(r) => t["reason"] == r,
                 None => true,
@@ -169,26 +168,7 @@ fn an_image_reaches_x_linkedin_and_a_facebook_page_once_each() {
     let _turn = serial();
     let s = stack();
     let tenant = Tenant::new(s, "images");
-    let x = connect(s, &tenant, "u-img", "img_x");
-    let li = connect_at(
-        s,
-        &tenant,
-        "linkedin",
-        linkedin::AUTHORIZE_PATH,
-        "u-img",
-        "img_li",
-    )[0]
-    .clone();
-    s.fake.add_facebook_page("img_fb", "Image Bakery");
-    let fb = connect_at(
-        s,
-        &tenant,
-        "facebook",
-        facebook::AUTHORIZE_PATH,
-        "u-img",
-        "img_fb",
-    )[0]
-    .clone();
+    let [x, li, fb] = connect_x_linkedin_facebook(s, &tenant, "u-img", "img", "Image Bakery");
     let text = "Sourdough, pictured";
     let image = media("loaf.jpg", "image/jpeg", 2_048);
     let id = publish(
@@ -458,7 +438,7 @@ fn an_unclear_answer_on_x_settles_itself_as_failed_when_the_post_never_appears()
     // The minute dispatch looks again; past the 4 s window, still absent, it failed.
     let failed = s.worker.eventually(WAIT, "the recheck to settle it", || {
         s.worker.run_cron("* * * * *");
-        let t = target(s, &tenant, &id, &x);
+        let t = target(&tenant, &id, &x);
         (t["state"] == "failed").then_some(t)
     });
     assert_eq!(failed["reason"], "not_on_platform", "{failed}");

@@ -7,9 +7,9 @@ mod common;
 
 use common::ledger::{kinds, serial, time};
 use common::tenants::{bearer, Tenant};
-use common::x_flow::{connect, connect_at, ClockShift};
+use common::x_flow::{connect, connect_at, connect_x_linkedin_facebook, ClockShift};
 use common::{Answer, Stack};
-use evergreen_fake_platform::{facebook, linkedin, PublishFault};
+use evergreen_fake_platform::{linkedin, PublishFault};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -82,26 +82,7 @@ fn three_platforms_with_one_revoked_publish_two_park_one_and_reconnect_sends_onl
     let _turn = serial();
     let s = stack();
     let tenant = Tenant::new(s, "three-platforms");
-    let x = connect(s, &tenant, "u-three", "three_x");
-    let li = connect_at(
-        s,
-        &tenant,
-        "linkedin",
-        linkedin::AUTHORIZE_PATH,
-        "u-three",
-        "three_li",
-    )[0]
-    .clone();
-    s.fake.add_facebook_page("three_fb", "Three Bakery");
-    let fb = connect_at(
-        s,
-        &tenant,
-        "facebook",
-        facebook::AUTHORIZE_PATH,
-        "u-three",
-        "three_fb",
-    )[0]
-    .clone();
+    let [x, li, fb] = connect_x_linkedin_facebook(s, &tenant, "u-three", "three", "Three Bakery");
     assert_eq!(s.fake.revoke_all_grants_of("three_x"), 1);
 
     let text = "Fresh bread at nine, on three platforms";

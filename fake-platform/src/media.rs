@@ -270,17 +270,25 @@ pub fn uploaded(shared: &Shared, ids: &[String]) -> Result<Vec<String>, String> 
         .collect()
 }
 
-fn ig_account(shared: &Shared, req: &Incoming, account: &str) -> Option<String> {
-    author_of(shared, req, Platform::X, "").filter(|a| a == account)
+/// The bearer token acts for this Instagram account, or Meta's 190 refusal.
+fn ig_account(shared: &Shared, req: &Incoming, account: &str) -> Result<(), Reply> {
+    match author_of(shared, req, Platform::X, "") {
+        Some(a) if a == account => Ok(()),
+        _ => Err(ig_token_refused()),
+    }
+}
+
+fn ig_token_refused() -> Reply {
+    graph_error(
+        400,
+        "Invalid OAuth access token - Cannot parse access token",
+        190,
+    )
 }
 
 fn container(shared: &Shared, req: &Incoming, account: &str) -> Reply {
-    if ig_account(shared, req, account).is_none() {
-        return graph_error(
-            400,
-            "Invalid OAuth access token - Cannot parse access token",
-            190,
-        );
+    if let Err(refused) = ig_account(shared, req, account) {
+        return refused;
     }
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let url = body["image_url"]
@@ -313,11 +321,7 @@ fn container_status(shared: &Shared, req: &Incoming, id: &str) -> Reply {
         return graph_error(400, "Unsupported get request", 100);
     };
     if account.as_deref() != Some(c.account.as_str()) {
-        return graph_error(
-            400,
-            "Invalid OAuth access token - Cannot parse access token",
-            190,
-        );
+        return ig_token_refused();
     }
     let code = if c.published {
         "PUBLISHED"
@@ -333,12 +337,8 @@ fn container_status(shared: &Shared, req: &Incoming, id: &str) -> Reply {
 }
 
 fn ig_publish(shared: &Shared, req: &Incoming, account: &str) -> Reply {
-    if ig_account(shared, req, account).is_none() {
-        return graph_error(
-            400,
-            "Invalid OAuth access token - Cannot parse access token",
-            190,
-        );
+    if let Err(refused) = ig_account(shared, req, account) {
+        return refused;
     }
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let id = body["creation_id"].as_str().unwrap_or("");
@@ -380,12 +380,8 @@ fn ig_publish(shared: &Shared, req: &Incoming, account: &str) -> Reply {
 }
 
 fn ig_media(shared: &Shared, req: &Incoming, account: &str) -> Reply {
-    if ig_account(shared, req, account).is_none() {
-        return graph_error(
-            400,
-            "Invalid OAuth access token - Cannot parse access token",
-            190,
-        );
+    if let Err(refused) = ig_account(shared, req, account) {
+        return refused;
     }
     let inner = shared.lock();
     let posts: Vec<Value> = inner
@@ -403,12 +399,8 @@ fn ig_media(shared: &Shared, req: &Incoming, account: &str) -> Reply {
 }
 
 fn ig_limit(shared: &Shared, req: &Incoming, account: &str) -> Reply {
-    if ig_account(shared, req, account).is_none() {
-        return graph_error(
-            400,
-            "Invalid OAuth access token - Cannot parse access token",
-            190,
-        );
+    if let Err(refused) = ig_account(shared, req, account) {
+        return refused;
     }
     let used = shared
         .lock()

@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 use worker::js_sys::Uint8Array;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
 };
 
 /// How long a platform has to answer.
@@ -69,24 +69,31 @@ pub async fn send_within(
     fetch_within(request, deadline).await
 }
 
+/// Sends a request and waits for the answer's head within `deadline` (aborting the call when
+/// it passes); the body is left unread, to be streamed or read whole.
+pub async fn answer_within(request: Request, deadline: Duration) -> Result<Response, HttpError> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let call = Box::pin(fetch.send_with_signal(&signal));
+    let deadline = Box::pin(Delay::from(deadline));
+    let answer = match select(call, deadline).await {
+        Either::Left((result, _)) => result.map_err(|e| HttpError::Network(e.to_string())),
+        Either::Right(_) => {
+            controller.abort();
+            Err(HttpError::Timeout)
+        }
+    };
+    answer
+}
+
 /// Sends a request the caller built (a streamed body) and reads the whole answer, within
 /// `deadline`.
 pub async fn fetch_within(
     request: Request,
     deadline: Duration,
 ) -> Result<oauth2::HttpResponse, HttpError> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let call = Box::pin(fetch.send_with_signal(&signal));
-    let deadline = Box::pin(Delay::from(deadline));
-    let mut response = match select(call, deadline).await {
-        Either::Left((result, _)) => result.map_err(|e| HttpError::Network(e.to_string()))?,
-        Either::Right(_) => {
-            controller.abort();
-            return Err(HttpError::Timeout);
-        }
-    };
+    let mut response = answer_within(request, deadline).await?;
     let status = response.status_code();
     let bytes = response
         .bytes()

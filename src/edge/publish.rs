@@ -370,6 +370,7 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
         target: &target,
         lease_id: &lease_id,
         settings,
+        media: media_settings(env),
         now,
     };
     claim.carry_out().await
@@ -382,6 +383,7 @@ struct Claim<'a> {
     target: &'a Target,
     lease_id: &'a str,
     settings: PublishSettings,
+    media: MediaSettings,
     now: Timestamp,
 }
 
@@ -509,20 +511,28 @@ impl Claim<'_> {
     /// Records that the request is about to go out (an expired claim after this point is
     /// unconfirmed, before it is safe to send again). False: the claim was lost.
     async fn mark_sent(&self) -> Result<bool> {
-        let marked = self
+        self.update_claimed(
+            "sent_at = ?3, attempts = attempts + 1, updated_at = ?3",
+            &[ms(self.now)],
+        )
+        .await
+    }
+
+    /// `UPDATE post_targets SET {set}` (its values bound from `?3`), only while this claim
+    /// holds the target. False: the claim was lost.
+    async fn update_claimed(&self, set: &str, values: &[JsValue]) -> Result<bool> {
+        let mut binds = vec![self.target.id.as_str().into(), self.lease_id.into()];
+        binds.extend_from_slice(values);
+        let updated = self
             .db
-            .prepare(
-                "UPDATE post_targets SET sent_at = ?1, attempts = attempts + 1, updated_at = ?1 \
-                 WHERE id = ?2 AND lease_id = ?3 AND state = 'publishing'",
-            )
-            .bind(&[
-                ms(self.now),
-                self.target.id.as_str().into(),
-                self.lease_id.into(),
-            ])?
+            .prepare(format!(
+                "UPDATE post_targets SET {set} \
+                 WHERE id = ?1 AND lease_id = ?2 AND state = 'publishing'"
+            ))
+            .bind(&binds)?
             .run()
             .await?;
-        Ok(changes(&marked) == 1)
+        Ok(changes(&updated) == 1)
     }
 
     async fn send(
@@ -726,39 +736,17 @@ impl Claim<'_> {
     /// Stores progress the moment it exists (an upload session before the upload). False:
     /// the claim was lost.
     async fn save_progress(&self, progress: &Progress) -> Result<bool> {
-        let saved = self
-            .db
-            .prepare(
-                "UPDATE post_targets SET progress = ?1, updated_at = ?2 \
-                 WHERE id = ?3 AND lease_id = ?4 AND state = 'publishing'",
-            )
-            .bind(&[
-                progress.to_json().into(),
-                ms(self.now),
-                self.target.id.as_str().into(),
-                self.lease_id.into(),
-            ])?
-            .run()
-            .await?;
-        Ok(changes(&saved) == 1)
+        self.update_claimed(
+            "progress = ?3, updated_at = ?4",
+            &[progress.to_json().into(), ms(self.now)],
+        )
+        .await
     }
 
     /// Holds the claim for a long request (an upload). False: the claim was lost.
     async fn extend_lease(&self, secs: u32) -> Result<bool> {
-        let extended = self
-            .db
-            .prepare(
-                "UPDATE post_targets SET lease_until = ?1 \
-                 WHERE id = ?2 AND lease_id = ?3 AND state = 'publishing'",
-            )
-            .bind(&[
-                ms(self.now.plus_millis(i64::from(secs) * 1_000)),
-                self.target.id.as_str().into(),
-                self.lease_id.into(),
-            ])?
-            .run()
-            .await?;
-        Ok(changes(&extended) == 1)
+        let until = self.now.plus_millis(i64::from(secs) * 1_000);
+        self.update_claimed("lease_until = ?3", &[ms(until)]).await
     }
 
     /// No token could be had now: back to the queue after the first retry delay. A send this
@@ -801,7 +789,7 @@ impl Claim<'_> {
             Err(why) => why,
         };
         let recheck_at = publish.lookup_url.is_some().then(|| {
-            let secs = media_settings(self.env).poll_delay_secs(0);
+            let secs = self.media.poll_delay_secs(0);
             self.now.plus_millis(i64::from(secs) * 1_000)
         });
         settle(

@@ -4,8 +4,8 @@
 use super::browser::{query_pairs, query_param, Browser};
 use super::tenants::Tenant;
 use super::Stack;
-use evergreen_fake_platform::google;
 use evergreen_fake_platform::x::AUTHORIZE_PATH;
+use evergreen_fake_platform::{facebook, google, linkedin};
 use serde_json::json;
 
 /// Opens a connect link and returns the platform's authorize URL it redirected to.
@@ -140,4 +140,37 @@ impl Drop for ClockShift<'_> {
     fn drop(&mut self) {
         set_clock_offset(self.0, 0);
     }
+}
+
+/// Connects `{prefix}_x`, `{prefix}_li` and a Page of `{prefix}_fb` (named `page`) for one end
+/// user: the X, LinkedIn and Facebook connection ids.
+pub fn connect_x_linkedin_facebook(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    end_user_ref: &str,
+    prefix: &str,
+    page: &str,
+) -> [String; 3] {
+    let x = connect(s, tenant, end_user_ref, &format!("{prefix}_x"));
+    let li = connect_at(
+        s,
+        tenant,
+        "linkedin",
+        linkedin::AUTHORIZE_PATH,
+        end_user_ref,
+        &format!("{prefix}_li"),
+    )[0]
+    .clone();
+    let fb_user = format!("{prefix}_fb");
+    s.fake.add_facebook_page(&fb_user, page);
+    let fb = connect_at(
+        s,
+        tenant,
+        "facebook",
+        facebook::AUTHORIZE_PATH,
+        end_user_ref,
+        &fb_user,
+    )[0]
+    .clone();
+    [x, li, fb]
 }

@@ -7,7 +7,7 @@ use crate::core::grant_tokens::SecretText;
 use crate::core::media::{self, Media};
 use crate::edge::http_client::{self, HttpError};
 use std::time::Duration;
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 /// A platform's answer, read whole.
 pub type Answer = http::Response<Vec<u8>>;
@@ -69,17 +69,9 @@ pub async fn open_media(
         .with_redirect(RequestRedirect::Follow);
     let url = platform::platform_url(env, &media.url);
     let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
-    let fetch = Fetch::Request(request);
-    let call = Box::pin(fetch.send());
-    let timer = Box::pin(worker::Delay::from(deadline));
-    let response = match futures_util::future::select(call, timer).await {
-        futures_util::future::Either::Left((r, _)) => {
-            r.map_err(|e| format!("the media at {} could not be read: {e}", media.url))?
-        }
-        futures_util::future::Either::Right(_) => {
-            return Err(format!("the media at {} did not answer in time", media.url))
-        }
-    };
+    let response = http_client::answer_within(request, deadline)
+        .await
+        .map_err(|e| format!("The media at {} could not be read: {e}.", media.url))?;
     let status = response.status_code();
     let served = |name: &str| response.headers().get(name).ok().flatten();
     match (from, status) {

@@ -2,7 +2,7 @@
 //! the queue, then `media_publish` (`core::instagram_publish` has the shapes).
 
 use super::calls::Answer;
-use super::{find_on_platform, media_settings, Claim};
+use super::{find_on_platform, Claim};
 use crate::core::catalogue::PublishSpec;
 use crate::core::grant_tokens::SecretText;
 use crate::core::instagram_publish::{self as ig, ContainerStatus};
@@ -57,7 +57,7 @@ async fn start(
     token: &SecretText,
 ) -> Result<Next> {
     let t = claim.target;
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     let Some(item) = media.first() else {
         return Ok(Next::Fail {
             reason: "media_required",
@@ -127,7 +127,7 @@ async fn follow(
     container: &str,
     polls: u32,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     let answer = claim
         .call("GET", &ig::status_url(publish, container), token, None, &[])
         .await;

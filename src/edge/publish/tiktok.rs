@@ -2,7 +2,7 @@
 //! the status fetch (`core::tiktok_publish` has the shapes and the rules).
 
 use super::calls::Answer;
-use super::{media_settings, Claim};
+use super::Claim;
 use crate::core::catalogue::PublishSpec;
 use crate::core::grant_tokens::SecretText;
 use crate::core::media::{Media, MediaKind};
@@ -59,7 +59,7 @@ async fn start(
     media: &[Media],
     token: &SecretText,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     let Some(video) = media.first().filter(|m| m.kind == MediaKind::Video) else {
         return Ok(Next::Fail {
             reason: "media_required",
@@ -158,7 +158,7 @@ async fn follow(
     publish_id: &str,
     polls: u32,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     let answer = claim
         .call(
             "POST",

@@ -4,7 +4,7 @@
 //! (`core::youtube_upload` has the protocol and the quota day).
 
 use super::calls::{self, header};
-use super::{media_settings, Claim};
+use super::Claim;
 use crate::core::catalogue::PublishSpec;
 use crate::core::grant_tokens::SecretText;
 use crate::core::media::{Media, MediaKind};
@@ -44,7 +44,7 @@ pub(super) async fn run(
 
 /// Waiting for the quota's reset, with the figures.
 async fn quota_spent(claim: &Claim<'_>, why: &str) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     #[derive(Deserialize)]
     struct Used {
         units: f64,
@@ -98,7 +98,7 @@ async fn start(
     token: &SecretText,
     video: &Media,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     if !spend(
         claim,
         settings.youtube_upload_units,
@@ -213,7 +213,7 @@ fn wait_on_session(claim: &Claim<'_>, session: &str, why: &str) -> Next {
         progress: Progress::Upload {
             session: session.to_owned(),
         },
-        after_secs: media_settings(claim.env).poll_delay_secs(0),
+        after_secs: claim.media.poll_delay_secs(0),
         note: format!("The upload was interrupted ({why}); it resumes from where YouTube has it."),
     }
 }
@@ -221,7 +221,7 @@ fn wait_on_session(claim: &Claim<'_>, session: &str, why: &str) -> Next {
 fn processed_next(claim: &Claim<'_>, video_id: String, polls: u32) -> Next {
     Next::Wait {
         progress: Progress::Processing { video_id, polls },
-        after_secs: media_settings(claim.env).poll_delay_secs(polls),
+        after_secs: claim.media.poll_delay_secs(polls),
         note: "YouTube is processing the video.".into(),
     }
 }
@@ -234,7 +234,7 @@ async fn upload(
     session: &str,
     from: u64,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     if from >= video.size_bytes {
         // YouTube has every byte but gave no video yet: ask again.
         return Ok(wait_on_session(
@@ -312,7 +312,7 @@ async fn processing(
     video_id: &str,
     polls: u32,
 ) -> Result<Next> {
-    let settings = media_settings(claim.env);
+    let settings = claim.media;
     spend(claim, 1, None).await?;
     let answer = claim
         .call("GET", &yt::status_url(publish, video_id), token, None, &[])
