@@ -7,9 +7,9 @@
 mod common;
 
 use common::ledger::serial;
-use common::tenants::{bearer, Tenant};
+use common::tenants::{create_post, Tenant};
 use common::x_flow::{connect, connect_at, connect_x_linkedin_facebook};
-use common::{Answer, Stack};
+use common::Stack;
 use evergreen_fake_platform::{google, instagram, tiktok, PublishFault};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -51,25 +51,6 @@ fn media(name: &str, content_type: &str, bytes: u64) -> Value {
         m["duration_secs"] = json!(12.5);
     }
     m
-}
-
-fn create_post(s: &Stack, tenant: &Tenant<'_>, key: &str, body: &Value) -> Answer {
-    let url = format!("{}/v1/posts", s.worker.base_url);
-    let answer = match ureq::post(&url)
-        .set("Authorization", &bearer(&tenant.manage))
-        .set("Idempotency-Key", key)
-        .send_json(body.clone())
-    {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("the worker answers: {e}"),
-    };
-    Answer {
-        status: answer.status(),
-        content_type: answer.header("content-type").unwrap_or("").to_owned(),
-        allow: None,
-        body: answer.into_json().unwrap_or(Value::Null),
-    }
 }
 
 /// Creates a post and answers its id.

@@ -6,7 +6,7 @@
 mod common;
 
 use common::ledger::{kinds, serial, time};
-use common::tenants::{bearer, Tenant};
+use common::tenants::{bearer, create_post, Tenant};
 use common::x_flow::{connect, connect_at, connect_x_linkedin_facebook, ClockShift};
 use common::{Answer, Stack};
 use evergreen_fake_platform::{linkedin, PublishFault};
@@ -25,26 +25,6 @@ fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         Stack::start_with("publishing", |_| vec![("PUBLISH".into(), PUBLISH.into())])
     })
-}
-
-/// `POST /v1/posts` with an idempotency key.
-fn create_post(s: &Stack, tenant: &Tenant<'_>, key: &str, body: &Value) -> Answer {
-    let url = format!("{}/v1/posts", s.worker.base_url);
-    let answer = match ureq::post(&url)
-        .set("Authorization", &bearer(&tenant.manage))
-        .set("Idempotency-Key", key)
-        .send_json(body.clone())
-    {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("the worker answers: {e}"),
-    };
-    Answer {
-        status: answer.status(),
-        content_type: answer.header("content-type").unwrap_or("").to_owned(),
-        allow: None,
-        body: answer.into_json().unwrap_or(Value::Null),
-    }
 }
 
 fn post(tenant: &Tenant<'_>, id: &str) -> Value {

@@ -132,3 +132,23 @@ impl<'a> Tenant<'a> {
         listed.body["events"].as_array().unwrap().clone()
     }
 }
+
+/// `POST /v1/posts` with an idempotency key.
+pub fn create_post(s: &Stack, tenant: &Tenant<'_>, key: &str, body: &Value) -> Answer {
+    let url = format!("{}/v1/posts", s.worker.base_url);
+    let answer = match ureq::post(&url)
+        .set("Authorization", &bearer(&tenant.manage))
+        .set("Idempotency-Key", key)
+        .send_json(body.clone())
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("the worker answers: {e}"),
+    };
+    Answer {
+        status: answer.status(),
+        content_type: answer.header("content-type").unwrap_or("").to_owned(),
+        allow: None,
+        body: answer.into_json().unwrap_or(Value::Null),
+    }
+}
