@@ -1,5 +1,6 @@
-//! The browser-binding cookie: ties an OAuth callback to the browser that opened the connect
-//! link, so a callback URL carried to another browser (login CSRF) is refused.
+//! The browser-binding cookie (and the [`Cookie`] shape every Evergreen cookie shares): ties
+//! an OAuth callback to the browser that opened the connect link, so a callback URL carried to
+//! another browser (login CSRF) is refused.
 //!
 //! `HttpOnly`, `SameSite=Lax` (`Strict` would be dropped on the cross-site redirect back from
 //! the platform), and `Secure` with the `__Host-` prefix everywhere but loopback `http`, where
@@ -8,38 +9,61 @@
 
 use crate::core::origin::Origin;
 
-/// The cookie's name on `https` origins: `__Host-` pins it to this host and path `/`.
-pub const SECURE_NAME: &str = "__Host-evergreen_binding";
-/// The cookie's name on loopback `http`, for local development.
-pub const LOOPBACK_NAME: &str = "evergreen_binding";
+/// A cookie Evergreen sets: `HttpOnly`, `SameSite=Lax`, path `/`, and on `https` origins
+/// `Secure` under a `__Host-` name (pinned to this host); on loopback `http` a plain name,
+/// since browsers drop `Secure` cookies there. Its value is always an `ids::new_secret`.
+pub struct Cookie {
+    /// The name on `https` origins (with the `__Host-` prefix).
+    pub secure_name: &'static str,
+    /// The name on loopback `http`, for local development.
+    pub loopback_name: &'static str,
+}
 
-/// The name the cookie has on `origin`.
-pub fn name_for(origin: &Origin) -> &'static str {
-    if origin.is_https() {
-        SECURE_NAME
-    } else {
-        LOOPBACK_NAME
+/// The browser-binding cookie.
+pub const BINDING: Cookie = Cookie {
+    secure_name: "__Host-evergreen_binding",
+    loopback_name: "evergreen_binding",
+};
+
+impl Cookie {
+    /// The name the cookie has on `origin`.
+    pub fn name_for(&self, origin: &Origin) -> &'static str {
+        if origin.is_https() {
+            self.secure_name
+        } else {
+            self.loopback_name
+        }
+    }
+
+    /// The `Set-Cookie` value for `value` on `origin`, living `max_age_secs` (0 deletes it).
+    pub fn set_cookie(&self, origin: &Origin, value: &str, max_age_secs: i64) -> String {
+        let secure = if origin.is_https() { "; Secure" } else { "" };
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}",
+            self.name_for(origin)
+        )
+    }
+
+    /// The value the browser presented in its `Cookie` header, if it is well formed.
+    pub fn read(&self, cookie_header: Option<&str>, origin: &Origin) -> Option<String> {
+        let name = self.name_for(origin);
+        cookie_header?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| is_well_formed(v))
     }
 }
 
-/// The `Set-Cookie` value for `value` on `origin`, living `max_age_secs`.
+/// The binding cookie's `Set-Cookie` value.
 pub fn set_cookie(origin: &Origin, value: &str, max_age_secs: i64) -> String {
-    let secure = if origin.is_https() { "; Secure" } else { "" };
-    format!(
-        "{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}",
-        name_for(origin)
-    )
+    BINDING.set_cookie(origin, value, max_age_secs)
 }
 
-/// The binding value the browser presented in its `Cookie` header, if it is well formed.
+/// The binding value the browser presented, if it is well formed.
 pub fn read(cookie_header: Option<&str>, origin: &Origin) -> Option<String> {
-    let name = name_for(origin);
-    cookie_header?
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| is_well_formed(v))
+    BINDING.read(cookie_header, origin)
 }
 
 /// What `ids::new_secret` makes: 43 base64url characters.

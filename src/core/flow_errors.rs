@@ -61,6 +61,36 @@ pub enum FlowError {
 }
 
 impl FlowError {
+    pub const ALL: [FlowError; 22] = [
+        FlowError::UnknownConnectLink,
+        FlowError::ConnectLinkExpired,
+        FlowError::ConnectLinkUsed,
+        FlowError::InvalidState,
+        FlowError::StateReused,
+        FlowError::SessionExpired,
+        FlowError::BrowserMismatch,
+        FlowError::AccessDenied,
+        FlowError::ProviderError,
+        FlowError::MissingCode,
+        FlowError::ExchangeFailed,
+        FlowError::InvalidTokenResponse,
+        FlowError::ScopesDeclined,
+        FlowError::IdentityFailed,
+        FlowError::NoPostableAccounts,
+        FlowError::ProviderNotConfigured,
+        FlowError::InvalidReconnectLink,
+        FlowError::ReconnectLinkExpired,
+        FlowError::ReconnectLinkStale,
+        FlowError::ReconnectLinkUsed,
+        FlowError::ReconnectWrongAccount,
+        FlowError::Internal,
+    ];
+
+    /// The error an `error` code names (the page reads it back from a redirect).
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
     pub const fn code(self) -> &'static str {
         match self {
             FlowError::UnknownConnectLink => "unknown_connect_link",
@@ -236,6 +266,14 @@ pub fn reply(error: FlowError, return_url: Option<&str>, details: &[(&str, &str)
 mod tests {
     use super::*;
     use crate::core::query::param;
+
+    #[test]
+    fn every_code_reads_back_as_its_error() {
+        for e in FlowError::ALL {
+            assert_eq!(FlowError::parse(e.code()), Some(e));
+        }
+        assert_eq!(FlowError::parse("nonsense"), None);
+    }
 
     #[test]
     fn redirects_only_to_a_session_return_url() {

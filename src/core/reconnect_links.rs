@@ -15,16 +15,17 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Keyring;
-use crate::core::digest::{hmac_sha256, hmac_sha256_matches};
 use crate::core::ids::{new_id, RandomUnavailable};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::core::signed_tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
 
 /// Where links live on Evergreen's origin.
 pub const PATH: &str = "/reconnect/";
 /// What the signature is for; no other signature of Evergreen's covers this tag.
-const PURPOSE: &[u8] = b"evergreen/reconnect-link/v1\n";
+const PURPOSE: Purpose = Purpose {
+    tag: b"evergreen/reconnect-link/v1\n",
+    max_len: MAX_TOKEN_LEN,
+};
 /// The default lifetime: longer than the warning it is sent in (14 days ahead).
 pub const DEFAULT_TTL_DAYS: u16 = 21;
 /// Longer tokens are refused before any work.
@@ -84,46 +85,13 @@ pub fn new_claims(
 
 /// The link's token (the path segment after [`PATH`]), signed with the ring's active key.
 pub fn sign(claims: &LinkClaims, keyring: &Keyring) -> String {
-    let (key_id, key) = keyring.active_signing_key();
-    let payload = URL_SAFE_NO_PAD.encode(
-        serde_json::to_vec(claims).expect("link claims always serialize"), // plain strings and numbers
-    );
-    let mac = hmac_sha256(
-        key,
-        &[
-            PURPOSE,
-            key_id.as_str().as_bytes(),
-            b".",
-            payload.as_bytes(),
-        ],
-    );
-    format!("{key_id}.{payload}.{}", URL_SAFE_NO_PAD.encode(mac))
+    signed_tokens::sign(&PURPOSE, claims, keyring)
 }
 
 /// The claims of a token whose signature checks out and which has not expired at `now`.
 pub fn verify(token: &str, keyring: &Keyring, now: Timestamp) -> Result<LinkClaims, LinkError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(LinkError::Invalid);
-    }
-    let mut parts = token.split('.');
-    let (Some(key_id), Some(payload), Some(mac), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(LinkError::Invalid);
-    };
-    let key = keyring.signing_key(key_id).ok_or(LinkError::Invalid)?;
-    let mac = URL_SAFE_NO_PAD
-        .decode(mac)
-        .map_err(|_| LinkError::Invalid)?;
-    let signed = [PURPOSE, key_id.as_bytes(), b".", payload.as_bytes()];
-    if !hmac_sha256_matches(key, &signed, &mac) {
-        return Err(LinkError::Invalid);
-    }
-    let claims: LinkClaims = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(LinkError::Invalid)?;
+    let claims: LinkClaims =
+        signed_tokens::verify(&PURPOSE, token, keyring).ok_or(LinkError::Invalid)?;
     if now.as_millis() >= claims.expires_at {
         return Err(LinkError::Expired);
     }
@@ -154,16 +122,14 @@ pub fn link_url(base: &str, token: &str) -> String {
 
 /// Whether a path segment can be a link token (before any cryptography).
 pub fn looks_like_token(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment.len() <= MAX_TOKEN_LEN
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    signed_tokens::looks_like_token(&PURPOSE, segment)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
     const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
     const K2: &str = "k2:HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA";

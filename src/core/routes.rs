@@ -6,7 +6,7 @@
 use crate::core::api_error::ApiError;
 #[cfg(feature = "test-powers")]
 use crate::core::queues::WorkQueue;
-use crate::core::reconnect_links;
+use crate::core::{page_links, reconnect_links};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -20,6 +20,10 @@ pub enum Route {
     Browser(BrowserRoute),
     /// Calls from the platforms themselves (Meta's signed callbacks).
     Platform(PlatformRoute),
+    /// An end user's connections page (`/page…`), behind its session cookie.
+    Page(PageRoute),
+    /// `GET /openapi.json`: the API's OpenAPI 3.1 description.
+    OpenApi,
     #[cfg(feature = "test-powers")]
     Test(TestRoute),
 }
@@ -91,6 +95,9 @@ pub enum TenantRoute {
     /// `POST /v1/posts/{id}/targets/{target}/resolve` `{"outcome", "platform_post_id"?}`:
     /// settles an unconfirmed target.
     ResolveTarget(String, String),
+    /// `POST /v1/page-links` `{"end_user_ref"}` (`manage`): a short-lived link to that end
+    /// user's connections page.
+    CreatePageLink,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +122,23 @@ pub enum PlatformRoute {
     DataDeletion(String),
     /// `GET /platforms/{provider}/data-deletion/{code}`: the deletion's status page.
     DeletionStatus(String, String),
+}
+
+/// The connections page. Every `POST` carries the session's CSRF token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageRoute {
+    /// `GET /page/open/{token}`: exchanges a page link for the session cookie.
+    Open(String),
+    /// `GET /page`: the page.
+    Show,
+    /// `POST /page/connections/{id}/reconnect`: the platform's consent, back to the page.
+    Reconnect(String),
+    /// `POST /page/connections/{id}/disconnect`.
+    Disconnect(String),
+    /// `POST /page/posts/{id}/retry`: sends the failed and parked targets again.
+    RetryPost(String),
+    /// `POST /page/posts/{id}/targets/{target}/resolve` (form: `outcome`, `platform_post_id`).
+    ResolveTarget(String, String),
 }
 
 /// Routes that exist only in test builds. All of them require the operator secret.
@@ -155,6 +179,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["healthz"] => only(method, &["GET"], Route::Healthz),
+        ["openapi.json"] => only(method, &["GET"], Route::OpenApi),
+        ["page", rest @ ..] => resolve_page(method, rest)
+            .map(Route::Page)
+            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(loggable_path(path)))),
         ["admin", rest @ ..] => resolve_admin(method, rest)
             .map(Route::Admin)
             .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
@@ -224,6 +252,8 @@ pub fn loggable_path(path: &str) -> &str {
         "/connect/[redacted]"
     } else if path.starts_with("/reconnect/") {
         "/reconnect/[redacted]"
+    } else if path.starts_with(page_links::OPEN_PATH) {
+        "/page/open/[redacted]"
     } else {
         path
     }
@@ -346,6 +376,7 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
             TenantRoute::ConnectionEvents(id(c).ok_or(None)?),
         ),
         ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
+        ["page-links"] => only(method, &["POST"], TenantRoute::CreatePageLink),
         ["posts"] => match method {
             "GET" => Ok(TenantRoute::ListPosts),
             "POST" => Ok(TenantRoute::CreatePost),
@@ -366,6 +397,29 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
             method,
             &["POST"],
             TenantRoute::ResolveTarget(id(p).ok_or(None)?, id(t).ok_or(None)?),
+        ),
+        _ => return Err(None),
+    };
+    route.map_err(Some)
+}
+
+fn resolve_page(method: &str, rest: &[&str]) -> Result<PageRoute, Option<ApiError>> {
+    let route = match rest {
+        [] => only(method, &["GET"], PageRoute::Show),
+        ["open", token] if page_links::looks_like_token(token) => {
+            only(method, &["GET"], PageRoute::Open((*token).to_owned()))
+        }
+        ["connections", c, "reconnect"] => {
+            only(method, &["POST"], PageRoute::Reconnect(id(c).ok_or(None)?))
+        }
+        ["connections", c, "disconnect"] => {
+            only(method, &["POST"], PageRoute::Disconnect(id(c).ok_or(None)?))
+        }
+        ["posts", p, "retry"] => only(method, &["POST"], PageRoute::RetryPost(id(p).ok_or(None)?)),
+        ["posts", p, "targets", t, "resolve"] => only(
+            method,
+            &["POST"],
+            PageRoute::ResolveTarget(id(p).ok_or(None)?, id(t).ok_or(None)?),
         ),
         _ => return Err(None),
     };
@@ -496,6 +550,40 @@ mod tests {
                 "{odd}"
             );
         }
+    }
+
+    #[test]
+    fn page_routes_resolve_and_the_link_is_never_logged() {
+        assert_eq!(resolve("GET", "/page"), Ok(Route::Page(PageRoute::Show)));
+        assert_eq!(
+            resolve("GET", "/page/open/k1.abc.def"),
+            Ok(Route::Page(PageRoute::Open("k1.abc.def".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/page/posts/post_1/targets/tgt_1/resolve"),
+            Ok(Route::Page(PageRoute::ResolveTarget(
+                "post_1".into(),
+                "tgt_1".into()
+            )))
+        );
+        assert_eq!(
+            resolve("GET", "/page/connections/conn_1/disconnect")
+                .unwrap_err()
+                .code,
+            ErrorCode::MethodNotAllowed
+        );
+        let err = resolve("GET", "/page/open/a%20b").unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert!(!err.message.contains("a%20b"), "{}", err.message);
+        assert_eq!(
+            loggable_path("/page/open/k1.abc.def"),
+            "/page/open/[redacted]"
+        );
+        assert_eq!(
+            resolve("POST", "/v1/page-links"),
+            Ok(Route::Tenant(TenantRoute::CreatePageLink))
+        );
+        assert_eq!(resolve("GET", "/openapi.json"), Ok(Route::OpenApi));
     }
 
     #[test]

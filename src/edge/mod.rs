@@ -11,6 +11,7 @@ mod circuits;
 mod clock;
 mod connect;
 mod connection_access;
+mod connections_page;
 mod cron;
 mod d1;
 mod d1_time;
@@ -25,6 +26,7 @@ mod healthz;
 mod http_client;
 mod logging;
 mod meta_callbacks;
+mod openapi;
 mod outbox;
 mod platform;
 mod posts;
@@ -88,6 +90,8 @@ async fn handle(
 ) -> respond::Handled {
     match route {
         Route::Healthz => Ok(healthz::handle(env, now).await?),
+        Route::OpenApi => Ok(openapi::handle()?),
+        Route::Page(page_route) => connections_page::handle(page_route, req, env, now).await,
         Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
         Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, ctx, now).await,
         Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {

@@ -426,6 +426,21 @@ pub async fn retry(
     now: Timestamp,
 ) -> Handled {
     let (post, _) = find_post(db, caller, id).await?;
+    let due = retry_targets(env, db, &post.id, now).await?;
+    let (post, targets) = find_post(db, caller, id).await?;
+    let mut body = post_json(&post, &targets);
+    body["retried"] = json!(due);
+    Ok(respond::json(200, &body)?)
+}
+
+/// Moves post `post_id`'s failed and parked targets back to the queue; the ids it moved.
+/// The caller has checked the post is theirs.
+pub(super) async fn retry_targets(
+    env: &Env,
+    db: &D1Database,
+    post_id: &str,
+    now: Timestamp,
+) -> worker::Result<Vec<String>> {
     let due = requeue(
         env,
         db.prepare(
@@ -434,14 +449,11 @@ pub async fn retry(
                progress = CASE WHEN state = 'failed' THEN NULL ELSE progress END \
              WHERE post_id = ?2 AND state IN ('failed', 'parked') RETURNING id, not_before",
         )
-        .bind(&[ms(now), post.id.as_str().into()])?,
+        .bind(&[ms(now), post_id.into()])?,
         now,
     )
     .await?;
-    let (post, targets) = find_post(db, caller, id).await?;
-    let mut body = post_json(&post, &targets);
-    body["retried"] = json!(due.iter().map(|(id, _)| id).collect::<Vec<_>>());
-    Ok(respond::json(200, &body)?)
+    Ok(due.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Cancels the targets not yet sent; one being published right now cannot be.
@@ -502,12 +514,35 @@ pub async fn resolve(
             format!("Post {post_id:?} has no target {target_id:?}."),
         )
     })?;
-    let settled = match &resolution {
+    if !settle_unconfirmed(env, db, &target.id, &resolution, now).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "Target {target_id:?} is {}, not unconfirmed; nothing was changed.",
+                target.state
+            ),
+        )
+        .into());
+    }
+    let (post, targets) = find_post(db, caller, post_id).await?;
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// Settles unconfirmed target `target_id` as a person found it; `false` when it was not
+/// unconfirmed (any more). The caller has checked the target is theirs.
+pub(super) async fn settle_unconfirmed(
+    env: &Env,
+    db: &D1Database,
+    target_id: &str,
+    resolution: &Resolution,
+    now: Timestamp,
+) -> Handled<bool> {
+    Ok(match resolution {
         Resolution::Published(id) => {
             publish::settle_from_api(
                 env,
                 db,
-                &target.id,
+                target_id,
                 Settle {
                     state: TargetState::Published,
                     reason: "resolved",
@@ -529,23 +564,11 @@ pub async fn resolve(
                        recheck_at = NULL \
                      WHERE id = ?2 AND state = 'unconfirmed' RETURNING id, not_before",
                 )
-                .bind(&[ms(now), target.id.as_str().into()])?,
+                .bind(&[ms(now), target_id.into()])?,
                 now,
             )
             .await?;
             !due.is_empty()
         }
-    };
-    if !settled {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "Target {target_id:?} is {}, not unconfirmed; nothing was changed.",
-                target.state
-            ),
-        )
-        .into());
-    }
-    let (post, targets) = find_post(db, caller, post_id).await?;
-    Ok(respond::json(200, &post_json(&post, &targets))?)
+    })
 }

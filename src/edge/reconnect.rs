@@ -15,6 +15,7 @@ use super::{bindings, connect, public_url};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::LINK_TTL_MS;
+use crate::core::connections_page::account_label;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
 use crate::core::ids::{new_id, new_secret};
@@ -129,11 +130,7 @@ async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
     let consumed = row.as_ref().is_some_and(|r| r.consumed == 1.0);
     reconnect_links::check_use(claims.epoch, epoch, consumed).map_err(refusal)?;
     let row = row.ok_or(FlowError::ReconnectLinkStale)?;
-    let account = row
-        .username
-        .map(|u| format!("@{u}"))
-        .or(row.display_name)
-        .unwrap_or_else(|| "your account".to_owned());
+    let account = account_label(row.username, row.display_name, "your account");
     Ok(Usable {
         claims,
         provider: row.provider,
@@ -173,15 +170,9 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
         );
     let mut response = respond::page(&page)?;
     // The button's answer redirects to the platform's consent page.
-    let platform = super::bindings::catalogue(env)
-        .ok()
-        .and_then(|c| c.get(&usable.provider).map(|p| p.authorize_url.clone()))
-        .and_then(|url| Origin::of(&super::platform::platform_url(env, &url)))
-        .map(|o| o.to_url())
-        .unwrap_or_default();
     response.headers_mut().set(
         "content-security-policy",
-        &content_security_policy_with_form_target(&platform),
+        &content_security_policy_with_form_target(&consent_origin(env, &usable.provider)),
     )?;
     Ok(response)
 }
@@ -194,39 +185,61 @@ pub async fn start(
     token: &str,
     now: Timestamp,
 ) -> worker::Result<Response> {
-    let outcome = async {
-        let usable = check(env, token, now).await?;
-        let db = bindings::db(env)?;
-        let id = new_id("cs_")?;
-        // The session is opened at once: nobody holds a secret for it.
-        db.prepare(
-            "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
-               return_url, created_at, expires_at, opened_at, reconnect_grant_id, \
-               reconnect_epoch, reconnect_nonce) \
-             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?6, ?8, ?9, ?10)",
-        )
-        .bind(&[
-            id.as_str().into(),
-            sha256_hex(&new_secret()?).into(),
-            usable.claims.tenant_id.as_str().into(),
-            usable.provider.as_str().into(),
-            usable.end_user_ref.as_str().into(),
-            ms(now),
-            ms(now.plus_millis(LINK_TTL_MS)),
-            usable.claims.grant_id.as_str().into(),
-            super::d1::int(usable.claims.epoch),
-            usable.claims.nonce.as_str().into(),
-        ])?
-        .run()
-        .await?;
-        let session = connect::OpenedSession {
-            id,
-            tenant_id: usable.claims.tenant_id,
-            provider: usable.provider,
-            return_url: String::new(),
-        };
-        connect::start_oauth(&req, env, session, now).await
-    }
-    .await;
+    let outcome = begin(&req, env, token, "", now).await;
     finish(outcome, None, "reconnect.refused")
+}
+
+/// The consent for link `token`, checked again. The callback sends the browser to
+/// `return_url` (the connections page) afterwards, or shows Evergreen's own page when it is
+/// empty.
+pub(super) async fn begin(
+    req: &Request,
+    env: &Env,
+    token: &str,
+    return_url: &str,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let usable = check(env, token, now).await?;
+    let db = bindings::db(env)?;
+    let id = new_id("cs_")?;
+    // The session is opened at once: nobody holds a secret for it.
+    db.prepare(
+        "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
+           return_url, created_at, expires_at, opened_at, reconnect_grant_id, \
+           reconnect_epoch, reconnect_nonce) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, ?6, ?8, ?9, ?10)",
+    )
+    .bind(&[
+        id.as_str().into(),
+        sha256_hex(&new_secret()?).into(),
+        usable.claims.tenant_id.as_str().into(),
+        usable.provider.as_str().into(),
+        usable.end_user_ref.as_str().into(),
+        ms(now),
+        ms(now.plus_millis(LINK_TTL_MS)),
+        usable.claims.grant_id.as_str().into(),
+        super::d1::int(usable.claims.epoch),
+        usable.claims.nonce.as_str().into(),
+        return_url.into(),
+    ])?
+    .run()
+    .await?;
+    let session = connect::OpenedSession {
+        id,
+        tenant_id: usable.claims.tenant_id,
+        provider: usable.provider,
+        return_url: return_url.to_owned(),
+    };
+    connect::start_oauth(req, env, session, now).await
+}
+
+/// The origin of `provider`'s consent page, for a page whose form is answered with a
+/// redirect there (browsers apply `form-action` to redirects); empty when unknown.
+pub(super) fn consent_origin(env: &Env, provider: &str) -> String {
+    bindings::catalogue(env)
+        .ok()
+        .and_then(|c| c.get(provider).map(|p| p.authorize_url.clone()))
+        .and_then(|url| Origin::of(&super::platform::platform_url(env, &url)))
+        .map(|o| o.to_url())
+        .unwrap_or_default()
 }

@@ -105,7 +105,12 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
 
 /// A page for a browser. Pages carry no script and are never cached or framed.
 pub fn page(page: &Page) -> Result<Response> {
-    let mut response = Response::from_html(page.to_html())?.with_status(page.status);
+    html(page.status, page.to_html())
+}
+
+/// An HTML document for a browser, under the same headers as [`page`].
+pub fn html(status: u16, html: String) -> Result<Response> {
+    let mut response = Response::from_html(html)?.with_status(status);
     browser_headers(response.headers_mut())?;
     Ok(response)
 }

@@ -89,6 +89,9 @@ pub async fn handle(
             connect::create_session(req, env, &db, &caller, now).await
         }
         TenantRoute::Disconnect(id) => disconnect::disconnect(env, &db, &caller, &id).await,
+        TenantRoute::CreatePageLink => {
+            super::connections_page::create_link(req, env, &caller, now).await
+        }
         TenantRoute::CreateReconnectLink(id) => {
             reconnect::create_link(&req, env, &db, &caller, &id, now).await
         }
@@ -117,15 +120,15 @@ pub async fn handle(
 }
 
 #[derive(Deserialize)]
-struct ConnectionRow {
-    id: String,
+pub(super) struct ConnectionRow {
+    pub id: String,
     grant_id: String,
-    provider: String,
+    pub provider: String,
     end_user_ref: String,
     kind: String,
-    external_id: String,
-    display_name: Option<String>,
-    username: Option<String>,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
     access: String,
     access_reason: Option<String>,
     grant_state: String,
@@ -133,11 +136,11 @@ struct ConnectionRow {
     refresh_state: String,
     failure_streak: f64,
     next_check_at: Option<f64>,
-    last_refresh_at: Option<f64>,
-    last_validated_at: Option<f64>,
+    pub last_refresh_at: Option<f64>,
+    pub last_validated_at: Option<f64>,
     last_error: Option<String>,
-    access_expires_at: Option<f64>,
-    grant_expires_at: Option<f64>,
+    pub access_expires_at: Option<f64>,
+    pub grant_expires_at: Option<f64>,
     created_at: f64,
 }
 
@@ -215,29 +218,47 @@ async fn list_connections(
                 .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
         ),
     };
-    let rows: Vec<ConnectionRow> = match &end_user {
+    let listed: Vec<Value> = connections_of(env, db, &caller.tenant_id, end_user.as_deref(), now)
+        .await?
+        .iter()
+        .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
+        .take(LIST_LIMIT)
+        .map(|(row, health)| row.to_json(health))
+        .collect();
+    Ok(respond::json(200, &json!({ "connections": listed }))?)
+}
+
+/// The tenant's live connections (of one end user, when given), oldest first, each with its
+/// health at `now`. Health is derived (the ledger's date applies at `now`), so callers filter
+/// by colour afterwards.
+pub(super) async fn connections_of(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    end_user: Option<&str>,
+    now: Timestamp,
+) -> worker::Result<Vec<(ConnectionRow, Health)>> {
+    let rows: Vec<ConnectionRow> = match end_user {
         Some(end_user) => db
             .prepare(format!(
                 "{CONNECTION_SELECT} AND c.end_user_ref = ?2 ORDER BY c.created_at"
             ))
-            .bind(&[caller.tenant_id.as_str().into(), end_user.as_str().into()])?,
+            .bind(&[tenant_id.into(), end_user.into()])?,
         None => db
             .prepare(format!("{CONNECTION_SELECT} ORDER BY c.created_at"))
-            .bind(&[caller.tenant_id.as_str().into()])?,
+            .bind(&[tenant_id.into()])?,
     }
     .all()
     .await?
     .results()?;
-    // Health is derived (the ledger's date applies at `now`), so the colour filter runs here.
     let warn = bindings::warnings(env);
-    let listed: Vec<Value> = rows
-        .iter()
-        .map(|row| (row, row.health(warn, now)))
-        .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
-        .take(LIST_LIMIT)
-        .map(|(row, health)| row.to_json(&health))
-        .collect();
-    Ok(respond::json(200, &json!({ "connections": listed }))?)
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let health = row.health(warn, now);
+            (row, health)
+        })
+        .collect())
 }
 
 /// The grant of the caller's live (not disconnected) connection `id`, if there is one.

@@ -1,0 +1,512 @@
+//! The connections page (`/page…`): its link, its session, and its buttons.
+//!
+//! The decisions are the core's: link signing and CSRF (`core::page_links`), what the page
+//! says (`core::connections_page`). This file reads the session and the rows, and hands every
+//! button to the code the API uses (reconnect links, disconnect, retry, resolve), after
+//! checking that what it names belongs to the session's end user. A connection or post of
+//! another end user is "gone", exactly like one that does not exist.
+
+use super::d1::changes;
+use super::d1_time::{bind as ms, read as time};
+use super::flow::finish;
+use super::respond::{self, Handled};
+use super::tenant_api::Caller;
+use super::{bindings, disconnect, posts, public_url, reconnect, tenant_api};
+use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::api_keys::Scopes;
+use crate::core::clock::Timestamp;
+use crate::core::connections_page::{
+    self, account_label, ConnectionView, Outcome, PageView, PostView, TargetView,
+};
+use crate::core::digest::sha256_hex;
+use crate::core::ids::{new_id, new_secret};
+use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TTL_MS};
+use crate::core::pages::{content_security_policy_with_form_target, Page};
+use crate::core::posts::{Resolution, TargetState};
+use crate::core::query;
+use crate::core::reconnect_links;
+use crate::core::routes::PageRoute;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+/// `POST /v1/page-links` `{"end_user_ref"}`: a link to that end user's page, valid 15 minutes.
+pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Timestamp) -> Handled {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        end_user_ref: String,
+    }
+    let ask: Ask = respond::read_json(&mut req).await.map_err(|e| {
+        ApiError::invalid_request(format!("{} The body is {{\"end_user_ref\"}}.", e.message))
+    })?;
+    let claims = page_links::new_claims(&caller.tenant_id, &ask.end_user_ref, now)??;
+    let token = page_links::sign(&claims, &bindings::keyring(env)?);
+    let origin = public_url::origin(env, &req)
+        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    Ok(respond::json(
+        201,
+        &json!({
+            "end_user_ref": claims.end_user_ref,
+            "url": page_links::link_url(&origin.to_url(), &token),
+            "expires_at": Timestamp::from_millis(claims.expires_at).to_rfc3339(),
+        }),
+    )?)
+}
+
+pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
+    if let PageRoute::Open(token) = route {
+        return open(&req, env, &token, now).await;
+    }
+    let Some(session) = session(&req, env, now).await? else {
+        return Ok(refusal(
+            401,
+            "This page has expired",
+            "For your security the connections page signs you out after a while. Open it \
+             again from the app you came from.",
+        )?);
+    };
+    match route {
+        PageRoute::Open(_) => unreachable_route(),
+        PageRoute::Show => show(&req, env, &session, now).await,
+        action => {
+            let form = match checked_form(&mut req, env, &session).await? {
+                Ok(form) => form,
+                Err(refused) => return Ok(refused),
+            };
+            act(action, &req, &form, env, &session, now).await
+        }
+    }
+}
+
+/// `Open` is answered before the session is read; this arm cannot be reached.
+fn unreachable_route() -> Handled {
+    Err(ApiError::not_found(PAGE_PATH).into())
+}
+
+/// Who the page is for, from its cookie.
+struct Session {
+    id: String,
+    tenant_id: String,
+    end_user_ref: String,
+    csrf: String,
+}
+
+impl Session {
+    /// The session acting as its tenant's caller, for the API's own code.
+    fn caller(&self) -> Caller {
+        Caller {
+            tenant_id: self.tenant_id.clone(),
+            key_id: self.id.clone(),
+            scopes: Scopes::from_stored("manage"),
+        }
+    }
+}
+
+async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Option<Session>> {
+    let Some(origin) = public_url::origin(env, req) else {
+        return Ok(None);
+    };
+    let Some(secret) = COOKIE.read(req.headers().get("cookie")?.as_deref(), &origin) else {
+        return Ok(None);
+    };
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        tenant_id: String,
+        end_user_ref: String,
+        csrf: String,
+    }
+    let row: Option<Row> = bindings::db(env)?
+        .prepare(
+            "SELECT s.id, s.tenant_id, s.end_user_ref, s.csrf FROM page_sessions s \
+             JOIN tenants t ON t.id = s.tenant_id \
+             WHERE s.secret_hash = ?1 AND s.expires_at > ?2 AND t.deleted_at IS NULL",
+        )
+        .bind(&[sha256_hex(&secret).into(), ms(now)])?
+        .first(None)
+        .await?;
+    Ok(row.map(|r| Session {
+        id: r.id,
+        tenant_id: r.tenant_id,
+        end_user_ref: r.end_user_ref,
+        csrf: r.csrf,
+    }))
+}
+
+/// `GET /page/open/{token}`: one session per link, then the page without the link in the URL.
+async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled {
+    let claims = match page_links::verify(token, &bindings::keyring(env)?, now) {
+        Ok(claims) => claims,
+        Err(e) => return Ok(link_refusal(e)?),
+    };
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let secret = new_secret()?;
+    let inserted = bindings::db(env)?
+        .prepare(
+            "INSERT OR IGNORE INTO page_sessions (id, link_nonce, secret_hash, tenant_id, \
+               end_user_ref, csrf, created_at, expires_at) \
+             SELECT ?1, ?2, ?3, id, ?4, ?5, ?6, ?7 FROM tenants WHERE id = ?8 AND deleted_at IS NULL",
+        )
+        .bind(&[
+            new_id("ps_")?.into(),
+            claims.nonce.as_str().into(),
+            sha256_hex(&secret).into(),
+            claims.end_user_ref.as_str().into(),
+            new_secret()?.into(),
+            ms(now),
+            ms(now.plus_millis(SESSION_TTL_MS)),
+            claims.tenant_id.as_str().into(),
+        ])?
+        .run()
+        .await?;
+    if changes(&inserted) != 1 {
+        return Ok(link_refusal(PageLinkError::Used)?);
+    }
+    Ok(respond::redirect(
+        &format!("{}{PAGE_PATH}", origin.to_url()),
+        Some(&COOKIE.set_cookie(&origin, &secret, SESSION_TTL_MS / 1000)),
+    )?)
+}
+
+fn link_refusal(e: PageLinkError) -> worker::Result<Response> {
+    let (status, heading, todo) = match e {
+        PageLinkError::Invalid => (
+            400,
+            "This link is not valid",
+            "It may have been cut short when it was copied. Open your connections again from \
+             the app you came from.",
+        ),
+        PageLinkError::Expired => (
+            410,
+            "This link has expired",
+            "Links to this page work for 15 minutes. Open your connections again from the app \
+             you came from.",
+        ),
+        PageLinkError::Used => (
+            410,
+            "This link was already used",
+            "Each link opens the page once. Open your connections again from the app you came \
+             from.",
+        ),
+    };
+    refusal(status, heading, todo)
+}
+
+fn refusal(status: u16, heading: &str, todo: &str) -> worker::Result<Response> {
+    respond::page(&Page::new(status, "Connections", heading).paragraph(todo))
+}
+
+/// `GET /page`.
+async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Handled {
+    let db = bindings::db(env)?;
+    let catalogue = bindings::catalogue(env)?;
+    let platform = |provider: &str| {
+        catalogue
+            .get(provider)
+            .map_or_else(|| provider.to_owned(), |p| p.display_name.clone())
+    };
+    let rows = tenant_api::connections_of(
+        env,
+        &db,
+        &session.tenant_id,
+        Some(&session.end_user_ref),
+        now,
+    )
+    .await?;
+    let mut form_targets: Vec<String> = Vec::new();
+    let mut connections = Vec::new();
+    for (row, health) in rows {
+        let consent = reconnect::consent_origin(env, &row.provider);
+        if !consent.is_empty() && !form_targets.contains(&consent) {
+            form_targets.push(consent);
+        }
+        connections.push(ConnectionView {
+            platform: platform(&row.provider),
+            account: account_label(row.username, row.display_name, &row.external_id),
+            id: row.id,
+            health,
+            access_expires_at: row.access_expires_at.map(time),
+            grant_expires_at: row.grant_expires_at.map(time),
+            last_refresh_at: row.last_refresh_at.map(time),
+            last_validated_at: row.last_validated_at.map(time),
+        });
+    }
+    #[derive(Deserialize)]
+    struct TargetRow {
+        post_id: String,
+        text: String,
+        created_at: f64,
+        id: String,
+        provider: String,
+        state: String,
+        last_error: Option<String>,
+        username: Option<String>,
+        display_name: Option<String>,
+        external_id: String,
+    }
+    let targets: Vec<TargetRow> = db
+        .prepare(
+            "SELECT p.id AS post_id, p.text, p.created_at, t.id, t.provider, t.state, \
+               t.last_error, c.username, c.display_name, c.external_id \
+             FROM posts p JOIN post_targets t ON t.post_id = p.id \
+             JOIN connections c ON c.id = t.connection_id \
+             WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 \
+               AND t.state IN ('failed', 'parked', 'unconfirmed') \
+             ORDER BY p.created_at DESC, p.id, t.id LIMIT ?3",
+        )
+        .bind(&[
+            session.tenant_id.as_str().into(),
+            session.end_user_ref.as_str().into(),
+            f64::from(POST_TARGETS_SHOWN).into(),
+        ])?
+        .all()
+        .await?
+        .results()?;
+    let mut posts: Vec<PostView> = Vec::new();
+    for t in targets {
+        let Some(state) = TargetState::parse(&t.state) else {
+            continue;
+        };
+        let target = TargetView {
+            platform: platform(&t.provider),
+            account: account_label(t.username, t.display_name, &t.external_id),
+            id: t.id,
+            state,
+            message: t.last_error,
+        };
+        match posts.last_mut() {
+            Some(post) if post.id == t.post_id => post.targets.push(target),
+            _ => posts.push(PostView {
+                id: t.post_id,
+                text: t.text,
+                created_at: time(t.created_at),
+                targets: vec![target],
+            }),
+        }
+    }
+    let url = req.inner().url();
+    let view = PageView {
+        end_user_ref: session.end_user_ref.clone(),
+        now,
+        csrf: session.csrf.clone(),
+        notice: connections_page::notice(
+            query::param(&url, "connection_id").as_deref(),
+            query::param(&url, "error").as_deref(),
+            query::param(&url, "done").as_deref(),
+        ),
+        connections,
+        posts,
+    };
+    let mut response = respond::html(200, connections_page::render(&view))?;
+    let headers = response.headers_mut();
+    // Reconnect buttons are answered with a redirect to the platform's consent page.
+    headers.set(
+        "content-security-policy",
+        &content_security_policy_with_form_target(&form_targets.join(" ")),
+    )?;
+    // Under `no-referrer` browsers send `Origin: null` with the page's forms, and the buttons
+    // check the origin. The page's URL carries no secret, and nothing leaves for another site.
+    headers.set("referrer-policy", "same-origin")?;
+    Ok(response)
+}
+
+/// The most post targets the page lists (newest posts first).
+const POST_TARGETS_SHOWN: u32 = 200;
+
+/// A button's form, once its origin and CSRF token check out; otherwise the refusal page.
+async fn checked_form(
+    req: &mut Request,
+    env: &Env,
+    session: &Session,
+) -> worker::Result<Result<String, Response>> {
+    let own = public_url::origin(env, req).map(|o| o.to_url());
+    let sent_origin = req.headers().get("origin")?;
+    let body = req.text().await.unwrap_or_default();
+    // The form is `application/x-www-form-urlencoded`: a query string.
+    let form = format!("?{body}");
+    let csrf = query::param(&form, "csrf");
+    let from_here = own
+        .as_deref()
+        .is_some_and(|own| page_links::same_origin(sent_origin.as_deref(), own));
+    if !from_here || !page_links::csrf_matches(&session.csrf, csrf.as_deref()) {
+        return Ok(Err(refusal(
+            403,
+            "That button did not come from your connections page",
+            "Nothing was changed. Open the page again and use its buttons.",
+        )?));
+    }
+    Ok(Ok(form))
+}
+
+async fn act(
+    action: PageRoute,
+    req: &Request,
+    form: &str,
+    env: &Env,
+    session: &Session,
+    now: Timestamp,
+) -> Handled {
+    let db = bindings::db(env)?;
+    let outcome = match action {
+        PageRoute::Open(_) | PageRoute::Show => return unreachable_route(),
+        PageRoute::Reconnect(id) => return start_reconnect(req, env, &db, session, &id, now).await,
+        PageRoute::Disconnect(id) => {
+            if !owns_connection(&db, session, &id).await? {
+                Outcome::Gone
+            } else {
+                match disconnect::disconnect(env, &db, &session.caller(), &id).await {
+                    Ok(_) => Outcome::Disconnected,
+                    Err(respond::Failure::Api(e)) if e.code == ErrorCode::NotFound => Outcome::Gone,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        PageRoute::RetryPost(id) => {
+            if !owns_post(&db, session, &id).await? {
+                Outcome::Gone
+            } else if posts::retry_targets(env, &db, &id, now).await?.is_empty() {
+                Outcome::NothingToRetry
+            } else {
+                Outcome::Retried
+            }
+        }
+        PageRoute::ResolveTarget(post, target) => {
+            let resolution = match query::param(form, "outcome").as_deref() {
+                Some("retry") => Resolution::Retry,
+                Some("published") => {
+                    let id = query::param(form, "platform_post_id").unwrap_or_default();
+                    let id = id.trim();
+                    if id.is_empty() || id.len() > 200 {
+                        return Ok(refusal(
+                            400,
+                            "Give the post's id or link",
+                            "To mark a post as published, paste its id or link on the platform \
+                             (at most 200 characters). Go back and try again.",
+                        )?);
+                    }
+                    Resolution::Published(id.to_owned())
+                }
+                _ => {
+                    return Ok(refusal(
+                        400,
+                        "That button sent something unexpected",
+                        "Nothing was changed. Open the page again and use its buttons.",
+                    )?)
+                }
+            };
+            if !owns_target(&db, session, &post, &target).await? {
+                Outcome::Gone
+            } else if !posts::settle_unconfirmed(env, &db, &target, &resolution, now).await? {
+                Outcome::AlreadySettled
+            } else if resolution == Resolution::Retry {
+                Outcome::Resent
+            } else {
+                Outcome::MarkedPublished
+            }
+        }
+    };
+    Ok(respond::redirect(
+        &query::with_params(PAGE_PATH, &[("done", outcome.code())]),
+        None,
+    )?)
+}
+
+/// The consent at the platform through a fresh reconnect link, back to the page afterwards.
+async fn start_reconnect(
+    req: &Request,
+    env: &Env,
+    db: &worker::D1Database,
+    session: &Session,
+    connection_id: &str,
+    now: Timestamp,
+) -> Handled {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+        epoch: f64,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT c.grant_id, g.epoch FROM connections c JOIN grants g ON g.id = c.grant_id \
+             WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.end_user_ref = ?3 \
+               AND c.disconnected_at IS NULL AND g.token_ciphertext IS NOT NULL",
+        )
+        .bind(&[
+            connection_id.into(),
+            session.tenant_id.as_str().into(),
+            session.end_user_ref.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let Some(row) = row else {
+        return Ok(respond::redirect(
+            &query::with_params(PAGE_PATH, &[("done", Outcome::Gone.code())]),
+            None,
+        )?);
+    };
+    let claims = reconnect_links::new_claims(
+        &row.grant_id,
+        row.epoch as i64,
+        &session.tenant_id,
+        connection_id,
+        1,
+        now,
+    )?;
+    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let page_url = format!("{}{PAGE_PATH}", origin.to_url());
+    let outcome = reconnect::begin(req, env, &token, &page_url, now).await;
+    Ok(finish(outcome, Some(&page_url), "page.reconnect_refused")?)
+}
+
+async fn owns_connection(
+    db: &worker::D1Database,
+    session: &Session,
+    id: &str,
+) -> worker::Result<bool> {
+    exists(
+        db,
+        "SELECT 1 AS found FROM connections WHERE id = ?1 AND tenant_id = ?2 AND end_user_ref = ?3 \
+           AND disconnected_at IS NULL",
+        &[id, &session.tenant_id, &session.end_user_ref],
+    )
+    .await
+}
+
+async fn owns_post(db: &worker::D1Database, session: &Session, id: &str) -> worker::Result<bool> {
+    exists(
+        db,
+        "SELECT 1 AS found FROM posts WHERE id = ?1 AND tenant_id = ?2 AND end_user_ref = ?3",
+        &[id, &session.tenant_id, &session.end_user_ref],
+    )
+    .await
+}
+
+async fn owns_target(
+    db: &worker::D1Database,
+    session: &Session,
+    post: &str,
+    target: &str,
+) -> worker::Result<bool> {
+    exists(
+        db,
+        "SELECT 1 AS found FROM post_targets t JOIN posts p ON p.id = t.post_id \
+         WHERE t.id = ?1 AND p.id = ?2 AND p.tenant_id = ?3 AND p.end_user_ref = ?4",
+        &[target, post, &session.tenant_id, &session.end_user_ref],
+    )
+    .await
+}
+
+async fn exists(db: &worker::D1Database, sql: &str, values: &[&str]) -> worker::Result<bool> {
+    #[derive(Deserialize)]
+    struct Found {
+        #[allow(dead_code)]
+        found: f64,
+    }
+    let bound: Vec<wasm_bindgen::JsValue> = values.iter().map(|v| (*v).into()).collect();
+    let found: Option<Found> = db.prepare(sql).bind(&bound)?.first(None).await?;
+    Ok(found.is_some())
+}
