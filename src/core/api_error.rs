@@ -117,7 +117,7 @@ impl ApiError {
     pub fn not_found(path: &str) -> Self {
         Self::new(
             ErrorCode::NotFound,
-            format!("No route matches {path}. The API reference is in README.md."),
+            format!("No route matches {path}. The API is described at /openapi.json."),
         )
     }
 

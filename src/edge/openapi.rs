@@ -1,10 +1,10 @@
 //! `GET /openapi.json`: the API's OpenAPI 3.1 description, written by hand in
-//! `docs/openapi.json` (not generated from the router, so `tests/openapi.rs` can hold one
+//! `src/openapi.json` (not generated from the router, so `tests/openapi.rs` can hold one
 //! against the other).
 
 use worker::{Response, Result};
 
-const DOCUMENT: &str = include_str!("../../docs/openapi.json");
+const DOCUMENT: &str = include_str!("../openapi.json");
 
 pub fn handle() -> Result<Response> {
     let mut response = Response::ok(DOCUMENT)?;

@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod ledger;
+pub mod openapi;
 pub mod receiver;
 pub mod tenants;
 pub mod x_flow;

@@ -1,0 +1,988 @@
+//! The API contract: `/openapi.json` (written by hand in `src/openapi.json`) against the
+//! worker under `wrangler dev`. Every documented operation is requested, and each answer must
+//! have a documented status and match its documented schema (errors included). Every route
+//! the router serves (each route variant in `src/core/routes.rs` names its method and path)
+//! must be documented, and nothing is documented that the router does not serve.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::browser::{query_param, Browser};
+use common::openapi::{violation, Body, Contract};
+use common::Stack;
+use serde_json::{json, Value};
+
+const FAR_FUTURE: &str = "2099-01-01T09:00:00Z";
+
+/// `{name}` placeholders, whatever their names: `/v1/posts/{}`.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for ch in path.chars() {
+        match ch {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every (method, path) the router's route enums document, test-only routes aside. Each
+/// variant's doc comment starts with its `METHOD /path`; a variant without one fails here.
+fn router_routes() -> Vec<(String, String)> {
+    let source = std::fs::read_to_string(common::root().join("src/core/routes.rs")).unwrap();
+    let mut routes = Vec::new();
+    let mut in_enum: Option<&str> = None;
+    let mut doc = String::new();
+    for line in source.lines() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed
+            .strip_prefix("pub enum ")
+            .and_then(|rest| rest.strip_suffix(" {"))
+        {
+            in_enum = (name != "TestRoute").then_some(name);
+            doc.clear();
+            continue;
+        }
+        let Some(name) = in_enum else { continue };
+        if trimmed == "}" {
+            in_enum = None;
+        } else if let Some(text) = trimmed.strip_prefix("///") {
+            doc.push_str(text);
+            doc.push(' ');
+        } else if trimmed.starts_with("#[") {
+            // `#[cfg(feature = "test-powers")] Test(TestRoute)`: not served by release builds.
+            if trimmed.contains("test-powers") {
+                doc = "TEST".into();
+            }
+        } else if trimmed.chars().next().is_some_and(char::is_uppercase) {
+            let variant = trimmed.split(['(', ',']).next().unwrap();
+            let nested = ["Admin", "Tenant", "Browser", "Platform", "Page"];
+            let skip = doc == "TEST" || (name == "Route" && nested.contains(&variant));
+            if !skip {
+                let named = doc.split('`').nth(1).unwrap_or_else(|| {
+                    panic!("{name}::{variant} does not document its `METHOD /path`")
+                });
+                let (method, path) = named.split_once(' ').unwrap_or_else(|| {
+                    panic!("{name}::{variant}: {named:?} is not `METHOD /path`")
+                });
+                let path = path.split(['?', '[']).next().unwrap();
+                routes.push((method.to_ascii_lowercase(), path.to_owned()));
+            }
+            doc.clear();
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_operation_answers_in_its_documented_shapes() {
+    let s = Stack::start("openapi");
+    let c = Contract::fetch(&s.worker.base_url);
+    let op = s.operator();
+    let as_op = [("authorization", op.as_str())];
+    let base = s.worker.base_url.clone();
+    let return_url = format!("{base}/__test/return");
+
+    // Both directions between the router and the document.
+    let documented: Vec<(String, String)> = c
+        .operations()
+        .into_iter()
+        .map(|(m, p)| (m, shape(&p)))
+        .collect();
+    let served: Vec<(String, String)> = router_routes()
+        .into_iter()
+        .map(|(m, p)| (m, shape(&p)))
+        .collect();
+    assert!(served.len() >= 40, "the route enums were read: {served:?}");
+    for route in &served {
+        assert!(
+            documented.contains(route),
+            "served, not documented: {route:?}"
+        );
+    }
+    for operation in &documented {
+        assert!(
+            served.contains(operation),
+            "documented, not served: {operation:?}"
+        );
+    }
+
+    // Operations.
+    c.call("GET", "/healthz", &[], "", &[], Body::None);
+    let wrong_method = ureq::delete(&format!("{base}/v1/posts")).call();
+    let Err(ureq::Error::Status(405, answer)) = wrong_method else {
+        panic!("DELETE /v1/posts: {wrong_method:?}");
+    };
+    assert!(answer.header("allow").is_some());
+    let body: Value = answer.into_json().unwrap();
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    assert_eq!(violation(&c.doc, &error, &body, "405"), None);
+
+    // The operator API.
+    let tenant = c.call(
+        "POST",
+        "/admin/tenants",
+        &[],
+        "",
+        &as_op,
+        Body::Json(json!({ "name": "Contract" })),
+    );
+    assert_eq!(tenant.status, 201);
+    let tid = tenant.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.call(
+            "POST",
+            "/admin/tenants",
+            &[],
+            "",
+            &as_op,
+            Body::Json(json!({}))
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/admin/tenants/{tenant_id}",
+            &[&tid],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/admin/tenants/{tenant_id}",
+            &["ten_nope"],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/admin/tenants/{tenant_id}",
+            &[&tid],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        401
+    );
+    let key = |scopes: Value| {
+        let made = c.call(
+            "POST",
+            "/admin/tenants/{tenant_id}/api-keys",
+            &[&tid],
+            "",
+            &as_op,
+            Body::Json(json!({ "scopes": scopes })),
+        );
+        assert_eq!(made.status, 201, "{made:?}");
+        (
+            made.json["id"].as_str().unwrap().to_owned(),
+            made.json["key"].as_str().unwrap().to_owned(),
+        )
+    };
+    let manage = format!("Bearer {}", key(json!(["manage"])).1);
+    let tokens = format!("Bearer {}", key(json!(["tokens:read"])).1);
+    let (spare, _) = key(json!(["manage"]));
+    assert_eq!(
+        c.call(
+            "POST",
+            "/admin/tenants/{tenant_id}/api-keys",
+            &[&tid],
+            "",
+            &as_op,
+            Body::Json(json!({ "scopes": ["nope"] }))
+        )
+        .status,
+        400
+    );
+    let rotated = c.call(
+        "POST",
+        "/admin/api-keys/{key_id}/rotate",
+        &[&spare],
+        "",
+        &as_op,
+        Body::Json(json!({ "overlap_seconds": 0 })),
+    );
+    assert_eq!(rotated.status, 201, "{rotated:?}");
+    assert_eq!(
+        c.call(
+            "POST",
+            "/admin/api-keys/{key_id}/revoke",
+            &[&spare],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/admin/api-keys/{key_id}/revoke",
+            &["key_nope"],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        c.call(
+            "PUT",
+            "/admin/tenants/{tenant_id}/return-urls",
+            &[&tid],
+            "",
+            &as_op,
+            Body::Json(json!({ "urls": [return_url] }))
+        )
+        .status,
+        200
+    );
+    let client = json!({ "client_id": "contract-client", "client_secret": "contract-secret" });
+    assert_eq!(
+        c.call(
+            "PUT",
+            "/admin/tenants/{tenant_id}/clients/{provider}",
+            &[&tid, "tiktok"],
+            "",
+            &as_op,
+            Body::Json(client)
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "DELETE",
+            "/admin/tenants/{tenant_id}/clients/{provider}",
+            &[&tid, "tiktok"],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "DELETE",
+            "/admin/tenants/{tenant_id}/clients/{provider}",
+            &[&tid, "tiktok"],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        c.call("GET", "/admin/dead-letters", &[], "", &as_op, Body::None)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/admin/dead-letters/{dead_letter_id}/replay",
+            &["999999"],
+            "",
+            &as_op,
+            Body::None
+        )
+        .status,
+        404
+    );
+
+    // Connecting, in a browser, from a session the API made.
+    let as_manage = [("authorization", manage.as_str())];
+    let session = c.call(
+        "POST",
+        "/v1/connect-sessions",
+        &[],
+        "",
+        &as_manage,
+        Body::Json(
+            json!({ "provider": "x", "end_user_ref": "contract-user", "return_url": return_url }),
+        ),
+    );
+    assert_eq!(session.status, 201, "{session:?}");
+    assert_eq!(c.call("POST", "/v1/connect-sessions", &[], "", &as_manage,
+        Body::Json(json!({ "provider": "x", "end_user_ref": "u", "return_url": "https://evil.example/" }))).status, 400);
+    let browser = Browser::new();
+    let authorize = common::x_flow::open(&browser, session.json["url"].as_str().unwrap());
+    let callback = common::x_flow::consent(&s, &browser, &authorize, "contract_user", "approve");
+    let landed = browser.get(&callback);
+    let conn = query_param(landed.redirect(), "connection_id").unwrap();
+    assert_eq!(
+        c.call("GET", "/connect/{secret}", &["nope"], "", &[], Body::None)
+            .status,
+        404
+    );
+    assert_eq!(
+        c.call("GET", "/oauth/callback", &[], "", &[], Body::None)
+            .status,
+        400
+    );
+
+    // Connections.
+    assert_eq!(
+        c.call("GET", "/v1/connections", &[], "", &as_manage, Body::None)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/connections",
+            &[],
+            "?health=purple",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call("GET", "/v1/connections", &[], "", &[], Body::None)
+            .status,
+        401
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/connections",
+            &[],
+            "",
+            &[("authorization", tokens.as_str())],
+            Body::None
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/connections/{connection_id}",
+            &[&conn],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/connections/{connection_id}",
+            &["conn_nope"],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        404
+    );
+    let as_tokens = [("authorization", tokens.as_str())];
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/connections/{connection_id}/token",
+            &[&conn],
+            "",
+            &as_tokens,
+            Body::Json(json!({}))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/connections/{connection_id}/token",
+            &[&conn],
+            "",
+            &as_tokens,
+            Body::Json(json!({ "bogus": 1 }))
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/connections/{connection_id}/refresh",
+            &[&conn],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/connections/{connection_id}/events",
+            &[&conn],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    let link = c.call(
+        "POST",
+        "/v1/connections/{connection_id}/reconnect-link",
+        &[&conn],
+        "",
+        &as_manage,
+        Body::None,
+    );
+    assert_eq!(link.status, 201);
+    let token = link.json["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        c.call("GET", "/reconnect/{token}", &[&token], "", &[], Body::None)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.call("POST", "/reconnect/{token}", &[&token], "", &[], Body::None)
+            .status,
+        303
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/reconnect/{token}",
+            &["k1.a.b"],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        404
+    );
+
+    // Webhook endpoints.
+    let endpoint = c.call(
+        "POST",
+        "/v1/webhook-endpoints",
+        &[],
+        "",
+        &as_manage,
+        Body::Json(
+            json!({ "url": "https://hooks.example.com/evergreen", "description": "contract" }),
+        ),
+    );
+    assert_eq!(endpoint.status, 201, "{endpoint:?}");
+    let eid = endpoint.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/webhook-endpoints",
+            &[],
+            "",
+            &as_manage,
+            Body::Json(json!({ "url": "ftp://x" }))
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/webhook-endpoints",
+            &[],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/webhook-endpoints/{endpoint_id}",
+            &[&eid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            &[&eid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/webhook-deliveries/{delivery_id}/redeliver",
+            &["dlv_nope"],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        c.call(
+            "DELETE",
+            "/v1/webhook-endpoints/{endpoint_id}",
+            &[&eid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/webhook-endpoints/{endpoint_id}",
+            &[&eid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        404
+    );
+
+    // Posts, scheduled far ahead so nothing is published.
+    let post_body = json!({ "text": "The contract's post", "connection_ids": [conn], "publish_at": FAR_FUTURE });
+    let with_key = [
+        ("authorization", manage.as_str()),
+        ("idempotency-key", "contract-1"),
+    ];
+    let made = c.call(
+        "POST",
+        "/v1/posts",
+        &[],
+        "",
+        &with_key,
+        Body::Json(post_body.clone()),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts",
+            &[],
+            "",
+            &with_key,
+            Body::Json(post_body)
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts",
+            &[],
+            "",
+            &with_key,
+            Body::Json(json!({ "text": "another", "connection_ids": [conn] }))
+        )
+        .status,
+        409
+    );
+    let other_key = [
+        ("authorization", manage.as_str()),
+        ("idempotency-key", "contract-2"),
+    ];
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts",
+            &[],
+            "",
+            &other_key,
+            Body::Json(json!({ "text": "x" }))
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts",
+            &[],
+            "",
+            &other_key,
+            Body::Json(json!({ "text": "y".repeat(300), "connection_ids": [conn] }))
+        )
+        .status,
+        422
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts",
+            &[],
+            "",
+            &other_key,
+            Body::Json(json!({ "text": "z", "connection_ids": ["conn_nope"] }))
+        )
+        .status,
+        404
+    );
+    let pid = made.json["id"].as_str().unwrap().to_owned();
+    let tgt = made.json["targets"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.call("GET", "/v1/posts", &[], "", &as_manage, Body::None)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/posts",
+            &[],
+            "?state=bogus",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/posts/{post_id}",
+            &[&pid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/v1/posts/{post_id}",
+            &["post_nope"],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts/{post_id}/retry",
+            &[&pid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    let resolve = "/v1/posts/{post_id}/targets/{target_id}/resolve";
+    assert_eq!(
+        c.call(
+            "POST",
+            resolve,
+            &[&pid, &tgt],
+            "",
+            &as_manage,
+            Body::Json(json!({ "outcome": "retry" }))
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            resolve,
+            &[&pid, &tgt],
+            "",
+            &as_manage,
+            Body::Json(json!({ "outcome": "maybe" }))
+        )
+        .status,
+        400
+    );
+
+    // The connections page: the link, the session, the buttons.
+    let page_link = c.call(
+        "POST",
+        "/v1/page-links",
+        &[],
+        "",
+        &as_manage,
+        Body::Json(json!({ "end_user_ref": "contract-user" })),
+    );
+    assert_eq!(page_link.status, 201);
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/page-links",
+            &[],
+            "",
+            &as_manage,
+            Body::Json(json!({ "end_user_ref": "" }))
+        )
+        .status,
+        400
+    );
+    let page_token = page_link.json["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let opened = c.call(
+        "GET",
+        "/page/open/{token}",
+        &[&page_token],
+        "",
+        &[],
+        Body::None,
+    );
+    assert_eq!(opened.status, 303);
+    assert_eq!(
+        c.call(
+            "GET",
+            "/page/open/{token}",
+            &[&page_token],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        410
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/page/open/{token}",
+            &["k1.a.b"],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        400
+    );
+    let cookie = opened
+        .set_cookie
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let with_cookie = [("cookie", cookie.as_str())];
+    let page = c.call("GET", "/page", &[], "", &with_cookie, Body::None);
+    assert_eq!(page.status, 200);
+    assert_eq!(c.call("GET", "/page", &[], "", &[], Body::None).status, 401);
+    let csrf = page
+        .text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [("csrf", csrf.as_str())];
+    let page_retry = "/page/posts/{post_id}/retry";
+    assert_eq!(
+        c.call(
+            "POST",
+            page_retry,
+            &[&pid],
+            "",
+            &with_cookie,
+            Body::Form(&form)
+        )
+        .status,
+        303
+    );
+    assert_eq!(
+        c.call("POST", page_retry, &[&pid], "", &[], Body::Form(&form))
+            .status,
+        401
+    );
+    let page_resolve = "/page/posts/{post_id}/targets/{target_id}/resolve";
+    let resend = [("csrf", csrf.as_str()), ("outcome", "retry")];
+    assert_eq!(
+        c.call(
+            "POST",
+            page_resolve,
+            &[&pid, &tgt],
+            "",
+            &with_cookie,
+            Body::Form(&resend)
+        )
+        .status,
+        303
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            page_resolve,
+            &[&pid, &tgt],
+            "",
+            &with_cookie,
+            Body::Form(&form)
+        )
+        .status,
+        400
+    );
+    let page_reconnect = "/page/connections/{connection_id}/reconnect";
+    assert_eq!(
+        c.call(
+            "POST",
+            page_reconnect,
+            &[&conn],
+            "",
+            &with_cookie,
+            Body::Form(&form)
+        )
+        .status,
+        303
+    );
+    let page_disconnect = "/page/connections/{connection_id}/disconnect";
+    assert_eq!(
+        c.call(
+            "POST",
+            page_disconnect,
+            &[&conn],
+            "",
+            &with_cookie,
+            Body::Form(&[("csrf", "forged")])
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/v1/posts/{post_id}/cancel",
+            &[&pid],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+
+    // Meta's callbacks refuse what Meta did not sign.
+    let unsigned = [("signed_request", "not.signed")];
+    assert_eq!(
+        c.call(
+            "POST",
+            "/platforms/{provider}/deauthorize",
+            &["facebook"],
+            "",
+            &[],
+            Body::Form(&unsigned)
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        c.call(
+            "POST",
+            "/platforms/{provider}/data-deletion",
+            &["facebook"],
+            "",
+            &[],
+            Body::Form(&unsigned)
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        c.call(
+            "GET",
+            "/platforms/{provider}/data-deletion/{code}",
+            &["facebook", "nope"],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        404
+    );
+
+    // Last, disconnecting.
+    assert_eq!(
+        c.call(
+            "DELETE",
+            "/v1/connections/{connection_id}",
+            &[&conn],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call(
+            "DELETE",
+            "/v1/connections/{connection_id}",
+            &[&conn],
+            "",
+            &as_manage,
+            Body::None
+        )
+        .status,
+        404
+    );
+
+    let missed: Vec<_> = c.operations().difference(&c.exercised()).cloned().collect();
+    assert!(
+        missed.is_empty(),
+        "documented operations never requested: {missed:?}"
+    );
+}
