@@ -1,8 +1,10 @@
 // The demo tenant for local runs, through the operator API: created once (kept in
 // .wrangler/evergreen-demo.json beside the local state, re-created if that state was wiped),
-// with the test build's return page on its allow-list. Prints a fresh connect link.
+// with the test build's return page on its allow-list. Prints a fresh connect link and a fresh
+// link to the end user's connections page.
 //
 //   node scripts/demo.mjs [end_user_ref] [provider]      (scripts/connect-url wraps this)
+//   node scripts/demo.mjs --page [end_user_ref]          (scripts/page-url wraps this)
 //
 // Needs a running `scripts/dev` (EVERGREEN_PORT, default 8787) and .dev.vars's OPERATOR_SECRET.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -10,8 +12,10 @@ import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 const root = new URL("..", import.meta.url).pathname;
 const base = `http://127.0.0.1:${process.env.EVERGREEN_PORT || 8787}`;
 const statePath = `${root}.wrangler/evergreen-demo.json`;
-const endUserRef = process.argv[2] || "demo-user";
-const provider = process.argv[3] || "x";
+const pageOnly = process.argv[2] === "--page";
+const args = process.argv.slice(pageOnly ? 3 : 2);
+const endUserRef = args[0] || "demo-user";
+const provider = args[1] || "x";
 
 function devVar(name) {
   const text = readFileSync(`${root}.dev.vars`, "utf8");
@@ -57,6 +61,21 @@ if (!demo) {
 }
 const returnUrl = `${base}/__test/return`;
 expect(await call("PUT", `/admin/tenants/${demo.tenant_id}/return-urls`, operator, { urls: [returnUrl] }), 200, "allow the return page");
+const pageLink = expect(
+  await call("POST", "/v1/page-links", demo.manage_key, { end_user_ref: endUserRef }),
+  201,
+  "create a connections page link",
+);
+const pageText = `Open ${endUserRef}'s connections page (valid 15 minutes, opens once; the page then stays open 2 hours):
+
+  ${pageLink.url}
+
+  It shows each connected account's health with Reconnect and Disconnect, and the posts that need
+  a person. Another link: scripts/page-url [end_user_ref]`;
+if (pageOnly) {
+  console.log(`\n${pageText}\n`);
+  process.exit(0);
+}
 const session = expect(
   await call("POST", "/v1/connect-sessions", demo.manage_key, { provider, end_user_ref: endUserRef, return_url: returnUrl }),
   201,
@@ -70,4 +89,6 @@ Connect a demo ${provider} account: open this link in a browser (valid 10 minute
   The fake platform asks whom to sign in as; approve, and the return page shows the connection.
   Another link: scripts/connect-url [end_user_ref] [x|youtube|linkedin|tiktok|facebook|instagram]
   Then: curl -s -H "Authorization: Bearer $(node -p 'require("./.wrangler/evergreen-demo.json").manage_key')" ${base}/v1/connections
+
+${pageText}
 `);
