@@ -517,7 +517,18 @@ fn the_sweep_deletes_sessions_a_day_after_they_expire() {
     let browser = Browser::new();
     open(&browser, &tenant.connect_url("user-p"));
     tenant.connect_url("user-p");
+    let page_link = stack().worker.send(
+        "POST",
+        "/v1/page-links",
+        Some(&bearer(&tenant.manage)),
+        &json!({ "end_user_ref": "user-p" }),
+    );
+    assert_eq!(
+        browser.get(page_link.body["url"].as_str().unwrap()).status,
+        303
+    );
     let before = row_counts();
+    assert!(before["page_sessions"].as_f64().unwrap() >= 1.0);
     assert!(before["oauth_sessions"].as_f64().unwrap() >= 1.0);
     assert!(before["connect_sessions"].as_f64().unwrap() >= 2.0);
 
@@ -537,4 +548,5 @@ fn the_sweep_deletes_sessions_a_day_after_they_expire() {
     assert_eq!(after["oauth_sessions"].as_f64(), Some(0.0));
     assert_eq!(after["connect_sessions"].as_f64(), Some(0.0));
     assert_eq!(after["grants"], before["grants"], "grants are not sessions");
+    assert_eq!(after["page_sessions"].as_f64(), Some(0.0));
 }

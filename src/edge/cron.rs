@@ -67,8 +67,8 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
-/// The hourly sweep: hands the due grants to the refresh queue (`sweep`), and deletes connect
-/// and OAuth sessions that expired more than a day ago.
+/// The hourly sweep: hands the due grants to the refresh queue (`sweep`), and deletes connect,
+/// OAuth and connections-page sessions that expired more than a day ago.
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     let mut summary = super::sweep::sweep(env, now).await?;
     let db = bindings::db(env)?;
@@ -81,12 +81,15 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
                 "DELETE FROM connect_sessions WHERE expires_at < ?1 AND NOT EXISTS \
                    (SELECT 1 FROM oauth_sessions o WHERE o.connect_session_id = connect_sessions.id)",
             )
-            .bind(&[cutoff])?,
+            .bind(std::slice::from_ref(&cutoff))?,
+            db.prepare("DELETE FROM page_sessions WHERE expires_at < ?1")
+                .bind(&[cutoff])?,
         ])
         .await?;
     let removed: Vec<usize> = purged.iter().map(super::d1::changes).collect();
     summary["purged_oauth_sessions"] = json!(removed.first().copied().unwrap_or(0));
     summary["purged_connect_sessions"] = json!(removed.get(1).copied().unwrap_or(0));
+    summary["purged_page_sessions"] = json!(removed.get(2).copied().unwrap_or(0));
     Ok(summary)
 }
 

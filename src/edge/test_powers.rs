@@ -186,6 +186,7 @@ async fn row_counts(env: &Env) -> Handled {
         oauth_sessions: f64,
         consumed_oauth_sessions: f64,
         token_reads: f64,
+        page_sessions: f64,
     }
     let counts: Option<Counts> = bindings::db(env)?
         .prepare(
@@ -195,7 +196,8 @@ async fn row_counts(env: &Env) -> Handled {
                (SELECT COUNT(*) FROM connect_sessions WHERE opened_at IS NOT NULL) AS opened_connect_sessions, \
                (SELECT COUNT(*) FROM oauth_sessions) AS oauth_sessions, \
                (SELECT COUNT(*) FROM oauth_sessions WHERE consumed_at IS NOT NULL) AS consumed_oauth_sessions, \
-               (SELECT COUNT(*) FROM token_reads) AS token_reads",
+               (SELECT COUNT(*) FROM token_reads) AS token_reads, \
+               (SELECT COUNT(*) FROM page_sessions) AS page_sessions",
         )
         .first(None)
         .await?;
