@@ -310,30 +310,7 @@ mod tests {
 
     #[test]
     fn every_error_has_a_distinct_code_and_an_explanation() {
-        let all = [
-            FlowError::UnknownConnectLink,
-            FlowError::ConnectLinkExpired,
-            FlowError::ConnectLinkUsed,
-            FlowError::InvalidState,
-            FlowError::StateReused,
-            FlowError::SessionExpired,
-            FlowError::BrowserMismatch,
-            FlowError::AccessDenied,
-            FlowError::ProviderError,
-            FlowError::MissingCode,
-            FlowError::ExchangeFailed,
-            FlowError::InvalidTokenResponse,
-            FlowError::ScopesDeclined,
-            FlowError::IdentityFailed,
-            FlowError::NoPostableAccounts,
-            FlowError::ProviderNotConfigured,
-            FlowError::InvalidReconnectLink,
-            FlowError::ReconnectLinkExpired,
-            FlowError::ReconnectLinkStale,
-            FlowError::ReconnectLinkUsed,
-            FlowError::ReconnectWrongAccount,
-            FlowError::Internal,
-        ];
+        let all = FlowError::ALL;
         let codes: std::collections::BTreeSet<_> = all.iter().map(|e| e.code()).collect();
         assert_eq!(codes.len(), all.len());
         for e in all {

@@ -24,7 +24,6 @@ use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TT
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::posts::{Resolution, TargetState};
 use crate::core::query;
-use crate::core::reconnect_links;
 use crate::core::routes::PageRoute;
 use serde::Deserialize;
 use serde_json::json;
@@ -422,39 +421,22 @@ async fn start_reconnect(
     connection_id: &str,
     now: Timestamp,
 ) -> Handled {
-    #[derive(Deserialize)]
-    struct Row {
-        grant_id: String,
-        epoch: f64,
-    }
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT c.grant_id, g.epoch FROM connections c JOIN grants g ON g.id = c.grant_id \
-             WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.end_user_ref = ?3 \
-               AND c.disconnected_at IS NULL AND g.token_ciphertext IS NOT NULL",
-        )
-        .bind(&[
-            connection_id.into(),
-            session.tenant_id.as_str().into(),
-            session.end_user_ref.as_str().into(),
-        ])?
-        .first(None)
-        .await?;
-    let Some(row) = row else {
+    let minted = reconnect::mint(
+        env,
+        db,
+        &session.tenant_id,
+        Some(&session.end_user_ref),
+        connection_id,
+        1,
+        now,
+    )
+    .await?;
+    let Some((token, _)) = minted else {
         return Ok(respond::redirect(
             &query::with_params(PAGE_PATH, &[("done", Outcome::Gone.code())]),
             None,
         )?);
     };
-    let claims = reconnect_links::new_claims(
-        &row.grant_id,
-        row.epoch as i64,
-        &session.tenant_id,
-        connection_id,
-        1,
-        now,
-    )?;
-    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
     let origin = public_url::origin(env, req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     let page_url = format!("{}{PAGE_PATH}", origin.to_url());

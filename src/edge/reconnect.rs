@@ -35,43 +35,14 @@ pub async fn create_link(
     connection_id: &str,
     now: Timestamp,
 ) -> Handled {
-    #[derive(Deserialize)]
-    struct Row {
-        grant_id: String,
-        epoch: f64,
-        has_tokens: f64,
-    }
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT c.grant_id, g.epoch, (g.token_ciphertext IS NOT NULL) AS has_tokens \
-             FROM connections c JOIN grants g ON g.id = c.grant_id \
-             WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.disconnected_at IS NULL",
-        )
-        .bind(&[connection_id.into(), caller.tenant_id.as_str().into()])?
-        .first(None)
-        .await?;
-    let row = row.ok_or_else(|| {
+    let days = bindings::reconnect_link_days(env);
+    let minted = mint(env, db, &caller.tenant_id, None, connection_id, days, now).await?;
+    let (token, claims) = minted.ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
             format!("No connection {connection_id}."),
         )
     })?;
-    if row.has_tokens == 0.0 {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("No connection {connection_id}."),
-        )
-        .into());
-    }
-    let claims = reconnect_links::new_claims(
-        &row.grant_id,
-        row.epoch as i64,
-        &caller.tenant_id,
-        connection_id,
-        bindings::reconnect_link_days(env),
-        now,
-    )?;
-    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
     let origin = public_url::origin(env, req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     Ok(respond::json(
@@ -82,6 +53,51 @@ pub async fn create_link(
             "expires_at": Timestamp::from_millis(claims.expires_at).to_rfc3339(),
         }),
     )?)
+}
+
+/// A signed link (its token and claims) for the tenant's live connection `connection_id`
+/// (of `end_user` only, when given), valid `ttl_days`; `None` when there is no such
+/// connection holding tokens.
+pub(super) async fn mint(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    end_user: Option<&str>,
+    connection_id: &str,
+    ttl_days: u16,
+    now: Timestamp,
+) -> Handled<Option<(String, LinkClaims)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        grant_id: String,
+        epoch: f64,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT c.grant_id, g.epoch FROM connections c JOIN grants g ON g.id = c.grant_id \
+             WHERE c.id = ?1 AND c.tenant_id = ?2 AND (?3 IS NULL OR c.end_user_ref = ?3) \
+               AND c.disconnected_at IS NULL AND g.token_ciphertext IS NOT NULL",
+        )
+        .bind(&[
+            connection_id.into(),
+            tenant_id.into(),
+            super::d1::text_or_null(end_user),
+        ])?
+        .first(None)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let claims = reconnect_links::new_claims(
+        &row.grant_id,
+        row.epoch as i64,
+        tenant_id,
+        connection_id,
+        ttl_days,
+        now,
+    )?;
+    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
+    Ok(Some((token, claims)))
 }
 
 /// What a usable link is about.
