@@ -4,7 +4,7 @@
 Seeds a SQLite database built from migrations/ (the engine and schema local D1 uses) straight
 with grants, then times the sweep's own selection (the subquery of edge/sweep.rs's claim, one
 page of PAGE rows) and shows its query plan. The claim is an UPDATE; timing the SELECT it wraps
-keeps the rows due between runs. The same due count at both sizes shows whether the cost grows
+keeps the rows due between runs. Claiming every due page follows the sweep's cursor. The same due count at both sizes shows whether the cost grows
 with what is due or with what is stored; a larger due count at the larger size shows the other.
 
     python3 scripts/bench-sweep.py [--sizes 100000,1000000] [--due 1000] [--runs 50]
@@ -15,11 +15,14 @@ import argparse, glob, json, os, random, sqlite3, statistics, tempfile, time
 PAGE = 100  # core::sweep::PAGE_SIZE
 NOW = 1_800_000_000_000
 DAY = 86_400_000
+# edge/sweep.rs's page, after the run's cursor (?3, ?4): the last grant taken.
 SELECT = (
-    "SELECT id FROM grants WHERE next_check_at <= ?1 "
+    "SELECT id, next_check_at FROM grants WHERE next_check_at <= ?1 AND next_check_at >= ?3 "
+    "AND (next_check_at > ?3 OR id > ?4) "
     "AND (sweep_lease_until IS NULL OR sweep_lease_until <= ?1) "
-    "ORDER BY next_check_at LIMIT ?2"
+    "ORDER BY next_check_at, id LIMIT ?2"
 )
+START = (-(2**63), "")
 
 
 def database(root, size, due):
@@ -58,9 +61,9 @@ def measure(db, runs):
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        taken = db.execute(SELECT, (NOW, PAGE)).fetchall()
+        taken = db.execute(SELECT, (NOW, PAGE) + START).fetchall()
         times.append((time.perf_counter() - t0) * 1000)
-    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + SELECT, (NOW, PAGE))]
+    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + SELECT, (NOW, PAGE) + START)]
     return statistics.median(times), len(taken), plan
 
 
@@ -80,13 +83,14 @@ def main():
         median_ms, taken, plan = measure(db, args.runs)
         # Every page of the due grants, as the sweep takes them one page after another.
         t1 = time.perf_counter()
-        pages = 0
+        pages, cursor = 0, START
         while True:
-            ids = [r[0] for r in db.execute(SELECT, (NOW, PAGE))]
-            if not ids:
+            rows = db.execute(SELECT, (NOW, PAGE) + cursor).fetchall()
+            if not rows:
                 break
             db.executemany("UPDATE grants SET sweep_lease_until = ? WHERE id = ?",
-                           [(NOW + 60_000, i) for i in ids])
+                           [(NOW + 60_000, r[0]) for r in rows])
+            cursor = max((r[1], r[0]) for r in rows)
             pages += 1
         all_pages_ms = (time.perf_counter() - t1) * 1000
         print(json.dumps({

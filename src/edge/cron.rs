@@ -70,7 +70,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
 /// The hourly sweep: hands the due grants to the refresh queue (`sweep`), and deletes connect,
 /// OAuth and connections-page sessions that expired more than a day ago.
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
-    let mut summary = super::sweep::sweep(env, now).await?;
+    let mut summary = super::sweep::sweep(env, now, None).await?;
     let db = bindings::db(env)?;
     let cutoff = d1_time::bind(purge_cutoff(now));
     let purged = db

@@ -4,8 +4,9 @@
 //! Taking a page is one UPDATE … RETURNING over the `next_check_at` index that also leases
 //! the taken grants (`sweep_lease_until`), so overlapping sweeps never take the same grant
 //! twice; a lease that is never released (a lost message, a crash before `send`) ends by
-//! itself and the grant is taken again. The budget and the hand-on of what is left are the
-//! core's (`core::sweep`).
+//! itself and the grant is taken again. Each page starts after the last grant the run took
+//! (`SweepCursor`), so it never walks over the grants earlier pages leased. The budget and the
+//! hand-on of what is left are the core's (`core::sweep`).
 
 use super::d1_time::bind as ms;
 use super::respond::Failure;
@@ -13,34 +14,40 @@ use super::{bindings, logging};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::WorkQueue;
-use crate::core::sweep::{RefreshMessage, SweepBudget, PAGE_SIZE};
+use crate::core::sweep::{RefreshMessage, SweepBudget, SweepCursor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Result};
 
-/// One invocation's share of the sweep.
-pub async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
+/// One invocation's share of the sweep, from the start (`None`) or after `cursor`.
+pub async fn sweep(env: &Env, now: Timestamp, mut cursor: Option<SweepCursor>) -> Result<Value> {
     let budget = bindings::setting(env, "SWEEP", SweepBudget::parse);
     let db = bindings::db(env)?;
     let queue = env.queue(WorkQueue::Refresh.binding())?;
     #[derive(Deserialize)]
     struct Taken {
         id: String,
+        next_check_at: f64,
     }
     let (mut taken, mut pages, mut last_len) = (0usize, 0u32, 0usize);
     while pages < budget.pages {
         let page: Vec<Taken> = db
             .prepare(
+                // `next_check_at >= ?4` bounds the index range from below; the OR only settles
+                // ties on the cursor's own instant.
                 "UPDATE grants SET sweep_lease_until = ?1 WHERE id IN \
-                   (SELECT id FROM grants WHERE next_check_at <= ?2 \
+                   (SELECT id FROM grants WHERE next_check_at <= ?2 AND next_check_at >= ?4 \
+                      AND (next_check_at > ?4 OR id > ?5) \
                       AND (sweep_lease_until IS NULL OR sweep_lease_until <= ?2) \
-                    ORDER BY next_check_at LIMIT ?3) \
-                 RETURNING id",
+                    ORDER BY next_check_at, id LIMIT ?3) \
+                 RETURNING id, next_check_at",
             )
             .bind(&[
                 ms(now.plus_millis(budget.lease_ms)),
                 ms(now),
-                f64::from(PAGE_SIZE).into(),
+                f64::from(budget.page_size).into(),
+                super::d1::int(cursor.as_ref().map_or(i64::MIN, |c| c.next_check_at)),
+                cursor.as_ref().map_or("", |c| c.grant_id.as_str()).into(),
             ])?
             .all()
             .await?
@@ -50,19 +57,25 @@ pub async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
         if page.is_empty() {
             break;
         }
+        cursor = SweepCursor::after_page(
+            cursor,
+            page.iter().map(|t| (t.next_check_at as i64, t.id.clone())),
+        );
         let messages: Vec<RefreshMessage> = page
             .into_iter()
             .map(|t| RefreshMessage::Visit { grant_id: t.id })
             .collect();
         queue.send_batch(messages).await?;
         taken += last_len;
-        if last_len < PAGE_SIZE as usize {
+        if last_len < budget.page_size as usize {
             break;
         }
     }
     let handed_on = budget.more_may_be_due(pages, last_len);
     if handed_on {
-        queue.send(RefreshMessage::SweepMore).await?;
+        queue
+            .send(RefreshMessage::SweepMore { after: cursor })
+            .await?;
     }
     Ok(json!({ "taken": taken, "pages": pages, "handed_on": handed_on }))
 }
@@ -76,7 +89,7 @@ pub enum Delivery {
 /// Carries out one refresh-queue message.
 pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Delivery {
     match message {
-        RefreshMessage::SweepMore => match sweep(env, now).await {
+        RefreshMessage::SweepMore { after } => match sweep(env, now, after).await {
             Ok(summary) => {
                 logging::emit(&LogLine::info("sweep.continued", now).field("summary", summary));
                 Delivery::Done
