@@ -124,13 +124,20 @@ pub enum PlatformRoute {
     DeletionStatus(String, String),
 }
 
-/// The connections page. Every `POST` carries the session's CSRF token.
+/// The connections page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageRoute {
     /// `GET /page/open/{token}`: exchanges a page link for the session cookie.
     Open(String),
     /// `GET /page`: the page.
     Show,
+    /// A button on the page: a `POST` that changes something.
+    Button(PageButton),
+}
+
+/// The page's buttons. Each is answered only with the session's cookie and CSRF token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageButton {
     /// `POST /page/connections/{id}/reconnect`: the platform's consent, back to the page.
     Reconnect(String),
     /// `POST /page/connections/{id}/disconnect`.
@@ -409,17 +416,28 @@ fn resolve_page(method: &str, rest: &[&str]) -> Result<PageRoute, Option<ApiErro
         ["open", token] if page_links::looks_like_token(token) => {
             only(method, &["GET"], PageRoute::Open((*token).to_owned()))
         }
-        ["connections", c, "reconnect"] => {
-            only(method, &["POST"], PageRoute::Reconnect(id(c).ok_or(None)?))
-        }
-        ["connections", c, "disconnect"] => {
-            only(method, &["POST"], PageRoute::Disconnect(id(c).ok_or(None)?))
-        }
-        ["posts", p, "retry"] => only(method, &["POST"], PageRoute::RetryPost(id(p).ok_or(None)?)),
+        ["connections", c, "reconnect"] => only(
+            method,
+            &["POST"],
+            PageRoute::Button(PageButton::Reconnect(id(c).ok_or(None)?)),
+        ),
+        ["connections", c, "disconnect"] => only(
+            method,
+            &["POST"],
+            PageRoute::Button(PageButton::Disconnect(id(c).ok_or(None)?)),
+        ),
+        ["posts", p, "retry"] => only(
+            method,
+            &["POST"],
+            PageRoute::Button(PageButton::RetryPost(id(p).ok_or(None)?)),
+        ),
         ["posts", p, "targets", t, "resolve"] => only(
             method,
             &["POST"],
-            PageRoute::ResolveTarget(id(p).ok_or(None)?, id(t).ok_or(None)?),
+            PageRoute::Button(PageButton::ResolveTarget(
+                id(p).ok_or(None)?,
+                id(t).ok_or(None)?,
+            )),
         ),
         _ => return Err(None),
     };
@@ -561,10 +579,10 @@ mod tests {
         );
         assert_eq!(
             resolve("POST", "/page/posts/post_1/targets/tgt_1/resolve"),
-            Ok(Route::Page(PageRoute::ResolveTarget(
+            Ok(Route::Page(PageRoute::Button(PageButton::ResolveTarget(
                 "post_1".into(),
                 "tgt_1".into()
-            )))
+            ))))
         );
         assert_eq!(
             resolve("GET", "/page/connections/conn_1/disconnect")

@@ -24,7 +24,7 @@ use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TT
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::posts::{Resolution, TargetState};
 use crate::core::query;
-use crate::core::routes::PageRoute;
+use crate::core::routes::{PageButton, PageRoute};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -54,8 +54,8 @@ pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Time
 }
 
 pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
-    if let PageRoute::Open(token) = route {
-        return open(&req, env, &token, now).await;
+    if let PageRoute::Open(token) = &route {
+        return open(&req, env, token, now).await;
     }
     let Some(session) = session(&req, env, now).await? else {
         return Ok(refusal(
@@ -65,22 +65,15 @@ pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestam
              again from the app you came from.",
         )?);
     };
-    match route {
-        PageRoute::Open(_) => unreachable_route(),
-        PageRoute::Show => show(&req, env, &session, now).await,
-        action => {
-            let form = match checked_form(&mut req, env, &session).await? {
-                Ok(form) => form,
-                Err(refused) => return Ok(refused),
-            };
-            act(action, &req, &form, env, &session, now).await
-        }
-    }
-}
-
-/// `Open` is answered before the session is read; this arm cannot be reached.
-fn unreachable_route() -> Handled {
-    Err(ApiError::not_found(PAGE_PATH).into())
+    let PageRoute::Button(button) = route else {
+        // `Open` was answered above.
+        return show(&req, env, &session, now).await;
+    };
+    let form = match checked_form(&mut req, env, &session).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
+    };
+    press(button, &req, &form, env, &session, now).await
 }
 
 /// Who the page is for, from its cookie.
@@ -217,7 +210,7 @@ async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Ha
     let mut form_targets: Vec<String> = Vec::new();
     let mut connections = Vec::new();
     for (row, health) in rows {
-        let consent = reconnect::consent_origin(env, &row.provider);
+        let consent = reconnect::consent_origin(env, catalogue.get(&row.provider));
         if !consent.is_empty() && !form_targets.contains(&consent) {
             form_targets.push(consent);
         }
@@ -339,8 +332,8 @@ async fn checked_form(
     Ok(Ok(form))
 }
 
-async fn act(
-    action: PageRoute,
+async fn press(
+    button: PageButton,
     req: &Request,
     form: &str,
     env: &Env,
@@ -348,10 +341,11 @@ async fn act(
     now: Timestamp,
 ) -> Handled {
     let db = bindings::db(env)?;
-    let outcome = match action {
-        PageRoute::Open(_) | PageRoute::Show => return unreachable_route(),
-        PageRoute::Reconnect(id) => return start_reconnect(req, env, &db, session, &id, now).await,
-        PageRoute::Disconnect(id) => {
+    let outcome = match button {
+        PageButton::Reconnect(id) => {
+            return start_reconnect(req, env, &db, session, &id, now).await
+        }
+        PageButton::Disconnect(id) => {
             if !owns_connection(&db, session, &id).await? {
                 Outcome::Gone
             } else {
@@ -362,7 +356,7 @@ async fn act(
                 }
             }
         }
-        PageRoute::RetryPost(id) => {
+        PageButton::RetryPost(id) => {
             if !owns_post(&db, session, &id).await? {
                 Outcome::Gone
             } else if posts::retry_targets(env, &db, &id, now).await?.is_empty() {
@@ -371,7 +365,7 @@ async fn act(
                 Outcome::Retried
             }
         }
-        PageRoute::ResolveTarget(post, target) => {
+        PageButton::ResolveTarget(post, target) => {
             let resolution = match query::param(form, "outcome").as_deref() {
                 Some("retry") => Resolution::Retry,
                 Some("published") => {
@@ -483,12 +477,7 @@ async fn owns_target(
 }
 
 async fn exists(db: &worker::D1Database, sql: &str, values: &[&str]) -> worker::Result<bool> {
-    #[derive(Deserialize)]
-    struct Found {
-        #[allow(dead_code)]
-        found: f64,
-    }
     let bound: Vec<wasm_bindgen::JsValue> = values.iter().map(|v| (*v).into()).collect();
-    let found: Option<Found> = db.prepare(sql).bind(&bound)?.first(None).await?;
+    let found: Option<f64> = db.prepare(sql).bind(&bound)?.first(Some("found")).await?;
     Ok(found.is_some())
 }

@@ -13,6 +13,7 @@ use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use super::{bindings, connect, public_url};
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::catalogue::ProviderSpec;
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::LINK_TTL_MS;
 use crate::core::connections_page::account_label;
@@ -188,7 +189,13 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
     // The button's answer redirects to the platform's consent page.
     response.headers_mut().set(
         "content-security-policy",
-        &content_security_policy_with_form_target(&consent_origin(env, &usable.provider)),
+        &content_security_policy_with_form_target(&consent_origin(
+            env,
+            bindings::catalogue(env)
+                .ok()
+                .as_deref()
+                .and_then(|c| c.get(&usable.provider)),
+        )),
     )?;
     Ok(response)
 }
@@ -249,13 +256,10 @@ pub(super) async fn begin(
     connect::start_oauth(req, env, session, now).await
 }
 
-/// The origin of `provider`'s consent page, for a page whose form is answered with a
+/// The origin of a provider's consent page, for a page whose form is answered with a
 /// redirect there (browsers apply `form-action` to redirects); empty when unknown.
-pub(super) fn consent_origin(env: &Env, provider: &str) -> String {
-    bindings::catalogue(env)
-        .ok()
-        .and_then(|c| c.get(provider).map(|p| p.authorize_url.clone()))
-        .and_then(|url| Origin::of(&super::platform::platform_url(env, &url)))
+pub(super) fn consent_origin(env: &Env, spec: Option<&ProviderSpec>) -> String {
+    spec.and_then(|p| Origin::of(&super::platform::platform_url(env, &p.authorize_url)))
         .map(|o| o.to_url())
         .unwrap_or_default()
 }
