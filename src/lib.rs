@@ -5,7 +5,7 @@
 //! - as wasm32 (`cdylib`) for Cloudflare Workers, where `edge` adds the thin glue (routes, the
 //!   grant Durable Object, crons, queue consumers, D1) around the same core.
 //!
-//! Test-only powers live behind the `test-powers` cargo feature; see `README.md`, "Two builds".
+//! Test-only powers live behind the `test-powers` cargo feature; see `README.md`, "Three builds".
 
 pub mod core;
 

@@ -194,10 +194,11 @@ fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["access_token"], issued.access[0].as_str());
     assert!(read.body["expires_at"].is_string());
-    assert_eq!(
-        row_counts()["token_reads"].as_f64().unwrap(),
-        reads_before + 1.0,
-        "the read is audited"
+    // The audit is written after the answer has gone out.
+    s.worker.eventually(
+        std::time::Duration::from_secs(10),
+        "the read is audited",
+        || (row_counts()["token_reads"].as_f64().unwrap() == reads_before + 1.0).then_some(()),
     );
 
     // No token is anywhere in the listings, on disk or in the log, in any encoding. (The scan

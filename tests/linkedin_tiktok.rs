@@ -93,6 +93,25 @@ fn a_member_with_two_pages_is_three_connections_and_a_lost_role_turns_only_that_
     }
     // Its token is still served (the grant is fine): posting as the page is what fails.
     assert_eq!(tenant.token(&ids[0]).status, 200);
+
+    // Disconnecting one page of the grant: the grant's object, which remembers the grant and
+    // its connections between reads, refuses that page's token from then on, and only that.
+    assert_eq!(tenant.token(&ids[1]).status, 200);
+    let gone = s
+        .worker
+        .call(
+            "DELETE",
+            &format!("/v1/connections/{}", ids[1]),
+            Some(&common::tenants::bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert_eq!(gone.body["grant_deleted"], false, "{gone:?}");
+    let refused = tenant.token(&ids[1]);
+    assert_eq!(refused.status, 404, "{refused:?}");
+    assert_eq!(refused.body["error"]["code"], "not_found");
+    assert_eq!(tenant.token(&ids[0]).status, 200);
 }
 
 #[test]

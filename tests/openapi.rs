@@ -676,6 +676,17 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         .status,
         404
     );
+    // A body over the 64 KiB cap is refused before anything is read into a post.
+    let huge = c.call(
+        "POST",
+        "/v1/posts",
+        &[],
+        "",
+        &other_key,
+        Body::Json(json!({ "text": "w".repeat(70 * 1024), "connection_ids": [conn] })),
+    );
+    assert_eq!(huge.status, 413, "{huge:?}");
+    assert_eq!(huge.json["error"]["code"], "payload_too_large");
     let pid = made.json["id"].as_str().unwrap().to_owned();
     let tgt = made.json["targets"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(

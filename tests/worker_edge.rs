@@ -51,6 +51,63 @@ fn test_powers_require_the_operator_secret() {
     }
     let ok = s.worker.get("/__test/clock", Some(&s.operator()));
     assert_eq!(ok.status, 200);
+    // The bench probes the test build carries: the two bare baselines are open, the rest not.
+    assert_eq!(s.worker.get("/__bench/noop", None).status, 200);
+    for path in ["/__bench/grant-versions", "/__bench/d1?n=1"] {
+        let answer = s.worker.get(path, None);
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+    }
+    let seed = s.worker.send("POST", "/__bench/seed", None, &json!({}));
+    assert_eq!(seed.status, 401, "{seed:?}");
+}
+
+#[test]
+fn oversized_bodies_are_refused_whether_or_not_they_declare_their_length() {
+    use std::io::Read;
+    let s = stack();
+    let url = format!("{}/admin/tenants", s.worker.base_url);
+    let huge = format!(r#"{{"name":"{}"}}"#, "n".repeat(70 * 1024));
+    let answer = |result: Result<ureq::Response, ureq::Error>| -> (u16, Value) {
+        let r = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        (r.status(), r.into_json().unwrap_or(Value::Null))
+    };
+    // A fresh connection for each request.
+    let post = || {
+        ureq::AgentBuilder::new()
+            .build()
+            .post(&url)
+            .set("Authorization", &s.operator())
+            .set("Content-Type", "application/json")
+    };
+    // Not UTF-8: a clear 400.
+    let (status, body) = answer(post().send_bytes(&[b'{', 0xff, 0xfe, b'}']));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request");
+    // With Content-Length: refused before it is read.
+    let (status, body) = answer(post().send_string(&huge));
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("64 KiB"));
+    // Just under the cap is read (and answered for what it says: the name is too long).
+    let fits = format!(r#"{{"name":"{}"}}"#, "n".repeat(60 * 1024));
+    let (status, body) = answer(post().send_string(&fits));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1 to 100 characters"));
+    // Chunked, no length: refused once the bytes read pass the cap.
+    let (status, body) = answer(post().send(huge.as_bytes().chain(&b""[..])));
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    // The refused body was drained, not left half-read: the worker answers the next request.
+    assert_eq!(s.worker.get("/healthz", None).status, 200);
 }
 
 #[test]

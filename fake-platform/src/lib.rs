@@ -33,6 +33,7 @@ pub use state::{Account, Counters, HoldPoint, RefreshTokenStatus, Rejection};
 use http::{Incoming, Reply};
 use serde_json::json;
 use state::Shared;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -186,6 +187,46 @@ impl FakePlatform {
             scopes.contains(&"offline.access"),
         );
         serde_json::from_str(&x::issue(&mut inner, grant).body).unwrap_or_default()
+    }
+
+    /// Seeds `n` Google accounts named `{prefix}{i}`, each having consented offline to
+    /// `client_id`: an access token and an active refresh token, as the token endpoint would
+    /// have issued them, without the browser round trip and without touching the counters.
+    /// For benchmarks that need many grants Evergreen can refresh.
+    pub fn seed_google_grants(&self, prefix: &str, n: usize, client_id: &str) -> Vec<SeededGrant> {
+        let lifetime = Duration::from_secs(fixtures::google().fact_u64("access_lifetime_secs"));
+        let mut inner = self.shared.lock();
+        (0..n)
+            .map(|i| {
+                let account_id = inner
+                    .account_by_username(&format!("{prefix}{i}"))
+                    .id
+                    .clone();
+                let scopes = vec!["https://www.googleapis.com/auth/youtube.upload".to_owned()];
+                let grant = inner.add_grant(account_id.clone(), client_id.to_owned(), scopes, true);
+                let access_token = inner.issue_access_token(grant, lifetime);
+                let refresh_token = format!("1//{}", tokens::random_token());
+                inner
+                    .refresh_tokens
+                    .insert(refresh_token.clone(), (grant, RefreshTokenStatus::Active));
+                SeededGrant {
+                    account_id,
+                    access_token,
+                    refresh_token,
+                }
+            })
+            .collect()
+    }
+
+    /// The counters of every account whose username starts with `prefix`, by username.
+    pub fn counters_of_prefix(&self, prefix: &str) -> HashMap<String, Counters> {
+        let inner = self.shared.lock();
+        inner
+            .accounts
+            .values()
+            .filter(|a| a.username.starts_with(prefix))
+            .map(|a| (a.username.clone(), a.counters.clone()))
+            .collect()
     }
 
     /// Moves `username`'s clock forward by `by` (creating the account if needed): its access
@@ -442,6 +483,14 @@ impl Drop for FakePlatform {
             let _ = acceptor.join();
         }
     }
+}
+
+/// A grant [`FakePlatform::seed_google_grants`] made: the account and the tokens it holds.
+#[derive(Clone, Debug)]
+pub struct SeededGrant {
+    pub account_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
 }
 
 /// Tokens the fake issued to one account.

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     /// The post cannot go to a target as asked (the platform does not take text posts here,
     /// or the text is too long for it); the message names the target.
     NotPublishable,
+    /// The request body is larger than Evergreen reads (`core::request_body`).
+    PayloadTooLarge,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => 409,
             ErrorCode::ProviderNotConfigured => 409,
             ErrorCode::ConnectionDead => 409,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RefreshFailed => 502,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
@@ -75,6 +78,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::ConnectionDead => "connection_dead",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RefreshFailed => "refresh_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal_error",
@@ -184,6 +188,8 @@ mod tests {
             ErrorCode::ConnectionDead,
             ErrorCode::IdempotencyConflict,
             ErrorCode::NotPublishable,
+            ErrorCode::RefreshFailed,
+            ErrorCode::PayloadTooLarge,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -243,7 +243,7 @@ async fn rotate_key(
     key_id: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
-    let text = req.text().await.unwrap_or_default();
+    let text = respond::read_body(req).await?;
     let rotation: Rotation = if text.trim().is_empty() {
         Rotation::default()
     } else {
@@ -278,6 +278,7 @@ async fn rotate_key(
         .prepare("UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?2), ?2) WHERE id = ?1")
         .bind(&[key_id.into(), ms(old_expires)])?;
     let (id, key) = insert_key(db, &live.tenant_id, &scopes, now, vec![expire_old]).await?;
+    super::tenant_api::forget_key(key_id);
     let mut body = key_created(&id, &key, &scopes);
     body["replaces"] = json!(key_id);
     body["old_key_expires_at"] = json!(old_expires.to_rfc3339());
@@ -298,6 +299,7 @@ async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Handled<(u
                 .bind(&[key_id.into()])?,
         ])
         .await?;
+    super::tenant_api::forget_key(key_id);
     let revoked: Vec<Revoked> = results[1].results()?;
     match revoked.first() {
         Some(r) => Ok((

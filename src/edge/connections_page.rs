@@ -315,7 +315,16 @@ async fn checked_form(
 ) -> worker::Result<Result<String, Response>> {
     let own = public_url::origin(env, req).map(|o| o.to_url());
     let sent_origin = req.headers().get("origin")?;
-    let body = req.text().await.unwrap_or_default();
+    let body = match respond::read_body(req).await {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(Err(refusal(
+                e.status(),
+                "That form could not be read",
+                &e.message,
+            )?))
+        }
+    };
     // The form is `application/x-www-form-urlencoded`: a query string.
     let form = format!("?{body}");
     let csrf = query::param(&form, "csrf");

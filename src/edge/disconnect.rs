@@ -50,7 +50,7 @@ pub async fn disconnect_in_object(
     memory: &Memory,
     mut req: Request,
 ) -> Handled {
-    let ask: DisconnectAsk = respond::read_json(&mut req).await?;
+    let ask: DisconnectAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

@@ -71,6 +71,8 @@ impl DurableObject for GrantObject {
                 .await,
                 "grant.token_read_failed",
             ),
+            #[cfg(feature = "bench")]
+            p if p == super::bench::OBJECT_PATH => super::bench::read_in_object(&self.state).await,
             // Test powers that write the grant's row directly make the object forget it.
             #[cfg(feature = "test-powers")]
             "/forget" => {

@@ -45,7 +45,7 @@ pub async fn visit_in_object(
     memory: &Memory,
     mut req: Request,
 ) -> Handled {
-    let ask: VisitAsk = respond::read_json(&mut req).await?;
+    let ask: VisitAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

@@ -111,6 +111,9 @@ struct TokenAsk {
     /// Page), that token is served.
     #[serde(default)]
     account: Option<String>,
+    /// The connection asked for: the object serves it only while it is live and may act.
+    #[serde(default)]
+    connection_id: Option<String>,
 }
 
 fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
@@ -149,11 +152,13 @@ pub async fn store(env: &Env, input: &StoreGrant) -> Handled<StoreOutcome> {
 }
 
 /// The grant's access token, as the object answers it: `{"access_token", "expires_at"}` or a
-/// JSON error (`token_expired`, `not_found`, `internal_error`).
+/// JSON error (`token_expired`, `not_found`, `connection_dead`, `internal_error`). With a
+/// `connection_id`, the object serves it only while that connection is live and may act.
 pub async fn access_token(
     env: &Env,
     grant_id: &str,
     tenant_id: &str,
+    connection_id: Option<&str>,
     account: &str,
     request: TokenRequest,
 ) -> Handled<Response> {
@@ -163,15 +168,50 @@ pub async fn access_token(
         min_valid_seconds: request.min_valid_seconds,
         validate: request.validate,
         account: Some(account.to_owned()),
+        connection_id: connection_id.map(str::to_owned),
     };
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
 
-/// What the grant's object remembers between calls: the row and its opened tokens.
+/// What the grant's object remembers between calls: the row, its opened tokens and its live
+/// connections.
 pub struct Remembered {
     grant: CurrentGrant,
     /// `None` for a dead grant: nothing is served from it, so its tokens stay sealed.
     tokens: Option<TokenSet>,
+    /// The grant's connections that are not disconnected. Every write to them goes through
+    /// this object (disconnect, a consent, a role change found by a validation), and every
+    /// write forgets the memory, so this stays true between writes.
+    connections: Vec<LiveConnection>,
+}
+
+/// A connection of the grant that is not disconnected, and whether it may still act.
+#[derive(Deserialize)]
+struct LiveConnection {
+    id: String,
+    access: String,
+    access_reason: Option<String>,
+}
+
+impl Remembered {
+    /// Refuses connection `id` unless it is live and may act: `not_found` for one that is not
+    /// (or no longer) the grant's, `connection_dead` for a page whose role was lost (the grant
+    /// works, but not for this account).
+    fn check_connection(&self, id: &str) -> std::result::Result<(), ApiError> {
+        match self.connections.iter().find(|c| c.id == id) {
+            None => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("No connection {id}."),
+            )),
+            Some(c) if c.access == "lost" => Err(ApiError::new(
+                ErrorCode::ConnectionDead,
+                c.access_reason.clone().unwrap_or_else(|| {
+                    "The account no longer has a role on this page. Reconnect it.".to_owned()
+                }),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 /// The object's memory of its grant. Safe because the object is the grant's only writer:
@@ -307,7 +347,7 @@ pub async fn store_in_object(
     memory: &Memory,
     mut req: Request,
 ) -> Handled {
-    let mut input: StoreGrant = respond::read_json(&mut req).await?;
+    let mut input: StoreGrant = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;
@@ -638,7 +678,7 @@ pub async fn access_token_in_object(
     memory: &Memory,
     mut req: Request,
 ) -> Handled {
-    let ask: TokenAsk = respond::read_json(&mut req).await?;
+    let ask: TokenAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
@@ -652,7 +692,20 @@ pub async fn access_token_in_object(
                 "dead" => None,
                 _ => Some(open_tokens(env, &grant)?),
             };
-            std::rc::Rc::new(Remembered { grant, tokens })
+            let connections: Vec<LiveConnection> = db
+                .prepare(
+                    "SELECT id, access, access_reason FROM connections \
+                     WHERE grant_id = ?1 AND disconnected_at IS NULL",
+                )
+                .bind(&[ask.grant_id.as_str().into()])?
+                .all()
+                .await?
+                .results()?;
+            std::rc::Rc::new(Remembered {
+                grant,
+                tokens,
+                connections,
+            })
         }
     };
     let wrote = std::cell::Cell::new(false);
@@ -680,6 +733,9 @@ async fn serve_token(
         return Err(
             ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.").into(),
         );
+    }
+    if let Some(id) = &ask.connection_id {
+        remembered.check_connection(id)?;
     }
     let Some(mut tokens) = remembered.tokens.clone().filter(|_| grant.state != "dead") else {
         return Err(dead_error(grant).into());

@@ -54,14 +54,15 @@ async fn verified(
     db: &D1Database,
     spec: &ProviderSpec,
 ) -> Handled<(SignedRequest, String)> {
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::invalid_request("The request body could not be read."))?;
+    let body = respond::read_body(req).await?;
     if body.len() > MAX_BODY {
-        return Err(ApiError::invalid_request("The request body is too large.").into());
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "Meta's callbacks are small forms; this body is larger than 16 KiB.",
+        )
+        .into());
     }
-    let signed = oauth2::url::form_urlencoded::parse(&body)
+    let signed = oauth2::url::form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "signed_request")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| {
@@ -266,7 +267,7 @@ pub async fn ended_in_object(
     memory: &Memory,
     mut req: Request,
 ) -> Handled {
-    let ask: EndedAsk = respond::read_json(&mut req).await?;
+    let ask: EndedAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

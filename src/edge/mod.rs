@@ -5,6 +5,8 @@
 //! stable code (see `core::api_error`) and a structured log line.
 
 mod admin;
+#[cfg(feature = "bench")]
+mod bench;
 mod bindings;
 mod callback;
 mod circuits;
@@ -43,6 +45,7 @@ mod sweep;
 mod tenant_api;
 #[cfg(feature = "test-powers")]
 mod test_powers;
+mod token_audit;
 mod webhook_delivery;
 mod webhooks;
 
@@ -60,6 +63,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let now = clock::now(&env).await;
     let response = match (routes::resolve(&method, &path), now) {
+        #[cfg(feature = "bench")]
+        (Err(_), Ok(now)) if path.starts_with("/__bench/") => {
+            respond::answer(bench::handle(req, &env, &path, now).await, "bench.failed")
+        }
         (Err(api_error), _) => respond::error(&api_error),
         (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
         (Ok(route), Ok(now)) => respond::answer(

@@ -139,7 +139,7 @@ pub async fn create(
 ) -> Handled {
     let key = idempotency_key(req.headers().get("idempotency-key")?.as_deref())
         .map_err(ApiError::invalid_request)?;
-    let body = req.text().await.unwrap_or_default();
+    let body = respond::read_body(&mut req).await?;
     let asked = PostRequest::parse(&body).map_err(ApiError::invalid_request)?;
     if let Some(answer) = replay(db, caller, &key, &asked).await? {
         return Ok(answer);
@@ -505,7 +505,7 @@ pub async fn resolve(
     target_id: &str,
     now: Timestamp,
 ) -> Handled {
-    let body = req.text().await.unwrap_or_default();
+    let body = respond::read_body(&mut req).await?;
     let resolution = Resolution::parse(&body).map_err(ApiError::invalid_request)?;
     let (_, targets) = find_post(db, caller, post_id).await?;
     let target = targets.iter().find(|t| t.id == target_id).ok_or_else(|| {

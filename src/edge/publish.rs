@@ -844,6 +844,8 @@ async fn token_of(env: &Env, t: &Target, validate: bool) -> Result<Token> {
         env,
         &t.grant_id,
         &t.tenant_id,
+        // The publish path reads its connection's standing with the target (`load`).
+        None,
         &t.external_id,
         TokenRequest {
             min_valid_seconds: 120,

@@ -91,16 +91,67 @@ fn json_text(status: u16, text: String) -> Result<Response> {
     Ok(response)
 }
 
-/// The request's JSON body as `T`, or an `invalid_request` error that says what is wrong.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
+/// The request's body as text, read up to `core::request_body`'s cap: `payload_too_large`
+/// past it (before reading, when the length is declared), `invalid_request` when it cannot be
+/// read or is not UTF-8. An absent body is empty. A chunked body that passes the cap is read to
+/// its end without being kept (at most the platform's own request limit): locally, a body left
+/// half-read stalled `wrangler dev`'s proxy for every request after it.
+pub async fn read_body(req: &mut worker::Request) -> std::result::Result<String, ApiError> {
+    use crate::core::request_body::{check_declared, BodyCount};
+    use futures_util::StreamExt;
+    let unreadable = || ApiError::invalid_request("The request body could not be read.");
+    let declared = req
+        .headers()
+        .get("content-length")
+        .map_err(|_| unreadable())?;
+    check_declared(declared.as_deref())?;
+    let Ok(mut stream) = req.stream() else {
+        return Ok(String::new()); // no body at all
+    };
+    let mut count = BodyCount::default();
+    let mut bytes = Vec::new();
+    let mut refused = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if refused.is_some() {
+            continue; // drained, not kept: a body left half-read stalls the connection locally
+        }
+        match count.add(chunk.len()) {
+            Ok(()) => bytes.extend_from_slice(&chunk),
+            Err(e) => refused = Some(e),
+        }
+    }
+    if let Some(e) = refused {
+        return Err(e);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid_request("The request body is not UTF-8."))
+}
+
+/// A call's JSON body as `T`, not capped: for the worker's own calls to its Durable Objects
+/// (a consent's tokens for a person with hundreds of Pages can pass the public cap) and the
+/// operator-only bench seed. Anything a client sends goes through [`read_json`].
+pub async fn read_own_json<T: serde::de::DeserializeOwned>(
     req: &mut worker::Request,
 ) -> std::result::Result<T, ApiError> {
     let text = req
         .text()
         .await
         .map_err(|_| ApiError::invalid_request("The request body could not be read."))?;
-    serde_json::from_str(&text)
+    parse_json(&text)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ApiError> {
+    serde_json::from_str(text)
         .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))
+}
+
+/// The request's JSON body as `T`, or an `invalid_request` error that says what is wrong
+/// (`payload_too_large` past the cap).
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &mut worker::Request,
+) -> std::result::Result<T, ApiError> {
+    parse_json(&read_body(req).await?)
 }
 
 /// A page for a browser. Pages carry no script and are never cached or framed.

@@ -157,7 +157,7 @@ struct Outcome {
 
 /// Inside the grant's object: claim, mark, call, compare-and-swap.
 pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Handled {
-    let probe: RefreshProbe = respond::read_json(&mut req).await?;
+    let probe: RefreshProbe = respond::read_own_json(&mut req).await?;
     let now = clock::now(env).await?;
     let Some(row) = grant_row(env, &probe.grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());

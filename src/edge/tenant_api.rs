@@ -3,11 +3,10 @@
 //! Every query is scoped by the key's tenant, so one tenant can never read another's rows.
 //! Connections are listed without any token; reading tokens is a separate, `tokens:read` call.
 
-use super::d1_time::bind as ms;
 use super::d1_time::{self, json as at};
 use super::grant_visit::VisitAsk;
 use super::respond::{self, Handled};
-use super::{bindings, connect, disconnect, grants, reconnect, webhooks};
+use super::{bindings, clock, connect, disconnect, grants, reconnect, webhooks};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{hash_presented, Scope, Scopes};
 use crate::core::auth::bearer_credential;
@@ -15,13 +14,16 @@ use crate::core::clock::Timestamp;
 use crate::core::expiry_warnings::Warnings;
 use crate::core::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant_tokens::TokenRequest;
+use crate::core::isolate_cache::IsolateCache;
 use crate::core::query;
 use crate::core::routes::TenantRoute;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use worker::{Context, D1Database, Env, Request};
 
 /// Who is calling: the tenant behind a live API key.
+#[derive(Clone)]
 pub struct Caller {
     pub tenant_id: String,
     pub key_id: String,
@@ -33,6 +35,35 @@ struct KeyLookup {
     id: String,
     tenant_id: String,
     scopes: String,
+    expires_at: Option<f64>,
+}
+
+/// A live key as this isolate last read it: whose it is, and until when it works.
+#[derive(Clone)]
+struct KnownKey {
+    caller: Caller,
+    expires_at: Option<Timestamp>,
+}
+
+/// How long an isolate trusts a key it looked up. Safe because a key's lookup is the only
+/// fact cached: its expiry is still checked on every request against the stored date, and a
+/// revocation or rotation through this isolate forgets the key at once ([`forget_key`]). A key
+/// revoked through another isolate keeps working here for at most this long; a deleted tenant
+/// likewise.
+const KEY_TTL_MS: i64 = 30_000;
+
+thread_local! {
+    /// Live keys by their secret's hash (never the secret), for [`KEY_TTL_MS`].
+    static KNOWN_KEYS: RefCell<IsolateCache<KnownKey>> =
+        RefCell::new(IsolateCache::new(KEY_TTL_MS, 1_000));
+}
+
+/// Makes this isolate forget key `key_id` (it was revoked, or its expiry moved).
+pub fn forget_key(key_id: &str) {
+    KNOWN_KEYS.with(|keys| {
+        keys.borrow_mut()
+            .forget_where(|k| k.caller.key_id == key_id)
+    });
 }
 
 /// The caller behind the request's API key, or `unauthorized`. The same answer for a missing,
@@ -47,9 +78,18 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
     let Some(hash) = bearer_credential(header.as_deref()).and_then(hash_presented) else {
         return Err(refused().into());
     };
+    let real_now = clock::real_now().as_millis();
+    let known = KNOWN_KEYS.with(|keys| keys.borrow().get(&hash, real_now));
+    if let Some(known) = known {
+        if known.expires_at.is_some_and(|at| at <= now) {
+            return Err(refused().into());
+        }
+        return Ok(known.caller);
+    }
     let found: Option<KeyLookup> = db
         .prepare(
-            "SELECT k.id, k.tenant_id, k.scopes FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+            "SELECT k.id, k.tenant_id, k.scopes, k.expires_at \
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.secret_hash = ?1 AND k.revoked_at IS NULL \
                AND (k.expires_at IS NULL OR k.expires_at > ?2) AND t.deleted_at IS NULL",
         )
@@ -57,11 +97,17 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
         .first(None)
         .await?;
     let key = found.ok_or_else(refused)?;
-    Ok(Caller {
+    let caller = Caller {
         key_id: key.id,
         tenant_id: key.tenant_id,
         scopes: Scopes::from_stored(&key.scopes),
-    })
+    };
+    let known = KnownKey {
+        caller: caller.clone(),
+        expires_at: key.expires_at.map(d1_time::read),
+    };
+    KNOWN_KEYS.with(|keys| keys.borrow_mut().put(&hash, known, real_now));
+    Ok(caller)
 }
 
 pub async fn handle(
@@ -112,7 +158,7 @@ pub async fn handle(
             super::posts::resolve(req, env, &db, &caller, &post, &target, now).await
         }
         TenantRoute::ConnectionToken(id) => {
-            let body = req.text().await.unwrap_or_default();
+            let body = respond::read_body(&mut req).await?;
             let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;
             connection_token(env, ctx, &db, &caller, &id, ask, now).await
         }
@@ -267,30 +313,12 @@ pub(super) async fn live_grant_of(
     caller: &Caller,
     id: &str,
 ) -> worker::Result<Option<String>> {
-    Ok(live_connection(db, caller, id).await?.map(|r| r.grant_id))
-}
-
-/// A live connection's grant, its account at the platform and whether it still may act
-/// for that account.
-#[derive(Deserialize)]
-pub(super) struct LiveConnection {
-    pub grant_id: String,
-    pub external_id: String,
-    pub access: String,
-    pub access_reason: Option<String>,
-}
-
-pub(super) async fn live_connection(
-    db: &D1Database,
-    caller: &Caller,
-    id: &str,
-) -> worker::Result<Option<LiveConnection>> {
     db.prepare(
-        "SELECT grant_id, external_id, access, access_reason FROM connections \
+        "SELECT grant_id FROM connections \
          WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
     )
     .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-    .first(None)
+    .first(Some("grant_id"))
     .await
 }
 
@@ -378,10 +406,48 @@ async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handle
     Ok(respond::json(200, &json!({ "events": listed }))?)
 }
 
+/// Where a connection lives: its tenant, its grant and its account at the platform.
+#[derive(Clone, Deserialize)]
+struct ConnectionHome {
+    tenant_id: String,
+    grant_id: String,
+    external_id: String,
+}
+
+/// How long an isolate keeps a connection's home. Safe at any length: none of the three ever
+/// changes for a connection id (a reconnect stores into the same grant and connection, and
+/// nothing deletes connections). Whether the connection is still live and may still act is
+/// not cached here: the grant's object answers that from the grant's live connections, which
+/// it holds in memory and forgets on every write (disconnects and role changes go through it).
+const HOME_TTL_MS: i64 = 3_600_000;
+
+thread_local! {
+    static CONNECTION_HOMES: RefCell<IsolateCache<ConnectionHome>> =
+        RefCell::new(IsolateCache::new(HOME_TTL_MS, 10_000));
+}
+
+/// Connection `id`'s home, live or not; from this isolate's cache when it has it.
+async fn connection_home(db: &D1Database, id: &str) -> worker::Result<Option<ConnectionHome>> {
+    let real_now = clock::real_now().as_millis();
+    if let Some(home) = CONNECTION_HOMES.with(|homes| homes.borrow().get(id, real_now)) {
+        return Ok(Some(home));
+    }
+    let found: Option<ConnectionHome> = db
+        .prepare("SELECT tenant_id, grant_id, external_id FROM connections WHERE id = ?1")
+        .bind(&[id.into()])?
+        .first(None)
+        .await?;
+    if let Some(home) = &found {
+        CONNECTION_HOMES.with(|homes| homes.borrow_mut().put(id, home.clone(), real_now));
+    }
+    Ok(found)
+}
+
 /// `POST /v1/connections/{id}/token`: the stored access token, through the grant's object.
-/// Every read is audited in `token_reads` (who, which connection, what they got; never the
-/// token), after the answer has gone out (`wait_until`): the audit never delays the caller,
-/// and a failed audit write is logged.
+/// The API key and the connection's home come from this isolate's caches when it has them, so
+/// a fresh token costs one round trip to the grant's object, which serves it from memory.
+/// Every read is audited in `token_reads` after the answer has gone out, grouped with the
+/// other reads in flight (`token_audit`): the audit never delays the caller.
 async fn connection_token(
     env: &Env,
     ctx: &Context,
@@ -391,26 +457,25 @@ async fn connection_token(
     ask: TokenRequest,
     now: Timestamp,
 ) -> Handled {
-    let (grant_id, mut answer) = match live_connection(db, caller, id).await? {
+    let home = connection_home(db, id)
+        .await?
+        .filter(|home| home.tenant_id == caller.tenant_id);
+    let (grant_id, mut answer) = match home {
         None => (
             None,
             Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         ),
-        // A page whose role was lost: its grant works, but not for this account.
-        Some(c) if c.access == "lost" => {
-            let why = c.access_reason.unwrap_or_else(|| {
-                "The account no longer has a role on this page. Reconnect it.".to_owned()
-            });
-            (
-                Some(c.grant_id),
-                Err(ApiError::new(ErrorCode::ConnectionDead, why).into()),
+        Some(home) => {
+            let answer = grants::access_token(
+                env,
+                &home.grant_id,
+                &caller.tenant_id,
+                Some(id),
+                &home.external_id,
+                ask,
             )
-        }
-        Some(c) => {
-            let answer =
-                grants::access_token(env, &c.grant_id, &caller.tenant_id, &c.external_id, ask)
-                    .await;
-            (Some(c.grant_id), answer)
+            .await;
+            (Some(home.grant_id), answer)
         }
     };
     // A refusal's body is a JSON error (never a token): its code says what the caller got.
@@ -434,26 +499,17 @@ async fn connection_token(
         (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::ConnectionDead => "dead",
         _ => "failed",
     };
-    let audit = db
-        .prepare(
-            "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, outcome, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&[
-            caller.tenant_id.as_str().into(),
-            caller.key_id.as_str().into(),
-            id.into(),
-            super::d1::text_or_null(grant_id.as_deref()),
-            outcome.into(),
-            ms(now),
-        ])?;
-    ctx.wait_until(async move {
-        if let Err(e) = audit.run().await {
-            super::logging::emit(
-                &crate::core::log::LogLine::error("token_read.audit_failed", now)
-                    .field("error", e.to_string()),
-            );
-        }
-    });
+    super::token_audit::record(
+        ctx,
+        bindings::db(env)?,
+        super::token_audit::TokenRead {
+            tenant_id: caller.tenant_id.clone(),
+            api_key_id: caller.key_id.clone(),
+            connection_id: id.to_owned(),
+            grant_id,
+            outcome,
+            at: now,
+        },
+    );
     answer
 }

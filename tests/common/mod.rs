@@ -212,6 +212,8 @@ pub struct Worker {
     persist: PathBuf,
     log: PathBuf,
     env_file: PathBuf,
+    /// The build flavour wrangler dev serves (`EVERGREEN_BUILD`).
+    flavour: String,
     runtime: Option<Runtime>,
     agent: ureq::Agent,
 }
@@ -226,16 +228,18 @@ struct Runtime {
 
 impl Worker {
     fn start(name: &str, vars: Vec<(String, String)>) -> Worker {
+        // The test build, unless the bench asks for its own (`EVERGREEN_BUILD=bench`).
+        let want = std::env::var("EVERGREEN_BUILD").unwrap_or_else(|_| "test".to_owned());
         let flavour =
             fs::read_to_string(root().join("build/.evergreen-flavour")).unwrap_or_default();
         assert!(
-            flavour.starts_with("test "),
-            "build/ holds no test build of the worker: run `scripts/test`, or \
-             `scripts/build-worker --test` before `cargo test --test '*'`"
+            flavour.starts_with(&format!("{want} ")),
+            "build/ holds no {want} build of the worker: run `scripts/test`, or \
+             `scripts/build-worker --{want}` before `cargo test --test '*'`"
         );
         if let Some(newer) = newer_than(&root().join("build/.evergreen-flavour")) {
             panic!(
-                "the test bundle in build/ is older than {}: run `scripts/build-worker --test` \
+                "the {want} bundle in build/ is older than {}: run `scripts/build-worker --{want}` \
                  (scripts/test does)",
                 newer.display()
             );
@@ -283,6 +287,7 @@ impl Worker {
             persist,
             log: dir.join("wrangler.log"),
             env_file,
+            flavour: want,
             runtime: None,
             agent: ureq::AgentBuilder::new()
                 .redirects(0)
@@ -313,7 +318,7 @@ impl Worker {
             .arg("--env-file")
             .arg(&self.env_file)
             .current_dir(root())
-            .env("EVERGREEN_BUILD", "test")
+            .env("EVERGREEN_BUILD", &self.flavour)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("NO_COLOR", "1")

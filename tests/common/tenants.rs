@@ -10,6 +10,7 @@ pub fn bearer(key: &str) -> String {
 
 pub struct Tenant<'a> {
     stack: &'a Stack,
+    pub id: String,
     pub manage: String,
     pub tokens: String,
     pub return_url: String,
@@ -41,12 +42,41 @@ impl<'a> Tenant<'a> {
             &json!({ "urls": [return_url] }),
         );
         assert_eq!(set.status, 200, "{set:?}");
+        let (manage, tokens) = (key(&["manage"]), key(&["tokens:read"]));
         Tenant {
             stack,
-            manage: key(&["manage"]),
-            tokens: key(&["tokens:read"]),
+            id,
+            manage,
+            tokens,
             return_url,
         }
+    }
+
+    /// A new API key of this tenant's with `scopes`, made by the operator.
+    pub fn new_key(&self, scopes: &[&str]) -> String {
+        let made = self.stack.worker.send(
+            "POST",
+            &format!("/admin/tenants/{}/api-keys", self.id),
+            Some(&self.stack.operator()),
+            &json!({ "scopes": scopes }),
+        );
+        assert_eq!(made.status, 201, "{made:?}");
+        made.body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// A webhook endpoint at `url`: its id and its signing secret (shown this once).
+    pub fn webhook_endpoint(&self, url: &str) -> (String, String) {
+        let made = self.stack.worker.send(
+            "POST",
+            "/v1/webhook-endpoints",
+            Some(&bearer(&self.manage)),
+            &json!({ "url": url }),
+        );
+        assert_eq!(made.status, 201, "{made:?}");
+        (
+            made.body["id"].as_str().unwrap().to_owned(),
+            made.body["secret"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub fn connect_session(&self, end_user_ref: &str) -> Answer {
