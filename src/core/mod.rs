@@ -50,6 +50,7 @@ pub mod reconnect_links;
 pub mod refresh_failure;
 pub mod refresh_schedule;
 pub mod request_body;
+pub mod retention;
 pub mod return_urls;
 pub mod routes;
 pub mod settings;

@@ -4,11 +4,12 @@
 //! `/cdn-cgi/handler/scheduled?cron=...`. Jobs are idempotent under overlap (the platform
 //! delivers crons at least once, and runs may overlap).
 
-use super::{bindings, clock, d1_time, logging};
+use super::{bindings, clock, d1, d1_time, logging};
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::purge_cutoff;
 use crate::core::cron::CronJob;
 use crate::core::log::LogLine;
+use crate::core::retention::{Retention, PURGE_BATCH};
 use serde_json::{json, Value};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Result, ScheduledEvent};
@@ -67,8 +68,9 @@ pub async fn run(event: ScheduledEvent, env: Env) {
     }
 }
 
-/// The hourly sweep: hands the due grants to the refresh queue (`sweep`), and deletes connect,
-/// OAuth and connections-page sessions that expired more than a day ago.
+/// The hourly sweep: hands the due grants to the refresh queue (`sweep`), deletes connect,
+/// OAuth and connections-page sessions that expired more than a day ago, and prunes what
+/// `RETENTION` no longer keeps ([`prune`]).
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     let mut summary = super::sweep::sweep(env, now, None).await?;
     let db = bindings::db(env)?;
@@ -90,7 +92,54 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     summary["purged_oauth_sessions"] = json!(removed.first().copied().unwrap_or(0));
     summary["purged_connect_sessions"] = json!(removed.get(1).copied().unwrap_or(0));
     summary["purged_page_sessions"] = json!(removed.get(2).copied().unwrap_or(0));
+    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), prune(env, now).await?) {
+        all.extend(more);
+    }
     Ok(summary)
+}
+
+/// Deletes what `RETENTION` no longer keeps (`core::retention`), at most a batch per table per
+/// run. Deliveries go before events (a delivery points at its event), and each connection's
+/// latest event stays, so its `seq` goes on counting.
+async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
+    let retention = bindings::setting(env, "RETENTION", Retention::parse);
+    let cutoffs = retention.cutoffs(now);
+    let db = bindings::db(env)?;
+    let batch = d1::int(PURGE_BATCH.into());
+    let pruned = db
+        .batch(vec![
+            db.prepare(
+                "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+                   WHERE status != 'pending' AND created_at < ?1 LIMIT ?2)",
+            )
+            .bind(&[d1_time::bind(cutoffs.deliveries), batch.clone()])?,
+            db.prepare(
+                "DELETE FROM events WHERE id IN (SELECT e.id FROM events e \
+                   WHERE e.occurred_at < ?1 \
+                     AND e.seq < (SELECT MAX(l.seq) FROM events l WHERE l.connection_id = e.connection_id) \
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) \
+                   LIMIT ?2)",
+            )
+            .bind(&[d1_time::bind(cutoffs.events), batch.clone()])?,
+            db.prepare(
+                "DELETE FROM token_reads WHERE id IN \
+                   (SELECT id FROM token_reads WHERE at < ?1 LIMIT ?2)",
+            )
+            .bind(&[d1_time::bind(cutoffs.token_reads), batch.clone()])?,
+            db.prepare(
+                "DELETE FROM reconnect_nonces WHERE nonce IN \
+                   (SELECT nonce FROM reconnect_nonces WHERE consumed_at < ?1 LIMIT ?2)",
+            )
+            .bind(&[d1_time::bind(cutoffs.reconnect_nonces), batch])?,
+        ])
+        .await?;
+    let removed: Vec<usize> = pruned.iter().map(super::d1::changes).collect();
+    Ok(json!({
+        "pruned_deliveries": removed.first().copied().unwrap_or(0),
+        "pruned_events": removed.get(1).copied().unwrap_or(0),
+        "pruned_token_reads": removed.get(2).copied().unwrap_or(0),
+        "pruned_reconnect_nonces": removed.get(3).copied().unwrap_or(0),
+    }))
 }
 
 /// The minute dispatch: due posts go to the publish queue; the reconcilers re-send publish
