@@ -309,6 +309,16 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         200
     );
     assert_eq!(
+        c.call("GET", "/admin/metrics", &[], "", &as_op, Body::None)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.call("GET", "/admin/metrics", &[], "", &[], Body::None)
+            .status,
+        401
+    );
+    assert_eq!(
         c.call(
             "POST",
             "/admin/dead-letters/{dead_letter_id}/replay",

@@ -42,6 +42,9 @@ pub enum AdminRoute {
     RevokeApiKey(String),
     /// `GET /admin/dead-letters[?queue=…]`: messages the consumers could not process.
     DeadLetters,
+    /// `GET /admin/metrics`: per-platform standing and outcomes, sweep backlog, outbox lag,
+    /// publish backlog, dead-letter depth.
+    Metrics,
     /// `POST /admin/dead-letters/{id}/replay`: sends the message to its work queue again.
     ReplayDeadLetter(String),
     /// `PUT /admin/tenants/{id}/return-urls` `{"urls": [...]}`.
@@ -318,6 +321,7 @@ fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiEr
             AdminRoute::RevokeApiKey(id(k).ok_or(None)?),
         ),
         ["dead-letters"] => only(method, &["GET"], AdminRoute::DeadLetters),
+        ["metrics"] => only(method, &["GET"], AdminRoute::Metrics),
         ["dead-letters", d, "replay"] => only(
             method,
             &["POST"],
@@ -748,5 +752,10 @@ mod tests {
             resolve("POST", "/admin/dead-letters/7/replay"),
             Ok(Route::Admin(AdminRoute::ReplayDeadLetter("7".into())))
         );
+        assert_eq!(
+            resolve("GET", "/admin/metrics"),
+            Ok(Route::Admin(AdminRoute::Metrics))
+        );
+        assert_eq!(resolve("POST", "/admin/metrics").unwrap_err().status(), 405);
     }
 }

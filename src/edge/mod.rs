@@ -28,6 +28,7 @@ mod healthz;
 mod http_client;
 mod logging;
 mod meta_callbacks;
+mod metrics;
 mod openapi;
 mod outbox;
 mod platform;

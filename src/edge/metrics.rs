@@ -1,0 +1,124 @@
+//! `GET /admin/metrics` (operator): what someone running Evergreen watches, read from D1 when
+//! asked. Nothing is counted on the hot paths; each figure is a query over what is stored:
+//!
+//! - **per platform**: grants by standing (working, refresh failing, dead), and how many were
+//!   refreshed (or newly connected: a consent sets the same time) and how many failed in the
+//!   last 24 hours (a grant counts once however often);
+//!   the events raised in the last 24 hours, by type;
+//! - **sweep backlog**: grants due now and how overdue the oldest is;
+//! - **outbox lag**: webhook deliveries pending and the age of the oldest;
+//! - **publish lag**: post targets due and not yet sent, and the oldest's age;
+//! - **dead letters**: messages the consumers could not process and nobody replayed yet.
+//!
+//! The per-platform counts scan `grants`; at millions of grants this is a slow query for an
+//! occasional look, not something to poll every few seconds (`docs/scale.md`).
+
+use super::d1_time::{bind as ms, read as time};
+use crate::core::clock::Timestamp;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use worker::{D1Database, Result};
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Deserialize)]
+struct Standing {
+    provider: String,
+    standing: String,
+    grants: f64,
+    refreshed_24h: f64,
+    failed_24h: f64,
+}
+
+#[derive(Deserialize)]
+struct EventCount {
+    provider: String,
+    kind: String,
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct Lag {
+    n: f64,
+    oldest: Option<f64>,
+}
+
+pub async fn metrics(db: &D1Database, now: Timestamp) -> Result<Value> {
+    let day_ago = ms(now.plus_millis(-DAY_MS));
+    let results = db
+        .batch(vec![
+            db.prepare(
+                "SELECT provider, \
+                   CASE WHEN state = 'dead' THEN 'dead' \
+                        WHEN refresh_state != 'ok' THEN 'refresh_failing' ELSE 'working' END \
+                     AS standing, \
+                   COUNT(*) AS grants, \
+                   SUM(CASE WHEN last_refresh_at >= ?1 THEN 1 ELSE 0 END) AS refreshed_24h, \
+                   SUM(CASE WHEN last_failure_at >= ?1 THEN 1 ELSE 0 END) AS failed_24h \
+                 FROM grants GROUP BY provider, standing ORDER BY provider, standing",
+            )
+            .bind(std::slice::from_ref(&day_ago))?,
+            db.prepare(
+                "SELECT g.provider AS provider, e.type AS kind, COUNT(*) AS n \
+                 FROM events e JOIN grants g ON g.id = e.grant_id \
+                 WHERE e.occurred_at >= ?1 GROUP BY g.provider, e.type ORDER BY 1, 2",
+            )
+            .bind(&[day_ago])?,
+            db.prepare(
+                "SELECT COUNT(*) AS n, MIN(next_check_at) AS oldest FROM grants \
+                 WHERE next_check_at <= ?1",
+            )
+            .bind(&[ms(now)])?,
+            db.prepare(
+                "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
+                 WHERE status = 'pending'",
+            ),
+            db.prepare(
+                "SELECT COUNT(*) AS n, MIN(not_before) AS oldest FROM post_targets \
+                 WHERE state IN ('scheduled', 'queued') AND not_before <= ?1",
+            )
+            .bind(&[ms(now)])?,
+            db.prepare(
+                "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM dead_letters \
+                 WHERE replayed_at IS NULL",
+            ),
+        ])
+        .await?;
+    let mut platforms = Map::new();
+    for s in results[0].results::<Standing>()? {
+        let entry = platforms.entry(s.provider).or_insert_with(
+            || json!({ "grants": {}, "refreshed_24h": 0, "failed_24h": 0, "events_24h": {} }),
+        );
+        entry["grants"][s.standing] = json!(s.grants as u64);
+        for key in ["refreshed_24h", "failed_24h"] {
+            let add = if key == "refreshed_24h" {
+                s.refreshed_24h
+            } else {
+                s.failed_24h
+            };
+            entry[key] = json!(entry[key].as_u64().unwrap_or(0) + add as u64);
+        }
+    }
+    for e in results[1].results::<EventCount>()? {
+        if let Some(entry) = platforms.get_mut(&e.provider) {
+            entry["events_24h"][e.kind] = json!(e.n as u64);
+        }
+    }
+    let lag = |i: usize, count: &str, age: &str| -> Result<Value> {
+        let row = results[i].results::<Lag>()?.into_iter().next();
+        let (n, oldest) = row.map_or((0, None), |r| (r.n as u64, r.oldest.map(time)));
+        let seconds = oldest.map(|t| ((now.as_millis() - t.as_millis()).max(0) / 1_000) as u64);
+        let mut out = Map::new();
+        out.insert(count.to_owned(), json!(n));
+        out.insert(age.to_owned(), json!(seconds));
+        Ok(Value::Object(out))
+    };
+    Ok(json!({
+        "at": now.to_rfc3339(),
+        "platforms": platforms,
+        "sweep_backlog": lag(2, "due", "oldest_overdue_seconds")?,
+        "outbox": lag(3, "pending", "oldest_pending_seconds")?,
+        "publish_backlog": lag(4, "due", "oldest_overdue_seconds")?,
+        "dead_letters": lag(5, "unreplayed", "oldest_seconds")?,
+    }))
+}
