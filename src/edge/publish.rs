@@ -169,10 +169,18 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
         .await?
         .results()?;
     let mut unconfirmed = 0;
+    let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
     for e in &expired {
         let Some(target) = load(&db, &e.id).await? else {
             continue;
         };
+        // Where the platform lists the account's recent posts, the recheck looks the post up
+        // from the next dispatch on (`publish/recheck.rs`), as after any unclear answer: a
+        // runtime killed mid-publish needs no person when the platform can tell.
+        let can_look = catalogue
+            .get(&target.provider)
+            .and_then(|spec| spec.publish.as_ref())
+            .is_some_and(|publish| publish.lookup_url.is_some());
         let settled = settle(
             env,
             &db,
@@ -180,10 +188,18 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
             Settle {
                 state: TargetState::Unconfirmed,
                 reason: "lease_expired",
-                message: "The publish request went out and no outcome was recorded before the \
-                          claim expired. Check the platform, then resolve the target."
-                    .into(),
+                message: format!(
+                    "The publish request went out and no outcome was recorded before the claim \
+                     expired. {}",
+                    if can_look {
+                        "Evergreen looks for the post on the platform for a while, then settles \
+                         the target."
+                    } else {
+                        "Check the platform, then resolve the target."
+                    }
+                ),
                 lease_id: Some(&e.lease_id),
+                recheck_at: can_look.then_some(now),
                 ..Settle::default()
             },
             now,
