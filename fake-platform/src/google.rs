@@ -10,7 +10,7 @@
 use crate::consent::{self, Consent};
 use crate::fixtures::Fixtures;
 use crate::http::{escape_html, hidden_inputs, Incoming, Reply};
-use crate::state::{CodeRules, RefreshRules, Shared};
+use crate::state::{CodeRules, HoldPoint, RefreshRules, Shared};
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
@@ -29,7 +29,11 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
     Some(match (req.method.as_str(), req.path.as_str()) {
         ("GET", AUTHORIZE_PATH) => consent_page(shared, req),
         ("POST", AUTHORIZE_PATH) => decide(shared, req),
-        ("POST", TOKEN_PATH) => crate::faults::serve_token(shared, || token(shared, req)),
+        ("POST", TOKEN_PATH) => {
+            let reply = crate::faults::serve_token(shared, || token(shared, req));
+            shared.pause_at(HoldPoint::TokenResponse);
+            reply
+        }
         ("POST", REVOKE_PATH) => revoke(shared, req),
         ("GET", CHANNELS_PATH) => channels(shared, req),
         _ => return None,

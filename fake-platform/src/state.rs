@@ -117,8 +117,8 @@ pub struct AccessToken {
 /// Where a handler can be made to stop and wait for the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldPoint {
-    /// The token endpoint has done its work (a refresh token is already rotated) and holds its
-    /// answer: what a caller sees when its runtime dies mid-call.
+    /// X's or Google's token endpoint has done its work (at X a refresh token is already
+    /// rotated) and holds its answer: what a caller sees when its runtime dies mid-call.
     TokenResponse,
 }
 

@@ -8,6 +8,28 @@ pub fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
 
+/// A tenant's id and keys, owned ([`Tenant::keys`]).
+#[derive(Clone)]
+pub struct TenantKeys {
+    pub id: String,
+    pub manage: String,
+    pub tokens: String,
+    pub return_url: String,
+}
+
+impl TenantKeys {
+    /// The same tenant with the same keys, on `stack` borrowed anew.
+    pub fn on<'b>(&self, stack: &'b Stack) -> Tenant<'b> {
+        Tenant {
+            stack,
+            id: self.id.clone(),
+            manage: self.manage.clone(),
+            tokens: self.tokens.clone(),
+            return_url: self.return_url.clone(),
+        }
+    }
+}
+
 pub struct Tenant<'a> {
     stack: &'a Stack,
     pub id: String,
@@ -49,6 +71,17 @@ impl<'a> Tenant<'a> {
             manage,
             tokens,
             return_url,
+        }
+    }
+
+    /// The tenant's id and keys without the stack: what a test keeps while it lets go of the
+    /// stack to kill and restart the worker ([`TenantKeys::on`] carries on as this tenant).
+    pub fn keys(&self) -> TenantKeys {
+        TenantKeys {
+            id: self.id.clone(),
+            manage: self.manage.clone(),
+            tokens: self.tokens.clone(),
+            return_url: self.return_url.clone(),
         }
     }
 

@@ -112,7 +112,9 @@ pub fn connect(s: &Stack, tenant: &Tenant<'_>, end_user_ref: &str, username: &st
     query_param(back, "connection_id").expect("the return URL gets the connection id")
 }
 
-fn set_clock_offset(s: &Stack, ms: i64) {
+/// Sets the worker's test clock `ms` ahead of real time (0 puts it back). It is kept in D1, so
+/// it survives a restart; [`ClockShift`] puts it back by itself.
+pub fn set_clock_offset(s: &Stack, ms: i64) {
     let answer = s.worker.send(
         "PUT",
         "/__test/clock",
