@@ -3,8 +3,9 @@
 //! does not decrypt.
 //!
 //! Keys come from a keyring (the `DATA_KEYS` secret: `id:base64url-32-bytes`, comma-separated,
-//! the first one active). Older keys stay in the ring to decrypt until a re-encryption sweep has
-//! moved every row to the active key; then they can be removed.
+//! the first one active). Older keys stay in the ring to decrypt until the re-encryption sweep
+//! (`core::key_rotation`, `edge/rekey.rs`) has moved every row to the active key; then they can
+//! be removed.
 //!
 //! Nonces are 96 random bits per seal. At the volumes a connection keeper writes (refreshes,
 //! not messages) that is far inside GCM's random-nonce bound.
@@ -137,6 +138,25 @@ impl Keyring {
             ));
         }
         Ok(Self { keys })
+    }
+
+    /// Every configured key id, in `DATA_KEYS` order: the first is active.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// `sealed` sealed again under the active key with the same binding, or `None` when the
+    /// active key sealed it already: what the re-encryption sweep does to each stored secret.
+    pub fn reseal(
+        &self,
+        sealed: &Sealed,
+        binding: Binding<'_>,
+    ) -> Result<Option<Sealed>, CryptoError> {
+        if &sealed.key_id == self.active_key_id() {
+            return Ok(None);
+        }
+        let plaintext = self.open(sealed, binding)?;
+        self.seal(binding, &plaintext).map(Some)
     }
 
     pub fn active_key_id(&self) -> &KeyId {
@@ -331,6 +351,33 @@ mod tests {
         assert_eq!(
             retired.open(&sealed_with_k1, binding("gr_1")),
             Err(CryptoError::UnknownKey("k1".into()))
+        );
+    }
+
+    #[test]
+    fn a_resealed_secret_opens_without_the_old_key_and_only_with_its_binding() {
+        let old = Keyring::parse(K1).unwrap();
+        let sealed_with_k1 = old.seal(binding("gr_1"), b"secret").unwrap();
+        let rotated = Keyring::parse(&format!("{K2},{K1}")).unwrap();
+        assert_eq!(rotated.key_ids(), vec!["k2", "k1"]);
+        let moved = rotated
+            .reseal(&sealed_with_k1, binding("gr_1"))
+            .unwrap()
+            .expect("k1's secret moves to k2");
+        assert_eq!(moved.key_id.as_str(), "k2");
+        let retired = Keyring::parse(K2).unwrap();
+        assert_eq!(retired.open(&moved, binding("gr_1")).unwrap(), b"secret");
+        assert_eq!(
+            retired.open(&moved, binding("gr_2")),
+            Err(CryptoError::Undecryptable),
+            "the binding carries over"
+        );
+        // Already under the active key: nothing to do.
+        assert_eq!(rotated.reseal(&moved, binding("gr_1")), Ok(None));
+        // A secret presented under the wrong binding is not moved.
+        assert_eq!(
+            rotated.reseal(&sealed_with_k1, binding("gr_2")),
+            Err(CryptoError::Undecryptable)
         );
     }
 

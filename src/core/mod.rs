@@ -30,6 +30,7 @@ pub mod identity;
 pub mod ids;
 pub mod instagram_publish;
 pub mod isolate_cache;
+pub mod key_rotation;
 pub mod log;
 pub mod managed_accounts;
 pub mod media;

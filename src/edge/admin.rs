@@ -41,7 +41,7 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
             delete_client(&db, &tenant, &provider).await?
         }
         AdminRoute::DeadLetters => super::dead_letters::list(&db, &req.inner().url()).await?,
-        AdminRoute::Metrics => (200, super::metrics::metrics(&db, now).await?),
+        AdminRoute::Metrics => (200, super::metrics::metrics(env, &db, now).await?),
         AdminRoute::ReplayDeadLetter(id) => super::dead_letters::replay(env, &db, &id, now).await?,
     };
     Ok(respond::json(status, &body)?)

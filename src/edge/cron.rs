@@ -143,13 +143,18 @@ async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
 }
 
 /// The minute dispatch: due posts go to the publish queue; the reconcilers re-send publish
-/// targets and webhook deliveries whose queue message was lost, and settle expired claims.
+/// targets and webhook deliveries whose queue message was lost, and settle expired claims; the
+/// re-encryption sweep moves a page of stored secrets to the active data key (`rekey`).
 async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
     let mut summary = super::outbox::reconcile(env, now).await?;
     let parts = [
         super::publish::dispatch(env, now).await?,
         super::publish::reconcile(env, now).await?,
         super::publish::recheck(env, now).await?,
+        // A failing re-encryption (say, DATA_KEYS unreadable) must not stop the posts.
+        super::rekey::rekey(env, now)
+            .await
+            .unwrap_or_else(|e| json!({ "rekey_error": e.to_string() })),
     ];
     for part in parts {
         if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), part) {

@@ -3,7 +3,7 @@
 //! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
 //! through its object, so refreshes never race, even when refresh tokens rotate. The object is
 //! addressed by name (`id_from_name(grant_id)`). Its operations: `grants` (store a consent,
-//! read the access token), `grant_visit` (the sweep's visit, a manual refresh); test builds
+//! read the access token, reseal under the active data key), `grant_visit` (the sweep's visit, a manual refresh); test builds
 //! add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
 //! one write at a time happens to the grant, even across awaits.
 
@@ -70,6 +70,10 @@ impl DurableObject for GrantObject {
                 )
                 .await,
                 "grant.token_read_failed",
+            ),
+            "/reseal" => respond::answer(
+                super::grants::reseal_in_object(&self.env, &self.turns, &self.memory, req).await,
+                "grant.reseal_failed",
             ),
             #[cfg(feature = "bench")]
             p if p == super::bench::OBJECT_PATH => super::bench::read_in_object(&self.state).await,

@@ -173,6 +173,86 @@ pub async fn access_token(
     Ok(call_object(env, grant_id, "/access-token", &ask).await?)
 }
 
+/// What the re-encryption sweep asks a grant's object.
+#[derive(Serialize, Deserialize)]
+struct ResealAsk {
+    grant_id: String,
+}
+
+/// Seals the grant's tokens again under the active data key, through its object (the grant's
+/// only writer): `true` when it did, `false` when there was nothing to do.
+pub async fn reseal(env: &Env, grant_id: &str) -> worker::Result<bool> {
+    let ask = ResealAsk {
+        grant_id: grant_id.to_owned(),
+    };
+    let mut answer = call_object(env, grant_id, "/reseal", &ask).await?;
+    let body: serde_json::Value = answer.json().await?;
+    if answer.status_code() != 200 {
+        // The object's error bodies never carry tokens.
+        return Err(worker::Error::RustError(format!(
+            "grant object refused the reseal ({}): {body}",
+            answer.status_code()
+        )));
+    }
+    Ok(body["resealed"] == true)
+}
+
+/// Inside the object: the same tokens at the same version, sealed under the active key. The
+/// write is conditional on the row being as read, so a refresh that wrote meanwhile (sealing
+/// under the active key itself) wins.
+pub async fn reseal_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    mut req: Request,
+) -> Handled {
+    let ask: ResealAsk = respond::read_own_json(&mut req).await?;
+    let _turn = turns.lock().await;
+    memory.forget();
+    let db = bindings::db(env)?;
+    let nothing = || respond::json(200, &json!({ "resealed": false }));
+    let Some(grant) = current(&db, &ask.grant_id).await? else {
+        return Ok(nothing()?);
+    };
+    let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
+        return Ok(nothing()?);
+    };
+    let sealed = Sealed::new(key_id, blob.clone());
+    let resealed = bindings::keyring(env)?
+        .reseal(
+            &sealed,
+            binding(&grant.tenant_id, &grant.id, grant.version as i64),
+        )
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("The grant's tokens could not be resealed: {e}."),
+            )
+        })?;
+    let Some(new) = resealed else {
+        return Ok(nothing()?);
+    };
+    let written = db
+        .prepare(
+            "UPDATE grants SET token_ciphertext = ?1, key_id = ?2 \
+             WHERE id = ?3 AND version = ?4 AND key_id = ?5 AND token_ciphertext = ?6",
+        )
+        .bind(&[
+            new.blob.as_str().into(),
+            new.key_id.as_str().into(),
+            grant.id.as_str().into(),
+            int(grant.version as i64),
+            key_id.as_str().into(),
+            blob.as_str().into(),
+        ])?
+        .run()
+        .await?;
+    Ok(respond::json(
+        200,
+        &json!({ "resealed": changes(&written) == 1 }),
+    )?)
+}
+
 /// What the grant's object remembers between calls: the row, its opened tokens and its live
 /// connections.
 pub struct Remembered {

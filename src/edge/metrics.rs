@@ -8,16 +8,20 @@
 //! - **sweep backlog**: grants due now and how overdue the oldest is;
 //! - **outbox lag**: webhook deliveries pending and the age of the oldest;
 //! - **publish lag**: post targets due and not yet sent, and the oldest's age;
-//! - **dead letters**: messages the consumers could not process and nobody replayed yet.
+//! - **dead letters**: messages the consumers could not process and nobody replayed yet;
+//! - **data keys**: the configured keys (the first active), how many stored secrets each key
+//!   sealed, per table, which older keys are `still_needed` (not yet removable) and which keys
+//!   are `missing` (they sealed stored secrets but are not configured: those cannot be opened).
 //!
 //! The per-platform counts scan `grants`; at millions of grants this is a slow query for an
 //! occasional look, not something to poll every few seconds (`docs/scale.md`).
 
 use super::d1_time::{bind as ms, read as time};
 use crate::core::clock::Timestamp;
+use crate::core::key_rotation;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{D1Database, Result};
+use worker::{D1Database, Env, Result};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -43,7 +47,14 @@ struct Lag {
     oldest: Option<f64>,
 }
 
-pub async fn metrics(db: &D1Database, now: Timestamp) -> Result<Value> {
+#[derive(Deserialize)]
+struct KeyCount {
+    table_name: String,
+    key_id: String,
+    n: f64,
+}
+
+pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value> {
     let day_ago = ms(now.plus_millis(-DAY_MS));
     let results = db
         .batch(vec![
@@ -82,6 +93,19 @@ pub async fn metrics(db: &D1Database, now: Timestamp) -> Result<Value> {
                 "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM dead_letters \
                  WHERE replayed_at IS NULL",
             ),
+            // Stored secrets by the data key that sealed them. PKCE verifiers count only while
+            // a consent can still use them.
+            db.prepare(
+                "SELECT 'grants' AS table_name, key_id, COUNT(*) AS n FROM grants \
+                   WHERE token_ciphertext IS NOT NULL GROUP BY key_id \
+                 UNION ALL SELECT 'tenant_clients', key_id, COUNT(*) FROM tenant_clients \
+                   GROUP BY key_id \
+                 UNION ALL SELECT 'webhook_endpoints', key_id, COUNT(*) FROM webhook_endpoints \
+                   GROUP BY key_id \
+                 UNION ALL SELECT 'oauth_sessions', key_id, COUNT(*) FROM oauth_sessions \
+                   WHERE consumed_at IS NULL AND expires_at > ?1 GROUP BY key_id",
+            )
+            .bind(&[ms(now)])?,
         ])
         .await?;
     let mut platforms = Map::new();
@@ -113,8 +137,30 @@ pub async fn metrics(db: &D1Database, now: Timestamp) -> Result<Value> {
         out.insert(age.to_owned(), json!(seconds));
         Ok(Value::Object(out))
     };
+    let mut sealed: Map<String, Value> = Map::new();
+    let mut per_key: Vec<(String, u64)> = Vec::new();
+    for k in results[6].results::<KeyCount>()? {
+        let entry = sealed.entry(k.key_id.clone()).or_insert_with(|| {
+            json!({ "grants": 0, "tenant_clients": 0, "webhook_endpoints": 0, "oauth_sessions": 0 })
+        });
+        entry[k.table_name] = json!(k.n as u64);
+        per_key.push((k.key_id, k.n as u64));
+    }
+    let configured: Vec<String> = super::bindings::keyring(env)
+        .map(|ring| ring.key_ids().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = configured.iter().map(String::as_str).collect();
+    let counts: Vec<(&str, u64)> = per_key.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    let standing = key_rotation::standing(&names, &counts);
     Ok(json!({
         "at": now.to_rfc3339(),
+        "data_keys": {
+            "active": configured.first(),
+            "configured": configured,
+            "sealed": sealed,
+            "still_needed": standing.still_needed,
+            "missing": standing.missing,
+        },
         "platforms": platforms,
         "sweep_backlog": lag(2, "due", "oldest_overdue_seconds")?,
         "outbox": lag(3, "pending", "oldest_pending_seconds")?,

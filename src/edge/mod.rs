@@ -36,6 +36,7 @@ mod posts;
 mod public_url;
 mod publish;
 mod reconnect;
+mod rekey;
 
 mod queues;
 mod refresh;

@@ -42,7 +42,7 @@ fn random_secret() -> String {
 }
 
 /// 32 random bytes, base64url: one data key for `DATA_KEYS`.
-fn data_key() -> String {
+pub fn data_key() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).expect("random");
@@ -379,6 +379,26 @@ impl Worker {
             let _ = runtime.watchdog.kill();
             let _ = runtime.watchdog.wait();
         }
+    }
+
+    /// The value the worker is started with for variable or secret `key`.
+    pub fn var(&self, key: &str) -> Option<String> {
+        fs::read_to_string(&self.env_file)
+            .ok()?
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")).map(str::to_owned))
+    }
+
+    /// Sets variable or secret `key` for the next start ([`Worker::restart`]).
+    pub fn set_var(&mut self, key: &str, value: &str) {
+        let text = fs::read_to_string(&self.env_file).unwrap();
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|line| !line.starts_with(&format!("{key}=")))
+            .map(str::to_owned)
+            .collect();
+        lines.push(format!("{key}={value}"));
+        fs::write(&self.env_file, lines.join("\n") + "\n").unwrap();
     }
 
     /// Starts the runtime again on the same port and state.
