@@ -199,55 +199,41 @@ fn killed_at_seeded_points_the_reconcilers_lose_nothing_duplicate_nothing_and_ki
                 }
             }
             Kill::Publish => {
-                let username = format!("chaos_{round}_pub");
-                clock.add_account(&s, &username);
-                let connection = connect(&s, &tenant.on(&s), &username, &username);
-                expected.usernames.push(username);
-                expected.alive.push(connection.clone());
+                let connection = x_account(
+                    &s,
+                    &tenant,
+                    &mut clock,
+                    &mut expected,
+                    &format!("chaos_{round}_pub"),
+                );
                 s.fake
                     .inject_publish_fault(PublishFault::SilentAfterCreate(Duration::from_secs(
                         120,
                     )));
                 let text = format!("chaos round {round} (seed {seed}): killed mid-publish");
-                let made = create_post(
-                    &s,
-                    &tenant.on(&s),
-                    &format!("chaos-{seed}-{round}"),
-                    &json!({ "text": text, "connection_ids": [connection] }),
-                );
-                assert_eq!(made.status, 201, "{made:?}");
-                expected
-                    .posts
-                    .push((made.body["id"].as_str().unwrap().to_owned(), text.clone()));
+                let key = format!("chaos-{seed}-{round}");
+                post(&s, &tenant, &mut expected, &key, &connection, &text);
                 s.worker
                     .eventually(WAIT, "the platform to make the post", || {
                         (s.fake.posts_with_text(&text).len() == 1).then_some(())
                     });
-                s.worker.kill9();
-                s.worker.restart();
+                s.worker.restart(); // SIGKILL first, as a crash would
             }
             Kill::Queued => {
-                let username = format!("chaos_{round}_q");
-                clock.add_account(&s, &username);
-                let connection = connect(&s, &tenant.on(&s), &username, &username);
-                expected.usernames.push(username);
-                expected.alive.push(connection.clone());
+                let connection = x_account(
+                    &s,
+                    &tenant,
+                    &mut clock,
+                    &mut expected,
+                    &format!("chaos_{round}_q"),
+                );
                 let count = 1 + rng.next(3);
                 for n in 0..count {
                     let text = format!("chaos round {round} (seed {seed}): queued post {n}");
-                    let made = create_post(
-                        &s,
-                        &tenant.on(&s),
-                        &format!("chaos-{seed}-{round}-{n}"),
-                        &json!({ "text": text, "connection_ids": [connection] }),
-                    );
-                    assert_eq!(made.status, 201, "{made:?}");
-                    expected
-                        .posts
-                        .push((made.body["id"].as_str().unwrap().to_owned(), text));
+                    let key = format!("chaos-{seed}-{round}-{n}");
+                    post(&s, &tenant, &mut expected, &key, &connection, &text);
                 }
-                s.worker.kill9();
-                s.worker.restart();
+                s.worker.restart(); // SIGKILL first, as a crash would
             }
         }
         // Past every publish lease the round left (two minutes) and the time after which a
@@ -270,6 +256,43 @@ fn killed_at_seeded_points_the_reconcilers_lose_nothing_duplicate_nothing_and_ki
         }
     }
     set_clock_offset(&s, 0);
+}
+
+/// A new X account `username` connected for the tenant, its clock at the worker's; expected to
+/// stay alive.
+fn x_account(
+    s: &Stack,
+    tenant: &TenantKeys,
+    clock: &mut Clock,
+    expected: &mut Expected,
+    username: &str,
+) -> String {
+    clock.add_account(s, username);
+    let connection = connect(s, &tenant.on(s), username, username);
+    expected.usernames.push(username.to_owned());
+    expected.alive.push(connection.clone());
+    connection
+}
+
+/// A post of `text` to `connection` under idempotency key `key`, accepted; expected on the
+/// platform exactly once.
+fn post(
+    s: &Stack,
+    tenant: &TenantKeys,
+    expected: &mut Expected,
+    key: &str,
+    connection: &str,
+    text: &str,
+) {
+    let made = create_post(
+        s,
+        &tenant.on(s),
+        key,
+        &json!({ "text": text, "connection_ids": [connection] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    expected.posts.push((id, text.to_owned()));
 }
 
 /// Runs the minute dispatch (its reconcilers re-send what a kill lost and settle expired
@@ -300,7 +323,7 @@ fn check(s: &Stack, keys: &TenantKeys, expected: &Expected, round: u64) {
         },
     );
     // What the reconcilers did, for the record (`…_resent`, `…_settled` counts).
-    let dispatch = s.worker.get("/healthz", None).body["crons"]["dispatch"]["last_outcome"].clone();
+    let dispatch = s.worker.last_cron_summary("dispatch");
     println!(
         "chaos: round {round}: {} posts published; last dispatch: {dispatch}",
         settled.len()

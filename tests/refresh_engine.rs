@@ -132,8 +132,7 @@ fn revocation_at_the_platform_makes_the_connection_dead_with_its_reason() {
 
 /// The last sweep's summary, from its heartbeat.
 fn last_sweep(s: &Stack) -> Value {
-    let health = s.worker.get("/healthz", None).body;
-    serde_json::from_str(health["crons"]["sweep"]["last_outcome"].as_str().unwrap()).unwrap()
+    s.worker.last_cron_summary("sweep")
 }
 
 #[test]

@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn last_sweep(s: &Stack) -> Value {
-    let health = s.worker.get("/healthz", None).body;
-    serde_json::from_str(health["crons"]["sweep"]["last_outcome"].as_str().unwrap()).unwrap()
+    s.worker.last_cron_summary("sweep")
 }
 
 #[test]

@@ -480,6 +480,17 @@ impl Worker {
         assert_eq!(answer.status, 200, "scheduled handler: {answer:?}");
     }
 
+    /// The summary cron `job` (`sweep`, `dispatch`) recorded for its last run, from `/healthz`.
+    pub fn last_cron_summary(&self, job: &str) -> Value {
+        let health = self.get("/healthz", None).body;
+        let text = health["crons"][job]["last_outcome"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!("no {job} run recorded: {health}");
+            });
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{job}'s summary {text:?}: {e}"))
+    }
+
     /// Polls `probe` until it returns `Some`, or fails after `timeout`. For work the worker does
     /// asynchronously (queue consumers): there is no event to wait on from outside.
     pub fn eventually<T>(

@@ -24,6 +24,11 @@ pub struct Received {
 }
 
 impl Received {
+    /// Verified with the endpoint's secret and accepted (204).
+    pub fn delivered(&self) -> bool {
+        self.verified && self.answered == 204
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).expect("a JSON body")
     }
