@@ -155,27 +155,35 @@ const ROUND: Duration = Duration::from_secs(5);
 #[ignore = "a benchmark: scripts/bench runs it on the bench build"]
 fn token_api() {
     let s = Stack::start("bench-token-api");
-    let tenant = Tenant::new(&s, "Bench");
-    let grants: Vec<Value> = (0..CONNECTIONS)
-        .map(|i| {
-            json!({
-                "account_id": format!("bench_channel_{i}"),
-                "access_token": random_token("ya29.bench-"),
-                "refresh_token": random_token("1//bench-"),
+    // One tenant per client: a tenant's API budget (`[[ratelimits]]` in wrangler.toml) is a
+    // guard against one runaway caller, and this load from one tenant would spend it.
+    let per_tenant = CONNECTIONS / CLIENTS;
+    let mut connections = Vec::new();
+    let mut keys = Vec::new();
+    for t in 0..CLIENTS {
+        let tenant = Tenant::new(&s, &format!("Bench {t}"));
+        let grants: Vec<Value> = (0..per_tenant)
+            .map(|i| {
+                json!({
+                    "account_id": format!("bench_channel_{t}_{i}"),
+                    "access_token": random_token("ya29.bench-"),
+                    "refresh_token": random_token("1//bench-"),
+                })
             })
-        })
-        .collect();
-    let connections = Arc::new(seed(&s, &tenant, &grants, 7200));
-    assert_eq!(connections.len(), CONNECTIONS);
-
-    // Every connection serves the token it was seeded with, before anything is timed.
-    for (i, id) in connections.iter().enumerate() {
-        let answer = tenant.token(id);
-        assert_eq!(answer.status, 200, "{answer:?}");
-        assert_eq!(answer.body["access_token"], grants[i]["access_token"]);
+            .collect();
+        let ids = seed(&s, &tenant, &grants, 7200);
+        assert_eq!(ids.len(), per_tenant);
+        // Every connection serves the token it was seeded with, before anything is timed.
+        for (i, id) in ids.iter().enumerate() {
+            let answer = tenant.token(id);
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert_eq!(answer.body["access_token"], grants[i]["access_token"]);
+        }
+        connections.push(ids);
+        keys.push(bearer(&tenant.tokens));
     }
-
-    let key = bearer(&tenant.tokens);
+    let connections = Arc::new(connections);
+    let keys = Arc::new(keys);
     let targets: Vec<(&str, MakeCall)> = vec![
         (
             "no-op route",
@@ -190,9 +198,12 @@ fn token_api() {
         ),
         ("token API (fresh tokens)", {
             let connections = connections.clone();
+            // Call i comes from client i % CLIENTS, which speaks for that tenant.
             Arc::new(move |i| {
-                let path = format!("/v1/connections/{}/token", connections[i % CONNECTIONS]);
-                ("POST", path, Some(key.clone()), Some("{}".to_owned()))
+                let t = i % CLIENTS;
+                let id = &connections[t][(i / CLIENTS) % per_tenant];
+                let path = format!("/v1/connections/{id}/token");
+                ("POST", path, Some(keys[t].clone()), Some("{}".to_owned()))
             })
         }),
     ];
@@ -227,7 +238,7 @@ fn token_api() {
         })
         .collect();
     report(&format!(
-        "{CLIENTS} clients, {CONNECTIONS} connections, {ROUNDS} interleaved rounds of {} s each",
+        "{CLIENTS} clients (one tenant each), {CONNECTIONS} connections, {ROUNDS} interleaved rounds of {} s each",
         ROUND.as_secs()
     ));
     for ((name, _), stats) in targets.iter().zip(&merged) {

@@ -121,3 +121,22 @@ fn the_webhook_queue_allows_more_retries_than_a_delivery_window_needs() {
     assert_eq!(max_retries, i64::from(QUEUE_MAX_RETRIES));
     assert!(i64::from(RetryPolicy::default().retries_needed()) < max_retries);
 }
+
+#[test]
+fn the_tenant_rate_limit_binding_counts_over_the_period_the_code_announces() {
+    let config = config();
+    let limits = table_array(&config, &["ratelimits"]);
+    let tenant = limits
+        .iter()
+        .find(|l| l["name"].as_str() == Some("TENANT_RATE_LIMIT"))
+        .expect("a [[ratelimits]] binding named TENANT_RATE_LIMIT");
+    assert_eq!(
+        tenant["simple"]["period"].as_integer(),
+        Some(i64::from(evergreen::core::rate_limit::PERIOD_SECONDS)),
+        "Retry-After announces PERIOD_SECONDS; the binding must count over the same period"
+    );
+    assert!(tenant["simple"]["limit"].as_integer().unwrap_or(0) > 0);
+    assert!(tenant["namespace_id"]
+        .as_str()
+        .is_some_and(|id| id.parse::<u64>().is_ok_and(|n| n > 0)));
+}

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     NotPublishable,
     /// The request body is larger than Evergreen reads (`core::request_body`).
     PayloadTooLarge,
+    /// The tenant spent its request budget (`core::rate_limit`); retry after `Retry-After`.
+    RateLimited,
     /// A dependency (D1, a Durable Object) did not answer; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure; the log has the details.
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::ProviderNotConfigured => 409,
             ErrorCode::ConnectionDead => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
             ErrorCode::RefreshFailed => 502,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::ProviderNotConfigured => "provider_not_configured",
             ErrorCode::ConnectionDead => "connection_dead",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RefreshFailed => "refresh_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal_error",
@@ -92,6 +96,8 @@ pub struct ApiError {
     pub message: String,
     /// For `method_not_allowed`: the methods the route does take (the `Allow` header).
     pub allow: Option<&'static [&'static str]>,
+    /// For `rate_limited`: how many seconds to wait (the `Retry-After` header).
+    pub retry_after_seconds: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +117,7 @@ impl ApiError {
             code,
             message: message.into(),
             allow: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -130,6 +137,7 @@ impl ApiError {
             code: ErrorCode::MethodNotAllowed,
             message: format!("{method} is not allowed here; use {}.", allow.join(" or ")),
             allow: Some(allow),
+            retry_after_seconds: None,
         }
     }
 
@@ -190,6 +198,7 @@ mod tests {
             ErrorCode::NotPublishable,
             ErrorCode::RefreshFailed,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::RateLimited,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

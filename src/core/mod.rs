@@ -47,6 +47,7 @@ pub mod publish_policy;
 pub mod publish_progress;
 pub mod query;
 pub mod queues;
+pub mod rate_limit;
 pub mod reconnect_links;
 pub mod refresh_failure;
 pub mod refresh_schedule;

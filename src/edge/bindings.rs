@@ -11,6 +11,8 @@ use worker::{D1Database, Env, Result};
 pub const DB: &str = "DB";
 /// The per-grant Durable Object namespace: each grant's only writer.
 pub const GRANT_OBJECTS: &str = "GRANT_OBJECTS";
+/// The Workers Rate Limiting binding that holds each tenant's API budget (`core::rate_limit`).
+pub const TENANT_RATE_LIMIT: &str = "TENANT_RATE_LIMIT";
 /// The operator's secret for the admin API (and, in test builds, the test powers).
 pub const OPERATOR_SECRET: &str = "OPERATOR_SECRET";
 

@@ -39,6 +39,7 @@ mod reconnect;
 mod rekey;
 
 mod queues;
+mod rate_limit;
 mod refresh;
 mod respond;
 #[cfg(feature = "test-powers")]

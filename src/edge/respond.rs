@@ -66,11 +66,17 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
     json_text(status, serde_json::to_string(body)?)
 }
 
-/// An API error as `{"error": {"code", "message"}}`, with `Allow` on a 405.
+/// An API error as `{"error": {"code", "message"}}`, with `Allow` on a 405 and `Retry-After`
+/// on a 429.
 pub fn error(error: &ApiError) -> Result<Response> {
     let mut response = json_text(error.status(), error.to_json())?;
     if let Some(allow) = error.allow {
         response.headers_mut().set("allow", &allow.join(", "))?;
+    }
+    if let Some(seconds) = error.retry_after_seconds {
+        response
+            .headers_mut()
+            .set("retry-after", &seconds.to_string())?;
     }
     Ok(response)
 }

@@ -119,6 +119,7 @@ pub async fn handle(
 ) -> Handled {
     let db = bindings::db(env)?;
     let caller = authenticate(&req, &db, now).await?;
+    super::rate_limit::admit(env, &caller.tenant_id).await?;
     let needed = match route {
         TenantRoute::ConnectionToken(_) => Scope::TokensRead,
         _ => Scope::Manage,

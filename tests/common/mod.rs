@@ -203,6 +203,7 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub allow: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Value,
 }
 
@@ -416,7 +417,7 @@ impl Worker {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         let text = self.log_text();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
@@ -448,11 +449,13 @@ impl Worker {
         let status = response.status();
         let content_type = response.header("content-type").unwrap_or("").to_owned();
         let allow = response.header("allow").map(str::to_owned);
+        let retry_after = response.header("retry-after").map(str::to_owned);
         let text = response.into_string().unwrap_or_default();
         Ok(Answer {
             status,
             content_type,
             allow,
+            retry_after,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
         })
     }

@@ -212,6 +212,7 @@ pub fn create_post(s: &Stack, tenant: &Tenant<'_>, key: &str, body: &Value) -> A
         status: answer.status(),
         content_type: answer.header("content-type").unwrap_or("").to_owned(),
         allow: None,
+        retry_after: answer.header("retry-after").map(str::to_owned),
         body: answer.into_json().unwrap_or(Value::Null),
     }
 }

@@ -1,0 +1,32 @@
+//! Counts a tenant's API request against its budget in the Rate Limiting binding.
+
+use super::bindings::TENANT_RATE_LIMIT;
+use super::clock;
+use super::logging;
+use crate::core::api_error::ApiError;
+use crate::core::log::LogLine;
+use crate::core::rate_limit;
+use worker::Env;
+
+/// `Ok` while the tenant is inside its budget, `rate_limited` once it has spent it.
+///
+/// A limiter that is missing or fails lets the request through and logs `rate_limit.unavailable`:
+/// an outage of the guard must not stop token reads and publishing.
+pub async fn admit(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
+    let outcome = match env.rate_limiter(TENANT_RATE_LIMIT) {
+        Ok(limiter) => limiter.limit(rate_limit::key(tenant_id)).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(o) if o.success => Ok(()),
+        Ok(_) => Err(rate_limit::exceeded()),
+        Err(e) => {
+            logging::emit(
+                &LogLine::error("rate_limit.unavailable", clock::real_now())
+                    .field("binding", TENANT_RATE_LIMIT)
+                    .field("error", e.to_string()),
+            );
+            Ok(())
+        }
+    }
+}
