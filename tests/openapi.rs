@@ -983,6 +983,52 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         404
     );
 
+    // An end user's data: exported, erased (one with nothing stored), and a missing name.
+    for (method, query, status) in [
+        ("GET", "?end_user_ref=contract-user", 200),
+        ("GET", "", 400),
+        ("DELETE", "?end_user_ref=nobody-here", 200),
+        ("DELETE", "?end_user_ref=", 400),
+    ] {
+        assert_eq!(
+            c.call(
+                method,
+                "/v1/end-user-data",
+                &[],
+                query,
+                &as_manage,
+                Body::None
+            )
+            .status,
+            status,
+            "{method} {query}"
+        );
+    }
+    // A tenant deleted, and one that does not exist.
+    let leaving = c.call(
+        "POST",
+        "/admin/tenants",
+        &[],
+        "",
+        &as_op,
+        Body::Json(json!({"name": "Leaving"})),
+    );
+    let leaving = leaving.json["id"].as_str().unwrap().to_owned();
+    for (id, status) in [(leaving.as_str(), 202), ("ten_nope", 404)] {
+        assert_eq!(
+            c.call(
+                "DELETE",
+                "/admin/tenants/{tenant_id}",
+                &[id],
+                "",
+                &as_op,
+                Body::None
+            )
+            .status,
+            status
+        );
+    }
+
     // Last, disconnecting.
     assert_eq!(
         c.call(

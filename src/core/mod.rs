@@ -19,6 +19,7 @@ pub mod cron;
 pub mod crypto;
 pub mod digest;
 pub mod disconnect;
+pub mod erasure;
 pub mod expiry_warnings;
 pub mod flow_errors;
 pub mod grant_events;

@@ -34,6 +34,8 @@ pub enum AdminRoute {
     CreateTenant,
     /// `GET /admin/tenants/{id}`: the tenant with its keys, return URLs and clients.
     Tenant(String),
+    /// `DELETE /admin/tenants/{id}`: the keys stop now; the minute dispatch erases the rest.
+    DeleteTenant(String),
     /// `POST /admin/tenants/{id}/api-keys` `{"scopes": [...]}`.
     CreateApiKey(String),
     /// `POST /admin/api-keys/{id}/rotate` `{"overlap_seconds"?}`.
@@ -101,6 +103,10 @@ pub enum TenantRoute {
     /// `POST /v1/page-links` `{"end_user_ref"}` (`manage`): a short-lived link to that end
     /// user's connections page.
     CreatePageLink,
+    /// `GET /v1/end-user-data?end_user_ref=…` (`manage`): everything kept about the end user.
+    ExportEndUser,
+    /// `DELETE /v1/end-user-data?end_user_ref=…` (`manage`): disconnects and erases the end user.
+    EraseEndUser,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,7 +297,14 @@ fn id(segment: &str) -> Option<String> {
 fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiError>> {
     let route = match rest {
         ["tenants"] => only(method, &["POST"], AdminRoute::CreateTenant),
-        ["tenants", t] => only(method, &["GET"], AdminRoute::Tenant(id(t).ok_or(None)?)),
+        ["tenants", t] => {
+            let t = id(t).ok_or(None)?;
+            match method {
+                "GET" => Ok(AdminRoute::Tenant(t)),
+                "DELETE" => Ok(AdminRoute::DeleteTenant(t)),
+                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
+            }
+        }
         ["tenants", t, "api-keys"] => only(
             method,
             &["POST"],
@@ -388,6 +401,11 @@ fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<Api
         ),
         ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
         ["page-links"] => only(method, &["POST"], TenantRoute::CreatePageLink),
+        ["end-user-data"] => match method {
+            "GET" => Ok(TenantRoute::ExportEndUser),
+            "DELETE" => Ok(TenantRoute::EraseEndUser),
+            _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
+        },
         ["posts"] => match method {
             "GET" => Ok(TenantRoute::ListPosts),
             "POST" => Ok(TenantRoute::CreatePost),

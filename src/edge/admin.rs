@@ -30,6 +30,7 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
     let (status, body) = match route {
         AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
         AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
+        AdminRoute::DeleteTenant(id) => super::erasure::delete_tenant(&db, &id, now).await?,
         AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
         AdminRoute::RotateApiKey(key) => rotate_key(&mut req, &db, &key, now).await?,
         AdminRoute::RevokeApiKey(key) => revoke_key(&db, &key, now).await?,
@@ -91,6 +92,7 @@ struct TenantRow {
     id: String,
     name: String,
     created_at: f64,
+    deleted_at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -118,7 +120,7 @@ struct ClientRow {
 
 async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
     let row: Option<TenantRow> = db
-        .prepare("SELECT id, name, created_at FROM tenants WHERE id = ?1 AND deleted_at IS NULL")
+        .prepare("SELECT id, name, created_at, deleted_at FROM tenants WHERE id = ?1")
         .bind(&[tenant.into()])?
         .first(None)
         .await?;
@@ -150,6 +152,9 @@ async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
             "id": row.id,
             "name": row.name,
             "created_at": at(Some(row.created_at)),
+            // A deleted tenant is shown until the minute dispatch has erased it.
+            "deleted_at": at(row.deleted_at),
+            "erasure": row.deleted_at.map(|_| "in_progress"),
             "api_keys": keys.iter().map(|k| json!({
                 "id": k.id,
                 "prefix": k.prefix,

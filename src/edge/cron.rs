@@ -155,6 +155,10 @@ async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
         super::rekey::rekey(env, now)
             .await
             .unwrap_or_else(|e| json!({ "rekey_error": e.to_string() })),
+        // Nor a failing erasure.
+        super::erasure::run(env, now)
+            .await
+            .unwrap_or_else(|e| json!({ "erasure_error": e.to_string() })),
     ];
     for part in parts {
         if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), part) {

@@ -43,6 +43,43 @@ pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -
     Ok(grants::call_object(env, &grant_id, "/disconnect", &ask).await?)
 }
 
+/// What disconnecting one connection through its grant's object came to.
+pub(super) enum Disconnected {
+    /// Disconnected now; whether the platform revoked the grant.
+    Now { revoked_at_platform: bool },
+    /// It was not live any more (or not this tenant's): nothing to do.
+    Already,
+}
+
+/// Disconnects a connection through its grant's object, as `DELETE /v1/connections/{id}` does
+/// (erasure uses it). An answer other than done or not-found is an error.
+pub(super) async fn through_object(
+    env: &Env,
+    tenant_id: &str,
+    grant_id: &str,
+    connection_id: &str,
+) -> worker::Result<Disconnected> {
+    let ask = DisconnectAsk {
+        grant_id: grant_id.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        connection_id: connection_id.to_owned(),
+    };
+    let mut answer = grants::call_object(env, grant_id, "/disconnect", &ask).await?;
+    match answer.status_code() {
+        200 => {
+            let body: serde_json::Value = answer.json().await?;
+            Ok(Disconnected::Now {
+                revoked_at_platform: body["revoked_at_platform"] == json!(true),
+            })
+        }
+        404 => Ok(Disconnected::Already),
+        status => Err(worker::Error::RustError(format!(
+            "the grant's object did not disconnect {connection_id} ({status}): {}",
+            answer.text().await.unwrap_or_default()
+        ))),
+    }
+}
+
 /// Inside the object.
 pub async fn disconnect_in_object(
     env: &Env,

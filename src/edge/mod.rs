@@ -19,6 +19,7 @@ mod d1;
 mod d1_time;
 mod dead_letters;
 mod disconnect;
+mod erasure;
 mod events;
 mod flow;
 mod grant_object;

@@ -58,6 +58,14 @@ thread_local! {
         RefCell::new(IsolateCache::new(KEY_TTL_MS, 1_000));
 }
 
+/// Makes this isolate forget every key of `tenant_id` (the tenant was deleted).
+pub fn forget_tenant(tenant_id: &str) {
+    KNOWN_KEYS.with(|keys| {
+        keys.borrow_mut()
+            .forget_where(|k| k.caller.tenant_id == tenant_id)
+    });
+}
+
 /// Makes this isolate forget key `key_id` (it was revoked, or its expiry moved).
 pub fn forget_key(key_id: &str) {
     KNOWN_KEYS.with(|keys| {
@@ -141,6 +149,12 @@ pub async fn handle(
         }
         TenantRoute::CreateReconnectLink(id) => {
             reconnect::create_link(&req, env, &db, &caller, &id, now).await
+        }
+        TenantRoute::ExportEndUser => {
+            super::erasure::export_end_user(&db, &caller, &req.inner().url(), now).await
+        }
+        TenantRoute::EraseEndUser => {
+            super::erasure::erase_end_user(env, &db, &caller, &req.inner().url(), now).await
         }
         TenantRoute::ListWebhookEndpoints => webhooks::list(&db, &caller).await,
         TenantRoute::CreateWebhookEndpoint => webhooks::create(req, env, &db, &caller, now).await,

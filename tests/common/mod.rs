@@ -523,6 +523,50 @@ impl Drop for Worker {
     }
 }
 
+/// Every `table.column` of the worker's local D1 database holding a value that contains
+/// `needle`, with how many rows: read straight from the SQLite file (read-only) with Python's
+/// `sqlite3`, so it sees every table, whatever the worker's code thinks belongs to whom.
+pub fn d1_cells_containing(persist: &Path, needle: &str) -> Vec<String> {
+    let dir = persist.join("v3/d1/miniflare-D1DatabaseObject");
+    let file = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "sqlite")
+                && p.file_name().is_some_and(|n| n != "metadata.sqlite")
+        })
+        .expect("the local D1 database file");
+    const SCAN: &str = r#"
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+needle = sys.argv[2]
+for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+    if table.startswith(("sqlite_", "_cf_", "d1_")):
+        continue
+    for column in [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')]:
+        q = f'SELECT COUNT(*) FROM "{table}" WHERE instr(CAST("{column}" AS TEXT), ?) > 0'
+        n = db.execute(q, (needle,)).fetchone()[0]
+        if n:
+            print(f"{table}.{column}={n}")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", SCAN])
+        .arg(&file)
+        .arg(needle)
+        .output()
+        .expect("python3 runs (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Every file under `dir` whose bytes contain `needle`.
 pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();

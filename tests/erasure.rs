@@ -1,0 +1,286 @@
+//! Erasure (issue 13, operations): one end user's export and erasure through the tenant API,
+//! and a tenant's deletion through the operator API, finished by the minute dispatch. What is
+//! left afterwards is read straight from the local D1 file, every table and column, so a row
+//! the code does not know belongs to someone is found too.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::browser::Browser;
+use common::receiver::Receiver;
+use common::tenants::{bearer, create_post, Tenant};
+use common::x_flow::connect;
+use common::{d1_cells_containing, Stack};
+use evergreen_fake_platform::Fault;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// What the tenant has of one end user: a connection with a token read, a webhook delivery of
+/// an event, a scheduled post and a connections-page session.
+fn give_history(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    end_user: &str,
+    username: &str,
+    text: &str,
+) -> String {
+    let connection = connect(s, tenant, end_user, username);
+    assert_eq!(tenant.token(&connection).status, 200);
+    s.fake.set_token_outage(Some(Fault::ServiceUnavailable));
+    assert_eq!(tenant.refresh(&connection).status, 502);
+    s.fake.set_token_outage(None);
+    let post = create_post(
+        s,
+        tenant,
+        &format!("erasure-{username}"),
+        &json!({ "text": text, "connection_ids": [connection], "publish_at": "2099-01-01T00:00:00Z" }),
+    );
+    assert_eq!(post.status, 201, "{post:?}");
+    let link = s.worker.send(
+        "POST",
+        "/v1/page-links",
+        Some(&bearer(&tenant.manage)),
+        &json!({ "end_user_ref": end_user }),
+    );
+    assert_eq!(link.status, 201, "{link:?}");
+    let opened = Browser::new().get(link.body["url"].as_str().unwrap());
+    assert_eq!(opened.status, 303, "the page link opens a session");
+    connection
+}
+
+fn export(tenant: &Tenant<'_>, end_user: &str) -> Value {
+    let answer = tenant.get(&format!("/v1/end-user-data?end_user_ref={end_user}"));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
+}
+
+fn erase(s: &Stack, tenant: &Tenant<'_>, end_user: &str) -> Value {
+    let answer = s
+        .worker
+        .call(
+            "DELETE",
+            &format!("/v1/end-user-data?end_user_ref={end_user}"),
+            Some(&bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
+}
+
+const LISTS: [&str; 7] = [
+    "grants",
+    "connections",
+    "posts",
+    "post_targets",
+    "events",
+    "token_reads",
+    "page_sessions",
+];
+
+#[test]
+fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
+    let s = Stack::start("erasure-end-user");
+    let tenant = Tenant::new(&s, "Scheduler");
+    let rx = Receiver::start();
+    tenant.webhook_endpoint(&rx.url("scheduler"));
+    let (alice, bob) = ("alice-erase-9f2c", "bob-keep-41d0");
+    let alice_text = "alice's words 5e1b";
+    let alice_conn = give_history(&s, &tenant, alice, "alice_erase", alice_text);
+    let bob_conn = give_history(&s, &tenant, bob, "bob_keep", "bob's words 77ac");
+    let alice_token = tenant.token(&alice_conn).body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice_grant = tenant.connection(&alice_conn)["grant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The export: everything of Alice's, nothing of Bob's, never a token. Token reads are
+    // written after the answer has gone out, so wait for both.
+    let mine = s
+        .worker
+        .eventually(Duration::from_secs(10), "both token reads recorded", || {
+            let e = export(&tenant, alice);
+            (e["token_reads"].as_array().unwrap().len() == 2).then_some(e)
+        });
+    assert_eq!(mine["end_user_ref"], alice);
+    for list in LISTS {
+        assert!(!mine[list].as_array().unwrap().is_empty(), "{list}: {mine}");
+    }
+    assert_eq!(mine["connections"][0]["id"], json!(alice_conn));
+    assert_eq!(mine["connections"][0]["username"], "alice_erase");
+    assert_eq!(mine["grants"][0]["id"], json!(alice_grant));
+    assert_eq!(mine["posts"][0]["text"], alice_text);
+    assert_eq!(mine["truncated"], json!([]));
+    let text = mine.to_string();
+    assert!(!text.contains(&bob_conn) && !text.contains(bob), "{text}");
+    assert!(!text.contains(&alice_token), "the export shows no token");
+    assert!(
+        !text.contains("ciphertext") && !text.contains("secret_hash") && !text.contains("csrf")
+    );
+    // Another tenant asking for the same end user's data gets nothing.
+    let stranger = Tenant::new(&s, "Stranger");
+    let theirs = export(&stranger, alice);
+    for list in LISTS {
+        assert_eq!(theirs[list], json!([]), "{list}");
+    }
+
+    // The erasure: disconnected (and revoked at X, which no other grant shares), then gone.
+    let erased = erase(&s, &tenant, alice);
+    assert_eq!(erased["complete"], true, "{erased}");
+    assert_eq!(erased["disconnected"], 1, "{erased}");
+    assert_eq!(erased["revoked_at_platform"], 1, "{erased}");
+    assert_eq!(s.fake.counters("alice_erase").revoke, 1);
+    for table in [
+        "grants",
+        "connections",
+        "posts",
+        "post_targets",
+        "page_sessions",
+    ] {
+        assert_eq!(erased["erased"][table], 1, "{table}: {erased}");
+    }
+    for table in ["events", "token_reads", "webhook_deliveries"] {
+        assert!(
+            erased["erased"][table].as_u64().unwrap() >= 1,
+            "{table}: {erased}"
+        );
+    }
+    for needle in [
+        alice,
+        alice_text,
+        alice_conn.as_str(),
+        alice_grant.as_str(),
+        "alice_erase",
+    ] {
+        assert_eq!(
+            d1_cells_containing(s.worker.persist_dir(), needle),
+            Vec::<String>::new(),
+            "{needle} is still stored"
+        );
+    }
+    assert_eq!(
+        tenant.get(&format!("/v1/connections/{alice_conn}")).status,
+        404
+    );
+    let after = export(&tenant, alice);
+    for list in LISTS {
+        assert_eq!(after[list], json!([]), "{list}");
+    }
+
+    // Bob is untouched, and still served.
+    assert_eq!(tenant.token(&bob_conn).status, 200);
+    assert_eq!(export(&tenant, bob)["posts"][0]["text"], "bob's words 77ac");
+    assert!(!d1_cells_containing(s.worker.persist_dir(), bob).is_empty());
+
+    // Again: nothing left to do, and it says so.
+    let again = erase(&s, &tenant, alice);
+    assert_eq!(again["complete"], true);
+    assert_eq!(again["disconnected"], 0);
+    assert!(
+        again["erased"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|n| n == 0),
+        "{again}"
+    );
+
+    // No end user named: a clear error, nothing erased.
+    let unnamed = s
+        .worker
+        .call(
+            "DELETE",
+            "/v1/end-user-data",
+            Some(&bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(unnamed.status, 400, "{unnamed:?}");
+    assert_eq!(unnamed.body["error"]["code"], "invalid_request");
+}
+
+#[test]
+fn a_deleted_tenant_stops_at_once_and_the_dispatch_erases_it() {
+    let s = Stack::start("erasure-tenant");
+    let leaving = Tenant::new(&s, "Leaving");
+    let staying = Tenant::new(&s, "Staying");
+    let rx = Receiver::start();
+    leaving.webhook_endpoint(&rx.url("leaving"));
+    let gone = give_history(
+        &s,
+        &leaving,
+        "leaver-1c9e",
+        "leaving_x",
+        "leaving words 31f0",
+    );
+    let kept = give_history(
+        &s,
+        &staying,
+        "stayer-8d2a",
+        "staying_x",
+        "staying words 0b7e",
+    );
+    let operator = s.operator();
+    let path = format!("/admin/tenants/{}", leaving.id);
+
+    let deleted = s
+        .worker
+        .call("DELETE", &path, Some(&operator), None)
+        .unwrap();
+    assert_eq!(deleted.status, 202, "{deleted:?}");
+    assert_eq!(deleted.body["erasure"], "in_progress");
+    // At once: its keys stop, and it can get no new ones.
+    assert_eq!(leaving.get("/v1/connections").status, 401);
+    let key = s.worker.send(
+        "POST",
+        &format!("{path}/api-keys"),
+        Some(&operator),
+        &json!({ "scopes": ["manage"] }),
+    );
+    assert_eq!(key.status, 404, "{key:?}");
+    let shown = s.worker.get(&path, Some(&operator));
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(shown.body["erasure"], "in_progress");
+    assert_eq!(shown.body["deleted_at"], deleted.body["deleted_at"]);
+    // Again: the same answer.
+    let again = s
+        .worker
+        .call("DELETE", &path, Some(&operator), None)
+        .unwrap();
+    assert_eq!(again.status, 202);
+    assert_eq!(again.body["deleted_at"], deleted.body["deleted_at"]);
+
+    // The minute dispatch disconnects (revoking at X) and erases everything of the tenant's.
+    s.worker.run_cron("* * * * *");
+    let summary = s.worker.last_cron_summary("dispatch");
+    assert_eq!(summary["tenant_erasure"]["disconnected"], 1, "{summary}");
+    assert_eq!(summary["tenant_erasure"]["tenants_erased"], 1, "{summary}");
+    assert_eq!(s.fake.counters("leaving_x").revoke, 1);
+    assert_eq!(s.worker.get(&path, Some(&operator)).status, 404);
+    for needle in [
+        leaving.id.as_str(),
+        gone.as_str(),
+        "leaver-1c9e",
+        "leaving words 31f0",
+    ] {
+        assert_eq!(
+            d1_cells_containing(s.worker.persist_dir(), needle),
+            Vec::<String>::new(),
+            "{needle} is still stored"
+        );
+    }
+    // The next run has nothing to do.
+    s.worker.run_cron("* * * * *");
+    assert_eq!(
+        s.worker.last_cron_summary("dispatch").get("tenant_erasure"),
+        None
+    );
+
+    // The other tenant is untouched.
+    assert_eq!(staying.token(&kept).status, 200);
+    assert_eq!(s.fake.counters("staying_x").revoke, 0);
+    assert!(!d1_cells_containing(s.worker.persist_dir(), &staying.id).is_empty());
+}
