@@ -87,18 +87,6 @@ impl Drop for Chromium {
 }
 
 /// A page link for `end_user_ref`, minted through the API.
-fn page_link(s: &Stack, tenant: &Tenant<'_>, end_user_ref: &str) -> String {
-    let made = s.worker.send(
-        "POST",
-        "/v1/page-links",
-        Some(&bearer(&tenant.manage)),
-        &json!({ "end_user_ref": end_user_ref }),
-    );
-    assert_eq!(made.status, 201, "{made:?}");
-    assert_eq!(made.body["end_user_ref"], end_user_ref);
-    made.body["url"].as_str().unwrap().to_owned()
-}
-
 fn card<'v>(shown: &'v Value, connection: &str) -> &'v Value {
     shown["connections"]
         .as_array()
@@ -147,10 +135,7 @@ fn an_end_user_sees_green_red_and_green_again_and_sends_a_failed_post_again_in_a
     );
     let channel = tenant.connections()[0]["id"].as_str().unwrap().to_owned();
     let x = common::x_flow::connect(s, &tenant, "page-user", "page_x");
-    let shown = chromium.step(
-        "page-02-green",
-        &["open", &page_link(s, &tenant, "page-user")],
-    );
+    let shown = chromium.step("page-02-green", &["open", &tenant.page_link("page-user")]);
     assert_eq!(shown["url"], page_url, "the link leaves the address bar");
     let cookie = shown["cookies"]
         .as_array()
@@ -188,10 +173,7 @@ fn an_end_user_sees_green_red_and_green_again_and_sends_a_failed_post_again_in_a
         sweep_until(s, &tenant, &channel, "red");
     }
     // 151 days later the first session is long gone (the sweep deleted it): a new link.
-    let shown = chromium.step(
-        "page-03-red",
-        &["open", &page_link(s, &tenant, "page-user")],
-    );
+    let shown = chromium.step("page-03-red", &["open", &tenant.page_link("page-user")]);
     let red = card(&shown, &channel);
     assert_eq!(red["health"], "red", "{shown}");
     assert_eq!(red["badge"], "Not working");
@@ -272,7 +254,7 @@ fn an_end_user_sees_green_red_and_green_again_and_sends_a_failed_post_again_in_a
     let other = Chromium::new("other");
     let shown = other.step(
         "page-08-other-user",
-        &["open", &page_link(s, &tenant, "other-user")],
+        &["open", &tenant.page_link("other-user")],
     );
     assert_eq!(shown["connections"], json!([]), "{shown}");
     let page_text = shown["text"].as_str().unwrap();
@@ -331,7 +313,7 @@ fn a_link_opens_one_session_and_no_button_works_without_its_token_or_for_another
     );
     assert_eq!(bad.status, 400, "{bad:?}");
     assert_eq!(bad.body["error"]["code"], "invalid_request");
-    let link = page_link(s, &tenant, "door-user");
+    let link = tenant.page_link("door-user");
     assert!(!link.contains(&tenant.manage) && !link.contains("evg_"));
 
     // No cookie: the page says it expired, and shows nothing.
@@ -365,7 +347,7 @@ fn a_link_opens_one_session_and_no_button_works_without_its_token_or_for_another
     assert_eq!(Browser::new().get(&tampered).status, 400);
 
     // Expired after 15 minutes.
-    let late = page_link(s, &tenant, "door-user");
+    let late = tenant.page_link("door-user");
     {
         let _later = ClockShift::by_minutes(s, 16);
         let expired = Browser::new().get(&late);
@@ -394,7 +376,7 @@ fn a_link_opens_one_session_and_no_button_works_without_its_token_or_for_another
 
     // Another end user's session, with its own valid token, cannot touch this connection.
     common::x_flow::connect(s, &tenant, "door-other", "door_other");
-    let other = open_session(&page_link(s, &tenant, "door-other"));
+    let other = open_session(&tenant.page_link("door-other"));
     let gone = other
         .browser
         .post_form(&disconnect, &[("csrf", other.csrf.as_str())]);

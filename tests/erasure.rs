@@ -36,14 +36,7 @@ fn give_history(
         &json!({ "text": text, "connection_ids": [connection], "publish_at": "2099-01-01T00:00:00Z" }),
     );
     assert_eq!(post.status, 201, "{post:?}");
-    let link = s.worker.send(
-        "POST",
-        "/v1/page-links",
-        Some(&bearer(&tenant.manage)),
-        &json!({ "end_user_ref": end_user }),
-    );
-    assert_eq!(link.status, 201, "{link:?}");
-    let opened = Browser::new().get(link.body["url"].as_str().unwrap());
+    let opened = Browser::new().get(&tenant.page_link(end_user));
     assert_eq!(opened.status, 303, "the page link opens a session");
     connection
 }

@@ -23,6 +23,9 @@ use worker::{D1Database, Env, Result};
 /// The tables whose rows can still start a new grant: emptied before anything is disconnected.
 const SESSION_TABLES: [&str; 3] = ["oauth_sessions", "connect_sessions", "page_sessions"];
 
+/// An end user's connections one erasure call disconnects (far more than anyone has).
+const END_USER_CONNECTIONS_MAX: usize = 1_000;
+
 /// Most rows of each kind an export lists; `truncated` names the lists that reached it.
 const EXPORT_LIMIT: u32 = 10_000;
 
@@ -34,7 +37,8 @@ fn end_user_of(url: &str) -> std::result::Result<String, ApiError> {
 }
 
 /// Deletes up to `budget` rows of the scope's steps, in order, each table emptied before the
-/// next is touched. Answers the rows deleted per table and whether every step is done.
+/// next is touched. Adds the rows deleted to `erased` (per table) and answers whether every
+/// step is done.
 async fn erase_rows(
     db: &D1Database,
     scope: Scope,
@@ -42,18 +46,18 @@ async fn erase_rows(
     end_user: &str,
     only: Option<&[&str]>,
     budget: u32,
-) -> Result<(Map<String, Value>, bool)> {
+    erased: &mut Map<String, Value>,
+) -> Result<bool> {
     let mut left = budget;
-    let mut erased = Map::new();
     for (table, predicate) in scope.steps() {
         if only.is_some_and(|tables| !tables.contains(&table)) {
             continue;
         }
-        let mut count = 0_u64;
+        let mut count = erased.get(table).and_then(Value::as_u64).unwrap_or(0);
         loop {
             if left == 0 {
                 erased.insert(table.to_owned(), json!(count));
-                return Ok((erased, false));
+                return Ok(false);
             }
             let asked = left;
             let result = db
@@ -70,7 +74,7 @@ async fn erase_rows(
         }
         erased.insert(table.to_owned(), json!(count));
     }
-    Ok((erased, true))
+    Ok(true)
 }
 
 #[derive(Deserialize)]
@@ -152,16 +156,18 @@ pub async fn erase_end_user(
 ) -> Handled {
     let end_user = end_user_of(url)?;
     let tenant = caller.tenant_id.as_str();
-    let (sessions, _) = erase_rows(
+    let mut erased = Map::new();
+    erase_rows(
         db,
         Scope::EndUser,
         tenant,
         &end_user,
         Some(&SESSION_TABLES),
         u32::MAX,
+        &mut erased,
     )
     .await?;
-    let live = live_connections(db, tenant, Some(&end_user), 1_000).await?;
+    let live = live_connections(db, tenant, Some(&end_user), END_USER_CONNECTIONS_MAX).await?;
     let done = disconnect_all(env, tenant, &live, now).await;
     if done.failed > 0 {
         return Err(ApiError::new(
@@ -174,13 +180,16 @@ pub async fn erase_end_user(
         )
         .into());
     }
-    let (mut erased, complete) =
-        erase_rows(db, Scope::EndUser, tenant, &end_user, None, ROWS_PER_CALL).await?;
-    // The sessions went first; count them with the rest.
-    for (table, n) in sessions {
-        let before = erased.get(&table).and_then(Value::as_u64).unwrap_or(0);
-        erased.insert(table, json!(before + n.as_u64().unwrap_or(0)));
-    }
+    let complete = erase_rows(
+        db,
+        Scope::EndUser,
+        tenant,
+        &end_user,
+        None,
+        ROWS_PER_CALL,
+        &mut erased,
+    )
+    .await?;
     // The end user's reference is theirs: the log line names only the tenant.
     logging::emit(
         &LogLine::info("end_user.erased", now)
@@ -364,6 +373,7 @@ pub async fn delete_tenant(
         "",
         Some(&SESSION_TABLES),
         u32::MAX,
+        &mut Map::new(),
     )
     .await?;
     super::tenant_api::forget_tenant(tenant_id);
@@ -404,8 +414,17 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
         if live.len() == DISCONNECTS_PER_RUN || done.failed > 0 {
             continue;
         }
-        let (erased, complete) =
-            erase_rows(&db, Scope::Tenant, &tenant.id, "", None, ROWS_PER_RUN).await?;
+        let mut erased = Map::new();
+        let complete = erase_rows(
+            &db,
+            Scope::Tenant,
+            &tenant.id,
+            "",
+            None,
+            ROWS_PER_RUN,
+            &mut erased,
+        )
+        .await?;
         rows += erased.values().filter_map(Value::as_u64).sum::<u64>();
         if complete {
             finished += 1;

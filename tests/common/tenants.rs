@@ -135,6 +135,19 @@ impl<'a> Tenant<'a> {
         made.body["url"].as_str().unwrap().to_owned()
     }
 
+    /// A link to `end_user_ref`'s connections page (`POST /v1/page-links`).
+    pub fn page_link(&self, end_user_ref: &str) -> String {
+        let made = self.stack.worker.send(
+            "POST",
+            "/v1/page-links",
+            Some(&bearer(&self.manage)),
+            &json!({ "end_user_ref": end_user_ref }),
+        );
+        assert_eq!(made.status, 201, "{made:?}");
+        assert_eq!(made.body["end_user_ref"], end_user_ref);
+        made.body["url"].as_str().unwrap().to_owned()
+    }
+
     pub fn connections(&self) -> Vec<Value> {
         let listed = self
             .stack
