@@ -140,3 +140,105 @@ fn the_tenant_rate_limit_binding_counts_over_the_period_the_code_announces() {
         .as_str()
         .is_some_and(|id| id.parse::<u64>().is_ok_and(|n| n > 0)));
 }
+
+/// What `wrangler deploy` may bind in production, exactly: anything else (a test-only
+/// variable such as `FAKE_PLATFORM_URL`, a forgotten `[vars]` entry) fails this test.
+/// Secrets are set with `wrangler secret put` and are not listed by a dry run.
+const RELEASE_BINDINGS: [(&str, &str); 6] = [
+    ("GRANT_OBJECTS", "Durable Object"),
+    ("REFRESH_QUEUE", "Queue"),
+    ("PUBLISH_QUEUE", "Queue"),
+    ("WEBHOOK_QUEUE", "Queue"),
+    ("DB", "D1 Database"),
+    ("TENANT_RATE_LIMIT", "Rate Limit"),
+];
+
+/// The bindings table `wrangler deploy --dry-run` printed: (name, resource kind).
+fn dry_run_bindings(output: &str) -> Vec<(String, String)> {
+    let plain: String = {
+        // Strip terminal colour codes, should any be there.
+        let mut out = String::new();
+        let mut chars = output.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let table = plain
+        .split("Your Worker has access to the following bindings:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no bindings table in the dry run's output:\n{plain}"));
+    table
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty() || l.starts_with("Binding"))
+        .take_while(|l| l.starts_with("env."))
+        .map(|l| {
+            let name = l["env.".len()..]
+                .split([' ', '('])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let kind = l.rsplit("  ").next().unwrap_or_default().trim().to_owned();
+            (name, kind)
+        })
+        .collect()
+}
+
+#[test]
+fn the_release_deploy_binds_exactly_the_allow_list() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // scripts/test writes this when it makes the release bundle; run alone, the test makes it.
+    let saved = root.join("target/release-deploy/dry-run.txt");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = modified(&saved) >= modified(&root.join("wrangler.toml"));
+    let output = match std::fs::read_to_string(&saved).ok().filter(|_| fresh) {
+        Some(text) => text,
+        None => {
+            let out = std::process::Command::new(root.join("node_modules/.bin/wrangler"))
+                .args(["deploy", "--dry-run", "--outdir"])
+                .arg(root.join("target/release-deploy/bundle"))
+                .current_dir(root)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .output()
+                .expect("wrangler runs (scripts/setup installs it)");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let mut bound = dry_run_bindings(&output);
+    bound.sort();
+    let mut allowed: Vec<(String, String)> = RELEASE_BINDINGS
+        .iter()
+        .map(|(n, k)| ((*n).to_owned(), (*k).to_owned()))
+        .collect();
+    allowed.sort();
+    assert_eq!(bound, allowed, "the release deploy's bindings");
+}
+
+#[test]
+fn the_bindings_table_is_read_as_wrangler_prints_it() {
+    let printed = "Total Upload: 1 KiB\nYour Worker has access to the following bindings:\n\
+        Binding                                         Resource            \n\
+        env.DB (evergreen)                              D1 Database         \n\
+        env.FAKE_PLATFORM_URL (\"http://127.0.0.1:8790\")  Environment Variable\n\
+        \n--dry-run: exiting now.\n";
+    assert_eq!(
+        dry_run_bindings(printed),
+        [
+            ("DB".to_owned(), "D1 Database".to_owned()),
+            (
+                "FAKE_PLATFORM_URL".to_owned(),
+                "Environment Variable".to_owned()
+            )
+        ]
+    );
+}
