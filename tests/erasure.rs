@@ -15,6 +15,55 @@ use evergreen_fake_platform::Fault;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// A post of the end user's that went out, and what its publishing left behind.
+struct Published {
+    post_id: String,
+    target_id: String,
+    platform_post_id: String,
+    /// The `post.published` event, delivered to the tenant's webhook endpoint.
+    event_id: String,
+}
+
+/// Publishes `text` now through `connection` and waits until the tenant's receiver has the
+/// verified `post.published` webhook for it.
+fn publish(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    rx: &Receiver,
+    connection: &str,
+    text: &str,
+) -> Published {
+    let made = create_post(
+        s,
+        tenant,
+        &format!("published-{connection}"),
+        &json!({ "text": text, "connection_ids": [connection] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post_id = made.body["id"].as_str().unwrap().to_owned();
+    let delivered = s.worker.eventually(
+        Duration::from_secs(60),
+        "the post.published webhook",
+        || {
+            rx.received().into_iter().find(|r| {
+                r.delivered()
+                    && r.body.contains("post.published")
+                    && r.body.contains(post_id.as_str())
+            })
+        },
+    );
+    let event = delivered.json();
+    let shown = tenant.get(&format!("/v1/posts/{post_id}"));
+    let target = &shown.body["targets"][0];
+    assert_eq!(target["state"], "published", "{shown:?}");
+    Published {
+        target_id: target["id"].as_str().unwrap().to_owned(),
+        platform_post_id: target["platform_post_id"].as_str().unwrap().to_owned(),
+        event_id: event["data"]["event_id"].as_str().unwrap().to_owned(),
+        post_id,
+    }
+}
+
 /// What the tenant has of one end user: a connection with a token read, a webhook delivery of
 /// an event, a scheduled post and a connections-page session.
 fn give_history(
@@ -61,12 +110,13 @@ fn erase(s: &Stack, tenant: &Tenant<'_>, end_user: &str) -> Value {
     answer.body
 }
 
-const LISTS: [&str; 7] = [
+const LISTS: [&str; 8] = [
     "grants",
     "connections",
     "posts",
     "post_targets",
     "events",
+    "webhook_deliveries",
     "token_reads",
     "page_sessions",
 ];
@@ -76,11 +126,15 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
     let s = Stack::start("erasure-end-user");
     let tenant = Tenant::new(&s, "Scheduler");
     let rx = Receiver::start();
-    tenant.webhook_endpoint(&rx.url("scheduler"));
+    let (_, webhook_secret) = tenant.webhook_endpoint(&rx.url("scheduler"));
+    rx.set_secret("scheduler", &webhook_secret);
     let (alice, bob) = ("alice-erase-9f2c", "bob-keep-41d0");
     let alice_text = "alice's words 5e1b";
     let alice_conn = give_history(&s, &tenant, alice, "alice_erase", alice_text);
     let bob_conn = give_history(&s, &tenant, bob, "bob_keep", "bob's words 77ac");
+    // Alice also has a post that went out, and its webhook was delivered.
+    let alice_published_text = "alice went out 0d3a";
+    let published = publish(&s, &tenant, &rx, &alice_conn, alice_published_text);
     let alice_token = tenant.token(&alice_conn).body["access_token"]
         .as_str()
         .unwrap()
@@ -107,6 +161,21 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
     assert_eq!(mine["grants"][0]["id"], json!(alice_grant));
     assert_eq!(mine["posts"][0]["text"], alice_text);
     assert_eq!(mine["truncated"], json!([]));
+    // The published post is in the export with its event and that event's delivery.
+    let listed = |list: &str, field: &str, value: &str| {
+        mine[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row[field] == value)
+    };
+    assert!(listed("posts", "id", &published.post_id), "{mine}");
+    assert!(listed("post_targets", "id", &published.target_id), "{mine}");
+    assert!(listed("events", "id", &published.event_id), "{mine}");
+    assert!(
+        listed("webhook_deliveries", "event_id", &published.event_id),
+        "{mine}"
+    );
     let text = mine.to_string();
     assert!(!text.contains(&bob_conn) && !text.contains(bob), "{text}");
     assert!(!text.contains(&alice_token), "the export shows no token");
@@ -126,14 +195,11 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
     assert_eq!(erased["disconnected"], 1, "{erased}");
     assert_eq!(erased["revoked_at_platform"], 1, "{erased}");
     assert_eq!(s.fake.counters("alice_erase").revoke, 1);
-    for table in [
-        "grants",
-        "connections",
-        "posts",
-        "post_targets",
-        "page_sessions",
-    ] {
+    for table in ["grants", "connections", "page_sessions"] {
         assert_eq!(erased["erased"][table], 1, "{table}: {erased}");
+    }
+    for table in ["posts", "post_targets"] {
+        assert_eq!(erased["erased"][table], 2, "{table}: {erased}");
     }
     for table in ["events", "token_reads", "webhook_deliveries"] {
         assert!(
@@ -147,6 +213,11 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
         alice_conn.as_str(),
         alice_grant.as_str(),
         "alice_erase",
+        alice_published_text,
+        published.post_id.as_str(),
+        published.target_id.as_str(),
+        published.platform_post_id.as_str(),
+        published.event_id.as_str(),
     ] {
         assert_eq!(
             d1_cells_containing(s.worker.persist_dir(), needle),

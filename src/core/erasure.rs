@@ -7,7 +7,8 @@
 //! the rows deleted, table by table in [`STEPS`]'s order: a table is emptied of the scope's
 //! rows before the tables it references are touched, since D1 enforces foreign keys.
 //!
-//! - **An end user** (`DELETE /v1/end-user-data`) loses its grants, connections, events and
+//! - **An end user** (`DELETE /v1/end-user-data`) loses its grants, connections, events (its
+//!   connections' and its posts': a post event names the target in `connection_id`) and
 //!   their webhook deliveries, token reads, post targets, its posts once no other end user's
 //!   target is left on them, reconnect nonces, and connect, OAuth and page sessions.
 //! - **A tenant** (`DELETE /admin/tenants/{id}`) loses all of that for every end user, then its
@@ -37,6 +38,25 @@ macro_rules! end_user_connections {
     };
 }
 
+/// The end user's events, as a subquery: connection events name one of their connections;
+/// post events name a post target (of one of their connections) in the same column; both name
+/// one of their grants.
+macro_rules! end_user_events {
+    () => {
+        concat!(
+            "(SELECT id FROM events WHERE tenant_id = ?1 AND (connection_id IN ",
+            end_user_connections!(),
+            " OR connection_id IN (SELECT id FROM post_targets WHERE tenant_id = ?1 \
+               AND connection_id IN ",
+            end_user_connections!(),
+            ") OR grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2)))"
+        )
+    };
+}
+
+/// The end user's events, for the export (`?1` tenant, `?2` end user).
+pub const END_USER_EVENTS: &str = end_user_events!();
+
 /// Children before parents: see the foreign keys in `migrations/` (the unit test reads them).
 pub const STEPS: &[Step] = &[
     Step {
@@ -61,19 +81,14 @@ pub const STEPS: &[Step] = &[
         table: "webhook_deliveries",
         tenant: "tenant_id = ?1",
         end_user: Some(concat!(
-            "tenant_id = ?1 AND event_id IN (SELECT id FROM events WHERE tenant_id = ?1 \
-             AND connection_id IN ",
-            end_user_connections!(),
-            ")"
+            "tenant_id = ?1 AND event_id IN ",
+            end_user_events!()
         )),
     },
     Step {
         table: "events",
         tenant: "tenant_id = ?1",
-        end_user: Some(concat!(
-            "tenant_id = ?1 AND connection_id IN ",
-            end_user_connections!()
-        )),
+        end_user: Some(concat!("tenant_id = ?1 AND id IN ", end_user_events!())),
     },
     Step {
         table: "token_reads",

@@ -12,7 +12,8 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::validate_end_user_ref;
 use crate::core::erasure::{
-    delete_statement, Scope, DISCONNECTS_PER_RUN, ROWS_PER_CALL, ROWS_PER_RUN, TENANTS_PER_RUN,
+    delete_statement, Scope, DISCONNECTS_PER_RUN, END_USER_EVENTS, ROWS_PER_CALL, ROWS_PER_RUN,
+    TENANTS_PER_RUN,
 };
 use crate::core::log::LogLine;
 use crate::core::query;
@@ -240,7 +241,7 @@ pub async fn export_end_user(
     let end_user = end_user_of(url)?;
     const CONNECTIONS: &str =
         "(SELECT id FROM connections WHERE tenant_id = ?1 AND end_user_ref = ?2)";
-    let lists: [(&str, String); 7] = [
+    let lists: [(&str, String); 8] = [
         (
             "grants",
             "SELECT id, provider, provider_account_id, scopes, state, state_reason, \
@@ -279,8 +280,17 @@ pub async fn export_end_user(
             "events",
             format!(
                 "SELECT id, connection_id, seq, type, colour, reason, message, occurred_at \
-                 FROM events WHERE tenant_id = ?1 AND connection_id IN {CONNECTIONS} \
+                 FROM events WHERE id IN {END_USER_EVENTS} \
                  ORDER BY occurred_at, seq LIMIT ?3"
+            ),
+        ),
+        (
+            "webhook_deliveries",
+            format!(
+                "SELECT id, event_id, endpoint_id, status, attempts, last_status, \
+                   delivered_at, created_at \
+                 FROM webhook_deliveries WHERE tenant_id = ?1 AND event_id IN {END_USER_EVENTS} \
+                 ORDER BY created_at LIMIT ?3"
             ),
         ),
         (
