@@ -6,37 +6,19 @@ mod common;
 
 use common::browser::{query_pairs, query_param, Browser, Visit};
 use common::ledger::serial;
+use common::providers::acme_vars;
 use common::tenants::Tenant;
 use common::Stack;
 use evergreen_fake_platform::{fixtures, google, x, Fault};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// The README's complete `CUSTOM_PROVIDERS` example, read from the README itself so that the
-/// example a newcomer copies is the one proven to connect. The fake serves Acme from
-/// `fake-platform/fixtures/acme.json` alone (standard OAuth 2.0, rotating refresh tokens, an
-/// OpenID Connect userinfo endpoint), with no code of its own.
-fn acme() -> serde_json::Value {
-    let readme = include_str!("../README.md");
-    let section = &readme[readme
-        .find("### Custom providers")
-        .expect("the README section")..];
-    let start = section.find("```json").expect("a json block") + "```json".len();
-    let end = start + section[start..].find("```").expect("the block's end");
-    serde_json::from_str(&section[start..end]).expect("the README example is valid JSON")
-}
-
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
         Stack::start_with("connect-providers", |clients| {
             // Any client the fake knows will do; the YouTube one is free here.
-            let client = &clients[1];
-            vec![
-                ("CUSTOM_PROVIDERS".into(), acme().to_string()),
-                ("ACME_CLIENT_ID".into(), client.id.clone()),
-                ("ACME_CLIENT_SECRET".into(), client.secret.clone()),
-            ]
+            acme_vars(&clients[1])
         })
     })
 }

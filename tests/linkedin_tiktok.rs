@@ -8,7 +8,7 @@ mod common;
 
 use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::Tenant;
-use common::x_flow::{connect_at, ClockShift};
+use common::x_flow::{connect_at, set_clock_offset, ClockShift};
 use common::Stack;
 use evergreen_fake_platform::{linkedin, tiktok, RefreshTokenStatus};
 use serde_json::Value;
@@ -349,7 +349,61 @@ fn tiktok_lifetimes_come_from_each_answer_whichever_figures_the_platform_uses() 
     assert!((1.99..=2.01).contains(&access), "{access} h");
     let life = days_between(&after["last_refresh_at"], &after["grant_expires_at"]);
     assert!((179.99..=180.01).contains(&life), "{life}");
-    // Renewed halfway through that life, not on every sweep.
+    // Checked again within the day (the scheduled check), not on every sweep; the renewal
+    // halfway through that life is the core's to schedule (core::refresh_schedule's tests).
     let next = days_between(&after["last_refresh_at"], &after["next_check_at"]);
-    assert!((89.99..=90.01).contains(&next), "{next}");
+    assert!((0.0..=1.0).contains(&next) && next > 0.0, "{next}");
+    assert_eq!(s.fake.counters("tt_older").token_refresh, 1);
+}
+
+#[test]
+fn readers_asking_more_than_the_platform_issues_cause_one_refresh_and_are_told_so() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "TikTok short tokens");
+    // 120-second access tokens; the readers ask for five minutes.
+    s.fake.set_tiktok_lifetimes(Some((120, 180 * 86_400)));
+    let ids = connect_at(
+        s,
+        &tenant,
+        "tiktok",
+        tiktok::AUTHORIZE_PATH,
+        "u-tt-short",
+        "tt_short",
+    );
+    let creator = &ids[0];
+    let ask = serde_json::json!({ "min_valid_seconds": 300 });
+    // Fresh: the token is what there is, handed out as shorter than asked, nothing refreshed.
+    let fresh = tenant.token_with(creator, &ask);
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    assert_eq!(fresh.body["shorter_than_asked"], true, "{fresh:?}");
+    assert_eq!(s.fake.counters("tt_short").token_refresh, 0);
+
+    // 70 seconds on, more than half its life is gone: twenty readers at once.
+    set_clock_offset(s, 70_000);
+    let reads: Vec<common::Answer> = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..20)
+            .map(|_| scope.spawn(|| tenant.token_with(creator, &ask)))
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    set_clock_offset(s, 0);
+    s.fake.set_tiktok_lifetimes(None);
+    assert_eq!(
+        s.fake.counters("tt_short").token_refresh,
+        1,
+        "one refresh for all of them"
+    );
+    let renewed = s.fake.tokens_issued_to("tt_short").access;
+    for read in &reads {
+        assert_eq!(read.status, 200, "{read:?}");
+        assert_eq!(read.body["shorter_than_asked"], true, "{read:?}");
+        let token = read.body["access_token"].as_str().unwrap();
+        assert_ne!(token, fresh.body["access_token"].as_str().unwrap());
+        assert!(renewed.iter().any(|t| t == token));
+    }
+    let first = &reads[0].body["access_token"];
+    assert!(reads.iter().all(|r| &r.body["access_token"] == first));
+    // The connection is fine: nothing said to reconnect.
+    assert_eq!(tenant.connection(creator)["health"]["colour"], "green");
 }

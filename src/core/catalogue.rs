@@ -126,16 +126,39 @@ pub struct RefreshSpec {
     /// On demand: the sweep refreshes a grant unused for this long, to keep it alive.
     #[serde(default)]
     pub keep_alive_days: Option<u32>,
-    /// Also check the token (and the accounts it manages) this often, whatever the policy:
-    /// how a lost Page role is noticed between refreshes (LinkedIn: daily).
+    /// The scheduled check: every grant is proved alive with its platform this often,
+    /// whatever its policy (the identity call while the access token is valid, else a
+    /// refresh), and each grant's checks fall in its own slot of the interval so they spread
+    /// over it. Daily unless the entry says otherwise; no shorter than the hourly sweep. Also
+    /// how a lost Page role is noticed between refreshes. (`validate_every_secs` is its old
+    /// name, still read.)
+    #[serde(default = "default_check_every_secs", alias = "validate_every_secs")]
+    pub check_every_secs: u64,
+    /// Why the interval is what it is, for people reading the catalogue.
     #[serde(default)]
-    pub validate_every_secs: Option<u64>,
+    pub check_why: Option<String>,
     /// A token younger than this cannot be refreshed (Instagram: 24 hours).
     #[serde(default)]
     pub min_age_secs: Option<u64>,
 }
 
+/// The scheduled check's interval when the catalogue says nothing: daily.
+pub const DEFAULT_CHECK_EVERY_SECS: u64 = 86_400;
+/// The shortest check interval: the sweep runs hourly, so nothing is checked more often.
+pub const MIN_CHECK_EVERY_SECS: u64 = 3_600;
+
+fn default_check_every_secs() -> u64 {
+    DEFAULT_CHECK_EVERY_SECS
+}
+
 impl RefreshSpec {
+    /// The scheduled check's interval, in milliseconds.
+    pub fn check_interval_ms(&self) -> i64 {
+        i64::try_from(self.check_every_secs.max(MIN_CHECK_EVERY_SECS))
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+
     /// The earliest a token issued at `issued_at` may be refreshed.
     pub fn refreshable_from(
         &self,
@@ -620,7 +643,29 @@ impl ProviderSpec {
         if !["profile", "channel", "page", "organization"].contains(&self.identity.kind.as_str()) {
             return bad("identity.kind must be profile, channel, page or organization".into());
         }
+        if self.refresh.check_every_secs < MIN_CHECK_EVERY_SECS {
+            return bad(format!(
+                "check_every_secs {} is shorter than the hourly sweep: use at least \
+                 {MIN_CHECK_EVERY_SECS}",
+                self.refresh.check_every_secs
+            ));
+        }
         match self.refresh.policy {
+            RefreshPolicy::Proactive
+                if self
+                    .tokens
+                    .access_lifetime_secs
+                    .is_some_and(|lifetime| lifetime <= self.refresh.lead_secs.unwrap_or(0)) =>
+            {
+                bad(format!(
+                    "access tokens that live {} s cannot be refreshed proactively {} s ahead: \
+                     every sweep visit would refresh. Declare \"policy\": \"on_demand\" with \
+                     threshold_secs instead; the scheduled check (check_every_secs) keeps the \
+                     grant verified between token reads",
+                    self.tokens.access_lifetime_secs.unwrap_or(0),
+                    self.refresh.lead_secs.unwrap_or(0)
+                ))
+            }
             RefreshPolicy::Proactive if self.refresh.lead_secs.unwrap_or(0) < MIN_LEAD_SECS => {
                 bad(format!(
                     "a proactive lead_secs shorter than {MIN_LEAD_SECS} lets tokens die between sweeps"
@@ -830,6 +875,36 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_provider_is_checked_daily_unless_it_says_otherwise() {
+        let daily = Catalogue::builtin().with_declared(&custom("{}")).unwrap();
+        assert_eq!(daily.get("acme").unwrap().refresh.check_every_secs, 86_400);
+        for name in ["check_every_secs", "validate_every_secs"] {
+            let patch = format!(
+                r#"{{"refresh":{{"policy":"on_demand","threshold_secs":600,"{name}":21600}}}}"#
+            );
+            let declared = Catalogue::builtin().with_declared(&custom(&patch)).unwrap();
+            let acme = &declared.get("acme").unwrap().refresh;
+            assert_eq!(acme.check_every_secs, 21_600, "{name}");
+            assert_eq!(acme.check_interval_ms(), 21_600_000);
+        }
+    }
+
+    #[test]
+    fn every_built_in_provider_says_why_its_check_interval_is_what_it_is() {
+        for spec in &Catalogue::builtin().providers {
+            assert!(
+                spec.refresh
+                    .check_why
+                    .as_deref()
+                    .is_some_and(|w| w.len() > 40),
+                "{} has no check_why",
+                spec.name
+            );
+            assert!(spec.refresh.check_every_secs >= MIN_CHECK_EVERY_SECS);
+        }
+    }
+
+    #[test]
     fn unusable_declarations_are_refused_with_a_reason() {
         for (patch, why) in [
             (r#"{"name":"x"}"#, "declared twice"),
@@ -848,6 +923,15 @@ mod tests {
                 "lead_secs",
             ),
             (r#"{"refresh":{"policy":"on_demand"}}"#, "threshold_secs"),
+            (
+                r#"{"tokens":{"refresh_token":"reusable","access_lifetime_secs":5400},
+                    "refresh":{"policy":"proactive","lead_secs":7200}}"#,
+                "every sweep visit would refresh",
+            ),
+            (
+                r#"{"refresh":{"policy":"on_demand","threshold_secs":600,"check_every_secs":600}}"#,
+                "shorter than the hourly sweep",
+            ),
             (
                 r#"{"tokens":{"refresh_token":"reusable","access_lifetime_secs":600}}"#,
                 "every read refreshes",
@@ -1021,7 +1105,7 @@ mod pinned_to_fixtures {
         // The proactive lead comes well before the access token dies, and a daily check
         // notices a lost page role.
         assert!(li.refresh.lead_secs.unwrap() < f.fact_u64("access_lifetime_secs"));
-        assert_eq!(li.refresh.validate_every_secs, Some(86_400));
+        assert_eq!(li.refresh.check_every_secs, 86_400);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! what happened and to which version or date: a second, later failure streak is a new event;
 //! the same one seen again is not.
 
-use crate::core::grant_health::{GrantState, Health, RefreshState, Status};
+use crate::core::clock::Timestamp;
+use crate::core::grant_health::{Colour, GrantState, Health, RefreshState, Status};
+use crate::core::log::LogLine;
 use crate::core::refresh_failure::DeadReason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +76,26 @@ pub struct Transition {
     pub dedupe_key: String,
     /// The connection's health after the change.
     pub health: Health,
+    /// The connection's colour before it.
+    pub from: Colour,
+}
+
+impl Transition {
+    /// The log line of this transition on one connection: one per event row inserted, so the
+    /// log and the events agree. Names and colours only, never a token.
+    pub fn log_line(&self, grant_id: &str, connection_id: &str, at: Timestamp) -> LogLine {
+        let line = if self.health.colour == Colour::Red {
+            LogLine::warn("connection.health_changed", at)
+        } else {
+            LogLine::info("connection.health_changed", at)
+        };
+        line.field("connection_id", connection_id)
+            .field("grant_id", grant_id)
+            .field("transition", self.kind.as_str())
+            .field("from", self.from.as_str())
+            .field("to", self.health.colour.as_str())
+            .field("reason", self.health.reason)
+    }
 }
 
 /// What changed between `before` (the status as last written: `Status::as_written`) and
@@ -86,6 +108,7 @@ pub fn transitions(before: Status, after: Status, version: i64) -> Vec<Transitio
         kind,
         dedupe_key: key,
         health: after.health(),
+        from: before.health().colour,
     };
     let mut out = Vec::new();
     match (before.grant, after.grant) {
@@ -120,11 +143,12 @@ pub fn transitions(before: Status, after: Status, version: i64) -> Vec<Transitio
 }
 
 /// The event of a consent that restored the grant (version after the write).
-pub fn reconnected(after: Status, version: i64) -> Transition {
+pub fn reconnected(before: Status, after: Status, version: i64) -> Transition {
     Transition {
         kind: EventKind::Reconnected,
         dedupe_key: format!("reconnected:{version}"),
         health: after.health(),
+        from: before.health().colour,
     }
 }
 
@@ -140,6 +164,7 @@ pub fn access_changed(status: Status, lost: bool, why: &str, at_ms: i64) -> Tran
         kind,
         dedupe_key: format!("{key}:{at_ms}"),
         health: status.connection_health(lost, Some(why)),
+        from: status.connection_health(!lost, None).colour,
     }
 }
 
@@ -154,6 +179,7 @@ pub fn disconnected(after: Status, epoch: i64) -> Transition {
             message: "The connection was removed; nothing is kept for it but its history."
                 .to_owned(),
         },
+        from: after.health().colour,
     }
 }
 
@@ -185,6 +211,39 @@ mod tests {
             .iter()
             .map(|t| t.kind)
             .collect()
+    }
+
+    #[test]
+    fn a_transition_logs_its_connection_colours_and_reason_and_nothing_secret() {
+        let revoked = transitions(
+            status(ALIVE, OK),
+            status(dead(DeadReason::RevokedOrExpired), OK),
+            7,
+        );
+        let line = revoked[0].log_line("gr_1", "conn_1", T0);
+        let fields: serde_json::Value = serde_json::from_str(&line.to_json()).unwrap();
+        assert_eq!(fields["event"], "connection.health_changed");
+        assert_eq!(fields["level"], "warn");
+        assert_eq!(fields["transition"], "connection.revoked");
+        assert_eq!(fields["connection_id"], "conn_1");
+        assert_eq!(fields["grant_id"], "gr_1");
+        assert_eq!(fields["from"], "green");
+        assert_eq!(fields["to"], "red");
+        assert_eq!(fields["reason"], DeadReason::RevokedOrExpired.code());
+        assert!(fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !crate::core::log::is_secret_field(k)));
+        let back = reconnected(
+            status(dead(DeadReason::RevokedOrExpired), OK),
+            status(ALIVE, OK),
+            8,
+        );
+        assert_eq!(
+            (back.from, back.health.colour),
+            (Colour::Red, Colour::Green)
+        );
     }
 
     #[test]

@@ -91,23 +91,35 @@ pub fn access_expiry(now: Timestamp, expires_in: Option<u64>) -> Option<Timestam
 pub enum TokenRead {
     /// Hand it out.
     Usable,
+    /// Hand it out, saying it is shorter than asked: the caller asked for more validity than
+    /// the platform issues (the token's whole life, from `issued_at`, is less than the ask),
+    /// and no refresh could do better. It still has at least [`MIN_REMAINING_MS`] left.
+    ShorterThanAsked,
     /// It has expired or is about to (less than the caller's minimum, and never less than
-    /// [`MIN_REMAINING_MS`], left).
+    /// [`MIN_REMAINING_MS`], left), and a token of its kind could have met the ask.
     Expired,
 }
 
+/// How a token that expires at `access_expires_at`, issued at `issued_at`, may be handed to a
+/// caller who needs `min_valid_ms` of it at `now`.
 pub fn check_read(
     access_expires_at: Option<Timestamp>,
+    issued_at: Timestamp,
     min_valid_ms: i64,
     now: Timestamp,
 ) -> TokenRead {
-    match access_expires_at {
+    let Some(at) = access_expires_at else {
         // Unknown lifetime: the platform said nothing, so the token is used until it fails.
-        None => TokenRead::Usable,
-        Some(at) if at.as_millis() - now.as_millis() >= min_valid_ms.max(MIN_REMAINING_MS) => {
-            TokenRead::Usable
-        }
-        Some(_) => TokenRead::Expired,
+        return TokenRead::Usable;
+    };
+    let left = at.as_millis() - now.as_millis();
+    let lifetime = at.as_millis() - issued_at.as_millis();
+    if left >= min_valid_ms.max(MIN_REMAINING_MS) {
+        TokenRead::Usable
+    } else if left >= MIN_REMAINING_MS && lifetime < min_valid_ms {
+        TokenRead::ShorterThanAsked
+    } else {
+        TokenRead::Expired
     }
 }
 
@@ -218,17 +230,49 @@ mod tests {
 
     #[test]
     fn tokens_are_handed_out_only_with_a_minute_left() {
-        assert_eq!(check_read(None, 0, NOW), TokenRead::Usable);
+        let issued = NOW.plus_millis(-3_600_000);
+        assert_eq!(check_read(None, issued, 0, NOW), TokenRead::Usable);
         assert_eq!(
-            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS)), 0, NOW),
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS)), issued, 0, NOW),
             TokenRead::Usable
         );
         assert_eq!(
-            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS - 1)), 0, NOW),
+            check_read(Some(NOW.plus_millis(MIN_REMAINING_MS - 1)), issued, 0, NOW),
             TokenRead::Expired
         );
         assert_eq!(
-            check_read(Some(NOW.plus_millis(-1)), 0, NOW),
+            check_read(Some(NOW.plus_millis(-1)), issued, 0, NOW),
+            TokenRead::Expired
+        );
+    }
+
+    #[test]
+    fn a_token_shorter_than_the_platform_ever_issues_is_handed_out_as_such() {
+        // 120-second tokens, just issued; the caller asks for 300 seconds.
+        let fresh = Some(NOW.plus_millis(120_000));
+        assert_eq!(
+            check_read(fresh, NOW, 300_000, NOW),
+            TokenRead::ShorterThanAsked
+        );
+        // A 2-hour token with a minute and a half left could have met a 5-minute ask: that
+        // one is spent (the refresh that should have renewed it failed).
+        assert_eq!(
+            check_read(
+                Some(NOW.plus_millis(90_000)),
+                NOW.plus_millis(-7_110_000),
+                300_000,
+                NOW
+            ),
+            TokenRead::Expired
+        );
+        // Nothing is handed out with less than a minute left, however short the platform's.
+        assert_eq!(
+            check_read(
+                Some(NOW.plus_millis(30_000)),
+                NOW.plus_millis(-90_000),
+                300_000,
+                NOW
+            ),
             TokenRead::Expired
         );
     }

@@ -56,6 +56,7 @@ pub mod request_body;
 pub mod retention;
 pub mod return_urls;
 pub mod routes;
+pub mod scheduled_check;
 pub mod settings;
 pub mod signed_request;
 pub mod signed_tokens;

@@ -6,13 +6,21 @@
 //! - *on demand*: refresh when a token is asked for with less than `threshold_secs` left; the
 //!   sweep only keeps the grant alive (`keep_alive_days` after the last refresh), since every
 //!   extra rotation is another chance to break the chain;
-//! - *validate*: nothing to refresh; validate daily and count down to the known death.
+//! - *validate*: nothing to refresh; the scheduled check and the ledger's countdown are all.
 //!
-//! A grant holding no refresh token is validated whatever its platform's policy (LinkedIn apps
-//! without programmatic refresh): there is nothing else to do with it. An on-demand grant whose
-//! refresh token has a known death (TikTok's `refresh_expires_in`) is renewed halfway through
-//! that life, so a rotation keeps the chain alive without rotating more than needed. A
-//! platform's `validate_every_secs` adds a regular check (LinkedIn: a lost page role).
+//! **Every policy also gets the scheduled check** (`core::scheduled_check`): once per
+//! `check_every_secs` (daily by default) on the grant's own slot, the grant is proved alive
+//! with its platform: the identity call while the access token is valid, else a refresh. A
+//! grant holding no refresh token is validated the same way (LinkedIn apps without
+//! programmatic refresh). An on-demand grant whose refresh token has a known death (TikTok's
+//! `refresh_expires_in`) is renewed halfway through that life, so a rotation keeps the chain
+//! alive without rotating more than needed.
+//!
+//! A proactive grant whose fresh token would be due again by the next sweep (its tokens live
+//! no longer than the lead time plus one sweep period, and no minimum age holds it back: a
+//! declared provider's tokens turned out shorter than declared) is not refreshed by the sweep
+//! at all: every visit would refresh. Its readers refresh on demand and the scheduled
+//! check proves it alive.
 //!
 //! Whatever the policy, a grant with a known death date is also looked at at each warning
 //! stage and when it dies, so its state changes (and its events fire) on time.
@@ -20,13 +28,13 @@
 use crate::core::catalogue::{RefreshPolicy, RefreshSpec};
 use crate::core::clock::Timestamp;
 use crate::core::expiry_warnings::Warnings;
+use crate::core::scheduled_check::{token_can_carry_a_call, CheckSlot};
 use crate::core::settings;
 
 const SECOND: i64 = 1_000;
 const DAY: i64 = 86_400 * SECOND;
-
-/// How often a validate-only grant (or a proactive one whose expiry is unknown) is checked.
-pub const VALIDATE_INTERVAL_MS: i64 = DAY;
+/// How often the sweep runs: a proactive refresh needs a token that outlives its lead by more.
+pub const SWEEP_PERIOD_MS: i64 = 3_600 * SECOND;
 
 /// What the schedule is computed from: one grant, as stored.
 #[derive(Clone, Copy, Debug)]
@@ -45,20 +53,25 @@ pub struct GrantTimes {
     /// The earliest post waiting to go out through this grant: pre-flight checks a day and an
     /// hour before it (`publish_policy::preflight_due`).
     pub next_post_at: Option<Timestamp>,
+    /// The grant's slot in the scheduled check's interval.
+    pub check_slot: CheckSlot,
 }
 
 /// Pre-flight checks of one grant are at least this far apart.
 pub const PREFLIGHT_MIN_INTERVAL_MS: i64 = 30 * 60 * SECOND;
 
 impl GrantTimes {
+    /// The last time the platform proved the grant alive: an identity call or a refresh.
+    fn last_proved(&self) -> Timestamp {
+        self.last_validated_at
+            .map_or(self.last_refresh_at, |v| v.max(self.last_refresh_at))
+    }
+
     /// When the pre-flight check for the next post is due, if one is.
     fn preflight_due(&self, now: Timestamp) -> Option<Timestamp> {
-        let last_checked = self
-            .last_validated_at
-            .map_or(self.last_refresh_at, |v| v.max(self.last_refresh_at));
         crate::core::publish_policy::preflight_due(
             self.next_post_at,
-            last_checked,
+            self.last_proved(),
             PREFLIGHT_MIN_INTERVAL_MS,
             now,
         )
@@ -73,25 +86,31 @@ impl GrantTimes {
         }
     }
 
-    /// When the next validation is due, if the policy or `validate_every_secs` asks for one.
-    fn validation_due(&self, refresh: &RefreshSpec) -> Option<Timestamp> {
-        let interval = match self.policy(refresh) {
-            RefreshPolicy::Validate => Some(VALIDATE_INTERVAL_MS),
-            _ => refresh.validate_every_secs.map(secs),
-        }?;
-        let last = self.last_validated_at.unwrap_or(self.last_refresh_at);
-        Some(last.max(self.last_refresh_at).plus_millis(interval))
+    /// When the scheduled check is due: the grant's first slot after it was last proved alive.
+    fn check_due(&self, refresh: &RefreshSpec) -> Timestamp {
+        self.check_slot
+            .next_after(self.last_proved(), refresh.check_interval_ms())
     }
 
     /// When a refresh is due by the policy (not counting backoff), if ever.
     fn refresh_due(&self, refresh: &RefreshSpec) -> Option<Timestamp> {
         match self.policy(refresh) {
-            RefreshPolicy::Proactive => Some(match self.access_expires_at {
-                Some(expires) => expires
-                    .plus_millis(-secs(refresh.lead_secs.unwrap_or(0)))
-                    .max(refresh.refreshable_from(self.last_refresh_at)),
-                None => self.last_refresh_at.plus_millis(VALIDATE_INTERVAL_MS),
-            }),
+            RefreshPolicy::Proactive => {
+                let expires = self.access_expires_at?;
+                let lead = secs(refresh.lead_secs.unwrap_or(0));
+                let lifetime = expires.as_millis() - self.last_refresh_at.as_millis();
+                let min_age = secs(refresh.min_age_secs.unwrap_or(0));
+                if (lifetime - lead).max(min_age) <= SWEEP_PERIOD_MS {
+                    // Each fresh token would be due again by the next sweep: on demand plus
+                    // the scheduled check instead.
+                    return None;
+                }
+                Some(
+                    expires
+                        .plus_millis(-lead)
+                        .max(refresh.refreshable_from(self.last_refresh_at)),
+                )
+            }
             RefreshPolicy::OnDemand => {
                 let keep_alive = refresh
                     .keep_alive_days
@@ -106,10 +125,20 @@ impl GrantTimes {
             RefreshPolicy::Validate => None,
         }
     }
+
+    /// What a check (scheduled or pre-flight) calls at `now`: the identity call while the
+    /// access token can carry it, else a refresh where the grant can refresh.
+    fn check_visit(&self, refresh: &RefreshSpec, now: Timestamp) -> Visit {
+        let can_refresh = self.policy(refresh) != RefreshPolicy::Validate;
+        if can_refresh && !token_can_carry_a_call(self.access_expires_at, now) {
+            Visit::Refresh
+        } else {
+            Visit::Validate
+        }
+    }
 }
 
-/// When the sweep should next look at the grant; `None` for never (a dead grant, or an
-/// on-demand grant with nothing to keep alive and no known death).
+/// When the sweep should next look at the grant; `None` for never (a dead grant).
 pub fn next_check_at(
     refresh: &RefreshSpec,
     times: &GrantTimes,
@@ -122,9 +151,8 @@ pub fn next_check_at(
     if let Some(retry) = times.retry_at {
         return Some(retry.max(now));
     }
-    let mut candidates: Vec<Timestamp> = Vec::new();
+    let mut candidates: Vec<Timestamp> = vec![times.check_due(refresh)];
     candidates.extend(times.refresh_due(refresh));
-    candidates.extend(times.validation_due(refresh));
     candidates.extend(times.preflight_due(now));
     if let Some(moment) = times
         .grant_expires_at
@@ -138,10 +166,10 @@ pub fn next_check_at(
 /// What the sweep's visit to a due grant does (inside the grant's Durable Object).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Visit {
-    /// Refresh the grant: its lead time is reached, it must be kept alive, or a backoff
-    /// retry is due.
+    /// Refresh the grant: its lead time is reached, it must be kept alive, a backoff retry is
+    /// due, or a check is due and the access token is spent.
     Refresh,
-    /// Check the token with the platform's cheap identity call (no refresh exists).
+    /// Check the token with the platform's cheap identity call.
     Validate,
     /// Nothing to ask the platform: apply the ledger's date and schedule the next visit.
     Review,
@@ -165,8 +193,8 @@ pub fn visit(refresh: &RefreshSpec, times: &GrantTimes, now: Timestamp) -> Visit
     let due = |at: Option<Timestamp>| at.is_some_and(|at| now >= at);
     if due(times.refresh_due(refresh)) {
         Visit::Refresh
-    } else if due(times.validation_due(refresh)) || due(times.preflight_due(now)) {
-        Visit::Validate
+    } else if due(Some(times.check_due(refresh))) || due(times.preflight_due(now)) {
+        times.check_visit(refresh, now)
     } else {
         Visit::Review
     }
@@ -175,8 +203,11 @@ pub fn visit(refresh: &RefreshSpec, times: &GrantTimes, now: Timestamp) -> Visit
 /// Whether a token request must refresh first: when less than the platform's threshold, or
 /// the caller's `min_valid_ms`, is left. The threshold is never more than half the token's
 /// life (issued at `issued_at`): TikTok's 12 hours against its newer 2-hour tokens would
-/// otherwise rotate on every read. An unknown expiry is served as is: the platform said
-/// nothing (RFC 6749 allows it), and `validate` exists to check such a token.
+/// otherwise rotate on every read. A caller asking more than the platform issues (a
+/// `min_valid_ms` beyond the token's whole life) cannot be satisfied by any refresh: its ask
+/// counts as half the life, so a burst of such readers refreshes at most once and each gets
+/// the freshest token there is. An unknown expiry is served as is: the platform said nothing
+/// (RFC 6749 allows it), and `validate` exists to check such a token.
 pub fn needs_refresh(
     refresh: &RefreshSpec,
     access_expires_at: Option<Timestamp>,
@@ -195,8 +226,14 @@ pub fn needs_refresh(
         RefreshPolicy::Proactive => secs(refresh.lead_secs.unwrap_or(0)),
         RefreshPolicy::Validate => 0,
     };
-    let half_life = (expires.as_millis() - issued_at.as_millis()).max(0) / 2;
-    expires.as_millis() - now.as_millis() < threshold.min(half_life).max(min_valid_ms)
+    let lifetime = (expires.as_millis() - issued_at.as_millis()).max(0);
+    let half_life = lifetime / 2;
+    let ask = if min_valid_ms > lifetime {
+        half_life
+    } else {
+        min_valid_ms
+    };
+    expires.as_millis() - now.as_millis() < threshold.min(half_life).max(ask)
 }
 
 /// Backoff after transient failures, and when they make a grant red. Configuration
@@ -280,9 +317,12 @@ mod tests {
 
     const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
     const HOUR: i64 = 3_600 * SECOND;
+    /// The policy tests' check interval: far enough that only the policy speaks.
+    const DECADE: i64 = 3_650 * DAY;
 
+    /// A policy on its own: its scheduled check ten years away (see `daily`).
     fn spec(policy: &str) -> RefreshSpec {
-        serde_json::from_value(match policy {
+        let mut spec: RefreshSpec = serde_json::from_value(match policy {
             "proactive" => serde_json::json!({"policy": "proactive", "lead_secs": 15 * 86_400}),
             "keep_alive" => {
                 serde_json::json!({"policy": "on_demand", "threshold_secs": 3900, "keep_alive_days": 150})
@@ -290,7 +330,21 @@ mod tests {
             "on_demand" => serde_json::json!({"policy": "on_demand", "threshold_secs": 1800}),
             _ => serde_json::json!({"policy": "validate"}),
         })
-        .unwrap()
+        .unwrap();
+        spec.check_every_secs = (DECADE / SECOND) as u64;
+        spec
+    }
+
+    /// The same policy with the default daily check, and times whose slot falls on T0's time
+    /// of day.
+    fn daily(policy: &str) -> (RefreshSpec, GrantTimes) {
+        let mut spec = spec(policy);
+        spec.check_every_secs = 86_400;
+        let times = GrantTimes {
+            check_slot: CheckSlot::through(T0, DAY),
+            ..times()
+        };
+        (spec, times)
     }
 
     fn times() -> GrantTimes {
@@ -303,25 +357,41 @@ mod tests {
             dead: false,
             next_post_at: None,
             refreshable: true,
+            check_slot: CheckSlot::through(T0, DECADE),
         }
     }
 
     #[test]
-    fn on_demand_grants_are_left_alone_unless_something_must_be_kept_alive() {
+    fn on_demand_grants_are_checked_on_their_slot_and_otherwise_left_alone() {
+        let (x, t) = daily("on_demand");
         assert_eq!(
-            next_check_at(&spec("on_demand"), &times(), Warnings::default(), T0),
-            None,
-            "X: no hourly rotation"
+            next_check_at(&x, &t, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY)),
+            "X: one check a day, no hourly rotation"
+        );
+        assert_eq!(
+            visit(&x, &t, T0.plus_millis(DAY)),
+            Visit::Refresh,
+            "its 2-hour token is spent by then: the check is a refresh"
+        );
+        let read_lately = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(DAY + HOUR)),
+            ..t
+        };
+        assert_eq!(
+            visit(&x, &read_lately, T0.plus_millis(DAY)),
+            Visit::Validate,
+            "a token still valid carries the identity call instead"
         );
         assert_eq!(
             next_check_at(&spec("keep_alive"), &times(), Warnings::default(), T0),
             Some(T0.plus_millis(150 * DAY)),
-            "Google: refreshed inside the six-month idle rule"
+            "Google: refreshed inside the six-month idle rule where no check comes sooner"
         );
     }
 
     #[test]
-    fn instagram_refreshes_at_its_lead_time_and_never_before_the_token_is_a_day_old() {
+    fn instagram_is_checked_daily_refreshes_at_its_lead_time_and_never_before_a_day_old() {
         let ig = crate::core::catalogue::Catalogue::builtin()
             .get("instagram")
             .unwrap()
@@ -329,31 +399,48 @@ mod tests {
             .clone();
         let long_lived = GrantTimes {
             access_expires_at: Some(T0.plus_millis(60 * DAY)),
+            check_slot: CheckSlot::through(T0, DAY),
             ..times()
         };
         assert_eq!(
             next_check_at(&ig, &long_lived, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY)),
+            "the daily check, long before the lead time"
+        );
+        assert_eq!(
+            visit(&ig, &long_lived, T0.plus_millis(DAY)),
+            Visit::Validate,
+            "the 60-day token is valid: the identity call"
+        );
+        let day_44 = T0.plus_millis(44 * DAY);
+        let checked = GrantTimes {
+            last_validated_at: Some(day_44),
+            ..long_lived
+        };
+        assert_eq!(
+            next_check_at(&ig, &checked, Warnings::default(), day_44),
             Some(T0.plus_millis(45 * DAY)),
             "15 days before the 60-day token expires"
         );
         assert_eq!(
-            visit(&ig, &long_lived, T0.plus_millis(44 * DAY)),
+            visit(&ig, &checked, day_44.plus_millis(HOUR)),
             Visit::Review
         );
         assert_eq!(
-            visit(&ig, &long_lived, T0.plus_millis(45 * DAY)),
+            visit(&ig, &checked, T0.plus_millis(45 * DAY)),
             Visit::Refresh
         );
         // A token that lives less than its lead time still waits out its first 24 hours.
         let short = GrantTimes {
             access_expires_at: Some(T0.plus_millis(10 * DAY)),
-            ..times()
+            ..long_lived
         };
         assert_eq!(
             next_check_at(&ig, &short, Warnings::default(), T0),
             Some(T0.plus_millis(DAY))
         );
         assert_eq!(visit(&ig, &short, T0.plus_millis(DAY - 1)), Visit::Review);
+        assert_eq!(visit(&ig, &short, T0.plus_millis(DAY)), Visit::Refresh);
         assert!(!needs_refresh(
             &ig,
             short.access_expires_at,
@@ -367,6 +454,49 @@ mod tests {
             T0,
             0,
             T0.plus_millis(6 * DAY)
+        ));
+    }
+
+    #[test]
+    fn a_proactive_grant_whose_tokens_cannot_outlive_its_lead_is_not_refreshed_by_the_sweep() {
+        // A declared provider with 90-minute tokens and a 2-hour lead: every hourly sweep
+        // would refresh it. On demand plus the scheduled check instead.
+        let mut short: RefreshSpec =
+            serde_json::from_value(serde_json::json!({"policy": "proactive", "lead_secs": 7200}))
+                .unwrap();
+        short.check_every_secs = 86_400;
+        let t = GrantTimes {
+            access_expires_at: Some(T0.plus_millis(90 * 60 * SECOND)),
+            check_slot: CheckSlot::through(T0, DAY),
+            ..times()
+        };
+        for hour in 0..24 {
+            assert_eq!(
+                visit(&short, &t, T0.plus_millis(hour * HOUR)),
+                Visit::Review,
+                "hour {hour}"
+            );
+        }
+        assert_eq!(
+            next_check_at(&short, &t, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY)),
+            "only the daily check"
+        );
+        assert_eq!(visit(&short, &t, T0.plus_millis(DAY)), Visit::Refresh);
+        // Its readers still refresh on demand, at half the token's life.
+        assert!(!needs_refresh(
+            &short,
+            t.access_expires_at,
+            T0,
+            60_000,
+            T0.plus_millis(44 * 60 * SECOND)
+        ));
+        assert!(needs_refresh(
+            &short,
+            t.access_expires_at,
+            T0,
+            60_000,
+            T0.plus_millis(46 * 60 * SECOND)
         ));
     }
 
@@ -394,10 +524,18 @@ mod tests {
             grant_expires_at: Some(T0.plus_millis(60 * DAY)),
             ..times()
         };
-        let validate = spec("validate");
-        // Daily validation comes first.
+        let (validate, checked) = daily("validate");
+        // The daily check comes first.
         assert_eq!(
-            next_check_at(&validate, &t, Warnings::default(), T0),
+            next_check_at(
+                &validate,
+                &GrantTimes {
+                    check_slot: checked.check_slot,
+                    ..t
+                },
+                Warnings::default(),
+                T0
+            ),
             Some(T0.plus_millis(DAY))
         );
         // A proactive grant whose next refresh comes after the death: only the stages remain.
@@ -461,9 +599,26 @@ mod tests {
             T0.plus_millis(91 * 60 * SECOND)
         ));
         assert!(
-            needs_refresh(&x, expires, T0, 3 * HOUR, T0),
-            "min_valid_seconds"
+            needs_refresh(&x, expires, T0, 90 * 60 * SECOND, T0.plus_millis(HOUR)),
+            "min_valid_seconds the platform can meet"
         );
+        // More than the platform issues: no refresh can meet it, so it counts as half the
+        // token's life, and a token just refreshed is never refreshed again for it.
+        assert!(!needs_refresh(&x, expires, T0, 3 * HOUR, T0));
+        assert!(!needs_refresh(
+            &x,
+            expires,
+            T0,
+            3 * HOUR,
+            T0.plus_millis(59 * 60 * SECOND)
+        ));
+        assert!(needs_refresh(
+            &x,
+            expires,
+            T0,
+            3 * HOUR,
+            T0.plus_millis(61 * 60 * SECOND)
+        ));
         assert!(!needs_refresh(&x, None, T0, 3 * HOUR, T0), "unknown expiry");
     }
 
@@ -516,12 +671,13 @@ mod tests {
         assert_eq!(visit(&keep_alive, &t, T0), Visit::Review);
         let day_150 = T0.plus_millis(150 * DAY);
         assert_eq!(visit(&keep_alive, &t, day_150), Visit::Refresh);
+        let (keep_alive_daily, checked) = daily("keep_alive");
         assert_eq!(
             visit(
-                &keep_alive,
+                &keep_alive_daily,
                 &GrantTimes {
                     refreshable: false,
-                    ..t
+                    ..checked
                 },
                 day_150
             ),
@@ -541,9 +697,12 @@ mod tests {
             Visit::Refresh
         );
 
-        let validate = spec("validate");
-        assert_eq!(visit(&validate, &t, T0), Visit::Review);
-        assert_eq!(visit(&validate, &t, T0.plus_millis(DAY)), Visit::Validate);
+        let (validate, checked) = daily("validate");
+        assert_eq!(visit(&validate, &checked, T0), Visit::Review);
+        assert_eq!(
+            visit(&validate, &checked, T0.plus_millis(DAY)),
+            Visit::Validate
+        );
 
         // Backing off: the retry is the visit, when its time comes.
         let retrying = GrantTimes {
@@ -582,6 +741,7 @@ mod grant_kinds {
             dead: false,
             next_post_at: None,
             refreshable,
+            check_slot: CheckSlot::through(T0, DAY),
         }
     }
 
@@ -640,16 +800,39 @@ mod grant_kinds {
         };
         assert_eq!(
             next_check_at(&tt, &t, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY)),
+            "the daily check first"
+        );
+        let checked = GrantTimes {
+            last_validated_at: Some(T0.plus_millis(89 * DAY + 12 * HOUR)),
+            ..t
+        };
+        assert_eq!(
+            next_check_at(
+                &tt,
+                &checked,
+                Warnings::default(),
+                T0.plus_millis(89 * DAY + 12 * HOUR)
+            ),
             Some(T0.plus_millis(90 * DAY))
         );
-        assert_eq!(visit(&tt, &t, T0.plus_millis(89 * DAY)), Visit::Review);
-        assert_eq!(visit(&tt, &t, T0.plus_millis(90 * DAY)), Visit::Refresh);
-        // Unknown death: nothing to keep alive (X).
+        assert_eq!(
+            visit(&tt, &checked, T0.plus_millis(89 * DAY + 13 * HOUR)),
+            Visit::Review
+        );
+        assert_eq!(
+            visit(&tt, &checked, T0.plus_millis(90 * DAY)),
+            Visit::Refresh
+        );
+        // Unknown death: nothing to keep alive, only the daily check (X).
         let unknown = GrantTimes {
             grant_expires_at: None,
             ..t
         };
-        assert_eq!(next_check_at(&tt, &unknown, Warnings::default(), T0), None);
+        assert_eq!(
+            next_check_at(&tt, &unknown, Warnings::default(), T0),
+            Some(T0.plus_millis(DAY))
+        );
     }
 
     #[test]
@@ -690,45 +873,53 @@ mod grant_kinds {
     }
 
     #[test]
-    fn a_post_ahead_brings_the_check_forward_and_the_visit_validates() {
+    fn a_post_ahead_brings_the_check_forward_and_the_visit_checks() {
         let refresh = refresh_of("x");
         let connected = Timestamp::from_millis(0);
-        let post = connected.plus_millis(10 * DAY);
+        // The grant's daily slot is at 23:00; it was last checked at 09:00 on day 9.
+        let checked_at = connected.plus_millis(9 * DAY + 9 * HOUR);
+        let post = checked_at.plus_millis(10 * HOUR);
         let quiet = GrantTimes {
-            access_expires_at: Some(connected.plus_millis(2 * 3_600 * SECOND)),
+            access_expires_at: Some(checked_at.plus_millis(2 * HOUR)),
             grant_expires_at: None,
-            last_refresh_at: connected,
+            last_refresh_at: checked_at,
             last_validated_at: None,
             retry_at: None,
             dead: false,
             refreshable: true,
             next_post_at: None,
+            check_slot: CheckSlot::through(connected.plus_millis(23 * HOUR), DAY),
         };
         let warnings = Warnings::default();
-        let without = next_check_at(&refresh, &quiet, warnings, connected);
+        let slot = connected.plus_millis(9 * DAY + 23 * HOUR);
+        assert_eq!(
+            next_check_at(&refresh, &quiet, warnings, checked_at),
+            Some(slot)
+        );
         let with_post = GrantTimes {
             next_post_at: Some(post),
             ..quiet
         };
-        let day_before = post.plus_millis(-DAY);
+        // The day-before stage is covered by the check at 09:00; the hour before is not.
+        let hour_before = post.plus_millis(-HOUR);
+        assert!(hour_before < slot);
         assert_eq!(
-            next_check_at(&refresh, &with_post, warnings, connected),
-            Some(day_before)
+            next_check_at(&refresh, &with_post, warnings, checked_at),
+            Some(hour_before)
         );
-        assert!(without.is_none_or(|w| w > day_before), "{without:?}");
         assert_eq!(
-            visit(&refresh, &with_post, day_before.plus_millis(-1)),
+            visit(&refresh, &with_post, hour_before.plus_millis(-1)),
             Visit::Review
         );
-        assert_eq!(visit(&refresh, &with_post, day_before), Visit::Validate);
-        let checked = GrantTimes {
-            last_validated_at: Some(day_before),
+        assert_eq!(
+            visit(&refresh, &with_post, hour_before),
+            Visit::Refresh,
+            "X's token is spent by then"
+        );
+        let read_lately = GrantTimes {
+            access_expires_at: Some(post.plus_millis(HOUR)),
             ..with_post
         };
-        assert_eq!(
-            next_check_at(&refresh, &checked, warnings, day_before),
-            Some(post.plus_millis(-3_600 * SECOND)),
-            "then the hour before"
-        );
+        assert_eq!(visit(&refresh, &read_lately, hour_before), Visit::Validate);
     }
 }

@@ -17,21 +17,36 @@ pub async fn now(_env: &Env) -> Result<Timestamp> {
     Ok(real_now())
 }
 
-/// The time handlers act on: real time shifted by the test clock's offset.
+/// The time handlers act on: the moment the test clock is stopped at, or real time shifted
+/// by its offset.
 #[cfg(feature = "test-powers")]
 pub async fn now(env: &Env) -> Result<Timestamp> {
-    Ok(offset(env).await?.apply(real_now()))
+    let (offset, frozen_at) = test_clock(env).await?;
+    Ok(frozen_at.unwrap_or_else(|| offset.apply(real_now())))
 }
 
+/// The test clock as stored: its offset, and the moment it is stopped at, if it is.
 #[cfg(feature = "test-powers")]
-pub async fn offset(env: &Env) -> Result<crate::core::clock::ClockOffset> {
+pub async fn test_clock(env: &Env) -> Result<(crate::core::clock::ClockOffset, Option<Timestamp>)> {
     use crate::core::clock::ClockOffset;
-    let stored: Option<f64> = super::bindings::db(env)?
-        .prepare("SELECT offset_ms FROM test_clock WHERE id = 1")
-        .first(Some("offset_ms"))
+    #[derive(serde::Deserialize)]
+    struct Row {
+        offset_ms: f64,
+        frozen_at: Option<f64>,
+    }
+    let stored: Option<Row> = super::bindings::db(env)?
+        .prepare("SELECT offset_ms, frozen_at FROM test_clock WHERE id = 1")
+        .first(None)
         .await?;
-    let millis = stored.unwrap_or(0.0) as i64;
-    ClockOffset::from_millis(millis).map_err(|e| worker::Error::RustError(e.to_string()))
+    let (millis, frozen_at) = stored.map_or((0, None), |r| {
+        (
+            r.offset_ms as i64,
+            r.frozen_at.map(|f| Timestamp::from_millis(f as i64)),
+        )
+    });
+    let offset =
+        ClockOffset::from_millis(millis).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok((offset, frozen_at))
 }
 
 #[cfg(test)]

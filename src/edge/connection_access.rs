@@ -60,12 +60,21 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
         refresh_state: status.refresh.as_str(),
     };
     let why = managed_accounts::lost_message(spec);
+    let changed: Vec<(&String, bool, grant_events::Transition)> = changes
+        .iter()
+        .map(|c| {
+            let (connection_id, lost) = match c {
+                AccessChange::Lost { connection_id } => (connection_id, true),
+                AccessChange::Restored { connection_id } => (connection_id, false),
+            };
+            let event = grant_events::access_changed(status, lost, &why, now.as_millis());
+            (connection_id, lost, event)
+        })
+        .collect();
     let mut batch = Vec::new();
-    for c in &changes {
-        let (connection_id, lost) = match c {
-            AccessChange::Lost { connection_id } => (connection_id, true),
-            AccessChange::Restored { connection_id } => (connection_id, false),
-        };
+    let mut recorded = events::Recorded::default();
+    for (connection_id, lost, event) in &changed {
+        let (connection_id, lost) = (*connection_id, *lost);
         let (access, was, reason) = if lost {
             ("lost", "ok", Some(why.as_str()))
         } else {
@@ -84,16 +93,10 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
                 was.into(),
             ])?,
         );
-        let event = grant_events::access_changed(status, lost, &why, now.as_millis());
-        batch.extend(events::insert(
-            db,
-            &written,
-            &event,
-            Some(connection_id),
-            now,
-        )?);
+        recorded.push(&mut batch, db, &written, event, Some(connection_id), now)?;
     }
-    db.batch(batch).await?;
+    let results = db.batch(batch).await?;
+    recorded.log(&results, &grant.id, now);
     super::outbox::hand_off(env, db, &grant.id, now).await;
     Ok(())
 }

@@ -156,7 +156,16 @@ pub async fn disconnect_in_object(
     };
     let event = grant_events::disconnected(written_status, grant.epoch as i64 + 1);
     // The event first: its insert reads the connection as live.
-    let mut batch = events::insert(&db, &written, &event, Some(&ask.connection_id), now)?;
+    let mut batch = Vec::new();
+    let mut recorded = events::Recorded::default();
+    recorded.push(
+        &mut batch,
+        &db,
+        &written,
+        &event,
+        Some(&ask.connection_id),
+        now,
+    )?;
     batch.push(
         db.prepare(
             "UPDATE connections SET disconnected_at = ?1, updated_at = ?1 \
@@ -184,6 +193,7 @@ pub async fn disconnect_in_object(
         int(version),
     ])?);
     let results = db.batch(batch).await?;
+    recorded.log(&results, &grant.id, now);
     if results.last().map(changes) != Some(1) {
         return Err(ApiError::new(
             ErrorCode::Conflict,

@@ -11,7 +11,7 @@ use super::d1::{int, text_or_null};
 use super::d1_time::bind as ms;
 use crate::core::clock::Timestamp;
 use crate::core::grant_events::Transition;
-use worker::{D1Database, D1PreparedStatement, Result};
+use worker::{D1Database, D1PreparedStatement, D1Result, Result};
 
 /// The state the grant is in once the write landed, which the event insert checks.
 pub struct Written<'a> {
@@ -44,7 +44,8 @@ pub fn insert(
              FROM connections c \
              WHERE c.grant_id = ?7 AND c.disconnected_at IS NULL AND (?11 IS NULL OR c.id = ?11) \
                AND EXISTS (SELECT 1 FROM grants g WHERE g.id = ?7 AND g.version = ?8 \
-                           AND g.state = ?9 AND g.refresh_state = ?10)",
+                           AND g.state = ?9 AND g.refresh_state = ?10) \
+             RETURNING connection_id",
         )
         .bind(&[
             transition.kind.as_str().into(),
@@ -61,6 +62,48 @@ pub fn insert(
         ])?;
     let outbox = outbox(db, written.grant_id, &transition.dedupe_key, now)?;
     Ok(vec![event, outbox])
+}
+
+/// Where a batch records transitions: the position of each transition's event insert in the
+/// batch, so that once the batch has run, each event row it inserted gets its log line.
+#[derive(Default)]
+pub struct Recorded<'t> {
+    at: Vec<(usize, &'t Transition)>,
+}
+
+impl<'t> Recorded<'t> {
+    /// Appends `transition`'s statements ([`insert`]) to `batch`, remembering where.
+    pub fn push(
+        &mut self,
+        batch: &mut Vec<D1PreparedStatement>,
+        db: &D1Database,
+        written: &Written<'_>,
+        transition: &'t Transition,
+        only_connection: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.at.push((batch.len(), transition));
+        batch.extend(insert(db, written, transition, only_connection, now)?);
+        Ok(())
+    }
+
+    /// Writes one log line per event row the batch inserted (a transition reached again
+    /// inserts nothing, and logs nothing).
+    pub fn log(&self, results: &[D1Result], grant_id: &str, now: Timestamp) {
+        #[derive(serde::Deserialize)]
+        struct Inserted {
+            connection_id: String,
+        }
+        for (index, transition) in &self.at {
+            let rows = results
+                .get(*index)
+                .and_then(|r| r.results::<Inserted>().ok())
+                .unwrap_or_default();
+            for row in rows {
+                super::logging::emit(&transition.log_line(grant_id, &row.connection_id, now));
+            }
+        }
+    }
 }
 
 /// One outbox row per subscribed webhook endpoint of the tenant for the grant's event written

@@ -95,7 +95,7 @@ pub async fn visit_in_object(
         visit(&spec.refresh, &times, now)
     };
     let did = match what {
-        Visit::Refresh => refresh_visit(&change, state, &tokens, ask.force).await?,
+        Visit::Refresh => refresh_visit(&change, state, memory, &tokens, ask.force).await?,
         // A refused token on a grant that can refresh is refreshed, not declared dead: only
         // the refresh's answer is the platform's word on the grant.
         Visit::Validate if spec.dialect() == Some(GraphDialect::Facebook) => {
@@ -103,7 +103,7 @@ pub async fn visit_in_object(
         }
         Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
             Some(did) => did,
-            None => refresh_visit(&change, state, &tokens, ask.force).await?,
+            None => refresh_visit(&change, state, memory, &tokens, ask.force).await?,
         },
         Visit::Review => review(&change, &times).await?,
     };
@@ -115,9 +115,11 @@ pub async fn visit_in_object(
 async fn refresh_visit(
     change: &Change<'_>,
     state: &State,
+    memory: &Memory,
     tokens: &TokenSet,
     force: bool,
 ) -> Handled<&'static str> {
+    memory.note_refresh();
     Ok(match refresh::refresh(change, state, tokens).await? {
         Outcome::Refreshed { .. } => "refreshed",
         Outcome::Failed { message } if force => {

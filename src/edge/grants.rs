@@ -33,6 +33,7 @@ use crate::core::log::LogLine;
 use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
 use crate::core::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
+use crate::core::scheduled_check::CheckSlot;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
@@ -297,20 +298,37 @@ impl Remembered {
 /// The object's memory of its grant. Safe because the object is the grant's only writer:
 /// every write path forgets it first, so a read after a write loads the grant again. (Test
 /// powers that write D1 directly ask the object to forget too.)
+///
+/// It also counts the refreshes this instance attempted, so a reader that waited for its turn
+/// can tell that a refresh happened meanwhile and use that refresh's outcome instead of
+/// refreshing again.
 #[derive(Default)]
-pub struct Memory(std::cell::RefCell<Option<std::rc::Rc<Remembered>>>);
+pub struct Memory {
+    remembered: std::cell::RefCell<Option<std::rc::Rc<Remembered>>>,
+    refreshes: std::cell::Cell<u64>,
+}
 
 impl Memory {
     pub fn forget(&self) {
-        self.0.borrow_mut().take();
+        self.remembered.borrow_mut().take();
     }
 
     fn take(&self) -> Option<std::rc::Rc<Remembered>> {
-        self.0.borrow_mut().take()
+        self.remembered.borrow_mut().take()
     }
 
     fn keep(&self, remembered: std::rc::Rc<Remembered>) {
-        *self.0.borrow_mut() = Some(remembered);
+        *self.remembered.borrow_mut() = Some(remembered);
+    }
+
+    /// Refreshes attempted so far by this instance.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.get()
+    }
+
+    /// Counts a refresh attempt, whatever its outcome.
+    pub fn note_refresh(&self) {
+        self.refreshes.set(self.refreshes.get() + 1);
     }
 }
 
@@ -342,6 +360,8 @@ pub(super) struct CurrentGrant {
     pub created_at: f64,
     /// The earliest post waiting to go out through this grant (pre-flight).
     pub next_post_at: Option<f64>,
+    /// The row's sequence number (SQLite's rowid): the grant's slot for the scheduled check.
+    pub check_seq: f64,
 }
 
 impl CurrentGrant {
@@ -379,6 +399,7 @@ impl CurrentGrant {
             dead: false,
             refreshable,
             next_post_at: self.next_post_at.map(time),
+            check_slot: CheckSlot::of_seq(self.check_seq as u64),
         }
     }
 
@@ -401,7 +422,7 @@ pub(super) async fn current(
            token_ciphertext, key_id, access_expires_at, \
            grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
            failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
-           last_validated_at, created_at, \
+           last_validated_at, created_at, rowid AS check_seq, \
            (SELECT MIN(t.not_before) FROM post_targets t WHERE t.grant_id = grants.id \
               AND t.state IN ('scheduled', 'queued')) AS next_post_at \
          FROM grants WHERE id = ?1",
@@ -409,6 +430,15 @@ pub(super) async fn current(
     .bind(&[grant_id.into()])?
     .first(None)
     .await
+}
+
+/// The sequence number (rowid) the next new grant row takes.
+async fn next_row_seq(db: &worker::D1Database) -> worker::Result<u64> {
+    let next: Option<f64> = db
+        .prepare("SELECT COALESCE(MAX(rowid), 0) + 1 AS n FROM grants")
+        .first(Some("n"))
+        .await?;
+    Ok(next.unwrap_or(1.0) as u64)
 }
 
 pub(super) fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -> Binding<'a> {
@@ -467,6 +497,12 @@ pub async fn store_in_object(
             format!("The provider {:?} is not in the catalogue.", input.provider),
         )
     })?;
+    // The scheduled check's slot: the row's sequence number, which a new row takes next (a
+    // concurrent insert may take it first; then only this first check is off its slot).
+    let check_seq = match &existing {
+        Some(found) => found.check_seq as u64,
+        None => next_row_seq(&db).await?,
+    };
     let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
     let refreshable = can_refresh(&spec.tokens, &input.tokens, access_expires_at, now);
     // A consent starts the grant's life afresh: no earlier date carries over.
@@ -499,6 +535,7 @@ pub async fn store_in_object(
         dead: false,
         refreshable,
         next_post_at: existing.as_ref().and_then(|g| g.next_post_at.map(time)),
+        check_slot: CheckSlot::of_seq(check_seq),
     };
     let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
     let grant_write = match old_version {
@@ -594,11 +631,15 @@ pub async fn store_in_object(
     }
     // Restoring an existing grant: every live connection hears of it.
     let restored = existing.is_some();
-    if restored {
-        let after = Status {
-            grant: GrantState::at(grant_expires_at, None, bindings::warnings(env), now),
-            refresh: RefreshState::Ok,
-        };
+    let after = Status {
+        grant: GrantState::at(grant_expires_at, None, bindings::warnings(env), now),
+        refresh: RefreshState::Ok,
+    };
+    let event = existing
+        .as_ref()
+        .map(|found| grant_events::reconnected(found.written_status(now), after, version));
+    let mut recorded = events::Recorded::default();
+    if let Some(event) = &event {
         // The guard checks what the UPDATE above writes: alive, refreshing ok.
         let written = Written {
             grant_id: &input.grant_id,
@@ -606,10 +647,10 @@ pub async fn store_in_object(
             state: "alive",
             refresh_state: "ok",
         };
-        let event = grant_events::reconnected(after, version);
-        batch.extend(events::insert(&db, &written, &event, None, now)?);
+        recorded.push(&mut batch, &db, &written, event, None, now)?;
     }
     let results = db.batch(batch).await?;
+    recorded.log(&results, &input.grant_id, now);
     if results.first().map(changes) != Some(1) {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -759,7 +800,11 @@ pub async fn access_token_in_object(
     mut req: Request,
 ) -> Handled {
     let ask: TokenAsk = respond::read_own_json(&mut req).await?;
+    let refreshes_before = memory.refreshes();
     let _turn = turns.lock().await;
+    // A refresh attempted while this reader waited for its turn is its refresh too: its
+    // outcome (a new token, a backoff, a dead grant) is what the reader gets.
+    let waited_on_refresh = memory.refreshes() != refreshes_before;
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
     let remembered = match memory.take().filter(|r| r.grant.id == ask.grant_id) {
@@ -789,7 +834,14 @@ pub async fn access_token_in_object(
         }
     };
     let wrote = std::cell::Cell::new(false);
-    let served = serve_token(env, state, &db, &remembered, &ask, now, &wrote).await;
+    let reader = Reader {
+        ask: &ask,
+        now,
+        waited_on_refresh,
+        memory,
+        wrote: &wrote,
+    };
+    let served = serve_token(env, state, &db, &remembered, &reader).await;
     // Kept unless the read may have written the grant (a refresh, a validation, a verdict).
     if !wrote.get() {
         memory.keep(remembered);
@@ -797,17 +849,26 @@ pub async fn access_token_in_object(
     served
 }
 
-/// The token read proper, on the remembered grant. `wrote` is set before anything that may
-/// write the grant.
+/// One reader's turn in the object.
+struct Reader<'a> {
+    ask: &'a TokenAsk,
+    now: Timestamp,
+    /// A refresh was attempted while this reader waited: it refreshes no more.
+    waited_on_refresh: bool,
+    memory: &'a Memory,
+    /// Set before anything that may write the grant.
+    wrote: &'a std::cell::Cell<bool>,
+}
+
+/// The token read proper, on the remembered grant.
 async fn serve_token(
     env: &Env,
     state: &worker::State,
     db: &worker::D1Database,
     remembered: &Remembered,
-    ask: &TokenAsk,
-    now: Timestamp,
-    wrote: &std::cell::Cell<bool>,
+    reader: &Reader<'_>,
 ) -> Handled {
+    let (ask, now, wrote) = (reader.ask, reader.now, reader.wrote);
     let grant = &remembered.grant;
     if grant.tenant_id != ask.tenant_id {
         return Err(
@@ -839,13 +900,15 @@ async fn serve_token(
             .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
     });
     let mut refreshed = false;
-    let issued_at = grant.refreshed_at();
+    let mut issued_at = grant.refreshed_at();
     if !waiting
+        && !reader.waited_on_refresh
         && can_refresh(&spec.tokens, &tokens, expires_at, now)
         && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now)
     {
         refreshed = true;
         wrote.set(true);
+        reader.memory.note_refresh();
         match refresh::refresh(&change, state, &tokens).await? {
             Outcome::Refreshed {
                 tokens: renewed,
@@ -853,6 +916,7 @@ async fn serve_token(
             } => {
                 tokens = renewed;
                 expires_at = access_expires_at;
+                issued_at = now;
             }
             Outcome::Failed { message } => failed = Some(message),
             Outcome::Dead(reason) => return Err(dead_verdict(reason).into()),
@@ -861,11 +925,19 @@ async fn serve_token(
     let mut validation = None;
     if ask.validate {
         wrote.set(true);
-        let (checked, renewed) =
-            validate(&change, state, &tokens, ask.account.as_deref(), refreshed).await?;
+        let (checked, renewed) = validate(
+            &change,
+            state,
+            &tokens,
+            ask.account.as_deref(),
+            refreshed || reader.waited_on_refresh,
+        )
+        .await?;
         if let Some((renewed, access_expires_at)) = renewed {
+            reader.memory.note_refresh();
             tokens = renewed;
             expires_at = access_expires_at;
+            issued_at = now;
         }
         validation = Some(checked);
     }
@@ -884,7 +956,8 @@ async fn serve_token(
         )
         .into());
     }
-    if check_read(expires_at, min_valid_ms, now) == TokenRead::Expired {
+    let read = check_read(expires_at, issued_at, min_valid_ms, now);
+    if read == TokenRead::Expired {
         let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
         let why = failed.unwrap_or_else(|| "Reconnect the account.".to_owned());
         return Err(ApiError::new(
@@ -898,6 +971,10 @@ async fn serve_token(
         "token_type": "bearer",
         "expires_at": expires_at.map(Timestamp::to_rfc3339),
     });
+    if read == TokenRead::ShorterThanAsked {
+        // The platform issues shorter tokens than asked: this is the freshest there is.
+        answer["shorter_than_asked"] = json!(true);
+    }
     if let Some(checked) = validation {
         answer["validated"] = json!(checked.is_ok());
         if let Err(why) = checked {

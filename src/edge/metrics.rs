@@ -1,9 +1,11 @@
 //! `GET /admin/metrics` (operator): what someone running Evergreen watches, read from D1 when
 //! asked. Nothing is counted on the hot paths; each figure is a query over what is stored:
 //!
-//! - **per platform**: grants by standing (working, refresh failing, dead), and how many were
-//!   refreshed (or newly connected: a consent sets the same time) and how many failed in the
-//!   last 24 hours (a grant counts once however often);
+//! - **per platform**: grants by standing (working, refresh failing, dead, and disconnected:
+//!   tokens deleted, so neither working nor dead), and how many were refreshed (or newly
+//!   connected: a consent sets the same time), failed, and were checked (proved alive with the
+//!   platform by the identity call or a refresh: the scheduled check's work) in the last 24
+//!   hours (a grant counts once however often);
 //!   the events raised in the last 24 hours, by type;
 //! - **sweep backlog**: grants due now and how overdue the oldest is;
 //! - **outbox lag**: webhook deliveries pending and the age of the oldest;
@@ -32,6 +34,7 @@ struct Standing {
     grants: f64,
     refreshed_24h: f64,
     failed_24h: f64,
+    checked_24h: f64,
 }
 
 #[derive(Deserialize)]
@@ -60,12 +63,16 @@ pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value
         .batch(vec![
             db.prepare(
                 "SELECT provider, \
-                   CASE WHEN state = 'dead' THEN 'dead' \
+                   CASE WHEN token_ciphertext IS NULL THEN 'disconnected' \
+                        WHEN state = 'dead' THEN 'dead' \
                         WHEN refresh_state != 'ok' THEN 'refresh_failing' ELSE 'working' END \
                      AS standing, \
                    COUNT(*) AS grants, \
                    SUM(CASE WHEN last_refresh_at >= ?1 THEN 1 ELSE 0 END) AS refreshed_24h, \
-                   SUM(CASE WHEN last_failure_at >= ?1 THEN 1 ELSE 0 END) AS failed_24h \
+                   SUM(CASE WHEN last_failure_at >= ?1 THEN 1 ELSE 0 END) AS failed_24h, \
+                   SUM(CASE WHEN token_ciphertext IS NOT NULL \
+                         AND (last_validated_at >= ?1 OR last_refresh_at >= ?1) \
+                       THEN 1 ELSE 0 END) AS checked_24h \
                  FROM grants GROUP BY provider, standing ORDER BY provider, standing",
             )
             .bind(std::slice::from_ref(&day_ago))?,
@@ -110,16 +117,16 @@ pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value
         .await?;
     let mut platforms = Map::new();
     for s in results[0].results::<Standing>()? {
-        let entry = platforms.entry(s.provider).or_insert_with(
-            || json!({ "grants": {}, "refreshed_24h": 0, "failed_24h": 0, "events_24h": {} }),
-        );
+        let entry = platforms.entry(s.provider).or_insert_with(|| {
+            json!({ "grants": {}, "refreshed_24h": 0, "failed_24h": 0, "checked_24h": 0,
+                    "events_24h": {} })
+        });
         entry["grants"][s.standing] = json!(s.grants as u64);
-        for key in ["refreshed_24h", "failed_24h"] {
-            let add = if key == "refreshed_24h" {
-                s.refreshed_24h
-            } else {
-                s.failed_24h
-            };
+        for (key, add) in [
+            ("refreshed_24h", s.refreshed_24h),
+            ("failed_24h", s.failed_24h),
+            ("checked_24h", s.checked_24h),
+        ] {
             entry[key] = json!(entry[key].as_u64().unwrap_or(0) + add as u64);
         }
     }

@@ -139,10 +139,12 @@ impl<'a> Change<'a> {
             state: after.grant.as_str(),
             refresh_state: after.refresh.as_str(),
         };
+        let mut recorded = events::Recorded::default();
         for t in &happened {
-            batch.extend(events::insert(self.db, &written, t, None, self.now)?);
+            recorded.push(&mut batch, self.db, &written, t, None, self.now)?;
         }
         let results = self.db.batch(batch).await?;
+        recorded.log(&results, &self.grant.id, self.now);
         let landed = results.first().map(changes) == Some(1);
         if landed && !happened.is_empty() {
             outbox::hand_off(self.env, self.db, &self.grant.id, self.now).await;

@@ -40,18 +40,29 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
     }
 }
 
-fn clock_json(offset: ClockOffset, now: Timestamp) -> Value {
-    json!({ "offset_ms": offset.as_millis(), "now": now.to_rfc3339(), "now_ms": now.as_millis() })
+fn clock_json(offset: ClockOffset, frozen_at: Option<Timestamp>, now: Timestamp) -> Value {
+    json!({
+        "offset_ms": offset.as_millis(),
+        "frozen_at_ms": frozen_at.map(Timestamp::as_millis),
+        "now": now.to_rfc3339(),
+        "now_ms": now.as_millis(),
+    })
 }
 
 async fn show_clock(env: &Env, now: Timestamp) -> Handled {
-    let offset = super::clock::offset(env).await?;
-    Ok(respond::json(200, &clock_json(offset, now))?)
+    let (offset, frozen_at) = super::clock::test_clock(env).await?;
+    Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 
+/// `{"offset_ms": N}` runs the clock N ms ahead of real time; `{"frozen_at_ms": T}` stops it
+/// at T until it is set again.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetClock {
+    #[serde(default)]
     offset_ms: i64,
+    #[serde(default)]
+    frozen_at_ms: Option<i64>,
 }
 
 async fn set_clock(mut req: Request, env: &Env) -> Handled {
@@ -60,14 +71,20 @@ async fn set_clock(mut req: Request, env: &Env) -> Handled {
         .map_err(|e| ApiError::invalid_request(e.to_string()))?;
     bindings::db(env)?
         .prepare(
-            "INSERT INTO test_clock (id, offset_ms) VALUES (1, ?1) \
-             ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms",
+            "INSERT INTO test_clock (id, offset_ms, frozen_at) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms, \
+               frozen_at = excluded.frozen_at",
         )
-        .bind(&[JsValue::from_f64(offset.as_millis() as f64)])?
+        .bind(&[
+            JsValue::from_f64(offset.as_millis() as f64),
+            body.frozen_at_ms
+                .map_or(JsValue::NULL, |t| JsValue::from_f64(t as f64)),
+        ])?
         .run()
         .await?;
-    let now = offset.apply(super::clock::real_now());
-    Ok(respond::json(200, &clock_json(offset, now))?)
+    let frozen_at = body.frozen_at_ms.map(Timestamp::from_millis);
+    let now = frozen_at.unwrap_or_else(|| offset.apply(super::clock::real_now()));
+    Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 
 async fn enqueue_probe(mut req: Request, env: &Env, queue: WorkQueue) -> Handled {

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod ledger;
 pub mod openapi;
+pub mod providers;
 pub mod receiver;
 pub mod tenants;
 pub mod x_flow;

@@ -124,6 +124,28 @@ pub fn set_clock_offset(s: &Stack, ms: i64) {
     assert_eq!(answer.status, 200, "{answer:?}");
 }
 
+/// Stops the worker's test clock at `at_ms` (milliseconds since the epoch) until it is set
+/// again: every handler sees exactly that time, so a test can connect and sweep at exact
+/// moments. Answers the clock as the worker reports it.
+pub fn freeze_clock_at(s: &Stack, at_ms: i64) -> serde_json::Value {
+    let answer = s.worker.send(
+        "PUT",
+        "/__test/clock",
+        Some(&s.operator()),
+        &json!({ "frozen_at_ms": at_ms }),
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["now_ms"], at_ms, "{answer:?}");
+    answer.body
+}
+
+/// The worker's clock as it reports it, in milliseconds since the epoch.
+pub fn clock_now_ms(s: &Stack) -> i64 {
+    let answer = s.worker.get("/__test/clock", Some(&s.operator()));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body["now_ms"].as_i64().expect("now_ms")
+}
+
 /// The worker's clock moved ahead; put back when dropped, even when the test fails.
 pub struct ClockShift<'a>(&'a Stack);
 
