@@ -219,43 +219,72 @@ fn an_outage_keeps_connections_usable_the_circuit_bounds_the_calls_and_the_sweep
 
 #[test]
 fn the_sweep_touches_exactly_the_due_grants() {
-    let _serial = serial();
-    let s = stack();
+    // A worker of its own: every live grant has a daily check, so the other tests' grants
+    // would be due too on the shared one.
+    let own = Stack::start("refresh-engine-sweep");
+    let s = &own;
     let tenant = Tenant::new(s, "Sweep");
-    // YouTube grants are kept alive 150 days after their last refresh (Google ends refresh
-    // tokens unused for six months); X grants are refreshed only when a token is asked for.
-    let due = connect_youtube(s, &tenant, "yt-due", "due_channel");
-    let not_due = {
-        let _ten_days_later = ClockShift::by_days(s, 10);
-        connect_youtube(s, &tenant, "yt-fresh", "fresh_channel")
+    // Every grant has a next check (its daily slot, whatever its policy); each is at its own
+    // moment of the day. Two YouTube channels and an X account.
+    let grants: Vec<(String, &str)> = vec![
+        (
+            connect_youtube(s, &tenant, "yt-a", "sweep_yt_a"),
+            "sweep_yt_a",
+        ),
+        (
+            connect_youtube(s, &tenant, "yt-b", "sweep_yt_b"),
+            "sweep_yt_b",
+        ),
+        (connect(s, &tenant, "x-user", "sweep_x"), "sweep_x"),
+    ];
+    let next = |c: &str| -> chrono::DateTime<chrono::Utc> {
+        let shown = tenant.connection(c);
+        shown["next_check_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("every grant has a next check: {shown}"))
+            .parse()
+            .unwrap()
     };
-    let on_demand = connect(s, &tenant, "x-user", "on_demand_user");
-    for c in [&due, &not_due] {
-        assert!(tenant.connection(c)["next_check_at"].is_string());
-    }
-    assert!(tenant.connection(&on_demand)["next_check_at"].is_null());
+    let mut order: Vec<(chrono::DateTime<chrono::Utc>, String, &str)> = grants
+        .iter()
+        .map(|(c, user)| (next(c), c.clone(), *user))
+        .collect();
+    order.sort();
+    let (first_at, first, first_user) = order[0].clone();
+    assert!(
+        order[1].0 - first_at > chrono::Duration::minutes(5),
+        "{order:?}"
+    );
+    let calls = |user: &str| {
+        let c = s.fake.counters(user);
+        c.identity + c.token_refresh
+    };
+    let before: Vec<u64> = order.iter().map(|(_, _, u)| calls(u)).collect();
 
-    let _later = ClockShift::by_days(s, 151);
+    // Just past the first one's moment: the sweep takes it and nothing else.
+    let minutes = (first_at - chrono::Utc::now()).num_minutes() + 2;
+    let _later = ClockShift::by_minutes(s, minutes);
     s.worker.run_cron("0 * * * *");
     assert_eq!(last_sweep(s)["taken"], 1, "{}", last_sweep(s));
     s.worker
-        .eventually(Duration::from_secs(30), "the due grant's refresh", || {
-            (s.fake.counters("due_channel").token_refresh == 1).then_some(())
+        .eventually(Duration::from_secs(30), "the due grant's check", || {
+            (calls(first_user) == before[0] + 1).then_some(())
         });
-    assert_eq!(s.fake.counters("fresh_channel").token_refresh, 0);
-    assert_eq!(s.fake.counters("on_demand_user").token_refresh, 0);
-    let refreshed = s
+    let checked = s
         .worker
         .eventually(Duration::from_secs(30), "the next check moved", || {
-            let shown = tenant.connection(&due);
-            shown["last_refresh_at"].is_string().then_some(shown)
+            let shown = tenant.connection(&first);
+            (next(&first) > first_at).then_some(shown)
         });
-    assert_eq!(refreshed["health"]["colour"], "green");
+    assert_eq!(checked["health"]["colour"], "green");
+    for (i, (_, _, user)) in order.iter().enumerate().skip(1) {
+        assert_eq!(calls(user), before[i], "{user} was not due");
+    }
 
     // Swept again: nothing is due any more, so nothing is taken.
     s.worker.run_cron("0 * * * *");
     assert_eq!(last_sweep(s)["taken"], 0, "{}", last_sweep(s));
-    assert_eq!(s.fake.counters("due_channel").token_refresh, 1);
+    assert_eq!(calls(first_user), before[0] + 1);
 }
 
 #[test]

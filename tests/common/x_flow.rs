@@ -112,31 +112,28 @@ pub fn connect(s: &Stack, tenant: &Tenant<'_>, end_user_ref: &str, username: &st
     query_param(back, "connection_id").expect("the return URL gets the connection id")
 }
 
+/// Sets the worker's test clock (`PUT /__test/clock`); answers the clock as the worker reports it.
+fn put_clock(s: &Stack, body: &serde_json::Value) -> serde_json::Value {
+    let answer = s
+        .worker
+        .send("PUT", "/__test/clock", Some(&s.operator()), body);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
+}
+
 /// Sets the worker's test clock `ms` ahead of real time (0 puts it back). It is kept in D1, so
 /// it survives a restart; [`ClockShift`] puts it back by itself.
 pub fn set_clock_offset(s: &Stack, ms: i64) {
-    let answer = s.worker.send(
-        "PUT",
-        "/__test/clock",
-        Some(&s.operator()),
-        &json!({ "offset_ms": ms }),
-    );
-    assert_eq!(answer.status, 200, "{answer:?}");
+    put_clock(s, &json!({ "offset_ms": ms }));
 }
 
 /// Stops the worker's test clock at `at_ms` (milliseconds since the epoch) until it is set
 /// again: every handler sees exactly that time, so a test can connect and sweep at exact
 /// moments. Answers the clock as the worker reports it.
 pub fn freeze_clock_at(s: &Stack, at_ms: i64) -> serde_json::Value {
-    let answer = s.worker.send(
-        "PUT",
-        "/__test/clock",
-        Some(&s.operator()),
-        &json!({ "frozen_at_ms": at_ms }),
-    );
-    assert_eq!(answer.status, 200, "{answer:?}");
-    assert_eq!(answer.body["now_ms"], at_ms, "{answer:?}");
-    answer.body
+    let clock = put_clock(s, &json!({ "frozen_at_ms": at_ms }));
+    assert_eq!(clock["now_ms"], at_ms, "{clock:?}");
+    clock
 }
 
 /// The worker's clock as it reports it, in milliseconds since the epoch.
