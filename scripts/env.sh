@@ -4,6 +4,12 @@
 EVERGREEN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export EVERGREEN_ROOT
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# Cargo's build output lives once per machine, not once per checkout: a fresh clone (CI's runs
+# in one) reuses the dependencies, std and tools earlier builds compiled instead of compiling
+# them again (cargo still rebuilds whatever changed, and keeps each checkout's own crate apart).
+# A brand-new machine starts empty, as before. Set CARGO_TARGET_DIR to choose another place;
+# scripts/setup empties it when it outgrows EVERGREEN_TARGET_MAX_GB (default 40).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/evergreen/target}"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$EVERGREEN_ROOT/node_modules/.bin:$PATH"
 export WRANGLER_SEND_METRICS=false
