@@ -8,6 +8,7 @@
 //! Test-only powers live behind the `test-powers` cargo feature; see `README.md`, "Three builds".
 
 pub mod core;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -22,12 +22,54 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
     Ok(bytes)
 }
 
-/// A prefixed identifier with 128 random bits, URL-safe: e.g. `gr_q8Yc0v…` (22 characters after
-/// the prefix). The prefix names the kind (`ten_`, `gr_`, `conn_`, …) so a misplaced id is
-/// recognisable in a log.
+/// The kinds of id Evergreen mints, each with its prefix. Every id reads `<prefix>_<opaque>`.
+pub mod kind {
+    pub const TENANT: &str = "ten";
+    pub const API_KEY: &str = "key";
+    pub const GRANT: &str = "gr";
+    pub const CONNECTION: &str = "conn";
+    pub const CONNECT_SESSION: &str = "cs";
+    pub const PAGE_SESSION: &str = "ps";
+    pub const POST: &str = "post";
+    pub const TARGET: &str = "tgt";
+    pub const EVENT: &str = "evt";
+    pub const DELIVERY: &str = "dlv";
+    pub const WEBHOOK_ENDPOINT: &str = "whe";
+    pub const CLAIM: &str = "clm";
+    pub const LEASE: &str = "lse";
+    pub const DELETION: &str = "del";
+    /// Every prefix, for the test that keeps them distinct.
+    pub const ALL: &[&str] = &[
+        TENANT,
+        API_KEY,
+        GRANT,
+        CONNECTION,
+        CONNECT_SESSION,
+        PAGE_SESSION,
+        POST,
+        TARGET,
+        EVENT,
+        DELIVERY,
+        WEBHOOK_ENDPOINT,
+        CLAIM,
+        LEASE,
+        DELETION,
+    ];
+}
+
+/// A prefixed identifier with 128 random bits, URL-safe: `<prefix>_<opaque>`, e.g.
+/// `gr_q8Yc0v…` (22 characters after the underscore). The prefix names the kind (see [`kind`])
+/// so a misplaced id is recognisable in a log. Rows written before every prefix had its
+/// underscore (`post6y0J…`) still read: ids are opaque to everything but their own lookups.
 pub fn new_id(prefix: &str) -> Result<String, RandomUnavailable> {
     let bytes = random_bytes::<16>()?;
-    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// A 128-bit URL-safe nonce (22 characters) for reconnect and page links: not an id, so it
+/// has no prefix.
+pub fn new_nonce() -> Result<String, RandomUnavailable> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
 }
 
 /// A URL-safe secret of 256 random bits (43 characters), for state values, cookies and keys.
@@ -43,9 +85,27 @@ mod tests {
 
     #[test]
     fn ids_carry_their_prefix_and_128_bits() {
-        let id = new_id("gr_").unwrap();
-        let body = id.strip_prefix("gr_").expect("prefix kept");
-        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 16);
+        for prefix in kind::ALL {
+            let id = new_id(prefix).unwrap();
+            let body = id
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('_'))
+                .expect("<prefix>_ kept");
+            assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 16);
+        }
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(new_nonce().unwrap()).unwrap().len(),
+            16
+        );
+    }
+
+    #[test]
+    fn prefixes_are_distinct_and_plain() {
+        let unique: std::collections::BTreeSet<_> = kind::ALL.iter().collect();
+        assert_eq!(unique.len(), kind::ALL.len());
+        assert!(kind::ALL
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase())));
     }
 
     #[test]

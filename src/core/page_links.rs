@@ -19,7 +19,7 @@ use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::validate_end_user_ref;
 use crate::core::crypto::Keyring;
 use crate::core::digest::sha256_hex;
-use crate::core::ids::{new_id, RandomUnavailable};
+use crate::core::ids::{new_nonce, RandomUnavailable};
 use crate::core::signed_tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +84,7 @@ pub fn new_claims(
         tenant_id: tenant_id.to_owned(),
         end_user_ref: end_user_ref.to_owned(),
         expires_at: now.plus_millis(LINK_TTL_MS).as_millis(),
-        nonce: new_id("")?,
+        nonce: new_nonce()?,
     }))
 }
 

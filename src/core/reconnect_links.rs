@@ -15,7 +15,7 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Keyring;
-use crate::core::ids::{new_id, RandomUnavailable};
+use crate::core::ids::{new_nonce, RandomUnavailable};
 use crate::core::signed_tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,7 @@ pub fn new_claims(
         expires_at: now
             .plus_millis(i64::from(ttl_days) * 86_400_000)
             .as_millis(),
-        nonce: new_id("")?,
+        nonce: new_nonce()?,
     })
 }
 

@@ -3,19 +3,19 @@
 //! hashed (API keys) or sealed (client secrets), and never returned.
 
 use super::bindings;
-use super::d1_time::{bind as ms, json as at};
 use super::respond::{self, Handled};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::api_keys::{self, Scopes};
 use crate::core::auth::authorize_operator;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Binding;
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::return_urls;
 use crate::core::routes::AdminRoute;
+use crate::store::tenants;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request, Result};
+use worker::{D1Database, Env, Request};
 
 /// How long a rotated key keeps working unless the request says otherwise.
 const DEFAULT_OVERLAP_SECONDS: u32 = 3600;
@@ -48,13 +48,8 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
     Ok(respond::json(status, &body)?)
 }
 
-async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
-    let found: Option<String> = db
-        .prepare("SELECT id FROM tenants WHERE id = ?1 AND deleted_at IS NULL")
-        .bind(&[tenant.into()])?
-        .first(Some("id"))
-        .await?;
-    Ok(found.is_some())
+async fn tenant_exists(db: &D1Database, tenant: &str) -> Handled<bool> {
+    Ok(tenants::is_live(db, tenant).await?)
 }
 
 fn no_tenant(tenant: &str) -> ApiError {
@@ -76,82 +71,28 @@ async fn create_tenant(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_request("A tenant's name is 1 to 100 characters.").into());
     }
-    let id = new_id("ten_")?;
-    db.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")
-        .bind(&[id.as_str().into(), name.into(), ms(now)])?
-        .run()
-        .await?;
+    let id = new_id(kind::TENANT)?;
+    tenants::create(db, &id, name, now).await?;
     Ok((
         201,
         json!({ "id": id, "name": name, "created_at": now.to_rfc3339() }),
     ))
 }
 
-#[derive(Deserialize)]
-struct TenantRow {
-    id: String,
-    name: String,
-    created_at: f64,
-    deleted_at: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct KeyRow {
-    id: String,
-    prefix: String,
-    scopes: String,
-    created_at: f64,
-    expires_at: Option<f64>,
-    revoked_at: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct UrlRow {
-    url: String,
-}
-
-#[derive(Deserialize)]
-struct ClientRow {
-    provider: String,
-    client_id: String,
-    key_id: String,
-    updated_at: f64,
-}
-
 async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
-    let row: Option<TenantRow> = db
-        .prepare("SELECT id, name, created_at, deleted_at FROM tenants WHERE id = ?1")
-        .bind(&[tenant.into()])?
-        .first(None)
-        .await?;
-    let Some(row) = row else {
+    let Some(row) = tenants::find(db, tenant).await? else {
         return Err(no_tenant(tenant).into());
     };
-    let results = db
-        .batch(vec![
-            db.prepare(
-                "SELECT id, prefix, scopes, created_at, expires_at, revoked_at FROM api_keys \
-                 WHERE tenant_id = ?1 ORDER BY created_at",
-            )
-            .bind(&[tenant.into()])?,
-            db.prepare("SELECT url FROM tenant_return_urls WHERE tenant_id = ?1 ORDER BY url")
-                .bind(&[tenant.into()])?,
-            db.prepare(
-                "SELECT provider, client_id, key_id, updated_at FROM tenant_clients \
-                 WHERE tenant_id = ?1 ORDER BY provider",
-            )
-            .bind(&[tenant.into()])?,
-        ])
-        .await?;
-    let keys: Vec<KeyRow> = results[0].results()?;
-    let urls: Vec<UrlRow> = results[1].results()?;
-    let clients: Vec<ClientRow> = results[2].results()?;
+    let keys = tenants::list_keys(db, tenant).await?;
+    let urls = tenants::return_urls(db, tenant).await?;
+    let clients = tenants::list_clients(db, tenant).await?;
+    let at = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
     Ok((
         200,
         json!({
             "id": row.id,
             "name": row.name,
-            "created_at": at(Some(row.created_at)),
+            "created_at": row.created_at.to_rfc3339(),
             // A deleted tenant is shown until the minute dispatch has erased it.
             "deleted_at": at(row.deleted_at),
             "erasure": row.deleted_at.map(|_| "in_progress"),
@@ -159,16 +100,16 @@ async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
                 "id": k.id,
                 "prefix": k.prefix,
                 "scopes": Scopes::from_stored(&k.scopes).names(),
-                "created_at": at(Some(k.created_at)),
+                "created_at": k.created_at.to_rfc3339(),
                 "expires_at": at(k.expires_at),
                 "revoked_at": at(k.revoked_at),
             })).collect::<Vec<_>>(),
-            "return_urls": urls.into_iter().map(|u| u.url).collect::<Vec<_>>(),
+            "return_urls": urls,
             "clients": clients.iter().map(|c| json!({
                 "provider": c.provider,
                 "client_id": c.client_id,
                 "key_id": c.key_id,
-                "updated_at": at(Some(c.updated_at)),
+                "updated_at": c.updated_at.to_rfc3339(),
             })).collect::<Vec<_>>(),
         }),
     ))
@@ -190,35 +131,30 @@ async fn create_key(
     if !tenant_exists(db, tenant).await? {
         return Err(no_tenant(tenant).into());
     }
-    let (id, key) = insert_key(db, tenant, &scopes, now, Vec::new()).await?;
+    let (id, key) = insert_key(db, tenant, &scopes, now, None).await?;
     Ok((201, key_created(&id, &key, &scopes)))
 }
 
-/// Inserts a new key, in one batch with `also` (e.g. the old key's expiry on rotation).
+/// Inserts a new key; on rotation, in one batch with the old key's expiry.
 async fn insert_key(
     db: &D1Database,
     tenant: &str,
     scopes: &Scopes,
     now: Timestamp,
-    also: Vec<worker::D1PreparedStatement>,
+    expire_old: Option<(&str, Timestamp)>,
 ) -> Handled<(String, api_keys::NewApiKey)> {
-    let id = new_id("key_")?;
+    let id = new_id(kind::API_KEY)?;
     let key = api_keys::generate()?;
-    let mut statements = vec![db
-        .prepare(
-            "INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, scopes, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&[
-            id.as_str().into(),
-            tenant.into(),
-            key.prefix.as_str().into(),
-            key.hash.as_str().into(),
-            scopes.to_stored().as_str().into(),
-            ms(now),
-        ])?];
-    statements.extend(also);
-    db.batch(statements).await?;
+    let stored_scopes = scopes.to_stored();
+    let new_key = tenants::NewKey {
+        id: &id,
+        tenant_id: tenant,
+        prefix: &key.prefix,
+        secret_hash: &key.hash,
+        scopes: &stored_scopes,
+        created_at: now,
+    };
+    tenants::insert_key(db, new_key, expire_old).await?;
     Ok((id, key))
 }
 
@@ -235,12 +171,6 @@ fn key_created(id: &str, key: &api_keys::NewApiKey, scopes: &Scopes) -> Value {
 #[derive(Deserialize, Default)]
 struct Rotation {
     overlap_seconds: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct LiveKey {
-    tenant_id: String,
-    scopes: String,
 }
 
 async fn rotate_key(
@@ -263,15 +193,7 @@ async fn rotate_key(
         ))
         .into());
     }
-    let live: Option<LiveKey> = db
-        .prepare(
-            "SELECT tenant_id, scopes FROM api_keys WHERE id = ?1 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > ?2)",
-        )
-        .bind(&[key_id.into(), ms(now)])?
-        .first(None)
-        .await?;
-    let Some(live) = live else {
+    let Some(live) = tenants::live_key_by_id(db, key_id, now).await? else {
         return Err(ApiError::new(
             ErrorCode::NotFound,
             format!("No live API key {key_id} (it may be revoked or expired)."),
@@ -280,10 +202,8 @@ async fn rotate_key(
     };
     let scopes = Scopes::from_stored(&live.scopes);
     let old_expires = now.plus_millis(i64::from(overlap) * 1000);
-    let expire_old = db
-        .prepare("UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?2), ?2) WHERE id = ?1")
-        .bind(&[key_id.into(), ms(old_expires)])?;
-    let (id, key) = insert_key(db, &live.tenant_id, &scopes, now, vec![expire_old]).await?;
+    let expire_old = Some((key_id, old_expires));
+    let (id, key) = insert_key(db, &live.tenant_id, &scopes, now, expire_old).await?;
     super::tenant_api::forget_key(key_id);
     let mut body = key_created(&id, &key, &scopes);
     body["replaces"] = json!(key_id);
@@ -292,26 +212,11 @@ async fn rotate_key(
 }
 
 async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Handled<(u16, Value)> {
-    #[derive(Deserialize)]
-    struct Revoked {
-        revoked_at: f64,
-    }
     // Idempotent: revoking a revoked key answers with the time it was first revoked.
-    let results = db
-        .batch(vec![
-            db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
-                .bind(&[key_id.into(), ms(now)])?,
-            db.prepare("SELECT revoked_at FROM api_keys WHERE id = ?1")
-                .bind(&[key_id.into()])?,
-        ])
-        .await?;
+    let revoked_at = tenants::revoke_key(db, key_id, now).await?;
     super::tenant_api::forget_key(key_id);
-    let revoked: Vec<Revoked> = results[1].results()?;
-    match revoked.first() {
-        Some(r) => Ok((
-            200,
-            json!({ "id": key_id, "revoked_at": at(Some(r.revoked_at)) }),
-        )),
+    match revoked_at {
+        Some(at) => Ok((200, json!({ "id": key_id, "revoked_at": at.to_rfc3339() }))),
         None => Err(ApiError::new(ErrorCode::NotFound, format!("No API key {key_id}.")).into()),
     }
 }
@@ -346,18 +251,7 @@ async fn set_return_urls(
     let mut urls = body.urls;
     urls.sort();
     urls.dedup();
-    let mut statements = vec![db
-        .prepare("DELETE FROM tenant_return_urls WHERE tenant_id = ?1")
-        .bind(&[tenant.into()])?];
-    for url in &urls {
-        statements.push(
-            db.prepare(
-                "INSERT INTO tenant_return_urls (tenant_id, url, created_at) VALUES (?1, ?2, ?3)",
-            )
-            .bind(&[tenant.into(), url.as_str().into(), ms(now)])?,
-        );
-    }
-    db.batch(statements).await?;
+    tenants::set_return_urls(db, tenant, &urls, now).await?;
     Ok((200, json!({ "return_urls": urls })))
 }
 
@@ -397,22 +291,15 @@ async fn set_client(
         },
         body.client_secret.as_bytes(),
     )?;
-    db.prepare(
-        "INSERT INTO tenant_clients (tenant_id, provider, client_id, secret_ciphertext, key_id, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-         ON CONFLICT (tenant_id, provider) DO UPDATE SET client_id = excluded.client_id, \
-           secret_ciphertext = excluded.secret_ciphertext, key_id = excluded.key_id, updated_at = excluded.updated_at",
-    )
-    .bind(&[
-        tenant.into(),
-        provider.into(),
-        body.client_id.trim().into(),
-        sealed.blob.as_str().into(),
-        sealed.key_id.as_str().into(),
-        ms(now),
-    ])?
-    .run()
-    .await?;
+    let client = tenants::Client {
+        tenant_id: tenant.to_owned(),
+        provider: provider.to_owned(),
+        client_id: body.client_id.trim().to_owned(),
+        secret_ciphertext: sealed.blob.clone(),
+        key_id: sealed.key_id.as_str().to_owned(),
+        updated_at: now,
+    };
+    tenants::put_client(db, &client).await?;
     Ok((
         200,
         json!({ "provider": provider, "client_id": body.client_id.trim(), "key_id": sealed.key_id.as_str() }),
@@ -420,13 +307,8 @@ async fn set_client(
 }
 
 async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Handled<(u16, Value)> {
-    let result = db
-        .prepare("DELETE FROM tenant_clients WHERE tenant_id = ?1 AND provider = ?2")
-        .bind(&[tenant.into(), provider.into()])?
-        .run()
-        .await?;
-    let deleted = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
-    if deleted == 1 {
+    let deleted = tenants::delete_client(db, tenant, provider).await?;
+    if deleted {
         Ok((
             200,
             json!({ "deleted": { "tenant_id": tenant, "provider": provider } }),

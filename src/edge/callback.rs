@@ -20,7 +20,7 @@ use crate::core::crypto::{Binding, Sealed};
 use crate::core::flow_errors::FlowError;
 use crate::core::grant_expiry::Lifetimes;
 use crate::core::grant_tokens::TokenSet;
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
 use crate::core::pages::Page;
@@ -201,7 +201,7 @@ async fn complete(
                 &client.client_id,
             )
             .await?;
-            (existing.map_or_else(|| new_id("gr_"), Ok)?, None)
+            (existing.map_or_else(|| new_id(kind::GRANT), Ok)?, None)
         }
     };
     let stored = grants::store(

@@ -17,7 +17,7 @@ use crate::core::connect_sessions::{
 use crate::core::crypto::Binding;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
-use crate::core::ids::{new_id, new_secret};
+use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::log::LogLine;
 use crate::core::pkce;
 use serde::Deserialize;
@@ -36,19 +36,7 @@ pub async fn create_session(
     now: Timestamp,
 ) -> Handled {
     let body: ConnectRequest = respond::read_json(&mut req).await?;
-    #[derive(Deserialize)]
-    struct Url {
-        url: String,
-    }
-    let allow_list: Vec<String> = db
-        .prepare("SELECT url FROM tenant_return_urls WHERE tenant_id = ?1")
-        .bind(&[caller.tenant_id.as_str().into()])?
-        .all()
-        .await?
-        .results::<Url>()?
-        .into_iter()
-        .map(|u| u.url)
-        .collect();
+    let allow_list = crate::store::tenants::return_urls(db, &caller.tenant_id).await?;
     let catalogue = bindings::catalogue(env)?;
     let valid = body.validate(&catalogue, &allow_list)?;
     let spec = valid.provider;
@@ -73,7 +61,7 @@ pub async fn create_session(
         return Err(worker::Error::RustError("the request has no usable origin".into()).into());
     };
     let secret = new_secret()?;
-    let id = new_id("cs_")?;
+    let id = new_id(kind::CONNECT_SESSION)?;
     let expires_at = now.plus_millis(LINK_TTL_MS);
     db.prepare(
         "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \

@@ -19,7 +19,7 @@ use crate::core::connections_page::{
     self, account_label, ConnectionView, Outcome, PageView, PostView, TargetView,
 };
 use crate::core::digest::sha256_hex;
-use crate::core::ids::{new_id, new_secret};
+use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TTL_MS};
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::posts::{Resolution, TargetState};
@@ -142,7 +142,7 @@ async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled 
              SELECT ?1, ?2, ?3, id, ?4, ?5, ?6, ?7 FROM tenants WHERE id = ?8 AND deleted_at IS NULL",
         )
         .bind(&[
-            new_id("ps_")?.into(),
+            new_id(kind::PAGE_SESSION)?.into(),
             claims.nonce.as_str().into(),
             sha256_hex(&secret).into(),
             claims.end_user_ref.as_str().into(),

@@ -1,7 +1,10 @@
-//! Small helpers for D1 statements: bind values and write results.
+//! D1 as the store's database: runs the store's statements, and small helpers for the
+//! statements not yet moved into the store.
 
+use crate::store::{Db, Outcome, Param, Row, Statement, StoreError};
+use serde_json::{Map, Value};
 use worker::wasm_bindgen::JsValue;
-use worker::D1Result;
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
 /// How many rows a write changed (0 when D1 does not say).
 pub fn changes(result: &D1Result) -> usize {
@@ -21,4 +24,55 @@ pub fn int(value: i64) -> JsValue {
 /// Text or `NULL`.
 pub fn text_or_null(value: Option<&str>) -> JsValue {
     value.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+fn bind_value(param: &Param) -> JsValue {
+    match param {
+        Param::Null => JsValue::NULL,
+        Param::Int(i) => int(*i),
+        Param::Text(t) => JsValue::from_str(t),
+    }
+}
+
+fn prepare(db: &D1Database, statement: &Statement) -> worker::Result<D1PreparedStatement> {
+    let params: Vec<JsValue> = statement.params.iter().map(bind_value).collect();
+    db.prepare(statement.sql.text).bind(&params)
+}
+
+fn outcome(result: &D1Result) -> worker::Result<Outcome> {
+    let rows: Vec<Map<String, Value>> = result.results()?;
+    Ok(Outcome {
+        rows: rows.into_iter().map(Row).collect(),
+        changes: changes(result),
+    })
+}
+
+fn failed(statement: &'static str) -> impl Fn(worker::Error) -> StoreError {
+    move |e| StoreError {
+        statement,
+        message: e.to_string(),
+    }
+}
+
+impl Db for D1Database {
+    async fn run(&self, statement: Statement) -> Result<Outcome, StoreError> {
+        let name = statement.sql.name;
+        let prepared = prepare(self, &statement).map_err(failed(name))?;
+        let result = prepared.all().await.map_err(failed(name))?;
+        outcome(&result).map_err(failed(name))
+    }
+
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, StoreError> {
+        let prepared = statements
+            .iter()
+            .map(|s| prepare(self, s).map_err(failed(s.sql.name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = D1Database::batch(self, prepared)
+            .await
+            .map_err(failed("batch"))?;
+        results
+            .iter()
+            .map(|r| outcome(r).map_err(failed("batch")))
+            .collect()
+    }
 }

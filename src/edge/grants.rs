@@ -28,7 +28,7 @@ use crate::core::grant_health::{GrantState, RefreshState, Status, StoredLedger};
 use crate::core::grant_tokens::{
     access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
 };
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
@@ -601,7 +601,7 @@ pub async fn store_in_object(
                    disconnected_at = NULL, updated_at = excluded.updated_at",
             )
             .bind(&[
-                new_id("conn_")?.into(),
+                new_id(kind::CONNECTION)?.into(),
                 input.grant_id.as_str().into(),
                 input.tenant_id.as_str().into(),
                 input.end_user_ref.as_str().into(),

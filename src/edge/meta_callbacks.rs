@@ -169,7 +169,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             }
         }
     }
-    let code = crate::core::ids::new_id("del_")?;
+    let code = crate::core::ids::new_id(crate::core::ids::kind::DELETION)?;
     let status = if failed == 0 { "complete" } else { "partial" };
     db.prepare(
         "INSERT INTO data_deletions (code, provider, user_hash, grants, connections, status, \

@@ -13,6 +13,7 @@ use crate::core::identity::{self, AccountIdentity};
 use crate::core::managed_accounts;
 use crate::core::refresh_failure::RefreshFailure;
 use crate::core::token_response::{self, TokenAnswer, TokenAnswerError};
+use crate::store::tenants;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -32,16 +33,12 @@ pub struct ClientCredentials {
     pub client_secret: SecretText,
 }
 
-#[derive(Deserialize)]
-struct TenantClientRow {
-    tenant_id: String,
-    client_id: String,
-    secret_ciphertext: String,
-    key_id: String,
+/// A tenant's own client, its secret opened.
+trait OpenClient {
+    fn open(self, env: &Env, provider: &ProviderSpec) -> Result<ClientCredentials, String>;
 }
 
-impl TenantClientRow {
-    /// The tenant's client, its secret opened.
+impl OpenClient for tenants::Client {
     fn open(self, env: &Env, provider: &ProviderSpec) -> Result<ClientCredentials, String> {
         let keyring = super::bindings::keyring(env).map_err(|e| e.message)?;
         let secret = keyring
@@ -63,9 +60,6 @@ impl TenantClientRow {
     }
 }
 
-const TENANT_CLIENT_SELECT: &str =
-    "SELECT tenant_id, client_id, secret_ciphertext, key_id FROM tenant_clients WHERE provider = ?1";
-
 /// The deployment's own client for `provider`, from its variables.
 fn deployment_client(env: &Env, provider: &ProviderSpec) -> Option<ClientCredentials> {
     let id = super::bindings::text(env, &provider.client_id_var()).filter(|v| !v.is_empty());
@@ -84,14 +78,8 @@ pub async fn all_clients(
     db: &D1Database,
     provider: &ProviderSpec,
 ) -> Result<Vec<ClientCredentials>, String> {
-    let rows: Vec<TenantClientRow> = db
-        .prepare(TENANT_CLIENT_SELECT)
-        .bind(&[provider.name.as_str().into()])
-        .map_err(|e| e.to_string())?
-        .all()
+    let rows = tenants::clients_for_provider(db, &provider.name)
         .await
-        .map_err(|e| e.to_string())?
-        .results()
         .map_err(|e| e.to_string())?;
     let tenants = rows
         .into_iter()
@@ -111,11 +99,7 @@ pub async fn client_credentials(
     tenant_id: &str,
     provider: &ProviderSpec,
 ) -> Result<Option<ClientCredentials>, String> {
-    let row: Option<TenantClientRow> = db
-        .prepare(format!("{TENANT_CLIENT_SELECT} AND tenant_id = ?2"))
-        .bind(&[provider.name.as_str().into(), tenant_id.into()])
-        .map_err(|e| e.to_string())?
-        .first(None)
+    let row = tenants::client(db, tenant_id, &provider.name)
         .await
         .map_err(|e| e.to_string())?;
     match row {

@@ -13,7 +13,7 @@ use super::tenant_api::Caller;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::PublishDialect;
 use crate::core::clock::Timestamp;
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::media;
 use crate::core::posts::{idempotency_key, post_state, PostRequest, Resolution, TargetState};
 use crate::core::publish_dialect;
@@ -189,7 +189,7 @@ pub async fn create(
     let slot = asked.publish_at.unwrap_or(now).max(now);
     let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
     let content = asked.content_hash();
-    let post_id = new_id("post")?;
+    let post_id = new_id(kind::POST)?;
     let mut statements = vec![db
         .prepare(
             "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
@@ -246,7 +246,7 @@ pub async fn create(
     let horizon = now.plus_millis(60_000);
     let mut due = Vec::new();
     for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
-        let target_id = new_id("tgt")?;
+        let target_id = new_id(kind::TARGET)?;
         let state = if *not_before <= horizon {
             "queued"
         } else {

@@ -14,7 +14,7 @@ use super::{bindings, grants, http_client, logging, outbox, platform};
 use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
 use crate::core::grant_tokens::{SecretText, TokenRequest};
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::log::LogLine;
 use crate::core::media::Media;
 use crate::core::posts::TargetState;
@@ -361,7 +361,7 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
         return send(env, &[(target.id.clone(), not_before)], now).await;
     }
     let settings = settings(env);
-    let lease_id = new_id("lse").map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lease_id = new_id(kind::LEASE).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let claimed = db
         .prepare(
             "UPDATE post_targets SET state = 'publishing', lease_id = ?1, lease_until = ?2, \
@@ -1054,7 +1054,7 @@ async fn post_event(
         .first::<Next>(None)
         .await?
         .map_or(1, |n| n.seq as i64);
-    let id = new_id("evt").map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let id = new_id(kind::EVENT).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let kind = format!("post.{}", settle.state.as_str());
     let dedupe = format!("{kind}:{}", now.as_millis());
     let body = render_post(&PostEventRecord {

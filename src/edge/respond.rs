@@ -200,3 +200,9 @@ fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
     headers.set("content-security-policy", CONTENT_SECURITY_POLICY)?;
     Ok(())
 }
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::Runtime(worker::Error::RustError(e.to_string()))
+    }
+}

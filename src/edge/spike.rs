@@ -13,7 +13,7 @@ use super::respond::{self, Handled};
 use super::{bindings, clock, http_client};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::provider_rewrite;
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
@@ -42,7 +42,7 @@ struct NewProbeGrant {
 /// `POST /__test/spike/grants`: a probe grant row at version 0 with no claim.
 pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handled {
     let body: NewProbeGrant = respond::read_json(&mut req).await?;
-    let grant_id = new_id("gr_")?;
+    let grant_id = new_id(kind::GRANT)?;
     let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
     let db = bindings::db(env)?;
     db.batch(vec![
@@ -166,7 +166,7 @@ pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Ha
     let db = bindings::db(env)?;
 
     // 1. The write-ahead marker in D1: a conditional claim on the current version.
-    let claim_id = new_id("clm_")?;
+    let claim_id = new_id(kind::CLAIM)?;
     let claimed = db
         .prepare(
             "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \

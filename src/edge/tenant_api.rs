@@ -30,14 +30,6 @@ pub struct Caller {
     pub scopes: Scopes,
 }
 
-#[derive(Deserialize)]
-struct KeyLookup {
-    id: String,
-    tenant_id: String,
-    scopes: String,
-    expires_at: Option<f64>,
-}
-
 /// A live key as this isolate last read it: whose it is, and until when it works.
 #[derive(Clone)]
 struct KnownKey {
@@ -94,16 +86,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
         }
         return Ok(known.caller);
     }
-    let found: Option<KeyLookup> = db
-        .prepare(
-            "SELECT k.id, k.tenant_id, k.scopes, k.expires_at \
-             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.secret_hash = ?1 AND k.revoked_at IS NULL \
-               AND (k.expires_at IS NULL OR k.expires_at > ?2) AND t.deleted_at IS NULL",
-        )
-        .bind(&[hash.as_str().into(), d1_time::bind(now)])?
-        .first(None)
-        .await?;
+    let found = crate::store::tenants::live_key_by_hash(db, &hash, now).await?;
     let key = found.ok_or_else(refused)?;
     let caller = Caller {
         key_id: key.id,
@@ -112,7 +95,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
     };
     let known = KnownKey {
         caller: caller.clone(),
-        expires_at: key.expires_at.map(d1_time::read),
+        expires_at: key.expires_at,
     };
     KNOWN_KEYS.with(|keys| keys.borrow_mut().put(&hash, known, real_now));
     Ok(caller)

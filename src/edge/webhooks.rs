@@ -11,7 +11,7 @@ use super::{bindings, outbox};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Binding;
-use crate::core::ids::new_id;
+use crate::core::ids::{kind, new_id};
 use crate::core::query;
 use crate::core::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
 use crate::core::webhook_signature::WebhookSecret;
@@ -68,7 +68,7 @@ pub async fn create(
         )
         .into());
     }
-    let id = new_id("whe_")?;
+    let id = new_id(kind::WEBHOOK_ENDPOINT)?;
     let secret = WebhookSecret::generate()?;
     let shown = secret.expose();
     let sealed = bindings::keyring(env)?.seal(

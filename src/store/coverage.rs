@@ -1,0 +1,70 @@
+//! The statement registry's tests: every statement the store has is executed by a scenario,
+//! and every statement written in `src/store/` is in the registry.
+
+use super::sqlite::Sqlite;
+use super::{tenants, REGISTRY};
+use std::collections::BTreeSet;
+
+/// Each module's scenarios, each on a fresh database.
+const SCENARIOS: &[(&str, fn(&Sqlite))] = &[
+    ("tenants_and_keys", tenants::tests::tenants_and_keys),
+    (
+        "return_urls_and_clients",
+        tenants::tests::return_urls_and_clients,
+    ),
+];
+
+fn registered() -> BTreeSet<&'static str> {
+    REGISTRY
+        .iter()
+        .flat_map(|m| m.iter().map(|s| s.name))
+        .collect()
+}
+
+#[test]
+fn every_registered_statement_is_executed_by_a_scenario() {
+    let mut executed = BTreeSet::new();
+    for (_, scenario) in SCENARIOS {
+        let db = Sqlite::migrated();
+        scenario(&db);
+        executed.extend(db.executed());
+    }
+    let never: Vec<_> = registered().difference(&executed).copied().collect();
+    assert!(never.is_empty(), "statements no test executes: {never:?}");
+}
+
+#[test]
+fn every_statement_in_the_store_is_registered_once() {
+    let names: Vec<_> = REGISTRY
+        .iter()
+        .flat_map(|m| m.iter().map(|s| s.name))
+        .collect();
+    let unique: BTreeSet<_> = names.iter().copied().collect();
+    assert_eq!(names.len(), unique.len(), "a statement is registered twice");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut written = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n == "sqlite.rs" || n == "coverage.rs")
+        {
+            continue; // the executor's own tests use `test.*` statements
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for piece in text.split("= Sql {").skip(1) {
+            let name = piece
+                .split("name: \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("a Sql without a name in {}", path.display()));
+            written.insert(name.to_owned());
+        }
+    }
+    let registered: BTreeSet<String> = unique.iter().map(|s| s.to_string()).collect();
+    let missing: Vec<_> = written.difference(&registered).collect();
+    assert!(
+        missing.is_empty(),
+        "statements not in store::REGISTRY: {missing:?}"
+    );
+}

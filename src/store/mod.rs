@@ -1,0 +1,26 @@
+//! The store: the only code that speaks SQL to D1.
+//!
+//! Every statement is a named constant ([`Sql`]) in the module of its tables, bound to typed
+//! parameters by a function named for what it does (`tenants::create`, `api_keys::revoke`, …),
+//! and run through a [`Db`]: D1 in the worker (`edge::d1`), SQLite with the real `migrations/`
+//! in the native tests (`store::sqlite`), behaving as D1 does. States go in as bound parameters
+//! from the core's enums, never spliced into SQL text. Rows come back through one generic
+//! decoder ([`Row`]) into typed values. See `docs/storage.md`.
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod coverage;
+mod db;
+mod row;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod sqlite;
+mod statement;
+pub mod tenants;
+
+pub use db::{decode_all, decode_first, Db, Outcome, StoreError};
+pub use row::{Row, RowError};
+pub use statement::{Param, Sql, Statement};
+
+/// Every statement the store has, by module. The native coverage test runs each module's
+/// scenarios and fails if one of these is never executed; a second test fails if a `Sql`
+/// constant in `src/store/` is missing here.
+pub const REGISTRY: &[&[&Sql]] = &[tenants::STATEMENTS];
