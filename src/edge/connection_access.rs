@@ -55,7 +55,7 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
     let grant = change.grant;
     let written = Written {
         grant_id: &grant.id,
-        version: grant.version as i64,
+        version: grant.version,
         state: super::refresh::state_columns(status.grant).0,
         refresh_state: status.refresh.as_str(),
     };

@@ -76,3 +76,9 @@ impl Db for D1Database {
             .collect()
     }
 }
+
+/// A store statement as a D1 statement, for batches that still mix in statements written at
+/// their call site.
+pub fn prepared(db: &D1Database, statement: &Statement) -> worker::Result<D1PreparedStatement> {
+    prepare(db, statement)
+}

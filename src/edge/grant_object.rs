@@ -7,6 +7,14 @@
 //! add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
 //! one write at a time happens to the grant, even across awaits.
 
+// What runs inside the object, and the writes only it may make.
+pub(super) mod disconnect;
+pub(super) mod grant_visit;
+pub(super) mod grants;
+pub(super) mod refresh;
+#[path = "../store/grant_writes.rs"]
+mod writes;
+
 use super::respond;
 use crate::core::api_error::ApiError;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};

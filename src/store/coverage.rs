@@ -2,15 +2,30 @@
 //! and every statement written in `src/store/` is in the registry.
 
 use super::sqlite::Sqlite;
-use super::{tenants, REGISTRY};
+use super::{grants_tests, tenants, REGISTRY};
 use std::collections::BTreeSet;
 
+/// A named scenario: statements run against a fresh database, with their results asserted.
+type Scenario = (&'static str, fn(&Sqlite));
+
 /// Each module's scenarios, each on a fresh database.
-const SCENARIOS: &[(&str, fn(&Sqlite))] = &[
+const SCENARIOS: &[Scenario] = &[
     ("tenants_and_keys", tenants::tests::tenants_and_keys),
     (
         "return_urls_and_clients",
         tenants::tests::return_urls_and_clients,
+    ),
+    ("grant_insert_and_read", grants_tests::insert_and_read),
+    ("grant_claim", grants_tests::claim),
+    ("grant_refresh_cas", grants_tests::refresh_compare_and_set),
+    ("grant_failures_and_death", grants_tests::failures_and_death),
+    (
+        "grant_review_and_validation",
+        grants_tests::review_and_validation,
+    ),
+    (
+        "grant_restore_reseal_disconnect",
+        grants_tests::restore_reseal_disconnect,
     ),
 ];
 

@@ -10,6 +10,11 @@
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod coverage;
 mod db;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod grant_writes;
+pub mod grants;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod grants_tests;
 mod row;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod sqlite;
@@ -23,4 +28,9 @@ pub use statement::{Param, Sql, Statement};
 /// Every statement the store has, by module. The native coverage test runs each module's
 /// scenarios and fails if one of these is never executed; a second test fails if a `Sql`
 /// constant in `src/store/` is missing here.
-pub const REGISTRY: &[&[&Sql]] = &[tenants::STATEMENTS];
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub const REGISTRY: &[&[&Sql]] = &[
+    tenants::STATEMENTS,
+    grants::STATEMENTS,
+    grant_writes::STATEMENTS,
+];

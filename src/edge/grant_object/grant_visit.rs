@@ -6,21 +6,20 @@
 //! date: expiring inside the warning window, expired past the known death). Whatever it did,
 //! the grant leaves with its next check computed and the sweep's lease released.
 
-use super::d1::{int, text_or_null};
-use super::d1_time::{bind_opt, read as time};
-use super::grants::{
-    current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, Memory,
-};
-use super::platform::{self, IdentityFailure};
-use super::refresh::{self, mark_dead, state_columns, Change, Outcome};
-use super::respond::{self, Handled};
-use super::{bindings, clock};
+use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::GraphDialect;
 use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{can_refresh, SecretText, TokenSet};
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
+use crate::edge::grants::{
+    current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, Memory,
+};
+use crate::edge::platform::{self, IdentityFailure};
+use crate::edge::refresh::{self, mark_dead, Change, Outcome};
+use crate::edge::respond::{self, Handled};
+use crate::edge::{bindings, clock};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Request, State};
@@ -73,7 +72,7 @@ pub async fn visit_in_object(
     let can_refresh = can_refresh(&spec.tokens, &tokens, grant.access_expires(), now);
     let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);
     times.retry_at = (grant.refresh_state != "ok")
-        .then(|| grant.next_check_at.map(time))
+        .then_some(grant.next_check_at)
         .flatten();
     // Instagram refreshes a token only once it is a day old: asked earlier, nothing is sent.
     let too_young = now < spec.refresh.refreshable_from(grant.refreshed_at());
@@ -174,30 +173,16 @@ async fn write_ledger(
         grant: ledger,
         refresh,
     };
-    let (state, reason) = state_columns(after.grant);
-    let update = change
-        .db
-        .prepare(
-            "UPDATE grants SET state = ?1, state_reason = ?2, next_check_at = ?3, \
-               refresh_state = ?4, last_validated_at = COALESCE(?5, last_validated_at), \
-               grant_expires_at = ?9, \
-               failure_streak = CASE WHEN ?6 THEN 0 ELSE failure_streak END, \
-               failure_days = CASE WHEN ?6 THEN 0 ELSE failure_days END, \
-               last_error = CASE WHEN ?6 THEN NULL ELSE last_error END \
-             WHERE id = ?7 AND version = ?8",
-        )
-        .bind(&[
-            state.into(),
-            text_or_null(reason),
-            bind_opt(change.next_check(&times)),
-            after.refresh.as_str().into(),
-            bind_opt(validated.then_some(change.now)),
-            int(i64::from(validated)),
-            grant.id.as_str().into(),
-            int(grant.version as i64),
-            bind_opt(times.grant_expires_at),
-        ])?;
-    change.commit(update, after, grant.version as i64).await?;
+    let update = writes::reviewed(&writes::Reviewed {
+        id: &grant.id,
+        version: grant.version,
+        state: after.grant,
+        refresh: after.refresh,
+        next_check_at: change.next_check(&times),
+        grant_expires_at: times.grant_expires_at,
+        validated_at: validated.then_some(change.now),
+    });
+    change.commit(update, after, grant.version).await?;
     Ok(Some(after))
 }
 
@@ -222,7 +207,7 @@ async fn validate(
                 return Ok(Some("expired"));
             };
             let ids: Vec<String> = managed.into_iter().map(|a| a.external_id).collect();
-            super::connection_access::apply(change, written, &ids).await?;
+            crate::edge::connection_access::apply(change, written, &ids).await?;
             Ok(Some("validated"))
         }
         Err(IdentityFailure::TokenRefused(_)) if refreshable => Ok(None),
@@ -287,7 +272,7 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
     let Some(written) = write_ledger(change, times, RefreshState::Ok, true).await? else {
         return Ok("expired");
     };
-    super::connection_access::apply(change, written, &working).await?;
+    crate::edge::connection_access::apply(change, written, &working).await?;
     Ok("validated")
 }
 

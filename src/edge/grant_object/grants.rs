@@ -11,13 +11,7 @@
 //! grant, so what it last read or wrote stays true until it writes again, and every write
 //! forgets it. A fresh token is then served without D1 or decryption.
 
-use super::d1::{changes, int, text_or_null};
-use super::d1_time::{bind as ms, bind_opt, read as time};
-use super::events::{self, Written};
-use super::platform::{self, IdentityFailure};
-use super::refresh::{self, Change, Outcome};
-use super::respond::{self, Handled};
-use super::{bindings, clock, logging};
+use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{Catalogue, GraphDialect, ProviderSpec, RefreshPolicy};
 use crate::core::clock::Timestamp;
@@ -34,6 +28,14 @@ use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
 use crate::core::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
 use crate::core::scheduled_check::CheckSlot;
+use crate::edge::d1::{changes, int, text_or_null};
+use crate::edge::d1_time::bind as ms;
+use crate::edge::events::{self, Written};
+use crate::edge::platform::{self, IdentityFailure};
+use crate::edge::refresh::{self, Change, Outcome};
+use crate::edge::respond::{self, Handled};
+use crate::edge::{bindings, clock, logging};
+use crate::store::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
@@ -124,7 +126,7 @@ fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
 }
 
 /// Sends `body` to `path` of the grant's object.
-pub(super) async fn call_object<T: Serialize>(
+pub(in crate::edge) async fn call_object<T: Serialize>(
     env: &Env,
     grant_id: &str,
     path: &str,
@@ -220,10 +222,7 @@ pub async fn reseal_in_object(
     };
     let sealed = Sealed::new(key_id, blob.clone());
     let resealed = bindings::keyring(env)?
-        .reseal(
-            &sealed,
-            binding(&grant.tenant_id, &grant.id, grant.version as i64),
-        )
+        .reseal(&sealed, binding(&grant.tenant_id, &grant.id, grant.version))
         .map_err(|e| {
             ApiError::new(
                 ErrorCode::Internal,
@@ -234,23 +233,16 @@ pub async fn reseal_in_object(
         return Ok(nothing()?);
     };
     let written = db
-        .prepare(
-            "UPDATE grants SET token_ciphertext = ?1, key_id = ?2 \
-             WHERE id = ?3 AND version = ?4 AND key_id = ?5 AND token_ciphertext = ?6",
-        )
-        .bind(&[
-            new.blob.as_str().into(),
-            new.key_id.as_str().into(),
-            grant.id.as_str().into(),
-            int(grant.version as i64),
-            key_id.as_str().into(),
-            blob.as_str().into(),
-        ])?
-        .run()
+        .run(writes::reseal(
+            &grant.id,
+            grant.version,
+            (key_id, blob),
+            (new.key_id.as_str(), &new.blob),
+        ))
         .await?;
     Ok(respond::json(
         200,
-        &json!({ "resealed": changes(&written) == 1 }),
+        &json!({ "resealed": written.changes == 1 }),
     )?)
 }
 
@@ -332,37 +324,8 @@ impl Memory {
     }
 }
 
-/// A grant as stored (D1 hands numbers back as floats).
-#[derive(Deserialize)]
-pub(super) struct CurrentGrant {
-    pub id: String,
-    pub tenant_id: String,
-    pub provider: String,
-    pub provider_account_id: String,
-    pub client_id: String,
-    pub version: f64,
-    pub epoch: f64,
-    pub token_ciphertext: Option<String>,
-    pub key_id: Option<String>,
-    pub access_expires_at: Option<f64>,
-    pub grant_expires_at: Option<f64>,
-    pub state: String,
-    pub state_reason: Option<String>,
-    pub last_error: Option<String>,
-    pub claim_id: Option<String>,
-    pub failure_streak: f64,
-    pub failure_days: f64,
-    pub last_failure_at: Option<f64>,
-    pub refresh_state: String,
-    pub next_check_at: Option<f64>,
-    pub last_refresh_at: Option<f64>,
-    pub last_validated_at: Option<f64>,
-    pub created_at: f64,
-    /// The earliest post waiting to go out through this grant (pre-flight).
-    pub next_post_at: Option<f64>,
-    /// The row's sequence number (SQLite's rowid): the grant's slot for the scheduled check.
-    pub check_seq: f64,
-}
+/// A grant as stored.
+pub(in crate::edge) type CurrentGrant = crate::store::grants::Grant;
 
 impl CurrentGrant {
     fn stored(&self) -> StoredLedger<'_> {
@@ -370,9 +333,9 @@ impl CurrentGrant {
             state: &self.state,
             state_reason: self.state_reason.as_deref(),
             refresh_state: &self.refresh_state,
-            grant_expires_at: self.grant_expires_at.map(time),
+            grant_expires_at: self.grant_expires_at,
             failure_streak: self.failure_streak as u32,
-            next_check_at: self.next_check_at.map(time),
+            next_check_at: self.next_check_at,
         }
     }
 
@@ -392,56 +355,39 @@ impl CurrentGrant {
     ) -> GrantTimes {
         GrantTimes {
             access_expires_at,
-            grant_expires_at: self.grant_expires_at.map(time),
+            grant_expires_at: self.grant_expires_at,
             last_refresh_at,
-            last_validated_at: self.last_validated_at.map(time),
+            last_validated_at: self.last_validated_at,
             retry_at: None,
             dead: false,
             refreshable,
-            next_post_at: self.next_post_at.map(time),
+            next_post_at: self.next_post_at,
             check_slot: CheckSlot::of_seq(self.check_seq as u64),
         }
     }
 
     /// The last successful refresh, or the connect.
     pub fn refreshed_at(&self) -> Timestamp {
-        time(self.last_refresh_at.unwrap_or(self.created_at))
+        self.last_refresh_at.unwrap_or(self.created_at)
     }
 
     pub fn access_expires(&self) -> Option<Timestamp> {
-        self.access_expires_at.map(time)
+        self.access_expires_at
     }
 }
 
-pub(super) async fn current(
+pub(in crate::edge) async fn current(
     db: &worker::D1Database,
     grant_id: &str,
-) -> worker::Result<Option<CurrentGrant>> {
-    db.prepare(
-        "SELECT id, tenant_id, provider, provider_account_id, client_id, version, epoch, \
-           token_ciphertext, key_id, access_expires_at, \
-           grant_expires_at, state, state_reason, last_error, claim_id, failure_streak, \
-           failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
-           last_validated_at, created_at, rowid AS check_seq, \
-           (SELECT MIN(t.not_before) FROM post_targets t WHERE t.grant_id = grants.id \
-              AND t.state IN ('scheduled', 'queued')) AS next_post_at \
-         FROM grants WHERE id = ?1",
-    )
-    .bind(&[grant_id.into()])?
-    .first(None)
-    .await
+) -> Result<Option<CurrentGrant>, crate::store::StoreError> {
+    crate::store::grants::current(db, grant_id).await
 }
 
-/// The sequence number (rowid) the next new grant row takes.
-async fn next_row_seq(db: &worker::D1Database) -> worker::Result<u64> {
-    let next: Option<f64> = db
-        .prepare("SELECT COALESCE(MAX(rowid), 0) + 1 AS n FROM grants")
-        .first(Some("n"))
-        .await?;
-    Ok(next.unwrap_or(1.0) as u64)
-}
-
-pub(super) fn binding<'a>(tenant_id: &'a str, grant_id: &'a str, version: i64) -> Binding<'a> {
+pub(in crate::edge) fn binding<'a>(
+    tenant_id: &'a str,
+    grant_id: &'a str,
+    version: i64,
+) -> Binding<'a> {
     Binding {
         purpose: SEAL_PURPOSE,
         tenant_id,
@@ -482,7 +428,7 @@ pub async fn store_in_object(
                 let old = keyring
                     .open(
                         &Sealed::new(key_id, blob.clone()),
-                        binding(&found.tenant_id, &input.grant_id, found.version as i64),
+                        binding(&found.tenant_id, &input.grant_id, found.version),
                     )
                     .ok()
                     .and_then(|bytes| TokenSet::from_bytes(&bytes).ok());
@@ -501,7 +447,7 @@ pub async fn store_in_object(
     // concurrent insert may take it first; then only this first check is off its slot).
     let check_seq = match &existing {
         Some(found) => found.check_seq as u64,
-        None => next_row_seq(&db).await?,
+        None => crate::store::grants::next_row_seq(&db).await? as u64,
     };
     let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
     let refreshable = can_refresh(&spec.tokens, &input.tokens, access_expires_at, now);
@@ -518,7 +464,7 @@ pub async fn store_in_object(
     } else {
         RefreshPolicy::Validate
     };
-    let old_version = existing.as_ref().map(|g| g.version as i64);
+    let old_version = existing.as_ref().map(|g| g.version);
     let version = old_version.map_or(1, |v| v + 1);
     let sealed = keyring.seal(
         binding(&input.tenant_id, &input.grant_id, version),
@@ -534,59 +480,41 @@ pub async fn store_in_object(
         retry_at: None,
         dead: false,
         refreshable,
-        next_post_at: existing.as_ref().and_then(|g| g.next_post_at.map(time)),
+        next_post_at: existing.as_ref().and_then(|g| g.next_post_at),
         check_slot: CheckSlot::of_seq(check_seq),
     };
     let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
     let grant_write = match old_version {
-        None => db
-            .prepare(
-                "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
-                   end_user_ref, scopes, token_ciphertext, key_id, version, access_expires_at, \
-                   grant_expires_at, refresh_policy, next_check_at, last_refresh_at, created_at, \
-                   updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?14, ?14, ?14) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&[
-                input.grant_id.as_str().into(),
-                input.tenant_id.as_str().into(),
-                input.provider.as_str().into(),
-                input.provider_account_id.as_str().into(),
-                input.client_id.as_str().into(),
-                input.end_user_ref.as_str().into(),
-                text_or_null(input.scopes.as_deref()),
-                sealed.blob.as_str().into(),
-                sealed.key_id.as_str().into(),
-                int(version),
-                bind_opt(access_expires_at),
-                bind_opt(grant_expires_at),
-                policy.as_str().into(),
-                ms(now),
-                bind_opt(next_check),
-            ])?,
-        Some(old) => db
-            .prepare(
-                "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, epoch = epoch + 1, \
-                   scopes = COALESCE(?4, scopes), access_expires_at = ?5, grant_expires_at = ?6, \
-                   state = 'alive', state_reason = NULL, refresh_state = 'ok', failure_streak = 0, \
-                   failure_days = 0, claim_id = NULL, claim_expires_at = NULL, updated_at = ?7, \
-                   last_refresh_at = ?7, last_error = NULL, next_check_at = ?10 \
-                 WHERE id = ?8 AND version = ?9",
-            )
-            .bind(&[
-                sealed.blob.as_str().into(),
-                sealed.key_id.as_str().into(),
-                int(version),
-                text_or_null(input.scopes.as_deref()),
-                bind_opt(access_expires_at),
-                bind_opt(grant_expires_at),
-                ms(now),
-                input.grant_id.as_str().into(),
-                int(old),
-                bind_opt(next_check),
-            ])?,
+        None => writes::insert(&writes::NewGrant {
+            id: &input.grant_id,
+            tenant_id: &input.tenant_id,
+            provider: &input.provider,
+            provider_account_id: &input.provider_account_id,
+            client_id: &input.client_id,
+            end_user_ref: &input.end_user_ref,
+            scopes: input.scopes.as_deref(),
+            token_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            version,
+            access_expires_at,
+            grant_expires_at,
+            refresh_policy: policy.as_str(),
+            next_check_at: next_check,
+            now,
+        }),
+        Some(old) => writes::restore(&writes::Restored {
+            id: &input.grant_id,
+            version: old,
+            token_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            scopes: input.scopes.as_deref(),
+            access_expires_at,
+            grant_expires_at,
+            next_check_at: next_check,
+            now,
+        }),
     };
+    let grant_write = crate::edge::d1::prepared(&db, &grant_write)?;
     let mut batch = vec![grant_write];
     for connection in &input.connections {
         batch.push(
@@ -686,11 +614,11 @@ pub async fn store_in_object(
         worker::Error::RustError("a consent must store at least one connection".into())
     })?;
     if restored {
-        super::outbox::hand_off(env, &db, &input.grant_id, now).await;
+        crate::edge::outbox::hand_off(env, &db, &input.grant_id, now).await;
     }
     // Posts parked while the grant was dead go out again (or fail as stale).
     if existing.is_some() {
-        super::publish::resume_parked(env, &db, &input.grant_id, now).await;
+        crate::edge::publish::resume_parked(env, &db, &input.grant_id, now).await;
     }
     Ok(respond::json(
         200,
@@ -724,7 +652,7 @@ async fn reconnect_refusal(
     // A grant whose tokens were deleted (disconnected) has nothing to restore.
     let live_epoch = existing
         .filter(|g| g.token_ciphertext.is_some())
-        .map(|g| g.epoch as i64);
+        .map(|g| g.epoch);
     Ok(
         match (
             reconnect_links::check_use(check.epoch, live_epoch, consumed),
@@ -744,14 +672,14 @@ async fn reconnect_refusal(
 }
 
 /// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.
-pub(super) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
+pub(in crate::edge) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
     let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
     let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
         return Err(gone().into());
     };
     let opened = bindings::keyring(env)?.open(
         &Sealed::new(key_id, blob.clone()),
-        binding(&grant.tenant_id, &grant.id, grant.version as i64),
+        binding(&grant.tenant_id, &grant.id, grant.version),
     );
     match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
         Ok(Ok(tokens)) => Ok(tokens),
@@ -772,7 +700,7 @@ pub(super) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> 
 }
 
 /// The grant's catalogue entry, or `provider_not_configured`.
-pub(super) fn spec_of<'c>(
+pub(in crate::edge) fn spec_of<'c>(
     catalogue: &'c Catalogue,
     grant: &CurrentGrant,
 ) -> std::result::Result<&'c ProviderSpec, ApiError> {
@@ -888,11 +816,8 @@ async fn serve_token(
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     // While backing off, the next attempt waits for its time (`next_check_at`): a platform
     // having a bad day gets one call per grant per backoff step, not one per reader.
-    let waiting = grant.refresh_state != "ok"
-        && grant
-            .next_check_at
-            .map(time)
-            .is_some_and(|retry| now < retry);
+    let waiting =
+        grant.refresh_state != "ok" && grant.next_check_at.is_some_and(|retry| now < retry);
     let mut failed = waiting.then(|| {
         grant
             .last_error
@@ -1007,15 +932,10 @@ async fn validate(
     let checked = platform::fetch_identity(change.env, change.spec, &tokens.access_token).await;
     match checked {
         Ok(_) => {
+            let grant = change.grant;
             change
                 .db
-                .prepare("UPDATE grants SET last_validated_at = ?1 WHERE id = ?2 AND version = ?3")
-                .bind(&[
-                    ms(change.now),
-                    change.grant.id.as_str().into(),
-                    int(change.grant.version as i64),
-                ])?
-                .run()
+                .run(writes::validated(&grant.id, grant.version, change.now))
                 .await?;
             Ok((Ok(()), None))
         }
@@ -1079,12 +999,12 @@ async fn validate_page_token(
 }
 
 /// The error for a grant the platform just ended, with the reason for people.
-pub(super) fn dead_verdict(reason: DeadReason) -> ApiError {
+pub(in crate::edge) fn dead_verdict(reason: DeadReason) -> ApiError {
     ApiError::new(ErrorCode::ConnectionDead, reason.message())
 }
 
 /// The error for a dead grant, with its reason for people.
-pub(super) fn dead_error(grant: &CurrentGrant) -> ApiError {
+pub(in crate::edge) fn dead_error(grant: &CurrentGrant) -> ApiError {
     let message = grant.last_error.clone().unwrap_or_else(|| {
         format!(
             "The platform ended this connection ({}). Reconnect the account.",

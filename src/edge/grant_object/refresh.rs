@@ -19,13 +19,7 @@
 //! Before all this, the platform's circuit (`circuits`) may hold the call back: then nothing
 //! is asked, the grant waits for the circuit, and it is not counted as failing.
 
-use super::d1::{changes, int};
-use super::d1_time::{bind as ms, bind_opt};
-use super::events::{self, Written};
-use super::grants::{binding, CurrentGrant};
-use super::outbox;
-use super::respond::Handled;
-use super::{bindings, circuits, logging, platform};
+use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{ProviderSpec, RefreshTokenKind};
 use crate::core::circuit::BreakerConfig;
@@ -41,7 +35,14 @@ use crate::core::refresh_failure::{
     after_dead_answer, classify, DeadReason, FailureClass, RefreshFailure,
 };
 use crate::core::refresh_schedule::{next_check_at, Backoff, GrantTimes};
-use worker::{D1Database, D1PreparedStatement, Env, State};
+use crate::edge::d1::changes;
+use crate::edge::events::{self, Written};
+use crate::edge::grants::{binding, CurrentGrant};
+use crate::edge::outbox;
+use crate::edge::respond::Handled;
+use crate::edge::{bindings, circuits, logging, platform};
+use crate::store::Db;
+use worker::{D1Database, Env, State};
 
 /// How long a claim holds. Longer than the HTTP deadline (30 s), as the spike showed.
 const CLAIM_TTL_MS: i64 = 60_000;
@@ -93,7 +94,7 @@ impl<'a> Change<'a> {
     }
 
     fn version(&self) -> i64 {
-        self.grant.version as i64
+        self.grant.version
     }
 
     /// The OAuth client the grant's tenant uses on its platform, or `provider_not_configured`.
@@ -114,12 +115,7 @@ impl<'a> Change<'a> {
 
     /// The ledger's verdict at `now` for a grant that is not dead by the platform's word.
     pub fn ledger(&self) -> GrantState {
-        GrantState::at(
-            self.grant.grant_expires_at.map(super::d1_time::read),
-            None,
-            self.warnings,
-            self.now,
-        )
+        GrantState::at(self.grant.grant_expires_at, None, self.warnings, self.now)
     }
 
     /// Runs `update` (which must set the grant's standing columns to `after` and match only
@@ -127,11 +123,11 @@ impl<'a> Change<'a> {
     /// landed: the compare-and-swap's `changes`.
     pub async fn commit(
         &self,
-        update: D1PreparedStatement,
+        update: crate::store::Statement,
         after: Status,
         version_after: i64,
     ) -> Handled<bool> {
-        let mut batch = vec![update];
+        let mut batch = vec![crate::edge::d1::prepared(self.db, &update)?];
         let happened = transitions(self.before, after, version_after);
         let written = Written {
             grant_id: &self.grant.id,
@@ -171,7 +167,7 @@ fn backoff(env: &Env) -> Backoff {
     bindings::setting(env, "REFRESH_BACKOFF", Backoff::parse)
 }
 
-pub(super) fn jitter() -> f64 {
+pub(in crate::edge) fn jitter() -> f64 {
     random_bytes::<2>().map_or(0.5, |b| f64::from(u16::from_le_bytes(b)) / 65_536.0)
 }
 
@@ -209,20 +205,15 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     let mut outcome_unknown = rotating && grant.claim_id.is_some();
     let claim = new_id(kind::CLAIM)?;
     let claimed = db
-        .prepare(
-            "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \
-             WHERE id = ?3 AND version = ?4 AND (claim_id IS NULL OR claim_expires_at <= ?5)",
-        )
-        .bind(&[
-            claim.as_str().into(),
-            ms(now.plus_millis(CLAIM_TTL_MS)),
-            grant.id.as_str().into(),
-            int(change.version()),
-            ms(now),
-        ])?
-        .run()
+        .run(writes::claim_refresh(
+            &grant.id,
+            change.version(),
+            &claim,
+            now.plus_millis(CLAIM_TTL_MS),
+            now,
+        ))
         .await?;
-    if changes(&claimed) != 1 {
+    if claimed.changes != 1 {
         return Ok(Outcome::Failed {
             message: "Another refresh of this connection is in flight; try again in a minute."
                 .to_owned(),
@@ -292,11 +283,7 @@ async fn store_refreshed(
     lifetimes: Lifetimes,
 ) -> Handled<()> {
     let Change {
-        env,
-        db,
-        grant,
-        now,
-        ..
+        env, grant, now, ..
     } = *change;
     let old = change.version();
     let sealed = bindings::keyring(env)?.seal(
@@ -309,39 +296,27 @@ async fn store_refreshed(
         &change.spec.tokens,
         lifetimes,
         tokens.refresh_token.is_some(),
-        grant.grant_expires_at.map(super::d1_time::read),
+        grant.grant_expires_at,
         now,
     );
     let after = Status {
         grant: GrantState::at(dies_at, None, change.warnings, now),
         refresh: RefreshState::Ok,
     };
-    let (state, reason) = state_columns(after.grant);
     let mut times = grant.times(access_expires_at, now, refreshable);
     times.grant_expires_at = dies_at;
     let next = change.next_check(&times);
-    let update = db
-        .prepare(
-            "UPDATE grants SET token_ciphertext = ?1, key_id = ?2, version = ?3, \
-               access_expires_at = ?4, last_refresh_at = ?5, claim_id = NULL, \
-               claim_expires_at = NULL, refresh_state = 'ok', failure_streak = 0, \
-               failure_days = 0, last_error = NULL, next_check_at = ?6, updated_at = ?5, \
-               state = ?7, state_reason = ?8, grant_expires_at = ?11 \
-             WHERE id = ?9 AND version = ?10",
-        )
-        .bind(&[
-            sealed.blob.as_str().into(),
-            sealed.key_id.as_str().into(),
-            int(old + 1),
-            bind_opt(access_expires_at),
-            ms(now),
-            bind_opt(next),
-            state.into(),
-            super::d1::text_or_null(reason),
-            grant.id.as_str().into(),
-            int(old),
-            bind_opt(dies_at),
-        ])?;
+    let update = writes::refreshed(&writes::Refreshed {
+        id: &grant.id,
+        version: old,
+        token_ciphertext: &sealed.blob,
+        key_id: sealed.key_id.as_str(),
+        access_expires_at,
+        grant_expires_at: dies_at,
+        state: after.grant,
+        next_check_at: next,
+        now,
+    });
     if !change.commit(update, after, old + 1).await? {
         // Nothing else writes this grant; a lost compare-and-swap is a bug worth a loud log.
         logging::emit(
@@ -377,7 +352,7 @@ pub async fn settle_failure(
         .field("class", format!("{class:?}"));
     logging::emit(&log);
     if class == FailureClass::DeadGrant {
-        let stored = super::grants::current(db, &grant.id).await?;
+        let stored = crate::edge::grants::current(db, &grant.id).await?;
         let changed = stored.is_none_or(|g| g.version != grant.version);
         if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
             // The platform's own reason, where it named one.
@@ -394,11 +369,7 @@ pub async fn settle_failure(
     }
     let schedule = backoff(env);
     let streak = grant.failure_streak as u32 + 1;
-    let days = schedule.failure_days_after(
-        grant.failure_days as u32,
-        grant.last_failure_at.map(super::d1_time::read),
-        now,
-    );
+    let days = schedule.failure_days_after(grant.failure_days as u32, grant.last_failure_at, now);
     let (retry_after, refresh, message) = match &class {
         FailureClass::Transient {
             retry_after_secs, ..
@@ -426,31 +397,20 @@ pub async fn settle_failure(
         grant: change.ledger(),
         refresh,
     };
-    let (state, reason) = state_columns(after.grant);
     // An unknown outcome keeps the claim, expired at once (nobody is in flight any more), so
     // the next attempt may take it over and knows the outcome is unknown.
-    let update = db
-        .prepare(
-            "UPDATE grants SET refresh_state = ?1, failure_streak = ?2, failure_days = ?3, \
-               last_failure_at = ?4, last_error = ?5, next_check_at = ?6, updated_at = ?4, \
-               claim_id = CASE WHEN ?7 THEN claim_id ELSE NULL END, \
-               claim_expires_at = CASE WHEN ?7 THEN ?4 ELSE NULL END, \
-               state = ?8, state_reason = ?9 \
-             WHERE id = ?10 AND version = ?11",
-        )
-        .bind(&[
-            after.refresh.as_str().into(),
-            int(streak.into()),
-            int(days.into()),
-            ms(now),
-            message.into(),
-            ms(retry_at),
-            int(i64::from(outcome_unknown)),
-            state.into(),
-            super::d1::text_or_null(reason),
-            grant.id.as_str().into(),
-            int(change.version()),
-        ])?;
+    let update = writes::refresh_failed(&writes::RefreshFailed {
+        id: &grant.id,
+        version: change.version(),
+        refresh: after.refresh,
+        failure_streak: streak,
+        failure_days: days,
+        message,
+        retry_at,
+        outcome_unknown,
+        state: after.grant,
+        now,
+    });
     change.commit(update, after, change.version()).await?;
     Ok(Outcome::Failed {
         message: message.to_owned(),
@@ -461,11 +421,7 @@ pub async fn settle_failure(
 /// let a call through, and is not counted as failing (it was not tried).
 async fn hold_back(change: &Change<'_>, until: Timestamp) -> Handled<Outcome> {
     let Change {
-        db,
-        grant,
-        spec,
-        now,
-        ..
+        grant, spec, now, ..
     } = *change;
     // Spread the waiting grants over a minute past the reopening, not all at the same instant.
     let retry_at = until.plus_millis((jitter() * 60_000.0) as i64);
@@ -482,22 +438,14 @@ async fn hold_back(change: &Change<'_>, until: Timestamp) -> Handled<Outcome> {
             retry_at,
         },
     };
-    let (state, reason) = state_columns(after.grant);
-    let update = db
-        .prepare(
-            "UPDATE grants SET refresh_state = 'backing_off', last_error = ?1, \
-               next_check_at = ?2, updated_at = ?3, state = ?4, state_reason = ?5 \
-             WHERE id = ?6 AND version = ?7",
-        )
-        .bind(&[
-            message.as_str().into(),
-            ms(retry_at),
-            ms(now),
-            state.into(),
-            super::d1::text_or_null(reason),
-            grant.id.as_str().into(),
-            int(change.version()),
-        ])?;
+    let update = writes::held_back(
+        &grant.id,
+        change.version(),
+        &message,
+        retry_at,
+        after.grant,
+        now,
+    );
     change.commit(update, after, change.version()).await?;
     Ok(Outcome::Failed { message })
 }
@@ -509,27 +457,12 @@ pub async fn mark_dead(
     reason: DeadReason,
     (streak, days): (u32, u32),
 ) -> Handled<Outcome> {
-    let Change { db, grant, now, .. } = *change;
+    let Change { grant, now, .. } = *change;
     let after = Status {
         grant: GrantState::Dead { reason },
         refresh: change.before.refresh,
     };
-    let update = db
-        .prepare(
-            "UPDATE grants SET state = 'dead', state_reason = ?1, last_error = ?2, \
-               claim_id = NULL, claim_expires_at = NULL, next_check_at = NULL, \
-               failure_streak = ?3, failure_days = ?4, last_failure_at = ?5, updated_at = ?5 \
-             WHERE id = ?6 AND version = ?7",
-        )
-        .bind(&[
-            reason.code().into(),
-            reason.message().into(),
-            int(streak.into()),
-            int(days.into()),
-            ms(now),
-            grant.id.as_str().into(),
-            int(change.version()),
-        ])?;
+    let update = writes::mark_dead(&grant.id, change.version(), reason, (streak, days), now);
     change.commit(update, after, change.version()).await?;
     Ok(Outcome::Dead(reason))
 }

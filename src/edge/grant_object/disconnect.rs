@@ -6,19 +6,20 @@
 //! grant is revoked at the platform only under `core::disconnect`'s rule: no other live grant,
 //! in any tenant or for any end user, shares the client credentials and the provider account.
 
-use super::d1::{changes, int};
-use super::d1_time::bind as ms;
-use super::events::{self, Written};
-use super::grants::{self, current, Memory};
-use super::respond::{self, Handled};
-use super::tenant_api::Caller;
-use super::{bindings, clock, logging, platform};
+use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::ProviderSpec;
 use crate::core::disconnect::{decide, Revoke};
 use crate::core::grant_events;
 use crate::core::grant_tokens::TokenSet;
 use crate::core::log::LogLine;
+use crate::edge::d1::{changes, int};
+use crate::edge::d1_time::bind as ms;
+use crate::edge::events::{self, Written};
+use crate::edge::grants::{self, current, Memory};
+use crate::edge::respond::{self, Handled};
+use crate::edge::tenant_api::Caller;
+use crate::edge::{bindings, clock, logging, platform};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{D1Database, Env, Request};
@@ -32,7 +33,7 @@ struct DisconnectAsk {
 
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
 pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -> Handled {
-    let grant_id = super::tenant_api::live_grant_of(db, caller, id)
+    let grant_id = crate::edge::tenant_api::live_grant_of(db, caller, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
     let ask = DisconnectAsk {
@@ -44,7 +45,7 @@ pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -
 }
 
 /// What disconnecting one connection through its grant's object came to.
-pub(super) enum Disconnected {
+pub(in crate::edge) enum Disconnected {
     /// Disconnected now; whether the platform revoked the grant.
     Now { revoked_at_platform: bool },
     /// It was not live any more (or not this tenant's): nothing to do.
@@ -53,7 +54,7 @@ pub(super) enum Disconnected {
 
 /// Disconnects a connection through its grant's object, as `DELETE /v1/connections/{id}` does
 /// (erasure uses it). An answer other than done or not-found is an error.
-pub(super) async fn through_object(
+pub(in crate::edge) async fn through_object(
     env: &Env,
     tenant_id: &str,
     grant_id: &str,
@@ -179,19 +180,10 @@ pub async fn disconnect_in_object(
             int(version),
         ])?,
     );
-    let grant_update = if plan.delete_tokens {
-        "UPDATE grants SET epoch = epoch + 1, token_ciphertext = NULL, key_id = NULL, \
-           next_check_at = NULL, claim_id = NULL, claim_expires_at = NULL, \
-           sweep_lease_until = NULL, updated_at = ?1 \
-         WHERE id = ?2 AND version = ?3"
-    } else {
-        "UPDATE grants SET epoch = epoch + 1, updated_at = ?1 WHERE id = ?2 AND version = ?3"
-    };
-    batch.push(db.prepare(grant_update).bind(&[
-        ms(now),
-        grant.id.as_str().into(),
-        int(version),
-    ])?);
+    batch.push(crate::edge::d1::prepared(
+        &db,
+        &writes::disconnect(&grant.id, version, plan.delete_tokens, now),
+    )?);
     let results = db.batch(batch).await?;
     recorded.log(&results, &grant.id, now);
     if results.last().map(changes) != Some(1) {
@@ -201,7 +193,7 @@ pub async fn disconnect_in_object(
         )
         .into());
     }
-    super::outbox::hand_off(env, &db, &grant.id, now).await;
+    crate::edge::outbox::hand_off(env, &db, &grant.id, now).await;
     // Whether the platform revoked it; else which field says why not.
     let (revoked, why_not): (bool, Option<(&str, String)>) = match (plan.revoke, tokens, spec) {
         (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
