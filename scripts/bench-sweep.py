@@ -2,9 +2,10 @@
 """The sweep at scale: what selecting the due grants costs at 100,000 and 1,000,000 grants.
 
 Seeds a SQLite database built from migrations/ (the engine and schema local D1 uses) straight
-with grants, then times the sweep's own selection (the subquery of edge/sweep.rs's claim, one
-page of PAGE rows) and shows its query plan. The claim is an UPDATE; timing the SELECT it wraps
-keeps the rows due between runs. Claiming every due page follows the sweep's cursor. The same due count at both sizes shows whether the cost grows
+with grants, then times the sweep's own statement (store::sweep::TAKE_DUE, read from
+src/store/sweep.rs, so the benchmark cannot drift from the code): one page of PAGE rows, each
+run rolled back so the rows stay due, and shows its query plan. Taking every due page follows
+the sweep's cursor. The same due count at both sizes shows whether the cost grows
 with what is due or with what is stored; a larger due count at the larger size shows the other.
 
     python3 scripts/bench-sweep.py [--sizes 100000,1000000] [--due 1000] [--runs 50]
@@ -15,13 +16,18 @@ import argparse, glob, json, os, random, sqlite3, statistics, tempfile, time
 PAGE = 100  # core::sweep::PAGE_SIZE
 NOW = 1_800_000_000_000
 DAY = 86_400_000
-# edge/sweep.rs's page, after the run's cursor (?3, ?4): the last grant taken.
-SELECT = (
-    "SELECT id, next_check_at FROM grants WHERE next_check_at <= ?1 AND next_check_at >= ?3 "
-    "AND (next_check_at > ?3 OR id > ?4) "
-    "AND (sweep_lease_until IS NULL OR sweep_lease_until <= ?1) "
-    "ORDER BY next_check_at, id LIMIT ?2"
-)
+
+
+def take_due_statement(root):
+    """store::sweep::TAKE_DUE's SQL text, from its Rust string literal."""
+    import re
+    with open(os.path.join(root, "src", "store", "sweep.rs")) as f:
+        source = f.read()
+    literal = re.search(r'pub const TAKE_DUE: Sql = Sql \{.*?text: "(.*?)",\n\};', source, re.S).group(1)
+    # A `\` at a line's end continues the literal without the newline and leading spaces.
+    return re.sub(r"\\\n\s*", "", literal)
+
+
 START = (-(2**63), "")
 
 
@@ -57,13 +63,21 @@ def database(root, size, due):
     return db, path
 
 
-def measure(db, runs):
+def params(cursor):
+    # ?1 lease until, ?2 now, ?3 page size, ?4 and ?5 the cursor.
+    return (NOW + 60_000, NOW, PAGE) + cursor
+
+
+def measure(db, take, runs):
     times = []
     for _ in range(runs):
+        db.execute("SAVEPOINT run")
         t0 = time.perf_counter()
-        taken = db.execute(SELECT, (NOW, PAGE) + START).fetchall()
+        taken = db.execute(take, params(START)).fetchall()
         times.append((time.perf_counter() - t0) * 1000)
-    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + SELECT, (NOW, PAGE) + START)]
+        db.execute("ROLLBACK TO run")
+        db.execute("RELEASE run")
+    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + take, params(START))]
     return statistics.median(times), len(taken), plan
 
 
@@ -74,29 +88,28 @@ def main():
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    take = take_due_statement(root)
     sizes = [int(s) for s in args.sizes.split(",")]
     cases = [(n, args.due) for n in sizes] + [(sizes[-1], args.due * 10)]
     for size, due in cases:
         t0 = time.perf_counter()
         db, path = database(root, size, due)
         seeded = time.perf_counter() - t0
-        median_ms, taken, plan = measure(db, args.runs)
+        median_ms, taken, plan = measure(db, take, args.runs)
         # Every page of the due grants, as the sweep takes them one page after another.
         t1 = time.perf_counter()
         pages, cursor = 0, START
         while True:
-            rows = db.execute(SELECT, (NOW, PAGE) + cursor).fetchall()
+            rows = db.execute(take, params(cursor)).fetchall()
             if not rows:
                 break
-            db.executemany("UPDATE grants SET sweep_lease_until = ? WHERE id = ?",
-                           [(NOW + 60_000, r[0]) for r in rows])
             cursor = max((r[1], r[0]) for r in rows)
             pages += 1
         all_pages_ms = (time.perf_counter() - t1) * 1000
         print(json.dumps({
             "grants": size, "due": due, "page": PAGE, "taken": taken,
-            "select_page_ms_median": round(median_ms, 3),
-            "claim_every_due_page_ms": round(all_pages_ms, 1), "pages": pages,
+            "take_page_ms_median": round(median_ms, 3),
+            "take_every_due_page_ms": round(all_pages_ms, 1), "pages": pages,
             "plan": plan, "seed_s": round(seeded, 1), "sqlite": sqlite3.sqlite_version,
         }))
         db.close()

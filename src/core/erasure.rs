@@ -116,6 +116,13 @@ pub const STEPS: &[Step] = &[
         ),
     },
     Step {
+        table: "sweep_leases",
+        tenant: "grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1)",
+        end_user: Some(
+            "grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2)",
+        ),
+    },
+    Step {
         table: "reconnect_nonces",
         tenant: "grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1)",
         end_user: Some(

@@ -2,8 +2,8 @@
 //! the messages it hands the refresh queue.
 //!
 //! The sweep pages through due grants (`next_check_at <= now`, through its index). Taking a
-//! page is one atomic UPDATE that also leases each taken grant (`sweep_lease_until`), so an
-//! overlapping sweep cannot take it again; the grant's own visit then sets the real next check
+//! page is one atomic statement that also leases each taken grant (`store::sweep`, the
+//! `sweep_leases` table), so an overlapping sweep cannot take it again; the grant's own visit then sets the real next check
 //! and ends the lease. A visit that never happens (a lost message, a crash before `send`) makes
 //! the grant due again when the lease ends: nothing is stranded.
 //!

@@ -82,3 +82,9 @@ impl Db for D1Database {
 pub fn prepared(db: &D1Database, statement: &Statement) -> worker::Result<D1PreparedStatement> {
     prepare(db, statement)
 }
+
+impl From<StoreError> for worker::Error {
+    fn from(e: StoreError) -> Self {
+        worker::Error::RustError(e.to_string())
+    }
+}

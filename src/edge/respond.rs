@@ -203,6 +203,6 @@ fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
 
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
-        Failure::Runtime(worker::Error::RustError(e.to_string()))
+        Failure::Runtime(e.into())
     }
 }

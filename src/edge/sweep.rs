@@ -1,21 +1,20 @@
 //! The sweep: takes due grants a page at a time and hands each to the refresh queue, whose
 //! consumer visits the grant in its Durable Object (`grant_visit`).
 //!
-//! Taking a page is one UPDATE … RETURNING over the `next_check_at` index that also leases
-//! the taken grants (`sweep_lease_until`), so overlapping sweeps never take the same grant
-//! twice; a lease that is never released (a lost message, a crash before `send`) ends by
+//! Taking a page is one INSERT … SELECT … RETURNING over the `next_check_at` index that also
+//! leases the taken grants (`store::sweep`, the `sweep_leases` table), so overlapping sweeps
+//! never take the same grant twice; a lease that is never released (a lost message, a crash before `send`) ends by
 //! itself and the grant is taken again. Each page starts after the last grant the run took
 //! (`SweepCursor`), so it never walks over the grants earlier pages leased. The budget and the
 //! hand-on of what is left are the core's (`core::sweep`).
 
-use super::d1_time::bind as ms;
 use super::respond::Failure;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::WorkQueue;
 use crate::core::sweep::{RefreshMessage, SweepBudget, SweepCursor};
-use serde::Deserialize;
+use crate::store;
 use serde_json::{json, Value};
 use worker::{Env, Result};
 
@@ -24,46 +23,20 @@ pub async fn sweep(env: &Env, now: Timestamp, mut cursor: Option<SweepCursor>) -
     let budget = bindings::setting(env, "SWEEP", SweepBudget::parse);
     let db = bindings::db(env)?;
     let queue = env.queue(WorkQueue::Refresh.binding())?;
-    #[derive(Deserialize)]
-    struct Taken {
-        id: String,
-        next_check_at: f64,
-    }
     let (mut taken, mut pages, mut last_len) = (0usize, 0u32, 0usize);
+    let lease_until = now.plus_millis(budget.lease_ms);
     while pages < budget.pages {
-        let page: Vec<Taken> = db
-            .prepare(
-                // `next_check_at >= ?4` bounds the index range from below; the OR only settles
-                // ties on the cursor's own instant.
-                "UPDATE grants SET sweep_lease_until = ?1 WHERE id IN \
-                   (SELECT id FROM grants WHERE next_check_at <= ?2 AND next_check_at >= ?4 \
-                      AND (next_check_at > ?4 OR id > ?5) \
-                      AND (sweep_lease_until IS NULL OR sweep_lease_until <= ?2) \
-                    ORDER BY next_check_at, id LIMIT ?3) \
-                 RETURNING id, next_check_at",
-            )
-            .bind(&[
-                ms(now.plus_millis(budget.lease_ms)),
-                ms(now),
-                f64::from(budget.page_size).into(),
-                super::d1::int(cursor.as_ref().map_or(i64::MIN, |c| c.next_check_at)),
-                cursor.as_ref().map_or("", |c| c.grant_id.as_str()).into(),
-            ])?
-            .all()
-            .await?
-            .results()?;
+        let page = store::sweep::take_due(&db, now, lease_until, budget.page_size, cursor.as_ref())
+            .await?;
         pages += 1;
         last_len = page.len();
         if page.is_empty() {
             break;
         }
-        cursor = SweepCursor::after_page(
-            cursor,
-            page.iter().map(|t| (t.next_check_at as i64, t.id.clone())),
-        );
+        cursor = SweepCursor::after_page(cursor, page.iter().cloned());
         let messages: Vec<RefreshMessage> = page
             .into_iter()
-            .map(|t| RefreshMessage::Visit { grant_id: t.id })
+            .map(|(_, grant_id)| RefreshMessage::Visit { grant_id })
             .collect();
         queue.send_batch(messages).await?;
         taken += last_len;

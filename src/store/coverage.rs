@@ -2,7 +2,7 @@
 //! and every statement written in `src/store/` is in the registry.
 
 use super::sqlite::Sqlite;
-use super::{grants_tests, tenants, REGISTRY};
+use super::{grants_tests, sweep, tenants, REGISTRY};
 use std::collections::BTreeSet;
 
 /// A named scenario: statements run against a fresh database, with their results asserted.
@@ -17,6 +17,7 @@ const SCENARIOS: &[Scenario] = &[
     ),
     ("grant_insert_and_read", grants_tests::insert_and_read),
     ("grant_claim", grants_tests::claim),
+    ("sweep_pages_and_leases", sweep::tests::pages_and_leases),
     ("grant_refresh_cas", grants_tests::refresh_compare_and_set),
     ("grant_failures_and_death", grants_tests::failures_and_death),
     (

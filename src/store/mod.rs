@@ -19,6 +19,7 @@ mod row;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod sqlite;
 mod statement;
+pub mod sweep;
 pub mod tenants;
 
 pub use db::{decode_all, decode_first, Db, Outcome, StoreError};
@@ -33,4 +34,5 @@ pub const REGISTRY: &[&[&Sql]] = &[
     tenants::STATEMENTS,
     grants::STATEMENTS,
     grant_writes::STATEMENTS,
+    sweep::STATEMENTS,
 ];

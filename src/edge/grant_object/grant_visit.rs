@@ -20,6 +20,7 @@ use crate::edge::platform::{self, IdentityFailure};
 use crate::edge::refresh::{self, mark_dead, Change, Outcome};
 use crate::edge::respond::{self, Handled};
 use crate::edge::{bindings, clock};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Request, State};
@@ -131,12 +132,8 @@ async fn refresh_visit(
 }
 
 /// Releases the sweep's lease.
-async fn release(db: &worker::D1Database, grant: &CurrentGrant) -> worker::Result<()> {
-    db.prepare("UPDATE grants SET sweep_lease_until = NULL WHERE id = ?1")
-        .bind(&[grant.id.as_str().into()])?
-        .run()
-        .await?;
-    Ok(())
+async fn release(db: &worker::D1Database, grant: &CurrentGrant) -> Result<(), StoreError> {
+    crate::store::sweep::release(db, &grant.id).await
 }
 
 /// Nothing to ask the platform: apply the ledger's date and schedule the next visit.
