@@ -11,6 +11,8 @@
 mod coverage;
 mod db;
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod docs_test;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod grant_writes;
 pub mod grants;
 #[cfg(all(test, not(target_arch = "wasm32")))]
