@@ -129,7 +129,8 @@ async fn seed(env: &Env, body: Seed, now: Timestamp) -> Handled {
             reconnect: None,
         });
     }
-    let stored = futures_util::future::join_all(inputs.iter().map(|i| grants::store(env, i))).await;
+    let stored =
+        futures_util::future::join_all(inputs.into_iter().map(|i| grants::store(env, i))).await;
     let mut connection_ids = Vec::with_capacity(stored.len());
     for outcome in stored {
         match outcome? {

@@ -206,7 +206,7 @@ async fn complete(
     };
     let stored = grants::store(
         env,
-        &StoreGrant {
+        StoreGrant {
             grant_id,
             tenant_id: session.tenant_id.clone(),
             provider: provider.name.clone(),

@@ -2,21 +2,23 @@
 //!
 //! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
 //! through its object, so refreshes never race, even when refresh tokens rotate. The object is
-//! addressed by name (`id_from_name(grant_id)`). Its operations: `grants` (store a consent,
-//! read the access token, reseal under the active data key), `grant_visit` (the sweep's visit, a manual refresh); test builds
-//! add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
+//! addressed by name (`id_from_name(grant_id)`) and takes the commands of `protocol`, through
+//! its client: `grants` (store a consent, read the access token, reseal under the active data
+//! key), `grant_visit` (the sweep's visit, a manual refresh), `disconnect`, the platform's end;
+//! test builds add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
 //! one write at a time happens to the grant, even across awaits.
 
 // What runs inside the object, and the writes only it may make.
 pub(super) mod disconnect;
 pub(super) mod grant_visit;
 pub(super) mod grants;
+pub(super) mod protocol;
 pub(super) mod refresh;
 #[path = "../store/grant_writes.rs"]
 mod writes;
 
 use super::respond;
-use crate::core::api_error::ApiError;
+use protocol::Command;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 #[durable_object]
@@ -40,69 +42,58 @@ impl DurableObject for GrantObject {
         }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        let path = req.path();
-        match path.as_str() {
-            "/store" => respond::answer(
-                super::grants::store_in_object(&self.env, &self.turns, &self.memory, req).await,
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        #[cfg(feature = "bench")]
+        if req.path() == super::bench::OBJECT_PATH {
+            return super::bench::read_in_object(&self.state).await;
+        }
+        let command: Command = match respond::read_own_json(&mut req).await {
+            Ok(command) => command,
+            Err(refused) => return respond::error(&refused),
+        };
+        let (env, state, turns, memory) = (&self.env, &self.state, &self.turns, &self.memory);
+        match command {
+            Command::Store(input) => respond::answer(
+                grants::store_in_object(env, turns, memory, input).await,
                 "grant.store_failed",
             ),
-            "/disconnect" => respond::answer(
-                super::disconnect::disconnect_in_object(&self.env, &self.turns, &self.memory, req)
-                    .await,
+            Command::Disconnect(ask) => respond::answer(
+                disconnect::disconnect_in_object(env, turns, memory, ask).await,
                 "grant.disconnect_failed",
             ),
-            "/visit" => respond::answer(
-                super::grant_visit::visit_in_object(
-                    &self.env,
-                    &self.state,
-                    &self.turns,
-                    &self.memory,
-                    req,
-                )
-                .await,
+            Command::Visit(ask) => respond::answer(
+                grant_visit::visit_in_object(env, state, turns, memory, ask).await,
                 "grant.visit_failed",
             ),
-            "/platform-ended" => respond::answer(
-                super::meta_callbacks::ended_in_object(&self.env, &self.turns, &self.memory, req)
-                    .await,
+            Command::PlatformEnded(ask) => respond::answer(
+                super::meta_callbacks::ended_in_object(env, turns, memory, ask).await,
                 "grant.platform_ended_failed",
             ),
-            "/access-token" => respond::answer(
-                super::grants::access_token_in_object(
-                    &self.env,
-                    &self.state,
-                    &self.turns,
-                    &self.memory,
-                    req,
-                )
-                .await,
+            Command::AccessToken(ask) => respond::answer(
+                grants::access_token_in_object(env, state, turns, memory, ask).await,
                 "grant.token_read_failed",
             ),
-            "/reseal" => respond::answer(
-                super::grants::reseal_in_object(&self.env, &self.turns, &self.memory, req).await,
+            Command::Reseal(ask) => respond::answer(
+                grants::reseal_in_object(env, turns, memory, ask).await,
                 "grant.reseal_failed",
             ),
-            #[cfg(feature = "bench")]
-            p if p == super::bench::OBJECT_PATH => super::bench::read_in_object(&self.state).await,
             // Test powers that write the grant's row directly make the object forget it.
             #[cfg(feature = "test-powers")]
-            "/forget" => {
-                let _turn = self.turns.lock().await;
-                self.memory.forget();
+            Command::Forget => {
+                let _turn = turns.lock().await;
+                memory.forget();
                 respond::json(200, &serde_json::json!({ "forgot": true }))
             }
             #[cfg(feature = "test-powers")]
-            "/spike/refresh" => respond::answer(
-                super::spike::refresh_in_object(&self.state, &self.env, req).await,
+            Command::SpikeRefresh(probe) => respond::answer(
+                super::spike::refresh_in_object(state, env, probe).await,
                 "spike.refresh_failed",
             ),
             #[cfg(feature = "test-powers")]
-            "/spike/state" => respond::answer(
-                super::spike::object_state(&self.state).await,
+            Command::SpikeState => respond::answer(
+                super::spike::object_state(state).await,
                 "spike.state_failed",
             ),
-            _ => respond::error(&ApiError::not_found(&path)),
         }
     }
 }

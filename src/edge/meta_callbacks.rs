@@ -11,6 +11,8 @@
 //!   `GET /platforms/{provider}/data-deletion/{code}`, a page saying what was done.
 
 use super::d1_time::bind as ms;
+use super::grant_object::disconnect::DisconnectAsk;
+use super::grant_object::protocol::GrantObjectClient;
 use super::grants::{self, current, Memory};
 use super::platform;
 use super::refresh::{mark_dead, Change};
@@ -119,7 +121,9 @@ pub async fn deauthorize(mut req: Request, env: &Env, provider: &str) -> Handled
             grant_id: grant.id.clone(),
             reason: DeadReason::AppRemoved.code().to_owned(),
         };
-        let answer = grants::call_object(env, &grant.id, "/platform-ended", &ask).await?;
+        let answer = GrantObjectClient::new(env, &grant.id)
+            .platform_ended(ask)
+            .await?;
         if answer.status_code() == 200 {
             ended += 1;
         }
@@ -156,12 +160,14 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             .await?
             .results()?;
         for c in live {
-            let ask = json!({
-                "grant_id": grant.id,
-                "tenant_id": c.tenant_id,
-                "connection_id": c.id,
-            });
-            let answer = grants::call_object(env, &grant.id, "/disconnect", &ask).await?;
+            let ask = DisconnectAsk {
+                grant_id: grant.id.clone(),
+                tenant_id: c.tenant_id,
+                connection_id: c.id,
+            };
+            let answer = GrantObjectClient::new(env, &grant.id)
+                .disconnect(ask)
+                .await?;
             if answer.status_code() == 200 {
                 disconnected += 1;
             } else {
@@ -254,7 +260,7 @@ pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
 
 /// What the object is told: the platform ended the grant, and why.
 #[derive(Serialize, Deserialize)]
-struct EndedAsk {
+pub struct EndedAsk {
     grant_id: String,
     reason: String,
 }
@@ -265,9 +271,8 @@ pub async fn ended_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    ask: EndedAsk,
 ) -> Handled {
-    let ask: EndedAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

@@ -9,6 +9,7 @@
 
 use super::d1::changes;
 use super::d1_time::{self, bind as ms};
+use super::grant_object::protocol::GrantObjectClient;
 use super::respond::{self, Handled};
 use super::{bindings, clock, http_client};
 use crate::core::api_error::{ApiError, ErrorCode};
@@ -20,12 +21,11 @@ use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenRespo
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit, Result, State};
+use worker::{Env, Request, Result, State};
 
 const SPIKE_TENANT: &str = "ten_spike";
 const X_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
 /// How long a claim keeps other refreshes of the grant out.
-const CLAIM_TTL_MS: i64 = 60_000;
 /// The object's storage key for the write-ahead marker.
 const IN_FLIGHT: &str = "refresh_in_flight";
 const LAST_OUTCOME: &str = "last_outcome";
@@ -86,20 +86,12 @@ async fn grant_row(env: &Env, grant_id: &str) -> Result<Option<GrantRow>> {
         .await
 }
 
-fn grant_object(env: &Env, grant_id: &str) -> Result<worker::Stub> {
-    env.durable_object(bindings::GRANT_OBJECTS)?
-        .id_from_name(grant_id)?
-        .get_stub()
-}
-
 /// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
 pub async fn inspect(env: &Env, grant_id: &str) -> Handled {
     let Some(row) = grant_row(env, grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
-    let mut object_reply = grant_object(env, grant_id)?
-        .fetch_with_str("https://grant-object/spike/state")
-        .await?;
+    let mut object_reply = GrantObjectClient::new(env, grant_id).spike_state().await?;
     let object: serde_json::Value = object_reply.json().await?;
     Ok(respond::json(
         200,
@@ -116,7 +108,7 @@ pub async fn inspect(env: &Env, grant_id: &str) -> Handled {
 }
 
 #[derive(Serialize, Deserialize)]
-struct RefreshProbe {
+pub struct RefreshProbe {
     grant_id: String,
     refresh_token: String,
 }
@@ -132,12 +124,8 @@ pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Handled {
         grant_id: grant_id.to_owned(),
         refresh_token: body.refresh_token,
     };
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(&probe)?.into()));
-    let inner = Request::new_with_init("https://grant-object/spike/refresh", &init)?;
-    Ok(grant_object(env, grant_id)?
-        .fetch_with_request(inner)
+    Ok(GrantObjectClient::new(env, grant_id)
+        .spike_refresh(probe)
         .await?)
 }
 
@@ -156,8 +144,7 @@ struct Outcome {
 }
 
 /// Inside the grant's object: claim, mark, call, compare-and-swap.
-pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Handled {
-    let probe: RefreshProbe = respond::read_own_json(&mut req).await?;
+pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) -> Handled {
     let now = clock::now(env).await?;
     let Some(row) = grant_row(env, &probe.grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
@@ -174,7 +161,7 @@ pub async fn refresh_in_object(state: &State, env: &Env, mut req: Request) -> Ha
         )
         .bind(&[
             claim_id.as_str().into(),
-            ms(now.plus_millis(CLAIM_TTL_MS)),
+            ms(now.plus_millis(super::refresh::CLAIM_TTL_MS)),
             probe.grant_id.as_str().into(),
             JsValue::from_f64(version as f64),
             ms(now),

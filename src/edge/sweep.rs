@@ -86,6 +86,8 @@ async fn visit(env: &Env, grant_id: &str) -> std::result::Result<u16, Failure> {
         force: false,
         tenant_id: None,
     };
-    let answer = super::grants::call_object(env, grant_id, "/visit", &ask).await?;
+    let answer = super::grant_object::protocol::GrantObjectClient::new(env, grant_id)
+        .visit(ask)
+        .await?;
     Ok(answer.status_code())
 }

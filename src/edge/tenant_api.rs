@@ -358,7 +358,9 @@ async fn refresh_connection(
         force: true,
         tenant_id: Some(caller.tenant_id.clone()),
     };
-    let answer = grants::call_object(env, &row.grant_id, "/visit", &ask).await?;
+    let answer = super::grant_object::protocol::GrantObjectClient::new(env, &row.grant_id)
+        .visit(ask)
+        .await?;
     if answer.status_code() != 200 {
         // The object's errors are already JSON errors with their codes.
         return Ok(answer);

@@ -263,7 +263,9 @@ async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
 
 /// Makes the grant's object forget what it remembers: the row was written behind its back.
 async fn forget(env: &Env, grant_id: &str) -> Handled<()> {
-    let answer = super::grants::call_object(env, grant_id, "/forget", &json!({})).await?;
+    let answer = super::grant_object::protocol::GrantObjectClient::new(env, grant_id)
+        .forget()
+        .await?;
     if answer.status_code() != 200 {
         return Err(worker::Error::RustError(format!(
             "the grant object did not forget ({})",

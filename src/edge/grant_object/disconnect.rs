@@ -6,6 +6,7 @@
 //! grant is revoked at the platform only under `core::disconnect`'s rule: no other live grant,
 //! in any tenant or for any end user, shares the client credentials and the provider account.
 
+use super::protocol::GrantObjectClient;
 use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::ProviderSpec;
@@ -22,13 +23,13 @@ use crate::edge::tenant_api::Caller;
 use crate::edge::{bindings, clock, logging, platform};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{D1Database, Env, Request};
+use worker::{D1Database, Env};
 
 #[derive(Serialize, Deserialize)]
-struct DisconnectAsk {
-    grant_id: String,
-    tenant_id: String,
-    connection_id: String,
+pub struct DisconnectAsk {
+    pub grant_id: String,
+    pub tenant_id: String,
+    pub connection_id: String,
 }
 
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
@@ -41,7 +42,9 @@ pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -
         tenant_id: caller.tenant_id.clone(),
         connection_id: id.to_owned(),
     };
-    Ok(grants::call_object(env, &grant_id, "/disconnect", &ask).await?)
+    Ok(GrantObjectClient::new(env, &grant_id)
+        .disconnect(ask)
+        .await?)
 }
 
 /// What disconnecting one connection through its grant's object came to.
@@ -65,7 +68,9 @@ pub(in crate::edge) async fn through_object(
         tenant_id: tenant_id.to_owned(),
         connection_id: connection_id.to_owned(),
     };
-    let mut answer = grants::call_object(env, grant_id, "/disconnect", &ask).await?;
+    let mut answer = GrantObjectClient::new(env, grant_id)
+        .disconnect(ask)
+        .await?;
     match answer.status_code() {
         200 => {
             let body: serde_json::Value = answer.json().await?;
@@ -86,9 +91,8 @@ pub async fn disconnect_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    ask: DisconnectAsk,
 ) -> Handled {
-    let ask: DisconnectAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

@@ -23,7 +23,7 @@ use crate::edge::{bindings, clock};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{Env, Request, State};
+use worker::{Env, State};
 
 /// What the object is asked to do.
 #[derive(Serialize, Deserialize)]
@@ -43,9 +43,8 @@ pub async fn visit_in_object(
     state: &State,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    ask: VisitAsk,
 ) -> Handled {
-    let ask: VisitAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;

@@ -11,6 +11,7 @@
 //! grant, so what it last read or wrote stays true until it writes again, and every write
 //! forgets it. A fresh token is then served without D1 or decryption.
 
+use super::protocol::GrantObjectClient;
 use super::writes;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::{Catalogue, GraphDialect, ProviderSpec, RefreshPolicy};
@@ -38,7 +39,7 @@ use crate::edge::{bindings, clock, logging};
 use crate::store::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit, Response, Stub};
+use worker::{Env, Response};
 
 /// Everything a consent produced, sent to the grant's object to be stored.
 #[derive(Serialize, Deserialize)]
@@ -102,7 +103,7 @@ pub struct Stored {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TokenAsk {
+pub struct TokenAsk {
     grant_id: String,
     tenant_id: String,
     /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
@@ -119,29 +120,10 @@ struct TokenAsk {
     connection_id: Option<String>,
 }
 
-fn object(env: &Env, grant_id: &str) -> worker::Result<Stub> {
-    env.durable_object(bindings::GRANT_OBJECTS)?
-        .id_from_name(grant_id)?
-        .get_stub()
-}
-
-/// Sends `body` to `path` of the grant's object.
-pub(in crate::edge) async fn call_object<T: Serialize>(
-    env: &Env,
-    grant_id: &str,
-    path: &str,
-    body: &T,
-) -> worker::Result<Response> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(body)?.into()));
-    let request = Request::new_with_init(&format!("https://grant-object{path}"), &init)?;
-    object(env, grant_id)?.fetch_with_request(request).await
-}
-
 /// Stores a consent's grant through the grant's object.
-pub async fn store(env: &Env, input: &StoreGrant) -> Handled<StoreOutcome> {
-    let mut answer = call_object(env, &input.grant_id, "/store", input).await?;
+pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
+    let grant_id = input.grant_id.clone();
+    let mut answer = GrantObjectClient::new(env, &grant_id).store(input).await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
         let body = answer.text().await.unwrap_or_default();
@@ -173,12 +155,14 @@ pub async fn access_token(
         account: Some(account.to_owned()),
         connection_id: connection_id.map(str::to_owned),
     };
-    Ok(call_object(env, grant_id, "/access-token", &ask).await?)
+    Ok(GrantObjectClient::new(env, grant_id)
+        .access_token(ask)
+        .await?)
 }
 
 /// What the re-encryption sweep asks a grant's object.
 #[derive(Serialize, Deserialize)]
-struct ResealAsk {
+pub struct ResealAsk {
     grant_id: String,
 }
 
@@ -188,7 +172,7 @@ pub async fn reseal(env: &Env, grant_id: &str) -> worker::Result<bool> {
     let ask = ResealAsk {
         grant_id: grant_id.to_owned(),
     };
-    let mut answer = call_object(env, grant_id, "/reseal", &ask).await?;
+    let mut answer = GrantObjectClient::new(env, grant_id).reseal(ask).await?;
     let body: serde_json::Value = answer.json().await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
@@ -207,9 +191,8 @@ pub async fn reseal_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    ask: ResealAsk,
 ) -> Handled {
-    let ask: ResealAsk = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let db = bindings::db(env)?;
@@ -401,9 +384,8 @@ pub async fn store_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    mut input: StoreGrant,
 ) -> Handled {
-    let mut input: StoreGrant = respond::read_own_json(&mut req).await?;
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;
@@ -725,9 +707,8 @@ pub async fn access_token_in_object(
     state: &worker::State,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut req: Request,
+    ask: TokenAsk,
 ) -> Handled {
-    let ask: TokenAsk = respond::read_own_json(&mut req).await?;
     let refreshes_before = memory.refreshes();
     let _turn = turns.lock().await;
     // A refresh attempted while this reader waited for its turn is its refresh too: its

@@ -45,7 +45,7 @@ use crate::store::Db;
 use worker::{D1Database, Env, State};
 
 /// How long a claim holds. Longer than the HTTP deadline (30 s), as the spike showed.
-const CLAIM_TTL_MS: i64 = 60_000;
+pub(in crate::edge) const CLAIM_TTL_MS: i64 = 60_000;
 /// The object's own record of a refresh in flight.
 const IN_FLIGHT_KEY: &str = "refresh_in_flight";
 
