@@ -55,12 +55,15 @@ impl GrantState {
         }
     }
 
+    /// The stored form of a dead grant, whatever the reason (`grants.state`).
+    pub const DEAD: &'static str = "dead";
+
     /// The stored form (`grants.state`).
     pub const fn as_str(self) -> &'static str {
         match self {
             GrantState::Alive => "alive",
             GrantState::Expiring { .. } => "expiring",
-            GrantState::Dead { .. } => "dead",
+            GrantState::Dead { .. } => Self::DEAD,
         }
     }
 }

@@ -19,6 +19,9 @@ use crate::core::query::with_params;
 use crate::core::refresh_failure::DeadReason;
 use serde_json::Value;
 
+/// The connection kind of a Facebook Page (`connections.kind`).
+pub const PAGE_KIND: &str = "page";
+
 /// At most this many Pages are taken from one consent.
 pub const MAX_PAGES: usize = 100;
 
@@ -157,7 +160,7 @@ pub fn parse_pages(body: &[u8]) -> Result<Vec<ManagedPage>, String> {
             let token = p.get("access_token").and_then(Value::as_str)?;
             Some(ManagedPage {
                 identity: AccountIdentity {
-                    kind: "page".to_owned(),
+                    kind: PAGE_KIND.to_owned(),
                     external_id: id,
                     display_name: p.get("name").and_then(Value::as_str).map(str::to_owned),
                     username: None,

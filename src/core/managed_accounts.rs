@@ -79,6 +79,23 @@ pub fn accounts(
         .collect()
 }
 
+/// Whether a connection's account still has its role at the platform (`connections.access`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Ok,
+    /// Missing from the platform's list of managed accounts: the connection is red on its own.
+    Lost,
+}
+
+impl Access {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Access::Ok => "ok",
+            Access::Lost => "lost",
+        }
+    }
+}
+
 /// A connection as stored, for the access check.
 #[derive(Clone, Debug)]
 pub struct StoredConnection {
@@ -115,8 +132,12 @@ pub fn access_changes(
             let listed = managed.contains(&c.external_id);
             let connection_id = c.id.clone();
             match (listed, c.access.as_str()) {
-                (false, "ok") => Some(AccessChange::Lost { connection_id }),
-                (true, "lost") => Some(AccessChange::Restored { connection_id }),
+                (false, ok) if ok == Access::Ok.as_str() => {
+                    Some(AccessChange::Lost { connection_id })
+                }
+                (true, lost) if lost == Access::Lost.as_str() => {
+                    Some(AccessChange::Restored { connection_id })
+                }
                 _ => None,
             }
         })

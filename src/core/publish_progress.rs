@@ -28,6 +28,10 @@ pub enum Progress {
 }
 
 impl Progress {
+    /// The step's name for [`Progress::Attached`]: a send made from it may have reached the
+    /// platform unseen.
+    pub const ATTACHED_STEP: &'static str = "attached";
+
     pub fn parse(text: Option<&str>) -> Option<Self> {
         serde_json::from_str(text?).ok()
     }
@@ -35,7 +39,7 @@ impl Progress {
     /// The step's name, as the API shows it.
     pub const fn step(&self) -> &'static str {
         match self {
-            Progress::Attached { .. } => "attached",
+            Progress::Attached { .. } => Self::ATTACHED_STEP,
             Progress::Container { .. } => "container",
             Progress::TiktokPublish { .. } => "tiktok_publish",
             Progress::Upload { .. } => "upload",

@@ -15,6 +15,33 @@ pub struct DeliveryMessage {
     pub delivery_id: String,
 }
 
+/// Where a delivery stands (`webhook_deliveries.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not yet accepted by the receiver; retried while the window lasts.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// The window ended without a 2xx (it can still be redelivered by hand).
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [Self::Pending, Self::Delivered, Self::Failed];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// The longest delay a queue retry can carry (Cloudflare Queues: 12 hours).
 pub const MAX_QUEUE_DELAY_SECS: u32 = 43_200;
 

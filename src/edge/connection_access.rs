@@ -4,13 +4,13 @@
 //! only; one that comes back is usable again (`connection.access_restored`). The decision is
 //! the core's (`managed_accounts::access_changes`); this writes it, inside the grant's object.
 
-use super::d1_time::bind as ms;
 use super::events::{self, Written};
 use super::refresh::Change;
 use super::respond::Handled;
 use crate::core::grant_events;
 use crate::core::grant_health::Status;
-use crate::core::managed_accounts::{self, AccessChange, StoredConnection};
+use crate::core::managed_accounts::{self, Access, AccessChange, StoredConnection};
+use crate::store::{self, Db};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -31,14 +31,8 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
         return Ok(());
     }
     let rows: Vec<Row> = db
-        .prepare(
-            "SELECT id, kind, external_id, access FROM connections \
-             WHERE grant_id = ?1 AND disconnected_at IS NULL",
-        )
-        .bind(&[change.grant.id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::connections::live_of_grant(&change.grant.id))
+        .await?;
     let stored: Vec<StoredConnection> = rows
         .into_iter()
         .map(|r| StoredConnection {
@@ -76,26 +70,20 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
     for (connection_id, lost, event) in &changed {
         let (connection_id, lost) = (*connection_id, *lost);
         let (access, was, reason) = if lost {
-            ("lost", "ok", Some(why.as_str()))
+            (Access::Lost, Access::Ok, Some(why.as_str()))
         } else {
-            ("ok", "lost", None)
+            (Access::Ok, Access::Lost, None)
         };
-        batch.push(
-            db.prepare(
-                "UPDATE connections SET access = ?1, access_reason = ?2, updated_at = ?3 \
-                 WHERE id = ?4 AND access = ?5",
-            )
-            .bind(&[
-                access.into(),
-                super::d1::text_or_null(reason),
-                ms(now),
-                connection_id.as_str().into(),
-                was.into(),
-            ])?,
-        );
-        recorded.push(&mut batch, db, &written, event, Some(connection_id), now)?;
+        batch.push(store::connections::set_access(
+            connection_id,
+            access,
+            was,
+            reason,
+            now,
+        ));
+        recorded.push(&mut batch, &written, event, Some(connection_id), now);
     }
-    let results = db.batch(batch).await?;
+    let results = Db::batch(db, batch).await?;
     recorded.log(&results, &grant.id, now);
     super::outbox::hand_off(env, db, &grant.id, now).await;
     Ok(())

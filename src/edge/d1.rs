@@ -77,12 +77,6 @@ impl Db for D1Database {
     }
 }
 
-/// A store statement as a D1 statement, for batches that still mix in statements written at
-/// their call site.
-pub fn prepared(db: &D1Database, statement: &Statement) -> worker::Result<D1PreparedStatement> {
-    prepare(db, statement)
-}
-
 impl From<StoreError> for worker::Error {
     fn from(e: StoreError) -> Self {
         worker::Error::RustError(e.to_string())

@@ -61,6 +61,10 @@ impl DurableObject for GrantObject {
                 disconnect::disconnect_in_object(env, turns, memory, ask).await,
                 "grant.disconnect_failed",
             ),
+            Command::CheckBy(ask) => respond::answer(
+                grants::check_by_in_object(env, turns, memory, ask).await,
+                "grant.check_by_failed",
+            ),
             Command::Visit(ask) => respond::answer(
                 grant_visit::visit_in_object(env, state, turns, memory, ask).await,
                 "grant.visit_failed",

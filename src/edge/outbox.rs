@@ -1,17 +1,17 @@
 //! The outbox's hand-off to the webhook queue, and the reconciler that makes it reliable.
 //!
 //! Events and their `webhook_deliveries` rows are written in the state change's own batch
-//! (`events::insert`); once that batch landed, [`hand_off`] sends one queue message per new
+//! (`store::events`); once that batch landed, [`hand_off`] sends one queue message per new
 //! row. A crash between the two (or a queue message lost, as the local broker loses them when
 //! it is killed) leaves a pending row that nobody sent: the minute cron's [`reconcile`] sends
 //! every pending row that is overdue by `OVERDUE_MS` and was not sent since.
 
-use super::d1_time::bind as ms;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::WorkQueue;
 use crate::core::webhook_retry::{DeliveryMessage, OVERDUE_MS};
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Result};
@@ -22,23 +22,13 @@ struct Row {
 }
 
 /// The most rows one reconciler pass re-sends.
-const RECONCILE_PAGE: u32 = 100;
+const RECONCILE_PAGE: i64 = 100;
 
 /// Sends the deliveries of the grant's events written at `now`. Best effort: a failure is
 /// logged and left to the reconciler.
 pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) {
     let sent = async {
-        let rows: Vec<Row> = db
-            .prepare(
-                "UPDATE webhook_deliveries SET enqueued_at = ?1 \
-                 WHERE status = 'pending' AND enqueued_at IS NULL AND event_id IN \
-                   (SELECT id FROM events WHERE grant_id = ?2 AND occurred_at = ?1) \
-                 RETURNING id",
-            )
-            .bind(&[ms(now), grant_id.into()])?
-            .all()
-            .await?
-            .results()?;
+        let rows: Vec<Row> = db.all(store::events::hand_off(grant_id, now)).await?;
         send(env, rows).await
     }
     .await;
@@ -54,19 +44,10 @@ pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp
 /// Re-sends pending deliveries whose message was lost. Summary for the cron's heartbeat.
 pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
     let db = bindings::db(env)?;
-    let overdue = ms(now.plus_millis(-OVERDUE_MS));
+    let overdue = now.plus_millis(-OVERDUE_MS);
     let rows: Vec<Row> = db
-        .prepare(
-            "UPDATE webhook_deliveries SET enqueued_at = ?1 WHERE id IN \
-               (SELECT id FROM webhook_deliveries WHERE status = 'pending' \
-                  AND next_attempt_at <= ?2 AND (enqueued_at IS NULL OR enqueued_at <= ?2) \
-                ORDER BY next_attempt_at LIMIT ?3) \
-             RETURNING id",
-        )
-        .bind(&[ms(now), overdue, f64::from(RECONCILE_PAGE).into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::events::resend_overdue(now, overdue, RECONCILE_PAGE))
+        .await?;
     let resent = send(env, rows).await?;
     Ok(json!({ "webhooks_resent": resent }))
 }

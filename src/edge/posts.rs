@@ -5,8 +5,7 @@
 //! retries send one message between them, and nothing in flight is moved under a consumer.
 
 use super::bindings;
-use super::d1::{changes, text_or_null};
-use super::d1_time::{bind as ms, json as at, read as time};
+use super::d1_time::{json as at, read as time};
 use super::publish::{self, Settle};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
@@ -20,6 +19,7 @@ use crate::core::publish_dialect;
 use crate::core::publish_policy::stagger;
 use crate::core::publish_progress::Progress;
 use crate::core::query;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
@@ -52,8 +52,8 @@ struct TargetRow {
     progress: Option<String>,
 }
 
-const TARGET_COLUMNS: &str = "id, connection_id, provider, state, not_before, attempts, \
-    platform_post_id, reason, last_error, last_status, published_at, updated_at, progress";
+/// How long before a post's slot its grant is checked (the pre-flight).
+const PREFLIGHT_MS: i64 = 86_400_000;
 
 fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
     let states: Vec<TargetState> = targets
@@ -95,24 +95,10 @@ async fn find_post(
     caller: &Caller,
     id: &str,
 ) -> Handled<(PostRow, Vec<TargetRow>)> {
-    let post: Option<PostRow> = db
-        .prepare(
-            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
-             FROM posts WHERE id = ?1 AND tenant_id = ?2",
-        )
-        .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-        .first(None)
-        .await?;
+    let post: Option<PostRow> = db.first(store::posts::find(id, &caller.tenant_id)).await?;
     let post =
         post.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No post {id:?}.")))?;
-    let targets = db
-        .prepare(format!(
-            "SELECT {TARGET_COLUMNS} FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id"
-        ))
-        .bind(&[post.id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+    let targets = db.all(store::posts::targets(&post.id)).await?;
     Ok((post, targets))
 }
 
@@ -148,13 +134,7 @@ pub async fn create(
     let catalogue = bindings::catalogue(env)?;
     for id in &asked.connection_ids {
         let found: Option<Connection> = db
-            .prepare(
-                "SELECT c.id, c.grant_id, c.end_user_ref, g.provider FROM connections c \
-                 JOIN grants g ON g.id = c.grant_id \
-                 WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.disconnected_at IS NULL",
-            )
-            .bind(&[id.as_str().into(), caller.tenant_id.as_str().into()])?
-            .first(None)
+            .first(store::posts::target_connection(id, &caller.tenant_id))
             .await?;
         let c = found.ok_or_else(|| {
             ApiError::new(
@@ -190,23 +170,18 @@ pub async fn create(
     let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
     let content = asked.content_hash();
     let post_id = new_id(kind::POST)?;
-    let mut statements = vec![db
-        .prepare(
-            "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
-               request_digest, created_at, media) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
-        )
-        .bind(&[
-            post_id.as_str().into(),
-            caller.tenant_id.as_str().into(),
-            connections[0].end_user_ref.as_str().into(),
-            asked.text.as_str().into(),
-            ms(asked.publish_at.unwrap_or(now)),
-            key.as_str().into(),
-            asked.digest.as_str().into(),
-            ms(now),
-            text_or_null(asked.media_json().as_deref()),
-        ])?];
+    let media = asked.media_json();
+    let mut statements = vec![store::posts::insert(&store::posts::NewPost {
+        id: &post_id,
+        tenant_id: &caller.tenant_id,
+        end_user_ref: &connections[0].end_user_ref,
+        text: &asked.text,
+        publish_at: asked.publish_at.unwrap_or(now),
+        idempotency_key: &key,
+        request_digest: &asked.digest,
+        media: media.as_deref(),
+        now,
+    })];
     let mut planned: Vec<(String, String, Timestamp)> = Vec::new();
     for c in &connections {
         // Other sends of this text to this platform near the slot, this post's included.
@@ -216,21 +191,14 @@ pub async fn create(
         }
         let window = gap_ms * (asked.connection_ids.len() as i64 + 1);
         let mut busy: Vec<Timestamp> = db
-            .prepare(
-                "SELECT not_before FROM post_targets WHERE tenant_id = ?1 AND provider = ?2 \
-                   AND content_hash = ?3 AND not_before BETWEEN ?4 AND ?5 \
-                   AND state NOT IN ('cancelled', 'failed')",
-            )
-            .bind(&[
-                caller.tenant_id.as_str().into(),
-                c.provider.as_str().into(),
-                content.as_str().into(),
-                ms(slot.plus_millis(-gap_ms)),
-                ms(slot.plus_millis(window * 4)),
-            ])?
-            .all()
+            .all::<Busy>(store::posts::busy_slots(
+                &caller.tenant_id,
+                &c.provider,
+                &content,
+                slot.plus_millis(-gap_ms),
+                slot.plus_millis(window * 4),
+            ))
             .await?
-            .results::<Busy>()?
             .into_iter()
             .map(|b| time(b.not_before))
             .collect();
@@ -245,56 +213,41 @@ pub async fn create(
     }
     let horizon = now.plus_millis(60_000);
     let mut due = Vec::new();
+    let mut preflights: Vec<(String, Timestamp)> = Vec::new();
     for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
         let target_id = new_id(kind::TARGET)?;
         let state = if *not_before <= horizon {
-            "queued"
+            TargetState::Queued
         } else {
-            "scheduled"
+            TargetState::Scheduled
         };
-        if state == "queued" {
+        if state == TargetState::Queued {
             due.push((target_id.clone(), *not_before));
         }
-        statements.push(
-            db.prepare(
-                "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, \
-                   provider, content_hash, state, not_before, enqueued_at, created_at, updated_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 \
-                 WHERE EXISTS (SELECT 1 FROM posts WHERE id = ?2)",
-            )
-            .bind(&[
-                target_id.as_str().into(),
-                post_id.as_str().into(),
-                caller.tenant_id.as_str().into(),
-                c.id.as_str().into(),
-                c.grant_id.as_str().into(),
-                c.provider.as_str().into(),
-                content.as_str().into(),
-                state.into(),
-                ms(*not_before),
-                (if state == "queued" {
-                    ms(now)
-                } else {
-                    worker::wasm_bindgen::JsValue::NULL
-                }),
-                ms(now),
-            ])?,
-        );
         // Pre-flight: the grant's next check comes forward to a day before the slot (the
-        // grant's object works out the exact stages when it visits).
-        statements.push(
-            db.prepare(
-                "UPDATE grants SET next_check_at = MIN(COALESCE(next_check_at, ?1), ?1) \
-                 WHERE id = ?2 AND state != 'dead'",
-            )
-            .bind(&[
-                ms(not_before.plus_millis(-86_400_000).max(now)),
-                c.grant_id.as_str().into(),
-            ])?,
-        );
+        // grant's object works out the exact stages when it visits). The target carries the
+        // mark; the grant's object brings the check forward once this batch landed.
+        let check_by = not_before.plus_millis(-PREFLIGHT_MS).max(now);
+        statements.push(store::posts::insert_target(&store::posts::NewTarget {
+            id: &target_id,
+            post_id: &post_id,
+            tenant_id: &caller.tenant_id,
+            connection_id: &c.id,
+            grant_id: &c.grant_id,
+            provider: &c.provider,
+            content_hash: &content,
+            state,
+            not_before: *not_before,
+            check_by,
+            now,
+        }));
+        match preflights.iter_mut().find(|(g, _)| *g == c.grant_id) {
+            Some((_, by)) => *by = (*by).min(check_by),
+            None => preflights.push((c.grant_id.clone(), check_by)),
+        }
     }
-    let results = db.batch(statements).await?;
-    if results.first().map(changes) != Some(1) {
+    let results = Db::batch(db, statements).await?;
+    if results.first().map(|r| r.changes) != Some(1) {
         // Another request with this key won the race: answer what it stored.
         return replay(db, caller, &key, &asked).await?.ok_or_else(|| {
             ApiError::new(
@@ -305,6 +258,9 @@ pub async fn create(
         });
     }
     publish::send(env, &due, now).await?;
+    for (grant_id, by) in &preflights {
+        publish::preflight(env, grant_id, *by, now).await;
+    }
     let (post, targets) = find_post(db, caller, &post_id).await?;
     Ok(respond::json(201, &post_json(&post, &targets))?)
 }
@@ -323,11 +279,7 @@ async fn replay(
         request_digest: String,
     }
     let stored: Option<Keyed> = db
-        .prepare(
-            "SELECT id, request_digest FROM posts WHERE tenant_id = ?1 AND idempotency_key = ?2",
-        )
-        .bind(&[caller.tenant_id.as_str().into(), key.into()])?
-        .first(None)
+        .first(store::posts::by_key(&caller.tenant_id, key))
         .await?;
     let Some(stored) = stored else {
         return Ok(None);
@@ -349,45 +301,31 @@ async fn replay(
 }
 
 /// The most posts one list answers (newest first).
-const LIST_LIMIT: u32 = 100;
+const LIST_LIMIT: i64 = 100;
 
 pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
     let state = query::param(url, "state");
-    if let Some(s) = &state {
-        TargetState::parse(s).ok_or_else(|| {
+    let state = match &state {
+        Some(s) => Some(TargetState::parse(s).ok_or_else(|| {
             ApiError::invalid_request(format!(
                 "state must be one of {}.",
                 TargetState::ALL.map(TargetState::as_str).join(", ")
             ))
-        })?;
-    }
+        })?),
+        None => None,
+    };
     let end_user = query::param(url, "end_user_ref");
     let posts: Vec<PostRow> = db
-        .prepare(
-            "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
-             FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
-               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND t.state = ?3)) \
-             ORDER BY created_at DESC LIMIT ?4",
-        )
-        .bind(&[
-            caller.tenant_id.as_str().into(),
-            super::d1::text_or_null(end_user.as_deref()),
-            super::d1::text_or_null(state.as_deref()),
-            f64::from(LIST_LIMIT).into(),
-        ])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::posts::list(
+            &caller.tenant_id,
+            end_user.as_deref(),
+            state,
+            LIST_LIMIT,
+        ))
+        .await?;
     let mut listed = Vec::new();
     for post in &posts {
-        let targets: Vec<TargetRow> = db
-            .prepare(format!(
-                "SELECT {TARGET_COLUMNS} FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id"
-            ))
-            .bind(&[post.id.as_str().into()])?
-            .all()
-            .await?
-            .results()?;
+        let targets: Vec<TargetRow> = db.all(store::posts::targets(&post.id)).await?;
         listed.push(post_json(post, &targets));
     }
     Ok(respond::json(200, &json!({ "posts": listed }))?)
@@ -404,10 +342,11 @@ struct Moved {
 /// moved nothing sends nothing).
 async fn requeue(
     env: &Env,
-    update: worker::D1PreparedStatement,
+    db: &D1Database,
+    update: store::Statement,
     now: Timestamp,
 ) -> worker::Result<Vec<(String, Timestamp)>> {
-    let moved: Vec<Moved> = update.all().await?.results()?;
+    let moved: Vec<Moved> = db.all(update).await?;
     let due: Vec<(String, Timestamp)> = moved
         .into_iter()
         .map(|m| (m.id, time(m.not_before)))
@@ -441,18 +380,7 @@ pub(super) async fn retry_targets(
     post_id: &str,
     now: Timestamp,
 ) -> worker::Result<Vec<String>> {
-    let due = requeue(
-        env,
-        db.prepare(
-            "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
-               attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1, \
-               progress = CASE WHEN state = 'failed' THEN NULL ELSE progress END \
-             WHERE post_id = ?2 AND state IN ('failed', 'parked') RETURNING id, not_before",
-        )
-        .bind(&[ms(now), post_id.into()])?,
-        now,
-    )
-    .await?;
+    let due = requeue(env, db, store::posts::retry(post_id, now), now).await?;
     Ok(due.into_iter().map(|(id, _)| id).collect())
 }
 
@@ -477,7 +405,11 @@ pub async fn cancel(
                 state: TargetState::Cancelled,
                 reason: "cancelled",
                 message: "Cancelled before it was published.".into(),
-                from: &["scheduled", "queued", "parked"],
+                from: &[
+                    TargetState::Scheduled,
+                    TargetState::Queued,
+                    TargetState::Parked,
+                ],
                 ..Settle::default()
             },
             now,
@@ -485,7 +417,10 @@ pub async fn cancel(
         .await?;
     }
     let (post, targets) = find_post(db, caller, id).await?;
-    if targets.iter().any(|t| t.state == "publishing") {
+    if targets
+        .iter()
+        .any(|t| t.state == TargetState::Publishing.as_str())
+    {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "A target is being published right now and cannot be cancelled; the others were.",
@@ -548,7 +483,7 @@ pub(super) async fn settle_unconfirmed(
                     reason: "resolved",
                     message: "Marked published by the scheduler.".into(),
                     platform_post_id: Some(id),
-                    from: &["unconfirmed"],
+                    from: &[TargetState::Unconfirmed],
                     ..Settle::default()
                 },
                 now,
@@ -558,13 +493,8 @@ pub(super) async fn settle_unconfirmed(
         Resolution::Retry => {
             let due = requeue(
                 env,
-                db.prepare(
-                    "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?1, \
-                       reason = NULL, last_error = NULL, updated_at = ?1, progress = NULL, \
-                       recheck_at = NULL \
-                     WHERE id = ?2 AND state = 'unconfirmed' RETURNING id, not_before",
-                )
-                .bind(&[ms(now), target_id.into()])?,
+                db,
+                store::posts::retry_unconfirmed(target_id, now),
                 now,
             )
             .await?;

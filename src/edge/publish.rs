@@ -8,8 +8,9 @@
 //! (`core::publish_policy`). Every settling write is conditional on the claim, so a redelivered
 //! message, a second consumer or an expired lease can never publish twice.
 
-use super::d1::{changes, int, text_or_null};
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
+use super::grant_object::protocol::GrantObjectClient;
+use super::grants::CheckByAsk;
 use super::{bindings, grants, http_client, logging, outbox, platform};
 use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
@@ -23,11 +24,11 @@ use crate::core::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
 use crate::core::publish_progress::{MediaSettings, Next, Progress};
 use crate::core::queues::WorkQueue;
 use crate::core::webhook_payload::{render_post, PostEventRecord};
+use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env, MessageBuilder, Result};
+use worker::{D1Database, Env, MessageBuilder, Result};
 
 /// The publish queue's message.
 #[derive(Serialize, Deserialize)]
@@ -46,7 +47,7 @@ const MAX_DELAY_SECS: i64 = 43_200;
 /// A queued target whose message has not arrived this long after it was due is re-sent.
 const OVERDUE_MS: i64 = 5 * 60_000;
 /// The most targets one dispatch or reconciler pass hands on.
-const PAGE: u32 = 100;
+const PAGE: i64 = 100;
 
 mod attachments;
 mod calls;
@@ -104,20 +105,50 @@ fn due_list(rows: Vec<Due>) -> Vec<(String, Timestamp)> {
 pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
     let db = bindings::db(env)?;
     let rows: Vec<Due> = db
-        .prepare(
-            "UPDATE post_targets SET state = 'queued', enqueued_at = ?1, updated_at = ?1 \
-             WHERE id IN (SELECT id FROM post_targets WHERE state = 'scheduled' \
-                            AND not_before <= ?2 ORDER BY not_before LIMIT ?3) \
-               AND state = 'scheduled' \
-             RETURNING id, not_before",
-        )
-        .bind(&[ms(now), ms(now.plus_millis(60_000)), f64::from(PAGE).into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::targets::dispatch_due(
+            now,
+            now.plus_millis(60_000),
+            PAGE,
+        ))
+        .await?;
     let due = due_list(rows);
     send(env, &due, now).await?;
-    Ok(json!({ "posts_dispatched": due.len() }))
+    // Pre-flight marks a failed call left behind (a minute old: the post's own call has had
+    // its turn).
+    #[derive(Deserialize)]
+    struct Left {
+        grant_id: String,
+        check_by: f64,
+    }
+    let left: Vec<Left> = db
+        .all(store::targets::preflights_left(
+            now.plus_millis(-60_000),
+            PAGE,
+        ))
+        .await?;
+    for l in &left {
+        preflight(env, &l.grant_id, time(l.check_by), now).await;
+    }
+    Ok(json!({ "posts_dispatched": due.len(), "preflights_resent": left.len() }))
+}
+
+/// Asks the grant's object to check the grant by `by` (the pre-flight). Best effort: a failure
+/// is logged, and the minute dispatch sends the mark the call left behind.
+pub async fn preflight(env: &Env, grant_id: &str, by: Timestamp, now: Timestamp) {
+    let ask = CheckByAsk {
+        grant_id: grant_id.to_owned(),
+        by: by.as_millis(),
+    };
+    let failed = match GrantObjectClient::new(env, grant_id).check_by(ask).await {
+        Ok(answer) if answer.status_code() == 200 => return,
+        Ok(answer) => format!("the grant's object answered {}", answer.status_code()),
+        Err(e) => e.to_string(),
+    };
+    logging::emit(
+        &LogLine::warn("publish.preflight_failed", now)
+            .field("grant_id", grant_id)
+            .field("error", failed),
+    );
 }
 
 /// The reconciler: re-sends queued targets whose message was lost (the local broker loses its
@@ -125,32 +156,13 @@ pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
 /// queue; one that may have sent becomes `unconfirmed`.
 pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
     let db = bindings::db(env)?;
-    let overdue = ms(now.plus_millis(-OVERDUE_MS));
+    let overdue = now.plus_millis(-OVERDUE_MS);
     let lost: Vec<Due> = db
-        .prepare(
-            "UPDATE post_targets SET enqueued_at = ?1, updated_at = ?1 WHERE id IN \
-               (SELECT id FROM post_targets WHERE state = 'queued' AND not_before <= ?2 \
-                  AND (enqueued_at IS NULL OR enqueued_at <= ?2) ORDER BY not_before LIMIT ?3) \
-             RETURNING id, not_before",
-        )
-        .bind(&[ms(now), overdue, f64::from(PAGE).into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::targets::resend_lost(now, overdue, PAGE))
+        .await?;
     let lost = due_list(lost);
     send(env, &lost, now).await?;
-    let never_sent: Vec<Due> = db
-        .prepare(
-            "UPDATE post_targets SET state = 'queued', lease_id = NULL, lease_until = NULL, \
-               not_before = ?1, enqueued_at = ?1, updated_at = ?1 \
-             WHERE state = 'publishing' AND lease_until <= ?1 \
-               AND (sent_at IS NULL OR json_extract(progress, '$.step') != 'attached') \
-             RETURNING id, not_before",
-        )
-        .bind(&[ms(now)])?
-        .all()
-        .await?
-        .results()?;
+    let never_sent: Vec<Due> = db.all(store::targets::requeue_never_sent(now)).await?;
     let never_sent = due_list(never_sent);
     send(env, &never_sent, now).await?;
     #[derive(Deserialize)]
@@ -159,15 +171,8 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
         lease_id: String,
     }
     let expired: Vec<Expired> = db
-        .prepare(
-            "SELECT id, lease_id FROM post_targets \
-             WHERE state = 'publishing' AND lease_until <= ?1 AND sent_at IS NOT NULL \
-               AND (progress IS NULL OR json_extract(progress, '$.step') = 'attached') LIMIT ?2",
-        )
-        .bind(&[ms(now), f64::from(PAGE).into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::targets::expired_after_sending(now, PAGE))
+        .await?;
     let mut unconfirmed = 0;
     let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
     for e in &expired {
@@ -232,30 +237,14 @@ async fn resume(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) -> R
         id: String,
         publish_at: f64,
     }
-    let parked: Vec<Parked> = db
-        .prepare(
-            "SELECT t.id, p.publish_at FROM post_targets t JOIN posts p ON p.id = t.post_id \
-             WHERE t.state = 'parked' AND t.connection_id IN \
-               (SELECT id FROM connections WHERE grant_id = ?1 AND disconnected_at IS NULL)",
-        )
-        .bind(&[grant_id.into()])?
-        .all()
-        .await?
-        .results()?;
+    let parked: Vec<Parked> = db.all(store::targets::parked_of_grant(grant_id)).await?;
     let settings = settings(env);
     let mut resumed = Vec::new();
     for p in parked {
         if publish_policy::resumes(settings, time(p.publish_at), now) {
             let rows: Vec<Due> = db
-                .prepare(
-                    "UPDATE post_targets SET state = 'queued', grant_id = ?1, not_before = ?2, \
-                       enqueued_at = ?2, reason = NULL, updated_at = ?2 \
-                     WHERE id = ?3 AND state = 'parked' RETURNING id, not_before",
-                )
-                .bind(&[grant_id.into(), ms(now), p.id.as_str().into()])?
-                .all()
-                .await?
-                .results()?;
+                .all(store::targets::resume_parked(&p.id, grant_id, now))
+                .await?;
             resumed.extend(due_list(rows));
         } else if let Some(target) = load(db, &p.id).await? {
             settle(
@@ -270,7 +259,7 @@ async fn resume(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) -> R
                          it was not published late. Retry it to publish it now.",
                         settings.stale_after_secs / 3_600
                     ),
-                    from: &["parked"],
+                    from: &[TargetState::Parked],
                     ..Settle::default()
                 },
                 now,
@@ -319,17 +308,7 @@ impl Target {
 }
 
 async fn load(db: &D1Database, id: &str) -> Result<Option<Target>> {
-    db.prepare(
-        "SELECT t.id, t.post_id, t.tenant_id, t.connection_id, t.grant_id, t.provider, t.state, \
-           t.not_before, t.attempts, p.text, c.end_user_ref, c.kind, c.external_id, c.access, \
-           c.access_reason, c.disconnected_at, p.media, t.progress, t.sent_at \
-         FROM post_targets t JOIN posts p ON p.id = t.post_id \
-           JOIN connections c ON c.id = t.connection_id \
-         WHERE t.id = ?1",
-    )
-    .bind(&[id.into()])?
-    .first(None)
-    .await
+    Ok(db.first(store::targets::load(id)).await?)
 }
 
 /// Carries out one publish message.
@@ -362,22 +341,16 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
     }
     let settings = settings(env);
     let lease_id = new_id(kind::LEASE).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
     let claimed = db
-        .prepare(
-            "UPDATE post_targets SET state = 'publishing', lease_id = ?1, lease_until = ?2, \
-               sent_at = NULL, updated_at = ?3 \
-             WHERE id = ?4 AND state = 'queued' AND not_before <= ?5",
-        )
-        .bind(&[
-            lease_id.as_str().into(),
-            ms(now.plus_millis(i64::from(settings.lease_secs) * 1_000)),
-            ms(now),
-            target.id.as_str().into(),
-            ms(now.plus_millis(1_000)),
-        ])?
-        .run()
+        .write(store::targets::claim(
+            &target.id,
+            &lease_id,
+            lease_until,
+            now,
+        ))
         .await?;
-    if changes(&claimed) == 0 {
+    if claimed == 0 {
         return Ok(());
     }
     let claim = Claim {
@@ -527,28 +500,17 @@ impl Claim<'_> {
     /// Records that the request is about to go out (an expired claim after this point is
     /// unconfirmed, before it is safe to send again). False: the claim was lost.
     async fn mark_sent(&self) -> Result<bool> {
-        self.update_claimed(
-            "sent_at = ?3, attempts = attempts + 1, updated_at = ?3",
-            &[ms(self.now)],
-        )
+        self.update_claimed(store::targets::mark_sent(
+            &self.target.id,
+            self.lease_id,
+            self.now,
+        ))
         .await
     }
 
-    /// `UPDATE post_targets SET {set}` (its values bound from `?3`), only while this claim
-    /// holds the target. False: the claim was lost.
-    async fn update_claimed(&self, set: &str, values: &[JsValue]) -> Result<bool> {
-        let mut binds = vec![self.target.id.as_str().into(), self.lease_id.into()];
-        binds.extend_from_slice(values);
-        let updated = self
-            .db
-            .prepare(format!(
-                "UPDATE post_targets SET {set} \
-                 WHERE id = ?1 AND lease_id = ?2 AND state = 'publishing'"
-            ))
-            .bind(&binds)?
-            .run()
-            .await?;
-        Ok(changes(&updated) == 1)
+    /// A write made only while this claim holds the target. False: the claim was lost.
+    async fn update_claimed(&self, write: store::Statement) -> Result<bool> {
+        Ok(self.db.write(write).await? == 1)
     }
 
     async fn send(
@@ -721,29 +683,21 @@ impl Claim<'_> {
         progress: Option<&Progress>,
         refused: Option<(u16, u32)>,
     ) -> Result<()> {
+        let progress = progress.map(Progress::to_json);
         let requeued = self
             .db
-            .prepare(
-                "UPDATE post_targets SET state = 'queued', not_before = ?1, enqueued_at = ?2, \
-                   lease_id = NULL, lease_until = NULL, sent_at = NULL, reason = ?3, \
-                   last_error = ?4, progress = COALESCE(?5, progress), updated_at = ?2, \
-                   last_status = COALESCE(?8, last_status), attempts = COALESCE(?9, attempts) \
-                 WHERE id = ?6 AND lease_id = ?7 AND state = 'publishing'",
-            )
-            .bind(&[
-                ms(at),
-                ms(self.now),
-                reason.into(),
-                note.into(),
-                text_or_null(progress.map(Progress::to_json).as_deref()),
-                self.target.id.as_str().into(),
-                self.lease_id.into(),
-                refused.map_or(JsValue::NULL, |(s, _)| int(i64::from(s))),
-                refused.map_or(JsValue::NULL, |(_, a)| int(i64::from(a))),
-            ])?
-            .run()
+            .write(store::targets::requeue_claim(&store::targets::Requeue {
+                target_id: &self.target.id,
+                lease_id: self.lease_id,
+                at,
+                reason,
+                note,
+                progress: progress.as_deref(),
+                refused,
+                now: self.now,
+            }))
             .await?;
-        if changes(&requeued) == 1 {
+        if requeued == 1 {
             send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
         }
         Ok(())
@@ -752,17 +706,24 @@ impl Claim<'_> {
     /// Stores progress the moment it exists (an upload session before the upload). False:
     /// the claim was lost.
     async fn save_progress(&self, progress: &Progress) -> Result<bool> {
-        self.update_claimed(
-            "progress = ?3, updated_at = ?4",
-            &[progress.to_json().into(), ms(self.now)],
-        )
+        self.update_claimed(store::targets::save_progress(
+            &self.target.id,
+            self.lease_id,
+            &progress.to_json(),
+            self.now,
+        ))
         .await
     }
 
     /// Holds the claim for a long request (an upload). False: the claim was lost.
     async fn extend_lease(&self, secs: u32) -> Result<bool> {
         let until = self.now.plus_millis(i64::from(secs) * 1_000);
-        self.update_claimed("lease_until = ?3", &[ms(until)]).await
+        self.update_claimed(store::targets::extend_lease(
+            &self.target.id,
+            self.lease_id,
+            until,
+        ))
+        .await
     }
 
     /// No token could be had now: back to the queue after the first retry delay. A send this
@@ -957,7 +918,7 @@ pub struct Settle<'a> {
     /// conditional on `from`.
     pub lease_id: Option<&'a str>,
     /// The states the write may move the target from (with no lease).
-    pub from: &'a [&'a str],
+    pub from: &'a [TargetState],
     /// An unconfirmed target is looked up again then.
     pub recheck_at: Option<Timestamp>,
 }
@@ -987,42 +948,23 @@ async fn settle(
     now: Timestamp,
 ) -> Result<bool> {
     let state = settle.state.as_str();
-    let condition = match settle.lease_id {
-        // A claim's outcome lands even if the reconciler marked it unconfirmed meanwhile:
-        // what the platform said is better than not knowing.
-        Some(_) => "lease_id = ?7 AND state IN ('publishing', 'unconfirmed')".to_owned(),
-        None => format!(
-            "?7 IS NULL AND state IN ({})",
-            settle
-                .from
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let update = db
-        .prepare(format!(
-            "UPDATE post_targets SET state = ?1, reason = ?2, last_error = ?3, \
-               platform_post_id = COALESCE(?4, platform_post_id), \
-               published_at = CASE WHEN ?1 = 'published' THEN ?5 ELSE published_at END, \
-               lease_id = NULL, lease_until = NULL, updated_at = ?5, recheck_at = ?8 \
-             WHERE id = ?6 AND {condition}"
-        ))
-        .bind(&[
-            state.into(),
-            text_or_null(Some(settle.reason).filter(|r| !r.is_empty())),
-            text_or_null(Some(settle.message.as_str()).filter(|_| state != "published")),
-            text_or_null(settle.platform_post_id),
-            ms(now),
-            target.id.as_str().into(),
-            text_or_null(settle.lease_id),
-            settle.recheck_at.map_or(JsValue::NULL, ms),
-        ])?;
+    let update = store::targets::settle(&store::targets::Settled {
+        target_id: &target.id,
+        state: settle.state,
+        reason: Some(settle.reason).filter(|r| !r.is_empty()),
+        message: Some(settle.message.as_str()).filter(|_| settle.state != TargetState::Published),
+        platform_post_id: settle.platform_post_id,
+        by: match settle.lease_id {
+            Some(lease_id) => store::targets::Settler::Claim(lease_id),
+            None => store::targets::Settler::From(settle.from),
+        },
+        recheck_at: settle.recheck_at,
+        now,
+    });
     let mut statements = vec![update];
     statements.extend(post_event(db, target, &settle, now).await?);
-    let results = db.batch(statements).await?;
-    let landed = results.first().map(changes) == Some(1);
+    let results = Db::batch(db, statements).await?;
+    let landed = results.first().map(|r| r.changes) == Some(1);
     if landed {
         logging::emit(
             &LogLine::info("publish.settled", now)
@@ -1043,17 +985,15 @@ async fn post_event(
     target: &Target,
     settle: &Settle<'_>,
     now: Timestamp,
-) -> Result<Vec<D1PreparedStatement>> {
+) -> Result<[store::Statement; 2]> {
     #[derive(Deserialize)]
     struct Next {
-        seq: f64,
+        seq: i64,
     }
     let seq = db
-        .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE connection_id = ?1")
-        .bind(&[target.id.as_str().into()])?
-        .first::<Next>(None)
+        .first::<Next>(store::events::next_seq(&target.id))
         .await?
-        .map_or(1, |n| n.seq as i64);
+        .map_or(1, |n| n.seq);
     let id = new_id(kind::EVENT).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let kind = format!("post.{}", settle.state.as_str());
     let dedupe = format!("{kind}:{}", now.as_millis());
@@ -1071,27 +1011,20 @@ async fn post_event(
         message: &settle.message,
         occurred_at: now,
     });
-    let event = db
-        .prepare(
-            "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, \
-               colour, reason, message, dedupe_key, occurred_at, body) \
-             SELECT ?1, t.tenant_id, t.grant_id, t.id, ?2, ?3, 'none', ?4, ?5, t.id || ':' || ?6, ?7, ?8 \
-             FROM post_targets t WHERE t.id = ?9 AND t.state = ?10 AND t.updated_at = ?7",
-        )
-        .bind(&[
-            id.as_str().into(),
-            int(seq),
-            kind.as_str().into(),
-            settle.reason.into(),
-            settle.message.as_str().into(),
-            dedupe.as_str().into(),
-            ms(now),
-            body.as_str().into(),
-            target.id.as_str().into(),
-            settle.state.as_str().into(),
-        ])?;
-    let outbox = super::events::outbox(db, &target.grant_id, &dedupe, now)?;
-    Ok(vec![event, outbox])
+    let event = store::events::record_post(&store::events::PostEvent {
+        id: &id,
+        seq,
+        kind: &kind,
+        reason: settle.reason,
+        message: &settle.message,
+        dedupe_key: &dedupe,
+        body: &body,
+        target_id: &target.id,
+        target_state: settle.state.as_str(),
+        occurred_at: now,
+    });
+    let outbox = store::events::enqueue_deliveries(&target.grant_id, &dedupe, now);
+    Ok([event, outbox])
 }
 
 /// A target settled through the API (resolve, cancel): written with its event.

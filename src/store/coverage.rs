@@ -2,7 +2,9 @@
 //! and every statement written in `src/store/` is in the registry.
 
 use super::sqlite::Sqlite;
-use super::{grants_tests, sweep, tenants, REGISTRY};
+use super::{
+    connections_tests, grants_tests, posts_tests, sweep, targets_tests, tenants, REGISTRY,
+};
 use std::collections::BTreeSet;
 
 /// A named scenario: statements run against a fresh database, with their results asserted.
@@ -28,6 +30,17 @@ const SCENARIOS: &[Scenario] = &[
         "grant_restore_reseal_disconnect",
         grants_tests::restore_reseal_disconnect,
     ),
+    ("connections_lifecycle", connections_tests::lifecycle),
+    ("events_and_outbox", connections_tests::events_and_outbox),
+    ("targets_claim_and_settle", targets_tests::claim_and_settle),
+    (
+        "targets_reconcile_resume_recheck",
+        targets_tests::reconcile_resume_recheck,
+    ),
+    ("operations_quotas", targets_tests::quotas),
+    ("posts_create_and_read", posts_tests::create_and_read),
+    ("posts_retry", posts_tests::retry),
+    ("posts_preflight", posts_tests::preflight),
 ];
 
 fn registered() -> BTreeSet<&'static str> {

@@ -2,6 +2,7 @@
 
 use super::row::{Row, RowError};
 use super::statement::Statement;
+use serde::de::DeserializeOwned;
 use std::fmt;
 
 /// What one statement did: the rows it returned and how many rows it changed.
@@ -53,6 +54,32 @@ pub trait Db {
 
     /// Runs statements in order as one transaction; on any failure nothing is applied.
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, StoreError>;
+
+    /// Runs a read and decodes every row into `T` (a row type the caller already has).
+    async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
+        let name = statement.sql.name;
+        let outcome = self.run(statement).await?;
+        outcome
+            .rows
+            .into_iter()
+            .map(|r| r.into_typed(name))
+            .collect()
+    }
+
+    /// Runs a read and decodes its first row into `T`, if there is one.
+    async fn first<T: DeserializeOwned>(
+        &self,
+        statement: Statement,
+    ) -> Result<Option<T>, StoreError> {
+        let name = statement.sql.name;
+        let outcome = self.run(statement).await?;
+        outcome.first().map(|r| r.into_typed(name)).transpose()
+    }
+
+    /// Runs a write and says how many rows it changed.
+    async fn write(&self, statement: Statement) -> Result<usize, StoreError> {
+        Ok(self.run(statement).await?.changes)
+    }
 }
 
 /// Decodes every row of an outcome with `decode`.

@@ -185,8 +185,15 @@ pub(super) const DISCONNECT_KEEPING_TOKENS: Sql = Sql {
     text: "UPDATE grants SET epoch = epoch + 1, updated_at = ?1 WHERE id = ?2 AND version = ?3",
 };
 
+pub(super) const CHECK_BY: Sql = Sql {
+    name: "grant_writes.check_by",
+    text: "UPDATE grants SET next_check_at = MIN(COALESCE(next_check_at, ?1), ?1) \
+           WHERE id = ?2 AND state != ?3",
+};
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(super) const STATEMENTS: &[&Sql] = &[
+    &CHECK_BY,
     &INSERT,
     &RESTORE,
     &RESEAL,
@@ -385,4 +392,10 @@ pub(super) fn disconnect(id: &str, version: i64, delete_tokens: bool, now: Times
         &DISCONNECT_KEEPING_TOKENS
     };
     sql.bind(vec![now.into(), id.into(), version.into()])
+}
+
+/// The pre-flight: the grant is checked by `by` at the latest (a day before a post's slot),
+/// unless it is dead. Idempotent: an earlier check stays.
+pub(super) fn check_by(id: &str, by: Timestamp) -> Statement {
+    CHECK_BY.bind(vec![by.into(), id.into(), GrantState::DEAD.into()])
 }

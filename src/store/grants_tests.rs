@@ -11,14 +11,14 @@ use crate::core::grant_health::{GrantState, RefreshState};
 use crate::core::refresh_failure::DeadReason;
 use serde_json::Value;
 
-const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
+pub(super) const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 const HOUR: i64 = 3_600_000;
 
-fn at(hours: i64) -> Timestamp {
+pub(super) fn at(hours: i64) -> Timestamp {
     T0.plus_millis(hours * HOUR)
 }
 
-fn run(db: &Sqlite, statement: Statement) -> usize {
+pub(super) fn run(db: &Sqlite, statement: Statement) -> usize {
     block_on(db.run(statement)).unwrap().changes
 }
 
@@ -29,7 +29,7 @@ fn read(db: &Sqlite, id: &str) -> Grant {
 }
 
 /// A tenant and one grant `id` at version 1, checked at `at(24)`.
-fn seeded(db: &Sqlite, id: &str) {
+pub(super) fn seeded(db: &Sqlite, id: &str) {
     block_on(tenants::create(db, "ten_g", "G", T0)).ok();
     let new = NewGrant {
         id,

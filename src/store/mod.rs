@@ -7,21 +7,32 @@
 //! from the core's enums, never spliced into SQL text. Rows come back through one generic
 //! decoder ([`Row`]) into typed values. See `docs/storage.md`.
 
+pub mod connections;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod connections_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod coverage;
 mod db;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod docs_test;
+pub mod events;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod grant_writes;
 pub mod grants;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod grants_tests;
+pub mod operations;
+pub mod posts;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod posts_tests;
 mod row;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod sqlite;
 mod statement;
 pub mod sweep;
+pub mod targets;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod targets_tests;
 pub mod tenants;
 
 pub use db::{decode_all, decode_first, Db, Outcome, StoreError};
@@ -37,4 +48,9 @@ pub const REGISTRY: &[&[&Sql]] = &[
     grants::STATEMENTS,
     grant_writes::STATEMENTS,
     sweep::STATEMENTS,
+    connections::STATEMENTS,
+    events::STATEMENTS,
+    targets::STATEMENTS,
+    posts::STATEMENTS,
+    operations::STATEMENTS,
 ];

@@ -24,6 +24,17 @@ impl fmt::Display for RowError {
 }
 
 impl Row {
+    /// The whole row as a `T` with named fields (for row types that derive `Deserialize`).
+    pub fn into_typed<T: serde::de::DeserializeOwned>(
+        self,
+        statement: &'static str,
+    ) -> Result<T, super::StoreError> {
+        serde_json::from_value(Value::Object(self.0)).map_err(|e| super::StoreError {
+            statement,
+            message: format!("row does not decode: {e}"),
+        })
+    }
+
     fn value(&self, column: &str) -> &Value {
         self.0.get(column).unwrap_or(&Value::Null)
     }

@@ -12,15 +12,15 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::ProviderSpec;
 use crate::core::disconnect::{decide, Revoke};
 use crate::core::grant_events;
+use crate::core::grant_health::GrantState;
 use crate::core::grant_tokens::TokenSet;
 use crate::core::log::LogLine;
-use crate::edge::d1::{changes, int};
-use crate::edge::d1_time::bind as ms;
 use crate::edge::events::{self, Written};
 use crate::edge::grants::{self, current, Memory};
 use crate::edge::respond::{self, Handled};
 use crate::edge::tenant_api::Caller;
 use crate::edge::{bindings, clock, logging, platform};
+use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{D1Database, Env};
@@ -114,24 +114,15 @@ pub async fn disconnect_in_object(
         other_grants: f64,
     }
     let counts: Option<Counts> = db
-        .prepare(
-            "SELECT \
-               (SELECT COUNT(*) FROM connections WHERE id = ?1 AND grant_id = ?2 \
-                  AND disconnected_at IS NULL) AS this_live, \
-               (SELECT COUNT(*) FROM connections WHERE grant_id = ?2 AND id != ?1 \
-                  AND disconnected_at IS NULL) AS others_live, \
-               (SELECT COUNT(*) FROM grants WHERE provider = ?3 AND provider_account_id = ?4 \
-                  AND client_id = ?5 AND id != ?2 AND token_ciphertext IS NOT NULL \
-                  AND state != 'dead') AS other_grants",
-        )
-        .bind(&[
-            ask.connection_id.as_str().into(),
-            grant.id.as_str().into(),
-            grant.provider.as_str().into(),
-            grant.provider_account_id.as_str().into(),
-            grant.client_id.as_str().into(),
-        ])?
-        .first(None)
+        .first(store::connections::disconnect_counts(
+            &store::connections::DisconnectAsk {
+                connection_id: &ask.connection_id,
+                grant_id: &grant.id,
+                provider: &grant.provider,
+                provider_account_id: &grant.provider_account_id,
+                client_id: &grant.client_id,
+            },
+        ))
         .await?;
     let counts = counts.ok_or_else(not_found)?;
     if counts.this_live < 1.0 {
@@ -139,7 +130,7 @@ pub async fn disconnect_in_object(
     }
     let catalogue = bindings::catalogue(env)?;
     let spec = catalogue.get(&grant.provider);
-    let holds_tokens = grant.token_ciphertext.is_some() && grant.state != "dead";
+    let holds_tokens = grant.token_ciphertext.is_some() && grant.state != GrantState::DEAD;
     let plan = decide(
         counts.others_live as u32,
         counts.other_grants as u32,
@@ -163,34 +154,22 @@ pub async fn disconnect_in_object(
     // The event first: its insert reads the connection as live.
     let mut batch = Vec::new();
     let mut recorded = events::Recorded::default();
-    recorded.push(
-        &mut batch,
-        &db,
-        &written,
-        &event,
-        Some(&ask.connection_id),
+    recorded.push(&mut batch, &written, &event, Some(&ask.connection_id), now);
+    batch.push(store::connections::disconnect(
+        &ask.connection_id,
+        &grant.id,
+        version,
         now,
-    )?;
-    batch.push(
-        db.prepare(
-            "UPDATE connections SET disconnected_at = ?1, updated_at = ?1 \
-             WHERE id = ?2 AND grant_id = ?3 AND disconnected_at IS NULL \
-               AND EXISTS (SELECT 1 FROM grants WHERE id = ?3 AND version = ?4)",
-        )
-        .bind(&[
-            ms(now),
-            ask.connection_id.as_str().into(),
-            grant.id.as_str().into(),
-            int(version),
-        ])?,
-    );
-    batch.push(crate::edge::d1::prepared(
-        &db,
-        &writes::disconnect(&grant.id, version, plan.delete_tokens, now),
-    )?);
-    let results = db.batch(batch).await?;
+    ));
+    batch.push(writes::disconnect(
+        &grant.id,
+        version,
+        plan.delete_tokens,
+        now,
+    ));
+    let results = Db::batch(&db, batch).await?;
     recorded.log(&results, &grant.id, now);
-    if results.last().map(changes) != Some(1) {
+    if results.last().map(|r| r.changes) != Some(1) {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "The grant changed while disconnecting; nothing was written. Try again.",

@@ -227,16 +227,11 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
     struct Page {
         external_id: String,
     }
-    let pages: Vec<Page> = change
-        .db
-        .prepare(
-            "SELECT external_id FROM connections \
-             WHERE grant_id = ?1 AND kind = 'page' AND disconnected_at IS NULL",
-        )
-        .bind(&[grant.id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+    let pages: Vec<Page> = crate::store::Db::all(
+        change.db,
+        crate::store::connections::live_external_ids(&grant.id, crate::core::graph::PAGE_KIND),
+    )
+    .await?;
     let (mut working, mut data_access_ends) = (Vec::new(), None::<i64>);
     for page in pages {
         let Some(token) = tokens.account_tokens.get(&page.external_id) else {

@@ -29,14 +29,12 @@ use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
 use crate::core::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
 use crate::core::scheduled_check::CheckSlot;
-use crate::edge::d1::{changes, int, text_or_null};
-use crate::edge::d1_time::bind as ms;
 use crate::edge::events::{self, Written};
 use crate::edge::platform::{self, IdentityFailure};
 use crate::edge::refresh::{self, Change, Outcome};
 use crate::edge::respond::{self, Handled};
 use crate::edge::{bindings, clock, logging};
-use crate::store::Db;
+use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Response};
@@ -158,6 +156,37 @@ pub async fn access_token(
     Ok(GrantObjectClient::new(env, grant_id)
         .access_token(ask)
         .await?)
+}
+
+/// The pre-flight: check the grant by `by` (ms) at the latest.
+#[derive(Serialize, Deserialize)]
+pub struct CheckByAsk {
+    pub grant_id: String,
+    pub by: i64,
+}
+
+/// Inside the object: the grant's next check comes forward to `by` (unless it is earlier or
+/// the grant is dead), and the pre-flight marks this satisfies are cleared, in one batch.
+pub async fn check_by_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    ask: CheckByAsk,
+) -> Handled {
+    let _turn = turns.lock().await;
+    memory.forget();
+    let db = bindings::db(env)?;
+    let by = Timestamp::from_millis(ask.by);
+    let results = Db::batch(
+        &db,
+        vec![
+            writes::check_by(&ask.grant_id, by),
+            store::targets::preflight_done(&ask.grant_id, by),
+        ],
+    )
+    .await?;
+    let moved = results.first().is_some_and(|r| r.changes == 1);
+    Ok(respond::json(200, &json!({ "check_moved": moved }))?)
 }
 
 /// What the re-encryption sweep asks a grant's object.
@@ -496,48 +525,31 @@ pub async fn store_in_object(
             now,
         }),
     };
-    let grant_write = crate::edge::d1::prepared(&db, &grant_write)?;
     let mut batch = vec![grant_write];
     for connection in &input.connections {
-        batch.push(
-            db.prepare(
-                "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
-                   display_name, username, created_at, updated_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 \
-                 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?10) \
-                 ON CONFLICT (grant_id, kind, external_id) DO UPDATE SET \
-                   end_user_ref = excluded.end_user_ref, display_name = excluded.display_name, \
-                   username = excluded.username, access = 'ok', access_reason = NULL, \
-                   disconnected_at = NULL, updated_at = excluded.updated_at",
-            )
-            .bind(&[
-                new_id(kind::CONNECTION)?.into(),
-                input.grant_id.as_str().into(),
-                input.tenant_id.as_str().into(),
-                input.end_user_ref.as_str().into(),
-                connection.kind.as_str().into(),
-                connection.external_id.as_str().into(),
-                text_or_null(connection.display_name.as_deref()),
-                text_or_null(connection.username.as_deref()),
-                ms(now),
-                int(version),
-            ])?,
-        );
+        let id = new_id(kind::CONNECTION)?;
+        batch.push(store::connections::upsert(
+            &store::connections::NewConnection {
+                id: &id,
+                grant_id: &input.grant_id,
+                tenant_id: &input.tenant_id,
+                end_user_ref: &input.end_user_ref,
+                kind: &connection.kind,
+                external_id: &connection.external_id,
+                display_name: connection.display_name.as_deref(),
+                username: connection.username.as_deref(),
+                grant_version: version,
+                now,
+            },
+        ));
     }
-    let guard = "WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?3)";
     if let Some(check) = &input.reconnect {
-        // A plain INSERT: a nonce consumed by a racing callback fails the whole batch.
-        batch.push(
-            db.prepare(format!(
-                "INSERT INTO reconnect_nonces (nonce, grant_id, consumed_at) SELECT ?1, ?2, ?4 {guard}"
-            ))
-            .bind(&[
-                check.nonce.as_str().into(),
-                input.grant_id.as_str().into(),
-                int(version),
-                ms(now),
-            ])?,
-        );
+        batch.push(store::connections::spend_nonce(
+            &check.nonce,
+            &input.grant_id,
+            version,
+            now,
+        ));
     }
     // Restoring an existing grant: every live connection hears of it.
     let restored = existing.is_some();
@@ -554,14 +566,14 @@ pub async fn store_in_object(
         let written = Written {
             grant_id: &input.grant_id,
             version,
-            state: "alive",
-            refresh_state: "ok",
+            state: GrantState::Alive.as_str(),
+            refresh_state: RefreshState::Ok.as_str(),
         };
-        recorded.push(&mut batch, &db, &written, event, None, now)?;
+        recorded.push(&mut batch, &written, event, None, now);
     }
-    let results = db.batch(batch).await?;
+    let results = Db::batch(&db, batch).await?;
     recorded.log(&results, &input.grant_id, now);
-    if results.first().map(changes) != Some(1) {
+    if results.first().map(|r| r.changes) != Some(1) {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "The grant changed while it was being stored; nothing was written.",
@@ -575,11 +587,8 @@ pub async fn store_in_object(
         external_id: String,
     }
     let rows: Vec<Id> = db
-        .prepare("SELECT id, kind, external_id FROM connections WHERE grant_id = ?1")
-        .bind(&[input.grant_id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::connections::of_grant(&input.grant_id))
+        .await?;
     let connection_ids = input
         .connections
         .iter()
@@ -626,9 +635,7 @@ async fn reconnect_refusal(
         used: f64,
     }
     let used: Option<Used> = db
-        .prepare("SELECT EXISTS (SELECT 1 FROM reconnect_nonces WHERE nonce = ?1) AS used")
-        .bind(&[check.nonce.as_str().into()])?
-        .first(None)
+        .first(store::connections::nonce_spent(&check.nonce))
         .await?;
     let consumed = used.is_some_and(|u| u.used == 1.0);
     // A grant whose tokens were deleted (disconnected) has nothing to restore.
@@ -727,14 +734,8 @@ pub async fn access_token_in_object(
                 _ => Some(open_tokens(env, &grant)?),
             };
             let connections: Vec<LiveConnection> = db
-                .prepare(
-                    "SELECT id, access, access_reason FROM connections \
-                     WHERE grant_id = ?1 AND disconnected_at IS NULL",
-                )
-                .bind(&[ask.grant_id.as_str().into()])?
-                .all()
-                .await?
-                .results()?;
+                .all(store::connections::live_of_grant(&ask.grant_id))
+                .await?;
             std::rc::Rc::new(Remembered {
                 grant,
                 tokens,

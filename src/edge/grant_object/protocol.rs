@@ -3,7 +3,7 @@
 
 use super::disconnect::DisconnectAsk;
 use super::grant_visit::VisitAsk;
-use super::grants::{ResealAsk, StoreGrant, TokenAsk};
+use super::grants::{CheckByAsk, ResealAsk, StoreGrant, TokenAsk};
 use crate::edge::bindings;
 use crate::edge::meta_callbacks::EndedAsk;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,8 @@ pub enum Command {
     Visit(VisitAsk),
     /// Disconnect one connection.
     Disconnect(DisconnectAsk),
+    /// The pre-flight: check the grant by a post's slot.
+    CheckBy(CheckByAsk),
     /// The platform ended the grant (Meta's deauthorize).
     PlatformEnded(EndedAsk),
     /// Test powers wrote the row directly: forget what is remembered.
@@ -83,6 +85,10 @@ impl<'a> GrantObjectClient<'a> {
 
     pub async fn disconnect(&self, ask: DisconnectAsk) -> worker::Result<Response> {
         self.send(&Command::Disconnect(ask)).await
+    }
+
+    pub async fn check_by(&self, ask: CheckByAsk) -> worker::Result<Response> {
+        self.send(&Command::CheckBy(ask)).await
     }
 
     pub async fn platform_ended(&self, ask: EndedAsk) -> worker::Result<Response> {

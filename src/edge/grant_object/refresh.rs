@@ -35,7 +35,6 @@ use crate::core::refresh_failure::{
     after_dead_answer, classify, DeadReason, FailureClass, RefreshFailure,
 };
 use crate::core::refresh_schedule::{next_check_at, Backoff, GrantTimes};
-use crate::edge::d1::changes;
 use crate::edge::events::{self, Written};
 use crate::edge::grants::{binding, CurrentGrant};
 use crate::edge::outbox;
@@ -127,7 +126,7 @@ impl<'a> Change<'a> {
         after: Status,
         version_after: i64,
     ) -> Handled<bool> {
-        let mut batch = vec![crate::edge::d1::prepared(self.db, &update)?];
+        let mut batch = vec![update];
         let happened = transitions(self.before, after, version_after);
         let written = Written {
             grant_id: &self.grant.id,
@@ -137,11 +136,11 @@ impl<'a> Change<'a> {
         };
         let mut recorded = events::Recorded::default();
         for t in &happened {
-            recorded.push(&mut batch, self.db, &written, t, None, self.now)?;
+            recorded.push(&mut batch, &written, t, None, self.now);
         }
-        let results = self.db.batch(batch).await?;
+        let results = crate::store::Db::batch(self.db, batch).await?;
         recorded.log(&results, &self.grant.id, self.now);
-        let landed = results.first().map(changes) == Some(1);
+        let landed = results.first().map(|r| r.changes) == Some(1);
         if landed && !happened.is_empty() {
             outbox::hand_off(self.env, self.db, &self.grant.id, self.now).await;
         }

@@ -14,7 +14,7 @@ use super::{
 use crate::core::clock::Timestamp;
 use crate::core::posts::TargetState;
 use crate::core::publish_dialect::{Author, Lookup};
-use crate::edge::d1_time::bind as ms;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Result};
@@ -26,15 +26,7 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
     struct Due {
         id: String,
     }
-    let due: Vec<Due> = db
-        .prepare(
-            "SELECT id FROM post_targets WHERE state = 'unconfirmed' AND recheck_at <= ?1 \
-             ORDER BY recheck_at LIMIT ?2",
-        )
-        .bind(&[ms(now), f64::from(PAGE).into()])?
-        .all()
-        .await?
-        .results()?;
+    let due: Vec<Due> = db.all(store::targets::due_for_recheck(now, PAGE)).await?;
     let settings = media_settings(env);
     let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
     let (mut published, mut failed) = (0, 0);
@@ -69,7 +61,7 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
             }
             _ => Err("no token to look with".into()),
         };
-        let from: &[&str] = &["unconfirmed"];
+        let from: &[TargetState] = &[TargetState::Unconfirmed];
         match (found, window_closed) {
             (Ok(Lookup::Found(id)), _) => {
                 let settled = settle(
@@ -119,17 +111,10 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
                     let waited = (now.as_millis() - sent.as_millis()).max(1_000) / 1_000;
                     let secs =
                         (waited as u32).clamp(settings.poll_first_secs, settings.poll_max_secs);
-                    Some(ms(now.plus_millis(i64::from(secs) * 1_000)))
+                    Some(now.plus_millis(i64::from(secs) * 1_000))
                 };
-                db.prepare(
-                    "UPDATE post_targets SET recheck_at = ?1 WHERE id = ?2 AND state = 'unconfirmed'",
-                )
-                .bind(&[
-                    next.unwrap_or(worker::wasm_bindgen::JsValue::NULL),
-                    target.id.as_str().into(),
-                ])?
-                .run()
-                .await?;
+                db.write(store::targets::set_recheck(&target.id, next))
+                    .await?;
             }
         }
     }

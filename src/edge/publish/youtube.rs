@@ -10,8 +10,8 @@ use crate::core::grant_tokens::SecretText;
 use crate::core::media::{Media, MediaKind};
 use crate::core::publish_progress::{Next, Progress};
 use crate::core::youtube_upload::{self as yt, Processing, UploadAnswer};
-use crate::edge::d1::changes;
 use crate::edge::http_client;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use std::time::Duration;
 use worker::{
@@ -51,9 +51,10 @@ async fn quota_spent(claim: &Claim<'_>, why: &str) -> Result<Next> {
     }
     let used = claim
         .db
-        .prepare("SELECT units FROM quota_usage WHERE provider = ?1 AND day = ?2")
-        .bind(&[PROVIDER.into(), yt::quota_day(claim.now).into()])?
-        .first::<Used>(None)
+        .first::<Used>(store::operations::quota_used(
+            PROVIDER,
+            &yt::quota_day(claim.now),
+        ))
         .await?
         .map_or(0, |u| u.units as u64);
     let until = yt::next_reset(claim.now);
@@ -76,20 +77,14 @@ async fn quota_spent(claim: &Claim<'_>, why: &str) -> Result<Next> {
 async fn spend(claim: &Claim<'_>, units: u32, limit: Option<u32>) -> Result<bool> {
     let spent = claim
         .db
-        .prepare(
-            "INSERT INTO quota_usage (provider, day, units) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (provider, day) DO UPDATE SET units = units + excluded.units \
-             WHERE ?4 IS NULL OR quota_usage.units + excluded.units <= ?4",
-        )
-        .bind(&[
-            PROVIDER.into(),
-            yt::quota_day(claim.now).into(),
-            f64::from(units).into(),
-            limit.map_or(JsValue::NULL, |l| f64::from(l).into()),
-        ])?
-        .run()
+        .write(store::operations::spend_quota(
+            PROVIDER,
+            &yt::quota_day(claim.now),
+            units,
+            limit,
+        ))
         .await?;
-    Ok(changes(&spent) == 1)
+    Ok(spent == 1)
 }
 
 async fn start(

@@ -1,0 +1,196 @@
+//! Connections: the accounts a grant holds (a profile, a Facebook Page, a LinkedIn company
+//! page), and the reconnect links' spent nonces. Written inside the grant's object, in the
+//! batch of the grant write they belong to, each write guarded on the grant's version.
+
+use super::statement::{Sql, Statement};
+use crate::core::clock::Timestamp;
+use crate::core::grant_health::GrantState;
+use crate::core::managed_accounts::Access;
+
+/// A connection to store (or to bring back, if the grant already holds this account).
+pub struct NewConnection<'a> {
+    pub id: &'a str,
+    pub grant_id: &'a str,
+    pub tenant_id: &'a str,
+    pub end_user_ref: &'a str,
+    pub kind: &'a str,
+    pub external_id: &'a str,
+    pub display_name: Option<&'a str>,
+    pub username: Option<&'a str>,
+    /// The grant's version the batch writes: nothing is stored if the grant moved on.
+    pub grant_version: i64,
+    pub now: Timestamp,
+}
+
+/// What a disconnect must know before it writes.
+pub struct DisconnectAsk<'a> {
+    pub connection_id: &'a str,
+    pub grant_id: &'a str,
+    pub provider: &'a str,
+    pub provider_account_id: &'a str,
+    pub client_id: &'a str,
+}
+
+pub const UPSERT: Sql = Sql {
+    name: "connections.upsert",
+    text: "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
+             display_name, username, created_at, updated_at) \
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 \
+           WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?10) \
+           ON CONFLICT (grant_id, kind, external_id) DO UPDATE SET \
+             end_user_ref = excluded.end_user_ref, display_name = excluded.display_name, \
+             username = excluded.username, access = ?11, access_reason = NULL, \
+             disconnected_at = NULL, updated_at = excluded.updated_at",
+};
+pub const OF_GRANT: Sql = Sql {
+    name: "connections.of_grant",
+    text: "SELECT id, kind, external_id FROM connections WHERE grant_id = ?1",
+};
+pub const LIVE_OF_GRANT: Sql = Sql {
+    name: "connections.live_of_grant",
+    text: "SELECT id, kind, external_id, access, access_reason FROM connections \
+           WHERE grant_id = ?1 AND disconnected_at IS NULL ORDER BY created_at, id",
+};
+pub const LIVE_EXTERNAL_IDS: Sql = Sql {
+    name: "connections.live_external_ids",
+    text: "SELECT external_id FROM connections \
+           WHERE grant_id = ?1 AND kind = ?2 AND disconnected_at IS NULL ORDER BY external_id",
+};
+pub const SET_ACCESS: Sql = Sql {
+    name: "connections.set_access",
+    text: "UPDATE connections SET access = ?1, access_reason = ?2, updated_at = ?3 \
+           WHERE id = ?4 AND access = ?5",
+};
+pub const DISCONNECT_COUNTS: Sql = Sql {
+    name: "connections.disconnect_counts",
+    text: "SELECT \
+             (SELECT COUNT(*) FROM connections WHERE id = ?1 AND grant_id = ?2 \
+                AND disconnected_at IS NULL) AS this_live, \
+             (SELECT COUNT(*) FROM connections WHERE grant_id = ?2 AND id != ?1 \
+                AND disconnected_at IS NULL) AS others_live, \
+             (SELECT COUNT(*) FROM grants WHERE provider = ?3 AND provider_account_id = ?4 \
+                AND client_id = ?5 AND id != ?2 AND token_ciphertext IS NOT NULL \
+                AND state != ?6) AS other_grants",
+};
+pub const DISCONNECT: Sql = Sql {
+    name: "connections.disconnect",
+    text: "UPDATE connections SET disconnected_at = ?1, updated_at = ?1 \
+           WHERE id = ?2 AND grant_id = ?3 AND disconnected_at IS NULL \
+             AND EXISTS (SELECT 1 FROM grants WHERE id = ?3 AND version = ?4)",
+};
+pub const SPEND_NONCE: Sql = Sql {
+    name: "connections.spend_nonce",
+    text: "INSERT INTO reconnect_nonces (nonce, grant_id, consumed_at) SELECT ?1, ?2, ?4 \
+           WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND version = ?3)",
+};
+pub const NONCE_SPENT: Sql = Sql {
+    name: "connections.nonce_spent",
+    text: "SELECT EXISTS (SELECT 1 FROM reconnect_nonces WHERE nonce = ?1) AS used",
+};
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub const STATEMENTS: &[&Sql] = &[
+    &UPSERT,
+    &OF_GRANT,
+    &LIVE_OF_GRANT,
+    &LIVE_EXTERNAL_IDS,
+    &SET_ACCESS,
+    &DISCONNECT_COUNTS,
+    &DISCONNECT,
+    &SPEND_NONCE,
+    &NONCE_SPENT,
+];
+
+/// Stores a connection, or brings the grant's same account back (usable, not disconnected).
+pub fn upsert(c: &NewConnection<'_>) -> Statement {
+    UPSERT.bind(vec![
+        c.id.into(),
+        c.grant_id.into(),
+        c.tenant_id.into(),
+        c.end_user_ref.into(),
+        c.kind.into(),
+        c.external_id.into(),
+        c.display_name.into(),
+        c.username.into(),
+        c.now.into(),
+        c.grant_version.into(),
+        Access::Ok.as_str().into(),
+    ])
+}
+
+/// Every connection of the grant, disconnected ones too (`id, kind, external_id`).
+pub fn of_grant(grant_id: &str) -> Statement {
+    OF_GRANT.bind(vec![grant_id.into()])
+}
+
+/// The grant's live connections (`id, kind, external_id, access, access_reason`).
+pub fn live_of_grant(grant_id: &str) -> Statement {
+    LIVE_OF_GRANT.bind(vec![grant_id.into()])
+}
+
+/// The platform ids of the grant's live connections of one kind (`external_id`).
+pub fn live_external_ids(grant_id: &str, kind: &str) -> Statement {
+    LIVE_EXTERNAL_IDS.bind(vec![grant_id.into(), kind.into()])
+}
+
+/// Sets a connection's access, if it is still `was` (compare-and-set).
+pub fn set_access(
+    connection_id: &str,
+    access: Access,
+    was: Access,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Statement {
+    SET_ACCESS.bind(vec![
+        access.as_str().into(),
+        reason.into(),
+        now.into(),
+        connection_id.into(),
+        was.as_str().into(),
+    ])
+}
+
+/// Whether the connection is live in the grant (`this_live`), how many others the grant still
+/// holds (`others_live`), and how many other live grants hold the same account and client
+/// (`other_grants`): what decides whether a disconnect revokes at the platform.
+pub fn disconnect_counts(ask: &DisconnectAsk<'_>) -> Statement {
+    DISCONNECT_COUNTS.bind(vec![
+        ask.connection_id.into(),
+        ask.grant_id.into(),
+        ask.provider.into(),
+        ask.provider_account_id.into(),
+        ask.client_id.into(),
+        GrantState::DEAD.into(),
+    ])
+}
+
+/// Marks a live connection disconnected, if the grant is still at `grant_version`.
+pub fn disconnect(
+    connection_id: &str,
+    grant_id: &str,
+    grant_version: i64,
+    now: Timestamp,
+) -> Statement {
+    DISCONNECT.bind(vec![
+        now.into(),
+        connection_id.into(),
+        grant_id.into(),
+        grant_version.into(),
+    ])
+}
+
+/// Spends a reconnect link's nonce, if the grant is still at `grant_version`. A plain INSERT:
+/// a nonce spent by a racing callback fails the whole batch.
+pub fn spend_nonce(nonce: &str, grant_id: &str, grant_version: i64, now: Timestamp) -> Statement {
+    SPEND_NONCE.bind(vec![
+        nonce.into(),
+        grant_id.into(),
+        grant_version.into(),
+        now.into(),
+    ])
+}
+
+/// Whether a reconnect nonce was spent (`used`: 0 or 1).
+pub fn nonce_spent(nonce: &str) -> Statement {
+    NONCE_SPENT.bind(vec![nonce.into()])
+}

@@ -1,0 +1,238 @@
+//! Posts as the API sees them: one row per post (idempotent by the tenant's key), its targets
+//! (one per connection), and the API's own moves of targets no consumer holds. The publish
+//! pipeline's moves are in `store::targets`.
+
+use super::statement::{Param, Sql, Statement};
+use crate::core::clock::Timestamp;
+use crate::core::posts::TargetState;
+
+use TargetState::{Cancelled, Failed, Parked, Queued, Scheduled, Unconfirmed};
+
+/// The columns a post answers with.
+const POST_COLUMNS: &str = "id, end_user_ref, text, publish_at, idempotency_key, created_at, media";
+
+pub const FIND: Sql = Sql {
+    name: "posts.find",
+    text: "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
+           FROM posts WHERE id = ?1 AND tenant_id = ?2",
+};
+pub const TARGETS: Sql = Sql {
+    name: "posts.targets",
+    text: "SELECT id, connection_id, provider, state, not_before, attempts, platform_post_id, \
+             reason, last_error, last_status, published_at, updated_at, progress \
+           FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id",
+};
+pub const BY_KEY: Sql = Sql {
+    name: "posts.by_key",
+    text: "SELECT id, request_digest FROM posts WHERE tenant_id = ?1 AND idempotency_key = ?2",
+};
+pub const LIST: Sql = Sql {
+    name: "posts.list",
+    text: "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
+           FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
+             AND (?3 IS NULL OR EXISTS \
+                   (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND t.state = ?3)) \
+           ORDER BY created_at DESC, id DESC LIMIT ?4",
+};
+pub const TARGET_CONNECTION: Sql = Sql {
+    name: "posts.target_connection",
+    text: "SELECT c.id, c.grant_id, c.end_user_ref, g.provider FROM connections c \
+           JOIN grants g ON g.id = c.grant_id \
+           WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.disconnected_at IS NULL",
+};
+pub const INSERT: Sql = Sql {
+    name: "posts.insert",
+    text: "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
+             request_digest, created_at, media) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+           ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+};
+pub const BUSY_SLOTS: Sql = Sql {
+    name: "posts.busy_slots",
+    text: "SELECT not_before FROM post_targets WHERE tenant_id = ?1 AND provider = ?2 \
+             AND content_hash = ?3 AND not_before BETWEEN ?4 AND ?5 \
+             AND state NOT IN (?6, ?7)",
+};
+pub const INSERT_TARGET: Sql = Sql {
+    name: "posts.insert_target",
+    text: "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, \
+             provider, content_hash, state, not_before, enqueued_at, created_at, updated_at, \
+             preflight_due) \
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12 \
+           WHERE EXISTS (SELECT 1 FROM posts WHERE id = ?2)",
+};
+pub const RETRY: Sql = Sql {
+    name: "posts.retry",
+    text: "UPDATE post_targets SET state = ?3, not_before = ?1, enqueued_at = ?1, \
+             attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1, \
+             progress = CASE WHEN state = ?4 THEN NULL ELSE progress END \
+           WHERE post_id = ?2 AND state IN (?4, ?5) RETURNING id, not_before",
+};
+pub const RETRY_UNCONFIRMED: Sql = Sql {
+    name: "posts.retry_unconfirmed",
+    text: "UPDATE post_targets SET state = ?3, not_before = ?1, enqueued_at = ?1, \
+             reason = NULL, last_error = NULL, updated_at = ?1, progress = NULL, \
+             recheck_at = NULL \
+           WHERE id = ?2 AND state = ?4 RETURNING id, not_before",
+};
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub const STATEMENTS: &[&Sql] = &[
+    &FIND,
+    &TARGETS,
+    &BY_KEY,
+    &LIST,
+    &TARGET_CONNECTION,
+    &INSERT,
+    &BUSY_SLOTS,
+    &INSERT_TARGET,
+    &RETRY,
+    &RETRY_UNCONFIRMED,
+];
+
+fn state(s: TargetState) -> Param {
+    s.as_str().into()
+}
+
+/// The tenant's post (`POST_COLUMNS`).
+pub fn find(post_id: &str, tenant_id: &str) -> Statement {
+    debug_assert!(FIND.text.contains(POST_COLUMNS));
+    FIND.bind(vec![post_id.into(), tenant_id.into()])
+}
+
+/// A post's targets, in the order they go out.
+pub fn targets(post_id: &str) -> Statement {
+    TARGETS.bind(vec![post_id.into()])
+}
+
+/// The tenant's post stored under an idempotency key (`id, request_digest`).
+pub fn by_key(tenant_id: &str, key: &str) -> Statement {
+    BY_KEY.bind(vec![tenant_id.into(), key.into()])
+}
+
+/// The tenant's newest posts, of one end user and with a target in one state if asked.
+pub fn list(
+    tenant_id: &str,
+    end_user_ref: Option<&str>,
+    with_target: Option<TargetState>,
+    limit: i64,
+) -> Statement {
+    LIST.bind(vec![
+        tenant_id.into(),
+        end_user_ref.into(),
+        with_target.map(TargetState::as_str).into(),
+        limit.into(),
+    ])
+}
+
+/// A live connection of the tenant a post may go to (`id, grant_id, end_user_ref, provider`).
+pub fn target_connection(connection_id: &str, tenant_id: &str) -> Statement {
+    TARGET_CONNECTION.bind(vec![connection_id.into(), tenant_id.into()])
+}
+
+/// A post to store.
+pub struct NewPost<'a> {
+    pub id: &'a str,
+    pub tenant_id: &'a str,
+    pub end_user_ref: &'a str,
+    pub text: &'a str,
+    pub publish_at: Timestamp,
+    pub idempotency_key: &'a str,
+    pub request_digest: &'a str,
+    /// The media list as JSON, if any.
+    pub media: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// Stores a post, unless the key is taken (0 rows changed: another request won).
+pub fn insert(p: &NewPost<'_>) -> Statement {
+    INSERT.bind(vec![
+        p.id.into(),
+        p.tenant_id.into(),
+        p.end_user_ref.into(),
+        p.text.into(),
+        p.publish_at.into(),
+        p.idempotency_key.into(),
+        p.request_digest.into(),
+        p.now.into(),
+        p.media.into(),
+    ])
+}
+
+/// The slots (`not_before`) of live sends of the same content to the same platform between
+/// `from` and `to`: identical sends are staggered.
+pub fn busy_slots(
+    tenant_id: &str,
+    provider: &str,
+    content_hash: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Statement {
+    BUSY_SLOTS.bind(vec![
+        tenant_id.into(),
+        provider.into(),
+        content_hash.into(),
+        from.into(),
+        to.into(),
+        state(Cancelled),
+        state(Failed),
+    ])
+}
+
+/// A target to store, in the post's batch.
+pub struct NewTarget<'a> {
+    pub id: &'a str,
+    pub post_id: &'a str,
+    pub tenant_id: &'a str,
+    pub connection_id: &'a str,
+    pub grant_id: &'a str,
+    pub provider: &'a str,
+    pub content_hash: &'a str,
+    /// `Queued` (sent to the queue now) or `Scheduled` (the minute dispatch sends it).
+    pub state: TargetState,
+    pub not_before: Timestamp,
+    /// The pre-flight: when its grant must be checked by (the grant's object clears it).
+    pub check_by: Timestamp,
+    pub now: Timestamp,
+}
+
+/// Stores a target if its post was stored (the batch's insert may have lost the key race).
+pub fn insert_target(t: &NewTarget<'_>) -> Statement {
+    let enqueued_at = (t.state == Queued).then_some(t.now);
+    debug_assert!(matches!(t.state, Queued | Scheduled));
+    INSERT_TARGET.bind(vec![
+        t.id.into(),
+        t.post_id.into(),
+        t.tenant_id.into(),
+        t.connection_id.into(),
+        t.grant_id.into(),
+        t.provider.into(),
+        t.content_hash.into(),
+        state(t.state),
+        t.not_before.into(),
+        enqueued_at.into(),
+        t.now.into(),
+        t.check_by.into(),
+    ])
+}
+
+/// The post's failed and parked targets back to the queue, due `now`, their count started
+/// over (a failed one's progress dropped); returns `id, not_before` of each moved.
+pub fn retry(post_id: &str, now: Timestamp) -> Statement {
+    RETRY.bind(vec![
+        now.into(),
+        post_id.into(),
+        state(Queued),
+        state(Failed),
+        state(Parked),
+    ])
+}
+
+/// An unconfirmed target sent again, due `now`; returns `id, not_before` if it moved.
+pub fn retry_unconfirmed(target_id: &str, now: Timestamp) -> Statement {
+    RETRY_UNCONFIRMED.bind(vec![
+        now.into(),
+        target_id.into(),
+        state(Queued),
+        state(Unconfirmed),
+    ])
+}
