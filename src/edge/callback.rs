@@ -7,8 +7,7 @@
 //! a page; after, it redirects to the session's return URL with an `error` code.
 
 use super::connect::VERIFIER_PURPOSE;
-use super::d1::changes;
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
 use super::flow::{self, finish, Stop};
 use super::grants::{self, NewConnection, StoreGrant, StoreOutcome};
 use super::platform::ExchangeError;
@@ -25,6 +24,7 @@ use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
 use crate::core::pages::Page;
 use crate::core::query::with_params;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use worker::{Env, Request, Response};
 
@@ -72,15 +72,7 @@ async fn find_session(
         return Ok(None);
     };
     let session: Option<Session> = bindings::db(env)?
-        .prepare(
-            "SELECT o.connect_session_id, o.binding_hash, o.verifier_ciphertext, o.key_id, \
-               o.redirect_uri, o.expires_at, c.tenant_id, c.provider, c.end_user_ref, c.return_url, \
-               c.reconnect_grant_id, c.reconnect_epoch, c.reconnect_nonce \
-             FROM oauth_sessions o JOIN connect_sessions c ON c.id = o.connect_session_id \
-             WHERE o.state_hash = ?1",
-        )
-        .bind(&[state_hash.as_str().into()])?
-        .first(None)
+        .first(store::sessions::find_oauth(&state_hash))
         .await?;
     Ok(session.map(|s| (state_hash, s)))
 }
@@ -96,18 +88,14 @@ async fn complete(
     let db = bindings::db(env)?;
     // Single use: whatever happens next, this state cannot be presented again.
     let consumed = db
-        .prepare(
-            "UPDATE oauth_sessions SET consumed_at = ?1 WHERE state_hash = ?2 AND consumed_at IS NULL",
-        )
-        .bind(&[ms(now), state_hash.into()])?
-        .run()
+        .write(store::sessions::consume_oauth(state_hash, now))
         .await?;
     let origin = public_url::origin(env, req)
         .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
     let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
     let facts = SessionFacts {
         expires_at: time(session.expires_at),
-        consumed_now: changes(&consumed) == 1,
+        consumed_now: consumed == 1,
         binding_hash: session.binding_hash.clone(),
     };
     let code = check(params, &facts, cookie.as_deref(), now)?;
@@ -299,19 +287,13 @@ async fn same_account_grant(
         id: String,
     }
     let existing: Option<Existing> = db
-        .prepare(
-            "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 AND provider_account_id = ?3 \
-               AND client_id = ?4 AND end_user_ref = ?5 AND token_ciphertext IS NOT NULL \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(&[
-            session.tenant_id.as_str().into(),
-            provider.into(),
-            account_id.into(),
-            client_id.into(),
-            session.end_user_ref.as_str().into(),
-        ])?
-        .first(None)
+        .first(store::grants::same_account(
+            &session.tenant_id,
+            provider,
+            account_id,
+            client_id,
+            &session.end_user_ref,
+        ))
         .await?;
     Ok(existing.map(|e| e.id))
 }

@@ -2,8 +2,7 @@
 //! /connect/{secret}` opens it: binding cookie, OAuth session (state and PKCE verifier, sealed),
 //! then a redirect to the platform's consent page. The rules are in `core::connect_sessions`.
 
-use super::d1::changes;
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
 use super::flow::{self, finish, Stop};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
@@ -20,6 +19,7 @@ use crate::core::flow_errors::FlowError;
 use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::log::LogLine;
 use crate::core::pkce;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{D1Database, Env, Request, Response};
@@ -63,21 +63,18 @@ pub async fn create_session(
     let secret = new_secret()?;
     let id = new_id(kind::CONNECT_SESSION)?;
     let expires_at = now.plus_millis(LINK_TTL_MS);
-    db.prepare(
-        "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
-           return_url, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .bind(&[
-        id.as_str().into(),
-        sha256_hex(&secret).into(),
-        caller.tenant_id.as_str().into(),
-        spec.name.as_str().into(),
-        valid.end_user_ref.as_str().into(),
-        valid.return_url.as_str().into(),
-        ms(now),
-        ms(expires_at),
-    ])?
-    .run()
+    db.write(store::sessions::create_connect(
+        &store::sessions::NewConnect {
+            id: &id,
+            token_hash: &sha256_hex(&secret),
+            tenant_id: &caller.tenant_id,
+            provider: &spec.name,
+            end_user_ref: &valid.end_user_ref,
+            return_url: &valid.return_url,
+            now,
+            expires_at,
+        },
+    ))
     .await?;
     Ok(respond::json(
         201,
@@ -138,24 +135,12 @@ async fn claim(
 ) -> Result<Result<OpenedSession, (Stop, Option<String>)>, Stop> {
     let db = bindings::db(env)?;
     let opened: Option<OpenedSession> = db
-        .prepare(
-            "UPDATE connect_sessions SET opened_at = ?1 \
-             WHERE token_hash = ?2 AND opened_at IS NULL AND expires_at > ?1 \
-             RETURNING id, tenant_id, provider, return_url",
-        )
-        .bind(&[ms(now), token_hash.into()])?
-        .first(None)
+        .first(store::sessions::open_connect(token_hash, now))
         .await?;
     if let Some(session) = opened {
         return Ok(Ok(session));
     }
-    let found: Option<FoundSession> = db
-        .prepare(
-            "SELECT expires_at, opened_at, return_url FROM connect_sessions WHERE token_hash = ?1",
-        )
-        .bind(&[token_hash.into()])?
-        .first(None)
-        .await?;
+    let found: Option<FoundSession> = db.first(store::sessions::find_connect(token_hash)).await?;
     Ok(Err(match found {
         None => (Stop::new(FlowError::UnknownConnectLink), None),
         Some(s) => {
@@ -202,24 +187,18 @@ pub(super) async fn start_oauth(
     )?;
     let redirect_uri = public_url::callback_url(&origin);
     let inserted = db
-        .prepare(
-            "INSERT INTO oauth_sessions (state_hash, connect_session_id, binding_hash, \
-               verifier_ciphertext, key_id, redirect_uri, created_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&[
-            state_hash.as_str().into(),
-            session.id.as_str().into(),
-            sha256_hex(&cookie).into(),
-            sealed.blob.as_str().into(),
-            sealed.key_id.as_str().into(),
-            redirect_uri.as_str().into(),
-            ms(now),
-            ms(now.plus_millis(OAUTH_TTL_MS)),
-        ])?
-        .run()
+        .write(store::sessions::create_oauth(&store::sessions::NewOauth {
+            state_hash: &state_hash,
+            connect_session_id: &session.id,
+            binding_hash: &sha256_hex(&cookie),
+            verifier_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            redirect_uri: &redirect_uri,
+            now,
+            expires_at: now.plus_millis(OAUTH_TTL_MS),
+        }))
         .await?;
-    if changes(&inserted) != 1 {
+    if inserted != 1 {
         return Err(Stop::because(
             FlowError::Internal,
             "the OAuth session was not stored",

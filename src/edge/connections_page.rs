@@ -6,8 +6,7 @@
 //! checking that what it names belongs to the session's end user. A connection or post of
 //! another end user is "gone", exactly like one that does not exist.
 
-use super::d1::changes;
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
 use super::flow::finish;
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
@@ -25,6 +24,7 @@ use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::posts::{Resolution, TargetState};
 use crate::core::query;
 use crate::core::routes::{PageButton, PageRoute};
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -110,13 +110,7 @@ async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Opt
         csrf: String,
     }
     let row: Option<Row> = bindings::db(env)?
-        .prepare(
-            "SELECT s.id, s.tenant_id, s.end_user_ref, s.csrf FROM page_sessions s \
-             JOIN tenants t ON t.id = s.tenant_id \
-             WHERE s.secret_hash = ?1 AND s.expires_at > ?2 AND t.deleted_at IS NULL",
-        )
-        .bind(&[sha256_hex(&secret).into(), ms(now)])?
-        .first(None)
+        .first(store::sessions::page(&sha256_hex(&secret), now))
         .await?;
     Ok(row.map(|r| Session {
         id: r.id,
@@ -136,24 +130,18 @@ async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled 
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     let secret = new_secret()?;
     let inserted = bindings::db(env)?
-        .prepare(
-            "INSERT OR IGNORE INTO page_sessions (id, link_nonce, secret_hash, tenant_id, \
-               end_user_ref, csrf, created_at, expires_at) \
-             SELECT ?1, ?2, ?3, id, ?4, ?5, ?6, ?7 FROM tenants WHERE id = ?8 AND deleted_at IS NULL",
-        )
-        .bind(&[
-            new_id(kind::PAGE_SESSION)?.into(),
-            claims.nonce.as_str().into(),
-            sha256_hex(&secret).into(),
-            claims.end_user_ref.as_str().into(),
-            new_secret()?.into(),
-            ms(now),
-            ms(now.plus_millis(SESSION_TTL_MS)),
-            claims.tenant_id.as_str().into(),
-        ])?
-        .run()
+        .write(store::sessions::open_page(&store::sessions::NewPage {
+            id: &new_id(kind::PAGE_SESSION)?,
+            link_nonce: &claims.nonce,
+            secret_hash: &sha256_hex(&secret),
+            tenant_id: &claims.tenant_id,
+            end_user_ref: &claims.end_user_ref,
+            csrf: &new_secret()?,
+            now,
+            expires_at: now.plus_millis(SESSION_TTL_MS),
+        }))
         .await?;
-    if changes(&inserted) != 1 {
+    if inserted != 1 {
         return Ok(link_refusal(PageLinkError::Used)?);
     }
     Ok(respond::redirect(
@@ -239,23 +227,12 @@ async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Ha
         external_id: String,
     }
     let targets: Vec<TargetRow> = db
-        .prepare(
-            "SELECT p.id AS post_id, p.text, p.created_at, t.id, t.provider, t.state, \
-               t.last_error, c.username, c.display_name, c.external_id \
-             FROM posts p JOIN post_targets t ON t.post_id = p.id \
-             JOIN connections c ON c.id = t.connection_id \
-             WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 \
-               AND t.state IN ('failed', 'parked', 'unconfirmed') \
-             ORDER BY p.created_at DESC, p.id, t.id LIMIT ?3",
-        )
-        .bind(&[
-            session.tenant_id.as_str().into(),
-            session.end_user_ref.as_str().into(),
-            f64::from(POST_TARGETS_SHOWN).into(),
-        ])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::posts::needing_attention(
+            &session.tenant_id,
+            &session.end_user_ref,
+            POST_TARGETS_SHOWN,
+        ))
+        .await?;
     let mut posts: Vec<PostView> = Vec::new();
     for t in targets {
         let Some(state) = TargetState::parse(&t.state) else {
@@ -305,7 +282,7 @@ async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Ha
 }
 
 /// The most post targets the page lists (newest posts first).
-const POST_TARGETS_SHOWN: u32 = 200;
+const POST_TARGETS_SHOWN: i64 = 200;
 
 /// A button's form, once its origin and CSRF token check out; otherwise the refusal page.
 async fn checked_form(
@@ -454,9 +431,7 @@ async fn owns_connection(
 ) -> worker::Result<bool> {
     exists(
         db,
-        "SELECT 1 AS found FROM connections WHERE id = ?1 AND tenant_id = ?2 AND end_user_ref = ?3 \
-           AND disconnected_at IS NULL",
-        &[id, &session.tenant_id, &session.end_user_ref],
+        store::connections::owned_by_end_user(id, &session.tenant_id, &session.end_user_ref),
     )
     .await
 }
@@ -464,8 +439,7 @@ async fn owns_connection(
 async fn owns_post(db: &worker::D1Database, session: &Session, id: &str) -> worker::Result<bool> {
     exists(
         db,
-        "SELECT 1 AS found FROM posts WHERE id = ?1 AND tenant_id = ?2 AND end_user_ref = ?3",
-        &[id, &session.tenant_id, &session.end_user_ref],
+        store::posts::owned_by_end_user(id, &session.tenant_id, &session.end_user_ref),
     )
     .await
 }
@@ -478,15 +452,17 @@ async fn owns_target(
 ) -> worker::Result<bool> {
     exists(
         db,
-        "SELECT 1 AS found FROM post_targets t JOIN posts p ON p.id = t.post_id \
-         WHERE t.id = ?1 AND p.id = ?2 AND p.tenant_id = ?3 AND p.end_user_ref = ?4",
-        &[target, post, &session.tenant_id, &session.end_user_ref],
+        store::posts::target_owned_by_end_user(
+            target,
+            post,
+            &session.tenant_id,
+            &session.end_user_ref,
+        ),
     )
     .await
 }
 
-async fn exists(db: &worker::D1Database, sql: &str, values: &[&str]) -> worker::Result<bool> {
-    let bound: Vec<wasm_bindgen::JsValue> = values.iter().map(|v| (*v).into()).collect();
-    let found: Option<f64> = db.prepare(sql).bind(&bound)?.first(Some("found")).await?;
+async fn exists(db: &worker::D1Database, query: store::Statement) -> worker::Result<bool> {
+    let found = db.run(query).await?.first();
     Ok(found.is_some())
 }

@@ -57,6 +57,7 @@ macro_rules! internal_from {
 }
 internal_from!(
     worker::Error,
+    crate::store::StoreError,
     serde_json::Error,
     CryptoError,
     RandomUnavailable

@@ -10,7 +10,6 @@
 //!   history). Meta requires the answer `{"url", "confirmation_code"}`; the URL is
 //!   `GET /platforms/{provider}/data-deletion/{code}`, a page saying what was done.
 
-use super::d1_time::bind as ms;
 use super::grant_object::disconnect::DisconnectAsk;
 use super::grant_object::protocol::GrantObjectClient;
 use super::grants::{self, current, Memory};
@@ -26,6 +25,7 @@ use crate::core::log::LogLine;
 use crate::core::pages::Page;
 use crate::core::refresh_failure::DeadReason;
 use crate::core::signed_request::{self, SignedRequest};
+use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{D1Database, Env, Request};
@@ -99,14 +99,11 @@ async fn grants_of(
     client_id: &str,
     user_id: &str,
 ) -> worker::Result<Vec<GrantRow>> {
-    db.prepare(
-        "SELECT id FROM grants WHERE provider = ?1 AND client_id = ?2 \
-           AND provider_account_id = ?3 AND token_ciphertext IS NOT NULL",
-    )
-    .bind(&[spec.name.as_str().into(), client_id.into(), user_id.into()])?
-    .all()
-    .await?
-    .results()
+    Ok(db
+        .all(store::grants::of_platform_user(
+            &spec.name, client_id, user_id,
+        ))
+        .await?)
 }
 
 /// `POST /platforms/{provider}/deauthorize`.
@@ -150,15 +147,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             id: String,
             tenant_id: String,
         }
-        let live: Vec<Connection> = db
-            .prepare(
-                "SELECT id, tenant_id FROM connections \
-                 WHERE grant_id = ?1 AND disconnected_at IS NULL",
-            )
-            .bind(&[grant.id.as_str().into()])?
-            .all()
-            .await?
-            .results()?;
+        let live: Vec<Connection> = db.all(store::connections::live_of_grant(&grant.id)).await?;
         for c in live {
             let ask = DisconnectAsk {
                 grant_id: grant.id.clone(),
@@ -177,21 +166,18 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
     }
     let code = crate::core::ids::new_id(crate::core::ids::kind::DELETION)?;
     let status = if failed == 0 { "complete" } else { "partial" };
-    db.prepare(
-        "INSERT INTO data_deletions (code, provider, user_hash, grants, connections, status, \
-           requested_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .bind(&[
-        code.as_str().into(),
-        spec.name.as_str().into(),
-        sha256_hex(&signed.user_id).into(),
-        super::d1::int(found.len() as i64),
-        super::d1::int(disconnected.into()),
-        status.into(),
-        ms(now),
-        super::d1_time::bind_opt((failed == 0).then_some(now)),
-    ])?
-    .run()
+    db.write(store::operations::record_deletion(
+        &store::operations::Deletion {
+            code: &code,
+            provider: &spec.name,
+            user_hash: &sha256_hex(&signed.user_id),
+            grants: found.len() as i64,
+            connections: disconnected.into(),
+            status,
+            requested_at: now,
+            completed_at: (failed == 0).then_some(now),
+        },
+    ))
     .await?;
     logging::emit(
         &LogLine::info("meta.data_deletion", clock::real_now())
@@ -222,12 +208,7 @@ pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
         requested_at: f64,
     }
     let row: Option<Row> = bindings::db(env)?
-        .prepare(
-            "SELECT status, connections, requested_at FROM data_deletions \
-             WHERE code = ?1 AND provider = ?2",
-        )
-        .bind(&[code.into(), provider.into()])?
-        .first(None)
+        .first(store::operations::deletion(code, provider))
         .await?;
     let page = match row {
         None => Page::new(

@@ -7,7 +7,6 @@
 //! nonce in the same batch that restores the grant (`grants::store_in_object`). Opening the
 //! page or abandoning the consent leaves the link usable.
 
-use super::d1_time::bind as ms;
 use super::flow::{finish, Stop};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
@@ -23,6 +22,7 @@ use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::origin::Origin;
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::reconnect_links::{self, LinkClaims, LinkError};
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{D1Database, Env, Request, Response};
@@ -74,17 +74,11 @@ pub(super) async fn mint(
         epoch: f64,
     }
     let row: Option<Row> = db
-        .prepare(
-            "SELECT c.grant_id, g.epoch FROM connections c JOIN grants g ON g.id = c.grant_id \
-             WHERE c.id = ?1 AND c.tenant_id = ?2 AND (?3 IS NULL OR c.end_user_ref = ?3) \
-               AND c.disconnected_at IS NULL AND g.token_ciphertext IS NOT NULL",
-        )
-        .bind(&[
-            connection_id.into(),
-            tenant_id.into(),
-            super::d1::text_or_null(end_user),
-        ])?
-        .first(None)
+        .first(store::connections::reconnectable(
+            connection_id,
+            tenant_id,
+            end_user,
+        ))
         .await?;
     let Some(row) = row else {
         return Ok(None);
@@ -125,20 +119,12 @@ async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
         consumed: f64,
     }
     let row: Option<Row> = bindings::db(env)?
-        .prepare(
-            "SELECT g.epoch, g.provider, g.end_user_ref, (g.token_ciphertext IS NOT NULL) AS has_tokens, \
-               c.display_name, c.username, (c.disconnected_at IS NULL) AS live, \
-               EXISTS (SELECT 1 FROM reconnect_nonces n WHERE n.nonce = ?3) AS consumed \
-             FROM grants g JOIN connections c ON c.grant_id = g.id AND c.id = ?4 \
-             WHERE g.id = ?1 AND g.tenant_id = ?2",
-        )
-        .bind(&[
-            claims.grant_id.as_str().into(),
-            claims.tenant_id.as_str().into(),
-            claims.nonce.as_str().into(),
-            claims.connection_id.as_str().into(),
-        ])?
-        .first(None)
+        .first(store::connections::reconnect_link_standing(
+            &claims.grant_id,
+            &claims.tenant_id,
+            &claims.nonce,
+            &claims.connection_id,
+        ))
         .await?;
     let epoch = row
         .as_ref()
@@ -226,26 +212,23 @@ pub(super) async fn begin(
     let db = bindings::db(env)?;
     let id = new_id(kind::CONNECT_SESSION)?;
     // The session is opened at once: nobody holds a secret for it.
-    db.prepare(
-        "INSERT INTO connect_sessions (id, token_hash, tenant_id, provider, end_user_ref, \
-           return_url, created_at, expires_at, opened_at, reconnect_grant_id, \
-           reconnect_epoch, reconnect_nonce) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, ?6, ?8, ?9, ?10)",
-    )
-    .bind(&[
-        id.as_str().into(),
-        sha256_hex(&new_secret()?).into(),
-        usable.claims.tenant_id.as_str().into(),
-        usable.provider.as_str().into(),
-        usable.end_user_ref.as_str().into(),
-        ms(now),
-        ms(now.plus_millis(LINK_TTL_MS)),
-        usable.claims.grant_id.as_str().into(),
-        super::d1::int(usable.claims.epoch),
-        usable.claims.nonce.as_str().into(),
-        return_url.into(),
-    ])?
-    .run()
+    db.write(store::sessions::create_reconnect(
+        &store::sessions::NewReconnect {
+            session: store::sessions::NewConnect {
+                id: &id,
+                token_hash: &sha256_hex(&new_secret()?),
+                tenant_id: &usable.claims.tenant_id,
+                provider: &usable.provider,
+                end_user_ref: &usable.end_user_ref,
+                return_url,
+                now,
+                expires_at: now.plus_millis(LINK_TTL_MS),
+            },
+            grant_id: &usable.claims.grant_id,
+            epoch: usable.claims.epoch,
+            nonce: &usable.claims.nonce,
+        },
+    ))
     .await?;
     let session = connect::OpenedSession {
         id,

@@ -17,6 +17,7 @@ use crate::core::grant_tokens::TokenRequest;
 use crate::core::isolate_cache::IsolateCache;
 use crate::core::query;
 use crate::core::routes::TenantRoute;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -188,13 +189,8 @@ pub(super) struct ConnectionRow {
     created_at: f64,
 }
 
-const CONNECTION_SELECT: &str =
-    "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-    c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
-    g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-    g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
-    FROM connections c JOIN grants g ON g.id = c.grant_id \
-    WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL";
+/// The most events one connection's history answers.
+const EVENTS_SHOWN: i64 = 1_000;
 
 impl ConnectionRow {
     fn health(&self, warnings: Warnings, now: Timestamp) -> Health {
@@ -282,19 +278,12 @@ pub(super) async fn connections_of(
     end_user: Option<&str>,
     now: Timestamp,
 ) -> worker::Result<Vec<(ConnectionRow, Health)>> {
-    let rows: Vec<ConnectionRow> = match end_user {
-        Some(end_user) => db
-            .prepare(format!(
-                "{CONNECTION_SELECT} AND c.end_user_ref = ?2 ORDER BY c.created_at"
-            ))
-            .bind(&[tenant_id.into(), end_user.into()])?,
-        None => db
-            .prepare(format!("{CONNECTION_SELECT} ORDER BY c.created_at"))
-            .bind(&[tenant_id.into()])?,
-    }
-    .all()
-    .await?
-    .results()?;
+    let rows: Vec<ConnectionRow> = db
+        .all(match end_user {
+            Some(end_user) => store::connections::list_for_end_user(tenant_id, end_user),
+            None => store::connections::list_for_tenant(tenant_id),
+        })
+        .await?;
     let warn = bindings::warnings(env);
     Ok(rows
         .into_iter()
@@ -311,20 +300,19 @@ pub(super) async fn live_grant_of(
     caller: &Caller,
     id: &str,
 ) -> worker::Result<Option<String>> {
-    db.prepare(
-        "SELECT grant_id FROM connections \
-         WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
-    )
-    .bind(&[id.into(), caller.tenant_id.as_str().into()])?
-    .first(Some("grant_id"))
-    .await
+    let row = db
+        .run(store::connections::live_grant(id, &caller.tenant_id))
+        .await?;
+    Ok(row
+        .first()
+        .map(|r| r.text("grant_id"))
+        .transpose()
+        .map_err(|e| worker::Error::RustError(e.to_string()))?)
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
     let row: Option<ConnectionRow> = db
-        .prepare(format!("{CONNECTION_SELECT} AND c.id = ?2"))
-        .bind(&[caller.tenant_id.as_str().into(), id.into()])?
-        .first(None)
+        .first(store::connections::find_for_tenant(&caller.tenant_id, id))
         .await?;
     // Another tenant's connection is "not found" too: its existence is not ours to reveal.
     Ok(row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?)
@@ -382,14 +370,12 @@ async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handle
         occurred_at: f64,
     }
     let events: Vec<Event> = db
-        .prepare(
-            "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
-             WHERE connection_id = ?1 AND tenant_id = ?2 ORDER BY seq LIMIT 1000",
-        )
-        .bind(&[row.id.as_str().into(), caller.tenant_id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::events::of_connection(
+            &row.id,
+            &caller.tenant_id,
+            EVENTS_SHOWN,
+        ))
+        .await?;
     let listed: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -432,11 +418,7 @@ async fn connection_home(db: &D1Database, id: &str) -> worker::Result<Option<Con
     if let Some(home) = CONNECTION_HOMES.with(|homes| homes.borrow().get(id, real_now)) {
         return Ok(Some(home));
     }
-    let found: Option<ConnectionHome> = db
-        .prepare("SELECT tenant_id, grant_id, external_id FROM connections WHERE id = ?1")
-        .bind(&[id.into()])?
-        .first(None)
-        .await?;
+    let found: Option<ConnectionHome> = db.first(store::connections::home(id)).await?;
     if let Some(home) = &found {
         CONNECTION_HOMES.with(|homes| homes.borrow_mut().put(id, home.clone(), real_now));
     }

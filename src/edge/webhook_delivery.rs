@@ -7,8 +7,7 @@
 //! attempt in D1 and retries through the queue with the policy's delay, until the policy's
 //! window is over: then the row is `failed` (and can be redelivered by hand).
 
-use super::d1::int;
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
 use super::http_client;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
@@ -16,8 +15,9 @@ use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links;
 use crate::core::webhook_payload::{self, EventRecord};
-use crate::core::webhook_retry::{AfterFailure, RetryPolicy, MAX_QUEUE_DELAY_SECS};
+use crate::core::webhook_retry::{AfterFailure, DeliveryStatus, RetryPolicy, MAX_QUEUE_DELAY_SECS};
 use crate::core::webhook_signature::WebhookSecret;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use worker::Env;
 
@@ -71,37 +71,15 @@ pub async fn deliver(env: &Env, delivery_id: &str, now: Timestamp) -> Step {
 
 async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result<Step> {
     let db = bindings::db(env)?;
-    let found: Option<Pending> = db
-        .prepare(
-            "SELECT d.status, d.attempts, d.first_attempt_at, e.id AS event_id, e.type AS kind, \
-               e.seq, e.colour, e.reason, e.message, e.occurred_at, e.body, e.connection_id, \
-               e.grant_id, e.tenant_id, c.end_user_ref, g.provider, g.epoch, \
-               w.id AS endpoint_id, w.url, w.secret_ciphertext, w.key_id, \
-               w.deleted_at AS endpoint_deleted \
-             FROM webhook_deliveries d \
-             JOIN events e ON e.id = d.event_id \
-             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             LEFT JOIN connections c ON c.id = e.connection_id \
-             LEFT JOIN grants g ON g.id = e.grant_id \
-             WHERE d.id = ?1",
-        )
-        .bind(&[delivery_id.into()])?
-        .first(None)
-        .await?;
+    let found: Option<Pending> = db.first(store::webhooks::to_attempt(delivery_id)).await?;
     let Some(p) = found else {
         return Ok(Step::Done);
     };
-    if p.status != "pending" {
+    if p.status != DeliveryStatus::Pending.as_str() {
         return Ok(Step::Done);
     }
     if p.endpoint_deleted.is_some() {
-        db.prepare(
-            "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was deleted' \
-             WHERE id = ?1 AND status = 'pending'",
-        )
-        .bind(&[delivery_id.into()])?
-        .run()
-        .await?;
+        db.write(store::webhooks::fail_pending(delivery_id)).await?;
         return Ok(Step::Done);
     }
     let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
@@ -146,35 +124,27 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
         false => Some(policy.after_failure(attempts, now.as_millis() - first.as_millis())),
     };
     let (new_status, next_at) = match next {
-        None => ("delivered", now),
-        Some(AfterFailure::GiveUp) => ("failed", now),
-        Some(AfterFailure::RetryIn(delay)) => ("pending", now.plus_millis(delay)),
+        None => (DeliveryStatus::Delivered, now),
+        Some(AfterFailure::GiveUp) => (DeliveryStatus::Failed, now),
+        Some(AfterFailure::RetryIn(delay)) => (DeliveryStatus::Pending, now.plus_millis(delay)),
     };
     let error = error
         .or_else(|| (!delivered).then(|| format!("the endpoint answered {}", status.unwrap_or(0))));
-    db.prepare(
-        "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, \
-           first_attempt_at = COALESCE(first_attempt_at, ?3), last_attempt_at = ?4, \
-           last_status = ?5, last_error = ?6, next_attempt_at = ?7, enqueued_at = ?4, \
-           delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 ELSE delivered_at END \
-         WHERE id = ?8 AND status = 'pending'",
-    )
-    .bind(&[
-        new_status.into(),
-        int(i64::from(attempts)),
-        ms(first),
-        ms(now),
-        status.map_or(worker::wasm_bindgen::JsValue::NULL, |s| int(i64::from(s))),
-        super::d1::text_or_null(error.as_deref()),
-        ms(next_at),
-        delivery_id.into(),
-    ])?
-    .run()
+    db.write(store::webhooks::record_attempt(&store::webhooks::Attempt {
+        delivery_id,
+        status: new_status,
+        attempts,
+        first_attempt_at: first,
+        http_status: status,
+        error: error.as_deref(),
+        next_attempt_at: next_at,
+        now,
+    }))
     .await?;
     let line = match new_status {
-        "delivered" => LogLine::info("webhook.delivered", now),
-        "failed" => LogLine::warn("webhook.gave_up", now),
-        _ => LogLine::info("webhook.retrying", now),
+        DeliveryStatus::Delivered => LogLine::info("webhook.delivered", now),
+        DeliveryStatus::Failed => LogLine::warn("webhook.gave_up", now),
+        DeliveryStatus::Pending => LogLine::info("webhook.retrying", now),
     };
     logging::emit(
         &line
@@ -222,19 +192,13 @@ async fn freeze_body(
         },
         link.as_deref(),
     );
-    db.prepare("UPDATE events SET body = ?1 WHERE id = ?2 AND body IS NULL")
-        .bind(&[body.as_str().into(), p.event_id.as_str().into()])?
-        .run()
+    db.write(store::webhooks::freeze_body(&p.event_id, &body))
         .await?;
     #[derive(Deserialize)]
     struct Stored {
         body: Option<String>,
     }
-    let stored: Option<Stored> = db
-        .prepare("SELECT body FROM events WHERE id = ?1")
-        .bind(&[p.event_id.as_str().into()])?
-        .first(None)
-        .await?;
+    let stored: Option<Stored> = db.first(store::webhooks::body(&p.event_id)).await?;
     Ok(stored.and_then(|s| s.body).unwrap_or(body))
 }
 

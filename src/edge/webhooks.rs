@@ -2,8 +2,7 @@
 //! `/v1/webhook-deliveries/{id}/redeliver`). The rules are in `core::webhook_endpoints`; the
 //! delivery itself in `webhook_delivery`.
 
-use super::d1::changes;
-use super::d1_time::{bind as ms, json as at};
+use super::d1_time::json as at;
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use super::webhook_delivery::SECRET_PURPOSE;
@@ -14,7 +13,9 @@ use crate::core::crypto::Binding;
 use crate::core::ids::{kind, new_id};
 use crate::core::query;
 use crate::core::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
+use crate::core::webhook_retry::DeliveryStatus;
 use crate::core::webhook_signature::WebhookSecret;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
@@ -55,11 +56,7 @@ pub async fn create(
         n: f64,
     }
     let count: Option<Count> = db
-        .prepare(
-            "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE tenant_id = ?1 AND deleted_at IS NULL",
-        )
-        .bind(&[caller.tenant_id.as_str().into()])?
-        .first(None)
+        .first(store::webhooks::count_live(&caller.tenant_id))
         .await?;
     if count.map_or(0.0, |c| c.n) >= MAX_PER_TENANT as f64 {
         return Err(ApiError::new(
@@ -80,21 +77,16 @@ pub async fn create(
         },
         shown.as_bytes(),
     )?;
-    db.prepare(
-        "INSERT INTO webhook_endpoints (id, tenant_id, url, description, event_types, \
-           secret_ciphertext, key_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .bind(&[
-        id.as_str().into(),
-        caller.tenant_id.as_str().into(),
-        valid.url.as_str().into(),
-        super::d1::text_or_null(valid.description.as_deref()),
-        valid.event_types.as_str().into(),
-        sealed.blob.as_str().into(),
-        sealed.key_id.as_str().into(),
-        ms(now),
-    ])?
-    .run()
+    db.write(store::webhooks::create(&store::webhooks::NewEndpoint {
+        id: &id,
+        tenant_id: &caller.tenant_id,
+        url: &valid.url,
+        description: valid.description.as_deref(),
+        event_types: &valid.event_types,
+        secret_ciphertext: &sealed.blob,
+        key_id: sealed.key_id.as_str(),
+        now,
+    }))
     .await?;
     let row = EndpointRow {
         id,
@@ -108,26 +100,16 @@ pub async fn create(
     Ok(respond::json(201, &answer)?)
 }
 
-const ENDPOINT_SELECT: &str = "SELECT id, url, description, event_types, created_at \
-     FROM webhook_endpoints WHERE tenant_id = ?1 AND deleted_at IS NULL";
-
 /// `GET /v1/webhook-endpoints`.
 pub async fn list(db: &D1Database, caller: &Caller) -> Handled {
-    let rows: Vec<EndpointRow> = db
-        .prepare(format!("{ENDPOINT_SELECT} ORDER BY created_at"))
-        .bind(&[caller.tenant_id.as_str().into()])?
-        .all()
-        .await?
-        .results()?;
+    let rows: Vec<EndpointRow> = db.all(store::webhooks::list(&caller.tenant_id)).await?;
     let listed: Vec<Value> = rows.iter().map(EndpointRow::to_json).collect();
     Ok(respond::json(200, &json!({ "webhook_endpoints": listed }))?)
 }
 
 async fn endpoint(db: &D1Database, caller: &Caller, id: &str) -> Handled<EndpointRow> {
     let row: Option<EndpointRow> = db
-        .prepare(format!("{ENDPOINT_SELECT} AND id = ?2"))
-        .bind(&[caller.tenant_id.as_str().into(), id.into()])?
-        .first(None)
+        .first(store::webhooks::find(&caller.tenant_id, id))
         .await?;
     Ok(row
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No webhook endpoint {id}.")))?)
@@ -144,15 +126,10 @@ pub async fn show(db: &D1Database, caller: &Caller, id: &str) -> Handled {
 /// `DELETE /v1/webhook-endpoints/{id}`: no more deliveries; pending ones end as failed.
 pub async fn delete(db: &D1Database, caller: &Caller, id: &str, now: Timestamp) -> Handled {
     endpoint(db, caller, id).await?;
-    db.batch(vec![
-        db.prepare("UPDATE webhook_endpoints SET deleted_at = ?1 WHERE id = ?2 AND tenant_id = ?3")
-            .bind(&[ms(now), id.into(), caller.tenant_id.as_str().into()])?,
-        db.prepare(
-            "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was deleted' \
-             WHERE endpoint_id = ?1 AND status = 'pending'",
-        )
-        .bind(&[id.into()])?,
-    ])
+    Db::batch(
+        db,
+        store::webhooks::delete(id, &caller.tenant_id, now).into(),
+    )
     .await?;
     Ok(respond::json(200, &json!({ "id": id, "deleted": true }))?)
 }
@@ -196,36 +173,28 @@ impl DeliveryRow {
     }
 }
 
-const DELIVERY_SELECT: &str = "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.seq, \
-     d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, d.last_attempt_at, \
-     d.next_attempt_at, d.delivered_at, d.created_at \
-     FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.tenant_id = ?1";
+/// The most deliveries one list answers.
+const DELIVERIES_SHOWN: i64 = 200;
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries[?status=pending|delivered|failed]`: the newest
 /// 200 first.
 pub async fn deliveries(db: &D1Database, caller: &Caller, id: &str, url: &str) -> Handled {
     endpoint(db, caller, id).await?;
     let status = query::param(url, "status");
-    if let Some(s) = &status {
-        if !matches!(s.as_str(), "pending" | "delivered" | "failed") {
-            return Err(
-                ApiError::invalid_request("status must be pending, delivered or failed.").into(),
-            );
-        }
-    }
+    let status = match &status {
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_request("status must be pending, delivered or failed.")
+        })?),
+        None => None,
+    };
     let rows: Vec<DeliveryRow> = db
-        .prepare(format!(
-            "{DELIVERY_SELECT} AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3) \
-             ORDER BY d.created_at DESC, e.seq DESC LIMIT 200"
+        .all(store::webhooks::deliveries(
+            &caller.tenant_id,
+            id,
+            status,
+            DELIVERIES_SHOWN,
         ))
-        .bind(&[
-            caller.tenant_id.as_str().into(),
-            id.into(),
-            super::d1::text_or_null(status.as_deref()),
-        ])?
-        .all()
-        .await?
-        .results()?;
+        .await?;
     let listed: Vec<Value> = rows.iter().map(DeliveryRow::to_json).collect();
     Ok(respond::json(200, &json!({ "deliveries": listed }))?)
 }
@@ -239,16 +208,9 @@ pub async fn redeliver(
     now: Timestamp,
 ) -> Handled {
     let updated = db
-        .prepare(
-            "UPDATE webhook_deliveries SET status = 'pending', first_attempt_at = NULL, \
-               next_attempt_at = ?1, enqueued_at = ?1 \
-             WHERE id = ?2 AND tenant_id = ?3 AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-               WHERE w.id = webhook_deliveries.endpoint_id AND w.deleted_at IS NULL)",
-        )
-        .bind(&[ms(now), id.into(), caller.tenant_id.as_str().into()])?
-        .run()
+        .write(store::webhooks::redeliver(id, &caller.tenant_id, now))
         .await?;
-    if changes(&updated) != 1 {
+    if updated != 1 {
         return Err(ApiError::new(
             ErrorCode::NotFound,
             format!("No webhook delivery {id} to an endpoint that still exists."),
@@ -257,9 +219,7 @@ pub async fn redeliver(
     }
     outbox::send_one(env, id).await?;
     let row: Option<DeliveryRow> = db
-        .prepare(format!("{DELIVERY_SELECT} AND d.id = ?2"))
-        .bind(&[caller.tenant_id.as_str().into(), id.into()])?
-        .first(None)
+        .first(store::webhooks::delivery(&caller.tenant_id, id))
         .await?;
     let body = row.map_or_else(|| json!({ "id": id }), |r| r.to_json());
     Ok(respond::json(202, &body)?)

@@ -48,7 +48,7 @@ pub const OF_GRANT: Sql = Sql {
 };
 pub const LIVE_OF_GRANT: Sql = Sql {
     name: "connections.live_of_grant",
-    text: "SELECT id, kind, external_id, access, access_reason FROM connections \
+    text: "SELECT id, tenant_id, kind, external_id, access, access_reason FROM connections \
            WHERE grant_id = ?1 AND disconnected_at IS NULL ORDER BY created_at, id",
 };
 pub const LIVE_EXTERNAL_IDS: Sql = Sql {
@@ -88,8 +88,81 @@ pub const NONCE_SPENT: Sql = Sql {
     text: "SELECT EXISTS (SELECT 1 FROM reconnect_nonces WHERE nonce = ?1) AS used",
 };
 
+/// The columns a connection answers with through the API and the connections page: the
+/// connection, and its grant's ledger and health.
+const LISTED: &str = "c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+    c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+    g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+    g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at";
+
+pub const LIST_FOR_TENANT: Sql = Sql {
+    name: "connections.list_for_tenant",
+    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
+           FROM connections c JOIN grants g ON g.id = c.grant_id \
+           WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL ORDER BY c.created_at, c.id",
+};
+pub const LIST_FOR_END_USER: Sql = Sql {
+    name: "connections.list_for_end_user",
+    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
+           FROM connections c JOIN grants g ON g.id = c.grant_id \
+           WHERE c.tenant_id = ?1 AND c.end_user_ref = ?2 AND c.disconnected_at IS NULL \
+           ORDER BY c.created_at, c.id",
+};
+pub const FIND_FOR_TENANT: Sql = Sql {
+    name: "connections.find_for_tenant",
+    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
+           FROM connections c JOIN grants g ON g.id = c.grant_id \
+           WHERE c.tenant_id = ?1 AND c.id = ?2 AND c.disconnected_at IS NULL",
+};
+pub const LIVE_GRANT: Sql = Sql {
+    name: "connections.live_grant",
+    text: "SELECT grant_id FROM connections \
+           WHERE id = ?1 AND tenant_id = ?2 AND disconnected_at IS NULL",
+};
+pub const HOME: Sql = Sql {
+    name: "connections.home",
+    text: "SELECT tenant_id, grant_id, external_id FROM connections WHERE id = ?1",
+};
+pub const OWNED_BY_END_USER: Sql = Sql {
+    name: "connections.owned_by_end_user",
+    text: "SELECT 1 AS found FROM connections WHERE id = ?1 AND tenant_id = ?2 \
+             AND end_user_ref = ?3 AND disconnected_at IS NULL",
+};
+pub const RECONNECTABLE: Sql = Sql {
+    name: "connections.reconnectable",
+    text: "SELECT c.grant_id, g.epoch FROM connections c JOIN grants g ON g.id = c.grant_id \
+           WHERE c.id = ?1 AND c.tenant_id = ?2 AND (?3 IS NULL OR c.end_user_ref = ?3) \
+             AND c.disconnected_at IS NULL AND g.token_ciphertext IS NOT NULL",
+};
+pub const RECONNECT_LINK_STANDING: Sql = Sql {
+    name: "connections.reconnect_link_standing",
+    text: "SELECT g.epoch, g.provider, g.end_user_ref, \
+             (g.token_ciphertext IS NOT NULL) AS has_tokens, \
+             c.display_name, c.username, (c.disconnected_at IS NULL) AS live, \
+             EXISTS (SELECT 1 FROM reconnect_nonces n WHERE n.nonce = ?3) AS consumed \
+           FROM grants g JOIN connections c ON c.grant_id = g.id AND c.id = ?4 \
+           WHERE g.id = ?1 AND g.tenant_id = ?2",
+};
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
+    &LIST_FOR_TENANT,
+    &LIST_FOR_END_USER,
+    &FIND_FOR_TENANT,
+    &LIVE_GRANT,
+    &HOME,
+    &OWNED_BY_END_USER,
+    &RECONNECTABLE,
+    &RECONNECT_LINK_STANDING,
     &UPSERT,
     &OF_GRANT,
     &LIVE_OF_GRANT,
@@ -123,7 +196,7 @@ pub fn of_grant(grant_id: &str) -> Statement {
     OF_GRANT.bind(vec![grant_id.into()])
 }
 
-/// The grant's live connections (`id, kind, external_id, access, access_reason`).
+/// The grant's live connections (`id, tenant_id, kind, external_id, access, access_reason`).
 pub fn live_of_grant(grant_id: &str) -> Statement {
     LIVE_OF_GRANT.bind(vec![grant_id.into()])
 }
@@ -193,4 +266,68 @@ pub fn spend_nonce(nonce: &str, grant_id: &str, grant_version: i64, now: Timesta
 /// Whether a reconnect nonce was spent (`used`: 0 or 1).
 pub fn nonce_spent(nonce: &str) -> Statement {
     NONCE_SPENT.bind(vec![nonce.into()])
+}
+
+/// The tenant's live connections with their grant's standing (`LISTED`), oldest first.
+pub fn list_for_tenant(tenant_id: &str) -> Statement {
+    debug_assert!(LIST_FOR_TENANT.text.contains(LISTED));
+    LIST_FOR_TENANT.bind(vec![tenant_id.into()])
+}
+
+/// One end user's live connections with their grant's standing (`LISTED`), oldest first.
+pub fn list_for_end_user(tenant_id: &str, end_user_ref: &str) -> Statement {
+    debug_assert!(LIST_FOR_END_USER.text.contains(LISTED));
+    LIST_FOR_END_USER.bind(vec![tenant_id.into(), end_user_ref.into()])
+}
+
+/// The tenant's live connection with its grant's standing (`LISTED`).
+pub fn find_for_tenant(tenant_id: &str, connection_id: &str) -> Statement {
+    debug_assert!(FIND_FOR_TENANT.text.contains(LISTED));
+    FIND_FOR_TENANT.bind(vec![tenant_id.into(), connection_id.into()])
+}
+
+/// The grant of the tenant's live connection (`grant_id`).
+pub fn live_grant(connection_id: &str, tenant_id: &str) -> Statement {
+    LIVE_GRANT.bind(vec![connection_id.into(), tenant_id.into()])
+}
+
+/// Where a connection lives (`tenant_id, grant_id, external_id`), live or not.
+pub fn home(connection_id: &str) -> Statement {
+    HOME.bind(vec![connection_id.into()])
+}
+
+/// Whether a live connection is the end user's (`found`, or no row).
+pub fn owned_by_end_user(connection_id: &str, tenant_id: &str, end_user_ref: &str) -> Statement {
+    OWNED_BY_END_USER.bind(vec![
+        connection_id.into(),
+        tenant_id.into(),
+        end_user_ref.into(),
+    ])
+}
+
+/// The grant and epoch a reconnect link for the tenant's live connection (of `end_user` only,
+/// when given) is minted for (`grant_id, epoch`); none when its grant holds no tokens.
+pub fn reconnectable(connection_id: &str, tenant_id: &str, end_user: Option<&str>) -> Statement {
+    RECONNECTABLE.bind(vec![
+        connection_id.into(),
+        tenant_id.into(),
+        end_user.into(),
+    ])
+}
+
+/// What a reconnect link's use is checked against: the grant's epoch and tokens, the
+/// connection's liveness, the nonce spent (`epoch, provider, end_user_ref, has_tokens,
+/// display_name, username, live, consumed`).
+pub fn reconnect_link_standing(
+    grant_id: &str,
+    tenant_id: &str,
+    nonce: &str,
+    connection_id: &str,
+) -> Statement {
+    RECONNECT_LINK_STANDING.bind(vec![
+        grant_id.into(),
+        tenant_id.into(),
+        nonce.into(),
+        connection_id.into(),
+    ])
 }

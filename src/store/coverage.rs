@@ -3,7 +3,8 @@
 
 use super::sqlite::Sqlite;
 use super::{
-    connections_tests, grants_tests, posts_tests, sweep, targets_tests, tenants, REGISTRY,
+    connections_tests, grants_tests, posts_tests, reads_tests, sessions_tests, sweep,
+    targets_tests, tenants, webhooks_tests, REGISTRY,
 };
 use std::collections::BTreeSet;
 
@@ -41,6 +42,24 @@ const SCENARIOS: &[Scenario] = &[
     ("posts_create_and_read", posts_tests::create_and_read),
     ("posts_retry", posts_tests::retry),
     ("posts_preflight", posts_tests::preflight),
+    (
+        "sessions_connect_and_oauth",
+        sessions_tests::connect_and_oauth,
+    ),
+    ("sessions_pages", sessions_tests::pages),
+    (
+        "reads_connections_for_api_and_page",
+        reads_tests::connections_for_api_and_page,
+    ),
+    ("reads_grants_by_account", reads_tests::grants_by_account),
+    (
+        "webhooks_endpoints_and_deliveries",
+        webhooks_tests::endpoints_and_deliveries,
+    ),
+    (
+        "reads_page_posts_and_deletions",
+        reads_tests::page_posts_and_deletions,
+    ),
 ];
 
 fn registered() -> BTreeSet<&'static str> {

@@ -86,8 +86,15 @@ pub const RESEND_OVERDUE: Sql = Sql {
            RETURNING id",
 };
 
+pub const OF_CONNECTION: Sql = Sql {
+    name: "events.of_connection",
+    text: "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
+           WHERE connection_id = ?1 AND tenant_id = ?2 ORDER BY seq LIMIT ?3",
+};
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
+    &OF_CONNECTION,
     &RECORD_TRANSITION,
     &ENQUEUE_DELIVERIES,
     &NEXT_SEQ,
@@ -169,4 +176,10 @@ pub fn resend_overdue(now: Timestamp, overdue: Timestamp, limit: i64) -> Stateme
         limit.into(),
         Param::from(DeliveryStatus::Pending.as_str()),
     ])
+}
+
+/// The tenant's connection's events in order (`id, seq, type, colour, reason, message,
+/// occurred_at`), at most `limit`.
+pub fn of_connection(connection_id: &str, tenant_id: &str, limit: i64) -> Statement {
+    OF_CONNECTION.bind(vec![connection_id.into(), tenant_id.into(), limit.into()])
 }

@@ -3,7 +3,7 @@
 
 use super::db::{decode_first, Db, StoreError};
 use super::row::{Row, RowError};
-use super::statement::Sql;
+use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::posts::TargetState;
 
@@ -60,7 +60,20 @@ pub const NEXT_ROW_SEQ: Sql = Sql {
     text: "SELECT COALESCE(MAX(rowid), 0) + 1 AS n FROM grants",
 };
 
-pub const STATEMENTS: &[&Sql] = &[&CURRENT, &NEXT_ROW_SEQ];
+pub const SAME_ACCOUNT: Sql = Sql {
+    name: "grants.same_account",
+    text: "SELECT id FROM grants WHERE tenant_id = ?1 AND provider = ?2 \
+             AND provider_account_id = ?3 AND client_id = ?4 AND end_user_ref = ?5 \
+             AND token_ciphertext IS NOT NULL \
+           ORDER BY created_at, id LIMIT 1",
+};
+pub const OF_PLATFORM_USER: Sql = Sql {
+    name: "grants.of_platform_user",
+    text: "SELECT id FROM grants WHERE provider = ?1 AND client_id = ?2 \
+             AND provider_account_id = ?3 AND token_ciphertext IS NOT NULL ORDER BY id",
+};
+
+pub const STATEMENTS: &[&Sql] = &[&CURRENT, &NEXT_ROW_SEQ, &SAME_ACCOUNT, &OF_PLATFORM_USER];
 
 fn grant(row: &Row) -> Result<Grant, RowError> {
     Ok(Grant {
@@ -108,4 +121,28 @@ pub async fn current(db: &impl Db, grant_id: &str) -> Result<Option<Grant>, Stor
 pub async fn next_row_seq(db: &impl Db) -> Result<i64, StoreError> {
     let outcome = db.run(NEXT_ROW_SEQ.bind(vec![])).await?;
     Ok(decode_first(NEXT_ROW_SEQ.name, outcome, |row| row.int("n"))?.unwrap_or(1))
+}
+
+/// The grant a new consent restores in place (`id`): the oldest one holding tokens for the
+/// same tenant, end user, account and client.
+pub fn same_account(
+    tenant_id: &str,
+    provider: &str,
+    account_id: &str,
+    client_id: &str,
+    end_user_ref: &str,
+) -> Statement {
+    SAME_ACCOUNT.bind(vec![
+        tenant_id.into(),
+        provider.into(),
+        account_id.into(),
+        client_id.into(),
+        end_user_ref.into(),
+    ])
+}
+
+/// Every grant holding tokens for a platform user through one app (`id`), across tenants:
+/// what the platform's deauthorize and data-deletion callbacks end.
+pub fn of_platform_user(provider: &str, client_id: &str, account_id: &str) -> Statement {
+    OF_PLATFORM_USER.bind(vec![provider.into(), client_id.into(), account_id.into()])
 }

@@ -25,7 +25,12 @@ pub mod operations;
 pub mod posts;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod posts_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod reads_tests;
 mod row;
+pub mod sessions;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod sessions_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod sqlite;
 mod statement;
@@ -34,6 +39,9 @@ pub mod targets;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod targets_tests;
 pub mod tenants;
+pub mod webhooks;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod webhooks_tests;
 
 pub use db::{decode_all, decode_first, Db, Outcome, StoreError};
 pub use row::{Row, RowError};
@@ -52,5 +60,7 @@ pub const REGISTRY: &[&[&Sql]] = &[
     events::STATEMENTS,
     targets::STATEMENTS,
     posts::STATEMENTS,
+    sessions::STATEMENTS,
+    webhooks::STATEMENTS,
     operations::STATEMENTS,
 ];

@@ -75,8 +75,30 @@ pub const RETRY_UNCONFIRMED: Sql = Sql {
            WHERE id = ?2 AND state = ?4 RETURNING id, not_before",
 };
 
+pub const NEEDING_ATTENTION: Sql = Sql {
+    name: "posts.needing_attention",
+    text: "SELECT p.id AS post_id, p.text, p.created_at, t.id, t.provider, t.state, \
+             t.last_error, c.username, c.display_name, c.external_id \
+           FROM posts p JOIN post_targets t ON t.post_id = p.id \
+           JOIN connections c ON c.id = t.connection_id \
+           WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 AND t.state IN (?4, ?5, ?6) \
+           ORDER BY p.created_at DESC, p.id, t.id LIMIT ?3",
+};
+pub const OWNED_BY_END_USER: Sql = Sql {
+    name: "posts.owned_by_end_user",
+    text: "SELECT 1 AS found FROM posts WHERE id = ?1 AND tenant_id = ?2 AND end_user_ref = ?3",
+};
+pub const TARGET_OWNED_BY_END_USER: Sql = Sql {
+    name: "posts.target_owned_by_end_user",
+    text: "SELECT 1 AS found FROM post_targets t JOIN posts p ON p.id = t.post_id \
+           WHERE t.id = ?1 AND p.id = ?2 AND p.tenant_id = ?3 AND p.end_user_ref = ?4",
+};
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
+    &NEEDING_ATTENTION,
+    &OWNED_BY_END_USER,
+    &TARGET_OWNED_BY_END_USER,
     &FIND,
     &TARGETS,
     &BY_KEY,
@@ -234,5 +256,38 @@ pub fn retry_unconfirmed(target_id: &str, now: Timestamp) -> Statement {
         target_id.into(),
         state(Queued),
         state(Unconfirmed),
+    ])
+}
+
+/// The end user's targets a person should look at (failed, parked, unconfirmed), newest post
+/// first, with their post's text and their connection's names.
+pub fn needing_attention(tenant_id: &str, end_user_ref: &str, limit: i64) -> Statement {
+    NEEDING_ATTENTION.bind(vec![
+        tenant_id.into(),
+        end_user_ref.into(),
+        limit.into(),
+        state(Failed),
+        state(Parked),
+        state(Unconfirmed),
+    ])
+}
+
+/// Whether the post is the end user's (`found`, or no row).
+pub fn owned_by_end_user(post_id: &str, tenant_id: &str, end_user_ref: &str) -> Statement {
+    OWNED_BY_END_USER.bind(vec![post_id.into(), tenant_id.into(), end_user_ref.into()])
+}
+
+/// Whether the target is of the end user's post (`found`, or no row).
+pub fn target_owned_by_end_user(
+    target_id: &str,
+    post_id: &str,
+    tenant_id: &str,
+    end_user_ref: &str,
+) -> Statement {
+    TARGET_OWNED_BY_END_USER.bind(vec![
+        target_id.into(),
+        post_id.into(),
+        tenant_id.into(),
+        end_user_ref.into(),
     ])
 }

@@ -1,0 +1,328 @@
+//! Native tests of the reads the API, the connections page, the reconnect links and the
+//! platforms' callbacks make: each answers for its tenant (and end user) only, live rows only
+//! where it says so.
+
+use super::connections::{self, NewConnection};
+use super::events::{self, Guard};
+use super::grants::{of_platform_user, same_account};
+use super::grants_tests::{at, run, seeded, T0};
+use super::operations::{self, Deletion};
+use super::posts::{self, NewPost, NewTarget};
+use super::sqlite::{block_on, Sqlite};
+use super::{tenants, Db, Row, Statement};
+use crate::core::grant_events;
+use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::posts::TargetState::Queued;
+
+fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
+    block_on(db.run(statement)).unwrap().rows
+}
+
+fn ids(db: &Sqlite, statement: Statement, column: &str) -> Vec<String> {
+    rows(db, statement)
+        .iter()
+        .map(|r| r.text(column).unwrap())
+        .collect()
+}
+
+fn connection<'a>(id: &'a str, user: &'a str, external_id: &'a str) -> NewConnection<'a> {
+    NewConnection {
+        id,
+        grant_id: "gr_a",
+        tenant_id: "ten_g",
+        end_user_ref: user,
+        kind: "profile",
+        external_id,
+        display_name: Some("Alice"),
+        username: Some("alice"),
+        grant_version: 1,
+        now: T0,
+    }
+}
+
+/// The API's and the page's reads of connections, with their grant's standing.
+pub fn connections_for_api_and_page(db: &Sqlite) {
+    seeded(db, "gr_a");
+    block_on(tenants::create(db, "ten_other", "O", T0)).unwrap();
+    run(
+        db,
+        connections::upsert(&connection("conn_a", "alice", "u1")),
+    );
+    run(
+        db,
+        connections::upsert(&NewConnection {
+            now: at(1),
+            ..connection("conn_b", "bob", "u2")
+        }),
+    );
+    assert_eq!(
+        ids(db, connections::list_for_tenant("ten_g"), "id"),
+        ["conn_a", "conn_b"]
+    );
+    assert_eq!(
+        ids(db, connections::list_for_end_user("ten_g", "bob"), "id"),
+        ["conn_b"]
+    );
+    assert!(rows(db, connections::list_for_tenant("ten_other")).is_empty());
+    let found = rows(db, connections::find_for_tenant("ten_g", "conn_a")).remove(0);
+    assert_eq!(found.text("provider").unwrap(), "x");
+    assert_eq!(
+        found.text("grant_state").unwrap(),
+        GrantState::Alive.as_str()
+    );
+    assert_eq!(
+        found.text("refresh_state").unwrap(),
+        RefreshState::Ok.as_str()
+    );
+    assert_eq!(found.int("failure_streak").unwrap(), 0);
+    assert_eq!(
+        found.opt_int("access_expires_at").unwrap(),
+        Some(at(2).as_millis())
+    );
+    assert!(rows(db, connections::find_for_tenant("ten_other", "conn_a")).is_empty());
+    assert_eq!(
+        ids(db, connections::live_grant("conn_a", "ten_g"), "grant_id"),
+        ["gr_a"]
+    );
+    assert!(rows(db, connections::live_grant("conn_a", "ten_other")).is_empty());
+    let home = rows(db, connections::home("conn_b")).remove(0);
+    assert_eq!(home.text("external_id").unwrap(), "u2");
+    assert_eq!(
+        rows(
+            db,
+            connections::owned_by_end_user("conn_a", "ten_g", "alice")
+        )
+        .len(),
+        1
+    );
+    assert!(rows(db, connections::owned_by_end_user("conn_a", "ten_g", "bob")).is_empty());
+
+    // Reconnect links: minted for a live connection whose grant holds tokens.
+    let minted = rows(
+        db,
+        connections::reconnectable("conn_a", "ten_g", Some("alice")),
+    )
+    .remove(0);
+    assert_eq!(
+        (
+            minted.text("grant_id").unwrap(),
+            minted.int("epoch").unwrap()
+        ),
+        ("gr_a".into(), 0)
+    );
+    assert!(rows(
+        db,
+        connections::reconnectable("conn_a", "ten_g", Some("bob"))
+    )
+    .is_empty());
+    assert_eq!(
+        rows(db, connections::reconnectable("conn_a", "ten_g", None)).len(),
+        1
+    );
+    let standing = |db: &Sqlite| {
+        rows(
+            db,
+            connections::reconnect_link_standing("gr_a", "ten_g", "n1", "conn_a"),
+        )
+        .remove(0)
+    };
+    let s = standing(db);
+    assert_eq!(
+        ["has_tokens", "live", "consumed"].map(|c| s.int(c).unwrap()),
+        [1, 1, 0]
+    );
+    assert_eq!(s.text("provider").unwrap(), "x");
+    run(db, connections::spend_nonce("n1", "gr_a", 1, at(1)));
+    run(db, connections::disconnect("conn_a", "gr_a", 1, at(1)));
+    let s = standing(db);
+    assert_eq!(["live", "consumed"].map(|c| s.int(c).unwrap()), [0, 1]);
+    assert!(rows(
+        db,
+        connections::reconnect_link_standing("gr_a", "ten_other", "n1", "conn_a")
+    )
+    .is_empty());
+    assert!(
+        rows(db, connections::reconnectable("conn_a", "ten_g", None)).is_empty(),
+        "disconnected"
+    );
+    assert!(rows(db, connections::list_for_end_user("ten_g", "alice")).is_empty());
+    assert!(rows(db, connections::live_grant("conn_a", "ten_g")).is_empty());
+    assert_eq!(
+        rows(db, connections::home("conn_a")).len(),
+        1,
+        "its home stays known"
+    );
+
+    // A connection's events, in order, for its tenant only.
+    db.exec("UPDATE grants SET state = 'expiring' WHERE id = 'gr_a'");
+    let after = Status {
+        grant: GrantState::Expiring {
+            dies_at: at(240),
+            stage_days: 14,
+        },
+        refresh: RefreshState::Ok,
+    };
+    let before = Status {
+        grant: GrantState::Alive,
+        refresh: RefreshState::Ok,
+    };
+    let t = grant_events::transitions(before, after, 1).remove(0);
+    let guard = Guard {
+        grant_id: "gr_a",
+        version: 1,
+        state: "expiring",
+        refresh_state: "ok",
+    };
+    run(db, events::record_transition(&guard, &t, None, at(2)));
+    let listed = rows(db, events::of_connection("conn_b", "ten_g", 10));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].text("type").unwrap(), "connection.expiring");
+    assert_eq!(listed[0].int("seq").unwrap(), 1);
+    assert!(rows(db, events::of_connection("conn_b", "ten_other", 10)).is_empty());
+    assert!(
+        rows(db, events::of_connection("conn_a", "ten_g", 10)).is_empty(),
+        "disconnected: no event"
+    );
+}
+
+/// Grants found by account: the one a new consent restores, and those a platform ends.
+pub fn grants_by_account(db: &Sqlite) {
+    seeded(db, "gr_a");
+    seeded(db, "gr_b"); // the same account, client and end user, stored later
+    db.exec("UPDATE grants SET created_at = created_at + 1 WHERE id = 'gr_b'");
+    let same = |db: &Sqlite, user| {
+        ids(
+            db,
+            same_account("ten_g", "x", "acct_1", "client", user),
+            "id",
+        )
+    };
+    assert_eq!(same(db, "alice"), ["gr_a"], "the oldest");
+    assert!(same(db, "bob").is_empty());
+    assert_eq!(
+        ids(db, of_platform_user("x", "client", "acct_1"), "id"),
+        ["gr_a", "gr_b"]
+    );
+    assert!(ids(db, of_platform_user("x", "other-client", "acct_1"), "id").is_empty());
+    db.exec("UPDATE grants SET token_ciphertext = NULL, key_id = NULL WHERE id = 'gr_a'");
+    assert_eq!(
+        same(db, "alice"),
+        ["gr_b"],
+        "a grant without tokens restores nothing"
+    );
+    assert_eq!(
+        ids(db, of_platform_user("x", "client", "acct_1"), "id"),
+        ["gr_b"]
+    );
+}
+
+/// The page's list of targets needing a person, and its ownership checks; deletion records.
+pub fn page_posts_and_deletions(db: &Sqlite) {
+    seeded(db, "gr_a");
+    run(
+        db,
+        connections::upsert(&connection("conn_a", "alice", "u1")),
+    );
+    let mut batch = Vec::new();
+    for (i, id) in ["tgt_f", "tgt_u", "tgt_p", "tgt_q"].into_iter().enumerate() {
+        let post_id: &'static str = ["post_0", "post_1", "post_2", "post_3"][i];
+        batch.push(posts::insert(&NewPost {
+            id: post_id,
+            tenant_id: "ten_g",
+            end_user_ref: "alice",
+            text: "hi",
+            publish_at: T0,
+            idempotency_key: post_id,
+            request_digest: "d",
+            media: None,
+            now: at(i as i64),
+        }));
+        batch.push(posts::insert_target(&NewTarget {
+            id,
+            post_id,
+            tenant_id: "ten_g",
+            connection_id: "conn_a",
+            grant_id: "gr_a",
+            provider: "x",
+            content_hash: "h",
+            state: Queued,
+            not_before: T0,
+            check_by: T0,
+            now: at(i as i64),
+        }));
+    }
+    block_on(db.batch(batch)).unwrap();
+    // Their states, arranged.
+    db.exec(
+        "UPDATE post_targets SET state = 'failed', last_error = 'refused' WHERE id = 'tgt_f';
+         UPDATE post_targets SET state = 'unconfirmed' WHERE id = 'tgt_u';
+         UPDATE post_targets SET state = 'published' WHERE id = 'tgt_p';",
+    );
+    let attention = rows(db, posts::needing_attention("ten_g", "alice", 10));
+    let listed: Vec<_> = attention.iter().map(|r| r.text("id").unwrap()).collect();
+    assert_eq!(
+        listed,
+        ["tgt_u", "tgt_f"],
+        "newest post first; published and queued are fine"
+    );
+    assert_eq!(
+        attention[1].opt_text("last_error").unwrap().as_deref(),
+        Some("refused")
+    );
+    assert_eq!(
+        attention[0].opt_text("username").unwrap().as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        rows(db, posts::needing_attention("ten_g", "alice", 1)).len(),
+        1
+    );
+    assert!(rows(db, posts::needing_attention("ten_g", "bob", 10)).is_empty());
+    assert_eq!(
+        rows(db, posts::owned_by_end_user("post_0", "ten_g", "alice")).len(),
+        1
+    );
+    assert!(rows(db, posts::owned_by_end_user("post_0", "ten_g", "bob")).is_empty());
+    assert_eq!(
+        rows(
+            db,
+            posts::target_owned_by_end_user("tgt_f", "post_0", "ten_g", "alice")
+        )
+        .len(),
+        1
+    );
+    assert!(
+        rows(
+            db,
+            posts::target_owned_by_end_user("tgt_f", "post_1", "ten_g", "alice")
+        )
+        .is_empty(),
+        "another post's"
+    );
+
+    let deletion = Deletion {
+        code: "del_1",
+        provider: "facebook",
+        user_hash: "uh",
+        grants: 2,
+        connections: 3,
+        status: "partial",
+        requested_at: at(1),
+        completed_at: None,
+    };
+    assert_eq!(run(db, operations::record_deletion(&deletion)), 1);
+    assert!(
+        block_on(db.run(operations::record_deletion(&deletion))).is_err(),
+        "a code is unique"
+    );
+    let d = rows(db, operations::deletion("del_1", "facebook")).remove(0);
+    assert_eq!(
+        (d.text("status").unwrap(), d.int("connections").unwrap()),
+        ("partial".into(), 3)
+    );
+    assert_eq!(d.int("requested_at").unwrap(), at(1).as_millis());
+    assert!(
+        rows(db, operations::deletion("del_1", "instagram")).is_empty(),
+        "another platform's code"
+    );
+}

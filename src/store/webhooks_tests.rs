@@ -1,0 +1,241 @@
+//! Native tests of `store::webhooks`: endpoints per tenant, deleting one ends its pending
+//! deliveries, an attempt is recorded only on a pending delivery, redelivery only to a live
+//! endpoint, and an event's body is frozen once.
+
+use super::connections::{self, NewConnection};
+use super::events::{self, Guard};
+use super::grants_tests::{at, run, seeded, T0};
+use super::sqlite::{block_on, Sqlite};
+use super::webhooks::{self, Attempt, NewEndpoint};
+use super::{tenants, Db, Row, Statement};
+use crate::core::grant_events;
+use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::webhook_retry::DeliveryStatus::{Delivered, Failed, Pending};
+use serde_json::Value;
+
+fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
+    block_on(db.run(statement)).unwrap().rows
+}
+
+fn endpoint<'a>(id: &'a str, tenant_id: &'a str) -> NewEndpoint<'a> {
+    NewEndpoint {
+        id,
+        tenant_id,
+        url: "https://hooks.example/in",
+        description: Some("ours"),
+        event_types: "*",
+        secret_ciphertext: "sealed",
+        key_id: "k1",
+        now: T0,
+    }
+}
+
+fn delivery_status(db: &Sqlite, id: &str) -> Value {
+    db.value(&format!(
+        "SELECT status FROM webhook_deliveries WHERE id = '{id}'"
+    ))
+}
+
+/// Endpoints, and deliveries from an event through their attempts.
+pub fn endpoints_and_deliveries(db: &Sqlite) {
+    seeded(db, "gr_a");
+    block_on(tenants::create(db, "ten_other", "O", T0)).unwrap();
+    run(db, webhooks::create(&endpoint("whe_1", "ten_g")));
+    run(
+        db,
+        webhooks::create(&NewEndpoint {
+            now: at(1),
+            description: None,
+            ..endpoint("whe_2", "ten_g")
+        }),
+    );
+    run(db, webhooks::create(&endpoint("whe_o", "ten_other")));
+    assert_eq!(
+        rows(db, webhooks::count_live("ten_g"))[0].int("n").unwrap(),
+        2
+    );
+    let listed: Vec<_> = rows(db, webhooks::list("ten_g"))
+        .iter()
+        .map(|r| r.text("id").unwrap())
+        .collect();
+    assert_eq!(listed, ["whe_1", "whe_2"]);
+    let found = rows(db, webhooks::find("ten_g", "whe_2")).remove(0);
+    assert_eq!(found.opt_text("description").unwrap(), None);
+    assert!(
+        rows(db, webhooks::find("ten_g", "whe_o")).is_empty(),
+        "another tenant's"
+    );
+
+    // One event, two endpoints: two deliveries.
+    run(
+        db,
+        connections::upsert(&NewConnection {
+            id: "conn_a",
+            grant_id: "gr_a",
+            tenant_id: "ten_g",
+            end_user_ref: "alice",
+            kind: "profile",
+            external_id: "u1",
+            display_name: None,
+            username: None,
+            grant_version: 1,
+            now: T0,
+        }),
+    );
+    db.exec("UPDATE grants SET state = 'expiring' WHERE id = 'gr_a'");
+    let t = grant_events::transitions(
+        Status {
+            grant: GrantState::Alive,
+            refresh: RefreshState::Ok,
+        },
+        Status {
+            grant: GrantState::Expiring {
+                dies_at: at(240),
+                stage_days: 14,
+            },
+            refresh: RefreshState::Ok,
+        },
+        1,
+    )
+    .remove(0);
+    let guard = Guard {
+        grant_id: "gr_a",
+        version: 1,
+        state: "expiring",
+        refresh_state: "ok",
+    };
+    run(db, events::record_transition(&guard, &t, None, at(2)));
+    assert_eq!(
+        run(db, events::enqueue_deliveries("gr_a", &t.dedupe_key, at(2))),
+        2
+    );
+    let id_to = |w: &str| {
+        db.value(&format!(
+            "SELECT id FROM webhook_deliveries WHERE endpoint_id = '{w}'"
+        ))
+        .as_str()
+        .unwrap()
+        .to_owned()
+    };
+    let (d1, d2) = (id_to("whe_1"), id_to("whe_2"));
+
+    // What an attempt reads: the event, the endpoint's sealed secret, the end user, the epoch.
+    let p = rows(db, webhooks::to_attempt(&d1)).remove(0);
+    assert_eq!(p.text("status").unwrap(), "pending");
+    assert_eq!(p.text("kind").unwrap(), "connection.expiring");
+    assert_eq!(p.text("secret_ciphertext").unwrap(), "sealed");
+    assert_eq!(
+        p.opt_text("end_user_ref").unwrap().as_deref(),
+        Some("alice")
+    );
+    assert_eq!(p.opt_int("epoch").unwrap(), Some(0));
+    assert_eq!(p.opt_int("endpoint_deleted").unwrap(), None);
+    assert_eq!(p.opt_text("body").unwrap(), None);
+    let event_id = p.text("event_id").unwrap();
+    assert_eq!(run(db, webhooks::freeze_body(&event_id, "{\"a\":1}")), 1);
+    assert_eq!(
+        run(db, webhooks::freeze_body(&event_id, "{\"b\":2}")),
+        0,
+        "frozen once"
+    );
+    assert_eq!(
+        rows(db, webhooks::body(&event_id))[0].text("body").unwrap(),
+        "{\"a\":1}"
+    );
+
+    // A failed attempt stays pending with its next time; a 2xx delivers; then nothing more.
+    let attempt = |status, n, http: Option<u16>| Attempt {
+        delivery_id: &d1,
+        status,
+        attempts: n,
+        first_attempt_at: at(2),
+        http_status: http,
+        error: http.is_none().then_some("timeout"),
+        next_attempt_at: at(3),
+        now: at(2),
+    };
+    assert_eq!(
+        run(db, webhooks::record_attempt(&attempt(Pending, 1, None))),
+        1
+    );
+    let d = rows(db, webhooks::delivery("ten_g", &d1)).remove(0);
+    assert_eq!(
+        (
+            d.int("attempts").unwrap(),
+            d.opt_text("last_error").unwrap().as_deref()
+        ),
+        (1, Some("timeout"))
+    );
+    assert_eq!(d.int("next_attempt_at").unwrap(), at(3).as_millis());
+    assert_eq!(d.opt_int("delivered_at").unwrap(), None);
+    assert_eq!(
+        run(
+            db,
+            webhooks::record_attempt(&attempt(Delivered, 2, Some(204)))
+        ),
+        1
+    );
+    let d = rows(db, webhooks::delivery("ten_g", &d1)).remove(0);
+    assert_eq!(d.text("status").unwrap(), "delivered");
+    assert_eq!(d.opt_int("delivered_at").unwrap(), Some(at(2).as_millis()));
+    assert_eq!(d.opt_int("last_status").unwrap(), Some(204));
+    assert_eq!(
+        run(db, webhooks::record_attempt(&attempt(Failed, 3, Some(500)))),
+        0,
+        "settled"
+    );
+    assert!(rows(db, webhooks::delivery("ten_other", &d1)).is_empty());
+
+    // Lists, by status, for the tenant's endpoint.
+    let list = |status| rows(db, webhooks::deliveries("ten_g", "whe_1", status, 10)).len();
+    assert_eq!(
+        (list(None), list(Some(Delivered)), list(Some(Pending))),
+        (1, 1, 0)
+    );
+    assert!(rows(db, webhooks::deliveries("ten_other", "whe_1", None, 10)).is_empty());
+
+    // Redelivery: pending again with a new window, to a live endpoint only.
+    assert_eq!(run(db, webhooks::redeliver(&d1, "ten_other", at(4))), 0);
+    assert_eq!(run(db, webhooks::redeliver(&d1, "ten_g", at(4))), 1);
+    assert_eq!(delivery_status(db, &d1), "pending");
+    assert_eq!(
+        db.value(&format!(
+            "SELECT first_attempt_at IS NULL FROM webhook_deliveries WHERE id = '{d1}'"
+        )),
+        1
+    );
+
+    // Deleting an endpoint ends its pending deliveries; a delivery to it is ended as failed.
+    let outcomes = block_on(db.batch(webhooks::delete("whe_1", "ten_g", at(5)).into())).unwrap();
+    assert_eq!(
+        outcomes.iter().map(|o| o.changes).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    assert_eq!(delivery_status(db, &d1), "failed");
+    assert_eq!(
+        run(db, webhooks::redeliver(&d1, "ten_g", at(6))),
+        0,
+        "the endpoint is gone"
+    );
+    assert_eq!(
+        rows(db, webhooks::count_live("ten_g"))[0].int("n").unwrap(),
+        1
+    );
+    assert_eq!(
+        rows(db, webhooks::to_attempt(&d1))[0]
+            .opt_int("endpoint_deleted")
+            .unwrap(),
+        Some(at(5).as_millis())
+    );
+    let other = block_on(db.batch(webhooks::delete("whe_2", "ten_other", at(5)).into())).unwrap();
+    assert_eq!(
+        other.iter().map(|o| o.changes).collect::<Vec<_>>(),
+        [0, 0],
+        "another tenant's endpoint and deliveries stay"
+    );
+    assert_eq!(delivery_status(db, &d2), "pending");
+    db.exec("UPDATE webhook_endpoints SET deleted_at = 9 WHERE id = 'whe_2'");
+    assert_eq!(run(db, webhooks::fail_pending(&d2)), 1);
+    assert_eq!(delivery_status(db, &d2), "failed");
+    assert_eq!(run(db, webhooks::fail_pending(&d2)), 0);
+}
