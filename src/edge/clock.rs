@@ -34,10 +34,11 @@ pub async fn test_clock(env: &Env) -> Result<(crate::core::clock::ClockOffset, O
         offset_ms: f64,
         frozen_at: Option<f64>,
     }
-    let stored: Option<Row> = super::bindings::db(env)?
-        .prepare("SELECT offset_ms, frozen_at FROM test_clock WHERE id = 1")
-        .first(None)
-        .await?;
+    let stored: Option<Row> = crate::store::Db::first(
+        &super::bindings::db(env)?,
+        crate::store::operations::test_clock(),
+    )
+    .await?;
     let (millis, frozen_at) = stored.map_or((0, None), |r| {
         (
             r.offset_ms as i64,

@@ -4,14 +4,14 @@
 //! `/cdn-cgi/handler/scheduled?cron=...`. Jobs are idempotent under overlap (the platform
 //! delivers crons at least once, and runs may overlap).
 
-use super::{bindings, clock, d1, d1_time, logging};
+use super::{bindings, clock, logging};
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::purge_cutoff;
 use crate::core::cron::CronJob;
 use crate::core::log::LogLine;
 use crate::core::retention::{Retention, PURGE_BATCH};
+use crate::store::{self, Db};
 use serde_json::{json, Value};
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Result, ScheduledEvent};
 
 pub async fn run(event: ScheduledEvent, env: Env) {
@@ -74,21 +74,8 @@ pub async fn run(event: ScheduledEvent, env: Env) {
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     let mut summary = super::sweep::sweep(env, now, None).await?;
     let db = bindings::db(env)?;
-    let cutoff = d1_time::bind(purge_cutoff(now));
-    let purged = db
-        .batch(vec![
-            db.prepare("DELETE FROM oauth_sessions WHERE expires_at < ?1")
-                .bind(std::slice::from_ref(&cutoff))?,
-            db.prepare(
-                "DELETE FROM connect_sessions WHERE expires_at < ?1 AND NOT EXISTS \
-                   (SELECT 1 FROM oauth_sessions o WHERE o.connect_session_id = connect_sessions.id)",
-            )
-            .bind(std::slice::from_ref(&cutoff))?,
-            db.prepare("DELETE FROM page_sessions WHERE expires_at < ?1")
-                .bind(&[cutoff])?,
-        ])
-        .await?;
-    let removed: Vec<usize> = purged.iter().map(super::d1::changes).collect();
+    let purged = Db::batch(&db, store::operations::purge_sessions(purge_cutoff(now))).await?;
+    let removed: Vec<usize> = purged.iter().map(|o| o.changes).collect();
     summary["purged_oauth_sessions"] = json!(removed.first().copied().unwrap_or(0));
     summary["purged_connect_sessions"] = json!(removed.get(1).copied().unwrap_or(0));
     summary["purged_page_sessions"] = json!(removed.get(2).copied().unwrap_or(0));
@@ -105,35 +92,18 @@ async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
     let retention = bindings::setting(env, "RETENTION", Retention::parse);
     let cutoffs = retention.cutoffs(now);
     let db = bindings::db(env)?;
-    let batch = d1::int(PURGE_BATCH.into());
-    let pruned = db
-        .batch(vec![
-            db.prepare(
-                "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
-                   WHERE status != 'pending' AND created_at < ?1 LIMIT ?2)",
-            )
-            .bind(&[d1_time::bind(cutoffs.deliveries), batch.clone()])?,
-            db.prepare(
-                "DELETE FROM events WHERE id IN (SELECT e.id FROM events e \
-                   WHERE e.occurred_at < ?1 \
-                     AND e.seq < (SELECT MAX(l.seq) FROM events l WHERE l.connection_id = e.connection_id) \
-                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) \
-                   LIMIT ?2)",
-            )
-            .bind(&[d1_time::bind(cutoffs.events), batch.clone()])?,
-            db.prepare(
-                "DELETE FROM token_reads WHERE id IN \
-                   (SELECT id FROM token_reads WHERE at < ?1 LIMIT ?2)",
-            )
-            .bind(&[d1_time::bind(cutoffs.token_reads), batch.clone()])?,
-            db.prepare(
-                "DELETE FROM reconnect_nonces WHERE nonce IN \
-                   (SELECT nonce FROM reconnect_nonces WHERE consumed_at < ?1 LIMIT ?2)",
-            )
-            .bind(&[d1_time::bind(cutoffs.reconnect_nonces), batch])?,
-        ])
-        .await?;
-    let removed: Vec<usize> = pruned.iter().map(super::d1::changes).collect();
+    let pruned = Db::batch(
+        &db,
+        store::operations::prune(&store::operations::Prune {
+            deliveries_before: cutoffs.deliveries,
+            events_before: cutoffs.events,
+            token_reads_before: cutoffs.token_reads,
+            reconnect_nonces_before: cutoffs.reconnect_nonces,
+            limit: PURGE_BATCH.into(),
+        }),
+    )
+    .await?;
+    let removed: Vec<usize> = pruned.iter().map(|o| o.changes).collect();
     Ok(json!({
         "pruned_deliveries": removed.first().copied().unwrap_or(0),
         "pruned_events": removed.get(1).copied().unwrap_or(0),
@@ -180,29 +150,17 @@ struct Heartbeat {
 impl Heartbeat {
     /// One row per job, updated in place, so the table never grows.
     async fn record(&self, env: &Env) -> Result<()> {
-        let ms = d1_time::bind;
         bindings::db(env)?
-            .prepare(
-                "INSERT INTO cron_heartbeats \
-                   (job, runs, failures, last_scheduled_at, last_started_at, last_finished_at, last_outcome) \
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (job) DO UPDATE SET \
-                   runs = runs + 1, \
-                   failures = failures + excluded.failures, \
-                   last_scheduled_at = excluded.last_scheduled_at, \
-                   last_started_at = excluded.last_started_at, \
-                   last_finished_at = excluded.last_finished_at, \
-                   last_outcome = excluded.last_outcome",
-            )
-            .bind(&[
-                self.job.name().into(),
-                JsValue::from_f64(if self.failed { 1.0 } else { 0.0 }),
-                ms(self.scheduled_at),
-                ms(self.started_at),
-                ms(self.finished_at),
-                self.summary.as_str().into(),
-            ])?
-            .run()
+            .write(store::operations::record_heartbeat(
+                &store::operations::Heartbeat {
+                    job: self.job.name(),
+                    failed: self.failed,
+                    scheduled_at: self.scheduled_at,
+                    started_at: self.started_at,
+                    finished_at: self.finished_at,
+                    outcome: &self.summary,
+                },
+            ))
             .await?;
         Ok(())
     }

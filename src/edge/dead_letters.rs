@@ -6,12 +6,12 @@
 //! message came from (a publish message only carries a target id, and publishing it again is
 //! safe: the consumer claims the target first).
 
-use super::d1::changes;
-use super::d1_time::{bind as ms, json as at};
+use super::d1_time::json as at;
 use super::respond::Handled;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::queues::{QueueRole, WorkQueue};
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -28,22 +28,13 @@ struct Row {
     replayed_at: Option<f64>,
 }
 
-const LIMIT: u32 = 200;
+const LIMIT: i64 = 200;
 
 pub async fn list(db: &D1Database, url: &str) -> Result<(u16, Value)> {
     let queue = crate::core::query::param(url, "queue");
     let rows: Vec<Row> = db
-        .prepare(
-            "SELECT id, queue, message_id, body, reason, received_at, replayed_at FROM dead_letters \
-             WHERE (?1 IS NULL OR queue = ?1) ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(&[
-            super::d1::text_or_null(queue.as_deref()),
-            f64::from(LIMIT).into(),
-        ])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::operations::dead_letters(queue.as_deref(), LIMIT))
+        .await?;
     let listed: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -64,14 +55,7 @@ pub async fn list(db: &D1Database, url: &str) -> Result<(u16, Value)> {
 pub async fn replay(env: &Env, db: &D1Database, id: &str, now: Timestamp) -> Handled<(u16, Value)> {
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("No dead letter {id:?}."));
     let number: i64 = id.parse().map_err(|_| not_found())?;
-    let row: Option<Row> = db
-        .prepare(
-            "SELECT id, queue, message_id, body, reason, received_at, replayed_at \
-             FROM dead_letters WHERE id = ?1",
-        )
-        .bind(&[super::d1::int(number)])?
-        .first(None)
-        .await?;
+    let row: Option<Row> = db.first(store::operations::dead_letter(number)).await?;
     let row = row.ok_or_else(not_found)?;
     let work: Option<WorkQueue> = match QueueRole::of_queue(&row.queue) {
         Some(QueueRole::Work(q) | QueueRole::DeadLetter(q)) => Some(q),
@@ -100,12 +84,10 @@ pub async fn replay(env: &Env, db: &D1Database, id: &str, now: Timestamp) -> Han
         .send_raw(RawMessageBuilder::new(message).build_with_content_type(QueueContentType::Json))
         .await?;
     let marked = db
-        .prepare("UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2")
-        .bind(&[ms(now), super::d1::int(number)])?
-        .run()
+        .write(store::operations::mark_replayed(number, now))
         .await?;
     Ok((
         202,
-        json!({ "replayed": changes(&marked) == 1, "queue": work.queue_name() }),
+        json!({ "replayed": marked == 1, "queue": work.queue_name() }),
     ))
 }

@@ -4,6 +4,7 @@ use super::{bindings, d1_time, logging, respond};
 use crate::core::build;
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Map};
 use worker::{Env, Response, Result};
@@ -61,12 +62,7 @@ pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
 }
 
 async fn read_heartbeats(env: &Env) -> Result<Vec<HeartbeatRow>> {
-    bindings::db(env)?
-        .prepare(
-            "SELECT job, runs, failures, last_scheduled_at, last_finished_at, last_outcome \
-             FROM cron_heartbeats ORDER BY job",
-        )
-        .all()
-        .await?
-        .results()
+    Ok(bindings::db(env)?
+        .all(store::operations::heartbeats())
+        .await?)
 }

@@ -18,9 +18,10 @@
 //! The per-platform counts scan `grants`; at millions of grants this is a slow query for an
 //! occasional look, not something to poll every few seconds (`docs/scale.md`).
 
-use super::d1_time::{bind as ms, read as time};
+use super::d1_time::read as time;
 use crate::core::clock::Timestamp;
 use crate::core::key_rotation;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{D1Database, Env, Result};
@@ -58,65 +59,32 @@ struct KeyCount {
 }
 
 pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value> {
-    let day_ago = ms(now.plus_millis(-DAY_MS));
-    let results = db
-        .batch(vec![
-            db.prepare(
-                "SELECT provider, \
-                   CASE WHEN token_ciphertext IS NULL THEN 'disconnected' \
-                        WHEN state = 'dead' THEN 'dead' \
-                        WHEN refresh_state != 'ok' THEN 'refresh_failing' ELSE 'working' END \
-                     AS standing, \
-                   COUNT(*) AS grants, \
-                   SUM(CASE WHEN last_refresh_at >= ?1 THEN 1 ELSE 0 END) AS refreshed_24h, \
-                   SUM(CASE WHEN last_failure_at >= ?1 THEN 1 ELSE 0 END) AS failed_24h, \
-                   SUM(CASE WHEN token_ciphertext IS NOT NULL \
-                         AND (last_validated_at >= ?1 OR last_refresh_at >= ?1) \
-                       THEN 1 ELSE 0 END) AS checked_24h \
-                 FROM grants GROUP BY provider, standing ORDER BY provider, standing",
-            )
-            .bind(std::slice::from_ref(&day_ago))?,
-            db.prepare(
-                "SELECT g.provider AS provider, e.type AS kind, COUNT(*) AS n \
-                 FROM events e JOIN grants g ON g.id = e.grant_id \
-                 WHERE e.occurred_at >= ?1 GROUP BY g.provider, e.type ORDER BY 1, 2",
-            )
-            .bind(&[day_ago])?,
-            db.prepare(
-                "SELECT COUNT(*) AS n, MIN(next_check_at) AS oldest FROM grants \
-                 WHERE next_check_at <= ?1",
-            )
-            .bind(&[ms(now)])?,
-            db.prepare(
-                "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
-                 WHERE status = 'pending'",
-            ),
-            db.prepare(
-                "SELECT COUNT(*) AS n, MIN(not_before) AS oldest FROM post_targets \
-                 WHERE state IN ('scheduled', 'queued') AND not_before <= ?1",
-            )
-            .bind(&[ms(now)])?,
-            db.prepare(
-                "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM dead_letters \
-                 WHERE replayed_at IS NULL",
-            ),
-            // Stored secrets by the data key that sealed them. PKCE verifiers count only while
-            // a consent can still use them.
-            db.prepare(
-                "SELECT 'grants' AS table_name, key_id, COUNT(*) AS n FROM grants \
-                   WHERE token_ciphertext IS NOT NULL GROUP BY key_id \
-                 UNION ALL SELECT 'tenant_clients', key_id, COUNT(*) FROM tenant_clients \
-                   GROUP BY key_id \
-                 UNION ALL SELECT 'webhook_endpoints', key_id, COUNT(*) FROM webhook_endpoints \
-                   GROUP BY key_id \
-                 UNION ALL SELECT 'oauth_sessions', key_id, COUNT(*) FROM oauth_sessions \
-                   WHERE consumed_at IS NULL AND expires_at > ?1 GROUP BY key_id",
-            )
-            .bind(&[ms(now)])?,
-        ])
-        .await?;
+    let day_ago = now.plus_millis(-DAY_MS);
+    let mut results = Db::batch(db, store::operations::metrics(now, day_ago))
+        .await?
+        .into_iter();
+    let mut next = || results.next().unwrap_or_default();
+    let standings: Vec<Standing> = next().typed("operations.grant_standings")?;
+    let event_counts: Vec<EventCount> = next().typed("operations.event_counts")?;
+    let mut lag = |count: &str, age: &str| -> Result<Value> {
+        let row = next()
+            .typed::<Lag>("operations.backlog")?
+            .into_iter()
+            .next();
+        let (n, oldest) = row.map_or((0, None), |r| (r.n as u64, r.oldest.map(time)));
+        let seconds = oldest.map(|t| ((now.as_millis() - t.as_millis()).max(0) / 1_000) as u64);
+        let mut out = Map::new();
+        out.insert(count.to_owned(), json!(n));
+        out.insert(age.to_owned(), json!(seconds));
+        Ok(Value::Object(out))
+    };
+    let sweep_backlog = lag("due", "oldest_overdue_seconds")?;
+    let outbox = lag("pending", "oldest_pending_seconds")?;
+    let publish_backlog = lag("due", "oldest_overdue_seconds")?;
+    let dead_letters = lag("unreplayed", "oldest_seconds")?;
+    let key_counts: Vec<KeyCount> = next().typed("operations.sealed_by_key")?;
     let mut platforms = Map::new();
-    for s in results[0].results::<Standing>()? {
+    for s in standings {
         let entry = platforms.entry(s.provider).or_insert_with(|| {
             json!({ "grants": {}, "refreshed_24h": 0, "failed_24h": 0, "checked_24h": 0,
                     "events_24h": {} })
@@ -130,23 +98,14 @@ pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value
             entry[key] = json!(entry[key].as_u64().unwrap_or(0) + add as u64);
         }
     }
-    for e in results[1].results::<EventCount>()? {
+    for e in event_counts {
         if let Some(entry) = platforms.get_mut(&e.provider) {
             entry["events_24h"][e.kind] = json!(e.n as u64);
         }
     }
-    let lag = |i: usize, count: &str, age: &str| -> Result<Value> {
-        let row = results[i].results::<Lag>()?.into_iter().next();
-        let (n, oldest) = row.map_or((0, None), |r| (r.n as u64, r.oldest.map(time)));
-        let seconds = oldest.map(|t| ((now.as_millis() - t.as_millis()).max(0) / 1_000) as u64);
-        let mut out = Map::new();
-        out.insert(count.to_owned(), json!(n));
-        out.insert(age.to_owned(), json!(seconds));
-        Ok(Value::Object(out))
-    };
     let mut sealed: Map<String, Value> = Map::new();
     let mut per_key: Vec<(String, u64)> = Vec::new();
-    for k in results[6].results::<KeyCount>()? {
+    for k in key_counts {
         let entry = sealed.entry(k.key_id.clone()).or_insert_with(|| {
             json!({ "grants": 0, "tenant_clients": 0, "webhook_endpoints": 0, "oauth_sessions": 0 })
         });
@@ -169,9 +128,9 @@ pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value
             "missing": standing.missing,
         },
         "platforms": platforms,
-        "sweep_backlog": lag(2, "due", "oldest_overdue_seconds")?,
-        "outbox": lag(3, "pending", "oldest_pending_seconds")?,
-        "publish_backlog": lag(4, "due", "oldest_overdue_seconds")?,
-        "dead_letters": lag(5, "unreplayed", "oldest_seconds")?,
+        "sweep_backlog": sweep_backlog,
+        "outbox": outbox,
+        "publish_backlog": publish_backlog,
+        "dead_letters": dead_letters,
     }))
 }

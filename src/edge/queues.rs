@@ -13,12 +13,13 @@
 
 use super::publish::{self, PublishMessage};
 use super::webhook_delivery::{self, Step};
-use super::{bindings, clock, d1_time, logging, sweep};
+use super::{bindings, clock, logging, sweep};
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
 use crate::core::queues::{QueueRole, WorkQueue};
 use crate::core::sweep::RefreshMessage;
 use crate::core::webhook_retry::DeliveryMessage;
+use crate::store::{self, Db};
 use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, Result};
 
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env) {
@@ -173,18 +174,15 @@ async fn record_dead_letter(
     now: Timestamp,
 ) -> Result<()> {
     bindings::db(env)?
-        .prepare(
-            "INSERT OR IGNORE INTO dead_letters (queue, message_id, body, reason, received_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(&[
-            queue.into(),
-            message_id.into(),
-            body.into(),
-            reason.into(),
-            d1_time::bind(now),
-        ])?
-        .run()
+        .write(store::operations::record_dead_letter(
+            &store::operations::DeadLetter {
+                queue,
+                message_id,
+                body,
+                reason,
+                now,
+            },
+        ))
         .await?;
     Ok(())
 }

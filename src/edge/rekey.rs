@@ -8,12 +8,13 @@
 //! A secret that does not open (its key is not configured, or it was tampered with) is skipped
 //! and counted; its row's reads fail the same way, and `/admin/metrics` names a missing key.
 
-use super::d1::{changes, int};
 use super::{bindings, grants, logging};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::core::key_rotation::{GRANTS_PER_RUN, ROWS_PER_RUN};
 use crate::core::log::LogLine;
+use crate::store::operations::SealedTable;
+use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Result};
@@ -31,26 +32,19 @@ struct SealedRow {
 struct Table {
     name: &'static str,
     purpose: &'static str,
-    select: &'static str,
-    update: &'static str,
+    table: SealedTable,
 }
 
 const TABLES: [Table; 2] = [
     Table {
         name: "tenant_clients",
         purpose: "tenant_client_secret",
-        select: "SELECT tenant_id, provider AS row_id, secret_ciphertext AS ciphertext, key_id \
-                 FROM tenant_clients WHERE (key_id < ?1 OR key_id > ?1) LIMIT ?2",
-        update: "UPDATE tenant_clients SET secret_ciphertext = ?1, key_id = ?2 \
-                 WHERE tenant_id = ?3 AND provider = ?4 AND key_id = ?5 AND secret_ciphertext = ?6",
+        table: SealedTable::TenantClients,
     },
     Table {
         name: "webhook_endpoints",
         purpose: super::webhook_delivery::SECRET_PURPOSE,
-        select: "SELECT tenant_id, id AS row_id, secret_ciphertext AS ciphertext, key_id \
-                 FROM webhook_endpoints WHERE (key_id < ?1 OR key_id > ?1) LIMIT ?2",
-        update: "UPDATE webhook_endpoints SET secret_ciphertext = ?1, key_id = ?2 \
-                 WHERE tenant_id = ?3 AND id = ?4 AND key_id = ?5 AND secret_ciphertext = ?6",
+        table: SealedTable::WebhookEndpoints,
     },
 ];
 
@@ -70,14 +64,11 @@ pub async fn rekey(env: &Env, now: Timestamp) -> Result<Value> {
         id: String,
     }
     let due: Vec<Due> = db
-        .prepare(
-            "SELECT id FROM grants WHERE (key_id < ?1 OR key_id > ?1) \
-               AND token_ciphertext IS NOT NULL LIMIT ?2",
-        )
-        .bind(&[active.as_str().into(), int(GRANTS_PER_RUN.into())])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::operations::grants_to_reseal(
+            &active,
+            GRANTS_PER_RUN.into(),
+        ))
+        .await?;
     for grant in &due {
         match grants::reseal(env, &grant.id).await {
             Ok(true) => rekeyed += 1,
@@ -104,11 +95,12 @@ async fn reseal_table(
     now: Timestamp,
 ) -> Result<(usize, usize)> {
     let rows: Vec<SealedRow> = db
-        .prepare(table.select)
-        .bind(&[active.into(), int(ROWS_PER_RUN.into())])?
-        .all()
-        .await?
-        .results()?;
+        .all(store::operations::to_reseal(
+            table.table,
+            active,
+            ROWS_PER_RUN.into(),
+        ))
+        .await?;
     let (mut done, mut failed) = (0, 0);
     for row in rows {
         let binding = Binding {
@@ -121,18 +113,15 @@ async fn reseal_table(
         match keyring.reseal(&sealed, binding) {
             Ok(Some(new)) => {
                 let written = db
-                    .prepare(table.update)
-                    .bind(&[
-                        new.blob.as_str().into(),
-                        new.key_id.as_str().into(),
-                        row.tenant_id.as_str().into(),
-                        row.row_id.as_str().into(),
-                        row.key_id.as_str().into(),
-                        row.ciphertext.as_str().into(),
-                    ])?
-                    .run()
+                    .write(store::operations::reseal(&store::operations::Reseal {
+                        table: table.table,
+                        tenant_id: &row.tenant_id,
+                        row_id: &row.row_id,
+                        old: (&row.key_id, &row.ciphertext),
+                        new: (new.key_id.as_str(), &new.blob),
+                    }))
                     .await?;
-                done += changes(&written);
+                done += written;
             }
             Ok(None) => {}
             Err(e) => {

@@ -8,10 +8,9 @@
 //! finds the queue empty (another read's write took its row) does nothing. A failed write is
 //! logged with the number of rows it lost.
 
-use super::d1::text_or_null;
-use super::d1_time::bind as ms;
 use crate::core::clock::Timestamp;
 use crate::core::log::LogLine;
+use crate::store::{self, Db};
 use std::cell::RefCell;
 use std::time::Duration;
 use worker::{Context, D1Database, Delay};
@@ -55,21 +54,17 @@ pub fn record(ctx: &Context, db: D1Database, read: TokenRead) {
 async fn write(db: &D1Database, rows: &[TokenRead]) -> worker::Result<()> {
     let mut batch = Vec::with_capacity(rows.len());
     for r in rows {
-        batch.push(
-            db.prepare(
-                "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, \
-                   outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&[
-                r.tenant_id.as_str().into(),
-                r.api_key_id.as_str().into(),
-                r.connection_id.as_str().into(),
-                text_or_null(r.grant_id.as_deref()),
-                r.outcome.into(),
-                ms(r.at),
-            ])?,
-        );
+        batch.push(store::operations::record_token_read(
+            &store::operations::TokenRead {
+                tenant_id: &r.tenant_id,
+                api_key_id: &r.api_key_id,
+                connection_id: &r.connection_id,
+                grant_id: r.grant_id.as_deref(),
+                outcome: r.outcome,
+                at: r.at,
+            },
+        ));
     }
-    db.batch(batch).await?;
+    Db::batch(db, batch).await?;
     Ok(())
 }

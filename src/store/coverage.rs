@@ -3,8 +3,8 @@
 
 use super::sqlite::Sqlite;
 use super::{
-    connections_tests, grants_tests, posts_tests, reads_tests, sessions_tests, sweep,
-    targets_tests, tenants, webhooks_tests, REGISTRY,
+    connections_tests, grants_tests, operations_tests, posts_tests, reads_tests, sessions_tests,
+    sweep, targets_tests, tenants, webhooks_tests, REGISTRY,
 };
 use std::collections::BTreeSet;
 
@@ -39,6 +39,11 @@ const SCENARIOS: &[Scenario] = &[
         targets_tests::reconcile_resume_recheck,
     ),
     ("operations_quotas", targets_tests::quotas),
+    ("operations_housekeeping", operations_tests::housekeeping),
+    (
+        "operations_operator_tables",
+        operations_tests::operator_tables,
+    ),
     ("posts_create_and_read", posts_tests::create_and_read),
     ("posts_retry", posts_tests::retry),
     ("posts_preflight", posts_tests::preflight),

@@ -17,6 +17,14 @@ impl Outcome {
     pub fn first(self) -> Option<Row> {
         self.rows.into_iter().next()
     }
+
+    /// Every row as a `T` with named fields (a batch's outcome; `statement` names it in errors).
+    pub fn typed<T: DeserializeOwned>(self, statement: &'static str) -> Result<Vec<T>, StoreError> {
+        self.rows
+            .into_iter()
+            .map(|r| r.into_typed(statement))
+            .collect()
+    }
 }
 
 /// A statement failed, or its rows did not decode.

@@ -22,6 +22,8 @@ pub mod grants;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod grants_tests;
 pub mod operations;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod operations_tests;
 pub mod posts;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod posts_tests;
