@@ -30,7 +30,7 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
     let (status, body) = match route {
         AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
         AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
-        AdminRoute::DeleteTenant(id) => super::erasure::delete_tenant(&db, &id, now).await?,
+        AdminRoute::DeleteTenant(id) => super::erasure::delete_tenant(env, &db, &id, now).await?,
         AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
         AdminRoute::RotateApiKey(key) => rotate_key(&mut req, &db, &key, now).await?,
         AdminRoute::RevokeApiKey(key) => revoke_key(&db, &key, now).await?,

@@ -151,11 +151,11 @@ async fn grant_versions(env: &Env) -> Handled {
         state: String,
         n: f64,
     }
-    let counts: Vec<Count> = super::bindings::db(env)?
-        .prepare("SELECT version, state, COUNT(*) AS n FROM grants GROUP BY version, state")
-        .all()
-        .await?
-        .results()?;
+    let counts: Vec<Count> = crate::store::Db::all(
+        &super::bindings::db(env)?,
+        crate::store::operations::grant_versions(),
+    )
+    .await?;
     Ok(respond::json(200, &json!({ "counts": counts }))?)
 }
 
@@ -207,7 +207,7 @@ async fn d1_rate(env: &Env, url: &worker::Url) -> Handled {
     let db = super::bindings::db(env)?;
     let started = super::clock::real_now();
     for _ in 0..n {
-        db.prepare("SELECT id FROM grants LIMIT 1").all().await?;
+        crate::store::Db::run(&db, crate::store::operations::round_trip()).await?;
     }
     let took_ms = super::clock::real_now().as_millis() - started.as_millis();
     Ok(respond::json(200, &json!({ "n": n, "took_ms": took_ms }))?)

@@ -1,25 +1,14 @@
-//! Times across the D1 boundary. D1 stores Unix milliseconds as INTEGER, but JS numbers are
-//! f64 and `D1Type::Integer` binds only 32 bits, so times are bound and read as f64.
+//! Times read back from D1 rows: Unix milliseconds, as the JS numbers (f64) D1 hands over.
+//! Times are bound by the store (`store::Param`).
 
 use crate::core::clock::Timestamp;
 use serde_json::{json, Value};
-use worker::wasm_bindgen::JsValue;
-
-/// A time as a D1 bind value.
-pub fn bind(t: Timestamp) -> JsValue {
-    JsValue::from_f64(t.as_millis() as f64)
-}
 
 /// A time read from D1, as RFC 3339 in a JSON answer (`null` when the column is NULL).
 pub fn json(millis: Option<f64>) -> Value {
     millis.map_or(Value::Null, |ms| {
         json!(Timestamp::from_millis(ms as i64).to_rfc3339())
     })
-}
-
-/// An optional time as a D1 bind value (`NULL` for `None`).
-pub fn bind_opt(t: Option<Timestamp>) -> JsValue {
-    t.map_or(JsValue::NULL, bind)
 }
 
 /// A time read from D1.

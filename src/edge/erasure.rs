@@ -2,9 +2,8 @@
 //! and erasure (`/v1/end-user-data`), a tenant's deletion (`DELETE /admin/tenants/{id}`) and
 //! the minute dispatch's part that erases deleted tenants.
 
-use super::d1::{changes, int};
 use super::d1_time;
-use super::disconnect::{through_object, Disconnected};
+use super::disconnect::{erase_through_object, through_object, Disconnected};
 use super::respond::{self, Handled};
 use super::tenant_api::Caller;
 use super::{bindings, logging};
@@ -12,23 +11,21 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::validate_end_user_ref;
 use crate::core::erasure::{
-    delete_statement, Scope, DISCONNECTS_PER_RUN, END_USER_EVENTS, ROWS_PER_CALL, ROWS_PER_RUN,
-    TENANTS_PER_RUN,
+    Scope, DISCONNECTS_PER_RUN, ROWS_PER_CALL, ROWS_PER_RUN, TENANTS_PER_RUN,
 };
 use crate::core::log::LogLine;
 use crate::core::query;
+use crate::store::erasure::{self as store_erasure, SESSION_TABLES, STEPS};
+use crate::store::{Db, Row};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{D1Database, Env, Result};
-
-/// The tables whose rows can still start a new grant: emptied before anything is disconnected.
-const SESSION_TABLES: [&str; 3] = ["oauth_sessions", "connect_sessions", "page_sessions"];
 
 /// An end user's connections one erasure call disconnects (far more than anyone has).
 const END_USER_CONNECTIONS_MAX: usize = 1_000;
 
 /// Most rows of each kind an export lists; `truncated` names the lists that reached it.
-const EXPORT_LIMIT: u32 = 10_000;
+const EXPORT_LIMIT: i64 = 10_000;
 
 fn end_user_of(url: &str) -> std::result::Result<String, ApiError> {
     let end_user = query::param(url, "end_user_ref")
@@ -38,9 +35,11 @@ fn end_user_of(url: &str) -> std::result::Result<String, ApiError> {
 }
 
 /// Deletes up to `budget` rows of the scope's steps, in order, each table emptied before the
-/// next is touched. Adds the rows deleted to `erased` (per table) and answers whether every
-/// step is done.
+/// next is touched; a grant's row is deleted by its object. Adds the rows deleted to `erased`
+/// (per table) and answers whether every step is done.
+#[allow(clippy::too_many_arguments)]
 async fn erase_rows(
+    env: &Env,
     db: &D1Database,
     scope: Scope,
     tenant_id: &str,
@@ -50,30 +49,46 @@ async fn erase_rows(
     erased: &mut Map<String, Value>,
 ) -> Result<bool> {
     let mut left = budget;
-    for (table, predicate) in scope.steps() {
-        if only.is_some_and(|tables| !tables.contains(&table)) {
+    for step in STEPS {
+        if only.is_some_and(|tables| !tables.contains(&step.table)) {
             continue;
         }
-        let mut count = erased.get(table).and_then(Value::as_u64).unwrap_or(0);
+        let mut count = erased.get(step.table).and_then(Value::as_u64).unwrap_or(0);
         loop {
             if left == 0 {
-                erased.insert(table.to_owned(), json!(count));
+                erased.insert(step.table.to_owned(), json!(count));
                 return Ok(false);
             }
             let asked = left;
-            let result = db
-                .prepare(delete_statement(table, predicate))
-                .bind(&[tenant_id.into(), end_user.into(), int(asked.into())])?
-                .run()
-                .await?;
-            let n = changes(&result) as u32;
+            let Some(statement) = step.statement(scope, tenant_id, end_user, asked.into()) else {
+                break;
+            };
+            let n = if step.through_grant_object {
+                let listed = db.run(statement).await?.rows;
+                let mut n = 0_u32;
+                for row in &listed {
+                    let id = row
+                        .text("id")
+                        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    n += u32::from(erase_through_object(env, &id).await?);
+                }
+                // A listed grant the object did not delete (a connection came back): stop here.
+                if (n as usize) < listed.len() {
+                    count += u64::from(n);
+                    erased.insert(step.table.to_owned(), json!(count));
+                    return Ok(false);
+                }
+                n
+            } else {
+                db.write(statement).await? as u32
+            };
             count += u64::from(n);
             left -= n.min(left);
             if n < asked {
                 break;
             }
         }
-        erased.insert(table.to_owned(), json!(count));
+        erased.insert(step.table.to_owned(), json!(count));
     }
     Ok(true)
 }
@@ -91,19 +106,13 @@ async fn live_connections(
     end_user: Option<&str>,
     limit: usize,
 ) -> Result<Vec<LiveConnection>> {
-    db.prepare(
-        "SELECT id, grant_id FROM connections \
-         WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) AND disconnected_at IS NULL \
-         ORDER BY created_at LIMIT ?3",
-    )
-    .bind(&[
-        tenant_id.into(),
-        super::d1::text_or_null(end_user),
-        int(limit as i64),
-    ])?
-    .all()
-    .await?
-    .results()
+    Ok(db
+        .all(store_erasure::live_connections(
+            tenant_id,
+            end_user,
+            limit as i64,
+        ))
+        .await?)
 }
 
 /// What disconnecting a batch of connections came to.
@@ -159,6 +168,7 @@ pub async fn erase_end_user(
     let tenant = caller.tenant_id.as_str();
     let mut erased = Map::new();
     erase_rows(
+        env,
         db,
         Scope::EndUser,
         tenant,
@@ -182,6 +192,7 @@ pub async fn erase_end_user(
         .into());
     }
     let complete = erase_rows(
+        env,
         db,
         Scope::EndUser,
         tenant,
@@ -239,89 +250,21 @@ pub async fn export_end_user(
     now: Timestamp,
 ) -> Handled {
     let end_user = end_user_of(url)?;
-    const CONNECTIONS: &str =
-        "(SELECT id FROM connections WHERE tenant_id = ?1 AND end_user_ref = ?2)";
-    let lists: [(&str, String); 8] = [
-        (
-            "grants",
-            "SELECT id, provider, provider_account_id, scopes, state, state_reason, \
-               access_expires_at, grant_expires_at, last_refresh_at, created_at, updated_at \
-             FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2 ORDER BY created_at LIMIT ?3"
-                .to_owned(),
-        ),
-        (
-            "connections",
-            "SELECT id, grant_id, kind, external_id, display_name, username, access, \
-               access_reason, created_at, updated_at, disconnected_at \
-             FROM connections WHERE tenant_id = ?1 AND end_user_ref = ?2 \
-             ORDER BY created_at LIMIT ?3"
-                .to_owned(),
-        ),
-        (
-            "posts",
-            format!(
-                "SELECT id, text, media, publish_at, idempotency_key, created_at FROM posts \
-                 WHERE tenant_id = ?1 AND (end_user_ref = ?2 OR id IN \
-                   (SELECT post_id FROM post_targets WHERE tenant_id = ?1 \
-                    AND connection_id IN {CONNECTIONS})) \
-                 ORDER BY created_at LIMIT ?3"
-            ),
-        ),
-        (
-            "post_targets",
-            format!(
-                "SELECT id, post_id, connection_id, provider, state, platform_post_id, reason, \
-                   published_at, created_at, updated_at \
-                 FROM post_targets WHERE tenant_id = ?1 AND connection_id IN {CONNECTIONS} \
-                 ORDER BY created_at LIMIT ?3"
-            ),
-        ),
-        (
-            "events",
-            format!(
-                "SELECT id, connection_id, seq, type, colour, reason, message, occurred_at \
-                 FROM events WHERE id IN {END_USER_EVENTS} \
-                 ORDER BY occurred_at, seq LIMIT ?3"
-            ),
-        ),
-        (
-            "webhook_deliveries",
-            format!(
-                "SELECT id, event_id, endpoint_id, status, attempts, last_status, \
-                   delivered_at, created_at \
-                 FROM webhook_deliveries WHERE tenant_id = ?1 AND event_id IN {END_USER_EVENTS} \
-                 ORDER BY created_at LIMIT ?3"
-            ),
-        ),
-        (
-            "token_reads",
-            format!(
-                "SELECT connection_id, api_key_id, outcome, at FROM token_reads \
-                 WHERE tenant_id = ?1 AND connection_id IN {CONNECTIONS} ORDER BY at LIMIT ?3"
-            ),
-        ),
-        (
-            "page_sessions",
-            "SELECT id, created_at, expires_at FROM page_sessions \
-             WHERE tenant_id = ?1 AND end_user_ref = ?2 ORDER BY created_at LIMIT ?3"
-                .to_owned(),
-        ),
-    ];
-    let mut statements = Vec::with_capacity(lists.len());
-    for (_, sql) in &lists {
-        statements.push(db.prepare(sql).bind(&[
-            caller.tenant_id.as_str().into(),
-            end_user.as_str().into(),
-            int(EXPORT_LIMIT.into()),
-        ])?);
-    }
-    let results = db.batch(statements).await?;
+    let results = Db::batch(
+        db,
+        store_erasure::export(&caller.tenant_id, &end_user, EXPORT_LIMIT),
+    )
+    .await?;
     let mut export = Map::new();
     export.insert("end_user_ref".into(), json!(end_user));
     export.insert("exported_at".into(), json!(now.to_rfc3339()));
     let mut truncated = Vec::new();
-    for ((name, _), result) in lists.iter().zip(results) {
-        let rows: Vec<Value> = result.results()?;
+    for ((name, _), result) in store_erasure::EXPORT.iter().zip(results) {
+        let rows: Vec<Value> = result
+            .rows
+            .into_iter()
+            .map(|Row(fields)| Value::Object(fields))
+            .collect();
         if rows.len() >= EXPORT_LIMIT as usize {
             truncated.push(*name);
         }
@@ -334,18 +277,17 @@ pub async fn export_end_user(
 /// `DELETE /admin/tenants/{id}`: the tenant's keys, connections page and pending work stop now;
 /// the minute dispatch disconnects and erases the rest ([`run`]). Safe to call again.
 pub async fn delete_tenant(
+    env: &Env,
     db: &D1Database,
     tenant_id: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
     #[derive(Deserialize)]
-    struct Row {
+    struct Deleted {
         deleted_at: Option<f64>,
     }
-    let row: Option<Row> = db
-        .prepare("SELECT deleted_at FROM tenants WHERE id = ?1")
-        .bind(&[tenant_id.into()])?
-        .first(None)
+    let row: Option<Deleted> = db
+        .first(store_erasure::tenant_deleted_at(tenant_id))
         .await?;
     let Some(row) = row else {
         return Err(ApiError::new(ErrorCode::NotFound, format!("No tenant {tenant_id}.")).into());
@@ -353,30 +295,12 @@ pub async fn delete_tenant(
     let deleted_at = match row.deleted_at {
         Some(at) => d1_time::read(at),
         None => {
-            let at = d1_time::bind(now);
-            db.batch(vec![
-                db.prepare(
-                    "UPDATE tenants SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
-                )
-                .bind(&[tenant_id.into(), at.clone()])?,
-                // No new deliveries: the erasure's own disconnects raise events.
-                db.prepare(
-                    "UPDATE webhook_endpoints SET deleted_at = ?2 \
-                     WHERE tenant_id = ?1 AND deleted_at IS NULL",
-                )
-                .bind(&[tenant_id.into(), at.clone()])?,
-                db.prepare(
-                    "UPDATE post_targets SET state = 'cancelled', reason = 'tenant_deleted', \
-                       updated_at = ?2 \
-                     WHERE tenant_id = ?1 AND state IN ('scheduled', 'queued', 'parked')",
-                )
-                .bind(&[tenant_id.into(), at])?,
-            ])
-            .await?;
+            Db::batch(db, store_erasure::mark_tenant_deleted(tenant_id, now)).await?;
             now
         }
     };
     erase_rows(
+        env,
         db,
         Scope::Tenant,
         tenant_id,
@@ -407,11 +331,8 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
         id: String,
     }
     let tenants: Vec<Deleted> = db
-        .prepare("SELECT id FROM tenants WHERE deleted_at IS NOT NULL ORDER BY deleted_at LIMIT ?1")
-        .bind(&[int(TENANTS_PER_RUN.into())])?
-        .all()
-        .await?
-        .results()?;
+        .all(store_erasure::deleted_tenants(TENANTS_PER_RUN.into()))
+        .await?;
     if tenants.is_empty() {
         return Ok(json!({}));
     }
@@ -426,6 +347,7 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
         }
         let mut erased = Map::new();
         let complete = erase_rows(
+            env,
             &db,
             Scope::Tenant,
             &tenant.id,

@@ -14,6 +14,10 @@ pub(super) mod grant_visit;
 pub(super) mod grants;
 pub(super) mod protocol;
 pub(super) mod refresh;
+#[cfg(feature = "test-powers")]
+pub(super) mod spike;
+#[cfg(feature = "test-powers")]
+pub(super) mod test_writes;
 #[path = "../store/grant_writes.rs"]
 mod writes;
 
@@ -61,6 +65,10 @@ impl DurableObject for GrantObject {
                 disconnect::disconnect_in_object(env, turns, memory, ask).await,
                 "grant.disconnect_failed",
             ),
+            Command::Erase(ask) => respond::answer(
+                disconnect::erase_in_object(env, turns, memory, ask).await,
+                "grant.erase_failed",
+            ),
             Command::CheckBy(ask) => respond::answer(
                 grants::check_by_in_object(env, turns, memory, ask).await,
                 "grant.check_by_failed",
@@ -81,23 +89,20 @@ impl DurableObject for GrantObject {
                 grants::reseal_in_object(env, turns, memory, ask).await,
                 "grant.reseal_failed",
             ),
-            // Test powers that write the grant's row directly make the object forget it.
             #[cfg(feature = "test-powers")]
-            Command::Forget => {
-                let _turn = turns.lock().await;
-                memory.forget();
-                respond::json(200, &serde_json::json!({ "forgot": true }))
-            }
+            Command::TestWrite(ask) => respond::answer(
+                test_writes::write_in_object(env, turns, memory, ask).await,
+                "grant.test_write_failed",
+            ),
             #[cfg(feature = "test-powers")]
             Command::SpikeRefresh(probe) => respond::answer(
-                super::spike::refresh_in_object(state, env, probe).await,
+                spike::refresh_in_object(state, env, probe).await,
                 "spike.refresh_failed",
             ),
             #[cfg(feature = "test-powers")]
-            Command::SpikeState => respond::answer(
-                super::spike::object_state(state).await,
-                "spike.state_failed",
-            ),
+            Command::SpikeState => {
+                respond::answer(spike::object_state(state).await, "spike.state_failed")
+            }
         }
     }
 }

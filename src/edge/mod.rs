@@ -15,7 +15,6 @@ mod connect;
 mod connection_access;
 mod connections_page;
 mod cron;
-mod d1;
 mod d1_time;
 mod dead_letters;
 mod erasure;
@@ -39,8 +38,6 @@ mod rekey;
 mod queues;
 mod rate_limit;
 mod respond;
-#[cfg(feature = "test-powers")]
-mod spike;
 mod sweep;
 mod tenant_api;
 #[cfg(feature = "test-powers")]

@@ -303,11 +303,10 @@ pub(super) async fn live_grant_of(
     let row = db
         .run(store::connections::live_grant(id, &caller.tenant_id))
         .await?;
-    Ok(row
-        .first()
+    row.first()
         .map(|r| r.text("grant_id"))
         .transpose()
-        .map_err(|e| worker::Error::RustError(e.to_string()))?)
+        .map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {

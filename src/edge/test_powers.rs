@@ -4,8 +4,11 @@
 //! This module is compiled only with the `test-powers` feature; the release bundle check proves
 //! none of it ships.
 
+use super::bindings;
+use super::grant_object::protocol::GrantObjectClient;
+use super::grant_object::spike;
+use super::grant_object::test_writes::{TestWrite, TestWriteAsk};
 use super::respond::{self, Handled};
-use super::{bindings, spike};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::auth::authorize_operator;
 use crate::core::clock::{ClockOffset, Timestamp};
@@ -13,9 +16,9 @@ use crate::core::pages::Page;
 use crate::core::query;
 use crate::core::queues::WorkQueue;
 use crate::core::routes::TestRoute;
+use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request};
 
 pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
@@ -70,17 +73,10 @@ async fn set_clock(mut req: Request, env: &Env) -> Handled {
     let offset = ClockOffset::from_millis(body.offset_ms)
         .map_err(|e| ApiError::invalid_request(e.to_string()))?;
     bindings::db(env)?
-        .prepare(
-            "INSERT INTO test_clock (id, offset_ms, frozen_at) VALUES (1, ?1, ?2) \
-             ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms, \
-               frozen_at = excluded.frozen_at",
-        )
-        .bind(&[
-            JsValue::from_f64(offset.as_millis() as f64),
-            body.frozen_at_ms
-                .map_or(JsValue::NULL, |t| JsValue::from_f64(t as f64)),
-        ])?
-        .run()
+        .write(store::operations::set_test_clock(
+            offset.as_millis(),
+            body.frozen_at_ms.map(Timestamp::from_millis),
+        ))
         .await?;
     let frozen_at = body.frozen_at_ms.map(Timestamp::from_millis);
     let now = frozen_at.unwrap_or_else(|| offset.apply(super::clock::real_now()));
@@ -113,13 +109,8 @@ struct DeadLetterRow {
 
 async fn dead_letters(env: &Env) -> Handled {
     let rows: Vec<DeadLetterRow> = bindings::db(env)?
-        .prepare(
-            "SELECT queue, message_id, body, reason, received_at FROM dead_letters \
-             ORDER BY id DESC LIMIT 100",
-        )
-        .all()
-        .await?
-        .results()?;
+        .all(store::operations::dead_letters(None, 100))
+        .await?;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|row| {
@@ -165,12 +156,7 @@ async fn return_page(req: &Request, env: &Env) -> Handled {
         end_user_ref: String,
     }
     let row: Option<Row> = bindings::db(env)?
-        .prepare(
-            "SELECT g.provider, c.external_id, c.display_name, c.username, c.end_user_ref \
-             FROM connections c JOIN grants g ON g.id = c.grant_id WHERE c.id = ?1",
-        )
-        .bind(&[connection_id.as_str().into()])?
-        .first(None)
+        .first(store::connections::describe(&connection_id))
         .await?;
     let page = match row {
         Some(row) => Page::new(200, "Connected", "Connected")
@@ -206,17 +192,7 @@ async fn row_counts(env: &Env) -> Handled {
         page_sessions: f64,
     }
     let counts: Option<Counts> = bindings::db(env)?
-        .prepare(
-            "SELECT (SELECT COUNT(*) FROM grants) AS grants, \
-               (SELECT COUNT(*) FROM connections) AS connections, \
-               (SELECT COUNT(*) FROM connect_sessions) AS connect_sessions, \
-               (SELECT COUNT(*) FROM connect_sessions WHERE opened_at IS NOT NULL) AS opened_connect_sessions, \
-               (SELECT COUNT(*) FROM oauth_sessions) AS oauth_sessions, \
-               (SELECT COUNT(*) FROM oauth_sessions WHERE consumed_at IS NOT NULL) AS consumed_oauth_sessions, \
-               (SELECT COUNT(*) FROM token_reads) AS token_reads, \
-               (SELECT COUNT(*) FROM page_sessions) AS page_sessions",
-        )
-        .first(None)
+        .first(store::operations::flow_counts())
         .await?;
     Ok(respond::json(200, &counts)?)
 }
@@ -229,49 +205,43 @@ async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled
         from_grant: String,
     }
     let body: Body = respond::read_json(&mut req).await?;
-    let copied = bindings::db(env)?
-        .prepare(
-            "UPDATE grants SET (token_ciphertext, key_id) = \
-               (SELECT token_ciphertext, key_id FROM grants WHERE id = ?2) \
-             WHERE id = ?1 AND EXISTS (SELECT 1 FROM grants WHERE id = ?2)",
-        )
-        .bind(&[grant_id.into(), body.from_grant.as_str().into()])?
-        .run()
-        .await?;
-    if super::d1::changes(&copied) != 1 {
+    let copied = test_write(
+        env,
+        grant_id,
+        TestWrite::CopyTokens {
+            from_grant: body.from_grant,
+        },
+    )
+    .await?;
+    if !copied {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant (either of them).").into());
     }
-    forget(env, grant_id).await?;
     Ok(respond::json(200, &json!({ "copied": true }))?)
 }
 
 async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
-    let revived = bindings::db(env)?
-        .prepare(
-            "UPDATE grants SET state = 'alive', state_reason = NULL, last_error = NULL \
-             WHERE id = ?1",
-        )
-        .bind(&[grant_id.into()])?
-        .run()
-        .await?;
-    if super::d1::changes(&revived) != 1 {
+    if !test_write(env, grant_id, TestWrite::Revive).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     }
-    forget(env, grant_id).await?;
     Ok(respond::json(200, &json!({ "revived": true }))?)
 }
 
-/// Makes the grant's object forget what it remembers: the row was written behind its back.
-async fn forget(env: &Env, grant_id: &str) -> Handled<()> {
-    let answer = super::grant_object::protocol::GrantObjectClient::new(env, grant_id)
-        .forget()
+/// A test power's write to a grant, made by the grant's object (the grant's only writer),
+/// which forgets what it remembers of it. Whether a row changed.
+async fn test_write(env: &Env, grant_id: &str, write: TestWrite) -> Handled<bool> {
+    let mut answer = GrantObjectClient::new(env, grant_id)
+        .test_write(TestWriteAsk {
+            grant_id: grant_id.to_owned(),
+            write,
+        })
         .await?;
     if answer.status_code() != 200 {
         return Err(worker::Error::RustError(format!(
-            "the grant object did not forget ({})",
+            "the grant object did not write ({})",
             answer.status_code()
         ))
         .into());
     }
-    Ok(())
+    let body: Value = answer.json().await?;
+    Ok(body["changed"] == json!(true))
 }

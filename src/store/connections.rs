@@ -152,9 +152,16 @@ pub const RECONNECT_LINK_STANDING: Sql = Sql {
            FROM grants g JOIN connections c ON c.grant_id = g.id AND c.id = ?4 \
            WHERE g.id = ?1 AND g.tenant_id = ?2",
 };
+#[cfg(any(test, feature = "test-powers"))]
+pub const DESCRIBE: Sql = Sql {
+    name: "connections.describe",
+    text: "SELECT g.provider, c.external_id, c.display_name, c.username, c.end_user_ref \
+           FROM connections c JOIN grants g ON g.id = c.grant_id WHERE c.id = ?1",
+};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
+    &DESCRIBE,
     &LIST_FOR_TENANT,
     &LIST_FOR_END_USER,
     &FIND_FOR_TENANT,
@@ -330,4 +337,10 @@ pub fn reconnect_link_standing(
         nonce.into(),
         connection_id.into(),
     ])
+}
+
+/// Test builds: a connection as the demo return page shows it.
+#[cfg(any(test, feature = "test-powers"))]
+pub fn describe(connection_id: &str) -> Statement {
+    DESCRIBE.bind(vec![connection_id.into()])
 }

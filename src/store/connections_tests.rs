@@ -367,3 +367,13 @@ pub fn events_and_outbox(db: &Sqlite) {
     );
     assert_eq!(row.as_str().unwrap(), "tgt_1 none tgt_1:post.published:7");
 }
+
+#[test]
+fn connections_are_stored_lost_restored_and_disconnected_under_the_grants_version() {
+    lifecycle(&Sqlite::migrated());
+}
+
+#[test]
+fn events_fan_out_once_guarded_and_reach_the_outbox() {
+    events_and_outbox(&Sqlite::migrated());
+}

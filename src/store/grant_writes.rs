@@ -191,9 +191,126 @@ pub(super) const CHECK_BY: Sql = Sql {
            WHERE id = ?2 AND state != ?3",
 };
 
+pub(super) const ERASE: Sql = Sql {
+    name: "grant_writes.erase",
+    text: "DELETE FROM grants WHERE id = ?1 \
+           AND NOT EXISTS (SELECT 1 FROM connections WHERE grant_id = ?1)",
+};
+
+/// Test builds only: the test powers' writes (each through the grant's object, which forgets
+/// what it remembers), and the kill-mid-call spike's probe grant.
+#[cfg(any(all(test, not(target_arch = "wasm32")), feature = "test-powers"))]
+pub(super) mod test_powers {
+    use crate::core::clock::Timestamp;
+    use crate::core::grant_health::GrantState;
+    use crate::store::{Sql, Statement};
+
+    pub(super) const COPY_TOKENS: Sql = Sql {
+        name: "grant_writes.test_copy_tokens",
+        text: "UPDATE grants SET (token_ciphertext, key_id) = \
+                 (SELECT token_ciphertext, key_id FROM grants WHERE id = ?2) \
+               WHERE id = ?1 AND EXISTS (SELECT 1 FROM grants WHERE id = ?2)",
+    };
+    pub(super) const REVIVE: Sql = Sql {
+        name: "grant_writes.test_revive",
+        text: "UPDATE grants SET state = ?2, state_reason = NULL, last_error = NULL WHERE id = ?1",
+    };
+    pub(super) const SPIKE_INSERT: Sql = Sql {
+        name: "grant_writes.spike_insert",
+        text: "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
+                 end_user_ref, refresh_policy, created_at, updated_at) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    };
+    pub(super) const SPIKE_ROW: Sql = Sql {
+        name: "grant_writes.spike_row",
+        text: "SELECT version, claim_id, claim_expires_at, last_refresh_at FROM grants \
+               WHERE id = ?1 AND tenant_id = ?2",
+    };
+    pub(super) const SPIKE_SWAP: Sql = Sql {
+        name: "grant_writes.spike_swap",
+        text: "UPDATE grants SET version = version + 1, claim_id = NULL, claim_expires_at = NULL, \
+                 last_refresh_at = ?1, access_expires_at = ?2, updated_at = ?1 \
+               WHERE id = ?3 AND version = ?4 AND claim_id = ?5",
+    };
+    pub(super) const SPIKE_RELEASE: Sql = Sql {
+        name: "grant_writes.spike_release",
+        text: "UPDATE grants SET claim_id = NULL, claim_expires_at = NULL \
+               WHERE id = ?1 AND claim_id = ?2",
+    };
+
+    /// The grant gets another grant's sealed tokens (1 row changed: both exist).
+    pub(in super::super) fn copy_tokens(id: &str, from: &str) -> Statement {
+        COPY_TOKENS.bind(vec![id.into(), from.into()])
+    }
+
+    /// A dead grant is alive again.
+    pub(in super::super) fn revive(id: &str) -> Statement {
+        REVIVE.bind(vec![id.into(), GrantState::Alive.as_str().into()])
+    }
+
+    /// The spike's probe grant: no tokens, version 0, no claim.
+    pub(in super::super) struct SpikeGrant<'a> {
+        pub id: &'a str,
+        pub tenant_id: &'a str,
+        pub provider: &'a str,
+        pub provider_account_id: &'a str,
+        pub client_id: &'a str,
+        pub end_user_ref: &'a str,
+        pub refresh_policy: &'a str,
+        pub now: Timestamp,
+    }
+
+    pub(in super::super) fn spike_insert(g: &SpikeGrant<'_>) -> Statement {
+        SPIKE_INSERT.bind(vec![
+            g.id.into(),
+            g.tenant_id.into(),
+            g.provider.into(),
+            g.provider_account_id.into(),
+            g.client_id.into(),
+            g.end_user_ref.into(),
+            g.refresh_policy.into(),
+            g.now.into(),
+        ])
+    }
+
+    /// The probe grant's row (`version, claim_id, claim_expires_at, last_refresh_at`).
+    pub(in super::super) fn spike_row(id: &str, tenant_id: &str) -> Statement {
+        SPIKE_ROW.bind(vec![id.into(), tenant_id.into()])
+    }
+
+    /// The probe's compare-and-swap on the version, releasing its claim.
+    pub(in super::super) fn spike_swap(
+        id: &str,
+        version: i64,
+        claim_id: &str,
+        access_expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Statement {
+        SPIKE_SWAP.bind(vec![
+            now.into(),
+            access_expires_at.into(),
+            id.into(),
+            version.into(),
+            claim_id.into(),
+        ])
+    }
+
+    /// The probe's claim released after a failed call.
+    pub(in super::super) fn spike_release(id: &str, claim_id: &str) -> Statement {
+        SPIKE_RELEASE.bind(vec![id.into(), claim_id.into()])
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(super) const STATEMENTS: &[&Sql] = &[
+    &test_powers::COPY_TOKENS,
+    &test_powers::REVIVE,
+    &test_powers::SPIKE_INSERT,
+    &test_powers::SPIKE_ROW,
+    &test_powers::SPIKE_SWAP,
+    &test_powers::SPIKE_RELEASE,
     &CHECK_BY,
+    &ERASE,
     &INSERT,
     &RESTORE,
     &RESEAL,
@@ -398,4 +515,9 @@ pub(super) fn disconnect(id: &str, version: i64, delete_tokens: bool, now: Times
 /// unless it is dead. Idempotent: an earlier check stays.
 pub(super) fn check_by(id: &str, by: Timestamp) -> Statement {
     CHECK_BY.bind(vec![by.into(), id.into(), GrantState::DEAD.into()])
+}
+
+/// Erasure: the grant's row goes, once none of its connections is left (1 row changed).
+pub(super) fn erase(id: &str) -> Statement {
+    ERASE.bind(vec![id.into()])
 }

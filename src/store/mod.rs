@@ -2,8 +2,9 @@
 //!
 //! Every statement is a named constant ([`Sql`]) in the module of its tables, bound to typed
 //! parameters by a function named for what it does (`tenants::create`, `api_keys::revoke`, …),
-//! and run through a [`Db`]: D1 in the worker (`edge::d1`), SQLite with the real `migrations/`
-//! in the native tests (`store::sqlite`), behaving as D1 does. States go in as bound parameters
+//! and run through a [`Db`]: D1 in the worker (`store::d1`, the only code that prepares SQL on
+//! D1, and the store's only `worker` import), SQLite with the real `migrations/` in the native
+//! tests (`store::sqlite`), behaving as D1 does. States go in as bound parameters
 //! from the core's enums, never spliced into SQL text. Rows come back through one generic
 //! decoder ([`Row`]) into typed values. See `docs/storage.md`.
 
@@ -12,9 +13,14 @@ pub mod connections;
 mod connections_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod coverage;
+#[cfg(target_arch = "wasm32")]
+mod d1;
 mod db;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod docs_test;
+pub mod erasure;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod erasure_tests;
 pub mod events;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod grant_writes;
@@ -41,6 +47,8 @@ pub mod targets;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod targets_tests;
 pub mod tenants;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod test_powers_tests;
 pub mod webhooks;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod webhooks_tests;
@@ -53,16 +61,21 @@ pub use statement::{Param, Sql, Statement};
 /// scenarios and fails if one of these is never executed; a second test fails if a `Sql`
 /// constant in `src/store/` is missing here.
 #[cfg(all(test, not(target_arch = "wasm32")))]
-pub const REGISTRY: &[&[&Sql]] = &[
-    tenants::STATEMENTS,
-    grants::STATEMENTS,
-    grant_writes::STATEMENTS,
-    sweep::STATEMENTS,
-    connections::STATEMENTS,
-    events::STATEMENTS,
-    targets::STATEMENTS,
-    posts::STATEMENTS,
-    sessions::STATEMENTS,
-    webhooks::STATEMENTS,
-    operations::STATEMENTS,
-];
+pub fn registry() -> Vec<&'static Sql> {
+    let modules: [&[&'static Sql]; 11] = [
+        tenants::STATEMENTS,
+        grants::STATEMENTS,
+        grant_writes::STATEMENTS,
+        sweep::STATEMENTS,
+        connections::STATEMENTS,
+        events::STATEMENTS,
+        targets::STATEMENTS,
+        posts::STATEMENTS,
+        sessions::STATEMENTS,
+        webhooks::STATEMENTS,
+        operations::STATEMENTS,
+    ];
+    let mut all: Vec<&'static Sql> = modules.into_iter().flatten().copied().collect();
+    all.extend(erasure::statements());
+    all
+}

@@ -214,9 +214,45 @@ pub const TEST_CLOCK: Sql = Sql {
     name: "operations.test_clock",
     text: "SELECT offset_ms, frozen_at FROM test_clock WHERE id = 1",
 };
+#[cfg(any(test, feature = "test-powers"))]
+pub const SET_TEST_CLOCK: Sql = Sql {
+    name: "operations.set_test_clock",
+    text: "INSERT INTO test_clock (id, offset_ms, frozen_at) VALUES (1, ?1, ?2) \
+           ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms, \
+             frozen_at = excluded.frozen_at",
+};
+#[cfg(any(test, feature = "test-powers"))]
+pub const FLOW_COUNTS: Sql = Sql {
+    name: "operations.flow_counts",
+    text: "SELECT (SELECT COUNT(*) FROM grants) AS grants, \
+             (SELECT COUNT(*) FROM connections) AS connections, \
+             (SELECT COUNT(*) FROM connect_sessions) AS connect_sessions, \
+             (SELECT COUNT(*) FROM connect_sessions WHERE opened_at IS NOT NULL) \
+               AS opened_connect_sessions, \
+             (SELECT COUNT(*) FROM oauth_sessions) AS oauth_sessions, \
+             (SELECT COUNT(*) FROM oauth_sessions WHERE consumed_at IS NOT NULL) \
+               AS consumed_oauth_sessions, \
+             (SELECT COUNT(*) FROM token_reads) AS token_reads, \
+             (SELECT COUNT(*) FROM page_sessions) AS page_sessions",
+};
+#[cfg(any(test, feature = "bench"))]
+pub const GRANT_VERSIONS: Sql = Sql {
+    name: "operations.grant_versions",
+    text: "SELECT version, state, COUNT(*) AS n FROM grants GROUP BY version, state \
+           ORDER BY version, state",
+};
+#[cfg(any(test, feature = "bench"))]
+pub const ROUND_TRIP: Sql = Sql {
+    name: "operations.round_trip",
+    text: "SELECT id FROM grants ORDER BY id LIMIT 1",
+};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
+    &GRANT_VERSIONS,
+    &ROUND_TRIP,
+    &SET_TEST_CLOCK,
+    &FLOW_COUNTS,
     &QUOTA_USED,
     &SPEND_QUOTA,
     &RECORD_DELETION,
@@ -544,4 +580,28 @@ pub fn record_token_read(r: &TokenRead<'_>) -> Statement {
 /// The test build's clock (`offset_ms, frozen_at`).
 pub fn test_clock() -> Statement {
     TEST_CLOCK.bind(Vec::new())
+}
+
+/// Test builds: shifts (or stops) the clock every handler reads.
+#[cfg(any(test, feature = "test-powers"))]
+pub fn set_test_clock(offset_ms: i64, frozen_at: Option<Timestamp>) -> Statement {
+    SET_TEST_CLOCK.bind(vec![offset_ms.into(), frozen_at.into()])
+}
+
+/// Test builds: rows in the tables the connect flow writes.
+#[cfg(any(test, feature = "test-powers"))]
+pub fn flow_counts() -> Statement {
+    FLOW_COUNTS.bind(Vec::new())
+}
+
+/// Benchmark builds: grants by token version and state (`version, state, n`).
+#[cfg(any(test, feature = "bench"))]
+pub fn grant_versions() -> Statement {
+    GRANT_VERSIONS.bind(Vec::new())
+}
+
+/// Benchmark builds: the cheapest read, to time D1's round trip.
+#[cfg(any(test, feature = "bench"))]
+pub fn round_trip() -> Statement {
+    ROUND_TRIP.bind(Vec::new())
 }

@@ -233,3 +233,45 @@ async fn revoke_at_platform(
         None => platform::revoke(env, spec, &client, &tokens.access_token, false).await,
     }
 }
+
+/// What erasure asks a grant's object: delete the grant's row (its connections are gone).
+#[derive(Serialize, Deserialize)]
+pub struct EraseAsk {
+    pub grant_id: String,
+}
+
+/// Erasure deletes a grant through its object (the grant's only writer), which forgets what it
+/// remembers of it, opened tokens included. `true` when the row went now.
+pub(in crate::edge) async fn erase_through_object(
+    env: &Env,
+    grant_id: &str,
+) -> worker::Result<bool> {
+    let ask = EraseAsk {
+        grant_id: grant_id.to_owned(),
+    };
+    let mut answer = GrantObjectClient::new(env, grant_id).erase(ask).await?;
+    match answer.status_code() {
+        200 => {
+            let body: serde_json::Value = answer.json().await?;
+            Ok(body["erased"] == json!(true))
+        }
+        status => Err(worker::Error::RustError(format!(
+            "the grant's object did not erase {grant_id} ({status}): {}",
+            answer.text().await.unwrap_or_default()
+        ))),
+    }
+}
+
+/// Inside the object: the row goes if no connection of it is left.
+pub async fn erase_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    ask: EraseAsk,
+) -> Handled {
+    let _turn = turns.lock().await;
+    memory.forget();
+    let db = bindings::db(env)?;
+    let erased = db.write(writes::erase(&ask.grant_id)).await?;
+    Ok(respond::json(200, &json!({ "erased": erased == 1 }))?)
+}

@@ -1,7 +1,7 @@
 //! The grant object's protocol: every command it takes, as one serde enum, and one client
 //! with a method per command. No string path to the object exists outside this module.
 
-use super::disconnect::DisconnectAsk;
+use super::disconnect::{DisconnectAsk, EraseAsk};
 use super::grant_visit::VisitAsk;
 use super::grants::{CheckByAsk, ResealAsk, StoreGrant, TokenAsk};
 use crate::edge::bindings;
@@ -23,16 +23,18 @@ pub enum Command {
     Visit(VisitAsk),
     /// Disconnect one connection.
     Disconnect(DisconnectAsk),
+    /// Erasure: delete the grant's row (its connections are gone).
+    Erase(EraseAsk),
     /// The pre-flight: check the grant by a post's slot.
     CheckBy(CheckByAsk),
     /// The platform ended the grant (Meta's deauthorize).
     PlatformEnded(EndedAsk),
-    /// Test powers wrote the row directly: forget what is remembered.
+    /// A test power's write to the grant.
     #[cfg(feature = "test-powers")]
-    Forget,
+    TestWrite(super::test_writes::TestWriteAsk),
     /// The kill-mid-call spike's refresh probe.
     #[cfg(feature = "test-powers")]
-    SpikeRefresh(crate::edge::spike::RefreshProbe),
+    SpikeRefresh(super::spike::RefreshProbe),
     /// The kill-mid-call spike's view of the object's storage.
     #[cfg(feature = "test-powers")]
     SpikeState,
@@ -87,6 +89,10 @@ impl<'a> GrantObjectClient<'a> {
         self.send(&Command::Disconnect(ask)).await
     }
 
+    pub async fn erase(&self, ask: EraseAsk) -> worker::Result<Response> {
+        self.send(&Command::Erase(ask)).await
+    }
+
     pub async fn check_by(&self, ask: CheckByAsk) -> worker::Result<Response> {
         self.send(&Command::CheckBy(ask)).await
     }
@@ -96,14 +102,17 @@ impl<'a> GrantObjectClient<'a> {
     }
 
     #[cfg(feature = "test-powers")]
-    pub async fn forget(&self) -> worker::Result<Response> {
-        self.send(&Command::Forget).await
+    pub async fn test_write(
+        &self,
+        ask: super::test_writes::TestWriteAsk,
+    ) -> worker::Result<Response> {
+        self.send(&Command::TestWrite(ask)).await
     }
 
     #[cfg(feature = "test-powers")]
     pub async fn spike_refresh(
         &self,
-        probe: crate::edge::spike::RefreshProbe,
+        probe: super::spike::RefreshProbe,
     ) -> worker::Result<Response> {
         self.send(&Command::SpikeRefresh(probe)).await
     }

@@ -1,13 +1,14 @@
-//! D1 as the store's database: runs the store's statements, and small helpers for the
-//! statements not yet moved into the store.
+//! D1 as the store's database, in the worker: the one place that prepares, binds and runs SQL
+//! on D1 (`prepare`, `batch`). Every statement it runs is one of the store's; the native tests
+//! run the same statements through `store::sqlite`.
 
-use crate::store::{Db, Outcome, Param, Row, Statement, StoreError};
+use super::{Db, Outcome, Param, Row, Statement, StoreError};
 use serde_json::{Map, Value};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
 /// How many rows a write changed (0 when D1 does not say).
-pub fn changes(result: &D1Result) -> usize {
+fn changes(result: &D1Result) -> usize {
     result
         .meta()
         .ok()
@@ -16,20 +17,11 @@ pub fn changes(result: &D1Result) -> usize {
         .unwrap_or(0)
 }
 
-/// An integer bind value. JS numbers are f64, exact up to 2^53: ample for versions and counts.
-pub fn int(value: i64) -> JsValue {
-    JsValue::from_f64(value as f64)
-}
-
-/// Text or `NULL`.
-pub fn text_or_null(value: Option<&str>) -> JsValue {
-    value.map_or(JsValue::NULL, JsValue::from_str)
-}
-
 fn bind_value(param: &Param) -> JsValue {
     match param {
         Param::Null => JsValue::NULL,
-        Param::Int(i) => int(*i),
+        // JS numbers are f64, exact up to 2^53: ample for times in milliseconds and counts.
+        Param::Int(i) => JsValue::from_f64(*i as f64),
         Param::Text(t) => JsValue::from_str(t),
     }
 }

@@ -7,23 +7,24 @@
 //! reads back what survived. Probe grants hold no tokens: the new ones are dropped, since
 //! encryption at rest arrives with the connect slice.
 
-use super::d1::changes;
-use super::d1_time::{self, bind as ms};
-use super::grant_object::protocol::GrantObjectClient;
-use super::respond::{self, Handled};
-use super::{bindings, clock, http_client};
+use super::protocol::GrantObjectClient;
+use super::writes::test_powers::{spike_insert, spike_release, spike_row, spike_swap, SpikeGrant};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::ids::{kind, new_id};
 use crate::core::provider_rewrite;
+use crate::edge::d1_time;
+use crate::edge::respond::{self, Handled};
+use crate::edge::{bindings, clock, http_client};
+use crate::store::{tenants, Db};
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Result, State};
 
 const SPIKE_TENANT: &str = "ten_spike";
+const SPIKE_TENANT_NAME: &str = "kill-mid-call spike";
 const X_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
 /// How long a claim keeps other refreshes of the grant out.
 /// The object's storage key for the write-ahead marker.
@@ -45,24 +46,19 @@ pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handle
     let grant_id = new_id(kind::GRANT)?;
     let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
     let db = bindings::db(env)?;
-    db.batch(vec![
-        db.prepare(
-            "INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?1, 'kill-mid-call spike', ?2)",
-        )
-        .bind(&[SPIKE_TENANT.into(), ms(now)])?,
-        db.prepare(
-            "INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
-               end_user_ref, refresh_policy, created_at, updated_at) \
-             VALUES (?1, ?2, 'x', ?3, ?4, 'spike', 'on_demand', ?5, ?5)",
-        )
-        .bind(&[
-            grant_id.as_str().into(),
-            SPIKE_TENANT.into(),
-            body.provider_account_id.as_str().into(),
-            client_id.as_str().into(),
-            ms(now),
-        ])?,
-    ])
+    if tenants::find(&db, SPIKE_TENANT).await?.is_none() {
+        tenants::create(&db, SPIKE_TENANT, SPIKE_TENANT_NAME, now).await?;
+    }
+    db.write(spike_insert(&SpikeGrant {
+        id: &grant_id,
+        tenant_id: SPIKE_TENANT,
+        provider: "x",
+        provider_account_id: &body.provider_account_id,
+        client_id: &client_id,
+        end_user_ref: "spike",
+        refresh_policy: "on_demand",
+        now,
+    }))
     .await?;
     Ok(respond::json(201, &json!({ "grant_id": grant_id }))?)
 }
@@ -76,14 +72,9 @@ struct GrantRow {
 }
 
 async fn grant_row(env: &Env, grant_id: &str) -> Result<Option<GrantRow>> {
-    bindings::db(env)?
-        .prepare(
-            "SELECT version, claim_id, claim_expires_at, last_refresh_at FROM grants \
-             WHERE id = ?1 AND tenant_id = ?2",
-        )
-        .bind(&[grant_id.into(), SPIKE_TENANT.into()])?
-        .first(None)
-        .await
+    Ok(bindings::db(env)?
+        .first(spike_row(grant_id, SPIKE_TENANT))
+        .await?)
 }
 
 /// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
@@ -155,20 +146,15 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
     // 1. The write-ahead marker in D1: a conditional claim on the current version.
     let claim_id = new_id(kind::CLAIM)?;
     let claimed = db
-        .prepare(
-            "UPDATE grants SET claim_id = ?1, claim_expires_at = ?2 \
-             WHERE id = ?3 AND version = ?4 AND (claim_id IS NULL OR claim_expires_at <= ?5)",
-        )
-        .bind(&[
-            claim_id.as_str().into(),
-            ms(now.plus_millis(super::refresh::CLAIM_TTL_MS)),
-            probe.grant_id.as_str().into(),
-            JsValue::from_f64(version as f64),
-            ms(now),
-        ])?
-        .run()
+        .write(super::writes::claim_refresh(
+            &probe.grant_id,
+            version,
+            &claim_id,
+            now.plus_millis(super::refresh::CLAIM_TTL_MS),
+            now,
+        ))
         .await?;
-    if changes(&claimed) != 1 {
+    if claimed != 1 {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "Another refresh holds this grant's claim, or its version moved.",
@@ -196,23 +182,15 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
         Ok(expires_in) => {
             // 4. Compare-and-swap on the version, releasing the claim.
             let swapped = db
-                .prepare(
-                    "UPDATE grants SET version = version + 1, claim_id = NULL, claim_expires_at = NULL, \
-                       last_refresh_at = ?1, access_expires_at = ?2, updated_at = ?1 \
-                     WHERE id = ?3 AND version = ?4 AND claim_id = ?5",
-                )
-                .bind(&[
-                    ms(finished),
-                    expires_in.map_or(JsValue::NULL, |s| {
-                        ms(finished.plus_millis(s as i64 * 1000))
-                    }),
-                    probe.grant_id.as_str().into(),
-                    JsValue::from_f64(version as f64),
-                    claim_id.as_str().into(),
-                ])?
-                .run()
+                .write(spike_swap(
+                    &probe.grant_id,
+                    version,
+                    &claim_id,
+                    expires_in.map(|s| finished.plus_millis(s as i64 * 1000)),
+                    finished,
+                ))
                 .await?;
-            if changes(&swapped) != 1 {
+            if swapped != 1 {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "The grant's version moved during the call.",
@@ -222,10 +200,7 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
             ("refreshed".to_owned(), 200, version + 1)
         }
         Err(reason) => {
-            db.prepare("UPDATE grants SET claim_id = NULL, claim_expires_at = NULL WHERE id = ?1 AND claim_id = ?2")
-                .bind(&[probe.grant_id.as_str().into(), claim_id.as_str().into()])?
-                .run()
-                .await?;
+            db.write(spike_release(&probe.grant_id, &claim_id)).await?;
             (reason, 502, version)
         }
     };

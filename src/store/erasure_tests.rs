@@ -1,0 +1,488 @@
+//! Native tests of `store::erasure`: the steps cover every table holding a tenant's data, in
+//! the order the foreign keys need, each scoped as it says; and a scenario runs every
+//! statement, erasing one end user of two and then the tenant.
+
+use super::connections::{self, NewConnection};
+use super::erasure::{self, Step, SESSION_TABLES, STEPS};
+use super::events::{self, Guard};
+use super::grant_writes;
+use super::grants_tests::{at, run, seeded, T0};
+use super::posts::{self, NewPost, NewTarget};
+use super::sessions::{self, NewConnect, NewPage};
+use super::sqlite::{block_on, Sqlite};
+use super::{tenants, Db, Row};
+use crate::core::erasure::{Scope, KEPT};
+use crate::core::grant_events;
+use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::posts::TargetState;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every table in `migrations/`, with its columns and the tables it references.
+fn schema() -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut tables: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            let line = line.split("--").next().unwrap().trim();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["CREATE", "TABLE", name, ..] => {
+                    current = Some(name.trim_end_matches('(').to_owned());
+                    tables.entry(current.clone().unwrap()).or_default();
+                }
+                ["ALTER", "TABLE", name, "ADD", "COLUMN", column, ..] => {
+                    tables
+                        .get_mut(*name)
+                        .unwrap()
+                        .0
+                        .insert((*column).to_owned());
+                }
+                [")", ..] | [");"] => current = None,
+                [column, ..] if current.is_some() => {
+                    let (columns, parents) = tables.get_mut(current.as_ref().unwrap()).unwrap();
+                    if !matches!(*column, "PRIMARY" | "UNIQUE" | "FOREIGN") {
+                        columns.insert((*column).to_owned());
+                    }
+                    if let Some(i) = words.iter().position(|w| *w == "REFERENCES") {
+                        parents.insert(words[i + 1].to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    tables
+}
+
+const OWNED_BY: &[&str] = &[
+    "tenant_id",
+    "end_user_ref",
+    "grant_id",
+    "connection_id",
+    "post_id",
+    "event_id",
+    "connect_session_id",
+];
+
+#[test]
+fn every_table_holding_a_tenants_data_is_erased_or_kept_on_purpose() {
+    let schema = schema();
+    assert!(schema.len() > 20, "the migrations were read: {schema:?}");
+    for (table, (columns, _)) in &schema {
+        let owned = table == "tenants" || OWNED_BY.iter().any(|c| columns.contains(*c));
+        let erased = STEPS.iter().any(|s| s.table == table);
+        assert!(
+            erased || KEPT.contains(&table.as_str()) || !owned,
+            "{table} holds a tenant's data but no erasure step deletes it"
+        );
+        assert!(!(erased && KEPT.contains(&table.as_str())), "{table}");
+    }
+    for step in STEPS {
+        assert!(
+            schema.contains_key(step.table),
+            "{} is no table",
+            step.table
+        );
+    }
+}
+
+#[test]
+fn every_table_is_emptied_before_the_tables_it_references() {
+    let schema = schema();
+    let position = |t: &str| STEPS.iter().position(|s| s.table == t);
+    for (table, (_, parents)) in &schema {
+        let Some(child) = position(table) else {
+            continue;
+        };
+        for parent in parents {
+            let parent_at = position(parent)
+                .unwrap_or_else(|| panic!("{table} references {parent}, never erased"));
+            assert!(child < parent_at, "{table} must be erased before {parent}");
+        }
+    }
+}
+
+#[test]
+fn an_end_users_erasure_touches_only_that_end_users_rows() {
+    for step in STEPS {
+        if let Some(sql) = &step.end_user {
+            assert!(
+                sql.text.contains("?1") && sql.text.contains("?2"),
+                "{}",
+                sql.name
+            );
+        }
+        assert!(!step.tenant.text.contains("?2"), "{}", step.tenant.name);
+        assert!(step.tenant.text.contains("?1") && step.tenant.text.contains("LIMIT ?3"));
+    }
+    let tenant_level: Vec<&str> = STEPS
+        .iter()
+        .filter(|s| s.end_user.is_none())
+        .map(|s| s.table)
+        .collect();
+    assert_eq!(
+        tenant_level,
+        [
+            "api_keys",
+            "tenant_return_urls",
+            "tenant_clients",
+            "webhook_endpoints",
+            "tenants"
+        ]
+    );
+    let through_object: Vec<&str> = STEPS
+        .iter()
+        .filter(|s| s.through_grant_object)
+        .map(|s| s.table)
+        .collect();
+    assert_eq!(
+        through_object,
+        ["grants"],
+        "only the grant's object deletes a grant"
+    );
+}
+
+fn rows(db: &Sqlite, statement: super::Statement) -> Vec<Row> {
+    block_on(db.run(statement)).unwrap().rows
+}
+
+fn count(db: &Sqlite, sql: &str) -> i64 {
+    match db.value(sql) {
+        Value::Number(n) => n.as_i64().unwrap(),
+        other => panic!("{sql}: {other}"),
+    }
+}
+
+/// An end user of tenant `ten_g` with one grant (`gr_{who}`), one connection, a session of
+/// each kind, a post with its target, an event with its delivery, a token read, a spent
+/// nonce and a sweep lease.
+fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
+    let grant = format!("gr_{who}");
+    let conn = format!("conn_{who}");
+    seeded(db, &grant);
+    db.exec(&format!("UPDATE grants SET end_user_ref = '{who}', provider_account_id = 'acct_{who}' WHERE id = '{grant}'"));
+    run(
+        db,
+        connections::upsert(&NewConnection {
+            id: &conn,
+            grant_id: &grant,
+            tenant_id: "ten_g",
+            end_user_ref: who,
+            kind: "profile",
+            external_id: who,
+            display_name: None,
+            username: None,
+            grant_version: 1,
+            now: T0,
+        }),
+    );
+    let cs = format!("cs_{who}");
+    run(
+        db,
+        sessions::create_connect(&NewConnect {
+            id: &cs,
+            token_hash: &cs,
+            tenant_id: "ten_g",
+            provider: "x",
+            end_user_ref: who,
+            return_url: "",
+            now: T0,
+            expires_at: at(1),
+        }),
+    );
+    run(
+        db,
+        sessions::create_oauth(&sessions::NewOauth {
+            state_hash: &format!("st_{who}"),
+            connect_session_id: &cs,
+            binding_hash: "b",
+            verifier_ciphertext: "v",
+            key_id: "k",
+            redirect_uri: "r",
+            now: T0,
+            expires_at: at(1),
+        }),
+    );
+    run(
+        db,
+        sessions::open_page(&NewPage {
+            id: &format!("ps_{who}"),
+            link_nonce: &format!("ln_{who}"),
+            secret_hash: &format!("sh_{who}"),
+            tenant_id: "ten_g",
+            end_user_ref: who,
+            csrf: "c",
+            now: T0,
+            expires_at: at(1),
+        }),
+    );
+    let post = format!("post_{who}");
+    block_on(db.batch(vec![
+        posts::insert(&NewPost {
+            id: &post,
+            tenant_id: "ten_g",
+            end_user_ref: who,
+            text: "hi",
+            publish_at: at(hour),
+            idempotency_key: &post,
+            request_digest: "d",
+            media: None,
+            now: at(hour),
+        }),
+        posts::insert_target(&NewTarget {
+            id: &format!("tgt_{who}"),
+            post_id: &post,
+            tenant_id: "ten_g",
+            connection_id: &conn,
+            grant_id: &grant,
+            provider: "x",
+            content_hash: "h",
+            state: TargetState::Scheduled,
+            not_before: at(hour + 48),
+            check_by: at(hour + 24),
+            now: at(hour),
+        }),
+    ]))
+    .unwrap();
+    db.exec(&format!(
+        "UPDATE grants SET state = 'expiring' WHERE id = '{grant}'"
+    ));
+    let t = grant_events::transitions(
+        Status {
+            grant: GrantState::Alive,
+            refresh: RefreshState::Ok,
+        },
+        Status {
+            grant: GrantState::Expiring {
+                dies_at: at(240),
+                stage_days: 14,
+            },
+            refresh: RefreshState::Ok,
+        },
+        1,
+    )
+    .remove(0);
+    let guard = Guard {
+        grant_id: &grant,
+        version: 1,
+        state: "expiring",
+        refresh_state: "ok",
+    };
+    run(db, events::record_transition(&guard, &t, None, at(hour)));
+    run(
+        db,
+        events::enqueue_deliveries(&grant, &t.dedupe_key, at(hour)),
+    );
+    run(
+        db,
+        super::operations::record_token_read(&super::operations::TokenRead {
+            tenant_id: "ten_g",
+            api_key_id: "key_1",
+            connection_id: &conn,
+            grant_id: Some(&grant),
+            outcome: "served",
+            at: at(hour),
+        }),
+    );
+    run(
+        db,
+        connections::spend_nonce(&format!("n_{who}"), &grant, 1, at(hour)),
+    );
+    db.exec(&format!(
+        "INSERT INTO sweep_leases (grant_id, until, next_check_at) VALUES ('{grant}', 1, 1)"
+    ));
+}
+
+/// Runs every step of the scope in order, `limit` rows at a time; a grant's row is deleted by
+/// its object's statement. The rows deleted per table.
+fn erase(db: &Sqlite, scope: Scope, end_user: &str, limit: i64) -> BTreeMap<&'static str, usize> {
+    let mut erased = BTreeMap::new();
+    for step in STEPS {
+        if step.statement(scope, "ten_g", end_user, limit).is_none() {
+            continue;
+        }
+        loop {
+            let statement = step.statement(scope, "ten_g", end_user, limit).unwrap();
+            let n = if step.through_grant_object {
+                let ids: Vec<String> = rows(db, statement)
+                    .iter()
+                    .map(|r| r.text("id").unwrap())
+                    .collect();
+                ids.iter().map(|id| run(db, grant_writes::erase(id))).sum()
+            } else {
+                run(db, statement)
+            };
+            *erased.entry(step.table).or_default() += n;
+            if (n as i64) < limit {
+                break;
+            }
+        }
+    }
+    erased
+}
+
+/// The export lists one end user's data; erasing that end user leaves the other's; deleting
+/// the tenant stops its work and then erases everything of it, the tenant last.
+pub fn end_user_then_tenant(db: &Sqlite) {
+    block_on(tenants::create(db, "ten_g", "G", T0)).unwrap();
+    db.exec(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, \
+           key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);
+         INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, scopes, created_at) \
+           VALUES ('key_1', 'ten_g', 'p', 'h', 'connections:read', 0);
+         INSERT INTO tenant_return_urls (tenant_id, url, created_at) VALUES ('ten_g', 'https://a.example/', 0);
+         INSERT INTO tenant_clients (tenant_id, provider, client_id, secret_ciphertext, key_id, \
+           created_at, updated_at) VALUES ('ten_g', 'x', 'c', 's', 'k', 0, 0);",
+    );
+
+    arrange_end_user(db, "alice", 1);
+    arrange_end_user(db, "bob", 2);
+
+    // The export: alice's rows only.
+    let lists = block_on(db.batch(erasure::export("ten_g", "alice", 100))).unwrap();
+    let sizes: Vec<(&str, usize)> = erasure::EXPORT
+        .iter()
+        .map(|(n, _)| *n)
+        .zip(lists.iter().map(|o| o.rows.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("grants", 1),
+            ("connections", 1),
+            ("posts", 1),
+            ("post_targets", 1),
+            ("events", 1),
+            ("webhook_deliveries", 1),
+            ("token_reads", 1),
+            ("page_sessions", 1)
+        ]
+    );
+    assert_eq!(lists[0].rows[0].text("id").unwrap(), "gr_alice");
+    assert!(
+        lists[0].rows[0].0.get("token_ciphertext").is_none(),
+        "no secret is exported"
+    );
+    let limited = block_on(db.batch(erasure::export("ten_g", "alice", 0))).unwrap();
+    assert!(limited.iter().all(|o| o.rows.is_empty()));
+
+    // Alice's sessions first (nothing can start a new grant), then her connections, listed
+    // for disconnecting; then her rows.
+    let sessions_only: Vec<&Step> = STEPS
+        .iter()
+        .filter(|s| SESSION_TABLES.contains(&s.table))
+        .collect();
+    for step in &sessions_only {
+        run(
+            db,
+            step.statement(Scope::EndUser, "ten_g", "alice", 100)
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM connect_sessions"),
+        1,
+        "bob's stays"
+    );
+    let live = rows(db, erasure::live_connections("ten_g", Some("alice"), 10));
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].text("grant_id").unwrap(), "gr_alice");
+    run(
+        db,
+        connections::disconnect("conn_alice", "gr_alice", 1, at(3)),
+    );
+    assert!(rows(db, erasure::live_connections("ten_g", Some("alice"), 10)).is_empty());
+    let erased = erase(db, Scope::EndUser, "alice", 1);
+    for table in [
+        "grants",
+        "connections",
+        "events",
+        "webhook_deliveries",
+        "token_reads",
+        "post_targets",
+        "posts",
+        "reconnect_nonces",
+        "sweep_leases",
+    ] {
+        assert_eq!(erased.get(table), Some(&1), "{table}: {erased:?}");
+    }
+    for (table, column) in [
+        ("grants", "id"),
+        ("connections", "id"),
+        ("posts", "id"),
+        ("post_targets", "id"),
+        ("page_sessions", "id"),
+    ] {
+        let left: Vec<String> =
+            match db.value(&format!("SELECT group_concat({column}) FROM {table}")) {
+                Value::String(s) => s.split(',').map(str::to_owned).collect(),
+                other => panic!("{table}: {other}"),
+            };
+        assert!(
+            left.iter().all(|id| id.ends_with("bob")),
+            "{table}: {left:?}"
+        );
+        assert_eq!(left.len(), 1, "{table}: bob's stays");
+    }
+    assert_eq!(count(db, "SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM webhook_deliveries"), 1);
+
+    // The tenant: deleted now (its webhooks and posts stop), erased by the dispatch.
+    assert_eq!(
+        rows(db, erasure::tenant_deleted_at("ten_g"))[0]
+            .opt_int("deleted_at")
+            .unwrap(),
+        None
+    );
+    assert!(rows(db, erasure::tenant_deleted_at("ten_none")).is_empty());
+    assert!(rows(db, erasure::deleted_tenants(10)).is_empty());
+    let marked = block_on(db.batch(erasure::mark_tenant_deleted("ten_g", at(5)))).unwrap();
+    assert_eq!(
+        marked.iter().map(|o| o.changes).collect::<Vec<_>>(),
+        [1, 1, 1]
+    );
+    let again = block_on(db.batch(erasure::mark_tenant_deleted("ten_g", at(6)))).unwrap();
+    assert_eq!(
+        again.iter().map(|o| o.changes).collect::<Vec<_>>(),
+        [0, 0, 0],
+        "once"
+    );
+    assert_eq!(
+        db.value("SELECT state || ' ' || reason FROM post_targets"),
+        "cancelled tenant_deleted"
+    );
+    assert_eq!(
+        rows(db, erasure::deleted_tenants(10))[0]
+            .text("id")
+            .unwrap(),
+        "ten_g"
+    );
+    let live = rows(db, erasure::live_connections("ten_g", None, 10));
+    assert_eq!(live[0].text("id").unwrap(), "conn_bob");
+    run(db, connections::disconnect("conn_bob", "gr_bob", 1, at(7)));
+    let erased = erase(db, Scope::Tenant, "", 2);
+    assert_eq!(erased.get("tenants"), Some(&1));
+    assert_eq!(erased.get("grants"), Some(&1));
+    for step in STEPS {
+        assert_eq!(
+            count(db, &format!("SELECT COUNT(*) FROM {}", step.table)),
+            0,
+            "{}",
+            step.table
+        );
+    }
+    assert!(rows(db, erasure::deleted_tenants(10)).is_empty());
+}
+
+#[test]
+fn erasing_an_end_user_leaves_the_others_and_the_tenant_goes_last() {
+    end_user_then_tenant(&Sqlite::migrated());
+}
