@@ -363,9 +363,25 @@ pub fn events_and_outbox(db: &Sqlite) {
         2
     );
     let row = db.value(
-        "SELECT connection_id || ' ' || colour || ' ' || dedupe_key FROM events WHERE id = 'evt_p'",
+        "SELECT connection_id || ' ' || target_id || ' ' || post_id || ' ' || colour || ' ' \
+           || dedupe_key FROM events WHERE id = 'evt_p'",
     );
-    assert_eq!(row.as_str().unwrap(), "tgt_1 none tgt_1:post.published:7");
+    assert_eq!(
+        row.as_str().unwrap(),
+        "conn_a tgt_1 post_1 none tgt_1:post.published:7",
+        "a post event names its connection, target and post"
+    );
+    // The connection's own sequence goes on apart from its targets'.
+    assert_eq!(
+        count(
+            db,
+            "SELECT MAX(seq) FROM events WHERE connection_id = 'conn_a' AND target_id IS NULL"
+        ),
+        1
+    );
+    assert!(rows(db, events::of_connection("conn_a", "ten_g", 10))
+        .iter()
+        .all(|r| r.text("type").unwrap().starts_with("connection.")));
 }
 
 #[test]
@@ -376,4 +392,55 @@ fn connections_are_stored_lost_restored_and_disconnected_under_the_grants_versio
 #[test]
 fn events_fan_out_once_guarded_and_reach_the_outbox() {
     events_and_outbox(&Sqlite::migrated());
+}
+
+/// Migration 0015 carries events over: a post event written before it (its target's id in
+/// `connection_id`) names its connection, target and post after it, keeping its number; a
+/// delivery pointing at it still does.
+#[test]
+fn post_events_written_before_0015_name_their_connection_target_and_post_after_it() {
+    let db = Sqlite::migrated_before("0015");
+    db.exec(
+        "INSERT INTO tenants (id, name, created_at) VALUES ('ten_g', 'G', 0);
+         INSERT INTO grants (id, tenant_id, provider, provider_account_id, client_id, \
+           end_user_ref, refresh_policy, created_at, updated_at) \
+           VALUES ('gr_a', 'ten_g', 'x', 'acct', 'client', 'alice', 'on_demand', 0, 0);
+         INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
+           created_at, updated_at) VALUES ('conn_a', 'gr_a', 'ten_g', 'alice', 'profile', 'u1', 0, 0);
+         INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
+           request_digest, created_at) VALUES ('post_1', 'ten_g', 'alice', 't', 0, 'k', 'd', 0);
+         INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
+           content_hash, state, not_before, created_at, updated_at) VALUES \
+           ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'published', 0, 0, 0);
+         INSERT INTO events (id, tenant_id, grant_id, connection_id, seq, type, colour, reason, \
+           message, dedupe_key, occurred_at) VALUES \
+           ('evt_c', 'ten_g', 'gr_a', 'conn_a', 1, 'connection.expiring', 'yellow', 'r', 'm', 'conn_a:k', 1), \
+           ('evt_p', 'ten_g', 'gr_a', 'tgt_1', 1, 'post.published', 'none', '', 'm', 'tgt_1:k', 2);
+         INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, \
+           key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);
+         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, tenant_id, next_attempt_at, \
+           created_at) VALUES ('dlv_1', 'evt_p', 'whe_1', 'ten_g', 0, 0);",
+    );
+    db.apply("0015_post_events.sql");
+    let row = |id: &str| {
+        db.value(&format!(
+            "SELECT connection_id || ' ' || COALESCE(target_id, '-') || ' ' || \
+               COALESCE(post_id, '-') || ' ' || seq FROM events WHERE id = '{id}'"
+        ))
+    };
+    assert_eq!(row("evt_c"), "conn_a - - 1");
+    assert_eq!(
+        row("evt_p"),
+        "conn_a tgt_1 post_1 1",
+        "the same number, in the target's stream"
+    );
+    assert_eq!(
+        db.value("SELECT event_id FROM webhook_deliveries WHERE id = 'dlv_1'"),
+        "evt_p"
+    );
+    assert_eq!(
+        db.value("PRAGMA foreign_key_check"),
+        Value::Null,
+        "no dangling reference"
+    );
 }

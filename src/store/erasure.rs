@@ -20,18 +20,14 @@ macro_rules! end_user_connections {
     };
 }
 
-/// The end user's events, as a subquery: connection events name one of their connections;
-/// post events name a post target (of one of their connections) in the same column; both name
-/// one of their grants.
+/// The end user's events, as a subquery: each names one of their connections (post events
+/// too: the target's connection) and one of their grants.
 macro_rules! end_user_events {
     () => {
         concat!(
             "(SELECT id FROM events WHERE tenant_id = ?1 AND (connection_id IN ",
             end_user_connections!(),
-            " OR connection_id IN (SELECT id FROM post_targets WHERE tenant_id = ?1 \
-               AND connection_id IN ",
-            end_user_connections!(),
-            ") OR grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2)))"
+            " OR grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2)))"
         )
     };
 }
@@ -398,7 +394,8 @@ pub const EXPORT: [(&str, Sql); 8] = [
         Sql {
             name: "erasure.export_events",
             text: concat!(
-                "SELECT id, connection_id, seq, type, colour, reason, message, occurred_at \
+                "SELECT id, connection_id, target_id, post_id, seq, type, colour, reason, \
+                   message, occurred_at \
                  FROM events WHERE id IN ",
                 end_user_events!(),
                 " ORDER BY occurred_at, seq LIMIT ?3"

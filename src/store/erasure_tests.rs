@@ -18,48 +18,31 @@ use crate::core::posts::TargetState;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Every table in `migrations/`, with its columns and the tables it references.
+/// Every table of the migrated schema, with its columns and the tables it references (read
+/// from SQLite itself, so a rebuilt or renamed table is seen as it ends up).
 fn schema() -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let mut tables: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).unwrap();
-        let mut current: Option<String> = None;
-        for line in text.lines() {
-            let line = line.split("--").next().unwrap().trim();
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["CREATE", "TABLE", name, ..] => {
-                    current = Some(name.trim_end_matches('(').to_owned());
-                    tables.entry(current.clone().unwrap()).or_default();
-                }
-                ["ALTER", "TABLE", name, "ADD", "COLUMN", column, ..] => {
-                    tables
-                        .get_mut(*name)
-                        .unwrap()
-                        .0
-                        .insert((*column).to_owned());
-                }
-                [")", ..] | [");"] => current = None,
-                [column, ..] if current.is_some() => {
-                    let (columns, parents) = tables.get_mut(current.as_ref().unwrap()).unwrap();
-                    if !matches!(*column, "PRIMARY" | "UNIQUE" | "FOREIGN") {
-                        columns.insert((*column).to_owned());
-                    }
-                    if let Some(i) = words.iter().position(|w| *w == "REFERENCES") {
-                        parents.insert(words[i + 1].to_owned());
-                    }
-                }
-                _ => {}
-            }
+    let db = Sqlite::migrated();
+    let list = |sql: &str| -> BTreeSet<String> {
+        match db.value(sql) {
+            Value::String(names) => names.split(' ').map(str::to_owned).collect(),
+            _ => BTreeSet::new(),
         }
-    }
-    tables
+    };
+    list(
+        "SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+    )
+    .into_iter()
+    .map(|table| {
+        let columns = list(&format!(
+            "SELECT group_concat(name, ' ') FROM pragma_table_info('{table}')"
+        ));
+        let parents = list(&format!(
+            "SELECT group_concat(\"table\", ' ') FROM pragma_foreign_key_list('{table}')"
+        ));
+        (table, (columns, parents))
+    })
+    .collect()
 }
 
 const OWNED_BY: &[&str] = &[

@@ -41,7 +41,8 @@ pub const RECORD_TRANSITION: Sql = Sql {
     text: "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, \
              colour, reason, message, dedupe_key, occurred_at) \
            SELECT 'evt_' || lower(hex(randomblob(16))), c.tenant_id, c.grant_id, c.id, \
-             (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM events e WHERE e.connection_id = c.id), \
+             (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM events e \
+                WHERE e.connection_id = c.id AND e.target_id IS NULL), \
              ?1, ?2, ?3, ?4, c.id || ':' || ?5, ?6 \
            FROM connections c \
            WHERE c.grant_id = ?7 AND c.disconnected_at IS NULL AND (?11 IS NULL OR c.id = ?11) \
@@ -57,17 +58,19 @@ pub const ENQUEUE_DELIVERIES: Sql = Sql {
            FROM events e JOIN webhook_endpoints w \
              ON w.tenant_id = e.tenant_id AND w.deleted_at IS NULL \
              AND (w.event_types = '*' OR instr(' ' || w.event_types || ' ', ' ' || e.type || ' ') > 0) \
-           WHERE e.grant_id = ?1 AND e.occurred_at = ?3 AND e.dedupe_key = e.connection_id || ':' || ?2",
+           WHERE e.grant_id = ?1 AND e.occurred_at = ?3 \
+             AND e.dedupe_key = COALESCE(e.target_id, e.connection_id) || ':' || ?2",
 };
 pub const NEXT_SEQ: Sql = Sql {
     name: "events.next_seq",
-    text: "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE connection_id = ?1",
+    text: "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE target_id = ?1",
 };
 pub const RECORD_POST: Sql = Sql {
     name: "events.record_post",
-    text: "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, seq, type, \
-             colour, reason, message, dedupe_key, occurred_at, body) \
-           SELECT ?1, t.tenant_id, t.grant_id, t.id, ?2, ?3, ?11, ?4, ?5, t.id || ':' || ?6, ?7, ?8 \
+    text: "INSERT OR IGNORE INTO events (id, tenant_id, grant_id, connection_id, target_id, \
+             post_id, seq, type, colour, reason, message, dedupe_key, occurred_at, body) \
+           SELECT ?1, t.tenant_id, t.grant_id, t.connection_id, t.id, t.post_id, ?2, ?3, ?11, ?4, \
+             ?5, t.id || ':' || ?6, ?7, ?8 \
            FROM post_targets t WHERE t.id = ?9 AND t.state = ?10 AND t.updated_at = ?7",
 };
 pub const HAND_OFF: Sql = Sql {
@@ -89,7 +92,8 @@ pub const RESEND_OVERDUE: Sql = Sql {
 pub const OF_CONNECTION: Sql = Sql {
     name: "events.of_connection",
     text: "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
-           WHERE connection_id = ?1 AND tenant_id = ?2 ORDER BY seq LIMIT ?3",
+           WHERE connection_id = ?1 AND target_id IS NULL AND tenant_id = ?2 \
+           ORDER BY seq LIMIT ?3",
 };
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -135,7 +139,8 @@ pub fn enqueue_deliveries(grant_id: &str, dedupe_key: &str, now: Timestamp) -> S
     ENQUEUE_DELIVERIES.bind(vec![grant_id.into(), dedupe_key.into(), now.into()])
 }
 
-/// The next sequence number of a post target's events (column `seq`).
+/// The next sequence number of a post target's events (column `seq`): each target's events
+/// are a sequence of their own.
 pub fn next_seq(target_id: &str) -> Statement {
     NEXT_SEQ.bind(vec![target_id.into()])
 }
@@ -178,7 +183,7 @@ pub fn resend_overdue(now: Timestamp, overdue: Timestamp, limit: i64) -> Stateme
     ])
 }
 
-/// The tenant's connection's events in order (`id, seq, type, colour, reason, message,
+/// The tenant's connection's own events (not its post targets') in order (`id, seq, type, colour, reason, message,
 /// occurred_at`), at most `limit`.
 pub fn of_connection(connection_id: &str, tenant_id: &str, limit: i64) -> Statement {
     OF_CONNECTION.bind(vec![connection_id.into(), tenant_id.into(), limit.into()])

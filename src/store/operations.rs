@@ -53,7 +53,8 @@ pub const PRUNE_EVENTS: Sql = Sql {
     name: "operations.prune_events",
     text: "DELETE FROM events WHERE id IN (SELECT e.id FROM events e \
              WHERE e.occurred_at < ?1 \
-               AND e.seq < (SELECT MAX(l.seq) FROM events l WHERE l.connection_id = e.connection_id) \
+               AND e.seq < (SELECT MAX(l.seq) FROM events l \
+                 WHERE l.connection_id = e.connection_id AND l.target_id IS e.target_id) \
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) \
              LIMIT ?2)",
 };

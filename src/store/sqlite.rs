@@ -35,10 +35,35 @@ pub struct Sqlite {
 
 impl Sqlite {
     pub fn migrated() -> Self {
+        Self::migrated_before("~")
+    }
+
+    /// An in-memory database with the migrations whose file names sort before `first_left`
+    /// applied (to test a migration on rows written before it: [`Sqlite::apply`] it after).
+    pub fn migrated_before(first_left: &str) -> Self {
         let connection = Connection::open_in_memory().expect("open SQLite in memory");
         connection
             .execute_batch("PRAGMA foreign_keys = ON;")
             .expect("foreign keys on");
+        let db = Self {
+            connection: RefCell::new(connection),
+            executed: RefCell::new(BTreeSet::new()),
+        };
+        for file in Self::migrations() {
+            let name = file
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.as_str() >= first_left {
+                break;
+            }
+            db.apply(&name);
+        }
+        db
+    }
+
+    fn migrations() -> Vec<std::path::PathBuf> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("read migrations/")
@@ -46,18 +71,20 @@ impl Sqlite {
             .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
             .collect();
         files.sort();
-        for file in files {
-            let sql = std::fs::read_to_string(&file).expect("read a migration");
-            // wrangler applies each migration as one batch; so do we.
-            let tx = connection.unchecked_transaction().expect("begin");
-            tx.execute_batch(&sql)
-                .unwrap_or_else(|e| panic!("{} does not apply: {e}", file.display()));
-            tx.commit().expect("commit a migration");
-        }
-        Self {
-            connection: RefCell::new(connection),
-            executed: RefCell::new(BTreeSet::new()),
-        }
+        files
+    }
+
+    /// Applies one migration of `migrations/` (by file name), as wrangler does: as one batch.
+    pub fn apply(&self, name: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(name);
+        let sql = std::fs::read_to_string(&path).expect("read a migration");
+        let connection = self.connection.borrow();
+        let tx = connection.unchecked_transaction().expect("begin");
+        tx.execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{} does not apply: {e}", path.display()));
+        tx.commit().expect("commit a migration");
     }
 
     /// The names of the statements this database has run.

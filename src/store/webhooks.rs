@@ -39,8 +39,8 @@ pub const FAIL_PENDING_OF_ENDPOINT: Sql = Sql {
 };
 pub const DELIVERIES: Sql = Sql {
     name: "webhooks.deliveries",
-    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.seq, \
-             d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
+    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.target_id, e.post_id, \
+             e.seq, d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
              d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.created_at \
            FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
            WHERE d.tenant_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3) \
@@ -48,8 +48,8 @@ pub const DELIVERIES: Sql = Sql {
 };
 pub const DELIVERY: Sql = Sql {
     name: "webhooks.delivery",
-    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.seq, \
-             d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
+    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.target_id, e.post_id, \
+             e.seq, d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
              d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.created_at \
            FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
            WHERE d.tenant_id = ?1 AND d.id = ?2",
