@@ -57,7 +57,7 @@ proptest! {
         epoch in 0i64..1_000_000, at in any::<usize>(), with in any::<u8>(),
     ) {
         let claims = LinkClaims {
-            grant_id: grant, epoch, tenant_id: tenant, connection_id: connection,
+            grant_id: grant.into(), epoch, tenant_id: tenant.into(), connection_id: connection,
             expires_at: NOW.as_millis() + 86_400_000, nonce,
         };
         let token = reconnect_links::sign(&claims, &ring(KEYS));
@@ -73,7 +73,7 @@ proptest! {
         at in any::<usize>(), with in any::<u8>(),
     ) {
         let claims = PageClaims {
-            tenant_id: tenant, end_user_ref: user,
+            tenant_id: tenant.into(), end_user_ref: user,
             expires_at: NOW.as_millis() + 60_000, nonce,
         };
         let token = page_links::sign(&claims, &ring(KEYS));

@@ -9,6 +9,7 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::{Colour, GrantState, Health, RefreshState, Status};
+use crate::core::ids::GrantId;
 use crate::core::log::LogLine;
 use crate::core::refresh_failure::DeadReason;
 
@@ -83,7 +84,7 @@ pub struct Transition {
 impl Transition {
     /// The log line of this transition on one connection: one per event row inserted, so the
     /// log and the events agree. Names and colours only, never a token.
-    pub fn log_line(&self, grant_id: &str, connection_id: &str, at: Timestamp) -> LogLine {
+    pub fn log_line(&self, grant_id: &GrantId, connection_id: &str, at: Timestamp) -> LogLine {
         let line = if self.health.colour == Colour::Red {
             LogLine::warn("connection.health_changed", at)
         } else {
@@ -220,7 +221,7 @@ mod tests {
             status(dead(DeadReason::RevokedOrExpired), OK),
             7,
         );
-        let line = revoked[0].log_line("gr_1", "conn_1", T0);
+        let line = revoked[0].log_line(&"gr_1".into(), "conn_1", T0);
         let fields: serde_json::Value = serde_json::from_str(&line.to_json()).unwrap();
         assert_eq!(fields["event"], "connection.health_changed");
         assert_eq!(fields["level"], "warn");

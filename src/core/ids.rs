@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The system's random source failed. Nothing sensible can be made without it, so callers
@@ -66,6 +67,150 @@ pub fn new_id(prefix: &str) -> Result<String, RandomUnavailable> {
     Ok(format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// Defines an id type of one kind: minted as `<prefix>_<opaque>` ([`new_id`]), read back as
+/// stored (rows written before every prefix had its underscore keep working: ids are opaque to
+/// everything but their own lookups), and shown as text.
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident = $prefix:path;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id of this kind.
+            pub fn mint() -> Result<Self, RandomUnavailable> {
+                new_id($prefix).map(Self)
+            }
+
+            /// An id as stored or as a client sent it back (never checked: ids are opaque).
+            pub fn from_stored(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(id: &String) -> Self {
+                Self(id.clone())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&$name> for $name {
+            fn eq(&self, other: &&$name) -> bool {
+                self == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl From<&$name> for serde_json::Value {
+            fn from(id: &$name) -> Self {
+                serde_json::Value::String(id.0.clone())
+            }
+        }
+
+        impl From<$name> for serde_json::Value {
+            fn from(id: $name) -> Self {
+                serde_json::Value::String(id.0)
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+
+id_type! {
+    /// A tenant (`ten_…`): one scheduler app.
+    TenantId = kind::TENANT;
+    /// An API key (`key_…`); its secret is never stored.
+    ApiKeyId = kind::API_KEY;
+    /// A grant (`gr_…`): what one OAuth consent produced.
+    GrantId = kind::GRANT;
+    /// A connection (`conn_…`): one account a grant holds.
+    ConnectionId = kind::CONNECTION;
+    /// A connect session (`cs_…`): one connect or reconnect link's round trip.
+    ConnectSessionId = kind::CONNECT_SESSION;
+    /// A connections-page session (`ps_…`).
+    PageSessionId = kind::PAGE_SESSION;
+    /// A post (`post_…`).
+    PostId = kind::POST;
+    /// A post target (`tgt_…`): one post on one connection.
+    TargetId = kind::TARGET;
+    /// An event (`evt_…`).
+    EventId = kind::EVENT;
+    /// A webhook delivery (`dlv_…`).
+    DeliveryId = kind::DELIVERY;
+    /// A webhook endpoint (`whe_…`).
+    WebhookEndpointId = kind::WEBHOOK_ENDPOINT;
+    /// A refresh claim (`clm_…`) on a grant.
+    ClaimId = kind::CLAIM;
+    /// A publish lease (`lse_…`) on a post target.
+    LeaseId = kind::LEASE;
+    /// A data-deletion request's confirmation code (`del_…`).
+    DeletionCode = kind::DELETION;
+}
+
 /// A 128-bit URL-safe nonce (22 characters) for reconnect and page links: not an id, so it
 /// has no prefix.
 pub fn new_nonce() -> Result<String, RandomUnavailable> {
@@ -97,6 +242,29 @@ mod tests {
             URL_SAFE_NO_PAD.decode(new_nonce().unwrap()).unwrap().len(),
             16
         );
+    }
+
+    #[test]
+    fn each_kind_mints_its_own_prefix_and_reads_old_forms_back() {
+        let grant = GrantId::mint().unwrap();
+        assert!(grant.starts_with("gr_"), "{grant}");
+        assert_eq!(
+            ConnectionId::mint().unwrap().as_str().split('_').next(),
+            Some("conn")
+        );
+        assert_eq!(TargetId::PREFIX, kind::TARGET);
+        let old = PostId::from_stored("post6y0J75actdOC_hYIsQNsRg");
+        assert_eq!(
+            old, "post6y0J75actdOC_hYIsQNsRg",
+            "an old-form id reads as stored"
+        );
+        let json = serde_json::to_string(&grant).unwrap();
+        assert_eq!(
+            json,
+            format!("\"{grant}\""),
+            "an id travels as a plain string"
+        );
+        assert_eq!(serde_json::from_str::<GrantId>(&json).unwrap(), grant);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::core::clock::Timestamp;
 use crate::core::connect_sessions::validate_end_user_ref;
 use crate::core::crypto::Keyring;
 use crate::core::digest::sha256_hex;
+use crate::core::ids::TenantId;
 use crate::core::ids::{new_nonce, RandomUnavailable};
 use crate::core::signed_tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ pub const COOKIE: crate::core::binding_cookie::Cookie = crate::core::binding_coo
 #[serde(deny_unknown_fields)]
 pub struct PageClaims {
     #[serde(rename = "t")]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[serde(rename = "u")]
     pub end_user_ref: String,
     /// Unix milliseconds.
@@ -73,7 +74,7 @@ pub enum PageLinkError {
 /// A new link's claims, or why `end_user_ref` cannot have one (the rule connect sessions
 /// apply: a page can only show connections that could exist).
 pub fn new_claims(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user_ref: &str,
     now: Timestamp,
 ) -> Result<Result<PageClaims, ApiError>, RandomUnavailable> {
@@ -81,7 +82,7 @@ pub fn new_claims(
         return Ok(Err(e));
     }
     Ok(Ok(PageClaims {
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: tenant_id.clone(),
         end_user_ref: end_user_ref.to_owned(),
         expires_at: now.plus_millis(LINK_TTL_MS).as_millis(),
         nonce: new_nonce()?,
@@ -135,7 +136,7 @@ mod tests {
     #[test]
     fn a_link_opens_for_fifteen_minutes_and_only_as_a_page_link() {
         let ring = Keyring::parse(K1).unwrap();
-        let claims = new_claims("ten_a", "user-1", NOW).unwrap().unwrap();
+        let claims = new_claims(&"ten_a".into(), "user-1", NOW).unwrap().unwrap();
         let token = sign(&claims, &ring);
         assert!(looks_like_token(&token));
         assert_eq!(verify(&token, &ring, NOW), Ok(claims.clone()));
@@ -149,7 +150,15 @@ mod tests {
         );
         // A reconnect link's signature is not a page link's.
         let reconnect = crate::core::reconnect_links::sign(
-            &crate::core::reconnect_links::new_claims("gr", 1, "ten_a", "c", 1, NOW).unwrap(),
+            &crate::core::reconnect_links::new_claims(
+                &"gr".into(),
+                1,
+                &"ten_a".into(),
+                "c",
+                1,
+                NOW,
+            )
+            .unwrap(),
             &ring,
         );
         assert_eq!(verify(&reconnect, &ring, NOW), Err(PageLinkError::Invalid));
@@ -170,10 +179,14 @@ mod tests {
 
     #[test]
     fn an_end_user_ref_must_be_one_the_connections_could_have() {
-        assert!(new_claims("ten_a", "", NOW).unwrap().is_err());
-        assert!(new_claims("ten_a", " user", NOW).unwrap().is_err());
-        assert!(new_claims("ten_a", &"u".repeat(201), NOW).unwrap().is_err());
-        assert!(new_claims("ten_a", &"u".repeat(200), NOW).unwrap().is_ok());
+        assert!(new_claims(&"ten_a".into(), "", NOW).unwrap().is_err());
+        assert!(new_claims(&"ten_a".into(), " user", NOW).unwrap().is_err());
+        assert!(new_claims(&"ten_a".into(), &"u".repeat(201), NOW)
+            .unwrap()
+            .is_err());
+        assert!(new_claims(&"ten_a".into(), &"u".repeat(200), NOW)
+            .unwrap()
+            .is_ok());
     }
 
     #[test]

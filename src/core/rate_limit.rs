@@ -10,6 +10,7 @@
 //! `PERIOD_SECONDS` must equal the configured period (tests/wrangler_config.rs checks it).
 
 use crate::core::api_error::{ApiError, ErrorCode};
+use crate::core::ids::TenantId;
 
 /// The binding's `period` in `wrangler.toml`: the window a tenant's count covers, and the longest
 /// a refused caller has to wait, which is what `Retry-After` says.
@@ -17,7 +18,7 @@ pub const PERIOD_SECONDS: u32 = 60;
 
 /// The key a tenant's requests are counted under. Only authenticated requests count, so a
 /// stranger cannot spend a tenant's budget.
-pub fn key(tenant_id: &str) -> String {
+pub fn key(tenant_id: &TenantId) -> String {
     format!("tenant:{tenant_id}")
 }
 
@@ -41,8 +42,8 @@ mod tests {
 
     #[test]
     fn tenants_are_counted_apart() {
-        assert_ne!(key("ten_a"), key("ten_b"));
-        assert_eq!(key("ten_a"), key("ten_a"));
+        assert_ne!(key(&"ten_a".into()), key(&"ten_b".into()));
+        assert_eq!(key(&"ten_a".into()), key(&"ten_a".into()));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Keyring;
 use crate::core::ids::{new_nonce, RandomUnavailable};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::signed_tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -36,11 +37,11 @@ pub const MAX_TOKEN_LEN: usize = 600;
 #[serde(deny_unknown_fields)]
 pub struct LinkClaims {
     #[serde(rename = "g")]
-    pub grant_id: String,
+    pub grant_id: GrantId,
     #[serde(rename = "e")]
     pub epoch: i64,
     #[serde(rename = "t")]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[serde(rename = "c")]
     pub connection_id: String,
     /// Unix milliseconds.
@@ -64,17 +65,17 @@ pub enum LinkError {
 
 /// A new link's claims for a grant at `epoch`, valid `ttl_days` from `now`.
 pub fn new_claims(
-    grant_id: &str,
+    grant_id: &GrantId,
     epoch: i64,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     connection_id: &str,
     ttl_days: u16,
     now: Timestamp,
 ) -> Result<LinkClaims, RandomUnavailable> {
     Ok(LinkClaims {
-        grant_id: grant_id.to_owned(),
+        grant_id: grant_id.clone(),
         epoch,
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: tenant_id.clone(),
         connection_id: connection_id.to_owned(),
         expires_at: now
             .plus_millis(i64::from(ttl_days) * 86_400_000)
@@ -137,7 +138,7 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     fn claims() -> LinkClaims {
-        new_claims("gr_1", 4, "ten_a", "conn_1", 21, NOW).unwrap()
+        new_claims(&"gr_1".into(), 4, &"ten_a".into(), "conn_1", 21, NOW).unwrap()
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! takes at most `pages` pages and, when there may be more, hands the rest to the refresh
 //! queue as a [`RefreshMessage::SweepMore`], whose consumer continues in a fresh invocation.
 
+use crate::core::ids::GrantId;
 use crate::core::settings;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ impl SweepBudget {
 pub struct SweepCursor {
     /// Unix milliseconds.
     pub next_check_at: i64,
-    pub grant_id: String,
+    pub grant_id: GrantId,
 }
 
 impl SweepCursor {
@@ -96,7 +97,7 @@ impl SweepCursor {
             .max()
             .map(|(next_check_at, grant_id)| SweepCursor {
                 next_check_at,
-                grant_id,
+                grant_id: grant_id.into(),
             })
             .or(old)
     }
@@ -107,7 +108,7 @@ impl SweepCursor {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RefreshMessage {
     /// Visit one grant (in its Durable Object).
-    Visit { grant_id: String },
+    Visit { grant_id: GrantId },
     /// Continue the sweep where the last invocation's budget ended (`after` its cursor; a
     /// message from before cursors starts at the beginning).
     SweepMore {

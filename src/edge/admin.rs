@@ -30,7 +30,9 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
     let (status, body) = match route {
         AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
         AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
-        AdminRoute::DeleteTenant(id) => super::erasure::delete_tenant(env, &db, &id, now).await?,
+        AdminRoute::DeleteTenant(id) => {
+            super::erasure::delete_tenant(env, &db, &id.into(), now).await?
+        }
         AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
         AdminRoute::RotateApiKey(key) => rotate_key(&mut req, &db, &key, now).await?,
         AdminRoute::RevokeApiKey(key) => revoke_key(&db, &key, now).await?,
@@ -83,9 +85,9 @@ async fn show_tenant(db: &D1Database, tenant: &str) -> Handled<(u16, Value)> {
     let Some(row) = tenants::find(db, tenant).await? else {
         return Err(no_tenant(tenant).into());
     };
-    let keys = tenants::list_keys(db, tenant).await?;
-    let urls = tenants::return_urls(db, tenant).await?;
-    let clients = tenants::list_clients(db, tenant).await?;
+    let keys = tenants::list_keys(db, &tenant.into()).await?;
+    let urls = tenants::return_urls(db, &tenant.into()).await?;
+    let clients = tenants::list_clients(db, &tenant.into()).await?;
     let at = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
     Ok((
         200,
@@ -148,7 +150,7 @@ async fn insert_key(
     let stored_scopes = scopes.to_stored();
     let new_key = tenants::NewKey {
         id: &id,
-        tenant_id: tenant,
+        tenant_id: &tenant.into(),
         prefix: &key.prefix,
         secret_hash: &key.hash,
         scopes: &stored_scopes,
@@ -251,7 +253,7 @@ async fn set_return_urls(
     let mut urls = body.urls;
     urls.sort();
     urls.dedup();
-    tenants::set_return_urls(db, tenant, &urls, now).await?;
+    tenants::set_return_urls(db, &tenant.into(), &urls, now).await?;
     Ok((200, json!({ "return_urls": urls })))
 }
 
@@ -292,7 +294,7 @@ async fn set_client(
         body.client_secret.as_bytes(),
     )?;
     let client = tenants::Client {
-        tenant_id: tenant.to_owned(),
+        tenant_id: tenant.into(),
         provider: provider.to_owned(),
         client_id: body.client_id.trim().to_owned(),
         secret_ciphertext: sealed.blob.clone(),
@@ -307,7 +309,7 @@ async fn set_client(
 }
 
 async fn delete_client(db: &D1Database, tenant: &str, provider: &str) -> Handled<(u16, Value)> {
-    let deleted = tenants::delete_client(db, tenant, provider).await?;
+    let deleted = tenants::delete_client(db, &tenant.into(), provider).await?;
     if deleted {
         Ok((
             200,

@@ -23,7 +23,7 @@ use crate::core::auth::authorize_operator;
 use crate::core::clock::Timestamp;
 use crate::core::grant_expiry::Lifetimes;
 use crate::core::grant_tokens::{SecretText, TokenSet};
-use crate::core::ids::{kind, new_id};
+use crate::core::ids::{GrantId, TenantId};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response, State};
@@ -75,7 +75,7 @@ pub async fn read_in_object(state: &State) -> worker::Result<Response> {
 
 #[derive(Deserialize)]
 struct Seed {
-    tenant_id: String,
+    tenant_id: TenantId,
     provider: String,
     client_id: String,
     end_user_ref: String,
@@ -103,7 +103,7 @@ async fn seed(env: &Env, body: Seed, now: Timestamp) -> Handled {
     let mut inputs = Vec::with_capacity(body.grants.len());
     for g in &body.grants {
         inputs.push(StoreGrant {
-            grant_id: new_id(kind::GRANT)?,
+            grant_id: GrantId::mint()?,
             tenant_id: body.tenant_id.clone(),
             provider: body.provider.clone(),
             provider_account_id: g.account_id.clone(),

@@ -19,7 +19,7 @@ use crate::core::crypto::{Binding, Sealed};
 use crate::core::flow_errors::FlowError;
 use crate::core::grant_expiry::Lifetimes;
 use crate::core::grant_tokens::TokenSet;
-use crate::core::ids::{kind, new_id};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::oauth_callback::{check, CallbackParams, SessionFacts};
 use crate::core::pages::Page;
@@ -36,11 +36,11 @@ struct Session {
     key_id: String,
     redirect_uri: String,
     expires_at: f64,
-    tenant_id: String,
+    tenant_id: TenantId,
     provider: String,
     end_user_ref: String,
     return_url: String,
-    reconnect_grant_id: Option<String>,
+    reconnect_grant_id: Option<GrantId>,
     reconnect_epoch: Option<f64>,
     reconnect_nonce: Option<String>,
 }
@@ -189,7 +189,7 @@ async fn complete(
                 &client.client_id,
             )
             .await?;
-            (existing.map_or_else(|| new_id(kind::GRANT), Ok)?, None)
+            (existing.map_or_else(GrantId::mint, Ok)?, None)
         }
     };
     let stored = grants::store(
@@ -281,10 +281,10 @@ async fn same_account_grant(
     provider: &str,
     account_id: &str,
     client_id: &str,
-) -> worker::Result<Option<String>> {
+) -> worker::Result<Option<GrantId>> {
     #[derive(Deserialize)]
     struct Existing {
-        id: String,
+        id: GrantId,
     }
     let existing: Option<Existing> = db
         .first(store::grants::same_account(

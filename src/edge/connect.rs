@@ -16,6 +16,7 @@ use crate::core::connect_sessions::{
 use crate::core::crypto::Binding;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
+use crate::core::ids::TenantId;
 use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::log::LogLine;
 use crate::core::pkce;
@@ -92,7 +93,7 @@ pub async fn create_session(
 #[derive(Deserialize)]
 pub(super) struct OpenedSession {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub provider: String,
     pub return_url: String,
 }

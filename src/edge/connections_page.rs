@@ -18,6 +18,7 @@ use crate::core::connections_page::{
     self, account_label, ConnectionView, Outcome, PageView, PostView, TargetView,
 };
 use crate::core::digest::sha256_hex;
+use crate::core::ids::TenantId;
 use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TTL_MS};
 use crate::core::pages::{content_security_policy_with_form_target, Page};
@@ -79,7 +80,7 @@ pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestam
 /// Who the page is for, from its cookie.
 struct Session {
     id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     end_user_ref: String,
     csrf: String,
 }
@@ -105,7 +106,7 @@ async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Opt
     #[derive(Deserialize)]
     struct Row {
         id: String,
-        tenant_id: String,
+        tenant_id: TenantId,
         end_user_ref: String,
         csrf: String,
     }

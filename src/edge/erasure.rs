@@ -13,6 +13,7 @@ use crate::core::connect_sessions::validate_end_user_ref;
 use crate::core::erasure::{
     Scope, DISCONNECTS_PER_RUN, ROWS_PER_CALL, ROWS_PER_RUN, TENANTS_PER_RUN,
 };
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::query;
 use crate::store::erasure::{self as store_erasure, SESSION_TABLES, STEPS};
@@ -42,7 +43,7 @@ async fn erase_rows(
     env: &Env,
     db: &D1Database,
     scope: Scope,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user: &str,
     only: Option<&[&str]>,
     budget: u32,
@@ -70,7 +71,7 @@ async fn erase_rows(
                     let id = row
                         .text("id")
                         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                    n += u32::from(erase_through_object(env, &id).await?);
+                    n += u32::from(erase_through_object(env, &GrantId::from(id)).await?);
                 }
                 // A listed grant the object did not delete (a connection came back): stop here.
                 if (n as usize) < listed.len() {
@@ -96,13 +97,13 @@ async fn erase_rows(
 #[derive(Deserialize)]
 struct LiveConnection {
     id: String,
-    grant_id: String,
+    grant_id: GrantId,
 }
 
 /// Live connections of the tenant (or of one end user), at most `limit`.
 async fn live_connections(
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user: Option<&str>,
     limit: usize,
 ) -> Result<Vec<LiveConnection>> {
@@ -125,7 +126,7 @@ struct Disconnects {
 
 async fn disconnect_all(
     env: &Env,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     live: &[LiveConnection],
     now: Timestamp,
 ) -> Disconnects {
@@ -171,15 +172,21 @@ pub async fn erase_end_user(
         env,
         db,
         Scope::EndUser,
-        tenant,
+        &tenant.into(),
         &end_user,
         Some(&SESSION_TABLES),
         u32::MAX,
         &mut erased,
     )
     .await?;
-    let live = live_connections(db, tenant, Some(&end_user), END_USER_CONNECTIONS_MAX).await?;
-    let done = disconnect_all(env, tenant, &live, now).await;
+    let live = live_connections(
+        db,
+        &tenant.into(),
+        Some(&end_user),
+        END_USER_CONNECTIONS_MAX,
+    )
+    .await?;
+    let done = disconnect_all(env, &tenant.into(), &live, now).await;
     if done.failed > 0 {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -195,7 +202,7 @@ pub async fn erase_end_user(
         env,
         db,
         Scope::EndUser,
-        tenant,
+        &tenant.into(),
         &end_user,
         None,
         ROWS_PER_CALL,
@@ -279,7 +286,7 @@ pub async fn export_end_user(
 pub async fn delete_tenant(
     env: &Env,
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
     #[derive(Deserialize)]
@@ -328,7 +335,7 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
     let db = bindings::db(env)?;
     #[derive(Deserialize)]
     struct Deleted {
-        id: String,
+        id: TenantId,
     }
     let tenants: Vec<Deleted> = db
         .all(store_erasure::deleted_tenants(TENANTS_PER_RUN.into()))

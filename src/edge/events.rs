@@ -9,6 +9,7 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::grant_events::Transition;
+use crate::core::ids::GrantId;
 use crate::store::{self, Outcome, Statement};
 
 /// The state the grant is in once the write landed, which the event insert checks.
@@ -53,7 +54,7 @@ impl<'t> Recorded<'t> {
 
     /// Writes one log line per event row the batch inserted (a transition reached again
     /// inserts nothing, and logs nothing).
-    pub fn log(&self, results: &[Outcome], grant_id: &str, now: Timestamp) {
+    pub fn log(&self, results: &[Outcome], grant_id: &GrantId, now: Timestamp) {
         for (index, transition) in &self.at {
             let rows = results
                 .get(*index)

@@ -21,6 +21,7 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::ProviderSpec;
 use crate::core::clock::Timestamp;
 use crate::core::digest::sha256_hex;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::pages::Page;
 use crate::core::refresh_failure::DeadReason;
@@ -89,7 +90,7 @@ async fn verified(
 
 #[derive(Deserialize)]
 struct GrantRow {
-    id: String,
+    id: GrantId,
 }
 
 /// The person's grants through `client_id` that still hold tokens.
@@ -145,7 +146,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
         #[derive(Deserialize)]
         struct Connection {
             id: String,
-            tenant_id: String,
+            tenant_id: TenantId,
         }
         let live: Vec<Connection> = db.all(store::connections::live_of_grant(&grant.id)).await?;
         for c in live {
@@ -242,7 +243,7 @@ pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
 /// What the object is told: the platform ended the grant, and why.
 #[derive(Serialize, Deserialize)]
 pub struct EndedAsk {
-    grant_id: String,
+    grant_id: GrantId,
     reason: String,
 }
 

@@ -8,6 +8,7 @@
 
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::log::LogLine;
 use crate::core::queues::WorkQueue;
 use crate::core::webhook_retry::{DeliveryMessage, OVERDUE_MS};
@@ -26,7 +27,7 @@ const RECONCILE_PAGE: i64 = 100;
 
 /// Sends the deliveries of the grant's events written at `now`. Best effort: a failure is
 /// logged and left to the reconciler.
-pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) {
+pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
     let sent = async {
         let rows: Vec<Row> = db.all(store::events::hand_off(grant_id, now)).await?;
         send(env, rows).await

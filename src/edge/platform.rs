@@ -10,6 +10,7 @@ use crate::core::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant_tokens::SecretText;
 use crate::core::identity::{self, AccountIdentity};
+use crate::core::ids::TenantId;
 use crate::core::managed_accounts;
 use crate::core::refresh_failure::RefreshFailure;
 use crate::core::token_response::{self, TokenAnswer, TokenAnswerError};
@@ -96,7 +97,7 @@ pub async fn all_clients(
 pub async fn client_credentials(
     env: &Env,
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     provider: &ProviderSpec,
 ) -> Result<Option<ClientCredentials>, String> {
     let row = tenants::client(db, tenant_id, &provider.name)

@@ -12,6 +12,7 @@ use super::tenant_api::Caller;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::PublishDialect;
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::ids::{kind, new_id};
 use crate::core::media;
 use crate::core::posts::{idempotency_key, post_state, PostRequest, Resolution, TargetState};
@@ -111,7 +112,7 @@ pub async fn show(db: &D1Database, caller: &Caller, id: &str) -> Handled {
 #[derive(Deserialize)]
 struct Connection {
     id: String,
-    grant_id: String,
+    grant_id: GrantId,
     end_user_ref: String,
     provider: String,
 }
@@ -213,7 +214,7 @@ pub async fn create(
     }
     let horizon = now.plus_millis(60_000);
     let mut due = Vec::new();
-    let mut preflights: Vec<(String, Timestamp)> = Vec::new();
+    let mut preflights: Vec<(GrantId, Timestamp)> = Vec::new();
     for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
         let target_id = new_id(kind::TARGET)?;
         let state = if *not_before <= horizon {

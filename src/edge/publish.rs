@@ -16,6 +16,7 @@ use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
 use crate::core::grant_tokens::{SecretText, TokenRequest};
 use crate::core::ids::{kind, new_id};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::media::Media;
 use crate::core::posts::TargetState;
@@ -117,7 +118,7 @@ pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
     // its turn).
     #[derive(Deserialize)]
     struct Left {
-        grant_id: String,
+        grant_id: GrantId,
         check_by: f64,
     }
     let left: Vec<Left> = db
@@ -134,7 +135,7 @@ pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
 
 /// Asks the grant's object to check the grant by `by` (the pre-flight). Best effort: a failure
 /// is logged, and the minute dispatch sends the mark the call left behind.
-pub async fn preflight(env: &Env, grant_id: &str, by: Timestamp, now: Timestamp) {
+pub async fn preflight(env: &Env, grant_id: &GrantId, by: Timestamp, now: Timestamp) {
     let ask = CheckByAsk {
         grant_id: grant_id.to_owned(),
         by: by.as_millis(),
@@ -221,7 +222,7 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
 
 /// After a consent restored `grant_id`: its parked targets go back to the queue, or fail when
 /// their slot is further back than the staleness limit.
-pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) {
+pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
     if let Err(e) = resume(env, db, grant_id, now).await {
         logging::emit(
             &LogLine::warn("publish.resume_failed", now)
@@ -231,7 +232,7 @@ pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &str, now: Time
     }
 }
 
-async fn resume(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) -> Result<()> {
+async fn resume(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) -> Result<()> {
     #[derive(Deserialize)]
     struct Parked {
         id: String,
@@ -275,9 +276,9 @@ async fn resume(env: &Env, db: &D1Database, grant_id: &str, now: Timestamp) -> R
 struct Target {
     id: String,
     post_id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     connection_id: String,
-    grant_id: String,
+    grant_id: GrantId,
     provider: String,
     state: String,
     not_before: f64,

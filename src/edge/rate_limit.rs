@@ -4,6 +4,7 @@ use super::bindings::TENANT_RATE_LIMIT;
 use super::clock;
 use super::logging;
 use crate::core::api_error::ApiError;
+use crate::core::ids::TenantId;
 use crate::core::log::LogLine;
 use crate::core::rate_limit;
 use worker::Env;
@@ -12,7 +13,7 @@ use worker::Env;
 ///
 /// A limiter that is missing or fails lets the request through and logs `rate_limit.unavailable`:
 /// an outage of the guard must not stop token reads and publishing.
-pub async fn admit(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
+pub async fn admit(env: &Env, tenant_id: &TenantId) -> Result<(), ApiError> {
     let outcome = match env.rate_limiter(TENANT_RATE_LIMIT) {
         Ok(limiter) => limiter.limit(rate_limit::key(tenant_id)).await,
         Err(e) => Err(e),

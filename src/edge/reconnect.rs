@@ -19,6 +19,7 @@ use crate::core::connections_page::account_label;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
 use crate::core::ids::{kind, new_id, new_secret};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::origin::Origin;
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::reconnect_links::{self, LinkClaims, LinkError};
@@ -62,7 +63,7 @@ pub async fn create_link(
 pub(super) async fn mint(
     env: &Env,
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user: Option<&str>,
     connection_id: &str,
     ttl_days: u16,
@@ -70,7 +71,7 @@ pub(super) async fn mint(
 ) -> Handled<Option<(String, LinkClaims)>> {
     #[derive(Deserialize)]
     struct Row {
-        grant_id: String,
+        grant_id: GrantId,
         epoch: f64,
     }
     let row: Option<Row> = db

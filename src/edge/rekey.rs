@@ -11,6 +11,7 @@
 use super::{bindings, grants, logging};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Keyring, Sealed};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::key_rotation::{GRANTS_PER_RUN, ROWS_PER_RUN};
 use crate::core::log::LogLine;
 use crate::store::operations::SealedTable;
@@ -22,7 +23,7 @@ use worker::{D1Database, Env, Result};
 /// A sealed secret in a small table: its row's key and what it is bound to.
 #[derive(Deserialize)]
 struct SealedRow {
-    tenant_id: String,
+    tenant_id: TenantId,
     row_id: String,
     ciphertext: String,
     key_id: String,
@@ -61,7 +62,7 @@ pub async fn rekey(env: &Env, now: Timestamp) -> Result<Value> {
     }
     #[derive(Deserialize)]
     struct Due {
-        id: String,
+        id: GrantId,
     }
     let due: Vec<Due> = db
         .all(store::operations::grants_to_reseal(

@@ -11,6 +11,7 @@
 use super::respond::Failure;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::log::LogLine;
 use crate::core::queues::WorkQueue;
 use crate::core::sweep::{RefreshMessage, SweepBudget, SweepCursor};
@@ -36,7 +37,9 @@ pub async fn sweep(env: &Env, now: Timestamp, mut cursor: Option<SweepCursor>) -
         cursor = SweepCursor::after_page(cursor, page.iter().cloned());
         let messages: Vec<RefreshMessage> = page
             .into_iter()
-            .map(|(_, grant_id)| RefreshMessage::Visit { grant_id })
+            .map(|(_, grant_id)| RefreshMessage::Visit {
+                grant_id: grant_id.into(),
+            })
             .collect();
         queue.send_batch(messages).await?;
         taken += last_len;
@@ -80,7 +83,7 @@ pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Deliv
 
 /// Asks the grant's object to visit it. 4xx answers (a grant gone, a provider no longer
 /// configured) are final for this message; the grant's own schedule decides what comes next.
-async fn visit(env: &Env, grant_id: &str) -> std::result::Result<u16, Failure> {
+async fn visit(env: &Env, grant_id: &GrantId) -> std::result::Result<u16, Failure> {
     let ask = super::grant_visit::VisitAsk {
         grant_id: grant_id.to_owned(),
         force: false,

@@ -14,6 +14,7 @@ use crate::core::clock::Timestamp;
 use crate::core::expiry_warnings::Warnings;
 use crate::core::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant_tokens::TokenRequest;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::isolate_cache::IsolateCache;
 use crate::core::query;
 use crate::core::routes::TenantRoute;
@@ -26,7 +27,7 @@ use worker::{Context, D1Database, Env, Request};
 /// Who is calling: the tenant behind a live API key.
 #[derive(Clone)]
 pub struct Caller {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub key_id: String,
     pub scopes: Scopes,
 }
@@ -52,7 +53,7 @@ thread_local! {
 }
 
 /// Makes this isolate forget every key of `tenant_id` (the tenant was deleted).
-pub fn forget_tenant(tenant_id: &str) {
+pub fn forget_tenant(tenant_id: &TenantId) {
     KNOWN_KEYS.with(|keys| {
         keys.borrow_mut()
             .forget_where(|k| k.caller.tenant_id == tenant_id)
@@ -167,7 +168,7 @@ pub async fn handle(
 #[derive(Deserialize)]
 pub(super) struct ConnectionRow {
     pub id: String,
-    grant_id: String,
+    grant_id: GrantId,
     pub provider: String,
     end_user_ref: String,
     kind: String,
@@ -274,7 +275,7 @@ async fn list_connections(
 pub(super) async fn connections_of(
     env: &Env,
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user: Option<&str>,
     now: Timestamp,
 ) -> worker::Result<Vec<(ConnectionRow, Health)>> {
@@ -299,12 +300,12 @@ pub(super) async fn live_grant_of(
     db: &D1Database,
     caller: &Caller,
     id: &str,
-) -> worker::Result<Option<String>> {
+) -> worker::Result<Option<GrantId>> {
     let row = db
         .run(store::connections::live_grant(id, &caller.tenant_id))
         .await?;
     row.first()
-        .map(|r| r.text("grant_id"))
+        .map(|r| r.text("grant_id").map(GrantId::from))
         .transpose()
         .map_err(|e| worker::Error::RustError(e.to_string()))
 }
@@ -394,8 +395,8 @@ async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handle
 /// Where a connection lives: its tenant, its grant and its account at the platform.
 #[derive(Clone, Deserialize)]
 struct ConnectionHome {
-    tenant_id: String,
-    grant_id: String,
+    tenant_id: TenantId,
+    grant_id: GrantId,
     external_id: String,
 }
 

@@ -12,6 +12,7 @@ use super::respond::{self, Handled};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::auth::authorize_operator;
 use crate::core::clock::{ClockOffset, Timestamp};
+use crate::core::ids::GrantId;
 use crate::core::pages::Page;
 use crate::core::query;
 use crate::core::queues::WorkQueue;
@@ -34,12 +35,12 @@ pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -
         TestRoute::EnqueueProbe(queue) => enqueue_probe(req, env, queue).await,
         TestRoute::DeadLetters => dead_letters(env).await,
         TestRoute::CreateSpikeGrant => spike::create_grant(req, env, now).await,
-        TestRoute::SpikeGrant(id) => spike::inspect(env, &id).await,
-        TestRoute::SpikeRefresh(id) => spike::refresh(req, env, &id).await,
+        TestRoute::SpikeGrant(id) => spike::inspect(env, &id.into()).await,
+        TestRoute::SpikeRefresh(id) => spike::refresh(req, env, &id.into()).await,
         TestRoute::ReturnPage => return_page(&req, env).await,
         TestRoute::RowCounts => row_counts(env).await,
-        TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id).await,
-        TestRoute::ReviveGrant(id) => revive_grant(env, &id).await,
+        TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id.into()).await,
+        TestRoute::ReviveGrant(id) => revive_grant(env, &id.into()).await,
     }
 }
 
@@ -199,10 +200,10 @@ async fn row_counts(env: &Env) -> Handled {
 
 /// `PUT /__test/grants/{id}/ciphertext` `{"from_grant"}`: copies another grant's sealed tokens
 /// (ciphertext and key id) over this grant's, leaving its version alone.
-async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled {
+async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled {
     #[derive(Deserialize)]
     struct Body {
-        from_grant: String,
+        from_grant: GrantId,
     }
     let body: Body = respond::read_json(&mut req).await?;
     let copied = test_write(
@@ -219,7 +220,7 @@ async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &str) -> Handled
     Ok(respond::json(200, &json!({ "copied": true }))?)
 }
 
-async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
+async fn revive_grant(env: &Env, grant_id: &GrantId) -> Handled {
     if !test_write(env, grant_id, TestWrite::Revive).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     }
@@ -228,7 +229,7 @@ async fn revive_grant(env: &Env, grant_id: &str) -> Handled {
 
 /// A test power's write to a grant, made by the grant's object (the grant's only writer),
 /// which forgets what it remembers of it. Whether a row changed.
-async fn test_write(env: &Env, grant_id: &str, write: TestWrite) -> Handled<bool> {
+async fn test_write(env: &Env, grant_id: &GrantId, write: TestWrite) -> Handled<bool> {
     let mut answer = GrantObjectClient::new(env, grant_id)
         .test_write(TestWriteAsk {
             grant_id: grant_id.to_owned(),

@@ -9,6 +9,7 @@
 //! logged with the number of rows it lost.
 
 use crate::core::clock::Timestamp;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::store::{self, Db};
 use std::cell::RefCell;
@@ -16,10 +17,10 @@ use std::time::Duration;
 use worker::{Context, D1Database, Delay};
 
 pub struct TokenRead {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub api_key_id: String,
     pub connection_id: String,
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
     pub outcome: &'static str,
     pub at: Timestamp,
 }

@@ -12,6 +12,7 @@ use super::http_client;
 use super::{bindings, logging};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::{Binding, Keyring, Sealed};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links;
 use crate::core::webhook_payload::{self, EventRecord};
@@ -48,8 +49,8 @@ struct Pending {
     occurred_at: f64,
     body: Option<String>,
     connection_id: String,
-    grant_id: String,
-    tenant_id: String,
+    grant_id: GrantId,
+    tenant_id: TenantId,
     /// `None` for post events, whose `connection_id` is the target (their body is stored
     /// when they are written).
     end_user_ref: Option<String>,

@@ -5,13 +5,14 @@
 use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::GrantState;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::managed_accounts::Access;
 
 /// A connection to store (or to bring back, if the grant already holds this account).
 pub struct NewConnection<'a> {
     pub id: &'a str,
-    pub grant_id: &'a str,
-    pub tenant_id: &'a str,
+    pub grant_id: &'a GrantId,
+    pub tenant_id: &'a TenantId,
     pub end_user_ref: &'a str,
     pub kind: &'a str,
     pub external_id: &'a str,
@@ -25,7 +26,7 @@ pub struct NewConnection<'a> {
 /// What a disconnect must know before it writes.
 pub struct DisconnectAsk<'a> {
     pub connection_id: &'a str,
-    pub grant_id: &'a str,
+    pub grant_id: &'a GrantId,
     pub provider: &'a str,
     pub provider_account_id: &'a str,
     pub client_id: &'a str,
@@ -199,17 +200,17 @@ pub fn upsert(c: &NewConnection<'_>) -> Statement {
 }
 
 /// Every connection of the grant, disconnected ones too (`id, kind, external_id`).
-pub fn of_grant(grant_id: &str) -> Statement {
+pub fn of_grant(grant_id: &GrantId) -> Statement {
     OF_GRANT.bind(vec![grant_id.into()])
 }
 
 /// The grant's live connections (`id, tenant_id, kind, external_id, access, access_reason`).
-pub fn live_of_grant(grant_id: &str) -> Statement {
+pub fn live_of_grant(grant_id: &GrantId) -> Statement {
     LIVE_OF_GRANT.bind(vec![grant_id.into()])
 }
 
 /// The platform ids of the grant's live connections of one kind (`external_id`).
-pub fn live_external_ids(grant_id: &str, kind: &str) -> Statement {
+pub fn live_external_ids(grant_id: &GrantId, kind: &str) -> Statement {
     LIVE_EXTERNAL_IDS.bind(vec![grant_id.into(), kind.into()])
 }
 
@@ -247,7 +248,7 @@ pub fn disconnect_counts(ask: &DisconnectAsk<'_>) -> Statement {
 /// Marks a live connection disconnected, if the grant is still at `grant_version`.
 pub fn disconnect(
     connection_id: &str,
-    grant_id: &str,
+    grant_id: &GrantId,
     grant_version: i64,
     now: Timestamp,
 ) -> Statement {
@@ -261,7 +262,12 @@ pub fn disconnect(
 
 /// Spends a reconnect link's nonce, if the grant is still at `grant_version`. A plain INSERT:
 /// a nonce spent by a racing callback fails the whole batch.
-pub fn spend_nonce(nonce: &str, grant_id: &str, grant_version: i64, now: Timestamp) -> Statement {
+pub fn spend_nonce(
+    nonce: &str,
+    grant_id: &GrantId,
+    grant_version: i64,
+    now: Timestamp,
+) -> Statement {
     SPEND_NONCE.bind(vec![
         nonce.into(),
         grant_id.into(),
@@ -276,25 +282,25 @@ pub fn nonce_spent(nonce: &str) -> Statement {
 }
 
 /// The tenant's live connections with their grant's standing (`LISTED`), oldest first.
-pub fn list_for_tenant(tenant_id: &str) -> Statement {
+pub fn list_for_tenant(tenant_id: &TenantId) -> Statement {
     debug_assert!(LIST_FOR_TENANT.text.contains(LISTED));
     LIST_FOR_TENANT.bind(vec![tenant_id.into()])
 }
 
 /// One end user's live connections with their grant's standing (`LISTED`), oldest first.
-pub fn list_for_end_user(tenant_id: &str, end_user_ref: &str) -> Statement {
+pub fn list_for_end_user(tenant_id: &TenantId, end_user_ref: &str) -> Statement {
     debug_assert!(LIST_FOR_END_USER.text.contains(LISTED));
     LIST_FOR_END_USER.bind(vec![tenant_id.into(), end_user_ref.into()])
 }
 
 /// The tenant's live connection with its grant's standing (`LISTED`).
-pub fn find_for_tenant(tenant_id: &str, connection_id: &str) -> Statement {
+pub fn find_for_tenant(tenant_id: &TenantId, connection_id: &str) -> Statement {
     debug_assert!(FIND_FOR_TENANT.text.contains(LISTED));
     FIND_FOR_TENANT.bind(vec![tenant_id.into(), connection_id.into()])
 }
 
 /// The grant of the tenant's live connection (`grant_id`).
-pub fn live_grant(connection_id: &str, tenant_id: &str) -> Statement {
+pub fn live_grant(connection_id: &str, tenant_id: &TenantId) -> Statement {
     LIVE_GRANT.bind(vec![connection_id.into(), tenant_id.into()])
 }
 
@@ -304,7 +310,11 @@ pub fn home(connection_id: &str) -> Statement {
 }
 
 /// Whether a live connection is the end user's (`found`, or no row).
-pub fn owned_by_end_user(connection_id: &str, tenant_id: &str, end_user_ref: &str) -> Statement {
+pub fn owned_by_end_user(
+    connection_id: &str,
+    tenant_id: &TenantId,
+    end_user_ref: &str,
+) -> Statement {
     OWNED_BY_END_USER.bind(vec![
         connection_id.into(),
         tenant_id.into(),
@@ -314,7 +324,11 @@ pub fn owned_by_end_user(connection_id: &str, tenant_id: &str, end_user_ref: &st
 
 /// The grant and epoch a reconnect link for the tenant's live connection (of `end_user` only,
 /// when given) is minted for (`grant_id, epoch`); none when its grant holds no tokens.
-pub fn reconnectable(connection_id: &str, tenant_id: &str, end_user: Option<&str>) -> Statement {
+pub fn reconnectable(
+    connection_id: &str,
+    tenant_id: &TenantId,
+    end_user: Option<&str>,
+) -> Statement {
     RECONNECTABLE.bind(vec![
         connection_id.into(),
         tenant_id.into(),
@@ -326,8 +340,8 @@ pub fn reconnectable(connection_id: &str, tenant_id: &str, end_user: Option<&str
 /// connection's liveness, the nonce spent (`epoch, provider, end_user_ref, has_tokens,
 /// display_name, username, live, consumed`).
 pub fn reconnect_link_standing(
-    grant_id: &str,
-    tenant_id: &str,
+    grant_id: &GrantId,
+    tenant_id: &TenantId,
     nonce: &str,
     connection_id: &str,
 ) -> Statement {

@@ -4,7 +4,7 @@
 
 use super::connections::{self, DisconnectAsk, NewConnection};
 use super::events::{self, Guard, PostEvent};
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::{Db, Row, Statement};
 use crate::core::clock::Timestamp;
@@ -29,8 +29,8 @@ fn connection<'a>(
 ) -> NewConnection<'a> {
     NewConnection {
         id,
-        grant_id: "gr_a",
-        tenant_id: "ten_g",
+        grant_id: &GR_A,
+        tenant_id: &TEN_G,
         end_user_ref: "alice",
         kind,
         external_id,
@@ -73,9 +73,9 @@ pub fn lifecycle(db: &Sqlite) {
         ),
         1
     );
-    let all = rows(db, connections::of_grant("gr_a"));
+    let all = rows(db, connections::of_grant(&GR_A));
     assert_eq!(texts(&all, "id").len(), 3);
-    let pages = rows(db, connections::live_external_ids("gr_a", "page"));
+    let pages = rows(db, connections::live_external_ids(&GR_A, "page"));
     assert_eq!(texts(&pages, "external_id"), ["p1", "p2"]);
 
     // Access: compare-and-set on what it was.
@@ -83,7 +83,7 @@ pub fn lifecycle(db: &Sqlite) {
         || connections::set_access("conn_1", Access::Lost, Access::Ok, Some("no role"), at(1));
     assert_eq!(run(db, lose()), 1);
     assert_eq!(run(db, lose()), 0, "already lost: nothing");
-    let live = rows(db, connections::live_of_grant("gr_a"));
+    let live = rows(db, connections::live_of_grant(&GR_A));
     assert_eq!(texts(&live, "id"), ["conn_1", "conn_2", "conn_p"]);
     let lost = live
         .iter()
@@ -102,7 +102,7 @@ pub fn lifecycle(db: &Sqlite) {
         ),
         1
     );
-    let again = rows(db, connections::live_of_grant("gr_a"));
+    let again = rows(db, connections::live_of_grant(&GR_A));
     let back = again
         .iter()
         .find(|r| r.text("external_id").unwrap() == "p1")
@@ -114,7 +114,7 @@ pub fn lifecycle(db: &Sqlite) {
     // What a disconnect decides on.
     let ask = DisconnectAsk {
         connection_id: "conn_2",
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         provider: "x",
         provider_account_id: "acct_1",
         client_id: "client",
@@ -133,34 +133,37 @@ pub fn lifecycle(db: &Sqlite) {
         "a dead grant holds nothing to revoke"
     );
     assert_eq!(
-        run(db, connections::disconnect("conn_2", "gr_a", 2, at(2))),
+        run(db, connections::disconnect("conn_2", &GR_A, 2, at(2))),
         0,
         "stale version"
     );
     assert_eq!(
-        run(db, connections::disconnect("conn_2", "gr_b", 1, at(2))),
+        run(
+            db,
+            connections::disconnect("conn_2", &"gr_b".into(), 1, at(2))
+        ),
         0,
         "another grant's"
     );
     assert_eq!(
-        run(db, connections::disconnect("conn_2", "gr_a", 1, at(2))),
+        run(db, connections::disconnect("conn_2", &GR_A, 1, at(2))),
         1
     );
     assert_eq!(
-        run(db, connections::disconnect("conn_2", "gr_a", 1, at(3))),
+        run(db, connections::disconnect("conn_2", &GR_A, 1, at(3))),
         0,
         "once"
     );
     assert_eq!(counts(db), [0, 2, 0]);
     assert_eq!(
         texts(
-            &rows(db, connections::live_external_ids("gr_a", "page")),
+            &rows(db, connections::live_external_ids(&GR_A, "page")),
             "external_id"
         ),
         ["p1"]
     );
     assert_eq!(
-        texts(&rows(db, connections::of_grant("gr_a")), "id").len(),
+        texts(&rows(db, connections::of_grant(&GR_A)), "id").len(),
         3,
         "kept, disconnected"
     );
@@ -173,14 +176,14 @@ pub fn lifecycle(db: &Sqlite) {
     };
     assert_eq!(spent(db, "n1"), 0);
     assert_eq!(
-        run(db, connections::spend_nonce("n1", "gr_a", 5, at(1))),
+        run(db, connections::spend_nonce("n1", &GR_A, 5, at(1))),
         0,
         "stale version"
     );
     assert_eq!(spent(db, "n1"), 0);
-    assert_eq!(run(db, connections::spend_nonce("n1", "gr_a", 1, at(1))), 1);
+    assert_eq!(run(db, connections::spend_nonce("n1", &GR_A, 1, at(1))), 1);
     assert_eq!(spent(db, "n1"), 1);
-    let twice = block_on(db.run(connections::spend_nonce("n1", "gr_a", 1, at(2))));
+    let twice = block_on(db.run(connections::spend_nonce("n1", &GR_A, 1, at(2))));
     assert!(
         twice.is_err(),
         "a spent nonce fails the batch that spends it again"
@@ -230,7 +233,7 @@ pub fn events_and_outbox(db: &Sqlite) {
     let transition = grant_events::transitions(before, after, 1).remove(0);
     assert_eq!(transition.health.colour, Colour::Yellow);
     let guard = |state: &'static str| Guard {
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         version: 1,
         state,
         refresh_state: RefreshState::Ok.as_str(),
@@ -263,7 +266,7 @@ pub fn events_and_outbox(db: &Sqlite) {
     assert_eq!(
         run(
             db,
-            events::enqueue_deliveries("gr_a", &transition.dedupe_key, now)
+            events::enqueue_deliveries(&GR_A, &transition.dedupe_key, now)
         ),
         2,
         "2 events x 1 endpoint ('*')"
@@ -275,10 +278,10 @@ pub fn events_and_outbox(db: &Sqlite) {
         ),
         2
     );
-    let sent = rows(db, events::hand_off("gr_a", now));
+    let sent = rows(db, events::hand_off(&GR_A, now));
     assert_eq!(sent.len(), 2);
     assert!(
-        rows(db, events::hand_off("gr_a", now)).is_empty(),
+        rows(db, events::hand_off(&GR_A, now)).is_empty(),
         "sent once"
     );
 
@@ -298,11 +301,11 @@ pub fn events_and_outbox(db: &Sqlite) {
         2
     );
     assert_eq!(
-        run(db, events::enqueue_deliveries("gr_a", "revoked:2", at(2))),
+        run(db, events::enqueue_deliveries(&GR_A, "revoked:2", at(2))),
         2
     );
     assert_eq!(
-        run(db, events::enqueue_deliveries("gr_a", "revoked:2", at(2))),
+        run(db, events::enqueue_deliveries(&GR_A, "revoked:2", at(2))),
         0,
         "once per endpoint"
     );
@@ -379,7 +382,7 @@ pub fn events_and_outbox(db: &Sqlite) {
         ),
         1
     );
-    assert!(rows(db, events::of_connection("conn_a", "ten_g", 10))
+    assert!(rows(db, events::of_connection("conn_a", &TEN_G, 10))
         .iter()
         .all(|r| r.text("type").unwrap().starts_with("connection.")));
 }

@@ -11,6 +11,7 @@
 use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::erasure::Scope;
+use crate::core::ids::TenantId;
 use crate::core::posts::TargetState;
 
 /// A connection of the end user, as a subquery.
@@ -297,7 +298,7 @@ impl Step {
     pub fn statement(
         &'static self,
         scope: Scope,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         end_user: &str,
         limit: i64,
     ) -> Option<Statement> {
@@ -457,12 +458,12 @@ pub fn statements() -> Vec<&'static Sql> {
 }
 
 /// The tenant's (or one end user's) live connections (`id, grant_id`), at most `limit`.
-pub fn live_connections(tenant_id: &str, end_user: Option<&str>, limit: i64) -> Statement {
+pub fn live_connections(tenant_id: &TenantId, end_user: Option<&str>, limit: i64) -> Statement {
     LIVE_CONNECTIONS.bind(vec![tenant_id.into(), end_user.into(), limit.into()])
 }
 
 /// When the tenant was deleted (`deleted_at`; no row: no such tenant).
-pub fn tenant_deleted_at(tenant_id: &str) -> Statement {
+pub fn tenant_deleted_at(tenant_id: &TenantId) -> Statement {
     TENANT_DELETED_AT.bind(vec![tenant_id.into()])
 }
 
@@ -471,7 +472,7 @@ pub const TENANT_DELETED: &str = "tenant_deleted";
 
 /// The tenant is deleted now: no more deliveries (the erasure's own disconnects raise events)
 /// and no more posts; in one batch.
-pub fn mark_tenant_deleted(tenant_id: &str, now: Timestamp) -> Vec<Statement> {
+pub fn mark_tenant_deleted(tenant_id: &TenantId, now: Timestamp) -> Vec<Statement> {
     vec![
         MARK_TENANT_DELETED.bind(vec![tenant_id.into(), now.into()]),
         STOP_WEBHOOKS.bind(vec![tenant_id.into(), now.into()]),
@@ -493,7 +494,7 @@ pub fn deleted_tenants(limit: i64) -> Statement {
 }
 
 /// The export's statements, in `EXPORT`'s order.
-pub fn export(tenant_id: &str, end_user: &str, limit: i64) -> Vec<Statement> {
+pub fn export(tenant_id: &TenantId, end_user: &str, limit: i64) -> Vec<Statement> {
     EXPORT
         .iter()
         .map(|(_, sql)| sql.bind(vec![tenant_id.into(), end_user.into(), limit.into()]))

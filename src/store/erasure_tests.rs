@@ -6,7 +6,7 @@ use super::connections::{self, NewConnection};
 use super::erasure::{self, Step, SESSION_TABLES, STEPS};
 use super::events::{self, Guard};
 use super::grant_writes;
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, T0, TEN_G};
 use super::posts::{self, NewPost, NewTarget};
 use super::sessions::{self, NewConnect, NewPage};
 use super::sqlite::{block_on, Sqlite};
@@ -14,6 +14,7 @@ use super::{tenants, Db, Row};
 use crate::core::erasure::{Scope, KEPT};
 use crate::core::grant_events;
 use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::ids::GrantId;
 use crate::core::posts::TargetState;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,7 +149,7 @@ fn count(db: &Sqlite, sql: &str) -> i64 {
 /// each kind, a post with its target, an event with its delivery, a token read, a spent
 /// nonce and a sweep lease.
 fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
-    let grant = format!("gr_{who}");
+    let grant: GrantId = format!("gr_{who}").into();
     let conn = format!("conn_{who}");
     seeded(db, &grant);
     db.exec(&format!("UPDATE grants SET end_user_ref = '{who}', provider_account_id = 'acct_{who}' WHERE id = '{grant}'"));
@@ -157,7 +158,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
         connections::upsert(&NewConnection {
             id: &conn,
             grant_id: &grant,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             end_user_ref: who,
             kind: "profile",
             external_id: who,
@@ -173,7 +174,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
         sessions::create_connect(&NewConnect {
             id: &cs,
             token_hash: &cs,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             provider: "x",
             end_user_ref: who,
             return_url: "",
@@ -200,7 +201,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
             id: &format!("ps_{who}"),
             link_nonce: &format!("ln_{who}"),
             secret_hash: &format!("sh_{who}"),
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             end_user_ref: who,
             csrf: "c",
             now: T0,
@@ -211,7 +212,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
     block_on(db.batch(vec![
         posts::insert(&NewPost {
             id: &post,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             end_user_ref: who,
             text: "hi",
             publish_at: at(hour),
@@ -223,7 +224,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
         posts::insert_target(&NewTarget {
             id: &format!("tgt_{who}"),
             post_id: &post,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             connection_id: &conn,
             grant_id: &grant,
             provider: "x",
@@ -267,7 +268,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
     run(
         db,
         super::operations::record_token_read(&super::operations::TokenRead {
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             api_key_id: "key_1",
             connection_id: &conn,
             grant_id: Some(&grant),
@@ -289,17 +290,19 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
 fn erase(db: &Sqlite, scope: Scope, end_user: &str, limit: i64) -> BTreeMap<&'static str, usize> {
     let mut erased = BTreeMap::new();
     for step in STEPS {
-        if step.statement(scope, "ten_g", end_user, limit).is_none() {
+        if step.statement(scope, &TEN_G, end_user, limit).is_none() {
             continue;
         }
         loop {
-            let statement = step.statement(scope, "ten_g", end_user, limit).unwrap();
+            let statement = step.statement(scope, &TEN_G, end_user, limit).unwrap();
             let n = if step.through_grant_object {
                 let ids: Vec<String> = rows(db, statement)
                     .iter()
                     .map(|r| r.text("id").unwrap())
                     .collect();
-                ids.iter().map(|id| run(db, grant_writes::erase(id))).sum()
+                ids.iter()
+                    .map(|id| run(db, grant_writes::erase(&id.into())))
+                    .sum()
             } else {
                 run(db, statement)
             };
@@ -330,7 +333,7 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     arrange_end_user(db, "bob", 2);
 
     // The export: alice's rows only.
-    let lists = block_on(db.batch(erasure::export("ten_g", "alice", 100))).unwrap();
+    let lists = block_on(db.batch(erasure::export(&TEN_G, "alice", 100))).unwrap();
     let sizes: Vec<(&str, usize)> = erasure::EXPORT
         .iter()
         .map(|(n, _)| *n)
@@ -354,7 +357,7 @@ pub fn end_user_then_tenant(db: &Sqlite) {
         lists[0].rows[0].0.get("token_ciphertext").is_none(),
         "no secret is exported"
     );
-    let limited = block_on(db.batch(erasure::export("ten_g", "alice", 0))).unwrap();
+    let limited = block_on(db.batch(erasure::export(&TEN_G, "alice", 0))).unwrap();
     assert!(limited.iter().all(|o| o.rows.is_empty()));
 
     // Alice's sessions first (nothing can start a new grant), then her connections, listed
@@ -366,7 +369,7 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     for step in &sessions_only {
         run(
             db,
-            step.statement(Scope::EndUser, "ten_g", "alice", 100)
+            step.statement(Scope::EndUser, &TEN_G, "alice", 100)
                 .unwrap(),
         );
     }
@@ -375,14 +378,14 @@ pub fn end_user_then_tenant(db: &Sqlite) {
         1,
         "bob's stays"
     );
-    let live = rows(db, erasure::live_connections("ten_g", Some("alice"), 10));
+    let live = rows(db, erasure::live_connections(&TEN_G, Some("alice"), 10));
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].text("grant_id").unwrap(), "gr_alice");
     run(
         db,
-        connections::disconnect("conn_alice", "gr_alice", 1, at(3)),
+        connections::disconnect("conn_alice", &"gr_alice".into(), 1, at(3)),
     );
-    assert!(rows(db, erasure::live_connections("ten_g", Some("alice"), 10)).is_empty());
+    assert!(rows(db, erasure::live_connections(&TEN_G, Some("alice"), 10)).is_empty());
     let erased = erase(db, Scope::EndUser, "alice", 1);
     for table in [
         "grants",
@@ -420,19 +423,19 @@ pub fn end_user_then_tenant(db: &Sqlite) {
 
     // The tenant: deleted now (its webhooks and posts stop), erased by the dispatch.
     assert_eq!(
-        rows(db, erasure::tenant_deleted_at("ten_g"))[0]
+        rows(db, erasure::tenant_deleted_at(&TEN_G))[0]
             .opt_int("deleted_at")
             .unwrap(),
         None
     );
-    assert!(rows(db, erasure::tenant_deleted_at("ten_none")).is_empty());
+    assert!(rows(db, erasure::tenant_deleted_at(&"ten_none".into())).is_empty());
     assert!(rows(db, erasure::deleted_tenants(10)).is_empty());
-    let marked = block_on(db.batch(erasure::mark_tenant_deleted("ten_g", at(5)))).unwrap();
+    let marked = block_on(db.batch(erasure::mark_tenant_deleted(&TEN_G, at(5)))).unwrap();
     assert_eq!(
         marked.iter().map(|o| o.changes).collect::<Vec<_>>(),
         [1, 1, 1]
     );
-    let again = block_on(db.batch(erasure::mark_tenant_deleted("ten_g", at(6)))).unwrap();
+    let again = block_on(db.batch(erasure::mark_tenant_deleted(&TEN_G, at(6)))).unwrap();
     assert_eq!(
         again.iter().map(|o| o.changes).collect::<Vec<_>>(),
         [0, 0, 0],
@@ -448,9 +451,12 @@ pub fn end_user_then_tenant(db: &Sqlite) {
             .unwrap(),
         "ten_g"
     );
-    let live = rows(db, erasure::live_connections("ten_g", None, 10));
+    let live = rows(db, erasure::live_connections(&TEN_G, None, 10));
     assert_eq!(live[0].text("id").unwrap(), "conn_bob");
-    run(db, connections::disconnect("conn_bob", "gr_bob", 1, at(7)));
+    run(
+        db,
+        connections::disconnect("conn_bob", &"gr_bob".into(), 1, at(7)),
+    );
     let erased = erase(db, Scope::Tenant, "", 2);
     assert_eq!(erased.get("tenants"), Some(&1));
     assert_eq!(erased.get("grants"), Some(&1));

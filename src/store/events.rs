@@ -8,12 +8,13 @@
 use super::statement::{Param, Sql, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_events::Transition;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::webhook_retry::DeliveryStatus;
 
 /// The grant as the batch leaves it; an event insert is guarded on it, because a batch goes on
 /// when an UPDATE matched nothing, and then the event must not appear either.
 pub struct Guard<'a> {
-    pub grant_id: &'a str,
+    pub grant_id: &'a GrantId,
     pub version: i64,
     /// `grants.state` after the write.
     pub state: &'a str,
@@ -135,7 +136,7 @@ pub fn record_transition(
 
 /// One outbox row per subscribed endpoint of the tenant for the grant's events written at
 /// `now` under `dedupe_key` (without the connection or target prefix).
-pub fn enqueue_deliveries(grant_id: &str, dedupe_key: &str, now: Timestamp) -> Statement {
+pub fn enqueue_deliveries(grant_id: &GrantId, dedupe_key: &str, now: Timestamp) -> Statement {
     ENQUEUE_DELIVERIES.bind(vec![grant_id.into(), dedupe_key.into(), now.into()])
 }
 
@@ -164,7 +165,7 @@ pub fn record_post(event: &PostEvent<'_>) -> Statement {
 
 /// Marks the pending, never-sent deliveries of the grant's events written at `now` as sent
 /// now; returns their ids (column `id`).
-pub fn hand_off(grant_id: &str, now: Timestamp) -> Statement {
+pub fn hand_off(grant_id: &GrantId, now: Timestamp) -> Statement {
     HAND_OFF.bind(vec![
         now.into(),
         grant_id.into(),
@@ -185,6 +186,6 @@ pub fn resend_overdue(now: Timestamp, overdue: Timestamp, limit: i64) -> Stateme
 
 /// The tenant's connection's own events (not its post targets') in order (`id, seq, type, colour, reason, message,
 /// occurred_at`), at most `limit`.
-pub fn of_connection(connection_id: &str, tenant_id: &str, limit: i64) -> Statement {
+pub fn of_connection(connection_id: &str, tenant_id: &TenantId, limit: i64) -> Statement {
     OF_CONNECTION.bind(vec![connection_id.into(), tenant_id.into(), limit.into()])
 }

@@ -9,12 +9,13 @@
 
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::{GrantState, RefreshState};
+use crate::core::ids::{GrantId, TenantId};
 use crate::store::{Param, Sql, Statement};
 
 /// A new grant's row.
 pub(super) struct NewGrant<'a> {
-    pub id: &'a str,
-    pub tenant_id: &'a str,
+    pub id: &'a GrantId,
+    pub tenant_id: &'a TenantId,
     pub provider: &'a str,
     pub provider_account_id: &'a str,
     pub client_id: &'a str,
@@ -34,7 +35,7 @@ pub(super) struct NewGrant<'a> {
 /// New tokens for an existing grant, from a reconnect: the grant is alive again, refreshing
 /// works, failures and claims are forgotten.
 pub(super) struct Restored<'a> {
-    pub id: &'a str,
+    pub id: &'a GrantId,
     /// The version read; the row moves to `version + 1`.
     pub version: i64,
     pub token_ciphertext: &'a str,
@@ -49,7 +50,7 @@ pub(super) struct Restored<'a> {
 
 /// A successful refresh's write.
 pub(super) struct Refreshed<'a> {
-    pub id: &'a str,
+    pub id: &'a GrantId,
     /// The version read; the row moves to `version + 1`.
     pub version: i64,
     pub token_ciphertext: &'a str,
@@ -63,7 +64,7 @@ pub(super) struct Refreshed<'a> {
 
 /// A failed refresh's write: the failure counts, the retry, and the ledger's verdict.
 pub(super) struct RefreshFailed<'a> {
-    pub id: &'a str,
+    pub id: &'a GrantId,
     pub version: i64,
     pub refresh: RefreshState,
     pub failure_streak: u32,
@@ -79,7 +80,7 @@ pub(super) struct RefreshFailed<'a> {
 /// The sweep's or a reader's verdict without a refresh: the ledger, the next check, and (after
 /// a successful identity call) the validation time with the failures cleared.
 pub(super) struct Reviewed<'a> {
-    pub id: &'a str,
+    pub id: &'a GrantId,
     pub version: i64,
     pub state: GrantState,
     pub refresh: RefreshState,
@@ -203,6 +204,7 @@ pub(super) const ERASE: Sql = Sql {
 pub(super) mod test_powers {
     use crate::core::clock::Timestamp;
     use crate::core::grant_health::GrantState;
+    use crate::core::ids::{GrantId, TenantId};
     use crate::store::{Sql, Statement};
 
     pub(super) const COPY_TOKENS: Sql = Sql {
@@ -239,19 +241,19 @@ pub(super) mod test_powers {
     };
 
     /// The grant gets another grant's sealed tokens (1 row changed: both exist).
-    pub(in super::super) fn copy_tokens(id: &str, from: &str) -> Statement {
+    pub(in super::super) fn copy_tokens(id: &GrantId, from: &GrantId) -> Statement {
         COPY_TOKENS.bind(vec![id.into(), from.into()])
     }
 
     /// A dead grant is alive again.
-    pub(in super::super) fn revive(id: &str) -> Statement {
+    pub(in super::super) fn revive(id: &GrantId) -> Statement {
         REVIVE.bind(vec![id.into(), GrantState::Alive.as_str().into()])
     }
 
     /// The spike's probe grant: no tokens, version 0, no claim.
     pub(in super::super) struct SpikeGrant<'a> {
-        pub id: &'a str,
-        pub tenant_id: &'a str,
+        pub id: &'a GrantId,
+        pub tenant_id: &'a TenantId,
         pub provider: &'a str,
         pub provider_account_id: &'a str,
         pub client_id: &'a str,
@@ -274,13 +276,13 @@ pub(super) mod test_powers {
     }
 
     /// The probe grant's row (`version, claim_id, claim_expires_at, last_refresh_at`).
-    pub(in super::super) fn spike_row(id: &str, tenant_id: &str) -> Statement {
+    pub(in super::super) fn spike_row(id: &GrantId, tenant_id: &TenantId) -> Statement {
         SPIKE_ROW.bind(vec![id.into(), tenant_id.into()])
     }
 
     /// The probe's compare-and-swap on the version, releasing its claim.
     pub(in super::super) fn spike_swap(
-        id: &str,
+        id: &GrantId,
         version: i64,
         claim_id: &str,
         access_expires_at: Option<Timestamp>,
@@ -296,7 +298,7 @@ pub(super) mod test_powers {
     }
 
     /// The probe's claim released after a failed call.
-    pub(in super::super) fn spike_release(id: &str, claim_id: &str) -> Statement {
+    pub(in super::super) fn spike_release(id: &GrantId, claim_id: &str) -> Statement {
         SPIKE_RELEASE.bind(vec![id.into(), claim_id.into()])
     }
 }
@@ -365,7 +367,7 @@ pub(super) fn restore(g: &Restored<'_>) -> Statement {
 
 /// The same tokens sealed under another key, if the row is still exactly as read.
 pub(super) fn reseal(
-    id: &str,
+    id: &GrantId,
     version: i64,
     (old_key, old_blob): (&str, &str),
     (new_key, new_blob): (&str, &str),
@@ -382,7 +384,7 @@ pub(super) fn reseal(
 
 /// Takes the refresh claim unless another live claim holds it (1 change: taken).
 pub(super) fn claim_refresh(
-    id: &str,
+    id: &GrantId,
     version: i64,
     claim_id: &str,
     expires_at: Timestamp,
@@ -435,7 +437,7 @@ pub(super) fn refresh_failed(g: &RefreshFailed<'_>) -> Statement {
 
 /// Held back by the platform's open circuit: backing off until `retry_at`, not counted.
 pub(super) fn held_back(
-    id: &str,
+    id: &GrantId,
     version: i64,
     message: &str,
     retry_at: Timestamp,
@@ -461,7 +463,7 @@ pub(super) fn held_back(
 
 /// Ends the grant: dead, nothing more to check, the claim released.
 pub(super) fn mark_dead(
-    id: &str,
+    id: &GrantId,
     version: i64,
     reason: crate::core::refresh_failure::DeadReason,
     (streak, days): (u32, u32),
@@ -480,7 +482,7 @@ pub(super) fn mark_dead(
 }
 
 /// The identity call confirmed the token at `now`.
-pub(super) fn validated(id: &str, version: i64, now: Timestamp) -> Statement {
+pub(super) fn validated(id: &GrantId, version: i64, now: Timestamp) -> Statement {
     VALIDATED.bind(vec![now.into(), id.into(), version.into()])
 }
 
@@ -502,7 +504,12 @@ pub(super) fn reviewed(g: &Reviewed<'_>) -> Statement {
 
 /// A connection leaves the grant: the epoch moves on, and when it was the last one the tokens
 /// go and nothing more is checked.
-pub(super) fn disconnect(id: &str, version: i64, delete_tokens: bool, now: Timestamp) -> Statement {
+pub(super) fn disconnect(
+    id: &GrantId,
+    version: i64,
+    delete_tokens: bool,
+    now: Timestamp,
+) -> Statement {
     let sql = if delete_tokens {
         &DISCONNECT_DELETING_TOKENS
     } else {
@@ -513,11 +520,11 @@ pub(super) fn disconnect(id: &str, version: i64, delete_tokens: bool, now: Times
 
 /// The pre-flight: the grant is checked by `by` at the latest (a day before a post's slot),
 /// unless it is dead. Idempotent: an earlier check stays.
-pub(super) fn check_by(id: &str, by: Timestamp) -> Statement {
+pub(super) fn check_by(id: &GrantId, by: Timestamp) -> Statement {
     CHECK_BY.bind(vec![by.into(), id.into(), GrantState::DEAD.into()])
 }
 
 /// Erasure: the grant's row goes, once none of its connections is left (1 row changed).
-pub(super) fn erase(id: &str) -> Statement {
+pub(super) fn erase(id: &GrantId) -> Statement {
     ERASE.bind(vec![id.into()])
 }

@@ -5,13 +5,14 @@ use super::db::{decode_first, Db, StoreError};
 use super::row::{Row, RowError};
 use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::posts::TargetState;
 
 /// A grant as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: GrantId,
+    pub tenant_id: TenantId,
     pub provider: String,
     pub provider_account_id: String,
     pub client_id: String,
@@ -77,8 +78,8 @@ pub const STATEMENTS: &[&Sql] = &[&CURRENT, &NEXT_ROW_SEQ, &SAME_ACCOUNT, &OF_PL
 
 fn grant(row: &Row) -> Result<Grant, RowError> {
     Ok(Grant {
-        id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        id: row.text("id")?.into(),
+        tenant_id: row.text("tenant_id")?.into(),
         provider: row.text("provider")?,
         provider_account_id: row.text("provider_account_id")?,
         client_id: row.text("client_id")?,
@@ -106,7 +107,7 @@ fn grant(row: &Row) -> Result<Grant, RowError> {
 }
 
 /// The grant as stored now, with its earliest waiting post.
-pub async fn current(db: &impl Db, grant_id: &str) -> Result<Option<Grant>, StoreError> {
+pub async fn current(db: &impl Db, grant_id: &GrantId) -> Result<Option<Grant>, StoreError> {
     let outcome = db
         .run(CURRENT.bind(vec![
             grant_id.into(),
@@ -126,7 +127,7 @@ pub async fn next_row_seq(db: &impl Db) -> Result<i64, StoreError> {
 /// The grant a new consent restores in place (`id`): the oldest one holding tokens for the
 /// same tenant, end user, account and client.
 pub fn same_account(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     provider: &str,
     account_id: &str,
     client_id: &str,

@@ -8,8 +8,14 @@ use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::{GrantState, RefreshState};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::refresh_failure::DeadReason;
 use serde_json::Value;
+use std::sync::LazyLock;
+
+/// The ids most scenarios use, as `'static` typed ids.
+pub(super) static TEN_G: LazyLock<TenantId> = LazyLock::new(|| "ten_g".into());
+pub(super) static GR_A: LazyLock<GrantId> = LazyLock::new(|| "gr_a".into());
 
 pub(super) const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 const HOUR: i64 = 3_600_000;
@@ -23,7 +29,7 @@ pub(super) fn run(db: &Sqlite, statement: Statement) -> usize {
 }
 
 fn read(db: &Sqlite, id: &str) -> Grant {
-    block_on(current(db, id))
+    block_on(current(db, &id.into()))
         .unwrap()
         .expect("the grant exists")
 }
@@ -32,8 +38,8 @@ fn read(db: &Sqlite, id: &str) -> Grant {
 pub(super) fn seeded(db: &Sqlite, id: &str) {
     block_on(tenants::create(db, "ten_g", "G", T0)).ok();
     let new = NewGrant {
-        id,
-        tenant_id: "ten_g",
+        id: &id.into(),
+        tenant_id: &TEN_G,
         provider: "x",
         provider_account_id: "acct_1",
         client_id: "client",
@@ -73,7 +79,7 @@ pub fn insert_and_read(db: &Sqlite) {
     assert_eq!((g.created_at, g.last_refresh_at), (T0, Some(T0)));
     assert_eq!(g.token_ciphertext.as_deref(), Some("sealed-1"));
     assert_eq!(g.next_post_at, None);
-    assert!(block_on(current(db, "gr_none")).unwrap().is_none());
+    assert!(block_on(current(db, &"gr_none".into())).unwrap().is_none());
 
     // The earliest scheduled or queued post through the grant; later and finished ones do not
     // count.
@@ -104,7 +110,7 @@ pub fn claim(db: &Sqlite) {
     let claim = |id: &str, version, expires: i64, now: i64| {
         run(
             db,
-            writes::claim_refresh("gr_c", version, id, at(expires), at(now)),
+            writes::claim_refresh(&"gr_c".into(), version, id, at(expires), at(now)),
         )
     };
     assert_eq!(claim("clm_1", 1, 1, 0), 1, "a free grant is claimed");
@@ -119,11 +125,15 @@ pub fn claim(db: &Sqlite) {
 pub fn refresh_compare_and_set(db: &Sqlite) {
     seeded(db, "gr_r");
     assert_eq!(
-        run(db, writes::claim_refresh("gr_r", 1, "clm_r", at(1), T0)),
+        run(
+            db,
+            writes::claim_refresh(&"gr_r".into(), 1, "clm_r", at(1), T0)
+        ),
         1
     );
+    let id_r: GrantId = "gr_r".into();
     let write = |version| writes::Refreshed {
-        id: "gr_r",
+        id: &id_r,
         version,
         token_ciphertext: "sealed-2",
         key_id: "k2",
@@ -158,9 +168,13 @@ pub fn refresh_compare_and_set(db: &Sqlite) {
 /// unknown; an open circuit backs off without counting; death ends the checks.
 pub fn failures_and_death(db: &Sqlite) {
     seeded(db, "gr_f");
-    run(db, writes::claim_refresh("gr_f", 1, "clm_f", at(1), T0));
+    run(
+        db,
+        writes::claim_refresh(&"gr_f".into(), 1, "clm_f", at(1), T0),
+    );
+    let id_f: GrantId = "gr_f".into();
     let failed = |unknown, version| writes::RefreshFailed {
-        id: "gr_f",
+        id: &id_f,
         version,
         refresh: RefreshState::BackingOff {
             failures: 1,
@@ -203,7 +217,7 @@ pub fn failures_and_death(db: &Sqlite) {
     assert_eq!(
         run(
             db,
-            writes::held_back("gr_f", 1, "paused", at(5), expiring, at(2))
+            writes::held_back(&"gr_f".into(), 1, "paused", at(5), expiring, at(2))
         ),
         1
     );
@@ -216,18 +230,24 @@ pub fn failures_and_death(db: &Sqlite) {
     assert_eq!(
         run(
             db,
-            writes::held_back("gr_f", 0, "paused", at(5), expiring, at(2))
+            writes::held_back(&"gr_f".into(), 0, "paused", at(5), expiring, at(2))
         ),
         0
     );
 
     let reason = DeadReason::RevokedOrExpired;
     assert_eq!(
-        run(db, writes::mark_dead("gr_f", 0, reason, (2, 2), at(3))),
+        run(
+            db,
+            writes::mark_dead(&"gr_f".into(), 0, reason, (2, 2), at(3))
+        ),
         0
     );
     assert_eq!(
-        run(db, writes::mark_dead("gr_f", 1, reason, (2, 2), at(3))),
+        run(
+            db,
+            writes::mark_dead(&"gr_f".into(), 1, reason, (2, 2), at(3))
+        ),
         1
     );
     let g = read(db, "gr_f");
@@ -242,8 +262,9 @@ pub fn failures_and_death(db: &Sqlite) {
 pub fn review_and_validation(db: &Sqlite) {
     seeded(db, "gr_v");
     db.exec("UPDATE grants SET failure_streak = 3, failure_days = 2, last_error = 'x' WHERE id = 'gr_v'");
+    let id_v: GrantId = "gr_v".into();
     let reviewed = |validated_at, version| writes::Reviewed {
-        id: "gr_v",
+        id: &id_v,
         version,
         state: GrantState::Expiring {
             dies_at: at(200),
@@ -275,8 +296,8 @@ pub fn review_and_validation(db: &Sqlite) {
     assert_eq!(run(db, writes::reviewed(&reviewed(None, 1))), 1);
     assert_eq!(read(db, "gr_v").last_validated_at, Some(at(29)));
 
-    assert_eq!(run(db, writes::validated("gr_v", 0, at(31))), 0);
-    assert_eq!(run(db, writes::validated("gr_v", 1, at(31))), 1);
+    assert_eq!(run(db, writes::validated(&"gr_v".into(), 0, at(31))), 0);
+    assert_eq!(run(db, writes::validated(&"gr_v".into(), 1, at(31))), 1);
     assert_eq!(read(db, "gr_v").last_validated_at, Some(at(31)));
 }
 
@@ -286,11 +307,21 @@ pub fn restore_reseal_disconnect(db: &Sqlite) {
     seeded(db, "gr_d");
     run(
         db,
-        writes::mark_dead("gr_d", 1, DeadReason::RevokedOrExpired, (1, 1), at(1)),
+        writes::mark_dead(
+            &"gr_d".into(),
+            1,
+            DeadReason::RevokedOrExpired,
+            (1, 1),
+            at(1),
+        ),
     );
-    run(db, writes::claim_refresh("gr_d", 1, "clm_d", at(9), at(1)));
+    run(
+        db,
+        writes::claim_refresh(&"gr_d".into(), 1, "clm_d", at(9), at(1)),
+    );
+    let id_d: GrantId = "gr_d".into();
     let restored = |version, scopes| writes::Restored {
-        id: "gr_d",
+        id: &id_d,
         version,
         token_ciphertext: "sealed-3",
         key_id: "k3",
@@ -322,12 +353,18 @@ pub fn restore_reseal_disconnect(db: &Sqlite) {
     let old = ("k3", "sealed-3");
     let new = ("k4", "sealed-4");
     assert_eq!(
-        run(db, writes::reseal("gr_d", 3, ("k0", "sealed-3"), new)),
+        run(
+            db,
+            writes::reseal(&"gr_d".into(), 3, ("k0", "sealed-3"), new)
+        ),
         0
     );
-    assert_eq!(run(db, writes::reseal("gr_d", 3, ("k3", "other"), new)), 0);
-    assert_eq!(run(db, writes::reseal("gr_d", 2, old, new)), 0);
-    assert_eq!(run(db, writes::reseal("gr_d", 3, old, new)), 1);
+    assert_eq!(
+        run(db, writes::reseal(&"gr_d".into(), 3, ("k3", "other"), new)),
+        0
+    );
+    assert_eq!(run(db, writes::reseal(&"gr_d".into(), 2, old, new)), 0);
+    assert_eq!(run(db, writes::reseal(&"gr_d".into(), 3, old, new)), 1);
     let g = read(db, "gr_d");
     assert_eq!(
         (
@@ -339,11 +376,20 @@ pub fn restore_reseal_disconnect(db: &Sqlite) {
         "a reseal keeps the version"
     );
 
-    assert_eq!(run(db, writes::disconnect("gr_d", 2, false, at(3))), 0);
-    assert_eq!(run(db, writes::disconnect("gr_d", 3, false, at(3))), 1);
+    assert_eq!(
+        run(db, writes::disconnect(&"gr_d".into(), 2, false, at(3))),
+        0
+    );
+    assert_eq!(
+        run(db, writes::disconnect(&"gr_d".into(), 3, false, at(3))),
+        1
+    );
     let g = read(db, "gr_d");
     assert_eq!((g.epoch, g.token_ciphertext.is_some()), (3, true));
-    assert_eq!(run(db, writes::disconnect("gr_d", 3, true, at(4))), 1);
+    assert_eq!(
+        run(db, writes::disconnect(&"gr_d".into(), 3, true, at(4))),
+        1
+    );
     let g = read(db, "gr_d");
     assert_eq!(g.epoch, 4);
     assert_eq!(

@@ -6,6 +6,7 @@
 use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::{GrantState, RefreshState};
+use crate::core::ids::TenantId;
 use crate::core::posts::TargetState;
 use crate::core::webhook_retry::DeliveryStatus;
 
@@ -500,7 +501,7 @@ pub fn to_reseal(table: SealedTable, active: &str, limit: i64) -> Statement {
 /// and ciphertext).
 pub struct Reseal<'a> {
     pub table: SealedTable,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub row_id: &'a str,
     pub old: (&'a str, &'a str),
     pub new: (&'a str, &'a str),
@@ -559,7 +560,7 @@ pub fn record_dead_letter(d: &DeadLetter<'_>) -> Statement {
 
 /// One token read through the API, for the audit.
 pub struct TokenRead<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub api_key_id: &'a str,
     pub connection_id: &'a str,
     pub grant_id: Option<&'a str>,

@@ -5,7 +5,7 @@
 
 use super::connections::{self, NewConnection};
 use super::events::{self, Guard};
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations::{self, DeadLetter, Heartbeat, Prune, Reseal, SealedTable, TokenRead};
 use super::sessions::{self, NewConnect, NewOauth, NewPage};
 use super::sqlite::{block_on, Sqlite};
@@ -35,7 +35,7 @@ pub fn housekeeping(db: &Sqlite) {
             sessions::create_connect(&NewConnect {
                 id,
                 token_hash: id,
-                tenant_id: "ten_g",
+                tenant_id: &TEN_G,
                 provider: "x",
                 end_user_ref: "alice",
                 return_url: "",
@@ -62,7 +62,7 @@ pub fn housekeeping(db: &Sqlite) {
             id: "ps_old",
             link_nonce: "ln",
             secret_hash: "sh",
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             csrf: "c",
             now: T0,
@@ -86,8 +86,8 @@ pub fn housekeeping(db: &Sqlite) {
         db,
         connections::upsert(&NewConnection {
             id: "conn_a",
-            grant_id: "gr_a",
-            tenant_id: "ten_g",
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             kind: "profile",
             external_id: "u1",
@@ -118,7 +118,7 @@ pub fn housekeeping(db: &Sqlite) {
     )
     .remove(0);
     let guard = Guard {
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         version: 1,
         state: "expiring",
         refresh_state: "ok",
@@ -129,12 +129,12 @@ pub fn housekeeping(db: &Sqlite) {
             ..t.clone()
         };
         run(db, events::record_transition(&guard, &t, None, at(hour)));
-        run(db, events::enqueue_deliveries("gr_a", key, at(hour)));
+        run(db, events::enqueue_deliveries(&GR_A, key, at(hour)));
     }
     run(
         db,
         operations::record_token_read(&TokenRead {
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             api_key_id: "key_1",
             connection_id: "conn_a",
             grant_id: Some("gr_a"),
@@ -142,7 +142,7 @@ pub fn housekeeping(db: &Sqlite) {
             at: at(1),
         }),
     );
-    run(db, connections::spend_nonce("n1", "gr_a", 1, at(1)));
+    run(db, connections::spend_nonce("n1", &GR_A, 1, at(1)));
     let prune = |limit| Prune {
         deliveries_before: at(10),
         events_before: at(10),
@@ -297,7 +297,7 @@ pub fn operator_tables(db: &Sqlite) {
         assert_eq!(listed[0].text("ciphertext").unwrap(), blob);
         let reseal = |old: (&'static str, &'static str)| Reseal {
             table,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             row_id,
             old,
             new: ("k2", "new-blob"),

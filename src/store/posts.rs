@@ -4,6 +4,7 @@
 
 use super::statement::{Param, Sql, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::posts::TargetState;
 
 use TargetState::{Cancelled, Failed, Parked, Queued, Scheduled, Unconfirmed};
@@ -116,7 +117,7 @@ fn state(s: TargetState) -> Param {
 }
 
 /// The tenant's post (`POST_COLUMNS`).
-pub fn find(post_id: &str, tenant_id: &str) -> Statement {
+pub fn find(post_id: &str, tenant_id: &TenantId) -> Statement {
     debug_assert!(FIND.text.contains(POST_COLUMNS));
     FIND.bind(vec![post_id.into(), tenant_id.into()])
 }
@@ -127,13 +128,13 @@ pub fn targets(post_id: &str) -> Statement {
 }
 
 /// The tenant's post stored under an idempotency key (`id, request_digest`).
-pub fn by_key(tenant_id: &str, key: &str) -> Statement {
+pub fn by_key(tenant_id: &TenantId, key: &str) -> Statement {
     BY_KEY.bind(vec![tenant_id.into(), key.into()])
 }
 
 /// The tenant's newest posts, of one end user and with a target in one state if asked.
 pub fn list(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user_ref: Option<&str>,
     with_target: Option<TargetState>,
     limit: i64,
@@ -147,14 +148,14 @@ pub fn list(
 }
 
 /// A live connection of the tenant a post may go to (`id, grant_id, end_user_ref, provider`).
-pub fn target_connection(connection_id: &str, tenant_id: &str) -> Statement {
+pub fn target_connection(connection_id: &str, tenant_id: &TenantId) -> Statement {
     TARGET_CONNECTION.bind(vec![connection_id.into(), tenant_id.into()])
 }
 
 /// A post to store.
 pub struct NewPost<'a> {
     pub id: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub end_user_ref: &'a str,
     pub text: &'a str,
     pub publish_at: Timestamp,
@@ -183,7 +184,7 @@ pub fn insert(p: &NewPost<'_>) -> Statement {
 /// The slots (`not_before`) of live sends of the same content to the same platform between
 /// `from` and `to`: identical sends are staggered.
 pub fn busy_slots(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     provider: &str,
     content_hash: &str,
     from: Timestamp,
@@ -204,9 +205,9 @@ pub fn busy_slots(
 pub struct NewTarget<'a> {
     pub id: &'a str,
     pub post_id: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub connection_id: &'a str,
-    pub grant_id: &'a str,
+    pub grant_id: &'a GrantId,
     pub provider: &'a str,
     pub content_hash: &'a str,
     /// `Queued` (sent to the queue now) or `Scheduled` (the minute dispatch sends it).
@@ -261,7 +262,7 @@ pub fn retry_unconfirmed(target_id: &str, now: Timestamp) -> Statement {
 
 /// The end user's targets a person should look at (failed, parked, unconfirmed), newest post
 /// first, with their post's text and their connection's names.
-pub fn needing_attention(tenant_id: &str, end_user_ref: &str, limit: i64) -> Statement {
+pub fn needing_attention(tenant_id: &TenantId, end_user_ref: &str, limit: i64) -> Statement {
     NEEDING_ATTENTION.bind(vec![
         tenant_id.into(),
         end_user_ref.into(),
@@ -273,7 +274,7 @@ pub fn needing_attention(tenant_id: &str, end_user_ref: &str, limit: i64) -> Sta
 }
 
 /// Whether the post is the end user's (`found`, or no row).
-pub fn owned_by_end_user(post_id: &str, tenant_id: &str, end_user_ref: &str) -> Statement {
+pub fn owned_by_end_user(post_id: &str, tenant_id: &TenantId, end_user_ref: &str) -> Statement {
     OWNED_BY_END_USER.bind(vec![post_id.into(), tenant_id.into(), end_user_ref.into()])
 }
 
@@ -281,7 +282,7 @@ pub fn owned_by_end_user(post_id: &str, tenant_id: &str, end_user_ref: &str) -> 
 pub fn target_owned_by_end_user(
     target_id: &str,
     post_id: &str,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     end_user_ref: &str,
 ) -> Statement {
     TARGET_OWNED_BY_END_USER.bind(vec![

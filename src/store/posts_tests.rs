@@ -5,7 +5,7 @@
 use super::connections::{self, NewConnection};
 use super::grant_writes;
 use super::grants::current;
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::targets;
@@ -25,7 +25,7 @@ fn texts(rows: &[Row], column: &str) -> Vec<String> {
 fn post<'a>(id: &'a str, key: &'a str) -> NewPost<'a> {
     NewPost {
         id,
-        tenant_id: "ten_g",
+        tenant_id: &TEN_G,
         end_user_ref: "alice",
         text: "hello",
         publish_at: at(30),
@@ -40,9 +40,9 @@ fn target<'a>(id: &'a str, post_id: &'a str, state: TargetState, hour: i64) -> N
     NewTarget {
         id,
         post_id,
-        tenant_id: "ten_g",
+        tenant_id: &TEN_G,
         connection_id: "conn_a",
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         provider: "x",
         content_hash: "h",
         state,
@@ -58,8 +58,8 @@ fn arranged(db: &Sqlite) {
         db,
         connections::upsert(&NewConnection {
             id: "conn_a",
-            grant_id: "gr_a",
-            tenant_id: "ten_g",
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             kind: "profile",
             external_id: "u1",
@@ -87,16 +87,16 @@ pub fn create_and_read(db: &Sqlite) {
     ]))
     .unwrap();
     assert_eq!(again.iter().map(|o| o.changes).collect::<Vec<_>>(), [0, 0]);
-    let keyed = rows(db, posts::by_key("ten_g", "key-1")).remove(0);
+    let keyed = rows(db, posts::by_key(&TEN_G, "key-1")).remove(0);
     assert_eq!(keyed.text("id").unwrap(), "post_1");
     assert_eq!(keyed.text("request_digest").unwrap(), "digest");
-    assert!(rows(db, posts::by_key("ten_other", "key-1")).is_empty());
+    assert!(rows(db, posts::by_key(&"ten_other".into(), "key-1")).is_empty());
 
-    let found = rows(db, posts::find("post_1", "ten_g")).remove(0);
+    let found = rows(db, posts::find("post_1", &TEN_G)).remove(0);
     assert_eq!(found.text("text").unwrap(), "hello");
     assert_eq!(found.int("publish_at").unwrap(), at(30).as_millis());
     assert!(
-        rows(db, posts::find("post_1", "ten_other")).is_empty(),
+        rows(db, posts::find("post_1", &"ten_other".into())).is_empty(),
         "another tenant's"
     );
     let t = rows(db, posts::targets("post_1")).remove(0);
@@ -125,18 +125,18 @@ pub fn create_and_read(db: &Sqlite) {
         db.value("SELECT enqueued_at FROM post_targets WHERE id = 'tgt_3'"),
         at(1).as_millis()
     );
-    let list = |user, state| texts(&rows(db, posts::list("ten_g", user, state, 10)), "id");
+    let list = |user, state| texts(&rows(db, posts::list(&TEN_G, user, state, 10)), "id");
     assert_eq!(list(None, None), ["post_3", "post_1"]);
     assert_eq!(list(None, Some(Queued)), ["post_3"]);
     assert_eq!(list(Some("bob"), None), Vec::<String>::new());
     assert_eq!(
-        texts(&rows(db, posts::list("ten_g", None, None, 1)), "id"),
+        texts(&rows(db, posts::list(&TEN_G, None, None, 1)), "id"),
         ["post_3"]
     );
 
     // Where identical sends already sit (cancelled and failed ones do not count).
     let busy = |db: &Sqlite| {
-        rows(db, posts::busy_slots("ten_g", "x", "h", at(0), at(40)))
+        rows(db, posts::busy_slots(&TEN_G, "x", "h", at(0), at(40)))
             .iter()
             .map(|r| r.int("not_before").unwrap())
             .collect::<Vec<_>>()
@@ -146,12 +146,12 @@ pub fn create_and_read(db: &Sqlite) {
     assert_eq!(busy(db), [at(1).as_millis()]);
 
     // The connection a post may go to: live, the tenant's.
-    let conn = rows(db, posts::target_connection("conn_a", "ten_g")).remove(0);
+    let conn = rows(db, posts::target_connection("conn_a", &TEN_G)).remove(0);
     assert_eq!(conn.text("grant_id").unwrap(), "gr_a");
     assert_eq!(conn.text("provider").unwrap(), "x");
-    assert!(rows(db, posts::target_connection("conn_a", "ten_other")).is_empty());
-    run(db, connections::disconnect("conn_a", "gr_a", 1, at(2)));
-    assert!(rows(db, posts::target_connection("conn_a", "ten_g")).is_empty());
+    assert!(rows(db, posts::target_connection("conn_a", &"ten_other".into())).is_empty());
+    run(db, connections::disconnect("conn_a", &GR_A, 1, at(2)));
+    assert!(rows(db, posts::target_connection("conn_a", &TEN_G)).is_empty());
 }
 
 /// Retry moves failed and parked targets only, once; an unconfirmed one is sent again alone.
@@ -168,8 +168,8 @@ pub fn retry(db: &Sqlite) {
             db,
             connections::upsert(&NewConnection {
                 id: conn,
-                grant_id: "gr_a",
-                tenant_id: "ten_g",
+                grant_id: &GR_A,
+                tenant_id: &TEN_G,
                 end_user_ref: "alice",
                 kind: "page",
                 external_id: conn,
@@ -228,12 +228,7 @@ pub fn retry(db: &Sqlite) {
 pub fn preflight(db: &Sqlite) {
     block_on(tenants::create(db, "ten_g", "G", T0)).ok();
     arranged(db);
-    let next_check = |db: &Sqlite| {
-        block_on(current(db, "gr_a"))
-            .unwrap()
-            .unwrap()
-            .next_check_at
-    };
+    let next_check = |db: &Sqlite| block_on(current(db, &GR_A)).unwrap().unwrap().next_check_at;
     assert_eq!(next_check(db), Some(at(24)));
     block_on(db.batch(vec![
         posts::insert(&post("post_1", "k")),
@@ -245,7 +240,7 @@ pub fn preflight(db: &Sqlite) {
     ]))
     .unwrap_err(); // one target per (post, connection): the whole batch rolls back
     assert!(
-        rows(db, posts::find("post_1", "ten_g")).is_empty(),
+        rows(db, posts::find("post_1", &TEN_G)).is_empty(),
         "nothing of it stays"
     );
     block_on(db.batch(vec![
@@ -267,22 +262,22 @@ pub fn preflight(db: &Sqlite) {
     );
     assert_eq!(left(db, T0), [("gr_a".to_owned(), at(6).as_millis())]);
     // The object's batch: the check comes forward to 6 h, and the marks it satisfies go.
-    assert_eq!(run(db, grant_writes::check_by("gr_a", at(6))), 1);
-    assert_eq!(run(db, targets::preflight_done("gr_a", at(6))), 2);
+    assert_eq!(run(db, grant_writes::check_by(&GR_A, at(6))), 1);
+    assert_eq!(run(db, targets::preflight_done(&GR_A, at(6))), 2);
     assert_eq!(next_check(db), Some(at(6)));
     assert!(left(db, T0).is_empty());
-    assert_eq!(run(db, grant_writes::check_by("gr_a", at(20))), 1);
+    assert_eq!(run(db, grant_writes::check_by(&GR_A, at(20))), 1);
     assert_eq!(next_check(db), Some(at(6)), "never moved back");
     // A mark a check does not satisfy stays.
     db.exec(&format!(
         "UPDATE post_targets SET preflight_due = {} WHERE id = 'tgt_2'",
         at(3).as_millis()
     ));
-    assert_eq!(run(db, targets::preflight_done("gr_a", at(6))), 0);
+    assert_eq!(run(db, targets::preflight_done(&GR_A, at(6))), 0);
     assert_eq!(left(db, T0), [("gr_a".to_owned(), at(3).as_millis())]);
     db.exec("UPDATE grants SET state = 'dead' WHERE id = 'gr_a'");
     assert_eq!(
-        run(db, grant_writes::check_by("gr_a", at(1))),
+        run(db, grant_writes::check_by(&GR_A, at(1))),
         0,
         "a dead grant is not checked"
     );

@@ -5,7 +5,7 @@
 use super::connections::{self, NewConnection};
 use super::events::{self, Guard};
 use super::grants::{of_platform_user, same_account};
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations::{self, Deletion};
 use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
@@ -28,8 +28,8 @@ fn ids(db: &Sqlite, statement: Statement, column: &str) -> Vec<String> {
 fn connection<'a>(id: &'a str, user: &'a str, external_id: &'a str) -> NewConnection<'a> {
     NewConnection {
         id,
-        grant_id: "gr_a",
-        tenant_id: "ten_g",
+        grant_id: &GR_A,
+        tenant_id: &TEN_G,
         end_user_ref: user,
         kind: "profile",
         external_id,
@@ -56,15 +56,15 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
         }),
     );
     assert_eq!(
-        ids(db, connections::list_for_tenant("ten_g"), "id"),
+        ids(db, connections::list_for_tenant(&TEN_G), "id"),
         ["conn_a", "conn_b"]
     );
     assert_eq!(
-        ids(db, connections::list_for_end_user("ten_g", "bob"), "id"),
+        ids(db, connections::list_for_end_user(&TEN_G, "bob"), "id"),
         ["conn_b"]
     );
-    assert!(rows(db, connections::list_for_tenant("ten_other")).is_empty());
-    let found = rows(db, connections::find_for_tenant("ten_g", "conn_a")).remove(0);
+    assert!(rows(db, connections::list_for_tenant(&"ten_other".into())).is_empty());
+    let found = rows(db, connections::find_for_tenant(&TEN_G, "conn_a")).remove(0);
     assert_eq!(found.text("provider").unwrap(), "x");
     assert_eq!(
         found.text("grant_state").unwrap(),
@@ -79,28 +79,32 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
         found.opt_int("access_expires_at").unwrap(),
         Some(at(2).as_millis())
     );
-    assert!(rows(db, connections::find_for_tenant("ten_other", "conn_a")).is_empty());
+    assert!(rows(
+        db,
+        connections::find_for_tenant(&"ten_other".into(), "conn_a")
+    )
+    .is_empty());
     assert_eq!(
-        ids(db, connections::live_grant("conn_a", "ten_g"), "grant_id"),
+        ids(db, connections::live_grant("conn_a", &TEN_G), "grant_id"),
         ["gr_a"]
     );
-    assert!(rows(db, connections::live_grant("conn_a", "ten_other")).is_empty());
+    assert!(rows(db, connections::live_grant("conn_a", &"ten_other".into())).is_empty());
     let home = rows(db, connections::home("conn_b")).remove(0);
     assert_eq!(home.text("external_id").unwrap(), "u2");
     assert_eq!(
         rows(
             db,
-            connections::owned_by_end_user("conn_a", "ten_g", "alice")
+            connections::owned_by_end_user("conn_a", &TEN_G, "alice")
         )
         .len(),
         1
     );
-    assert!(rows(db, connections::owned_by_end_user("conn_a", "ten_g", "bob")).is_empty());
+    assert!(rows(db, connections::owned_by_end_user("conn_a", &TEN_G, "bob")).is_empty());
 
     // Reconnect links: minted for a live connection whose grant holds tokens.
     let minted = rows(
         db,
-        connections::reconnectable("conn_a", "ten_g", Some("alice")),
+        connections::reconnectable("conn_a", &TEN_G, Some("alice")),
     )
     .remove(0);
     assert_eq!(
@@ -112,17 +116,17 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
     );
     assert!(rows(
         db,
-        connections::reconnectable("conn_a", "ten_g", Some("bob"))
+        connections::reconnectable("conn_a", &TEN_G, Some("bob"))
     )
     .is_empty());
     assert_eq!(
-        rows(db, connections::reconnectable("conn_a", "ten_g", None)).len(),
+        rows(db, connections::reconnectable("conn_a", &TEN_G, None)).len(),
         1
     );
     let standing = |db: &Sqlite| {
         rows(
             db,
-            connections::reconnect_link_standing("gr_a", "ten_g", "n1", "conn_a"),
+            connections::reconnect_link_standing(&GR_A, &TEN_G, "n1", "conn_a"),
         )
         .remove(0)
     };
@@ -132,21 +136,21 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
         [1, 1, 0]
     );
     assert_eq!(s.text("provider").unwrap(), "x");
-    run(db, connections::spend_nonce("n1", "gr_a", 1, at(1)));
-    run(db, connections::disconnect("conn_a", "gr_a", 1, at(1)));
+    run(db, connections::spend_nonce("n1", &GR_A, 1, at(1)));
+    run(db, connections::disconnect("conn_a", &GR_A, 1, at(1)));
     let s = standing(db);
     assert_eq!(["live", "consumed"].map(|c| s.int(c).unwrap()), [0, 1]);
     assert!(rows(
         db,
-        connections::reconnect_link_standing("gr_a", "ten_other", "n1", "conn_a")
+        connections::reconnect_link_standing(&GR_A, &"ten_other".into(), "n1", "conn_a")
     )
     .is_empty());
     assert!(
-        rows(db, connections::reconnectable("conn_a", "ten_g", None)).is_empty(),
+        rows(db, connections::reconnectable("conn_a", &TEN_G, None)).is_empty(),
         "disconnected"
     );
-    assert!(rows(db, connections::list_for_end_user("ten_g", "alice")).is_empty());
-    assert!(rows(db, connections::live_grant("conn_a", "ten_g")).is_empty());
+    assert!(rows(db, connections::list_for_end_user(&TEN_G, "alice")).is_empty());
+    assert!(rows(db, connections::live_grant("conn_a", &TEN_G)).is_empty());
     assert_eq!(
         rows(db, connections::home("conn_a")).len(),
         1,
@@ -168,19 +172,19 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
     };
     let t = grant_events::transitions(before, after, 1).remove(0);
     let guard = Guard {
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         version: 1,
         state: "expiring",
         refresh_state: "ok",
     };
     run(db, events::record_transition(&guard, &t, None, at(2)));
-    let listed = rows(db, events::of_connection("conn_b", "ten_g", 10));
+    let listed = rows(db, events::of_connection("conn_b", &TEN_G, 10));
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].text("type").unwrap(), "connection.expiring");
     assert_eq!(listed[0].int("seq").unwrap(), 1);
-    assert!(rows(db, events::of_connection("conn_b", "ten_other", 10)).is_empty());
+    assert!(rows(db, events::of_connection("conn_b", &"ten_other".into(), 10)).is_empty());
     assert!(
-        rows(db, events::of_connection("conn_a", "ten_g", 10)).is_empty(),
+        rows(db, events::of_connection("conn_a", &TEN_G, 10)).is_empty(),
         "disconnected: no event"
     );
 }
@@ -193,7 +197,7 @@ pub fn grants_by_account(db: &Sqlite) {
     let same = |db: &Sqlite, user| {
         ids(
             db,
-            same_account("ten_g", "x", "acct_1", "client", user),
+            same_account(&TEN_G, "x", "acct_1", "client", user),
             "id",
         )
     };
@@ -228,7 +232,7 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         let post_id: &'static str = ["post_0", "post_1", "post_2", "post_3"][i];
         batch.push(posts::insert(&NewPost {
             id: post_id,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             text: "hi",
             publish_at: T0,
@@ -240,9 +244,9 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         batch.push(posts::insert_target(&NewTarget {
             id,
             post_id,
-            tenant_id: "ten_g",
+            tenant_id: &TEN_G,
             connection_id: "conn_a",
-            grant_id: "gr_a",
+            grant_id: &GR_A,
             provider: "x",
             content_hash: "h",
             state: Queued,
@@ -258,7 +262,7 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
          UPDATE post_targets SET state = 'unconfirmed' WHERE id = 'tgt_u';
          UPDATE post_targets SET state = 'published' WHERE id = 'tgt_p';",
     );
-    let attention = rows(db, posts::needing_attention("ten_g", "alice", 10));
+    let attention = rows(db, posts::needing_attention(&TEN_G, "alice", 10));
     let listed: Vec<_> = attention.iter().map(|r| r.text("id").unwrap()).collect();
     assert_eq!(
         listed,
@@ -274,19 +278,19 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         Some("alice")
     );
     assert_eq!(
-        rows(db, posts::needing_attention("ten_g", "alice", 1)).len(),
+        rows(db, posts::needing_attention(&TEN_G, "alice", 1)).len(),
         1
     );
-    assert!(rows(db, posts::needing_attention("ten_g", "bob", 10)).is_empty());
+    assert!(rows(db, posts::needing_attention(&TEN_G, "bob", 10)).is_empty());
     assert_eq!(
-        rows(db, posts::owned_by_end_user("post_0", "ten_g", "alice")).len(),
+        rows(db, posts::owned_by_end_user("post_0", &TEN_G, "alice")).len(),
         1
     );
-    assert!(rows(db, posts::owned_by_end_user("post_0", "ten_g", "bob")).is_empty());
+    assert!(rows(db, posts::owned_by_end_user("post_0", &TEN_G, "bob")).is_empty());
     assert_eq!(
         rows(
             db,
-            posts::target_owned_by_end_user("tgt_f", "post_0", "ten_g", "alice")
+            posts::target_owned_by_end_user("tgt_f", "post_0", &TEN_G, "alice")
         )
         .len(),
         1
@@ -294,7 +298,7 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
     assert!(
         rows(
             db,
-            posts::target_owned_by_end_user("tgt_f", "post_1", "ten_g", "alice")
+            posts::target_owned_by_end_user("tgt_f", "post_1", &TEN_G, "alice")
         )
         .is_empty(),
         "another post's"

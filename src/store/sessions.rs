@@ -5,6 +5,7 @@
 
 use super::statement::{Sql, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::ids::{GrantId, TenantId};
 
 pub const CREATE_CONNECT: Sql = Sql {
     name: "sessions.create_connect",
@@ -78,7 +79,7 @@ pub struct NewConnect<'a> {
     pub id: &'a str,
     /// SHA-256 of the link's secret.
     pub token_hash: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub provider: &'a str,
     pub end_user_ref: &'a str,
     pub return_url: &'a str,
@@ -103,7 +104,7 @@ pub fn create_connect(s: &NewConnect<'_>) -> Statement {
 /// the callback restores.
 pub struct NewReconnect<'a> {
     pub session: NewConnect<'a>,
-    pub grant_id: &'a str,
+    pub grant_id: &'a GrantId,
     pub epoch: i64,
     pub nonce: &'a str,
 }
@@ -180,7 +181,7 @@ pub struct NewPage<'a> {
     pub link_nonce: &'a str,
     /// SHA-256 of the session cookie's secret.
     pub secret_hash: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub end_user_ref: &'a str,
     pub csrf: &'a str,
     pub now: Timestamp,

@@ -1,7 +1,7 @@
 //! Native tests of `store::sessions`: each browser flow's session is opened or consumed once,
 //! only while valid, and a deleted tenant's page links open nothing.
 
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::sessions::{self, NewConnect, NewOauth, NewPage, NewReconnect};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
@@ -15,7 +15,7 @@ fn connect<'a>(id: &'a str, hash: &'a str) -> NewConnect<'a> {
     NewConnect {
         id,
         token_hash: hash,
-        tenant_id: "ten_g",
+        tenant_id: &TEN_G,
         provider: "x",
         end_user_ref: "alice",
         return_url: "https://app.example/back",
@@ -89,7 +89,7 @@ pub fn connect_and_oauth(db: &Sqlite) {
             return_url: "",
             ..connect("cs_r", "h_r")
         },
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         epoch: 3,
         nonce: "n1",
     };
@@ -127,7 +127,7 @@ pub fn pages(db: &Sqlite) {
         id: "ps_1",
         link_nonce: "ln_1",
         secret_hash: "sh_1",
-        tenant_id: "ten_g",
+        tenant_id: &TEN_G,
         end_user_ref: "alice",
         csrf: "csrf",
         now: T0,
@@ -153,7 +153,7 @@ pub fn pages(db: &Sqlite) {
                 id: "ps_3",
                 link_nonce: "ln_3",
                 secret_hash: "sh_3",
-                tenant_id: "ten_none",
+                tenant_id: &"ten_none".into(),
                 ..page
             })
         ),

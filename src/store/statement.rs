@@ -1,6 +1,7 @@
 //! Statements as plain data: SQL text with a name, and the typed values bound to it.
 
 use crate::core::clock::Timestamp;
+use crate::core::ids;
 
 /// One SQL statement of the store. The name (`module.what_it_does`) is how logs, errors and
 /// the coverage test refer to it; the text uses `?1`, `?2`, … placeholders only.
@@ -43,6 +44,33 @@ impl From<&String> for Param {
         Param::Text(value.clone())
     }
 }
+
+/// Every typed id binds as its text.
+macro_rules! id_params {
+    ($($id:ty),*) => {$(
+        impl From<&$id> for Param {
+            fn from(value: &$id) -> Self {
+                Param::Text(value.as_str().to_owned())
+            }
+        }
+    )*};
+}
+id_params!(
+    ids::TenantId,
+    ids::ApiKeyId,
+    ids::GrantId,
+    ids::ConnectionId,
+    ids::ConnectSessionId,
+    ids::PageSessionId,
+    ids::PostId,
+    ids::TargetId,
+    ids::EventId,
+    ids::DeliveryId,
+    ids::WebhookEndpointId,
+    ids::ClaimId,
+    ids::LeaseId,
+    ids::DeletionCode
+);
 
 impl From<i64> for Param {
     fn from(value: i64) -> Self {

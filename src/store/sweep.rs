@@ -5,6 +5,7 @@
 use super::db::{decode_all, Db, StoreError};
 use super::statement::Sql;
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::sweep::SweepCursor;
 
 /// Takes one page of due grants after the cursor, leasing each: one statement over the
@@ -57,7 +58,7 @@ pub async fn take_due(
 }
 
 /// The grant's visit is over: the sweep may take it again when it is next due.
-pub async fn release(db: &impl Db, grant_id: &str) -> Result<(), StoreError> {
+pub async fn release(db: &impl Db, grant_id: &GrantId) -> Result<(), StoreError> {
     db.run(RELEASE.bind(vec![grant_id.into()])).await?;
     Ok(())
 }
@@ -108,8 +109,8 @@ pub(crate) mod tests {
         let cursor = SweepCursor::after_page(None, first.iter().cloned()).unwrap();
         // Grants released behind the cursor, or on it, are left to the next run: pages never
         // step back.
-        block_on(release(db, "gr_c")).unwrap();
-        block_on(release(db, "gr_a")).unwrap();
+        block_on(release(db, &"gr_c".into())).unwrap();
+        block_on(release(db, &"gr_a".into())).unwrap();
         let second = block_on(take_due(db, NOW, lease, 2, Some(&cursor))).unwrap();
         assert_eq!(
             ids(&second),
@@ -134,7 +135,7 @@ pub(crate) mod tests {
             Value::from(lease.as_millis())
         );
         // A released grant is taken again; the rest once their lease has ended.
-        block_on(release(db, "gr_a")).unwrap();
+        block_on(release(db, &"gr_a".into())).unwrap();
         assert_eq!(
             ids(&block_on(take_due(db, NOW, lease, 10, None)).unwrap()),
             ["gr_a"]

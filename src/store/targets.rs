@@ -5,6 +5,7 @@
 
 use super::statement::{Param, Sql, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::posts::TargetState;
 use crate::core::publish_progress::Progress;
 
@@ -195,13 +196,13 @@ pub fn expired_after_sending(now: Timestamp, limit: i64) -> Statement {
 }
 
 /// The parked targets of the grant's live connections (`id, publish_at`).
-pub fn parked_of_grant(grant_id: &str) -> Statement {
+pub fn parked_of_grant(grant_id: &GrantId) -> Statement {
     PARKED_OF_GRANT.bind(vec![grant_id.into(), state(Parked)])
 }
 
 /// A parked target goes back to the queue through `grant_id`, due `now`; returns
 /// `id, not_before` if it was still parked.
-pub fn resume_parked(target_id: &str, grant_id: &str, now: Timestamp) -> Statement {
+pub fn resume_parked(target_id: &str, grant_id: &GrantId, now: Timestamp) -> Statement {
     RESUME_PARKED.bind(vec![
         grant_id.into(),
         now.into(),
@@ -219,7 +220,7 @@ pub fn preflights_left(stored_before: Timestamp, limit: i64) -> Statement {
 
 /// Clears the grant's pre-flight marks that a check by `by` satisfies (in the grant object's
 /// batch with the grant's write).
-pub fn preflight_done(grant_id: &str, by: Timestamp) -> Statement {
+pub fn preflight_done(grant_id: &GrantId, by: Timestamp) -> Statement {
     PREFLIGHT_DONE.bind(vec![grant_id.into(), by.into()])
 }
 

@@ -3,7 +3,7 @@
 //! reconciler tells a claim that never sent from one that may have.
 
 use super::connections::{self, NewConnection};
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::targets::{self, Requeue, Settled, Settler};
@@ -41,8 +41,8 @@ fn arranged(db: &Sqlite, targets: &[(&str, TargetState, i64)]) {
         db,
         connections::upsert(&NewConnection {
             id: "conn_a",
-            grant_id: "gr_a",
-            tenant_id: "ten_g",
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             kind: "profile",
             external_id: "u1",
@@ -248,15 +248,15 @@ pub fn reconcile_resume_recheck(db: &Sqlite) {
     );
 
     // Parked targets of the grant's live connections go back to the queue, once.
-    let parked = rows(db, targets::parked_of_grant("gr_a"));
+    let parked = rows(db, targets::parked_of_grant(&GR_A));
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].int("publish_at").unwrap(), at(2).as_millis());
     assert_eq!(
-        ids(db, targets::resume_parked("tgt_p", "gr_a", at(3))),
+        ids(db, targets::resume_parked("tgt_p", &GR_A, at(3))),
         ["tgt_p"]
     );
-    assert!(ids(db, targets::resume_parked("tgt_p", "gr_a", at(3))).is_empty());
-    assert!(rows(db, targets::parked_of_grant("gr_a")).is_empty());
+    assert!(ids(db, targets::resume_parked("tgt_p", &GR_A, at(3))).is_empty());
+    assert!(rows(db, targets::parked_of_grant(&GR_A)).is_empty());
 
     // The recheck: unconfirmed targets whose look is due.
     db.exec(&format!(

@@ -5,6 +5,7 @@ use super::db::{decode_all, decode_first, Db, StoreError};
 use super::row::{Row, RowError};
 use super::statement::Sql;
 use crate::core::clock::Timestamp;
+use crate::core::ids::TenantId;
 
 /// A tenant as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub struct ApiKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveKey {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub scopes: String,
     pub expires_at: Option<Timestamp>,
 }
@@ -40,7 +41,7 @@ pub struct LiveKey {
 /// A key to store: its hash, never its secret.
 pub struct NewKey<'a> {
     pub id: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub prefix: &'a str,
     pub secret_hash: &'a str,
     pub scopes: &'a str,
@@ -50,7 +51,7 @@ pub struct NewKey<'a> {
 /// A tenant's own OAuth client, its secret sealed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Client {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub provider: String,
     pub client_id: String,
     pub secret_ciphertext: String,
@@ -189,7 +190,7 @@ fn api_key(row: &Row) -> Result<ApiKey, RowError> {
 fn live_key(row: &Row) -> Result<LiveKey, RowError> {
     Ok(LiveKey {
         id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        tenant_id: row.text("tenant_id")?.into(),
         scopes: row.text("scopes")?,
         expires_at: row.opt_time("expires_at")?,
     })
@@ -197,7 +198,7 @@ fn live_key(row: &Row) -> Result<LiveKey, RowError> {
 
 fn client_row(row: &Row) -> Result<Client, RowError> {
     Ok(Client {
-        tenant_id: row.text("tenant_id")?,
+        tenant_id: row.text("tenant_id")?.into(),
         provider: row.text("provider")?,
         client_id: row.text("client_id")?,
         secret_ciphertext: row.text("secret_ciphertext")?,
@@ -245,7 +246,7 @@ pub async fn insert_key(
 }
 
 /// A tenant's keys, oldest first.
-pub async fn list_keys(db: &impl Db, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+pub async fn list_keys(db: &impl Db, tenant_id: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
     let outcome = db.run(LIST_KEYS.bind(vec![tenant_id.into()])).await?;
     decode_all(LIST_KEYS.name, outcome, api_key)
 }
@@ -292,7 +293,7 @@ pub async fn revoke_key(
 }
 
 /// The tenant's return-URL allow-list, sorted.
-pub async fn return_urls(db: &impl Db, tenant_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn return_urls(db: &impl Db, tenant_id: &TenantId) -> Result<Vec<String>, StoreError> {
     let outcome = db.run(RETURN_URLS.bind(vec![tenant_id.into()])).await?;
     decode_all(RETURN_URLS.name, outcome, |row| row.text("url"))
 }
@@ -300,7 +301,7 @@ pub async fn return_urls(db: &impl Db, tenant_id: &str) -> Result<Vec<String>, S
 /// Replaces the tenant's return-URL allow-list in one batch.
 pub async fn set_return_urls(
     db: &impl Db,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     urls: &[String],
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -330,7 +331,7 @@ pub async fn put_client(db: &impl Db, client: &Client) -> Result<(), StoreError>
 /// Deletes a tenant's own client; answers whether there was one.
 pub async fn delete_client(
     db: &impl Db,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     provider: &str,
 ) -> Result<bool, StoreError> {
     let outcome = db
@@ -340,7 +341,7 @@ pub async fn delete_client(
 }
 
 /// A tenant's own clients, by provider.
-pub async fn list_clients(db: &impl Db, tenant_id: &str) -> Result<Vec<Client>, StoreError> {
+pub async fn list_clients(db: &impl Db, tenant_id: &TenantId) -> Result<Vec<Client>, StoreError> {
     let outcome = db.run(LIST_CLIENTS.bind(vec![tenant_id.into()])).await?;
     decode_all(LIST_CLIENTS.name, outcome, client_row)
 }
@@ -348,7 +349,7 @@ pub async fn list_clients(db: &impl Db, tenant_id: &str) -> Result<Vec<Client>, 
 /// The tenant's own client for a provider, if it has one.
 pub async fn client(
     db: &impl Db,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     provider: &str,
 ) -> Result<Option<Client>, StoreError> {
     let outcome = db
@@ -373,7 +374,7 @@ pub(crate) mod tests {
 
     const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 
-    fn key<'a>(id: &'a str, tenant_id: &'a str, hash: &'a str, at: Timestamp) -> NewKey<'a> {
+    fn key<'a>(id: &'a str, tenant_id: &'a TenantId, hash: &'a str, at: Timestamp) -> NewKey<'a> {
         NewKey {
             id,
             tenant_id,
@@ -407,10 +408,10 @@ pub(crate) mod tests {
             assert!(is_live(db, "ten_a").await.unwrap());
             assert!(!is_live(db, "ten_none").await.unwrap());
 
-            insert_key(db, key("key_1", "ten_a", "h1", T0), None)
+            insert_key(db, key("key_1", &"ten_a".into(), "h1", T0), None)
                 .await
                 .unwrap();
-            insert_key(db, key("key_b", "ten_b", "hb", T0), None)
+            insert_key(db, key("key_b", &"ten_b".into(), "hb", T0), None)
                 .await
                 .unwrap();
             let live = live_key_by_hash(db, "h1", T0).await.unwrap().unwrap();
@@ -425,7 +426,7 @@ pub(crate) mod tests {
             let later = T0.plus_millis(3_600_000);
             insert_key(
                 db,
-                key("key_2", "ten_a", "h2", T0.plus_millis(1)),
+                key("key_2", &"ten_a".into(), "h2", T0.plus_millis(1)),
                 Some(("key_1", later)),
             )
             .await
@@ -437,7 +438,7 @@ pub(crate) mod tests {
             // Expiry only ever moves earlier.
             insert_key(
                 db,
-                key("key_3", "ten_a", "h3", T0.plus_millis(2)),
+                key("key_3", &"ten_a".into(), "h3", T0.plus_millis(2)),
                 Some(("key_1", later.plus_millis(1))),
             )
             .await
@@ -453,7 +454,7 @@ pub(crate) mod tests {
             // A failed rotation (the new key's hash is taken) leaves the old key untouched.
             assert!(insert_key(
                 db,
-                key("key_4", "ten_a", "h2", T0),
+                key("key_4", &"ten_a".into(), "h2", T0),
                 Some(("key_2", T0.plus_millis(5)))
             )
             .await
@@ -467,7 +468,7 @@ pub(crate) mod tests {
                 None
             );
 
-            let keys = list_keys(db, "ten_a").await.unwrap();
+            let keys = list_keys(db, &"ten_a".into()).await.unwrap();
             assert_eq!(
                 keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
                 ["key_1", "key_2", "key_3"]
@@ -495,26 +496,34 @@ pub(crate) mod tests {
             create(db, "ten_c", "C", T0).await.unwrap();
             create(db, "ten_d", "D", T0).await.unwrap();
             let urls = vec!["https://a.test/b".to_owned(), "https://a.test/a".to_owned()];
-            set_return_urls(db, "ten_c", &urls, T0).await.unwrap();
-            set_return_urls(db, "ten_d", &urls[..1], T0).await.unwrap();
+            set_return_urls(db, &"ten_c".into(), &urls, T0)
+                .await
+                .unwrap();
+            set_return_urls(db, &"ten_d".into(), &urls[..1], T0)
+                .await
+                .unwrap();
             assert_eq!(
-                return_urls(db, "ten_c").await.unwrap(),
+                return_urls(db, &"ten_c".into()).await.unwrap(),
                 ["https://a.test/a", "https://a.test/b"]
             );
-            set_return_urls(db, "ten_c", &urls[..1], T0).await.unwrap();
+            set_return_urls(db, &"ten_c".into(), &urls[..1], T0)
+                .await
+                .unwrap();
             assert_eq!(
-                return_urls(db, "ten_c").await.unwrap(),
+                return_urls(db, &"ten_c".into()).await.unwrap(),
                 ["https://a.test/b"]
             );
             // A duplicate fails the batch, and the old list survives whole.
             let twice = vec!["https://x.test/".to_owned(), "https://x.test/".to_owned()];
-            assert!(set_return_urls(db, "ten_c", &twice, T0).await.is_err());
+            assert!(set_return_urls(db, &"ten_c".into(), &twice, T0)
+                .await
+                .is_err());
             assert_eq!(
-                return_urls(db, "ten_c").await.unwrap(),
+                return_urls(db, &"ten_c".into()).await.unwrap(),
                 ["https://a.test/b"]
             );
             assert_eq!(
-                return_urls(db, "ten_d").await.unwrap(),
+                return_urls(db, &"ten_d".into()).await.unwrap(),
                 ["https://a.test/b"]
             );
 
@@ -530,9 +539,15 @@ pub(crate) mod tests {
             own.client_id = "cid2".into();
             own.updated_at = T0.plus_millis(5);
             put_client(db, &own).await.unwrap();
-            assert_eq!(list_clients(db, "ten_c").await.unwrap(), [own.clone()]);
-            assert_eq!(client(db, "ten_c", "x").await.unwrap(), Some(own.clone()));
-            assert_eq!(client(db, "ten_d", "x").await.unwrap(), None);
+            assert_eq!(
+                list_clients(db, &"ten_c".into()).await.unwrap(),
+                [own.clone()]
+            );
+            assert_eq!(
+                client(db, &"ten_c".into(), "x").await.unwrap(),
+                Some(own.clone())
+            );
+            assert_eq!(client(db, &"ten_d".into(), "x").await.unwrap(), None);
             assert_eq!(
                 db.value("SELECT created_at FROM tenant_clients WHERE tenant_id = 'ten_c'"),
                 Value::from(T0.as_millis()),
@@ -540,10 +555,13 @@ pub(crate) mod tests {
             );
             assert_eq!(clients_for_provider(db, "x").await.unwrap(), [own]);
             assert!(clients_for_provider(db, "y").await.unwrap().is_empty());
-            assert!(!delete_client(db, "ten_d", "x").await.unwrap(), "not D's");
-            assert!(delete_client(db, "ten_c", "x").await.unwrap());
-            assert!(!delete_client(db, "ten_c", "x").await.unwrap());
-            assert!(list_clients(db, "ten_c").await.unwrap().is_empty());
+            assert!(
+                !delete_client(db, &"ten_d".into(), "x").await.unwrap(),
+                "not D's"
+            );
+            assert!(delete_client(db, &"ten_c".into(), "x").await.unwrap());
+            assert!(!delete_client(db, &"ten_c".into(), "x").await.unwrap());
+            assert!(list_clients(db, &"ten_c".into()).await.unwrap().is_empty());
         });
     }
 

@@ -5,7 +5,7 @@
 use super::connections::{self, NewConnection};
 use super::grant_writes::{self, test_powers};
 use super::grants::current;
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
@@ -20,8 +20,8 @@ pub fn test_powers(db: &Sqlite) {
     seeded(db, "gr_a");
     seeded(db, "gr_b");
     db.exec("UPDATE grants SET token_ciphertext = 'sealed-b', key_id = 'k2' WHERE id = 'gr_b'");
-    assert_eq!(run(db, test_powers::copy_tokens("gr_a", "gr_b")), 1);
-    let a = block_on(current(db, "gr_a")).unwrap().unwrap();
+    assert_eq!(run(db, test_powers::copy_tokens(&GR_A, &"gr_b".into())), 1);
+    let a = block_on(current(db, &GR_A)).unwrap().unwrap();
     assert_eq!(
         (
             a.token_ciphertext.as_deref(),
@@ -30,22 +30,25 @@ pub fn test_powers(db: &Sqlite) {
         ),
         (Some("sealed-b"), Some("k2"), 1)
     );
-    assert_eq!(run(db, test_powers::copy_tokens("gr_a", "gr_none")), 0);
+    assert_eq!(
+        run(db, test_powers::copy_tokens(&GR_A, &"gr_none".into())),
+        0
+    );
     db.exec("UPDATE grants SET state = 'dead', state_reason = 'revoked', last_error = 'x' WHERE id = 'gr_a'");
-    assert_eq!(run(db, test_powers::revive("gr_a")), 1);
-    let a = block_on(current(db, "gr_a")).unwrap().unwrap();
+    assert_eq!(run(db, test_powers::revive(&GR_A)), 1);
+    let a = block_on(current(db, &GR_A)).unwrap().unwrap();
     assert_eq!(
         (a.state.as_str(), a.state_reason, a.last_error),
         ("alive", None, None)
     );
-    assert_eq!(run(db, test_powers::revive("gr_none")), 0);
+    assert_eq!(run(db, test_powers::revive(&"gr_none".into())), 0);
 
     run(
         db,
         connections::upsert(&NewConnection {
             id: "conn_a",
-            grant_id: "gr_a",
-            tenant_id: "ten_g",
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             kind: "profile",
             external_id: "u1",
@@ -111,8 +114,8 @@ pub fn test_powers(db: &Sqlite) {
 pub fn spike(db: &Sqlite) {
     block_on(tenants::create(db, "ten_spike", "kill-mid-call spike", T0)).unwrap();
     let probe = test_powers::SpikeGrant {
-        id: "gr_p",
-        tenant_id: "ten_spike",
+        id: &"gr_p".into(),
+        tenant_id: &"ten_spike".into(),
         provider: "x",
         provider_account_id: "acct",
         client_id: "client",
@@ -125,7 +128,13 @@ pub fn spike(db: &Sqlite) {
         block_on(db.run(test_powers::spike_insert(&probe))).is_err(),
         "one probe per id"
     );
-    let row = |db: &Sqlite| rows(db, test_powers::spike_row("gr_p", "ten_spike")).remove(0);
+    let row = |db: &Sqlite| {
+        rows(
+            db,
+            test_powers::spike_row(&"gr_p".into(), &"ten_spike".into()),
+        )
+        .remove(0)
+    };
     assert_eq!(
         (
             row(db).int("version").unwrap(),
@@ -133,19 +142,26 @@ pub fn spike(db: &Sqlite) {
         ),
         (0, None)
     );
-    assert!(rows(db, test_powers::spike_row("gr_p", "ten_other")).is_empty());
+    assert!(rows(
+        db,
+        test_powers::spike_row(&"gr_p".into(), &"ten_other".into())
+    )
+    .is_empty());
     assert_eq!(
         run(
             db,
-            grant_writes::claim_refresh("gr_p", 0, "clm_1", at(1), T0)
+            grant_writes::claim_refresh(&"gr_p".into(), 0, "clm_1", at(1), T0)
         ),
         1
     );
-    assert_eq!(run(db, test_powers::spike_release("gr_p", "clm_other")), 0);
+    assert_eq!(
+        run(db, test_powers::spike_release(&"gr_p".into(), "clm_other")),
+        0
+    );
     assert_eq!(
         run(
             db,
-            test_powers::spike_swap("gr_p", 0, "clm_other", None, at(0))
+            test_powers::spike_swap(&"gr_p".into(), 0, "clm_other", None, at(0))
         ),
         0,
         "not its claim"
@@ -153,14 +169,14 @@ pub fn spike(db: &Sqlite) {
     assert_eq!(
         run(
             db,
-            test_powers::spike_swap("gr_p", 0, "clm_1", Some(at(2)), at(0))
+            test_powers::spike_swap(&"gr_p".into(), 0, "clm_1", Some(at(2)), at(0))
         ),
         1
     );
     assert_eq!(
         run(
             db,
-            test_powers::spike_swap("gr_p", 0, "clm_1", Some(at(2)), at(0))
+            test_powers::spike_swap(&"gr_p".into(), 0, "clm_1", Some(at(2)), at(0))
         ),
         0,
         "once"
@@ -180,11 +196,14 @@ pub fn spike(db: &Sqlite) {
     assert_eq!(
         run(
             db,
-            grant_writes::claim_refresh("gr_p", 1, "clm_2", at(1), T0)
+            grant_writes::claim_refresh(&"gr_p".into(), 1, "clm_2", at(1), T0)
         ),
         1
     );
-    assert_eq!(run(db, test_powers::spike_release("gr_p", "clm_2")), 1);
+    assert_eq!(
+        run(db, test_powers::spike_release(&"gr_p".into(), "clm_2")),
+        1
+    );
     assert_eq!(row(db).opt_text("claim_id").unwrap(), None);
 }
 

@@ -4,6 +4,7 @@
 
 use super::statement::{Param, Sql, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::ids::TenantId;
 use crate::core::webhook_retry::DeliveryStatus::{self, Delivered, Failed, Pending};
 
 /// Why pending deliveries of a deleted endpoint end as failed.
@@ -120,14 +121,14 @@ fn status(s: DeliveryStatus) -> Param {
 }
 
 /// How many live endpoints the tenant has (`n`).
-pub fn count_live(tenant_id: &str) -> Statement {
+pub fn count_live(tenant_id: &TenantId) -> Statement {
     COUNT_LIVE.bind(vec![tenant_id.into()])
 }
 
 /// An endpoint to store, its secret sealed.
 pub struct NewEndpoint<'a> {
     pub id: &'a str,
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub url: &'a str,
     pub description: Option<&'a str>,
     /// `*`, or event types separated by spaces.
@@ -152,17 +153,17 @@ pub fn create(e: &NewEndpoint<'_>) -> Statement {
 
 /// The tenant's live endpoints, oldest first (`id, url, description, event_types,
 /// created_at`).
-pub fn list(tenant_id: &str) -> Statement {
+pub fn list(tenant_id: &TenantId) -> Statement {
     LIST.bind(vec![tenant_id.into()])
 }
 
 /// The tenant's live endpoint.
-pub fn find(tenant_id: &str, endpoint_id: &str) -> Statement {
+pub fn find(tenant_id: &TenantId, endpoint_id: &str) -> Statement {
     FIND.bind(vec![tenant_id.into(), endpoint_id.into()])
 }
 
 /// Deletes the tenant's endpoint, and ends its pending deliveries as failed: both in one batch.
-pub fn delete(endpoint_id: &str, tenant_id: &str, now: Timestamp) -> [Statement; 2] {
+pub fn delete(endpoint_id: &str, tenant_id: &TenantId, now: Timestamp) -> [Statement; 2] {
     [
         DELETE.bind(vec![now.into(), endpoint_id.into(), tenant_id.into()]),
         FAIL_PENDING_OF_ENDPOINT.bind(vec![
@@ -177,7 +178,7 @@ pub fn delete(endpoint_id: &str, tenant_id: &str, now: Timestamp) -> [Statement;
 
 /// The endpoint's deliveries (of one status, if asked), newest first.
 pub fn deliveries(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     endpoint_id: &str,
     only: Option<DeliveryStatus>,
     limit: i64,
@@ -191,12 +192,12 @@ pub fn deliveries(
 }
 
 /// One of the tenant's deliveries.
-pub fn delivery(tenant_id: &str, delivery_id: &str) -> Statement {
+pub fn delivery(tenant_id: &TenantId, delivery_id: &str) -> Statement {
     DELIVERY.bind(vec![tenant_id.into(), delivery_id.into()])
 }
 
 /// The tenant's delivery to a live endpoint, pending again with a new retry window, sent now.
-pub fn redeliver(delivery_id: &str, tenant_id: &str, now: Timestamp) -> Statement {
+pub fn redeliver(delivery_id: &str, tenant_id: &TenantId, now: Timestamp) -> Statement {
     REDELIVER.bind(vec![
         now.into(),
         delivery_id.into(),

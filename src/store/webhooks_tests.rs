@@ -4,12 +4,13 @@
 
 use super::connections::{self, NewConnection};
 use super::events::{self, Guard};
-use super::grants_tests::{at, run, seeded, T0};
+use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::webhooks::{self, Attempt, NewEndpoint};
 use super::{tenants, Db, Row, Statement};
 use crate::core::grant_events;
 use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::ids::TenantId;
 use crate::core::webhook_retry::DeliveryStatus::{Delivered, Failed, Pending};
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
     block_on(db.run(statement)).unwrap().rows
 }
 
-fn endpoint<'a>(id: &'a str, tenant_id: &'a str) -> NewEndpoint<'a> {
+fn endpoint<'a>(id: &'a str, tenant_id: &'a TenantId) -> NewEndpoint<'a> {
     NewEndpoint {
         id,
         tenant_id,
@@ -40,29 +41,30 @@ fn delivery_status(db: &Sqlite, id: &str) -> Value {
 pub fn endpoints_and_deliveries(db: &Sqlite) {
     seeded(db, "gr_a");
     block_on(tenants::create(db, "ten_other", "O", T0)).unwrap();
-    run(db, webhooks::create(&endpoint("whe_1", "ten_g")));
+    run(db, webhooks::create(&endpoint("whe_1", &TEN_G)));
     run(
         db,
         webhooks::create(&NewEndpoint {
             now: at(1),
             description: None,
-            ..endpoint("whe_2", "ten_g")
+            ..endpoint("whe_2", &TEN_G)
         }),
     );
-    run(db, webhooks::create(&endpoint("whe_o", "ten_other")));
+    let other: TenantId = "ten_other".into();
+    run(db, webhooks::create(&endpoint("whe_o", &other)));
     assert_eq!(
-        rows(db, webhooks::count_live("ten_g"))[0].int("n").unwrap(),
+        rows(db, webhooks::count_live(&TEN_G))[0].int("n").unwrap(),
         2
     );
-    let listed: Vec<_> = rows(db, webhooks::list("ten_g"))
+    let listed: Vec<_> = rows(db, webhooks::list(&TEN_G))
         .iter()
         .map(|r| r.text("id").unwrap())
         .collect();
     assert_eq!(listed, ["whe_1", "whe_2"]);
-    let found = rows(db, webhooks::find("ten_g", "whe_2")).remove(0);
+    let found = rows(db, webhooks::find(&TEN_G, "whe_2")).remove(0);
     assert_eq!(found.opt_text("description").unwrap(), None);
     assert!(
-        rows(db, webhooks::find("ten_g", "whe_o")).is_empty(),
+        rows(db, webhooks::find(&TEN_G, "whe_o")).is_empty(),
         "another tenant's"
     );
 
@@ -71,8 +73,8 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
         db,
         connections::upsert(&NewConnection {
             id: "conn_a",
-            grant_id: "gr_a",
-            tenant_id: "ten_g",
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
             end_user_ref: "alice",
             kind: "profile",
             external_id: "u1",
@@ -99,14 +101,14 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     )
     .remove(0);
     let guard = Guard {
-        grant_id: "gr_a",
+        grant_id: &GR_A,
         version: 1,
         state: "expiring",
         refresh_state: "ok",
     };
     run(db, events::record_transition(&guard, &t, None, at(2)));
     assert_eq!(
-        run(db, events::enqueue_deliveries("gr_a", &t.dedupe_key, at(2))),
+        run(db, events::enqueue_deliveries(&GR_A, &t.dedupe_key, at(2))),
         2
     );
     let id_to = |w: &str| {
@@ -158,7 +160,7 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
         run(db, webhooks::record_attempt(&attempt(Pending, 1, None))),
         1
     );
-    let d = rows(db, webhooks::delivery("ten_g", &d1)).remove(0);
+    let d = rows(db, webhooks::delivery(&TEN_G, &d1)).remove(0);
     assert_eq!(
         (
             d.int("attempts").unwrap(),
@@ -175,7 +177,7 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
         ),
         1
     );
-    let d = rows(db, webhooks::delivery("ten_g", &d1)).remove(0);
+    let d = rows(db, webhooks::delivery(&TEN_G, &d1)).remove(0);
     assert_eq!(d.text("status").unwrap(), "delivered");
     assert_eq!(d.opt_int("delivered_at").unwrap(), Some(at(2).as_millis()));
     assert_eq!(d.opt_int("last_status").unwrap(), Some(204));
@@ -184,19 +186,26 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
         0,
         "settled"
     );
-    assert!(rows(db, webhooks::delivery("ten_other", &d1)).is_empty());
+    assert!(rows(db, webhooks::delivery(&"ten_other".into(), &d1)).is_empty());
 
     // Lists, by status, for the tenant's endpoint.
-    let list = |status| rows(db, webhooks::deliveries("ten_g", "whe_1", status, 10)).len();
+    let list = |status| rows(db, webhooks::deliveries(&TEN_G, "whe_1", status, 10)).len();
     assert_eq!(
         (list(None), list(Some(Delivered)), list(Some(Pending))),
         (1, 1, 0)
     );
-    assert!(rows(db, webhooks::deliveries("ten_other", "whe_1", None, 10)).is_empty());
+    assert!(rows(
+        db,
+        webhooks::deliveries(&"ten_other".into(), "whe_1", None, 10)
+    )
+    .is_empty());
 
     // Redelivery: pending again with a new window, to a live endpoint only.
-    assert_eq!(run(db, webhooks::redeliver(&d1, "ten_other", at(4))), 0);
-    assert_eq!(run(db, webhooks::redeliver(&d1, "ten_g", at(4))), 1);
+    assert_eq!(
+        run(db, webhooks::redeliver(&d1, &"ten_other".into(), at(4))),
+        0
+    );
+    assert_eq!(run(db, webhooks::redeliver(&d1, &TEN_G, at(4))), 1);
     assert_eq!(delivery_status(db, &d1), "pending");
     assert_eq!(
         db.value(&format!(
@@ -206,19 +215,19 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     );
 
     // Deleting an endpoint ends its pending deliveries; a delivery to it is ended as failed.
-    let outcomes = block_on(db.batch(webhooks::delete("whe_1", "ten_g", at(5)).into())).unwrap();
+    let outcomes = block_on(db.batch(webhooks::delete("whe_1", &TEN_G, at(5)).into())).unwrap();
     assert_eq!(
         outcomes.iter().map(|o| o.changes).collect::<Vec<_>>(),
         [1, 1]
     );
     assert_eq!(delivery_status(db, &d1), "failed");
     assert_eq!(
-        run(db, webhooks::redeliver(&d1, "ten_g", at(6))),
+        run(db, webhooks::redeliver(&d1, &TEN_G, at(6))),
         0,
         "the endpoint is gone"
     );
     assert_eq!(
-        rows(db, webhooks::count_live("ten_g"))[0].int("n").unwrap(),
+        rows(db, webhooks::count_live(&TEN_G))[0].int("n").unwrap(),
         1
     );
     assert_eq!(
@@ -227,7 +236,8 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
             .unwrap(),
         Some(at(5).as_millis())
     );
-    let other = block_on(db.batch(webhooks::delete("whe_2", "ten_other", at(5)).into())).unwrap();
+    let other =
+        block_on(db.batch(webhooks::delete("whe_2", &"ten_other".into(), at(5)).into())).unwrap();
     assert_eq!(
         other.iter().map(|o| o.changes).collect::<Vec<_>>(),
         [0, 0],

@@ -14,6 +14,7 @@ use crate::core::disconnect::{decide, Revoke};
 use crate::core::grant_events;
 use crate::core::grant_health::GrantState;
 use crate::core::grant_tokens::TokenSet;
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::edge::events::{self, Written};
 use crate::edge::grants::{self, current, Memory};
@@ -27,8 +28,8 @@ use worker::{D1Database, Env};
 
 #[derive(Serialize, Deserialize)]
 pub struct DisconnectAsk {
-    pub grant_id: String,
-    pub tenant_id: String,
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
     pub connection_id: String,
 }
 
@@ -59,8 +60,8 @@ pub(in crate::edge) enum Disconnected {
 /// (erasure uses it). An answer other than done or not-found is an error.
 pub(in crate::edge) async fn through_object(
     env: &Env,
-    tenant_id: &str,
-    grant_id: &str,
+    tenant_id: &TenantId,
+    grant_id: &GrantId,
     connection_id: &str,
 ) -> worker::Result<Disconnected> {
     let ask = DisconnectAsk {
@@ -221,7 +222,7 @@ pub async fn disconnect_in_object(
 async fn revoke_at_platform(
     env: &Env,
     db: &D1Database,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     spec: &ProviderSpec,
     tokens: &TokenSet,
 ) -> Result<(), String> {
@@ -237,14 +238,14 @@ async fn revoke_at_platform(
 /// What erasure asks a grant's object: delete the grant's row (its connections are gone).
 #[derive(Serialize, Deserialize)]
 pub struct EraseAsk {
-    pub grant_id: String,
+    pub grant_id: GrantId,
 }
 
 /// Erasure deletes a grant through its object (the grant's only writer), which forgets what it
 /// remembers of it, opened tokens included. `true` when the row went now.
 pub(in crate::edge) async fn erase_through_object(
     env: &Env,
-    grant_id: &str,
+    grant_id: &GrantId,
 ) -> worker::Result<bool> {
     let ask = EraseAsk {
         grant_id: grant_id.to_owned(),

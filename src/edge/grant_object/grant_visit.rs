@@ -11,6 +11,7 @@ use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::GraphDialect;
 use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{can_refresh, SecretText, TokenSet};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::refresh_schedule::{visit, GrantTimes, Visit};
 use crate::edge::grants::{
@@ -28,14 +29,14 @@ use worker::{Env, State};
 /// What the object is asked to do.
 #[derive(Serialize, Deserialize)]
 pub struct VisitAsk {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// Refresh now whatever the schedule says (the manual refresh route). Set only by tenant
     /// routes, which check the tenant first.
     #[serde(default)]
     pub force: bool,
     /// The tenant the caller is acting for, when it is a tenant (checked against the grant).
     #[serde(default)]
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
 }
 
 pub async fn visit_in_object(

@@ -24,6 +24,7 @@ use crate::core::grant_tokens::{
     access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
 };
 use crate::core::ids::{kind, new_id};
+use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links::{self, LinkError};
 use crate::core::refresh_failure::DeadReason;
@@ -42,8 +43,8 @@ use worker::{Env, Response};
 /// Everything a consent produced, sent to the grant's object to be stored.
 #[derive(Serialize, Deserialize)]
 pub struct StoreGrant {
-    pub grant_id: String,
-    pub tenant_id: String,
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
     pub provider: String,
     pub provider_account_id: String,
     pub client_id: String,
@@ -92,7 +93,7 @@ pub struct NewConnection {
 /// What storing produced.
 #[derive(Serialize, Deserialize)]
 pub struct Stored {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The consenting account's connection.
     pub connection_id: String,
     /// Every connection the consent stored, that one first.
@@ -102,8 +103,8 @@ pub struct Stored {
 
 #[derive(Serialize, Deserialize)]
 pub struct TokenAsk {
-    grant_id: String,
-    tenant_id: String,
+    grant_id: GrantId,
+    tenant_id: TenantId,
     /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
     min_valid_seconds: u32,
     /// Check the token with the platform first.
@@ -139,8 +140,8 @@ pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
 /// `connection_id`, the object serves it only while that connection is live and may act.
 pub async fn access_token(
     env: &Env,
-    grant_id: &str,
-    tenant_id: &str,
+    grant_id: &GrantId,
+    tenant_id: &TenantId,
     connection_id: Option<&str>,
     account: &str,
     request: TokenRequest,
@@ -161,7 +162,7 @@ pub async fn access_token(
 /// The pre-flight: check the grant by `by` (ms) at the latest.
 #[derive(Serialize, Deserialize)]
 pub struct CheckByAsk {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     pub by: i64,
 }
 
@@ -192,12 +193,12 @@ pub async fn check_by_in_object(
 /// What the re-encryption sweep asks a grant's object.
 #[derive(Serialize, Deserialize)]
 pub struct ResealAsk {
-    grant_id: String,
+    grant_id: GrantId,
 }
 
 /// Seals the grant's tokens again under the active data key, through its object (the grant's
 /// only writer): `true` when it did, `false` when there was nothing to do.
-pub async fn reseal(env: &Env, grant_id: &str) -> worker::Result<bool> {
+pub async fn reseal(env: &Env, grant_id: &GrantId) -> worker::Result<bool> {
     let ask = ResealAsk {
         grant_id: grant_id.to_owned(),
     };
@@ -390,14 +391,14 @@ impl CurrentGrant {
 
 pub(in crate::edge) async fn current(
     db: &worker::D1Database,
-    grant_id: &str,
+    grant_id: &GrantId,
 ) -> Result<Option<CurrentGrant>, crate::store::StoreError> {
     crate::store::grants::current(db, grant_id).await
 }
 
 pub(in crate::edge) fn binding<'a>(
-    tenant_id: &'a str,
-    grant_id: &'a str,
+    tenant_id: &'a TenantId,
+    grant_id: &'a GrantId,
     version: i64,
 ) -> Binding<'a> {
     Binding {

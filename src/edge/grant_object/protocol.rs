@@ -4,6 +4,7 @@
 use super::disconnect::{DisconnectAsk, EraseAsk};
 use super::grant_visit::VisitAsk;
 use super::grants::{CheckByAsk, ResealAsk, StoreGrant, TokenAsk};
+use crate::core::ids::GrantId;
 use crate::edge::bindings;
 use crate::edge::meta_callbacks::EndedAsk;
 use serde::{Deserialize, Serialize};
@@ -46,11 +47,11 @@ const URL: &str = "https://grant-object/";
 /// A client for one grant's object (addressed by the grant's id).
 pub struct GrantObjectClient<'a> {
     env: &'a Env,
-    grant_id: &'a str,
+    grant_id: &'a GrantId,
 }
 
 impl<'a> GrantObjectClient<'a> {
-    pub fn new(env: &'a Env, grant_id: &'a str) -> Self {
+    pub fn new(env: &'a Env, grant_id: &'a GrantId) -> Self {
         Self { env, grant_id }
     }
 

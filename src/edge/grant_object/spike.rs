@@ -11,6 +11,7 @@ use super::protocol::GrantObjectClient;
 use super::writes::test_powers::{spike_insert, spike_release, spike_row, spike_swap, SpikeGrant};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
+use crate::core::ids::GrantId;
 use crate::core::ids::{kind, new_id};
 use crate::core::provider_rewrite;
 use crate::edge::d1_time;
@@ -43,7 +44,7 @@ struct NewProbeGrant {
 /// `POST /__test/spike/grants`: a probe grant row at version 0 with no claim.
 pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handled {
     let body: NewProbeGrant = respond::read_json(&mut req).await?;
-    let grant_id = new_id(kind::GRANT)?;
+    let grant_id = GrantId::mint()?;
     let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
     let db = bindings::db(env)?;
     if tenants::find(&db, SPIKE_TENANT).await?.is_none() {
@@ -51,7 +52,7 @@ pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handle
     }
     db.write(spike_insert(&SpikeGrant {
         id: &grant_id,
-        tenant_id: SPIKE_TENANT,
+        tenant_id: &SPIKE_TENANT.into(),
         provider: "x",
         provider_account_id: &body.provider_account_id,
         client_id: &client_id,
@@ -71,14 +72,14 @@ struct GrantRow {
     last_refresh_at: Option<f64>,
 }
 
-async fn grant_row(env: &Env, grant_id: &str) -> Result<Option<GrantRow>> {
+async fn grant_row(env: &Env, grant_id: &GrantId) -> Result<Option<GrantRow>> {
     Ok(bindings::db(env)?
-        .first(spike_row(grant_id, SPIKE_TENANT))
+        .first(spike_row(grant_id, &SPIKE_TENANT.into()))
         .await?)
 }
 
 /// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
-pub async fn inspect(env: &Env, grant_id: &str) -> Handled {
+pub async fn inspect(env: &Env, grant_id: &GrantId) -> Handled {
     let Some(row) = grant_row(env, grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
@@ -100,12 +101,12 @@ pub async fn inspect(env: &Env, grant_id: &str) -> Handled {
 
 #[derive(Serialize, Deserialize)]
 pub struct RefreshProbe {
-    grant_id: String,
+    grant_id: GrantId,
     refresh_token: String,
 }
 
 /// `POST /__test/spike/grants/{id}/refresh` `{"refresh_token"}`: forwarded to the grant's object.
-pub async fn refresh(mut req: Request, env: &Env, grant_id: &str) -> Handled {
+pub async fn refresh(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled {
     #[derive(Deserialize)]
     struct Body {
         refresh_token: String,

@@ -2,6 +2,7 @@
 //! writer), which forgets what it remembers of the grant.
 
 use super::writes::test_powers::{copy_tokens, revive};
+use crate::core::ids::GrantId;
 use crate::edge::bindings;
 use crate::edge::grants::Memory;
 use crate::edge::respond::{self, Handled};
@@ -15,14 +16,14 @@ use worker::Env;
 #[serde(tag = "write", rename_all = "snake_case")]
 pub enum TestWrite {
     /// Another grant's sealed tokens over this grant's, its version left alone.
-    CopyTokens { from_grant: String },
+    CopyTokens { from_grant: GrantId },
     /// A dead grant alive again.
     Revive,
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct TestWriteAsk {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     pub write: TestWrite,
 }
 
