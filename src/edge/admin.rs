@@ -9,7 +9,6 @@ use crate::core::api_keys::{self, Scopes};
 use crate::core::auth::authorize_operator;
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Binding;
-use crate::core::ids::{kind, new_id};
 use crate::core::return_urls;
 use crate::core::routes::AdminRoute;
 use crate::store::tenants;
@@ -73,7 +72,7 @@ async fn create_tenant(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_request("A tenant's name is 1 to 100 characters.").into());
     }
-    let id = new_id(kind::TENANT)?;
+    let id = crate::core::ids::TenantId::mint()?;
     tenants::create(db, &id, name, now).await?;
     Ok((
         201,
@@ -145,7 +144,7 @@ async fn insert_key(
     now: Timestamp,
     expire_old: Option<(&str, Timestamp)>,
 ) -> Handled<(String, api_keys::NewApiKey)> {
-    let id = new_id(kind::API_KEY)?;
+    let id = crate::core::ids::ApiKeyId::mint()?;
     let key = api_keys::generate()?;
     let stored_scopes = scopes.to_stored();
     let new_key = tenants::NewKey {
@@ -157,7 +156,7 @@ async fn insert_key(
         created_at: now,
     };
     tenants::insert_key(db, new_key, expire_old).await?;
-    Ok((id, key))
+    Ok((id.into_string(), key))
 }
 
 fn key_created(id: &str, key: &api_keys::NewApiKey, scopes: &Scopes) -> Value {

@@ -16,8 +16,8 @@ use crate::core::connect_sessions::{
 use crate::core::crypto::Binding;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
+use crate::core::ids::new_secret;
 use crate::core::ids::TenantId;
-use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::log::LogLine;
 use crate::core::pkce;
 use crate::store::{self, Db};
@@ -62,7 +62,7 @@ pub async fn create_session(
         return Err(worker::Error::RustError("the request has no usable origin".into()).into());
     };
     let secret = new_secret()?;
-    let id = new_id(kind::CONNECT_SESSION)?;
+    let id = crate::core::ids::ConnectSessionId::mint()?;
     let expires_at = now.plus_millis(LINK_TTL_MS);
     db.write(store::sessions::create_connect(
         &store::sessions::NewConnect {
@@ -92,7 +92,7 @@ pub async fn create_session(
 
 #[derive(Deserialize)]
 pub(super) struct OpenedSession {
-    pub id: String,
+    pub id: crate::core::ids::ConnectSessionId,
     pub tenant_id: TenantId,
     pub provider: String,
     pub return_url: String,

@@ -18,8 +18,8 @@ use crate::core::connections_page::{
     self, account_label, ConnectionView, Outcome, PageView, PostView, TargetView,
 };
 use crate::core::digest::sha256_hex;
+use crate::core::ids::new_secret;
 use crate::core::ids::TenantId;
-use crate::core::ids::{kind, new_id, new_secret};
 use crate::core::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TTL_MS};
 use crate::core::pages::{content_security_policy_with_form_target, Page};
 use crate::core::posts::{Resolution, TargetState};
@@ -132,7 +132,7 @@ async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled 
     let secret = new_secret()?;
     let inserted = bindings::db(env)?
         .write(store::sessions::open_page(&store::sessions::NewPage {
-            id: &new_id(kind::PAGE_SESSION)?,
+            id: &crate::core::ids::PageSessionId::mint()?,
             link_nonce: &claims.nonce,
             secret_hash: &sha256_hex(&secret),
             tenant_id: &claims.tenant_id,

@@ -165,7 +165,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             }
         }
     }
-    let code = crate::core::ids::new_id(crate::core::ids::kind::DELETION)?;
+    let code = crate::core::ids::DeletionCode::mint()?;
     let status = if failed == 0 { "complete" } else { "partial" };
     db.write(store::operations::record_deletion(
         &store::operations::Deletion {

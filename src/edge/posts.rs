@@ -12,8 +12,7 @@ use super::tenant_api::Caller;
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::catalogue::PublishDialect;
 use crate::core::clock::Timestamp;
-use crate::core::ids::GrantId;
-use crate::core::ids::{kind, new_id};
+use crate::core::ids::{GrantId, TargetId};
 use crate::core::media;
 use crate::core::posts::{idempotency_key, post_state, PostRequest, Resolution, TargetState};
 use crate::core::publish_dialect;
@@ -170,7 +169,7 @@ pub async fn create(
     let slot = asked.publish_at.unwrap_or(now).max(now);
     let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
     let content = asked.content_hash();
-    let post_id = new_id(kind::POST)?;
+    let post_id = crate::core::ids::PostId::mint()?;
     let media = asked.media_json();
     let mut statements = vec![store::posts::insert(&store::posts::NewPost {
         id: &post_id,
@@ -216,7 +215,7 @@ pub async fn create(
     let mut due = Vec::new();
     let mut preflights: Vec<(GrantId, Timestamp)> = Vec::new();
     for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
-        let target_id = new_id(kind::TARGET)?;
+        let target_id = crate::core::ids::TargetId::mint()?;
         let state = if *not_before <= horizon {
             TargetState::Queued
         } else {
@@ -334,7 +333,7 @@ pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
 
 #[derive(Deserialize)]
 struct Moved {
-    id: String,
+    id: TargetId,
     not_before: f64,
 }
 
@@ -346,9 +345,9 @@ async fn requeue(
     db: &D1Database,
     update: store::Statement,
     now: Timestamp,
-) -> worker::Result<Vec<(String, Timestamp)>> {
+) -> worker::Result<Vec<(TargetId, Timestamp)>> {
     let moved: Vec<Moved> = db.all(update).await?;
-    let due: Vec<(String, Timestamp)> = moved
+    let due: Vec<(TargetId, Timestamp)> = moved
         .into_iter()
         .map(|m| (m.id, time(m.not_before)))
         .collect();
@@ -380,7 +379,7 @@ pub(super) async fn retry_targets(
     db: &D1Database,
     post_id: &str,
     now: Timestamp,
-) -> worker::Result<Vec<String>> {
+) -> worker::Result<Vec<TargetId>> {
     let due = requeue(env, db, store::posts::retry(post_id, now), now).await?;
     Ok(due.into_iter().map(|(id, _)| id).collect())
 }

@@ -15,8 +15,8 @@ use super::{bindings, grants, http_client, logging, outbox, platform};
 use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::clock::Timestamp;
 use crate::core::grant_tokens::{SecretText, TokenRequest};
-use crate::core::ids::{kind, new_id};
 use crate::core::ids::{GrantId, TenantId};
+use crate::core::ids::{PostId, TargetId};
 use crate::core::log::LogLine;
 use crate::core::media::Media;
 use crate::core::posts::TargetState;
@@ -34,7 +34,7 @@ use worker::{D1Database, Env, MessageBuilder, Result};
 /// The publish queue's message.
 #[derive(Serialize, Deserialize)]
 pub struct PublishMessage {
-    pub target_id: String,
+    pub target_id: TargetId,
 }
 
 /// How a publish message went: done (ack) or worth another try (retry, with the queue's delay).
@@ -69,7 +69,7 @@ pub fn media_settings(env: &Env) -> MediaSettings {
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
 /// dispatch hands later ones on when their time comes).
-pub async fn send(env: &Env, due: &[(String, Timestamp)], now: Timestamp) -> Result<()> {
+pub async fn send(env: &Env, due: &[(TargetId, Timestamp)], now: Timestamp) -> Result<()> {
     if due.is_empty() {
         return Ok(());
     }
@@ -91,11 +91,11 @@ pub async fn send(env: &Env, due: &[(String, Timestamp)], now: Timestamp) -> Res
 
 #[derive(Deserialize)]
 struct Due {
-    id: String,
+    id: TargetId,
     not_before: f64,
 }
 
-fn due_list(rows: Vec<Due>) -> Vec<(String, Timestamp)> {
+fn due_list(rows: Vec<Due>) -> Vec<(TargetId, Timestamp)> {
     rows.into_iter()
         .map(|r| (r.id, time(r.not_before)))
         .collect()
@@ -274,8 +274,8 @@ async fn resume(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) 
 /// A target with what publishing it needs.
 #[derive(Deserialize)]
 struct Target {
-    id: String,
-    post_id: String,
+    id: TargetId,
+    post_id: PostId,
     tenant_id: TenantId,
     connection_id: String,
     grant_id: GrantId,
@@ -341,7 +341,8 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
         return send(env, &[(target.id.clone(), not_before)], now).await;
     }
     let settings = settings(env);
-    let lease_id = new_id(kind::LEASE).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lease_id =
+        crate::core::ids::LeaseId::mint().map_err(|e| worker::Error::RustError(e.to_string()))?;
     let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
     let claimed = db
         .write(store::targets::claim(
@@ -995,7 +996,8 @@ async fn post_event(
         .first::<Next>(store::events::next_seq(&target.id))
         .await?
         .map_or(1, |n| n.seq);
-    let id = new_id(kind::EVENT).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let id =
+        crate::core::ids::EventId::mint().map_err(|e| worker::Error::RustError(e.to_string()))?;
     let kind = format!("post.{}", settle.state.as_str());
     let dedupe = format!("{kind}:{}", now.as_millis());
     let body = render_post(&PostEventRecord {

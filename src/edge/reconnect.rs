@@ -18,7 +18,7 @@ use crate::core::connect_sessions::LINK_TTL_MS;
 use crate::core::connections_page::account_label;
 use crate::core::digest::sha256_hex;
 use crate::core::flow_errors::FlowError;
-use crate::core::ids::{kind, new_id, new_secret};
+use crate::core::ids::new_secret;
 use crate::core::ids::{GrantId, TenantId};
 use crate::core::origin::Origin;
 use crate::core::pages::{content_security_policy_with_form_target, Page};
@@ -211,7 +211,7 @@ pub(super) async fn begin(
 ) -> Result<Response, Stop> {
     let usable = check(env, token, now).await?;
     let db = bindings::db(env)?;
-    let id = new_id(kind::CONNECT_SESSION)?;
+    let id = crate::core::ids::ConnectSessionId::mint()?;
     // The session is opened at once: nobody holds a secret for it.
     db.write(store::sessions::create_reconnect(
         &store::sessions::NewReconnect {

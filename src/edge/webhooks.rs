@@ -10,7 +10,6 @@ use super::{bindings, outbox};
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::crypto::Binding;
-use crate::core::ids::{kind, new_id};
 use crate::core::query;
 use crate::core::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
 use crate::core::webhook_retry::DeliveryStatus;
@@ -22,7 +21,7 @@ use worker::{D1Database, Env, Request};
 
 #[derive(Deserialize)]
 struct EndpointRow {
-    id: String,
+    id: crate::core::ids::WebhookEndpointId,
     url: String,
     description: Option<String>,
     event_types: String,
@@ -65,7 +64,7 @@ pub async fn create(
         )
         .into());
     }
-    let id = new_id(kind::WEBHOOK_ENDPOINT)?;
+    let id = crate::core::ids::WebhookEndpointId::mint()?;
     let secret = WebhookSecret::generate()?;
     let shown = secret.expose();
     let sealed = bindings::keyring(env)?.seal(

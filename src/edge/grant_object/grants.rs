@@ -23,7 +23,6 @@ use crate::core::grant_health::{GrantState, RefreshState, Status, StoredLedger};
 use crate::core::grant_tokens::{
     access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
 };
-use crate::core::ids::{kind, new_id};
 use crate::core::ids::{GrantId, TenantId};
 use crate::core::log::LogLine;
 use crate::core::reconnect_links::{self, LinkError};
@@ -528,7 +527,7 @@ pub async fn store_in_object(
     };
     let mut batch = vec![grant_write];
     for connection in &input.connections {
-        let id = new_id(kind::CONNECTION)?;
+        let id = crate::core::ids::ConnectionId::mint()?;
         batch.push(store::connections::upsert(
             &store::connections::NewConnection {
                 id: &id,

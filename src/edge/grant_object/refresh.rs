@@ -29,7 +29,7 @@ use crate::core::grant_events::transitions;
 use crate::core::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant_tokens::{access_expiry, can_refresh, TokenSet};
-use crate::core::ids::{kind, new_id, random_bytes};
+use crate::core::ids::random_bytes;
 use crate::core::log::LogLine;
 use crate::core::refresh_failure::{
     after_dead_answer, classify, DeadReason, FailureClass, RefreshFailure,
@@ -202,7 +202,7 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     // refresh token). A claim left behind and expired means an earlier refresh never finished:
     // its outcome is unknown.
     let mut outcome_unknown = rotating && grant.claim_id.is_some();
-    let claim = new_id(kind::CLAIM)?;
+    let claim = crate::core::ids::ClaimId::mint()?;
     let claimed = db
         .run(writes::claim_refresh(
             &grant.id,

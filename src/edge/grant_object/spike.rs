@@ -12,7 +12,6 @@ use super::writes::test_powers::{spike_insert, spike_release, spike_row, spike_s
 use crate::core::api_error::{ApiError, ErrorCode};
 use crate::core::clock::Timestamp;
 use crate::core::ids::GrantId;
-use crate::core::ids::{kind, new_id};
 use crate::core::provider_rewrite;
 use crate::edge::d1_time;
 use crate::edge::respond::{self, Handled};
@@ -123,7 +122,7 @@ pub async fn refresh(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled
 
 #[derive(Serialize, Deserialize)]
 struct InFlight {
-    claim_id: String,
+    claim_id: crate::core::ids::ClaimId,
     version: i64,
     started_at: Timestamp,
 }
@@ -145,7 +144,7 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
     let db = bindings::db(env)?;
 
     // 1. The write-ahead marker in D1: a conditional claim on the current version.
-    let claim_id = new_id(kind::CLAIM)?;
+    let claim_id = crate::core::ids::ClaimId::mint()?;
     let claimed = db
         .write(super::writes::claim_refresh(
             &probe.grant_id,
