@@ -121,3 +121,14 @@ fn every_statement_in_the_store_is_registered_once() {
         "statements not in store::registry(): {missing:?}"
     );
 }
+
+/// Every statement's name and text, one per line, for `scripts/query-plans` (which asks local
+/// D1 for their plans): the store's own statements, never a copy.
+#[test]
+#[ignore = "run by scripts/query-plans"]
+fn print_every_statement() {
+    for sql in registry() {
+        let text: String = sql.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        println!("STATEMENT\t{}\t{}", sql.name, text);
+    }
+}

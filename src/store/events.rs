@@ -77,7 +77,7 @@ pub const RECORD_POST: Sql = Sql {
 pub const HAND_OFF: Sql = Sql {
     name: "events.hand_off",
     text: "UPDATE webhook_deliveries SET enqueued_at = ?1 \
-           WHERE status = ?3 AND enqueued_at IS NULL AND event_id IN \
+           WHERE +status = ?3 AND enqueued_at IS NULL AND event_id IN \
              (SELECT id FROM events WHERE grant_id = ?2 AND occurred_at = ?1) \
            RETURNING id",
 };
@@ -93,7 +93,7 @@ pub const RESEND_OVERDUE: Sql = Sql {
 pub const OF_CONNECTION: Sql = Sql {
     name: "events.of_connection",
     text: "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
-           WHERE connection_id = ?1 AND target_id IS NULL AND tenant_id = ?2 \
+           WHERE connection_id = ?1 AND target_id IS NULL AND +tenant_id = ?2 \
            ORDER BY seq LIMIT ?3",
 };
 

@@ -53,7 +53,7 @@ pub const CURRENT: Sql = Sql {
              failure_days, last_failure_at, refresh_state, next_check_at, last_refresh_at, \
              last_validated_at, created_at, rowid AS check_seq, \
              (SELECT MIN(t.not_before) FROM post_targets t WHERE t.grant_id = grants.id \
-                AND t.state IN (?2, ?3)) AS next_post_at \
+                AND +t.state IN (?2, ?3)) AS next_post_at \
            FROM grants WHERE id = ?1",
 };
 pub const NEXT_ROW_SEQ: Sql = Sql {

@@ -32,7 +32,7 @@ pub const LIST: Sql = Sql {
     text: "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
            FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
              AND (?3 IS NULL OR EXISTS \
-                   (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND t.state = ?3)) \
+                   (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND +t.state = ?3)) \
            ORDER BY created_at DESC, id DESC LIMIT ?4",
 };
 pub const TARGET_CONNECTION: Sql = Sql {
@@ -82,7 +82,7 @@ pub const NEEDING_ATTENTION: Sql = Sql {
              t.last_error, c.username, c.display_name, c.external_id \
            FROM posts p JOIN post_targets t ON t.post_id = p.id \
            JOIN connections c ON c.id = t.connection_id \
-           WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 AND t.state IN (?4, ?5, ?6) \
+           WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 AND +t.state IN (?4, ?5, ?6) \
            ORDER BY p.created_at DESC, p.id, t.id LIMIT ?3",
 };
 pub const OWNED_BY_END_USER: Sql = Sql {

@@ -19,7 +19,7 @@ pub const DISPATCH_DUE: Sql = Sql {
     text: "UPDATE post_targets SET state = ?4, enqueued_at = ?1, updated_at = ?1 \
            WHERE id IN (SELECT id FROM post_targets WHERE state = ?5 \
                           AND not_before <= ?2 ORDER BY not_before LIMIT ?3) \
-             AND state = ?5 \
+             AND +state = ?5 \
            RETURNING id, not_before",
 };
 pub const RESEND_LOST: Sql = Sql {
@@ -46,7 +46,7 @@ pub const EXPIRED_AFTER_SENDING: Sql = Sql {
 pub const PARKED_OF_GRANT: Sql = Sql {
     name: "targets.parked_of_grant",
     text: "SELECT t.id, p.publish_at FROM post_targets t JOIN posts p ON p.id = t.post_id \
-           WHERE t.state = ?2 AND t.connection_id IN \
+           WHERE +t.state = ?2 AND t.connection_id IN \
              (SELECT id FROM connections WHERE grant_id = ?1 AND disconnected_at IS NULL) \
            ORDER BY p.publish_at, t.id",
 };

@@ -36,7 +36,7 @@ pub const DELETE: Sql = Sql {
 pub const FAIL_PENDING_OF_ENDPOINT: Sql = Sql {
     name: "webhooks.fail_pending_of_endpoint",
     text: "UPDATE webhook_deliveries SET status = ?2, last_error = ?3 \
-           WHERE endpoint_id = ?1 AND status = ?4 AND tenant_id = ?5",
+           WHERE endpoint_id = ?1 AND +status = ?4 AND +tenant_id = ?5",
 };
 pub const DELIVERIES: Sql = Sql {
     name: "webhooks.deliveries",
