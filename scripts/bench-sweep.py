@@ -2,8 +2,8 @@
 """The sweep at scale: what selecting the due grants costs at 100,000 and 1,000,000 grants.
 
 Seeds a SQLite database built from migrations/ (the engine and schema local D1 uses) straight
-with grants, then times the sweep's own statement (store::sweep::TAKE_DUE, read from
-src/store/sweep.rs, so the benchmark cannot drift from the code): one page of PAGE rows, each
+with grants, then times the sweep's own statement (store::sweep::TAKE_DUE, as the store's
+registry prints it, so the benchmark cannot drift from the code): one page of PAGE rows, each
 run rolled back so the rows stay due, and shows its query plan. Taking every due page follows
 the sweep's cursor. The same due count at both sizes shows whether the cost grows
 with what is due or with what is stored; a larger due count at the larger size shows the other.
@@ -11,7 +11,7 @@ with what is due or with what is stored; a larger due count at the larger size s
     python3 scripts/bench-sweep.py [--sizes 100000,1000000] [--due 1000] [--runs 50]
 Prints one JSON object per case.
 """
-import argparse, glob, json, os, random, sqlite3, statistics, tempfile, time
+import argparse, glob, json, os, random, sqlite3, statistics, subprocess, tempfile, time
 
 PAGE = 100  # core::sweep::PAGE_SIZE
 NOW = 1_800_000_000_000
@@ -19,13 +19,15 @@ DAY = 86_400_000
 
 
 def take_due_statement(root):
-    """store::sweep::TAKE_DUE's SQL text, from its Rust string literal."""
-    import re
-    with open(os.path.join(root, "src", "store", "sweep.rs")) as f:
-        source = f.read()
-    literal = re.search(r'pub const TAKE_DUE: Sql = Sql \{.*?text: "(.*?)",\n\};', source, re.S).group(1)
-    # A `\` at a line's end continues the literal without the newline and leading spaces.
-    return re.sub(r"\\\n\s*", "", literal)
+    """store::sweep::TAKE_DUE's SQL text, as the store's registry prints it (its own text)."""
+    out = subprocess.run(
+        ["cargo", "test", "-q", "-p", "evergreen", "--lib", "print_every_statement", "--",
+         "--ignored", "--nocapture"],
+        cwd=root, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("STATEMENT\tsweep.take_due\t"):
+            return line.split("\t", 2)[2]
+    raise SystemExit("sweep.take_due is not in the store's registry")
 
 
 START = (-(2**63), "")
