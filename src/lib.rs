@@ -5,9 +5,11 @@
 //! - as wasm32 (`cdylib`) for Cloudflare Workers, where `edge` adds the thin glue (routes, the
 //!   grant Durable Object, crons, queue consumers, D1) around the same core.
 //!
-//! Test-only powers live behind the `test-powers` cargo feature; see `README.md`, "Three builds".
+//! Test-only powers live behind the `test-powers` cargo feature; see `docs/architecture.md`, "Three builds".
 
 pub mod core;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod docs_test;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

@@ -24,7 +24,7 @@ pub fn authorize_operator(
         _ => {
             return Err(ApiError::new(
                 ErrorCode::Unavailable,
-                "The operator API is disabled: set the OPERATOR_SECRET secret (see README.md).",
+                "The operator API is disabled: set the OPERATOR_SECRET secret (see docs/operations.md).",
             ))
         }
     };

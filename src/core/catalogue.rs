@@ -1,7 +1,7 @@
 //! The provider catalogue: what Evergreen must know to connect and keep each platform, as data.
 //!
 //! The built-in entries are `catalogue.json` (beside this file); an operator can declare more
-//! standard OAuth 2.0 providers in the `CUSTOM_PROVIDERS` variable, in the same shape (README,
+//! standard OAuth 2.0 providers in the `CUSTOM_PROVIDERS` variable, in the same shape (`docs/providers.md`,
 //! "Custom providers"). Quirks that do not fit the data (Meta's exchanges, TikTok's
 //! `client_key`) stay as small per-provider code keyed by name.
 
@@ -1202,12 +1202,12 @@ mod pinned_to_fixtures {
         assert!(err.0.contains("placeholder"), "{err}");
     }
 
-    /// The README's custom-provider example against the standard provider the fake serves
+    /// `docs/providers.md`'s custom-provider example against the standard provider the fake serves
     /// from `fixtures/acme.json` (the integration tests connect it end to end).
     #[test]
-    fn the_readme_example_agrees_with_acmes_fixtures() {
-        let readme = include_str!("../../README.md");
-        let section = &readme[readme.find("### Custom providers").unwrap()..];
+    fn the_documented_example_agrees_with_acmes_fixtures() {
+        let doc = include_str!("../../docs/providers.md");
+        let section = &doc[doc.find("## Custom providers").unwrap()..];
         let start = section.find("```json").unwrap() + "```json".len();
         let end = start + section[start..].find("```").unwrap();
         let catalogue = Catalogue::builtin()

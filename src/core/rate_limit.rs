@@ -29,7 +29,7 @@ pub fn exceeded() -> ApiError {
         format!(
             "This tenant sent more API requests than its limit allows in {PERIOD_SECONDS} \
              seconds (every API key of the tenant counts). Retry after the `Retry-After` \
-             seconds; the operator sets the limit (README, \"Rate limits\")."
+             seconds; the operator sets the limit (docs/operations.md, \"Rate limits\")."
         ),
     );
     error.retry_after_seconds = Some(PERIOD_SECONDS);

@@ -34,7 +34,7 @@ pub fn keyring(env: &Env) -> std::result::Result<Keyring, ApiError> {
     Keyring::parse(&spec).map_err(|e| {
         ApiError::new(
             ErrorCode::Unavailable,
-            format!("{e}; see README.md, Configuration."),
+            format!("{e}; see docs/operations.md, Configuration."),
         )
     })
 }
@@ -61,7 +61,7 @@ pub fn catalogue(env: &Env) -> std::result::Result<Rc<Catalogue>, ApiError> {
     let catalogue = Rc::new(Catalogue::builtin().with_declared(&declared).map_err(|e| {
         ApiError::new(
             ErrorCode::Unavailable,
-            format!("{e}; see README.md, Custom providers."),
+            format!("{e}; see docs/providers.md, Custom providers."),
         )
     })?);
     CATALOGUE.set(Some((declared, catalogue.clone())));

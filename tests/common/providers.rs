@@ -1,20 +1,18 @@
-//! A provider declared in configuration, as an operator would: the README's `CUSTOM_PROVIDERS`
+//! A provider declared in configuration, as an operator would: `docs/providers.md`'s `CUSTOM_PROVIDERS`
 //! example, which the fake serves from `fake-platform/fixtures/acme.json` alone.
 
 use evergreen_fake_platform::Client;
 
-/// The README's complete `CUSTOM_PROVIDERS` example, read from the README itself so that the
+/// The complete `CUSTOM_PROVIDERS` example of `docs/providers.md`, read from the doc itself so that the
 /// example a newcomer copies is the one proven to connect. The fake serves Acme from
 /// `fake-platform/fixtures/acme.json` alone (standard OAuth 2.0, rotating refresh tokens, an
 /// OpenID Connect userinfo endpoint), with no code of its own.
 pub fn acme() -> serde_json::Value {
-    let readme = include_str!("../../README.md");
-    let section = &readme[readme
-        .find("### Custom providers")
-        .expect("the README section")..];
+    let doc = include_str!("../../docs/providers.md");
+    let section = &doc[doc.find("## Custom providers").expect("the doc's section")..];
     let start = section.find("```json").expect("a json block") + "```json".len();
     let end = start + section[start..].find("```").expect("the block's end");
-    serde_json::from_str(&section[start..end]).expect("the README example is valid JSON")
+    serde_json::from_str(&section[start..end]).expect("the documented example is valid JSON")
 }
 
 /// The worker variables that declare Acme with `client` (any client the fake knows).
