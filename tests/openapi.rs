@@ -1,8 +1,8 @@
 //! The API contract: `/openapi.json` (written by hand in `src/openapi.json`) against the
 //! worker under `wrangler dev`. Every documented operation is requested, and each answer must
 //! have a documented status and match its documented schema (errors included). Every route
-//! the router serves (each route variant in `src/core/routes.rs` names its method and path)
-//! must be documented, and nothing is documented that the router does not serve.
+//! the router serves (`core::routes::TABLE`: method, path, operation id) must be documented
+//! under its operation id, and nothing is documented that the router does not serve.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -32,60 +32,21 @@ fn shape(path: &str) -> String {
     out
 }
 
-/// Every (method, path) the router's route enums document, test-only routes aside. Each
-/// variant's doc comment starts with its `METHOD /path`, except a variant that only holds
-/// another route enum (`Route::Admin(AdminRoute)`); a variant without one fails here.
-fn router_routes() -> Vec<(String, String)> {
-    let source = std::fs::read_to_string(common::root().join("src/core/routes.rs")).unwrap();
-    let enums: Vec<&str> = source
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub enum ")?.strip_suffix(" {"))
-        .collect();
-    let mut routes = Vec::new();
-    let mut in_enum: Option<&str> = None;
-    let mut doc = String::new();
-    for line in source.lines() {
-        let trimmed = line.trim();
-        if let Some(name) = trimmed
-            .strip_prefix("pub enum ")
-            .and_then(|rest| rest.strip_suffix(" {"))
-        {
-            in_enum = (name != "TestRoute").then_some(name);
-            doc.clear();
-            continue;
-        }
-        let Some(name) = in_enum else { continue };
-        if trimmed == "}" {
-            in_enum = None;
-        } else if let Some(text) = trimmed.strip_prefix("///") {
-            doc.push_str(text);
-            doc.push(' ');
-        } else if trimmed.starts_with("#[") {
-            // `#[cfg(feature = "test-powers")] Test(TestRoute)`: not served by release builds.
-            if trimmed.contains("test-powers") {
-                doc = "TEST".into();
-            }
-        } else if trimmed.chars().next().is_some_and(char::is_uppercase) {
-            let variant = trimmed.split(['(', ',']).next().unwrap();
-            let payload = trimmed
-                .strip_prefix(variant)
-                .and_then(|rest| rest.strip_prefix('('))
-                .and_then(|rest| rest.strip_suffix("),"));
-            let holds_routes = payload.is_some_and(|p| enums.contains(&p));
-            if doc != "TEST" && !holds_routes {
-                let named = doc.split('`').nth(1).unwrap_or_else(|| {
-                    panic!("{name}::{variant} does not document its `METHOD /path`")
-                });
-                let (method, path) = named.split_once(' ').unwrap_or_else(|| {
-                    panic!("{name}::{variant}: {named:?} is not `METHOD /path`")
-                });
-                let path = path.split(['?', '[']).next().unwrap();
-                routes.push((method.to_ascii_lowercase(), path.to_owned()));
-            }
-            doc.clear();
-        }
-    }
-    routes
+/// Every (method, path, operation id) the router serves in a release build, from its table
+/// (`core::routes::TABLE`: the same table the worker matches requests with).
+fn router_routes() -> Vec<(String, String, String)> {
+    evergreen::core::routes::TABLE
+        .iter()
+        .flat_map(|routes| {
+            routes.endpoints.iter().map(move |e| {
+                (
+                    e.method.to_ascii_lowercase(),
+                    routes.path.to_owned(),
+                    e.operation.to_owned(),
+                )
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -103,11 +64,26 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         .into_iter()
         .map(|(m, p)| (m, shape(&p)))
         .collect();
-    let served: Vec<(String, String)> = router_routes()
-        .into_iter()
-        .map(|(m, p)| (m, shape(&p)))
+    let table = router_routes();
+    let served: Vec<(String, String)> = table
+        .iter()
+        .map(|(m, p, _)| (m.clone(), shape(p)))
         .collect();
-    assert!(served.len() >= 40, "the route enums were read: {served:?}");
+    assert!(served.len() >= 40, "the route table was read: {served:?}");
+    // Each served operation carries the document's operationId.
+    for (method, path, operation) in &table {
+        let documented = c.doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(p, _)| shape(p) == shape(path))
+            .and_then(|(_, item)| item[method.as_str()]["operationId"].as_str());
+        assert_eq!(
+            documented,
+            Some(operation.as_str()),
+            "{method} {path}: the table's operation id and the document's differ"
+        );
+    }
     for route in &served {
         assert!(
             documented.contains(route),

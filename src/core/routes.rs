@@ -4,6 +4,7 @@
 //! the release bundle does not even contain their paths (the release-bundle check greps for them).
 
 use crate::core::api_error::ApiError;
+use crate::core::api_keys::Scope;
 #[cfg(feature = "test-powers")]
 use crate::core::queues::WorkQueue;
 use crate::core::{page_links, reconnect_links};
@@ -189,76 +190,563 @@ pub enum TestRoute {
     ReviveGrant(String),
 }
 
-/// Resolves a request to a route. Unknown paths are `not_found`; known paths with another
-/// method are `method_not_allowed` with the methods they take.
-pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["healthz"] => only(method, &["GET"], Route::Healthz),
-        ["openapi.json"] => only(method, &["GET"], Route::OpenApi),
-        ["page", rest @ ..] => resolve_page(method, rest)
-            .map(Route::Page)
-            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(loggable_path(path)))),
-        ["admin", rest @ ..] => resolve_admin(method, rest)
-            .map(Route::Admin)
-            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
-        ["v1", rest @ ..] => resolve_tenant(method, rest)
-            .map(Route::Tenant)
-            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
-        ["connect", secret] => {
-            let secret = id(secret).ok_or_else(|| ApiError::not_found(path))?;
-            only(
-                method,
-                &["GET"],
-                Route::Browser(BrowserRoute::OpenConnectLink(secret)),
-            )
-        }
-        ["platforms", p, "deauthorize"] => only(
-            method,
-            &["POST"],
-            Route::Platform(PlatformRoute::Deauthorize(
-                id(p).ok_or_else(|| ApiError::not_found(path))?,
-            )),
-        ),
-        ["platforms", p, "data-deletion"] => only(
-            method,
-            &["POST"],
-            Route::Platform(PlatformRoute::DataDeletion(
-                id(p).ok_or_else(|| ApiError::not_found(path))?,
-            )),
-        ),
-        ["platforms", p, "data-deletion", code] => {
-            let (p, code) = id(p)
-                .zip(id(code))
-                .ok_or_else(|| ApiError::not_found(path))?;
-            only(
-                method,
-                &["GET"],
-                Route::Platform(PlatformRoute::DeletionStatus(p, code)),
-            )
-        }
-        ["oauth", "callback"] => only(
-            method,
-            &["GET"],
-            Route::Browser(BrowserRoute::OAuthCallback),
-        ),
-        ["reconnect", token] => {
-            if !reconnect_links::looks_like_token(token) {
-                return Err(ApiError::not_found(loggable_path(path)));
-            }
-            let token = (*token).to_owned();
-            match method {
-                "GET" => Ok(Route::Browser(BrowserRoute::ReconnectPage(token))),
-                "POST" => Ok(Route::Browser(BrowserRoute::StartReconnect(token))),
-                _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
-            }
-        }
-        #[cfg(feature = "test-powers")]
-        ["__test", rest @ ..] => resolve_test(method, rest)
-            .map(Route::Test)
-            .map_err(|e| e.unwrap_or_else(|| ApiError::not_found(path))),
-        _ => Err(ApiError::not_found(path)),
+/// One method on one path: what it is called, the scope a tenant's key needs for it, and the
+/// route it resolves to from the path's parameters (`None`: a parameter is not what it must be).
+pub struct Endpoint {
+    pub method: &'static str,
+    /// The operation's name (the route variant), as the OpenAPI document's `operationId`.
+    pub operation: &'static str,
+    /// The scope a tenant's API key needs (tenant routes only).
+    pub scope: Option<Scope>,
+    build: fn(&[String]) -> Option<Route>,
+}
+
+/// A path pattern (`{name}` segments are parameters) and every method it takes, in the order
+/// a `405` lists them.
+pub struct PathRoutes {
+    pub path: &'static str,
+    pub allow: &'static [&'static str],
+    pub endpoints: &'static [Endpoint],
+}
+
+const fn at(
+    method: &'static str,
+    operation: &'static str,
+    build: fn(&[String]) -> Option<Route>,
+) -> Endpoint {
+    Endpoint {
+        method,
+        operation,
+        scope: None,
+        build,
     }
+}
+
+const fn tenant(
+    method: &'static str,
+    operation: &'static str,
+    scope: Scope,
+    build: fn(&[String]) -> Option<Route>,
+) -> Endpoint {
+    Endpoint {
+        method,
+        operation,
+        scope: Some(scope),
+        build,
+    }
+}
+
+use Scope::{Manage, TokensRead};
+
+/// Every route a release build serves: matching, the scope check and the OpenAPI cross-check
+/// all read this one table.
+pub const TABLE: &[PathRoutes] = &[
+    PathRoutes {
+        path: "/healthz",
+        allow: &["GET"],
+        endpoints: &[at("GET", "healthz", |_| Some(Route::Healthz))],
+    },
+    PathRoutes {
+        path: "/openapi.json",
+        allow: &["GET"],
+        endpoints: &[at("GET", "openapi", |_| Some(Route::OpenApi))],
+    },
+    PathRoutes {
+        path: "/page",
+        allow: &["GET"],
+        endpoints: &[at("GET", "showPage", |_| {
+            Some(Route::Page(PageRoute::Show))
+        })],
+    },
+    PathRoutes {
+        path: "/page/open/{page_token}",
+        allow: &["GET"],
+        endpoints: &[at("GET", "openPage", |p| {
+            Some(Route::Page(PageRoute::Open(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/page/connections/{id}/reconnect",
+        allow: &["POST"],
+        endpoints: &[at("POST", "pageReconnect", |p| {
+            Some(Route::Page(PageRoute::Button(PageButton::Reconnect(
+                p[0].clone(),
+            ))))
+        })],
+    },
+    PathRoutes {
+        path: "/page/connections/{id}/disconnect",
+        allow: &["POST"],
+        endpoints: &[at("POST", "pageDisconnect", |p| {
+            Some(Route::Page(PageRoute::Button(PageButton::Disconnect(
+                p[0].clone(),
+            ))))
+        })],
+    },
+    PathRoutes {
+        path: "/page/posts/{id}/retry",
+        allow: &["POST"],
+        endpoints: &[at("POST", "pageRetryPost", |p| {
+            Some(Route::Page(PageRoute::Button(PageButton::RetryPost(
+                p[0].clone(),
+            ))))
+        })],
+    },
+    PathRoutes {
+        path: "/page/posts/{id}/targets/{target}/resolve",
+        allow: &["POST"],
+        endpoints: &[at("POST", "pageResolveTarget", |p| {
+            Some(Route::Page(PageRoute::Button(PageButton::ResolveTarget(
+                p[0].clone(),
+                p[1].clone(),
+            ))))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/tenants",
+        allow: &["POST"],
+        endpoints: &[at("POST", "createTenant", |_| {
+            Some(Route::Admin(AdminRoute::CreateTenant))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/tenants/{id}",
+        allow: &["GET", "DELETE"],
+        endpoints: &[
+            at("GET", "getTenant", |p| {
+                Some(Route::Admin(AdminRoute::Tenant(p[0].clone())))
+            }),
+            at("DELETE", "deleteTenant", |p| {
+                Some(Route::Admin(AdminRoute::DeleteTenant(p[0].clone())))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/admin/tenants/{id}/api-keys",
+        allow: &["POST"],
+        endpoints: &[at("POST", "createApiKey", |p| {
+            Some(Route::Admin(AdminRoute::CreateApiKey(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/tenants/{id}/return-urls",
+        allow: &["PUT"],
+        endpoints: &[at("PUT", "setReturnUrls", |p| {
+            Some(Route::Admin(AdminRoute::SetReturnUrls(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/tenants/{id}/clients/{provider}",
+        allow: &["PUT", "DELETE"],
+        endpoints: &[
+            at("PUT", "setClient", |p| {
+                Some(Route::Admin(AdminRoute::SetClient(
+                    p[0].clone(),
+                    p[1].clone(),
+                )))
+            }),
+            at("DELETE", "deleteClient", |p| {
+                Some(Route::Admin(AdminRoute::DeleteClient(
+                    p[0].clone(),
+                    p[1].clone(),
+                )))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/admin/api-keys/{id}/rotate",
+        allow: &["POST"],
+        endpoints: &[at("POST", "rotateApiKey", |p| {
+            Some(Route::Admin(AdminRoute::RotateApiKey(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/api-keys/{id}/revoke",
+        allow: &["POST"],
+        endpoints: &[at("POST", "revokeApiKey", |p| {
+            Some(Route::Admin(AdminRoute::RevokeApiKey(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/dead-letters",
+        allow: &["GET"],
+        endpoints: &[at("GET", "listDeadLetters", |_| {
+            Some(Route::Admin(AdminRoute::DeadLetters))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/metrics",
+        allow: &["GET"],
+        endpoints: &[at("GET", "metrics", |_| {
+            Some(Route::Admin(AdminRoute::Metrics))
+        })],
+    },
+    PathRoutes {
+        path: "/admin/dead-letters/{id}/replay",
+        allow: &["POST"],
+        endpoints: &[at("POST", "replayDeadLetter", |p| {
+            Some(Route::Admin(AdminRoute::ReplayDeadLetter(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connections",
+        allow: &["GET"],
+        endpoints: &[tenant("GET", "listConnections", Manage, |_| {
+            Some(Route::Tenant(TenantRoute::ListConnections))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connections/{id}",
+        allow: &["GET", "DELETE"],
+        endpoints: &[
+            tenant("GET", "getConnection", Manage, |p| {
+                Some(Route::Tenant(TenantRoute::Connection(p[0].clone())))
+            }),
+            tenant("DELETE", "disconnect", Manage, |p| {
+                Some(Route::Tenant(TenantRoute::Disconnect(p[0].clone())))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/v1/connections/{id}/reconnect-link",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "createReconnectLink", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::CreateReconnectLink(
+                p[0].clone(),
+            )))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connections/{id}/token",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "getToken", TokensRead, |p| {
+            Some(Route::Tenant(TenantRoute::ConnectionToken(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connections/{id}/refresh",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "refreshConnection", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::RefreshConnection(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connections/{id}/events",
+        allow: &["GET"],
+        endpoints: &[tenant("GET", "listEvents", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::ConnectionEvents(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/webhook-endpoints",
+        allow: &["GET", "POST"],
+        endpoints: &[
+            tenant("GET", "listWebhookEndpoints", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::ListWebhookEndpoints))
+            }),
+            tenant("POST", "createWebhookEndpoint", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::CreateWebhookEndpoint))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/v1/webhook-endpoints/{id}",
+        allow: &["GET", "DELETE"],
+        endpoints: &[
+            tenant("GET", "getWebhookEndpoint", Manage, |p| {
+                Some(Route::Tenant(TenantRoute::WebhookEndpoint(p[0].clone())))
+            }),
+            tenant("DELETE", "deleteWebhookEndpoint", Manage, |p| {
+                Some(Route::Tenant(TenantRoute::DeleteWebhookEndpoint(
+                    p[0].clone(),
+                )))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/v1/webhook-endpoints/{id}/deliveries",
+        allow: &["GET"],
+        endpoints: &[tenant("GET", "listDeliveries", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::WebhookDeliveries(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/webhook-deliveries/{id}/redeliver",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "redeliver", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::Redeliver(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/connect-sessions",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "createConnectSession", Manage, |_| {
+            Some(Route::Tenant(TenantRoute::CreateConnectSession))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/page-links",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "createPageLink", Manage, |_| {
+            Some(Route::Tenant(TenantRoute::CreatePageLink))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/end-user-data",
+        allow: &["GET", "DELETE"],
+        endpoints: &[
+            tenant("GET", "exportEndUser", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::ExportEndUser))
+            }),
+            tenant("DELETE", "eraseEndUser", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::EraseEndUser))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/v1/posts",
+        allow: &["GET", "POST"],
+        endpoints: &[
+            tenant("GET", "listPosts", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::ListPosts))
+            }),
+            tenant("POST", "createPost", Manage, |_| {
+                Some(Route::Tenant(TenantRoute::CreatePost))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/v1/posts/{id}",
+        allow: &["GET"],
+        endpoints: &[tenant("GET", "getPost", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::Post(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/posts/{id}/retry",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "retryPost", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::RetryPost(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/posts/{id}/cancel",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "cancelPost", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::CancelPost(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/v1/posts/{id}/targets/{target}/resolve",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "resolveTarget", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::ResolveTarget(
+                p[0].clone(),
+                p[1].clone(),
+            )))
+        })],
+    },
+    PathRoutes {
+        path: "/connect/{secret}",
+        allow: &["GET"],
+        endpoints: &[at("GET", "openConnectLink", |p| {
+            Some(Route::Browser(BrowserRoute::OpenConnectLink(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/oauth/callback",
+        allow: &["GET"],
+        endpoints: &[at("GET", "oauthCallback", |_| {
+            Some(Route::Browser(BrowserRoute::OAuthCallback))
+        })],
+    },
+    PathRoutes {
+        path: "/reconnect/{reconnect_token}",
+        allow: &["GET", "POST"],
+        endpoints: &[
+            at("GET", "reconnectPage", |p| {
+                Some(Route::Browser(BrowserRoute::ReconnectPage(p[0].clone())))
+            }),
+            at("POST", "startReconnect", |p| {
+                Some(Route::Browser(BrowserRoute::StartReconnect(p[0].clone())))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/platforms/{provider}/deauthorize",
+        allow: &["POST"],
+        endpoints: &[at("POST", "metaDeauthorize", |p| {
+            Some(Route::Platform(PlatformRoute::Deauthorize(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/platforms/{provider}/data-deletion",
+        allow: &["POST"],
+        endpoints: &[at("POST", "metaDataDeletion", |p| {
+            Some(Route::Platform(PlatformRoute::DataDeletion(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/platforms/{provider}/data-deletion/{code}",
+        allow: &["GET"],
+        endpoints: &[at("GET", "metaDeletionStatus", |p| {
+            Some(Route::Platform(PlatformRoute::DeletionStatus(
+                p[0].clone(),
+                p[1].clone(),
+            )))
+        })],
+    },
+];
+
+/// The routes only test builds serve (all but the return page need the operator secret).
+#[cfg(feature = "test-powers")]
+pub const TEST_TABLE: &[PathRoutes] = &[
+    PathRoutes {
+        path: "/__test/clock",
+        allow: &["GET", "PUT"],
+        endpoints: &[
+            at("GET", "GetClock", |_| {
+                Some(Route::Test(TestRoute::GetClock))
+            }),
+            at("PUT", "SetClock", |_| {
+                Some(Route::Test(TestRoute::SetClock))
+            }),
+        ],
+    },
+    PathRoutes {
+        path: "/__test/queues/{queue}",
+        allow: &["POST"],
+        endpoints: &[at("POST", "EnqueueProbe", |p| {
+            WorkQueue::from_slug(&p[0]).map(|q| Route::Test(TestRoute::EnqueueProbe(q)))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/dead-letters",
+        allow: &["GET"],
+        endpoints: &[at("GET", "TestDeadLetters", |_| {
+            Some(Route::Test(TestRoute::DeadLetters))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/spike/grants",
+        allow: &["POST"],
+        endpoints: &[at("POST", "CreateSpikeGrant", |_| {
+            Some(Route::Test(TestRoute::CreateSpikeGrant))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/spike/grants/{probe}",
+        allow: &["GET"],
+        endpoints: &[at("GET", "SpikeGrant", |p| {
+            Some(Route::Test(TestRoute::SpikeGrant(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/spike/grants/{probe}/refresh",
+        allow: &["POST"],
+        endpoints: &[at("POST", "SpikeRefresh", |p| {
+            Some(Route::Test(TestRoute::SpikeRefresh(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/return",
+        allow: &["GET"],
+        endpoints: &[at("GET", "ReturnPage", |_| {
+            Some(Route::Test(TestRoute::ReturnPage))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/row-counts",
+        allow: &["GET"],
+        endpoints: &[at("GET", "RowCounts", |_| {
+            Some(Route::Test(TestRoute::RowCounts))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/grants/{id}/ciphertext",
+        allow: &["PUT"],
+        endpoints: &[at("PUT", "CopyCiphertext", |p| {
+            Some(Route::Test(TestRoute::CopyCiphertext(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/grants/{id}/revive",
+        allow: &["POST"],
+        endpoints: &[at("POST", "ReviveGrant", |p| {
+            Some(Route::Test(TestRoute::ReviveGrant(p[0].clone())))
+        })],
+    },
+];
+
+/// Every table this build serves.
+fn tables() -> impl Iterator<Item = &'static PathRoutes> {
+    let test: &'static [PathRoutes] = {
+        #[cfg(feature = "test-powers")]
+        {
+            TEST_TABLE
+        }
+        #[cfg(not(feature = "test-powers"))]
+        {
+            &[]
+        }
+    };
+    TABLE.iter().chain(test)
+}
+
+/// Whether a request segment fills a `{name}` parameter: connect secrets and ids are URL-safe
+/// text; reconnect and page links must look like their tokens; a probe is any non-empty text.
+fn fills(parameter: &str, segment: &str) -> bool {
+    match parameter {
+        "reconnect_token" => reconnect_links::looks_like_token(segment),
+        "page_token" => page_links::looks_like_token(segment),
+        "probe" => !segment.is_empty(),
+        #[cfg(feature = "test-powers")]
+        "queue" => WorkQueue::from_slug(segment).is_some(),
+        _ => id(segment).is_some(),
+    }
+}
+
+/// The parameters of `path` if it matches `pattern`.
+fn matches(pattern: &str, path: &[&str]) -> Option<Vec<String>> {
+    let parts: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    if parts.len() != path.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (part, segment) in parts.iter().zip(path) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(parameter) if fills(parameter, segment) => params.push((*segment).to_owned()),
+            Some(_) => return None,
+            None if part == segment => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// Resolves a request to a route and the table's endpoint for it. Unknown paths are
+/// `not_found`; known paths with another method are `method_not_allowed` with the methods
+/// they take.
+pub fn resolve_endpoint(method: &str, path: &str) -> Result<(Route, &'static Endpoint), ApiError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let not_found = || ApiError::not_found(loggable_path(path));
+    for routes in tables() {
+        let Some(params) = matches(routes.path, &segments) else {
+            continue;
+        };
+        let Some(endpoint) = routes.endpoints.iter().find(|e| e.method == method) else {
+            return Err(ApiError::method_not_allowed(method, routes.allow));
+        };
+        return (endpoint.build)(&params)
+            .map(|route| (route, endpoint))
+            .ok_or_else(not_found);
+    }
+    Err(not_found())
+}
+
+/// Resolves a request to a route (see [`resolve_endpoint`]).
+pub fn resolve(method: &str, path: &str) -> Result<Route, ApiError> {
+    resolve_endpoint(method, path).map(|(route, _)| route)
 }
 
 /// The path as it may be logged: connect and reconnect links are capabilities, so their
@@ -275,14 +763,6 @@ pub fn loggable_path(path: &str) -> &str {
     }
 }
 
-fn only<T>(method: &str, allow: &'static [&'static str], route: T) -> Result<T, ApiError> {
-    if allow.contains(&method) {
-        Ok(route)
-    } else {
-        Err(ApiError::method_not_allowed(method, allow))
-    }
-}
-
 /// A path segment that can be an id: non-empty, at most 100 characters, URL-safe characters.
 fn id(segment: &str) -> Option<String> {
     let ok = !segment.is_empty()
@@ -293,225 +773,41 @@ fn id(segment: &str) -> Option<String> {
     ok.then(|| segment.to_owned())
 }
 
-/// `Err(None)` is "no such path" (the caller knows the full path for the message).
-fn resolve_admin(method: &str, rest: &[&str]) -> Result<AdminRoute, Option<ApiError>> {
-    let route = match rest {
-        ["tenants"] => only(method, &["POST"], AdminRoute::CreateTenant),
-        ["tenants", t] => {
-            let t = id(t).ok_or(None)?;
-            match method {
-                "GET" => Ok(AdminRoute::Tenant(t)),
-                "DELETE" => Ok(AdminRoute::DeleteTenant(t)),
-                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
-            }
-        }
-        ["tenants", t, "api-keys"] => only(
-            method,
-            &["POST"],
-            AdminRoute::CreateApiKey(id(t).ok_or(None)?),
-        ),
-        ["tenants", t, "return-urls"] => only(
-            method,
-            &["PUT"],
-            AdminRoute::SetReturnUrls(id(t).ok_or(None)?),
-        ),
-        ["tenants", t, "clients", p] => {
-            let (t, p) = (id(t).ok_or(None)?, id(p).ok_or(None)?);
-            match method {
-                "PUT" => Ok(AdminRoute::SetClient(t, p)),
-                "DELETE" => Ok(AdminRoute::DeleteClient(t, p)),
-                _ => Err(ApiError::method_not_allowed(method, &["PUT", "DELETE"])),
-            }
-        }
-        ["api-keys", k, "rotate"] => only(
-            method,
-            &["POST"],
-            AdminRoute::RotateApiKey(id(k).ok_or(None)?),
-        ),
-        ["api-keys", k, "revoke"] => only(
-            method,
-            &["POST"],
-            AdminRoute::RevokeApiKey(id(k).ok_or(None)?),
-        ),
-        ["dead-letters"] => only(method, &["GET"], AdminRoute::DeadLetters),
-        ["metrics"] => only(method, &["GET"], AdminRoute::Metrics),
-        ["dead-letters", d, "replay"] => only(
-            method,
-            &["POST"],
-            AdminRoute::ReplayDeadLetter(id(d).ok_or(None)?),
-        ),
-        _ => return Err(None),
-    };
-    route.map_err(Some)
-}
-
-fn resolve_tenant(method: &str, rest: &[&str]) -> Result<TenantRoute, Option<ApiError>> {
-    let route = match rest {
-        ["connections"] => only(method, &["GET"], TenantRoute::ListConnections),
-        ["connections", c] => {
-            let c = id(c).ok_or(None)?;
-            match method {
-                "GET" => Ok(TenantRoute::Connection(c)),
-                "DELETE" => Ok(TenantRoute::Disconnect(c)),
-                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
-            }
-        }
-        ["connections", c, "reconnect-link"] => only(
-            method,
-            &["POST"],
-            TenantRoute::CreateReconnectLink(id(c).ok_or(None)?),
-        ),
-        ["webhook-endpoints"] => match method {
-            "GET" => Ok(TenantRoute::ListWebhookEndpoints),
-            "POST" => Ok(TenantRoute::CreateWebhookEndpoint),
-            _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
-        },
-        ["webhook-endpoints", w] => {
-            let w = id(w).ok_or(None)?;
-            match method {
-                "GET" => Ok(TenantRoute::WebhookEndpoint(w)),
-                "DELETE" => Ok(TenantRoute::DeleteWebhookEndpoint(w)),
-                _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
-            }
-        }
-        ["webhook-endpoints", w, "deliveries"] => only(
-            method,
-            &["GET"],
-            TenantRoute::WebhookDeliveries(id(w).ok_or(None)?),
-        ),
-        ["webhook-deliveries", d, "redeliver"] => only(
-            method,
-            &["POST"],
-            TenantRoute::Redeliver(id(d).ok_or(None)?),
-        ),
-        ["connections", c, "token"] => only(
-            method,
-            &["POST"],
-            TenantRoute::ConnectionToken(id(c).ok_or(None)?),
-        ),
-        ["connections", c, "refresh"] => only(
-            method,
-            &["POST"],
-            TenantRoute::RefreshConnection(id(c).ok_or(None)?),
-        ),
-        ["connections", c, "events"] => only(
-            method,
-            &["GET"],
-            TenantRoute::ConnectionEvents(id(c).ok_or(None)?),
-        ),
-        ["connect-sessions"] => only(method, &["POST"], TenantRoute::CreateConnectSession),
-        ["page-links"] => only(method, &["POST"], TenantRoute::CreatePageLink),
-        ["end-user-data"] => match method {
-            "GET" => Ok(TenantRoute::ExportEndUser),
-            "DELETE" => Ok(TenantRoute::EraseEndUser),
-            _ => Err(ApiError::method_not_allowed(method, &["GET", "DELETE"])),
-        },
-        ["posts"] => match method {
-            "GET" => Ok(TenantRoute::ListPosts),
-            "POST" => Ok(TenantRoute::CreatePost),
-            _ => Err(ApiError::method_not_allowed(method, &["GET", "POST"])),
-        },
-        ["posts", p] => only(method, &["GET"], TenantRoute::Post(id(p).ok_or(None)?)),
-        ["posts", p, "retry"] => only(
-            method,
-            &["POST"],
-            TenantRoute::RetryPost(id(p).ok_or(None)?),
-        ),
-        ["posts", p, "cancel"] => only(
-            method,
-            &["POST"],
-            TenantRoute::CancelPost(id(p).ok_or(None)?),
-        ),
-        ["posts", p, "targets", t, "resolve"] => only(
-            method,
-            &["POST"],
-            TenantRoute::ResolveTarget(id(p).ok_or(None)?, id(t).ok_or(None)?),
-        ),
-        _ => return Err(None),
-    };
-    route.map_err(Some)
-}
-
-fn resolve_page(method: &str, rest: &[&str]) -> Result<PageRoute, Option<ApiError>> {
-    let route = match rest {
-        [] => only(method, &["GET"], PageRoute::Show),
-        ["open", token] if page_links::looks_like_token(token) => {
-            only(method, &["GET"], PageRoute::Open((*token).to_owned()))
-        }
-        ["connections", c, "reconnect"] => only(
-            method,
-            &["POST"],
-            PageRoute::Button(PageButton::Reconnect(id(c).ok_or(None)?)),
-        ),
-        ["connections", c, "disconnect"] => only(
-            method,
-            &["POST"],
-            PageRoute::Button(PageButton::Disconnect(id(c).ok_or(None)?)),
-        ),
-        ["posts", p, "retry"] => only(
-            method,
-            &["POST"],
-            PageRoute::Button(PageButton::RetryPost(id(p).ok_or(None)?)),
-        ),
-        ["posts", p, "targets", t, "resolve"] => only(
-            method,
-            &["POST"],
-            PageRoute::Button(PageButton::ResolveTarget(
-                id(p).ok_or(None)?,
-                id(t).ok_or(None)?,
-            )),
-        ),
-        _ => return Err(None),
-    };
-    route.map_err(Some)
-}
-
-/// `Err(None)` is "no such path" (the caller knows the full path for the message).
-#[cfg(feature = "test-powers")]
-fn resolve_test(method: &str, rest: &[&str]) -> Result<TestRoute, Option<ApiError>> {
-    let route = match rest {
-        ["clock"] => match method {
-            "GET" => TestRoute::GetClock,
-            "PUT" => TestRoute::SetClock,
-            _ => return Err(Some(ApiError::method_not_allowed(method, &["GET", "PUT"]))),
-        },
-        ["queues", slug] => {
-            let queue = WorkQueue::from_slug(slug).ok_or(None)?;
-            only(method, &["POST"], TestRoute::EnqueueProbe(queue)).map_err(Some)?
-        }
-        ["dead-letters"] => only(method, &["GET"], TestRoute::DeadLetters).map_err(Some)?,
-        ["spike", "grants"] => {
-            only(method, &["POST"], TestRoute::CreateSpikeGrant).map_err(Some)?
-        }
-        ["spike", "grants", id] if !id.is_empty() => {
-            only(method, &["GET"], TestRoute::SpikeGrant((*id).to_owned())).map_err(Some)?
-        }
-        ["spike", "grants", id, "refresh"] if !id.is_empty() => {
-            only(method, &["POST"], TestRoute::SpikeRefresh((*id).to_owned())).map_err(Some)?
-        }
-        ["return"] => only(method, &["GET"], TestRoute::ReturnPage).map_err(Some)?,
-        ["row-counts"] => only(method, &["GET"], TestRoute::RowCounts).map_err(Some)?,
-        ["grants", g, "ciphertext"] => only(
-            method,
-            &["PUT"],
-            TestRoute::CopyCiphertext(id(g).ok_or(None)?),
-        )
-        .map_err(Some)?,
-        ["grants", g, "revive"] => only(
-            method,
-            &["POST"],
-            TestRoute::ReviveGrant(id(g).ok_or(None)?),
-        )
-        .map_err(Some)?,
-        _ => return Err(None),
-    };
-    Ok(route)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::api_error::ErrorCode;
+
+    #[test]
+    fn the_table_is_consistent_with_itself() {
+        let mut operations = std::collections::BTreeSet::new();
+        let mut paths = std::collections::BTreeSet::new();
+        for routes in tables() {
+            assert!(paths.insert(routes.path), "{} twice", routes.path);
+            let methods: Vec<&str> = routes.endpoints.iter().map(|e| e.method).collect();
+            assert_eq!(
+                methods, routes.allow,
+                "{}: allow lists its methods",
+                routes.path
+            );
+            for e in routes.endpoints {
+                assert!(operations.insert(e.operation), "{} twice", e.operation);
+                assert_eq!(
+                    e.scope.is_some(),
+                    routes.path.starts_with("/v1/"),
+                    "{} {}: a scope exactly for tenant routes",
+                    e.method,
+                    routes.path
+                );
+            }
+        }
+        let token = resolve_endpoint("POST", "/v1/connections/conn_1/token")
+            .unwrap()
+            .1;
+        assert_eq!(token.scope, Some(Scope::TokensRead));
+        let list = resolve_endpoint("GET", "/v1/connections").unwrap().1;
+        assert_eq!(list.scope, Some(Scope::Manage));
+    }
 
     #[test]
     fn healthz_takes_get_only() {

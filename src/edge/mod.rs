@@ -62,15 +62,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // The path only: query strings can carry OAuth codes and state, which are never logged.
     let path = req.path();
     let now = clock::now(&env).await;
-    let response = match (routes::resolve(&method, &path), now) {
+    let response = match (routes::resolve_endpoint(&method, &path), now) {
         #[cfg(feature = "bench")]
         (Err(_), Ok(now)) if path.starts_with("/__bench/") => {
             respond::answer(bench::handle(req, &env, &path, now).await, "bench.failed")
         }
         (Err(api_error), _) => respond::error(&api_error),
         (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
-        (Ok(route), Ok(now)) => respond::answer(
-            handle(route, req, &env, &ctx, now).await,
+        (Ok((route, endpoint)), Ok(now)) => respond::answer(
+            handle(route, endpoint, req, &env, &ctx, now).await,
             "http.handler_failed",
         ),
     };
@@ -90,6 +90,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 async fn handle(
     route: Route,
+    endpoint: &routes::Endpoint,
     req: Request,
     env: &Env,
     ctx: &Context,
@@ -100,7 +101,9 @@ async fn handle(
         Route::OpenApi => Ok(openapi::handle()?),
         Route::Page(page_route) => connections_page::handle(page_route, req, env, now).await,
         Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
-        Route::Tenant(tenant_route) => tenant_api::handle(tenant_route, req, env, ctx, now).await,
+        Route::Tenant(tenant_route) => {
+            tenant_api::handle(tenant_route, endpoint.scope, req, env, ctx, now).await
+        }
         Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {
             Ok(connect::open_link(req, env, &secret, now).await?)
         }

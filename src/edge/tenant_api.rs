@@ -105,6 +105,7 @@ pub async fn authenticate(req: &Request, db: &D1Database, now: Timestamp) -> Han
 
 pub async fn handle(
     route: TenantRoute,
+    needed: Option<Scope>,
     mut req: Request,
     env: &Env,
     ctx: &Context,
@@ -113,10 +114,8 @@ pub async fn handle(
     let db = bindings::db(env)?;
     let caller = authenticate(&req, &db, now).await?;
     super::rate_limit::admit(env, &caller.tenant_id).await?;
-    let needed = match route {
-        TenantRoute::ConnectionToken(_) => Scope::TokensRead,
-        _ => Scope::Manage,
-    };
+    // The route table names every tenant route's scope; a route without one is refused.
+    let needed = needed.ok_or_else(ApiError::internal)?;
     caller.scopes.require(needed)?;
     match route {
         TenantRoute::ListConnections => {
