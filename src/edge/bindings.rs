@@ -28,18 +28,33 @@ pub fn text(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-/// The data keys (`DATA_KEYS`), or `unavailable` saying what to set.
-pub fn keyring(env: &Env) -> std::result::Result<Keyring, ApiError> {
+/// The data keys (`DATA_KEYS`), or `unavailable` saying what to set. Parsed once per isolate
+/// (the environment does not change inside one), like the catalogue.
+pub fn keyring(env: &Env) -> std::result::Result<Rc<Keyring>, ApiError> {
     let spec = text(env, "DATA_KEYS").unwrap_or_default();
-    Keyring::parse(&spec).map_err(|e| {
+    let cached = KEYRING.with_borrow(|k| {
+        k.as_ref()
+            .filter(|(text, _)| *text == spec)
+            .map(|(_, keyring)| keyring.clone())
+    });
+    if let Some(keyring) = cached {
+        return Ok(keyring);
+    }
+    let keyring = Rc::new(Keyring::parse(&spec).map_err(|e| {
         ApiError::new(
             ErrorCode::Unavailable,
             format!("{e}; see docs/operations.md, Configuration."),
         )
-    })
+    })?);
+    KEYRING.set(Some((spec, keyring.clone())));
+    Ok(keyring)
 }
 
 thread_local! {
+    /// The keyring as last parsed, with the `DATA_KEYS` text it came from.
+    static KEYRING: std::cell::RefCell<Option<(String, Rc<Keyring>)>> =
+        const { std::cell::RefCell::new(None) };
+
     /// The catalogue as last built, with the declaration it was built from: parsed once per
     /// isolate instead of on every request (an isolate runs one request at a time per thread).
     static CATALOGUE: std::cell::RefCell<Option<(String, Rc<Catalogue>)>> =

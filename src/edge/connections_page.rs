@@ -41,7 +41,7 @@ pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Time
         ApiError::invalid_request(format!("{} The body is {{\"end_user_ref\"}}.", e.message))
     })?;
     let claims = page_links::new_claims(&caller.tenant_id, &ask.end_user_ref, now)??;
-    let token = page_links::sign(&claims, &bindings::keyring(env)?);
+    let token = page_links::sign(&claims, &*bindings::keyring(env)?);
     let origin = public_url::origin(env, &req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     Ok(respond::json(
@@ -123,7 +123,7 @@ async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Opt
 
 /// `GET /page/open/{token}`: one session per link, then the page without the link in the URL.
 async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled {
-    let claims = match page_links::verify(token, &bindings::keyring(env)?, now) {
+    let claims = match page_links::verify(token, &*bindings::keyring(env)?, now) {
         Ok(claims) => claims,
         Err(e) => return Ok(link_refusal(e)?),
     };

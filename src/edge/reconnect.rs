@@ -92,7 +92,7 @@ pub(super) async fn mint(
         ttl_days,
         now,
     )?;
-    let token = reconnect_links::sign(&claims, &bindings::keyring(env)?);
+    let token = reconnect_links::sign(&claims, &*bindings::keyring(env)?);
     Ok(Some((token, claims)))
 }
 
