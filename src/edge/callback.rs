@@ -77,6 +77,8 @@ async fn find_session(
     Ok(session.map(|s| (state_hash, s)))
 }
 
+// Exception to the 80-line limit: the callback's steps in order (consume the state, check, exchange, identity, Meta's Pages, store); Facebook's rules move to a core planner next (issue 29).
+#[allow(clippy::too_many_lines)]
 async fn complete(
     req: &Request,
     env: &Env,

@@ -3,6 +3,7 @@
 //! Handlers here read the request, the clock and storage, call the core for every decision,
 //! and write back. They never panic on bad input: every failure becomes a JSON error with a
 //! stable code (see `core::api_error`) and a structured log line.
+#![warn(clippy::too_many_lines)]
 
 mod admin;
 #[cfg(feature = "bench")]

@@ -390,6 +390,8 @@ enum Token {
 }
 
 impl Claim<'_> {
+    // Exception to the 80-line limit: a claim's publish from token to settled target; the pre-post checks move to a core planner next (issue 29).
+    #[allow(clippy::too_many_lines)]
     async fn carry_out(&self) -> Result<()> {
         let t = self.target;
         if t.disconnected_at.is_some() {

@@ -409,6 +409,8 @@ pub(in crate::edge) fn binding<'a>(
 }
 
 /// Inside the object: seal and write the grant and its connection.
+// Exception to the 80-line limit: storing a consent: its decisions (tenant check, token keeping, policy, version) move to a core planner next (issue 29).
+#[allow(clippy::too_many_lines)]
 pub async fn store_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
@@ -771,6 +773,8 @@ struct Reader<'a> {
 }
 
 /// The token read proper, on the remembered grant.
+// Exception to the 80-line limit: serving a token in the object's turn: refresh, validate or read, one path each; split with the refresh planner (issue 29).
+#[allow(clippy::too_many_lines)]
 async fn serve_token(
     env: &Env,
     state: &worker::State,
