@@ -4,16 +4,14 @@
 
 use super::connections::{self, NewConnection};
 use super::erasure::{self, Step, SESSION_TABLES, STEPS};
-use super::events::{self, Guard};
+use super::events::{self};
 use super::grant_writes;
-use super::grants_tests::{at, run, seeded, T0, TEN_G};
+use super::grants_tests::{at, expiring, run, seeded, T0, TEN_G};
 use super::posts::{self, NewPost, NewTarget};
 use super::sessions::{self, NewConnect, NewPage};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row};
 use crate::core::erasure::{Scope, KEPT};
-use crate::core::grant_events;
-use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::ids::GrantId;
 use crate::core::posts::TargetState;
 use serde_json::Value;
@@ -236,30 +234,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
         }),
     ]))
     .unwrap();
-    db.exec(&format!(
-        "UPDATE grants SET state = 'expiring' WHERE id = '{grant}'"
-    ));
-    let t = grant_events::transitions(
-        Status {
-            grant: GrantState::Alive,
-            refresh: RefreshState::Ok,
-        },
-        Status {
-            grant: GrantState::Expiring {
-                dies_at: at(240),
-                stage_days: 14,
-            },
-            refresh: RefreshState::Ok,
-        },
-        1,
-    )
-    .remove(0);
-    let guard = Guard {
-        grant_id: &grant,
-        version: 1,
-        state: "expiring",
-        refresh_state: "ok",
-    };
+    let (t, guard) = expiring(db, &grant);
     run(db, events::record_transition(&guard, &t, None, at(hour)));
     run(
         db,

@@ -35,6 +35,62 @@ fn read(db: &Sqlite, id: &str) -> Grant {
 }
 
 /// A tenant and one grant `id` at version 1, checked at `at(24)`.
+/// Connection `id` of `gr_a` (tenant `ten_g`, end user `alice`), stored at the grant's version 1.
+pub(super) fn connect(db: &Sqlite, id: &str, external_id: &str) {
+    let stored = run(
+        db,
+        super::connections::upsert(&super::connections::NewConnection {
+            id,
+            grant_id: &GR_A,
+            tenant_id: &TEN_G,
+            end_user_ref: "alice",
+            kind: "profile",
+            external_id,
+            display_name: None,
+            username: None,
+            grant_version: 1,
+            now: T0,
+        }),
+    );
+    assert_eq!(stored, 1, "connection {id} stored");
+}
+
+/// `grant` as expiring (arranged, as its batch's write leaves it), the transition into that
+/// standing, and the guard the transition's event insert checks.
+pub(super) fn expiring<'a>(
+    db: &Sqlite,
+    grant: &'a GrantId,
+) -> (
+    crate::core::grant_events::Transition,
+    super::events::Guard<'a>,
+) {
+    db.exec(&format!(
+        "UPDATE grants SET state = 'expiring' WHERE id = '{grant}'"
+    ));
+    let transition = crate::core::grant_events::transitions(
+        crate::core::grant_health::Status {
+            grant: GrantState::Alive,
+            refresh: RefreshState::Ok,
+        },
+        crate::core::grant_health::Status {
+            grant: GrantState::Expiring {
+                dies_at: at(240),
+                stage_days: 14,
+            },
+            refresh: RefreshState::Ok,
+        },
+        1,
+    )
+    .remove(0);
+    let guard = super::events::Guard {
+        grant_id: grant,
+        version: 1,
+        state: "expiring",
+        refresh_state: RefreshState::Ok.as_str(),
+    };
+    (transition, guard)
+}
+
 pub(super) fn seeded(db: &Sqlite, id: &str) {
     block_on(tenants::create(db, "ten_g", "G", T0)).ok();
     let new = NewGrant {

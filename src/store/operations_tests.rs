@@ -3,15 +3,14 @@
 //! job, the metrics count what is stored, the circuit admits one probe, the rotation reseals
 //! only rows still as read, dead letters are kept once, token reads are audited.
 
-use super::connections::{self, NewConnection};
-use super::events::{self, Guard};
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::connections::{self};
+use super::events::{self};
+use super::grants_tests::{at, connect, expiring, run, seeded, GR_A, T0, TEN_G};
 use super::operations::{self, DeadLetter, Heartbeat, Prune, Reseal, SealedTable, TokenRead};
 use super::sessions::{self, NewConnect, NewOauth, NewPage};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Outcome, Row, Statement};
 use crate::core::grant_events;
-use crate::core::grant_health::{GrantState, RefreshState, Status};
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
@@ -82,47 +81,12 @@ pub fn housekeeping(db: &Sqlite) {
     // Retention: two events on one connection; the older goes once no delivery points at it,
     // the latest stays so its seq goes on counting.
     seeded(db, "gr_a");
-    run(
-        db,
-        connections::upsert(&NewConnection {
-            id: "conn_a",
-            grant_id: &GR_A,
-            tenant_id: &TEN_G,
-            end_user_ref: "alice",
-            kind: "profile",
-            external_id: "u1",
-            display_name: None,
-            username: None,
-            grant_version: 1,
-            now: T0,
-        }),
-    );
+    connect(db, "conn_a", "u1");
     db.exec(
         "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, \
-           key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);
-         UPDATE grants SET state = 'expiring' WHERE id = 'gr_a';",
+           key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);",
     );
-    let t = grant_events::transitions(
-        Status {
-            grant: GrantState::Alive,
-            refresh: RefreshState::Ok,
-        },
-        Status {
-            grant: GrantState::Expiring {
-                dies_at: at(240),
-                stage_days: 14,
-            },
-            refresh: RefreshState::Ok,
-        },
-        1,
-    )
-    .remove(0);
-    let guard = Guard {
-        grant_id: &GR_A,
-        version: 1,
-        state: "expiring",
-        refresh_state: "ok",
-    };
+    let (t, guard) = expiring(db, &GR_A);
     for (hour, key) in [(1, "a"), (2, "b")] {
         let t = grant_events::Transition {
             dedupe_key: key.into(),

@@ -5,7 +5,7 @@
 use super::connections::{self, NewConnection};
 use super::grant_writes;
 use super::grants::current;
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::grants_tests::{at, connect, run, seeded, GR_A, T0, TEN_G};
 use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::targets;
@@ -54,21 +54,7 @@ fn target<'a>(id: &'a str, post_id: &'a str, state: TargetState, hour: i64) -> N
 
 fn arranged(db: &Sqlite) {
     seeded(db, "gr_a");
-    run(
-        db,
-        connections::upsert(&NewConnection {
-            id: "conn_a",
-            grant_id: &GR_A,
-            tenant_id: &TEN_G,
-            end_user_ref: "alice",
-            kind: "profile",
-            external_id: "u1",
-            display_name: None,
-            username: None,
-            grant_version: 1,
-            now: T0,
-        }),
-    );
+    connect(db, "conn_a", "u1");
 }
 
 /// Create, replay, show and list; the slots of identical sends.

@@ -3,15 +3,14 @@
 //! where it says so.
 
 use super::connections::{self, NewConnection};
-use super::events::{self, Guard};
+use super::events::{self};
 use super::grants::{of_platform_user, same_account};
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::grants_tests::{at, expiring, run, seeded, GR_A, T0, TEN_G};
 use super::operations::{self, Deletion};
 use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
-use crate::core::grant_events;
-use crate::core::grant_health::{GrantState, RefreshState, Status};
+use crate::core::grant_health::{GrantState, RefreshState};
 use crate::core::posts::TargetState::Queued;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
@@ -158,25 +157,7 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
     );
 
     // A connection's events, in order, for its tenant only.
-    db.exec("UPDATE grants SET state = 'expiring' WHERE id = 'gr_a'");
-    let after = Status {
-        grant: GrantState::Expiring {
-            dies_at: at(240),
-            stage_days: 14,
-        },
-        refresh: RefreshState::Ok,
-    };
-    let before = Status {
-        grant: GrantState::Alive,
-        refresh: RefreshState::Ok,
-    };
-    let t = grant_events::transitions(before, after, 1).remove(0);
-    let guard = Guard {
-        grant_id: &GR_A,
-        version: 1,
-        state: "expiring",
-        refresh_state: "ok",
-    };
+    let (t, guard) = expiring(db, &GR_A);
     run(db, events::record_transition(&guard, &t, None, at(2)));
     let listed = rows(db, events::of_connection("conn_b", &TEN_G, 10));
     assert_eq!(listed.len(), 1);

@@ -2,8 +2,7 @@
 //! move names the state it expects, a claimed target is written only under its lease, and the
 //! reconciler tells a claim that never sent from one that may have.
 
-use super::connections::{self, NewConnection};
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::grants_tests::{at, connect, run, seeded, GR_A, T0};
 use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::targets::{self, Requeue, Settled, Settler};
@@ -37,21 +36,7 @@ fn state(db: &Sqlite, target: &str) -> String {
 /// A grant, its connection, one post, and targets `(id, state, not_before hour)`.
 fn arranged(db: &Sqlite, targets: &[(&str, TargetState, i64)]) {
     seeded(db, "gr_a");
-    run(
-        db,
-        connections::upsert(&NewConnection {
-            id: "conn_a",
-            grant_id: &GR_A,
-            tenant_id: &TEN_G,
-            end_user_ref: "alice",
-            kind: "profile",
-            external_id: "u1",
-            display_name: None,
-            username: None,
-            grant_version: 1,
-            now: T0,
-        }),
-    );
+    connect(db, "conn_a", "u1");
     for (i, (id, st, hour)) in targets.iter().enumerate() {
         db.exec(&format!(
             "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \

@@ -2,14 +2,11 @@
 //! deliveries, an attempt is recorded only on a pending delivery, redelivery only to a live
 //! endpoint, and an event's body is frozen once.
 
-use super::connections::{self, NewConnection};
-use super::events::{self, Guard};
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::events::{self};
+use super::grants_tests::{at, connect, expiring, run, seeded, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::webhooks::{self, Attempt, NewEndpoint};
 use super::{tenants, Db, Row, Statement};
-use crate::core::grant_events;
-use crate::core::grant_health::{GrantState, RefreshState, Status};
 use crate::core::ids::TenantId;
 use crate::core::webhook_retry::DeliveryStatus::{Delivered, Failed, Pending};
 use serde_json::Value;
@@ -69,43 +66,8 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     );
 
     // One event, two endpoints: two deliveries.
-    run(
-        db,
-        connections::upsert(&NewConnection {
-            id: "conn_a",
-            grant_id: &GR_A,
-            tenant_id: &TEN_G,
-            end_user_ref: "alice",
-            kind: "profile",
-            external_id: "u1",
-            display_name: None,
-            username: None,
-            grant_version: 1,
-            now: T0,
-        }),
-    );
-    db.exec("UPDATE grants SET state = 'expiring' WHERE id = 'gr_a'");
-    let t = grant_events::transitions(
-        Status {
-            grant: GrantState::Alive,
-            refresh: RefreshState::Ok,
-        },
-        Status {
-            grant: GrantState::Expiring {
-                dies_at: at(240),
-                stage_days: 14,
-            },
-            refresh: RefreshState::Ok,
-        },
-        1,
-    )
-    .remove(0);
-    let guard = Guard {
-        grant_id: &GR_A,
-        version: 1,
-        state: "expiring",
-        refresh_state: "ok",
-    };
+    connect(db, "conn_a", "u1");
+    let (t, guard) = expiring(db, &GR_A);
     run(db, events::record_transition(&guard, &t, None, at(2)));
     assert_eq!(
         run(db, events::enqueue_deliveries(&GR_A, &t.dedupe_key, at(2))),
