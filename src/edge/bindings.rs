@@ -83,29 +83,53 @@ pub fn catalogue(env: &Env) -> std::result::Result<Rc<Catalogue>, ApiError> {
     Ok(catalogue)
 }
 
+/// A parsed setting, with the variable's text it was parsed from (`None`: unset).
+type ParsedSetting = (Option<String>, Rc<dyn std::any::Any>);
+
+thread_local! {
+    /// Settings as last parsed, by variable: parsed once per isolate, not on every call.
+    static SETTINGS: std::cell::RefCell<std::collections::HashMap<String, ParsedSetting>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// A setting parsed from a variable (`REFRESH_BACKOFF`, `CIRCUIT_BREAKER`, `SWEEP`, ...): the
 /// default when unset; when set but invalid, the default and an error log line naming the
-/// problem, so a typo is seen instead of silently ignored.
-pub fn setting<T: Default>(
+/// problem (once per isolate), so a typo is seen instead of silently ignored.
+pub fn setting<T: Default + Clone + 'static>(
     env: &Env,
     name: &str,
     parse: fn(&str) -> std::result::Result<T, String>,
 ) -> T {
-    let Some(text) = text(env, name) else {
-        return T::default();
+    let text = text(env, name);
+    let cached = SETTINGS.with_borrow(|settings| {
+        settings
+            .get(name)
+            .filter(|(seen, _)| *seen == text)
+            .and_then(|(_, value)| value.downcast_ref::<T>().cloned())
+    });
+    if let Some(value) = cached {
+        return value;
+    }
+    let value = match &text {
+        None => T::default(),
+        Some(text) => parse(text).unwrap_or_else(|problem| {
+            super::logging::emit(
+                &crate::core::log::LogLine::error("config.invalid", super::clock::real_now())
+                    .field("variable", name)
+                    .field("problem", problem),
+            );
+            T::default()
+        }),
     };
-    parse(&text).unwrap_or_else(|problem| {
-        super::logging::emit(
-            &crate::core::log::LogLine::error("config.invalid", super::clock::real_now())
-                .field("variable", name)
-                .field("problem", problem),
-        );
-        T::default()
-    })
+    SETTINGS.with_borrow_mut(|settings| {
+        settings.insert(name.to_owned(), (text, Rc::new(value.clone())));
+    });
+    value
 }
 
 /// How long a reconnect link stays valid (`RECONNECT_LINK_DAYS`, default 21).
 pub fn reconnect_link_days(env: &Env) -> u16 {
+    #[derive(Clone)]
     struct Days(u16);
     impl Default for Days {
         fn default() -> Self {
