@@ -90,39 +90,38 @@ pub const NONCE_SPENT: Sql = Sql {
 };
 
 /// The columns a connection answers with through the API and the connections page: the
-/// connection, and its grant's ledger and health.
-const LISTED: &str = "c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-    c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
-    g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-    g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at";
+/// connection, and its grant's ledger and health (`c`: connections, `g`: its grant).
+macro_rules! listed {
+    () => {
+        "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
+           c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
+           g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
+           g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
+         FROM connections c JOIN grants g ON g.id = c.grant_id "
+    };
+}
 
 pub const LIST_FOR_TENANT: Sql = Sql {
     name: "connections.list_for_tenant",
-    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
-             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
-           FROM connections c JOIN grants g ON g.id = c.grant_id \
-           WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL ORDER BY c.created_at, c.id",
+    text: concat!(
+        listed!(),
+        "WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL ORDER BY c.created_at, c.id"
+    ),
 };
 pub const LIST_FOR_END_USER: Sql = Sql {
     name: "connections.list_for_end_user",
-    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
-             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
-           FROM connections c JOIN grants g ON g.id = c.grant_id \
-           WHERE c.tenant_id = ?1 AND c.end_user_ref = ?2 AND c.disconnected_at IS NULL \
-           ORDER BY c.created_at, c.id",
+    text: concat!(
+        listed!(),
+        "WHERE c.tenant_id = ?1 AND c.end_user_ref = ?2 AND c.disconnected_at IS NULL \
+         ORDER BY c.created_at, c.id"
+    ),
 };
 pub const FIND_FOR_TENANT: Sql = Sql {
     name: "connections.find_for_tenant",
-    text: "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
-             c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
-             g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-             g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
-           FROM connections c JOIN grants g ON g.id = c.grant_id \
-           WHERE c.tenant_id = ?1 AND c.id = ?2 AND c.disconnected_at IS NULL",
+    text: concat!(
+        listed!(),
+        "WHERE c.tenant_id = ?1 AND c.id = ?2 AND c.disconnected_at IS NULL"
+    ),
 };
 pub const LIVE_GRANT: Sql = Sql {
     name: "connections.live_grant",
@@ -281,21 +280,18 @@ pub fn nonce_spent(nonce: &str) -> Statement {
     NONCE_SPENT.bind(vec![nonce.into()])
 }
 
-/// The tenant's live connections with their grant's standing (`LISTED`), oldest first.
+/// The tenant's live connections with their grant's standing (`listed!`), oldest first.
 pub fn list_for_tenant(tenant_id: &TenantId) -> Statement {
-    debug_assert!(LIST_FOR_TENANT.text.contains(LISTED));
     LIST_FOR_TENANT.bind(vec![tenant_id.into()])
 }
 
-/// One end user's live connections with their grant's standing (`LISTED`), oldest first.
+/// One end user's live connections with their grant's standing (`listed!`), oldest first.
 pub fn list_for_end_user(tenant_id: &TenantId, end_user_ref: &str) -> Statement {
-    debug_assert!(LIST_FOR_END_USER.text.contains(LISTED));
     LIST_FOR_END_USER.bind(vec![tenant_id.into(), end_user_ref.into()])
 }
 
-/// The tenant's live connection with its grant's standing (`LISTED`).
+/// The tenant's live connection with its grant's standing (`listed!`).
 pub fn find_for_tenant(tenant_id: &TenantId, connection_id: &str) -> Statement {
-    debug_assert!(FIND_FOR_TENANT.text.contains(LISTED));
     FIND_FOR_TENANT.bind(vec![tenant_id.into(), connection_id.into()])
 }
 

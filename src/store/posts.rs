@@ -10,12 +10,18 @@ use crate::core::posts::TargetState;
 use TargetState::{Cancelled, Failed, Parked, Queued, Scheduled, Unconfirmed};
 
 /// The columns a post answers with.
-const POST_COLUMNS: &str = "id, end_user_ref, text, publish_at, idempotency_key, created_at, media";
+macro_rules! post_columns {
+    () => {
+        "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media "
+    };
+}
 
 pub const FIND: Sql = Sql {
     name: "posts.find",
-    text: "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
-           FROM posts WHERE id = ?1 AND tenant_id = ?2",
+    text: concat!(
+        post_columns!(),
+        "FROM posts WHERE id = ?1 AND tenant_id = ?2"
+    ),
 };
 pub const TARGETS: Sql = Sql {
     name: "posts.targets",
@@ -29,11 +35,13 @@ pub const BY_KEY: Sql = Sql {
 };
 pub const LIST: Sql = Sql {
     name: "posts.list",
-    text: "SELECT id, end_user_ref, text, publish_at, idempotency_key, created_at, media \
-           FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
+    text: concat!(
+        post_columns!(),
+        "FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
              AND (?3 IS NULL OR EXISTS \
                    (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND +t.state = ?3)) \
-           ORDER BY created_at DESC, id DESC LIMIT ?4",
+           ORDER BY created_at DESC, id DESC LIMIT ?4"
+    ),
 };
 pub const TARGET_CONNECTION: Sql = Sql {
     name: "posts.target_connection",
@@ -116,9 +124,8 @@ fn state(s: TargetState) -> Param {
     s.as_str().into()
 }
 
-/// The tenant's post (`POST_COLUMNS`).
+/// The tenant's post (`post_columns!`).
 pub fn find(post_id: &str, tenant_id: &TenantId) -> Statement {
-    debug_assert!(FIND.text.contains(POST_COLUMNS));
     FIND.bind(vec![post_id.into(), tenant_id.into()])
 }
 

@@ -38,22 +38,27 @@ pub const FAIL_PENDING_OF_ENDPOINT: Sql = Sql {
     text: "UPDATE webhook_deliveries SET status = ?2, last_error = ?3 \
            WHERE endpoint_id = ?1 AND +status = ?4 AND +tenant_id = ?5",
 };
+/// A delivery as the delivery log shows it, with its event's type and stream.
+macro_rules! delivery_row {
+    () => {
+        "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.target_id, e.post_id, \
+           e.seq, d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
+           d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.created_at \
+         FROM webhook_deliveries d JOIN events e ON e.id = d.event_id "
+    };
+}
+
 pub const DELIVERIES: Sql = Sql {
     name: "webhooks.deliveries",
-    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.target_id, e.post_id, \
-             e.seq, d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
-             d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.created_at \
-           FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-           WHERE d.tenant_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3) \
-           ORDER BY d.created_at DESC, e.seq DESC LIMIT ?4",
+    text: concat!(
+        delivery_row!(),
+        "WHERE d.tenant_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3) \
+         ORDER BY d.created_at DESC, e.seq DESC LIMIT ?4"
+    ),
 };
 pub const DELIVERY: Sql = Sql {
     name: "webhooks.delivery",
-    text: "SELECT d.id, d.event_id, e.type AS kind, e.connection_id, e.target_id, e.post_id, \
-             e.seq, d.status, d.attempts, d.last_status, d.last_error, d.first_attempt_at, \
-             d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.created_at \
-           FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-           WHERE d.tenant_id = ?1 AND d.id = ?2",
+    text: concat!(delivery_row!(), "WHERE d.tenant_id = ?1 AND d.id = ?2"),
 };
 pub const REDELIVER: Sql = Sql {
     name: "webhooks.redeliver",
