@@ -1,6 +1,6 @@
 //! A page's role at the platform, checked against the grant's connections after a
 //! validation: a page missing from the platform's list turns red on its own
-//! (`connections.access = 'lost'`) with a `connection.access_lost` event for that connection
+//! (`connections.access` is `Access::Lost`) with a `connection.access_lost` event for that connection
 //! only; one that comes back is usable again (`connection.access_restored`). The decision is
 //! the core's (`managed_accounts::access_changes`); this writes it, inside the grant's object.
 

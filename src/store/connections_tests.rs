@@ -4,13 +4,15 @@
 
 use super::connections::{self, DisconnectAsk, NewConnection};
 use super::events::{self, Guard, PostEvent};
-use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
+use super::grants_tests::{at, run, seeded, EXPIRING, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::{Db, Row, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_events;
 use crate::core::grant_health::{Colour, GrantState, RefreshState, Status};
 use crate::core::managed_accounts::Access;
+use crate::core::posts::TargetState;
+use crate::core::webhook_retry::DeliveryStatus;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
@@ -126,7 +128,10 @@ pub fn lifecycle(db: &Sqlite) {
     assert_eq!(counts(db), [1, 2, 0]);
     seeded(db, "gr_b"); // the same account and client, through a second grant
     assert_eq!(counts(db), [1, 2, 1]);
-    db.exec("UPDATE grants SET state = 'dead' WHERE id = 'gr_b'");
+    db.arrange(
+        "UPDATE grants SET state = ?1 WHERE id = 'gr_b'",
+        &[GrantState::DEAD],
+    );
     assert_eq!(
         counts(db),
         [1, 2, 0],
@@ -240,7 +245,10 @@ pub fn events_and_outbox(db: &Sqlite) {
     };
     let now = at(1);
     // As the batch's grant write leaves it (arranged here).
-    db.exec("UPDATE grants SET state = 'expiring' WHERE id = 'gr_a'");
+    db.arrange(
+        "UPDATE grants SET state = ?1 WHERE id = 'gr_a'",
+        &[EXPIRING],
+    );
     let record = |state, only| events::record_transition(&guard(state), &transition, only, now);
     assert!(
         rows(db, record(GrantState::Alive.as_str(), None)).is_empty(),
@@ -274,9 +282,13 @@ pub fn events_and_outbox(db: &Sqlite) {
     assert_eq!(
         count(
             db,
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE id LIKE 'dlv_%' AND status = 'pending'"
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE id LIKE 'dlv_%'"
         ),
         2
+    );
+    assert_eq!(
+        db.value("SELECT group_concat(DISTINCT status) FROM webhook_deliveries"),
+        DeliveryStatus::Pending.as_str()
     );
     let sent = rows(db, events::hand_off(&GR_A, now));
     assert_eq!(sent.len(), 2);
@@ -319,7 +331,10 @@ pub fn events_and_outbox(db: &Sqlite) {
         "the rest: sent at 1 and not since, or never sent"
     );
     assert!(resend(10).is_empty(), "sent at 3: not overdue");
-    db.exec("UPDATE webhook_deliveries SET status = 'delivered'");
+    db.arrange(
+        "UPDATE webhook_deliveries SET status = ?1",
+        &[DeliveryStatus::Delivered.as_str()],
+    );
     assert!(
         rows(db, events::resend_overdue(at(9), at(8), 10)).is_empty(),
         "settled rows stay"
@@ -328,10 +343,13 @@ pub fn events_and_outbox(db: &Sqlite) {
     // A post target's events: numbered per target, written only while it is as settled.
     db.exec(
         "INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
-           request_digest, created_at) VALUES ('post_1', 'ten_g', 'alice', 't', 0, 'k', 'd', 0);
-         INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
-           content_hash, state, not_before, created_at, updated_at) VALUES \
-           ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'published', 0, 0, 7);",
+           request_digest, created_at) VALUES ('post_1', 'ten_g', 'alice', 't', 0, 'k', 'd', 0);",
+    );
+    db.arrange(
+        "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
+           content_hash, state, not_before, created_at, updated_at) \
+         VALUES ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', ?1, 0, 0, 7)",
+        &[TargetState::Published.as_str()],
     );
     let seq = rows(db, events::next_seq("tgt_1"))[0].int("seq").unwrap();
     assert_eq!(seq, 1);
@@ -412,9 +430,6 @@ fn post_events_written_before_0015_name_their_connection_target_and_post_after_i
            created_at, updated_at) VALUES ('conn_a', 'gr_a', 'ten_g', 'alice', 'profile', 'u1', 0, 0);
          INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
            request_digest, created_at) VALUES ('post_1', 'ten_g', 'alice', 't', 0, 'k', 'd', 0);
-         INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
-           content_hash, state, not_before, created_at, updated_at) VALUES \
-           ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'published', 0, 0, 0);
          INSERT INTO events (id, tenant_id, grant_id, connection_id, seq, type, colour, reason, \
            message, dedupe_key, occurred_at) VALUES \
            ('evt_c', 'ten_g', 'gr_a', 'conn_a', 1, 'connection.expiring', 'yellow', 'r', 'm', 'conn_a:k', 1), \
@@ -423,6 +438,13 @@ fn post_events_written_before_0015_name_their_connection_target_and_post_after_i
            key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);
          INSERT INTO webhook_deliveries (id, event_id, endpoint_id, tenant_id, next_attempt_at, \
            created_at) VALUES ('dlv_1', 'evt_p', 'whe_1', 'ten_g', 0, 0);",
+    );
+    // The target the old-form post event names (inserted after it: no foreign key checks it).
+    db.arrange(
+        "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
+           content_hash, state, not_before, created_at, updated_at) \
+         VALUES ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', ?1, 0, 0, 0)",
+        &[TargetState::Published.as_str()],
     );
     db.apply("0015_post_events.sql");
     let row = |id: &str| {

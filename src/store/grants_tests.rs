@@ -9,11 +9,18 @@ use super::{tenants, Db, Statement};
 use crate::core::clock::Timestamp;
 use crate::core::grant_health::{GrantState, RefreshState};
 use crate::core::ids::{GrantId, TenantId};
+use crate::core::posts::TargetState;
 use crate::core::refresh_failure::DeadReason;
 use serde_json::Value;
 use std::sync::LazyLock;
 
 /// The ids most scenarios use, as `'static` typed ids.
+/// `grants.state` of an expiring grant (any stage).
+pub(super) const EXPIRING: &str = GrantState::Expiring {
+    dies_at: Timestamp::from_millis(0),
+    stage_days: 0,
+}
+.as_str();
 pub(super) static TEN_G: LazyLock<TenantId> = LazyLock::new(|| "ten_g".into());
 pub(super) static GR_A: LazyLock<GrantId> = LazyLock::new(|| "gr_a".into());
 
@@ -64,9 +71,10 @@ pub(super) fn expiring<'a>(
     crate::core::grant_events::Transition,
     super::events::Guard<'a>,
 ) {
-    db.exec(&format!(
-        "UPDATE grants SET state = 'expiring' WHERE id = '{grant}'"
-    ));
+    db.arrange(
+        "UPDATE grants SET state = ?1 WHERE id = ?2",
+        &[EXPIRING, grant],
+    );
     let transition = crate::core::grant_events::transitions(
         crate::core::grant_health::Status {
             grant: GrantState::Alive,
@@ -139,7 +147,7 @@ pub fn insert_and_read(db: &Sqlite) {
 
     // The earliest scheduled or queued post through the grant; later and finished ones do not
     // count.
-    db.exec(&format!(
+    db.exec(
         "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
            created_at, updated_at) VALUES ('conn_a', 'gr_a', 'ten_g', 'alice', 'profile', 'e', 0, 0);
          INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
@@ -147,16 +155,20 @@ pub fn insert_and_read(db: &Sqlite) {
          INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
            request_digest, created_at) VALUES ('post_2', 'ten_g', 'alice', 't', 0, 'k2', 'd', 0);
          INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
-           request_digest, created_at) VALUES ('post_3', 'ten_g', 'alice', 't', 0, 'k3', 'd', 0);
-         INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
-           content_hash, state, not_before, created_at, updated_at) VALUES \
-           ('tgt_1', 'post_1', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'queued', {q}, 0, 0), \
-           ('tgt_2', 'post_2', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'scheduled', {s}, 0, 0), \
-           ('tgt_3', 'post_3', 'ten_g', 'conn_a', 'gr_a', 'x', 'h', 'published', {p}, 0, 0);",
-        q = at(5).as_millis(),
-        s = at(3).as_millis(),
-        p = at(1).as_millis(),
-    ));
+           request_digest, created_at) VALUES ('post_3', 'ten_g', 'alice', 't', 0, 'k3', 'd', 0);",
+    );
+    for (id, post, state, hour) in [
+        ("tgt_1", "post_1", TargetState::Queued, 5),
+        ("tgt_2", "post_2", TargetState::Scheduled, 3),
+        ("tgt_3", "post_3", TargetState::Published, 1),
+    ] {
+        db.arrange(
+            "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
+               content_hash, state, not_before, created_at, updated_at) \
+             VALUES (?1, ?2, 'ten_g', 'conn_a', 'gr_a', 'x', 'h', ?3, ?4, 0, 0)",
+            &[id, post, state.as_str(), &at(hour).as_millis().to_string()],
+        );
+    }
     assert_eq!(read(db, "gr_a").next_post_at, Some(at(3)));
 }
 

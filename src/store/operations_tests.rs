@@ -11,6 +11,8 @@ use super::sessions::{self, NewConnect, NewOauth, NewPage};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Outcome, Row, Statement};
 use crate::core::grant_events;
+use crate::core::grant_health::GrantState;
+use crate::core::webhook_retry::DeliveryStatus;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
@@ -120,7 +122,10 @@ pub fn housekeeping(db: &Sqlite) {
         [0, 0, 1, 1],
         "pending deliveries hold their events"
     );
-    db.exec("UPDATE webhook_deliveries SET status = 'delivered'");
+    db.arrange(
+        "UPDATE webhook_deliveries SET status = ?1",
+        &[DeliveryStatus::Delivered.as_str()],
+    );
     let second = block_on(db.batch(operations::prune(&prune(1)))).unwrap();
     assert_eq!(
         changes(&second),
@@ -159,7 +164,10 @@ pub fn operator_tables(db: &Sqlite) {
     // Metrics over one live grant and one dead one.
     seeded(db, "gr_a");
     seeded(db, "gr_d");
-    db.exec("UPDATE grants SET state = 'dead', next_check_at = NULL WHERE id = 'gr_d'");
+    db.arrange(
+        "UPDATE grants SET state = ?1, next_check_at = NULL WHERE id = 'gr_d'",
+        &[GrantState::DEAD],
+    );
     let results = block_on(db.batch(operations::metrics(at(30), at(6)))).unwrap();
     assert_eq!(results.len(), 7);
     let standings: Vec<(String, i64)> = results[0]

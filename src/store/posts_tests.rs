@@ -11,6 +11,7 @@ use super::sqlite::{block_on, Sqlite};
 use super::targets;
 use super::{tenants, Db, Row, Statement};
 use crate::core::clock::Timestamp;
+use crate::core::grant_health::GrantState;
 use crate::core::posts::TargetState::{self, *};
 use serde_json::Value;
 
@@ -128,7 +129,10 @@ pub fn create_and_read(db: &Sqlite) {
             .collect::<Vec<_>>()
     };
     assert_eq!(busy(db).len(), 2);
-    db.exec("UPDATE post_targets SET state = 'cancelled' WHERE id = 'tgt_1'");
+    db.arrange(
+        "UPDATE post_targets SET state = ?1 WHERE id = 'tgt_1'",
+        &[Cancelled.as_str()],
+    );
     assert_eq!(busy(db), [at(1).as_millis()]);
 
     // The connection a post may go to: live, the tenant's.
@@ -171,11 +175,17 @@ pub fn retry(db: &Sqlite) {
         }));
     }
     block_on(db.batch(batch)).unwrap();
-    db.exec(
-        "UPDATE post_targets SET state = 'failed', attempts = 3, progress = '{}' WHERE id = 'tgt_f';
-         UPDATE post_targets SET state = 'parked', attempts = 1, progress = '{}' WHERE id = 'tgt_p';
-         UPDATE post_targets SET state = 'unconfirmed', progress = '{}', recheck_at = 5 WHERE id = 'tgt_u';",
-    );
+    for (id, state, attempts) in [
+        ("tgt_f", Failed, 3),
+        ("tgt_p", Parked, 1),
+        ("tgt_u", Unconfirmed, 0),
+    ] {
+        db.arrange(
+            "UPDATE post_targets SET state = ?1, attempts = ?2, progress = '{}' WHERE id = ?3",
+            &[state.as_str(), &attempts.to_string(), id],
+        );
+    }
+    db.exec("UPDATE post_targets SET recheck_at = 5 WHERE id = 'tgt_u'");
     let moved = |s: Statement| {
         let mut ids = texts(&rows(db, s), "id");
         ids.sort();
@@ -261,7 +271,10 @@ pub fn preflight(db: &Sqlite) {
     ));
     assert_eq!(run(db, targets::preflight_done(&GR_A, at(6))), 0);
     assert_eq!(left(db, T0), [("gr_a".to_owned(), at(3).as_millis())]);
-    db.exec("UPDATE grants SET state = 'dead' WHERE id = 'gr_a'");
+    db.arrange(
+        "UPDATE grants SET state = ?1 WHERE id = 'gr_a'",
+        &[GrantState::DEAD],
+    );
     assert_eq!(
         run(db, grant_writes::check_by(&GR_A, at(1))),
         0,

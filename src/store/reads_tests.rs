@@ -11,7 +11,7 @@ use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
 use crate::core::grant_health::{GrantState, RefreshState};
-use crate::core::posts::TargetState::Queued;
+use crate::core::posts::TargetState::{Failed, Published, Queued, Unconfirmed};
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
     block_on(db.run(statement)).unwrap().rows
@@ -238,11 +238,17 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
     }
     block_on(db.batch(batch)).unwrap();
     // Their states, arranged.
-    db.exec(
-        "UPDATE post_targets SET state = 'failed', last_error = 'refused' WHERE id = 'tgt_f';
-         UPDATE post_targets SET state = 'unconfirmed' WHERE id = 'tgt_u';
-         UPDATE post_targets SET state = 'published' WHERE id = 'tgt_p';",
-    );
+    for (id, state) in [
+        ("tgt_f", Failed),
+        ("tgt_u", Unconfirmed),
+        ("tgt_p", Published),
+    ] {
+        db.arrange(
+            "UPDATE post_targets SET state = ?1 WHERE id = ?2",
+            &[state.as_str(), id],
+        );
+    }
+    db.exec("UPDATE post_targets SET last_error = 'refused' WHERE id = 'tgt_f'");
     let attention = rows(db, posts::needing_attention(&TEN_G, "alice", 10));
     let listed: Vec<_> = attention.iter().map(|r| r.text("id").unwrap()).collect();
     assert_eq!(

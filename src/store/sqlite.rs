@@ -100,6 +100,15 @@ impl Sqlite {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
+    /// One arranging statement with its values bound (states among them: no state is written
+    /// into SQL text, even in a test).
+    pub fn arrange(&self, sql: &str, values: &[&str]) {
+        self.connection
+            .borrow()
+            .execute(sql, rusqlite::params_from_iter(values))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// One value read by a test (the first column of the first row).
     pub fn value(&self, sql: &str) -> Value {
         let connection = self.connection.borrow();

@@ -9,6 +9,7 @@ use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
+use crate::core::grant_health::GrantState;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
@@ -34,7 +35,10 @@ pub fn test_powers(db: &Sqlite) {
         run(db, test_powers::copy_tokens(&GR_A, &"gr_none".into())),
         0
     );
-    db.exec("UPDATE grants SET state = 'dead', state_reason = 'revoked', last_error = 'x' WHERE id = 'gr_a'");
+    db.arrange(
+        "UPDATE grants SET state = ?1, state_reason = 'revoked', last_error = 'x' WHERE id = 'gr_a'",
+        &[GrantState::DEAD],
+    );
     assert_eq!(run(db, test_powers::revive(&GR_A)), 1);
     let a = block_on(current(db, &GR_A)).unwrap().unwrap();
     assert_eq!(
