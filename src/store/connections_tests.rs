@@ -405,16 +405,6 @@ pub fn events_and_outbox(db: &Sqlite) {
         .all(|r| r.text("type").unwrap().starts_with("connection.")));
 }
 
-#[test]
-fn connections_are_stored_lost_restored_and_disconnected_under_the_grants_version() {
-    lifecycle(&Sqlite::migrated());
-}
-
-#[test]
-fn events_fan_out_once_guarded_and_reach_the_outbox() {
-    events_and_outbox(&Sqlite::migrated());
-}
-
 /// Migration 0015 carries events over: a post event written before it (its target's id in
 /// `connection_id`) names its connection, target and post after it, keeping its number; a
 /// delivery pointing at it still does.

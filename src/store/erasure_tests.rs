@@ -445,8 +445,3 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     }
     assert!(rows(db, erasure::deleted_tenants(10)).is_empty());
 }
-
-#[test]
-fn erasing_an_end_user_leaves_the_others_and_the_tenant_goes_last() {
-    end_user_then_tenant(&Sqlite::migrated());
-}

@@ -465,33 +465,3 @@ pub fn restore_reseal_disconnect(db: &Sqlite) {
         (None, None, None)
     );
 }
-
-#[test]
-fn a_grant_is_inserted_once_and_read_back_typed() {
-    insert_and_read(&Sqlite::migrated());
-}
-
-#[test]
-fn the_refresh_claim_has_one_holder() {
-    claim(&Sqlite::migrated());
-}
-
-#[test]
-fn a_refresh_lands_once_on_the_version_read() {
-    refresh_compare_and_set(&Sqlite::migrated());
-}
-
-#[test]
-fn failures_back_off_and_death_ends_the_checks() {
-    failures_and_death(&Sqlite::migrated());
-}
-
-#[test]
-fn reviews_write_the_ledger_and_validation_clears_failures() {
-    review_and_validation(&Sqlite::migrated());
-}
-
-#[test]
-fn reconnect_reseal_and_disconnect_write_only_the_row_as_read() {
-    restore_reseal_disconnect(&Sqlite::migrated());
-}

@@ -351,13 +351,3 @@ pub fn operator_tables(db: &Sqlite) {
         (3_600_000, Some(42))
     );
 }
-
-#[test]
-fn housekeeping_removes_only_what_expired_in_foreign_key_order() {
-    housekeeping(&Sqlite::migrated());
-}
-
-#[test]
-fn operator_tables_keep_one_row_per_job_probe_and_letter() {
-    operator_tables(&Sqlite::migrated());
-}

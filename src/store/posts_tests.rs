@@ -281,18 +281,3 @@ pub fn preflight(db: &Sqlite) {
         "a dead grant is not checked"
     );
 }
-
-#[test]
-fn a_post_and_its_targets_are_stored_once_per_key_and_read_for_their_tenant() {
-    create_and_read(&Sqlite::migrated());
-}
-
-#[test]
-fn retry_moves_only_the_states_the_api_may_move() {
-    retry(&Sqlite::migrated());
-}
-
-#[test]
-fn the_preflight_brings_the_check_forward_and_clears_what_it_satisfies() {
-    preflight(&Sqlite::migrated());
-}

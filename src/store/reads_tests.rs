@@ -317,18 +317,3 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         "another platform's code"
     );
 }
-
-#[test]
-fn connection_reads_answer_for_their_tenant_and_end_user() {
-    connections_for_api_and_page(&Sqlite::migrated());
-}
-
-#[test]
-fn grants_are_found_by_account_as_a_consent_and_a_platform_need() {
-    grants_by_account(&Sqlite::migrated());
-}
-
-#[test]
-fn the_pages_lists_and_ownership_checks_hold() {
-    page_posts_and_deletions(&Sqlite::migrated());
-}

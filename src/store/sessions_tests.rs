@@ -191,13 +191,3 @@ pub fn pages(db: &Sqlite) {
         Value::from(1)
     );
 }
-
-#[test]
-fn connect_and_oauth_sessions_open_and_are_consumed_once() {
-    connect_and_oauth(&Sqlite::migrated());
-}
-
-#[test]
-fn a_page_link_opens_one_session_for_a_live_tenant() {
-    pages(&Sqlite::migrated());
-}

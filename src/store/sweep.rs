@@ -153,9 +153,4 @@ pub(crate) mod tests {
             "one lease per grant, renewed in place"
         );
     }
-
-    #[test]
-    fn the_sweep_pages_by_cursor_and_leases_what_it_takes() {
-        pages_and_leases(&Sqlite::migrated());
-    }
 }

@@ -303,18 +303,3 @@ pub fn quotas(db: &Sqlite) {
     );
     assert_eq!(used(db), Some(1_650));
 }
-
-#[test]
-fn a_claimed_target_is_written_only_under_its_lease() {
-    claim_and_settle(&Sqlite::migrated());
-}
-
-#[test]
-fn the_reconciler_tells_a_claim_that_never_sent_from_one_that_may_have() {
-    reconcile_resume_recheck(&Sqlite::migrated());
-}
-
-#[test]
-fn a_days_quota_is_spent_within_its_limit_or_not_at_all() {
-    quotas(&Sqlite::migrated());
-}

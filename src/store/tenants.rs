@@ -564,14 +564,4 @@ pub(crate) mod tests {
             assert!(list_clients(db, &"ten_c".into()).await.unwrap().is_empty());
         });
     }
-
-    #[test]
-    fn tenants_and_keys_are_stored_as_the_api_needs() {
-        tenants_and_keys(&Sqlite::migrated());
-    }
-
-    #[test]
-    fn return_urls_and_own_clients_are_replaced_whole() {
-        return_urls_and_clients(&Sqlite::migrated());
-    }
 }

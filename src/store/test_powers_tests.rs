@@ -210,13 +210,3 @@ pub fn spike(db: &Sqlite) {
     );
     assert_eq!(row(db).opt_text("claim_id").unwrap(), None);
 }
-
-#[test]
-fn test_powers_write_through_the_object_statements() {
-    test_powers(&Sqlite::migrated());
-}
-
-#[test]
-fn the_spike_probe_swaps_its_version_once() {
-    spike(&Sqlite::migrated());
-}

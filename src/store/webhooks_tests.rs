@@ -211,8 +211,3 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     assert_eq!(delivery_status(db, &d2), "failed");
     assert_eq!(run(db, webhooks::fail_pending(&d2)), 0);
 }
-
-#[test]
-fn webhook_deliveries_move_only_while_pending_and_stay_in_their_tenant() {
-    endpoints_and_deliveries(&Sqlite::migrated());
-}
