@@ -13,7 +13,7 @@ Prints one JSON object per case.
 """
 import argparse, glob, json, os, random, sqlite3, statistics, subprocess, tempfile, time
 
-PAGE = 100  # core::sweep::PAGE_SIZE
+PAGE = 100  # core::grant::sweep::PAGE_SIZE
 NOW = 1_800_000_000_000
 DAY = 86_400_000
 

@@ -1,10 +1,10 @@
 //! The catalogue against the fake platform's fixtures, which quote the platforms' docs: if one
-//! of them changes, this says which fact no longer agrees. (Here, not in `core/catalogue.rs`'s
+//! of them changes, this says which fact no longer agrees. (Here, not in `core/oauth/catalogue.rs`'s
 //! unit tests: production modules never import the fake platform.) Native, no worker needed.
 #![cfg(not(target_arch = "wasm32"))]
 
-use evergreen::core::catalogue::*;
-use evergreen::core::query::param;
+use evergreen::core::http::query::param;
+use evergreen::core::oauth::catalogue::*;
 use evergreen_fake_platform::fixtures::{self, Fixtures};
 use serde_json::{json, Value};
 
@@ -209,7 +209,7 @@ fn publishing_is_built_in_and_its_urls_resolve() {
         .lookup_url
         .is_none());
     let mut declared: serde_json::Value =
-        serde_json::from_str::<serde_json::Value>(include_str!("../src/core/catalogue.json"))
+        serde_json::from_str::<serde_json::Value>(include_str!("../src/core/oauth/catalogue.json"))
             .unwrap()["providers"][0]
             .clone();
     declared["name"] = json!("custom");
@@ -222,7 +222,7 @@ fn publishing_is_built_in_and_its_urls_resolve() {
 #[test]
 fn a_url_placeholder_other_than_the_version_is_refused() {
     let mut declared: serde_json::Value =
-        serde_json::from_str::<serde_json::Value>(include_str!("../src/core/catalogue.json"))
+        serde_json::from_str::<serde_json::Value>(include_str!("../src/core/oauth/catalogue.json"))
             .unwrap()["providers"][0]
             .clone();
     declared["name"] = json!("custom");

@@ -3,13 +3,13 @@
 //! nothing but what Evergreen signed with its own key passes. Native, no worker needed.
 #![cfg(not(target_arch = "wasm32"))]
 
-use evergreen::core::clock::Timestamp;
+use evergreen::core::common::clock::Timestamp;
 use evergreen::core::crypto::{Binding, Keyring, Sealed};
-use evergreen::core::oauth_callback::CallbackParams;
-use evergreen::core::page_links::{self, PageClaims};
-use evergreen::core::reconnect_links::{self, LinkClaims};
-use evergreen::core::webhook_signature::WebhookSecret;
-use evergreen::core::{signed_request, token_response};
+use evergreen::core::links::page_links::{self, PageClaims};
+use evergreen::core::links::reconnect_links::{self, LinkClaims};
+use evergreen::core::oauth::oauth_callback::CallbackParams;
+use evergreen::core::oauth::{signed_request, token_response};
+use evergreen::core::webhooks::webhook_signature::WebhookSecret;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -350,7 +350,7 @@ fn tiktok_lifetimes_come_from_each_answer_whichever_figures_the_platform_uses() 
     let life = days_between(&after["last_refresh_at"], &after["grant_expires_at"]);
     assert!((179.99..=180.01).contains(&life), "{life}");
     // Checked again within the day (the scheduled check), not on every sweep; the renewal
-    // halfway through that life is the core's to schedule (core::refresh_schedule's tests).
+    // halfway through that life is the core's to schedule (core::grant::refresh_schedule's tests).
     let next = days_between(&after["last_refresh_at"], &after["next_check_at"]);
     assert!((0.0..=1.0).contains(&next) && next > 0.0, "{next}");
     assert_eq!(s.fake.counters("tt_older").token_refresh, 1);

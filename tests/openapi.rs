@@ -1,7 +1,7 @@
 //! The API contract: `/openapi.json` (written by hand in `src/openapi.json`) against the
 //! worker under `wrangler dev`. Every documented operation is requested, and each answer must
 //! have a documented status and match its documented schema (errors included). Every route
-//! the router serves (`core::routes::TABLE`: method, path, operation id) must be documented
+//! the router serves (`core::http::routes::TABLE`: method, path, operation id) must be documented
 //! under its operation id, and nothing is documented that the router does not serve.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -33,9 +33,9 @@ fn shape(path: &str) -> String {
 }
 
 /// Every (method, path, operation id) the router serves in a release build, from its table
-/// (`core::routes::TABLE`: the same table the worker matches requests with).
+/// (`core::http::routes::TABLE`: the same table the worker matches requests with).
 fn router_routes() -> Vec<(String, String, String)> {
-    evergreen::core::routes::TABLE
+    evergreen::core::http::routes::TABLE
         .iter()
         .flat_map(|routes| {
             routes.endpoints.iter().map(move |e| {

@@ -2,8 +2,8 @@
 //! with explicit settings, the crons are the ones the code runs, and the bindings exist.
 #![cfg(not(target_arch = "wasm32"))]
 
-use evergreen::core::cron::CronJob;
-use evergreen::core::queues::WorkQueue;
+use evergreen::core::common::cron::CronJob;
+use evergreen::core::common::queues::WorkQueue;
 use toml::Value;
 
 fn config() -> Value {
@@ -111,7 +111,7 @@ fn the_grant_object_is_sqlite_backed_and_d1_has_its_migrations() {
 
 #[test]
 fn the_webhook_queue_allows_more_retries_than_a_delivery_window_needs() {
-    use evergreen::core::webhook_retry::{RetryPolicy, QUEUE_MAX_RETRIES};
+    use evergreen::core::webhooks::webhook_retry::{RetryPolicy, QUEUE_MAX_RETRIES};
     let c = config();
     let consumer = table_array(&c, &["queues", "consumers"])
         .into_iter()
@@ -132,7 +132,9 @@ fn the_tenant_rate_limit_binding_counts_over_the_period_the_code_announces() {
         .expect("a [[ratelimits]] binding named TENANT_RATE_LIMIT");
     assert_eq!(
         tenant["simple"]["period"].as_integer(),
-        Some(i64::from(evergreen::core::rate_limit::PERIOD_SECONDS)),
+        Some(i64::from(
+            evergreen::core::tenancy::rate_limit::PERIOD_SECONDS
+        )),
         "Retry-After announces PERIOD_SECONDS; the binding must count over the same period"
     );
     assert!(tenant["simple"]["limit"].as_integer().unwrap_or(0) > 0);

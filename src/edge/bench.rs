@@ -16,14 +16,14 @@
 //! - `GET /__bench/d1?n=…`: `n` D1 round trips one after the other (a one-row read), timed:
 //!   what each of a refresh's D1 calls costs.
 
-use super::grants::{self, NewConnection, StoreGrant, StoreOutcome};
-use super::respond::{self, Handled};
-use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::auth::authorize_operator;
-use crate::core::clock::Timestamp;
-use crate::core::grant_expiry::Lifetimes;
-use crate::core::grant_tokens::{SecretText, TokenSet};
-use crate::core::ids::{GrantId, TenantId};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_expiry::Lifetimes;
+use crate::core::grant::grant_tokens::{SecretText, TokenSet};
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::tenancy::auth::authorize_operator;
+use crate::edge::grant::grant_object::grants::{self, NewConnection, StoreGrant, StoreOutcome};
+use crate::edge::http::respond::{self, Handled};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response, State};
@@ -41,14 +41,17 @@ pub async fn handle(mut req: Request, env: &Env, path: &str, now: Timestamp) -> 
     // operator secret, as the test routes do.
     if probe != "noop" && !probe.starts_with("object/") {
         let authorization = req.headers().get("authorization")?;
-        let secret = super::bindings::text(env, super::bindings::OPERATOR_SECRET);
+        let secret = crate::edge::common::bindings::text(
+            env,
+            crate::edge::common::bindings::OPERATOR_SECRET,
+        );
         authorize_operator(authorization.as_deref(), secret.as_deref())?;
     }
     match (method.as_str(), probe) {
         ("GET", "noop") => Ok(respond::json(200, &json!({ "ok": true }))?),
         ("GET", name) if name.starts_with("object/") => {
             let stub = env
-                .durable_object(super::bindings::GRANT_OBJECTS)?
+                .durable_object(crate::edge::common::bindings::GRANT_OBJECTS)?
                 .id_from_name(&format!("bench-{}", &name["object/".len()..]))?
                 .get_stub()?;
             let answer = stub
@@ -152,7 +155,7 @@ async fn grant_versions(env: &Env) -> Handled {
         n: f64,
     }
     let counts: Vec<Count> = crate::store::Db::all(
-        &super::bindings::db(env)?,
+        &crate::edge::common::bindings::db(env)?,
         crate::store::operations::grant_versions(),
     )
     .await?;
@@ -172,7 +175,7 @@ async fn fetch_rate(url: &worker::Url) -> Handled {
             ApiError::new(ErrorCode::InvalidRequest, "Give url, n and concurrency.").into(),
         );
     };
-    let started = super::clock::real_now();
+    let started = crate::edge::common::clock::real_now();
     let mut failed = 0;
     let mut left = n;
     while left > 0 {
@@ -185,7 +188,7 @@ async fn fetch_rate(url: &worker::Url) -> Handled {
             }
         }
     }
-    let took_ms = super::clock::real_now().as_millis() - started.as_millis();
+    let took_ms = crate::edge::common::clock::real_now().as_millis() - started.as_millis();
     Ok(respond::json(
         200,
         &json!({ "n": n, "failed": failed, "took_ms": took_ms }),
@@ -204,11 +207,11 @@ async fn d1_rate(env: &Env, url: &worker::Url) -> Handled {
         .find(|(k, _)| k == "n")
         .and_then(|(_, v)| v.parse::<usize>().ok())
         .unwrap_or(100);
-    let db = super::bindings::db(env)?;
-    let started = super::clock::real_now();
+    let db = crate::edge::common::bindings::db(env)?;
+    let started = crate::edge::common::clock::real_now();
     for _ in 0..n {
         crate::store::Db::run(&db, crate::store::operations::round_trip()).await?;
     }
-    let took_ms = super::clock::real_now().as_millis() - started.as_millis();
+    let took_ms = crate::edge::common::clock::real_now().as_millis() - started.as_millis();
     Ok(respond::json(200, &json!({ "n": n, "took_ms": took_ms }))?)
 }

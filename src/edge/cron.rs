@@ -4,12 +4,14 @@
 //! `/cdn-cgi/handler/scheduled?cron=...`. Jobs are idempotent under overlap (the platform
 //! delivers crons at least once, and runs may overlap).
 
-use super::{bindings, clock, logging};
-use crate::core::clock::Timestamp;
-use crate::core::connect_sessions::purge_cutoff;
-use crate::core::cron::CronJob;
-use crate::core::log::LogLine;
-use crate::core::retention::{Retention, PURGE_BATCH};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::cron::CronJob;
+use crate::core::common::log::LogLine;
+use crate::core::oauth::connect_sessions::purge_cutoff;
+use crate::core::tenancy::retention::{Retention, PURGE_BATCH};
+use crate::edge::common::bindings;
+use crate::edge::common::clock;
+use crate::edge::common::logging;
 use crate::store::{self, Db};
 use serde_json::{json, Value};
 use worker::{Env, Result, ScheduledEvent};
@@ -72,7 +74,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
 /// OAuth and connections-page sessions that expired more than a day ago, and prunes what
 /// `RETENTION` no longer keeps ([`prune`]).
 async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
-    let mut summary = super::sweep::sweep(env, now, None).await?;
+    let mut summary = crate::edge::grant::sweep::sweep(env, now, None).await?;
     let db = bindings::db(env)?;
     let purged = Db::batch(&db, store::operations::purge_sessions(purge_cutoff(now))).await?;
     let removed: Vec<usize> = purged.iter().map(|o| o.changes).collect();
@@ -85,7 +87,7 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
     Ok(summary)
 }
 
-/// Deletes what `RETENTION` no longer keeps (`core::retention`), at most a batch per table per
+/// Deletes what `RETENTION` no longer keeps (`core::tenancy::retention`), at most a batch per table per
 /// run. Deliveries go before events (a delivery points at its event), and each connection's
 /// latest event stays, so its `seq` goes on counting.
 async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
@@ -116,17 +118,17 @@ async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
 /// targets and webhook deliveries whose queue message was lost, and settle expired claims; the
 /// re-encryption sweep moves a page of stored secrets to the active data key (`rekey`).
 async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
-    let mut summary = super::outbox::reconcile(env, now).await?;
+    let mut summary = crate::edge::webhooks::outbox::reconcile(env, now).await?;
     let parts = [
-        super::publish::dispatch(env, now).await?,
-        super::publish::reconcile(env, now).await?,
-        super::publish::recheck(env, now).await?,
+        crate::edge::publish::dispatch(env, now).await?,
+        crate::edge::publish::reconcile(env, now).await?,
+        crate::edge::publish::recheck(env, now).await?,
         // A failing re-encryption (say, DATA_KEYS unreadable) must not stop the posts.
-        super::rekey::rekey(env, now)
+        crate::edge::tenancy::rekey::rekey(env, now)
             .await
             .unwrap_or_else(|e| json!({ "rekey_error": e.to_string() })),
         // Nor a failing erasure.
-        super::erasure::run(env, now)
+        crate::edge::tenancy::erasure::run(env, now)
             .await
             .unwrap_or_else(|e| json!({ "erasure_error": e.to_string() })),
     ];

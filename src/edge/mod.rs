@@ -2,58 +2,34 @@
 //!
 //! Handlers here read the request, the clock and storage, call the core for every decision,
 //! and write back. They never panic on bad input: every failure becomes a JSON error with a
-//! stable code (see `core::api_error`) and a structured log line.
+//! stable code (see `core::http::api_error`) and a structured log line.
 #![warn(clippy::too_many_lines)]
 
-mod admin;
 #[cfg(feature = "bench")]
 mod bench;
-mod bindings;
-mod callback;
-mod circuits;
-mod clock;
-mod connect;
-mod connection_access;
-mod connections_page;
+mod common;
 mod cron;
-mod d1_time;
-mod dead_letters;
-mod erasure;
-mod events;
-mod flow;
-mod grant_object;
-mod healthz;
-mod http_client;
-mod logging;
-mod meta_callbacks;
-mod metrics;
-mod openapi;
-mod outbox;
-mod platform;
-mod posts;
-mod public_url;
+mod grant;
+mod http;
+mod links;
+mod oauth;
 mod publish;
-mod reconnect;
-mod rekey;
-
 mod queues;
-mod rate_limit;
-mod respond;
-mod sweep;
-mod tenant_api;
+mod tenancy;
 #[cfg(feature = "test-powers")]
 mod test_powers;
-mod token_audit;
-mod webhook_delivery;
 mod webhooks;
 
-pub use grant_object::GrantObject;
-// The grant's writers are children of its object, the only module that reaches
-// `store::grant_writes`; the rest of the edge names them as before.
-use grant_object::{disconnect, grant_visit, grants, refresh};
+pub use grant::grant_object::GrantObject;
 
-use crate::core::log::LogLine;
-use crate::core::routes::{self, BrowserRoute, PlatformRoute, Route};
+use common::{clock, logging};
+use http::{healthz, openapi, respond};
+use links::{connections_page, reconnect};
+use oauth::{callback, connect, meta_callbacks};
+use tenancy::{admin, tenant_api};
+
+use crate::core::common::log::LogLine;
+use crate::core::http::routes::{self, BrowserRoute, PlatformRoute, Route};
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
@@ -95,7 +71,7 @@ async fn handle(
     req: Request,
     env: &Env,
     ctx: &Context,
-    now: crate::core::clock::Timestamp,
+    now: crate::core::common::clock::Timestamp,
 ) -> respond::Handled {
     match route {
         Route::Healthz => Ok(healthz::handle(env, now).await?),

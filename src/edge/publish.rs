@@ -5,26 +5,31 @@
 //! conditional update (`queued` → `publishing`, with a lease), takes the token through the
 //! grant's Durable Object (the pre-post check: a dead grant parks the target), marks the claim
 //! `sent_at` just before the request goes out, and writes what the answer proves
-//! (`core::publish_policy`). Every settling write is conditional on the claim, so a redelivered
+//! (`core::publish::publish_policy`). Every settling write is conditional on the claim, so a redelivered
 //! message, a second consumer or an expired lease can never publish twice.
 
-use super::d1_time::read as time;
-use super::grant_object::protocol::GrantObjectClient;
-use super::grants::CheckByAsk;
-use super::{bindings, grants, http_client, logging, outbox, platform};
-use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
-use crate::core::clock::Timestamp;
-use crate::core::grant_tokens::{SecretText, TokenRequest};
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::ids::{PostId, TargetId};
-use crate::core::log::LogLine;
-use crate::core::media::Media;
-use crate::core::posts::TargetState;
-use crate::core::publish_dialect::{self, Attached, Author, Lookup};
-use crate::core::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
-use crate::core::publish_progress::{MediaSettings, Next, Progress};
-use crate::core::queues::WorkQueue;
-use crate::core::webhook_payload::{render_post, PostEventRecord};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::common::ids::{PostId, TargetId};
+use crate::core::common::log::LogLine;
+use crate::core::common::queues::WorkQueue;
+use crate::core::grant::grant_tokens::{SecretText, TokenRequest};
+use crate::core::oauth::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
+use crate::core::publish::media::Media;
+use crate::core::publish::posts::TargetState;
+use crate::core::publish::publish_dialect::{self, Attached, Author, Lookup};
+use crate::core::publish::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
+use crate::core::publish::publish_progress::{MediaSettings, Next, Progress};
+use crate::core::webhooks::webhook_payload::{render_post, PostEventRecord};
+use crate::edge::common::bindings;
+use crate::edge::common::d1_time::read as time;
+use crate::edge::common::logging;
+use crate::edge::grant::grant_object::grants;
+use crate::edge::grant::grant_object::grants::CheckByAsk;
+use crate::edge::grant::grant_object::protocol::GrantObjectClient;
+use crate::edge::http::http_client;
+use crate::edge::oauth::platform;
+use crate::edge::webhooks::outbox;
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -53,6 +58,7 @@ const PAGE: i64 = 100;
 mod attachments;
 mod calls;
 mod instagram;
+pub(crate) mod posts;
 mod recheck;
 mod tiktok;
 mod youtube;
@@ -341,8 +347,8 @@ async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
         return send(env, &[(target.id.clone(), not_before)], now).await;
     }
     let settings = settings(env);
-    let lease_id =
-        crate::core::ids::LeaseId::mint().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lease_id = crate::core::common::ids::LeaseId::mint()
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
     let claimed = db
         .write(store::targets::claim(
@@ -602,7 +608,7 @@ impl Claim<'_> {
         match publish_policy::after_refusal(
             self.settings,
             attempts,
-            super::refresh::jitter(),
+            crate::edge::grant::grant_object::refresh::jitter(),
             retry_after_secs,
         ) {
             AfterRefusal::Fail => {
@@ -734,10 +740,11 @@ impl Claim<'_> {
     /// claim made already (refused with 401) was counted when it went out.
     async fn back_to_queue(&self, why: &str) -> Result<()> {
         let at = self.now.plus_millis(
-            i64::from(
-                self.settings
-                    .retry_delay_secs(1, super::refresh::jitter(), None),
-            ) * 1_000,
+            i64::from(self.settings.retry_delay_secs(
+                1,
+                crate::edge::grant::grant_object::refresh::jitter(),
+                None,
+            )) * 1_000,
         );
         self.requeue_claim(at, "token_unavailable", why, None, None)
             .await
@@ -998,8 +1005,8 @@ async fn post_event(
         .first::<Next>(store::events::next_seq(&target.id))
         .await?
         .map_or(1, |n| n.seq);
-    let id =
-        crate::core::ids::EventId::mint().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let id = crate::core::common::ids::EventId::mint()
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let kind = format!("post.{}", settle.state.as_str());
     let dedupe = format!("{kind}:{}", now.as_millis());
     let body = render_post(&PostEventRecord {

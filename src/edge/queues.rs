@@ -11,14 +11,17 @@
 //! post targets (`publish`); its business retries are counted in D1, so the queue's own retries
 //! happen only when handling itself failed.
 
-use super::publish::{self, PublishMessage};
-use super::webhook_delivery::{self, Step};
-use super::{bindings, clock, logging, sweep};
-use crate::core::clock::Timestamp;
-use crate::core::log::LogLine;
-use crate::core::queues::{QueueRole, WorkQueue};
-use crate::core::sweep::RefreshMessage;
-use crate::core::webhook_retry::DeliveryMessage;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::log::LogLine;
+use crate::core::common::queues::{QueueRole, WorkQueue};
+use crate::core::grant::sweep::RefreshMessage;
+use crate::core::webhooks::webhook_retry::DeliveryMessage;
+use crate::edge::common::bindings;
+use crate::edge::common::clock;
+use crate::edge::common::logging;
+use crate::edge::grant::sweep;
+use crate::edge::publish::{self, PublishMessage};
+use crate::edge::webhooks::webhook_delivery::{self, Step};
 use crate::store::{self, Db};
 use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, Result};
 

@@ -4,19 +4,19 @@
 //! This module is compiled only with the `test-powers` feature; the release bundle check proves
 //! none of it ships.
 
-use super::bindings;
-use super::grant_object::protocol::GrantObjectClient;
-use super::grant_object::spike;
-use super::grant_object::test_writes::{TestWrite, TestWriteAsk};
-use super::respond::{self, Handled};
-use crate::core::api_error::{ApiError, ErrorCode};
-use crate::core::auth::authorize_operator;
-use crate::core::clock::{ClockOffset, Timestamp};
-use crate::core::ids::GrantId;
-use crate::core::pages::Page;
-use crate::core::query;
-use crate::core::queues::WorkQueue;
-use crate::core::routes::TestRoute;
+use crate::core::common::clock::{ClockOffset, Timestamp};
+use crate::core::common::ids::GrantId;
+use crate::core::common::queues::WorkQueue;
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::http::pages::Page;
+use crate::core::http::query;
+use crate::core::http::routes::TestRoute;
+use crate::core::tenancy::auth::authorize_operator;
+use crate::edge::common::bindings;
+use crate::edge::grant::grant_object::protocol::GrantObjectClient;
+use crate::edge::grant::grant_object::spike;
+use crate::edge::grant::grant_object::test_writes::{TestWrite, TestWriteAsk};
+use crate::edge::http::respond::{self, Handled};
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ fn clock_json(offset: ClockOffset, frozen_at: Option<Timestamp>, now: Timestamp)
 }
 
 async fn show_clock(env: &Env, now: Timestamp) -> Handled {
-    let (offset, frozen_at) = super::clock::test_clock(env).await?;
+    let (offset, frozen_at) = crate::edge::common::clock::test_clock(env).await?;
     Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 
@@ -80,7 +80,7 @@ async fn set_clock(mut req: Request, env: &Env) -> Handled {
         ))
         .await?;
     let frozen_at = body.frozen_at_ms.map(Timestamp::from_millis);
-    let now = frozen_at.unwrap_or_else(|| offset.apply(super::clock::real_now()));
+    let now = frozen_at.unwrap_or_else(|| offset.apply(crate::edge::common::clock::real_now()));
     Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 

@@ -3,10 +3,10 @@
 //! batch of the grant write they belong to, each write guarded on the grant's version.
 
 use super::statement::{Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_health::GrantState;
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::managed_accounts::Access;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_health::GrantState;
+use crate::core::oauth::managed_accounts::Access;
 
 /// A connection to store (or to bring back, if the grant already holds this account).
 pub struct NewConnection<'a> {

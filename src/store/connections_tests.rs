@@ -7,12 +7,12 @@ use super::events::{self, Guard, PostEvent};
 use super::grants_tests::{at, run, seeded, EXPIRING, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::{Db, Row, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_events;
-use crate::core::grant_health::{Colour, GrantState, RefreshState, Status};
-use crate::core::managed_accounts::Access;
-use crate::core::posts::TargetState;
-use crate::core::webhook_retry::DeliveryStatus;
+use crate::core::common::clock::Timestamp;
+use crate::core::grant::grant_events;
+use crate::core::grant::grant_health::{Colour, GrantState, RefreshState, Status};
+use crate::core::oauth::managed_accounts::Access;
+use crate::core::publish::posts::TargetState;
+use crate::core::webhooks::webhook_retry::DeliveryStatus;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

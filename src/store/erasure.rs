@@ -1,5 +1,5 @@
 //! Erasure's statements: what deleting a tenant, or one end user of a tenant, removes, table by
-//! table, and the export of an end user's data. `core::erasure` says who is erased and how
+//! table, and the export of an end user's data. `core::tenancy::erasure` says who is erased and how
 //! much a run may do; the order here is the schema's (children before parents: D1 enforces
 //! foreign keys), and a native test reads `migrations/` to hold it.
 //!
@@ -9,10 +9,10 @@
 //! writer), forgetting its opened tokens.
 
 use super::statement::{Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::erasure::Scope;
-use crate::core::ids::TenantId;
-use crate::core::posts::TargetState;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TenantId;
+use crate::core::publish::posts::TargetState;
+use crate::core::tenancy::erasure::Scope;
 
 /// A connection of the end user, as a subquery.
 macro_rules! end_user_connections {

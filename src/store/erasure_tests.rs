@@ -11,9 +11,9 @@ use super::posts::{self, NewPost, NewTarget};
 use super::sessions::{self, NewConnect, NewPage};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row};
-use crate::core::erasure::{Scope, KEPT};
-use crate::core::ids::GrantId;
-use crate::core::posts::TargetState;
+use crate::core::common::ids::GrantId;
+use crate::core::publish::posts::TargetState;
+use crate::core::tenancy::erasure::{Scope, KEPT};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

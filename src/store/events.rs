@@ -6,10 +6,10 @@
 //! `evt_` or `dlv_` and 32 lower-case hex digits of `randomblob(16)`.
 
 use super::statement::{Param, Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_events::Transition;
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::webhook_retry::DeliveryStatus;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_events::Transition;
+use crate::core::webhooks::webhook_retry::DeliveryStatus;
 
 /// The grant as the batch leaves it; an event insert is guarded on it, because a batch goes on
 /// when an UPDATE matched nothing, and then the event must not appear either.

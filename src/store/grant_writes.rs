@@ -3,13 +3,13 @@
 //! and its caller sees 0 changes. States are bound from the core's enums.
 //!
 //! The grant's Durable Object is the only writer of its row. This file is compiled as a
-//! child of the object's module (`edge::grant_object::writes`), and its functions are
+//! child of the object's module (`edge::grant::grant_object::writes`), and its functions are
 //! `pub(super)`: nothing else in the worker can name them. The native tests compile it under
 //! `store` to run every statement against SQLite.
 
-use crate::core::clock::Timestamp;
-use crate::core::grant_health::{GrantState, RefreshState};
-use crate::core::ids::{GrantId, TenantId};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_health::{GrantState, RefreshState};
 use crate::store::{Param, Sql, Statement};
 
 /// A new grant's row.
@@ -202,9 +202,9 @@ pub(super) const ERASE: Sql = Sql {
 /// what it remembers), and the kill-mid-call spike's probe grant.
 #[cfg(any(all(test, not(target_arch = "wasm32")), feature = "test-powers"))]
 pub(super) mod test_powers {
-    use crate::core::clock::Timestamp;
-    use crate::core::grant_health::GrantState;
-    use crate::core::ids::{GrantId, TenantId};
+    use crate::core::common::clock::Timestamp;
+    use crate::core::common::ids::{GrantId, TenantId};
+    use crate::core::grant::grant_health::GrantState;
     use crate::store::{Sql, Statement};
 
     pub(super) const COPY_TOKENS: Sql = Sql {
@@ -465,7 +465,7 @@ pub(super) fn held_back(
 pub(super) fn mark_dead(
     id: &GrantId,
     version: i64,
-    reason: crate::core::refresh_failure::DeadReason,
+    reason: crate::core::grant::refresh_failure::DeadReason,
     (streak, days): (u32, u32),
     now: Timestamp,
 ) -> Statement {

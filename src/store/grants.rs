@@ -4,9 +4,9 @@
 use super::db::{decode_first, Db, StoreError};
 use super::row::{Row, RowError};
 use super::statement::{Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::posts::TargetState;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::publish::posts::TargetState;
 
 /// A grant as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

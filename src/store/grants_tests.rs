@@ -6,11 +6,11 @@ use super::grant_writes::{self as writes, NewGrant};
 use super::grants::{current, next_row_seq, Grant};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_health::{GrantState, RefreshState};
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::posts::TargetState;
-use crate::core::refresh_failure::DeadReason;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_health::{GrantState, RefreshState};
+use crate::core::grant::refresh_failure::DeadReason;
+use crate::core::publish::posts::TargetState;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -68,19 +68,19 @@ pub(super) fn expiring<'a>(
     db: &Sqlite,
     grant: &'a GrantId,
 ) -> (
-    crate::core::grant_events::Transition,
+    crate::core::grant::grant_events::Transition,
     super::events::Guard<'a>,
 ) {
     db.arrange(
         "UPDATE grants SET state = ?1 WHERE id = ?2",
         &[EXPIRING, grant],
     );
-    let transition = crate::core::grant_events::transitions(
-        crate::core::grant_health::Status {
+    let transition = crate::core::grant::grant_events::transitions(
+        crate::core::grant::grant_health::Status {
             grant: GrantState::Alive,
             refresh: RefreshState::Ok,
         },
-        crate::core::grant_health::Status {
+        crate::core::grant::grant_health::Status {
             grant: GrantState::Expiring {
                 dies_at: at(240),
                 stage_days: 14,

@@ -4,11 +4,11 @@
 //! platforms' data-deletion requests, and the test build's clock.
 
 use super::statement::{Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_health::{GrantState, RefreshState};
-use crate::core::ids::TenantId;
-use crate::core::posts::TargetState;
-use crate::core::webhook_retry::DeliveryStatus;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TenantId;
+use crate::core::grant::grant_health::{GrantState, RefreshState};
+use crate::core::publish::posts::TargetState;
+use crate::core::webhooks::webhook_retry::DeliveryStatus;
 
 pub const QUOTA_USED: Sql = Sql {
     name: "operations.quota_used",

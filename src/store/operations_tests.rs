@@ -10,9 +10,9 @@ use super::operations::{self, DeadLetter, Heartbeat, Prune, Reseal, SealedTable,
 use super::sessions::{self, NewConnect, NewOauth, NewPage};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Outcome, Row, Statement};
-use crate::core::grant_events;
-use crate::core::grant_health::GrantState;
-use crate::core::webhook_retry::DeliveryStatus;
+use crate::core::grant::grant_events;
+use crate::core::grant::grant_health::GrantState;
+use crate::core::webhooks::webhook_retry::DeliveryStatus;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

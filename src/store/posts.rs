@@ -3,9 +3,9 @@
 //! pipeline's moves are in `store::targets`.
 
 use super::statement::{Param, Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::ids::{GrantId, TenantId};
-use crate::core::posts::TargetState;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::publish::posts::TargetState;
 
 use TargetState::{Cancelled, Failed, Parked, Queued, Scheduled, Unconfirmed};
 

@@ -10,9 +10,9 @@ use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::targets;
 use super::{tenants, Db, Row, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::grant_health::GrantState;
-use crate::core::posts::TargetState::{self, *};
+use crate::core::common::clock::Timestamp;
+use crate::core::grant::grant_health::GrantState;
+use crate::core::publish::posts::TargetState::{self, *};
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

@@ -10,8 +10,8 @@ use super::operations::{self, Deletion};
 use super::posts::{self, NewPost, NewTarget};
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
-use crate::core::grant_health::{GrantState, RefreshState};
-use crate::core::posts::TargetState::{Failed, Published, Queued, Unconfirmed};
+use crate::core::grant::grant_health::{GrantState, RefreshState};
+use crate::core::publish::posts::TargetState::{Failed, Published, Queued, Unconfirmed};
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
     block_on(db.run(statement)).unwrap().rows

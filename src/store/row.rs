@@ -2,7 +2,7 @@
 //! values are read from it column by column. One decoder for every statement keeps serde's
 //! per-type code out of the bundle.
 
-use crate::core::clock::Timestamp;
+use crate::core::common::clock::Timestamp;
 use serde_json::{Map, Value};
 use std::fmt;
 

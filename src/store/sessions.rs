@@ -4,8 +4,8 @@
 //! as SHA-256 hashes only.
 
 use super::statement::{Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::ids::{GrantId, TenantId};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
 
 pub const CREATE_CONNECT: Sql = Sql {
     name: "sessions.create_connect",

@@ -1,7 +1,7 @@
 //! Statements as plain data: SQL text with a name, and the typed values bound to it.
 
-use crate::core::clock::Timestamp;
-use crate::core::ids;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids;
 
 /// One SQL statement of the store. The name (`module.what_it_does`) is how logs, errors and
 /// the coverage test refer to it; the text uses `?1`, `?2`, … placeholders only.

@@ -4,9 +4,9 @@
 
 use super::db::{decode_all, Db, StoreError};
 use super::statement::Sql;
-use crate::core::clock::Timestamp;
-use crate::core::ids::GrantId;
-use crate::core::sweep::SweepCursor;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::GrantId;
+use crate::core::grant::sweep::SweepCursor;
 
 /// Takes one page of due grants after the cursor, leasing each: one statement over the
 /// `next_check_at` index, in `(next_check_at, id)` order. `next_check_at >= ?4` bounds the

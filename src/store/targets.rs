@@ -4,10 +4,10 @@
 //! while its lease (`lease_id`) holds.
 
 use super::statement::{Param, Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::ids::GrantId;
-use crate::core::posts::TargetState;
-use crate::core::publish_progress::Progress;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::GrantId;
+use crate::core::publish::posts::TargetState;
+use crate::core::publish::publish_progress::Progress;
 
 use TargetState::{Parked, Published, Publishing, Queued, Scheduled, Unconfirmed};
 

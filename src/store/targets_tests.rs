@@ -7,7 +7,7 @@ use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::targets::{self, Requeue, Settled, Settler};
 use super::{Db, Row, Statement};
-use crate::core::posts::TargetState::{self, *};
+use crate::core::publish::posts::TargetState::{self, *};
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

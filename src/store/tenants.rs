@@ -4,8 +4,8 @@
 use super::db::{decode_all, decode_first, Db, StoreError};
 use super::row::{Row, RowError};
 use super::statement::Sql;
-use crate::core::clock::Timestamp;
-use crate::core::ids::TenantId;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TenantId;
 
 /// A tenant as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::grants_tests::{at, run, seeded, GR_A, T0, TEN_G};
 use super::operations;
 use super::sqlite::{block_on, Sqlite};
 use super::{tenants, Db, Row, Statement};
-use crate::core::grant_health::GrantState;
+use crate::core::grant::grant_health::GrantState;
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

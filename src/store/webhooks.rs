@@ -3,9 +3,9 @@
 //! queue's consumer, listed and redelivered through the API.
 
 use super::statement::{Param, Sql, Statement};
-use crate::core::clock::Timestamp;
-use crate::core::ids::TenantId;
-use crate::core::webhook_retry::DeliveryStatus::{self, Delivered, Failed, Pending};
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TenantId;
+use crate::core::webhooks::webhook_retry::DeliveryStatus::{self, Delivered, Failed, Pending};
 
 /// Why pending deliveries of a deleted endpoint end as failed.
 const ENDPOINT_DELETED: &str = "the endpoint was deleted";

@@ -7,8 +7,8 @@ use super::grants_tests::{at, connect, expiring, run, seeded, GR_A, T0, TEN_G};
 use super::sqlite::{block_on, Sqlite};
 use super::webhooks::{self, Attempt, NewEndpoint};
 use super::{tenants, Db, Row, Statement};
-use crate::core::ids::TenantId;
-use crate::core::webhook_retry::DeliveryStatus::{Delivered, Failed, Pending};
+use crate::core::common::ids::TenantId;
+use crate::core::webhooks::webhook_retry::DeliveryStatus::{Delivered, Failed, Pending};
 use serde_json::Value;
 
 fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {

@@ -1,23 +1,23 @@
 //! Images uploaded to the platform before the post that carries them: X's media upload and
-//! LinkedIn's Images API (`core::publish_dialect` has the shapes). An uploaded image is not a
+//! LinkedIn's Images API (`core::publish::publish_dialect` has the shapes). An uploaded image is not a
 //! post, so an upload that fails is simply tried again; the ids are stored as the target's
 //! progress, so a later attempt reuses them instead of uploading twice.
 
 use super::calls::{self, Answer};
 use super::{http_client, platform, Claim};
-use crate::core::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
-use crate::core::grant_tokens::SecretText;
-use crate::core::media::Media;
-use crate::core::publish_dialect::{self, Author};
-use crate::core::publish_progress::{Next, Progress};
-use crate::edge::http_client::HttpError;
+use crate::core::grant::grant_tokens::SecretText;
+use crate::core::oauth::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
+use crate::core::publish::media::Media;
+use crate::core::publish::publish_dialect::{self, Author};
+use crate::core::publish::publish_progress::{Next, Progress};
+use crate::edge::http::http_client::HttpError;
 use std::time::Duration;
 use worker::Result;
 
 /// The uploaded media's ids, or what to do instead of posting.
 // Exception to the 80-line limit: one upload's request, progress and answer, each step a platform call.
 #[allow(clippy::too_many_lines)]
-pub(super) async fn upload(
+pub(crate) async fn upload(
     claim: &Claim<'_>,
     spec: &ProviderSpec,
     publish: &PublishSpec,

@@ -3,9 +3,9 @@
 //! byte goes to a platform).
 
 use super::{platform, Claim};
-use crate::core::grant_tokens::SecretText;
-use crate::core::media::{self, Media};
-use crate::edge::http_client::{self, HttpError};
+use crate::core::grant::grant_tokens::SecretText;
+use crate::core::publish::media::{self, Media};
+use crate::edge::http::http_client::{self, HttpError};
 use std::time::Duration;
 use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
@@ -22,7 +22,7 @@ pub fn header(answer: &Answer, name: &str) -> Option<String> {
 
 impl Claim<'_> {
     /// One call to the platform: `body` is JSON (none for a read), `headers` anything extra.
-    pub(super) async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         url: &str,

@@ -1,18 +1,18 @@
 //! Instagram: the publishing cap, a container from the media URL, its status followed through
-//! the queue, then `media_publish` (`core::instagram_publish` has the shapes).
+//! the queue, then `media_publish` (`core::publish::instagram_publish` has the shapes).
 
 use super::calls::Answer;
 use super::{find_on_platform, Claim};
-use crate::core::catalogue::PublishSpec;
-use crate::core::grant_tokens::SecretText;
-use crate::core::instagram_publish::{self as ig, ContainerStatus};
-use crate::core::media::Media;
-use crate::core::publish_dialect::{self, Author, Lookup};
-use crate::core::publish_progress::{Next, Progress};
-use crate::edge::http_client::HttpError;
+use crate::core::grant::grant_tokens::SecretText;
+use crate::core::oauth::catalogue::PublishSpec;
+use crate::core::publish::instagram_publish::{self as ig, ContainerStatus};
+use crate::core::publish::media::Media;
+use crate::core::publish::publish_dialect::{self, Author, Lookup};
+use crate::core::publish::publish_progress::{Next, Progress};
+use crate::edge::http::http_client::HttpError;
 use worker::Result;
 
-pub(super) async fn run(
+pub(crate) async fn run(
     claim: &Claim<'_>,
     publish: &PublishSpec,
     media: &[Media],

@@ -11,9 +11,9 @@
 use super::{
     bindings, find_on_platform, load, media_settings, settle, time, token_of, Settle, Token, PAGE,
 };
-use crate::core::clock::Timestamp;
-use crate::core::posts::TargetState;
-use crate::core::publish_dialect::{Author, Lookup};
+use crate::core::common::clock::Timestamp;
+use crate::core::publish::posts::TargetState;
+use crate::core::publish::publish_dialect::{Author, Lookup};
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};

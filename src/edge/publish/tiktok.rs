@@ -1,17 +1,17 @@
 //! TikTok: creator info, a `PULL_FROM_URL` video post, then its `publish_id` followed through
-//! the status fetch (`core::tiktok_publish` has the shapes and the rules).
+//! the status fetch (`core::publish::tiktok_publish` has the shapes and the rules).
 
 use super::calls::Answer;
 use super::Claim;
-use crate::core::catalogue::PublishSpec;
-use crate::core::grant_tokens::SecretText;
-use crate::core::media::{Media, MediaKind};
-use crate::core::publish_progress::{Next, Progress};
-use crate::core::tiktok_publish::{self as tt, PostStatus, TikTokError};
-use crate::edge::http_client::HttpError;
+use crate::core::grant::grant_tokens::SecretText;
+use crate::core::oauth::catalogue::PublishSpec;
+use crate::core::publish::media::{Media, MediaKind};
+use crate::core::publish::publish_progress::{Next, Progress};
+use crate::core::publish::tiktok_publish::{self as tt, PostStatus, TikTokError};
+use crate::edge::http::http_client::HttpError;
 use worker::Result;
 
-pub(super) async fn run(
+pub(crate) async fn run(
     claim: &Claim<'_>,
     publish: &PublishSpec,
     media: &[Media],

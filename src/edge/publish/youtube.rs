@@ -1,16 +1,16 @@
 //! YouTube: the quota reserved, a resumable upload session stored the moment it exists, the
 //! video streamed from the media URL to the session (never held in memory), an interrupted
 //! upload resumed from where YouTube says it stopped, then processing followed
-//! (`core::youtube_upload` has the protocol and the quota day).
+//! (`core::publish::youtube_upload` has the protocol and the quota day).
 
 use super::calls::{self, header};
 use super::Claim;
-use crate::core::catalogue::PublishSpec;
-use crate::core::grant_tokens::SecretText;
-use crate::core::media::{Media, MediaKind};
-use crate::core::publish_progress::{Next, Progress};
-use crate::core::youtube_upload::{self as yt, Processing, UploadAnswer};
-use crate::edge::http_client;
+use crate::core::grant::grant_tokens::SecretText;
+use crate::core::oauth::catalogue::PublishSpec;
+use crate::core::publish::media::{Media, MediaKind};
+use crate::core::publish::publish_progress::{Next, Progress};
+use crate::core::publish::youtube_upload::{self as yt, Processing, UploadAnswer};
+use crate::edge::http::http_client;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use worker::{
 
 const PROVIDER: &str = "youtube";
 
-pub(super) async fn run(
+pub(crate) async fn run(
     claim: &Claim<'_>,
     publish: &PublishSpec,
     media: &[Media],

@@ -1,0 +1,8 @@
+//! Requests and answers: the route table, API errors, query strings and bodies, origins, the small HTML pages.
+
+pub mod api_error;
+pub mod origin;
+pub mod pages;
+pub mod query;
+pub mod request_body;
+pub mod routes;

@@ -1,0 +1,456 @@
+//! Each platform's way of taking a text post: the request, where the new post's id is in the
+//! answer, and how a post is found again among the account's recent ones.
+//!
+//! - X: `POST /2/tweets` `{"text"}` answers `201 {"data": {"id", "text"}}`; the account's
+//!   recent posts are `GET /2/users/{id}/tweets` (`{"data": [{"id", "text", "created_at"}]}`).
+//! - LinkedIn: `POST /rest/posts` with the author's URN answers `201` with the post's URN in
+//!   the `x-restli-id` header and an empty body. Reading posts back needs `r_member_social`,
+//!   which LinkedIn grants to approved partners only, so an ambiguous answer stays unconfirmed.
+//! - Facebook: `POST /{page-id}/feed` `{"message"}` with the Page's token answers
+//!   `{"id": "{page-id}_{post-id}"}`; the Page's feed lists `{"data": [{"id", "message",
+//!   "created_time"}]}`.
+//!
+//! Images (`Attached`):
+//! - X: each image goes first to `POST /2/media/upload` as JSON `{"media": "<base64>",
+//!   "media_category": "tweet_image", "media_type"}` → `{"data": {"id", "media_key", "size",
+//!   "expires_after_secs"}}` (docs.x.com/x-api/media/upload-media); the post carries
+//!   `"media": {"media_ids": […]}`.
+//! - LinkedIn: `POST /rest/images?action=initializeUpload {"initializeUploadRequest": {"owner":
+//!   "<author urn>"}}` → `{"value": {"uploadUrlExpiresAt", "uploadUrl", "image":
+//!   "urn:li:image:…"}}`; the bytes are `PUT` to `uploadUrl`; the post carries `"content":
+//!   {"media": {"id": "urn:li:image:…"}}` (…/community-management/shares/images-api).
+//! - Facebook: `POST /{page-id}/photos {"url", "message"}` (Facebook fetches the image) →
+//!   `{"id": "<photo id>", "post_id": "{page-id}_{post-id}"}`.
+
+use crate::core::common::clock::Timestamp;
+use crate::core::oauth::catalogue::{PublishDialect, PublishSpec};
+use serde_json::{json, Value};
+
+/// A publish request, short of its `Authorization` header (the edge adds the token, and the
+/// provider's API headers such as `LinkedIn-Version`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRequest {
+    pub url: String,
+    pub body: String,
+}
+
+/// The account a target posts as: its kind (`profile`, `organization`, `page`) and id.
+pub struct Author<'a> {
+    pub kind: &'a str,
+    pub external_id: &'a str,
+}
+
+/// What a post carries besides its text.
+#[derive(Clone, Copy, Debug)]
+pub enum Attached<'a> {
+    Nothing,
+    /// Media uploaded to the platform first (X media ids, a LinkedIn image URN).
+    Uploaded(&'a [String]),
+    /// An image the platform fetches itself (Facebook photos).
+    Url(&'a str),
+}
+
+pub fn request(
+    spec: &PublishSpec,
+    author: &Author<'_>,
+    text: &str,
+    attached: Attached<'_>,
+) -> PublishRequest {
+    let mut url = spec.url.replace("{account}", author.external_id);
+    let mut body = match spec.dialect {
+        PublishDialect::X => json!({ "text": text }),
+        PublishDialect::Linkedin => json!({
+            "author": linkedin_urn(author),
+            "commentary": text,
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        }),
+        PublishDialect::Facebook => json!({ "message": text }),
+        // Their flows are multi-step (`edge::publish`); nothing calls this for them.
+        PublishDialect::Instagram | PublishDialect::Tiktok | PublishDialect::Youtube => {
+            json!({ "text": text })
+        }
+    };
+    match (spec.dialect, attached) {
+        (PublishDialect::X, Attached::Uploaded(ids)) if !ids.is_empty() => {
+            body["media"] = json!({ "media_ids": ids });
+        }
+        (PublishDialect::Linkedin, Attached::Uploaded([image, ..])) => {
+            body["content"] = json!({ "media": { "id": image } });
+        }
+        (PublishDialect::Facebook, Attached::Url(image)) => {
+            url = spec
+                .endpoint("photos")
+                .replace("{account}", author.external_id);
+            body["url"] = json!(image);
+        }
+        _ => {}
+    }
+    PublishRequest {
+        url,
+        body: body.to_string(),
+    }
+}
+
+/// X's media upload body for one image.
+pub fn x_media_upload_body(bytes: &[u8], content_type: &str) -> String {
+    use base64::Engine;
+    json!({
+        "media": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "media_category": "tweet_image",
+        "media_type": content_type,
+    })
+    .to_string()
+}
+
+/// The media id in X's upload answer.
+pub fn x_media_id(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()?
+        .pointer("/data/id")?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// LinkedIn's image upload request, owned by the post's author.
+pub fn linkedin_image_init_body(author: &Author<'_>) -> String {
+    json!({ "initializeUploadRequest": { "owner": linkedin_urn(author) } }).to_string()
+}
+
+/// Where to `PUT` the image, and its URN.
+pub fn linkedin_image_upload(body: &[u8]) -> Option<(String, String)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let url = v.pointer("/value/uploadUrl")?.as_str()?.to_owned();
+    let image = v.pointer("/value/image")?.as_str()?.to_owned();
+    Some((url, image))
+}
+
+fn linkedin_urn(author: &Author<'_>) -> String {
+    match author.kind {
+        "organization" => format!("urn:li:organization:{}", author.external_id),
+        _ => format!("urn:li:person:{}", author.external_id),
+    }
+}
+
+/// The new post's id in a 2xx answer (`restli_id`: LinkedIn's `x-restli-id` header).
+pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Option<String> {
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    match spec.dialect {
+        PublishDialect::Linkedin => restli_id
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        PublishDialect::X => text(
+            serde_json::from_slice::<Value>(body)
+                .ok()?
+                .pointer("/data/id")?,
+        ),
+        // A photo answers its own id and the feed post's `post_id`: the post is what counts.
+        PublishDialect::Facebook => {
+            let v = serde_json::from_slice::<Value>(body).ok()?;
+            text(v.get("post_id").or_else(|| v.get("id"))?)
+        }
+        PublishDialect::Instagram => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
+        PublishDialect::Tiktok | PublishDialect::Youtube => None,
+    }
+}
+
+/// Whether an answer says the token was refused: a 401 anywhere, and Meta's OAuthException
+/// 190 (which Graph sends with a 400).
+pub fn token_refused(spec: &PublishSpec, status: u16, body: &[u8]) -> bool {
+    status == 401
+        || (matches!(
+            spec.dialect,
+            PublishDialect::Facebook | PublishDialect::Instagram
+        ) && (400..500).contains(&status)
+            && serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.pointer("/error/code").and_then(Value::as_i64))
+                == Some(190))
+}
+
+/// Where the account's recent posts are read, if the platform lets an ordinary app do it.
+pub fn lookup_url(spec: &PublishSpec, author: &Author<'_>) -> Option<String> {
+    spec.lookup_url
+        .as_ref()
+        .map(|u| u.replace("{account}", author.external_id))
+}
+
+/// What the recent posts say about ours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A post with exactly this text, made since the attempt began: its id.
+    Found(String),
+    /// None among the recent posts. Not proof that nothing was made (a platform may show a
+    /// new post late, or rewrite its links), so this is not a licence to send again.
+    NotFound,
+    /// The answer could not be read.
+    Unreadable,
+}
+
+/// Looks for `text` among the recent posts in `body`, made at or after `since` (less a
+/// minute for clock skew). A post without a readable time does not count.
+pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lookup {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return Lookup::Unreadable;
+    };
+    let (text_field, time_field) = match spec.dialect {
+        PublishDialect::X => ("text", "created_at"),
+        PublishDialect::Facebook => ("message", "created_time"),
+        PublishDialect::Instagram => ("caption", "timestamp"),
+        PublishDialect::Linkedin | PublishDialect::Tiktok | PublishDialect::Youtube => {
+            return Lookup::Unreadable
+        }
+    };
+    let posts = match answer.get("data") {
+        Some(Value::Array(posts)) => posts.as_slice(),
+        // X leaves `data` out when the account has no posts.
+        None if answer.get("meta").is_some() => &[],
+        _ => return Lookup::Unreadable,
+    };
+    let earliest = since.plus_millis(-60_000);
+    posts
+        .iter()
+        .find(|p| {
+            p.get(text_field)
+                .and_then(Value::as_str)
+                .is_some_and(|t| same_text(t, text))
+                && p.get(time_field)
+                    .and_then(Value::as_str)
+                    .and_then(Timestamp::parse_rfc3339)
+                    .is_some_and(|at| at >= earliest)
+        })
+        .and_then(|p| p.get("id").and_then(Value::as_str))
+        .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
+}
+
+/// Whether a post's text on the platform is ours: equal once links are set aside (X rewrites
+/// every link to `t.co`) and surrounding blanks trimmed.
+fn same_text(found: &str, ours: &str) -> bool {
+    fn without_links(text: &str) -> String {
+        text.split_whitespace()
+            .map(|word| {
+                if word.starts_with("http://") || word.starts_with("https://") {
+                    "<link>"
+                } else {
+                    word
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    found.trim() == ours.trim() || without_links(found) == without_links(ours)
+}
+
+/// Whether `text` fits the platform, or the message saying by how much it does not.
+pub fn fits(spec: &PublishSpec, display_name: &str, text: &str) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > spec.max_chars {
+        return Err(format!(
+            "{display_name} takes at most {} characters; this text has {chars}.",
+            spec.max_chars
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::oauth::catalogue::Catalogue;
+
+    fn spec(name: &str) -> PublishSpec {
+        Catalogue::builtin()
+            .get(name)
+            .unwrap()
+            .publish
+            .clone()
+            .unwrap()
+    }
+
+    const PROFILE: Author<'static> = Author {
+        kind: "profile",
+        external_id: "42",
+    };
+
+    #[test]
+    fn each_platform_gets_its_own_request() {
+        let x = request(&spec("x"), &PROFILE, "hi", Attached::Nothing);
+        assert_eq!(x.url, "https://api.x.com/2/tweets");
+        assert_eq!(x.body, r#"{"text":"hi"}"#);
+        let org = Author {
+            kind: "organization",
+            external_id: "7",
+        };
+        let li: Value =
+            serde_json::from_str(&request(&spec("linkedin"), &org, "hi", Attached::Nothing).body)
+                .unwrap();
+        assert_eq!(li["author"], "urn:li:organization:7");
+        assert_eq!(li["commentary"], "hi");
+        assert_eq!(li["lifecycleState"], "PUBLISHED");
+        let li: Value = serde_json::from_str(
+            &request(&spec("linkedin"), &PROFILE, "hi", Attached::Nothing).body,
+        )
+        .unwrap();
+        assert_eq!(li["author"], "urn:li:person:42");
+        let page = Author {
+            kind: "page",
+            external_id: "1001",
+        };
+        let fb = request(&spec("facebook"), &page, "hi", Attached::Nothing);
+        assert_eq!(fb.url, "https://graph.facebook.com/v25.0/1001/feed");
+        assert_eq!(fb.body, r#"{"message":"hi"}"#);
+    }
+
+    #[test]
+    fn images_travel_the_way_each_platform_takes_them() {
+        let ids = vec!["1880028106020515840".to_owned()];
+        let x: Value = serde_json::from_str(
+            &request(&spec("x"), &PROFILE, "hi", Attached::Uploaded(&ids)).body,
+        )
+        .unwrap();
+        assert_eq!(x["media"]["media_ids"][0], "1880028106020515840");
+        let upload: Value =
+            serde_json::from_str(&x_media_upload_body(b"\x89PNG", "image/png")).unwrap();
+        assert_eq!(upload["media"], "iVBORw==");
+        assert_eq!(upload["media_category"], "tweet_image");
+        assert_eq!(
+            x_media_id(
+                br#"{"data":{"id":"1880028106020515840","media_key":"3_1880028106020515840"}}"#
+            ),
+            Some("1880028106020515840".into())
+        );
+        let urn = vec!["urn:li:image:C4E10AQFoyyAjHPMQuQ".to_owned()];
+        let li: Value = serde_json::from_str(
+            &request(&spec("linkedin"), &PROFILE, "hi", Attached::Uploaded(&urn)).body,
+        )
+        .unwrap();
+        assert_eq!(
+            li["content"]["media"]["id"],
+            "urn:li:image:C4E10AQFoyyAjHPMQuQ"
+        );
+        let init: Value = serde_json::from_str(&linkedin_image_init_body(&PROFILE)).unwrap();
+        assert_eq!(init["initializeUploadRequest"]["owner"], "urn:li:person:42");
+        assert_eq!(
+            linkedin_image_upload(br#"{"value":{"uploadUrlExpiresAt":1650567510704,"uploadUrl":"https://www.linkedin.com/dms-uploads/up","image":"urn:li:image:C4E"}}"#),
+            Some(("https://www.linkedin.com/dms-uploads/up".into(), "urn:li:image:C4E".into()))
+        );
+        let page = Author {
+            kind: "page",
+            external_id: "1001",
+        };
+        let fb = request(
+            &spec("facebook"),
+            &page,
+            "hi",
+            Attached::Url("https://cdn.example.com/a.jpg"),
+        );
+        assert_eq!(fb.url, "https://graph.facebook.com/v25.0/1001/photos");
+        let body: Value = serde_json::from_str(&fb.body).unwrap();
+        assert_eq!(
+            (body["url"].as_str(), body["message"].as_str()),
+            (Some("https://cdn.example.com/a.jpg"), Some("hi"))
+        );
+        assert_eq!(
+            post_id(
+                &spec("facebook"),
+                None,
+                br#"{"id":"77","post_id":"1001_555"}"#
+            ),
+            Some("1001_555".into())
+        );
+    }
+
+    #[test]
+    fn the_new_posts_id_is_read_where_each_platform_puts_it() {
+        assert_eq!(
+            post_id(
+                &spec("x"),
+                None,
+                br#"{"data":{"id":"1445880548472328192","text":"hi"}}"#
+            ),
+            Some("1445880548472328192".into())
+        );
+        assert_eq!(post_id(&spec("x"), None, b"{}"), None);
+        assert_eq!(
+            post_id(
+                &spec("linkedin"),
+                Some("urn:li:share:6844785523593134080"),
+                b""
+            ),
+            Some("urn:li:share:6844785523593134080".into())
+        );
+        assert_eq!(post_id(&spec("linkedin"), None, b""), None);
+        assert_eq!(
+            post_id(&spec("facebook"), None, br#"{"id":"1001_555"}"#),
+            Some("1001_555".into())
+        );
+        assert_eq!(post_id(&spec("facebook"), None, b"<html>"), None);
+    }
+
+    #[test]
+    fn a_lookup_finds_only_this_text_made_since_the_attempt() {
+        let since = Timestamp::parse_rfc3339("2026-11-22T10:00:00Z").unwrap();
+        let x = br#"{"data":[
+            {"id":"1","text":"hi","created_at":"2026-11-20T10:00:00.000Z"},
+            {"id":"2","text":"hi","created_at":"2026-11-22T10:00:05.000Z"}]}"#;
+        assert_eq!(find(&spec("x"), x, "hi", since), Lookup::Found("2".into()));
+        assert_eq!(find(&spec("x"), x, "hello", since), Lookup::NotFound);
+        let linked = br#"{"data":[{"id":"3","text":"see https://t.co/abc","created_at":"2026-11-22T10:00:05.000Z"}]}"#;
+        assert_eq!(
+            find(
+                &spec("x"),
+                linked,
+                "see https://example.com/a-long-path",
+                since
+            ),
+            Lookup::Found("3".into()),
+            "X rewrites links to t.co"
+        );
+        assert_eq!(
+            find(&spec("x"), br#"{"meta":{"result_count":0}}"#, "hi", since),
+            Lookup::NotFound
+        );
+        assert_eq!(find(&spec("x"), b"oops", "hi", since), Lookup::Unreadable);
+        let fb = br#"{"data":[{"id":"1001_9","message":"hi","created_time":"2026-11-22T10:00:01+0000"}]}"#;
+        assert_eq!(
+            find(&spec("facebook"), fb, "hi", since),
+            Lookup::Found("1001_9".into())
+        );
+        assert!(lookup_url(&spec("linkedin"), &PROFILE).is_none());
+        assert_eq!(
+            lookup_url(&spec("x"), &PROFILE).unwrap(),
+            "https://api.x.com/2/users/42/tweets?max_results=20&tweet.fields=created_at"
+        );
+    }
+
+    #[test]
+    fn a_refused_token_is_a_401_or_metas_190() {
+        let meta = br#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}"#;
+        assert!(token_refused(&spec("facebook"), 400, meta));
+        assert!(!token_refused(
+            &spec("facebook"),
+            400,
+            br#"{"error":{"code":100}}"#
+        ));
+        assert!(
+            !token_refused(&spec("x"), 400, meta),
+            "190 is Meta's code only"
+        );
+        assert!(token_refused(&spec("linkedin"), 401, b""));
+    }
+
+    #[test]
+    fn text_too_long_for_a_platform_is_named() {
+        assert!(fits(&spec("x"), "X", &"a".repeat(280)).is_ok());
+        let err = fits(&spec("x"), "X", &"a".repeat(281)).unwrap_err();
+        assert_eq!(err, "X takes at most 280 characters; this text has 281.");
+    }
+}

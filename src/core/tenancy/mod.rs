@@ -1,0 +1,7 @@
+//! Tenants: API keys, who is calling, rate limits, erasure, retention.
+
+pub mod api_keys;
+pub mod auth;
+pub mod erasure;
+pub mod rate_limit;
+pub mod retention;

@@ -1,0 +1,68 @@
+//! The one clock every handler uses.
+//!
+//! Release builds read real time. Test builds add the offset stored in D1 (`test_clock`), so a
+//! test can shift every handler's clock at once (see `PUT /__test/clock`).
+
+use crate::core::common::clock::Timestamp;
+use worker::{Env, Result};
+
+/// Real time from the JS clock (`SystemTime::now()` panics on wasm32).
+pub fn real_now() -> Timestamp {
+    Timestamp::from_millis(worker::Date::now().as_millis() as i64)
+}
+
+/// The time handlers act on.
+#[cfg(not(feature = "test-powers"))]
+pub async fn now(_env: &Env) -> Result<Timestamp> {
+    Ok(real_now())
+}
+
+/// The time handlers act on: the moment the test clock is stopped at, or real time shifted
+/// by its offset.
+#[cfg(feature = "test-powers")]
+pub async fn now(env: &Env) -> Result<Timestamp> {
+    let (offset, frozen_at) = test_clock(env).await?;
+    Ok(frozen_at.unwrap_or_else(|| offset.apply(real_now())))
+}
+
+/// The test clock as stored: its offset, and the moment it is stopped at, if it is.
+#[cfg(feature = "test-powers")]
+pub async fn test_clock(
+    env: &Env,
+) -> Result<(crate::core::common::clock::ClockOffset, Option<Timestamp>)> {
+    use crate::core::common::clock::ClockOffset;
+    #[derive(serde::Deserialize)]
+    struct Row {
+        offset_ms: f64,
+        frozen_at: Option<f64>,
+    }
+    let stored: Option<Row> = crate::store::Db::first(
+        &crate::edge::common::bindings::db(env)?,
+        crate::store::operations::test_clock(),
+    )
+    .await?;
+    let (millis, frozen_at) = stored.map_or((0, None), |r| {
+        (
+            r.offset_ms as i64,
+            r.frozen_at.map(|f| Timestamp::from_millis(f as i64)),
+        )
+    });
+    let offset =
+        ClockOffset::from_millis(millis).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok((offset, frozen_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::real_now;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn real_time_comes_from_the_js_clock() {
+        let first = real_now();
+        let second = real_now();
+        // 2025-01-01T00:00:00Z: the JS clock is wired up (a zero or a panic means it is not).
+        assert!(first.as_millis() > 1_735_689_600_000, "{first}");
+        assert!(second >= first);
+    }
+}

@@ -1,0 +1,108 @@
+//! The grant's Durable Object: one per grant, and the grant's only writer.
+//!
+//! Every write to a grant (refreshes, the connect and reconnect callbacks, disconnect) goes
+//! through its object, so refreshes never race, even when refresh tokens rotate. The object is
+//! addressed by name (`id_from_name(grant_id)`) and takes the commands of `protocol`, through
+//! its client: `grants` (store a consent, read the access token, reseal under the active data
+//! key), `grant_visit` (the sweep's visit, a manual refresh), `disconnect`, the platform's end;
+//! test builds add the kill-mid-call spike's probe. Every operation takes its turn through `turns`, so
+//! one write at a time happens to the grant, even across awaits.
+
+// What runs inside the object, and the writes only it may make.
+pub(crate) mod disconnect;
+pub(crate) mod grant_visit;
+pub(crate) mod grants;
+pub(crate) mod protocol;
+pub(crate) mod refresh;
+#[cfg(feature = "test-powers")]
+pub(crate) mod spike;
+#[cfg(feature = "test-powers")]
+pub(crate) mod test_writes;
+#[path = "../../store/grant_writes.rs"]
+mod writes;
+
+use crate::edge::http::respond;
+use protocol::Command;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+#[durable_object]
+pub struct GrantObject {
+    state: State,
+    env: Env,
+    /// Callers take turns through this, so one refresh serves them all and no two writes to
+    /// the grant interleave.
+    turns: futures_util::lock::Mutex<()>,
+    /// The grant and its opened tokens between calls; every write forgets it.
+    memory: crate::edge::grant::grant_object::grants::Memory,
+}
+
+impl DurableObject for GrantObject {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            turns: futures_util::lock::Mutex::new(()),
+            memory: crate::edge::grant::grant_object::grants::Memory::default(),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        #[cfg(feature = "bench")]
+        if req.path() == crate::edge::bench::OBJECT_PATH {
+            return crate::edge::bench::read_in_object(&self.state).await;
+        }
+        let command: Command = match respond::read_own_json(&mut req).await {
+            Ok(command) => command,
+            Err(refused) => return respond::error(&refused),
+        };
+        let (env, state, turns, memory) = (&self.env, &self.state, &self.turns, &self.memory);
+        match command {
+            Command::Store(input) => respond::answer(
+                grants::store_in_object(env, turns, memory, input).await,
+                "grant.store_failed",
+            ),
+            Command::Disconnect(ask) => respond::answer(
+                disconnect::disconnect_in_object(env, turns, memory, ask).await,
+                "grant.disconnect_failed",
+            ),
+            Command::Erase(ask) => respond::answer(
+                disconnect::erase_in_object(env, turns, memory, ask).await,
+                "grant.erase_failed",
+            ),
+            Command::CheckBy(ask) => respond::answer(
+                grants::check_by_in_object(env, turns, memory, ask).await,
+                "grant.check_by_failed",
+            ),
+            Command::Visit(ask) => respond::answer(
+                grant_visit::visit_in_object(env, state, turns, memory, ask).await,
+                "grant.visit_failed",
+            ),
+            Command::PlatformEnded(ask) => respond::answer(
+                crate::edge::oauth::meta_callbacks::ended_in_object(env, turns, memory, ask).await,
+                "grant.platform_ended_failed",
+            ),
+            Command::AccessToken(ask) => respond::answer(
+                grants::access_token_in_object(env, state, turns, memory, ask).await,
+                "grant.token_read_failed",
+            ),
+            Command::Reseal(ask) => respond::answer(
+                grants::reseal_in_object(env, turns, memory, ask).await,
+                "grant.reseal_failed",
+            ),
+            #[cfg(feature = "test-powers")]
+            Command::TestWrite(ask) => respond::answer(
+                test_writes::write_in_object(env, turns, memory, ask).await,
+                "grant.test_write_failed",
+            ),
+            #[cfg(feature = "test-powers")]
+            Command::SpikeRefresh(probe) => respond::answer(
+                spike::refresh_in_object(state, env, probe).await,
+                "spike.refresh_failed",
+            ),
+            #[cfg(feature = "test-powers")]
+            Command::SpikeState => {
+                respond::answer(spike::object_state(state).await, "spike.state_failed")
+            }
+        }
+    }
+}

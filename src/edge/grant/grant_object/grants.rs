@@ -1,0 +1,1006 @@
+//! A grant's writes and token reads, carried out inside the grant's Durable Object, which is
+//! the grant's only writer (`GrantObject` routes `/store` and `/access-token` here).
+//!
+//! Storing seals the tokens with AES-256-GCM, bound to tenant, grant, key id and the new
+//! version, and writes the grant and its connection in one D1 batch: a compare-and-swap on the
+//! version for an existing grant, and a connection upsert guarded by `WHERE EXISTS` on the new
+//! version, since a batch does not stop when an UPDATE matches nothing.
+//!
+//! Token reads refresh first when the token is about to expire (`refresh`). Between calls the
+//! object remembers its grant and the opened tokens ([`Memory`]): nothing else writes the
+//! grant, so what it last read or wrote stays true until it writes again, and every write
+//! forgets it. A fresh token is then served without D1 or decryption.
+
+use super::protocol::GrantObjectClient;
+use super::writes;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::common::log::LogLine;
+use crate::core::crypto::{Binding, Sealed};
+use crate::core::grant::grant_events;
+use crate::core::grant::grant_expiry::{grant_expires_at, Lifetimes};
+use crate::core::grant::grant_health::{GrantState, RefreshState, Status, StoredLedger};
+use crate::core::grant::grant_tokens::{
+    access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
+};
+use crate::core::grant::refresh_failure::DeadReason;
+use crate::core::grant::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
+use crate::core::grant::scheduled_check::CheckSlot;
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::links::reconnect_links::{self, LinkError};
+use crate::core::oauth::catalogue::{Catalogue, GraphDialect, ProviderSpec, RefreshPolicy};
+use crate::edge::common::bindings;
+use crate::edge::common::clock;
+use crate::edge::common::logging;
+use crate::edge::grant::grant_object::refresh::{self, Change, Outcome};
+use crate::edge::http::respond::{self, Handled};
+use crate::edge::oauth::platform::{self, IdentityFailure};
+use crate::edge::webhooks::events::{self, Written};
+use crate::store::{self, Db};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{Env, Response};
+
+/// Everything a consent produced, sent to the grant's object to be stored.
+#[derive(Serialize, Deserialize)]
+pub struct StoreGrant {
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub client_id: String,
+    pub end_user_ref: String,
+    pub scopes: Option<String>,
+    pub tokens: TokenSet,
+    /// When the platform answered, and the lifetimes it gave: the access token's expiry and
+    /// the ledger's date are computed from these once the refresh token to keep is known.
+    pub issued_at: Timestamp,
+    pub lifetimes: Lifetimes,
+    /// The consenting account first, then the accounts it manages (LinkedIn pages).
+    pub connections: Vec<NewConnection>,
+    /// Set when a reconnect link started the consent: the grant must still be at the link's
+    /// epoch and the nonce unused; the nonce is consumed by this store.
+    #[serde(default)]
+    pub reconnect: Option<ReconnectCheck>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReconnectCheck {
+    pub epoch: i64,
+    pub nonce: String,
+}
+
+/// What the object did with a consent.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StoreOutcome {
+    Stored(Stored),
+    /// Reconnect refused: the grant moved on since the link was made.
+    LinkStale,
+    /// Reconnect refused: the link's nonce was consumed already.
+    LinkUsed,
+    /// Reconnect refused: the consent is for another account.
+    WrongAccount,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct NewConnection {
+    pub kind: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
+}
+
+/// What storing produced.
+#[derive(Serialize, Deserialize)]
+pub struct Stored {
+    pub grant_id: GrantId,
+    /// The consenting account's connection.
+    pub connection_id: String,
+    /// Every connection the consent stored, that one first.
+    pub connection_ids: Vec<String>,
+    pub version: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TokenAsk {
+    grant_id: GrantId,
+    tenant_id: TenantId,
+    /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
+    min_valid_seconds: u32,
+    /// Check the token with the platform first.
+    #[serde(default)]
+    validate: bool,
+    /// The connection's account at the platform: where it has a token of its own (a Facebook
+    /// Page), that token is served.
+    #[serde(default)]
+    account: Option<String>,
+    /// The connection asked for: the object serves it only while it is live and may act.
+    #[serde(default)]
+    connection_id: Option<String>,
+}
+
+/// Stores a consent's grant through the grant's object.
+pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
+    let grant_id = input.grant_id.clone();
+    let mut answer = GrantObjectClient::new(env, &grant_id).store(input).await?;
+    if answer.status_code() != 200 {
+        // The object's error bodies never carry tokens.
+        let body = answer.text().await.unwrap_or_default();
+        return Err(worker::Error::RustError(format!(
+            "grant object refused the store ({}): {body}",
+            answer.status_code()
+        ))
+        .into());
+    }
+    Ok(answer.json().await?)
+}
+
+/// The grant's access token, as the object answers it: `{"access_token", "expires_at"}` or a
+/// JSON error (`token_expired`, `not_found`, `connection_dead`, `internal_error`). With a
+/// `connection_id`, the object serves it only while that connection is live and may act.
+pub async fn access_token(
+    env: &Env,
+    grant_id: &GrantId,
+    tenant_id: &TenantId,
+    connection_id: Option<&str>,
+    account: &str,
+    request: TokenRequest,
+) -> Handled<Response> {
+    let ask = TokenAsk {
+        grant_id: grant_id.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        min_valid_seconds: request.min_valid_seconds,
+        validate: request.validate,
+        account: Some(account.to_owned()),
+        connection_id: connection_id.map(str::to_owned),
+    };
+    Ok(GrantObjectClient::new(env, grant_id)
+        .access_token(ask)
+        .await?)
+}
+
+/// The pre-flight: check the grant by `by` (ms) at the latest.
+#[derive(Serialize, Deserialize)]
+pub struct CheckByAsk {
+    pub grant_id: GrantId,
+    pub by: i64,
+}
+
+/// Inside the object: the grant's next check comes forward to `by` (unless it is earlier or
+/// the grant is dead), and the pre-flight marks this satisfies are cleared, in one batch.
+pub async fn check_by_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    ask: CheckByAsk,
+) -> Handled {
+    let _turn = turns.lock().await;
+    memory.forget();
+    let db = bindings::db(env)?;
+    let by = Timestamp::from_millis(ask.by);
+    let results = Db::batch(
+        &db,
+        vec![
+            writes::check_by(&ask.grant_id, by),
+            store::targets::preflight_done(&ask.grant_id, by),
+        ],
+    )
+    .await?;
+    let moved = results.first().is_some_and(|r| r.changes == 1);
+    Ok(respond::json(200, &json!({ "check_moved": moved }))?)
+}
+
+/// What the re-encryption sweep asks a grant's object.
+#[derive(Serialize, Deserialize)]
+pub struct ResealAsk {
+    grant_id: GrantId,
+}
+
+/// Seals the grant's tokens again under the active data key, through its object (the grant's
+/// only writer): `true` when it did, `false` when there was nothing to do.
+pub async fn reseal(env: &Env, grant_id: &GrantId) -> worker::Result<bool> {
+    let ask = ResealAsk {
+        grant_id: grant_id.to_owned(),
+    };
+    let mut answer = GrantObjectClient::new(env, grant_id).reseal(ask).await?;
+    let body: serde_json::Value = answer.json().await?;
+    if answer.status_code() != 200 {
+        // The object's error bodies never carry tokens.
+        return Err(worker::Error::RustError(format!(
+            "grant object refused the reseal ({}): {body}",
+            answer.status_code()
+        )));
+    }
+    Ok(body["resealed"] == true)
+}
+
+/// Inside the object: the same tokens at the same version, sealed under the active key. The
+/// write is conditional on the row being as read, so a refresh that wrote meanwhile (sealing
+/// under the active key itself) wins.
+pub async fn reseal_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    ask: ResealAsk,
+) -> Handled {
+    let _turn = turns.lock().await;
+    memory.forget();
+    let db = bindings::db(env)?;
+    let nothing = || respond::json(200, &json!({ "resealed": false }));
+    let Some(grant) = current(&db, &ask.grant_id).await? else {
+        return Ok(nothing()?);
+    };
+    let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
+        return Ok(nothing()?);
+    };
+    let sealed = Sealed::new(key_id, blob.clone());
+    let resealed = bindings::keyring(env)?
+        .reseal(&sealed, binding(&grant.tenant_id, &grant.id, grant.version))
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("The grant's tokens could not be resealed: {e}."),
+            )
+        })?;
+    let Some(new) = resealed else {
+        return Ok(nothing()?);
+    };
+    let written = db
+        .run(writes::reseal(
+            &grant.id,
+            grant.version,
+            (key_id, blob),
+            (new.key_id.as_str(), &new.blob),
+        ))
+        .await?;
+    Ok(respond::json(
+        200,
+        &json!({ "resealed": written.changes == 1 }),
+    )?)
+}
+
+/// What the grant's object remembers between calls: the row, its opened tokens and its live
+/// connections.
+pub struct Remembered {
+    grant: CurrentGrant,
+    /// `None` for a dead grant: nothing is served from it, so its tokens stay sealed.
+    tokens: Option<TokenSet>,
+    /// The grant's connections that are not disconnected. Every write to them goes through
+    /// this object (disconnect, a consent, a role change found by a validation), and every
+    /// write forgets the memory, so this stays true between writes.
+    connections: Vec<LiveConnection>,
+}
+
+/// A connection of the grant that is not disconnected, and whether it may still act.
+#[derive(Deserialize)]
+struct LiveConnection {
+    id: String,
+    access: String,
+    access_reason: Option<String>,
+}
+
+impl Remembered {
+    /// Refuses connection `id` unless it is live and may act: `not_found` for one that is not
+    /// (or no longer) the grant's, `connection_dead` for a page whose role was lost (the grant
+    /// works, but not for this account).
+    fn check_connection(&self, id: &str) -> std::result::Result<(), ApiError> {
+        match self.connections.iter().find(|c| c.id == id) {
+            None => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("No connection {id}."),
+            )),
+            Some(c) if c.access == "lost" => Err(ApiError::new(
+                ErrorCode::ConnectionDead,
+                c.access_reason.clone().unwrap_or_else(|| {
+                    "The account no longer has a role on this page. Reconnect it.".to_owned()
+                }),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// The object's memory of its grant. Safe because the object is the grant's only writer:
+/// every write path forgets it first, so a read after a write loads the grant again. (Test
+/// powers that write D1 directly ask the object to forget too.)
+///
+/// It also counts the refreshes this instance attempted, so a reader that waited for its turn
+/// can tell that a refresh happened meanwhile and use that refresh's outcome instead of
+/// refreshing again.
+#[derive(Default)]
+pub struct Memory {
+    remembered: std::cell::RefCell<Option<std::rc::Rc<Remembered>>>,
+    refreshes: std::cell::Cell<u64>,
+}
+
+impl Memory {
+    pub fn forget(&self) {
+        self.remembered.borrow_mut().take();
+    }
+
+    fn take(&self) -> Option<std::rc::Rc<Remembered>> {
+        self.remembered.borrow_mut().take()
+    }
+
+    fn keep(&self, remembered: std::rc::Rc<Remembered>) {
+        *self.remembered.borrow_mut() = Some(remembered);
+    }
+
+    /// Refreshes attempted so far by this instance.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.get()
+    }
+
+    /// Counts a refresh attempt, whatever its outcome.
+    pub fn note_refresh(&self) {
+        self.refreshes.set(self.refreshes.get() + 1);
+    }
+}
+
+/// A grant as stored.
+pub(in crate::edge) type CurrentGrant = crate::store::grants::Grant;
+
+impl CurrentGrant {
+    fn stored(&self) -> StoredLedger<'_> {
+        StoredLedger {
+            state: &self.state,
+            state_reason: self.state_reason.as_deref(),
+            refresh_state: &self.refresh_state,
+            grant_expires_at: self.grant_expires_at,
+            failure_streak: self.failure_streak as u32,
+            next_check_at: self.next_check_at,
+        }
+    }
+
+    /// The grant's standing as last written (what its events already told).
+    pub fn written_status(&self, now: Timestamp) -> Status {
+        Status::as_written(&self.stored(), now)
+    }
+
+    /// What the schedule is computed from, with `access_expires_at`, `last_refresh_at` and
+    /// the ledger's date as they will be after the write at hand. `refreshable`: the grant
+    /// holds a refresh token.
+    pub fn times(
+        &self,
+        access_expires_at: Option<Timestamp>,
+        last_refresh_at: Timestamp,
+        refreshable: bool,
+    ) -> GrantTimes {
+        GrantTimes {
+            access_expires_at,
+            grant_expires_at: self.grant_expires_at,
+            last_refresh_at,
+            last_validated_at: self.last_validated_at,
+            retry_at: None,
+            dead: false,
+            refreshable,
+            next_post_at: self.next_post_at,
+            check_slot: CheckSlot::of_seq(self.check_seq as u64),
+        }
+    }
+
+    /// The last successful refresh, or the connect.
+    pub fn refreshed_at(&self) -> Timestamp {
+        self.last_refresh_at.unwrap_or(self.created_at)
+    }
+
+    pub fn access_expires(&self) -> Option<Timestamp> {
+        self.access_expires_at
+    }
+}
+
+pub(in crate::edge) async fn current(
+    db: &worker::D1Database,
+    grant_id: &GrantId,
+) -> Result<Option<CurrentGrant>, crate::store::StoreError> {
+    crate::store::grants::current(db, grant_id).await
+}
+
+pub(in crate::edge) fn binding<'a>(
+    tenant_id: &'a TenantId,
+    grant_id: &'a GrantId,
+    version: i64,
+) -> Binding<'a> {
+    Binding {
+        purpose: SEAL_PURPOSE,
+        tenant_id,
+        row_id: grant_id,
+        version,
+    }
+}
+
+/// Inside the object: seal and write the grant and its connection.
+// Exception to the 80-line limit: storing a consent: its decisions (tenant check, token keeping, policy, version) move to a core planner next (issue 29).
+#[allow(clippy::too_many_lines)]
+pub async fn store_in_object(
+    env: &Env,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    mut input: StoreGrant,
+) -> Handled {
+    let _turn = turns.lock().await;
+    memory.forget();
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let keyring = bindings::keyring(env)?;
+    let existing = current(&db, &input.grant_id).await?;
+    if let Some(check) = &input.reconnect {
+        let refusal = reconnect_refusal(&db, existing.as_ref(), &input, check).await?;
+        if let Some(refusal) = refusal {
+            return Ok(respond::json(200, &refusal)?);
+        }
+    }
+    if let Some(found) = &existing {
+        if found.tenant_id != input.tenant_id {
+            return Err(
+                ApiError::new(ErrorCode::Conflict, "The grant belongs to another tenant.").into(),
+            );
+        }
+        // Never overwrite a stored refresh token with nothing: a new consent may not return one.
+        if input.tokens.refresh_token.is_none() {
+            if let (Some(blob), Some(key_id)) = (&found.token_ciphertext, &found.key_id) {
+                let old = keyring
+                    .open(
+                        &Sealed::new(key_id, blob.clone()),
+                        binding(&found.tenant_id, &input.grant_id, found.version),
+                    )
+                    .ok()
+                    .and_then(|bytes| TokenSet::from_bytes(&bytes).ok());
+                input.tokens.refresh_token = old.and_then(|t| t.refresh_token);
+            }
+        }
+    }
+    let catalogue = bindings::catalogue(env)?;
+    let spec = catalogue.get(&input.provider).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!("The provider {:?} is not in the catalogue.", input.provider),
+        )
+    })?;
+    // The scheduled check's slot: the row's sequence number, which a new row takes next (a
+    // concurrent insert may take it first; then only this first check is off its slot).
+    let check_seq = match &existing {
+        Some(found) => found.check_seq as u64,
+        None => crate::store::grants::next_row_seq(&db).await? as u64,
+    };
+    let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
+    let refreshable = can_refresh(&spec.tokens, &input.tokens, access_expires_at, now);
+    // A consent starts the grant's life afresh: no earlier date carries over.
+    let grant_expires_at = grant_expires_at(
+        &spec.tokens,
+        input.lifetimes,
+        input.tokens.refresh_token.is_some(),
+        None,
+        input.issued_at,
+    );
+    let policy = if refreshable {
+        spec.refresh.policy
+    } else {
+        RefreshPolicy::Validate
+    };
+    let old_version = existing.as_ref().map(|g| g.version);
+    let version = old_version.map_or(1, |v| v + 1);
+    let sealed = keyring.seal(
+        binding(&input.tenant_id, &input.grant_id, version),
+        &input.tokens.to_bytes(),
+    )?;
+
+    // The sweep's first look at the grant, from its policy and the consent's expiries.
+    let times = GrantTimes {
+        access_expires_at,
+        grant_expires_at,
+        last_refresh_at: now,
+        last_validated_at: None,
+        retry_at: None,
+        dead: false,
+        refreshable,
+        next_post_at: existing.as_ref().and_then(|g| g.next_post_at),
+        check_slot: CheckSlot::of_seq(check_seq),
+    };
+    let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
+    let grant_write = match old_version {
+        None => writes::insert(&writes::NewGrant {
+            id: &input.grant_id,
+            tenant_id: &input.tenant_id,
+            provider: &input.provider,
+            provider_account_id: &input.provider_account_id,
+            client_id: &input.client_id,
+            end_user_ref: &input.end_user_ref,
+            scopes: input.scopes.as_deref(),
+            token_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            version,
+            access_expires_at,
+            grant_expires_at,
+            refresh_policy: policy.as_str(),
+            next_check_at: next_check,
+            now,
+        }),
+        Some(old) => writes::restore(&writes::Restored {
+            id: &input.grant_id,
+            version: old,
+            token_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            scopes: input.scopes.as_deref(),
+            access_expires_at,
+            grant_expires_at,
+            next_check_at: next_check,
+            now,
+        }),
+    };
+    let mut batch = vec![grant_write];
+    for connection in &input.connections {
+        let id = crate::core::common::ids::ConnectionId::mint()?;
+        batch.push(store::connections::upsert(
+            &store::connections::NewConnection {
+                id: &id,
+                grant_id: &input.grant_id,
+                tenant_id: &input.tenant_id,
+                end_user_ref: &input.end_user_ref,
+                kind: &connection.kind,
+                external_id: &connection.external_id,
+                display_name: connection.display_name.as_deref(),
+                username: connection.username.as_deref(),
+                grant_version: version,
+                now,
+            },
+        ));
+    }
+    if let Some(check) = &input.reconnect {
+        batch.push(store::connections::spend_nonce(
+            &check.nonce,
+            &input.grant_id,
+            version,
+            now,
+        ));
+    }
+    // Restoring an existing grant: every live connection hears of it.
+    let restored = existing.is_some();
+    let after = Status {
+        grant: GrantState::at(grant_expires_at, None, bindings::warnings(env), now),
+        refresh: RefreshState::Ok,
+    };
+    let event = existing
+        .as_ref()
+        .map(|found| grant_events::reconnected(found.written_status(now), after, version));
+    let mut recorded = events::Recorded::default();
+    if let Some(event) = &event {
+        // The guard checks what the UPDATE above writes: alive, refreshing ok.
+        let written = Written {
+            grant_id: &input.grant_id,
+            version,
+            state: GrantState::Alive.as_str(),
+            refresh_state: RefreshState::Ok.as_str(),
+        };
+        recorded.push(&mut batch, &written, event, None, now);
+    }
+    let results = Db::batch(&db, batch).await?;
+    recorded.log(&results, &input.grant_id, now);
+    if results.first().map(|r| r.changes) != Some(1) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "The grant changed while it was being stored; nothing was written.",
+        )
+        .into());
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+        kind: String,
+        external_id: String,
+    }
+    let rows: Vec<Id> = db
+        .all(store::connections::of_grant(&input.grant_id))
+        .await?;
+    let connection_ids = input
+        .connections
+        .iter()
+        .map(|c| {
+            rows.iter()
+                .find(|r| r.kind == c.kind && r.external_id == c.external_id)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| {
+                    worker::Error::RustError("a connection row is missing after the write".into())
+                })
+        })
+        .collect::<worker::Result<Vec<String>>>()?;
+    let connection_id = connection_ids.first().cloned().ok_or_else(|| {
+        worker::Error::RustError("a consent must store at least one connection".into())
+    })?;
+    if restored {
+        crate::edge::webhooks::outbox::hand_off(env, &db, &input.grant_id, now).await;
+    }
+    // Posts parked while the grant was dead go out again (or fail as stale).
+    if existing.is_some() {
+        crate::edge::publish::resume_parked(env, &db, &input.grant_id, now).await;
+    }
+    Ok(respond::json(
+        200,
+        &StoreOutcome::Stored(Stored {
+            grant_id: input.grant_id,
+            connection_id,
+            connection_ids,
+            version,
+        }),
+    )?)
+}
+
+/// Why a reconnect must not store, if it must not: the grant gone or moved past the link's
+/// epoch, the nonce consumed, or a consent for another account.
+async fn reconnect_refusal(
+    db: &worker::D1Database,
+    existing: Option<&CurrentGrant>,
+    input: &StoreGrant,
+    check: &ReconnectCheck,
+) -> Handled<Option<StoreOutcome>> {
+    #[derive(Deserialize)]
+    struct Used {
+        used: f64,
+    }
+    let used: Option<Used> = db
+        .first(store::connections::nonce_spent(&check.nonce))
+        .await?;
+    let consumed = used.is_some_and(|u| u.used == 1.0);
+    // A grant whose tokens were deleted (disconnected) has nothing to restore.
+    let live_epoch = existing
+        .filter(|g| g.token_ciphertext.is_some())
+        .map(|g| g.epoch);
+    Ok(
+        match (
+            reconnect_links::check_use(check.epoch, live_epoch, consumed),
+            existing,
+        ) {
+            (Err(LinkError::Used), _) => Some(StoreOutcome::LinkUsed),
+            (Err(_), _) => Some(StoreOutcome::LinkStale),
+            (Ok(()), Some(found))
+                if found.provider_account_id != input.provider_account_id
+                    || found.tenant_id != input.tenant_id =>
+            {
+                Some(StoreOutcome::WrongAccount)
+            }
+            _ => None,
+        },
+    )
+}
+
+/// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.
+pub(in crate::edge) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
+    let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
+    let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
+        return Err(gone().into());
+    };
+    let opened = bindings::keyring(env)?.open(
+        &Sealed::new(key_id, blob.clone()),
+        binding(&grant.tenant_id, &grant.id, grant.version),
+    );
+    match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
+        Ok(Ok(tokens)) => Ok(tokens),
+        failed => {
+            let why = match failed {
+                Err(e) => e.to_string(),
+                _ => "the opened tokens are not a token set".to_owned(),
+            };
+            logging::emit(
+                &LogLine::error("grant.unreadable", clock::real_now())
+                    .field("grant_id", grant.id.as_str())
+                    .field("key_id", key_id.as_str())
+                    .field("error", why),
+            );
+            Err(ApiError::internal().into())
+        }
+    }
+}
+
+/// The grant's catalogue entry, or `provider_not_configured`.
+pub(in crate::edge) fn spec_of<'c>(
+    catalogue: &'c Catalogue,
+    grant: &CurrentGrant,
+) -> std::result::Result<&'c ProviderSpec, ApiError> {
+    catalogue.get(&grant.provider).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!(
+                "The provider {:?} is no longer in the catalogue.",
+                grant.provider
+            ),
+        )
+    })
+}
+
+/// Inside the object: the access token, refreshed first when it has less than the platform's
+/// threshold (or the caller's `min_valid_seconds`) left, and checked with the platform first
+/// when the caller asks to `validate`. `turns` makes the object's callers take turns: of N
+/// concurrent callers on an expiring grant, the first refreshes and the others, re-reading
+/// after it, find the new token: one provider call for all of them.
+pub async fn access_token_in_object(
+    env: &Env,
+    state: &worker::State,
+    turns: &futures_util::lock::Mutex<()>,
+    memory: &Memory,
+    ask: TokenAsk,
+) -> Handled {
+    let refreshes_before = memory.refreshes();
+    let _turn = turns.lock().await;
+    // A refresh attempted while this reader waited for its turn is its refresh too: its
+    // outcome (a new token, a backoff, a dead grant) is what the reader gets.
+    let waited_on_refresh = memory.refreshes() != refreshes_before;
+    let now = clock::now(env).await?;
+    let db = bindings::db(env)?;
+    let remembered = match memory.take().filter(|r| r.grant.id == ask.grant_id) {
+        Some(remembered) => remembered,
+        None => {
+            let grant = current(&db, &ask.grant_id).await?.ok_or_else(|| {
+                ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.")
+            })?;
+            let tokens = match grant.state.as_str() {
+                "dead" => None,
+                _ => Some(open_tokens(env, &grant)?),
+            };
+            let connections: Vec<LiveConnection> = db
+                .all(store::connections::live_of_grant(&ask.grant_id))
+                .await?;
+            std::rc::Rc::new(Remembered {
+                grant,
+                tokens,
+                connections,
+            })
+        }
+    };
+    let wrote = std::cell::Cell::new(false);
+    let reader = Reader {
+        ask: &ask,
+        now,
+        waited_on_refresh,
+        memory,
+        wrote: &wrote,
+    };
+    let served = serve_token(env, state, &db, &remembered, &reader).await;
+    // Kept unless the read may have written the grant (a refresh, a validation, a verdict).
+    if !wrote.get() {
+        memory.keep(remembered);
+    }
+    served
+}
+
+/// One reader's turn in the object.
+struct Reader<'a> {
+    ask: &'a TokenAsk,
+    now: Timestamp,
+    /// A refresh was attempted while this reader waited: it refreshes no more.
+    waited_on_refresh: bool,
+    memory: &'a Memory,
+    /// Set before anything that may write the grant.
+    wrote: &'a std::cell::Cell<bool>,
+}
+
+/// The token read proper, on the remembered grant.
+// Exception to the 80-line limit: serving a token in the object's turn: refresh, validate or read, one path each; split with the refresh planner (issue 29).
+#[allow(clippy::too_many_lines)]
+async fn serve_token(
+    env: &Env,
+    state: &worker::State,
+    db: &worker::D1Database,
+    remembered: &Remembered,
+    reader: &Reader<'_>,
+) -> Handled {
+    let (ask, now, wrote) = (reader.ask, reader.now, reader.wrote);
+    let grant = &remembered.grant;
+    if grant.tenant_id != ask.tenant_id {
+        return Err(
+            ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.").into(),
+        );
+    }
+    if let Some(id) = &ask.connection_id {
+        remembered.check_connection(id)?;
+    }
+    let Some(mut tokens) = remembered.tokens.clone().filter(|_| grant.state != "dead") else {
+        return Err(dead_error(grant).into());
+    };
+    let mut expires_at = grant.access_expires();
+    let catalogue = bindings::catalogue(env)?;
+    let spec = spec_of(&catalogue, grant)?;
+    let change = Change::new(env, db, grant, spec, now);
+    let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
+    // While backing off, the next attempt waits for its time (`next_check_at`): a platform
+    // having a bad day gets one call per grant per backoff step, not one per reader.
+    let waiting =
+        grant.refresh_state != "ok" && grant.next_check_at.is_some_and(|retry| now < retry);
+    let mut failed = waiting.then(|| {
+        grant
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
+    });
+    let mut refreshed = false;
+    let mut issued_at = grant.refreshed_at();
+    if !waiting
+        && !reader.waited_on_refresh
+        && can_refresh(&spec.tokens, &tokens, expires_at, now)
+        && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now)
+    {
+        refreshed = true;
+        wrote.set(true);
+        reader.memory.note_refresh();
+        match refresh::refresh(&change, state, &tokens).await? {
+            Outcome::Refreshed {
+                tokens: renewed,
+                access_expires_at,
+            } => {
+                tokens = renewed;
+                expires_at = access_expires_at;
+                issued_at = now;
+            }
+            Outcome::Failed { message } => failed = Some(message),
+            Outcome::Dead(reason) => return Err(dead_verdict(reason).into()),
+        }
+    }
+    let mut validation = None;
+    if ask.validate {
+        wrote.set(true);
+        let (checked, renewed) = validate(
+            &change,
+            state,
+            &tokens,
+            ask.account.as_deref(),
+            refreshed || reader.waited_on_refresh,
+        )
+        .await?;
+        if let Some((renewed, access_expires_at)) = renewed {
+            reader.memory.note_refresh();
+            tokens = renewed;
+            expires_at = access_expires_at;
+            issued_at = now;
+        }
+        validation = Some(checked);
+    }
+    // A Facebook Page's own token: it does not expire (Meta ends it, and validation says so).
+    if let Some(token) = ask
+        .account
+        .as_ref()
+        .and_then(|a| tokens.account_tokens.get(a))
+    {
+        tokens.access_token = token.clone();
+        expires_at = None;
+    } else if spec.dialect() == Some(GraphDialect::Facebook) {
+        return Err(ApiError::new(
+            ErrorCode::ConnectionDead,
+            "No Page token is stored for this connection. Reconnect the account.",
+        )
+        .into());
+    }
+    let read = check_read(expires_at, issued_at, min_valid_ms, now);
+    if read == TokenRead::Expired {
+        let when = expires_at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
+        let why = failed.unwrap_or_else(|| "Reconnect the account.".to_owned());
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            format!("The access token expires{when}, sooner than asked. {why}"),
+        )
+        .into());
+    }
+    let mut answer = json!({
+        "access_token": tokens.access_token.expose(),
+        "token_type": "bearer",
+        "expires_at": expires_at.map(Timestamp::to_rfc3339),
+    });
+    if read == TokenRead::ShorterThanAsked {
+        // The platform issues shorter tokens than asked: this is the freshest there is.
+        answer["shorter_than_asked"] = json!(true);
+    }
+    if let Some(checked) = validation {
+        answer["validated"] = json!(checked.is_ok());
+        if let Err(why) = checked {
+            answer["validation_error"] = json!(why);
+        }
+    }
+    Ok(respond::json(200, &answer)?)
+}
+
+/// The platform's identity call with the token. A refused token is refreshed once (unless the
+/// read just did), then checked again; a refused token that cannot be refreshed means the
+/// grant is dead. Answers whether the token checked out (or why it could not be told), and
+/// the renewed tokens if a refresh happened.
+async fn validate(
+    change: &Change<'_>,
+    state: &worker::State,
+    tokens: &TokenSet,
+    account: Option<&str>,
+    refreshed: bool,
+) -> Handled<(
+    std::result::Result<(), String>,
+    Option<(TokenSet, Option<Timestamp>)>,
+)> {
+    if change.spec.dialect() == Some(GraphDialect::Facebook) {
+        let token = account
+            .and_then(|a| tokens.account_tokens.get(a))
+            .unwrap_or(&tokens.access_token);
+        return Ok((validate_page_token(change, token).await?, None));
+    }
+    let checked = platform::fetch_identity(change.env, change.spec, &tokens.access_token).await;
+    match checked {
+        Ok(_) => {
+            let grant = change.grant;
+            change
+                .db
+                .run(writes::validated(&grant.id, grant.version, change.now))
+                .await?;
+            Ok((Ok(()), None))
+        }
+        Err(IdentityFailure::Failed(why)) => Ok((Err(why), None)),
+        Err(IdentityFailure::TokenRefused(_)) if tokens.refresh_token.is_none() => {
+            let counts = (change.grant.failure_streak as u32, 0);
+            refresh::mark_dead(change, DeadReason::RevokedOrExpired, counts).await?;
+            Err(dead_verdict(DeadReason::RevokedOrExpired).into())
+        }
+        Err(IdentityFailure::TokenRefused(status)) if refreshed => Ok((
+            Err(format!(
+                "The platform refused the token ({status}) right after a refresh."
+            )),
+            None,
+        )),
+        Err(IdentityFailure::TokenRefused(_)) => {
+            match refresh::refresh(change, state, tokens).await? {
+                Outcome::Refreshed {
+                    tokens: renewed,
+                    access_expires_at,
+                } => {
+                    let again =
+                        platform::fetch_identity(change.env, change.spec, &renewed.access_token)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string());
+                    Ok((again, Some((renewed, access_expires_at))))
+                }
+                Outcome::Failed { message } => Ok((Err(message), None)),
+                Outcome::Dead(reason) => Err(dead_verdict(reason).into()),
+            }
+        }
+    }
+}
+
+/// Facebook: `debug_token` on the Page's token. Meta's word that the grant ended is written
+/// (dead, with its reason); a lost Page role is answered, and left for the sweep's
+/// validation to write on that connection.
+async fn validate_page_token(
+    change: &Change<'_>,
+    token: &crate::core::grant::grant_tokens::SecretText,
+) -> Handled<std::result::Result<(), String>> {
+    use crate::core::oauth::graph::TokenVerdict;
+    let client = change.client().await?;
+    let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
+        Ok(debug) => debug,
+        Err(why) => return Ok(Err(why)),
+    };
+    match debug.verdict() {
+        None => Ok(Ok(())),
+        Some(TokenVerdict::Ended(reason)) => {
+            let counts = (change.grant.failure_streak as u32, 0);
+            refresh::mark_dead(change, reason, counts).await?;
+            Err(dead_verdict(reason).into())
+        }
+        Some(TokenVerdict::RoleLost) => Ok(Err(
+            crate::core::oauth::managed_accounts::lost_message(change.spec),
+        )),
+        Some(TokenVerdict::Unknown) => Ok(Err("Meta did not say whether the token works.".into())),
+    }
+}
+
+/// The error for a grant the platform just ended, with the reason for people.
+pub(in crate::edge) fn dead_verdict(reason: DeadReason) -> ApiError {
+    ApiError::new(ErrorCode::ConnectionDead, reason.message())
+}
+
+/// The error for a dead grant, with its reason for people.
+pub(in crate::edge) fn dead_error(grant: &CurrentGrant) -> ApiError {
+    let message = grant.last_error.clone().unwrap_or_else(|| {
+        format!(
+            "The platform ended this connection ({}). Reconnect the account.",
+            grant
+                .state_reason
+                .as_deref()
+                .unwrap_or("revoked_or_expired")
+        )
+    });
+    ApiError::new(ErrorCode::ConnectionDead, message)
+}

@@ -1,0 +1,6 @@
+//! Keeping a grant alive: the grant's Durable Object (its only writer), connection access, the sweep, circuits.
+
+pub(crate) mod circuits;
+pub(crate) mod connection_access;
+pub(crate) mod grant_object;
+pub(crate) mod sweep;

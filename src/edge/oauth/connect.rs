@@ -1,0 +1,235 @@
+//! Connect sessions: `POST /v1/connect-sessions` makes a single-use link, and `GET
+//! /connect/{secret}` opens it: binding cookie, OAuth session (state and PKCE verifier, sealed),
+//! then a redirect to the platform's consent page. The rules are in `core::oauth::connect_sessions`.
+
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::new_secret;
+use crate::core::common::ids::TenantId;
+use crate::core::common::log::LogLine;
+use crate::core::crypto::digest::sha256_hex;
+use crate::core::crypto::Binding;
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::oauth::binding_cookie;
+use crate::core::oauth::connect_sessions::{
+    check_open, link_url, ConnectRequest, LINK_TTL_MS, OAUTH_TTL_MS,
+};
+use crate::core::oauth::flow_errors::FlowError;
+use crate::core::oauth::pkce;
+use crate::edge::common::bindings;
+use crate::edge::common::clock;
+use crate::edge::common::d1_time::read as time;
+use crate::edge::common::logging;
+use crate::edge::http::public_url;
+use crate::edge::http::respond::{self, Handled};
+use crate::edge::oauth::flow::{self, finish, Stop};
+use crate::edge::oauth::platform;
+use crate::edge::tenancy::tenant_api::Caller;
+use crate::store::{self, Db};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{D1Database, Env, Request, Response};
+
+/// The seal purpose of a PKCE verifier (bound to the OAuth session's state hash).
+pub const VERIFIER_PURPOSE: &str = "pkce_verifier";
+
+/// `POST /v1/connect-sessions`.
+pub async fn create_session(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    now: Timestamp,
+) -> Handled {
+    let body: ConnectRequest = respond::read_json(&mut req).await?;
+    let allow_list = crate::store::tenants::return_urls(db, &caller.tenant_id).await?;
+    let catalogue = bindings::catalogue(env)?;
+    let valid = body.validate(&catalogue, &allow_list)?;
+    let spec = valid.provider;
+    let configured = platform::client_credentials(env, db, &caller.tenant_id, spec)
+        .await
+        .map_err(worker::Error::RustError)?;
+    if configured.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::ProviderNotConfigured,
+            format!(
+                "No OAuth client for {}: the operator sets {} and {} on the deployment, or a \
+                 client for this tenant with PUT /admin/tenants/{{id}}/clients/{}.",
+                spec.name,
+                spec.client_id_var(),
+                spec.client_secret_var(),
+                spec.name
+            ),
+        )
+        .into());
+    }
+    let Some(origin) = public_url::origin(env, &req) else {
+        return Err(worker::Error::RustError("the request has no usable origin".into()).into());
+    };
+    let secret = new_secret()?;
+    let id = crate::core::common::ids::ConnectSessionId::mint()?;
+    let expires_at = now.plus_millis(LINK_TTL_MS);
+    db.write(store::sessions::create_connect(
+        &store::sessions::NewConnect {
+            id: &id,
+            token_hash: &sha256_hex(&secret),
+            tenant_id: &caller.tenant_id,
+            provider: &spec.name,
+            end_user_ref: &valid.end_user_ref,
+            return_url: &valid.return_url,
+            now,
+            expires_at,
+        },
+    ))
+    .await?;
+    Ok(respond::json(
+        201,
+        &json!({
+            "id": id,
+            "url": link_url(&origin.to_url(), &secret),
+            "provider": spec.name,
+            "end_user_ref": valid.end_user_ref,
+            "return_url": valid.return_url,
+            "expires_at": expires_at.to_rfc3339(),
+        }),
+    )?)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OpenedSession {
+    pub id: crate::core::common::ids::ConnectSessionId,
+    pub tenant_id: TenantId,
+    pub provider: String,
+    pub return_url: String,
+}
+
+#[derive(Deserialize)]
+struct FoundSession {
+    expires_at: f64,
+    opened_at: Option<f64>,
+    return_url: String,
+}
+
+/// `GET /connect/{secret}`.
+pub async fn open_link(
+    req: Request,
+    env: &Env,
+    secret: &str,
+    now: Timestamp,
+) -> worker::Result<Response> {
+    let token_hash = sha256_hex(secret);
+    let found = match claim(env, &token_hash, now).await {
+        Ok(found) => found,
+        Err(stop) => return finish(Err(stop), None, "connect.open_refused"),
+    };
+    match found {
+        Ok(session) => {
+            let return_url = session.return_url.clone();
+            let outcome = start_oauth(&req, env, session, now).await;
+            finish(outcome, Some(&return_url), "connect.open_refused")
+        }
+        Err((stop, return_url)) => finish(Err(stop), return_url.as_deref(), "connect.open_refused"),
+    }
+}
+
+/// Marks the session opened, once. `Err((why, return_url))` when it cannot be opened; the
+/// return URL is there only if the session exists.
+async fn claim(
+    env: &Env,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Result<OpenedSession, (Stop, Option<String>)>, Stop> {
+    let db = bindings::db(env)?;
+    let opened: Option<OpenedSession> = db
+        .first(store::sessions::open_connect(token_hash, now))
+        .await?;
+    if let Some(session) = opened {
+        return Ok(Ok(session));
+    }
+    let found: Option<FoundSession> = db.first(store::sessions::find_connect(token_hash)).await?;
+    Ok(Err(match found {
+        None => (Stop::new(FlowError::UnknownConnectLink), None),
+        Some(s) => {
+            // Opened between the two statements counts as used.
+            let why = check_open(time(s.expires_at), s.opened_at.map(time), now)
+                .err()
+                .unwrap_or(FlowError::ConnectLinkUsed);
+            (Stop::new(why), Some(s.return_url))
+        }
+    }))
+}
+
+/// Starts the OAuth round trip for an opened session (connect link or reconnect button).
+pub(crate) async fn start_oauth(
+    req: &Request,
+    env: &Env,
+    session: OpenedSession,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let db = bindings::db(env)?;
+    let provider = &flow::provider_spec(env, &session.provider)?;
+    let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
+        .await
+        .map_err(|e| Stop::because(FlowError::Internal, e))?
+        .ok_or(FlowError::ProviderNotConfigured)?;
+    let origin = public_url::origin(env, req)
+        .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
+    let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
+    let cookie = match cookie {
+        Some(existing) => existing,
+        None => new_secret()?,
+    };
+    let state = new_secret()?;
+    let state_hash = sha256_hex(&state);
+    let verifier = pkce::new_verifier()?;
+    let sealed = bindings::keyring(env)?.seal(
+        Binding {
+            purpose: VERIFIER_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: &state_hash,
+            version: 0,
+        },
+        verifier.as_bytes(),
+    )?;
+    let redirect_uri = public_url::callback_url(&origin);
+    let inserted = db
+        .write(store::sessions::create_oauth(&store::sessions::NewOauth {
+            state_hash: &state_hash,
+            connect_session_id: &session.id,
+            binding_hash: &sha256_hex(&cookie),
+            verifier_ciphertext: &sealed.blob,
+            key_id: sealed.key_id.as_str(),
+            redirect_uri: &redirect_uri,
+            now,
+            expires_at: now.plus_millis(OAUTH_TTL_MS),
+        }))
+        .await?;
+    if inserted != 1 {
+        return Err(Stop::because(
+            FlowError::Internal,
+            "the OAuth session was not stored",
+        ));
+    }
+    logging::emit(
+        &LogLine::info("connect.opened", clock::real_now())
+            .field("connect_session_id", session.id.as_str())
+            .field("tenant_id", session.tenant_id.as_str())
+            .field("provider", provider.name.as_str()),
+    );
+    let authorize = platform::platform_url(
+        env,
+        &provider.authorize_url(
+            &client.client_id,
+            &redirect_uri,
+            &state,
+            Some(&pkce::challenge(&verifier)),
+        ),
+    );
+    Ok(respond::redirect(
+        &authorize,
+        Some(&binding_cookie::set_cookie(
+            &origin,
+            &cookie,
+            OAUTH_TTL_MS / 1000,
+        )),
+    )?)
+}

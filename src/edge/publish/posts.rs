@@ -1,0 +1,508 @@
+//! The posts API: create (idempotent by key), show, list, retry, cancel, resolve.
+//!
+//! Writes here touch only targets in states no consumer holds (`scheduled`, `queued`,
+//! `failed`, `parked`, `unconfirmed`), each with a conditional update, so two concurrent
+//! retries send one message between them, and nothing in flight is moved under a consumer.
+
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TargetId};
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::http::query;
+use crate::core::oauth::catalogue::PublishDialect;
+use crate::core::publish::media;
+use crate::core::publish::posts::{
+    idempotency_key, post_state, PostRequest, Resolution, TargetState,
+};
+use crate::core::publish::publish_dialect;
+use crate::core::publish::publish_policy::stagger;
+use crate::core::publish::publish_progress::Progress;
+use crate::edge::common::bindings;
+use crate::edge::common::d1_time::{json as at, read as time};
+use crate::edge::http::respond::{self, Handled};
+use crate::edge::publish::{self, Settle};
+use crate::edge::tenancy::tenant_api::Caller;
+use crate::store::{self, Db};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{D1Database, Env, Request};
+
+#[derive(Deserialize)]
+struct PostRow {
+    id: String,
+    end_user_ref: String,
+    text: String,
+    publish_at: f64,
+    idempotency_key: String,
+    created_at: f64,
+    media: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TargetRow {
+    id: String,
+    connection_id: String,
+    provider: String,
+    state: String,
+    not_before: f64,
+    attempts: f64,
+    platform_post_id: Option<String>,
+    reason: Option<String>,
+    last_error: Option<String>,
+    last_status: Option<f64>,
+    published_at: Option<f64>,
+    updated_at: f64,
+    progress: Option<String>,
+}
+
+/// How long before a post's slot its grant is checked (the pre-flight).
+const PREFLIGHT_MS: i64 = 86_400_000;
+
+fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
+    let states: Vec<TargetState> = targets
+        .iter()
+        .filter_map(|t| TargetState::parse(&t.state))
+        .collect();
+    json!({
+        "id": post.id,
+        "end_user_ref": post.end_user_ref,
+        "text": post.text,
+        "publish_at": at(Some(post.publish_at)),
+        "idempotency_key": post.idempotency_key,
+        "media": post.media.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok())
+            .unwrap_or_else(|| json!([])),
+        "state": post_state(&states),
+        "created_at": at(Some(post.created_at)),
+        "targets": targets.iter().map(|t| json!({
+            "id": t.id,
+            "connection_id": t.connection_id,
+            "provider": t.provider,
+            "state": t.state,
+            "not_before": at(Some(t.not_before)),
+            "attempts": t.attempts as i64,
+            "platform_post_id": t.platform_post_id,
+            "reason": t.reason,
+            "last_error": t.last_error,
+            "last_status": t.last_status.map(|s| s as i64),
+            "published_at": at(t.published_at),
+            "updated_at": at(Some(t.updated_at)),
+            // Where a multi-step publish stands (`container`, `upload`, …); the handles
+            // themselves stay inside (an upload session URI is a capability).
+            "step": Progress::parse(t.progress.as_deref()).map(|p| p.step()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn find_post(
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+) -> Handled<(PostRow, Vec<TargetRow>)> {
+    let post: Option<PostRow> = db.first(store::posts::find(id, &caller.tenant_id)).await?;
+    let post =
+        post.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No post {id:?}.")))?;
+    let targets = db.all(store::posts::targets(&post.id)).await?;
+    Ok((post, targets))
+}
+
+pub async fn show(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+    let (post, targets) = find_post(db, caller, id).await?;
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// A target connection as the post needs it.
+#[derive(Deserialize)]
+struct Connection {
+    id: String,
+    grant_id: GrantId,
+    end_user_ref: String,
+    provider: String,
+}
+
+// Exception to the 80-line limit: a post's validation, staggering and batch; the publish pre-check moves to a core planner next (issue 29).
+#[allow(clippy::too_many_lines)]
+pub async fn create(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    now: Timestamp,
+) -> Handled {
+    let key = idempotency_key(req.headers().get("idempotency-key")?.as_deref())
+        .map_err(ApiError::invalid_request)?;
+    let body = respond::read_body(&mut req).await?;
+    let asked = PostRequest::parse(&body).map_err(ApiError::invalid_request)?;
+    if let Some(answer) = replay(db, caller, &key, &asked).await? {
+        return Ok(answer);
+    }
+    let mut connections = Vec::new();
+    let catalogue = bindings::catalogue(env)?;
+    for id in &asked.connection_ids {
+        let found: Option<Connection> = db
+            .first(store::posts::target_connection(id, &caller.tenant_id))
+            .await?;
+        let c = found.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("No connection {id:?} (or it was disconnected)."),
+            )
+        })?;
+        let spec = catalogue.get(&c.provider);
+        let Some(publish) = spec.and_then(|s| s.publish.as_ref()) else {
+            return Err(ApiError::new(
+                ErrorCode::NotPublishable,
+                format!(
+                    "Connection {id:?} is on {:?}, where Evergreen does not publish.",
+                    c.provider
+                ),
+            )
+            .into());
+        };
+        let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
+        let upload_cap = (publish.dialect == PublishDialect::Youtube)
+            .then(|| publish::media_settings(env).upload_cap_bytes());
+        publish_dialect::fits(publish, name, &asked.text)
+            .and_then(|()| media::fits(publish.media.as_ref(), name, &asked.media, upload_cap))
+            .map_err(|why| {
+                ApiError::new(
+                    ErrorCode::NotPublishable,
+                    format!("Connection {id:?}: {why}"),
+                )
+            })?;
+        connections.push(c);
+    }
+    let slot = asked.publish_at.unwrap_or(now).max(now);
+    let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
+    let content = asked.content_hash();
+    let post_id = crate::core::common::ids::PostId::mint()?;
+    let media = asked.media_json();
+    let mut statements = vec![store::posts::insert(&store::posts::NewPost {
+        id: &post_id,
+        tenant_id: &caller.tenant_id,
+        end_user_ref: &connections[0].end_user_ref,
+        text: &asked.text,
+        publish_at: asked.publish_at.unwrap_or(now),
+        idempotency_key: &key,
+        request_digest: &asked.digest,
+        media: media.as_deref(),
+        now,
+    })];
+    let mut planned: Vec<(String, String, Timestamp)> = Vec::new();
+    for c in &connections {
+        // Other sends of this text to this platform near the slot, this post's included.
+        #[derive(Deserialize)]
+        struct Busy {
+            not_before: f64,
+        }
+        let window = gap_ms * (asked.connection_ids.len() as i64 + 1);
+        let mut busy: Vec<Timestamp> = db
+            .all::<Busy>(store::posts::busy_slots(
+                &caller.tenant_id,
+                &c.provider,
+                &content,
+                slot.plus_millis(-gap_ms),
+                slot.plus_millis(window * 4),
+            ))
+            .await?
+            .into_iter()
+            .map(|b| time(b.not_before))
+            .collect();
+        busy.extend(
+            planned
+                .iter()
+                .filter(|(_, p, _)| *p == c.provider)
+                .map(|(_, _, t)| *t),
+        );
+        let not_before = stagger(slot, &busy, gap_ms);
+        planned.push((c.id.clone(), c.provider.clone(), not_before));
+    }
+    let horizon = now.plus_millis(60_000);
+    let mut due = Vec::new();
+    let mut preflights: Vec<(GrantId, Timestamp)> = Vec::new();
+    for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
+        let target_id = crate::core::common::ids::TargetId::mint()?;
+        let state = if *not_before <= horizon {
+            TargetState::Queued
+        } else {
+            TargetState::Scheduled
+        };
+        if state == TargetState::Queued {
+            due.push((target_id.clone(), *not_before));
+        }
+        // Pre-flight: the grant's next check comes forward to a day before the slot (the
+        // grant's object works out the exact stages when it visits). The target carries the
+        // mark; the grant's object brings the check forward once this batch landed.
+        let check_by = not_before.plus_millis(-PREFLIGHT_MS).max(now);
+        statements.push(store::posts::insert_target(&store::posts::NewTarget {
+            id: &target_id,
+            post_id: &post_id,
+            tenant_id: &caller.tenant_id,
+            connection_id: &c.id,
+            grant_id: &c.grant_id,
+            provider: &c.provider,
+            content_hash: &content,
+            state,
+            not_before: *not_before,
+            check_by,
+            now,
+        }));
+        match preflights.iter_mut().find(|(g, _)| *g == c.grant_id) {
+            Some((_, by)) => *by = (*by).min(check_by),
+            None => preflights.push((c.grant_id.clone(), check_by)),
+        }
+    }
+    let results = Db::batch(db, statements).await?;
+    if results.first().map(|r| r.changes) != Some(1) {
+        // Another request with this key won the race: answer what it stored.
+        return replay(db, caller, &key, &asked).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "The post could not be stored; send it again.",
+            )
+            .into()
+        });
+    }
+    publish::send(env, &due, now).await?;
+    for (grant_id, by) in &preflights {
+        publish::preflight(env, grant_id, *by, now).await;
+    }
+    let (post, targets) = find_post(db, caller, &post_id).await?;
+    Ok(respond::json(201, &post_json(&post, &targets))?)
+}
+
+/// The post stored under `key`, if any: the same content answers it again (200), other
+/// content is a conflict.
+async fn replay(
+    db: &D1Database,
+    caller: &Caller,
+    key: &str,
+    asked: &PostRequest,
+) -> Handled<Option<worker::Response>> {
+    #[derive(Deserialize)]
+    struct Keyed {
+        id: String,
+        request_digest: String,
+    }
+    let stored: Option<Keyed> = db
+        .first(store::posts::by_key(&caller.tenant_id, key))
+        .await?;
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    if stored.request_digest != asked.digest {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "Idempotency-Key {key:?} was used for post {} with a different body. Use a new key for a new post.",
+                stored.id
+            ),
+        )
+        .into());
+    }
+    let (post, targets) = find_post(db, caller, &stored.id).await?;
+    let mut answer = respond::json(200, &post_json(&post, &targets))?;
+    answer.headers_mut().set("idempotent-replayed", "true")?;
+    Ok(Some(answer))
+}
+
+/// The most posts one list answers (newest first).
+const LIST_LIMIT: i64 = 100;
+
+pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
+    let state = query::param(url, "state");
+    let state = match &state {
+        Some(s) => Some(TargetState::parse(s).ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "state must be one of {}.",
+                TargetState::ALL.map(TargetState::as_str).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let end_user = query::param(url, "end_user_ref");
+    let posts: Vec<PostRow> = db
+        .all(store::posts::list(
+            &caller.tenant_id,
+            end_user.as_deref(),
+            state,
+            LIST_LIMIT,
+        ))
+        .await?;
+    let mut listed = Vec::new();
+    for post in &posts {
+        let targets: Vec<TargetRow> = db.all(store::posts::targets(&post.id)).await?;
+        listed.push(post_json(post, &targets));
+    }
+    Ok(respond::json(200, &json!({ "posts": listed }))?)
+}
+
+#[derive(Deserialize)]
+struct Moved {
+    id: TargetId,
+    not_before: f64,
+}
+
+/// Runs a conditional `UPDATE … RETURNING id, not_before` that moves targets back to
+/// `queued`, and sends a message for each target it moved (only those: a concurrent call that
+/// moved nothing sends nothing).
+async fn requeue(
+    env: &Env,
+    db: &D1Database,
+    update: store::Statement,
+    now: Timestamp,
+) -> worker::Result<Vec<(TargetId, Timestamp)>> {
+    let moved: Vec<Moved> = db.all(update).await?;
+    let due: Vec<(TargetId, Timestamp)> = moved
+        .into_iter()
+        .map(|m| (m.id, time(m.not_before)))
+        .collect();
+    publish::send(env, &due, now).await?;
+    Ok(due)
+}
+
+/// Sends the failed and parked targets again (their count starts over). Targets another call
+/// retried a moment earlier are already queued, so they are not sent twice.
+pub async fn retry(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let (post, _) = find_post(db, caller, id).await?;
+    let due = retry_targets(env, db, &post.id, now).await?;
+    let (post, targets) = find_post(db, caller, id).await?;
+    let mut body = post_json(&post, &targets);
+    body["retried"] = json!(due);
+    Ok(respond::json(200, &body)?)
+}
+
+/// Moves post `post_id`'s failed and parked targets back to the queue; the ids it moved.
+/// The caller has checked the post is theirs.
+pub(crate) async fn retry_targets(
+    env: &Env,
+    db: &D1Database,
+    post_id: &str,
+    now: Timestamp,
+) -> worker::Result<Vec<TargetId>> {
+    let due = requeue(env, db, store::posts::retry(post_id, now), now).await?;
+    Ok(due.into_iter().map(|(id, _)| id).collect())
+}
+
+/// Cancels the targets not yet sent; one being published right now cannot be.
+pub async fn cancel(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let (_, targets) = find_post(db, caller, id).await?;
+    for t in targets
+        .iter()
+        .filter(|t| TargetState::parse(&t.state).is_some_and(TargetState::cancellable))
+    {
+        publish::settle_from_api(
+            env,
+            db,
+            &t.id,
+            Settle {
+                state: TargetState::Cancelled,
+                reason: "cancelled",
+                message: "Cancelled before it was published.".into(),
+                from: &[
+                    TargetState::Scheduled,
+                    TargetState::Queued,
+                    TargetState::Parked,
+                ],
+                ..Settle::default()
+            },
+            now,
+        )
+        .await?;
+    }
+    let (post, targets) = find_post(db, caller, id).await?;
+    if targets
+        .iter()
+        .any(|t| t.state == TargetState::Publishing.as_str())
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "A target is being published right now and cannot be cancelled; the others were.",
+        )
+        .into());
+    }
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// Settles an unconfirmed target: published (a person found it, with its id) or sent again.
+pub async fn resolve(
+    mut req: Request,
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    post_id: &str,
+    target_id: &str,
+    now: Timestamp,
+) -> Handled {
+    let body = respond::read_body(&mut req).await?;
+    let resolution = Resolution::parse(&body).map_err(ApiError::invalid_request)?;
+    let (_, targets) = find_post(db, caller, post_id).await?;
+    let target = targets.iter().find(|t| t.id == target_id).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("Post {post_id:?} has no target {target_id:?}."),
+        )
+    })?;
+    if !settle_unconfirmed(env, db, &target.id, &resolution, now).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "Target {target_id:?} is {}, not unconfirmed; nothing was changed.",
+                target.state
+            ),
+        )
+        .into());
+    }
+    let (post, targets) = find_post(db, caller, post_id).await?;
+    Ok(respond::json(200, &post_json(&post, &targets))?)
+}
+
+/// Settles unconfirmed target `target_id` as a person found it; `false` when it was not
+/// unconfirmed (any more). The caller has checked the target is theirs.
+pub(crate) async fn settle_unconfirmed(
+    env: &Env,
+    db: &D1Database,
+    target_id: &str,
+    resolution: &Resolution,
+    now: Timestamp,
+) -> Handled<bool> {
+    Ok(match resolution {
+        Resolution::Published(id) => {
+            publish::settle_from_api(
+                env,
+                db,
+                target_id,
+                Settle {
+                    state: TargetState::Published,
+                    reason: "resolved",
+                    message: "Marked published by the scheduler.".into(),
+                    platform_post_id: Some(id),
+                    from: &[TargetState::Unconfirmed],
+                    ..Settle::default()
+                },
+                now,
+            )
+            .await?
+        }
+        Resolution::Retry => {
+            let due = requeue(
+                env,
+                db,
+                store::posts::retry_unconfirmed(target_id, now),
+                now,
+            )
+            .await?;
+            !due.is_empty()
+        }
+    })
+}
