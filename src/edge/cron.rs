@@ -120,9 +120,9 @@ async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
 async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
     let mut summary = crate::edge::webhooks::outbox::reconcile(env, now).await?;
     let parts = [
-        crate::edge::publish::dispatch(env, now).await?,
-        crate::edge::publish::reconcile(env, now).await?,
-        crate::edge::publish::recheck(env, now).await?,
+        crate::edge::publish::dispatch::dispatch(env, now).await?,
+        crate::edge::publish::dispatch::reconcile(env, now).await?,
+        crate::edge::publish::recheck::recheck(env, now).await?,
         // A failing re-encryption (say, DATA_KEYS unreadable) must not stop the posts.
         crate::edge::tenancy::rekey::rekey(env, now)
             .await

@@ -20,7 +20,7 @@ use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::common::logging;
 use crate::edge::grant::sweep;
-use crate::edge::publish::{self, PublishMessage};
+use crate::edge::publish::{attempt, dispatch};
 use crate::edge::webhooks::webhook_delivery::{self, Step};
 use crate::store::{self, Db};
 use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, Result};
@@ -110,16 +110,17 @@ async fn consume_refresh(batch: MessageBatch<serde_json::Value>, env: &Env, now:
 async fn consume_publish(batch: MessageBatch<serde_json::Value>, env: &Env, now: Timestamp) {
     let queue = batch.queue();
     for message in batch.raw_iter() {
-        let parsed: Option<PublishMessage> = serde_wasm_bindgen::from_value(message.body()).ok();
+        let parsed: Option<dispatch::PublishMessage> =
+            serde_wasm_bindgen::from_value(message.body()).ok();
         let Some(parsed) = parsed else {
             set_aside(env, &queue, &message, "unknown_message", now).await;
             continue;
         };
         // Each message gets the time it is handled at: a batch can take a while.
         let now = clock::now(env).await.unwrap_or(now);
-        match publish::handle(env, parsed, now).await {
-            publish::Delivery::Done => message.ack(),
-            publish::Delivery::Retry(why) => {
+        match attempt::handle(env, parsed, now).await {
+            dispatch::Delivery::Done => message.ack(),
+            dispatch::Delivery::Retry(why) => {
                 logging::emit(
                     &LogLine::warn("queue.retry", now)
                         .field("queue", queue.as_str())

@@ -116,7 +116,7 @@ pub fn setting<T: Default + Clone + 'static>(
             crate::edge::common::logging::emit(
                 &crate::core::common::log::LogLine::error(
                     "config.invalid",
-                    crate::edge::common::clock::real_now(),
+                    crate::edge::common::wall_clock::real_now(),
                 )
                 .field("variable", name)
                 .field("problem", problem),

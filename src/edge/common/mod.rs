@@ -4,3 +4,4 @@ pub(crate) mod bindings;
 pub(crate) mod clock;
 pub(crate) mod d1_time;
 pub(crate) mod logging;
+pub(crate) mod wall_clock;

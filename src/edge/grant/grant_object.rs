@@ -9,6 +9,7 @@
 //! one write at a time happens to the grant, even across awaits.
 
 // What runs inside the object, and the writes only it may make.
+pub(crate) mod current;
 pub(crate) mod disconnect;
 pub(crate) mod grant_visit;
 pub(crate) mod grants;
@@ -33,7 +34,7 @@ pub struct GrantObject {
     /// the grant interleave.
     turns: futures_util::lock::Mutex<()>,
     /// The grant and its opened tokens between calls; every write forgets it.
-    memory: crate::edge::grant::grant_object::grants::Memory,
+    memory: crate::edge::grant::grant_object::current::Memory,
 }
 
 impl DurableObject for GrantObject {
@@ -42,7 +43,7 @@ impl DurableObject for GrantObject {
             state,
             env,
             turns: futures_util::lock::Mutex::new(()),
-            memory: crate::edge::grant::grant_object::grants::Memory::default(),
+            memory: crate::edge::grant::grant_object::current::Memory::default(),
         }
     }
 

@@ -2,5 +2,6 @@
 
 pub(crate) mod circuits;
 pub(crate) mod connection_access;
+pub(crate) mod connections;
 pub(crate) mod grant_object;
 pub(crate) mod sweep;

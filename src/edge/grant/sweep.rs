@@ -85,7 +85,7 @@ pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Deliv
 /// Asks the grant's object to visit it. 4xx answers (a grant gone, a provider no longer
 /// configured) are final for this message; the grant's own schedule decides what comes next.
 async fn visit(env: &Env, grant_id: &GrantId) -> std::result::Result<u16, Failure> {
-    let ask = crate::edge::grant::grant_object::grant_visit::VisitAsk {
+    let ask = crate::edge::grant::grant_object::protocol::VisitAsk {
         grant_id: grant_id.to_owned(),
         force: false,
         tenant_id: None,

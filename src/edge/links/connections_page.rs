@@ -28,8 +28,7 @@ use crate::edge::http::respond::{self, Handled};
 use crate::edge::links::reconnect;
 use crate::edge::oauth::flow::finish;
 use crate::edge::publish::posts;
-use crate::edge::tenancy::tenant_api;
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
@@ -195,7 +194,7 @@ async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Ha
             .get(provider)
             .map_or_else(|| provider.to_owned(), |p| p.display_name.clone())
     };
-    let rows = tenant_api::connections_of(
+    let rows = crate::edge::grant::connections::connections_of(
         env,
         &db,
         &session.tenant_id,

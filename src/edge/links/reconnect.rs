@@ -24,7 +24,7 @@ use crate::edge::http::public_url;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::connect;
 use crate::edge::oauth::flow::{finish, Stop};
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;

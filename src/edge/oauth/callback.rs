@@ -22,7 +22,8 @@ use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
-use crate::edge::grant::grant_object::grants::{self, NewConnection, StoreGrant, StoreOutcome};
+use crate::edge::grant::grant_object::grants::{self};
+use crate::edge::grant::grant_object::protocol::{NewConnection, StoreGrant, StoreOutcome};
 use crate::edge::http::public_url;
 use crate::edge::oauth::connect::VERIFIER_PURPOSE;
 use crate::edge::oauth::flow::{self, finish, Stop};
@@ -181,7 +182,7 @@ async fn complete(
     ) {
         (Some(grant_id), Some(epoch), Some(nonce)) => (
             grant_id,
-            Some(grants::ReconnectCheck {
+            Some(crate::edge::grant::grant_object::protocol::ReconnectCheck {
                 epoch: epoch as i64,
                 nonce,
             }),

@@ -23,7 +23,7 @@ use crate::edge::http::public_url;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::flow::{self, finish, Stop};
 use crate::edge::oauth::platform;
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;

@@ -22,15 +22,16 @@ use crate::core::oauth::signed_request::{self, SignedRequest};
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::common::logging;
-use crate::edge::grant::grant_object::disconnect::DisconnectAsk;
-use crate::edge::grant::grant_object::grants::{self, current, Memory};
+use crate::edge::grant::grant_object::current::{current, Memory};
+use crate::edge::grant::grant_object::protocol::DisconnectAsk;
+use crate::edge::grant::grant_object::protocol::EndedAsk;
 use crate::edge::grant::grant_object::protocol::GrantObjectClient;
 use crate::edge::grant::grant_object::refresh::{mark_dead, Change};
 use crate::edge::http::public_url;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform;
 use crate::store::{self, Db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use worker::{D1Database, Env, Request};
 
@@ -243,13 +244,6 @@ pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
     Ok(respond::page(&page)?)
 }
 
-/// What the object is told: the platform ended the grant, and why.
-#[derive(Serialize, Deserialize)]
-pub struct EndedAsk {
-    grant_id: GrantId,
-    reason: String,
-}
-
 /// Inside the object: the grant is dead by the platform's word (its event follows), unless it
 /// is already dead or gone.
 pub async fn ended_in_object(
@@ -272,7 +266,7 @@ pub async fn ended_in_object(
         )?);
     }
     let catalogue = bindings::catalogue(env)?;
-    let spec = grants::spec_of(&catalogue, &grant)?;
+    let spec = crate::edge::grant::grant_object::current::spec_of(&catalogue, &grant)?;
     let change = Change::new(env, &db, &grant, spec, now);
     let reason = DeadReason::from_code(Some(&ask.reason));
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);

@@ -4,13 +4,15 @@
 //! progress, so a later attempt reuses them instead of uploading twice.
 
 use super::calls::{self, Answer};
-use super::{http_client, platform, Claim};
+use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::oauth::catalogue::{ProviderSpec, PublishDialect, PublishSpec};
 use crate::core::publish::media::Media;
 use crate::core::publish::publish_dialect::{self, Author};
 use crate::core::publish::publish_progress::{Next, Progress};
+use crate::edge::http::http_client;
 use crate::edge::http::http_client::HttpError;
+use crate::edge::oauth::platform;
 use std::time::Duration;
 use worker::Result;
 

@@ -2,10 +2,12 @@
 //! token, and reads of the scheduler's media (checked against what was declared before any
 //! byte goes to a platform).
 
-use super::{platform, Claim};
+use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::publish::media::{self, Media};
+use crate::core::publish::publish_progress::Next;
 use crate::edge::http::http_client::{self, HttpError};
+use crate::edge::oauth::platform;
 use std::time::Duration;
 use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
@@ -106,4 +108,22 @@ pub async fn open_media(
     let whole = length.map(|l| l + from);
     media::matches_file(media, served("content-type").as_deref(), whole)?;
     Ok(response)
+}
+
+/// For platforms that fetch the media themselves: the file is read far enough to see that it
+/// is there and is what was declared (its type and length), so a wrong URL fails here with a
+/// clear message instead of at the platform.
+pub(crate) async fn check_media_served(
+    claim: &Claim<'_>,
+    item: &Media,
+) -> std::result::Result<(), Next> {
+    let deadline = Duration::from_secs(u64::from(claim.settings.timeout_secs));
+    match open_media(claim.env, item, 0, deadline).await {
+        // Dropping the answer cancels the rest of the download.
+        Ok(_) => Ok(()),
+        Err(why) => Err(Next::Fail {
+            reason: "media_unavailable",
+            message: format!("{why} Fix the media, then retry the post."),
+        }),
+    }
 }

@@ -2,7 +2,8 @@
 //! the queue, then `media_publish` (`core::publish::instagram_publish` has the shapes).
 
 use super::calls::Answer;
-use super::{find_on_platform, Claim};
+use super::claim::find_on_platform;
+use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::oauth::catalogue::PublishSpec;
 use crate::core::publish::instagram_publish::{self as ig, ContainerStatus};
@@ -95,7 +96,7 @@ async fn start(
         // The cap could not be read: Instagram refuses the publish itself if it is reached.
         _ => {}
     }
-    if let Err(next) = super::check_media_served(claim, item).await {
+    if let Err(next) = super::calls::check_media_served(claim, item).await {
         return Ok(next);
     }
     let answer = claim
@@ -217,7 +218,8 @@ async fn published_container(
         kind: &t.kind,
         external_id: &t.external_id,
     };
-    let since = super::time(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
+    let since =
+        crate::edge::common::d1_time::read(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
     match find_on_platform(claim.env, publish, &author, token, &t.text, since).await {
         Ok(Lookup::Found(id)) => Next::Published {
             id,

@@ -19,8 +19,8 @@ use crate::core::publish::publish_progress::Progress;
 use crate::edge::common::bindings;
 use crate::edge::common::d1_time::{json as at, read as time};
 use crate::edge::http::respond::{self, Handled};
-use crate::edge::publish::{self, Settle};
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::publish::{dispatch, settle};
+use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -159,7 +159,7 @@ pub async fn create(
         };
         let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
         let upload_cap = (publish.dialect == PublishDialect::Youtube)
-            .then(|| publish::media_settings(env).upload_cap_bytes());
+            .then(|| dispatch::media_settings(env).upload_cap_bytes());
         publish_dialect::fits(publish, name, &asked.text)
             .and_then(|()| media::fits(publish.media.as_ref(), name, &asked.media, upload_cap))
             .map_err(|why| {
@@ -171,7 +171,7 @@ pub async fn create(
         connections.push(c);
     }
     let slot = asked.publish_at.unwrap_or(now).max(now);
-    let gap_ms = i64::from(publish::settings(env).stagger_secs) * 1_000;
+    let gap_ms = i64::from(dispatch::settings(env).stagger_secs) * 1_000;
     let content = asked.content_hash();
     let post_id = crate::core::common::ids::PostId::mint()?;
     let media = asked.media_json();
@@ -261,9 +261,9 @@ pub async fn create(
             .into()
         });
     }
-    publish::send(env, &due, now).await?;
+    dispatch::send(env, &due, now).await?;
     for (grant_id, by) in &preflights {
-        publish::preflight(env, grant_id, *by, now).await;
+        dispatch::preflight(env, grant_id, *by, now).await;
     }
     let (post, targets) = find_post(db, caller, &post_id).await?;
     Ok(respond::json(201, &post_json(&post, &targets))?)
@@ -355,7 +355,7 @@ async fn requeue(
         .into_iter()
         .map(|m| (m.id, time(m.not_before)))
         .collect();
-    publish::send(env, &due, now).await?;
+    dispatch::send(env, &due, now).await?;
     Ok(due)
 }
 
@@ -401,11 +401,11 @@ pub async fn cancel(
         .iter()
         .filter(|t| TargetState::parse(&t.state).is_some_and(TargetState::cancellable))
     {
-        publish::settle_from_api(
+        settle::settle_from_api(
             env,
             db,
             &t.id,
-            Settle {
+            settle::Settle {
                 state: TargetState::Cancelled,
                 reason: "cancelled",
                 message: "Cancelled before it was published.".into(),
@@ -414,7 +414,7 @@ pub async fn cancel(
                     TargetState::Queued,
                     TargetState::Parked,
                 ],
-                ..Settle::default()
+                ..settle::Settle::default()
             },
             now,
         )
@@ -478,17 +478,17 @@ pub(crate) async fn settle_unconfirmed(
 ) -> Handled<bool> {
     Ok(match resolution {
         Resolution::Published(id) => {
-            publish::settle_from_api(
+            settle::settle_from_api(
                 env,
                 db,
                 target_id,
-                Settle {
+                settle::Settle {
                     state: TargetState::Published,
                     reason: "resolved",
                     message: "Marked published by the scheduler.".into(),
                     platform_post_id: Some(id),
                     from: &[TargetState::Unconfirmed],
-                    ..Settle::default()
+                    ..settle::Settle::default()
                 },
                 now,
             )

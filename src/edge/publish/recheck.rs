@@ -8,12 +8,15 @@
 //! The writes are conditional on the target still being unconfirmed, so a person resolving it
 //! meanwhile wins.
 
-use super::{
-    bindings, find_on_platform, load, media_settings, settle, time, token_of, Settle, Token, PAGE,
-};
+use super::claim::{find_on_platform, token_of, Token};
+use super::dispatch::{media_settings, PAGE};
+use super::settle::{settle, Settle};
+use super::target::load;
 use crate::core::common::clock::Timestamp;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_dialect::{Author, Lookup};
+use crate::edge::common::bindings;
+use crate::edge::common::d1_time::read as time;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};

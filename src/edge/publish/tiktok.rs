@@ -2,7 +2,7 @@
 //! the status fetch (`core::publish::tiktok_publish` has the shapes and the rules).
 
 use super::calls::Answer;
-use super::Claim;
+use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::oauth::catalogue::PublishSpec;
 use crate::core::publish::media::{Media, MediaKind};
@@ -106,7 +106,7 @@ async fn start(
             message,
         });
     }
-    if let Err(next) = super::check_media_served(claim, video).await {
+    if let Err(next) = super::calls::check_media_served(claim, video).await {
         return Ok(next);
     }
     if !claim.mark_sent().await? {

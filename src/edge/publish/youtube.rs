@@ -4,7 +4,7 @@
 //! (`core::publish::youtube_upload` has the protocol and the quota day).
 
 use super::calls::{self, header};
-use super::Claim;
+use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::oauth::catalogue::PublishSpec;
 use crate::core::publish::media::{Media, MediaKind};
@@ -272,8 +272,10 @@ async fn upload(
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(body));
-    let request =
-        Request::new_with_init(&super::platform::platform_url(claim.env, session), &init)?;
+    let request = Request::new_with_init(
+        &crate::edge::oauth::platform::platform_url(claim.env, session),
+        &init,
+    )?;
     if !claim.mark_sent().await? {
         return Ok(Next::ClaimLost);
     }

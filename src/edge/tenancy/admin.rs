@@ -212,7 +212,7 @@ async fn rotate_key(
     let old_expires = now.plus_millis(i64::from(overlap) * 1000);
     let expire_old = Some((key_id, old_expires));
     let (id, key) = insert_key(db, &live.tenant_id, &scopes, now, expire_old).await?;
-    crate::edge::tenancy::tenant_api::forget_key(key_id);
+    crate::edge::tenancy::caller::forget_key(key_id);
     let mut body = key_created(&id, &key, &scopes);
     body["replaces"] = json!(key_id);
     body["old_key_expires_at"] = json!(old_expires.to_rfc3339());
@@ -222,7 +222,7 @@ async fn rotate_key(
 async fn revoke_key(db: &D1Database, key_id: &str, now: Timestamp) -> Handled<(u16, Value)> {
     // Idempotent: revoking a revoked key answers with the time it was first revoked.
     let revoked_at = tenants::revoke_key(db, key_id, now).await?;
-    crate::edge::tenancy::tenant_api::forget_key(key_id);
+    crate::edge::tenancy::caller::forget_key(key_id);
     match revoked_at {
         Some(at) => Ok((200, json!({ "id": key_id, "revoked_at": at.to_rfc3339() }))),
         None => Err(ApiError::new(ErrorCode::NotFound, format!("No API key {key_id}.")).into()),

@@ -18,7 +18,7 @@ use crate::edge::grant::grant_object::disconnect::{
     erase_through_object, through_object, Disconnected,
 };
 use crate::edge::http::respond::{self, Handled};
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::store::erasure::{self as store_erasure, SESSION_TABLES, STEPS};
 use crate::store::{Db, Row};
 use serde::Deserialize;
@@ -320,7 +320,7 @@ pub async fn delete_tenant(
         &mut Map::new(),
     )
     .await?;
-    crate::edge::tenancy::tenant_api::forget_tenant(tenant_id);
+    crate::edge::tenancy::caller::forget_tenant(tenant_id);
     logging::emit(&LogLine::info("tenant.deleted", now).field("tenant_id", tenant_id));
     Ok((
         202,

@@ -1,6 +1,7 @@
 //! Tenants: the tenant API's dispatch, the admin API, erasure, key rotation, metrics, dead letters, the token-read audit.
 
 pub(crate) mod admin;
+pub(crate) mod caller;
 pub(crate) mod dead_letters;
 pub(crate) mod erasure;
 pub(crate) mod metrics;

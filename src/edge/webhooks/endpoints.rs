@@ -12,7 +12,7 @@ use crate::core::webhooks::webhook_signature::WebhookSecret;
 use crate::edge::common::bindings;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::http::respond::{self, Handled};
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::edge::webhooks::outbox;
 use crate::edge::webhooks::webhook_delivery::SECRET_PURPOSE;
 use crate::store::{self, Db};

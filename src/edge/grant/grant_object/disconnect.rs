@@ -19,26 +19,20 @@ use crate::core::oauth::catalogue::ProviderSpec;
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::common::logging;
-use crate::edge::grant::grant_object::grants::{self, current, Memory};
+use crate::edge::grant::grant_object::current::{current, Memory};
+use crate::edge::grant::grant_object::protocol::{DisconnectAsk, EraseAsk};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform;
-use crate::edge::tenancy::tenant_api::Caller;
+use crate::edge::tenancy::caller::Caller;
 use crate::edge::webhooks::events::{self, Written};
 use crate::store::{self, Db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use worker::{D1Database, Env};
 
-#[derive(Serialize, Deserialize)]
-pub struct DisconnectAsk {
-    pub grant_id: GrantId,
-    pub tenant_id: TenantId,
-    pub connection_id: String,
-}
-
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
 pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -> Handled {
-    let grant_id = crate::edge::tenancy::tenant_api::live_grant_of(db, caller, id)
+    let grant_id = crate::edge::grant::connections::live_grant_of(db, caller, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
     let ask = DisconnectAsk {
@@ -145,7 +139,9 @@ pub async fn disconnect_in_object(
     );
     // Opened before the ciphertext goes, for the revocation after the write.
     let tokens = match plan.revoke {
-        Revoke::AtPlatform => grants::open_tokens(env, &grant).ok(),
+        Revoke::AtPlatform => {
+            crate::edge::grant::grant_object::current::open_tokens(env, &grant).ok()
+        }
         Revoke::Skipped(_) => None,
     };
     let version = grant.version as i64;
@@ -238,12 +234,6 @@ async fn revoke_at_platform(
         Some(refresh) => platform::revoke(env, spec, &client, refresh, true).await,
         None => platform::revoke(env, spec, &client, &tokens.access_token, false).await,
     }
-}
-
-/// What erasure asks a grant's object: delete the grant's row (its connections are gone).
-#[derive(Serialize, Deserialize)]
-pub struct EraseAsk {
-    pub grant_id: GrantId,
 }
 
 /// Erasure deletes a grant through its object (the grant's only writer), which forgets what it

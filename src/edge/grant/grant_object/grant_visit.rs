@@ -7,7 +7,6 @@
 //! the grant leaves with its next check computed and the sweep's lease released.
 
 use super::writes;
-use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant::grant_tokens::{can_refresh, SecretText, TokenSet};
 use crate::core::grant::refresh_failure::{DeadReason, RefreshFailure};
@@ -16,29 +15,16 @@ use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::GraphDialect;
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
-use crate::edge::grant::grant_object::grants::{
+use crate::edge::grant::grant_object::current::{
     current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, Memory,
 };
+use crate::edge::grant::grant_object::protocol::VisitAsk;
 use crate::edge::grant::grant_object::refresh::{self, mark_dead, Change, Outcome};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform::{self, IdentityFailure};
 use crate::store::StoreError;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, State};
-
-/// What the object is asked to do.
-#[derive(Serialize, Deserialize)]
-pub struct VisitAsk {
-    pub grant_id: GrantId,
-    /// Refresh now whatever the schedule says (the manual refresh route). Set only by tenant
-    /// routes, which check the tenant first.
-    #[serde(default)]
-    pub force: bool,
-    /// The tenant the caller is acting for, when it is a tenant (checked against the grant).
-    #[serde(default)]
-    pub tenant_id: Option<TenantId>,
-}
 
 pub async fn visit_in_object(
     env: &Env,

@@ -11,114 +11,40 @@
 //! grant, so what it last read or wrote stays true until it writes again, and every write
 //! forgets it. A fresh token is then served without D1 or decryption.
 
+use super::current::{
+    binding, current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, LiveConnection,
+    Memory, Remembered,
+};
 use super::protocol::GrantObjectClient;
 use super::writes;
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
-use crate::core::common::log::LogLine;
-use crate::core::crypto::{Binding, Sealed};
+use crate::core::crypto::Sealed;
 use crate::core::grant::grant_events;
-use crate::core::grant::grant_expiry::{grant_expires_at, Lifetimes};
-use crate::core::grant::grant_health::{GrantState, RefreshState, Status, StoredLedger};
+use crate::core::grant::grant_expiry::grant_expires_at;
+use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant::grant_tokens::{
-    access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet, SEAL_PURPOSE,
+    access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet,
 };
 use crate::core::grant::refresh_failure::DeadReason;
 use crate::core::grant::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
 use crate::core::grant::scheduled_check::CheckSlot;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::links::reconnect_links::{self, LinkError};
-use crate::core::oauth::catalogue::{Catalogue, GraphDialect, ProviderSpec, RefreshPolicy};
+use crate::core::oauth::catalogue::{GraphDialect, RefreshPolicy};
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
-use crate::edge::common::logging;
+use crate::edge::grant::grant_object::protocol::{
+    CheckByAsk, ReconnectCheck, ResealAsk, StoreGrant, StoreOutcome, Stored, TokenAsk,
+};
 use crate::edge::grant::grant_object::refresh::{self, Change, Outcome};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform::{self, IdentityFailure};
 use crate::edge::webhooks::events::{self, Written};
 use crate::store::{self, Db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Response};
-
-/// Everything a consent produced, sent to the grant's object to be stored.
-#[derive(Serialize, Deserialize)]
-pub struct StoreGrant {
-    pub grant_id: GrantId,
-    pub tenant_id: TenantId,
-    pub provider: String,
-    pub provider_account_id: String,
-    pub client_id: String,
-    pub end_user_ref: String,
-    pub scopes: Option<String>,
-    pub tokens: TokenSet,
-    /// When the platform answered, and the lifetimes it gave: the access token's expiry and
-    /// the ledger's date are computed from these once the refresh token to keep is known.
-    pub issued_at: Timestamp,
-    pub lifetimes: Lifetimes,
-    /// The consenting account first, then the accounts it manages (LinkedIn pages).
-    pub connections: Vec<NewConnection>,
-    /// Set when a reconnect link started the consent: the grant must still be at the link's
-    /// epoch and the nonce unused; the nonce is consumed by this store.
-    #[serde(default)]
-    pub reconnect: Option<ReconnectCheck>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ReconnectCheck {
-    pub epoch: i64,
-    pub nonce: String,
-}
-
-/// What the object did with a consent.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum StoreOutcome {
-    Stored(Stored),
-    /// Reconnect refused: the grant moved on since the link was made.
-    LinkStale,
-    /// Reconnect refused: the link's nonce was consumed already.
-    LinkUsed,
-    /// Reconnect refused: the consent is for another account.
-    WrongAccount,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct NewConnection {
-    pub kind: String,
-    pub external_id: String,
-    pub display_name: Option<String>,
-    pub username: Option<String>,
-}
-
-/// What storing produced.
-#[derive(Serialize, Deserialize)]
-pub struct Stored {
-    pub grant_id: GrantId,
-    /// The consenting account's connection.
-    pub connection_id: String,
-    /// Every connection the consent stored, that one first.
-    pub connection_ids: Vec<String>,
-    pub version: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct TokenAsk {
-    grant_id: GrantId,
-    tenant_id: TenantId,
-    /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
-    min_valid_seconds: u32,
-    /// Check the token with the platform first.
-    #[serde(default)]
-    validate: bool,
-    /// The connection's account at the platform: where it has a token of its own (a Facebook
-    /// Page), that token is served.
-    #[serde(default)]
-    account: Option<String>,
-    /// The connection asked for: the object serves it only while it is live and may act.
-    #[serde(default)]
-    connection_id: Option<String>,
-}
 
 /// Stores a consent's grant through the grant's object.
 pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
@@ -160,13 +86,6 @@ pub async fn access_token(
         .await?)
 }
 
-/// The pre-flight: check the grant by `by` (ms) at the latest.
-#[derive(Serialize, Deserialize)]
-pub struct CheckByAsk {
-    pub grant_id: GrantId,
-    pub by: i64,
-}
-
 /// Inside the object: the grant's next check comes forward to `by` (unless it is earlier or
 /// the grant is dead), and the pre-flight marks this satisfies are cleared, in one batch.
 pub async fn check_by_in_object(
@@ -189,12 +108,6 @@ pub async fn check_by_in_object(
     .await?;
     let moved = results.first().is_some_and(|r| r.changes == 1);
     Ok(respond::json(200, &json!({ "check_moved": moved }))?)
-}
-
-/// What the re-encryption sweep asks a grant's object.
-#[derive(Serialize, Deserialize)]
-pub struct ResealAsk {
-    grant_id: GrantId,
 }
 
 /// Seals the grant's tokens again under the active data key, through its object (the grant's
@@ -258,156 +171,6 @@ pub async fn reseal_in_object(
         200,
         &json!({ "resealed": written.changes == 1 }),
     )?)
-}
-
-/// What the grant's object remembers between calls: the row, its opened tokens and its live
-/// connections.
-pub struct Remembered {
-    grant: CurrentGrant,
-    /// `None` for a dead grant: nothing is served from it, so its tokens stay sealed.
-    tokens: Option<TokenSet>,
-    /// The grant's connections that are not disconnected. Every write to them goes through
-    /// this object (disconnect, a consent, a role change found by a validation), and every
-    /// write forgets the memory, so this stays true between writes.
-    connections: Vec<LiveConnection>,
-}
-
-/// A connection of the grant that is not disconnected, and whether it may still act.
-#[derive(Deserialize)]
-struct LiveConnection {
-    id: String,
-    access: String,
-    access_reason: Option<String>,
-}
-
-impl Remembered {
-    /// Refuses connection `id` unless it is live and may act: `not_found` for one that is not
-    /// (or no longer) the grant's, `connection_dead` for a page whose role was lost (the grant
-    /// works, but not for this account).
-    fn check_connection(&self, id: &str) -> std::result::Result<(), ApiError> {
-        match self.connections.iter().find(|c| c.id == id) {
-            None => Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("No connection {id}."),
-            )),
-            Some(c) if c.access == "lost" => Err(ApiError::new(
-                ErrorCode::ConnectionDead,
-                c.access_reason.clone().unwrap_or_else(|| {
-                    "The account no longer has a role on this page. Reconnect it.".to_owned()
-                }),
-            )),
-            Some(_) => Ok(()),
-        }
-    }
-}
-
-/// The object's memory of its grant. Safe because the object is the grant's only writer:
-/// every write path forgets it first, so a read after a write loads the grant again. (Test
-/// powers that write D1 directly ask the object to forget too.)
-///
-/// It also counts the refreshes this instance attempted, so a reader that waited for its turn
-/// can tell that a refresh happened meanwhile and use that refresh's outcome instead of
-/// refreshing again.
-#[derive(Default)]
-pub struct Memory {
-    remembered: std::cell::RefCell<Option<std::rc::Rc<Remembered>>>,
-    refreshes: std::cell::Cell<u64>,
-}
-
-impl Memory {
-    pub fn forget(&self) {
-        self.remembered.borrow_mut().take();
-    }
-
-    fn take(&self) -> Option<std::rc::Rc<Remembered>> {
-        self.remembered.borrow_mut().take()
-    }
-
-    fn keep(&self, remembered: std::rc::Rc<Remembered>) {
-        *self.remembered.borrow_mut() = Some(remembered);
-    }
-
-    /// Refreshes attempted so far by this instance.
-    pub fn refreshes(&self) -> u64 {
-        self.refreshes.get()
-    }
-
-    /// Counts a refresh attempt, whatever its outcome.
-    pub fn note_refresh(&self) {
-        self.refreshes.set(self.refreshes.get() + 1);
-    }
-}
-
-/// A grant as stored.
-pub(in crate::edge) type CurrentGrant = crate::store::grants::Grant;
-
-impl CurrentGrant {
-    fn stored(&self) -> StoredLedger<'_> {
-        StoredLedger {
-            state: &self.state,
-            state_reason: self.state_reason.as_deref(),
-            refresh_state: &self.refresh_state,
-            grant_expires_at: self.grant_expires_at,
-            failure_streak: self.failure_streak as u32,
-            next_check_at: self.next_check_at,
-        }
-    }
-
-    /// The grant's standing as last written (what its events already told).
-    pub fn written_status(&self, now: Timestamp) -> Status {
-        Status::as_written(&self.stored(), now)
-    }
-
-    /// What the schedule is computed from, with `access_expires_at`, `last_refresh_at` and
-    /// the ledger's date as they will be after the write at hand. `refreshable`: the grant
-    /// holds a refresh token.
-    pub fn times(
-        &self,
-        access_expires_at: Option<Timestamp>,
-        last_refresh_at: Timestamp,
-        refreshable: bool,
-    ) -> GrantTimes {
-        GrantTimes {
-            access_expires_at,
-            grant_expires_at: self.grant_expires_at,
-            last_refresh_at,
-            last_validated_at: self.last_validated_at,
-            retry_at: None,
-            dead: false,
-            refreshable,
-            next_post_at: self.next_post_at,
-            check_slot: CheckSlot::of_seq(self.check_seq as u64),
-        }
-    }
-
-    /// The last successful refresh, or the connect.
-    pub fn refreshed_at(&self) -> Timestamp {
-        self.last_refresh_at.unwrap_or(self.created_at)
-    }
-
-    pub fn access_expires(&self) -> Option<Timestamp> {
-        self.access_expires_at
-    }
-}
-
-pub(in crate::edge) async fn current(
-    db: &worker::D1Database,
-    grant_id: &GrantId,
-) -> Result<Option<CurrentGrant>, crate::store::StoreError> {
-    crate::store::grants::current(db, grant_id).await
-}
-
-pub(in crate::edge) fn binding<'a>(
-    tenant_id: &'a TenantId,
-    grant_id: &'a GrantId,
-    version: i64,
-) -> Binding<'a> {
-    Binding {
-        purpose: SEAL_PURPOSE,
-        tenant_id,
-        row_id: grant_id,
-        version,
-    }
 }
 
 /// Inside the object: seal and write the grant and its connection.
@@ -613,7 +376,7 @@ pub async fn store_in_object(
     }
     // Posts parked while the grant was dead go out again (or fail as stale).
     if existing.is_some() {
-        crate::edge::publish::resume_parked(env, &db, &input.grant_id, now).await;
+        crate::edge::publish::dispatch::resume_parked(env, &db, &input.grant_id, now).await;
     }
     Ok(respond::json(
         200,
@@ -662,50 +425,6 @@ async fn reconnect_refusal(
             _ => None,
         },
     )
-}
-
-/// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.
-pub(in crate::edge) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
-    let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
-    let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
-        return Err(gone().into());
-    };
-    let opened = bindings::keyring(env)?.open(
-        &Sealed::new(key_id, blob.clone()),
-        binding(&grant.tenant_id, &grant.id, grant.version),
-    );
-    match opened.map(|bytes| TokenSet::from_bytes(&bytes)) {
-        Ok(Ok(tokens)) => Ok(tokens),
-        failed => {
-            let why = match failed {
-                Err(e) => e.to_string(),
-                _ => "the opened tokens are not a token set".to_owned(),
-            };
-            logging::emit(
-                &LogLine::error("grant.unreadable", clock::real_now())
-                    .field("grant_id", grant.id.as_str())
-                    .field("key_id", key_id.as_str())
-                    .field("error", why),
-            );
-            Err(ApiError::internal().into())
-        }
-    }
-}
-
-/// The grant's catalogue entry, or `provider_not_configured`.
-pub(in crate::edge) fn spec_of<'c>(
-    catalogue: &'c Catalogue,
-    grant: &CurrentGrant,
-) -> std::result::Result<&'c ProviderSpec, ApiError> {
-    catalogue.get(&grant.provider).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ProviderNotConfigured,
-            format!(
-                "The provider {:?} is no longer in the catalogue.",
-                grant.provider
-            ),
-        )
-    })
 }
 
 /// Inside the object: the access token, refreshed first when it has less than the platform's
@@ -984,23 +703,4 @@ async fn validate_page_token(
         )),
         Some(TokenVerdict::Unknown) => Ok(Err("Meta did not say whether the token works.".into())),
     }
-}
-
-/// The error for a grant the platform just ended, with the reason for people.
-pub(in crate::edge) fn dead_verdict(reason: DeadReason) -> ApiError {
-    ApiError::new(ErrorCode::ConnectionDead, reason.message())
-}
-
-/// The error for a dead grant, with its reason for people.
-pub(in crate::edge) fn dead_error(grant: &CurrentGrant) -> ApiError {
-    let message = grant.last_error.clone().unwrap_or_else(|| {
-        format!(
-            "The platform ended this connection ({}). Reconnect the account.",
-            grant
-                .state_reason
-                .as_deref()
-                .unwrap_or("revoked_or_expired")
-        )
-    });
-    ApiError::new(ErrorCode::ConnectionDead, message)
 }

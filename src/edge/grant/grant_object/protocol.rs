@@ -1,12 +1,12 @@
 //! The grant object's protocol: every command it takes, as one serde enum, and one client
-//! with a method per command. No string path to the object exists outside this module.
+//! with a method per command, and what each command carries. No string path to the object
+//! exists outside this module, and it depends on none of the modules that carry a command out.
 
-use super::disconnect::{DisconnectAsk, EraseAsk};
-use super::grant_visit::VisitAsk;
-use super::grants::{CheckByAsk, ResealAsk, StoreGrant, TokenAsk};
-use crate::core::common::ids::GrantId;
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::grant::grant_expiry::Lifetimes;
+use crate::core::grant::grant_tokens::TokenSet;
 use crate::edge::common::bindings;
-use crate::edge::oauth::meta_callbacks::EndedAsk;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
 
@@ -32,13 +32,163 @@ pub enum Command {
     PlatformEnded(EndedAsk),
     /// A test power's write to the grant.
     #[cfg(feature = "test-powers")]
-    TestWrite(super::test_writes::TestWriteAsk),
+    TestWrite(TestWriteAsk),
     /// The kill-mid-call spike's refresh probe.
     #[cfg(feature = "test-powers")]
-    SpikeRefresh(super::spike::RefreshProbe),
+    SpikeRefresh(RefreshProbe),
     /// The kill-mid-call spike's view of the object's storage.
     #[cfg(feature = "test-powers")]
     SpikeState,
+}
+
+/// Everything a consent produced, sent to the grant's object to be stored.
+#[derive(Serialize, Deserialize)]
+pub struct StoreGrant {
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub client_id: String,
+    pub end_user_ref: String,
+    pub scopes: Option<String>,
+    pub tokens: TokenSet,
+    /// When the platform answered, and the lifetimes it gave: the access token's expiry and
+    /// the ledger's date are computed from these once the refresh token to keep is known.
+    pub issued_at: Timestamp,
+    pub lifetimes: Lifetimes,
+    /// The consenting account first, then the accounts it manages (LinkedIn pages).
+    pub connections: Vec<NewConnection>,
+    /// Set when a reconnect link started the consent: the grant must still be at the link's
+    /// epoch and the nonce unused; the nonce is consumed by this store.
+    #[serde(default)]
+    pub reconnect: Option<ReconnectCheck>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TokenAsk {
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
+    /// The caller needs the token to stay valid this long; a refresh happens first otherwise.
+    pub min_valid_seconds: u32,
+    /// Check the token with the platform first.
+    #[serde(default)]
+    pub validate: bool,
+    /// The connection's account at the platform: where it has a token of its own (a Facebook
+    /// Page), that token is served.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The connection asked for: the object serves it only while it is live and may act.
+    #[serde(default)]
+    pub connection_id: Option<String>,
+}
+
+/// The pre-flight: check the grant by `by` (ms) at the latest.
+#[derive(Serialize, Deserialize)]
+pub struct CheckByAsk {
+    pub grant_id: GrantId,
+    pub by: i64,
+}
+
+/// What the re-encryption sweep asks a grant's object.
+#[derive(Serialize, Deserialize)]
+pub struct ResealAsk {
+    pub grant_id: GrantId,
+}
+
+/// What the object is asked to do.
+#[derive(Serialize, Deserialize)]
+pub struct VisitAsk {
+    pub grant_id: GrantId,
+    /// Refresh now whatever the schedule says (the manual refresh route). Set only by tenant
+    /// routes, which check the tenant first.
+    #[serde(default)]
+    pub force: bool,
+    /// The tenant the caller is acting for, when it is a tenant (checked against the grant).
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DisconnectAsk {
+    pub grant_id: GrantId,
+    pub tenant_id: TenantId,
+    pub connection_id: String,
+}
+
+/// What erasure asks a grant's object: delete the grant's row (its connections are gone).
+#[derive(Serialize, Deserialize)]
+pub struct EraseAsk {
+    pub grant_id: GrantId,
+}
+
+/// What the object is told: the platform ended the grant, and why.
+#[derive(Serialize, Deserialize)]
+pub struct EndedAsk {
+    pub grant_id: GrantId,
+    pub reason: String,
+}
+
+#[cfg(feature = "test-powers")]
+/// What a test power writes.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "write", rename_all = "snake_case")]
+pub enum TestWrite {
+    /// Another grant's sealed tokens over this grant's, its version left alone.
+    CopyTokens { from_grant: GrantId },
+    /// A dead grant alive again.
+    Revive,
+}
+
+#[cfg(feature = "test-powers")]
+#[derive(Serialize, Deserialize)]
+pub struct TestWriteAsk {
+    pub grant_id: GrantId,
+    pub write: TestWrite,
+}
+
+#[cfg(feature = "test-powers")]
+#[derive(Serialize, Deserialize)]
+pub struct RefreshProbe {
+    pub grant_id: GrantId,
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReconnectCheck {
+    pub epoch: i64,
+    pub nonce: String,
+}
+
+/// What the object did with a consent.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StoreOutcome {
+    Stored(Stored),
+    /// Reconnect refused: the grant moved on since the link was made.
+    LinkStale,
+    /// Reconnect refused: the link's nonce was consumed already.
+    LinkUsed,
+    /// Reconnect refused: the consent is for another account.
+    WrongAccount,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct NewConnection {
+    pub kind: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
+}
+
+/// What storing produced.
+#[derive(Serialize, Deserialize)]
+pub struct Stored {
+    pub grant_id: GrantId,
+    /// The consenting account's connection.
+    pub connection_id: String,
+    /// Every connection the consent stored, that one first.
+    pub connection_ids: Vec<String>,
+    pub version: i64,
 }
 
 /// The only URL the object is called on; what to do is in the body.
@@ -103,18 +253,12 @@ impl<'a> GrantObjectClient<'a> {
     }
 
     #[cfg(feature = "test-powers")]
-    pub async fn test_write(
-        &self,
-        ask: super::test_writes::TestWriteAsk,
-    ) -> worker::Result<Response> {
+    pub async fn test_write(&self, ask: TestWriteAsk) -> worker::Result<Response> {
         self.send(&Command::TestWrite(ask)).await
     }
 
     #[cfg(feature = "test-powers")]
-    pub async fn spike_refresh(
-        &self,
-        probe: super::spike::RefreshProbe,
-    ) -> worker::Result<Response> {
+    pub async fn spike_refresh(&self, probe: RefreshProbe) -> worker::Result<Response> {
         self.send(&Command::SpikeRefresh(probe)).await
     }
 

@@ -38,7 +38,7 @@ use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
 use crate::edge::common::bindings;
 use crate::edge::common::logging;
 use crate::edge::grant::circuits;
-use crate::edge::grant::grant_object::grants::{binding, CurrentGrant};
+use crate::edge::grant::grant_object::current::{binding, CurrentGrant};
 use crate::edge::http::respond::Handled;
 use crate::edge::oauth::platform;
 use crate::edge::webhooks::events::{self, Written};
@@ -356,7 +356,7 @@ pub async fn settle_failure(
         .field("class", format!("{class:?}"));
     logging::emit(&log);
     if class == FailureClass::DeadGrant {
-        let stored = crate::edge::grant::grant_object::grants::current(db, &grant.id).await?;
+        let stored = crate::edge::grant::grant_object::current::current(db, &grant.id).await?;
         let changed = stored.is_none_or(|g| g.version != grant.version);
         if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
             // The platform's own reason, where it named one.

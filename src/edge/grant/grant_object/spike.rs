@@ -16,6 +16,7 @@ use crate::core::oauth::provider_rewrite;
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::common::d1_time;
+use crate::edge::grant::grant_object::protocol::RefreshProbe;
 use crate::edge::http::http_client;
 use crate::edge::http::respond::{self, Handled};
 use crate::store::{tenants, Db};
@@ -98,12 +99,6 @@ pub async fn inspect(env: &Env, grant_id: &GrantId) -> Handled {
             "object": object,
         }),
     )?)
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct RefreshProbe {
-    grant_id: GrantId,
-    refresh_token: String,
 }
 
 /// `POST /__test/spike/grants/{id}/refresh` `{"refresh_token"}`: forwarded to the grant's object.

@@ -2,30 +2,13 @@
 //! writer), which forgets what it remembers of the grant.
 
 use super::writes::test_powers::{copy_tokens, revive};
-use crate::core::common::ids::GrantId;
 use crate::edge::common::bindings;
-use crate::edge::grant::grant_object::grants::Memory;
+use crate::edge::grant::grant_object::current::Memory;
+use crate::edge::grant::grant_object::protocol::{TestWrite, TestWriteAsk};
 use crate::edge::http::respond::{self, Handled};
 use crate::store::Db;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::Env;
-
-/// What a test power writes.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "write", rename_all = "snake_case")]
-pub enum TestWrite {
-    /// Another grant's sealed tokens over this grant's, its version left alone.
-    CopyTokens { from_grant: GrantId },
-    /// A dead grant alive again.
-    Revive,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct TestWriteAsk {
-    pub grant_id: GrantId,
-    pub write: TestWrite,
-}
 
 /// Inside the object: the write, then `{"changed": bool}`.
 pub async fn write_in_object(

@@ -1,0 +1,354 @@
+//! The tenant API's connection routes: list, show, refresh, events, and the token endpoint.
+
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::common::isolate_cache::IsolateCache;
+use crate::core::grant::expiry_warnings::Warnings;
+use crate::core::grant::grant_health::{Colour, Health, Status, StoredLedger};
+use crate::core::grant::grant_tokens::TokenRequest;
+use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::http::query;
+use crate::edge::common::bindings;
+use crate::edge::common::clock;
+use crate::edge::common::d1_time::{self, json as at};
+use crate::edge::grant::grant_object::grants;
+use crate::edge::grant::grant_object::protocol::VisitAsk;
+use crate::edge::http::respond::{self, Handled};
+use crate::edge::tenancy::caller::Caller;
+use crate::store::{self, Db};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use worker::{Context, D1Database, Env};
+
+#[derive(Deserialize)]
+pub(crate) struct ConnectionRow {
+    pub id: String,
+    grant_id: GrantId,
+    pub provider: String,
+    end_user_ref: String,
+    kind: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
+    access: String,
+    access_reason: Option<String>,
+    grant_state: String,
+    state_reason: Option<String>,
+    refresh_state: String,
+    failure_streak: f64,
+    next_check_at: Option<f64>,
+    pub last_refresh_at: Option<f64>,
+    pub last_validated_at: Option<f64>,
+    last_error: Option<String>,
+    pub access_expires_at: Option<f64>,
+    pub grant_expires_at: Option<f64>,
+    created_at: f64,
+}
+
+/// The most events one connection's history answers.
+const EVENTS_SHOWN: i64 = 1_000;
+
+impl ConnectionRow {
+    fn health(&self, warnings: Warnings, now: Timestamp) -> Health {
+        let status = Status::of(
+            &StoredLedger {
+                state: &self.grant_state,
+                state_reason: self.state_reason.as_deref(),
+                refresh_state: &self.refresh_state,
+                grant_expires_at: self.grant_expires_at.map(d1_time::read),
+                failure_streak: self.failure_streak as u32,
+                next_check_at: self.next_check_at.map(d1_time::read),
+            },
+            warnings,
+            now,
+        );
+        status.connection_health(self.access != "ok", self.access_reason.as_deref())
+    }
+
+    fn to_json(&self, health: &Health) -> Value {
+        json!({
+            "id": self.id,
+            "grant_id": self.grant_id,
+            "provider": self.provider,
+            "end_user_ref": self.end_user_ref,
+            "account": {
+                "kind": self.kind,
+                "id": self.external_id,
+                "name": self.display_name,
+                "username": self.username,
+            },
+            "health": {
+                "colour": health.colour.as_str(),
+                "reason": health.reason,
+                "message": health.message,
+            },
+            "access": self.access,
+            "grant_state": self.grant_state,
+            "refresh_state": self.refresh_state,
+            "access_expires_at": at(self.access_expires_at),
+            "grant_expires_at": at(self.grant_expires_at),
+            "last_refresh_at": at(self.last_refresh_at),
+            "last_validated_at": at(self.last_validated_at),
+            "next_check_at": at(self.next_check_at),
+            "last_error": self.last_error,
+            "created_at": at(Some(self.created_at)),
+        })
+    }
+}
+
+/// The most connections one list answers (oldest first).
+const LIST_LIMIT: usize = 500;
+
+pub(crate) async fn list_connections(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    url: &str,
+    now: Timestamp,
+) -> Handled {
+    let end_user = query::param(url, "end_user_ref");
+    let colour = match query::param(url, "health") {
+        None => None,
+        Some(text) => Some(
+            Colour::parse(&text)
+                .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
+        ),
+    };
+    let listed: Vec<Value> = connections_of(env, db, &caller.tenant_id, end_user.as_deref(), now)
+        .await?
+        .iter()
+        .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
+        .take(LIST_LIMIT)
+        .map(|(row, health)| row.to_json(health))
+        .collect();
+    Ok(respond::json(200, &json!({ "connections": listed }))?)
+}
+
+/// The tenant's live connections (of one end user, when given), oldest first, each with its
+/// health at `now`. Health is derived (the ledger's date applies at `now`), so callers filter
+/// by colour afterwards.
+pub(crate) async fn connections_of(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &TenantId,
+    end_user: Option<&str>,
+    now: Timestamp,
+) -> worker::Result<Vec<(ConnectionRow, Health)>> {
+    let rows: Vec<ConnectionRow> = db
+        .all(match end_user {
+            Some(end_user) => store::connections::list_for_end_user(tenant_id, end_user),
+            None => store::connections::list_for_tenant(tenant_id),
+        })
+        .await?;
+    let warn = bindings::warnings(env);
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let health = row.health(warn, now);
+            (row, health)
+        })
+        .collect())
+}
+
+/// The grant of the caller's live (not disconnected) connection `id`, if there is one.
+pub(crate) async fn live_grant_of(
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+) -> worker::Result<Option<GrantId>> {
+    let row = db
+        .run(store::connections::live_grant(id, &caller.tenant_id))
+        .await?;
+    row.first()
+        .map(|r| r.text("grant_id").map(GrantId::from))
+        .transpose()
+        .map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
+    let row: Option<ConnectionRow> = db
+        .first(store::connections::find_for_tenant(&caller.tenant_id, id))
+        .await?;
+    // Another tenant's connection is "not found" too: its existence is not ours to reveal.
+    Ok(row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?)
+}
+
+pub(crate) async fn show_connection(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    let health = row.health(bindings::warnings(env), now);
+    Ok(respond::json(200, &row.to_json(&health))?)
+}
+
+/// `POST /v1/connections/{id}/refresh`: refreshes the grant now, through its object, and
+/// answers the connection as it is afterwards. A refresh the platform refuses for now is
+/// `refresh_failed` (the connection is kept); a dead grant is `connection_dead`.
+pub(crate) async fn refresh_connection(
+    env: &Env,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    let ask = VisitAsk {
+        grant_id: row.grant_id.clone(),
+        force: true,
+        tenant_id: Some(caller.tenant_id.clone()),
+    };
+    let answer =
+        crate::edge::grant::grant_object::protocol::GrantObjectClient::new(env, &row.grant_id)
+            .visit(ask)
+            .await?;
+    if answer.status_code() != 200 {
+        // The object's errors are already JSON errors with their codes.
+        return Ok(answer);
+    }
+    show_connection(env, db, caller, id, now).await
+}
+
+/// `GET /v1/connections/{id}/events`: the connection's events, oldest first.
+pub(crate) async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+    let row = connection_row(db, caller, id).await?;
+    #[derive(Deserialize)]
+    struct Event {
+        id: String,
+        seq: f64,
+        r#type: String,
+        colour: String,
+        reason: String,
+        message: String,
+        occurred_at: f64,
+    }
+    let events: Vec<Event> = db
+        .all(store::events::of_connection(
+            &row.id,
+            &caller.tenant_id,
+            EVENTS_SHOWN,
+        ))
+        .await?;
+    let listed: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "type": e.r#type,
+                "connection_id": row.id,
+                "seq": e.seq as i64,
+                "health": {"colour": e.colour, "reason": e.reason, "message": e.message},
+                "occurred_at": at(Some(e.occurred_at)),
+            })
+        })
+        .collect();
+    Ok(respond::json(200, &json!({ "events": listed }))?)
+}
+
+/// Where a connection lives: its tenant, its grant and its account at the platform.
+#[derive(Clone, Deserialize)]
+struct ConnectionHome {
+    tenant_id: TenantId,
+    grant_id: GrantId,
+    external_id: String,
+}
+
+/// How long an isolate keeps a connection's home. Safe at any length: none of the three ever
+/// changes for a connection id (a reconnect stores into the same grant and connection, and
+/// nothing deletes connections). Whether the connection is still live and may still act is
+/// not cached here: the grant's object answers that from the grant's live connections, which
+/// it holds in memory and forgets on every write (disconnects and role changes go through it).
+const HOME_TTL_MS: i64 = 3_600_000;
+
+thread_local! {
+    static CONNECTION_HOMES: RefCell<IsolateCache<ConnectionHome>> =
+        RefCell::new(IsolateCache::new(HOME_TTL_MS, 10_000));
+}
+
+/// Connection `id`'s home, live or not; from this isolate's cache when it has it.
+async fn connection_home(db: &D1Database, id: &str) -> worker::Result<Option<ConnectionHome>> {
+    let real_now = clock::real_now().as_millis();
+    if let Some(home) = CONNECTION_HOMES.with(|homes| homes.borrow().get(id, real_now)) {
+        return Ok(Some(home));
+    }
+    let found: Option<ConnectionHome> = db.first(store::connections::home(id)).await?;
+    if let Some(home) = &found {
+        CONNECTION_HOMES.with(|homes| homes.borrow_mut().put(id, home.clone(), real_now));
+    }
+    Ok(found)
+}
+
+/// `POST /v1/connections/{id}/token`: the stored access token, through the grant's object.
+/// The API key and the connection's home come from this isolate's caches when it has them, so
+/// a fresh token costs one round trip to the grant's object, which serves it from memory.
+/// Every read is audited in `token_reads` after the answer has gone out, grouped with the
+/// other reads in flight (`token_audit`): the audit never delays the caller.
+pub(crate) async fn connection_token(
+    env: &Env,
+    ctx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    ask: TokenRequest,
+    now: Timestamp,
+) -> Handled {
+    let home = connection_home(db, id)
+        .await?
+        .filter(|home| home.tenant_id == caller.tenant_id);
+    let (grant_id, mut answer) = match home {
+        None => (
+            None,
+            Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
+        ),
+        Some(home) => {
+            let answer = grants::access_token(
+                env,
+                &home.grant_id,
+                &caller.tenant_id,
+                Some(id),
+                &home.external_id,
+                ask,
+            )
+            .await;
+            (Some(home.grant_id), answer)
+        }
+    };
+    // A refusal's body is a JSON error (never a token): its code says what the caller got.
+    let refused_code = match &mut answer {
+        Ok(r) if r.status_code() != 200 => match r.cloned() {
+            Ok(mut copy) => copy
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|body| body["error"]["code"].as_str().map(str::to_owned)),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let outcome = match (&answer, refused_code.as_deref()) {
+        (Ok(r), _) if r.status_code() == 200 => "served",
+        (Ok(_), Some("token_expired")) => "expired",
+        (Ok(_), Some("connection_dead")) => "dead",
+        (Ok(_), Some("not_found")) => "not_found",
+        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::NotFound => "not_found",
+        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::ConnectionDead => "dead",
+        _ => "failed",
+    };
+    crate::edge::tenancy::token_audit::record(
+        ctx,
+        bindings::db(env)?,
+        crate::edge::tenancy::token_audit::TokenRead {
+            tenant_id: caller.tenant_id.clone(),
+            api_key_id: caller.key_id.clone(),
+            connection_id: id.to_owned(),
+            grant_id,
+            outcome,
+            at: now,
+        },
+    );
+    answer
+}
