@@ -1,6 +1,7 @@
 //! Keeping a grant alive: its tokens, state and health, refresh failures and schedules, the scheduled check, the sweep, expiry and its warnings, disconnects, circuits.
 
 pub mod circuit;
+pub mod consent;
 pub mod disconnect;
 pub mod expiry_warnings;
 pub mod grant_events;

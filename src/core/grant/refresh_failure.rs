@@ -10,6 +10,10 @@
 //! rotated the token a moment ago. The grant's Durable Object re-reads the grant before acting
 //! on [`FailureClass::DeadGrant`] (see [`after_dead_answer`]).
 
+use crate::core::common::clock::Timestamp;
+use crate::core::grant::grant_health::RefreshState;
+use crate::core::grant::refresh_schedule::Backoff;
+use crate::core::http::platform_answer::Answer;
 use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
 
 /// What went wrong, as the edge saw it.
@@ -175,7 +179,8 @@ pub fn classify(spec: &ProviderSpec, failure: &RefreshFailure) -> FailureClass {
             }
             FailureClass::Transient {
                 retry_after_secs: *retry_after_secs,
-                outcome_unknown: rotating && *status >= 500 && *status != 503,
+                // A failing platform (a 5xx but 503) may have rotated the token before failing.
+                outcome_unknown: rotating && Answer::status(*status).class().outcome_unknown(),
             }
         }
     }
@@ -218,9 +223,240 @@ impl AfterDeadAnswer {
     }
 }
 
+/// What the grant's record says of its failures before this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureRecord {
+    /// Failed refreshes in a row.
+    pub streak: u32,
+    /// Separate UTC days with a failure.
+    pub days: u32,
+    pub last_failure_at: Option<Timestamp>,
+}
+
+/// How a failed refresh settles the grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The grant is dead for `reason`; the streak and day count are recorded as given.
+    Dead {
+        reason: DeadReason,
+        streak: u32,
+        days: u32,
+    },
+    /// Another refresh finished first: nothing is written, the caller tries again.
+    RaceLost,
+    /// Kept, and tried again at `retry_at`, with `refresh` as the grant's refresh state.
+    Retry {
+        refresh: RefreshState,
+        streak: u32,
+        days: u32,
+        retry_at: Timestamp,
+        message: &'static str,
+    },
+}
+
+/// The facts a failed refresh is settled from.
+pub struct FailedRefresh<'a> {
+    pub class: FailureClass,
+    pub failure: &'a RefreshFailure,
+    /// For a dead-grant answer only: the stored grant moved on since the refresh read it (or
+    /// is gone). The re-read is needed for nothing else.
+    pub stored_changed: bool,
+    /// This refresh was the one retry allowed after a rotating refresh's lost answer.
+    pub after_unknown_outcome: bool,
+    pub record: FailureRecord,
+}
+
+/// Settles a failed refresh: dead (only on the platform's word, or after failing on
+/// `schedule.red_after_days` separate days), a lost race, or a retry with backoff. `jitter` is
+/// in [0, 1).
+pub fn settle(
+    facts: &FailedRefresh<'_>,
+    schedule: Backoff,
+    jitter: f64,
+    now: Timestamp,
+) -> Settlement {
+    let record = facts.record;
+    if facts.class == FailureClass::DeadGrant {
+        let verdict = after_dead_answer(facts.stored_changed, facts.after_unknown_outcome);
+        let Some(reason) = verdict.dead_reason() else {
+            return Settlement::RaceLost;
+        };
+        // The platform's own reason, where it named one.
+        let reason = match (reason, facts.failure) {
+            (DeadReason::RevokedOrExpired, RefreshFailure::Ended(named)) => *named,
+            _ => reason,
+        };
+        return Settlement::Dead {
+            reason,
+            streak: record.streak,
+            days: record.days,
+        };
+    }
+    let streak = record.streak + 1;
+    let days = schedule.failure_days_after(record.days, record.last_failure_at, now);
+    if schedule.gives_up(days) {
+        return Settlement::Dead {
+            reason: DeadReason::RefreshKeptFailing,
+            streak,
+            days,
+        };
+    }
+    let (retry_after, client_rejected, message) = match &facts.class {
+        FailureClass::Transient {
+            retry_after_secs, ..
+        } => (
+            *retry_after_secs,
+            false,
+            "The platform did not refresh the token (it is failing or limiting us); \
+             retrying with backoff.",
+        ),
+        _ => (
+            None,
+            true,
+            "The platform rejected this deployment's app credentials; the operator must fix them.",
+        ),
+    };
+    let retry_at = now.plus_millis(schedule.delay_ms(streak, jitter, retry_after));
+    let refresh = if client_rejected {
+        RefreshState::ClientRejected
+    } else {
+        RefreshState::BackingOff {
+            failures: streak,
+            retry_at,
+        }
+    };
+    Settlement::Retry {
+        refresh,
+        streak,
+        days,
+        retry_at,
+        message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    fn failed(class: FailureClass, failure: &RefreshFailure) -> FailedRefresh<'_> {
+        FailedRefresh {
+            class,
+            failure,
+            stored_changed: false,
+            after_unknown_outcome: false,
+            record: FailureRecord {
+                streak: 2,
+                days: 1,
+                last_failure_at: Some(NOW.plus_millis(-60_000)),
+            },
+        }
+    }
+
+    #[test]
+    fn a_dead_answer_kills_with_the_platforms_reason_unless_the_race_was_lost() {
+        let ended = RefreshFailure::Ended(DeadReason::AppRemoved);
+        let mut facts = failed(FailureClass::DeadGrant, &ended);
+        assert_eq!(
+            settle(&facts, Backoff::default(), 0.5, NOW),
+            Settlement::Dead {
+                reason: DeadReason::AppRemoved,
+                streak: 2,
+                days: 1
+            }
+        );
+        facts.after_unknown_outcome = true;
+        assert_eq!(
+            settle(&facts, Backoff::default(), 0.5, NOW),
+            Settlement::Dead {
+                reason: DeadReason::RefreshResponseLost,
+                streak: 2,
+                days: 1
+            }
+        );
+        facts.stored_changed = true;
+        assert_eq!(
+            settle(&facts, Backoff::default(), 0.5, NOW),
+            Settlement::RaceLost
+        );
+    }
+
+    #[test]
+    fn a_transient_failure_backs_off_and_counts() {
+        let failure = RefreshFailure::NoAnswer;
+        let class = FailureClass::Transient {
+            retry_after_secs: Some(3_600),
+            outcome_unknown: false,
+        };
+        let Settlement::Retry {
+            refresh,
+            streak,
+            days,
+            retry_at,
+            ..
+        } = settle(&failed(class, &failure), Backoff::default(), 0.0, NOW)
+        else {
+            panic!("a transient failure is retried");
+        };
+        assert_eq!((streak, days), (3, 1), "same UTC day: the day count stays");
+        // Never sooner than the platform's Retry-After.
+        assert_eq!(retry_at, NOW.plus_millis(3_600_000));
+        assert_eq!(
+            refresh,
+            RefreshState::BackingOff {
+                failures: 3,
+                retry_at
+            }
+        );
+    }
+
+    #[test]
+    fn client_credentials_refused_are_for_the_operator_and_keep_the_grant() {
+        let failure = RefreshFailure::Refused {
+            status: 401,
+            error: Some("invalid_client".into()),
+            description: None,
+            retry_after_secs: None,
+        };
+        match settle(
+            &failed(FailureClass::ClientRejected, &failure),
+            Backoff::default(),
+            0.0,
+            NOW,
+        ) {
+            Settlement::Retry {
+                refresh, message, ..
+            } => {
+                assert_eq!(refresh, RefreshState::ClientRejected);
+                assert!(message.contains("operator"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn failing_on_enough_separate_days_ends_the_grant() {
+        let failure = RefreshFailure::NoAnswer;
+        let class = FailureClass::Transient {
+            retry_after_secs: None,
+            outcome_unknown: false,
+        };
+        let mut facts = failed(class, &failure);
+        facts.record = FailureRecord {
+            streak: 9,
+            days: 2,
+            last_failure_at: Some(NOW.plus_millis(-2 * 86_400_000)),
+        };
+        assert_eq!(
+            settle(&facts, Backoff::default(), 0.0, NOW),
+            Settlement::Dead {
+                reason: DeadReason::RefreshKeptFailing,
+                streak: 10,
+                days: 3
+            }
+        );
+    }
     use crate::core::oauth::catalogue::Catalogue;
 
     fn spec(name: &str) -> ProviderSpec {

@@ -3,6 +3,7 @@
 pub mod api_error;
 pub mod origin;
 pub mod pages;
+pub mod platform_answer;
 pub mod query;
 pub mod request_body;
 pub mod routes;

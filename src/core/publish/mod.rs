@@ -3,6 +3,7 @@
 pub mod instagram_publish;
 pub mod media;
 pub mod posts;
+pub mod pre_check;
 pub mod publish_dialect;
 pub mod publish_policy;
 pub mod publish_progress;

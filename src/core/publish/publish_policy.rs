@@ -14,6 +14,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::settings::{unknown_key, whole_numbers};
+use crate::core::http::platform_answer::{Answer, AnswerClass};
 
 /// Publishing's knobs (`PUBLISH`, e.g. `max_attempts=5,retry_first_secs=30`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,21 +122,36 @@ pub fn classify(
     post_id: Option<String>,
     retry_after_secs: Option<u64>,
 ) -> Verdict {
-    match status {
-        None => Verdict::Ambiguous("no answer (timeout or connection lost) after sending".into()),
-        Some(200..=299) => match post_id {
+    let answer = Answer {
+        status,
+        retry_after_secs,
+    };
+    match answer.class() {
+        AnswerClass::NoAnswer => {
+            Verdict::Ambiguous("no answer (timeout or connection lost) after sending".into())
+        }
+        AnswerClass::Success => match post_id {
             Some(id) => Verdict::Published(id),
             None => Verdict::Ambiguous(format!(
                 "the platform answered {} without a post id",
                 status.unwrap_or_default()
             )),
         },
-        Some(401) => Verdict::TokenRefused,
-        Some(status @ 400..=499) => Verdict::Refused {
-            status,
-            retry_after_secs,
-        },
-        Some(status) => Verdict::Ambiguous(format!("the platform answered {status}")),
+        AnswerClass::Unauthorized => Verdict::TokenRefused,
+        // Refused outright (429 and 408 included): nothing was taken, so a retry is safe.
+        AnswerClass::Limited { .. } | AnswerClass::RequestTimeout | AnswerClass::Refused { .. } => {
+            Verdict::Refused {
+                status: status.unwrap_or_default(),
+                retry_after_secs,
+            }
+        }
+        // A failing platform may have taken the post: never retried blindly.
+        AnswerClass::Unavailable | AnswerClass::Failing { .. } | AnswerClass::Unexpected { .. } => {
+            Verdict::Ambiguous(format!(
+                "the platform answered {}",
+                status.unwrap_or_default()
+            ))
+        }
     }
 }
 
@@ -205,6 +221,48 @@ pub fn preflight_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The publish policy before the one classifier, kept to prove the switch changed nothing.
+    fn classify_before(
+        status: Option<u16>,
+        post_id: Option<String>,
+        retry_after_secs: Option<u64>,
+    ) -> Verdict {
+        match status {
+            None => {
+                Verdict::Ambiguous("no answer (timeout or connection lost) after sending".into())
+            }
+            Some(200..=299) => match post_id {
+                Some(id) => Verdict::Published(id),
+                None => Verdict::Ambiguous(format!(
+                    "the platform answered {} without a post id",
+                    status.unwrap_or_default()
+                )),
+            },
+            Some(401) => Verdict::TokenRefused,
+            Some(status @ 400..=499) => Verdict::Refused {
+                status,
+                retry_after_secs,
+            },
+            Some(status) => Verdict::Ambiguous(format!("the platform answered {status}")),
+        }
+    }
+
+    #[test]
+    fn the_policy_is_unchanged_for_every_answer() {
+        let statuses = (100u16..=599).map(Some).chain([None]);
+        for status in statuses {
+            for post_id in [None, Some("p1".to_owned())] {
+                for retry_after in [None, Some(30)] {
+                    assert_eq!(
+                        classify(status, post_id.clone(), retry_after),
+                        classify_before(status, post_id.clone(), retry_after),
+                        "{status:?} {post_id:?} {retry_after:?}"
+                    );
+                }
+            }
+        }
+    }
 
     const MIN: i64 = 60_000;
     const HOUR: i64 = 60 * MIN;

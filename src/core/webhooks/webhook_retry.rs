@@ -6,6 +6,7 @@
 //! needs, which [`RetryPolicy::parse`] checks against [`QUEUE_MAX_RETRIES`].
 
 use crate::core::common::settings;
+use crate::core::http::platform_answer::{Answer, AnswerClass};
 use serde::{Deserialize, Serialize};
 
 /// A webhook-queue message: which outbox row to deliver (never the body or a secret).
@@ -40,6 +41,13 @@ impl DeliveryStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
+}
+
+/// Webhook receivers' policy: only a 2xx delivers. Every other answer, and none, is tried
+/// again on the schedule: a repeated delivery is harmless, since receivers deduplicate by
+/// `webhook-id`.
+pub fn delivered(answer: Answer) -> bool {
+    answer.class() == AnswerClass::Success
 }
 
 /// The longest delay a queue retry can carry (Cloudflare Queues: 12 hours).
@@ -138,6 +146,18 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_2xx_delivers_as_before() {
+        for status in (100u16..=599).map(Some).chain([None]) {
+            let before = status.is_some_and(|s| (200..300).contains(&s));
+            let answer = Answer {
+                status,
+                retry_after_secs: None,
+            };
+            assert_eq!(delivered(answer), before, "{status:?}");
+        }
+    }
 
     #[test]
     fn retries_double_up_to_the_cap_for_at_least_the_window() {

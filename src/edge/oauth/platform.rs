@@ -9,6 +9,7 @@ use crate::core::common::ids::TenantId;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::grant::refresh_failure::RefreshFailure;
+use crate::core::http::platform_answer::{self, exchange_failing};
 use crate::core::oauth::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::oauth::identity::{self, AccountIdentity};
 use crate::core::oauth::managed_accounts;
@@ -309,7 +310,12 @@ pub async fn exchange_code(
     let observed = Observed::new(provider);
     let result = request.request_async(&|r| observed.send(r)).await;
     let status = observed.status();
-    let platform_failing = |s: Option<u16>| s.is_some_and(|s| s == 429 || s >= 500);
+    let platform_failing = |status| {
+        exchange_failing(platform_answer::Answer {
+            status,
+            retry_after_secs: None,
+        })
+    };
     match result {
         Ok(answer) => Ok(answer.answer),
         Err(_) if platform_failing(status) => Err(ExchangeError::Failed(format!(
@@ -593,9 +599,9 @@ pub async fn exchange_long_lived(
                 ..long
             })
             .map_err(ExchangeError::Malformed),
-        429 | 500.. => Err(ExchangeError::Failed(format!(
-            "the long-lived exchange answered HTTP {status}"
-        ))),
+        _ if exchange_failing(platform_answer::Answer::status(status)) => Err(
+            ExchangeError::Failed(format!("the long-lived exchange answered HTTP {status}")),
+        ),
         _ => Err(ExchangeError::Refused(graph_error_text(&body, status))),
     }
 }

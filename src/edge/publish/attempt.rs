@@ -8,7 +8,9 @@ use super::{attachments, instagram, tiktok, youtube};
 use crate::core::common::clock::Timestamp;
 use crate::core::common::log::LogLine;
 use crate::core::oauth::catalogue::PublishDialect;
+use crate::core::oauth::managed_accounts::Access;
 use crate::core::publish::posts::TargetState;
+use crate::core::publish::pre_check::{pre_check, PreCheck, TargetFacts};
 use crate::core::publish::publish_dialect::{self, Attached, Author};
 use crate::core::publish::publish_policy::Verdict;
 use crate::edge::common::bindings;
@@ -73,42 +75,29 @@ pub(crate) async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Resul
 }
 
 impl Claim<'_> {
-    // Exception to the 80-line limit: a claim's publish from token to settled target; the pre-post checks move to a core planner next (issue 29).
-    #[allow(clippy::too_many_lines)]
     pub(crate) async fn carry_out(&self) -> Result<()> {
         let t = self.target;
-        if t.disconnected_at.is_some() {
-            return self
-                .finish(
-                    TargetState::Failed,
-                    "connection_disconnected",
-                    "The connection was disconnected before the post went out.".into(),
-                )
-                .await;
-        }
-        if t.access != "ok" {
-            let why = t.access_reason.clone().unwrap_or_else(|| {
-                "The account lost its access to this page at the platform.".into()
-            });
-            return self.finish(TargetState::Parked, "access_lost", why).await;
-        }
         let catalogue =
             bindings::catalogue(self.env).map_err(|e| worker::Error::RustError(e.message))?;
-        let Some((spec, publish)) = catalogue
-            .get(&t.provider)
-            .and_then(|s| s.publish.as_ref().map(|p| (s, p)))
-        else {
-            return self
-                .finish(
-                    TargetState::Failed,
-                    "not_publishable",
-                    format!("Evergreen cannot publish to {:?}.", t.provider),
-                )
-                .await;
+        let facts = TargetFacts {
+            disconnected: t.disconnected_at.is_some(),
+            access: if t.access == Access::Ok.as_str() {
+                Access::Ok
+            } else {
+                Access::Lost
+            },
+            access_reason: t.access_reason.as_deref(),
+            provider: &t.provider,
+            text: &t.text,
         };
-        if let Err(why) = publish_dialect::fits(publish, &spec.display_name, &t.text) {
-            return self.finish(TargetState::Failed, "text_too_long", why).await;
-        }
+        let (spec, publish) = match pre_check(&catalogue, &facts) {
+            PreCheck::Go { spec, publish } => (spec, publish),
+            PreCheck::Stop {
+                state,
+                reason,
+                message,
+            } => return self.finish(state, reason, message).await,
+        };
         let media = t.media();
         let Some(token) = self.usable_token(false).await? else {
             return Ok(());

@@ -6,6 +6,7 @@
 use super::calls::{self, header};
 use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
+use crate::core::http::platform_answer::{upload_retryable, Answer};
 use crate::core::oauth::catalogue::PublishSpec;
 use crate::core::publish::media::{Media, MediaKind};
 use crate::core::publish::publish_progress::{Next, Progress};
@@ -200,7 +201,7 @@ async fn resume(
 }
 
 fn status_is_retryable(status: u16) -> bool {
-    status == 429 || status == 408
+    upload_retryable(Answer::status(status))
 }
 
 fn wait_on_session(claim: &Claim<'_>, session: &str, why: &str) -> Next {

@@ -11,6 +11,7 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::log::LogLine;
 use crate::core::crypto::{Binding, Keyring, Sealed};
+use crate::core::http::platform_answer::Answer;
 use crate::core::links::reconnect_links;
 use crate::core::webhooks::webhook_payload::{self, EventRecord};
 use crate::core::webhooks::webhook_retry::{
@@ -123,7 +124,10 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
         Ok(status) => (Some(*status), None),
         Err(why) => (None, Some(why.clone())),
     };
-    let delivered = status.is_some_and(|s| (200..300).contains(&s));
+    let delivered = crate::core::webhooks::webhook_retry::delivered(Answer {
+        status,
+        retry_after_secs: None,
+    });
     let policy = bindings::setting(env, "WEBHOOK_RETRY", RetryPolicy::parse);
     let next = match delivered {
         true => None,

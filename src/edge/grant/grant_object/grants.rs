@@ -20,18 +20,16 @@ use super::writes;
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::crypto::Sealed;
-use crate::core::grant::grant_events;
-use crate::core::grant::grant_expiry::grant_expires_at;
-use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
+use crate::core::grant::consent::{self, Consent, Refusal, StorePlan, StoredGrant};
+use crate::core::grant::grant_health::{GrantState, RefreshState};
 use crate::core::grant::grant_tokens::{
-    access_expiry, can_refresh, check_read, TokenRead, TokenRequest, TokenSet,
+    can_refresh, check_read, TokenRead, TokenRequest, TokenSet,
 };
 use crate::core::grant::refresh_failure::DeadReason;
-use crate::core::grant::refresh_schedule::{needs_refresh, next_check_at, GrantTimes};
-use crate::core::grant::scheduled_check::CheckSlot;
+use crate::core::grant::refresh_schedule::needs_refresh;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::links::reconnect_links::{self, LinkError};
-use crate::core::oauth::catalogue::{GraphDialect, RefreshPolicy};
+use crate::core::oauth::catalogue::GraphDialect;
 use crate::edge::common::bindings;
 use crate::edge::common::clock;
 use crate::edge::grant::grant_object::protocol::{
@@ -173,20 +171,18 @@ pub async fn reseal_in_object(
     )?)
 }
 
-/// Inside the object: seal and write the grant and its connection.
-// Exception to the 80-line limit: storing a consent: its decisions (tenant check, token keeping, policy, version) move to a core planner next (issue 29).
-#[allow(clippy::too_many_lines)]
+/// Inside the object: a consent's grant stored. Reads what is stored, asks the core's
+/// [`consent::plan`], writes the plan in one batch, and answers with the connections stored.
 pub async fn store_in_object(
     env: &Env,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    mut input: StoreGrant,
+    input: StoreGrant,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
     let now = clock::now(env).await?;
     let db = bindings::db(env)?;
-    let keyring = bindings::keyring(env)?;
     let existing = current(&db, &input.grant_id).await?;
     if let Some(check) = &input.reconnect {
         let refusal = reconnect_refusal(&db, existing.as_ref(), &input, check).await?;
@@ -194,26 +190,71 @@ pub async fn store_in_object(
             return Ok(respond::json(200, &refusal)?);
         }
     }
-    if let Some(found) = &existing {
-        if found.tenant_id != input.tenant_id {
-            return Err(
-                ApiError::new(ErrorCode::Conflict, "The grant belongs to another tenant.").into(),
-            );
-        }
-        // Never overwrite a stored refresh token with nothing: a new consent may not return one.
-        if input.tokens.refresh_token.is_none() {
-            if let (Some(blob), Some(key_id)) = (&found.token_ciphertext, &found.key_id) {
-                let old = keyring
-                    .open(
-                        &Sealed::new(key_id, blob.clone()),
-                        binding(&found.tenant_id, &input.grant_id, found.version),
-                    )
-                    .ok()
-                    .and_then(|bytes| TokenSet::from_bytes(&bytes).ok());
-                input.tokens.refresh_token = old.and_then(|t| t.refresh_token);
-            }
-        }
+    // A concurrent insert may take the next sequence number first; then only this grant's
+    // first scheduled check is off its slot.
+    let new_row_seq = match &existing {
+        Some(_) => 0,
+        None => crate::store::grants::next_row_seq(&db).await? as u64,
+    };
+    let (plan, head) = plan_consent(env, existing.as_ref(), &input, new_row_seq, now)?;
+    let sealed = bindings::keyring(env)?.seal(
+        binding(&input.tenant_id, &input.grant_id, plan.version),
+        &plan.tokens.to_bytes(),
+    )?;
+    let mut batch = vec![head_write(&input, &plan, &sealed, now)];
+    batch.extend(connection_writes(&input, plan.version, now)?);
+    let mut recorded = events::Recorded::default();
+    if let Some(event) = &plan.event {
+        // The guard checks what the UPDATE above writes: alive, refreshing ok.
+        let written = Written {
+            grant_id: &input.grant_id,
+            version: plan.version,
+            state: GrantState::Alive.as_str(),
+            refresh_state: RefreshState::Ok.as_str(),
+        };
+        recorded.push(&mut batch, &written, event, None, now);
     }
+    let results = Db::batch(&db, batch).await?;
+    recorded.log(&results, &input.grant_id, now);
+    if results.first().map(|r| r.changes) != Some(1) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "The grant changed while it was being stored; nothing was written.",
+        )
+        .into());
+    }
+    let connection_ids = stored_connection_ids(&db, &input).await?;
+    if head.restored {
+        // Every live connection hears of it, and posts parked while the grant was dead go out
+        // again (or fail as stale).
+        crate::edge::webhooks::outbox::hand_off(env, &db, &input.grant_id, now).await;
+        crate::edge::publish::dispatch::resume_parked(env, &db, &input.grant_id, now).await;
+    }
+    Ok(respond::json(
+        200,
+        &StoreOutcome::Stored(Stored {
+            connection_id: connection_ids[0].clone(),
+            grant_id: input.grant_id,
+            connection_ids,
+            version: plan.version,
+        }),
+    )?)
+}
+
+/// What the plan was made over.
+struct Head {
+    /// An existing grant was restored (not a new one created).
+    restored: bool,
+}
+
+/// The core's plan for the consent over the stored grant; another tenant's grant is a conflict.
+fn plan_consent(
+    env: &Env,
+    existing: Option<&CurrentGrant>,
+    input: &StoreGrant,
+    new_row_seq: u64,
+    now: Timestamp,
+) -> Handled<(StorePlan, Head)> {
     let catalogue = bindings::catalogue(env)?;
     let spec = catalogue.get(&input.provider).ok_or_else(|| {
         ApiError::new(
@@ -221,48 +262,56 @@ pub async fn store_in_object(
             format!("The provider {:?} is not in the catalogue.", input.provider),
         )
     })?;
-    // The scheduled check's slot: the row's sequence number, which a new row takes next (a
-    // concurrent insert may take it first; then only this first check is off its slot).
-    let check_seq = match &existing {
-        Some(found) => found.check_seq as u64,
-        None => crate::store::grants::next_row_seq(&db).await? as u64,
+    let keyring = bindings::keyring(env)?;
+    let stored = existing.map(|found| StoredGrant {
+        tenant_id: &found.tenant_id,
+        version: found.version,
+        check_seq: found.check_seq as u64,
+        next_post_at: found.next_post_at,
+        status: found.written_status(now),
+    });
+    let consent = Consent {
+        tenant_id: &input.tenant_id,
+        spec,
+        tokens: input.tokens.clone(),
+        issued_at: input.issued_at,
+        lifetimes: input.lifetimes,
+        warnings: bindings::warnings(env),
+        now,
     };
-    let access_expires_at = access_expiry(input.issued_at, input.lifetimes.expires_in);
-    let refreshable = can_refresh(&spec.tokens, &input.tokens, access_expires_at, now);
-    // A consent starts the grant's life afresh: no earlier date carries over.
-    let grant_expires_at = grant_expires_at(
-        &spec.tokens,
-        input.lifetimes,
-        input.tokens.refresh_token.is_some(),
-        None,
-        input.issued_at,
-    );
-    let policy = if refreshable {
-        spec.refresh.policy
-    } else {
-        RefreshPolicy::Validate
+    let stored_refresh_token = || {
+        let found = existing?;
+        let sealed = Sealed::new(found.key_id.as_ref()?, found.token_ciphertext.clone()?);
+        let bound = binding(&found.tenant_id, &input.grant_id, found.version);
+        let bytes = keyring.open(&sealed, bound).ok()?;
+        TokenSet::from_bytes(&bytes).ok()?.refresh_token
     };
-    let old_version = existing.as_ref().map(|g| g.version);
-    let version = old_version.map_or(1, |v| v + 1);
-    let sealed = keyring.seal(
-        binding(&input.tenant_id, &input.grant_id, version),
-        &input.tokens.to_bytes(),
-    )?;
+    match consent::plan(
+        consent,
+        stored.as_ref(),
+        || new_row_seq,
+        stored_refresh_token,
+    ) {
+        Ok(plan) => Ok((
+            plan,
+            Head {
+                restored: existing.is_some(),
+            },
+        )),
+        Err(Refusal::OtherTenant) => {
+            Err(ApiError::new(ErrorCode::Conflict, "The grant belongs to another tenant.").into())
+        }
+    }
+}
 
-    // The sweep's first look at the grant, from its policy and the consent's expiries.
-    let times = GrantTimes {
-        access_expires_at,
-        grant_expires_at,
-        last_refresh_at: now,
-        last_validated_at: None,
-        retry_at: None,
-        dead: false,
-        refreshable,
-        next_post_at: existing.as_ref().and_then(|g| g.next_post_at),
-        check_slot: CheckSlot::of_seq(check_seq),
-    };
-    let next_check = next_check_at(&spec.refresh, &times, bindings::warnings(env), now);
-    let grant_write = match old_version {
+/// The grant's row: inserted at version 1, or restored over the version the plan replaces.
+fn head_write(
+    input: &StoreGrant,
+    plan: &StorePlan,
+    sealed: &Sealed,
+    now: Timestamp,
+) -> store::Statement {
+    match plan.replaces {
         None => writes::insert(&writes::NewGrant {
             id: &input.grant_id,
             tenant_id: &input.tenant_id,
@@ -273,11 +322,11 @@ pub async fn store_in_object(
             scopes: input.scopes.as_deref(),
             token_ciphertext: &sealed.blob,
             key_id: sealed.key_id.as_str(),
-            version,
-            access_expires_at,
-            grant_expires_at,
-            refresh_policy: policy.as_str(),
-            next_check_at: next_check,
+            version: plan.version,
+            access_expires_at: plan.access_expires_at,
+            grant_expires_at: plan.grant_expires_at,
+            refresh_policy: plan.policy.as_str(),
+            next_check_at: plan.next_check_at,
             now,
         }),
         Some(old) => writes::restore(&writes::Restored {
@@ -286,13 +335,21 @@ pub async fn store_in_object(
             token_ciphertext: &sealed.blob,
             key_id: sealed.key_id.as_str(),
             scopes: input.scopes.as_deref(),
-            access_expires_at,
-            grant_expires_at,
-            next_check_at: next_check,
+            access_expires_at: plan.access_expires_at,
+            grant_expires_at: plan.grant_expires_at,
+            next_check_at: plan.next_check_at,
             now,
         }),
-    };
-    let mut batch = vec![grant_write];
+    }
+}
+
+/// The consent's connections, upserted at `version`, and a reconnect link's nonce spent.
+fn connection_writes(
+    input: &StoreGrant,
+    version: i64,
+    now: Timestamp,
+) -> Handled<Vec<store::Statement>> {
+    let mut batch = Vec::with_capacity(input.connections.len() + 1);
     for connection in &input.connections {
         let id = crate::core::common::ids::ConnectionId::mint()?;
         batch.push(store::connections::upsert(
@@ -311,42 +368,18 @@ pub async fn store_in_object(
         ));
     }
     if let Some(check) = &input.reconnect {
-        batch.push(store::connections::spend_nonce(
-            &check.nonce,
-            &input.grant_id,
-            version,
-            now,
-        ));
+        let nonce = store::connections::spend_nonce(&check.nonce, &input.grant_id, version, now);
+        batch.push(nonce);
     }
-    // Restoring an existing grant: every live connection hears of it.
-    let restored = existing.is_some();
-    let after = Status {
-        grant: GrantState::at(grant_expires_at, None, bindings::warnings(env), now),
-        refresh: RefreshState::Ok,
-    };
-    let event = existing
-        .as_ref()
-        .map(|found| grant_events::reconnected(found.written_status(now), after, version));
-    let mut recorded = events::Recorded::default();
-    if let Some(event) = &event {
-        // The guard checks what the UPDATE above writes: alive, refreshing ok.
-        let written = Written {
-            grant_id: &input.grant_id,
-            version,
-            state: GrantState::Alive.as_str(),
-            refresh_state: RefreshState::Ok.as_str(),
-        };
-        recorded.push(&mut batch, &written, event, None, now);
-    }
-    let results = Db::batch(&db, batch).await?;
-    recorded.log(&results, &input.grant_id, now);
-    if results.first().map(|r| r.changes) != Some(1) {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "The grant changed while it was being stored; nothing was written.",
-        )
-        .into());
-    }
+    Ok(batch)
+}
+
+/// The ids of the consent's connections as stored, in the consent's order (the consenting
+/// account first); never empty.
+async fn stored_connection_ids(
+    db: &worker::D1Database,
+    input: &StoreGrant,
+) -> worker::Result<Vec<String>> {
     #[derive(Deserialize)]
     struct Id {
         id: String,
@@ -356,7 +389,7 @@ pub async fn store_in_object(
     let rows: Vec<Id> = db
         .all(store::connections::of_grant(&input.grant_id))
         .await?;
-    let connection_ids = input
+    let ids = input
         .connections
         .iter()
         .map(|c| {
@@ -368,25 +401,12 @@ pub async fn store_in_object(
                 })
         })
         .collect::<worker::Result<Vec<String>>>()?;
-    let connection_id = connection_ids.first().cloned().ok_or_else(|| {
-        worker::Error::RustError("a consent must store at least one connection".into())
-    })?;
-    if restored {
-        crate::edge::webhooks::outbox::hand_off(env, &db, &input.grant_id, now).await;
+    if ids.is_empty() {
+        return Err(worker::Error::RustError(
+            "a consent must store at least one connection".into(),
+        ));
     }
-    // Posts parked while the grant was dead go out again (or fail as stale).
-    if existing.is_some() {
-        crate::edge::publish::dispatch::resume_parked(env, &db, &input.grant_id, now).await;
-    }
-    Ok(respond::json(
-        200,
-        &StoreOutcome::Stored(Stored {
-            grant_id: input.grant_id,
-            connection_id,
-            connection_ids,
-            version,
-        }),
-    )?)
+    Ok(ids)
 }
 
 /// Why a reconnect must not store, if it must not: the grant gone or moved past the link's

@@ -29,9 +29,8 @@ use crate::core::grant::grant_events::transitions;
 use crate::core::grant::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant::grant_tokens::{access_expiry, can_refresh, TokenSet};
-use crate::core::grant::refresh_failure::{
-    after_dead_answer, classify, DeadReason, FailureClass, RefreshFailure,
-};
+use crate::core::grant::refresh_failure::{self, FailedRefresh, FailureRecord, Settlement};
+use crate::core::grant::refresh_failure::{classify, DeadReason, FailureClass, RefreshFailure};
 use crate::core::grant::refresh_schedule::{next_check_at, Backoff, GrantTimes};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
@@ -355,48 +354,45 @@ pub async fn settle_failure(
         .field("failure", format!("{failure:?}"))
         .field("class", format!("{class:?}"));
     logging::emit(&log);
-    if class == FailureClass::DeadGrant {
-        let stored = crate::edge::grant::grant_object::current::current(db, &grant.id).await?;
-        let changed = stored.is_none_or(|g| g.version != grant.version);
-        if let Some(reason) = after_dead_answer(changed, outcome_unknown).dead_reason() {
-            // The platform's own reason, where it named one.
-            let reason = match (reason, failure) {
-                (DeadReason::RevokedOrExpired, RefreshFailure::Ended(named)) => *named,
-                _ => reason,
-            };
-            let counts = (grant.failure_streak as u32, grant.failure_days as u32);
-            return mark_dead(change, reason, counts).await;
+    // Only a dead-grant answer needs the stored grant re-read: did another refresh win?
+    let stored_changed = match class {
+        FailureClass::DeadGrant => {
+            let stored = crate::edge::grant::grant_object::current::current(db, &grant.id).await?;
+            stored.is_none_or(|g| g.version != grant.version)
         }
-        return Ok(Outcome::Failed {
-            message: "Another refresh finished first; try again.".to_owned(),
-        });
-    }
-    let schedule = backoff(env);
-    let streak = grant.failure_streak as u32 + 1;
-    let days = schedule.failure_days_after(grant.failure_days as u32, grant.last_failure_at, now);
-    let (retry_after, refresh, message) = match &class {
-        FailureClass::Transient {
-            retry_after_secs, ..
-        } => (
-            *retry_after_secs,
-            None,
-            "The platform did not refresh the token (it is failing or limiting us); \
-             retrying with backoff.",
-        ),
-        _ => (
-            None,
-            Some(RefreshState::ClientRejected),
-            "The platform rejected this deployment's app credentials; the operator must fix them.",
-        ),
+        _ => false,
     };
-    if schedule.gives_up(days) {
-        return mark_dead(change, DeadReason::RefreshKeptFailing, (streak, days)).await;
-    }
-    let retry_at = now.plus_millis(schedule.delay_ms(streak, jitter(), retry_after));
-    let refresh = refresh.unwrap_or(RefreshState::BackingOff {
-        failures: streak,
-        retry_at,
-    });
+    let facts = FailedRefresh {
+        class,
+        failure,
+        stored_changed,
+        after_unknown_outcome: outcome_unknown,
+        record: FailureRecord {
+            streak: grant.failure_streak as u32,
+            days: grant.failure_days as u32,
+            last_failure_at: grant.last_failure_at,
+        },
+    };
+    let (refresh, streak, days, retry_at, message) =
+        match refresh_failure::settle(&facts, backoff(env), jitter(), now) {
+            Settlement::Dead {
+                reason,
+                streak,
+                days,
+            } => return mark_dead(change, reason, (streak, days)).await,
+            Settlement::RaceLost => {
+                return Ok(Outcome::Failed {
+                    message: "Another refresh finished first; try again.".to_owned(),
+                })
+            }
+            Settlement::Retry {
+                refresh,
+                streak,
+                days,
+                retry_at,
+                message,
+            } => (refresh, streak, days, retry_at, message),
+        };
     let after = Status {
         grant: change.ledger(),
         refresh,
