@@ -22,12 +22,13 @@ use crate::core::grant::grant_expiry::Lifetimes;
 use crate::core::grant::grant_tokens::{SecretText, TokenSet};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::tenancy::auth::authorize_operator;
+use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::grants::{self};
 use crate::edge::grant::grant_object::protocol::{NewConnection, StoreGrant, StoreOutcome};
 use crate::edge::http::respond::{self, Handled};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Request, Response, State};
+use worker::{Request, Response, State};
 
 /// The object's path for the bare read; also the release-bundle check's marker for this code.
 pub const OBJECT_PATH: &str = "/evergreen-bench-object/read";
@@ -35,23 +36,21 @@ pub const OBJECT_PATH: &str = "/evergreen-bench-object/read";
 /// At most this many grants per seed request (each is one object call).
 const SEED_BATCH: usize = 200;
 
-pub async fn handle(mut req: Request, env: &Env, path: &str, now: Timestamp) -> Handled {
+pub async fn handle(mut req: Request, cx: &Context, path: &str, now: Timestamp) -> Handled {
     let method = req.method().to_string();
     let probe = path.trim_start_matches("/__bench/");
     // The baselines stay bare; everything that writes, reaches out or reads rows needs the
     // operator secret, as the test routes do.
     if probe != "noop" && !probe.starts_with("object/") {
         let authorization = req.headers().get("authorization")?;
-        let secret = crate::edge::common::bindings::text(
-            env,
-            crate::edge::common::bindings::OPERATOR_SECRET,
-        );
+        let secret = cx.text(crate::edge::common::bindings::OPERATOR_SECRET);
         authorize_operator(authorization.as_deref(), secret.as_deref())?;
     }
     match (method.as_str(), probe) {
         ("GET", "noop") => Ok(respond::json(200, &json!({ "ok": true }))?),
         ("GET", name) if name.starts_with("object/") => {
-            let stub = env
+            let stub = cx
+                .env()
                 .durable_object(crate::edge::common::bindings::GRANT_OBJECTS)?
                 .id_from_name(&format!("bench-{}", &name["object/".len()..]))?
                 .get_stub()?;
@@ -62,11 +61,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str, now: Timestamp) -> 
         }
         ("POST", "seed") => {
             let body: Seed = respond::read_own_json(&mut req).await?;
-            seed(env, body, now).await
+            seed(cx, body, now).await
         }
-        ("GET", "grant-versions") => grant_versions(env).await,
+        ("GET", "grant-versions") => grant_versions(cx).await,
         ("GET", "fetch") => fetch_rate(&req.url()?).await,
-        ("GET", "d1") => d1_rate(env, &req.url()?).await,
+        ("GET", "d1") => d1_rate(cx, &req.url()?).await,
         _ => Err(ApiError::not_found(path).into()),
     }
 }
@@ -96,7 +95,7 @@ struct SeedGrant {
     refresh_token: String,
 }
 
-async fn seed(env: &Env, body: Seed, now: Timestamp) -> Handled {
+async fn seed(cx: &Context, body: Seed, now: Timestamp) -> Handled {
     if body.grants.len() > SEED_BATCH {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -134,7 +133,7 @@ async fn seed(env: &Env, body: Seed, now: Timestamp) -> Handled {
         });
     }
     let stored =
-        futures_util::future::join_all(inputs.into_iter().map(|i| grants::store(env, i))).await;
+        futures_util::future::join_all(inputs.into_iter().map(|i| grants::store(cx, i))).await;
     let mut connection_ids = Vec::with_capacity(stored.len());
     for outcome in stored {
         match outcome? {
@@ -148,18 +147,15 @@ async fn seed(env: &Env, body: Seed, now: Timestamp) -> Handled {
     )?)
 }
 
-async fn grant_versions(env: &Env) -> Handled {
+async fn grant_versions(cx: &Context) -> Handled {
     #[derive(Deserialize, serde::Serialize)]
     struct Count {
         version: f64,
         state: String,
         n: f64,
     }
-    let counts: Vec<Count> = crate::store::Db::all(
-        &crate::edge::common::bindings::db(env)?,
-        crate::store::operations::grant_versions(),
-    )
-    .await?;
+    let counts: Vec<Count> =
+        crate::store::Db::all(&cx.db()?, crate::store::operations::grant_versions()).await?;
     Ok(respond::json(200, &json!({ "counts": counts }))?)
 }
 
@@ -202,13 +198,13 @@ async fn get(url: &worker::Url) -> worker::Result<u16> {
     Ok(answer.status_code())
 }
 
-async fn d1_rate(env: &Env, url: &worker::Url) -> Handled {
+async fn d1_rate(cx: &Context, url: &worker::Url) -> Handled {
     let n = url
         .query_pairs()
         .find(|(k, _)| k == "n")
         .and_then(|(_, v)| v.parse::<usize>().ok())
         .unwrap_or(100);
-    let db = crate::edge::common::bindings::db(env)?;
+    let db = cx.db()?;
     let started = crate::edge::common::clock::real_now();
     for _ in 0..n {
         crate::store::Db::run(&db, crate::store::operations::round_trip()).await?;

@@ -8,17 +8,17 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::cron::CronJob;
 use crate::core::common::log::LogLine;
 use crate::core::oauth::connect_sessions::purge_cutoff;
-use crate::core::tenancy::retention::{Retention, PURGE_BATCH};
-use crate::edge::common::bindings;
+use crate::core::tenancy::retention::PURGE_BATCH;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::store::{self, Db};
 use serde_json::{json, Value};
-use worker::{Env, Result, ScheduledEvent};
+use worker::{Result, ScheduledEvent};
 
-pub async fn run(event: ScheduledEvent, env: Env) {
+pub async fn run(event: ScheduledEvent, cx: Context) {
     let scheduled_at = Timestamp::from_millis(event.schedule() as i64);
-    let started_at = match clock::now(&env).await {
+    let started_at = match clock::now(&cx).await {
         Ok(now) => now,
         Err(e) => {
             logging::emit(
@@ -38,10 +38,10 @@ pub async fn run(event: ScheduledEvent, env: Env) {
         }
     };
     let outcome = match job {
-        CronJob::Sweep => sweep(&env, started_at).await,
-        CronJob::Dispatch => dispatch(&env, started_at).await,
+        CronJob::Sweep => sweep(&cx, started_at).await,
+        CronJob::Dispatch => dispatch(&cx, started_at).await,
     };
-    let finished_at = clock::now(&env).await.unwrap_or(started_at);
+    let finished_at = clock::now(&cx).await.unwrap_or(started_at);
     let (line, summary) = match &outcome {
         Ok(summary) => (
             LogLine::info("cron.finished", finished_at).field("summary", summary.clone()),
@@ -61,7 +61,7 @@ pub async fn run(event: ScheduledEvent, env: Env) {
         finished_at,
         summary,
     };
-    if let Err(e) = heartbeat.record(&env).await {
+    if let Err(e) = heartbeat.record(&cx).await {
         logging::emit(
             &LogLine::error("cron.heartbeat_failed", finished_at)
                 .field("job", job.name())
@@ -73,15 +73,15 @@ pub async fn run(event: ScheduledEvent, env: Env) {
 /// The hourly sweep: hands the due grants to the refresh queue (`sweep`), deletes connect,
 /// OAuth and connections-page sessions that expired more than a day ago, and prunes what
 /// `RETENTION` no longer keeps ([`prune`]).
-async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
-    let mut summary = crate::edge::grant::sweep::sweep(env, now, None).await?;
-    let db = bindings::db(env)?;
+async fn sweep(cx: &Context, now: Timestamp) -> Result<Value> {
+    let mut summary = crate::edge::grant::sweep::sweep(cx, now, None).await?;
+    let db = cx.db()?;
     let purged = Db::batch(&db, store::operations::purge_sessions(purge_cutoff(now))).await?;
     let removed: Vec<usize> = purged.iter().map(|o| o.changes).collect();
     summary["purged_oauth_sessions"] = json!(removed.first().copied().unwrap_or(0));
     summary["purged_connect_sessions"] = json!(removed.get(1).copied().unwrap_or(0));
     summary["purged_page_sessions"] = json!(removed.get(2).copied().unwrap_or(0));
-    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), prune(env, now).await?) {
+    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), prune(cx, now).await?) {
         all.extend(more);
     }
     Ok(summary)
@@ -90,10 +90,10 @@ async fn sweep(env: &Env, now: Timestamp) -> Result<Value> {
 /// Deletes what `RETENTION` no longer keeps (`core::tenancy::retention`), at most a batch per table per
 /// run. Deliveries go before events (a delivery points at its event), and each connection's
 /// latest event stays, so its `seq` goes on counting.
-async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
-    let retention = bindings::setting(env, "RETENTION", Retention::parse);
+async fn prune(cx: &Context, now: Timestamp) -> Result<Value> {
+    let retention = cx.settings().retention;
     let cutoffs = retention.cutoffs(now);
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let pruned = Db::batch(
         &db,
         store::operations::prune(&store::operations::Prune {
@@ -117,18 +117,18 @@ async fn prune(env: &Env, now: Timestamp) -> Result<Value> {
 /// The minute dispatch: due posts go to the publish queue; the reconcilers re-send publish
 /// targets and webhook deliveries whose queue message was lost, and settle expired claims; the
 /// re-encryption sweep moves a page of stored secrets to the active data key (`rekey`).
-async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
-    let mut summary = crate::edge::webhooks::outbox::reconcile(env, now).await?;
+async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
+    let mut summary = crate::edge::webhooks::outbox::reconcile(cx, now).await?;
     let parts = [
-        crate::edge::publish::dispatch::dispatch(env, now).await?,
-        crate::edge::publish::dispatch::reconcile(env, now).await?,
-        crate::edge::publish::recheck::recheck(env, now).await?,
+        crate::edge::publish::dispatch::dispatch(cx, now).await?,
+        crate::edge::publish::dispatch::reconcile(cx, now).await?,
+        crate::edge::publish::recheck::recheck(cx, now).await?,
         // A failing re-encryption (say, DATA_KEYS unreadable) must not stop the posts.
-        crate::edge::tenancy::rekey::rekey(env, now)
+        crate::edge::tenancy::rekey::rekey(cx, now)
             .await
             .unwrap_or_else(|e| json!({ "rekey_error": e.to_string() })),
         // Nor a failing erasure.
-        crate::edge::tenancy::erasure::run(env, now)
+        crate::edge::tenancy::erasure::run(cx, now)
             .await
             .unwrap_or_else(|e| json!({ "erasure_error": e.to_string() })),
     ];
@@ -151,8 +151,8 @@ struct Heartbeat {
 
 impl Heartbeat {
     /// One row per job, updated in place, so the table never grows.
-    async fn record(&self, env: &Env) -> Result<()> {
-        bindings::db(env)?
+    async fn record(&self, cx: &Context) -> Result<()> {
+        cx.db()?
             .write(store::operations::record_heartbeat(
                 &store::operations::Heartbeat {
                     job: self.job.name(),

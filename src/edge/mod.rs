@@ -22,6 +22,7 @@ mod webhooks;
 
 pub use grant::grant_object::GrantObject;
 
+use common::context::Context;
 use common::{clock, logging};
 use http::{healthz, openapi, respond};
 use links::{connections_page, reconnect};
@@ -30,24 +31,25 @@ use tenancy::{admin, tenant_api};
 
 use crate::core::common::log::LogLine;
 use crate::core::http::routes::{self, BrowserRoute, PlatformRoute, Route};
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: worker::Context) -> Result<Response> {
+    let cx = Context::new(env);
     let started = clock::real_now();
     let method = req.method().to_string();
     // The path only: query strings can carry OAuth codes and state, which are never logged.
     let path = req.path();
-    let now = clock::now(&env).await;
+    let now = clock::now(&cx).await;
     let response = match (routes::resolve_endpoint(&method, &path), now) {
         #[cfg(feature = "bench")]
         (Err(_), Ok(now)) if path.starts_with("/__bench/") => {
-            respond::answer(bench::handle(req, &env, &path, now).await, "bench.failed")
+            respond::answer(bench::handle(req, &cx, &path, now).await, "bench.failed")
         }
         (Err(api_error), _) => respond::error(&api_error),
         (Ok(_), Err(e)) => respond::internal("clock.read_failed", &e),
         (Ok((route, endpoint)), Ok(now)) => respond::answer(
-            handle(route, endpoint, req, &env, &ctx, now).await,
+            handle(route, endpoint, req, &cx, &ctx, now).await,
             "http.handler_failed",
         ),
     };
@@ -69,55 +71,55 @@ async fn handle(
     route: Route,
     endpoint: &routes::Endpoint,
     req: Request,
-    env: &Env,
-    ctx: &Context,
+    cx: &Context,
+    ctx: &worker::Context,
     now: crate::core::common::clock::Timestamp,
 ) -> respond::Handled {
     match route {
-        Route::Healthz => Ok(healthz::handle(env, now).await?),
+        Route::Healthz => Ok(healthz::handle(cx, now).await?),
         Route::OpenApi => Ok(openapi::handle()?),
-        Route::Page(page_route) => connections_page::handle(page_route, req, env, now).await,
-        Route::Admin(admin_route) => admin::handle(admin_route, req, env, now).await,
+        Route::Page(page_route) => connections_page::handle(page_route, req, cx, now).await,
+        Route::Admin(admin_route) => admin::handle(admin_route, req, cx, now).await,
         Route::Tenant(tenant_route) => {
-            tenant_api::handle(tenant_route, endpoint.scope, req, env, ctx, now).await
+            tenant_api::handle(tenant_route, endpoint.scope, req, cx, ctx, now).await
         }
         Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {
-            Ok(connect::open_link(req, env, &secret, now).await?)
+            Ok(connect::open_link(req, cx, &secret, now).await?)
         }
-        Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, env, now).await?),
+        Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, cx, now).await?),
         Route::Browser(BrowserRoute::ReconnectPage(token)) => {
-            Ok(reconnect::page(env, &token, now).await?)
+            Ok(reconnect::page(cx, &token, now).await?)
         }
         Route::Browser(BrowserRoute::StartReconnect(token)) => {
-            Ok(reconnect::start(req, env, &token, now).await?)
+            Ok(reconnect::start(req, cx, &token, now).await?)
         }
         Route::Platform(PlatformRoute::Deauthorize(provider)) => {
-            meta_callbacks::deauthorize(req, env, &provider).await
+            meta_callbacks::deauthorize(req, cx, &provider).await
         }
         Route::Platform(PlatformRoute::DataDeletion(provider)) => {
-            meta_callbacks::data_deletion(req, env, &provider, now).await
+            meta_callbacks::data_deletion(req, cx, &provider, now).await
         }
         Route::Platform(PlatformRoute::DeletionStatus(provider, code)) => {
-            meta_callbacks::deletion_status(env, &provider, &code).await
+            meta_callbacks::deletion_status(cx, &provider, &code).await
         }
         #[cfg(feature = "test-powers")]
-        Route::Test(test_route) => test_powers::handle(test_route, req, env, now).await,
+        Route::Test(test_route) => test_powers::handle(test_route, req, cx, now).await,
     }
 }
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    cron::run(event, env).await;
+    cron::run(event, Context::new(env)).await;
 }
 
 #[event(queue)]
 async fn queue(
     batch: worker::MessageBatch<serde_json::Value>,
     env: Env,
-    _ctx: Context,
+    _ctx: worker::Context,
 ) -> Result<()> {
     // Never return Err: in workers-rs 0.8 an Err from a queue handler is a panic (an instance
     // restart). Each message is acked or retried on its own instead.
-    queues::consume(batch, env).await;
+    queues::consume(batch, Context::new(env)).await;
     Ok(())
 }

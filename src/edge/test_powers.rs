@@ -13,6 +13,7 @@ use crate::core::http::query;
 use crate::core::http::routes::TestRoute;
 use crate::core::tenancy::auth::authorize_operator;
 use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::GrantObjectClient;
 use crate::edge::grant::grant_object::protocol::{TestWrite, TestWriteAsk};
 use crate::edge::grant::grant_object::spike;
@@ -20,27 +21,27 @@ use crate::edge::http::respond::{self, Handled};
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{Env, QueueContentType, RawMessageBuilder, Request};
+use worker::{QueueContentType, RawMessageBuilder, Request};
 
-pub async fn handle(route: TestRoute, req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn handle(route: TestRoute, req: Request, cx: &Context, now: Timestamp) -> Handled {
     // The demo return page is where a browser lands: the one route without the operator secret.
     if route != TestRoute::ReturnPage {
         let authorization = req.headers().get("authorization")?;
-        let secret = bindings::text(env, bindings::OPERATOR_SECRET);
+        let secret = cx.text(bindings::OPERATOR_SECRET);
         authorize_operator(authorization.as_deref(), secret.as_deref())?;
     }
     match route {
-        TestRoute::GetClock => show_clock(env, now).await,
-        TestRoute::SetClock => set_clock(req, env).await,
-        TestRoute::EnqueueProbe(queue) => enqueue_probe(req, env, queue).await,
-        TestRoute::DeadLetters => dead_letters(env).await,
-        TestRoute::CreateSpikeGrant => spike::create_grant(req, env, now).await,
-        TestRoute::SpikeGrant(id) => spike::inspect(env, &id.into()).await,
-        TestRoute::SpikeRefresh(id) => spike::refresh(req, env, &id.into()).await,
-        TestRoute::ReturnPage => return_page(&req, env).await,
-        TestRoute::RowCounts => row_counts(env).await,
-        TestRoute::CopyCiphertext(id) => copy_ciphertext(req, env, &id.into()).await,
-        TestRoute::ReviveGrant(id) => revive_grant(env, &id.into()).await,
+        TestRoute::GetClock => show_clock(cx, now).await,
+        TestRoute::SetClock => set_clock(req, cx).await,
+        TestRoute::EnqueueProbe(queue) => enqueue_probe(req, cx, queue).await,
+        TestRoute::DeadLetters => dead_letters(cx).await,
+        TestRoute::CreateSpikeGrant => spike::create_grant(req, cx, now).await,
+        TestRoute::SpikeGrant(id) => spike::inspect(cx, &id.into()).await,
+        TestRoute::SpikeRefresh(id) => spike::refresh(req, cx, &id.into()).await,
+        TestRoute::ReturnPage => return_page(&req, cx).await,
+        TestRoute::RowCounts => row_counts(cx).await,
+        TestRoute::CopyCiphertext(id) => copy_ciphertext(req, cx, &id.into()).await,
+        TestRoute::ReviveGrant(id) => revive_grant(cx, &id.into()).await,
     }
 }
 
@@ -53,8 +54,8 @@ fn clock_json(offset: ClockOffset, frozen_at: Option<Timestamp>, now: Timestamp)
     })
 }
 
-async fn show_clock(env: &Env, now: Timestamp) -> Handled {
-    let (offset, frozen_at) = crate::edge::common::clock::test_clock(env).await?;
+async fn show_clock(cx: &Context, now: Timestamp) -> Handled {
+    let (offset, frozen_at) = crate::edge::common::clock::test_clock(cx).await?;
     Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 
@@ -69,11 +70,11 @@ struct SetClock {
     frozen_at_ms: Option<i64>,
 }
 
-async fn set_clock(mut req: Request, env: &Env) -> Handled {
+async fn set_clock(mut req: Request, cx: &Context) -> Handled {
     let body: SetClock = respond::read_json(&mut req).await?;
     let offset = ClockOffset::from_millis(body.offset_ms)
         .map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    bindings::db(env)?
+    cx.db()?
         .write(store::operations::set_test_clock(
             offset.as_millis(),
             body.frozen_at_ms.map(Timestamp::from_millis),
@@ -84,13 +85,14 @@ async fn set_clock(mut req: Request, env: &Env) -> Handled {
     Ok(respond::json(200, &clock_json(offset, frozen_at, now))?)
 }
 
-async fn enqueue_probe(mut req: Request, env: &Env, queue: WorkQueue) -> Handled {
+async fn enqueue_probe(mut req: Request, cx: &Context, queue: WorkQueue) -> Handled {
     let body: Value = respond::read_json(&mut req).await?;
     // JSON-compatible: serde_wasm_bindgen would otherwise send a JSON object as a JS `Map`.
     let message = body
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(worker::Error::from)?;
-    env.queue(queue.binding())?
+    cx.env()
+        .queue(queue.binding())?
         .send_raw(RawMessageBuilder::new(message).build_with_content_type(QueueContentType::Json))
         .await?;
     Ok(respond::json(
@@ -108,8 +110,9 @@ struct DeadLetterRow {
     received_at: f64,
 }
 
-async fn dead_letters(env: &Env) -> Handled {
-    let rows: Vec<DeadLetterRow> = bindings::db(env)?
+async fn dead_letters(cx: &Context) -> Handled {
+    let rows: Vec<DeadLetterRow> = cx
+        .db()?
         .all(store::operations::dead_letters(None, 100))
         .await?;
     let items: Vec<Value> = rows
@@ -129,7 +132,7 @@ async fn dead_letters(env: &Env) -> Handled {
 
 /// `GET /__test/return?connection_id=…` (or `?error=…`): the demo tenant's return URL. Shows
 /// what the connect flow handed back, and the connection's account.
-async fn return_page(req: &Request, env: &Env) -> Handled {
+async fn return_page(req: &Request, cx: &Context) -> Handled {
     let url = req.inner().url();
     if let Some(error) = query::param(&url, "error") {
         let page = Page::new(
@@ -156,7 +159,8 @@ async fn return_page(req: &Request, env: &Env) -> Handled {
         username: Option<String>,
         end_user_ref: String,
     }
-    let row: Option<Row> = bindings::db(env)?
+    let row: Option<Row> = cx
+        .db()?
         .first(store::connections::describe(&connection_id))
         .await?;
     let page = match row {
@@ -180,7 +184,7 @@ async fn return_page(req: &Request, env: &Env) -> Handled {
 }
 
 /// `GET /__test/row-counts`: rows in the tables the connect flow writes.
-async fn row_counts(env: &Env) -> Handled {
+async fn row_counts(cx: &Context) -> Handled {
     #[derive(Deserialize, Serialize)]
     struct Counts {
         grants: f64,
@@ -192,22 +196,20 @@ async fn row_counts(env: &Env) -> Handled {
         token_reads: f64,
         page_sessions: f64,
     }
-    let counts: Option<Counts> = bindings::db(env)?
-        .first(store::operations::flow_counts())
-        .await?;
+    let counts: Option<Counts> = cx.db()?.first(store::operations::flow_counts()).await?;
     Ok(respond::json(200, &counts)?)
 }
 
 /// `PUT /__test/grants/{id}/ciphertext` `{"from_grant"}`: copies another grant's sealed tokens
 /// (ciphertext and key id) over this grant's, leaving its version alone.
-async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled {
+async fn copy_ciphertext(mut req: Request, cx: &Context, grant_id: &GrantId) -> Handled {
     #[derive(Deserialize)]
     struct Body {
         from_grant: GrantId,
     }
     let body: Body = respond::read_json(&mut req).await?;
     let copied = test_write(
-        env,
+        cx,
         grant_id,
         TestWrite::CopyTokens {
             from_grant: body.from_grant,
@@ -220,8 +222,8 @@ async fn copy_ciphertext(mut req: Request, env: &Env, grant_id: &GrantId) -> Han
     Ok(respond::json(200, &json!({ "copied": true }))?)
 }
 
-async fn revive_grant(env: &Env, grant_id: &GrantId) -> Handled {
-    if !test_write(env, grant_id, TestWrite::Revive).await? {
+async fn revive_grant(cx: &Context, grant_id: &GrantId) -> Handled {
+    if !test_write(cx, grant_id, TestWrite::Revive).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     }
     Ok(respond::json(200, &json!({ "revived": true }))?)
@@ -229,8 +231,8 @@ async fn revive_grant(env: &Env, grant_id: &GrantId) -> Handled {
 
 /// A test power's write to a grant, made by the grant's object (the grant's only writer),
 /// which forgets what it remembers of it. Whether a row changed.
-async fn test_write(env: &Env, grant_id: &GrantId, write: TestWrite) -> Handled<bool> {
-    let mut answer = GrantObjectClient::new(env, grant_id)
+async fn test_write(cx: &Context, grant_id: &GrantId, write: TestWrite) -> Handled<bool> {
+    let mut answer = GrantObjectClient::new(cx, grant_id)
         .test_write(TestWriteAsk {
             grant_id: grant_id.to_owned(),
             write,

@@ -1,5 +1,147 @@
-//! Settings given as `key=value` lists of whole numbers in variables (`REFRESH_BACKOFF`,
-//! `CIRCUIT_BREAKER`, `SWEEP`): one reader, so each setting only says what its keys mean.
+//! The deployment's settings, read from its variables into one typed [`Settings`], and the
+//! reader of the `key=value` lists of whole numbers most of them are (`REFRESH_BACKOFF`,
+//! `CIRCUIT_BREAKER`, `SWEEP`, ...), so each setting only says what its keys mean.
+
+use crate::core::grant::circuit::BreakerConfig;
+use crate::core::grant::expiry_warnings::Warnings;
+use crate::core::grant::refresh_schedule::Backoff;
+use crate::core::grant::sweep::SweepBudget;
+use crate::core::links::reconnect_links::DEFAULT_TTL_DAYS;
+use crate::core::publish::publish_policy::PublishSettings;
+use crate::core::publish::publish_progress::MediaSettings;
+use crate::core::tenancy::retention::Retention;
+use crate::core::webhooks::webhook_retry::RetryPolicy;
+
+/// Every tunable setting, each from its variable, its default where the variable is unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `EXPIRY_WARNINGS`: the warning stages before a grant's known death.
+    pub warnings: Warnings,
+    /// `RECONNECT_LINK_DAYS`: how long a reconnect link stays valid.
+    pub reconnect_link_days: u16,
+    /// `RETENTION`: how long what piles up is kept.
+    pub retention: Retention,
+    /// `SWEEP`: how much one sweep takes on.
+    pub sweep: SweepBudget,
+    /// `REFRESH_BACKOFF`: the waits after failed refreshes.
+    pub refresh_backoff: Backoff,
+    /// `CIRCUIT_BREAKER`: when a failing platform stops being called.
+    pub circuit_breaker: BreakerConfig,
+    /// `PUBLISH`: publishing's retries, lease and timeouts.
+    pub publish: PublishSettings,
+    /// `MEDIA`: following a platform's work on media.
+    pub media: MediaSettings,
+    /// `WEBHOOK_RETRY`: the waits after failed deliveries.
+    pub webhook_retry: RetryPolicy,
+}
+
+/// A variable that was set but could not be read: its name, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads every setting through `var` (a variable's text, `None` when unset). A variable
+    /// that is set but invalid leaves its default, and is named among the problems, so a typo
+    /// is seen instead of silently ignored.
+    pub fn read(var: impl Fn(&str) -> Option<String>) -> (Self, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let take = |variable: &'static str| {
+            let text = var(variable)?;
+            Some((variable, text))
+        };
+        let d = Self::default();
+        let settings = Self {
+            warnings: one(
+                take("EXPIRY_WARNINGS"),
+                Warnings::parse,
+                d.warnings,
+                &mut problems,
+            ),
+            reconnect_link_days: one(
+                take("RECONNECT_LINK_DAYS"),
+                reconnect_link_days,
+                d.reconnect_link_days,
+                &mut problems,
+            ),
+            retention: one(
+                take("RETENTION"),
+                Retention::parse,
+                d.retention,
+                &mut problems,
+            ),
+            sweep: one(take("SWEEP"), SweepBudget::parse, d.sweep, &mut problems),
+            refresh_backoff: one(
+                take("REFRESH_BACKOFF"),
+                Backoff::parse,
+                d.refresh_backoff,
+                &mut problems,
+            ),
+            circuit_breaker: one(
+                take("CIRCUIT_BREAKER"),
+                BreakerConfig::parse,
+                d.circuit_breaker,
+                &mut problems,
+            ),
+            publish: one(
+                take("PUBLISH"),
+                PublishSettings::parse,
+                d.publish,
+                &mut problems,
+            ),
+            media: one(take("MEDIA"), MediaSettings::parse, d.media, &mut problems),
+            webhook_retry: one(
+                take("WEBHOOK_RETRY"),
+                RetryPolicy::parse,
+                d.webhook_retry,
+                &mut problems,
+            ),
+        };
+        (settings, problems)
+    }
+}
+
+/// One setting: parsed from its variable's text when set, else `default`; a problem noted.
+fn one<T>(
+    set: Option<(&'static str, String)>,
+    parse: impl Fn(&str) -> Result<T, String>,
+    default: T,
+    problems: &mut Vec<Problem>,
+) -> T {
+    let Some((variable, text)) = set else {
+        return default;
+    };
+    parse(&text).unwrap_or_else(|problem| {
+        problems.push(Problem { variable, problem });
+        default
+    })
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            warnings: Warnings::default(),
+            reconnect_link_days: DEFAULT_TTL_DAYS,
+            retention: Retention::default(),
+            sweep: SweepBudget::default(),
+            refresh_backoff: Backoff::default(),
+            circuit_breaker: BreakerConfig::default(),
+            publish: PublishSettings::default(),
+            media: MediaSettings::default(),
+            webhook_retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// `RECONNECT_LINK_DAYS`: whole days from 1 to 90.
+fn reconnect_link_days(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(days) if (1..=90).contains(&days) => Ok(days),
+        _ => Err("RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90".into()),
+    }
+}
 
 /// The `key=value` pairs of `text` (comma-separated, blanks ignored), or what is wrong,
 /// naming `var`.
@@ -28,6 +170,36 @@ pub fn unknown_key(var: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_variables_leave_the_defaults() {
+        let (settings, problems) = Settings::read(|_| None);
+        assert_eq!(settings, Settings::default());
+        assert!(problems.is_empty());
+        assert_eq!(settings.reconnect_link_days, DEFAULT_TTL_DAYS);
+    }
+
+    #[test]
+    fn each_variable_sets_its_own_setting_and_a_bad_one_is_named() {
+        let vars = |name: &str| match name {
+            "REFRESH_BACKOFF" => Some("first=5,max=10".to_owned()),
+            "RECONNECT_LINK_DAYS" => Some("7".to_owned()),
+            "PUBLISH" => Some("max_attempts=oops".to_owned()),
+            "SWEEP" => Some("nonsense".to_owned()),
+            _ => None,
+        };
+        let (settings, problems) = Settings::read(vars);
+        assert_eq!(settings.refresh_backoff.first_ms, 5_000);
+        assert_eq!(settings.refresh_backoff.max_ms, 10_000);
+        assert_eq!(settings.reconnect_link_days, 7);
+        // The invalid ones keep their defaults, and are named.
+        assert_eq!(settings.publish, PublishSettings::default());
+        assert_eq!(settings.sweep, SweepBudget::default());
+        let named: Vec<_> = problems.iter().map(|p| p.variable).collect();
+        assert_eq!(named, ["SWEEP", "PUBLISH"]);
+        let (_, problems) = Settings::read(|n| (n == "RECONNECT_LINK_DAYS").then(|| "91".into()));
+        assert!(problems[0].problem.contains("from 1 to 90"), "{problems:?}");
+    }
 
     #[test]
     fn pairs_are_read_and_mistakes_named() {

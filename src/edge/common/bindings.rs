@@ -1,7 +1,7 @@
-//! The names of the bindings and variables in `wrangler.toml`, in one place.
+//! The names of the bindings and variables in `wrangler.toml`, in one place, and the
+//! per-isolate parsing of the keyring and the catalogue behind [`super::context::Context`].
 
 use crate::core::crypto::Keyring;
-use crate::core::grant::expiry_warnings::Warnings;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::Catalogue;
 use std::rc::Rc;
@@ -81,75 +81,4 @@ pub fn catalogue(env: &Env) -> std::result::Result<Rc<Catalogue>, ApiError> {
     })?);
     CATALOGUE.set(Some((declared, catalogue.clone())));
     Ok(catalogue)
-}
-
-/// A parsed setting, with the variable's text it was parsed from (`None`: unset).
-type ParsedSetting = (Option<String>, Rc<dyn std::any::Any>);
-
-thread_local! {
-    /// Settings as last parsed, by variable: parsed once per isolate, not on every call.
-    static SETTINGS: std::cell::RefCell<std::collections::HashMap<String, ParsedSetting>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// A setting parsed from a variable (`REFRESH_BACKOFF`, `CIRCUIT_BREAKER`, `SWEEP`, ...): the
-/// default when unset; when set but invalid, the default and an error log line naming the
-/// problem (once per isolate), so a typo is seen instead of silently ignored.
-pub fn setting<T: Default + Clone + 'static>(
-    env: &Env,
-    name: &str,
-    parse: fn(&str) -> std::result::Result<T, String>,
-) -> T {
-    let text = text(env, name);
-    let cached = SETTINGS.with_borrow(|settings| {
-        settings
-            .get(name)
-            .filter(|(seen, _)| *seen == text)
-            .and_then(|(_, value)| value.downcast_ref::<T>().cloned())
-    });
-    if let Some(value) = cached {
-        return value;
-    }
-    let value = match &text {
-        None => T::default(),
-        Some(text) => parse(text).unwrap_or_else(|problem| {
-            crate::edge::common::logging::emit(
-                &crate::core::common::log::LogLine::error(
-                    "config.invalid",
-                    crate::edge::common::wall_clock::real_now(),
-                )
-                .field("variable", name)
-                .field("problem", problem),
-            );
-            T::default()
-        }),
-    };
-    SETTINGS.with_borrow_mut(|settings| {
-        settings.insert(name.to_owned(), (text, Rc::new(value.clone())));
-    });
-    value
-}
-
-/// How long a reconnect link stays valid (`RECONNECT_LINK_DAYS`, default 21).
-pub fn reconnect_link_days(env: &Env) -> u16 {
-    #[derive(Clone)]
-    struct Days(u16);
-    impl Default for Days {
-        fn default() -> Self {
-            Days(crate::core::links::reconnect_links::DEFAULT_TTL_DAYS)
-        }
-    }
-    setting(env, "RECONNECT_LINK_DAYS", |text| {
-        match text.trim().parse::<u16>() {
-            Ok(days) if (1..=90).contains(&days) => Ok(Days(days)),
-            _ => Err("RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90".into()),
-        }
-    })
-    .0
-}
-
-/// The warning stages before a grant's known death (`EXPIRY_WARNINGS`, days, default
-/// `14,3,1`); the first is the window in which a connection is yellow.
-pub fn warnings(env: &Env) -> Warnings {
-    setting(env, "EXPIRY_WARNINGS", Warnings::parse)
 }

@@ -4,28 +4,29 @@
 //! test can shift every handler's clock at once (see `PUT /__test/clock`).
 
 use crate::core::common::clock::Timestamp;
-use worker::{Env, Result};
+use crate::edge::common::context::Context;
+use worker::Result;
 
 pub use super::wall_clock::real_now;
 
 /// The time handlers act on.
 #[cfg(not(feature = "test-powers"))]
-pub async fn now(_env: &Env) -> Result<Timestamp> {
+pub async fn now(_cx: &Context) -> Result<Timestamp> {
     Ok(real_now())
 }
 
 /// The time handlers act on: the moment the test clock is stopped at, or real time shifted
 /// by its offset.
 #[cfg(feature = "test-powers")]
-pub async fn now(env: &Env) -> Result<Timestamp> {
-    let (offset, frozen_at) = test_clock(env).await?;
+pub async fn now(cx: &Context) -> Result<Timestamp> {
+    let (offset, frozen_at) = test_clock(cx).await?;
     Ok(frozen_at.unwrap_or_else(|| offset.apply(real_now())))
 }
 
 /// The test clock as stored: its offset, and the moment it is stopped at, if it is.
 #[cfg(feature = "test-powers")]
 pub async fn test_clock(
-    env: &Env,
+    cx: &Context,
 ) -> Result<(crate::core::common::clock::ClockOffset, Option<Timestamp>)> {
     use crate::core::common::clock::ClockOffset;
     #[derive(serde::Deserialize)]
@@ -33,11 +34,8 @@ pub async fn test_clock(
         offset_ms: f64,
         frozen_at: Option<f64>,
     }
-    let stored: Option<Row> = crate::store::Db::first(
-        &crate::edge::common::bindings::db(env)?,
-        crate::store::operations::test_clock(),
-    )
-    .await?;
+    let stored: Option<Row> =
+        crate::store::Db::first(&cx.db()?, crate::store::operations::test_clock()).await?;
     let (millis, frozen_at) = stored.map_or((0, None), |r| {
         (
             r.offset_ms as i64,

@@ -2,6 +2,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod clock;
+pub(crate) mod context;
 pub(crate) mod d1_time;
 pub(crate) mod logging;
 pub(crate) mod wall_clock;

@@ -25,7 +25,7 @@ struct Row {
 /// `status`: the grant's standing as the validation just wrote it (the events are guarded on it).
 pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> Handled<()> {
     let Change {
-        env, db, spec, now, ..
+        cx, db, spec, now, ..
     } = *change;
     if spec.managed_accounts.is_none() {
         return Ok(());
@@ -85,6 +85,6 @@ pub async fn apply(change: &Change<'_>, status: Status, managed: &[String]) -> H
     }
     let results = Db::batch(db, batch).await?;
     recorded.log(&results, &grant.id, now);
-    crate::edge::webhooks::outbox::hand_off(env, db, &grant.id, now).await;
+    crate::edge::webhooks::outbox::hand_off(cx, db, &grant.id, now).await;
     Ok(())
 }

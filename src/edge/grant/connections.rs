@@ -8,8 +8,8 @@ use crate::core::grant::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{self, json as at};
 use crate::edge::grant::grant_object::grants;
 use crate::edge::grant::grant_object::protocol::VisitAsk;
@@ -19,7 +19,7 @@ use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use worker::{Context, D1Database, Env};
+use worker::D1Database;
 
 #[derive(Deserialize)]
 pub(crate) struct ConnectionRow {
@@ -101,7 +101,7 @@ impl ConnectionRow {
 const LIST_LIMIT: usize = 500;
 
 pub(crate) async fn list_connections(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     url: &str,
@@ -115,7 +115,7 @@ pub(crate) async fn list_connections(
                 .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
         ),
     };
-    let listed: Vec<Value> = connections_of(env, db, &caller.tenant_id, end_user.as_deref(), now)
+    let listed: Vec<Value> = connections_of(cx, db, &caller.tenant_id, end_user.as_deref(), now)
         .await?
         .iter()
         .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
@@ -129,7 +129,7 @@ pub(crate) async fn list_connections(
 /// health at `now`. Health is derived (the ledger's date applies at `now`), so callers filter
 /// by colour afterwards.
 pub(crate) async fn connections_of(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
     end_user: Option<&str>,
@@ -141,7 +141,7 @@ pub(crate) async fn connections_of(
             None => store::connections::list_for_tenant(tenant_id),
         })
         .await?;
-    let warn = bindings::warnings(env);
+    let warn = cx.settings().warnings;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -175,14 +175,14 @@ async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<C
 }
 
 pub(crate) async fn show_connection(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
     now: Timestamp,
 ) -> Handled {
     let row = connection_row(db, caller, id).await?;
-    let health = row.health(bindings::warnings(env), now);
+    let health = row.health(cx.settings().warnings, now);
     Ok(respond::json(200, &row.to_json(&health))?)
 }
 
@@ -190,7 +190,7 @@ pub(crate) async fn show_connection(
 /// answers the connection as it is afterwards. A refresh the platform refuses for now is
 /// `refresh_failed` (the connection is kept); a dead grant is `connection_dead`.
 pub(crate) async fn refresh_connection(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
@@ -203,14 +203,14 @@ pub(crate) async fn refresh_connection(
         tenant_id: Some(caller.tenant_id.clone()),
     };
     let answer =
-        crate::edge::grant::grant_object::protocol::GrantObjectClient::new(env, &row.grant_id)
+        crate::edge::grant::grant_object::protocol::GrantObjectClient::new(cx, &row.grant_id)
             .visit(ask)
             .await?;
     if answer.status_code() != 200 {
         // The object's errors are already JSON errors with their codes.
         return Ok(answer);
     }
-    show_connection(env, db, caller, id, now).await
+    show_connection(cx, db, caller, id, now).await
 }
 
 /// `GET /v1/connections/{id}/events`: the connection's events, oldest first.
@@ -288,8 +288,8 @@ async fn connection_home(db: &D1Database, id: &str) -> worker::Result<Option<Con
 /// Every read is audited in `token_reads` after the answer has gone out, grouped with the
 /// other reads in flight (`token_audit`): the audit never delays the caller.
 pub(crate) async fn connection_token(
-    env: &Env,
-    ctx: &Context,
+    cx: &Context,
+    ctx: &worker::Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
@@ -306,7 +306,7 @@ pub(crate) async fn connection_token(
         ),
         Some(home) => {
             let answer = grants::access_token(
-                env,
+                cx,
                 &home.grant_id,
                 &caller.tenant_id,
                 Some(id),
@@ -340,7 +340,7 @@ pub(crate) async fn connection_token(
     };
     crate::edge::tenancy::token_audit::record(
         ctx,
-        bindings::db(env)?,
+        cx.db()?,
         crate::edge::tenancy::token_audit::TokenRead {
             tenant_id: caller.tenant_id.clone(),
             api_key_id: caller.key_id.clone(),

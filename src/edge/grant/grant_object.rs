@@ -22,6 +22,7 @@ pub(crate) mod test_writes;
 #[path = "../../store/grant_writes.rs"]
 mod writes;
 
+use crate::edge::common::context::Context;
 use crate::edge::http::respond;
 use protocol::Command;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -29,7 +30,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 #[durable_object]
 pub struct GrantObject {
     state: State,
-    env: Env,
+    cx: Context,
     /// Callers take turns through this, so one refresh serves them all and no two writes to
     /// the grant interleave.
     turns: futures_util::lock::Mutex<()>,
@@ -41,7 +42,7 @@ impl DurableObject for GrantObject {
     fn new(state: State, env: Env) -> Self {
         Self {
             state,
-            env,
+            cx: Context::new(env),
             turns: futures_util::lock::Mutex::new(()),
             memory: crate::edge::grant::grant_object::current::Memory::default(),
         }
@@ -56,48 +57,48 @@ impl DurableObject for GrantObject {
             Ok(command) => command,
             Err(refused) => return respond::error(&refused),
         };
-        let (env, state, turns, memory) = (&self.env, &self.state, &self.turns, &self.memory);
+        let (cx, state, turns, memory) = (&self.cx, &self.state, &self.turns, &self.memory);
         match command {
             Command::Store(input) => respond::answer(
-                grants::store_in_object(env, turns, memory, input).await,
+                grants::store_in_object(cx, turns, memory, input).await,
                 "grant.store_failed",
             ),
             Command::Disconnect(ask) => respond::answer(
-                disconnect::disconnect_in_object(env, turns, memory, ask).await,
+                disconnect::disconnect_in_object(cx, turns, memory, ask).await,
                 "grant.disconnect_failed",
             ),
             Command::Erase(ask) => respond::answer(
-                disconnect::erase_in_object(env, turns, memory, ask).await,
+                disconnect::erase_in_object(cx, turns, memory, ask).await,
                 "grant.erase_failed",
             ),
             Command::CheckBy(ask) => respond::answer(
-                grants::check_by_in_object(env, turns, memory, ask).await,
+                grants::check_by_in_object(cx, turns, memory, ask).await,
                 "grant.check_by_failed",
             ),
             Command::Visit(ask) => respond::answer(
-                grant_visit::visit_in_object(env, state, turns, memory, ask).await,
+                grant_visit::visit_in_object(cx, state, turns, memory, ask).await,
                 "grant.visit_failed",
             ),
             Command::PlatformEnded(ask) => respond::answer(
-                crate::edge::oauth::meta_callbacks::ended_in_object(env, turns, memory, ask).await,
+                crate::edge::oauth::meta_callbacks::ended_in_object(cx, turns, memory, ask).await,
                 "grant.platform_ended_failed",
             ),
             Command::AccessToken(ask) => respond::answer(
-                grants::access_token_in_object(env, state, turns, memory, ask).await,
+                grants::access_token_in_object(cx, state, turns, memory, ask).await,
                 "grant.token_read_failed",
             ),
             Command::Reseal(ask) => respond::answer(
-                grants::reseal_in_object(env, turns, memory, ask).await,
+                grants::reseal_in_object(cx, turns, memory, ask).await,
                 "grant.reseal_failed",
             ),
             #[cfg(feature = "test-powers")]
             Command::TestWrite(ask) => respond::answer(
-                test_writes::write_in_object(env, turns, memory, ask).await,
+                test_writes::write_in_object(cx, turns, memory, ask).await,
                 "grant.test_write_failed",
             ),
             #[cfg(feature = "test-powers")]
             Command::SpikeRefresh(probe) => respond::answer(
-                spike::refresh_in_object(state, env, probe).await,
+                spike::refresh_in_object(state, cx, probe).await,
                 "spike.refresh_failed",
             ),
             #[cfg(feature = "test-powers")]

@@ -12,19 +12,19 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::GrantId;
 use crate::core::common::log::LogLine;
 use crate::core::common::queues::WorkQueue;
-use crate::core::grant::sweep::{RefreshMessage, SweepBudget, SweepCursor};
-use crate::edge::common::bindings;
+use crate::core::grant::sweep::{RefreshMessage, SweepCursor};
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::http::respond::Failure;
 use crate::store;
 use serde_json::{json, Value};
-use worker::{Env, Result};
+use worker::Result;
 
 /// One invocation's share of the sweep, from the start (`None`) or after `cursor`.
-pub async fn sweep(env: &Env, now: Timestamp, mut cursor: Option<SweepCursor>) -> Result<Value> {
-    let budget = bindings::setting(env, "SWEEP", SweepBudget::parse);
-    let db = bindings::db(env)?;
-    let queue = env.queue(WorkQueue::Refresh.binding())?;
+pub async fn sweep(cx: &Context, now: Timestamp, mut cursor: Option<SweepCursor>) -> Result<Value> {
+    let budget = cx.settings().sweep;
+    let db = cx.db()?;
+    let queue = cx.env().queue(WorkQueue::Refresh.binding())?;
     let (mut taken, mut pages, mut last_len) = (0usize, 0u32, 0usize);
     let lease_until = now.plus_millis(budget.lease_ms);
     while pages < budget.pages {
@@ -64,16 +64,16 @@ pub enum Delivery {
 }
 
 /// Carries out one refresh-queue message.
-pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Delivery {
+pub async fn handle(cx: &Context, message: RefreshMessage, now: Timestamp) -> Delivery {
     match message {
-        RefreshMessage::SweepMore { after } => match sweep(env, now, after).await {
+        RefreshMessage::SweepMore { after } => match sweep(cx, now, after).await {
             Ok(summary) => {
                 logging::emit(&LogLine::info("sweep.continued", now).field("summary", summary));
                 Delivery::Done
             }
             Err(e) => Delivery::Retry(e.to_string()),
         },
-        RefreshMessage::Visit { grant_id } => match visit(env, &grant_id).await {
+        RefreshMessage::Visit { grant_id } => match visit(cx, &grant_id).await {
             Ok(status) if status < 500 => Delivery::Done,
             Ok(status) => Delivery::Retry(format!("the grant's object answered {status}")),
             Err(Failure::Api(e)) => Delivery::Retry(e.message),
@@ -84,13 +84,13 @@ pub async fn handle(env: &Env, message: RefreshMessage, now: Timestamp) -> Deliv
 
 /// Asks the grant's object to visit it. 4xx answers (a grant gone, a provider no longer
 /// configured) are final for this message; the grant's own schedule decides what comes next.
-async fn visit(env: &Env, grant_id: &GrantId) -> std::result::Result<u16, Failure> {
+async fn visit(cx: &Context, grant_id: &GrantId) -> std::result::Result<u16, Failure> {
     let ask = crate::edge::grant::grant_object::protocol::VisitAsk {
         grant_id: grant_id.to_owned(),
         force: false,
         tenant_id: None,
     };
-    let answer = crate::edge::grant::grant_object::protocol::GrantObjectClient::new(env, grant_id)
+    let answer = crate::edge::grant::grant_object::protocol::GrantObjectClient::new(cx, grant_id)
         .visit(ask)
         .await?;
     Ok(answer.status_code())

@@ -3,14 +3,14 @@
 use crate::core::common::build;
 use crate::core::common::clock::Timestamp;
 use crate::core::common::log::LogLine;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time;
 use crate::edge::common::logging;
 use crate::edge::http::respond;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Map};
-use worker::{Env, Response, Result};
+use worker::{Response, Result};
 
 #[derive(Deserialize)]
 struct HeartbeatRow {
@@ -22,8 +22,8 @@ struct HeartbeatRow {
     last_outcome: Option<String>,
 }
 
-pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
-    let rows = match read_heartbeats(env).await {
+pub async fn handle(cx: &Context, now: Timestamp) -> Result<Response> {
+    let rows = match read_heartbeats(cx).await {
         Ok(rows) => rows,
         Err(e) => {
             logging::emit(&LogLine::error("healthz.d1_failed", now).field("error", e.to_string()));
@@ -64,8 +64,6 @@ pub async fn handle(env: &Env, now: Timestamp) -> Result<Response> {
     )
 }
 
-async fn read_heartbeats(env: &Env) -> Result<Vec<HeartbeatRow>> {
-    Ok(bindings::db(env)?
-        .all(store::operations::heartbeats())
-        .await?)
+async fn read_heartbeats(cx: &Context) -> Result<Vec<HeartbeatRow>> {
+    Ok(cx.db()?.all(store::operations::heartbeats()).await?)
 }

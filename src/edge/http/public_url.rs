@@ -5,16 +5,16 @@
 
 use crate::core::http::origin::Origin;
 use crate::core::oauth::connect_sessions::CALLBACK_PATH;
-use crate::edge::common::bindings;
-use worker::{Env, Request};
+use crate::edge::common::context::Context;
+use worker::Request;
 
-pub fn origin(env: &Env, req: &Request) -> Option<Origin> {
-    configured(env).or_else(|| Origin::of(&req.inner().url()))
+pub fn origin(cx: &Context, req: &Request) -> Option<Origin> {
+    configured(cx).or_else(|| Origin::of(&req.inner().url()))
 }
 
 /// `PUBLIC_BASE_URL` alone: what work without a request (queue consumers) builds links on.
-pub fn configured(env: &Env) -> Option<Origin> {
-    bindings::text(env, "PUBLIC_BASE_URL")
+pub fn configured(cx: &Context) -> Option<Origin> {
+    cx.text("PUBLIC_BASE_URL")
         .filter(|v| !v.is_empty())
         .and_then(|v| Origin::of(&v))
 }

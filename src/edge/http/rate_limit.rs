@@ -6,15 +6,15 @@ use crate::core::http::api_error::ApiError;
 use crate::core::tenancy::rate_limit;
 use crate::edge::common::bindings::TENANT_RATE_LIMIT;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
-use worker::Env;
 
 /// `Ok` while the tenant is inside its budget, `rate_limited` once it has spent it.
 ///
 /// A limiter that is missing or fails lets the request through and logs `rate_limit.unavailable`:
 /// an outage of the guard must not stop token reads and publishing.
-pub async fn admit(env: &Env, tenant_id: &TenantId) -> Result<(), ApiError> {
-    let outcome = match env.rate_limiter(TENANT_RATE_LIMIT) {
+pub async fn admit(cx: &Context, tenant_id: &TenantId) -> Result<(), ApiError> {
+    let outcome = match cx.env().rate_limiter(TENANT_RATE_LIMIT) {
         Ok(limiter) => limiter.limit(rate_limit::key(tenant_id)).await,
         Err(e) => Err(e),
     };

@@ -20,7 +20,7 @@ use crate::core::links::connections_page::{
 use crate::core::links::page_links::{self, PageLinkError, COOKIE, PAGE_PATH, SESSION_TTL_MS};
 use crate::core::publish::posts::{Resolution, TargetState};
 use crate::core::tenancy::api_keys::Scopes;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::grant::grant_object::disconnect;
 use crate::edge::http::public_url;
@@ -32,10 +32,15 @@ use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 /// `POST /v1/page-links` `{"end_user_ref"}`: a link to that end user's page, valid 15 minutes.
-pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Timestamp) -> Handled {
+pub async fn create_link(
+    mut req: Request,
+    cx: &Context,
+    caller: &Caller,
+    now: Timestamp,
+) -> Handled {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Ask {
@@ -45,8 +50,8 @@ pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Time
         ApiError::invalid_request(format!("{} The body is {{\"end_user_ref\"}}.", e.message))
     })?;
     let claims = page_links::new_claims(&caller.tenant_id, &ask.end_user_ref, now)??;
-    let token = page_links::sign(&claims, &*bindings::keyring(env)?);
-    let origin = public_url::origin(env, &req)
+    let token = page_links::sign(&claims, &*cx.keyring()?);
+    let origin = public_url::origin(cx, &req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     Ok(respond::json(
         201,
@@ -58,11 +63,11 @@ pub async fn create_link(mut req: Request, env: &Env, caller: &Caller, now: Time
     )?)
 }
 
-pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn handle(route: PageRoute, mut req: Request, cx: &Context, now: Timestamp) -> Handled {
     if let PageRoute::Open(token) = &route {
-        return open(&req, env, token, now).await;
+        return open(&req, cx, token, now).await;
     }
-    let Some(session) = session(&req, env, now).await? else {
+    let Some(session) = session(&req, cx, now).await? else {
         return Ok(refusal(
             401,
             "This page has expired",
@@ -72,13 +77,13 @@ pub async fn handle(route: PageRoute, mut req: Request, env: &Env, now: Timestam
     };
     let PageRoute::Button(button) = route else {
         // `Open` was answered above.
-        return show(&req, env, &session, now).await;
+        return show(&req, cx, &session, now).await;
     };
-    let form = match checked_form(&mut req, env, &session).await? {
+    let form = match checked_form(&mut req, cx, &session).await? {
         Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    press(button, &req, &form, env, &session, now).await
+    press(button, &req, &form, cx, &session, now).await
 }
 
 /// Who the page is for, from its cookie.
@@ -100,8 +105,8 @@ impl Session {
     }
 }
 
-async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Option<Session>> {
-    let Some(origin) = public_url::origin(env, req) else {
+async fn session(req: &Request, cx: &Context, now: Timestamp) -> worker::Result<Option<Session>> {
+    let Some(origin) = public_url::origin(cx, req) else {
         return Ok(None);
     };
     let Some(secret) = COOKIE.read(req.headers().get("cookie")?.as_deref(), &origin) else {
@@ -114,7 +119,8 @@ async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Opt
         end_user_ref: String,
         csrf: String,
     }
-    let row: Option<Row> = bindings::db(env)?
+    let row: Option<Row> = cx
+        .db()?
         .first(store::sessions::page(&sha256_hex(&secret), now))
         .await?;
     Ok(row.map(|r| Session {
@@ -126,15 +132,16 @@ async fn session(req: &Request, env: &Env, now: Timestamp) -> worker::Result<Opt
 }
 
 /// `GET /page/open/{token}`: one session per link, then the page without the link in the URL.
-async fn open(req: &Request, env: &Env, token: &str, now: Timestamp) -> Handled {
-    let claims = match page_links::verify(token, &*bindings::keyring(env)?, now) {
+async fn open(req: &Request, cx: &Context, token: &str, now: Timestamp) -> Handled {
+    let claims = match page_links::verify(token, &*cx.keyring()?, now) {
         Ok(claims) => claims,
         Err(e) => return Ok(link_refusal(e)?),
     };
-    let origin = public_url::origin(env, req)
+    let origin = public_url::origin(cx, req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     let secret = new_secret()?;
-    let inserted = bindings::db(env)?
+    let inserted = cx
+        .db()?
         .write(store::sessions::open_page(&store::sessions::NewPage {
             id: &crate::core::common::ids::PageSessionId::mint()?,
             link_nonce: &claims.nonce,
@@ -186,16 +193,16 @@ fn refusal(status: u16, heading: &str, todo: &str) -> worker::Result<Response> {
 /// `GET /page`.
 // Exception to the 80-line limit: gathers the page's two lists and their buttons; what the page says is already the core's (`core::links::connections_page`).
 #[allow(clippy::too_many_lines)]
-async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Handled {
-    let db = bindings::db(env)?;
-    let catalogue = bindings::catalogue(env)?;
+async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) -> Handled {
+    let db = cx.db()?;
+    let catalogue = cx.catalogue()?;
     let platform = |provider: &str| {
         catalogue
             .get(provider)
             .map_or_else(|| provider.to_owned(), |p| p.display_name.clone())
     };
     let rows = crate::edge::grant::connections::connections_of(
-        env,
+        cx,
         &db,
         &session.tenant_id,
         Some(&session.end_user_ref),
@@ -205,7 +212,7 @@ async fn show(req: &Request, env: &Env, session: &Session, now: Timestamp) -> Ha
     let mut form_targets: Vec<String> = Vec::new();
     let mut connections = Vec::new();
     for (row, health) in rows {
-        let consent = reconnect::consent_origin(env, catalogue.get(&row.provider));
+        let consent = reconnect::consent_origin(cx, catalogue.get(&row.provider));
         if !consent.is_empty() && !form_targets.contains(&consent) {
             form_targets.push(consent);
         }
@@ -294,10 +301,10 @@ const POST_TARGETS_SHOWN: i64 = 200;
 /// A button's form, once its origin and CSRF token check out; otherwise the refusal page.
 async fn checked_form(
     req: &mut Request,
-    env: &Env,
+    cx: &Context,
     session: &Session,
 ) -> worker::Result<Result<String, Response>> {
-    let own = public_url::origin(env, req).map(|o| o.to_url());
+    let own = public_url::origin(cx, req).map(|o| o.to_url());
     let sent_origin = req.headers().get("origin")?;
     let body = match respond::read_body(req).await {
         Ok(body) => body,
@@ -329,20 +336,18 @@ async fn press(
     button: PageButton,
     req: &Request,
     form: &str,
-    env: &Env,
+    cx: &Context,
     session: &Session,
     now: Timestamp,
 ) -> Handled {
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let outcome = match button {
-        PageButton::Reconnect(id) => {
-            return start_reconnect(req, env, &db, session, &id, now).await
-        }
+        PageButton::Reconnect(id) => return start_reconnect(req, cx, &db, session, &id, now).await,
         PageButton::Disconnect(id) => {
             if !owns_connection(&db, session, &id).await? {
                 Outcome::Gone
             } else {
-                match disconnect::disconnect(env, &db, &session.caller(), &id).await {
+                match disconnect::disconnect(cx, &db, &session.caller(), &id).await {
                     Ok(_) => Outcome::Disconnected,
                     Err(respond::Failure::Api(e)) if e.code == ErrorCode::NotFound => Outcome::Gone,
                     Err(e) => return Err(e),
@@ -352,7 +357,7 @@ async fn press(
         PageButton::RetryPost(id) => {
             if !owns_post(&db, session, &id).await? {
                 Outcome::Gone
-            } else if posts::retry_targets(env, &db, &id, now).await?.is_empty() {
+            } else if posts::retry_targets(cx, &db, &id, now).await?.is_empty() {
                 Outcome::NothingToRetry
             } else {
                 Outcome::Retried
@@ -384,7 +389,7 @@ async fn press(
             };
             if !owns_target(&db, session, &post, &target).await? {
                 Outcome::Gone
-            } else if !posts::settle_unconfirmed(env, &db, &target, &resolution, now).await? {
+            } else if !posts::settle_unconfirmed(cx, &db, &target, &resolution, now).await? {
                 Outcome::AlreadySettled
             } else if resolution == Resolution::Retry {
                 Outcome::Resent
@@ -402,14 +407,14 @@ async fn press(
 /// The consent at the platform through a fresh reconnect link, back to the page afterwards.
 async fn start_reconnect(
     req: &Request,
-    env: &Env,
+    cx: &Context,
     db: &worker::D1Database,
     session: &Session,
     connection_id: &str,
     now: Timestamp,
 ) -> Handled {
     let minted = reconnect::mint(
-        env,
+        cx,
         db,
         &session.tenant_id,
         Some(&session.end_user_ref),
@@ -424,10 +429,10 @@ async fn start_reconnect(
             None,
         )?);
     };
-    let origin = public_url::origin(env, req)
+    let origin = public_url::origin(cx, req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     let page_url = format!("{}{PAGE_PATH}", origin.to_url());
-    let outcome = reconnect::begin(req, env, &token, &page_url, now).await;
+    let outcome = reconnect::begin(req, cx, &token, &page_url, now).await;
     Ok(finish(outcome, Some(&page_url), "page.reconnect_refused")?)
 }
 

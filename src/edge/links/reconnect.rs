@@ -19,7 +19,7 @@ use crate::core::links::reconnect_links::{self, LinkClaims, LinkError};
 use crate::core::oauth::catalogue::ProviderSpec;
 use crate::core::oauth::connect_sessions::LINK_TTL_MS;
 use crate::core::oauth::flow_errors::FlowError;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::http::public_url;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::connect;
@@ -28,26 +28,26 @@ use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{D1Database, Env, Request, Response};
+use worker::{D1Database, Request, Response};
 
 /// `POST /v1/connections/{id}/reconnect-link`.
 pub async fn create_link(
     req: &Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     connection_id: &str,
     now: Timestamp,
 ) -> Handled {
-    let days = bindings::reconnect_link_days(env);
-    let minted = mint(env, db, &caller.tenant_id, None, connection_id, days, now).await?;
+    let days = cx.settings().reconnect_link_days;
+    let minted = mint(cx, db, &caller.tenant_id, None, connection_id, days, now).await?;
     let (token, claims) = minted.ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
             format!("No connection {connection_id}."),
         )
     })?;
-    let origin = public_url::origin(env, req)
+    let origin = public_url::origin(cx, req)
         .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
     Ok(respond::json(
         201,
@@ -63,7 +63,7 @@ pub async fn create_link(
 /// (of `end_user` only, when given), valid `ttl_days`; `None` when there is no such
 /// connection holding tokens.
 pub(crate) async fn mint(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
     end_user: Option<&str>,
@@ -94,7 +94,7 @@ pub(crate) async fn mint(
         ttl_days,
         now,
     )?;
-    let token = reconnect_links::sign(&claims, &*bindings::keyring(env)?);
+    let token = reconnect_links::sign(&claims, &*cx.keyring()?);
     Ok(Some((token, claims)))
 }
 
@@ -107,8 +107,8 @@ struct Usable {
 }
 
 /// The link's claims, checked: signature, expiry, epoch, nonce, connection still there.
-async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
-    let keyring = bindings::keyring(env)?;
+async fn check(cx: &Context, token: &str, now: Timestamp) -> Result<Usable, Stop> {
+    let keyring = cx.keyring()?;
     let claims = reconnect_links::verify(token, &keyring, now).map_err(refusal)?;
     #[derive(Deserialize)]
     struct Row {
@@ -121,7 +121,8 @@ async fn check(env: &Env, token: &str, now: Timestamp) -> Result<Usable, Stop> {
         live: f64,
         consumed: f64,
     }
-    let row: Option<Row> = bindings::db(env)?
+    let row: Option<Row> = cx
+        .db()?
         .first(store::connections::reconnect_link_standing(
             &claims.grant_id,
             &claims.tenant_id,
@@ -155,8 +156,8 @@ fn refusal(e: LinkError) -> Stop {
 }
 
 /// `GET /reconnect/{token}`: the page with the button.
-pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Response> {
-    let usable = match check(env, token, now).await {
+pub async fn page(cx: &Context, token: &str, now: Timestamp) -> worker::Result<Response> {
+    let usable = match check(cx, token, now).await {
         Ok(usable) => usable,
         Err(stop) => return finish(Err(stop), None, "reconnect.refused"),
     };
@@ -179,8 +180,8 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
     response.headers_mut().set(
         "content-security-policy",
         &content_security_policy_with_form_target(&consent_origin(
-            env,
-            bindings::catalogue(env)
+            cx,
+            cx.catalogue()
                 .ok()
                 .as_deref()
                 .and_then(|c| c.get(&usable.provider)),
@@ -193,11 +194,11 @@ pub async fn page(env: &Env, token: &str, now: Timestamp) -> worker::Result<Resp
 /// then the platform's consent.
 pub async fn start(
     req: Request,
-    env: &Env,
+    cx: &Context,
     token: &str,
     now: Timestamp,
 ) -> worker::Result<Response> {
-    let outcome = begin(&req, env, token, "", now).await;
+    let outcome = begin(&req, cx, token, "", now).await;
     finish(outcome, None, "reconnect.refused")
 }
 
@@ -206,13 +207,13 @@ pub async fn start(
 /// empty.
 pub(crate) async fn begin(
     req: &Request,
-    env: &Env,
+    cx: &Context,
     token: &str,
     return_url: &str,
     now: Timestamp,
 ) -> Result<Response, Stop> {
-    let usable = check(env, token, now).await?;
-    let db = bindings::db(env)?;
+    let usable = check(cx, token, now).await?;
+    let db = cx.db()?;
     let id = crate::core::common::ids::ConnectSessionId::mint()?;
     // The session is opened at once: nobody holds a secret for it.
     db.write(store::sessions::create_reconnect(
@@ -239,15 +240,15 @@ pub(crate) async fn begin(
         provider: usable.provider,
         return_url: return_url.to_owned(),
     };
-    connect::start_oauth(req, env, session, now).await
+    connect::start_oauth(req, cx, session, now).await
 }
 
 /// The origin of a provider's consent page, for a page whose form is answered with a
 /// redirect there (browsers apply `form-action` to redirects); empty when unknown.
-pub(crate) fn consent_origin(env: &Env, spec: Option<&ProviderSpec>) -> String {
+pub(crate) fn consent_origin(cx: &Context, spec: Option<&ProviderSpec>) -> String {
     spec.and_then(|p| {
         Origin::of(&crate::edge::oauth::platform::platform_url(
-            env,
+            cx,
             &p.authorize_url,
         ))
     })

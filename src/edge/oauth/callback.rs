@@ -18,8 +18,8 @@ use crate::core::oauth::binding_cookie;
 use crate::core::oauth::catalogue::GraphDialect;
 use crate::core::oauth::flow_errors::FlowError;
 use crate::core::oauth::oauth_callback::{check, CallbackParams, SessionFacts};
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants::{self};
@@ -31,7 +31,7 @@ use crate::edge::oauth::platform;
 use crate::edge::oauth::platform::ExchangeError;
 use crate::store::{self, Db};
 use serde::Deserialize;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 #[derive(Deserialize)]
 struct Session {
@@ -50,9 +50,9 @@ struct Session {
     reconnect_nonce: Option<String>,
 }
 
-pub async fn handle(req: Request, env: &Env, now: Timestamp) -> worker::Result<Response> {
+pub async fn handle(req: Request, cx: &Context, now: Timestamp) -> worker::Result<Response> {
     let params = CallbackParams::from_url(&req.inner().url());
-    let found = match find_session(env, &params).await {
+    let found = match find_session(cx, &params).await {
         Ok(found) => found,
         Err(stop) => return finish(Err(stop), None, "connect.callback_refused"),
     };
@@ -65,18 +65,19 @@ pub async fn handle(req: Request, env: &Env, now: Timestamp) -> worker::Result<R
     };
     // A reconnect link's session has no return URL: its outcome is a page.
     let return_url = Some(session.return_url.clone()).filter(|u| !u.is_empty());
-    let outcome = complete(&req, env, &params, &state_hash, session, now).await;
+    let outcome = complete(&req, cx, &params, &state_hash, session, now).await;
     finish(outcome, return_url.as_deref(), "connect.callback_refused")
 }
 
 async fn find_session(
-    env: &Env,
+    cx: &Context,
     params: &CallbackParams,
 ) -> Result<Option<(String, Session)>, Stop> {
     let Some(state_hash) = params.state_hash() else {
         return Ok(None);
     };
-    let session: Option<Session> = bindings::db(env)?
+    let session: Option<Session> = cx
+        .db()?
         .first(store::sessions::find_oauth(&state_hash))
         .await?;
     Ok(session.map(|s| (state_hash, s)))
@@ -86,18 +87,18 @@ async fn find_session(
 #[allow(clippy::too_many_lines)]
 async fn complete(
     req: &Request,
-    env: &Env,
+    cx: &Context,
     params: &CallbackParams,
     state_hash: &str,
     session: Session,
     now: Timestamp,
 ) -> Result<Response, Stop> {
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     // Single use: whatever happens next, this state cannot be presented again.
     let consumed = db
         .write(store::sessions::consume_oauth(state_hash, now))
         .await?;
-    let origin = public_url::origin(env, req)
+    let origin = public_url::origin(cx, req)
         .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
     let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
     let facts = SessionFacts {
@@ -107,8 +108,8 @@ async fn complete(
     };
     let code = check(params, &facts, cookie.as_deref(), now)?;
 
-    let provider = &flow::provider_spec(env, &session.provider)?;
-    let keyring = bindings::keyring(env)?;
+    let provider = &flow::provider_spec(cx, &session.provider)?;
+    let keyring = cx.keyring()?;
     let verifier = keyring.open(
         &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
         Binding {
@@ -120,12 +121,12 @@ async fn complete(
     )?;
     let verifier = String::from_utf8(verifier)
         .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))?;
-    let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
+    let client = platform::client_credentials(cx, &db, &session.tenant_id, provider)
         .await
         .map_err(|e| Stop::because(FlowError::Internal, e))?
         .ok_or(FlowError::ProviderNotConfigured)?;
     let exchanged = platform::exchange_code(
-        env,
+        cx,
         provider,
         &client,
         &session.redirect_uri,
@@ -134,7 +135,7 @@ async fn complete(
     )
     .await
     .map_err(exchange_stop)?;
-    let exchanged_at = clock::now(env).await?;
+    let exchanged_at = clock::now(cx).await?;
     // Declined scopes: nothing is stored, so such a grant can never look healthy.
     let declined = provider.declined_scopes(exchanged.scope.as_deref());
     if !declined.is_empty() {
@@ -145,21 +146,21 @@ async fn complete(
         );
     }
     // Meta: the short-lived token for a long-lived one, before anything else uses it.
-    let mut exchanged = platform::exchange_long_lived(env, provider, &client, exchanged)
+    let mut exchanged = platform::exchange_long_lived(cx, provider, &client, exchanged)
         .await
         .map_err(exchange_stop)?;
-    let account = platform::fetch_identity(env, provider, &exchanged.access_token)
+    let account = platform::fetch_identity(cx, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
     // The pages the account manages (LinkedIn), each a connection of its own.
-    let mut managed = platform::fetch_managed_accounts(env, provider, &exchanged.access_token)
+    let mut managed = platform::fetch_managed_accounts(cx, provider, &exchanged.access_token)
         .await
         .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
     // Facebook: the Pages, each with its own token; the user is not a connection, and the
     // user token's 60 days do not bound the Page tokens it was used to read.
     let mut account_tokens = std::collections::BTreeMap::new();
     if provider.dialect() == Some(GraphDialect::Facebook) {
-        let pages = platform::fetch_pages(env, provider, &exchanged.access_token)
+        let pages = platform::fetch_pages(cx, provider, &exchanged.access_token)
             .await
             .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
         if pages.is_empty() {
@@ -200,7 +201,7 @@ async fn complete(
         }
     };
     let stored = grants::store(
-        env,
+        cx,
         StoreGrant {
             grant_id,
             tenant_id: session.tenant_id.clone(),

@@ -15,8 +15,8 @@ use crate::core::oauth::connect_sessions::{
 };
 use crate::core::oauth::flow_errors::FlowError;
 use crate::core::oauth::pkce;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::http::public_url;
@@ -27,7 +27,7 @@ use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{D1Database, Env, Request, Response};
+use worker::{D1Database, Request, Response};
 
 /// The seal purpose of a PKCE verifier (bound to the OAuth session's state hash).
 pub const VERIFIER_PURPOSE: &str = "pkce_verifier";
@@ -35,17 +35,17 @@ pub const VERIFIER_PURPOSE: &str = "pkce_verifier";
 /// `POST /v1/connect-sessions`.
 pub async fn create_session(
     mut req: Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     now: Timestamp,
 ) -> Handled {
     let body: ConnectRequest = respond::read_json(&mut req).await?;
     let allow_list = crate::store::tenants::return_urls(db, &caller.tenant_id).await?;
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let valid = body.validate(&catalogue, &allow_list)?;
     let spec = valid.provider;
-    let configured = platform::client_credentials(env, db, &caller.tenant_id, spec)
+    let configured = platform::client_credentials(cx, db, &caller.tenant_id, spec)
         .await
         .map_err(worker::Error::RustError)?;
     if configured.is_none() {
@@ -62,7 +62,7 @@ pub async fn create_session(
         )
         .into());
     }
-    let Some(origin) = public_url::origin(env, &req) else {
+    let Some(origin) = public_url::origin(cx, &req) else {
         return Err(worker::Error::RustError("the request has no usable origin".into()).into());
     };
     let secret = new_secret()?;
@@ -112,19 +112,19 @@ struct FoundSession {
 /// `GET /connect/{secret}`.
 pub async fn open_link(
     req: Request,
-    env: &Env,
+    cx: &Context,
     secret: &str,
     now: Timestamp,
 ) -> worker::Result<Response> {
     let token_hash = sha256_hex(secret);
-    let found = match claim(env, &token_hash, now).await {
+    let found = match claim(cx, &token_hash, now).await {
         Ok(found) => found,
         Err(stop) => return finish(Err(stop), None, "connect.open_refused"),
     };
     match found {
         Ok(session) => {
             let return_url = session.return_url.clone();
-            let outcome = start_oauth(&req, env, session, now).await;
+            let outcome = start_oauth(&req, cx, session, now).await;
             finish(outcome, Some(&return_url), "connect.open_refused")
         }
         Err((stop, return_url)) => finish(Err(stop), return_url.as_deref(), "connect.open_refused"),
@@ -134,11 +134,11 @@ pub async fn open_link(
 /// Marks the session opened, once. `Err((why, return_url))` when it cannot be opened; the
 /// return URL is there only if the session exists.
 async fn claim(
-    env: &Env,
+    cx: &Context,
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Result<OpenedSession, (Stop, Option<String>)>, Stop> {
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let opened: Option<OpenedSession> = db
         .first(store::sessions::open_connect(token_hash, now))
         .await?;
@@ -161,17 +161,17 @@ async fn claim(
 /// Starts the OAuth round trip for an opened session (connect link or reconnect button).
 pub(crate) async fn start_oauth(
     req: &Request,
-    env: &Env,
+    cx: &Context,
     session: OpenedSession,
     now: Timestamp,
 ) -> Result<Response, Stop> {
-    let db = bindings::db(env)?;
-    let provider = &flow::provider_spec(env, &session.provider)?;
-    let client = platform::client_credentials(env, &db, &session.tenant_id, provider)
+    let db = cx.db()?;
+    let provider = &flow::provider_spec(cx, &session.provider)?;
+    let client = platform::client_credentials(cx, &db, &session.tenant_id, provider)
         .await
         .map_err(|e| Stop::because(FlowError::Internal, e))?
         .ok_or(FlowError::ProviderNotConfigured)?;
-    let origin = public_url::origin(env, req)
+    let origin = public_url::origin(cx, req)
         .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
     let cookie = binding_cookie::read(req.headers().get("cookie")?.as_deref(), &origin);
     let cookie = match cookie {
@@ -181,7 +181,7 @@ pub(crate) async fn start_oauth(
     let state = new_secret()?;
     let state_hash = sha256_hex(&state);
     let verifier = pkce::new_verifier()?;
-    let sealed = bindings::keyring(env)?.seal(
+    let sealed = cx.keyring()?.seal(
         Binding {
             purpose: VERIFIER_PURPOSE,
             tenant_id: &session.tenant_id,
@@ -216,7 +216,7 @@ pub(crate) async fn start_oauth(
             .field("provider", provider.name.as_str()),
     );
     let authorize = platform::platform_url(
-        env,
+        cx,
         &provider.authorize_url(
             &client.client_id,
             &redirect_uri,

@@ -8,6 +8,7 @@ use crate::core::http::api_error::ApiError;
 use crate::core::oauth::catalogue::ProviderSpec;
 use crate::core::oauth::flow_errors::{reply, FlowError};
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::http::respond;
 use worker::Response;
@@ -81,8 +82,8 @@ impl From<respond::Failure> for Stop {
 }
 
 /// The catalogue entry of a provider a session row names.
-pub fn provider_spec(env: &worker::Env, name: &str) -> Result<ProviderSpec, Stop> {
-    crate::edge::common::bindings::catalogue(env)?
+pub fn provider_spec(cx: &Context, name: &str) -> Result<ProviderSpec, Stop> {
+    cx.catalogue()?
         .get(name)
         .cloned()
         .ok_or_else(|| Stop::because(FlowError::Internal, format!("unknown provider {name:?}")))

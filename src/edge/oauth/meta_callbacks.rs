@@ -19,8 +19,8 @@ use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::pages::Page;
 use crate::core::oauth::catalogue::ProviderSpec;
 use crate::core::oauth::signed_request::{self, SignedRequest};
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::current::{current, Memory};
 use crate::edge::grant::grant_object::protocol::DisconnectAsk;
@@ -33,14 +33,14 @@ use crate::edge::oauth::platform;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{D1Database, Env, Request};
+use worker::{D1Database, Request};
 
 /// Meta posts a small form; anything larger is not Meta.
 const MAX_BODY: usize = 16 * 1024;
 
 /// The provider, if it speaks Meta's dialect (only those get callbacks).
-fn meta_provider(env: &Env, name: &str) -> Handled<ProviderSpec> {
-    let catalogue = bindings::catalogue(env)?;
+fn meta_provider(cx: &Context, name: &str) -> Handled<ProviderSpec> {
+    let catalogue = cx.catalogue()?;
     catalogue
         .get(name)
         .filter(|p| p.graph.is_some())
@@ -57,7 +57,7 @@ fn meta_provider(env: &Env, name: &str) -> Handled<ProviderSpec> {
 /// The verified request and the client whose secret signed it.
 async fn verified(
     req: &mut Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     spec: &ProviderSpec,
 ) -> Handled<(SignedRequest, String)> {
@@ -76,7 +76,7 @@ async fn verified(
             ApiError::invalid_request("The form has no signed_request field, as Meta sends it.")
         })?;
     let mut refusal = signed_request::SignedRequestError::BadSignature;
-    let clients = platform::all_clients(env, db, spec)
+    let clients = platform::all_clients(cx, db, spec)
         .await
         .map_err(worker::Error::RustError)?;
     for client in clients {
@@ -112,10 +112,10 @@ async fn grants_of(
 }
 
 /// `POST /platforms/{provider}/deauthorize`.
-pub async fn deauthorize(mut req: Request, env: &Env, provider: &str) -> Handled {
-    let spec = meta_provider(env, provider)?;
-    let db = bindings::db(env)?;
-    let (signed, client_id) = verified(&mut req, env, &db, &spec).await?;
+pub async fn deauthorize(mut req: Request, cx: &Context, provider: &str) -> Handled {
+    let spec = meta_provider(cx, provider)?;
+    let db = cx.db()?;
+    let (signed, client_id) = verified(&mut req, cx, &db, &spec).await?;
     let found = grants_of(&db, &spec, &client_id, &signed.user_id).await?;
     let mut ended = 0;
     for grant in &found {
@@ -123,7 +123,7 @@ pub async fn deauthorize(mut req: Request, env: &Env, provider: &str) -> Handled
             grant_id: grant.id.clone(),
             reason: DeadReason::AppRemoved.code().to_owned(),
         };
-        let answer = GrantObjectClient::new(env, &grant.id)
+        let answer = GrantObjectClient::new(cx, &grant.id)
             .platform_ended(ask)
             .await?;
         if answer.status_code() == 200 {
@@ -140,10 +140,15 @@ pub async fn deauthorize(mut req: Request, env: &Env, provider: &str) -> Handled
 }
 
 /// `POST /platforms/{provider}/data-deletion`.
-pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Timestamp) -> Handled {
-    let spec = meta_provider(env, provider)?;
-    let db = bindings::db(env)?;
-    let (signed, client_id) = verified(&mut req, env, &db, &spec).await?;
+pub async fn data_deletion(
+    mut req: Request,
+    cx: &Context,
+    provider: &str,
+    now: Timestamp,
+) -> Handled {
+    let spec = meta_provider(cx, provider)?;
+    let db = cx.db()?;
+    let (signed, client_id) = verified(&mut req, cx, &db, &spec).await?;
     let found = grants_of(&db, &spec, &client_id, &signed.user_id).await?;
     let (mut disconnected, mut failed) = (0_u32, 0_u32);
     for grant in &found {
@@ -159,7 +164,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
                 tenant_id: c.tenant_id,
                 connection_id: c.id,
             };
-            let answer = GrantObjectClient::new(env, &grant.id)
+            let answer = GrantObjectClient::new(cx, &grant.id)
                 .disconnect(ask)
                 .await?;
             if answer.status_code() == 200 {
@@ -191,7 +196,7 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
             .field("connections", disconnected)
             .field("failed", failed),
     );
-    let origin = public_url::origin(env, &req)
+    let origin = public_url::origin(cx, &req)
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "The request has no usable origin."))?;
     let url = format!(
         "{}/platforms/{}/data-deletion/{code}",
@@ -205,14 +210,15 @@ pub async fn data_deletion(mut req: Request, env: &Env, provider: &str, now: Tim
 }
 
 /// `GET /platforms/{provider}/data-deletion/{code}`: the status page Meta links the person to.
-pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
+pub async fn deletion_status(cx: &Context, provider: &str, code: &str) -> Handled {
     #[derive(Deserialize)]
     struct Row {
         status: String,
         connections: f64,
         requested_at: f64,
     }
-    let row: Option<Row> = bindings::db(env)?
+    let row: Option<Row> = cx
+        .db()?
         .first(store::operations::deletion(code, provider))
         .await?;
     let page = match row {
@@ -247,15 +253,15 @@ pub async fn deletion_status(env: &Env, provider: &str, code: &str) -> Handled {
 /// Inside the object: the grant is dead by the platform's word (its event follows), unless it
 /// is already dead or gone.
 pub async fn ended_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: EndedAsk,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+    let now = clock::now(cx).await?;
+    let db = cx.db()?;
     let Some(grant) = current(&db, &ask.grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     };
@@ -265,9 +271,9 @@ pub async fn ended_in_object(
             &json!({ "grant_id": grant.id, "did": "nothing" }),
         )?);
     }
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let spec = crate::edge::grant::grant_object::current::spec_of(&catalogue, &grant)?;
-    let change = Change::new(env, &db, &grant, spec, now);
+    let change = Change::new(cx, &db, &grant, spec, now);
     let reason = DeadReason::from_code(Some(&ask.reason));
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);
     mark_dead(&change, reason, counts).await?;

@@ -14,6 +14,7 @@ use crate::core::oauth::catalogue::{ClientAuth, Pkce, ProviderSpec};
 use crate::core::oauth::identity::{self, AccountIdentity};
 use crate::core::oauth::managed_accounts;
 use crate::core::oauth::token_response::{self, TokenAnswer, TokenAnswerError};
+use crate::edge::common::context::Context;
 use crate::edge::http::http_client;
 use crate::store::tenants;
 use oauth2::basic::{
@@ -27,7 +28,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
-use worker::{D1Database, Env};
+use worker::D1Database;
 
 /// The OAuth client a tenant connects through: its own, or else the deployment's.
 pub struct ClientCredentials {
@@ -37,12 +38,12 @@ pub struct ClientCredentials {
 
 /// A tenant's own client, its secret opened.
 trait OpenClient {
-    fn open(self, env: &Env, provider: &ProviderSpec) -> Result<ClientCredentials, String>;
+    fn open(self, cx: &Context, provider: &ProviderSpec) -> Result<ClientCredentials, String>;
 }
 
 impl OpenClient for tenants::Client {
-    fn open(self, env: &Env, provider: &ProviderSpec) -> Result<ClientCredentials, String> {
-        let keyring = crate::edge::common::bindings::keyring(env).map_err(|e| e.message)?;
+    fn open(self, cx: &Context, provider: &ProviderSpec) -> Result<ClientCredentials, String> {
+        let keyring = cx.keyring().map_err(|e| e.message)?;
         let secret = keyring
             .open(
                 &Sealed::new(&self.key_id, self.secret_ciphertext),
@@ -63,10 +64,10 @@ impl OpenClient for tenants::Client {
 }
 
 /// The deployment's own client for `provider`, from its variables.
-fn deployment_client(env: &Env, provider: &ProviderSpec) -> Option<ClientCredentials> {
-    let id = crate::edge::common::bindings::text(env, &provider.client_id_var())
-        .filter(|v| !v.is_empty());
-    let secret = crate::edge::common::bindings::text(env, &provider.client_secret_var())
+fn deployment_client(cx: &Context, provider: &ProviderSpec) -> Option<ClientCredentials> {
+    let id = cx.text(&provider.client_id_var()).filter(|v| !v.is_empty());
+    let secret = cx
+        .text(&provider.client_secret_var())
         .filter(|v| !v.is_empty());
     id.zip(secret).map(|(client_id, secret)| ClientCredentials {
         client_id,
@@ -77,7 +78,7 @@ fn deployment_client(env: &Env, provider: &ProviderSpec) -> Option<ClientCredent
 /// Every client held for `provider`: the deployment's, then each tenant's own (Meta's
 /// callbacks do not say which app they are for; its signature does).
 pub async fn all_clients(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     provider: &ProviderSpec,
 ) -> Result<Vec<ClientCredentials>, String> {
@@ -86,9 +87,9 @@ pub async fn all_clients(
         .map_err(|e| e.to_string())?;
     let tenants = rows
         .into_iter()
-        .map(|row| row.open(env, provider))
+        .map(|row| row.open(cx, provider))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(deployment_client(env, provider)
+    Ok(deployment_client(cx, provider)
         .into_iter()
         .chain(tenants)
         .collect())
@@ -97,7 +98,7 @@ pub async fn all_clients(
 /// The client for `tenant_id` on `provider`, or `None` when neither the tenant nor the
 /// deployment has one.
 pub async fn client_credentials(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
     provider: &ProviderSpec,
@@ -106,20 +107,20 @@ pub async fn client_credentials(
         .await
         .map_err(|e| e.to_string())?;
     match row {
-        Some(row) => row.open(env, provider).map(Some),
-        None => Ok(deployment_client(env, provider)),
+        Some(row) => row.open(cx, provider).map(Some),
+        None => Ok(deployment_client(cx, provider)),
     }
 }
 
 /// Where a platform URL really goes: itself, or the fake platform in test builds.
-pub fn platform_url(env: &Env, url: &str) -> String {
+pub fn platform_url(cx: &Context, url: &str) -> String {
     #[cfg(feature = "test-powers")]
-    if let Some(fake) = crate::edge::common::bindings::text(env, "FAKE_PLATFORM_URL") {
+    if let Some(fake) = cx.text("FAKE_PLATFORM_URL") {
         if let Ok(rewritten) = crate::core::oauth::provider_rewrite::rewrite(url, &fake) {
             return rewritten;
         }
     }
-    let _ = env;
+    let _ = cx;
     url.to_owned()
 }
 
@@ -209,7 +210,7 @@ impl ExchangeError {
 }
 
 fn token_client(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     redirect_uri: Option<&str>,
@@ -223,7 +224,7 @@ fn token_client(
         .set_client_secret(ClientSecret::new(client.client_secret.expose().to_owned()))
         .set_auth_type(auth_type)
         .set_token_uri(
-            TokenUrl::new(platform_url(env, &provider.token_url))
+            TokenUrl::new(platform_url(cx, &provider.token_url))
                 .map_err(|e| failed(format!("token url: {e}")))?,
         );
     Ok(match redirect_uri {
@@ -293,14 +294,14 @@ fn rename_client_id(request: oauth2::HttpRequest, param: &str) -> oauth2::HttpRe
 /// Exchanges an authorization code, server to server, with the provider's client
 /// authentication and (where it uses PKCE) the verifier.
 pub async fn exchange_code(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     redirect_uri: &str,
     code: String,
     verifier: Option<String>,
 ) -> Result<TokenAnswer, ExchangeError> {
-    let oauth = token_client(env, provider, client, Some(redirect_uri))?;
+    let oauth = token_client(cx, provider, client, Some(redirect_uri))?;
     let mut request = oauth.exchange_code(AuthorizationCode::new(code));
     if let (Pkce::S256, Some(verifier)) = (provider.pkce, verifier) {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier));
@@ -348,12 +349,12 @@ pub async fn exchange_code(
 /// A failure keeps what the core needs to classify it: the status, the OAuth error and its
 /// description, and `Retry-After`.
 pub async fn refresh(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     refresh_token: &SecretText,
 ) -> Result<TokenAnswer, RefreshFailure> {
-    let oauth = token_client(env, provider, client, None).map_err(|e| {
+    let oauth = token_client(cx, provider, client, None).map_err(|e| {
         // Only a bad catalogue URL gets here; nothing was sent.
         RefreshFailure::Refused {
             status: 0,
@@ -410,7 +411,7 @@ impl std::fmt::Display for IdentityFailure {
 /// A GET to one of the platform's APIs with the token, and the catalogue's API headers
 /// (LinkedIn-Version); the body of a 200. `what` names the call in errors.
 async fn api_get(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     url: &str,
     access_token: &SecretText,
@@ -418,7 +419,7 @@ async fn api_get(
 ) -> Result<Vec<u8>, IdentityFailure> {
     let mut request = http::Request::builder()
         .method("GET")
-        .uri(platform_url(env, url))
+        .uri(platform_url(cx, url))
         .header("authorization", format!("Bearer {}", access_token.expose()))
         .header("accept", "application/json");
     for (name, value) in provider.api.iter().flat_map(|a| a.call_headers()) {
@@ -454,12 +455,12 @@ async fn api_get(
 
 /// Reads whose token this is: after a consent, and as the cheap check that a token works.
 pub async fn fetch_identity(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<AccountIdentity, IdentityFailure> {
     let body = api_get(
-        env,
+        cx,
         provider,
         &provider.identity.url,
         access_token,
@@ -472,7 +473,7 @@ pub async fn fetch_identity(
 /// The accounts the token manages besides the profile (LinkedIn: the pages the member
 /// administers), named where the platform has a lookup; none for other platforms.
 pub async fn fetch_managed_accounts(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<Vec<AccountIdentity>, IdentityFailure> {
@@ -486,11 +487,11 @@ pub async fn fetch_managed_accounts(
     };
     let failed =
         |e: crate::core::oauth::identity::IdentityError| IdentityFailure::Failed(e.to_string());
-    let list = api_get(env, provider, &spec.list_url, access_token, "role list").await?;
+    let list = api_get(cx, provider, &spec.list_url, access_token, "role list").await?;
     let ids = managed_accounts::parse_list(&list).map_err(failed)?;
     let names = match managed_accounts::names_url(spec, &ids) {
         // A names lookup that fails leaves the accounts unnamed, not unconnected.
-        Some(url) => api_get(env, provider, &url, access_token, "names")
+        Some(url) => api_get(cx, provider, &url, access_token, "names")
             .await
             .ok(),
         None => None,
@@ -502,7 +503,7 @@ pub async fn fetch_managed_accounts(
 /// Whether it worked, or why not; never the token. (By hand rather than through `oauth2`,
 /// which refuses a revocation URL that is not https, as the test build's rewrite makes it.)
 pub async fn revoke(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     token: &SecretText,
@@ -523,7 +524,7 @@ pub async fn revoke(
         .append_pair("token_type_hint", hint);
     let mut request = http::Request::builder()
         .method(http::Method::POST)
-        .uri(platform_url(env, url))
+        .uri(platform_url(cx, url))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json");
     match provider.client_auth {
@@ -558,10 +559,10 @@ pub async fn revoke(
 
 /// A GET of one of Meta's Graph calls whose URL carries secrets (`graph.rs` builds them): the
 /// status and body. Its errors never include the URL.
-async fn graph_get(env: &Env, url: &str) -> Result<(u16, Vec<u8>), String> {
+async fn graph_get(cx: &Context, url: &str) -> Result<(u16, Vec<u8>), String> {
     let request = http::Request::builder()
         .method("GET")
-        .uri(platform_url(env, url))
+        .uri(platform_url(cx, url))
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|_| "the Graph request could not be built".to_owned())?;
@@ -576,7 +577,7 @@ async fn graph_get(env: &Env, url: &str) -> Result<(u16, Vec<u8>), String> {
 /// (Facebook, `fb_exchange_token`) or Instagram token (`ig_exchange_token`) for one that
 /// lives about 60 days. Providers without a Graph dialect keep what the code exchange gave.
 pub async fn exchange_long_lived(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     answer: TokenAnswer,
@@ -590,7 +591,7 @@ pub async fn exchange_long_lived(
         client.client_secret.expose(),
         answer.access_token.expose(),
     );
-    let (status, body) = graph_get(env, &url).await.map_err(ExchangeError::Failed)?;
+    let (status, body) = graph_get(cx, &url).await.map_err(ExchangeError::Failed)?;
     match status {
         200 => token_response::parse(&body)
             .map(|long| TokenAnswer {
@@ -623,7 +624,7 @@ fn graph_error_text(body: &[u8], status: u16) -> String {
 /// Instagram's refresh: the long-lived access token itself is exchanged for a new one
 /// (`ig_refresh_token`). An OAuthException 190 is Meta's word that the grant ended.
 pub async fn refresh_access_token(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     access_token: &SecretText,
 ) -> Result<TokenAnswer, RefreshFailure> {
@@ -639,7 +640,7 @@ pub async fn refresh_access_token(
             retry_after_secs: None,
         });
     };
-    let (status, body) = graph_get(env, &url)
+    let (status, body) = graph_get(cx, &url)
         .await
         .map_err(|_| RefreshFailure::NoAnswer)?;
     if status == 200 {
@@ -662,7 +663,7 @@ pub async fn refresh_access_token(
 /// `debug_token` on `input_token` with the app token: what Meta says about it, or why the
 /// call told nothing (then it is not Meta's word on the token).
 pub async fn debug_token(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     client: &ClientCredentials,
     input_token: &SecretText,
@@ -679,7 +680,7 @@ pub async fn debug_token(
             )
         })
         .ok_or("the platform has no debug_token")?;
-    let (status, body) = graph_get(env, &url).await?;
+    let (status, body) = graph_get(cx, &url).await?;
     match (status, crate::core::oauth::graph::TokenDebug::parse(&body)) {
         (200, Some(debug)) => Ok(debug),
         _ => Err(format!(
@@ -691,14 +692,14 @@ pub async fn debug_token(
 
 /// Facebook: the Pages the user token manages that it may post to, each with its Page token.
 pub async fn fetch_pages(
-    env: &Env,
+    cx: &Context,
     provider: &ProviderSpec,
     user_token: &SecretText,
 ) -> Result<Vec<crate::core::oauth::graph::ManagedPage>, IdentityFailure> {
     let Some(spec) = &provider.managed_accounts else {
         return Ok(Vec::new());
     };
-    let body = api_get(env, provider, &spec.list_url, user_token, "page list").await?;
+    let body = api_get(cx, provider, &spec.list_url, user_token, "page list").await?;
     crate::core::oauth::graph::parse_pages(&body)
         .map_err(|e| IdentityFailure::Failed(format!("the page list: {e}")))
 }

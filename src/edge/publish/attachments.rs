@@ -35,7 +35,7 @@ pub(crate) async fn upload(
     let deadline = Duration::from_secs(u64::from(claim.settings.timeout_secs));
     let mut ids = Vec::new();
     for item in media {
-        let bytes = match calls::open_media(claim.env, item, 0, deadline).await {
+        let bytes = match calls::open_media(claim.cx, item, 0, deadline).await {
             Ok(mut file) => file.bytes().await.map_err(|e| e.to_string()),
             Err(why) => Err(why),
         };
@@ -88,7 +88,7 @@ pub(crate) async fn upload(
                 };
                 let put = http::Request::builder()
                     .method("PUT")
-                    .uri(platform::platform_url(claim.env, &upload_url))
+                    .uri(platform::platform_url(claim.cx, &upload_url))
                     .header("authorization", format!("Bearer {}", token.expose()))
                     .header("content-type", item.content_type.as_str())
                     .body(bytes)

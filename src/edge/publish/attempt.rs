@@ -13,22 +13,22 @@ use crate::core::publish::posts::TargetState;
 use crate::core::publish::pre_check::{pre_check, PreCheck, TargetFacts};
 use crate::core::publish::publish_dialect::{self, Attached, Author};
 use crate::core::publish::publish_policy::Verdict;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::store::{self, Db};
-use worker::{Env, Result};
+use worker::Result;
 
 /// Carries out one publish message.
-pub async fn handle(env: &Env, message: PublishMessage, now: Timestamp) -> Delivery {
-    match publish(env, &message.target_id, now).await {
+pub async fn handle(cx: &Context, message: PublishMessage, now: Timestamp) -> Delivery {
+    match publish(cx, &message.target_id, now).await {
         Ok(()) => Delivery::Done,
         Err(e) => Delivery::Retry(e.to_string()),
     }
 }
 
-pub(crate) async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Result<()> {
-    let db = bindings::db(env)?;
+pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Result<()> {
+    let db = cx.db()?;
     let Some(target) = load(&db, target_id).await? else {
         return Ok(());
     };
@@ -45,9 +45,9 @@ pub(crate) async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Resul
     let not_before = time(target.not_before);
     if not_before.as_millis() > now.as_millis() + 1_000 {
         // Early (a message sent for a later retry, or a long delay cut to 12 hours).
-        return send(env, &[(target.id.clone(), not_before)], now).await;
+        return send(cx, &[(target.id.clone(), not_before)], now).await;
     }
-    let settings = settings(env);
+    let settings = settings(cx);
     let lease_id = crate::core::common::ids::LeaseId::mint()
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
@@ -63,12 +63,12 @@ pub(crate) async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Resul
         return Ok(());
     }
     let claim = Claim {
-        env,
+        cx,
         db: &db,
         target: &target,
         lease_id: &lease_id,
         settings,
-        media: media_settings(env),
+        media: media_settings(cx),
         now,
     };
     claim.carry_out().await
@@ -77,8 +77,10 @@ pub(crate) async fn publish(env: &Env, target_id: &str, now: Timestamp) -> Resul
 impl Claim<'_> {
     pub(crate) async fn carry_out(&self) -> Result<()> {
         let t = self.target;
-        let catalogue =
-            bindings::catalogue(self.env).map_err(|e| worker::Error::RustError(e.message))?;
+        let catalogue = self
+            .cx
+            .catalogue()
+            .map_err(|e| worker::Error::RustError(e.message))?;
         let facts = TargetFacts {
             disconnected: t.disconnected_at.is_some(),
             access: if t.access == Access::Ok.as_str() {

@@ -6,6 +6,7 @@ use super::claim::Claim;
 use crate::core::grant::grant_tokens::SecretText;
 use crate::core::publish::media::{self, Media};
 use crate::core::publish::publish_progress::Next;
+use crate::edge::common::context::Context;
 use crate::edge::http::http_client::{self, HttpError};
 use crate::edge::oauth::platform;
 use std::time::Duration;
@@ -34,7 +35,7 @@ impl Claim<'_> {
     ) -> Result<Answer, HttpError> {
         let mut builder = http::Request::builder()
             .method(method)
-            .uri(platform::platform_url(self.env, url))
+            .uri(platform::platform_url(self.cx, url))
             .header("authorization", format!("Bearer {}", token.expose()))
             .header("accept", "application/json");
         if body.is_some() {
@@ -54,7 +55,7 @@ impl Claim<'_> {
 /// Opens the media for reading from byte `from` (a ranged read when resuming), after checking
 /// the file is what was declared. The body is left unread, to be streamed or read whole.
 pub async fn open_media(
-    env: &worker::Env,
+    cx: &Context,
     media: &Media,
     from: u64,
     deadline: Duration,
@@ -69,7 +70,7 @@ pub async fn open_media(
     init.with_method(Method::Get)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Follow);
-    let url = platform::platform_url(env, &media.url);
+    let url = platform::platform_url(cx, &media.url);
     let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
     let response = http_client::answer_within(request, deadline)
         .await
@@ -118,7 +119,7 @@ pub(crate) async fn check_media_served(
     item: &Media,
 ) -> std::result::Result<(), Next> {
     let deadline = Duration::from_secs(u64::from(claim.settings.timeout_secs));
-    match open_media(claim.env, item, 0, deadline).await {
+    match open_media(claim.cx, item, 0, deadline).await {
         // Dropping the answer cancels the rest of the download.
         Ok(_) => Ok(()),
         Err(why) => Err(Next::Fail {

@@ -12,6 +12,7 @@ use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_dialect::{self, Author, Lookup};
 use crate::core::publish::publish_policy::{self, AfterRefusal, PublishSettings, Verdict};
 use crate::core::publish::publish_progress::{MediaSettings, Next, Progress};
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants;
 use crate::edge::http::http_client;
@@ -19,11 +20,11 @@ use crate::edge::oauth::platform;
 use crate::store::{self, Db};
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 /// A claimed target.
 pub(crate) struct Claim<'a> {
-    pub(crate) env: &'a Env,
+    pub(crate) cx: &'a Context,
     pub(crate) db: &'a D1Database,
     pub(crate) target: &'a Target,
     pub(crate) lease_id: &'a str,
@@ -60,7 +61,7 @@ impl Claim<'_> {
     }
 
     pub(crate) async fn token(&self, validate: bool) -> Result<Token> {
-        token_of(self.env, self.target, validate).await
+        token_of(self.cx, self.target, validate).await
     }
 
     /// Records that the request is about to go out (an expired claim after this point is
@@ -88,7 +89,7 @@ impl Claim<'_> {
     ) -> Verdict {
         let mut builder = http::Request::builder()
             .method("POST")
-            .uri(platform::platform_url(self.env, &request.url))
+            .uri(platform::platform_url(self.cx, &request.url))
             .header("authorization", format!("Bearer {}", token.expose()))
             .header("content-type", "application/json")
             .header("accept", "application/json");
@@ -140,7 +141,7 @@ impl Claim<'_> {
 
     pub(crate) async fn published(&self, platform_post_id: &str, how: &str) -> Result<()> {
         settle(
-            self.env,
+            self.cx,
             self.db,
             self.target,
             Settle {
@@ -264,7 +265,7 @@ impl Claim<'_> {
             }))
             .await?;
         if requeued == 1 {
-            send(self.env, &[(self.target.id.clone(), at)], self.now).await?;
+            send(self.cx, &[(self.target.id.clone(), at)], self.now).await?;
         }
         Ok(())
     }
@@ -318,7 +319,7 @@ impl Claim<'_> {
     ) -> Result<()> {
         let since = self.now.plus_millis(-5_000);
         let found =
-            find_on_platform(self.env, publish, author, token, &self.target.text, since).await;
+            find_on_platform(self.cx, publish, author, token, &self.target.text, since).await;
         let found = match found {
             Ok(Lookup::Found(id)) => {
                 return self
@@ -337,7 +338,7 @@ impl Claim<'_> {
             self.now.plus_millis(i64::from(secs) * 1_000)
         });
         settle(
-            self.env,
+            self.cx,
             self.db,
             self.target,
             Settle {
@@ -369,7 +370,7 @@ impl Claim<'_> {
         message: String,
     ) -> Result<()> {
         settle(
-            self.env,
+            self.cx,
             self.db,
             self.target,
             Settle {
@@ -388,9 +389,9 @@ impl Claim<'_> {
 
 /// The token through the grant's object; `validate` checks it with the platform first
 /// (refreshing once if refused), after the platform refused it.
-pub(crate) async fn token_of(env: &Env, t: &Target, validate: bool) -> Result<Token> {
+pub(crate) async fn token_of(cx: &Context, t: &Target, validate: bool) -> Result<Token> {
     let answer = grants::access_token(
-        env,
+        cx,
         &t.grant_id,
         &t.tenant_id,
         // The publish path reads its connection's standing with the target (`load`).
@@ -437,7 +438,7 @@ pub(crate) async fn token_of(env: &Env, t: &Target, validate: bool) -> Result<To
 /// Looks `text` up among the account's recent posts made since `since`; `Err` says why the
 /// platform cannot tell.
 pub(crate) async fn find_on_platform(
-    env: &Env,
+    cx: &Context,
     publish: &PublishSpec,
     author: &Author<'_>,
     token: &SecretText,
@@ -449,12 +450,12 @@ pub(crate) async fn find_on_platform(
     };
     let request = http::Request::builder()
         .method("GET")
-        .uri(platform::platform_url(env, &url))
+        .uri(platform::platform_url(cx, &url))
         .header("authorization", format!("Bearer {}", token.expose()))
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
-    let deadline = Duration::from_secs(u64::from(settings(env).timeout_secs));
+    let deadline = Duration::from_secs(u64::from(settings(cx).timeout_secs));
     match http_client::send_within(request, deadline).await {
         Ok(r) if r.status().is_success() => {
             Ok(publish_dialect::find(publish, r.body(), text, since))

@@ -21,7 +21,7 @@ use crate::core::common::queues::WorkQueue;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_policy::{self, PublishSettings};
 use crate::core::publish::publish_progress::MediaSettings;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::protocol::CheckByAsk;
@@ -29,7 +29,7 @@ use crate::edge::grant::grant_object::protocol::GrantObjectClient;
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{D1Database, Env, MessageBuilder, Result};
+use worker::{D1Database, MessageBuilder, Result};
 
 /// The publish queue's message.
 #[derive(Serialize, Deserialize)]
@@ -50,21 +50,21 @@ pub(crate) const OVERDUE_MS: i64 = 5 * 60_000;
 /// The most targets one dispatch or reconciler pass hands on.
 pub(crate) const PAGE: i64 = 100;
 
-pub fn settings(env: &Env) -> PublishSettings {
-    bindings::setting(env, "PUBLISH", PublishSettings::parse)
+pub fn settings(cx: &Context) -> PublishSettings {
+    cx.settings().publish
 }
 
-pub fn media_settings(env: &Env) -> MediaSettings {
-    bindings::setting(env, "MEDIA", MediaSettings::parse)
+pub fn media_settings(cx: &Context) -> MediaSettings {
+    cx.settings().media
 }
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
 /// dispatch hands later ones on when their time comes).
-pub async fn send(env: &Env, due: &[(TargetId, Timestamp)], now: Timestamp) -> Result<()> {
+pub async fn send(cx: &Context, due: &[(TargetId, Timestamp)], now: Timestamp) -> Result<()> {
     if due.is_empty() {
         return Ok(());
     }
-    let queue = env.queue(WorkQueue::Publish.binding())?;
+    let queue = cx.env().queue(WorkQueue::Publish.binding())?;
     for (id, not_before) in due {
         let delay = ((not_before.as_millis() - now.as_millis()) as f64 / 1000.0).ceil() as i64;
         queue
@@ -94,8 +94,8 @@ pub(crate) fn due_list(rows: Vec<Due>) -> Vec<(TargetId, Timestamp)> {
 
 /// The minute dispatch: scheduled targets due within the next minute go to the queue, each
 /// delayed to its second.
-pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
-    let db = bindings::db(env)?;
+pub async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
+    let db = cx.db()?;
     let rows: Vec<Due> = db
         .all(store::targets::dispatch_due(
             now,
@@ -104,7 +104,7 @@ pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
         ))
         .await?;
     let due = due_list(rows);
-    send(env, &due, now).await?;
+    send(cx, &due, now).await?;
     // Pre-flight marks a failed call left behind (a minute old: the post's own call has had
     // its turn).
     #[derive(Deserialize)]
@@ -119,19 +119,19 @@ pub async fn dispatch(env: &Env, now: Timestamp) -> Result<Value> {
         ))
         .await?;
     for l in &left {
-        preflight(env, &l.grant_id, time(l.check_by), now).await;
+        preflight(cx, &l.grant_id, time(l.check_by), now).await;
     }
     Ok(json!({ "posts_dispatched": due.len(), "preflights_resent": left.len() }))
 }
 
 /// Asks the grant's object to check the grant by `by` (the pre-flight). Best effort: a failure
 /// is logged, and the minute dispatch sends the mark the call left behind.
-pub async fn preflight(env: &Env, grant_id: &GrantId, by: Timestamp, now: Timestamp) {
+pub async fn preflight(cx: &Context, grant_id: &GrantId, by: Timestamp, now: Timestamp) {
     let ask = CheckByAsk {
         grant_id: grant_id.to_owned(),
         by: by.as_millis(),
     };
-    let failed = match GrantObjectClient::new(env, grant_id).check_by(ask).await {
+    let failed = match GrantObjectClient::new(cx, grant_id).check_by(ask).await {
         Ok(answer) if answer.status_code() == 200 => return,
         Ok(answer) => format!("the grant's object answered {}", answer.status_code()),
         Err(e) => e.to_string(),
@@ -146,17 +146,17 @@ pub async fn preflight(env: &Env, grant_id: &GrantId, by: Timestamp, now: Timest
 /// The reconciler: re-sends queued targets whose message was lost (the local broker loses its
 /// messages when killed), and settles expired claims: one that never sent goes back to the
 /// queue; one that may have sent becomes `unconfirmed`.
-pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
-    let db = bindings::db(env)?;
+pub async fn reconcile(cx: &Context, now: Timestamp) -> Result<Value> {
+    let db = cx.db()?;
     let overdue = now.plus_millis(-OVERDUE_MS);
     let lost: Vec<Due> = db
         .all(store::targets::resend_lost(now, overdue, PAGE))
         .await?;
     let lost = due_list(lost);
-    send(env, &lost, now).await?;
+    send(cx, &lost, now).await?;
     let never_sent: Vec<Due> = db.all(store::targets::requeue_never_sent(now)).await?;
     let never_sent = due_list(never_sent);
-    send(env, &never_sent, now).await?;
+    send(cx, &never_sent, now).await?;
     #[derive(Deserialize)]
     pub(crate) struct Expired {
         id: String,
@@ -166,7 +166,9 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
         .all(store::targets::expired_after_sending(now, PAGE))
         .await?;
     let mut unconfirmed = 0;
-    let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
+    let catalogue = cx
+        .catalogue()
+        .map_err(|e| worker::Error::RustError(e.message))?;
     for e in &expired {
         let Some(target) = load(&db, &e.id).await? else {
             continue;
@@ -179,7 +181,7 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
             .and_then(|spec| spec.publish.as_ref())
             .is_some_and(|publish| publish.lookup_url.is_some());
         let settled = settle(
-            env,
+            cx,
             &db,
             &target,
             Settle {
@@ -213,8 +215,8 @@ pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
 
 /// After a consent restored `grant_id`: its parked targets go back to the queue, or fail when
 /// their slot is further back than the staleness limit.
-pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
-    if let Err(e) = resume(env, db, grant_id, now).await {
+pub async fn resume_parked(cx: &Context, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
+    if let Err(e) = resume(cx, db, grant_id, now).await {
         logging::emit(
             &LogLine::warn("publish.resume_failed", now)
                 .field("grant_id", grant_id)
@@ -224,7 +226,7 @@ pub async fn resume_parked(env: &Env, db: &D1Database, grant_id: &GrantId, now: 
 }
 
 pub(crate) async fn resume(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     grant_id: &GrantId,
     now: Timestamp,
@@ -235,7 +237,7 @@ pub(crate) async fn resume(
         publish_at: f64,
     }
     let parked: Vec<Parked> = db.all(store::targets::parked_of_grant(grant_id)).await?;
-    let settings = settings(env);
+    let settings = settings(cx);
     let mut resumed = Vec::new();
     for p in parked {
         if publish_policy::resumes(settings, time(p.publish_at), now) {
@@ -245,7 +247,7 @@ pub(crate) async fn resume(
             resumed.extend(due_list(rows));
         } else if let Some(target) = load(db, &p.id).await? {
             settle(
-                env,
+                cx,
                 db,
                 &target,
                 Settle {
@@ -264,5 +266,5 @@ pub(crate) async fn resume(
             .await?;
         }
     }
-    send(env, &resumed, now).await
+    send(cx, &resumed, now).await
 }

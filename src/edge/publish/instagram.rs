@@ -220,7 +220,7 @@ async fn published_container(
     };
     let since =
         crate::edge::common::d1_time::read(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
-    match find_on_platform(claim.env, publish, &author, token, &t.text, since).await {
+    match find_on_platform(claim.cx, publish, &author, token, &t.text, since).await {
         Ok(Lookup::Found(id)) => Next::Published {
             id,
             message: "Published (Instagram's container says so).".into(),

@@ -16,7 +16,7 @@ use crate::core::publish::posts::{
 use crate::core::publish::publish_dialect;
 use crate::core::publish::publish_policy::stagger;
 use crate::core::publish::publish_progress::Progress;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{json as at, read as time};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::publish::{dispatch, settle};
@@ -24,7 +24,7 @@ use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request};
+use worker::{D1Database, Request};
 
 #[derive(Deserialize)]
 struct PostRow {
@@ -122,7 +122,7 @@ struct Connection {
 #[allow(clippy::too_many_lines)]
 pub async fn create(
     mut req: Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     now: Timestamp,
@@ -135,7 +135,7 @@ pub async fn create(
         return Ok(answer);
     }
     let mut connections = Vec::new();
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     for id in &asked.connection_ids {
         let found: Option<Connection> = db
             .first(store::posts::target_connection(id, &caller.tenant_id))
@@ -159,7 +159,7 @@ pub async fn create(
         };
         let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
         let upload_cap = (publish.dialect == PublishDialect::Youtube)
-            .then(|| dispatch::media_settings(env).upload_cap_bytes());
+            .then(|| dispatch::media_settings(cx).upload_cap_bytes());
         publish_dialect::fits(publish, name, &asked.text)
             .and_then(|()| media::fits(publish.media.as_ref(), name, &asked.media, upload_cap))
             .map_err(|why| {
@@ -171,7 +171,7 @@ pub async fn create(
         connections.push(c);
     }
     let slot = asked.publish_at.unwrap_or(now).max(now);
-    let gap_ms = i64::from(dispatch::settings(env).stagger_secs) * 1_000;
+    let gap_ms = i64::from(dispatch::settings(cx).stagger_secs) * 1_000;
     let content = asked.content_hash();
     let post_id = crate::core::common::ids::PostId::mint()?;
     let media = asked.media_json();
@@ -261,9 +261,9 @@ pub async fn create(
             .into()
         });
     }
-    dispatch::send(env, &due, now).await?;
+    dispatch::send(cx, &due, now).await?;
     for (grant_id, by) in &preflights {
-        dispatch::preflight(env, grant_id, *by, now).await;
+        dispatch::preflight(cx, grant_id, *by, now).await;
     }
     let (post, targets) = find_post(db, caller, &post_id).await?;
     Ok(respond::json(201, &post_json(&post, &targets))?)
@@ -345,7 +345,7 @@ struct Moved {
 /// `queued`, and sends a message for each target it moved (only those: a concurrent call that
 /// moved nothing sends nothing).
 async fn requeue(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     update: store::Statement,
     now: Timestamp,
@@ -355,21 +355,21 @@ async fn requeue(
         .into_iter()
         .map(|m| (m.id, time(m.not_before)))
         .collect();
-    dispatch::send(env, &due, now).await?;
+    dispatch::send(cx, &due, now).await?;
     Ok(due)
 }
 
 /// Sends the failed and parked targets again (their count starts over). Targets another call
 /// retried a moment earlier are already queued, so they are not sent twice.
 pub async fn retry(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
     now: Timestamp,
 ) -> Handled {
     let (post, _) = find_post(db, caller, id).await?;
-    let due = retry_targets(env, db, &post.id, now).await?;
+    let due = retry_targets(cx, db, &post.id, now).await?;
     let (post, targets) = find_post(db, caller, id).await?;
     let mut body = post_json(&post, &targets);
     body["retried"] = json!(due);
@@ -379,18 +379,18 @@ pub async fn retry(
 /// Moves post `post_id`'s failed and parked targets back to the queue; the ids it moved.
 /// The caller has checked the post is theirs.
 pub(crate) async fn retry_targets(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     post_id: &str,
     now: Timestamp,
 ) -> worker::Result<Vec<TargetId>> {
-    let due = requeue(env, db, store::posts::retry(post_id, now), now).await?;
+    let due = requeue(cx, db, store::posts::retry(post_id, now), now).await?;
     Ok(due.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Cancels the targets not yet sent; one being published right now cannot be.
 pub async fn cancel(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
@@ -402,7 +402,7 @@ pub async fn cancel(
         .filter(|t| TargetState::parse(&t.state).is_some_and(TargetState::cancellable))
     {
         settle::settle_from_api(
-            env,
+            cx,
             db,
             &t.id,
             settle::Settle {
@@ -437,7 +437,7 @@ pub async fn cancel(
 /// Settles an unconfirmed target: published (a person found it, with its id) or sent again.
 pub async fn resolve(
     mut req: Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     post_id: &str,
@@ -453,7 +453,7 @@ pub async fn resolve(
             format!("Post {post_id:?} has no target {target_id:?}."),
         )
     })?;
-    if !settle_unconfirmed(env, db, &target.id, &resolution, now).await? {
+    if !settle_unconfirmed(cx, db, &target.id, &resolution, now).await? {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!(
@@ -470,7 +470,7 @@ pub async fn resolve(
 /// Settles unconfirmed target `target_id` as a person found it; `false` when it was not
 /// unconfirmed (any more). The caller has checked the target is theirs.
 pub(crate) async fn settle_unconfirmed(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     target_id: &str,
     resolution: &Resolution,
@@ -479,7 +479,7 @@ pub(crate) async fn settle_unconfirmed(
     Ok(match resolution {
         Resolution::Published(id) => {
             settle::settle_from_api(
-                env,
+                cx,
                 db,
                 target_id,
                 settle::Settle {
@@ -495,13 +495,7 @@ pub(crate) async fn settle_unconfirmed(
             .await?
         }
         Resolution::Retry => {
-            let due = requeue(
-                env,
-                db,
-                store::posts::retry_unconfirmed(target_id, now),
-                now,
-            )
-            .await?;
+            let due = requeue(cx, db, store::posts::retry_unconfirmed(target_id, now), now).await?;
             !due.is_empty()
         }
     })

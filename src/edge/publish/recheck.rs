@@ -15,25 +15,27 @@ use super::target::load;
 use crate::core::common::clock::Timestamp;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_dialect::{Author, Lookup};
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Env, Result};
+use worker::Result;
 
 /// One pass over the unconfirmed targets due a look.
 // Exception to the 80-line limit: one pass over unconfirmed targets: look, then settle or schedule the next look.
 #[allow(clippy::too_many_lines)]
-pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
-    let db = bindings::db(env)?;
+pub async fn recheck(cx: &Context, now: Timestamp) -> Result<Value> {
+    let db = cx.db()?;
     #[derive(Deserialize)]
     struct Due {
         id: String,
     }
     let due: Vec<Due> = db.all(store::targets::due_for_recheck(now, PAGE)).await?;
-    let settings = media_settings(env);
-    let catalogue = bindings::catalogue(env).map_err(|e| worker::Error::RustError(e.message))?;
+    let settings = media_settings(cx);
+    let catalogue = cx
+        .catalogue()
+        .map_err(|e| worker::Error::RustError(e.message))?;
     let (mut published, mut failed) = (0, 0);
     for d in due {
         let Some(target) = load(&db, &d.id).await? else {
@@ -52,10 +54,10 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
             kind: &target.kind,
             external_id: &target.external_id,
         };
-        let found = match token_of(env, &target, false).await? {
+        let found = match token_of(cx, &target, false).await? {
             Token::Ready(token) => {
                 find_on_platform(
-                    env,
+                    cx,
                     publish,
                     &author,
                     &token,
@@ -70,7 +72,7 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
         match (found, window_closed) {
             (Ok(Lookup::Found(id)), _) => {
                 let settled = settle(
-                    env,
+                    cx,
                     &db,
                     &target,
                     Settle {
@@ -87,7 +89,7 @@ pub async fn recheck(env: &Env, now: Timestamp) -> Result<Value> {
             }
             (Ok(Lookup::NotFound), true) => {
                 let settled = settle(
-                    env,
+                    cx,
                     &db,
                     &target,
                     Settle {

@@ -6,11 +6,12 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::log::LogLine;
 use crate::core::publish::posts::TargetState;
 use crate::core::webhooks::webhook_payload::{render_post, PostEventRecord};
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::webhooks::outbox;
 use crate::store::{self, Db};
 use serde::Deserialize;
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 /// A settling write: the target's new state and its event.
 pub struct Settle<'a> {
@@ -46,7 +47,7 @@ impl Default for Settle<'_> {
 /// event's deliveries to the webhook queue. False: the write's condition did not hold (the
 /// claim was lost, or the state moved on), and nothing was written.
 pub(crate) async fn settle(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     target: &Target,
     settle: Settle<'_>,
@@ -78,7 +79,7 @@ pub(crate) async fn settle(
                 .field("state", state)
                 .field("reason", settle.reason),
         );
-        outbox::hand_off(env, db, &target.grant_id, now).await;
+        outbox::hand_off(cx, db, &target.grant_id, now).await;
     }
     Ok(landed)
 }
@@ -135,7 +136,7 @@ pub(crate) async fn post_event(
 
 /// A target settled through the API (resolve, cancel): written with its event.
 pub async fn settle_from_api(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     target_id: &str,
     settle_as: Settle<'_>,
@@ -144,5 +145,5 @@ pub async fn settle_from_api(
     let Some(target) = load(db, target_id).await? else {
         return Ok(false);
     };
-    settle(env, db, &target, settle_as, now).await
+    settle(cx, db, &target, settle_as, now).await
 }

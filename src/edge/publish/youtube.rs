@@ -246,7 +246,7 @@ async fn upload(
         return Ok(Next::ClaimLost);
     }
     let deadline = Duration::from_secs(u64::from(settings.upload_timeout_secs));
-    let file = match calls::open_media(claim.env, video, from, deadline).await {
+    let file = match calls::open_media(claim.cx, video, from, deadline).await {
         Ok(file) => file,
         Err(why) => {
             return Ok(Next::Fail {
@@ -274,7 +274,7 @@ async fn upload(
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(body));
     let request = Request::new_with_init(
-        &crate::edge::oauth::platform::platform_url(claim.env, session),
+        &crate::edge::oauth::platform::platform_url(claim.cx, session),
         &init,
     )?;
     if !claim.mark_sent().await? {

@@ -10,34 +10,35 @@ use crate::core::oauth::return_urls;
 use crate::core::tenancy::api_keys::{self, Scopes};
 use crate::core::tenancy::auth::authorize_operator;
 use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::http::respond::{self, Handled};
 use crate::store::tenants;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request};
+use worker::{D1Database, Request};
 
 /// How long a rotated key keeps working unless the request says otherwise.
 const DEFAULT_OVERLAP_SECONDS: u32 = 3600;
 /// The longest overlap a rotation may ask for.
 const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
 
-pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn handle(route: AdminRoute, mut req: Request, cx: &Context, now: Timestamp) -> Handled {
     let authorization = req.headers().get("authorization")?;
-    let secret = bindings::text(env, bindings::OPERATOR_SECRET);
+    let secret = cx.text(bindings::OPERATOR_SECRET);
     authorize_operator(authorization.as_deref(), secret.as_deref())?;
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let (status, body) = match route {
         AdminRoute::CreateTenant => create_tenant(&mut req, &db, now).await?,
         AdminRoute::Tenant(id) => show_tenant(&db, &id).await?,
         AdminRoute::DeleteTenant(id) => {
-            crate::edge::tenancy::erasure::delete_tenant(env, &db, &id.into(), now).await?
+            crate::edge::tenancy::erasure::delete_tenant(cx, &db, &id.into(), now).await?
         }
         AdminRoute::CreateApiKey(tenant) => create_key(&mut req, &db, &tenant, now).await?,
         AdminRoute::RotateApiKey(key) => rotate_key(&mut req, &db, &key, now).await?,
         AdminRoute::RevokeApiKey(key) => revoke_key(&db, &key, now).await?,
         AdminRoute::SetReturnUrls(tenant) => set_return_urls(&mut req, &db, &tenant, now).await?,
         AdminRoute::SetClient(tenant, provider) => {
-            set_client(&mut req, env, &db, &tenant, &provider, now).await?
+            set_client(&mut req, cx, &db, &tenant, &provider, now).await?
         }
         AdminRoute::DeleteClient(tenant, provider) => {
             delete_client(&db, &tenant, &provider).await?
@@ -47,10 +48,10 @@ pub async fn handle(route: AdminRoute, mut req: Request, env: &Env, now: Timesta
         }
         AdminRoute::Metrics => (
             200,
-            crate::edge::tenancy::metrics::metrics(env, &db, now).await?,
+            crate::edge::tenancy::metrics::metrics(cx, &db, now).await?,
         ),
         AdminRoute::ReplayDeadLetter(id) => {
-            crate::edge::tenancy::dead_letters::replay(env, &db, &id, now).await?
+            crate::edge::tenancy::dead_letters::replay(cx, &db, &id, now).await?
         }
     };
     Ok(respond::json(status, &body)?)
@@ -271,13 +272,13 @@ struct NewClient {
 
 async fn set_client(
     req: &mut Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant: &str,
     provider: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
-    if bindings::catalogue(env)?.get(provider).is_none() {
+    if cx.catalogue()?.get(provider).is_none() {
         return Err(
             ApiError::new(ErrorCode::NotFound, format!("No provider {provider:?}.")).into(),
         );
@@ -289,7 +290,7 @@ async fn set_client(
     if !tenant_exists(db, tenant).await? {
         return Err(no_tenant(tenant).into());
     }
-    let keyring = bindings::keyring(env)?;
+    let keyring = cx.keyring()?;
     let sealed = keyring.seal(
         Binding {
             purpose: "tenant_client_secret",

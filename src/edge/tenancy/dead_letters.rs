@@ -9,13 +9,14 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::common::queues::{QueueRole, WorkQueue};
 use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::http::respond::Handled;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, QueueContentType, RawMessageBuilder, Result};
+use worker::{D1Database, QueueContentType, RawMessageBuilder, Result};
 
 #[derive(Deserialize)]
 struct Row {
@@ -52,7 +53,12 @@ pub async fn list(db: &D1Database, url: &str) -> Result<(u16, Value)> {
     Ok((200, json!({ "dead_letters": listed })))
 }
 
-pub async fn replay(env: &Env, db: &D1Database, id: &str, now: Timestamp) -> Handled<(u16, Value)> {
+pub async fn replay(
+    cx: &Context,
+    db: &D1Database,
+    id: &str,
+    now: Timestamp,
+) -> Handled<(u16, Value)> {
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("No dead letter {id:?}."));
     let number: i64 = id.parse().map_err(|_| not_found())?;
     let row: Option<Row> = db.first(store::operations::dead_letter(number)).await?;
@@ -80,7 +86,8 @@ pub async fn replay(env: &Env, db: &D1Database, id: &str, now: Timestamp) -> Han
     let message = body
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(worker::Error::from)?;
-    env.queue(work.binding())?
+    cx.env()
+        .queue(work.binding())?
         .send_raw(RawMessageBuilder::new(message).build_with_content_type(QueueContentType::Json))
         .await?;
     let marked = db

@@ -11,7 +11,7 @@ use crate::core::oauth::connect_sessions::validate_end_user_ref;
 use crate::core::tenancy::erasure::{
     Scope, DISCONNECTS_PER_RUN, ROWS_PER_CALL, ROWS_PER_RUN, TENANTS_PER_RUN,
 };
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::disconnect::{
@@ -23,7 +23,7 @@ use crate::store::erasure::{self as store_erasure, SESSION_TABLES, STEPS};
 use crate::store::{Db, Row};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 /// An end user's connections one erasure call disconnects (far more than anyone has).
 const END_USER_CONNECTIONS_MAX: usize = 1_000;
@@ -43,7 +43,7 @@ fn end_user_of(url: &str) -> std::result::Result<String, ApiError> {
 /// (per table) and answers whether every step is done.
 #[allow(clippy::too_many_arguments)]
 async fn erase_rows(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     scope: Scope,
     tenant_id: &TenantId,
@@ -74,7 +74,7 @@ async fn erase_rows(
                     let id = row
                         .text("id")
                         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                    n += u32::from(erase_through_object(env, &GrantId::from(id)).await?);
+                    n += u32::from(erase_through_object(cx, &GrantId::from(id)).await?);
                 }
                 // A listed grant the object did not delete (a connection came back): stop here.
                 if (n as usize) < listed.len() {
@@ -128,14 +128,14 @@ struct Disconnects {
 }
 
 async fn disconnect_all(
-    env: &Env,
+    cx: &Context,
     tenant_id: &TenantId,
     live: &[LiveConnection],
     now: Timestamp,
 ) -> Disconnects {
     let mut done = Disconnects::default();
     for c in live {
-        match through_object(env, tenant_id, &c.grant_id, &c.id).await {
+        match through_object(cx, tenant_id, &c.grant_id, &c.id).await {
             Ok(Disconnected::Now {
                 revoked_at_platform,
             }) => {
@@ -162,7 +162,7 @@ async fn disconnect_all(
 /// then every row of the end user's is deleted. Calling it again is safe, and finishes an
 /// erasure the answer called incomplete.
 pub async fn erase_end_user(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     url: &str,
@@ -172,7 +172,7 @@ pub async fn erase_end_user(
     let tenant = caller.tenant_id.as_str();
     let mut erased = Map::new();
     erase_rows(
-        env,
+        cx,
         db,
         Scope::EndUser,
         &tenant.into(),
@@ -189,7 +189,7 @@ pub async fn erase_end_user(
         END_USER_CONNECTIONS_MAX,
     )
     .await?;
-    let done = disconnect_all(env, &tenant.into(), &live, now).await;
+    let done = disconnect_all(cx, &tenant.into(), &live, now).await;
     if done.failed > 0 {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -202,7 +202,7 @@ pub async fn erase_end_user(
         .into());
     }
     let complete = erase_rows(
-        env,
+        cx,
         db,
         Scope::EndUser,
         &tenant.into(),
@@ -287,7 +287,7 @@ pub async fn export_end_user(
 /// `DELETE /admin/tenants/{id}`: the tenant's keys, connections page and pending work stop now;
 /// the minute dispatch disconnects and erases the rest ([`run`]). Safe to call again.
 pub async fn delete_tenant(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
     now: Timestamp,
@@ -310,7 +310,7 @@ pub async fn delete_tenant(
         }
     };
     erase_rows(
-        env,
+        cx,
         db,
         Scope::Tenant,
         tenant_id,
@@ -334,8 +334,8 @@ pub async fn delete_tenant(
 
 /// The minute dispatch's part: for a few deleted tenants, disconnects a page of live
 /// connections, and once none is left, deletes a page of rows; the tenant's own row goes last.
-pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
-    let db = bindings::db(env)?;
+pub async fn run(cx: &Context, now: Timestamp) -> Result<Value> {
+    let db = cx.db()?;
     #[derive(Deserialize)]
     struct Deleted {
         id: TenantId,
@@ -349,7 +349,7 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
     let (mut disconnected, mut failed, mut rows, mut finished) = (0, 0, 0_u64, 0);
     for tenant in &tenants {
         let live = live_connections(&db, &tenant.id, None, DISCONNECTS_PER_RUN).await?;
-        let done = disconnect_all(env, &tenant.id, &live, now).await;
+        let done = disconnect_all(cx, &tenant.id, &live, now).await;
         disconnected += done.disconnected;
         failed += done.failed;
         if live.len() == DISCONNECTS_PER_RUN || done.failed > 0 {
@@ -357,7 +357,7 @@ pub async fn run(env: &Env, now: Timestamp) -> Result<Value> {
         }
         let mut erased = Map::new();
         let complete = erase_rows(
-            env,
+            cx,
             &db,
             Scope::Tenant,
             &tenant.id,

@@ -20,11 +20,12 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::crypto::key_rotation;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -58,7 +59,7 @@ struct KeyCount {
     n: f64,
 }
 
-pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value> {
+pub async fn metrics(cx: &Context, db: &D1Database, now: Timestamp) -> Result<Value> {
     let day_ago = now.plus_millis(-DAY_MS);
     let mut results = Db::batch(db, store::operations::metrics(now, day_ago))
         .await?
@@ -112,7 +113,8 @@ pub async fn metrics(env: &Env, db: &D1Database, now: Timestamp) -> Result<Value
         entry[k.table_name] = json!(k.n as u64);
         per_key.push((k.key_id, k.n as u64));
     }
-    let configured: Vec<String> = crate::edge::common::bindings::keyring(env)
+    let configured: Vec<String> = cx
+        .keyring()
         .map(|ring| ring.key_ids().into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let names: Vec<&str> = configured.iter().map(String::as_str).collect();

@@ -13,14 +13,14 @@ use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::log::LogLine;
 use crate::core::crypto::key_rotation::{GRANTS_PER_RUN, ROWS_PER_RUN};
 use crate::core::crypto::{Binding, Keyring, Sealed};
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants;
 use crate::store::operations::SealedTable;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 /// A sealed secret in a small table: its row's key and what it is bound to.
 #[derive(Deserialize)]
@@ -52,9 +52,11 @@ const TABLES: [Table; 2] = [
 ];
 
 /// One run: `{"rekeyed": n, "rekey_failed": m}` for the dispatch's summary.
-pub async fn rekey(env: &Env, now: Timestamp) -> Result<Value> {
-    let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
-    let db = bindings::db(env)?;
+pub async fn rekey(cx: &Context, now: Timestamp) -> Result<Value> {
+    let keyring = cx
+        .keyring()
+        .map_err(|e| worker::Error::RustError(e.message))?;
+    let db = cx.db()?;
     let active = keyring.active_key_id().as_str().to_owned();
     let (mut rekeyed, mut failed) = (0, 0);
     for table in &TABLES {
@@ -73,7 +75,7 @@ pub async fn rekey(env: &Env, now: Timestamp) -> Result<Value> {
         ))
         .await?;
     for grant in &due {
-        match grants::reseal(env, &grant.id).await {
+        match grants::reseal(cx, &grant.id).await {
             Ok(true) => rekeyed += 1,
             Ok(false) => {}
             Err(e) => {

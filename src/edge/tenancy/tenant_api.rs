@@ -8,7 +8,7 @@ use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::ApiError;
 use crate::core::http::routes::TenantRoute;
 use crate::core::tenancy::api_keys::Scope;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::grant::connections;
 use crate::edge::grant::grant_object::disconnect;
 use crate::edge::http::respond::{self, Handled};
@@ -16,87 +16,81 @@ use crate::edge::links::reconnect;
 use crate::edge::oauth::connect;
 use crate::edge::tenancy::caller::authenticate;
 use crate::edge::webhooks::endpoints;
-use worker::{Context, Env, Request};
+use worker::Request;
 
 pub async fn handle(
     route: TenantRoute,
     needed: Option<Scope>,
     mut req: Request,
-    env: &Env,
-    ctx: &Context,
+    cx: &Context,
+    ctx: &worker::Context,
     now: Timestamp,
 ) -> Handled {
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let caller = authenticate(&req, &db, now).await?;
-    crate::edge::http::rate_limit::admit(env, &caller.tenant_id).await?;
+    crate::edge::http::rate_limit::admit(cx, &caller.tenant_id).await?;
     // The route table names every tenant route's scope; a route without one is refused.
     let needed = needed.ok_or_else(ApiError::internal)?;
     caller.scopes.require(needed)?;
     match route {
         TenantRoute::ListConnections => {
-            connections::list_connections(env, &db, &caller, &req.inner().url(), now).await
+            connections::list_connections(cx, &db, &caller, &req.inner().url(), now).await
         }
         TenantRoute::Connection(id) => {
-            connections::show_connection(env, &db, &caller, &id, now).await
+            connections::show_connection(cx, &db, &caller, &id, now).await
         }
         TenantRoute::RefreshConnection(id) => {
-            connections::refresh_connection(env, &db, &caller, &id, now).await
+            connections::refresh_connection(cx, &db, &caller, &id, now).await
         }
         TenantRoute::ConnectionEvents(id) => {
             connections::connection_events(&db, &caller, &id).await
         }
         TenantRoute::CreateConnectSession => {
-            connect::create_session(req, env, &db, &caller, now).await
+            connect::create_session(req, cx, &db, &caller, now).await
         }
-        TenantRoute::Disconnect(id) => disconnect::disconnect(env, &db, &caller, &id).await,
+        TenantRoute::Disconnect(id) => disconnect::disconnect(cx, &db, &caller, &id).await,
         TenantRoute::CreatePageLink => {
-            crate::edge::links::connections_page::create_link(req, env, &caller, now).await
+            crate::edge::links::connections_page::create_link(req, cx, &caller, now).await
         }
         TenantRoute::CreateReconnectLink(id) => {
-            reconnect::create_link(&req, env, &db, &caller, &id, now).await
+            reconnect::create_link(&req, cx, &db, &caller, &id, now).await
         }
         TenantRoute::ExportEndUser => {
             crate::edge::tenancy::erasure::export_end_user(&db, &caller, &req.inner().url(), now)
                 .await
         }
         TenantRoute::EraseEndUser => {
-            crate::edge::tenancy::erasure::erase_end_user(
-                env,
-                &db,
-                &caller,
-                &req.inner().url(),
-                now,
-            )
-            .await
+            crate::edge::tenancy::erasure::erase_end_user(cx, &db, &caller, &req.inner().url(), now)
+                .await
         }
         TenantRoute::ListWebhookEndpoints => endpoints::list(&db, &caller).await,
-        TenantRoute::CreateWebhookEndpoint => endpoints::create(req, env, &db, &caller, now).await,
+        TenantRoute::CreateWebhookEndpoint => endpoints::create(req, cx, &db, &caller, now).await,
         TenantRoute::WebhookEndpoint(id) => endpoints::show(&db, &caller, &id).await,
         TenantRoute::DeleteWebhookEndpoint(id) => endpoints::delete(&db, &caller, &id, now).await,
         TenantRoute::WebhookDeliveries(id) => {
             endpoints::deliveries(&db, &caller, &id, &req.inner().url()).await
         }
-        TenantRoute::Redeliver(id) => endpoints::redeliver(env, &db, &caller, &id, now).await,
+        TenantRoute::Redeliver(id) => endpoints::redeliver(cx, &db, &caller, &id, now).await,
         TenantRoute::CreatePost => {
-            crate::edge::publish::posts::create(req, env, &db, &caller, now).await
+            crate::edge::publish::posts::create(req, cx, &db, &caller, now).await
         }
         TenantRoute::ListPosts => {
             crate::edge::publish::posts::list(&db, &caller, &req.inner().url()).await
         }
         TenantRoute::Post(id) => crate::edge::publish::posts::show(&db, &caller, &id).await,
         TenantRoute::RetryPost(id) => {
-            crate::edge::publish::posts::retry(env, &db, &caller, &id, now).await
+            crate::edge::publish::posts::retry(cx, &db, &caller, &id, now).await
         }
         TenantRoute::CancelPost(id) => {
-            crate::edge::publish::posts::cancel(env, &db, &caller, &id, now).await
+            crate::edge::publish::posts::cancel(cx, &db, &caller, &id, now).await
         }
         TenantRoute::ResolveTarget(post, target) => {
-            crate::edge::publish::posts::resolve(req, env, &db, &caller, &post, &target, now).await
+            crate::edge::publish::posts::resolve(req, cx, &db, &caller, &post, &target, now).await
         }
         TenantRoute::ConnectionToken(id) => {
             let body = respond::read_body(&mut req).await?;
             let ask = TokenRequest::parse(&body).map_err(ApiError::invalid_request)?;
-            connections::connection_token(env, ctx, &db, &caller, &id, ask, now).await
+            connections::connection_token(cx, ctx, &db, &caller, &id, ask, now).await
         }
     }
 }

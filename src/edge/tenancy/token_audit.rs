@@ -14,7 +14,7 @@ use crate::core::common::log::LogLine;
 use crate::store::{self, Db};
 use std::cell::RefCell;
 use std::time::Duration;
-use worker::{Context, D1Database, Delay};
+use worker::{D1Database, Delay};
 
 pub struct TokenRead {
     pub tenant_id: TenantId,
@@ -34,7 +34,7 @@ thread_local! {
 }
 
 /// Queues `read` and makes sure it is written once the answer has gone out.
-pub fn record(ctx: &Context, db: D1Database, read: TokenRead) {
+pub fn record(ctx: &worker::Context, db: D1Database, read: TokenRead) {
     QUEUED.with(|queued| queued.borrow_mut().push(read));
     ctx.wait_until(async move {
         Delay::from(GATHER).await;

@@ -9,7 +9,7 @@ use crate::core::http::query;
 use crate::core::webhooks::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
 use crate::core::webhooks::webhook_retry::DeliveryStatus;
 use crate::core::webhooks::webhook_signature::WebhookSecret;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
@@ -18,7 +18,7 @@ use crate::edge::webhooks::webhook_delivery::SECRET_PURPOSE;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Request};
+use worker::{D1Database, Request};
 
 #[derive(Deserialize)]
 struct EndpointRow {
@@ -44,7 +44,7 @@ impl EndpointRow {
 /// `POST /v1/webhook-endpoints`: answers the signing secret, this once.
 pub async fn create(
     mut req: Request,
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     now: Timestamp,
@@ -68,7 +68,7 @@ pub async fn create(
     let id = crate::core::common::ids::WebhookEndpointId::mint()?;
     let secret = WebhookSecret::generate()?;
     let shown = secret.expose();
-    let sealed = bindings::keyring(env)?.seal(
+    let sealed = cx.keyring()?.seal(
         Binding {
             purpose: SECRET_PURPOSE,
             tenant_id: &caller.tenant_id,
@@ -205,7 +205,7 @@ pub async fn deliveries(db: &D1Database, caller: &Caller, id: &str, url: &str) -
 
 /// `POST /v1/webhook-deliveries/{id}/redeliver`: the same body again, with a new retry window.
 pub async fn redeliver(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     id: &str,
@@ -221,7 +221,7 @@ pub async fn redeliver(
         )
         .into());
     }
-    outbox::send_one(env, id).await?;
+    outbox::send_one(cx, id).await?;
     let row: Option<DeliveryRow> = db
         .first(store::webhooks::delivery(&caller.tenant_id, id))
         .await?;

@@ -11,12 +11,12 @@ use crate::core::common::ids::GrantId;
 use crate::core::common::log::LogLine;
 use crate::core::common::queues::WorkQueue;
 use crate::core::webhooks::webhook_retry::{DeliveryMessage, OVERDUE_MS};
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, Env, Result};
+use worker::{D1Database, Result};
 
 #[derive(Deserialize)]
 struct Row {
@@ -28,10 +28,10 @@ const RECONCILE_PAGE: i64 = 100;
 
 /// Sends the deliveries of the grant's events written at `now`. Best effort: a failure is
 /// logged and left to the reconciler.
-pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
+pub async fn hand_off(cx: &Context, db: &D1Database, grant_id: &GrantId, now: Timestamp) {
     let sent = async {
         let rows: Vec<Row> = db.all(store::events::hand_off(grant_id, now)).await?;
-        send(env, rows).await
+        send(cx, rows).await
     }
     .await;
     if let Err(e) = sent {
@@ -44,20 +44,20 @@ pub async fn hand_off(env: &Env, db: &D1Database, grant_id: &GrantId, now: Times
 }
 
 /// Re-sends pending deliveries whose message was lost. Summary for the cron's heartbeat.
-pub async fn reconcile(env: &Env, now: Timestamp) -> Result<Value> {
-    let db = bindings::db(env)?;
+pub async fn reconcile(cx: &Context, now: Timestamp) -> Result<Value> {
+    let db = cx.db()?;
     let overdue = now.plus_millis(-OVERDUE_MS);
     let rows: Vec<Row> = db
         .all(store::events::resend_overdue(now, overdue, RECONCILE_PAGE))
         .await?;
-    let resent = send(env, rows).await?;
+    let resent = send(cx, rows).await?;
     Ok(json!({ "webhooks_resent": resent }))
 }
 
 /// Sends one delivery now (the redeliver API).
-pub async fn send_one(env: &Env, delivery_id: &str) -> Result<()> {
+pub async fn send_one(cx: &Context, delivery_id: &str) -> Result<()> {
     send(
-        env,
+        cx,
         vec![Row {
             id: delivery_id.to_owned(),
         }],
@@ -67,12 +67,12 @@ pub async fn send_one(env: &Env, delivery_id: &str) -> Result<()> {
 }
 
 /// Sends one message per row; how many.
-async fn send(env: &Env, rows: Vec<Row>) -> Result<usize> {
+async fn send(cx: &Context, rows: Vec<Row>) -> Result<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
     let count = rows.len();
-    let queue = env.queue(WorkQueue::Webhooks.binding())?;
+    let queue = cx.env().queue(WorkQueue::Webhooks.binding())?;
     // A batch holds at most 100 messages.
     for chunk in rows.chunks(100) {
         let messages: Vec<DeliveryMessage> = chunk

@@ -14,17 +14,14 @@ use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::core::http::platform_answer::Answer;
 use crate::core::links::reconnect_links;
 use crate::core::webhooks::webhook_payload::{self, EventRecord};
-use crate::core::webhooks::webhook_retry::{
-    AfterFailure, DeliveryStatus, RetryPolicy, MAX_QUEUE_DELAY_SECS,
-};
+use crate::core::webhooks::webhook_retry::{AfterFailure, DeliveryStatus, MAX_QUEUE_DELAY_SECS};
 use crate::core::webhooks::webhook_signature::WebhookSecret;
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::http::http_client;
 use crate::store::{self, Db};
 use serde::Deserialize;
-use worker::Env;
 
 /// The seal purpose of an endpoint's signing secret (bound to the endpoint id).
 pub const SECRET_PURPOSE: &str = "webhook_secret";
@@ -67,8 +64,8 @@ struct Pending {
     endpoint_deleted: Option<f64>,
 }
 
-pub async fn deliver(env: &Env, delivery_id: &str, now: Timestamp) -> Step {
-    match attempt(env, delivery_id, now).await {
+pub async fn deliver(cx: &Context, delivery_id: &str, now: Timestamp) -> Step {
+    match attempt(cx, delivery_id, now).await {
         Ok(step) => step,
         Err(e) => Step::Retry(e.to_string()),
     }
@@ -76,8 +73,8 @@ pub async fn deliver(env: &Env, delivery_id: &str, now: Timestamp) -> Step {
 
 // Exception to the 80-line limit: one delivery attempt: read, sign, send, record; the retry decision is already `core::webhooks::webhook_retry`.
 #[allow(clippy::too_many_lines)]
-async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result<Step> {
-    let db = bindings::db(env)?;
+async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> worker::Result<Step> {
+    let db = cx.db()?;
     let found: Option<Pending> = db.first(store::webhooks::to_attempt(delivery_id)).await?;
     let Some(p) = found else {
         return Ok(Step::Done);
@@ -89,10 +86,12 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
         db.write(store::webhooks::fail_pending(delivery_id)).await?;
         return Ok(Step::Done);
     }
-    let keyring = bindings::keyring(env).map_err(|e| worker::Error::RustError(e.message))?;
+    let keyring = cx
+        .keyring()
+        .map_err(|e| worker::Error::RustError(e.message))?;
     let body = match &p.body {
         Some(body) => body.clone(),
-        None => freeze_body(env, &keyring, &db, &p, now).await?,
+        None => freeze_body(cx, &keyring, &db, &p, now).await?,
     };
     let opened = keyring
         .open(
@@ -128,7 +127,7 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
         status,
         retry_after_secs: None,
     });
-    let policy = bindings::setting(env, "WEBHOOK_RETRY", RetryPolicy::parse);
+    let policy = cx.settings().webhook_retry;
     let next = match delivered {
         true => None,
         false => Some(policy.after_failure(attempts, now.as_millis() - first.as_millis())),
@@ -176,14 +175,14 @@ async fn attempt(env: &Env, delivery_id: &str, now: Timestamp) -> worker::Result
 /// Renders the event's body, stores it unless another delivery stored one first, and answers
 /// whichever was stored: the body is the same for every attempt and endpoint.
 async fn freeze_body(
-    env: &Env,
+    cx: &Context,
     keyring: &Keyring,
     db: &worker::D1Database,
     p: &Pending,
     now: Timestamp,
 ) -> worker::Result<String> {
     let link = if webhook_payload::wants_reconnect_link(&p.kind, &p.colour) {
-        reconnect_url(env, keyring, p, now)
+        reconnect_url(cx, keyring, p, now)
     } else {
         None
     };
@@ -214,8 +213,8 @@ async fn freeze_body(
 
 /// A reconnect link for the event's connection, at the grant's current epoch; `None` (logged)
 /// when the deployment has no `PUBLIC_BASE_URL` to put in front of it.
-fn reconnect_url(env: &Env, keyring: &Keyring, p: &Pending, now: Timestamp) -> Option<String> {
-    let Some(base) = crate::edge::http::public_url::configured(env).map(|o| o.to_url()) else {
+fn reconnect_url(cx: &Context, keyring: &Keyring, p: &Pending, now: Timestamp) -> Option<String> {
+    let Some(base) = crate::edge::http::public_url::configured(cx).map(|o| o.to_url()) else {
         logging::emit(
             &LogLine::warn("webhook.no_public_base_url", now)
                 .field("event_id", p.event_id.as_str()),
@@ -227,7 +226,7 @@ fn reconnect_url(env: &Env, keyring: &Keyring, p: &Pending, now: Timestamp) -> O
         p.epoch? as i64,
         &p.tenant_id,
         &p.connection_id,
-        bindings::reconnect_link_days(env),
+        cx.settings().reconnect_link_days,
         now,
     )
     .ok()?;

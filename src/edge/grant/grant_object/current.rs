@@ -13,12 +13,11 @@ use crate::core::grant::refresh_schedule::GrantTimes;
 use crate::core::grant::scheduled_check::CheckSlot;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{Catalogue, ProviderSpec};
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::http::respond::Handled;
 use serde::Deserialize;
-use worker::Env;
 
 /// What the grant's object remembers between calls: the row, its opened tokens and its live
 /// connections.
@@ -171,12 +170,12 @@ pub(in crate::edge) fn binding<'a>(
 }
 
 /// The grant's tokens, opened; an unreadable ciphertext is logged and answered as internal.
-pub(in crate::edge) fn open_tokens(env: &Env, grant: &CurrentGrant) -> Handled<TokenSet> {
+pub(in crate::edge) fn open_tokens(cx: &Context, grant: &CurrentGrant) -> Handled<TokenSet> {
     let gone = || ApiError::new(ErrorCode::NotFound, "The connection has no stored grant.");
     let (Some(blob), Some(key_id)) = (&grant.token_ciphertext, &grant.key_id) else {
         return Err(gone().into());
     };
-    let opened = bindings::keyring(env)?.open(
+    let opened = cx.keyring()?.open(
         &Sealed::new(key_id, blob.clone()),
         binding(&grant.tenant_id, &grant.id, grant.version),
     );

@@ -16,8 +16,8 @@ use crate::core::grant::grant_health::GrantState;
 use crate::core::grant::grant_tokens::TokenSet;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::ProviderSpec;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::current::{current, Memory};
 use crate::edge::grant::grant_object::protocol::{DisconnectAsk, EraseAsk};
@@ -28,10 +28,10 @@ use crate::edge::webhooks::events::{self, Written};
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{D1Database, Env};
+use worker::D1Database;
 
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
-pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -> Handled {
+pub async fn disconnect(cx: &Context, db: &D1Database, caller: &Caller, id: &str) -> Handled {
     let grant_id = crate::edge::grant::connections::live_grant_of(db, caller, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
@@ -40,7 +40,7 @@ pub async fn disconnect(env: &Env, db: &D1Database, caller: &Caller, id: &str) -
         tenant_id: caller.tenant_id.clone(),
         connection_id: id.to_owned(),
     };
-    Ok(GrantObjectClient::new(env, &grant_id)
+    Ok(GrantObjectClient::new(cx, &grant_id)
         .disconnect(ask)
         .await?)
 }
@@ -56,7 +56,7 @@ pub(in crate::edge) enum Disconnected {
 /// Disconnects a connection through its grant's object, as `DELETE /v1/connections/{id}` does
 /// (erasure uses it). An answer other than done or not-found is an error.
 pub(in crate::edge) async fn through_object(
-    env: &Env,
+    cx: &Context,
     tenant_id: &TenantId,
     grant_id: &GrantId,
     connection_id: &str,
@@ -66,9 +66,7 @@ pub(in crate::edge) async fn through_object(
         tenant_id: tenant_id.to_owned(),
         connection_id: connection_id.to_owned(),
     };
-    let mut answer = GrantObjectClient::new(env, grant_id)
-        .disconnect(ask)
-        .await?;
+    let mut answer = GrantObjectClient::new(cx, grant_id).disconnect(ask).await?;
     match answer.status_code() {
         200 => {
             let body: serde_json::Value = answer.json().await?;
@@ -88,15 +86,15 @@ pub(in crate::edge) async fn through_object(
 // Exception to the 80-line limit: the disconnect's read, decision, guarded batch and revocation in one turn of the object; the decision is `core::grant::disconnect`, the rest moves with the consent planner (issue 29).
 #[allow(clippy::too_many_lines)]
 pub async fn disconnect_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: DisconnectAsk,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+    let now = clock::now(cx).await?;
+    let db = cx.db()?;
     let not_found = || {
         ApiError::new(
             ErrorCode::NotFound,
@@ -128,7 +126,7 @@ pub async fn disconnect_in_object(
     if counts.this_live < 1.0 {
         return Err(not_found().into());
     }
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let spec = catalogue.get(&grant.provider);
     let holds_tokens = grant.token_ciphertext.is_some() && grant.state != GrantState::DEAD;
     let plan = decide(
@@ -140,7 +138,7 @@ pub async fn disconnect_in_object(
     // Opened before the ciphertext goes, for the revocation after the write.
     let tokens = match plan.revoke {
         Revoke::AtPlatform => {
-            crate::edge::grant::grant_object::current::open_tokens(env, &grant).ok()
+            crate::edge::grant::grant_object::current::open_tokens(cx, &grant).ok()
         }
         Revoke::Skipped(_) => None,
     };
@@ -178,11 +176,11 @@ pub async fn disconnect_in_object(
         )
         .into());
     }
-    crate::edge::webhooks::outbox::hand_off(env, &db, &grant.id, now).await;
+    crate::edge::webhooks::outbox::hand_off(cx, &db, &grant.id, now).await;
     // Whether the platform revoked it; else which field says why not.
     let (revoked, why_not): (bool, Option<(&str, String)>) = match (plan.revoke, tokens, spec) {
         (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
-            match revoke_at_platform(env, &db, &grant.tenant_id, spec, &tokens).await {
+            match revoke_at_platform(cx, &db, &grant.tenant_id, spec, &tokens).await {
                 Ok(()) => (true, None),
                 Err(why) => {
                     logging::emit(
@@ -221,31 +219,31 @@ pub async fn disconnect_in_object(
 
 /// Revokes the grant's refresh token (else its access token) with the tenant's client.
 async fn revoke_at_platform(
-    env: &Env,
+    cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
     spec: &ProviderSpec,
     tokens: &TokenSet,
 ) -> Result<(), String> {
-    let client = platform::client_credentials(env, db, tenant_id, spec)
+    let client = platform::client_credentials(cx, db, tenant_id, spec)
         .await?
         .ok_or_else(|| "no OAuth client is configured any more".to_owned())?;
     match &tokens.refresh_token {
-        Some(refresh) => platform::revoke(env, spec, &client, refresh, true).await,
-        None => platform::revoke(env, spec, &client, &tokens.access_token, false).await,
+        Some(refresh) => platform::revoke(cx, spec, &client, refresh, true).await,
+        None => platform::revoke(cx, spec, &client, &tokens.access_token, false).await,
     }
 }
 
 /// Erasure deletes a grant through its object (the grant's only writer), which forgets what it
 /// remembers of it, opened tokens included. `true` when the row went now.
 pub(in crate::edge) async fn erase_through_object(
-    env: &Env,
+    cx: &Context,
     grant_id: &GrantId,
 ) -> worker::Result<bool> {
     let ask = EraseAsk {
         grant_id: grant_id.to_owned(),
     };
-    let mut answer = GrantObjectClient::new(env, grant_id).erase(ask).await?;
+    let mut answer = GrantObjectClient::new(cx, grant_id).erase(ask).await?;
     match answer.status_code() {
         200 => {
             let body: serde_json::Value = answer.json().await?;
@@ -260,14 +258,14 @@ pub(in crate::edge) async fn erase_through_object(
 
 /// Inside the object: the row goes if no connection of it is left.
 pub async fn erase_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: EraseAsk,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let erased = db.write(writes::erase(&ask.grant_id)).await?;
     Ok(respond::json(200, &json!({ "erased": erased == 1 }))?)
 }

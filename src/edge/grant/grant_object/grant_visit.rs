@@ -13,8 +13,8 @@ use crate::core::grant::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::grant::refresh_schedule::{visit, GrantTimes, Visit};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::GraphDialect;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::current::{
     current, dead_error, dead_verdict, open_tokens, spec_of, CurrentGrant, Memory,
 };
@@ -24,10 +24,10 @@ use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform::{self, IdentityFailure};
 use crate::store::StoreError;
 use serde_json::json;
-use worker::{Env, State};
+use worker::State;
 
 pub async fn visit_in_object(
-    env: &Env,
+    cx: &Context,
     state: &State,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
@@ -35,8 +35,8 @@ pub async fn visit_in_object(
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+    let now = clock::now(cx).await?;
+    let db = cx.db()?;
     let Some(grant) = current(&db, &ask.grant_id)
         .await?
         .filter(|g| ask.tenant_id.as_ref().is_none_or(|t| *t == g.tenant_id))
@@ -53,10 +53,10 @@ pub async fn visit_in_object(
         release(&db, &grant).await?;
         return Ok(done("nothing_dead", &grant)?);
     }
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let spec = spec_of(&catalogue, &grant)?;
-    let change = Change::new(env, &db, &grant, spec, now);
-    let tokens = open_tokens(env, &grant)?;
+    let change = Change::new(cx, &db, &grant, spec, now);
+    let tokens = open_tokens(cx, &grant)?;
     let can_refresh = can_refresh(&spec.tokens, &tokens, grant.access_expires(), now);
     let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);
     times.retry_at = (grant.refresh_state != "ok")
@@ -180,8 +180,8 @@ async fn validate(
     refreshable: bool,
 ) -> Handled<Option<&'static str>> {
     let grant = change.grant;
-    let checked = match platform::fetch_identity(change.env, change.spec, access_token).await {
-        Ok(_) => platform::fetch_managed_accounts(change.env, change.spec, access_token).await,
+    let checked = match platform::fetch_identity(change.cx, change.spec, access_token).await {
+        Ok(_) => platform::fetch_managed_accounts(change.cx, change.spec, access_token).await,
         Err(e) => Err(e),
     };
     match checked {
@@ -228,7 +228,7 @@ async fn validate_pages(change: &Change<'_>, tokens: &TokenSet) -> Handled<&'sta
         let Some(token) = tokens.account_tokens.get(&page.external_id) else {
             continue;
         };
-        let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
+        let debug = match platform::debug_token(change.cx, change.spec, &client, token).await {
             Ok(debug) => debug,
             Err(why) => return told_nothing(change, why).await,
         };

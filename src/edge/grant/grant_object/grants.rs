@@ -30,8 +30,8 @@ use crate::core::grant::refresh_schedule::needs_refresh;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::links::reconnect_links::{self, LinkError};
 use crate::core::oauth::catalogue::GraphDialect;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::{
     CheckByAsk, ReconnectCheck, ResealAsk, StoreGrant, StoreOutcome, Stored, TokenAsk,
 };
@@ -42,12 +42,12 @@ use crate::edge::webhooks::events::{self, Written};
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Response};
+use worker::Response;
 
 /// Stores a consent's grant through the grant's object.
-pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
+pub async fn store(cx: &Context, input: StoreGrant) -> Handled<StoreOutcome> {
     let grant_id = input.grant_id.clone();
-    let mut answer = GrantObjectClient::new(env, &grant_id).store(input).await?;
+    let mut answer = GrantObjectClient::new(cx, &grant_id).store(input).await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
         let body = answer.text().await.unwrap_or_default();
@@ -64,7 +64,7 @@ pub async fn store(env: &Env, input: StoreGrant) -> Handled<StoreOutcome> {
 /// JSON error (`token_expired`, `not_found`, `connection_dead`, `internal_error`). With a
 /// `connection_id`, the object serves it only while that connection is live and may act.
 pub async fn access_token(
-    env: &Env,
+    cx: &Context,
     grant_id: &GrantId,
     tenant_id: &TenantId,
     connection_id: Option<&str>,
@@ -79,7 +79,7 @@ pub async fn access_token(
         account: Some(account.to_owned()),
         connection_id: connection_id.map(str::to_owned),
     };
-    Ok(GrantObjectClient::new(env, grant_id)
+    Ok(GrantObjectClient::new(cx, grant_id)
         .access_token(ask)
         .await?)
 }
@@ -87,14 +87,14 @@ pub async fn access_token(
 /// Inside the object: the grant's next check comes forward to `by` (unless it is earlier or
 /// the grant is dead), and the pre-flight marks this satisfies are cleared, in one batch.
 pub async fn check_by_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: CheckByAsk,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let by = Timestamp::from_millis(ask.by);
     let results = Db::batch(
         &db,
@@ -110,11 +110,11 @@ pub async fn check_by_in_object(
 
 /// Seals the grant's tokens again under the active data key, through its object (the grant's
 /// only writer): `true` when it did, `false` when there was nothing to do.
-pub async fn reseal(env: &Env, grant_id: &GrantId) -> worker::Result<bool> {
+pub async fn reseal(cx: &Context, grant_id: &GrantId) -> worker::Result<bool> {
     let ask = ResealAsk {
         grant_id: grant_id.to_owned(),
     };
-    let mut answer = GrantObjectClient::new(env, grant_id).reseal(ask).await?;
+    let mut answer = GrantObjectClient::new(cx, grant_id).reseal(ask).await?;
     let body: serde_json::Value = answer.json().await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
@@ -130,14 +130,14 @@ pub async fn reseal(env: &Env, grant_id: &GrantId) -> worker::Result<bool> {
 /// write is conditional on the row being as read, so a refresh that wrote meanwhile (sealing
 /// under the active key itself) wins.
 pub async fn reseal_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: ResealAsk,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
     let nothing = || respond::json(200, &json!({ "resealed": false }));
     let Some(grant) = current(&db, &ask.grant_id).await? else {
         return Ok(nothing()?);
@@ -146,7 +146,8 @@ pub async fn reseal_in_object(
         return Ok(nothing()?);
     };
     let sealed = Sealed::new(key_id, blob.clone());
-    let resealed = bindings::keyring(env)?
+    let resealed = cx
+        .keyring()?
         .reseal(&sealed, binding(&grant.tenant_id, &grant.id, grant.version))
         .map_err(|e| {
             ApiError::new(
@@ -174,15 +175,15 @@ pub async fn reseal_in_object(
 /// Inside the object: a consent's grant stored. Reads what is stored, asks the core's
 /// [`consent::plan`], writes the plan in one batch, and answers with the connections stored.
 pub async fn store_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     input: StoreGrant,
 ) -> Handled {
     let _turn = turns.lock().await;
     memory.forget();
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+    let now = clock::now(cx).await?;
+    let db = cx.db()?;
     let existing = current(&db, &input.grant_id).await?;
     if let Some(check) = &input.reconnect {
         let refusal = reconnect_refusal(&db, existing.as_ref(), &input, check).await?;
@@ -196,8 +197,8 @@ pub async fn store_in_object(
         Some(_) => 0,
         None => crate::store::grants::next_row_seq(&db).await? as u64,
     };
-    let (plan, head) = plan_consent(env, existing.as_ref(), &input, new_row_seq, now)?;
-    let sealed = bindings::keyring(env)?.seal(
+    let (plan, head) = plan_consent(cx, existing.as_ref(), &input, new_row_seq, now)?;
+    let sealed = cx.keyring()?.seal(
         binding(&input.tenant_id, &input.grant_id, plan.version),
         &plan.tokens.to_bytes(),
     )?;
@@ -227,8 +228,8 @@ pub async fn store_in_object(
     if head.restored {
         // Every live connection hears of it, and posts parked while the grant was dead go out
         // again (or fail as stale).
-        crate::edge::webhooks::outbox::hand_off(env, &db, &input.grant_id, now).await;
-        crate::edge::publish::dispatch::resume_parked(env, &db, &input.grant_id, now).await;
+        crate::edge::webhooks::outbox::hand_off(cx, &db, &input.grant_id, now).await;
+        crate::edge::publish::dispatch::resume_parked(cx, &db, &input.grant_id, now).await;
     }
     Ok(respond::json(
         200,
@@ -249,20 +250,20 @@ struct Head {
 
 /// The core's plan for the consent over the stored grant; another tenant's grant is a conflict.
 fn plan_consent(
-    env: &Env,
+    cx: &Context,
     existing: Option<&CurrentGrant>,
     input: &StoreGrant,
     new_row_seq: u64,
     now: Timestamp,
 ) -> Handled<(StorePlan, Head)> {
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let spec = catalogue.get(&input.provider).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ProviderNotConfigured,
             format!("The provider {:?} is not in the catalogue.", input.provider),
         )
     })?;
-    let keyring = bindings::keyring(env)?;
+    let keyring = cx.keyring()?;
     let stored = existing.map(|found| StoredGrant {
         tenant_id: &found.tenant_id,
         version: found.version,
@@ -276,7 +277,7 @@ fn plan_consent(
         tokens: input.tokens.clone(),
         issued_at: input.issued_at,
         lifetimes: input.lifetimes,
-        warnings: bindings::warnings(env),
+        warnings: cx.settings().warnings,
         now,
     };
     let stored_refresh_token = || {
@@ -453,7 +454,7 @@ async fn reconnect_refusal(
 /// concurrent callers on an expiring grant, the first refreshes and the others, re-reading
 /// after it, find the new token: one provider call for all of them.
 pub async fn access_token_in_object(
-    env: &Env,
+    cx: &Context,
     state: &worker::State,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
@@ -464,8 +465,8 @@ pub async fn access_token_in_object(
     // A refresh attempted while this reader waited for its turn is its refresh too: its
     // outcome (a new token, a backoff, a dead grant) is what the reader gets.
     let waited_on_refresh = memory.refreshes() != refreshes_before;
-    let now = clock::now(env).await?;
-    let db = bindings::db(env)?;
+    let now = clock::now(cx).await?;
+    let db = cx.db()?;
     let remembered = match memory.take().filter(|r| r.grant.id == ask.grant_id) {
         Some(remembered) => remembered,
         None => {
@@ -474,7 +475,7 @@ pub async fn access_token_in_object(
             })?;
             let tokens = match grant.state.as_str() {
                 "dead" => None,
-                _ => Some(open_tokens(env, &grant)?),
+                _ => Some(open_tokens(cx, &grant)?),
             };
             let connections: Vec<LiveConnection> = db
                 .all(store::connections::live_of_grant(&ask.grant_id))
@@ -494,7 +495,7 @@ pub async fn access_token_in_object(
         memory,
         wrote: &wrote,
     };
-    let served = serve_token(env, state, &db, &remembered, &reader).await;
+    let served = serve_token(cx, state, &db, &remembered, &reader).await;
     // Kept unless the read may have written the grant (a refresh, a validation, a verdict).
     if !wrote.get() {
         memory.keep(remembered);
@@ -517,7 +518,7 @@ struct Reader<'a> {
 // Exception to the 80-line limit: serving a token in the object's turn: refresh, validate or read, one path each; split with the refresh planner (issue 29).
 #[allow(clippy::too_many_lines)]
 async fn serve_token(
-    env: &Env,
+    cx: &Context,
     state: &worker::State,
     db: &worker::D1Database,
     remembered: &Remembered,
@@ -537,9 +538,9 @@ async fn serve_token(
         return Err(dead_error(grant).into());
     };
     let mut expires_at = grant.access_expires();
-    let catalogue = bindings::catalogue(env)?;
+    let catalogue = cx.catalogue()?;
     let spec = spec_of(&catalogue, grant)?;
-    let change = Change::new(env, db, grant, spec, now);
+    let change = Change::new(cx, db, grant, spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     // While backing off, the next attempt waits for its time (`next_check_at`): a platform
     // having a bad day gets one call per grant per backoff step, not one per reader.
@@ -656,7 +657,7 @@ async fn validate(
             .unwrap_or(&tokens.access_token);
         return Ok((validate_page_token(change, token).await?, None));
     }
-    let checked = platform::fetch_identity(change.env, change.spec, &tokens.access_token).await;
+    let checked = platform::fetch_identity(change.cx, change.spec, &tokens.access_token).await;
     match checked {
         Ok(_) => {
             let grant = change.grant;
@@ -685,7 +686,7 @@ async fn validate(
                     access_expires_at,
                 } => {
                     let again =
-                        platform::fetch_identity(change.env, change.spec, &renewed.access_token)
+                        platform::fetch_identity(change.cx, change.spec, &renewed.access_token)
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_string());
@@ -707,7 +708,7 @@ async fn validate_page_token(
 ) -> Handled<std::result::Result<(), String>> {
     use crate::core::oauth::graph::TokenVerdict;
     let client = change.client().await?;
-    let debug = match platform::debug_token(change.env, change.spec, &client, token).await {
+    let debug = match platform::debug_token(change.cx, change.spec, &client, token).await {
         Ok(debug) => debug,
         Err(why) => return Ok(Err(why)),
     };

@@ -7,8 +7,9 @@ use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::grant::grant_expiry::Lifetimes;
 use crate::core::grant::grant_tokens::TokenSet;
 use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Method, Request, RequestInit, Response, Stub};
+use worker::{Method, Request, RequestInit, Response, Stub};
 
 /// What the grant's object is asked to do: the request body, tagged by `command`.
 #[derive(Serialize, Deserialize)]
@@ -196,17 +197,18 @@ const URL: &str = "https://grant-object/";
 
 /// A client for one grant's object (addressed by the grant's id).
 pub struct GrantObjectClient<'a> {
-    env: &'a Env,
+    cx: &'a Context,
     grant_id: &'a GrantId,
 }
 
 impl<'a> GrantObjectClient<'a> {
-    pub fn new(env: &'a Env, grant_id: &'a GrantId) -> Self {
-        Self { env, grant_id }
+    pub fn new(cx: &'a Context, grant_id: &'a GrantId) -> Self {
+        Self { cx, grant_id }
     }
 
     fn stub(&self) -> worker::Result<Stub> {
-        self.env
+        self.cx
+            .env()
             .durable_object(bindings::GRANT_OBJECTS)?
             .id_from_name(self.grant_id)?
             .get_stub()

@@ -23,7 +23,6 @@ use super::writes;
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::random_bytes;
 use crate::core::common::log::LogLine;
-use crate::core::grant::circuit::BreakerConfig;
 use crate::core::grant::expiry_warnings::Warnings;
 use crate::core::grant::grant_events::transitions;
 use crate::core::grant::grant_expiry::{grant_expires_at, Lifetimes};
@@ -34,7 +33,7 @@ use crate::core::grant::refresh_failure::{classify, DeadReason, FailureClass, Re
 use crate::core::grant::refresh_schedule::{next_check_at, Backoff, GrantTimes};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::circuits;
 use crate::edge::grant::grant_object::current::{binding, CurrentGrant};
@@ -43,7 +42,7 @@ use crate::edge::oauth::platform;
 use crate::edge::webhooks::events::{self, Written};
 use crate::edge::webhooks::outbox;
 use crate::store::Db;
-use worker::{D1Database, Env, State};
+use worker::{D1Database, State};
 
 /// How long a claim holds. Longer than the HTTP deadline (30 s), as the spike showed.
 pub(in crate::edge) const CLAIM_TTL_MS: i64 = 60_000;
@@ -65,7 +64,7 @@ pub enum Outcome {
 
 /// One grant being written, with its standing before the write.
 pub struct Change<'a> {
-    pub env: &'a Env,
+    pub cx: &'a Context,
     pub db: &'a D1Database,
     pub grant: &'a CurrentGrant,
     pub spec: &'a ProviderSpec,
@@ -77,19 +76,19 @@ pub struct Change<'a> {
 
 impl<'a> Change<'a> {
     pub fn new(
-        env: &'a Env,
+        cx: &'a Context,
         db: &'a D1Database,
         grant: &'a CurrentGrant,
         spec: &'a ProviderSpec,
         now: Timestamp,
     ) -> Self {
         Self {
-            env,
+            cx,
             db,
             grant,
             spec,
             before: grant.written_status(now),
-            warnings: bindings::warnings(env),
+            warnings: cx.settings().warnings,
             now,
         }
     }
@@ -102,7 +101,7 @@ impl<'a> Change<'a> {
     pub async fn client(&self) -> Handled<platform::ClientCredentials> {
         let spec = self.spec;
         Ok(
-            platform::client_credentials(self.env, self.db, &self.grant.tenant_id, spec)
+            platform::client_credentials(self.cx, self.db, &self.grant.tenant_id, spec)
                 .await
                 .map_err(worker::Error::RustError)?
                 .ok_or_else(|| {
@@ -144,7 +143,7 @@ impl<'a> Change<'a> {
         recorded.log(&results, &self.grant.id, self.now);
         let landed = results.first().map(|r| r.changes) == Some(1);
         if landed && !happened.is_empty() {
-            outbox::hand_off(self.env, self.db, &self.grant.id, self.now).await;
+            outbox::hand_off(self.cx, self.db, &self.grant.id, self.now).await;
         }
         Ok(landed)
     }
@@ -164,8 +163,8 @@ pub fn state_columns(grant: GrantState) -> (&'static str, Option<&'static str>) 
 }
 
 /// The backoff schedule (`REFRESH_BACKOFF`; seconds in tests).
-fn backoff(env: &Env) -> Backoff {
-    bindings::setting(env, "REFRESH_BACKOFF", Backoff::parse)
+fn backoff(cx: &Context) -> Backoff {
+    cx.settings().refresh_backoff
 }
 
 pub(in crate::edge) fn jitter() -> f64 {
@@ -176,7 +175,7 @@ pub(in crate::edge) fn jitter() -> f64 {
 #[allow(clippy::too_many_lines)]
 pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> Handled<Outcome> {
     let Change {
-        env,
+        cx,
         db,
         grant,
         spec,
@@ -195,7 +194,7 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
         }
     };
     let client = change.client().await?;
-    let breaker = bindings::setting(env, "CIRCUIT_BREAKER", BreakerConfig::parse);
+    let breaker = cx.settings().circuit_breaker;
     let circuit = match circuits::admit(db, &spec.name, breaker, now).await? {
         circuits::Gate::Go(circuit) => circuit,
         circuits::Gate::Wait { until } => return hold_back(change, until).await,
@@ -228,9 +227,9 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     // 2 and 3. The call, and the single retry of the lost-outcome rule.
     let call = || async {
         if renews_access_token {
-            platform::refresh_access_token(env, spec, &refresh_token).await
+            platform::refresh_access_token(cx, spec, &refresh_token).await
         } else {
-            platform::refresh(env, spec, &client, &refresh_token).await
+            platform::refresh(cx, spec, &client, &refresh_token).await
         }
     };
     let mut result = call().await;
@@ -285,11 +284,9 @@ async fn store_refreshed(
     tokens: &TokenSet,
     lifetimes: Lifetimes,
 ) -> Handled<()> {
-    let Change {
-        env, grant, now, ..
-    } = *change;
+    let Change { cx, grant, now, .. } = *change;
     let old = change.version();
-    let sealed = bindings::keyring(env)?.seal(
+    let sealed = cx.keyring()?.seal(
         binding(&grant.tenant_id, &grant.id, old + 1),
         &tokens.to_bytes(),
     )?;
@@ -340,7 +337,7 @@ pub async fn settle_failure(
     outcome_unknown: bool,
 ) -> Handled<Outcome> {
     let Change {
-        env,
+        cx,
         db,
         grant,
         spec,
@@ -374,7 +371,7 @@ pub async fn settle_failure(
         },
     };
     let (refresh, streak, days, retry_at, message) =
-        match refresh_failure::settle(&facts, backoff(env), jitter(), now) {
+        match refresh_failure::settle(&facts, backoff(cx), jitter(), now) {
             Settlement::Dead {
                 reason,
                 streak,

@@ -13,8 +13,8 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::GrantId;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::provider_rewrite;
-use crate::edge::common::bindings;
 use crate::edge::common::clock;
+use crate::edge::common::context::Context;
 use crate::edge::common::d1_time;
 use crate::edge::grant::grant_object::protocol::RefreshProbe;
 use crate::edge::http::http_client;
@@ -24,7 +24,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{Env, Request, Result, State};
+use worker::{Request, Result, State};
 
 const SPIKE_TENANT: &str = "ten_spike";
 const SPIKE_TENANT_NAME: &str = "kill-mid-call spike";
@@ -44,11 +44,11 @@ struct NewProbeGrant {
 }
 
 /// `POST /__test/spike/grants`: a probe grant row at version 0 with no claim.
-pub async fn create_grant(mut req: Request, env: &Env, now: Timestamp) -> Handled {
+pub async fn create_grant(mut req: Request, cx: &Context, now: Timestamp) -> Handled {
     let body: NewProbeGrant = respond::read_json(&mut req).await?;
     let grant_id = GrantId::mint()?;
-    let client_id = bindings::text(env, "X_CLIENT_ID").unwrap_or_default();
-    let db = bindings::db(env)?;
+    let client_id = cx.text("X_CLIENT_ID").unwrap_or_default();
+    let db = cx.db()?;
     if tenants::find(&db, SPIKE_TENANT).await?.is_none() {
         tenants::create(&db, SPIKE_TENANT, SPIKE_TENANT_NAME, now).await?;
     }
@@ -74,18 +74,19 @@ struct GrantRow {
     last_refresh_at: Option<f64>,
 }
 
-async fn grant_row(env: &Env, grant_id: &GrantId) -> Result<Option<GrantRow>> {
-    Ok(bindings::db(env)?
+async fn grant_row(cx: &Context, grant_id: &GrantId) -> Result<Option<GrantRow>> {
+    Ok(cx
+        .db()?
         .first(spike_row(grant_id, &SPIKE_TENANT.into()))
         .await?)
 }
 
 /// `GET /__test/spike/grants/{id}`: the D1 row and the object's storage, side by side.
-pub async fn inspect(env: &Env, grant_id: &GrantId) -> Handled {
-    let Some(row) = grant_row(env, grant_id).await? else {
+pub async fn inspect(cx: &Context, grant_id: &GrantId) -> Handled {
+    let Some(row) = grant_row(cx, grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
-    let mut object_reply = GrantObjectClient::new(env, grant_id).spike_state().await?;
+    let mut object_reply = GrantObjectClient::new(cx, grant_id).spike_state().await?;
     let object: serde_json::Value = object_reply.json().await?;
     Ok(respond::json(
         200,
@@ -102,7 +103,7 @@ pub async fn inspect(env: &Env, grant_id: &GrantId) -> Handled {
 }
 
 /// `POST /__test/spike/grants/{id}/refresh` `{"refresh_token"}`: forwarded to the grant's object.
-pub async fn refresh(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled {
+pub async fn refresh(mut req: Request, cx: &Context, grant_id: &GrantId) -> Handled {
     #[derive(Deserialize)]
     struct Body {
         refresh_token: String,
@@ -112,7 +113,7 @@ pub async fn refresh(mut req: Request, env: &Env, grant_id: &GrantId) -> Handled
         grant_id: grant_id.to_owned(),
         refresh_token: body.refresh_token,
     };
-    Ok(GrantObjectClient::new(env, grant_id)
+    Ok(GrantObjectClient::new(cx, grant_id)
         .spike_refresh(probe)
         .await?)
 }
@@ -132,13 +133,13 @@ struct Outcome {
 }
 
 /// Inside the grant's object: claim, mark, call, compare-and-swap.
-pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) -> Handled {
-    let now = clock::now(env).await?;
-    let Some(row) = grant_row(env, &probe.grant_id).await? else {
+pub async fn refresh_in_object(state: &State, cx: &Context, probe: RefreshProbe) -> Handled {
+    let now = clock::now(cx).await?;
+    let Some(row) = grant_row(cx, &probe.grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such probe grant.").into());
     };
     let version = row.version as i64;
-    let db = bindings::db(env)?;
+    let db = cx.db()?;
 
     // 1. The write-ahead marker in D1: a conditional claim on the current version.
     let claim_id = crate::core::common::ids::ClaimId::mint()?;
@@ -173,8 +174,8 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
         .await?;
 
     // 3. The provider call.
-    let outcome = call_token_endpoint(env, probe.refresh_token).await?;
-    let finished = clock::now(env).await?;
+    let outcome = call_token_endpoint(cx, probe.refresh_token).await?;
+    let finished = clock::now(cx).await?;
     let (result, status, new_version) = match outcome {
         Ok(expires_in) => {
             // 4. Compare-and-swap on the version, releasing the claim.
@@ -220,14 +221,17 @@ pub async fn refresh_in_object(state: &State, env: &Env, probe: RefreshProbe) ->
 
 /// `Ok(Ok(expires_in))` on success; `Ok(Err(reason))` when the platform refused or failed.
 async fn call_token_endpoint(
-    env: &Env,
+    cx: &Context,
     refresh_token: String,
 ) -> Result<std::result::Result<Option<u64>, String>> {
-    let fake = bindings::text(env, "FAKE_PLATFORM_URL")
+    let fake = cx
+        .text("FAKE_PLATFORM_URL")
         .ok_or_else(|| rust_error("FAKE_PLATFORM_URL is not set"))?;
-    let client_id =
-        bindings::text(env, "X_CLIENT_ID").ok_or_else(|| rust_error("X_CLIENT_ID is not set"))?;
-    let client_secret = bindings::text(env, "X_CLIENT_SECRET")
+    let client_id = cx
+        .text("X_CLIENT_ID")
+        .ok_or_else(|| rust_error("X_CLIENT_ID is not set"))?;
+    let client_secret = cx
+        .text("X_CLIENT_SECRET")
         .ok_or_else(|| rust_error("X_CLIENT_SECRET is not set"))?;
     let token_url = provider_rewrite::rewrite(X_TOKEN_URL, &fake).map_err(rust_error)?;
     let client = BasicClient::new(ClientId::new(client_id))

@@ -2,17 +2,16 @@
 //! writer), which forgets what it remembers of the grant.
 
 use super::writes::test_powers::{copy_tokens, revive};
-use crate::edge::common::bindings;
+use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::current::Memory;
 use crate::edge::grant::grant_object::protocol::{TestWrite, TestWriteAsk};
 use crate::edge::http::respond::{self, Handled};
 use crate::store::Db;
 use serde_json::json;
-use worker::Env;
 
 /// Inside the object: the write, then `{"changed": bool}`.
 pub async fn write_in_object(
-    env: &Env,
+    cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
     ask: TestWriteAsk,
@@ -23,6 +22,6 @@ pub async fn write_in_object(
         TestWrite::CopyTokens { from_grant } => copy_tokens(&ask.grant_id, from_grant),
         TestWrite::Revive => revive(&ask.grant_id),
     };
-    let changed = bindings::db(env)?.write(statement).await?;
+    let changed = cx.db()?.write(statement).await?;
     Ok(respond::json(200, &json!({ "changed": changed == 1 }))?)
 }
