@@ -39,7 +39,7 @@ pub struct Settings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub variable: &'static str,
-    pub problem: String,
+    pub problem: SettingError,
 }
 
 impl Settings {
@@ -106,7 +106,7 @@ impl Settings {
 /// One setting: parsed from its variable's text when set, else `default`; a problem noted.
 fn one<T>(
     set: Option<(&'static str, String)>,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, SettingError>,
     default: T,
     problems: &mut Vec<Problem>,
 ) -> T {
@@ -136,35 +136,96 @@ impl Default for Settings {
 }
 
 /// `RECONNECT_LINK_DAYS`: whole days from 1 to 90.
-fn reconnect_link_days(text: &str) -> Result<u16, String> {
+fn reconnect_link_days(text: &str) -> Result<u16, SettingError> {
     match text.trim().parse::<u16>() {
         Ok(days) if (1..=90).contains(&days) => Ok(days),
-        _ => Err("RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90".into()),
+        _ => Err(SettingError::rule(
+            "RECONNECT_LINK_DAYS",
+            "RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90",
+        )),
     }
 }
 
+/// What is wrong with a setting's variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingError {
+    /// A part of the list that is not `key=value`.
+    NotKeyValue { var: &'static str, part: String },
+    /// A value that is not a whole number.
+    NotWholeNumber { var: &'static str, key: String },
+    /// A key the setting does not have.
+    UnknownKey { var: &'static str, key: String },
+    /// Values that break the setting's rule, which the message states.
+    Rule { var: &'static str, message: String },
+}
+
+impl SettingError {
+    /// The setting's rule is broken; `message` says the rule.
+    pub fn rule(var: &'static str, message: impl Into<String>) -> Self {
+        Self::Rule {
+            var,
+            message: message.into(),
+        }
+    }
+
+    /// The variable the error is about.
+    pub fn var(&self) -> &'static str {
+        match self {
+            Self::NotKeyValue { var, .. }
+            | Self::NotWholeNumber { var, .. }
+            | Self::UnknownKey { var, .. }
+            | Self::Rule { var, .. } => var,
+        }
+    }
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotKeyValue { var, part } => write!(f, "{var}: {part:?} is not key=value"),
+            Self::NotWholeNumber { var, key } => write!(f, "{var}: {key} must be a whole number"),
+            Self::UnknownKey { var, key } => write!(f, "{var}: unknown key {key:?}"),
+            Self::Rule { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
+
 /// The `key=value` pairs of `text` (comma-separated, blanks ignored), or what is wrong,
 /// naming `var`.
-pub fn whole_numbers<'a>(var: &str, text: &'a str) -> Result<Vec<(&'a str, u32)>, String> {
+pub fn whole_numbers<'a>(
+    var: &'static str,
+    text: &'a str,
+) -> Result<Vec<(&'a str, u32)>, SettingError> {
     text.split(',')
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .map(|part| {
             let (key, value) = part
                 .split_once('=')
-                .ok_or_else(|| format!("{var}: {part:?} is not key=value"))?;
+                .ok_or_else(|| SettingError::NotKeyValue {
+                    var,
+                    part: part.to_owned(),
+                })?;
             let n = value
                 .trim()
                 .parse()
-                .map_err(|_| format!("{var}: {} must be a whole number", key.trim()))?;
+                .map_err(|_| SettingError::NotWholeNumber {
+                    var,
+                    key: key.trim().to_owned(),
+                })?;
             Ok((key.trim(), n))
         })
         .collect()
 }
 
 /// The error for a key `var` does not have.
-pub fn unknown_key(var: &str, key: &str) -> String {
-    format!("{var}: unknown key {key:?}")
+pub fn unknown_key(var: &'static str, key: &str) -> SettingError {
+    SettingError::UnknownKey {
+        var,
+        key: key.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -198,7 +259,10 @@ mod tests {
         let named: Vec<_> = problems.iter().map(|p| p.variable).collect();
         assert_eq!(named, ["SWEEP", "PUBLISH"]);
         let (_, problems) = Settings::read(|n| (n == "RECONNECT_LINK_DAYS").then(|| "91".into()));
-        assert!(problems[0].problem.contains("from 1 to 90"), "{problems:?}");
+        assert!(
+            problems[0].problem.to_string().contains("from 1 to 90"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -209,12 +273,13 @@ mod tests {
         );
         assert_eq!(whole_numbers("X", "").unwrap(), []);
         assert_eq!(
-            whole_numbers("X", "a").unwrap_err(),
+            whole_numbers("X", "a").unwrap_err().to_string(),
             "X: \"a\" is not key=value"
         );
         assert_eq!(
-            whole_numbers("X", "a=-1").unwrap_err(),
+            whole_numbers("X", "a=-1").unwrap_err().to_string(),
             "X: a must be a whole number"
         );
+        assert_eq!(whole_numbers("X", "a=-1").unwrap_err().var(), "X");
     }
 }

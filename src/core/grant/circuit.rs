@@ -10,6 +10,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::settings;
+use crate::core::common::settings::SettingError;
 
 /// The breaker's settings (`CIRCUIT_BREAKER`; seconds in tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +30,7 @@ impl Default for BreakerConfig {
 
 impl BreakerConfig {
     /// Parses `failures=5,open_seconds=300` (any subset; the rest default).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut out = Self::default();
         for (key, n) in settings::whole_numbers("CIRCUIT_BREAKER", text)? {
             match key {
@@ -39,7 +40,10 @@ impl BreakerConfig {
             }
         }
         if out.failures == 0 || out.open_ms <= 0 {
-            return Err("CIRCUIT_BREAKER: need failures >= 1 and open_seconds >= 1".into());
+            return Err(SettingError::rule(
+                "CIRCUIT_BREAKER",
+                "CIRCUIT_BREAKER: need failures >= 1 and open_seconds >= 1",
+            ));
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 //! has its own dedupe key, so a stage is announced once however often the grant is written.
 
 use crate::core::common::clock::Timestamp;
+use crate::core::common::settings::SettingError;
 
 const DAY_MS: i64 = 86_400_000;
 /// At most this many stages.
@@ -26,17 +27,21 @@ impl Default for Warnings {
 
 impl Warnings {
     /// Stages from a list of days: 1 to 365 each, distinct, at most [`MAX_STAGES`].
-    pub fn from_days(days: &[u16]) -> Result<Self, String> {
+    pub fn from_days(days: &[u16]) -> Result<Self, SettingError> {
         if days.is_empty() || days.len() > MAX_STAGES {
-            return Err(format!(
-                "EXPIRY_WARNINGS needs 1 to {MAX_STAGES} stages, e.g. 14,3,1"
+            return Err(SettingError::rule(
+                "EXPIRY_WARNINGS",
+                format!("EXPIRY_WARNINGS needs 1 to {MAX_STAGES} stages, e.g. 14,3,1"),
             ));
         }
         let mut sorted = days.to_vec();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         sorted.dedup();
         if sorted.len() != days.len() || sorted.iter().any(|d| !(1..=365).contains(d)) {
-            return Err("EXPIRY_WARNINGS stages are distinct whole days from 1 to 365".into());
+            return Err(SettingError::rule(
+                "EXPIRY_WARNINGS",
+                "EXPIRY_WARNINGS stages are distinct whole days from 1 to 365",
+            ));
         }
         let mut out = Self {
             days: [0; MAX_STAGES],
@@ -47,10 +52,13 @@ impl Warnings {
     }
 
     /// Parses `14,3,1` (days before the death, any order).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let days: Result<Vec<u16>, _> = text.split(',').map(|d| d.trim().parse::<u16>()).collect();
         let days = days.map_err(|_| {
-            "EXPIRY_WARNINGS is a comma-separated list of whole days, e.g. 14,3,1".to_owned()
+            SettingError::rule(
+                "EXPIRY_WARNINGS",
+                "EXPIRY_WARNINGS is a comma-separated list of whole days, e.g. 14,3,1",
+            )
         })?;
         Self::from_days(&days)
     }

@@ -27,6 +27,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::settings;
+use crate::core::common::settings::SettingError;
 use crate::core::grant::expiry_warnings::Warnings;
 use crate::core::grant::scheduled_check::{token_can_carry_a_call, CheckSlot};
 use crate::core::oauth::catalogue::{RefreshPolicy, RefreshSpec};
@@ -258,7 +259,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Parses `first=60,max=21600,red_after_days=3` (seconds; any subset, the rest default).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut out = Self::default();
         for (key, n) in settings::whole_numbers("REFRESH_BACKOFF", text)? {
             match key {
@@ -269,7 +270,10 @@ impl Backoff {
             }
         }
         if out.first_ms <= 0 || out.max_ms < out.first_ms || out.red_after_days == 0 {
-            return Err("REFRESH_BACKOFF: need 0 < first <= max and red_after_days >= 1".into());
+            return Err(SettingError::rule(
+                "REFRESH_BACKOFF",
+                "REFRESH_BACKOFF: need 0 < first <= max and red_after_days >= 1",
+            ));
         }
         Ok(out)
     }

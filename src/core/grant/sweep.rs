@@ -20,6 +20,7 @@
 
 use crate::core::common::ids::GrantId;
 use crate::core::common::settings;
+use crate::core::common::settings::SettingError;
 use serde::{Deserialize, Serialize};
 
 /// Grants per page: a queue's `sendBatch` takes at most 100 messages.
@@ -48,7 +49,7 @@ impl Default for SweepBudget {
 
 impl SweepBudget {
     /// Parses `pages=20,page_size=100,lease_seconds=900` (any subset; the rest default).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut out = Self::default();
         for (key, n) in settings::whole_numbers("SWEEP", text)? {
             match key {
@@ -64,9 +65,12 @@ impl SweepBudget {
             || out.page_size > PAGE_SIZE
             || out.lease_ms < 60_000
         {
-            return Err(format!(
-                "SWEEP: need 1 <= pages <= 20, 1 <= page_size <= {PAGE_SIZE} and \
+            return Err(SettingError::rule(
+                "SWEEP",
+                format!(
+                    "SWEEP: need 1 <= pages <= 20, 1 <= page_size <= {PAGE_SIZE} and \
                  lease_seconds >= 60"
+                ),
             ));
         }
         Ok(out)

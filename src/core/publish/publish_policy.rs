@@ -13,6 +13,7 @@
 //!   `unconfirmed`, never retried on its own.
 
 use crate::core::common::clock::Timestamp;
+use crate::core::common::settings::SettingError;
 use crate::core::common::settings::{unknown_key, whole_numbers};
 use crate::core::http::platform_answer::{Answer, AnswerClass};
 
@@ -50,7 +51,7 @@ impl Default for PublishSettings {
 }
 
 impl PublishSettings {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut s = Self::default();
         for (key, n) in whole_numbers("PUBLISH", text)? {
             let field = match key {
@@ -66,15 +67,22 @@ impl PublishSettings {
             *field = n;
         }
         if s.max_attempts == 0 || s.max_attempts > 8 {
-            return Err("PUBLISH: max_attempts must be 1 to 8 (the queue retries 10 times)".into());
+            return Err(SettingError::rule(
+                "PUBLISH",
+                "PUBLISH: max_attempts must be 1 to 8 (the queue retries 10 times)",
+            ));
         }
         if s.retry_first_secs == 0 || s.retry_max_secs < s.retry_first_secs {
-            return Err(
-                "PUBLISH: retry_first_secs must be 1 or more, and at most retry_max_secs".into(),
-            );
+            return Err(SettingError::rule(
+                "PUBLISH",
+                "PUBLISH: retry_first_secs must be 1 or more, and at most retry_max_secs",
+            ));
         }
         if s.timeout_secs == 0 || s.lease_secs <= s.timeout_secs + 10 {
-            return Err("PUBLISH: lease_secs must exceed timeout_secs by more than 10".into());
+            return Err(SettingError::rule(
+                "PUBLISH",
+                "PUBLISH: lease_secs must exceed timeout_secs by more than 10",
+            ));
         }
         Ok(s)
     }
@@ -281,6 +289,7 @@ mod tests {
         assert!(PublishSettings::parse("lease_secs=20,timeout_secs=15").is_err());
         assert!(PublishSettings::parse("attempts=3")
             .unwrap_err()
+            .to_string()
             .contains("unknown key"));
     }
 

@@ -8,6 +8,7 @@
 //! sleeps.
 
 use crate::core::common::clock::Timestamp;
+use crate::core::common::settings::SettingError;
 use crate::core::common::settings::{unknown_key, whole_numbers};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +142,7 @@ impl Default for MediaSettings {
 }
 
 impl MediaSettings {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut s = Self::default();
         for (key, n) in whole_numbers("MEDIA", text)? {
             let field = match key {
@@ -161,25 +162,34 @@ impl MediaSettings {
             *field = n;
         }
         if s.poll_first_secs == 0 || s.poll_max_secs < s.poll_first_secs {
-            return Err(
-                "MEDIA: poll_first_secs must be 1 or more, and at most poll_max_secs".into(),
-            );
+            return Err(SettingError::rule(
+                "MEDIA",
+                "MEDIA: poll_first_secs must be 1 or more, and at most poll_max_secs",
+            ));
         }
         if s.max_polls == 0 || s.upload_max_mb == 0 || s.cap_wait_secs == 0 {
-            return Err(
-                "MEDIA: max_polls, upload_max_mb and cap_wait_secs must be 1 or more".into(),
-            );
+            return Err(SettingError::rule(
+                "MEDIA",
+                "MEDIA: max_polls, upload_max_mb and cap_wait_secs must be 1 or more",
+            ));
         }
         if s.upload_timeout_secs == 0 || s.upload_timeout_secs > 840 {
-            return Err(
-                "MEDIA: upload_timeout_secs must be 1 to 840 (a consumer runs 15 min)".into(),
-            );
+            return Err(SettingError::rule(
+                "MEDIA",
+                "MEDIA: upload_timeout_secs must be 1 to 840 (a consumer runs 15 min)",
+            ));
         }
         if s.youtube_upload_units == 0 || s.youtube_upload_units > s.youtube_daily_units {
-            return Err("MEDIA: youtube_upload_units must be 1 to youtube_daily_units".into());
+            return Err(SettingError::rule(
+                "MEDIA",
+                "MEDIA: youtube_upload_units must be 1 to youtube_daily_units",
+            ));
         }
         if s.youtube_private > 1 || s.tiktok_private > 1 {
-            return Err("MEDIA: youtube_private and tiktok_private are 0 or 1".into());
+            return Err(SettingError::rule(
+                "MEDIA",
+                "MEDIA: youtube_private and tiktok_private are 0 or 1",
+            ));
         }
         Ok(s)
     }
@@ -231,6 +241,7 @@ mod tests {
         assert!(MediaSettings::parse("upload_timeout_secs=900").is_err());
         assert!(MediaSettings::parse("colour=1")
             .unwrap_err()
+            .to_string()
             .contains("unknown key"));
         assert_eq!(MediaSettings::default().upload_cap_bytes(), 1_073_741_824);
     }

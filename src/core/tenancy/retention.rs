@@ -16,6 +16,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::settings;
+use crate::core::common::settings::SettingError;
 
 pub const NONCE_KEEP_DAYS: i64 = 91;
 // RECONNECT_LINK_DAYS is at most 90: a nonce is kept longer than any link lives.
@@ -51,7 +52,7 @@ pub struct Cutoffs {
 
 impl Retention {
     /// Parses `events_days=180,deliveries_days=30,token_reads_days=90` (any subset).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut out = Self::default();
         for (key, n) in settings::whole_numbers("RETENTION", text)? {
             match key {
@@ -63,13 +64,16 @@ impl Retention {
         }
         let days = [out.events_days, out.deliveries_days, out.token_reads_days];
         if days.iter().any(|d| !(1..=3650).contains(d)) {
-            return Err("RETENTION: every period is 1 to 3650 days".to_owned());
+            return Err(SettingError::rule(
+                "RETENTION",
+                "RETENTION: every period is 1 to 3650 days",
+            ));
         }
         if out.events_days < out.deliveries_days {
-            return Err(
+            return Err(SettingError::rule("RETENTION", 
                 "RETENTION: events_days must be at least deliveries_days (a delivery shows its event)"
                     .to_owned(),
-            );
+            ));
         }
         Ok(out)
     }
@@ -105,13 +109,18 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        assert!(Retention::parse("events=5").unwrap_err().contains("events"));
+        assert!(Retention::parse("events=5")
+            .unwrap_err()
+            .to_string()
+            .contains("events"));
         assert!(Retention::parse("events_days=0")
             .unwrap_err()
+            .to_string()
             .contains("1 to 3650"));
         assert!(Retention::parse("token_reads_days=4000").is_err());
         assert!(Retention::parse("events_days=10,deliveries_days=20")
             .unwrap_err()
+            .to_string()
             .contains("at least deliveries_days"));
     }
 

@@ -6,6 +6,7 @@
 //! needs, which [`RetryPolicy::parse`] checks against [`QUEUE_MAX_RETRIES`].
 
 use crate::core::common::settings;
+use crate::core::common::settings::SettingError;
 use crate::core::http::platform_answer::{Answer, AnswerClass};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,7 @@ pub enum AfterFailure {
 
 impl RetryPolicy {
     /// Parses `first=30,max=21600,window=86400` (seconds; any subset).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let mut out = Self::default();
         for (key, n) in settings::whole_numbers("WEBHOOK_RETRY", text)? {
             let ms = i64::from(n) * SECOND;
@@ -103,13 +104,19 @@ impl RetryPolicy {
             }
         }
         if out.first_ms <= 0 || out.max_ms < out.first_ms || out.window_ms < out.first_ms {
-            return Err("WEBHOOK_RETRY: need 0 < first <= max and first <= window".into());
+            return Err(SettingError::rule(
+                "WEBHOOK_RETRY",
+                "WEBHOOK_RETRY: need 0 < first <= max and first <= window",
+            ));
         }
         let needed = out.retries_needed();
         if needed >= QUEUE_MAX_RETRIES {
-            return Err(format!(
+            return Err(SettingError::rule(
+                "WEBHOOK_RETRY",
+                format!(
                 "WEBHOOK_RETRY: the window needs {needed} retries; the queue allows fewer than \
                  {QUEUE_MAX_RETRIES} (raise first or max)"
+            ),
             ));
         }
         Ok(out)

@@ -35,7 +35,7 @@ impl Context {
                     crate::edge::common::logging::emit(
                         &LogLine::error("config.invalid", super::wall_clock::real_now())
                             .field("variable", p.variable)
-                            .field("problem", p.problem),
+                            .field("problem", p.problem.to_string()),
                     );
                 }
                 settings
