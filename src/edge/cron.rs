@@ -23,7 +23,7 @@ pub async fn run(event: ScheduledEvent, cx: Context) {
         Err(e) => {
             logging::emit(
                 &LogLine::error("cron.clock_failed", clock::real_now())
-                    .field("error", e.to_string()),
+                    .field("error", crate::edge::http::respond::with_causes(&e)),
             );
             return;
         }
@@ -48,7 +48,8 @@ pub async fn run(event: ScheduledEvent, cx: Context) {
             summary.to_string(),
         ),
         Err(e) => (
-            LogLine::error("cron.failed", finished_at).field("error", e.to_string()),
+            LogLine::error("cron.failed", finished_at)
+                .field("error", crate::edge::http::respond::with_causes(&e)),
             "failed".to_owned(),
         ),
     };
@@ -65,7 +66,7 @@ pub async fn run(event: ScheduledEvent, cx: Context) {
         logging::emit(
             &LogLine::error("cron.heartbeat_failed", finished_at)
                 .field("job", job.name())
-                .field("error", e.to_string()),
+                .field("error", crate::edge::http::respond::with_causes(&e)),
         );
     }
 }
@@ -126,11 +127,15 @@ async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
         // A failing re-encryption (say, DATA_KEYS unreadable) must not stop the posts.
         crate::edge::tenancy::rekey::rekey(cx, now)
             .await
-            .unwrap_or_else(|e| json!({ "rekey_error": e.to_string() })),
+            .unwrap_or_else(
+                |e| json!({ "rekey_error": crate::edge::http::respond::with_causes(&e) }),
+            ),
         // Nor a failing erasure.
         crate::edge::tenancy::erasure::run(cx, now)
             .await
-            .unwrap_or_else(|e| json!({ "erasure_error": e.to_string() })),
+            .unwrap_or_else(
+                |e| json!({ "erasure_error": crate::edge::http::respond::with_causes(&e) }),
+            ),
     ];
     for part in parts {
         if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), part) {

@@ -71,7 +71,7 @@ async fn set_aside(cx: &Context, queue: &str, message: &RawMessage, reason: &str
                 &LogLine::error("queue.record_failed", now)
                     .field("queue", queue)
                     .field("message_id", id.as_str())
-                    .field("error", e.to_string()),
+                    .field("error", crate::edge::http::respond::with_causes(&e)),
             );
             message.retry();
         }

@@ -17,7 +17,7 @@ use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::GrantObjectClient;
 use crate::edge::grant::grant_object::protocol::{TestWrite, TestWriteAsk};
 use crate::edge::grant::grant_object::spike;
-use crate::edge::http::respond::{self, Handled};
+use crate::edge::http::respond::{self, Handled, Internal};
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -239,10 +239,11 @@ async fn test_write(cx: &Context, grant_id: &GrantId, write: TestWrite) -> Handl
         })
         .await?;
     if answer.status_code() != 200 {
-        return Err(worker::Error::RustError(format!(
-            "the grant object did not write ({})",
-            answer.status_code()
-        ))
+        return Err(Internal::ObjectAnswered {
+            command: "test_write",
+            status: answer.status_code(),
+            body: String::new(),
+        }
         .into());
     }
     let body: Value = answer.json().await?;

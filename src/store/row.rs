@@ -23,6 +23,8 @@ impl fmt::Display for RowError {
     }
 }
 
+impl std::error::Error for RowError {}
+
 impl Row {
     /// The whole row as a `T` with named fields (for row types that derive `Deserialize`).
     pub fn into_typed<T: serde::de::DeserializeOwned>(

@@ -76,6 +76,8 @@ impl fmt::Display for OffsetOutOfRange {
     }
 }
 
+impl std::error::Error for OffsetOutOfRange {}
+
 impl ClockOffset {
     pub const ZERO: Self = Self(0);
 

@@ -16,6 +16,8 @@ impl fmt::Display for RandomUnavailable {
     }
 }
 
+impl std::error::Error for RandomUnavailable {}
+
 /// `N` bytes from the CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
     let mut bytes = [0u8; N];

@@ -103,6 +103,15 @@ impl fmt::Display for CryptoError {
     }
 }
 
+impl std::error::Error for CryptoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CryptoError::Random(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl Keyring {
     /// Parses `id:base64url(32 bytes)[,id:…]`; the first key is the active one.
     pub fn parse(spec: &str) -> Result<Self, CryptoError> {

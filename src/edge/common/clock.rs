@@ -27,7 +27,8 @@ pub async fn now(cx: &Context) -> Result<Timestamp> {
 #[cfg(feature = "test-powers")]
 pub async fn test_clock(
     cx: &Context,
-) -> Result<(crate::core::common::clock::ClockOffset, Option<Timestamp>)> {
+) -> crate::edge::http::respond::Handled<(crate::core::common::clock::ClockOffset, Option<Timestamp>)>
+{
     use crate::core::common::clock::ClockOffset;
     #[derive(serde::Deserialize)]
     struct Row {
@@ -43,6 +44,6 @@ pub async fn test_clock(
         )
     });
     let offset =
-        ClockOffset::from_millis(millis).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        ClockOffset::from_millis(millis).map_err(crate::edge::http::respond::Internal::Clock)?;
     Ok((offset, frozen_at))
 }

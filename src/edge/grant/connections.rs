@@ -13,6 +13,7 @@ use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{self, json as at};
 use crate::edge::grant::grant_object::grants;
 use crate::edge::grant::grant_object::protocol::VisitAsk;
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
@@ -156,14 +157,14 @@ pub(crate) async fn live_grant_of(
     db: &D1Database,
     caller: &Caller,
     id: &str,
-) -> worker::Result<Option<GrantId>> {
+) -> Handled<Option<GrantId>> {
     let row = db
         .run(store::connections::live_grant(id, &caller.tenant_id))
         .await?;
     row.first()
         .map(|r| r.text("grant_id").map(GrantId::from))
         .transpose()
-        .map_err(|e| worker::Error::RustError(e.to_string()))
+        .map_err(|e| Internal::Row(e).into())
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {

@@ -15,7 +15,7 @@ use crate::core::common::queues::WorkQueue;
 use crate::core::grant::sweep::{RefreshMessage, SweepCursor};
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
-use crate::edge::http::respond::Failure;
+use crate::edge::http::respond::{self, Failure};
 use crate::store;
 use serde_json::{json, Value};
 use worker::Result;
@@ -71,13 +71,13 @@ pub async fn handle(cx: &Context, message: RefreshMessage, now: Timestamp) -> De
                 logging::emit(&LogLine::info("sweep.continued", now).field("summary", summary));
                 Delivery::Done
             }
-            Err(e) => Delivery::Retry(e.to_string()),
+            Err(e) => Delivery::Retry(crate::edge::http::respond::with_causes(&e)),
         },
         RefreshMessage::Visit { grant_id } => match visit(cx, &grant_id).await {
             Ok(status) if status < 500 => Delivery::Done,
             Ok(status) => Delivery::Retry(format!("the grant's object answered {status}")),
             Err(Failure::Api(e)) => Delivery::Retry(e.message),
-            Err(Failure::Runtime(e)) => Delivery::Retry(e.to_string()),
+            Err(e) => Delivery::Retry(respond::with_causes(&e)),
         },
     }
 }

@@ -16,11 +16,121 @@ use worker::{Response, Result};
 pub enum Failure {
     /// The request cannot be served as asked: the caller gets this error.
     Api(ApiError),
-    /// Something failed on our side: logged, and answered with the generic internal error.
+    /// The Workers runtime failed (a binding, a fetch, D1's driver): logged, and answered with
+    /// the generic internal error.
     Runtime(worker::Error),
+    /// Something of our own failed, with its cause: logged, and answered like a runtime failure.
+    Internal(Internal),
 }
 
-/// What handlers return: `?` works on API errors and runtime errors alike.
+/// Failures of our own, each keeping its cause ([`std::error::Error::source`]).
+#[derive(Debug)]
+pub enum Internal {
+    /// The platform's random source failed.
+    Random(RandomUnavailable),
+    /// A seal or an open failed (a missing key, a ciphertext bound elsewhere).
+    Crypto(CryptoError),
+    /// A statement failed, or its rows did not decode.
+    Store(crate::store::StoreError),
+    /// The deployment's configuration cannot be used (`DATA_KEYS`, `CUSTOM_PROVIDERS`) where no
+    /// caller can be answered with it (a queue, a cron).
+    Config(ApiError),
+    /// The request carries no origin to build links on.
+    NoOrigin,
+    /// The grant's object answered a command with an unexpected status, and this body (its
+    /// error bodies never carry tokens).
+    ObjectAnswered {
+        command: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// A stored row did not hold what the schema promises.
+    Row(crate::store::RowError),
+    /// An outgoing request could not be built.
+    Request(http::Error),
+    /// A stored secret does not open with its binding: what it was.
+    Unopened(String),
+    /// The test clock as stored cannot be used.
+    Clock(crate::core::common::clock::OffsetOutOfRange),
+    /// Something that always holds did not: what it was.
+    Broken(&'static str),
+}
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Random(_) => f.write_str("no randomness"),
+            Self::Crypto(_) => f.write_str("sealing failed"),
+            Self::Store(_) => f.write_str("the store failed"),
+            Self::Config(e) => write!(f, "the configuration cannot be used: {}", e.message),
+            Self::NoOrigin => f.write_str("the request has no usable origin"),
+            Self::ObjectAnswered {
+                command,
+                status,
+                body,
+            } => write!(
+                f,
+                "the grant's object answered {command} with {status}: {body}"
+            ),
+            Self::Row(_) => f.write_str("a stored row is not as the schema says"),
+            Self::Request(_) => f.write_str("an outgoing request could not be built"),
+            Self::Unopened(what) => write!(f, "{what} does not open"),
+            Self::Clock(_) => f.write_str("the test clock cannot be read"),
+            Self::Broken(what) => write!(f, "broken promise: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Internal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Random(e) => Some(e),
+            Self::Crypto(e) => Some(e),
+            Self::Store(e) => Some(e),
+            Self::Clock(e) => Some(e),
+            Self::Row(e) => Some(e),
+            Self::Request(e) => Some(e),
+            Self::Config(_)
+            | Self::NoOrigin
+            | Self::ObjectAnswered { .. }
+            | Self::Unopened(_)
+            | Self::Broken(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Api(e) => write!(f, "{}: {}", e.code.as_str(), e.message),
+            Self::Runtime(e) => write!(f, "{e}"),
+            Self::Internal(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Internal(e) => Some(e),
+            Self::Api(_) | Self::Runtime(_) => None,
+        }
+    }
+}
+
+/// An error and its causes, one after another, for a log line.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
+/// What handlers return: `?` works on API errors, runtime errors and our own alike.
 pub type Handled<T = Response> = std::result::Result<T, Failure>;
 
 impl From<ApiError> for Failure {
@@ -41,15 +151,32 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
+impl From<Internal> for Failure {
+    fn from(e: Internal) -> Self {
+        Failure::Internal(e)
+    }
+}
+
 impl From<RandomUnavailable> for Failure {
     fn from(e: RandomUnavailable) -> Self {
-        Failure::Runtime(worker::Error::RustError(e.to_string()))
+        Internal::Random(e).into()
     }
 }
 
 impl From<CryptoError> for Failure {
     fn from(e: CryptoError) -> Self {
-        Failure::Runtime(worker::Error::RustError(e.to_string()))
+        Internal::Crypto(e).into()
+    }
+}
+
+/// Where a caller must hand the runtime a `worker::Error` (an entry point, a queue), a
+/// failure becomes one, its causes written out.
+impl From<Failure> for worker::Error {
+    fn from(e: Failure) -> Self {
+        match e {
+            Failure::Runtime(e) => e,
+            other => worker::Error::RustError(with_causes(&other)),
+        }
     }
 }
 
@@ -59,6 +186,7 @@ pub fn answer(handled: Handled, event: &str) -> Result<Response> {
         Ok(response) => Ok(response),
         Err(Failure::Api(e)) => error(&e),
         Err(Failure::Runtime(e)) => internal(event, &e),
+        Err(Failure::Internal(e)) => internal(event, &e),
     }
 }
 
@@ -84,8 +212,8 @@ pub fn error(error: &ApiError) -> Result<Response> {
 
 /// Logs an unexpected failure under `event` and answers with the generic internal error.
 /// The log gets the error's text; the caller gets nothing specific.
-pub fn internal(event: &str, cause: &worker::Error) -> Result<Response> {
-    logging::emit(&LogLine::error(event, clock::real_now()).field("error", cause.to_string()));
+pub fn internal(event: &str, cause: &dyn std::error::Error) -> Result<Response> {
+    logging::emit(&LogLine::error(event, clock::real_now()).field("error", with_causes(cause)));
     error(&ApiError::internal())
 }
 
@@ -204,6 +332,6 @@ fn browser_headers(headers: &mut worker::Headers) -> Result<()> {
 
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
-        Failure::Runtime(e.into())
+        Internal::Store(e).into()
     }
 }

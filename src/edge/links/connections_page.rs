@@ -24,6 +24,7 @@ use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::grant::grant_object::disconnect;
 use crate::edge::http::public_url;
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::links::reconnect;
 use crate::edge::oauth::flow::finish;
@@ -51,8 +52,7 @@ pub async fn create_link(
     })?;
     let claims = page_links::new_claims(&caller.tenant_id, &ask.end_user_ref, now)??;
     let token = page_links::sign(&claims, &*cx.keyring()?);
-    let origin = public_url::origin(cx, &req)
-        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let origin = public_url::origin(cx, &req).ok_or(Internal::NoOrigin)?;
     Ok(respond::json(
         201,
         &json!({
@@ -137,8 +137,7 @@ async fn open(req: &Request, cx: &Context, token: &str, now: Timestamp) -> Handl
         Ok(claims) => claims,
         Err(e) => return Ok(link_refusal(e)?),
     };
-    let origin = public_url::origin(cx, req)
-        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let origin = public_url::origin(cx, req).ok_or(Internal::NoOrigin)?;
     let secret = new_secret()?;
     let inserted = cx
         .db()?
@@ -429,8 +428,7 @@ async fn start_reconnect(
             None,
         )?);
     };
-    let origin = public_url::origin(cx, req)
-        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let origin = public_url::origin(cx, req).ok_or(Internal::NoOrigin)?;
     let page_url = format!("{}{PAGE_PATH}", origin.to_url());
     let outcome = reconnect::begin(req, cx, &token, &page_url, now).await;
     Ok(finish(outcome, Some(&page_url), "page.reconnect_refused")?)

@@ -21,6 +21,7 @@ use crate::core::oauth::connect_sessions::LINK_TTL_MS;
 use crate::core::oauth::flow_errors::FlowError;
 use crate::edge::common::context::Context;
 use crate::edge::http::public_url;
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::connect;
 use crate::edge::oauth::flow::{finish, Stop};
@@ -47,8 +48,7 @@ pub async fn create_link(
             format!("No connection {connection_id}."),
         )
     })?;
-    let origin = public_url::origin(cx, req)
-        .ok_or_else(|| worker::Error::RustError("the request has no usable origin".into()))?;
+    let origin = public_url::origin(cx, req).ok_or(Internal::NoOrigin)?;
     Ok(respond::json(
         201,
         &json!({

@@ -20,6 +20,7 @@ use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::http::public_url;
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::flow::{self, finish, Stop};
 use crate::edge::oauth::platform;
@@ -63,7 +64,7 @@ pub async fn create_session(
         .into());
     }
     let Some(origin) = public_url::origin(cx, &req) else {
-        return Err(worker::Error::RustError("the request has no usable origin".into()).into());
+        return Err(Internal::NoOrigin.into());
     };
     let secret = new_secret()?;
     let id = crate::core::common::ids::ConnectSessionId::mint()?;

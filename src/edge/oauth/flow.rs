@@ -77,6 +77,9 @@ impl From<respond::Failure> for Stop {
         match f {
             respond::Failure::Api(e) => e.into(),
             respond::Failure::Runtime(e) => e.into(),
+            internal @ respond::Failure::Internal(_) => {
+                Stop::because(FlowError::Internal, respond::with_causes(&internal))
+            }
         }
     }
 }

@@ -12,9 +12,10 @@ use crate::core::publish::publish_dialect::{self, Author};
 use crate::core::publish::publish_progress::{Next, Progress};
 use crate::edge::http::http_client;
 use crate::edge::http::http_client::HttpError;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::edge::oauth::platform;
 use std::time::Duration;
-use worker::Result;
 
 /// The uploaded media's ids, or what to do instead of posting.
 // Exception to the 80-line limit: one upload's request, progress and answer, each step a platform call.
@@ -26,7 +27,7 @@ pub(crate) async fn upload(
     author: &Author<'_>,
     media: &[Media],
     token: &SecretText,
-) -> Result<std::result::Result<Vec<String>, Next>> {
+) -> Handled<std::result::Result<Vec<String>, Next>> {
     if let Some(Progress::Attached { ids }) = claim.target.progress() {
         if ids.len() == media.len() {
             return Ok(Ok(ids));
@@ -92,7 +93,7 @@ pub(crate) async fn upload(
                     .header("authorization", format!("Bearer {}", token.expose()))
                     .header("content-type", item.content_type.as_str())
                     .body(bytes)
-                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    .map_err(Internal::Request)?;
                 let answer = http_client::send_within(put, deadline).await;
                 if let Err(next) = read(answer, |_| Some(())) {
                     return Ok(Err(next));

@@ -16,18 +16,19 @@ use crate::core::publish::publish_policy::Verdict;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::store::{self, Db};
-use worker::Result;
 
 /// Carries out one publish message.
 pub async fn handle(cx: &Context, message: PublishMessage, now: Timestamp) -> Delivery {
     match publish(cx, &message.target_id, now).await {
         Ok(()) => Delivery::Done,
-        Err(e) => Delivery::Retry(e.to_string()),
+        Err(e) => Delivery::Retry(crate::edge::http::respond::with_causes(&e)),
     }
 }
 
-pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Result<()> {
+pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Handled<()> {
     let db = cx.db()?;
     let Some(target) = load(&db, target_id).await? else {
         return Ok(());
@@ -48,8 +49,7 @@ pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Re
         return send(cx, &[(target.id.clone(), not_before)], now).await;
     }
     let settings = settings(cx);
-    let lease_id = crate::core::common::ids::LeaseId::mint()
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lease_id = crate::core::common::ids::LeaseId::mint()?;
     let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
     let claimed = db
         .write(store::targets::claim(
@@ -75,12 +75,9 @@ pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Re
 }
 
 impl Claim<'_> {
-    pub(crate) async fn carry_out(&self) -> Result<()> {
+    pub(crate) async fn carry_out(&self) -> Handled<()> {
         let t = self.target;
-        let catalogue = self
-            .cx
-            .catalogue()
-            .map_err(|e| worker::Error::RustError(e.message))?;
+        let catalogue = self.cx.catalogue().map_err(Internal::Config)?;
         let facts = TargetFacts {
             disconnected: t.disconnected_at.is_some(),
             access: if t.access == Access::Ok.as_str() {

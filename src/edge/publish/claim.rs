@@ -16,11 +16,12 @@ use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants;
 use crate::edge::http::http_client;
+use crate::edge::http::respond::Handled;
 use crate::edge::oauth::platform;
 use crate::store::{self, Db};
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::{D1Database, Result};
+use worker::D1Database;
 
 /// A claimed target.
 pub(crate) struct Claim<'a> {
@@ -47,7 +48,7 @@ pub(crate) enum Token {
 impl Claim<'_> {
     /// The token, or `None` once the target is settled for want of one: parked (dead grant),
     /// failed (connection gone) or back in the queue (not now).
-    pub(crate) async fn usable_token(&self, validate: bool) -> Result<Option<SecretText>> {
+    pub(crate) async fn usable_token(&self, validate: bool) -> Handled<Option<SecretText>> {
         let settled = match self.token(validate).await? {
             Token::Ready(token) => return Ok(Some(token)),
             Token::Park(reason, why) => self.finish(TargetState::Parked, &reason, why).await,
@@ -60,13 +61,13 @@ impl Claim<'_> {
         settled.map(|()| None)
     }
 
-    pub(crate) async fn token(&self, validate: bool) -> Result<Token> {
+    pub(crate) async fn token(&self, validate: bool) -> Handled<Token> {
         token_of(self.cx, self.target, validate).await
     }
 
     /// Records that the request is about to go out (an expired claim after this point is
     /// unconfirmed, before it is safe to send again). False: the claim was lost.
-    pub(crate) async fn mark_sent(&self) -> Result<bool> {
+    pub(crate) async fn mark_sent(&self) -> Handled<bool> {
         self.update_claimed(store::targets::mark_sent(
             &self.target.id,
             self.lease_id,
@@ -76,7 +77,7 @@ impl Claim<'_> {
     }
 
     /// A write made only while this claim holds the target. False: the claim was lost.
-    pub(crate) async fn update_claimed(&self, write: store::Statement) -> Result<bool> {
+    pub(crate) async fn update_claimed(&self, write: store::Statement) -> Handled<bool> {
         Ok(self.db.write(write).await? == 1)
     }
 
@@ -139,7 +140,7 @@ impl Claim<'_> {
         );
     }
 
-    pub(crate) async fn published(&self, platform_post_id: &str, how: &str) -> Result<()> {
+    pub(crate) async fn published(&self, platform_post_id: &str, how: &str) -> Handled<()> {
         settle(
             self.cx,
             self.db,
@@ -159,7 +160,7 @@ impl Claim<'_> {
     }
 
     /// The platform took nothing: again after the backoff, or failed at the limit.
-    pub(crate) async fn refused(&self, status: u16, retry_after_secs: Option<u64>) -> Result<()> {
+    pub(crate) async fn refused(&self, status: u16, retry_after_secs: Option<u64>) -> Handled<()> {
         let attempts = self.target.attempts as u32 + 1;
         let why = format!("The platform refused the post ({status}) on attempt {attempts}.");
         match publish_policy::after_refusal(
@@ -187,7 +188,7 @@ impl Claim<'_> {
     }
 
     /// Carries out what a step of a multi-step flow decided.
-    pub(crate) async fn apply(&self, next: Next) -> Result<()> {
+    pub(crate) async fn apply(&self, next: Next) -> Handled<()> {
         match next {
             Next::Published { id, message } => self.published(&id, &message).await,
             Next::Wait {
@@ -249,7 +250,7 @@ impl Claim<'_> {
         note: &str,
         progress: Option<&Progress>,
         refused: Option<(u16, u32)>,
-    ) -> Result<()> {
+    ) -> Handled<()> {
         let progress = progress.map(Progress::to_json);
         let requeued = self
             .db
@@ -272,7 +273,7 @@ impl Claim<'_> {
 
     /// Stores progress the moment it exists (an upload session before the upload). False:
     /// the claim was lost.
-    pub(crate) async fn save_progress(&self, progress: &Progress) -> Result<bool> {
+    pub(crate) async fn save_progress(&self, progress: &Progress) -> Handled<bool> {
         self.update_claimed(store::targets::save_progress(
             &self.target.id,
             self.lease_id,
@@ -283,7 +284,7 @@ impl Claim<'_> {
     }
 
     /// Holds the claim for a long request (an upload). False: the claim was lost.
-    pub(crate) async fn extend_lease(&self, secs: u32) -> Result<bool> {
+    pub(crate) async fn extend_lease(&self, secs: u32) -> Handled<bool> {
         let until = self.now.plus_millis(i64::from(secs) * 1_000);
         self.update_claimed(store::targets::extend_lease(
             &self.target.id,
@@ -295,7 +296,7 @@ impl Claim<'_> {
 
     /// No token could be had now: back to the queue after the first retry delay. A send this
     /// claim made already (refused with 401) was counted when it went out.
-    pub(crate) async fn back_to_queue(&self, why: &str) -> Result<()> {
+    pub(crate) async fn back_to_queue(&self, why: &str) -> Handled<()> {
         let at = self.now.plus_millis(
             i64::from(self.settings.retry_delay_secs(
                 1,
@@ -316,7 +317,7 @@ impl Claim<'_> {
         author: &Author<'_>,
         token: &SecretText,
         why: &str,
-    ) -> Result<()> {
+    ) -> Handled<()> {
         let since = self.now.plus_millis(-5_000);
         let found =
             find_on_platform(self.cx, publish, author, token, &self.target.text, since).await;
@@ -368,7 +369,7 @@ impl Claim<'_> {
         state: TargetState,
         reason: &str,
         message: String,
-    ) -> Result<()> {
+    ) -> Handled<()> {
         settle(
             self.cx,
             self.db,
@@ -389,7 +390,7 @@ impl Claim<'_> {
 
 /// The token through the grant's object; `validate` checks it with the platform first
 /// (refreshing once if refused), after the platform refused it.
-pub(crate) async fn token_of(cx: &Context, t: &Target, validate: bool) -> Result<Token> {
+pub(crate) async fn token_of(cx: &Context, t: &Target, validate: bool) -> Handled<Token> {
     let answer = grants::access_token(
         cx,
         &t.grant_id,

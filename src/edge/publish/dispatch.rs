@@ -26,10 +26,12 @@ use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::protocol::CheckByAsk;
 use crate::edge::grant::grant_object::protocol::GrantObjectClient;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::store::{self, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{D1Database, MessageBuilder, Result};
+use worker::{D1Database, MessageBuilder};
 
 /// The publish queue's message.
 #[derive(Serialize, Deserialize)]
@@ -60,7 +62,7 @@ pub fn media_settings(cx: &Context) -> MediaSettings {
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
 /// dispatch hands later ones on when their time comes).
-pub async fn send(cx: &Context, due: &[(TargetId, Timestamp)], now: Timestamp) -> Result<()> {
+pub async fn send(cx: &Context, due: &[(TargetId, Timestamp)], now: Timestamp) -> Handled<()> {
     if due.is_empty() {
         return Ok(());
     }
@@ -94,7 +96,7 @@ pub(crate) fn due_list(rows: Vec<Due>) -> Vec<(TargetId, Timestamp)> {
 
 /// The minute dispatch: scheduled targets due within the next minute go to the queue, each
 /// delayed to its second.
-pub async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
+pub async fn dispatch(cx: &Context, now: Timestamp) -> Handled<Value> {
     let db = cx.db()?;
     let rows: Vec<Due> = db
         .all(store::targets::dispatch_due(
@@ -146,7 +148,7 @@ pub async fn preflight(cx: &Context, grant_id: &GrantId, by: Timestamp, now: Tim
 /// The reconciler: re-sends queued targets whose message was lost (the local broker loses its
 /// messages when killed), and settles expired claims: one that never sent goes back to the
 /// queue; one that may have sent becomes `unconfirmed`.
-pub async fn reconcile(cx: &Context, now: Timestamp) -> Result<Value> {
+pub async fn reconcile(cx: &Context, now: Timestamp) -> Handled<Value> {
     let db = cx.db()?;
     let overdue = now.plus_millis(-OVERDUE_MS);
     let lost: Vec<Due> = db
@@ -166,9 +168,7 @@ pub async fn reconcile(cx: &Context, now: Timestamp) -> Result<Value> {
         .all(store::targets::expired_after_sending(now, PAGE))
         .await?;
     let mut unconfirmed = 0;
-    let catalogue = cx
-        .catalogue()
-        .map_err(|e| worker::Error::RustError(e.message))?;
+    let catalogue = cx.catalogue().map_err(Internal::Config)?;
     for e in &expired {
         let Some(target) = load(&db, &e.id).await? else {
             continue;
@@ -230,7 +230,7 @@ pub(crate) async fn resume(
     db: &D1Database,
     grant_id: &GrantId,
     now: Timestamp,
-) -> Result<()> {
+) -> Handled<()> {
     #[derive(Deserialize)]
     pub(crate) struct Parked {
         id: String,

@@ -11,14 +11,14 @@ use crate::core::publish::media::Media;
 use crate::core::publish::publish_dialect::{self, Author, Lookup};
 use crate::core::publish::publish_progress::{Next, Progress};
 use crate::edge::http::http_client::HttpError;
-use worker::Result;
+use crate::edge::http::respond::Handled;
 
 pub(crate) async fn run(
     claim: &Claim<'_>,
     publish: &PublishSpec,
     media: &[Media],
     token: &SecretText,
-) -> Result<Next> {
+) -> Handled<Next> {
     match claim.target.progress() {
         Some(Progress::Container { id, polls }) => follow(claim, publish, token, &id, polls).await,
         _ => start(claim, publish, media, token).await,
@@ -56,7 +56,7 @@ async fn start(
     publish: &PublishSpec,
     media: &[Media],
     token: &SecretText,
-) -> Result<Next> {
+) -> Handled<Next> {
     let t = claim.target;
     let settings = claim.media;
     let Some(item) = media.first() else {
@@ -127,7 +127,7 @@ async fn follow(
     token: &SecretText,
     container: &str,
     polls: u32,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     let answer = claim
         .call("GET", &ig::status_url(publish, container), token, None, &[])

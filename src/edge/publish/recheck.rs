@@ -17,15 +17,16 @@ use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_dialect::{Author, Lookup};
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::Result;
 
 /// One pass over the unconfirmed targets due a look.
 // Exception to the 80-line limit: one pass over unconfirmed targets: look, then settle or schedule the next look.
 #[allow(clippy::too_many_lines)]
-pub async fn recheck(cx: &Context, now: Timestamp) -> Result<Value> {
+pub async fn recheck(cx: &Context, now: Timestamp) -> Handled<Value> {
     let db = cx.db()?;
     #[derive(Deserialize)]
     struct Due {
@@ -33,9 +34,7 @@ pub async fn recheck(cx: &Context, now: Timestamp) -> Result<Value> {
     }
     let due: Vec<Due> = db.all(store::targets::due_for_recheck(now, PAGE)).await?;
     let settings = media_settings(cx);
-    let catalogue = cx
-        .catalogue()
-        .map_err(|e| worker::Error::RustError(e.message))?;
+    let catalogue = cx.catalogue().map_err(Internal::Config)?;
     let (mut published, mut failed) = (0, 0);
     for d in due {
         let Some(target) = load(&db, &d.id).await? else {

@@ -8,10 +8,11 @@ use crate::core::publish::posts::TargetState;
 use crate::core::webhooks::webhook_payload::{render_post, PostEventRecord};
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
+use crate::edge::http::respond::Handled;
 use crate::edge::webhooks::outbox;
 use crate::store::{self, Db};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::D1Database;
 
 /// A settling write: the target's new state and its event.
 pub struct Settle<'a> {
@@ -52,7 +53,7 @@ pub(crate) async fn settle(
     target: &Target,
     settle: Settle<'_>,
     now: Timestamp,
-) -> Result<bool> {
+) -> Handled<bool> {
     let state = settle.state.as_str();
     let update = store::targets::settle(&store::targets::Settled {
         target_id: &target.id,
@@ -91,7 +92,7 @@ pub(crate) async fn post_event(
     target: &Target,
     settle: &Settle<'_>,
     now: Timestamp,
-) -> Result<[store::Statement; 2]> {
+) -> Handled<[store::Statement; 2]> {
     #[derive(Deserialize)]
     pub(crate) struct Next {
         seq: i64,
@@ -100,8 +101,7 @@ pub(crate) async fn post_event(
         .first::<Next>(store::events::next_seq(&target.id))
         .await?
         .map_or(1, |n| n.seq);
-    let id = crate::core::common::ids::EventId::mint()
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let id = crate::core::common::ids::EventId::mint()?;
     let kind = format!("post.{}", settle.state.as_str());
     let dedupe = format!("{kind}:{}", now.as_millis());
     let body = render_post(&PostEventRecord {
@@ -141,7 +141,7 @@ pub async fn settle_from_api(
     target_id: &str,
     settle_as: Settle<'_>,
     now: Timestamp,
-) -> Result<bool> {
+) -> Handled<bool> {
     let Some(target) = load(db, target_id).await? else {
         return Ok(false);
     };

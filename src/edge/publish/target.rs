@@ -5,9 +5,10 @@ use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::ids::{PostId, TargetId};
 use crate::core::publish::media::Media;
 use crate::core::publish::publish_progress::Progress;
+use crate::edge::http::respond::Handled;
 use crate::store::{self, Db};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::D1Database;
 
 /// A target with what publishing it needs.
 #[derive(Deserialize)]
@@ -46,6 +47,6 @@ impl Target {
     }
 }
 
-pub(crate) async fn load(db: &D1Database, id: &str) -> Result<Option<Target>> {
+pub(crate) async fn load(db: &D1Database, id: &str) -> Handled<Option<Target>> {
     Ok(db.first(store::targets::load(id)).await?)
 }

@@ -9,14 +9,14 @@ use crate::core::publish::media::{Media, MediaKind};
 use crate::core::publish::publish_progress::{Next, Progress};
 use crate::core::publish::tiktok_publish::{self as tt, PostStatus, TikTokError};
 use crate::edge::http::http_client::HttpError;
-use worker::Result;
+use crate::edge::http::respond::Handled;
 
 pub(crate) async fn run(
     claim: &Claim<'_>,
     publish: &PublishSpec,
     media: &[Media],
     token: &SecretText,
-) -> Result<Next> {
+) -> Handled<Next> {
     match claim.target.progress() {
         Some(Progress::TiktokPublish { publish_id, polls }) => {
             follow(claim, publish, token, &publish_id, polls).await
@@ -60,7 +60,7 @@ async fn start(
     publish: &PublishSpec,
     media: &[Media],
     token: &SecretText,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     let Some(video) = media.first().filter(|m| m.kind == MediaKind::Video) else {
         return Ok(Next::Fail {
@@ -159,7 +159,7 @@ async fn follow(
     token: &SecretText,
     publish_id: &str,
     polls: u32,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     let answer = claim
         .call(

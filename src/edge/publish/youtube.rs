@@ -12,12 +12,12 @@ use crate::core::publish::media::{Media, MediaKind};
 use crate::core::publish::publish_progress::{Next, Progress};
 use crate::core::publish::youtube_upload::{self as yt, Processing, UploadAnswer};
 use crate::edge::http::http_client;
+use crate::edge::http::respond::Handled;
 use crate::store::{self, Db};
 use serde::Deserialize;
 use std::time::Duration;
 use worker::{
     wasm_bindgen::JsValue, Headers, Method, Request, RequestInit, RequestRedirect, ResponseBody,
-    Result,
 };
 
 const PROVIDER: &str = "youtube";
@@ -27,7 +27,7 @@ pub(crate) async fn run(
     publish: &PublishSpec,
     media: &[Media],
     token: &SecretText,
-) -> Result<Next> {
+) -> Handled<Next> {
     let Some(video) = media.first().filter(|m| m.kind == MediaKind::Video) else {
         return Ok(Next::Fail {
             reason: "media_required",
@@ -44,7 +44,7 @@ pub(crate) async fn run(
 }
 
 /// Waiting for the quota's reset, with the figures.
-async fn quota_spent(claim: &Claim<'_>, why: &str) -> Result<Next> {
+async fn quota_spent(claim: &Claim<'_>, why: &str) -> Handled<Next> {
     let settings = claim.media;
     #[derive(Deserialize)]
     struct Used {
@@ -75,7 +75,7 @@ async fn quota_spent(claim: &Claim<'_>, why: &str) -> Result<Next> {
 
 /// Adds `units` to today's count; with `limit`, only if the total stays within it. False:
 /// the limit would be passed.
-async fn spend(claim: &Claim<'_>, units: u32, limit: Option<u32>) -> Result<bool> {
+async fn spend(claim: &Claim<'_>, units: u32, limit: Option<u32>) -> Handled<bool> {
     let spent = claim
         .db
         .write(store::operations::spend_quota(
@@ -93,7 +93,7 @@ async fn start(
     publish: &PublishSpec,
     token: &SecretText,
     video: &Media,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     if !spend(
         claim,
@@ -167,7 +167,7 @@ async fn resume(
     token: &SecretText,
     video: &Media,
     session: &str,
-) -> Result<Next> {
+) -> Handled<Next> {
     let answer = claim
         .call(
             "PUT",
@@ -229,7 +229,7 @@ async fn upload(
     video: &Media,
     session: &str,
     from: u64,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     if from >= video.size_bytes {
         // YouTube has every byte but gave no video yet: ask again.
@@ -309,7 +309,7 @@ async fn processing(
     token: &SecretText,
     video_id: &str,
     polls: u32,
-) -> Result<Next> {
+) -> Handled<Next> {
     let settings = claim.media;
     spend(claim, 1, None).await?;
     let answer = claim

@@ -17,6 +17,7 @@ use crate::edge::common::logging;
 use crate::edge::grant::grant_object::disconnect::{
     erase_through_object, through_object, Disconnected,
 };
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::erasure::{self as store_erasure, SESSION_TABLES, STEPS};
@@ -51,7 +52,7 @@ async fn erase_rows(
     only: Option<&[&str]>,
     budget: u32,
     erased: &mut Map<String, Value>,
-) -> Result<bool> {
+) -> Handled<bool> {
     let mut left = budget;
     for step in STEPS {
         if only.is_some_and(|tables| !tables.contains(&step.table)) {
@@ -71,9 +72,7 @@ async fn erase_rows(
                 let listed = db.run(statement).await?.rows;
                 let mut n = 0_u32;
                 for row in &listed {
-                    let id = row
-                        .text("id")
-                        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    let id = row.text("id").map_err(Internal::Row)?;
                     n += u32::from(erase_through_object(cx, &GrantId::from(id)).await?);
                 }
                 // A listed grant the object did not delete (a connection came back): stop here.
@@ -149,7 +148,7 @@ async fn disconnect_all(
                     &LogLine::error("erasure.disconnect_failed", now)
                         .field("tenant_id", tenant_id)
                         .field("connection_id", c.id.as_str())
-                        .field("error", e.to_string()),
+                        .field("error", crate::edge::http::respond::with_causes(&e)),
                 );
             }
         }

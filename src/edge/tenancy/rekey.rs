@@ -16,6 +16,8 @@ use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::store::operations::SealedTable;
 use crate::store::{self, Db};
 use serde::Deserialize;
@@ -52,10 +54,8 @@ const TABLES: [Table; 2] = [
 ];
 
 /// One run: `{"rekeyed": n, "rekey_failed": m}` for the dispatch's summary.
-pub async fn rekey(cx: &Context, now: Timestamp) -> Result<Value> {
-    let keyring = cx
-        .keyring()
-        .map_err(|e| worker::Error::RustError(e.message))?;
+pub async fn rekey(cx: &Context, now: Timestamp) -> Handled<Value> {
+    let keyring = cx.keyring().map_err(Internal::Config)?;
     let db = cx.db()?;
     let active = keyring.active_key_id().as_str().to_owned();
     let (mut rekeyed, mut failed) = (0, 0);
@@ -84,7 +84,7 @@ pub async fn rekey(cx: &Context, now: Timestamp) -> Result<Value> {
                     &LogLine::warn("rekey.failed", now)
                         .field("table", "grants")
                         .field("grant_id", grant.id.as_str())
-                        .field("error", e.to_string()),
+                        .field("error", crate::edge::http::respond::with_causes(&e)),
                 );
             }
         }
@@ -136,7 +136,7 @@ async fn reseal_table(
                         .field("table", table.name)
                         .field("row_id", row.row_id.as_str())
                         .field("key_id", row.key_id.as_str())
-                        .field("error", e.to_string()),
+                        .field("error", crate::edge::http::respond::with_causes(&e)),
                 );
             }
         }

@@ -49,7 +49,7 @@ pub fn record(ctx: &worker::Context, db: D1Database, read: TokenRead) {
                     crate::edge::common::clock::real_now(),
                 )
                 .field("rows", rows.len())
-                .field("error", e.to_string()),
+                .field("error", crate::edge::http::respond::with_causes(&e)),
             );
         }
     });

@@ -20,6 +20,8 @@ use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::http::http_client;
+use crate::edge::http::respond::Handled;
+use crate::edge::http::respond::Internal;
 use crate::store::{self, Db};
 use serde::Deserialize;
 
@@ -73,7 +75,7 @@ pub async fn deliver(cx: &Context, delivery_id: &str, now: Timestamp) -> Step {
 
 // Exception to the 80-line limit: one delivery attempt: read, sign, send, record; the retry decision is already `core::webhooks::webhook_retry`.
 #[allow(clippy::too_many_lines)]
-async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> worker::Result<Step> {
+async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> Handled<Step> {
     let db = cx.db()?;
     let found: Option<Pending> = db.first(store::webhooks::to_attempt(delivery_id)).await?;
     let Some(p) = found else {
@@ -86,9 +88,7 @@ async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> worker::Res
         db.write(store::webhooks::fail_pending(delivery_id)).await?;
         return Ok(Step::Done);
     }
-    let keyring = cx
-        .keyring()
-        .map_err(|e| worker::Error::RustError(e.message))?;
+    let keyring = cx.keyring().map_err(Internal::Config)?;
     let body = match &p.body {
         Some(body) => body.clone(),
         None => freeze_body(cx, &keyring, &db, &p, now).await?,
@@ -107,10 +107,11 @@ async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> worker::Res
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| WebhookSecret::parse(&text));
     let Some(secret) = opened else {
-        return Err(worker::Error::RustError(format!(
-            "the signing secret of endpoint {} does not open",
+        return Err(Internal::Unopened(format!(
+            "the signing secret of endpoint {}",
             p.endpoint_id
-        )));
+        ))
+        .into());
     };
     // The receiver checks the timestamp against its own clock: the real time, never the test
     // build's shifted one.

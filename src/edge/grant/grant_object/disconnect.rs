@@ -21,7 +21,7 @@ use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::current::{current, Memory};
 use crate::edge::grant::grant_object::protocol::{DisconnectAsk, EraseAsk};
-use crate::edge::http::respond::{self, Handled};
+use crate::edge::http::respond::{self, Handled, Internal};
 use crate::edge::oauth::platform;
 use crate::edge::tenancy::caller::Caller;
 use crate::edge::webhooks::events::{self, Written};
@@ -60,7 +60,7 @@ pub(in crate::edge) async fn through_object(
     tenant_id: &TenantId,
     grant_id: &GrantId,
     connection_id: &str,
-) -> worker::Result<Disconnected> {
+) -> Handled<Disconnected> {
     let ask = DisconnectAsk {
         grant_id: grant_id.to_owned(),
         tenant_id: tenant_id.to_owned(),
@@ -75,10 +75,12 @@ pub(in crate::edge) async fn through_object(
             })
         }
         404 => Ok(Disconnected::Already),
-        status => Err(worker::Error::RustError(format!(
-            "the grant's object did not disconnect {connection_id} ({status}): {}",
-            answer.text().await.unwrap_or_default()
-        ))),
+        status => Err(Internal::ObjectAnswered {
+            command: "disconnect",
+            status,
+            body: answer.text().await.unwrap_or_default(),
+        }
+        .into()),
     }
 }
 
@@ -239,7 +241,7 @@ async fn revoke_at_platform(
 pub(in crate::edge) async fn erase_through_object(
     cx: &Context,
     grant_id: &GrantId,
-) -> worker::Result<bool> {
+) -> Handled<bool> {
     let ask = EraseAsk {
         grant_id: grant_id.to_owned(),
     };
@@ -249,10 +251,12 @@ pub(in crate::edge) async fn erase_through_object(
             let body: serde_json::Value = answer.json().await?;
             Ok(body["erased"] == json!(true))
         }
-        status => Err(worker::Error::RustError(format!(
-            "the grant's object did not erase {grant_id} ({status}): {}",
-            answer.text().await.unwrap_or_default()
-        ))),
+        status => Err(Internal::ObjectAnswered {
+            command: "erase",
+            status,
+            body: answer.text().await.unwrap_or_default(),
+        }
+        .into()),
     }
 }
 

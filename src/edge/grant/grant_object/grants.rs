@@ -36,6 +36,7 @@ use crate::edge::grant::grant_object::protocol::{
     CheckByAsk, ReconnectCheck, ResealAsk, StoreGrant, StoreOutcome, Stored, TokenAsk,
 };
 use crate::edge::grant::grant_object::refresh::{self, Change, Outcome};
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::oauth::platform::{self, IdentityFailure};
 use crate::edge::webhooks::events::{self, Written};
@@ -51,10 +52,11 @@ pub async fn store(cx: &Context, input: StoreGrant) -> Handled<StoreOutcome> {
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
         let body = answer.text().await.unwrap_or_default();
-        return Err(worker::Error::RustError(format!(
-            "grant object refused the store ({}): {body}",
-            answer.status_code()
-        ))
+        return Err(Internal::ObjectAnswered {
+            command: "store",
+            status: answer.status_code(),
+            body,
+        }
         .into());
     }
     Ok(answer.json().await?)
@@ -110,7 +112,7 @@ pub async fn check_by_in_object(
 
 /// Seals the grant's tokens again under the active data key, through its object (the grant's
 /// only writer): `true` when it did, `false` when there was nothing to do.
-pub async fn reseal(cx: &Context, grant_id: &GrantId) -> worker::Result<bool> {
+pub async fn reseal(cx: &Context, grant_id: &GrantId) -> Handled<bool> {
     let ask = ResealAsk {
         grant_id: grant_id.to_owned(),
     };
@@ -118,10 +120,12 @@ pub async fn reseal(cx: &Context, grant_id: &GrantId) -> worker::Result<bool> {
     let body: serde_json::Value = answer.json().await?;
     if answer.status_code() != 200 {
         // The object's error bodies never carry tokens.
-        return Err(worker::Error::RustError(format!(
-            "grant object refused the reseal ({}): {body}",
-            answer.status_code()
-        )));
+        return Err(Internal::ObjectAnswered {
+            command: "reseal",
+            status: answer.status_code(),
+            body: body.to_string(),
+        }
+        .into());
     }
     Ok(body["resealed"] == true)
 }
@@ -380,7 +384,7 @@ fn connection_writes(
 async fn stored_connection_ids(
     db: &worker::D1Database,
     input: &StoreGrant,
-) -> worker::Result<Vec<String>> {
+) -> Handled<Vec<String>> {
     #[derive(Deserialize)]
     struct Id {
         id: String,
@@ -397,15 +401,13 @@ async fn stored_connection_ids(
             rows.iter()
                 .find(|r| r.kind == c.kind && r.external_id == c.external_id)
                 .map(|r| r.id.clone())
-                .ok_or_else(|| {
-                    worker::Error::RustError("a connection row is missing after the write".into())
-                })
+                .ok_or(Internal::Broken(
+                    "a consent's connection row is there after its write",
+                ))
         })
-        .collect::<worker::Result<Vec<String>>>()?;
+        .collect::<Result<Vec<String>, Internal>>()?;
     if ids.is_empty() {
-        return Err(worker::Error::RustError(
-            "a consent must store at least one connection".into(),
-        ));
+        return Err(Internal::Broken("a consent stores at least one connection").into());
     }
     Ok(ids)
 }
