@@ -3,6 +3,7 @@
 pub mod binding_cookie;
 pub mod catalogue;
 pub mod connect_sessions;
+pub mod consented_accounts;
 pub mod flow_errors;
 pub mod graph;
 pub mod identity;

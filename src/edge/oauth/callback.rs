@@ -15,20 +15,25 @@ use crate::core::grant::grant_tokens::TokenSet;
 use crate::core::http::pages::Page;
 use crate::core::http::query::with_params;
 use crate::core::oauth::binding_cookie;
-use crate::core::oauth::catalogue::GraphDialect;
+use crate::core::oauth::catalogue::{GraphDialect, ProviderSpec};
+use crate::core::oauth::consented_accounts::{self, Connected, Found};
 use crate::core::oauth::flow_errors::FlowError;
+use crate::core::oauth::identity::AccountIdentity;
 use crate::core::oauth::oauth_callback::{check, CallbackParams, SessionFacts};
+use crate::core::oauth::token_response::TokenAnswer;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
 use crate::edge::grant::grant_object::grants::{self};
-use crate::edge::grant::grant_object::protocol::{NewConnection, StoreGrant, StoreOutcome};
+use crate::edge::grant::grant_object::protocol::{
+    NewConnection, ReconnectCheck, StoreGrant, StoreOutcome, Stored,
+};
 use crate::edge::http::public_url;
 use crate::edge::oauth::connect::VERIFIER_PURPOSE;
 use crate::edge::oauth::flow::{self, finish, Stop};
 use crate::edge::oauth::platform;
-use crate::edge::oauth::platform::ExchangeError;
+use crate::edge::oauth::platform::{ClientCredentials, ExchangeError};
 use crate::store::{self, Db};
 use serde::Deserialize;
 use worker::{Request, Response};
@@ -83,8 +88,8 @@ async fn find_session(
     Ok(session.map(|s| (state_hash, s)))
 }
 
-// Exception to the 80-line limit: the callback's steps in order (consume the state, check, exchange, identity, Meta's Pages, store); Facebook's rules move to a core planner next (issue 29).
-#[allow(clippy::too_many_lines)]
+/// The callback's steps in order: consume the state and check it, exchange the code, read
+/// the accounts, store through the grant's object, answer the browser.
 async fn complete(
     req: &Request,
     cx: &Context,
@@ -107,99 +112,16 @@ async fn complete(
         binding_hash: session.binding_hash.clone(),
     };
     let code = check(params, &facts, cookie.as_deref(), now)?;
-
     let provider = &flow::provider_spec(cx, &session.provider)?;
-    let keyring = cx.keyring()?;
-    let verifier = keyring.open(
-        &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
-        Binding {
-            purpose: VERIFIER_PURPOSE,
-            tenant_id: &session.tenant_id,
-            row_id: state_hash,
-            version: 0,
-        },
-    )?;
-    let verifier = String::from_utf8(verifier)
-        .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))?;
     let client = platform::client_credentials(cx, &db, &session.tenant_id, provider)
         .await
         .map_err(|e| Stop::because(FlowError::Internal, e))?
         .ok_or(FlowError::ProviderNotConfigured)?;
-    let exchanged = platform::exchange_code(
-        cx,
-        provider,
-        &client,
-        &session.redirect_uri,
-        code,
-        Some(verifier),
-    )
-    .await
-    .map_err(exchange_stop)?;
-    let exchanged_at = clock::now(cx).await?;
-    // Declined scopes: nothing is stored, so such a grant can never look healthy.
-    let declined = provider.declined_scopes(exchanged.scope.as_deref());
-    if !declined.is_empty() {
-        let named = declined.join(" ");
-        return Err(
-            Stop::because(FlowError::ScopesDeclined, format!("declined: {named}"))
-                .with_detail("declined", named),
-        );
-    }
-    // Meta: the short-lived token for a long-lived one, before anything else uses it.
-    let mut exchanged = platform::exchange_long_lived(cx, provider, &client, exchanged)
-        .await
-        .map_err(exchange_stop)?;
-    let account = platform::fetch_identity(cx, provider, &exchanged.access_token)
-        .await
-        .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
-    // The pages the account manages (LinkedIn), each a connection of its own.
-    let mut managed = platform::fetch_managed_accounts(cx, provider, &exchanged.access_token)
-        .await
-        .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
-    // Facebook: the Pages, each with its own token; the user is not a connection, and the
-    // user token's 60 days do not bound the Page tokens it was used to read.
-    let mut account_tokens = std::collections::BTreeMap::new();
-    if provider.dialect() == Some(GraphDialect::Facebook) {
-        let pages = platform::fetch_pages(cx, provider, &exchanged.access_token)
-            .await
-            .map_err(|e| Stop::because(FlowError::IdentityFailed, e.to_string()))?;
-        if pages.is_empty() {
-            return Err(Stop::new(FlowError::NoPostableAccounts));
-        }
-        for page in pages {
-            account_tokens.insert(page.identity.external_id.clone(), page.token);
-            managed.push(page.identity);
-        }
-        exchanged.expires_in = None;
-    }
-    let profile = provider.profile_is_connection().then(|| account.clone());
-
-    // A reconnect link restores its grant (its object refuses another account); any other
-    // consent for an account this end user already connected updates that grant.
-    let (grant_id, reconnect) = match (
-        session.reconnect_grant_id.clone(),
-        session.reconnect_epoch,
-        session.reconnect_nonce.clone(),
-    ) {
-        (Some(grant_id), Some(epoch), Some(nonce)) => (
-            grant_id,
-            Some(crate::edge::grant::grant_object::protocol::ReconnectCheck {
-                epoch: epoch as i64,
-                nonce,
-            }),
-        ),
-        _ => {
-            let existing = same_account_grant(
-                &db,
-                &session,
-                &provider.name,
-                &account.external_id,
-                &client.client_id,
-            )
-            .await?;
-            (existing.map_or_else(GrantId::mint, Ok)?, None)
-        }
-    };
+    let (exchanged, exchanged_at) =
+        exchange(cx, provider, &client, &session, state_hash, code).await?;
+    let (account, connected) = accounts(cx, provider, &exchanged).await?;
+    let (grant_id, reconnect) =
+        grant_for(&db, &session, provider, &account, &client.client_id).await?;
     let stored = grants::store(
         cx,
         StoreGrant {
@@ -212,17 +134,17 @@ async fn complete(
             scopes: exchanged.scope.clone(),
             issued_at: exchanged_at,
             lifetimes: Lifetimes {
-                expires_in: exchanged.expires_in,
+                expires_in: connected.expires_in,
                 refresh_expires_in: exchanged.refresh_expires_in,
             },
             tokens: TokenSet {
                 access_token: exchanged.access_token,
                 refresh_token: exchanged.refresh_token,
-                account_tokens,
+                account_tokens: connected.account_tokens,
             },
-            connections: profile
+            connections: connected
+                .connections
                 .into_iter()
-                .chain(managed)
                 .map(|a| NewConnection {
                     kind: a.kind,
                     external_id: a.external_id,
@@ -241,6 +163,115 @@ async fn complete(
         StoreOutcome::LinkUsed => return Err(Stop::new(FlowError::ReconnectLinkUsed)),
         StoreOutcome::WrongAccount => return Err(Stop::new(FlowError::ReconnectWrongAccount)),
     };
+    answer(&session, provider, &stored)
+}
+
+/// The code for tokens (PKCE's verifier opened from the session), then Meta's long-lived
+/// exchange; refused when the person declined a scope the provider needs, so such a grant
+/// never looks healthy. Also the moment the platform answered.
+async fn exchange(
+    cx: &Context,
+    provider: &ProviderSpec,
+    client: &ClientCredentials,
+    session: &Session,
+    state_hash: &str,
+    code: String,
+) -> Result<(TokenAnswer, Timestamp), Stop> {
+    let verifier = cx.keyring()?.open(
+        &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
+        Binding {
+            purpose: VERIFIER_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: state_hash,
+            version: 0,
+        },
+    )?;
+    let verifier = String::from_utf8(verifier)
+        .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))?;
+    let redirect_uri = &session.redirect_uri;
+    let exchanged =
+        platform::exchange_code(cx, provider, client, redirect_uri, code, Some(verifier))
+            .await
+            .map_err(exchange_stop)?;
+    let exchanged_at = clock::now(cx).await?;
+    let declined = provider.declined_scopes(exchanged.scope.as_deref());
+    if !declined.is_empty() {
+        let named = declined.join(" ");
+        return Err(
+            Stop::because(FlowError::ScopesDeclined, format!("declined: {named}"))
+                .with_detail("declined", named),
+        );
+    }
+    // Meta: the short-lived token for a long-lived one, before anything else uses it.
+    let exchanged = platform::exchange_long_lived(cx, provider, client, exchanged)
+        .await
+        .map_err(exchange_stop)?;
+    Ok((exchanged, exchanged_at))
+}
+
+/// The consenting account, and what the consent connects (the core's
+/// [`consented_accounts::connected`]: Facebook's Pages, LinkedIn's organizations).
+async fn accounts(
+    cx: &Context,
+    provider: &ProviderSpec,
+    exchanged: &TokenAnswer,
+) -> Result<(AccountIdentity, Connected), Stop> {
+    let failed =
+        |e: platform::IdentityFailure| Stop::because(FlowError::IdentityFailed, e.to_string());
+    let token = &exchanged.access_token;
+    let profile = platform::fetch_identity(cx, provider, token)
+        .await
+        .map_err(failed)?;
+    let managed = platform::fetch_managed_accounts(cx, provider, token)
+        .await
+        .map_err(failed)?;
+    let pages = match provider.dialect() {
+        Some(GraphDialect::Facebook) => Some(
+            platform::fetch_pages(cx, provider, token)
+                .await
+                .map_err(failed)?,
+        ),
+        _ => None,
+    };
+    let found = Found {
+        profile: profile.clone(),
+        managed,
+        pages,
+        expires_in: exchanged.expires_in,
+    };
+    Ok((profile, consented_accounts::connected(provider, found)?))
+}
+
+/// The grant the consent goes to: a reconnect link's own (its object refuses another
+/// account), else the end user's grant for the same account through the same client, else a
+/// new one.
+async fn grant_for(
+    db: &worker::D1Database,
+    session: &Session,
+    provider: &ProviderSpec,
+    account: &AccountIdentity,
+    client_id: &str,
+) -> Result<(GrantId, Option<ReconnectCheck>), Stop> {
+    if let (Some(grant_id), Some(epoch), Some(nonce)) = (
+        session.reconnect_grant_id.clone(),
+        session.reconnect_epoch,
+        session.reconnect_nonce.clone(),
+    ) {
+        let check = ReconnectCheck {
+            epoch: epoch as i64,
+            nonce,
+        };
+        return Ok((grant_id, Some(check)));
+    }
+    let existing =
+        same_account_grant(db, session, &provider.name, &account.external_id, client_id).await?;
+    Ok((existing.map_or_else(GrantId::mint, Ok)?, None))
+}
+
+/// The browser's answer once stored: a page for a reconnect without a return URL, else the
+/// return URL with the connections stored (LinkedIn: the member, then the pages they
+/// administer).
+fn answer(session: &Session, provider: &ProviderSpec, stored: &Stored) -> Result<Response, Stop> {
     logging::emit(
         &LogLine::info("connect.completed", clock::real_now())
             .field("connect_session_id", session.connect_session_id.as_str())
@@ -259,8 +290,6 @@ async fn complete(
                 .detail("Connection", &stored.connection_id),
         )?);
     }
-    // The account's own connection, and every connection the consent stored (LinkedIn: the
-    // member, then the pages they administer).
     Ok(crate::edge::http::respond::redirect(
         &with_params(
             &session.return_url,
