@@ -16,6 +16,7 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::settings::SettingError;
 use crate::core::common::settings::{unknown_key, whole_numbers};
 use crate::core::http::platform_answer::{Answer, AnswerClass};
+use crate::core::publish::posts::TargetState;
 
 /// Publishing's knobs (`PUBLISH`, e.g. `max_attempts=5,retry_first_secs=30`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +200,45 @@ pub fn stagger(wanted: Timestamp, busy: &[Timestamp], gap_ms: i64) -> Timestamp 
     at
 }
 
+/// A new target due this soon is handed to the publish queue at once; a later one waits for
+/// the minute dispatch.
+pub const QUEUE_HORIZON_MS: i64 = 60_000;
+
+/// A new target's start: its state, and when its grant must be checked by (the pre-flight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewTarget {
+    pub state: TargetState,
+    pub check_by: Timestamp,
+}
+
+/// The start of a target whose slot is `not_before`: queued when due within
+/// [`QUEUE_HORIZON_MS`], else scheduled; its grant checked by the pre-flight's first stage
+/// before the slot, never earlier than `now`.
+pub fn new_target(not_before: Timestamp, now: Timestamp) -> NewTarget {
+    let state = if not_before <= now.plus_millis(QUEUE_HORIZON_MS) {
+        TargetState::Queued
+    } else {
+        TargetState::Scheduled
+    };
+    let check_by = not_before.plus_millis(-PREFLIGHT_BEFORE_MS[0]).max(now);
+    NewTarget { state, check_by }
+}
+
+/// The earliest check per grant of `checks` (`(grant, check_by)`), in first-seen order: one
+/// pre-flight per grant, however many of a post's targets it holds.
+pub fn earliest_checks<G: PartialEq>(
+    checks: impl IntoIterator<Item = (G, Timestamp)>,
+) -> Vec<(G, Timestamp)> {
+    let mut out: Vec<(G, Timestamp)> = Vec::new();
+    for (grant, by) in checks {
+        match out.iter_mut().find(|(g, _)| *g == grant) {
+            Some((_, earliest)) => *earliest = (*earliest).min(by),
+            None => out.push((grant, by)),
+        }
+    }
+    out
+}
+
 /// A parked target when its grant is restored: sent now, or failed as too late for its slot.
 pub fn resumes(settings: PublishSettings, slot: Timestamp, now: Timestamp) -> bool {
     now.as_millis() - slot.as_millis() <= i64::from(settings.stale_after_secs) * 1_000
@@ -229,6 +269,25 @@ pub fn preflight_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_target_is_queued_only_when_due_now_and_checked_a_day_ahead() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let soon = new_target(now.plus_millis(QUEUE_HORIZON_MS), now);
+        assert_eq!(soon.state, TargetState::Queued);
+        assert_eq!(soon.check_by, now, "never before now");
+        let later = now.plus_millis(3 * 86_400_000);
+        let planned = new_target(later, now);
+        assert_eq!(planned.state, TargetState::Scheduled);
+        assert_eq!(planned.check_by, later.plus_millis(-86_400_000));
+    }
+
+    #[test]
+    fn one_preflight_per_grant_at_its_earliest() {
+        let t = Timestamp::from_millis;
+        let checks = earliest_checks([("g1", t(30)), ("g2", t(20)), ("g1", t(10))]);
+        assert_eq!(checks, [("g1", t(10)), ("g2", t(20))]);
+    }
 
     /// The publish policy before the one classifier, kept to prove the switch changed nothing.
     fn classify_before(

@@ -14,7 +14,7 @@ use crate::core::publish::posts::{
     idempotency_key, post_state, PostRequest, Resolution, TargetState,
 };
 use crate::core::publish::publish_dialect;
-use crate::core::publish::publish_policy::stagger;
+use crate::core::publish::publish_policy::{earliest_checks, new_target, stagger};
 use crate::core::publish::publish_progress::Progress;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{json as at, read as time};
@@ -53,9 +53,6 @@ struct TargetRow {
     updated_at: f64,
     progress: Option<String>,
 }
-
-/// How long before a post's slot its grant is checked (the pre-flight).
-const PREFLIGHT_MS: i64 = 86_400_000;
 
 fn post_json(post: &PostRow, targets: &[TargetRow]) -> Value {
     let states: Vec<TargetState> = targets
@@ -118,8 +115,8 @@ struct Connection {
     provider: String,
 }
 
-// Exception to the 80-line limit: a post's validation, staggering and batch; the publish pre-check moves to a core planner next (issue 29).
-#[allow(clippy::too_many_lines)]
+/// `POST /v1/posts`: checked, staggered across accounts, stored with its targets in one
+/// batch, then the due targets queued and their grants' pre-flights brought forward.
 pub async fn create(
     mut req: Request,
     cx: &Context,
@@ -134,8 +131,75 @@ pub async fn create(
     if let Some(answer) = replay(db, caller, &key, &asked).await? {
         return Ok(answer);
     }
-    let mut connections = Vec::new();
+    let connections = publishable_connections(cx, db, caller, &asked).await?;
+    let slots = staggered_slots(cx, db, caller, &asked, &connections, now).await?;
+    let post_id = crate::core::common::ids::PostId::mint()?;
+    let content = asked.content_hash();
+    let media = asked.media_json();
+    let mut statements = vec![store::posts::insert(&store::posts::NewPost {
+        id: &post_id,
+        tenant_id: &caller.tenant_id,
+        end_user_ref: &connections[0].end_user_ref,
+        text: &asked.text,
+        publish_at: asked.publish_at.unwrap_or(now),
+        idempotency_key: &key,
+        request_digest: &asked.digest,
+        media: media.as_deref(),
+        now,
+    })];
+    let mut due = Vec::new();
+    let mut checks = Vec::new();
+    for (c, not_before) in connections.iter().zip(slots) {
+        let target_id = crate::core::common::ids::TargetId::mint()?;
+        // The grant's object brings its check forward once this batch landed.
+        let start = new_target(not_before, now);
+        if start.state == TargetState::Queued {
+            due.push((target_id.clone(), not_before));
+        }
+        statements.push(store::posts::insert_target(&store::posts::NewTarget {
+            id: &target_id,
+            post_id: &post_id,
+            tenant_id: &caller.tenant_id,
+            connection_id: &c.id,
+            grant_id: &c.grant_id,
+            provider: &c.provider,
+            content_hash: &content,
+            state: start.state,
+            not_before,
+            check_by: start.check_by,
+            now,
+        }));
+        checks.push((c.grant_id.clone(), start.check_by));
+    }
+    let results = Db::batch(db, statements).await?;
+    if results.first().map(|r| r.changes) != Some(1) {
+        // Another request with this key won the race: answer what it stored.
+        return replay(db, caller, &key, &asked).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "The post could not be stored; send it again.",
+            )
+            .into()
+        });
+    }
+    dispatch::send(cx, &due, now).await?;
+    for (grant_id, by) in &earliest_checks(checks) {
+        dispatch::preflight(cx, grant_id, *by, now).await;
+    }
+    let (post, targets) = find_post(db, caller, &post_id).await?;
+    Ok(respond::json(201, &post_json(&post, &targets))?)
+}
+
+/// The post's connections, each live, the tenant's, on a platform Evergreen publishes to, and
+/// able to take the post's text and media; else the first that is not, named.
+async fn publishable_connections(
+    cx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    asked: &PostRequest,
+) -> Handled<Vec<Connection>> {
     let catalogue = cx.catalogue()?;
+    let mut connections = Vec::new();
     for id in &asked.connection_ids {
         let found: Option<Connection> = db
             .first(store::posts::target_connection(id, &caller.tenant_id))
@@ -159,7 +223,7 @@ pub async fn create(
         };
         let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
         let upload_cap = (publish.dialect == PublishDialect::Youtube)
-            .then(|| dispatch::media_settings(cx).upload_cap_bytes());
+            .then(|| cx.settings().media.upload_cap_bytes());
         publish_dialect::fits(publish, name, &asked.text)
             .and_then(|()| media::fits(publish.media.as_ref(), name, &asked.media, upload_cap))
             .map_err(|why| {
@@ -170,103 +234,48 @@ pub async fn create(
             })?;
         connections.push(c);
     }
+    Ok(connections)
+}
+
+/// Each connection's slot: the post's time, moved apart from every other send of the same text
+/// to the same platform near it (stored ones, and this post's own), by `PUBLISH stagger_secs`.
+async fn staggered_slots(
+    cx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    asked: &PostRequest,
+    connections: &[Connection],
+    now: Timestamp,
+) -> Handled<Vec<Timestamp>> {
+    #[derive(Deserialize)]
+    struct Busy {
+        not_before: f64,
+    }
     let slot = asked.publish_at.unwrap_or(now).max(now);
-    let gap_ms = i64::from(dispatch::settings(cx).stagger_secs) * 1_000;
+    let gap_ms = i64::from(cx.settings().publish.stagger_secs) * 1_000;
+    let window = gap_ms * (asked.connection_ids.len() as i64 + 1);
     let content = asked.content_hash();
-    let post_id = crate::core::common::ids::PostId::mint()?;
-    let media = asked.media_json();
-    let mut statements = vec![store::posts::insert(&store::posts::NewPost {
-        id: &post_id,
-        tenant_id: &caller.tenant_id,
-        end_user_ref: &connections[0].end_user_ref,
-        text: &asked.text,
-        publish_at: asked.publish_at.unwrap_or(now),
-        idempotency_key: &key,
-        request_digest: &asked.digest,
-        media: media.as_deref(),
-        now,
-    })];
-    let mut planned: Vec<(String, String, Timestamp)> = Vec::new();
-    for c in &connections {
-        // Other sends of this text to this platform near the slot, this post's included.
-        #[derive(Deserialize)]
-        struct Busy {
-            not_before: f64,
-        }
-        let window = gap_ms * (asked.connection_ids.len() as i64 + 1);
-        let mut busy: Vec<Timestamp> = db
-            .all::<Busy>(store::posts::busy_slots(
+    let mut planned: Vec<(&str, Timestamp)> = Vec::new();
+    for c in connections {
+        let stored: Vec<Busy> = db
+            .all(store::posts::busy_slots(
                 &caller.tenant_id,
                 &c.provider,
                 &content,
                 slot.plus_millis(-gap_ms),
                 slot.plus_millis(window * 4),
             ))
-            .await?
-            .into_iter()
-            .map(|b| time(b.not_before))
-            .collect();
+            .await?;
+        let mut busy: Vec<Timestamp> = stored.into_iter().map(|b| time(b.not_before)).collect();
         busy.extend(
             planned
                 .iter()
-                .filter(|(_, p, _)| *p == c.provider)
-                .map(|(_, _, t)| *t),
+                .filter(|(p, _)| *p == c.provider)
+                .map(|(_, t)| *t),
         );
-        let not_before = stagger(slot, &busy, gap_ms);
-        planned.push((c.id.clone(), c.provider.clone(), not_before));
+        planned.push((&c.provider, stagger(slot, &busy, gap_ms)));
     }
-    let horizon = now.plus_millis(60_000);
-    let mut due = Vec::new();
-    let mut preflights: Vec<(GrantId, Timestamp)> = Vec::new();
-    for (c, (_, _, not_before)) in connections.iter().zip(&planned) {
-        let target_id = crate::core::common::ids::TargetId::mint()?;
-        let state = if *not_before <= horizon {
-            TargetState::Queued
-        } else {
-            TargetState::Scheduled
-        };
-        if state == TargetState::Queued {
-            due.push((target_id.clone(), *not_before));
-        }
-        // Pre-flight: the grant's next check comes forward to a day before the slot (the
-        // grant's object works out the exact stages when it visits). The target carries the
-        // mark; the grant's object brings the check forward once this batch landed.
-        let check_by = not_before.plus_millis(-PREFLIGHT_MS).max(now);
-        statements.push(store::posts::insert_target(&store::posts::NewTarget {
-            id: &target_id,
-            post_id: &post_id,
-            tenant_id: &caller.tenant_id,
-            connection_id: &c.id,
-            grant_id: &c.grant_id,
-            provider: &c.provider,
-            content_hash: &content,
-            state,
-            not_before: *not_before,
-            check_by,
-            now,
-        }));
-        match preflights.iter_mut().find(|(g, _)| *g == c.grant_id) {
-            Some((_, by)) => *by = (*by).min(check_by),
-            None => preflights.push((c.grant_id.clone(), check_by)),
-        }
-    }
-    let results = Db::batch(db, statements).await?;
-    if results.first().map(|r| r.changes) != Some(1) {
-        // Another request with this key won the race: answer what it stored.
-        return replay(db, caller, &key, &asked).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "The post could not be stored; send it again.",
-            )
-            .into()
-        });
-    }
-    dispatch::send(cx, &due, now).await?;
-    for (grant_id, by) in &preflights {
-        dispatch::preflight(cx, grant_id, *by, now).await;
-    }
-    let (post, targets) = find_post(db, caller, &post_id).await?;
-    Ok(respond::json(201, &post_json(&post, &targets))?)
+    Ok(planned.into_iter().map(|(_, t)| t).collect())
 }
 
 /// The post stored under `key`, if any: the same content answers it again (200), other
