@@ -8,10 +8,12 @@
 
 use super::protocol::GrantObjectClient;
 use super::writes;
+use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::log::LogLine;
 use crate::core::grant::disconnect::{decide, Revoke};
 use crate::core::grant::grant_events;
+use crate::core::grant::grant_events::Transition;
 use crate::core::grant::grant_health::GrantState;
 use crate::core::grant::grant_tokens::TokenSet;
 use crate::core::http::api_error::{ApiError, ErrorCode};
@@ -19,6 +21,7 @@ use crate::core::oauth::catalogue::ProviderSpec;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
+use crate::edge::grant::grant_object::current::CurrentGrant;
 use crate::edge::grant::grant_object::current::{current, Memory};
 use crate::edge::grant::grant_object::protocol::{DisconnectAsk, EraseAsk};
 use crate::edge::http::respond::{self, Handled, Internal};
@@ -85,8 +88,6 @@ pub(in crate::edge) async fn through_object(
 }
 
 /// Inside the object.
-// Exception to the 80-line limit: the disconnect's read, decision, guarded batch and revocation in one turn of the object; the decision is `core::grant::disconnect`, the rest moves with the consent planner (issue 29).
-#[allow(clippy::too_many_lines)]
 pub async fn disconnect_in_object(
     cx: &Context,
     turns: &futures_util::lock::Mutex<()>,
@@ -107,27 +108,9 @@ pub async fn disconnect_in_object(
         .await?
         .filter(|g| g.tenant_id == ask.tenant_id)
         .ok_or_else(not_found)?;
-    #[derive(Deserialize)]
-    struct Counts {
-        this_live: f64,
-        others_live: f64,
-        other_grants: f64,
-    }
-    let counts: Option<Counts> = db
-        .first(store::connections::disconnect_counts(
-            &store::connections::DisconnectAsk {
-                connection_id: &ask.connection_id,
-                grant_id: &grant.id,
-                provider: &grant.provider,
-                provider_account_id: &grant.provider_account_id,
-                client_id: &grant.client_id,
-            },
-        ))
-        .await?;
-    let counts = counts.ok_or_else(not_found)?;
-    if counts.this_live < 1.0 {
-        return Err(not_found().into());
-    }
+    let counts = live_counts(&db, &ask.connection_id, &grant)
+        .await?
+        .ok_or_else(not_found)?;
     let catalogue = cx.catalogue()?;
     let spec = catalogue.get(&grant.provider);
     let holds_tokens = grant.token_ciphertext.is_some() && grant.state != GrantState::DEAD;
@@ -144,31 +127,9 @@ pub async fn disconnect_in_object(
         }
         Revoke::Skipped(_) => None,
     };
-    let version = grant.version as i64;
-    let written_status = grant.written_status(now);
-    let written = Written {
-        grant_id: &grant.id,
-        version,
-        state: &grant.state,
-        refresh_state: &grant.refresh_state,
-    };
-    let event = grant_events::disconnected(written_status, grant.epoch as i64 + 1);
-    // The event first: its insert reads the connection as live.
-    let mut batch = Vec::new();
-    let mut recorded = events::Recorded::default();
-    recorded.push(&mut batch, &written, &event, Some(&ask.connection_id), now);
-    batch.push(store::connections::disconnect(
-        &ask.connection_id,
-        &grant.id,
-        version,
-        now,
-    ));
-    batch.push(writes::disconnect(
-        &grant.id,
-        version,
-        plan.delete_tokens,
-        now,
-    ));
+    let event = grant_events::disconnected(grant.written_status(now), grant.epoch + 1);
+    let (batch, recorded) =
+        disconnect_batch(&grant, &event, &ask.connection_id, plan.delete_tokens, now);
     let results = Db::batch(&db, batch).await?;
     recorded.log(&results, &grant.id, now);
     if results.last().map(|r| r.changes) != Some(1) {
@@ -180,26 +141,7 @@ pub async fn disconnect_in_object(
     }
     crate::edge::webhooks::outbox::hand_off(cx, &db, &grant.id, now).await;
     // Whether the platform revoked it; else which field says why not.
-    let (revoked, why_not): (bool, Option<(&str, String)>) = match (plan.revoke, tokens, spec) {
-        (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
-            match revoke_at_platform(cx, &db, &grant.tenant_id, spec, &tokens).await {
-                Ok(()) => (true, None),
-                Err(why) => {
-                    logging::emit(
-                        &LogLine::warn("grant.revoke_failed", now)
-                            .field("grant_id", grant.id.as_str())
-                            .field("error", why.as_str()),
-                    );
-                    (false, Some(("revoke_error", why)))
-                }
-            }
-        }
-        (Revoke::Skipped(why), _, _) => (false, Some(("revoke_skipped", why.to_owned()))),
-        _ => (
-            false,
-            Some(("revoke_error", "the tokens could not be opened".to_owned())),
-        ),
-    };
+    let (revoked, why_not) = revoke(cx, &db, &grant, plan.revoke, tokens, spec, now).await;
     logging::emit(
         &LogLine::info("connection.disconnected", now)
             .field("grant_id", grant.id.as_str())
@@ -217,6 +159,98 @@ pub async fn disconnect_in_object(
         answer[field] = json!(text);
     }
     Ok(respond::json(200, &answer)?)
+}
+
+/// The disconnect's one batch: the `connection.disconnected` event first (its insert reads the
+/// connection as live), the connection, then the grant, guarded on its version.
+fn disconnect_batch<'t>(
+    grant: &CurrentGrant,
+    event: &'t Transition,
+    connection_id: &str,
+    delete_tokens: bool,
+    now: Timestamp,
+) -> (Vec<store::Statement>, events::Recorded<'t>) {
+    let version = grant.version;
+    let written = Written {
+        grant_id: &grant.id,
+        version,
+        state: &grant.state,
+        refresh_state: &grant.refresh_state,
+    };
+    let mut batch = Vec::new();
+    let mut recorded = events::Recorded::default();
+    recorded.push(&mut batch, &written, event, Some(connection_id), now);
+    batch.push(store::connections::disconnect(
+        connection_id,
+        &grant.id,
+        version,
+        now,
+    ));
+    batch.push(writes::disconnect(&grant.id, version, delete_tokens, now));
+    (batch, recorded)
+}
+
+/// How many connections the disconnect leaves: `None` when the connection is not live (gone,
+/// or already disconnected).
+async fn live_counts(
+    db: &worker::D1Database,
+    connection_id: &str,
+    grant: &CurrentGrant,
+) -> Handled<Option<Counts>> {
+    let counts: Option<Counts> = db
+        .first(store::connections::disconnect_counts(
+            &store::connections::DisconnectAsk {
+                connection_id,
+                grant_id: &grant.id,
+                provider: &grant.provider,
+                provider_account_id: &grant.provider_account_id,
+                client_id: &grant.client_id,
+            },
+        ))
+        .await?;
+    Ok(counts.filter(|c| c.this_live >= 1.0))
+}
+
+/// The connections around a disconnect: this one live, the grant's other live ones, and the
+/// end user's other grants for the same account.
+#[derive(Deserialize)]
+struct Counts {
+    this_live: f64,
+    others_live: f64,
+    other_grants: f64,
+}
+
+/// The revocation the plan asks for, after the write: whether the platform revoked the
+/// tokens, else the answer's field that says why not (`revoke_error`, `revoke_skipped`).
+async fn revoke(
+    cx: &Context,
+    db: &worker::D1Database,
+    grant: &CurrentGrant,
+    plan: Revoke,
+    tokens: Option<TokenSet>,
+    spec: Option<&ProviderSpec>,
+    now: Timestamp,
+) -> (bool, Option<(&'static str, String)>) {
+    match (plan, tokens, spec) {
+        (Revoke::AtPlatform, Some(tokens), Some(spec)) => {
+            match revoke_at_platform(cx, db, &grant.tenant_id, spec, &tokens).await {
+                Ok(()) => (true, None),
+                Err(why) => {
+                    logging::emit(
+                        &LogLine::warn("grant.revoke_failed", now)
+                            .field("grant_id", grant.id.as_str())
+                            .field("error", why.as_str()),
+                    );
+                    (false, Some(("revoke_error", why)))
+                }
+            }
+        }
+        (Revoke::Skipped(why), _, _) => (false, Some(("revoke_skipped", why.to_owned()))),
+        _ => (
+            false,
+            Some(("revoke_error", "the tokens could not be opened".to_owned())),
+        ),
+    }
 }
 
 /// Revokes the grant's refresh token (else its access token) with the tenant's client.
