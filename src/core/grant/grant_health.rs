@@ -139,7 +139,8 @@ impl Status {
     /// The status at `now`. The ledger's date is applied even before the sweep has visited:
     /// a grant past its known death reads as dead, inside the window as expiring.
     pub fn of(stored: &StoredLedger<'_>, warnings: Warnings, now: Timestamp) -> Self {
-        let dead = (stored.state == "dead").then(|| DeadReason::from_code(stored.state_reason));
+        let dead =
+            (stored.state == GrantState::DEAD).then(|| DeadReason::from_code(stored.state_reason));
         let grant = GrantState::at(stored.grant_expires_at, dead, warnings, now);
         Self {
             grant,

@@ -8,6 +8,7 @@ use crate::core::grant::grant_health::{Colour, Health, Status, StoredLedger};
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
+use crate::core::oauth::managed_accounts::Access;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{self, json as at};
@@ -64,7 +65,10 @@ impl ConnectionRow {
             warnings,
             now,
         );
-        status.connection_health(self.access != "ok", self.access_reason.as_deref())
+        status.connection_health(
+            self.access != Access::Ok.as_str(),
+            self.access_reason.as_deref(),
+        )
     }
 
     fn to_json(&self, health: &Health) -> Value {

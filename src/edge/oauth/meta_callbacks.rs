@@ -14,6 +14,7 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::log::LogLine;
 use crate::core::crypto::digest::sha256_hex;
+use crate::core::grant::grant_health::GrantState;
 use crate::core::grant::refresh_failure::DeadReason;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::pages::Page;
@@ -265,7 +266,7 @@ pub async fn ended_in_object(
     let Some(grant) = current(&db, &ask.grant_id).await? else {
         return Err(ApiError::new(ErrorCode::NotFound, "No such grant.").into());
     };
-    if grant.state == "dead" || grant.token_ciphertext.is_none() {
+    if grant.state == GrantState::DEAD || grant.token_ciphertext.is_none() {
         return Ok(respond::json(
             200,
             &json!({ "grant_id": grant.id, "did": "nothing" }),

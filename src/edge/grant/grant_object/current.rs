@@ -13,6 +13,7 @@ use crate::core::grant::refresh_schedule::GrantTimes;
 use crate::core::grant::scheduled_check::CheckSlot;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{Catalogue, ProviderSpec};
+use crate::core::oauth::managed_accounts::Access;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
@@ -49,7 +50,7 @@ impl Remembered {
                 ErrorCode::NotFound,
                 format!("No connection {id}."),
             )),
-            Some(c) if c.access == "lost" => Err(ApiError::new(
+            Some(c) if c.access == Access::Lost.as_str() => Err(ApiError::new(
                 ErrorCode::ConnectionDead,
                 c.access_reason.clone().unwrap_or_else(|| {
                     "The account no longer has a role on this page. Reconnect it.".to_owned()

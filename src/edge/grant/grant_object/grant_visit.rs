@@ -46,7 +46,7 @@ pub async fn visit_in_object(
     let done = |did: &str, grant: &CurrentGrant| {
         respond::json(200, &json!({"grant_id": grant.id, "did": did}))
     };
-    if grant.state == "dead" {
+    if grant.state == GrantState::DEAD {
         if ask.force {
             return Err(dead_error(&grant).into());
         }
@@ -59,7 +59,7 @@ pub async fn visit_in_object(
     let tokens = open_tokens(cx, &grant)?;
     let can_refresh = can_refresh(&spec.tokens, &tokens, grant.access_expires(), now);
     let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);
-    times.retry_at = (grant.refresh_state != "ok")
+    times.retry_at = (grant.refresh_state != RefreshState::Ok.as_str())
         .then_some(grant.next_check_at)
         .flatten();
     // Instagram refreshes a token only once it is a day old: asked earlier, nothing is sent.

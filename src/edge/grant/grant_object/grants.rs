@@ -29,7 +29,7 @@ use crate::core::grant::refresh_failure::DeadReason;
 use crate::core::grant::refresh_schedule::needs_refresh;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::links::reconnect_links::{self, LinkError};
-use crate::core::oauth::catalogue::GraphDialect;
+use crate::core::oauth::catalogue::{GraphDialect, ProviderSpec};
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::{
@@ -517,8 +517,6 @@ struct Reader<'a> {
 }
 
 /// The token read proper, on the remembered grant.
-// Exception to the 80-line limit: serving a token in the object's turn: refresh, validate or read, one path each; split with the refresh planner (issue 29).
-#[allow(clippy::too_many_lines)]
 async fn serve_token(
     cx: &Context,
     state: &worker::State,
@@ -536,7 +534,11 @@ async fn serve_token(
     if let Some(id) = &ask.connection_id {
         remembered.check_connection(id)?;
     }
-    let Some(mut tokens) = remembered.tokens.clone().filter(|_| grant.state != "dead") else {
+    let Some(mut tokens) = remembered
+        .tokens
+        .clone()
+        .filter(|_| grant.state != GrantState::DEAD)
+    else {
         return Err(dead_error(grant).into());
     };
     let mut expires_at = grant.access_expires();
@@ -544,19 +546,11 @@ async fn serve_token(
     let spec = spec_of(&catalogue, grant)?;
     let change = Change::new(cx, db, grant, spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
-    // While backing off, the next attempt waits for its time (`next_check_at`): a platform
-    // having a bad day gets one call per grant per backoff step, not one per reader.
-    let waiting =
-        grant.refresh_state != "ok" && grant.next_check_at.is_some_and(|retry| now < retry);
-    let mut failed = waiting.then(|| {
-        grant
-            .last_error
-            .clone()
-            .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
-    });
+    let waiting = backing_off(grant, now);
+    let mut failed = waiting.clone();
     let mut refreshed = false;
     let mut issued_at = grant.refreshed_at();
-    if !waiting
+    if waiting.is_none()
         && !reader.waited_on_refresh
         && can_refresh(&spec.tokens, &tokens, expires_at, now)
         && needs_refresh(&spec.refresh, expires_at, issued_at, min_valid_ms, now)
@@ -596,6 +590,56 @@ async fn serve_token(
         }
         validation = Some(checked);
     }
+    let served = Served {
+        tokens,
+        expires_at,
+        issued_at,
+        failed,
+        validation,
+    };
+    token_answer(spec, ask, served, min_valid_ms, now)
+}
+
+/// While backing off, the next attempt waits for its time (`next_check_at`): a platform having
+/// a bad day gets one call per grant per backoff step, not one per reader. The last failure's
+/// message while it waits.
+fn backing_off(grant: &CurrentGrant, now: Timestamp) -> Option<String> {
+    let waiting = grant.refresh_state != RefreshState::Ok.as_str()
+        && grant.next_check_at.is_some_and(|retry| now < retry);
+    waiting.then(|| {
+        grant
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "Refreshing is backing off.".to_owned())
+    })
+}
+
+/// What a read ends with: the tokens and their expiry, when they were issued, why a refresh
+/// failed, and the validation's verdict.
+struct Served {
+    tokens: TokenSet,
+    expires_at: Option<Timestamp>,
+    issued_at: Timestamp,
+    failed: Option<String>,
+    validation: Option<std::result::Result<(), String>>,
+}
+
+/// The token endpoint's answer: the connection's token (a Facebook Page's own, which does not
+/// expire), refused as expired when it cannot last as long as asked.
+fn token_answer(
+    spec: &ProviderSpec,
+    ask: &TokenAsk,
+    served: Served,
+    min_valid_ms: i64,
+    now: Timestamp,
+) -> Handled {
+    let Served {
+        mut tokens,
+        mut expires_at,
+        issued_at,
+        failed,
+        validation,
+    } = served;
     // A Facebook Page's own token: it does not expire (Meta ends it, and validation says so).
     if let Some(token) = ask
         .account
