@@ -33,6 +33,7 @@ use crate::core::grant::refresh_failure::{classify, DeadReason, FailureClass, Re
 use crate::core::grant::refresh_schedule::{next_check_at, Backoff, GrantTimes};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
+use crate::core::oauth::token_response::TokenAnswer;
 use crate::edge::common::context::Context;
 use crate::edge::common::logging;
 use crate::edge::grant::circuits;
@@ -171,8 +172,6 @@ pub(in crate::edge) fn jitter() -> f64 {
     random_bytes::<2>().map_or(0.5, |b| f64::from(u16::from_le_bytes(b)) / 65_536.0)
 }
 
-// Exception to the 80-line limit: claim, call, lost-outcome retry and the guarded write in one place so the claim's lifetime is visible; the failure settling moves to a core planner (issue 29).
-#[allow(clippy::too_many_lines)]
 pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> Handled<Outcome> {
     let Change {
         cx,
@@ -205,24 +204,12 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     // refresh token). A claim left behind and expired means an earlier refresh never finished:
     // its outcome is unknown.
     let mut outcome_unknown = rotating && grant.claim_id.is_some();
-    let claim = crate::core::common::ids::ClaimId::mint()?;
-    let claimed = db
-        .run(writes::claim_refresh(
-            &grant.id,
-            change.version(),
-            &claim,
-            now.plus_millis(CLAIM_TTL_MS),
-            now,
-        ))
-        .await?;
-    if claimed.changes != 1 {
+    if !take_claim(change, state).await? {
         return Ok(Outcome::Failed {
             message: "Another refresh of this connection is in flight; try again in a minute."
                 .to_owned(),
         });
     }
-    // A superseded instance of this object fails here, before it can rotate anything.
-    state.storage().put(IN_FLIGHT_KEY, claim.as_str()).await?;
 
     // 2 and 3. The call, and the single retry of the lost-outcome rule.
     let call = || async {
@@ -252,18 +239,12 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     // 4. One write.
     let outcome = match result {
         Ok(answer) => {
-            let renewed = TokenSet {
-                access_token: answer.access_token,
-                refresh_token: answer
-                    .refresh_token
-                    .or_else(|| tokens.refresh_token.clone()),
-                account_tokens: tokens.account_tokens.clone(),
-            };
             let access_expires_at = access_expiry(now, answer.expires_in);
             let lifetimes = Lifetimes {
                 expires_in: answer.expires_in,
                 refresh_expires_in: answer.refresh_expires_in,
             };
+            let renewed = renewed(tokens, answer);
             store_refreshed(change, &renewed, lifetimes).await?;
             Outcome::Refreshed {
                 tokens: renewed,
@@ -274,6 +255,40 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
     };
     state.storage().delete(IN_FLIGHT_KEY).await?;
     Ok(outcome)
+}
+
+/// The tokens after a refresh: the answer's, the stored refresh token kept when the answer
+/// brought none, and the accounts' own tokens unchanged.
+fn renewed(tokens: &TokenSet, answer: TokenAnswer) -> TokenSet {
+    TokenSet {
+        access_token: answer.access_token,
+        refresh_token: answer
+            .refresh_token
+            .or_else(|| tokens.refresh_token.clone()),
+        account_tokens: tokens.account_tokens.clone(),
+    }
+}
+
+/// Claims the grant's refresh, unless another instance holds a live claim (it may be mid-call
+/// with the same refresh token); the claim is also kept in the object's storage, so a
+/// superseded instance of this object fails there, before it can rotate anything.
+async fn take_claim(change: &Change<'_>, state: &State) -> Handled<bool> {
+    let claim = crate::core::common::ids::ClaimId::mint()?;
+    let claimed = change
+        .db
+        .run(writes::claim_refresh(
+            &change.grant.id,
+            change.version(),
+            &claim,
+            change.now.plus_millis(CLAIM_TTL_MS),
+            change.now,
+        ))
+        .await?;
+    if claimed.changes != 1 {
+        return Ok(false);
+    }
+    state.storage().put(IN_FLIGHT_KEY, claim.as_str()).await?;
+    Ok(true)
 }
 
 /// Stores a refresh's tokens (before anything else is done with them: a rotated refresh token
