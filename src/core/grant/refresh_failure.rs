@@ -244,14 +244,19 @@ pub enum Settlement {
     },
     /// Another refresh finished first: nothing is written, the caller tries again.
     RaceLost,
-    /// Kept, and tried again at `retry_at`, with `refresh` as the grant's refresh state.
-    Retry {
-        refresh: RefreshState,
-        streak: u32,
-        days: u32,
-        retry_at: Timestamp,
-        message: &'static str,
-    },
+    /// Kept, and tried again.
+    Retry(Retry),
+}
+
+/// A failed refresh the grant survives: tried again at `retry_at`, with `refresh` as its
+/// refresh state, the counts recorded, and `message` for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub refresh: RefreshState,
+    pub streak: u32,
+    pub days: u32,
+    pub retry_at: Timestamp,
+    pub message: &'static str,
 }
 
 /// The facts a failed refresh is settled from.
@@ -325,13 +330,13 @@ pub fn settle(
             retry_at,
         }
     };
-    Settlement::Retry {
+    Settlement::Retry(Retry {
         refresh,
         streak,
         days,
         retry_at,
         message,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -389,13 +394,13 @@ mod tests {
             retry_after_secs: Some(3_600),
             outcome_unknown: false,
         };
-        let Settlement::Retry {
+        let Settlement::Retry(Retry {
             refresh,
             streak,
             days,
             retry_at,
             ..
-        } = settle(&failed(class, &failure), Backoff::default(), 0.0, NOW)
+        }) = settle(&failed(class, &failure), Backoff::default(), 0.0, NOW)
         else {
             panic!("a transient failure is retried");
         };
@@ -425,9 +430,9 @@ mod tests {
             0.0,
             NOW,
         ) {
-            Settlement::Retry {
+            Settlement::Retry(Retry {
                 refresh, message, ..
-            } => {
+            }) => {
                 assert_eq!(refresh, RefreshState::ClientRejected);
                 assert!(message.contains("operator"), "{message}");
             }

@@ -28,7 +28,7 @@ use crate::core::grant::grant_events::transitions;
 use crate::core::grant::grant_expiry::{grant_expires_at, Lifetimes};
 use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant::grant_tokens::{access_expiry, can_refresh, TokenSet};
-use crate::core::grant::refresh_failure::{self, FailedRefresh, FailureRecord, Settlement};
+use crate::core::grant::refresh_failure::{self, FailedRefresh, FailureRecord, Retry, Settlement};
 use crate::core::grant::refresh_failure::{classify, DeadReason, FailureClass, RefreshFailure};
 use crate::core::grant::refresh_schedule::{next_check_at, Backoff, GrantTimes};
 use crate::core::http::api_error::{ApiError, ErrorCode};
@@ -385,26 +385,25 @@ pub async fn settle_failure(
             last_failure_at: grant.last_failure_at,
         },
     };
-    let (refresh, streak, days, retry_at, message) =
-        match refresh_failure::settle(&facts, backoff(cx), jitter(), now) {
-            Settlement::Dead {
-                reason,
-                streak,
-                days,
-            } => return mark_dead(change, reason, (streak, days)).await,
-            Settlement::RaceLost => {
-                return Ok(Outcome::Failed {
-                    message: "Another refresh finished first; try again.".to_owned(),
-                })
-            }
-            Settlement::Retry {
-                refresh,
-                streak,
-                days,
-                retry_at,
-                message,
-            } => (refresh, streak, days, retry_at, message),
-        };
+    let Retry {
+        refresh,
+        streak,
+        days,
+        retry_at,
+        message,
+    } = match refresh_failure::settle(&facts, backoff(cx), jitter(), now) {
+        Settlement::Retry(retry) => retry,
+        Settlement::Dead {
+            reason,
+            streak,
+            days,
+        } => return mark_dead(change, reason, (streak, days)).await,
+        Settlement::RaceLost => {
+            return Ok(Outcome::Failed {
+                message: "Another refresh finished first; try again.".to_owned(),
+            })
+        }
+    };
     let after = Status {
         grant: change.ledger(),
         refresh,
