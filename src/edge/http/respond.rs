@@ -6,8 +6,8 @@ use crate::core::crypto::CryptoError;
 use crate::core::http::api_error::ApiError;
 use crate::core::http::pages::{Page, CONTENT_SECURITY_POLICY};
 use crate::core::oauth::flow_errors::FlowReply;
-use crate::edge::common::clock;
 use crate::edge::common::logging;
+use crate::edge::common::wall_clock;
 use serde::Serialize;
 use worker::{Response, Result};
 
@@ -213,7 +213,9 @@ pub fn error(error: &ApiError) -> Result<Response> {
 /// Logs an unexpected failure under `event` and answers with the generic internal error.
 /// The log gets the error's text; the caller gets nothing specific.
 pub fn internal(event: &str, cause: &dyn std::error::Error) -> Result<Response> {
-    logging::emit(&LogLine::error(event, clock::real_now()).field("error", with_causes(cause)));
+    logging::emit(
+        &LogLine::error(event, wall_clock::real_now()).field("error", with_causes(cause)),
+    );
     error(&ApiError::internal())
 }
 
