@@ -3,18 +3,16 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::isolate_cache::IsolateCache;
-use crate::core::grant::expiry_warnings::Warnings;
-use crate::core::grant::grant_health::{Colour, Health, Status, StoredLedger};
+use crate::core::grant::grant_health::Colour;
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
-use crate::core::oauth::managed_accounts::Access;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
-use crate::edge::common::d1_time::{self, json as at};
+use crate::edge::common::d1_time::json as at;
+use crate::edge::grant::connection_reads::{connections_of, ConnectionRow, EVENTS_SHOWN};
 use crate::edge::grant::grant_object::grants;
 use crate::edge::grant::grant_object::protocol::VisitAsk;
-use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
@@ -22,85 +20,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use worker::D1Database;
-
-#[derive(Deserialize)]
-pub(crate) struct ConnectionRow {
-    pub id: String,
-    grant_id: GrantId,
-    pub provider: String,
-    end_user_ref: String,
-    kind: String,
-    pub external_id: String,
-    pub display_name: Option<String>,
-    pub username: Option<String>,
-    access: String,
-    access_reason: Option<String>,
-    grant_state: String,
-    state_reason: Option<String>,
-    refresh_state: String,
-    failure_streak: f64,
-    next_check_at: Option<f64>,
-    pub last_refresh_at: Option<f64>,
-    pub last_validated_at: Option<f64>,
-    last_error: Option<String>,
-    pub access_expires_at: Option<f64>,
-    pub grant_expires_at: Option<f64>,
-    created_at: f64,
-}
-
-/// The most events one connection's history answers.
-const EVENTS_SHOWN: i64 = 1_000;
-
-impl ConnectionRow {
-    fn health(&self, warnings: Warnings, now: Timestamp) -> Health {
-        let status = Status::of(
-            &StoredLedger {
-                state: &self.grant_state,
-                state_reason: self.state_reason.as_deref(),
-                refresh_state: &self.refresh_state,
-                grant_expires_at: self.grant_expires_at.map(d1_time::read),
-                failure_streak: self.failure_streak as u32,
-                next_check_at: self.next_check_at.map(d1_time::read),
-            },
-            warnings,
-            now,
-        );
-        status.connection_health(
-            self.access != Access::Ok.as_str(),
-            self.access_reason.as_deref(),
-        )
-    }
-
-    fn to_json(&self, health: &Health) -> Value {
-        json!({
-            "id": self.id,
-            "grant_id": self.grant_id,
-            "provider": self.provider,
-            "end_user_ref": self.end_user_ref,
-            "account": {
-                "kind": self.kind,
-                "id": self.external_id,
-                "name": self.display_name,
-                "username": self.username,
-            },
-            "health": {
-                "colour": health.colour.as_str(),
-                "reason": health.reason,
-                "message": health.message,
-            },
-            "access": self.access,
-            "grant_state": self.grant_state,
-            "refresh_state": self.refresh_state,
-            "access_expires_at": at(self.access_expires_at),
-            "grant_expires_at": at(self.grant_expires_at),
-            "last_refresh_at": at(self.last_refresh_at),
-            "last_validated_at": at(self.last_validated_at),
-            "next_check_at": at(self.next_check_at),
-            "last_error": self.last_error,
-            "created_at": at(Some(self.created_at)),
-        })
-    }
-}
 
 /// The most connections one list answers (oldest first).
 const LIST_LIMIT: usize = 500;
@@ -128,47 +47,6 @@ pub(crate) async fn list_connections(
         .map(|(row, health)| row.to_json(health))
         .collect();
     Ok(respond::json(200, &json!({ "connections": listed }))?)
-}
-
-/// The tenant's live connections (of one end user, when given), oldest first, each with its
-/// health at `now`. Health is derived (the ledger's date applies at `now`), so callers filter
-/// by colour afterwards.
-pub(crate) async fn connections_of(
-    cx: &Context,
-    db: &D1Database,
-    tenant_id: &TenantId,
-    end_user: Option<&str>,
-    now: Timestamp,
-) -> worker::Result<Vec<(ConnectionRow, Health)>> {
-    let rows: Vec<ConnectionRow> = db
-        .all(match end_user {
-            Some(end_user) => store::connections::list_for_end_user(tenant_id, end_user),
-            None => store::connections::list_for_tenant(tenant_id),
-        })
-        .await?;
-    let warn = cx.settings().warnings;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let health = row.health(warn, now);
-            (row, health)
-        })
-        .collect())
-}
-
-/// The grant of the caller's live (not disconnected) connection `id`, if there is one.
-pub(crate) async fn live_grant_of(
-    db: &D1Database,
-    caller: &Caller,
-    id: &str,
-) -> Handled<Option<GrantId>> {
-    let row = db
-        .run(store::connections::live_grant(id, &caller.tenant_id))
-        .await?;
-    row.first()
-        .map(|r| r.text("grant_id").map(GrantId::from))
-        .transpose()
-        .map_err(|e| Internal::Row(e).into())
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {

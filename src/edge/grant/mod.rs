@@ -2,6 +2,7 @@
 
 pub(crate) mod circuits;
 pub(crate) mod connection_access;
+pub(crate) mod connection_reads;
 pub(crate) mod connections;
 pub(crate) mod grant_object;
 pub(crate) mod sweep;

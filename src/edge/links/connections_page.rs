@@ -26,9 +26,9 @@ use crate::edge::grant::grant_object::disconnect;
 use crate::edge::http::public_url;
 use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
-use crate::edge::links::reconnect;
+use crate::edge::links::reconnect_tokens;
 use crate::edge::oauth::flow::finish;
-use crate::edge::publish::posts;
+use crate::edge::publish::resolution;
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
 use serde::Deserialize;
@@ -200,7 +200,7 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
             .get(provider)
             .map_or_else(|| provider.to_owned(), |p| p.display_name.clone())
     };
-    let rows = crate::edge::grant::connections::connections_of(
+    let rows = crate::edge::grant::connection_reads::connections_of(
         cx,
         &db,
         &session.tenant_id,
@@ -211,7 +211,7 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
     let mut form_targets: Vec<String> = Vec::new();
     let mut connections = Vec::new();
     for (row, health) in rows {
-        let consent = reconnect::consent_origin(cx, catalogue.get(&row.provider));
+        let consent = reconnect_tokens::consent_origin(cx, catalogue.get(&row.provider));
         if !consent.is_empty() && !form_targets.contains(&consent) {
             form_targets.push(consent);
         }
@@ -356,7 +356,10 @@ async fn press(
         PageButton::RetryPost(id) => {
             if !owns_post(&db, session, &id).await? {
                 Outcome::Gone
-            } else if posts::retry_targets(cx, &db, &id, now).await?.is_empty() {
+            } else if resolution::retry_targets(cx, &db, &id, now)
+                .await?
+                .is_empty()
+            {
                 Outcome::NothingToRetry
             } else {
                 Outcome::Retried
@@ -388,7 +391,7 @@ async fn press(
             };
             if !owns_target(&db, session, &post, &target).await? {
                 Outcome::Gone
-            } else if !posts::settle_unconfirmed(cx, &db, &target, &resolution, now).await? {
+            } else if !resolution::settle_unconfirmed(cx, &db, &target, &resolution, now).await? {
                 Outcome::AlreadySettled
             } else if resolution == Resolution::Retry {
                 Outcome::Resent
@@ -412,7 +415,7 @@ async fn start_reconnect(
     connection_id: &str,
     now: Timestamp,
 ) -> Handled {
-    let minted = reconnect::mint(
+    let minted = reconnect_tokens::mint(
         cx,
         db,
         &session.tenant_id,
@@ -430,7 +433,7 @@ async fn start_reconnect(
     };
     let origin = public_url::origin(cx, req).ok_or(Internal::NoOrigin)?;
     let page_url = format!("{}{PAGE_PATH}", origin.to_url());
-    let outcome = reconnect::begin(req, cx, &token, &page_url, now).await;
+    let outcome = reconnect_tokens::begin(req, cx, &token, &page_url, now).await;
     Ok(finish(outcome, Some(&page_url), "page.reconnect_refused")?)
 }
 

@@ -2,3 +2,4 @@
 
 pub(crate) mod connections_page;
 pub(crate) mod reconnect;
+pub(crate) mod reconnect_tokens;

@@ -30,8 +30,8 @@ use crate::edge::grant::grant_object::protocol::{
     NewConnection, ReconnectCheck, StoreGrant, StoreOutcome, Stored,
 };
 use crate::edge::http::public_url;
-use crate::edge::oauth::connect::VERIFIER_PURPOSE;
 use crate::edge::oauth::flow::{self, finish, Stop};
+use crate::edge::oauth::oauth_start::VERIFIER_PURPOSE;
 use crate::edge::oauth::platform;
 use crate::edge::oauth::platform::{ClientCredentials, ExchangeError};
 use crate::store::{self, Db};

@@ -4,4 +4,5 @@ pub(crate) mod callback;
 pub(crate) mod connect;
 pub(crate) mod flow;
 pub(crate) mod meta_callbacks;
+pub(crate) mod oauth_start;
 pub(crate) mod platform;

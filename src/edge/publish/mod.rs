@@ -20,6 +20,7 @@ pub(crate) mod dispatch;
 pub(crate) mod instagram;
 pub(crate) mod posts;
 pub(crate) mod recheck;
+pub(crate) mod resolution;
 pub(crate) mod settle;
 pub(crate) mod target;
 pub(crate) mod tiktok;

@@ -5,7 +5,7 @@
 //! retries send one message between them, and nothing in flight is moved under a consumer.
 
 use crate::core::common::clock::Timestamp;
-use crate::core::common::ids::{GrantId, TargetId};
+use crate::core::common::ids::GrantId;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
 use crate::core::oauth::catalogue::PublishDialect;
@@ -19,6 +19,7 @@ use crate::core::publish::publish_progress::Progress;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::{json as at, read as time};
 use crate::edge::http::respond::{self, Handled};
+use crate::edge::publish::resolution;
 use crate::edge::publish::{dispatch, settle};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
@@ -344,30 +345,6 @@ pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
     Ok(respond::json(200, &json!({ "posts": listed }))?)
 }
 
-#[derive(Deserialize)]
-struct Moved {
-    id: TargetId,
-    not_before: f64,
-}
-
-/// Runs a conditional `UPDATE … RETURNING id, not_before` that moves targets back to
-/// `queued`, and sends a message for each target it moved (only those: a concurrent call that
-/// moved nothing sends nothing).
-async fn requeue(
-    cx: &Context,
-    db: &D1Database,
-    update: store::Statement,
-    now: Timestamp,
-) -> worker::Result<Vec<(TargetId, Timestamp)>> {
-    let moved: Vec<Moved> = db.all(update).await?;
-    let due: Vec<(TargetId, Timestamp)> = moved
-        .into_iter()
-        .map(|m| (m.id, time(m.not_before)))
-        .collect();
-    dispatch::send(cx, &due, now).await?;
-    Ok(due)
-}
-
 /// Sends the failed and parked targets again (their count starts over). Targets another call
 /// retried a moment earlier are already queued, so they are not sent twice.
 pub async fn retry(
@@ -378,23 +355,11 @@ pub async fn retry(
     now: Timestamp,
 ) -> Handled {
     let (post, _) = find_post(db, caller, id).await?;
-    let due = retry_targets(cx, db, &post.id, now).await?;
+    let due = resolution::retry_targets(cx, db, &post.id, now).await?;
     let (post, targets) = find_post(db, caller, id).await?;
     let mut body = post_json(&post, &targets);
     body["retried"] = json!(due);
     Ok(respond::json(200, &body)?)
-}
-
-/// Moves post `post_id`'s failed and parked targets back to the queue; the ids it moved.
-/// The caller has checked the post is theirs.
-pub(crate) async fn retry_targets(
-    cx: &Context,
-    db: &D1Database,
-    post_id: &str,
-    now: Timestamp,
-) -> worker::Result<Vec<TargetId>> {
-    let due = requeue(cx, db, store::posts::retry(post_id, now), now).await?;
-    Ok(due.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Cancels the targets not yet sent; one being published right now cannot be.
@@ -462,7 +427,7 @@ pub async fn resolve(
             format!("Post {post_id:?} has no target {target_id:?}."),
         )
     })?;
-    if !settle_unconfirmed(cx, db, &target.id, &resolution, now).await? {
+    if !resolution::settle_unconfirmed(cx, db, &target.id, &resolution, now).await? {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!(
@@ -474,38 +439,4 @@ pub async fn resolve(
     }
     let (post, targets) = find_post(db, caller, post_id).await?;
     Ok(respond::json(200, &post_json(&post, &targets))?)
-}
-
-/// Settles unconfirmed target `target_id` as a person found it; `false` when it was not
-/// unconfirmed (any more). The caller has checked the target is theirs.
-pub(crate) async fn settle_unconfirmed(
-    cx: &Context,
-    db: &D1Database,
-    target_id: &str,
-    resolution: &Resolution,
-    now: Timestamp,
-) -> Handled<bool> {
-    Ok(match resolution {
-        Resolution::Published(id) => {
-            settle::settle_from_api(
-                cx,
-                db,
-                target_id,
-                settle::Settle {
-                    state: TargetState::Published,
-                    reason: "resolved",
-                    message: "Marked published by the scheduler.".into(),
-                    platform_post_id: Some(id),
-                    from: &[TargetState::Unconfirmed],
-                    ..settle::Settle::default()
-                },
-                now,
-            )
-            .await?
-        }
-        Resolution::Retry => {
-            let due = requeue(cx, db, store::posts::retry_unconfirmed(target_id, now), now).await?;
-            !due.is_empty()
-        }
-    })
 }

@@ -35,7 +35,7 @@ use worker::D1Database;
 
 /// The API route: finds the connection in the caller's tenant, then asks its grant's object.
 pub async fn disconnect(cx: &Context, db: &D1Database, caller: &Caller, id: &str) -> Handled {
-    let grant_id = crate::edge::grant::connections::live_grant_of(db, caller, id)
+    let grant_id = crate::edge::grant::connection_reads::live_grant_of(db, caller, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")))?;
     let ask = DisconnectAsk {
