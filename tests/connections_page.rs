@@ -413,3 +413,100 @@ fn a_link_opens_one_session_and_no_button_works_without_its_token_or_for_another
         .iter()
         .all(|c| c["id"] != connection.as_str()));
 }
+
+/// `GET` without following redirects: the status, a header, the body.
+fn fetch(url: &str, header: &str) -> (u16, Option<String>, String) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let response = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    let status = response.status();
+    let value = response.header(header).map(str::to_owned);
+    let body = response.into_string().unwrap_or_default();
+    (status, value, body)
+}
+
+/// The API reference page: Swagger UI's bundle, pinned in package-lock.json and served as a
+/// static asset beside the worker, renders the worker's own `/openapi.json` in Chromium, under a
+/// Content-Security-Policy that lets in nothing from another origin.
+#[test]
+fn the_api_reference_page_renders_every_operation_of_the_document() {
+    let _turn = serial();
+    let s = stack();
+    let base = &s.worker.base_url;
+    let (status, location, _) = fetch(&format!("{base}/docs"), "location");
+    assert!(
+        matches!(status, 301..=308),
+        "/docs sends to the page: {status}"
+    );
+    assert_eq!(location.as_deref(), Some("/docs/"));
+    let (status, policy, html) = fetch(&format!("{base}/docs/"), "content-security-policy");
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"src="/docs/init.js""#), "{html}");
+    let policy = policy.expect("the page has a Content-Security-Policy");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let (status, _, _) = fetch(&format!("{base}/_headers"), "content-type");
+    assert_ne!(
+        status, 200,
+        "the headers' configuration is not served as a file"
+    );
+    let (status, kind, script) =
+        fetch(&format!("{base}/docs/swagger-ui-bundle.js"), "content-type");
+    assert_eq!(status, 200);
+    assert!(kind.unwrap_or_default().contains("javascript"));
+    assert!(
+        script.contains("SwaggerUIBundle"),
+        "the pinned Swagger UI bundle is served"
+    );
+
+    let document: Value = ureq::get(&format!("{base}/openapi.json"))
+        .call()
+        .expect("the document")
+        .into_json()
+        .expect("JSON");
+    let png = artifacts().join("api-reference.png");
+    let output = Command::new("node")
+        .arg(common::root().join("tests/browser/reference.mjs"))
+        .arg(&png)
+        .arg(format!("{base}/docs/"))
+        .current_dir(common::root())
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the reference page did not render:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    assert_eq!(
+        shown["consoleErrors"],
+        json!([]),
+        "{}",
+        shown["consoleErrors"]
+    );
+    let title = document["info"]["title"].as_str().unwrap();
+    assert!(
+        shown["heading"].as_str().unwrap().starts_with(title),
+        "{}",
+        shown["heading"]
+    );
+    let text = shown["text"].as_str().unwrap();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(summary) = operation["summary"].as_str() else {
+                continue;
+            };
+            operations += 1;
+            assert!(
+                text.contains(summary),
+                "{method} {path} ({summary}) is not on the page"
+            );
+        }
+    }
+    assert!(operations >= 50, "{operations} operations rendered");
+    assert!(png.exists(), "a screenshot at {}", png.display());
+}
