@@ -91,6 +91,13 @@ impl FakePlatform {
         })
     }
 
+    /// Makes every platform answer wait `delay` before it goes out, as a real platform's
+    /// latency would (`Duration::ZERO`, the default: at once). Requests are served on threads
+    /// of their own, so concurrent calls wait side by side, not in turn.
+    pub fn set_answer_delay(&self, delay: Duration) {
+        self.shared.lock().answer_delay = delay;
+    }
+
     /// `http://127.0.0.1:PORT`, what the worker's `FAKE_PLATFORM_URL` must be.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -525,6 +532,12 @@ impl Drop for Hold {
 fn serve(shared: &Shared, mut request: tiny_http::Request) {
     let incoming = Incoming::read(&mut request);
     let reply = route(shared, &incoming).unwrap_or_else(|| Reply::not_found(&incoming.path));
+    // A platform's latency, after the work and before the answer (this request's own thread:
+    // the others are not held up). The fake's own control routes answer at once.
+    let delay = shared.lock().answer_delay;
+    if !delay.is_zero() && !incoming.path.starts_with("/__fake/") {
+        thread::sleep(delay);
+    }
     // The caller may be gone (that is what a kill mid-call looks like from here): nothing to do.
     let _ = request.respond(reply.into_response());
 }

@@ -1,6 +1,7 @@
 //! `fake-platform`: the fake social platform as a process, for the run command.
 //!
-//! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). The OAuth clients it accepts come
+//! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). `FAKE_PLATFORM_DELAY_MS` makes every
+//! platform answer wait that long, as a real platform's latency would. The OAuth clients it accepts come
 //! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_`,
 //! `TIKTOK_`, `FACEBOOK_` and `INSTAGRAM_` pairs, the same values the worker gets from
 //! `.dev.vars`. For the demo, `demo_user` administers one LinkedIn company page and two
@@ -37,6 +38,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let delay_ms = std::env::var("FAKE_PLATFORM_DELAY_MS").unwrap_or_default();
+    if !delay_ms.is_empty() {
+        let Ok(ms) = delay_ms.trim().parse::<u64>() else {
+            eprintln!("fake-platform: FAKE_PLATFORM_DELAY_MS must be whole milliseconds");
+            return ExitCode::from(2);
+        };
+        fake.set_answer_delay(std::time::Duration::from_millis(ms));
+    }
     fake.add_linkedin_organization("demo_user", "Evergreen Demo Company");
     fake.add_facebook_page("demo_user", "Evergreen Demo Bakery");
     fake.add_facebook_page("demo_user", "Evergreen Demo Cafe");

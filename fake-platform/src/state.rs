@@ -178,6 +178,9 @@ pub struct Inner {
     pub publish_faults: std::collections::VecDeque<crate::publish::PublishFault>,
     /// Media uploads, containers, TikTok posts and YouTube sessions.
     pub media: crate::media::MediaState,
+    /// How long every platform answer waits before it goes out (a real platform answers in
+    /// 100–500 ms; the fake, at once, unless told otherwise).
+    pub answer_delay: std::time::Duration,
 }
 
 #[derive(Debug, Default)]
