@@ -110,9 +110,11 @@ impl std::fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {
+    // A failure only wraps: its text is its error's, so its causes are its error's causes (not
+    // the error itself again, which would write its text twice).
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Internal(e) => Some(e),
+            Self::Internal(e) => std::error::Error::source(e),
             Self::Api(_) | Self::Runtime(_) => None,
         }
     }
