@@ -6,9 +6,16 @@ use evergreen::core::common::cron::CronJob;
 use evergreen::core::common::queues::WorkQueue;
 use toml::Value;
 
+/// The checkout under test: cargo's `CARGO_MANIFEST_DIR` for this process, which wins over the
+/// path compiled in (another checkout may have compiled this binary; see `tests/common`).
+fn root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn config() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml")).unwrap();
+    let text = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
     text.parse().unwrap()
 }
 
@@ -98,11 +105,7 @@ fn the_grant_object_is_sqlite_backed_and_d1_has_its_migrations() {
         .find(|d| d["binding"].as_str() == Some("DB"))
         .expect("a DB binding");
     let dir = db["migrations_dir"].as_str().expect("migrations_dir");
-    let sql = std::fs::read_to_string(format!(
-        "{}/{dir}/0001_initial.sql",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let sql = std::fs::read_to_string(root().join(dir).join("0001_initial.sql")).unwrap();
     assert!(
         sql.contains("ON grants (next_check_at)"),
         "the sweep's index is missing"
@@ -197,7 +200,7 @@ fn dry_run_bindings(output: &str) -> Vec<(String, String)> {
 
 #[test]
 fn the_release_deploy_binds_exactly_the_allow_list() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = root();
     // scripts/test writes this when it makes the release bundle; run alone, the test makes it.
     let saved = root.join("target/release-deploy/dry-run.txt");
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();

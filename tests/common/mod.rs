@@ -26,7 +26,17 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    checkout()
+}
+
+/// The checkout the tests run in. Cargo sets `CARGO_MANIFEST_DIR` for the test process as well,
+/// and that one wins over the path compiled in: with the target shared between checkouts
+/// (`scripts/env.sh`), cargo may reuse a test binary another checkout of the same sources
+/// compiled, which would otherwise start that checkout's worker bundle and configuration.
+pub fn checkout() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn free_port() -> u16 {
