@@ -2,7 +2,7 @@
 //! dialect, and settled by what the answer proves.
 
 use super::claim::Claim;
-use super::dispatch::{media_settings, send, settings, Delivery, PublishMessage};
+use super::dispatch::{send, Delivery, PublishMessage};
 use super::target::load;
 use super::{attachments, instagram, tiktok, youtube};
 use crate::core::common::clock::Timestamp;
@@ -48,7 +48,7 @@ pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Ha
         // Early (a message sent for a later retry, or a long delay cut to 12 hours).
         return send(cx, &[(target.id.clone(), not_before)], now).await;
     }
-    let settings = settings(cx);
+    let settings = cx.settings().publish;
     let lease_id = crate::core::common::ids::LeaseId::mint()?;
     let lease_until = now.plus_millis(i64::from(settings.lease_secs) * 1_000);
     let claimed = db
@@ -68,7 +68,7 @@ pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Ha
         target: &target,
         lease_id: &lease_id,
         settings,
-        media: media_settings(cx),
+        media: cx.settings().media,
         now,
     };
     claim.carry_out().await

@@ -1,7 +1,7 @@
 //! A claimed target: what a publish attempt holds while it works, the token it takes through
 //! the grant's object, and the writes that settle or requeue it on its claim.
 
-use super::dispatch::{send, settings};
+use super::dispatch::send;
 use super::settle::{settle, Settle};
 use super::target::Target;
 use crate::core::common::clock::Timestamp;
@@ -456,7 +456,7 @@ pub(crate) async fn find_on_platform(
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
-    let deadline = Duration::from_secs(u64::from(settings(cx).timeout_secs));
+    let deadline = Duration::from_secs(u64::from(cx.settings().publish.timeout_secs));
     match http_client::send_within(request, deadline).await {
         Ok(r) if r.status().is_success() => {
             Ok(publish_dialect::find(publish, r.body(), text, since))

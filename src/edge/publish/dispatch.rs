@@ -19,8 +19,7 @@ use crate::core::common::ids::TargetId;
 use crate::core::common::log::LogLine;
 use crate::core::common::queues::WorkQueue;
 use crate::core::publish::posts::TargetState;
-use crate::core::publish::publish_policy::{self, PublishSettings};
-use crate::core::publish::publish_progress::MediaSettings;
+use crate::core::publish::publish_policy::{self};
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::common::logging;
@@ -51,14 +50,6 @@ pub(crate) const MAX_DELAY_SECS: i64 = 43_200;
 pub(crate) const OVERDUE_MS: i64 = 5 * 60_000;
 /// The most targets one dispatch or reconciler pass hands on.
 pub(crate) const PAGE: i64 = 100;
-
-pub fn settings(cx: &Context) -> PublishSettings {
-    cx.settings().publish
-}
-
-pub fn media_settings(cx: &Context) -> MediaSettings {
-    cx.settings().media
-}
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
 /// dispatch hands later ones on when their time comes).
@@ -237,7 +228,7 @@ pub(crate) async fn resume(
         publish_at: f64,
     }
     let parked: Vec<Parked> = db.all(store::targets::parked_of_grant(grant_id)).await?;
-    let settings = settings(cx);
+    let settings = cx.settings().publish;
     let mut resumed = Vec::new();
     for p in parked {
         if publish_policy::resumes(settings, time(p.publish_at), now) {

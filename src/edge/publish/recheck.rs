@@ -9,7 +9,7 @@
 //! meanwhile wins.
 
 use super::claim::{find_on_platform, token_of, Token};
-use super::dispatch::{media_settings, PAGE};
+use super::dispatch::PAGE;
 use super::settle::{settle, Settle};
 use super::target::load;
 use crate::core::common::clock::Timestamp;
@@ -33,7 +33,7 @@ pub async fn recheck(cx: &Context, now: Timestamp) -> Handled<Value> {
         id: String,
     }
     let due: Vec<Due> = db.all(store::targets::due_for_recheck(now, PAGE)).await?;
-    let settings = media_settings(cx);
+    let settings = cx.settings().media;
     let catalogue = cx.catalogue().map_err(Internal::Config)?;
     let (mut published, mut failed) = (0, 0);
     for d in due {

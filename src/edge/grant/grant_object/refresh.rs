@@ -30,7 +30,7 @@ use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
 use crate::core::grant::grant_tokens::{access_expiry, can_refresh, TokenSet};
 use crate::core::grant::refresh_failure::{self, FailedRefresh, FailureRecord, Retry, Settlement};
 use crate::core::grant::refresh_failure::{classify, DeadReason, FailureClass, RefreshFailure};
-use crate::core::grant::refresh_schedule::{next_check_at, Backoff, GrantTimes};
+use crate::core::grant::refresh_schedule::{next_check_at, GrantTimes};
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::oauth::catalogue::{ProviderSpec, RefreshTokenKind};
 use crate::core::oauth::token_response::TokenAnswer;
@@ -161,11 +161,6 @@ pub fn state_columns(grant: GrantState) -> (&'static str, Option<&'static str>) 
         GrantState::Dead { reason } => ("dead", Some(reason.code())),
         other => (other.as_str(), None),
     }
-}
-
-/// The backoff schedule (`REFRESH_BACKOFF`; seconds in tests).
-fn backoff(cx: &Context) -> Backoff {
-    cx.settings().refresh_backoff
 }
 
 pub(in crate::edge) fn jitter() -> f64 {
@@ -391,7 +386,7 @@ pub async fn settle_failure(
         days,
         retry_at,
         message,
-    } = match refresh_failure::settle(&facts, backoff(cx), jitter(), now) {
+    } = match refresh_failure::settle(&facts, cx.settings().refresh_backoff, jitter(), now) {
         Settlement::Retry(retry) => retry,
         Settlement::Dead {
             reason,
