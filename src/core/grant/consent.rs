@@ -26,8 +26,6 @@ use crate::core::oauth::catalogue::{ProviderSpec, RefreshPolicy};
 pub struct StoredGrant<'a> {
     pub tenant_id: &'a TenantId,
     pub version: i64,
-    /// The row's sequence number: the scheduled check's slot.
-    pub check_seq: u64,
     pub next_post_at: Option<Timestamp>,
     /// Its standing as written, for the reconnected event's `from`.
     pub status: Status,
@@ -41,6 +39,9 @@ pub struct Consent<'a> {
     pub issued_at: Timestamp,
     pub lifetimes: Lifetimes,
     pub warnings: Warnings,
+    /// The grant row's sequence number, stored or the one a new row takes: the scheduled
+    /// check's slot.
+    pub check_seq: u64,
     pub now: Timestamp,
 }
 
@@ -69,13 +70,11 @@ pub struct StorePlan {
     pub event: Option<Transition>,
 }
 
-/// The plan for `consent` over `stored`. `new_row_seq`: the sequence number a new row takes
-/// (read only when there is no stored grant). `stored_refresh_token`: opens the stored tokens'
+/// The plan for `consent` over `stored`. `stored_refresh_token`: opens the stored tokens'
 /// refresh token; called only when the consent brought none.
 pub fn plan(
     consent: Consent<'_>,
     stored: Option<&StoredGrant<'_>>,
-    new_row_seq: impl FnOnce() -> u64,
     stored_refresh_token: impl FnOnce() -> Option<SecretText>,
 ) -> Result<StorePlan, Refusal> {
     let Consent {
@@ -85,6 +84,7 @@ pub fn plan(
         issued_at,
         lifetimes,
         warnings,
+        check_seq,
         now,
     } = consent;
     if let Some(found) = stored {
@@ -95,7 +95,6 @@ pub fn plan(
             tokens.refresh_token = stored_refresh_token();
         }
     }
-    let check_seq = stored.map_or_else(new_row_seq, |found| found.check_seq);
     let access_expires_at = access_expiry(issued_at, lifetimes.expires_in);
     let refreshable = can_refresh(&spec.tokens, &tokens, access_expires_at, now);
     let grant_expires_at = grant_expires_at(
@@ -171,6 +170,7 @@ mod tests {
                 refresh_expires_in: None,
             },
             warnings: Warnings::default(),
+            check_seq: 17,
             now: NOW,
         }
     }
@@ -179,7 +179,6 @@ mod tests {
         StoredGrant {
             tenant_id: tenant,
             version: 4,
-            check_seq: 17,
             next_post_at: None,
             status: Status {
                 grant: GrantState::Dead {
@@ -198,12 +197,9 @@ mod tests {
     fn a_new_grant_starts_at_version_one_with_no_event() {
         let spec = x();
         let tenant = TenantId::from("ten_a");
-        let plan = plan(
-            consent(&spec, &tenant, tokens(Some("rt"))),
-            None,
-            || 99,
-            || panic!("nothing stored to open"),
-        )
+        let plan = plan(consent(&spec, &tenant, tokens(Some("rt"))), None, || {
+            panic!("nothing stored to open")
+        })
         .unwrap();
         assert_eq!((plan.version, plan.replaces), (1, None));
         assert!(plan.event.is_none());
@@ -221,7 +217,6 @@ mod tests {
         let refused = plan(
             consent(&spec, &mine, tokens(Some("rt"))),
             Some(&found),
-            || 1,
             || None,
         );
         assert_eq!(refused.unwrap_err(), Refusal::OtherTenant);
@@ -232,12 +227,9 @@ mod tests {
         let spec = x();
         let tenant = TenantId::from("ten_a");
         let found = stored(&tenant);
-        let kept = plan(
-            consent(&spec, &tenant, tokens(None)),
-            Some(&found),
-            || panic!("the stored row has its sequence"),
-            || Some(SecretText::new("rt-stored")),
-        )
+        let kept = plan(consent(&spec, &tenant, tokens(None)), Some(&found), || {
+            Some(SecretText::new("rt-stored"))
+        })
         .unwrap();
         assert_eq!(
             kept.tokens.refresh_token.as_ref().map(SecretText::expose),
@@ -247,7 +239,6 @@ mod tests {
         let replaced = plan(
             consent(&spec, &tenant, tokens(Some("rt-new"))),
             Some(&found),
-            || 1,
             || panic!("opened for nothing"),
         )
         .unwrap();
@@ -269,7 +260,6 @@ mod tests {
         let plan = plan(
             consent(&spec, &tenant, tokens(Some("rt"))),
             Some(&found),
-            || 1,
             || None,
         )
         .unwrap();
@@ -285,7 +275,7 @@ mod tests {
         let spec = x();
         let tenant = TenantId::from("ten_a");
         // X without a refresh token (no `offline.access`) cannot refresh.
-        let plan = plan(consent(&spec, &tenant, tokens(None)), None, || 3, || None).unwrap();
+        let plan = plan(consent(&spec, &tenant, tokens(None)), None, || None).unwrap();
         assert_eq!(plan.policy, RefreshPolicy::Validate);
     }
 }

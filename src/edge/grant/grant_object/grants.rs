@@ -195,13 +195,13 @@ pub async fn store_in_object(
             return Ok(respond::json(200, &refusal)?);
         }
     }
-    // A concurrent insert may take the next sequence number first; then only this grant's
-    // first scheduled check is off its slot.
-    let new_row_seq = match &existing {
-        Some(_) => 0,
+    // The scheduled check's slot: the row's sequence number, which a new row takes next (a
+    // concurrent insert may take it first; then only this grant's first check is off its slot).
+    let check_seq = match &existing {
+        Some(found) => found.check_seq as u64,
         None => crate::store::grants::next_row_seq(&db).await? as u64,
     };
-    let (plan, head) = plan_consent(cx, existing.as_ref(), &input, new_row_seq, now)?;
+    let plan = plan_consent(cx, existing.as_ref(), &input, check_seq, now)?;
     let sealed = cx.keyring()?.seal(
         binding(&input.tenant_id, &input.grant_id, plan.version),
         &plan.tokens.to_bytes(),
@@ -229,7 +229,7 @@ pub async fn store_in_object(
         .into());
     }
     let connection_ids = stored_connection_ids(&db, &input).await?;
-    if head.restored {
+    if existing.is_some() {
         // Every live connection hears of it, and posts parked while the grant was dead go out
         // again (or fail as stale).
         crate::edge::webhooks::outbox::hand_off(cx, &db, &input.grant_id, now).await;
@@ -246,20 +246,14 @@ pub async fn store_in_object(
     )?)
 }
 
-/// What the plan was made over.
-struct Head {
-    /// An existing grant was restored (not a new one created).
-    restored: bool,
-}
-
 /// The core's plan for the consent over the stored grant; another tenant's grant is a conflict.
 fn plan_consent(
     cx: &Context,
     existing: Option<&CurrentGrant>,
     input: &StoreGrant,
-    new_row_seq: u64,
+    check_seq: u64,
     now: Timestamp,
-) -> Handled<(StorePlan, Head)> {
+) -> Handled<StorePlan> {
     let catalogue = cx.catalogue()?;
     let spec = catalogue.get(&input.provider).ok_or_else(|| {
         ApiError::new(
@@ -271,7 +265,6 @@ fn plan_consent(
     let stored = existing.map(|found| StoredGrant {
         tenant_id: &found.tenant_id,
         version: found.version,
-        check_seq: found.check_seq as u64,
         next_post_at: found.next_post_at,
         status: found.written_status(now),
     });
@@ -282,6 +275,7 @@ fn plan_consent(
         issued_at: input.issued_at,
         lifetimes: input.lifetimes,
         warnings: cx.settings().warnings,
+        check_seq,
         now,
     };
     let stored_refresh_token = || {
@@ -291,18 +285,8 @@ fn plan_consent(
         let bytes = keyring.open(&sealed, bound).ok()?;
         TokenSet::from_bytes(&bytes).ok()?.refresh_token
     };
-    match consent::plan(
-        consent,
-        stored.as_ref(),
-        || new_row_seq,
-        stored_refresh_token,
-    ) {
-        Ok(plan) => Ok((
-            plan,
-            Head {
-                restored: existing.is_some(),
-            },
-        )),
+    match consent::plan(consent, stored.as_ref(), stored_refresh_token) {
+        Ok(plan) => Ok(plan),
         Err(Refusal::OtherTenant) => {
             Err(ApiError::new(ErrorCode::Conflict, "The grant belongs to another tenant.").into())
         }
