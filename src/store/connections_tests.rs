@@ -292,6 +292,14 @@ pub fn events_and_outbox(db: &Sqlite) {
     );
     let sent = rows(db, events::hand_off(&GR_A, now));
     assert_eq!(sent.len(), 2);
+    // Each with its endpoint: the webhook consumer's lane.
+    let mut endpoints = texts(&sent, "endpoint_id");
+    endpoints.sort();
+    endpoints.dedup();
+    assert_eq!(
+        Value::String(endpoints.join(",")),
+        db.value("SELECT group_concat(DISTINCT endpoint_id) FROM (SELECT endpoint_id FROM webhook_deliveries ORDER BY 1)")
+    );
     assert!(
         rows(db, events::hand_off(&GR_A, now)).is_empty(),
         "sent once"

@@ -79,7 +79,7 @@ pub const HAND_OFF: Sql = Sql {
     text: "UPDATE webhook_deliveries SET enqueued_at = ?1 \
            WHERE +status = ?3 AND enqueued_at IS NULL AND event_id IN \
              (SELECT id FROM events WHERE grant_id = ?2 AND occurred_at = ?1) \
-           RETURNING id",
+           RETURNING id, endpoint_id",
 };
 pub const RESEND_OVERDUE: Sql = Sql {
     name: "events.resend_overdue",
@@ -87,7 +87,7 @@ pub const RESEND_OVERDUE: Sql = Sql {
              (SELECT id FROM webhook_deliveries WHERE status = ?4 \
                 AND next_attempt_at <= ?2 AND (enqueued_at IS NULL OR enqueued_at <= ?2) \
               ORDER BY next_attempt_at LIMIT ?3) \
-           RETURNING id",
+           RETURNING id, endpoint_id",
 };
 
 pub const OF_CONNECTION: Sql = Sql {
@@ -164,7 +164,7 @@ pub fn record_post(event: &PostEvent<'_>) -> Statement {
 }
 
 /// Marks the pending, never-sent deliveries of the grant's events written at `now` as sent
-/// now; returns their ids (column `id`).
+/// now; returns `id, endpoint_id` of each.
 pub fn hand_off(grant_id: &GrantId, now: Timestamp) -> Statement {
     HAND_OFF.bind(vec![
         now.into(),
@@ -174,7 +174,7 @@ pub fn hand_off(grant_id: &GrantId, now: Timestamp) -> Statement {
 }
 
 /// Marks up to `limit` pending deliveries due before `overdue` and not sent since as sent
-/// `now`; returns their ids (column `id`).
+/// `now`; returns `id, endpoint_id` of each.
 pub fn resend_overdue(now: Timestamp, overdue: Timestamp, limit: i64) -> Statement {
     RESEND_OVERDUE.bind(vec![
         now.into(),

@@ -74,14 +74,14 @@ pub const RETRY: Sql = Sql {
     text: "UPDATE post_targets SET state = ?3, not_before = ?1, enqueued_at = ?1, \
              attempts = 0, reason = NULL, last_error = NULL, updated_at = ?1, \
              progress = CASE WHEN state = ?4 THEN NULL ELSE progress END \
-           WHERE post_id = ?2 AND state IN (?4, ?5) RETURNING id, not_before",
+           WHERE post_id = ?2 AND state IN (?4, ?5) RETURNING id, not_before, provider",
 };
 pub const RETRY_UNCONFIRMED: Sql = Sql {
     name: "posts.retry_unconfirmed",
     text: "UPDATE post_targets SET state = ?3, not_before = ?1, enqueued_at = ?1, \
              reason = NULL, last_error = NULL, updated_at = ?1, progress = NULL, \
              recheck_at = NULL \
-           WHERE id = ?2 AND state = ?4 RETURNING id, not_before",
+           WHERE id = ?2 AND state = ?4 RETURNING id, not_before, provider",
 };
 
 pub const NEEDING_ATTENTION: Sql = Sql {
@@ -246,7 +246,7 @@ pub fn insert_target(t: &NewTarget<'_>) -> Statement {
 }
 
 /// The post's failed and parked targets back to the queue, due `now`, their count started
-/// over (a failed one's progress dropped); returns `id, not_before` of each moved.
+/// over (a failed one's progress dropped); returns `id, not_before, provider` of each moved.
 pub fn retry(post_id: &str, now: Timestamp) -> Statement {
     RETRY.bind(vec![
         now.into(),
@@ -257,7 +257,7 @@ pub fn retry(post_id: &str, now: Timestamp) -> Statement {
     ])
 }
 
-/// An unconfirmed target sent again, due `now`; returns `id, not_before` if it moved.
+/// An unconfirmed target sent again, due `now`; returns `id, not_before, provider` if it moved.
 pub fn retry_unconfirmed(target_id: &str, now: Timestamp) -> Statement {
     RETRY_UNCONFIRMED.bind(vec![
         now.into(),

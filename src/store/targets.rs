@@ -20,14 +20,14 @@ pub const DISPATCH_DUE: Sql = Sql {
            WHERE id IN (SELECT id FROM post_targets WHERE state = ?5 \
                           AND not_before <= ?2 ORDER BY not_before LIMIT ?3) \
              AND +state = ?5 \
-           RETURNING id, not_before",
+           RETURNING id, not_before, provider",
 };
 pub const RESEND_LOST: Sql = Sql {
     name: "targets.resend_lost",
     text: "UPDATE post_targets SET enqueued_at = ?1, updated_at = ?1 WHERE id IN \
              (SELECT id FROM post_targets WHERE state = ?4 AND not_before <= ?2 \
                 AND (enqueued_at IS NULL OR enqueued_at <= ?2) ORDER BY not_before LIMIT ?3) \
-           RETURNING id, not_before",
+           RETURNING id, not_before, provider",
 };
 pub const REQUEUE_NEVER_SENT: Sql = Sql {
     name: "targets.requeue_never_sent",
@@ -35,7 +35,7 @@ pub const REQUEUE_NEVER_SENT: Sql = Sql {
              not_before = ?1, enqueued_at = ?1, updated_at = ?1 \
            WHERE state = ?3 AND lease_until <= ?1 \
              AND (sent_at IS NULL OR json_extract(progress, '$.step') != ?4) \
-           RETURNING id, not_before",
+           RETURNING id, not_before, provider",
 };
 pub const EXPIRED_AFTER_SENDING: Sql = Sql {
     name: "targets.expired_after_sending",
@@ -54,7 +54,7 @@ pub const RESUME_PARKED: Sql = Sql {
     name: "targets.resume_parked",
     text: "UPDATE post_targets SET state = ?4, grant_id = ?1, not_before = ?2, \
              enqueued_at = ?2, reason = NULL, updated_at = ?2 \
-           WHERE id = ?3 AND state = ?5 RETURNING id, not_before",
+           WHERE id = ?3 AND state = ?5 RETURNING id, not_before, provider",
 };
 pub const LOAD: Sql = Sql {
     name: "targets.load",
@@ -152,7 +152,7 @@ fn state(s: TargetState) -> Param {
 }
 
 /// Scheduled targets due by `until` (at most `limit`, earliest first) become queued `now`;
-/// returns `id, not_before` of each.
+/// returns `id, not_before, provider` of each.
 pub fn dispatch_due(now: Timestamp, until: Timestamp, limit: i64) -> Statement {
     DISPATCH_DUE.bind(vec![
         now.into(),
@@ -164,7 +164,7 @@ pub fn dispatch_due(now: Timestamp, until: Timestamp, limit: i64) -> Statement {
 }
 
 /// Queued targets due and not sent to the queue since `overdue` (their message lost) are
-/// marked sent `now`; returns `id, not_before` of each.
+/// marked sent `now`; returns `id, not_before, provider` of each.
 pub fn resend_lost(now: Timestamp, overdue: Timestamp, limit: i64) -> Statement {
     RESEND_LOST.bind(vec![
         now.into(),
@@ -175,7 +175,7 @@ pub fn resend_lost(now: Timestamp, overdue: Timestamp, limit: i64) -> Statement 
 }
 
 /// Claims expired before their request could have reached the platform go back to the queue;
-/// returns `id, not_before` of each.
+/// returns `id, not_before, provider` of each.
 pub fn requeue_never_sent(now: Timestamp) -> Statement {
     REQUEUE_NEVER_SENT.bind(vec![
         now.into(),
@@ -201,7 +201,7 @@ pub fn parked_of_grant(grant_id: &GrantId) -> Statement {
 }
 
 /// A parked target goes back to the queue through `grant_id`, due `now`; returns
-/// `id, not_before` if it was still parked.
+/// `id, not_before, provider` if it was still parked.
 pub fn resume_parked(target_id: &str, grant_id: &GrantId, now: Timestamp) -> Statement {
     RESUME_PARKED.bind(vec![
         grant_id.into(),

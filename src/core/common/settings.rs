@@ -2,6 +2,7 @@
 //! reader of the `key=value` lists of whole numbers most of them are (`REFRESH_BACKOFF`,
 //! `CIRCUIT_BREAKER`, `SWEEP`, ...), so each setting only says what its keys mean.
 
+use crate::core::common::lanes::OUTGOING_LIMIT;
 use crate::core::grant::circuit::BreakerConfig;
 use crate::core::grant::expiry_warnings::Warnings;
 use crate::core::grant::refresh_schedule::Backoff;
@@ -33,6 +34,9 @@ pub struct Settings {
     pub media: MediaSettings,
     /// `WEBHOOK_RETRY`: the waits after failed deliveries.
     pub webhook_retry: RetryPolicy,
+    /// `QUEUE_LANES`: how many lanes of a queue batch are worked at once (`core::common::lanes`;
+    /// 1 works them one after another).
+    pub queue_lanes: u8,
 }
 
 /// A variable that was set but could not be read: its name, and what is wrong with it.
@@ -98,6 +102,12 @@ impl Settings {
                 d.webhook_retry,
                 &mut problems,
             ),
+            queue_lanes: one(
+                take("QUEUE_LANES"),
+                queue_lanes,
+                d.queue_lanes,
+                &mut problems,
+            ),
         };
         (settings, problems)
     }
@@ -131,6 +141,7 @@ impl Default for Settings {
             publish: PublishSettings::default(),
             media: MediaSettings::default(),
             webhook_retry: RetryPolicy::default(),
+            queue_lanes: OUTGOING_LIMIT as u8,
         }
     }
 }
@@ -142,6 +153,17 @@ fn reconnect_link_days(text: &str) -> Result<u16, SettingError> {
         _ => Err(SettingError::rule(
             "RECONNECT_LINK_DAYS",
             "RECONNECT_LINK_DAYS must be a whole number of days from 1 to 90",
+        )),
+    }
+}
+
+/// `QUEUE_LANES`: a whole number from 1 to the platform's limit of outgoing connections.
+fn queue_lanes(text: &str) -> Result<u8, SettingError> {
+    match text.trim().parse::<u8>() {
+        Ok(n) if (1..=OUTGOING_LIMIT as u8).contains(&n) => Ok(n),
+        _ => Err(SettingError::rule(
+            "QUEUE_LANES",
+            format!("QUEUE_LANES must be a whole number from 1 to {OUTGOING_LIMIT}"),
         )),
     }
 }
@@ -263,6 +285,25 @@ mod tests {
             problems[0].problem.to_string().contains("from 1 to 90"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn queue_lanes_are_bounded_by_the_outgoing_limit() {
+        let read = |text: &'static str| {
+            Settings::read(move |n| (n == "QUEUE_LANES").then(|| text.to_owned()))
+        };
+        assert_eq!(Settings::default().queue_lanes, 6);
+        assert_eq!(read("1").0.queue_lanes, 1);
+        assert_eq!(read(" 6 ").0.queue_lanes, 6);
+        for bad in ["0", "7", "many", "-1"] {
+            let (settings, problems) = read(bad);
+            assert_eq!(settings.queue_lanes, 6, "{bad} leaves the default");
+            assert_eq!(problems.len(), 1, "{bad} is named");
+            assert_eq!(
+                problems[0].problem.to_string(),
+                "QUEUE_LANES must be a whole number from 1 to 6"
+            );
+        }
     }
 
     #[test]

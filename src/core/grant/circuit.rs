@@ -98,6 +98,33 @@ impl Circuit {
     pub fn after_success(self) -> Self {
         Self::default()
     }
+
+    /// What a caller that lost the probe claim finds when it reads the circuit again, the probe
+    /// having held it open until `probing_until`. Callers working a queue batch side by side
+    /// arrive together; rather than all but one holding back for another open period, they
+    /// wait for the probe's answer (`core::common::lanes`).
+    pub fn after_probe(self, config: BreakerConfig, probing_until: Timestamp) -> AfterProbe {
+        if self.consecutive_failures < config.failures {
+            return AfterProbe::Go; // the probe's success closed it
+        }
+        match self.open_until {
+            Some(until) if until == probing_until => AfterProbe::Probing,
+            // The probe failed and opened it again (or an operator reset it open).
+            Some(until) => AfterProbe::Wait { until },
+            None => AfterProbe::Probing,
+        }
+    }
+}
+
+/// See [`Circuit::after_probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterProbe {
+    /// Closed: call.
+    Go,
+    /// The probe failed: open again until then.
+    Wait { until: Timestamp },
+    /// The probe has not answered yet: look again shortly (or hold back once tired of it).
+    Probing,
 }
 
 #[cfg(test)]
@@ -134,6 +161,28 @@ mod tests {
         assert_eq!(
             failed.after_success().admission(config, reopens),
             Admission::Call
+        );
+    }
+
+    #[test]
+    fn a_caller_that_lost_the_probe_follows_its_answer() {
+        let config = BreakerConfig::parse("failures=3,open_seconds=60").unwrap();
+        let probing_until = T0.plus_millis(60_000);
+        let open = Circuit {
+            consecutive_failures: 3,
+            open_until: Some(probing_until),
+        };
+        assert_eq!(open.after_probe(config, probing_until), AfterProbe::Probing);
+        assert_eq!(
+            open.after_success().after_probe(config, probing_until),
+            AfterProbe::Go
+        );
+        let reopened = open.after_failure(config, T0.plus_millis(1_000));
+        assert_eq!(
+            reopened.after_probe(config, probing_until),
+            AfterProbe::Wait {
+                until: T0.plus_millis(61_000)
+            }
         );
     }
 

@@ -121,6 +121,17 @@ pub enum RefreshMessage {
     },
 }
 
+impl RefreshMessage {
+    /// The lane it is worked in (`core::common::lanes`): its grant's, or, for the sweep's own
+    /// continuations, the sweep's (`None`).
+    pub fn lane(&self) -> Option<GrantId> {
+        match self {
+            Self::Visit { grant_id } => Some(grant_id.clone()),
+            Self::SweepMore { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

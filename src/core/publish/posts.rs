@@ -15,9 +15,10 @@
 //! - `cancelled`: cancelled before it was published.
 
 use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TargetId;
 use crate::core::crypto::digest::sha256_hex;
 use crate::core::publish::media::{self, Media};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// The most connections one post goes to.
@@ -252,6 +253,26 @@ impl Resolution {
             ("retry", None) => Ok(Resolution::Retry),
             _ => Err(usage.into()),
         }
+    }
+}
+
+/// The publish queue's message: the target, and its platform (absent from messages sent
+/// before it was carried). Ids only, never text or tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishMessage {
+    pub target_id: TargetId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+impl PublishMessage {
+    /// The lane it is worked in (`core::common::lanes`): its platform's, so targets staggered
+    /// across a platform's accounts leave in the order they were planned while platforms go
+    /// side by side; a message without one gets a lane of its own.
+    pub fn lane(&self) -> String {
+        self.provider
+            .clone()
+            .unwrap_or_else(|| self.target_id.as_str().to_owned())
     }
 }
 

@@ -10,11 +10,24 @@ use crate::core::common::settings::SettingError;
 use crate::core::http::platform_answer::{Answer, AnswerClass};
 use serde::{Deserialize, Serialize};
 
-/// A webhook-queue message: which outbox row to deliver (never the body or a secret).
+/// A webhook-queue message: which outbox row to deliver (never the body or a secret), and the
+/// endpoint it goes to (absent from messages sent before it was carried).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryMessage {
     pub delivery_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+}
+
+impl DeliveryMessage {
+    /// The lane it is worked in (`core::common::lanes`): its endpoint's, so one receiver gets
+    /// its deliveries one at a time and in order; a message without one gets a lane of its own.
+    pub fn lane(&self) -> String {
+        self.endpoint_id
+            .clone()
+            .unwrap_or_else(|| self.delivery_id.clone())
+    }
 }
 
 /// Where a delivery stands (`webhook_deliveries.status`).

@@ -2,13 +2,14 @@
 //! dialect, and settled by what the answer proves.
 
 use super::claim::Claim;
-use super::dispatch::{send, Delivery, PublishMessage};
+use super::dispatch::{send, Delivery, Queued};
 use super::target::load;
 use super::{attachments, instagram, tiktok, youtube};
 use crate::core::common::clock::Timestamp;
 use crate::core::common::log::LogLine;
 use crate::core::oauth::catalogue::PublishDialect;
 use crate::core::oauth::managed_accounts::Access;
+use crate::core::publish::posts::PublishMessage;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::pre_check::{pre_check, PreCheck, TargetFacts};
 use crate::core::publish::publish_dialect::{self, Attached, Author};
@@ -46,7 +47,12 @@ pub(crate) async fn publish(cx: &Context, target_id: &str, now: Timestamp) -> Ha
     let not_before = time(target.not_before);
     if not_before.as_millis() > now.as_millis() + 1_000 {
         // Early (a message sent for a later retry, or a long delay cut to 12 hours).
-        return send(cx, &[(target.id.clone(), not_before)], now).await;
+        let again = Queued {
+            id: target.id.clone(),
+            not_before,
+            provider: target.provider.clone(),
+        };
+        return send(cx, &[again], now).await;
     }
     let settings = cx.settings().publish;
     let lease_id = crate::core::common::ids::LeaseId::mint()?;

@@ -1,7 +1,7 @@
 //! A claimed target: what a publish attempt holds while it works, the token it takes through
 //! the grant's object, and the writes that settle or requeue it on its claim.
 
-use super::dispatch::send;
+use super::dispatch::{send, Queued};
 use super::settle::{settle, Settle};
 use super::target::Target;
 use crate::core::common::clock::Timestamp;
@@ -266,7 +266,12 @@ impl Claim<'_> {
             }))
             .await?;
         if requeued == 1 {
-            send(self.cx, &[(self.target.id.clone(), at)], self.now).await?;
+            let again = Queued {
+                id: self.target.id.clone(),
+                not_before: at,
+                provider: self.target.provider.clone(),
+            };
+            send(self.cx, &[again], self.now).await?;
         }
         Ok(())
     }

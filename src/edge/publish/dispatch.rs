@@ -18,6 +18,7 @@ use crate::core::common::ids::GrantId;
 use crate::core::common::ids::TargetId;
 use crate::core::common::log::LogLine;
 use crate::core::common::queues::WorkQueue;
+use crate::core::publish::posts::PublishMessage;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_policy::{self};
 use crate::edge::common::context::Context;
@@ -28,14 +29,15 @@ use crate::edge::grant::grant_object::protocol::GrantObjectClient;
 use crate::edge::http::respond::Handled;
 use crate::edge::http::respond::Internal;
 use crate::store::{self, Db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, MessageBuilder};
 
-/// The publish queue's message.
-#[derive(Serialize, Deserialize)]
-pub struct PublishMessage {
-    pub target_id: TargetId,
+/// A target handed to the queue: which, due when, on which platform.
+pub struct Queued {
+    pub id: TargetId,
+    pub not_before: Timestamp,
+    pub provider: String,
 }
 
 /// How a publish message went: done (ack) or worth another try (retry, with the queue's delay).
@@ -53,17 +55,19 @@ pub(crate) const PAGE: i64 = 100;
 
 /// Sends each target's message, delayed until its `not_before` (at most 12 hours; the
 /// dispatch hands later ones on when their time comes).
-pub async fn send(cx: &Context, due: &[(TargetId, Timestamp)], now: Timestamp) -> Handled<()> {
+pub async fn send(cx: &Context, due: &[Queued], now: Timestamp) -> Handled<()> {
     if due.is_empty() {
         return Ok(());
     }
     let queue = cx.env().queue(WorkQueue::Publish.binding())?;
-    for (id, not_before) in due {
-        let delay = ((not_before.as_millis() - now.as_millis()) as f64 / 1000.0).ceil() as i64;
+    for target in due {
+        let delay =
+            ((target.not_before.as_millis() - now.as_millis()) as f64 / 1000.0).ceil() as i64;
         queue
             .send(
                 MessageBuilder::new(PublishMessage {
-                    target_id: id.clone(),
+                    target_id: target.id.clone(),
+                    provider: Some(target.provider.clone()),
                 })
                 .delay_seconds(delay.clamp(0, MAX_DELAY_SECS) as u32)
                 .build(),
@@ -73,15 +77,21 @@ pub async fn send(cx: &Context, due: &[(TargetId, Timestamp)], now: Timestamp) -
     Ok(())
 }
 
+/// A row of a statement that hands targets to the queue (`RETURNING id, not_before, provider`).
 #[derive(Deserialize)]
 pub(crate) struct Due {
     id: TargetId,
     not_before: f64,
+    provider: String,
 }
 
-pub(crate) fn due_list(rows: Vec<Due>) -> Vec<(TargetId, Timestamp)> {
+pub(crate) fn due_list(rows: Vec<Due>) -> Vec<Queued> {
     rows.into_iter()
-        .map(|r| (r.id, time(r.not_before)))
+        .map(|r| Queued {
+            id: r.id,
+            not_before: time(r.not_before),
+            provider: r.provider,
+        })
         .collect()
 }
 

@@ -155,7 +155,11 @@ pub async fn create(
         // The grant's object brings its check forward once this batch landed.
         let start = new_target(not_before, now);
         if start.state == TargetState::Queued {
-            due.push((target_id.clone(), not_before));
+            due.push(dispatch::Queued {
+                id: target_id.clone(),
+                not_before,
+                provider: c.provider.to_string(),
+            });
         }
         statements.push(store::posts::insert_target(&store::posts::NewTarget {
             id: &target_id,

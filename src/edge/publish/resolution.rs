@@ -6,20 +6,12 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::TargetId;
 use crate::core::publish::posts::{Resolution, TargetState};
 use crate::edge::common::context::Context;
-use crate::edge::common::d1_time::read as time;
 use crate::edge::http::respond::Handled;
 use crate::edge::publish::{dispatch, settle};
 use crate::store::{self, Db};
-use serde::Deserialize;
 use worker::D1Database;
 
-#[derive(Deserialize)]
-pub(crate) struct Moved {
-    id: TargetId,
-    not_before: f64,
-}
-
-/// Runs a conditional `UPDATE … RETURNING id, not_before` that moves targets back to
+/// Runs a conditional `UPDATE … RETURNING id, not_before, provider` that moves targets back to
 /// `queued`, and sends a message for each target it moved (only those: a concurrent call that
 /// moved nothing sends nothing).
 pub(crate) async fn requeue(
@@ -27,14 +19,11 @@ pub(crate) async fn requeue(
     db: &D1Database,
     update: store::Statement,
     now: Timestamp,
-) -> worker::Result<Vec<(TargetId, Timestamp)>> {
-    let moved: Vec<Moved> = db.all(update).await?;
-    let due: Vec<(TargetId, Timestamp)> = moved
-        .into_iter()
-        .map(|m| (m.id, time(m.not_before)))
-        .collect();
+) -> worker::Result<Vec<TargetId>> {
+    let moved: Vec<dispatch::Due> = db.all(update).await?;
+    let due = dispatch::due_list(moved);
     dispatch::send(cx, &due, now).await?;
-    Ok(due)
+    Ok(due.into_iter().map(|q| q.id).collect())
 }
 
 /// Moves post `post_id`'s failed and parked targets back to the queue; the ids it moved.
@@ -45,8 +34,7 @@ pub(crate) async fn retry_targets(
     post_id: &str,
     now: Timestamp,
 ) -> worker::Result<Vec<TargetId>> {
-    let due = requeue(cx, db, store::posts::retry(post_id, now), now).await?;
-    Ok(due.into_iter().map(|(id, _)| id).collect())
+    requeue(cx, db, store::posts::retry(post_id, now), now).await
 }
 
 /// Settles unconfirmed target `target_id` as a person found it; `false` when it was not

@@ -21,6 +21,7 @@ use worker::{D1Database, Result};
 #[derive(Deserialize)]
 struct Row {
     id: String,
+    endpoint_id: Option<String>,
 }
 
 /// The most rows one reconciler pass re-sends.
@@ -60,6 +61,7 @@ pub async fn send_one(cx: &Context, delivery_id: &str) -> Result<()> {
         cx,
         vec![Row {
             id: delivery_id.to_owned(),
+            endpoint_id: None,
         }],
     )
     .await
@@ -79,6 +81,7 @@ async fn send(cx: &Context, rows: Vec<Row>) -> Result<usize> {
             .iter()
             .map(|r| DeliveryMessage {
                 delivery_id: r.id.clone(),
+                endpoint_id: r.endpoint_id.clone(),
             })
             .collect();
         queue.send_batch(messages).await?;
