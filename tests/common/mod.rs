@@ -91,6 +91,70 @@ fn newer_than(stamp: &Path) -> Option<PathBuf> {
     None
 }
 
+/// A local state with every D1 migration applied by `wrangler d1 migrations apply`, made once
+/// per set of migrations and copied for each runtime: applying them costs a wrangler start
+/// (about 5 s of CPU), and the integration binaries start about thirty runtimes side by side.
+/// Keyed on what shapes it (the migrations, `wrangler.toml`'s bindings, wrangler's version in
+/// `package-lock.json`); binaries racing to make it each make their own and one rename wins.
+fn migrated_state() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut inputs: Vec<PathBuf> = fs::read_dir(root().join("migrations"))
+        .expect("migrations/")
+        .map(|e| e.unwrap().path())
+        .collect();
+    inputs.sort();
+    inputs.push(root().join("wrangler.toml"));
+    inputs.push(root().join("package-lock.json"));
+    for path in &inputs {
+        path.file_name().hash(&mut hasher);
+        fs::read(path).unwrap_or_default().hash(&mut hasher);
+    }
+    let parent = root().join("target/integration");
+    let done = parent.join(format!("migrated-{:016x}", hasher.finish()));
+    if done.join("v3").is_dir() {
+        return done;
+    }
+    let making = parent.join(format!("migrating-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&making);
+    fs::create_dir_all(&making).unwrap();
+    let status = Command::new(root().join("node_modules/.bin/wrangler"))
+        .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+        .arg(&making)
+        .current_dir(root())
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("wrangler runs (scripts/setup installs it)");
+    assert!(status.success(), "applying the D1 migrations failed");
+    if fs::rename(&making, &done).is_err() {
+        // Another binary's copy won the race: the same migrations, so either will do.
+        let _ = fs::remove_dir_all(&making);
+    }
+    assert!(
+        done.join("v3").is_dir(),
+        "no migrated state in {}",
+        done.display()
+    );
+    done
+}
+
+/// Copies directory `from` into `to` (created), files and subdirectories.
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// A fake platform and a worker configured to use it, with fresh secrets.
 pub struct Stack {
     pub fake: FakePlatform,
@@ -282,17 +346,7 @@ impl Worker {
         for (k, v) in &vars {
             writeln!(f, "{k}={v}").unwrap();
         }
-        let status = Command::new(root().join("node_modules/.bin/wrangler"))
-            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
-            .arg(&persist)
-            .current_dir(root())
-            .env("CI", "true")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("wrangler runs (scripts/setup installs it)");
-        assert!(status.success(), "applying the D1 migrations failed");
+        copy_dir(&migrated_state(), &persist);
         let mut worker = Worker {
             base_url: format!("http://127.0.0.1:{port}"),
             port,

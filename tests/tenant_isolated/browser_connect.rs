@@ -1,20 +1,16 @@
 //! The connect flow in a real browser (Debian's Chromium driven by playwright-core): the binding
 //! cookie must survive the cross-site round trip through the platform, which only a browser's
 //! own cookie rules can show.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
-use common::browser::query_param;
-use common::tenants::Tenant;
-use common::Stack;
+use crate::common::browser::query_param;
+use crate::common::tenants::Tenant;
+use crate::{common, stack};
 use serde_json::Value;
 use std::process::Command;
 
 #[test]
 fn a_browser_connects_the_demo_x_account_and_sees_it_on_the_return_page() {
-    let stack = Stack::start("browser-connect");
-    let tenant = Tenant::new(&stack, "Browser");
+    let stack = stack();
+    let tenant = Tenant::new(stack, "Browser");
     let connect_url = tenant.connect_url("browser-user");
 
     let script = common::root().join("tests/browser/connect.mjs");

@@ -1,16 +1,7 @@
 //! The operator's API and tenants' API keys, end to end under `wrangler dev`.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
-use common::Stack;
+use crate::common;
+use crate::stack;
 use serde_json::{json, Value};
-use std::sync::OnceLock;
-
-fn stack() -> &'static Stack {
-    static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| Stack::start("operator-api"))
-}
 
 fn admin(method: &str, path: &str, body: &Value) -> common::Answer {
     let s = stack();

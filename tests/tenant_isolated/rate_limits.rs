@@ -2,12 +2,9 @@
 //! API is refused with `429 rate_limited` and `Retry-After` once it has spent the budget set in
 //! `wrangler.toml`, whichever of its keys it uses, while another tenant, at the same moment, is
 //! served. The budget is read from `wrangler.toml`, the same file `wrangler dev` runs.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
-use common::tenants::{bearer, Tenant};
-use common::{Answer, Stack};
+use crate::common::tenants::{bearer, Tenant};
+use crate::common::{Answer, Stack};
+use crate::{common, stack};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -60,14 +57,14 @@ fn spend(s: &Stack, key: &str, cap: usize) -> (usize, Option<Answer>) {
 #[test]
 fn a_tenant_that_spends_its_budget_is_refused_and_the_others_are_not() {
     let (limit, period) = configured_budget();
-    let s = Stack::start("rate-limits");
-    let busy = Tenant::new(&s, "Busy");
-    let quiet = Tenant::new(&s, "Quiet");
+    let s = stack();
+    let busy = Tenant::new(s, "Busy");
+    let quiet = Tenant::new(s, "Quiet");
     let second_key = busy.new_key(&["manage"]);
 
     // The whole burst fits in one period, or spans two windows of the fixed-window counter:
     // either way it is refused within two budgets.
-    let (served, refusal) = spend(&s, &busy.manage, 2 * limit + CLIENTS);
+    let (served, refusal) = spend(s, &busy.manage, 2 * limit + CLIENTS);
     let refusal = refusal.unwrap_or_else(|| {
         panic!("{served} calls served and none refused; the budget is {limit} per {period} s")
     });
