@@ -21,7 +21,7 @@ wasm_env() {
   RUSTC_BOOTSTRAP=1 \
   WASM_BINDGEN_USE_JS_SYS=1 \
   WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen" \
-  WASM_OPT_BIN="$EVERGREEN_ROOT/node_modules/.bin/wasm-opt" \
+  WASM_OPT_BIN="$EVERGREEN_ROOT/scripts/wasm-opt" \
   ESBUILD_BIN="$EVERGREEN_ROOT/node_modules/.bin/esbuild" \
   "$@"
 }
