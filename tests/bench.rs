@@ -487,7 +487,7 @@ fn refresh_under_latency() {
     let rounds: usize = std::env::var("EVERGREEN_BENCH_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(3);
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
         for (which, lanes) in [(0, "1"), (1, "6")] {
@@ -512,7 +512,12 @@ fn refresh_under_latency() {
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        let mid = v.len() / 2;
+        if v.len().is_multiple_of(2) {
+            (v[mid - 1] + v[mid]) / 2.0
+        } else {
+            v[mid]
+        }
     };
     let (one, lanes) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = lanes / one;
