@@ -21,6 +21,14 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+/// Variable `name` read as a number, `default` when it is unset or not one.
+fn number_from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// One line of output `scripts/bench` passes on.
 fn report(line: &str) {
     println!("bench: {line}");
@@ -411,10 +419,7 @@ fn refresh_all(s: &Stack, prefix: &str, due: usize) -> Refreshed {
 #[test]
 #[ignore = "a benchmark: scripts/bench runs it on the test build"]
 fn refresh_throughput() {
-    let due: usize = std::env::var("EVERGREEN_BENCH_GRANTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000);
+    let due: usize = number_from_env("EVERGREEN_BENCH_GRANTS", 10_000);
     let s = Stack::start("bench-refresh");
     let tenant = Tenant::new(&s, "Bench");
     let seeding = Instant::now();
@@ -476,18 +481,9 @@ fn refresh_throughput() {
 #[test]
 #[ignore = "a benchmark: scripts/bench runs it on the test build"]
 fn refresh_under_latency() {
-    let due: usize = std::env::var("EVERGREEN_BENCH_LATENCY_GRANTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000);
-    let delay_ms: u64 = std::env::var("EVERGREEN_BENCH_DELAY_MS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(150);
-    let rounds: usize = std::env::var("EVERGREEN_BENCH_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+    let due: usize = number_from_env("EVERGREEN_BENCH_LATENCY_GRANTS", 1_000);
+    let delay_ms: u64 = number_from_env("EVERGREEN_BENCH_DELAY_MS", 150);
+    let rounds: usize = number_from_env("EVERGREEN_BENCH_ROUNDS", 3);
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
         for (which, lanes) in [(0, "1"), (1, "6")] {
