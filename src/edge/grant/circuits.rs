@@ -71,11 +71,15 @@ async fn follow_probe(
     config: BreakerConfig,
     reopen_until: Timestamp,
 ) -> Result<Gate> {
-    let probing_until = read(db, provider).await?.open_until.unwrap_or(reopen_until);
+    let mut circuit = read(db, provider).await?;
+    let probing_until = circuit.open_until.unwrap_or(reopen_until);
     let looks = PROBE_PATIENCE.as_millis() / PROBE_LOOK.as_millis();
-    for _ in 0..looks {
-        Delay::from(PROBE_LOOK).await;
-        let circuit = read(db, provider).await?;
+    for look in 0..=looks {
+        // The first look is the read above: the probe may have answered already.
+        if look > 0 {
+            Delay::from(PROBE_LOOK).await;
+            circuit = read(db, provider).await?;
+        }
         match circuit.after_probe(config, probing_until) {
             AfterProbe::Go => return Ok(Gate::Go(circuit)),
             AfterProbe::Wait { until } => return Ok(Gate::Wait { until }),
