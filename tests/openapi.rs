@@ -1,4 +1,4 @@
-//! The API contract: `/openapi.json` (written by hand in `src/openapi.json`) against the
+//! The API contract: `/openapi.json` (written by hand in `assets/openapi.json`, served as a static asset) against the
 //! worker under `wrangler dev`. Every documented operation is requested, and each answer must
 //! have a documented status and match its documented schema (errors included). Every route
 //! the router serves (`core::http::routes::TABLE`: method, path, operation id) must be documented
@@ -32,8 +32,9 @@ fn shape(path: &str) -> String {
     out
 }
 
-/// Every (method, path, operation id) the router serves in a release build, from its table
-/// (`core::http::routes::TABLE`: the same table the worker matches requests with).
+/// Every (method, path, operation id) a release build serves: the router's table
+/// (`core::http::routes::TABLE`: the same table the worker matches requests with) and the
+/// static assets served before it (`core::http::routes::STATIC_ASSETS`).
 fn router_routes() -> Vec<(String, String, String)> {
     evergreen::core::http::routes::TABLE
         .iter()
@@ -46,6 +47,15 @@ fn router_routes() -> Vec<(String, String, String)> {
                 )
             })
         })
+        .chain(evergreen::core::http::routes::STATIC_ASSETS.iter().map(
+            |(method, path, operation)| {
+                (
+                    method.to_ascii_lowercase(),
+                    (*path).to_owned(),
+                    (*operation).to_owned(),
+                )
+            },
+        ))
         .collect()
 }
 

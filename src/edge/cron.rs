@@ -1,7 +1,7 @@
 //! The scheduled handler: runs the job a cron expression names and records a heartbeat.
 //!
 //! Locally no cron fires by itself; the run command and the tests call
-//! `/cdn-cgi/handler/scheduled?cron=...`. Jobs are idempotent under overlap (the platform
+//! `/__scheduled?cron=...` (`wrangler dev --test-scheduled`). Jobs are idempotent under overlap (the platform
 //! delivers crons at least once, and runs may overlap).
 
 use crate::core::common::clock::Timestamp;

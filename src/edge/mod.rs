@@ -24,7 +24,7 @@ pub use grant::grant_object::GrantObject;
 
 use common::context::Context;
 use common::{clock, logging};
-use http::{healthz, openapi, respond};
+use http::{healthz, respond};
 use links::{connections_page, reconnect};
 use oauth::{callback, connect, meta_callbacks};
 use tenancy::{admin, tenant_api};
@@ -77,7 +77,6 @@ async fn handle(
 ) -> respond::Handled {
     match route {
         Route::Healthz => Ok(healthz::handle(cx, now).await?),
-        Route::OpenApi => Ok(openapi::handle()?),
         Route::Page(page_route) => connections_page::handle(page_route, req, cx, now).await,
         Route::Admin(admin_route) => admin::handle(admin_route, req, cx, now).await,
         Route::Tenant(tenant_route) => {

@@ -115,6 +115,12 @@ fn migrated_state() -> PathBuf {
     if done.join("v3").is_dir() {
         return done;
     }
+    // One maker per process (a binary's tests start side by side), one directory per process.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if done.join("v3").is_dir() {
+        return done;
+    }
     let making = parent.join(format!("migrating-{}", std::process::id()));
     let _ = fs::remove_dir_all(&making);
     fs::create_dir_all(&making).unwrap();
@@ -376,6 +382,8 @@ impl Worker {
                 "--ip",
                 "127.0.0.1",
                 "--show-interactive-dev-session=false",
+                // `/__scheduled` runs a cron trigger (see run_cron).
+                "--test-scheduled",
             ])
             .args(["--port", &self.port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
@@ -543,7 +551,7 @@ impl Worker {
 
     /// Runs a cron trigger the way the platform would (locally nothing fires them).
     pub fn run_cron(&self, cron: &str) {
-        let path = format!("/cdn-cgi/handler/scheduled?cron={}", cron.replace(' ', "+"));
+        let path = format!("/__scheduled?cron={}", cron.replace(' ', "+"));
         let answer = self.get(&path, None);
         assert_eq!(answer.status, 200, "scheduled handler: {answer:?}");
     }

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_docs;
 mod browser_connect;
 mod operator_api;
 mod rate_limits;
