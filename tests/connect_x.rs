@@ -194,7 +194,7 @@ fn an_x_account_connects_end_to_end_and_its_token_round_trips_encrypted() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["access_token"], issued.access[0].as_str());
     assert!(read.body["expires_at"].is_string());
-    // The audit is written after the answer has gone out.
+    // The grant's object buffers the read and its alarm writes it (a second on, in tests).
     s.worker.eventually(
         std::time::Duration::from_secs(10),
         "the read is audited",

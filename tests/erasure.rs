@@ -123,7 +123,11 @@ const LISTS: [&str; 8] = [
 
 #[test]
 fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
-    let s = Stack::start("erasure-end-user");
+    // Token reads stay buffered in their grants' objects (the alarm is five minutes away), so
+    // the export and the erasure meet them there.
+    let s = Stack::start_with("erasure-end-user", |_| {
+        vec![("TOKEN_AUDIT_FLUSH_SECONDS".to_owned(), "300".to_owned())]
+    });
     let tenant = Tenant::new(&s, "Scheduler");
     let rx = Receiver::start();
     let (_, webhook_secret) = tenant.webhook_endpoint(&rx.url("scheduler"));
@@ -144,14 +148,16 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
         .unwrap()
         .to_owned();
 
-    // The export: everything of Alice's, nothing of Bob's, never a token. Token reads are
-    // written after the answer has gone out, so wait for both.
-    let mine = s
-        .worker
-        .eventually(Duration::from_secs(10), "both token reads recorded", || {
-            let e = export(&tenant, alice);
-            (e["token_reads"].as_array().unwrap().len() == 2).then_some(e)
-        });
+    // The export: everything of Alice's, nothing of Bob's, never a token. Both token reads are
+    // still buffered in her grant's object: the export has it flush them first.
+    let mine = export(&tenant, alice);
+    let reads = mine["token_reads"].as_array().unwrap();
+    assert_eq!(reads.len(), 2, "{mine}");
+    assert!(reads.iter().all(|r| r["outcome"] == "served"
+        && r["connection_id"] == json!(alice_conn)
+        && r["api_key_id"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("key_"))));
     assert_eq!(mine["end_user_ref"], alice);
     for list in LISTS {
         assert!(!mine[list].as_array().unwrap().is_empty(), "{list}: {mine}");
@@ -188,6 +194,10 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
     for list in LISTS {
         assert_eq!(theirs[list], json!([]), "{list}");
     }
+
+    // One more read after the export, buffered when the erasure comes: the erasure drops it,
+    // so no flush brings it back.
+    assert_eq!(tenant.token(&alice_conn).status, 200);
 
     // The erasure: disconnected (and revoked at X, which no other grant shares), then gone.
     let erased = erase(&s, &tenant, alice);
@@ -233,6 +243,21 @@ fn an_end_user_is_exported_then_erased_and_nothing_of_theirs_is_left() {
     for list in LISTS {
         assert_eq!(after[list], json!([]), "{list}");
     }
+    // Her grant's object holds no read for its alarm to write: the erasure dropped the one
+    // buffered after the export. (A flush would write none anyway: her connection is gone.)
+    let flushed = s.worker.send(
+        "POST",
+        &format!("/__test/grants/{alice_grant}/audit-flush"),
+        Some(&s.operator()),
+        &json!({}),
+    );
+    assert_eq!(flushed.status, 200, "{flushed:?}");
+    assert_eq!(flushed.body["flushed"], 0, "{flushed:?}");
+    assert_eq!(
+        d1_cells_containing(s.worker.persist_dir(), &alice_conn),
+        Vec::<String>::new(),
+        "no token read of hers came back"
+    );
 
     // Bob is untouched, and still served.
     assert_eq!(tenant.token(&bob_conn).status, 200);

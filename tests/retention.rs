@@ -32,6 +32,12 @@ fn the_sweep_prunes_what_retention_no_longer_keeps_and_nothing_else() {
     rx.set_secret("pruned", &webhook_secret);
     let connection = connect(&s, &tenant, "user-p", "pruned_user");
     assert_eq!(tenant.token(&connection).status, 200);
+    // The read reaches `token_reads` when its grant's object flushes (a second on, here).
+    s.worker
+        .eventually(Duration::from_secs(10), "the token read flushed", || {
+            let counts = s.worker.get("/__test/row-counts", Some(&s.operator()));
+            (counts.body["token_reads"].as_f64() == Some(1.0)).then_some(())
+        });
 
     // Two events: refreshing fails (degraded), then works (recovered).
     s.fake.set_token_outage(Some(Fault::ServiceUnavailable));

@@ -15,7 +15,7 @@ use crate::core::tenancy::auth::authorize_operator;
 use crate::edge::common::bindings;
 use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::GrantObjectClient;
-use crate::edge::grant::grant_object::protocol::{TestWrite, TestWriteAsk};
+use crate::edge::grant::grant_object::protocol::{AuditAsk, TestWrite, TestWriteAsk};
 use crate::edge::grant::grant_object::spike;
 use crate::edge::http::respond::{self, Handled, Internal};
 use crate::store::{self, Db};
@@ -42,7 +42,17 @@ pub async fn handle(route: TestRoute, req: Request, cx: &Context, now: Timestamp
         TestRoute::RowCounts => row_counts(cx).await,
         TestRoute::CopyCiphertext(id) => copy_ciphertext(req, cx, &id.into()).await,
         TestRoute::ReviveGrant(id) => revive_grant(cx, &id.into()).await,
+        TestRoute::FlushAudit(id) => flush_audit(cx, &id.into()).await,
     }
+}
+
+/// The grant's object flushes its buffered token reads now; its answer is passed on.
+async fn flush_audit(cx: &Context, grant_id: &GrantId) -> Handled {
+    let mut answer = GrantObjectClient::new(cx, grant_id)
+        .audit(AuditAsk::Flush)
+        .await?;
+    let body: Value = answer.json().await?;
+    Ok(respond::json(answer.status_code(), &body)?)
 }
 
 fn clock_json(offset: ClockOffset, frozen_at: Option<Timestamp>, now: Timestamp) -> Value {

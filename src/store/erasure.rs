@@ -317,6 +317,12 @@ pub const LIVE_CONNECTIONS: Sql = Sql {
              AND disconnected_at IS NULL \
            ORDER BY created_at, id LIMIT ?3",
 };
+pub const END_USER_CONNECTIONS: Sql = Sql {
+    name: "erasure.end_user_connections",
+    text: "SELECT id, grant_id FROM connections \
+           WHERE tenant_id = ?1 AND end_user_ref = ?2 \
+           ORDER BY created_at, id LIMIT ?3",
+};
 pub const TENANT_DELETED_AT: Sql = Sql {
     name: "erasure.tenant_deleted_at",
     text: "SELECT deleted_at FROM tenants WHERE id = ?1",
@@ -448,6 +454,7 @@ pub fn statements() -> Vec<&'static Sql> {
     all.extend(EXPORT.iter().map(|(_, sql)| sql));
     all.extend([
         &LIVE_CONNECTIONS,
+        &END_USER_CONNECTIONS,
         &TENANT_DELETED_AT,
         &MARK_TENANT_DELETED,
         &STOP_WEBHOOKS,
@@ -460,6 +467,11 @@ pub fn statements() -> Vec<&'static Sql> {
 /// The tenant's (or one end user's) live connections (`id, grant_id`), at most `limit`.
 pub fn live_connections(tenant_id: &TenantId, end_user: Option<&str>, limit: i64) -> Statement {
     LIVE_CONNECTIONS.bind(vec![tenant_id.into(), end_user.into(), limit.into()])
+}
+
+/// Every connection of the end user's (`id, grant_id`), live or not, at most `limit`.
+pub fn end_user_connections(tenant_id: &TenantId, end_user: &str, limit: i64) -> Statement {
+    END_USER_CONNECTIONS.bind(vec![tenant_id.into(), end_user.into(), limit.into()])
 }
 
 /// When the tenant was deleted (`deleted_at`; no row: no such tenant).

@@ -10,7 +10,7 @@ use super::grants_tests::{at, expiring, run, seeded, T0, TEN_G};
 use super::posts::{self, NewPost, NewTarget};
 use super::sessions::{self, NewConnect, NewPage};
 use super::sqlite::{block_on, Sqlite};
-use super::{tenants, Db, Row};
+use super::{operations, tenants, Db, Row};
 use crate::core::common::ids::GrantId;
 use crate::core::publish::posts::TargetState;
 use crate::core::tenancy::erasure::{Scope, KEPT};
@@ -361,7 +361,42 @@ pub fn end_user_then_tenant(db: &Sqlite) {
         connections::disconnect("conn_alice", &"gr_alice".into(), 1, at(3)),
     );
     assert!(rows(db, erasure::live_connections(&TEN_G, Some("alice"), 10)).is_empty());
+    // Her grants' objects are told to flush or drop their buffered reads: every connection of
+    // hers is listed, the disconnected one too.
+    let all = rows(db, erasure::end_user_connections(&TEN_G, "alice", 10));
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].text("id").unwrap(), "conn_alice");
+    assert_eq!(all[0].text("grant_id").unwrap(), "gr_alice");
+    assert!(rows(db, erasure::end_user_connections(&TEN_G, "alice", 0)).is_empty());
     let erased = erase(db, Scope::EndUser, "alice", 1);
+    // A read an object flushes later does not bring her rows back; bob's is written.
+    let flushed = |connection_id: &str, grant_id: &str| {
+        block_on(
+            db.batch(vec![operations::flush_token_read(&operations::TokenRead {
+                tenant_id: &TEN_G,
+                api_key_id: "key_1",
+                connection_id,
+                grant_id: Some(grant_id),
+                outcome: "served",
+                at: at(4),
+            })]),
+        )
+        .unwrap()[0]
+            .changes
+    };
+    assert_eq!(
+        flushed("conn_alice", "gr_alice"),
+        0,
+        "alice's connection is erased"
+    );
+    assert_eq!(flushed("conn_bob", "gr_bob"), 1, "bob's connection stays");
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM token_reads WHERE connection_id = 'conn_bob'"
+        ),
+        2
+    );
     for table in [
         "grants",
         "connections",
@@ -409,6 +444,11 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     assert_eq!(
         marked.iter().map(|o| o.changes).collect::<Vec<_>>(),
         [1, 1, 1]
+    );
+    assert_eq!(
+        flushed("conn_bob", "gr_bob"),
+        0,
+        "nothing is flushed into a deleted tenant"
     );
     let again = block_on(db.batch(erasure::mark_tenant_deleted(&TEN_G, at(6)))).unwrap();
     assert_eq!(

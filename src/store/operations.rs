@@ -212,6 +212,19 @@ pub const RECORD_TOKEN_READ: Sql = Sql {
     text: "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, \
              outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
+/// A read the grant's object buffered, written when the object flushes its buffer: only while
+/// the connection is still stored and its tenant not deleted, so a flush never brings back a
+/// row an erasure removed (the end user's connections go last; a deleted tenant's rows go after
+/// its `deleted_at` is set).
+pub const FLUSH_TOKEN_READ: Sql = Sql {
+    name: "operations.flush_token_read",
+    text: "INSERT INTO token_reads (tenant_id, api_key_id, connection_id, grant_id, \
+             outcome, at) \
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+           WHERE EXISTS (SELECT 1 FROM connections WHERE id = ?3 AND tenant_id = ?1) \
+             AND NOT EXISTS \
+               (SELECT 1 FROM tenants WHERE id = ?1 AND deleted_at IS NOT NULL)",
+};
 pub const TEST_CLOCK: Sql = Sql {
     name: "operations.test_clock",
     text: "SELECT offset_ms, frozen_at FROM test_clock WHERE id = 1",
@@ -289,6 +302,7 @@ pub const STATEMENTS: &[&Sql] = &[
     &MARK_REPLAYED,
     &RECORD_DEAD_LETTER,
     &RECORD_TOKEN_READ,
+    &FLUSH_TOKEN_READ,
     &TEST_CLOCK,
 ];
 
@@ -570,6 +584,19 @@ pub struct TokenRead<'a> {
 
 pub fn record_token_read(r: &TokenRead<'_>) -> Statement {
     RECORD_TOKEN_READ.bind(vec![
+        r.tenant_id.into(),
+        r.api_key_id.into(),
+        r.connection_id.into(),
+        r.grant_id.into(),
+        r.outcome.into(),
+        r.at.into(),
+    ])
+}
+
+/// A buffered read, flushed from the grant's object ([`FLUSH_TOKEN_READ`]: nothing is written
+/// for an erased connection or a deleted tenant).
+pub fn flush_token_read(r: &TokenRead<'_>) -> Statement {
+    FLUSH_TOKEN_READ.bind(vec![
         r.tenant_id.into(),
         r.api_key_id.into(),
         r.connection_id.into(),

@@ -37,6 +37,9 @@ pub struct Settings {
     /// `QUEUE_LANES`: how many lanes of a queue batch are worked at once (`core::common::lanes`;
     /// 1 works them one after another).
     pub queue_lanes: u8,
+    /// `TOKEN_AUDIT_FLUSH_SECONDS`: how long after a grant's first buffered token read its
+    /// object writes its buffer to `token_reads`.
+    pub token_audit_flush_seconds: u16,
 }
 
 /// A variable that was set but could not be read: its name, and what is wrong with it.
@@ -108,6 +111,12 @@ impl Settings {
                 d.queue_lanes,
                 &mut problems,
             ),
+            token_audit_flush_seconds: one(
+                take("TOKEN_AUDIT_FLUSH_SECONDS"),
+                token_audit_flush_seconds,
+                d.token_audit_flush_seconds,
+                &mut problems,
+            ),
         };
         (settings, problems)
     }
@@ -142,6 +151,7 @@ impl Default for Settings {
             media: MediaSettings::default(),
             webhook_retry: RetryPolicy::default(),
             queue_lanes: OUTGOING_LIMIT as u8,
+            token_audit_flush_seconds: 10,
         }
     }
 }
@@ -164,6 +174,17 @@ fn queue_lanes(text: &str) -> Result<u8, SettingError> {
         _ => Err(SettingError::rule(
             "QUEUE_LANES",
             format!("QUEUE_LANES must be a whole number from 1 to {OUTGOING_LIMIT}"),
+        )),
+    }
+}
+
+/// `TOKEN_AUDIT_FLUSH_SECONDS`: whole seconds from 1 to 300.
+fn token_audit_flush_seconds(text: &str) -> Result<u16, SettingError> {
+    match text.trim().parse::<u16>() {
+        Ok(n) if (1..=300).contains(&n) => Ok(n),
+        _ => Err(SettingError::rule(
+            "TOKEN_AUDIT_FLUSH_SECONDS",
+            "TOKEN_AUDIT_FLUSH_SECONDS must be a whole number of seconds from 1 to 300",
         )),
     }
 }
@@ -285,6 +306,25 @@ mod tests {
             problems[0].problem.to_string().contains("from 1 to 90"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_token_audit_flush_is_between_a_second_and_five_minutes() {
+        let read = |text: &'static str| {
+            Settings::read(move |n| (n == "TOKEN_AUDIT_FLUSH_SECONDS").then(|| text.to_owned()))
+        };
+        assert_eq!(Settings::default().token_audit_flush_seconds, 10);
+        assert_eq!(read("1").0.token_audit_flush_seconds, 1);
+        assert_eq!(read(" 300 ").0.token_audit_flush_seconds, 300);
+        for bad in ["0", "301", "ten", ""] {
+            let (settings, problems) = read(bad);
+            assert_eq!(
+                settings.token_audit_flush_seconds, 10,
+                "{bad} leaves the default"
+            );
+            assert_eq!(problems.len(), 1, "{bad}");
+            assert_eq!(problems[0].variable, "TOKEN_AUDIT_FLUSH_SECONDS");
+        }
     }
 
     #[test]

@@ -187,6 +187,9 @@ pub enum TestRoute {
     /// stale instance that missed the verdict would see it, so the verdict can be reached
     /// twice (one event, by its dedupe key).
     ReviveGrant(String),
+    /// `POST /__test/grants/{id}/audit-flush`: the grant's object flushes the token reads it
+    /// has buffered now, as its alarm would; answers `{"flushed": n}`, the reads it held.
+    FlushAudit(String),
 }
 
 /// One method on one path: what it is called, the scope a tenant's key needs for it, and the
@@ -673,6 +676,13 @@ pub const TEST_TABLE: &[PathRoutes] = &[
         allow: &["POST"],
         endpoints: &[at("POST", "ReviveGrant", |p| {
             Some(Route::Test(TestRoute::ReviveGrant(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/grants/{id}/audit-flush",
+        allow: &["POST"],
+        endpoints: &[at("POST", "FlushAudit", |p| {
+            Some(Route::Test(TestRoute::FlushAudit(p[0].clone())))
         })],
     },
 ];

@@ -7,12 +7,13 @@ use crate::core::grant::grant_health::Colour;
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
+use crate::core::tenancy::token_reads::ReadOutcome;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::grant::connection_reads::{connections_of, ConnectionRow, EVENTS_SHOWN};
 use crate::edge::grant::grant_object::grants;
-use crate::edge::grant::grant_object::protocol::VisitAsk;
+use crate::edge::grant::grant_object::protocol::{AuditOf, VisitAsk};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
@@ -168,8 +169,10 @@ async fn connection_home(db: &D1Database, id: &str) -> worker::Result<Option<Con
 /// `POST /v1/connections/{id}/token`: the stored access token, through the grant's object.
 /// The API key and the connection's home come from this isolate's caches when it has them, so
 /// a fresh token costs one round trip to the grant's object, which serves it from memory.
-/// Every read is audited in `token_reads` after the answer has gone out, grouped with the
-/// other reads in flight (`token_audit`): the audit never delays the caller.
+/// Every read is audited in `token_reads`: the grant's object buffers the reads it answers in
+/// its own storage and flushes them with an alarm (`grant_object::audit_buffer`); a read that
+/// reaches no object (no such connection, the object unreachable) is written from here after
+/// the answer has gone out (`token_audit`). The audit never delays the caller by a D1 write.
 pub(crate) async fn connection_token(
     cx: &Context,
     ctx: &worker::Context,
@@ -182,45 +185,32 @@ pub(crate) async fn connection_token(
     let home = connection_home(db, id)
         .await?
         .filter(|home| home.tenant_id == caller.tenant_id);
-    let (grant_id, mut answer) = match home {
-        None => (
-            None,
-            Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
-        ),
+    let answer = match &home {
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("No connection {id}.")).into()),
         Some(home) => {
-            let answer = grants::access_token(
+            grants::access_token(
                 cx,
                 &home.grant_id,
                 &caller.tenant_id,
                 Some(id),
                 &home.external_id,
                 ask,
+                Some(AuditOf {
+                    api_key_id: caller.key_id.clone(),
+                    at: now.as_millis(),
+                }),
             )
-            .await;
-            (Some(home.grant_id), answer)
+            .await
         }
     };
-    // A refusal's body is a JSON error (never a token): its code says what the caller got.
-    let refused_code = match &mut answer {
-        Ok(r) if r.status_code() != 200 => match r.cloned() {
-            Ok(mut copy) => copy
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|body| body["error"]["code"].as_str().map(str::to_owned)),
-            Err(_) => None,
-        },
-        _ => None,
-    };
-    let outcome = match (&answer, refused_code.as_deref()) {
-        (Ok(r), _) if r.status_code() == 200 => "served",
-        (Ok(_), Some("token_expired")) => "expired",
-        (Ok(_), Some("connection_dead")) => "dead",
-        (Ok(_), Some("not_found")) => "not_found",
-        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::NotFound => "not_found",
-        (Err(respond::Failure::Api(e)), _) if e.code == ErrorCode::ConnectionDead => "dead",
-        _ => "failed",
-    };
+    // The object answered (whatever it said): it has recorded the read.
+    if answer.is_ok() {
+        return answer;
+    }
+    let outcome = ReadOutcome::of(match &answer {
+        Err(respond::Failure::Api(e)) => Err(Some(e.code)),
+        _ => Err(None),
+    });
     crate::edge::tenancy::token_audit::record(
         ctx,
         cx.db()?,
@@ -228,8 +218,8 @@ pub(crate) async fn connection_token(
             tenant_id: caller.tenant_id.clone(),
             api_key_id: caller.key_id.clone(),
             connection_id: id.to_owned(),
-            grant_id,
-            outcome,
+            grant_id: home.map(|home| home.grant_id),
+            outcome: outcome.as_str(),
             at: now,
         },
     );

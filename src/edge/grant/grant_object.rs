@@ -9,6 +9,7 @@
 //! one write at a time happens to the grant, even across awaits.
 
 // What runs inside the object, and the writes only it may make.
+pub(crate) mod audit_buffer;
 pub(crate) mod current;
 pub(crate) mod disconnect;
 pub(crate) mod grant_visit;
@@ -22,9 +23,11 @@ pub(crate) mod test_writes;
 #[path = "../../store/grant_writes.rs"]
 mod writes;
 
+use crate::core::tenancy::token_reads::ReadOutcome;
 use crate::edge::common::context::Context;
 use crate::edge::http::respond;
-use protocol::Command;
+use protocol::{AuditAsk, Command};
+use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 #[durable_object]
@@ -36,6 +39,8 @@ pub struct GrantObject {
     turns: futures_util::lock::Mutex<()>,
     /// The grant and its opened tokens between calls; every write forgets it.
     memory: crate::edge::grant::grant_object::current::Memory,
+    /// The token reads' audit, buffered in the object's storage until its alarm.
+    audit: audit_buffer::AuditBuffer,
 }
 
 impl DurableObject for GrantObject {
@@ -45,7 +50,14 @@ impl DurableObject for GrantObject {
             cx: Context::new(env),
             turns: futures_util::lock::Mutex::new(()),
             memory: crate::edge::grant::grant_object::current::Memory::default(),
+            audit: audit_buffer::AuditBuffer::default(),
         }
+    }
+
+    /// The audit buffer's flush (the only alarm the object sets).
+    async fn alarm(&self) -> Result<Response> {
+        self.audit.on_alarm(&self.cx, &self.state).await?;
+        Response::empty()
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -83,9 +95,22 @@ impl DurableObject for GrantObject {
                 crate::edge::oauth::meta_callbacks::ended_in_object(cx, turns, memory, ask).await,
                 "grant.platform_ended_failed",
             ),
-            Command::AccessToken(ask) => respond::answer(
-                grants::access_token_in_object(cx, state, turns, memory, ask).await,
-                "grant.token_read_failed",
+            Command::AccessToken(mut ask) => {
+                let audit = ask.audit.take();
+                let served = grants::access_token_in_object(cx, state, turns, memory, &ask).await;
+                if let Some(audit) = audit {
+                    let outcome = ReadOutcome::of(match &served {
+                        Ok(r) if r.status_code() == 200 => Ok(()),
+                        Err(respond::Failure::Api(e)) => Err(Some(e.code)),
+                        _ => Err(None),
+                    });
+                    audit_buffer::record(cx, state, &self.audit, &ask, audit, outcome).await;
+                }
+                respond::answer(served, "grant.token_read_failed")
+            }
+            Command::Audit(ask) => respond::answer(
+                audit_in_object(cx, state, &self.audit, ask).await,
+                "grant.audit_failed",
             ),
             Command::Reseal(ask) => respond::answer(
                 grants::reseal_in_object(cx, turns, memory, ask).await,
@@ -107,4 +132,22 @@ impl DurableObject for GrantObject {
             }
         }
     }
+}
+
+/// `Audit`: flushes the buffered reads now, or drops some connections' unwritten.
+async fn audit_in_object(
+    cx: &Context,
+    state: &State,
+    buffer: &audit_buffer::AuditBuffer,
+    ask: AuditAsk,
+) -> respond::Handled {
+    Ok(match ask {
+        AuditAsk::Flush => {
+            respond::json(200, &json!({ "flushed": buffer.flush(cx, state).await? }))?
+        }
+        AuditAsk::Discard { connection_ids } => respond::json(
+            200,
+            &json!({ "discarded": buffer.discard(state, &connection_ids).await? }),
+        )?,
+    })
 }

@@ -11,12 +11,15 @@ use crate::core::oauth::connect_sessions::validate_end_user_ref;
 use crate::core::tenancy::erasure::{
     Scope, DISCONNECTS_PER_RUN, ROWS_PER_CALL, ROWS_PER_RUN, TENANTS_PER_RUN,
 };
+use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time;
 use crate::edge::common::logging;
+use crate::edge::grant::grant_object::audit_buffer::settle_through_object;
 use crate::edge::grant::grant_object::disconnect::{
     erase_through_object, through_object, Disconnected,
 };
+use crate::edge::grant::grant_object::protocol::AuditAsk;
 use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
@@ -118,6 +121,62 @@ async fn live_connections(
         .await?)
 }
 
+/// What to do with the token reads an end user's grant objects have buffered.
+#[derive(Clone, Copy)]
+enum Settle {
+    /// Write them to D1 (an export).
+    Flush,
+    /// Drop the end user's (an erasure).
+    Discard,
+}
+
+/// Asks the object of every grant the end user has a connection of (live or not) to flush or
+/// drop the token reads it has buffered. An object that cannot be reached stops the call with
+/// `503 unavailable`, since going on would miss (or later bring back) its reads.
+async fn settle_buffered_reads(
+    cx: &Context,
+    db: &D1Database,
+    tenant_id: &TenantId,
+    end_user: &str,
+    settle: Settle,
+) -> Handled<()> {
+    let listed: Vec<LiveConnection> = db
+        .all(store_erasure::end_user_connections(
+            tenant_id,
+            end_user,
+            END_USER_CONNECTIONS_MAX as i64,
+        ))
+        .await?;
+    let mut grants: Vec<(GrantId, Vec<String>)> = Vec::new();
+    for c in listed {
+        match grants.iter_mut().find(|(g, _)| *g == c.grant_id) {
+            Some((_, ids)) => ids.push(c.id),
+            None => grants.push((c.grant_id, vec![c.id])),
+        }
+    }
+    for (grant_id, connection_ids) in grants {
+        let ask = match settle {
+            Settle::Flush => AuditAsk::Flush,
+            Settle::Discard => AuditAsk::Discard { connection_ids },
+        };
+        if let Err(e) = settle_through_object(cx, &grant_id, ask).await {
+            logging::emit(
+                &LogLine::error("end_user.audit_settle_failed", clock::real_now())
+                    .field("tenant_id", tenant_id)
+                    .field("grant_id", &grant_id)
+                    .field("error", crate::edge::http::respond::with_causes(&e)),
+            );
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "The token reads one of the end user's grants still buffers for the audit \
+                 could not be reached right now. Retry the call.",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// What disconnecting a batch of connections came to.
 #[derive(Default)]
 struct Disconnects {
@@ -200,6 +259,9 @@ pub async fn erase_end_user(
         )
         .into());
     }
+    // The token reads their grants' objects still hold are dropped before their `token_reads`
+    // go, so no later flush brings any back (`grant_object::audit_buffer`).
+    settle_buffered_reads(cx, db, &tenant.into(), &end_user, Settle::Discard).await?;
     let complete = erase_rows(
         cx,
         db,
@@ -253,12 +315,15 @@ fn presented(mut rows: Vec<Value>) -> Vec<Value> {
 /// `GET /v1/end-user-data?end_user_ref=…`: everything Evergreen keeps about the end user in
 /// this tenant, tokens and secrets excepted (they are never shown).
 pub async fn export_end_user(
+    cx: &Context,
     db: &D1Database,
     caller: &Caller,
     url: &str,
     now: Timestamp,
 ) -> Handled {
     let end_user = end_user_of(url)?;
+    // The token reads their grants' objects still hold are written first, so the export has them.
+    settle_buffered_reads(cx, db, &caller.tenant_id, &end_user, Settle::Flush).await?;
     let results = Db::batch(
         db,
         store_erasure::export(&caller.tenant_id, &end_user, EXPORT_LIMIT),

@@ -56,8 +56,14 @@ pub async fn handle(
             reconnect::create_link(&req, cx, &db, &caller, &id, now).await
         }
         TenantRoute::ExportEndUser => {
-            crate::edge::tenancy::erasure::export_end_user(&db, &caller, &req.inner().url(), now)
-                .await
+            crate::edge::tenancy::erasure::export_end_user(
+                cx,
+                &db,
+                &caller,
+                &req.inner().url(),
+                now,
+            )
+            .await
         }
         TenantRoute::EraseEndUser => {
             crate::edge::tenancy::erasure::erase_end_user(cx, &db, &caller, &req.inner().url(), now)

@@ -1,5 +1,8 @@
 //! The token reads' audit (`token_reads`: who read which connection's token and what they got,
-//! never the token), written after the answer has gone out and grouped.
+//! never the token) for the reads no grant object answered: a connection that does not exist
+//! for the caller, or an object that could not be reached. (The reads an object answers are
+//! buffered in the object's storage: `grant_object::audit_buffer`.) Written after the answer
+//! has gone out, and grouped.
 //!
 //! Each read queues its row in the isolate and hands a write to `wait_until`. That write first
 //! waits one timer turn ([`GATHER`]) for other reads to queue theirs, then takes every row queued so

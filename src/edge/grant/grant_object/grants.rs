@@ -33,7 +33,7 @@ use crate::core::oauth::catalogue::{GraphDialect, ProviderSpec};
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::grant::grant_object::protocol::{
-    CheckByAsk, ReconnectCheck, ResealAsk, StoreGrant, StoreOutcome, Stored, TokenAsk,
+    AuditOf, CheckByAsk, ReconnectCheck, ResealAsk, StoreGrant, StoreOutcome, Stored, TokenAsk,
 };
 use crate::edge::grant::grant_object::refresh::{self, Change, Outcome};
 use crate::edge::http::respond::Internal;
@@ -72,6 +72,7 @@ pub async fn access_token(
     connection_id: Option<&str>,
     account: &str,
     request: TokenRequest,
+    audit: Option<AuditOf>,
 ) -> Handled<Response> {
     let ask = TokenAsk {
         grant_id: grant_id.to_owned(),
@@ -80,6 +81,7 @@ pub async fn access_token(
         validate: request.validate,
         account: Some(account.to_owned()),
         connection_id: connection_id.map(str::to_owned),
+        audit,
     };
     Ok(GrantObjectClient::new(cx, grant_id)
         .access_token(ask)
@@ -444,7 +446,7 @@ pub async fn access_token_in_object(
     state: &worker::State,
     turns: &futures_util::lock::Mutex<()>,
     memory: &Memory,
-    ask: TokenAsk,
+    ask: &TokenAsk,
 ) -> Handled {
     let refreshes_before = memory.refreshes();
     let _turn = turns.lock().await;
@@ -475,7 +477,7 @@ pub async fn access_token_in_object(
     };
     let wrote = std::cell::Cell::new(false);
     let reader = Reader {
-        ask: &ask,
+        ask,
         now,
         waited_on_refresh,
         memory,

@@ -29,6 +29,8 @@ pub enum Command {
     Erase(EraseAsk),
     /// The pre-flight: check the grant by a post's slot.
     CheckBy(CheckByAsk),
+    /// The audit's buffered reads: flush them now, or drop an end user's.
+    Audit(AuditAsk),
     /// The platform ended the grant (Meta's deauthorize).
     PlatformEnded(EndedAsk),
     /// A test power's write to the grant.
@@ -81,6 +83,28 @@ pub struct TokenAsk {
     /// The connection asked for: the object serves it only while it is live and may act.
     #[serde(default)]
     pub connection_id: Option<String>,
+    /// A read through the API: the object records it in the audit it buffers
+    /// (`audit_buffer`), whatever the answer.
+    #[serde(default)]
+    pub audit: Option<AuditOf>,
+}
+
+/// Who read a token through the API, and when (ms), for the audit.
+#[derive(Serialize, Deserialize)]
+pub struct AuditOf {
+    pub api_key_id: String,
+    pub at: i64,
+}
+
+/// What is asked of the reads the object has buffered for the audit.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum AuditAsk {
+    /// Write them all to D1 now (before an end user's export reads `token_reads`).
+    Flush,
+    /// Drop those of these connections unwritten (an end user's erasure, before it deletes
+    /// their `token_reads`); a flush under way finishes first.
+    Discard { connection_ids: Vec<String> },
 }
 
 /// The pre-flight: check the grant by `by` (ms) at the latest.
@@ -228,6 +252,10 @@ impl<'a> GrantObjectClient<'a> {
 
     pub async fn access_token(&self, ask: TokenAsk) -> worker::Result<Response> {
         self.send(&Command::AccessToken(ask)).await
+    }
+
+    pub async fn audit(&self, ask: AuditAsk) -> worker::Result<Response> {
+        self.send(&Command::Audit(ask)).await
     }
 
     pub async fn reseal(&self, ask: ResealAsk) -> worker::Result<Response> {
