@@ -159,13 +159,17 @@ fn random_token(prefix: &str) -> String {
 
 const CONNECTIONS: usize = 200;
 const CLIENTS: usize = 8;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const ROUND: Duration = Duration::from_secs(5);
 
 #[test]
 #[ignore = "a benchmark: scripts/bench runs it on the bench build"]
 fn token_api() {
-    let s = Stack::start("bench-token-api");
+    // The token reads' audit flushes at the deployment's default pace (the tests' stacks
+    // flush after a second).
+    let s = Stack::start_with("bench-token-api", |_| {
+        vec![("TOKEN_AUDIT_FLUSH_SECONDS".to_owned(), "10".to_owned())]
+    });
     // One tenant per client: a tenant's API budget (`[[ratelimits]]` in wrangler.toml) is a
     // guard against one runaway caller, and this load from one tenant would spend it.
     let per_tenant = CONNECTIONS / CLIENTS;
@@ -255,9 +259,24 @@ fn token_api() {
     for ((name, _), stats) in targets.iter().zip(&merged) {
         report(&format!("{name}: {}", stats.line()));
     }
-    let ratio = merged[2].per_second / merged[1].per_second;
+    // The goal's figure: the token API's rate over the bare object's, round by round, and the
+    // median round.
+    let ratios: Vec<f64> = totals[2]
+        .iter()
+        .zip(&totals[1])
+        .map(|(token, object)| token.per_second / object.per_second)
+        .collect();
+    let ratio = median(ratios.clone());
     report(&format!(
-        "token API / bare DO round trip: {:.0} %; target >= 80 %: {}",
+        "token API / bare DO round trip, by round: {}",
+        ratios
+            .iter()
+            .map(|r| format!("{:.0} %", r * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    report(&format!(
+        "token API / bare DO round trip, median of {ROUNDS} rounds: {:.0} %; target >= 80 %: {}",
         ratio * 100.0,
         if ratio >= 0.8 { "met" } else { "MISSED" }
     ));
