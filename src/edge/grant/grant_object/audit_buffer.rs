@@ -40,7 +40,8 @@ const PREFIX: &str = "audit/";
 /// After a failed flush, the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Rows per D1 batch when flushing.
+/// Rows per page when flushing or dropping: one D1 batch, and within the 128 keys storage
+/// deletes at once.
 const ROWS_PER_BATCH: usize = 100;
 
 /// One buffered read, as the object stores it (JSON text).
@@ -110,10 +111,10 @@ impl AuditBuffer {
         // The alarm that is running no longer counts: a read during the flush sets another.
         self.alarm_set.set(false);
         if let Err(e) = self.flush(cx, state).await {
-            let waiting = buffered(state).await.map(|rows| rows.len()).unwrap_or(0);
+            let waiting = page(state, None).await.map(|rows| rows.len()).unwrap_or(0);
             logging::emit(
                 &LogLine::error("token_read.flush_failed", real_now())
-                    .field("rows_waiting", waiting)
+                    .field("rows_waiting_at_least", waiting)
                     .field("error", with_causes(&e)),
             );
             state.storage().set_alarm(RETRY_AFTER).await?;
@@ -122,14 +123,18 @@ impl AuditBuffer {
         Ok(())
     }
 
-    /// Writes every buffered read to `token_reads` and removes it from storage; answers how
-    /// many were buffered.
+    /// Writes every buffered read to `token_reads` and removes it from storage, a page at a
+    /// time (one D1 batch, then the page's keys); answers how many were buffered.
     pub async fn flush(&self, cx: &Context, state: &State) -> worker::Result<usize> {
         let _turn = self.turns.lock().await;
-        let rows = buffered(state).await?;
         let db = cx.db()?;
-        for chunk in rows.chunks(ROWS_PER_BATCH) {
-            let statements = chunk
+        let mut flushed = 0;
+        loop {
+            let rows = page(state, None).await?;
+            if rows.is_empty() {
+                return Ok(flushed);
+            }
+            let statements = rows
                 .iter()
                 .filter_map(|(_, read)| read.as_ref())
                 .map(|r| {
@@ -146,29 +151,36 @@ impl AuditBuffer {
             if !statements.is_empty() {
                 Db::batch(&db, statements).await?;
             }
-            let keys: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+            let keys: Vec<&str> = rows.iter().map(|(key, _)| key.as_str()).collect();
             state.storage().delete_multiple(keys).await?;
+            flushed += rows.len();
         }
-        Ok(rows.len())
     }
 
     /// Drops the buffered reads of `connection_ids` unwritten; answers how many.
     pub async fn discard(&self, state: &State, connection_ids: &[String]) -> worker::Result<usize> {
         let _turn = self.turns.lock().await;
-        let keys: Vec<String> = buffered(state)
-            .await?
-            .into_iter()
-            .filter(|(_, read)| {
-                read.as_ref()
-                    .is_some_and(|r| connection_ids.contains(&r.connection_id))
-            })
-            .map(|(key, _)| key)
-            .collect();
-        let n = keys.len();
-        if n > 0 {
-            state.storage().delete_multiple(keys).await?;
+        let mut after: Option<String> = None;
+        let mut dropped = 0;
+        loop {
+            let rows = page(state, after.as_deref()).await?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(dropped);
+            };
+            after = Some(last.clone());
+            let keys: Vec<&str> = rows
+                .iter()
+                .filter(|(_, read)| {
+                    read.as_ref()
+                        .is_some_and(|r| connection_ids.contains(&r.connection_id))
+                })
+                .map(|(key, _)| key.as_str())
+                .collect();
+            if !keys.is_empty() {
+                dropped += keys.len();
+                state.storage().delete_multiple(keys).await?;
+            }
         }
-        Ok(n)
     }
 }
 
@@ -214,13 +226,20 @@ pub async fn record(
     );
 }
 
-/// Every buffered read, oldest first, by its key. A value that does not read as a
-/// [`BufferedRead`] is logged and listed as `None`, so a flush removes it.
-async fn buffered(state: &State) -> worker::Result<Vec<(String, Option<BufferedRead>)>> {
-    let listed = state
-        .storage()
-        .list_with_options(ListOptions::new().prefix(PREFIX))
-        .await?;
+/// Up to [`ROWS_PER_BATCH`] buffered reads, oldest first, by their keys; after key `after` when
+/// given. (Keys have one length, so `after` followed by any character sorts after `after` and
+/// before every later key.) A value that does not read as a [`BufferedRead`] is logged and
+/// listed as `None`, so a flush removes it.
+async fn page(
+    state: &State,
+    after: Option<&str>,
+) -> worker::Result<Vec<(String, Option<BufferedRead>)>> {
+    let start = after.map(|key| format!("{key}0"));
+    let mut options = ListOptions::new().prefix(PREFIX).limit(ROWS_PER_BATCH);
+    if let Some(start) = &start {
+        options = options.start(start);
+    }
+    let listed = state.storage().list_with_options(options).await?;
     let mut rows = Vec::with_capacity(listed.size() as usize);
     for entry in listed.entries() {
         let pair = js_sys::Array::from(&entry?);
