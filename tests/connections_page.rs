@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::browser::Browser;
+use common::browser::{chromium, Browser};
 use common::ledger::{serial, sweep_until};
 use common::tenants::{bearer, create_post, Tenant};
 use common::x_flow::ClockShift;
@@ -19,7 +19,6 @@ use common::Stack;
 use evergreen_fake_platform::PublishFault;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -58,21 +57,12 @@ impl Chromium {
     /// Runs one step of `tests/browser/page.mjs`; what the page showed afterwards.
     fn step(&self, screenshot: &str, step: &[&str]) -> Value {
         let png = artifacts().join(format!("{screenshot}.png"));
-        let output = Command::new("node")
-            .arg(common::root().join("tests/browser/page.mjs"))
-            .arg(&self.state)
-            .arg(&png)
-            .args(step)
-            .current_dir(common::root())
-            .output()
-            .expect("node runs");
-        assert!(
-            output.status.success(),
-            "the browser step {step:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let shown: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+        let mut args = vec![
+            self.state.clone().into_os_string(),
+            png.clone().into_os_string(),
+        ];
+        args.extend(step.iter().map(std::ffi::OsString::from));
+        let shown = chromium("page.mjs", args, &format!("the browser step {step:?}"));
         assert!(png.exists(), "a screenshot at {}", png.display());
         assert_eq!(shown["consoleErrors"], json!([]), "{shown}");
         assert_eq!(shown["unlabelled"], json!([]), "{shown}");

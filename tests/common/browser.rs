@@ -119,3 +119,25 @@ impl Browser {
         }
     }
 }
+
+/// Runs `tests/browser/SCRIPT` (Debian's Chromium driven by playwright-core) with `args`, and
+/// returns the JSON it prints. Fails with the script's output, headed by `what`, when it fails.
+pub fn chromium<I, A>(script: &str, args: I, what: &str) -> serde_json::Value
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let output = std::process::Command::new("node")
+        .arg(super::root().join("tests/browser").join(script))
+        .args(args)
+        .current_dir(super::root())
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

@@ -2,10 +2,10 @@
 //! headers, and the page rendered in a real browser (Debian's Chromium driven by
 //! playwright-core) with every request beyond loopback refused: it must render every documented
 //! operation from this origin alone.
-use crate::{common, stack};
+use crate::common::browser::chromium;
+use crate::stack;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 fn header(answer: &ureq::Response, name: &str) -> String {
     answer
@@ -58,19 +58,7 @@ fn the_reference_page_renders_every_operation_offline_in_a_browser() {
     }
     assert!(documented.len() >= 40, "{documented:?}");
 
-    let output = Command::new("node")
-        .arg(common::root().join("tests/browser/docs.mjs"))
-        .arg(base)
-        .current_dir(common::root())
-        .output()
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "the browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    let seen = chromium("docs.mjs", [base], "the browser run");
     assert_eq!(seen["status"], 200, "{seen}");
     assert_eq!(
         seen["blocked"],

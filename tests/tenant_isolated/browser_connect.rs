@@ -1,11 +1,9 @@
 //! The connect flow in a real browser (Debian's Chromium driven by playwright-core): the binding
 //! cookie must survive the cross-site round trip through the platform, which only a browser's
 //! own cookie rules can show.
-use crate::common::browser::query_param;
+use crate::common::browser::{chromium, query_param};
 use crate::common::tenants::Tenant;
-use crate::{common, stack};
-use serde_json::Value;
-use std::process::Command;
+use crate::stack;
 
 #[test]
 fn a_browser_connects_the_demo_x_account_and_sees_it_on_the_return_page() {
@@ -13,21 +11,11 @@ fn a_browser_connects_the_demo_x_account_and_sees_it_on_the_return_page() {
     let tenant = Tenant::new(stack, "Browser");
     let connect_url = tenant.connect_url("browser-user");
 
-    let script = common::root().join("tests/browser/connect.mjs");
-    let output = Command::new("node")
-        .arg(&script)
-        .arg(&connect_url)
-        .arg("browser_user")
-        .current_dir(common::root())
-        .output()
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "the browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let ended = chromium(
+        "connect.mjs",
+        [connect_url.as_str(), "browser_user"],
+        "the browser run",
     );
-    let ended: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
 
     let url = ended["url"].as_str().unwrap();
     assert!(url.starts_with(&tenant.return_url), "{url}");
