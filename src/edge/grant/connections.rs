@@ -7,13 +7,12 @@ use crate::core::grant::grant_health::Colour;
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
-use crate::core::tenancy::token_reads::ReadOutcome;
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::grant::connection_reads::{connections_of, ConnectionRow, EVENTS_SHOWN};
-use crate::edge::grant::grant_object::grants;
 use crate::edge::grant::grant_object::protocol::{AuditOf, VisitAsk};
+use crate::edge::grant::grant_object::{audit_buffer, grants};
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::store::{self, Db};
@@ -207,10 +206,7 @@ pub(crate) async fn connection_token(
     if answer.is_ok() {
         return answer;
     }
-    let outcome = ReadOutcome::of(match &answer {
-        Err(respond::Failure::Api(e)) => Err(Some(e.code)),
-        _ => Err(None),
-    });
+    let outcome = audit_buffer::outcome_of(&answer);
     crate::edge::tenancy::token_audit::record(
         ctx,
         cx.db()?,

@@ -23,7 +23,6 @@ pub(crate) mod test_writes;
 #[path = "../../store/grant_writes.rs"]
 mod writes;
 
-use crate::core::tenancy::token_reads::ReadOutcome;
 use crate::edge::common::context::Context;
 use crate::edge::http::respond;
 use protocol::{AuditAsk, Command};
@@ -99,11 +98,7 @@ impl DurableObject for GrantObject {
                 let audit = ask.audit.take();
                 let served = grants::access_token_in_object(cx, state, turns, memory, &ask).await;
                 if let Some(audit) = audit {
-                    let outcome = ReadOutcome::of(match &served {
-                        Ok(r) if r.status_code() == 200 => Ok(()),
-                        Err(respond::Failure::Api(e)) => Err(Some(e.code)),
-                        _ => Err(None),
-                    });
+                    let outcome = audit_buffer::outcome_of(&served);
                     audit_buffer::record(cx, state, &self.audit, &ask, audit, outcome).await;
                 }
                 respond::answer(served, "grant.token_read_failed")

@@ -184,6 +184,16 @@ impl AuditBuffer {
     }
 }
 
+/// What a token read's answer came to, for the audit: served on a 200, else named by its
+/// error's code.
+pub fn outcome_of(answer: &crate::edge::http::respond::Handled<worker::Response>) -> ReadOutcome {
+    ReadOutcome::of(match answer {
+        Ok(r) if r.status_code() == 200 => Ok(()),
+        Err(crate::edge::http::respond::Failure::Api(e)) => Err(Some(e.code)),
+        _ => Err(None),
+    })
+}
+
 /// Records the read of `ask` that came to `outcome`: buffered, or written to D1 at once when
 /// buffering fails.
 pub async fn record(
