@@ -187,6 +187,15 @@ impl Stack {
         name: &str,
         more_vars: impl FnOnce(&[Client]) -> Vec<(String, String)>,
     ) -> Stack {
+        Self::start_configured(name, None, more_vars)
+    }
+
+    /// Starts both, the worker with `wrangler.toml` changed by `edit` (see `config_for`).
+    pub fn start_configured(
+        name: &str,
+        edit: Option<ConfigEdit>,
+        more_vars: impl FnOnce(&[Client]) -> Vec<(String, String)>,
+    ) -> Stack {
         let x_client = Client {
             id: format!("x-client-{}", random_secret()),
             secret: random_secret(),
@@ -264,7 +273,7 @@ impl Stack {
         // A variable the caller names replaces the default above.
         vars.retain(|(name, _)| !more.iter().any(|(n, _)| n == name));
         vars.extend(more);
-        let worker = Worker::start(name, vars);
+        let worker = Worker::start(name, vars, edit);
         Stack {
             fake,
             worker,
@@ -302,6 +311,8 @@ pub struct Worker {
     env_file: PathBuf,
     /// The build flavour wrangler dev serves (`EVERGREEN_BUILD`).
     flavour: String,
+    /// The wrangler configuration it runs with, relative to the checkout (`config_for`).
+    config: String,
     runtime: Option<Runtime>,
     agent: ureq::Agent,
 }
@@ -314,41 +325,53 @@ struct Runtime {
     watchdog: Child,
 }
 
-/// The wrangler configuration a flavour runs with: `wrangler.toml`, except that the bench build
-/// runs without its `[assets]` table (`wrangler.bench.toml`, written here), so the benches
-/// time the worker alone. Locally, static assets put a router worker in front of every request,
-/// on the same two cores, which slows every route alike (the no-op route by a quarter) and
-/// would hide the cost of the worker's own paths.
-fn config_for(flavour: &str) -> String {
-    if flavour != "bench" {
+/// A change to `wrangler.toml` that one runtime starts with (its text in, the changed text out).
+pub type ConfigEdit = fn(&str) -> String;
+
+/// The wrangler configuration a runtime runs with: `wrangler.toml`, unless it is changed, and
+/// then `wrangler.NAME.toml`, written here:
+/// - the bench build runs without the `[assets]` table, so the benches time the worker alone.
+///   Locally, static assets put a router worker in front of every request, on the same two
+///   cores, which slows every route alike (the no-op route by a quarter) and would hide the
+///   cost of the worker's own paths;
+/// - `edit`, when given, changes it further (`Stack::start_configured`).
+fn config_for(flavour: &str, name: &str, edit: Option<ConfigEdit>) -> String {
+    if flavour != "bench" && edit.is_none() {
         return "wrangler.toml".to_owned();
     }
     let full = fs::read_to_string(root().join("wrangler.toml")).expect("wrangler.toml");
     let mut out = String::new();
-    let mut in_assets = false;
-    for line in full.lines() {
-        if line.starts_with('[') {
-            in_assets = line.trim() == "[assets]";
+    if flavour == "bench" {
+        let mut in_assets = false;
+        for line in full.lines() {
+            if line.starts_with('[') {
+                in_assets = line.trim() == "[assets]";
+            }
+            if !in_assets {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
-        if !in_assets {
-            out.push_str(line);
-            out.push('\n');
-        }
+        let table = |text: &str| text.lines().any(|l| l.trim() == "[assets]");
+        assert!(
+            table(&full) && !table(&out),
+            "wrangler.toml's [assets] table was not found"
+        );
+    } else {
+        out = full;
     }
-    let table = |text: &str| text.lines().any(|l| l.trim() == "[assets]");
-    assert!(
-        table(&full) && !table(&out),
-        "wrangler.toml's [assets] table was not found"
-    );
-    let path = root().join("wrangler.bench.toml");
-    let temporary = root().join(format!("wrangler.bench.toml.{}", std::process::id()));
+    if let Some(edit) = edit {
+        out = edit(&out);
+    }
+    let file = format!("wrangler.{name}.toml");
+    let temporary = root().join(format!("{file}.{}", std::process::id()));
     fs::write(&temporary, out).unwrap();
-    fs::rename(&temporary, &path).unwrap();
-    "wrangler.bench.toml".to_owned()
+    fs::rename(&temporary, root().join(&file)).unwrap();
+    file
 }
 
 impl Worker {
-    fn start(name: &str, vars: Vec<(String, String)>) -> Worker {
+    fn start(name: &str, vars: Vec<(String, String)>, edit: Option<ConfigEdit>) -> Worker {
         // The test build, unless the bench asks for its own (`EVERGREEN_BUILD=bench`).
         let want = std::env::var("EVERGREEN_BUILD").unwrap_or_else(|_| "test".to_owned());
         let flavour =
@@ -398,6 +421,7 @@ impl Worker {
             persist,
             log: dir.join("wrangler.log"),
             env_file,
+            config: config_for(&want, name, edit),
             flavour: want,
             runtime: None,
             agent: ureq::AgentBuilder::new()
@@ -424,7 +448,7 @@ impl Worker {
                 // `/__scheduled` runs a cron trigger (see run_cron).
                 "--test-scheduled",
             ])
-            .args(["--config", &config_for(&self.flavour)])
+            .args(["--config", &self.config])
             .args(["--port", &self.port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
@@ -523,6 +547,11 @@ impl Worker {
 
     pub fn persist_dir(&self) -> &Path {
         &self.persist
+    }
+
+    /// The wrangler configuration this runtime runs with.
+    pub fn config_path(&self) -> PathBuf {
+        root().join(&self.config)
     }
 
     /// Everything the runtime printed so far: wrangler's and the worker's log lines.

@@ -19,5 +19,9 @@ use std::sync::OnceLock;
 /// The runtime every test here shares.
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| Stack::start("tenant-isolated"))
+    STACK.get_or_init(|| {
+        Stack::start_configured("tenant-isolated", Some(rate_limits::smaller_budget), |_| {
+            Vec::new()
+        })
+    })
 }
