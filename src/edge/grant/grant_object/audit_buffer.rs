@@ -56,6 +56,20 @@ pub struct BufferedRead {
     pub at: i64,
 }
 
+impl BufferedRead {
+    /// The `token_reads` row it becomes.
+    fn row(&self) -> store::operations::TokenRead<'_> {
+        store::operations::TokenRead {
+            tenant_id: &self.tenant_id,
+            api_key_id: &self.api_key_id,
+            connection_id: &self.connection_id,
+            grant_id: Some(self.grant_id.as_str()),
+            outcome: &self.outcome,
+            at: Timestamp::from_millis(self.at),
+        }
+    }
+}
+
 /// The object's side of the buffer: the lock flushes and drops take turns through, and what it
 /// knows of its alarm.
 pub struct AuditBuffer {
@@ -137,16 +151,7 @@ impl AuditBuffer {
             let statements = rows
                 .iter()
                 .filter_map(|(_, read)| read.as_ref())
-                .map(|r| {
-                    store::operations::flush_token_read(&store::operations::TokenRead {
-                        tenant_id: &r.tenant_id,
-                        api_key_id: &r.api_key_id,
-                        connection_id: &r.connection_id,
-                        grant_id: Some(r.grant_id.as_str()),
-                        outcome: &r.outcome,
-                        at: Timestamp::from_millis(r.at),
-                    })
-                })
+                .map(|r| store::operations::flush_token_read(&r.row()))
                 .collect::<Vec<_>>();
             if !statements.is_empty() {
                 Db::batch(&db, statements).await?;
@@ -216,14 +221,7 @@ pub async fn record(
         return;
     };
     let direct = async {
-        let statement = store::operations::record_token_read(&store::operations::TokenRead {
-            tenant_id: &read.tenant_id,
-            api_key_id: &read.api_key_id,
-            connection_id: &read.connection_id,
-            grant_id: Some(read.grant_id.as_str()),
-            outcome: &read.outcome,
-            at: Timestamp::from_millis(read.at),
-        });
+        let statement = store::operations::record_token_read(&read.row());
         let db = cx.db().map_err(|e| e.to_string())?;
         db.write(statement).await.map_err(|e| e.to_string())
     };
