@@ -1,9 +1,9 @@
-//! Small helpers over `tiny_http`: the parts of a request a dialect needs, and answers.
+//! Small helpers over the fake's server (`server.rs`): the parts of a request a dialect needs, and answers.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::HashMap;
-use tiny_http::{Header, Request, Response};
+use crate::server::{Request, Response};
 
 /// A request read whole: the dialects look at it, then answer through [`Reply`].
 pub struct Incoming {
@@ -15,30 +15,23 @@ pub struct Incoming {
     pub body: Vec<u8>,
 }
 
-impl Incoming {
-    pub fn read(request: &mut Request) -> Self {
-        let url = request.url().to_owned();
-        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-        let mut body = Vec::new();
-        // An unreadable body is answered as an empty one; the dialect then refuses the request.
-        let _ = request.as_reader().read_to_end(&mut body);
+impl From<Request> for Incoming {
+    fn from(request: Request) -> Self {
+        let (path, query) = request
+            .target
+            .split_once('?')
+            .unwrap_or((&request.target, ""));
         Self {
-            method: request.method().as_str().to_owned(),
             path: path.to_owned(),
             query: form(query.as_bytes()),
-            headers: request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_owned(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect(),
-            body,
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
         }
     }
+}
+
+impl Incoming {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -81,7 +74,7 @@ fn form(bytes: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(bytes).into_owned().collect()
 }
 
-/// An answer, turned into a `tiny_http` response by the server loop.
+/// An answer, turned into the server's response by `serve`.
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
@@ -141,23 +134,19 @@ impl Reply {
         }
     }
 
-    pub fn into_response(self) -> Response<std::io::Cursor<Vec<u8>>> {
-        let mut response = Response::from_string(self.body)
-            .with_status_code(self.status)
-            .with_header(header("Content-Type", self.content_type))
-            .with_header(header("Cache-Control", "no-store"));
-        if let Some(location) = self.location {
-            response = response.with_header(header("Location", &location));
+    pub fn into_response(self) -> Response {
+        let mut headers = vec![
+            ("Content-Type".to_owned(), self.content_type.to_owned()),
+            ("Cache-Control".to_owned(), "no-store".to_owned()),
+        ];
+        headers.extend(self.location.map(|l| ("Location".to_owned(), l)));
+        headers.extend(self.extra_headers);
+        Response {
+            status: self.status,
+            headers,
+            body: self.body.into_bytes(),
         }
-        for (name, value) in &self.extra_headers {
-            response = response.with_header(header(name, value));
-        }
-        response
     }
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header names are valid")
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -20,6 +20,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod publish;
+mod server;
 mod standard;
 mod state;
 pub mod tiktok;
@@ -35,9 +36,8 @@ use serde_json::json;
 use state::Shared;
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 /// An OAuth client the fake accepts (the worker must be configured with the same pair).
@@ -50,20 +50,12 @@ pub struct Client {
 /// A running fake platform. Dropping it stops the server.
 pub struct FakePlatform {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
-    addr: SocketAddr,
-    acceptor: Option<JoinHandle<()>>,
+    server: server::Server,
 }
 
 impl FakePlatform {
     /// Starts serving on `bind` (e.g. `127.0.0.1:0` for any free port), accepting `clients`.
     pub fn start(bind: &str, clients: &[Client]) -> io::Result<Self> {
-        let server = tiny_http::Server::http(bind).map_err(io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("the fake platform must listen on TCP"))?;
-        let server = Arc::new(server);
         let shared = Arc::new(Shared::default());
         {
             let mut inner = shared.lock();
@@ -71,24 +63,12 @@ impl FakePlatform {
                 inner.clients.insert(c.id.clone(), c.secret.clone());
             }
         }
-        let acceptor = {
-            let (server, shared) = (server.clone(), shared.clone());
-            thread::Builder::new()
-                .name("fake-platform".into())
-                .spawn(move || {
-                    for request in server.incoming_requests() {
-                        let shared = shared.clone();
-                        // One thread per request, so a held request blocks nothing else.
-                        let _ = thread::Builder::new().spawn(move || serve(&shared, request));
-                    }
-                })?
+        // Each connection on a thread of its own, so a held request blocks nothing else.
+        let server = {
+            let shared = shared.clone();
+            server::Server::start(bind, move |request| serve(&shared, request))?
         };
-        Ok(Self {
-            shared,
-            server,
-            addr,
-            acceptor: Some(acceptor),
-        })
+        Ok(Self { shared, server })
     }
 
     /// Makes every platform answer wait `delay` before it goes out, as a real platform's
@@ -100,7 +80,7 @@ impl FakePlatform {
 
     /// `http://127.0.0.1:PORT`, what the worker's `FAKE_PLATFORM_URL` must be.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The account with this username, if it ever consented.
@@ -483,15 +463,6 @@ impl FakePlatform {
     }
 }
 
-impl Drop for FakePlatform {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
 /// A grant [`FakePlatform::seed_google_grants`] made: the account and the tokens it holds.
 #[derive(Clone, Debug)]
 pub struct SeededGrant {
@@ -529,8 +500,8 @@ impl Drop for Hold {
     }
 }
 
-fn serve(shared: &Shared, mut request: tiny_http::Request) {
-    let incoming = Incoming::read(&mut request);
+fn serve(shared: &Shared, request: server::Request) -> server::Response {
+    let incoming = Incoming::from(request);
     let reply = route(shared, &incoming).unwrap_or_else(|| Reply::not_found(&incoming.path));
     // A platform's latency, after the work and before the answer (this request's own thread:
     // the others are not held up). The fake's own control routes answer at once.
@@ -538,8 +509,7 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
     if !delay.is_zero() && !incoming.path.starts_with("/__fake/") {
         thread::sleep(delay);
     }
-    // The caller may be gone (that is what a kill mid-call looks like from here): nothing to do.
-    let _ = request.respond(reply.into_response());
+    reply.into_response()
 }
 
 fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
