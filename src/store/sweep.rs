@@ -3,7 +3,7 @@
 //! and a lease never released (a lost message, a crash before the send) ends by itself.
 
 use super::db::{decode_all, Db, StoreError};
-use super::statement::Sql;
+use super::statement::{Sql, Statement};
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::GrantId;
 use crate::core::grant::sweep::SweepCursor;
@@ -59,8 +59,13 @@ pub async fn take_due(
 
 /// The grant's visit is over: the sweep may take it again when it is next due.
 pub async fn release(db: &impl Db, grant_id: &GrantId) -> Result<(), StoreError> {
-    db.run(RELEASE.bind(vec![grant_id.into()])).await?;
+    db.run(release_lease(grant_id)).await?;
     Ok(())
+}
+
+/// The statement [`release`] runs, to end another write's batch with it.
+pub fn release_lease(grant_id: &GrantId) -> Statement {
+    RELEASE.bind(vec![grant_id.into()])
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

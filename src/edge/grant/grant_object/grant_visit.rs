@@ -94,7 +94,9 @@ pub async fn visit_in_object(
         },
         Visit::Review => review(&change, &times).await?,
     };
-    release(&db, &grant).await?;
+    if !change.lease_released.get() {
+        release(&db, &grant).await?;
+    }
     Ok(done(did, &grant)?)
 }
 

@@ -73,6 +73,8 @@ pub struct Change<'a> {
     pub before: Status,
     pub warnings: Warnings,
     pub now: Timestamp,
+    /// A commit released the sweep's lease on the grant (in its own batch): the visit need not.
+    pub lease_released: std::cell::Cell<bool>,
 }
 
 impl<'a> Change<'a> {
@@ -91,6 +93,7 @@ impl<'a> Change<'a> {
             before: grant.written_status(now),
             warnings: cx.settings().warnings,
             now,
+            lease_released: std::cell::Cell::new(false),
         }
     }
 
@@ -122,6 +125,10 @@ impl<'a> Change<'a> {
     /// Runs `update` (which must set the grant's standing columns to `after` and match only
     /// the expected version) and the event `after` calls for, in one batch. Whether the write
     /// landed: the compare-and-swap's `changes`.
+    ///
+    /// The batch ends by releasing the sweep's lease on the grant: the write has set its next
+    /// check (or lost to one that did), so the sweep may take it again, and the visit saves a
+    /// round trip of its own. (Outside a visit there is no lease, and the release is a no-op.)
     pub async fn commit(
         &self,
         update: crate::store::Statement,
@@ -140,7 +147,9 @@ impl<'a> Change<'a> {
         for t in &happened {
             recorded.push(&mut batch, &written, t, None, self.now);
         }
+        batch.push(crate::store::sweep::release_lease(&self.grant.id));
         let results = crate::store::Db::batch(self.db, batch).await?;
+        self.lease_released.set(true);
         recorded.log(&results, &self.grant.id, self.now);
         let landed = results.first().map(|r| r.changes) == Some(1);
         if landed && !happened.is_empty() {
