@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use evergreen::core::common::cron::CronJob;
+use evergreen::core::common::lanes::OUTGOING_LIMIT;
 use evergreen::core::common::queues::WorkQueue;
 use toml::Value;
 
@@ -71,6 +72,14 @@ fn every_work_queue_has_a_producer_a_consumer_and_a_consumed_dead_letter_queue()
                 q.queue_name()
             );
         }
+        // A batch is worked in waves of at most OUTGOING_LIMIT lanes: a size that is not a
+        // multiple leaves lanes idle in the last wave, which takes as long as a full one.
+        let size = work["max_batch_size"].as_integer().unwrap_or(0) as usize;
+        assert!(
+            size > 0 && size.is_multiple_of(OUTGOING_LIMIT),
+            "{}: max_batch_size {size} is not a whole number of waves of {OUTGOING_LIMIT}",
+            q.queue_name()
+        );
         assert_eq!(
             work["dead_letter_queue"].as_str(),
             Some(q.dead_letter_queue_name())

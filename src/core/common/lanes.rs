@@ -7,6 +7,9 @@
 //!   the outcome of the one that was (the queue settles each message on its own).
 //! - Platforms answer in 100–500 ms; one after another, a batch of ten refreshes held an
 //!   invocation for seconds. Side by side it takes about as long as its slowest lane.
+//! - The lanes run in waves of at most [`OUTGOING_LIMIT`]; a wave takes as long as its slowest
+//!   call, however few lanes it holds. So the work queues' `max_batch_size` is a whole number
+//!   of waves (12: two), which `tests/wrangler_config.rs` checks.
 
 use futures_util::stream::{self, StreamExt};
 use std::future::Future;
