@@ -556,6 +556,23 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         .status,
         200
     );
+    let rotate = |body| {
+        c.call(
+            "POST",
+            "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            &[&eid],
+            "",
+            &as_manage,
+            body,
+        )
+        .status
+    };
+    assert_eq!(rotate(Body::None), 200);
+    assert_eq!(rotate(Body::Json(json!({ "overlap_seconds": 0 }))), 200);
+    assert_eq!(
+        rotate(Body::Json(json!({ "overlap_seconds": 604_801 }))),
+        400
+    );
     assert_eq!(
         c.call(
             "POST",
@@ -591,6 +608,11 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         )
         .status,
         404
+    );
+    assert_eq!(
+        rotate(Body::None),
+        404,
+        "a deleted endpoint does not rotate"
     );
 
     // Posts, scheduled far ahead so nothing is published.

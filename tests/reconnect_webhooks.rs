@@ -237,6 +237,141 @@ fn a_lost_queue_message_is_sent_again_by_the_outbox_reconciler() {
     assert_eq!(shown.body["health"]["colour"], "red");
 }
 
+/// What `name` received of events of type `kind`, verified or not, in arrival order.
+fn of_kind(rx: &Receiver, name: &str, kind: &str) -> Vec<Received> {
+    rx.received()
+        .into_iter()
+        .filter(|r| r.name == name && r.json()["type"] == kind)
+        .collect()
+}
+
+#[test]
+fn a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends() {
+    let _serial = serial();
+    let s = stack();
+    let rx = Receiver::start();
+    let tenant = Tenant::new(s, "Rotation");
+    let made = s.worker.send(
+        "POST",
+        "/v1/webhook-endpoints",
+        Some(&bearer(&tenant.manage)),
+        &json!({ "url": rx.url("rotating") }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let endpoint_id = made.body["id"].as_str().unwrap().to_owned();
+    let old = made.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(made.body["previous_secret_expires_at"], Value::Null);
+    let connection = connect(s, &tenant, "user-rot", "rotating_user");
+    let rotate = |who: &Tenant<'_>, body: &Value| {
+        s.worker.send(
+            "POST",
+            &format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret"),
+            Some(&bearer(&who.manage)),
+            body,
+        )
+    };
+
+    // What a rotation refuses: a foreign endpoint, an overlap past a week, an unknown field.
+    let other = Tenant::new(s, "Not the owner");
+    assert_eq!(rotate(&other, &json!({})).status, 404);
+    for (body, says) in [
+        (json!({ "overlap_seconds": 604_801 }), "overlap_seconds"),
+        (json!({ "overlap_seconds": -1 }), "overlap_seconds"),
+        (json!({ "overlap": 60 }), "unknown field"),
+    ] {
+        let refused = rotate(&tenant, &body);
+        assert_eq!(refused.status, 400, "{body}: {refused:?}");
+        assert_eq!(
+            refused.body["error"]["code"], "invalid_request",
+            "{refused:?}"
+        );
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(says),
+            "{refused:?}"
+        );
+    }
+
+    // No overlap named: a day's. The new secret is answered once.
+    let rotated = rotate(&tenant, &json!({}));
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    let new = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("whsec_") && new != old, "{rotated:?}");
+    let now = common::x_flow::clock_now_ms(s);
+    let until = chrono::DateTime::parse_from_rfc3339(
+        rotated.body["previous_secret_expires_at"].as_str().unwrap(),
+    )
+    .unwrap()
+    .timestamp_millis();
+    assert!(
+        (until - now - 86_400_000).abs() < 60_000,
+        "a day's overlap: {rotated:?}"
+    );
+    let shown = tenant.get(&format!("/v1/webhook-endpoints/{endpoint_id}"));
+    assert!(shown.body.get("secret").is_none(), "{shown:?}");
+    assert_eq!(
+        shown.body["previous_secret_expires_at"],
+        rotated.body["previous_secret_expires_at"]
+    );
+
+    // During the overlap a delivery verifies with either secret, with the official library.
+    rx.set_secrets("rotating", &[new.as_str(), old.as_str()]);
+    s.fake.set_token_outage(Some(Fault::ServiceUnavailable));
+    assert_eq!(tenant.refresh(&connection).status, 502);
+    s.fake.set_token_outage(None);
+    let during = s
+        .worker
+        .eventually(Duration::from_secs(30), "a delivery in the overlap", || {
+            of_kind(&rx, "rotating", "connection.degraded").pop()
+        });
+    assert_eq!(during.verified_by, [true, true], "{during:?}");
+    assert!(during.delivered(), "{during:?}");
+    assert_eq!(during.signature.split(' ').count(), 2, "{during:?}");
+
+    // After it, only the new secret signs, and the minute dispatch deletes the old one.
+    let _later = ClockShift::by_days(s, 2);
+    assert_eq!(tenant.refresh(&connection).status, 200);
+    let after = s.worker.eventually(
+        Duration::from_secs(30),
+        "a delivery after the overlap",
+        || of_kind(&rx, "rotating", "connection.recovered").pop(),
+    );
+    assert_eq!(after.verified_by, [true, false], "{after:?}");
+    assert_eq!(after.signature.split(' ').count(), 1, "{after:?}");
+    s.worker.run_cron("* * * * *");
+    let health = s.worker.get("/healthz", None);
+    let outcome = health.body["crons"]["dispatch"]["last_outcome"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        outcome.contains("\"ended_secret_overlaps\":1"),
+        "the dispatch deleted the old secret: {health:?}"
+    );
+    let shown = tenant.get(&format!("/v1/webhook-endpoints/{endpoint_id}"));
+    assert_eq!(
+        shown.body["previous_secret_expires_at"],
+        Value::Null,
+        "{shown:?}"
+    );
+
+    // An overlap of 0 stops the replaced secret at once.
+    let at_once = rotate(&tenant, &json!({ "overlap_seconds": 0 }));
+    assert_eq!(at_once.status, 200, "{at_once:?}");
+    let newest = at_once.body["secret"].as_str().unwrap().to_owned();
+    rx.set_secrets("rotating", &[newest.as_str(), new.as_str()]);
+    assert_eq!(s.fake.revoke_all_grants_of("rotating_user"), 1);
+    assert_eq!(tenant.refresh(&connection).status, 409);
+    let revoked = s.worker.eventually(
+        Duration::from_secs(30),
+        "a delivery after a rotation without overlap",
+        || of_kind(&rx, "rotating", "connection.revoked").pop(),
+    );
+    assert_eq!(revoked.verified_by, [true, false], "{revoked:?}");
+}
+
 /// Consents at the fake X as `username` after pressing the link's button; the callback's answer.
 fn reconnect_as(s: &Stack, link: &str, username: &str) -> common::browser::Visit {
     let browser = Browser::new();

@@ -1,9 +1,9 @@
 //! Small helpers over the fake's server (`server.rs`): the parts of a request a dialect needs, and answers.
 
+use crate::server::{Request, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::HashMap;
-use crate::server::{Request, Response};
 
 /// A request read whole: the dialects look at it, then answer through [`Reply`].
 pub struct Incoming {
@@ -32,7 +32,6 @@ impl From<Request> for Incoming {
 }
 
 impl Incoming {
-
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

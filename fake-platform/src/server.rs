@@ -317,7 +317,10 @@ mod tests {
         let r = read("POST /a.com/token?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhelloEXTRA")
             .unwrap()
             .unwrap();
-        assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/a.com/token?x=1"));
+        assert_eq!(
+            (r.method.as_str(), r.target.as_str()),
+            ("POST", "/a.com/token?x=1")
+        );
         assert_eq!(r.header("HOST"), Some("h"));
         assert_eq!(r.body, b"hello");
         assert!(r.closes());

@@ -117,7 +117,8 @@ async fn prune(cx: &Context, now: Timestamp) -> Result<Value> {
 
 /// The minute dispatch: due posts go to the publish queue; the reconcilers re-send publish
 /// targets and webhook deliveries whose queue message was lost, and settle expired claims; the
-/// re-encryption sweep moves a page of stored secrets to the active data key (`rekey`).
+/// re-encryption sweep moves a page of stored secrets to the active data key (`rekey`); the
+/// webhook secrets whose overlap ended are deleted.
 async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
     let mut summary = crate::edge::webhooks::outbox::reconcile(cx, now).await?;
     let parts = [
@@ -129,6 +130,12 @@ async fn dispatch(cx: &Context, now: Timestamp) -> Result<Value> {
             .await
             .unwrap_or_else(
                 |e| json!({ "rekey_error": crate::edge::http::respond::with_causes(&e) }),
+            ),
+        // Nor the end of a secret's overlap.
+        crate::edge::webhooks::endpoints::end_overlaps(cx, now)
+            .await
+            .unwrap_or_else(
+                |e| json!({ "secret_overlaps_error": crate::edge::http::respond::with_causes(&e) }),
             ),
         // Nor a failing erasure.
         crate::edge::tenancy::erasure::run(cx, now)

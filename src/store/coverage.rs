@@ -53,6 +53,7 @@ scenarios! {
     connection_reads_answer_for_their_tenant_and_end_user => reads_tests::connections_for_api_and_page,
     grants_are_found_by_account_as_a_consent_and_a_platform_need => reads_tests::grants_by_account,
     webhook_deliveries_move_only_while_pending_and_stay_in_their_tenant => webhooks_tests::endpoints_and_deliveries,
+    a_secret_rotates_only_as_read_and_the_replaced_one_ends_with_its_overlap => webhooks_tests::rotation,
     the_pages_lists_and_ownership_checks_hold => reads_tests::page_posts_and_deletions,
 }
 

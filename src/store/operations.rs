@@ -137,6 +137,9 @@ pub const SEALED_BY_KEY: Sql = Sql {
              GROUP BY key_id \
            UNION ALL SELECT 'webhook_endpoints', key_id, COUNT(*) FROM webhook_endpoints \
              GROUP BY key_id \
+           UNION ALL SELECT 'webhook_previous_secrets', previous_key_id, COUNT(*) \
+             FROM webhook_endpoints WHERE previous_secret_ciphertext IS NOT NULL \
+             GROUP BY previous_key_id \
            UNION ALL SELECT 'oauth_sessions', key_id, COUNT(*) FROM oauth_sessions \
              WHERE consumed_at IS NULL AND expires_at > ?1 GROUP BY key_id",
 };
@@ -187,6 +190,19 @@ pub const RESEAL_ENDPOINT: Sql = Sql {
     name: "operations.reseal_endpoint",
     text: "UPDATE webhook_endpoints SET secret_ciphertext = ?1, key_id = ?2 \
            WHERE tenant_id = ?3 AND id = ?4 AND key_id = ?5 AND secret_ciphertext = ?6",
+};
+pub const PREVIOUS_SECRETS_TO_RESEAL: Sql = Sql {
+    name: "operations.previous_secrets_to_reseal",
+    text: "SELECT tenant_id, id AS row_id, previous_secret_ciphertext AS ciphertext, \
+             previous_key_id AS key_id \
+           FROM webhook_endpoints WHERE previous_secret_ciphertext IS NOT NULL \
+             AND (previous_key_id < ?1 OR previous_key_id > ?1) LIMIT ?2",
+};
+pub const RESEAL_PREVIOUS_SECRET: Sql = Sql {
+    name: "operations.reseal_previous_secret",
+    text: "UPDATE webhook_endpoints SET previous_secret_ciphertext = ?1, previous_key_id = ?2 \
+           WHERE tenant_id = ?3 AND id = ?4 AND previous_key_id = ?5 \
+             AND previous_secret_ciphertext = ?6",
 };
 pub const DEAD_LETTERS: Sql = Sql {
     name: "operations.dead_letters",
@@ -297,6 +313,8 @@ pub const STATEMENTS: &[&Sql] = &[
     &RESEAL_CLIENT,
     &ENDPOINTS_TO_RESEAL,
     &RESEAL_ENDPOINT,
+    &PREVIOUS_SECRETS_TO_RESEAL,
+    &RESEAL_PREVIOUS_SECRET,
     &DEAD_LETTERS,
     &DEAD_LETTER,
     &MARK_REPLAYED,
@@ -499,6 +517,8 @@ pub fn grants_to_reseal(active: &str, limit: i64) -> Statement {
 pub enum SealedTable {
     TenantClients,
     WebhookEndpoints,
+    /// The secrets webhook endpoints replaced, while their overlap lasts.
+    WebhookPreviousSecrets,
 }
 
 /// Rows of `table` sealed under another key than `active` (`tenant_id, row_id, ciphertext,
@@ -507,6 +527,7 @@ pub fn to_reseal(table: SealedTable, active: &str, limit: i64) -> Statement {
     let sql = match table {
         SealedTable::TenantClients => &CLIENTS_TO_RESEAL,
         SealedTable::WebhookEndpoints => &ENDPOINTS_TO_RESEAL,
+        SealedTable::WebhookPreviousSecrets => &PREVIOUS_SECRETS_TO_RESEAL,
     };
     sql.bind(vec![active.into(), limit.into()])
 }
@@ -525,6 +546,7 @@ pub fn reseal(r: &Reseal<'_>) -> Statement {
     let sql = match r.table {
         SealedTable::TenantClients => &RESEAL_CLIENT,
         SealedTable::WebhookEndpoints => &RESEAL_ENDPOINT,
+        SealedTable::WebhookPreviousSecrets => &RESEAL_PREVIOUS_SECRET,
     };
     let ((old_key, old_blob), (new_key, new_blob)) = (r.old, r.new);
     sql.bind(vec![

@@ -259,9 +259,14 @@ pub fn operator_tables(db: &Sqlite) {
         "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, \
            key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 'wblob', 'k1', 0);",
     );
+    db.exec(
+        "UPDATE webhook_endpoints SET previous_secret_ciphertext = 'pblob', \
+           previous_key_id = 'k1', previous_secret_expires_at = 5 WHERE id = 'whe_1';",
+    );
     for (table, row_id, blob) in [
         (SealedTable::TenantClients, "x", "old-blob"),
         (SealedTable::WebhookEndpoints, "whe_1", "wblob"),
+        (SealedTable::WebhookPreviousSecrets, "whe_1", "pblob"),
     ] {
         let listed = rows(db, operations::to_reseal(table, "k2", 10));
         assert_eq!(listed.len(), 1);

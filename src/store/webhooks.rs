@@ -21,17 +21,40 @@ pub const CREATE: Sql = Sql {
 };
 pub const LIST: Sql = Sql {
     name: "webhooks.list",
-    text: "SELECT id, url, description, event_types, created_at FROM webhook_endpoints \
+    text: "SELECT id, url, description, event_types, created_at, previous_secret_expires_at \
+           FROM webhook_endpoints \
            WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id",
 };
 pub const FIND: Sql = Sql {
     name: "webhooks.find",
-    text: "SELECT id, url, description, event_types, created_at FROM webhook_endpoints \
+    text: "SELECT id, url, description, event_types, created_at, previous_secret_expires_at \
+           FROM webhook_endpoints \
            WHERE tenant_id = ?1 AND deleted_at IS NULL AND id = ?2",
+};
+pub const SECRET: Sql = Sql {
+    name: "webhooks.secret",
+    text: "SELECT secret_ciphertext, key_id FROM webhook_endpoints \
+           WHERE tenant_id = ?1 AND deleted_at IS NULL AND id = ?2",
+};
+pub const ROTATE: Sql = Sql {
+    name: "webhooks.rotate",
+    text: "UPDATE webhook_endpoints SET secret_ciphertext = ?1, key_id = ?2, \
+             previous_secret_ciphertext = ?3, previous_key_id = ?4, \
+             previous_secret_expires_at = ?5 \
+           WHERE tenant_id = ?6 AND id = ?7 AND deleted_at IS NULL \
+             AND secret_ciphertext = ?8 AND key_id = ?9",
+};
+pub const END_OVERLAPS: Sql = Sql {
+    name: "webhooks.end_overlaps",
+    text: "UPDATE webhook_endpoints SET previous_secret_ciphertext = NULL, \
+             previous_key_id = NULL, previous_secret_expires_at = NULL \
+           WHERE previous_secret_expires_at <= ?1",
 };
 pub const DELETE: Sql = Sql {
     name: "webhooks.delete",
-    text: "UPDATE webhook_endpoints SET deleted_at = ?1 WHERE id = ?2 AND tenant_id = ?3",
+    text: "UPDATE webhook_endpoints SET deleted_at = ?1, previous_secret_ciphertext = NULL, \
+             previous_key_id = NULL, previous_secret_expires_at = NULL \
+           WHERE id = ?2 AND tenant_id = ?3",
 };
 pub const FAIL_PENDING_OF_ENDPOINT: Sql = Sql {
     name: "webhooks.fail_pending_of_endpoint",
@@ -73,6 +96,7 @@ pub const TO_ATTEMPT: Sql = Sql {
              e.seq, e.colour, e.reason, e.message, e.occurred_at, e.body, e.connection_id, \
              e.grant_id, e.tenant_id, c.end_user_ref, g.provider, g.epoch, \
              w.id AS endpoint_id, w.url, w.secret_ciphertext, w.key_id, \
+             w.previous_secret_ciphertext, w.previous_key_id, w.previous_secret_expires_at, \
              w.deleted_at AS endpoint_deleted \
            FROM webhook_deliveries d \
            JOIN events e ON e.id = d.event_id \
@@ -109,6 +133,9 @@ pub const STATEMENTS: &[&Sql] = &[
     &CREATE,
     &LIST,
     &FIND,
+    &SECRET,
+    &ROTATE,
+    &END_OVERLAPS,
     &DELETE,
     &FAIL_PENDING_OF_ENDPOINT,
     &DELIVERIES,
@@ -157,7 +184,7 @@ pub fn create(e: &NewEndpoint<'_>) -> Statement {
 }
 
 /// The tenant's live endpoints, oldest first (`id, url, description, event_types,
-/// created_at`).
+/// created_at, previous_secret_expires_at`).
 pub fn list(tenant_id: &TenantId) -> Statement {
     LIST.bind(vec![tenant_id.into()])
 }
@@ -167,7 +194,48 @@ pub fn find(tenant_id: &TenantId, endpoint_id: &str) -> Statement {
     FIND.bind(vec![tenant_id.into(), endpoint_id.into()])
 }
 
-/// Deletes the tenant's endpoint, and ends its pending deliveries as failed: both in one batch.
+/// The tenant's live endpoint's sealed secret (`secret_ciphertext, key_id`).
+pub fn secret(tenant_id: &TenantId, endpoint_id: &str) -> Statement {
+    SECRET.bind(vec![tenant_id.into(), endpoint_id.into()])
+}
+
+/// A rotation: the new secret, and the one it replaces (sealed again as the previous secret)
+/// with the end of its overlap.
+pub struct Rotation<'a> {
+    pub tenant_id: &'a TenantId,
+    pub endpoint_id: &'a str,
+    /// The secret as read (key id, ciphertext): the rotation lands only if it is unchanged.
+    pub read: (&'a str, &'a str),
+    /// The new secret (key id, ciphertext).
+    pub new: (&'a str, &'a str),
+    /// The replaced secret sealed as the previous one (key id, ciphertext).
+    pub previous: (&'a str, &'a str),
+    pub previous_expires_at: Timestamp,
+}
+
+/// Rotates a live endpoint's secret, if it is still the one read (1 row) or not (0: it was
+/// rotated or deleted meanwhile).
+pub fn rotate(r: &Rotation<'_>) -> Statement {
+    ROTATE.bind(vec![
+        r.new.1.into(),
+        r.new.0.into(),
+        r.previous.1.into(),
+        r.previous.0.into(),
+        r.previous_expires_at.into(),
+        r.tenant_id.into(),
+        r.endpoint_id.into(),
+        r.read.1.into(),
+        r.read.0.into(),
+    ])
+}
+
+/// Deletes the previous secrets whose overlap ended by `now`.
+pub fn end_overlaps(now: Timestamp) -> Statement {
+    END_OVERLAPS.bind(vec![now.into()])
+}
+
+/// Deletes the tenant's endpoint (its previous secret erased), and ends its pending deliveries
+/// as failed: both in one batch.
 pub fn delete(endpoint_id: &str, tenant_id: &TenantId, now: Timestamp) -> [Statement; 2] {
     [
         DELETE.bind(vec![now.into(), endpoint_id.into(), tenant_id.into()]),

@@ -211,3 +211,98 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     assert_eq!(delivery_status(db, &d2), "failed");
     assert_eq!(run(db, webhooks::fail_pending(&d2)), 0);
 }
+
+/// A rotation lands only on the secret as read, keeps the replaced one until its overlap ends,
+/// and deleting the endpoint erases the replaced one at once.
+pub fn rotation(db: &Sqlite) {
+    seeded(db, "gr_a");
+    run(db, webhooks::create(&endpoint("whe_1", &TEN_G)));
+    run(db, webhooks::create(&endpoint("whe_2", &TEN_G)));
+    let secret = |id: &str| {
+        let r = rows(db, webhooks::secret(&TEN_G, id)).remove(0);
+        (
+            r.text("key_id").unwrap(),
+            r.text("secret_ciphertext").unwrap(),
+        )
+    };
+    assert_eq!(secret("whe_1"), ("k1".to_owned(), "sealed".to_owned()));
+    assert!(
+        rows(db, webhooks::secret(&"ten_other".into(), "whe_1")).is_empty(),
+        "another tenant's endpoint is not found"
+    );
+    let rotation = |id, read, new, until| webhooks::Rotation {
+        tenant_id: &TEN_G,
+        endpoint_id: id,
+        read,
+        new,
+        previous: ("k1", "sealed-as-previous"),
+        previous_expires_at: at(until),
+    };
+    assert_eq!(
+        run(
+            db,
+            webhooks::rotate(&rotation("whe_1", ("k1", "stale"), ("k2", "new"), 24))
+        ),
+        0,
+        "rotated meanwhile: nothing lands"
+    );
+    assert_eq!(
+        run(
+            db,
+            webhooks::rotate(&rotation("whe_1", ("k1", "sealed"), ("k2", "new"), 24))
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            db,
+            webhooks::rotate(&rotation("whe_2", ("k1", "sealed"), ("k2", "new2"), 48))
+        ),
+        1
+    );
+    assert_eq!(secret("whe_1"), ("k2".to_owned(), "new".to_owned()));
+    let shown = rows(db, webhooks::find(&TEN_G, "whe_1")).remove(0);
+    assert_eq!(
+        shown.opt_int("previous_secret_expires_at").unwrap(),
+        Some(at(24).as_millis())
+    );
+    let attempt_row = |id: &str| {
+        db.value(&format!(
+            "SELECT json_array(previous_secret_ciphertext, previous_key_id, \
+               previous_secret_expires_at) FROM webhook_endpoints WHERE id = '{id}'"
+        ))
+    };
+    assert_eq!(
+        attempt_row("whe_1"),
+        Value::from(format!(
+            "[\"sealed-as-previous\",\"k1\",{}]",
+            at(24).as_millis()
+        ))
+    );
+
+    // The overlap of whe_1 ends at 24 h; whe_2's at 48 h.
+    assert_eq!(run(db, webhooks::end_overlaps(at(23))), 0);
+    assert_eq!(run(db, webhooks::end_overlaps(at(24))), 1);
+    assert_eq!(attempt_row("whe_1"), Value::from("[null,null,null]"));
+    assert!(
+        attempt_row("whe_2")
+            .as_str()
+            .unwrap()
+            .starts_with("[\"sealed-as-previous\""),
+        "whe_2's overlap goes on"
+    );
+    block_on(db.batch(webhooks::delete("whe_2", &TEN_G, at(30)).into())).unwrap();
+    assert_eq!(
+        attempt_row("whe_2"),
+        Value::from("[null,null,null]"),
+        "deleting the endpoint erases the replaced secret"
+    );
+    assert_eq!(
+        run(
+            db,
+            webhooks::rotate(&rotation("whe_2", ("k2", "new2"), ("k3", "newer"), 72))
+        ),
+        0,
+        "a deleted endpoint does not rotate"
+    );
+}

@@ -19,7 +19,12 @@ pub struct Received {
     pub webhook_id: String,
     pub body: String,
     pub answered: u16,
+    /// The `webhook-signature` header as sent.
+    pub signature: String,
+    /// Verified with the receiver's own secret (the first one set).
     pub verified: bool,
+    /// Each secret set for this name, in order: whether it verified the delivery.
+    pub verified_by: Vec<bool>,
     pub error: Option<String>,
 }
 
@@ -64,10 +69,16 @@ impl Receiver {
     }
 
     pub fn set_secret(&self, name: &str, secret: &str) {
+        self.set_secrets(name, &[secret]);
+    }
+
+    /// Several secrets for `name`: the first is the receiver's own, and every delivery records
+    /// which of them verify it (`Received::verified_by`).
+    pub fn set_secrets(&self, name: &str, secrets: &[&str]) {
         self.agent
             .put(&format!("{}/control/secret/{name}", self.base_url))
-            .send_string(secret)
-            .expect("the receiver takes the secret");
+            .send_string(&secrets.join(" "))
+            .expect("the receiver takes the secrets");
     }
 
     pub fn set_down(&self, down: bool) {
@@ -91,7 +102,12 @@ impl Receiver {
                 webhook_id: v["webhook_id"].as_str().unwrap_or_default().to_owned(),
                 body: v["body"].as_str().unwrap_or_default().to_owned(),
                 answered: v["answered"].as_u64().unwrap_or(0) as u16,
+                signature: v["signature"].as_str().unwrap_or_default().to_owned(),
                 verified: v["verified"].as_bool().unwrap_or(false),
+                verified_by: v["verified_by"]
+                    .as_array()
+                    .map(|a| a.iter().map(|b| b.as_bool() == Some(true)).collect())
+                    .unwrap_or_default(),
                 error: v["error"].as_str().map(str::to_owned),
             })
             .collect()

@@ -2,7 +2,9 @@
 // official Standard Webhooks library (npm `standardwebhooks`), never with Evergreen's own code.
 //
 //   POST /hooks/{name}            a delivery: 503 while down, else verified and recorded (204)
-//   PUT  /control/secret/{name}   body: the endpoint's whsec_ secret
+//   PUT  /control/secret/{name}   body: the endpoint's whsec_ secret; or several, separated by
+//                                 spaces: the first is the receiver's own (it decides the
+//                                 answer), each one's verdict is recorded in `verified_by`
 //   PUT  /control/down            body: "true" or "false"
 //   GET  /control/received        everything received, verified or not, in arrival order
 //
@@ -33,30 +35,36 @@ const server = http.createServer(async (req, res) => {
       timestamp: req.headers["webhook-timestamp"] ?? null,
       body,
       answered: down ? 503 : 204,
+      signature: req.headers["webhook-signature"] ?? null,
       verified: false,
+      verified_by: [],
       error: null,
     };
     if (!down) {
-      try {
-        const secret = secrets.get(what);
-        if (!secret) throw new Error(`no secret for ${what}`);
-        new Webhook(secret).verify(body, {
-          "webhook-id": req.headers["webhook-id"],
-          "webhook-timestamp": req.headers["webhook-timestamp"],
-          "webhook-signature": req.headers["webhook-signature"],
-        });
-        entry.verified = true;
-      } catch (e) {
-        entry.error = String(e && e.message ? e.message : e);
-        entry.answered = 400;
+      const known = secrets.get(what) ?? [];
+      if (known.length === 0) entry.error = `no secret for ${what}`;
+      for (const secret of known) {
+        try {
+          new Webhook(secret).verify(body, {
+            "webhook-id": req.headers["webhook-id"],
+            "webhook-timestamp": req.headers["webhook-timestamp"],
+            "webhook-signature": req.headers["webhook-signature"],
+          });
+          entry.verified_by.push(true);
+        } catch (e) {
+          entry.verified_by.push(false);
+          if (entry.error === null) entry.error = String(e && e.message ? e.message : e);
+        }
       }
+      entry.verified = entry.verified_by[0] === true;
+      if (!entry.verified) entry.answered = 400;
     }
     received.push(entry);
     res.writeHead(entry.answered).end();
     return;
   }
   if (req.method === "PUT" && area === "control" && what === "secret") {
-    secrets.set(name, body.trim());
+    secrets.set(name, body.trim().split(/\s+/));
     res.writeHead(204).end();
     return;
   }

@@ -83,6 +83,9 @@ pub enum TenantRoute {
     WebhookEndpoint(String),
     /// `DELETE /v1/webhook-endpoints/{id}` (`manage`).
     DeleteWebhookEndpoint(String),
+    /// `POST /v1/webhook-endpoints/{id}/rotate-secret` `{"overlap_seconds"?}` (`manage`): a new
+    /// secret, answered once; the replaced one signs beside it until the overlap ends.
+    RotateWebhookSecret(String),
     /// `GET /v1/webhook-endpoints/{id}/deliveries[?status=…]`: the delivery log.
     WebhookDeliveries(String),
     /// `POST /v1/webhook-deliveries/{id}/redeliver` (`manage`): send it again, same body.
@@ -464,6 +467,15 @@ pub const TABLE: &[PathRoutes] = &[
                 )))
             }),
         ],
+    },
+    PathRoutes {
+        path: "/v1/webhook-endpoints/{id}/rotate-secret",
+        allow: &["POST"],
+        endpoints: &[tenant("POST", "rotateWebhookSecret", Manage, |p| {
+            Some(Route::Tenant(TenantRoute::RotateWebhookSecret(
+                p[0].clone(),
+            )))
+        })],
     },
     PathRoutes {
         path: "/v1/webhook-endpoints/{id}/deliveries",

@@ -280,7 +280,7 @@ pub async fn read_own_json<T: serde::de::DeserializeOwned>(
     parse_json(&text)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ApiError> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ApiError> {
     serde_json::from_str(text)
         .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))
 }

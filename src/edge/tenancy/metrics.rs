@@ -108,7 +108,8 @@ pub async fn metrics(cx: &Context, db: &D1Database, now: Timestamp) -> Result<Va
     let mut per_key: Vec<(String, u64)> = Vec::new();
     for k in key_counts {
         let entry = sealed.entry(k.key_id.clone()).or_insert_with(|| {
-            json!({ "grants": 0, "tenant_clients": 0, "webhook_endpoints": 0, "oauth_sessions": 0 })
+            json!({ "grants": 0, "tenant_clients": 0, "webhook_endpoints": 0,
+                    "webhook_previous_secrets": 0, "oauth_sessions": 0 })
         });
         entry[k.table_name] = json!(k.n as u64);
         per_key.push((k.key_id, k.n as u64));

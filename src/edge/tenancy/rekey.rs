@@ -1,6 +1,6 @@
 //! The re-encryption sweep (`core::crypto::key_rotation`): part of the minute dispatch. Each run seals
 //! a page of stored secrets again under the active data key: tenants' own client secrets and
-//! webhook endpoints' signing secrets here, with writes conditional on the row being unchanged
+//! webhook endpoints' signing secrets (and the secrets they replaced, while the overlap lasts) here, with writes conditional on the row being unchanged
 //! (an operator or tenant replacing the secret meanwhile wins); grants' tokens through each
 //! grant's Durable Object, their only writer. Finding the rows uses `key_id` ranges around the
 //! active key, which the `grants_by_key` index answers without a scan once nothing is left.
@@ -40,7 +40,7 @@ struct Table {
     table: SealedTable,
 }
 
-const TABLES: [Table; 2] = [
+const TABLES: [Table; 3] = [
     Table {
         name: "tenant_clients",
         purpose: "tenant_client_secret",
@@ -50,6 +50,11 @@ const TABLES: [Table; 2] = [
         name: "webhook_endpoints",
         purpose: crate::edge::webhooks::webhook_delivery::SECRET_PURPOSE,
         table: SealedTable::WebhookEndpoints,
+    },
+    Table {
+        name: "webhook_previous_secrets",
+        purpose: crate::edge::webhooks::webhook_delivery::PREVIOUS_SECRET_PURPOSE,
+        table: SealedTable::WebhookPreviousSecrets,
     },
 ];
 

@@ -73,6 +73,9 @@ pub async fn handle(
         TenantRoute::CreateWebhookEndpoint => endpoints::create(req, cx, &db, &caller, now).await,
         TenantRoute::WebhookEndpoint(id) => endpoints::show(&db, &caller, &id).await,
         TenantRoute::DeleteWebhookEndpoint(id) => endpoints::delete(&db, &caller, &id, now).await,
+        TenantRoute::RotateWebhookSecret(id) => {
+            endpoints::rotate_secret(req, cx, &db, &caller, &id, now).await
+        }
         TenantRoute::WebhookDeliveries(id) => {
             endpoints::deliveries(&db, &caller, &id, &req.inner().url()).await
         }

@@ -1,20 +1,24 @@
-//! A tenant's webhook endpoints and their delivery log (`/v1/webhook-endpoints`,
-//! `/v1/webhook-deliveries/{id}/redeliver`). The rules are in `core::webhooks::webhook_endpoints`; the
+//! A tenant's webhook endpoints, their secrets' rotation and their delivery log
+//! (`/v1/webhook-endpoints`, `/v1/webhook-deliveries/{id}/redeliver`). The rules are in `core::webhooks::webhook_endpoints`; the
 //! delivery itself in `webhook_delivery`.
 
 use crate::core::common::clock::Timestamp;
 use crate::core::crypto::Binding;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
+use crate::core::webhooks::secret_rotation::RotateRequest;
 use crate::core::webhooks::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
 use crate::core::webhooks::webhook_retry::DeliveryStatus;
 use crate::core::webhooks::webhook_signature::WebhookSecret;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
+use crate::edge::http::respond::Internal;
 use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::edge::webhooks::outbox;
-use crate::edge::webhooks::webhook_delivery::SECRET_PURPOSE;
+use crate::edge::webhooks::webhook_delivery::{
+    open_secret, PREVIOUS_SECRET_PURPOSE, SECRET_PURPOSE,
+};
 use crate::store::{self, Db};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,6 +31,7 @@ struct EndpointRow {
     description: Option<String>,
     event_types: String,
     created_at: f64,
+    previous_secret_expires_at: Option<f64>,
 }
 
 impl EndpointRow {
@@ -37,6 +42,7 @@ impl EndpointRow {
             "description": self.description,
             "event_types": event_types_list(&self.event_types),
             "created_at": at(Some(self.created_at)),
+            "previous_secret_expires_at": at(self.previous_secret_expires_at),
         })
     }
 }
@@ -94,6 +100,7 @@ pub async fn create(
         description: valid.description,
         event_types: valid.event_types,
         created_at: now.as_millis() as f64,
+        previous_secret_expires_at: None,
     };
     let mut answer = row.to_json();
     answer["secret"] = json!(shown);
@@ -132,6 +139,87 @@ pub async fn delete(db: &D1Database, caller: &Caller, id: &str, now: Timestamp) 
     )
     .await?;
     Ok(respond::json(200, &json!({ "id": id, "deleted": true }))?)
+}
+
+/// `POST /v1/webhook-endpoints/{id}/rotate-secret` `{"overlap_seconds"?}`: a new signing
+/// secret, answered this once; the one it replaces signs beside it until the overlap ends
+/// (`core::webhooks::secret_rotation`).
+pub async fn rotate_secret(
+    mut req: Request,
+    cx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    now: Timestamp,
+) -> Handled {
+    let body = respond::read_body(&mut req).await?;
+    let ask: RotateRequest = if body.trim().is_empty() {
+        RotateRequest::default()
+    } else {
+        respond::parse_json(&body)?
+    };
+    let previous_expires_at = ask.previous_expires_at(now)?;
+    #[derive(Deserialize)]
+    struct Stored {
+        secret_ciphertext: String,
+        key_id: String,
+    }
+    let stored: Stored = db
+        .first(store::webhooks::secret(&caller.tenant_id, id))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("No webhook endpoint {id}.")))?;
+    let keyring = cx.keyring()?;
+    let replaced = open_secret(
+        &keyring,
+        SECRET_PURPOSE,
+        (&caller.tenant_id, id),
+        &stored.key_id,
+        &stored.secret_ciphertext,
+    )
+    .ok_or_else(|| Internal::Unopened(format!("the signing secret of endpoint {id}")))?;
+    let binding = |purpose| Binding {
+        purpose,
+        tenant_id: &caller.tenant_id,
+        row_id: id,
+        version: 0,
+    };
+    let previous = keyring.seal(
+        binding(PREVIOUS_SECRET_PURPOSE),
+        replaced.expose().as_bytes(),
+    )?;
+    let secret = WebhookSecret::generate()?;
+    let shown = secret.expose();
+    let sealed = keyring.seal(binding(SECRET_PURPOSE), shown.as_bytes())?;
+    let rotated = db
+        .write(store::webhooks::rotate(&store::webhooks::Rotation {
+            tenant_id: &caller.tenant_id,
+            endpoint_id: id,
+            read: (&stored.key_id, &stored.secret_ciphertext),
+            new: (sealed.key_id.as_str(), &sealed.blob),
+            previous: (previous.key_id.as_str(), &previous.blob),
+            previous_expires_at,
+        }))
+        .await?;
+    if rotated != 1 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "The secret of webhook endpoint {id} changed while this rotation ran (another \
+                 rotation, or a deletion); read the endpoint and rotate again if you still need to."
+            ),
+        )
+        .into());
+    }
+    let mut answer = endpoint(db, caller, id).await?.to_json();
+    answer["secret"] = json!(shown);
+    Ok(respond::json(200, &answer)?)
+}
+
+/// The minute dispatch's part: deletes the replaced secrets whose overlap ended
+/// (`{"ended_secret_overlaps": n}`).
+pub async fn end_overlaps(cx: &Context, now: Timestamp) -> worker::Result<Value> {
+    let ended = cx.db()?.write(store::webhooks::end_overlaps(now)).await?;
+    Ok(json!({ "ended_secret_overlaps": ended }))
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use crate::core::common::log::LogLine;
 use crate::core::crypto::{Binding, Keyring, Sealed};
 use crate::core::http::platform_answer::Answer;
 use crate::core::links::reconnect_links;
+use crate::core::webhooks::secret_rotation::SigningSecrets;
 use crate::core::webhooks::webhook_payload::{self, EventRecord};
 use crate::core::webhooks::webhook_retry::{AfterFailure, DeliveryStatus, MAX_QUEUE_DELAY_SECS};
 use crate::core::webhooks::webhook_signature::WebhookSecret;
@@ -27,6 +28,9 @@ use serde::Deserialize;
 
 /// The seal purpose of an endpoint's signing secret (bound to the endpoint id).
 pub const SECRET_PURPOSE: &str = "webhook_secret";
+/// The seal purpose of the secret an endpoint replaced, while its overlap lasts: associated data
+/// of its own, so neither secret's ciphertext opens as the other.
+pub const PREVIOUS_SECRET_PURPOSE: &str = "webhook_previous_secret";
 
 /// What became of one message.
 pub enum Step {
@@ -63,7 +67,30 @@ struct Pending {
     url: String,
     secret_ciphertext: String,
     key_id: String,
+    previous_secret_ciphertext: Option<String>,
+    previous_key_id: Option<String>,
+    previous_secret_expires_at: Option<f64>,
     endpoint_deleted: Option<f64>,
+}
+
+/// An endpoint's secret sealed for `purpose`, opened and read; `None` if it does not open.
+pub fn open_secret(
+    keyring: &Keyring,
+    purpose: &'static str,
+    (tenant_id, endpoint_id): (&TenantId, &str),
+    key_id: &str,
+    ciphertext: &str,
+) -> Option<WebhookSecret> {
+    let binding = Binding {
+        purpose,
+        tenant_id,
+        row_id: endpoint_id,
+        version: 0,
+    };
+    let bytes = keyring
+        .open(&Sealed::new(key_id, ciphertext.to_owned()), binding)
+        .ok()?;
+    WebhookSecret::parse(&String::from_utf8(bytes).ok()?)
 }
 
 pub async fn deliver(cx: &Context, delivery_id: &str, now: Timestamp) -> Step {
@@ -93,30 +120,40 @@ async fn attempt(cx: &Context, delivery_id: &str, now: Timestamp) -> Handled<Ste
         Some(body) => body.clone(),
         None => freeze_body(cx, &keyring, &db, &p, now).await?,
     };
-    let opened = keyring
-        .open(
-            &Sealed::new(&p.key_id, p.secret_ciphertext.clone()),
-            Binding {
-                purpose: SECRET_PURPOSE,
-                tenant_id: &p.tenant_id,
-                row_id: &p.endpoint_id,
-                version: 0,
-            },
+    let open = |purpose, key_id: &str, ciphertext: &str, what: &str| {
+        open_secret(
+            &keyring,
+            purpose,
+            (&p.tenant_id, &p.endpoint_id),
+            key_id,
+            ciphertext,
         )
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| WebhookSecret::parse(&text));
-    let Some(secret) = opened else {
-        return Err(Internal::Unopened(format!(
-            "the signing secret of endpoint {}",
-            p.endpoint_id
-        ))
-        .into());
+        .ok_or_else(|| Internal::Unopened(format!("the {what} of endpoint {}", p.endpoint_id)))
+    };
+    let current = open(
+        SECRET_PURPOSE,
+        &p.key_id,
+        &p.secret_ciphertext,
+        "signing secret",
+    )?;
+    let previous_until = p.previous_secret_expires_at.map(time);
+    let previous = match (&p.previous_key_id, &p.previous_secret_ciphertext) {
+        (Some(key_id), Some(ciphertext)) if SigningSecrets::previous_signs(previous_until, now) => {
+            let secret = open(
+                PREVIOUS_SECRET_PURPOSE,
+                key_id,
+                ciphertext,
+                "previous signing secret",
+            )?;
+            previous_until.map(|until| (secret, until))
+        }
+        _ => None,
     };
     // The receiver checks the timestamp against its own clock: the real time, never the test
-    // build's shifted one.
+    // build's shifted one. Whether the previous secret still signs is decided at `now`.
     let sent_at = crate::edge::common::clock::real_now().as_millis() / 1_000;
-    let signature = secret.sign(&p.event_id, sent_at, body.as_bytes());
+    let signature =
+        SigningSecrets { current, previous }.header(&p.event_id, sent_at, body.as_bytes(), now);
     let outcome = post(&p.url, &p.event_id, sent_at, &signature, &body).await;
     let attempts = p.attempts as u32 + 1;
     let first = p.first_attempt_at.map_or(now, time);
