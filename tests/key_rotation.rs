@@ -2,7 +2,8 @@
 //! the old one stays after it; the re-encryption sweep (part of the minute dispatch) seals every
 //! stored secret again under the new key; `/admin/metrics` says when nothing needs the old key
 //! any more; and then the old key leaves `DATA_KEYS` and everything still works: the grants'
-//! tokens, a tenant's own OAuth client secret, a webhook endpoint's signing secret.
+//! tokens, a tenant's own OAuth client secret, a webhook endpoint's signing secret and the one
+//! a rotation replaced (still signing in its overlap).
 //!
 //! The control: with the old key removed before the sweep, the same token read fails, and the
 //! metrics name the missing key.
@@ -11,7 +12,7 @@
 mod common;
 
 use common::receiver::Receiver;
-use common::tenants::Tenant;
+use common::tenants::{bearer, Tenant};
 use common::x_flow::{connect, connect_youtube};
 use common::Stack;
 use serde_json::{json, Value};
@@ -51,8 +52,17 @@ fn the_reencryption_sweep_moves_every_secret_to_the_new_key_and_the_old_one_can_
             &json!({ "client_id": s.google_client.id, "client_secret": s.google_client.secret }),
         );
         assert_eq!(own.status, 200, "{own:?}");
-        let (_, secret) = t.webhook_endpoint(&rx.url("rotation"));
-        rx.set_secret("rotation", &secret);
+        let (endpoint, old_secret) = t.webhook_endpoint(&rx.url("rotation"));
+        // Rotated, so the endpoint also holds the secret it replaced (sealed on its own).
+        let rotated = s.worker.send(
+            "POST",
+            &format!("/v1/webhook-endpoints/{endpoint}/rotate-secret"),
+            Some(&bearer(&t.manage)),
+            &json!({ "overlap_seconds": 604_800 }),
+        );
+        assert_eq!(rotated.status, 200, "{rotated:?}");
+        let secret = rotated.body["secret"].as_str().unwrap().to_owned();
+        rx.set_secrets("rotation", &[secret.as_str(), old_secret.as_str()]);
         let x = connect(&s, &t, "rot-user", "rotation_x");
         let youtube = connect_youtube(&s, &t, "rot-user", "rotation_yt");
         let read = t.token(&x);
@@ -65,6 +75,10 @@ fn the_reencryption_sweep_moves_every_secret_to_the_new_key_and_the_old_one_can_
     assert_eq!(before["sealed"]["k1"]["grants"], 2, "{before}");
     assert_eq!(before["sealed"]["k1"]["tenant_clients"], 1, "{before}");
     assert_eq!(before["sealed"]["k1"]["webhook_endpoints"], 1, "{before}");
+    assert_eq!(
+        before["sealed"]["k1"]["webhook_previous_secrets"], 1,
+        "{before}"
+    );
 
     // The control: k1 removed too early. The grant's tokens no longer open (a clear error,
     // never a token), and the metrics name the key that is missing.
@@ -94,7 +108,7 @@ fn the_reencryption_sweep_moves_every_secret_to_the_new_key_and_the_old_one_can_
     // The sweep: one dispatch moves everything (a handful of rows; it pages through more).
     s.worker.run_cron("* * * * *");
     let summary = s.worker.last_cron_summary("dispatch");
-    assert_eq!(summary["rekeyed"], 4, "{summary}");
+    assert_eq!(summary["rekeyed"], 5, "{summary}");
     let after = metrics_keys(&s);
     assert_eq!(sealed_under(&after, "k1"), 0, "{after}");
     assert_eq!(after["sealed"]["k2"]["grants"], 2, "{after}");
@@ -119,17 +133,19 @@ fn the_reencryption_sweep_moves_every_secret_to_the_new_key_and_the_old_one_can_
     // The tenant's own client secret opens: the YouTube refresh authenticates with it.
     let refreshed = t.refresh(&youtube);
     assert_eq!(refreshed.status, 200, "{refreshed:?}");
-    // The endpoint's signing secret opens: an event is delivered, and verifies.
+    // The endpoint's signing secret opens, and so does the one it replaced: an event is
+    // delivered signed by both, and each verifies it.
     assert_eq!(s.fake.revoke_all_grants_of("rotation_x"), 1);
     let refused = t.refresh(&x);
     assert_eq!(refused.status, 409, "{refused:?}");
-    s.worker
+    let delivered = s
+        .worker
         .eventually(Duration::from_secs(30), "a verified delivery", || {
             rx.received()
-                .iter()
-                .any(|r| r.name == "rotation" && r.delivered())
-                .then_some(())
+                .into_iter()
+                .find(|r| r.name == "rotation" && r.delivered())
         });
+    assert_eq!(delivered.verified_by, [true, true], "{delivered:?}");
     let last = metrics_keys(&s);
     assert_eq!(last["configured"], json!(["k2"]), "{last}");
     assert_eq!(last["missing"], json!([]), "{last}");
