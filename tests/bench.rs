@@ -537,7 +537,7 @@ fn refresh_under_latency() {
     let (one, lanes) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = lanes / one;
     report(&format!(
-        "in lanes / one after another, {delay_ms} ms per platform answer: {lanes:.1} / {one:.1} refreshes/s = {ratio:.1}x (medians of {rounds} interleaved rounds); target >= 4x: {}",
+        "in lanes / one after another, {delay_ms} ms per platform answer: {lanes:.2} / {one:.2} refreshes/s = {ratio:.2}x (medians of {rounds} interleaved rounds); target >= 4x: {}",
         if ratio >= 4.0 { "met" } else { "MISSED" }
     ));
 }
