@@ -456,6 +456,21 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         .status,
         200
     );
+    for query in ["?limit=0", "?limit=1001", "?cursor=not-a-cursor"] {
+        assert_eq!(
+            c.call(
+                "GET",
+                "/v1/connections/{connection_id}/events",
+                &[&conn],
+                query,
+                &as_manage,
+                Body::None
+            )
+            .status,
+            400,
+            "{query}"
+        );
+    }
     let link = c.call(
         "POST",
         "/v1/connections/{connection_id}/reconnect-link",

@@ -372,6 +372,82 @@ fn a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends() {
     assert_eq!(revoked.verified_by, [true, false], "{revoked:?}");
 }
 
+/// One page of `connection`'s events as `tenant` asks for it: (seqs, next_cursor), or the
+/// refusal's status and code.
+fn events_page(
+    tenant: &Tenant<'_>,
+    connection: &str,
+    query: &str,
+) -> Result<(Vec<i64>, Option<String>), (u16, String)> {
+    let page = tenant.get(&format!("/v1/connections/{connection}/events?{query}"));
+    if page.status != 200 {
+        let code = page.body["error"]["code"].as_str().unwrap_or_default();
+        return Err((page.status, code.to_owned()));
+    }
+    let seqs = page.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    Ok((seqs, page.body["next_cursor"].as_str().map(str::to_owned)))
+}
+
+#[test]
+fn a_connections_events_are_paged_by_a_cursor_bound_to_it() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Paging");
+    let connection = connect(s, &tenant, "user-pages", "paging_user");
+    let other_connection = connect(s, &tenant, "user-pages", "paging_user_2");
+    s.fake.set_token_outage(Some(Fault::ServiceUnavailable));
+    assert_eq!(tenant.refresh(&connection).status, 502);
+    s.fake.set_token_outage(None);
+    assert_eq!(tenant.refresh(&connection).status, 200);
+
+    // Without parameters: everything, as before pages existed.
+    assert_eq!(
+        events_page(&tenant, &connection, ""),
+        Ok((vec![1, 2], None))
+    );
+    let (first, cursor) = events_page(&tenant, &connection, "limit=1").unwrap();
+    assert_eq!(first, [1]);
+    let cursor = cursor.expect("another page follows");
+    // An event that happens between pages is on a later page, and none is repeated.
+    assert_eq!(s.fake.revoke_all_grants_of("paging_user"), 1);
+    assert_eq!(tenant.refresh(&connection).status, 409);
+    let (second, cursor) =
+        events_page(&tenant, &connection, &format!("limit=1&cursor={cursor}")).unwrap();
+    assert_eq!(second, [2]);
+    let cursor = cursor.unwrap();
+    let (third, last) =
+        events_page(&tenant, &connection, &format!("limit=1&cursor={cursor}")).unwrap();
+    assert_eq!((third, last), (vec![3], None), "the last page says so");
+
+    // The cursor is refused on another connection, for another tenant, and changed.
+    let refused = Err((400, "invalid_request".to_owned()));
+    let on = |who: &Tenant<'_>, conn: &str, cursor: &str| {
+        events_page(who, conn, &format!("cursor={cursor}"))
+    };
+    assert_eq!(on(&tenant, &other_connection, &cursor), refused);
+    let other = Tenant::new(s, "Paging, not the owner");
+    let theirs = connect(s, &other, "user-pages", "paging_user_3");
+    assert_eq!(on(&other, &theirs, &cursor), refused);
+    assert_eq!(
+        on(&other, &connection, &cursor),
+        Err((404, "not_found".to_owned())),
+        "another tenant's connection is not found at all"
+    );
+    let mut tampered = cursor.clone();
+    let flipped = if tampered.ends_with('A') { "B" } else { "A" };
+    tampered.replace_range(tampered.len() - 1.., flipped);
+    assert_eq!(on(&tenant, &connection, &tampered), refused);
+    assert_eq!(
+        events_page(&tenant, &connection, "limit=0"),
+        Err((400, "invalid_request".to_owned()))
+    );
+}
+
 /// Consents at the fake X as `username` after pressing the link's button; the callback's answer.
 fn reconnect_as(s: &Stack, link: &str, username: &str) -> common::browser::Visit {
     let browser = Browser::new();

@@ -408,7 +408,7 @@ pub fn events_and_outbox(db: &Sqlite) {
         ),
         1
     );
-    assert!(rows(db, events::of_connection("conn_a", &TEN_G, 10))
+    assert!(rows(db, events::of_connection("conn_a", &TEN_G, 0, 10))
         .iter()
         .all(|r| r.text("type").unwrap().starts_with("connection.")));
 }

@@ -93,7 +93,7 @@ pub const RESEND_OVERDUE: Sql = Sql {
 pub const OF_CONNECTION: Sql = Sql {
     name: "events.of_connection",
     text: "SELECT id, seq, type, colour, reason, message, occurred_at FROM events \
-           WHERE connection_id = ?1 AND target_id IS NULL AND +tenant_id = ?2 \
+           WHERE connection_id = ?1 AND target_id IS NULL AND +tenant_id = ?2 AND seq > ?4 \
            ORDER BY seq LIMIT ?3",
 };
 
@@ -184,8 +184,19 @@ pub fn resend_overdue(now: Timestamp, overdue: Timestamp, limit: i64) -> Stateme
     ])
 }
 
-/// The tenant's connection's own events (not its post targets') in order (`id, seq, type, colour, reason, message,
-/// occurred_at`), at most `limit`.
-pub fn of_connection(connection_id: &str, tenant_id: &TenantId, limit: i64) -> Statement {
-    OF_CONNECTION.bind(vec![connection_id.into(), tenant_id.into(), limit.into()])
+/// The tenant's connection's own events (not its post targets') in order (`id, seq, type,
+/// colour, reason, message, occurred_at`), those after `after_seq` (0: from the first), at
+/// most `limit`.
+pub fn of_connection(
+    connection_id: &str,
+    tenant_id: &TenantId,
+    after_seq: i64,
+    limit: i64,
+) -> Statement {
+    OF_CONNECTION.bind(vec![
+        connection_id.into(),
+        tenant_id.into(),
+        limit.into(),
+        after_seq.into(),
+    ])
 }

@@ -159,13 +159,34 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
     // A connection's events, in order, for its tenant only.
     let (t, guard) = expiring(db, &GR_A);
     run(db, events::record_transition(&guard, &t, None, at(2)));
-    let listed = rows(db, events::of_connection("conn_b", &TEN_G, 10));
+    let listed = rows(db, events::of_connection("conn_b", &TEN_G, 0, 10));
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].text("type").unwrap(), "connection.expiring");
     assert_eq!(listed[0].int("seq").unwrap(), 1);
-    assert!(rows(db, events::of_connection("conn_b", &"ten_other".into(), 10)).is_empty());
+    // A page starts after the position it is given, and holds at most its limit.
+    db.exec(
+        "INSERT INTO events (id, tenant_id, grant_id, connection_id, seq, type, colour, reason, \
+           message, dedupe_key, occurred_at) SELECT 'evt_' || n, tenant_id, grant_id, \
+           connection_id, n, type, colour, reason, message, dedupe_key || n, occurred_at + n \
+           FROM events, \
+           (SELECT 2 AS n UNION ALL SELECT 3 UNION ALL SELECT 4) WHERE connection_id = 'conn_b'",
+    );
+    let seqs = |after, limit| -> Vec<i64> {
+        rows(db, events::of_connection("conn_b", &TEN_G, after, limit))
+            .iter()
+            .map(|r| r.int("seq").unwrap())
+            .collect()
+    };
+    assert_eq!(seqs(0, 2), [1, 2]);
+    assert_eq!(seqs(2, 2), [3, 4]);
+    assert_eq!(seqs(4, 2), Vec::<i64>::new());
+    assert!(rows(
+        db,
+        events::of_connection("conn_b", &"ten_other".into(), 0, 10)
+    )
+    .is_empty());
     assert!(
-        rows(db, events::of_connection("conn_a", &TEN_G, 10)).is_empty(),
+        rows(db, events::of_connection("conn_a", &TEN_G, 0, 10)).is_empty(),
         "disconnected: no event"
     );
 }

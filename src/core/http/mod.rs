@@ -1,6 +1,7 @@
 //! Requests and answers: the route table, API errors, query strings and bodies, origins, the small HTML pages.
 
 pub mod api_error;
+pub mod cursor;
 pub mod origin;
 pub mod pages;
 pub mod platform_answer;

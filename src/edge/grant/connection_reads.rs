@@ -42,8 +42,9 @@ pub(crate) struct ConnectionRow {
     pub(crate) created_at: f64,
 }
 
-/// The most events one connection's history answers.
-pub(crate) const EVENTS_SHOWN: i64 = 1_000;
+/// The events one page of a connection's history answers unless `?limit=` says otherwise
+/// (what the history answered before it had pages), and the most it may ask for.
+pub(crate) const EVENTS_SHOWN: u32 = 1_000;
 
 impl ConnectionRow {
     pub(crate) fn health(&self, warnings: Warnings, now: Timestamp) -> Health {

@@ -6,7 +6,7 @@ use crate::core::common::isolate_cache::IsolateCache;
 use crate::core::grant::grant_health::Colour;
 use crate::core::grant::grant_tokens::TokenRequest;
 use crate::core::http::api_error::{ApiError, ErrorCode};
-use crate::core::http::query;
+use crate::core::http::{cursor, query};
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
@@ -96,9 +96,31 @@ pub(crate) async fn refresh_connection(
     show_connection(cx, db, caller, id, now).await
 }
 
-/// `GET /v1/connections/{id}/events`: the connection's events, oldest first.
-pub(crate) async fn connection_events(db: &D1Database, caller: &Caller, id: &str) -> Handled {
+/// `GET /v1/connections/{id}/events[?limit=…][&cursor=…]`: the connection's events, oldest
+/// first, a page at a time (`core::http::cursor`): `next_cursor` is `null` on the last page.
+pub(crate) async fn connection_events(
+    cx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    url: &str,
+) -> Handled {
+    let limit = cursor::limit(
+        query::param(url, "limit").as_deref(),
+        EVENTS_SHOWN,
+        EVENTS_SHOWN,
+    )?;
     let row = connection_row(db, caller, id).await?;
+    let scope = cursor::ListScope {
+        list: "connection_events",
+        tenant_id: caller.tenant_id.as_str(),
+        filter: row.id.clone(),
+    };
+    let keyring = cx.keyring()?;
+    let after = match query::param(url, "cursor") {
+        Some(given) => cursor::read(&scope, &given, &keyring)?.key,
+        None => 0,
+    };
     #[derive(Deserialize)]
     struct Event {
         id: String,
@@ -109,13 +131,27 @@ pub(crate) async fn connection_events(db: &D1Database, caller: &Caller, id: &str
         message: String,
         occurred_at: f64,
     }
-    let events: Vec<Event> = db
+    // One row past the page says whether another page follows.
+    let mut events: Vec<Event> = db
         .all(store::events::of_connection(
             &row.id,
             &caller.tenant_id,
-            EVENTS_SHOWN,
+            after,
+            i64::from(limit) + 1,
         ))
         .await?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let next_cursor = events.last().filter(|_| more).map(|last| {
+        cursor::next(
+            &scope,
+            cursor::Position {
+                key: last.seq as i64,
+                id: last.id.clone(),
+            },
+            &keyring,
+        )
+    });
     let listed: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -129,7 +165,10 @@ pub(crate) async fn connection_events(db: &D1Database, caller: &Caller, id: &str
             })
         })
         .collect();
-    Ok(respond::json(200, &json!({ "events": listed }))?)
+    Ok(respond::json(
+        200,
+        &json!({ "events": listed, "next_cursor": next_cursor }),
+    )?)
 }
 
 /// Where a connection lives: its tenant, its grant and its account at the platform.

@@ -43,7 +43,7 @@ pub async fn handle(
             connections::refresh_connection(cx, &db, &caller, &id, now).await
         }
         TenantRoute::ConnectionEvents(id) => {
-            connections::connection_events(&db, &caller, &id).await
+            connections::connection_events(cx, &db, &caller, &id, &req.inner().url()).await
         }
         TenantRoute::CreateConnectSession => {
             connect::create_session(req, cx, &db, &caller, now).await
