@@ -341,14 +341,10 @@ fn a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends() {
     assert_eq!(after.verified_by, [true, false], "{after:?}");
     assert_eq!(after.signature.split(' ').count(), 1, "{after:?}");
     s.worker.run_cron("* * * * *");
-    let health = s.worker.get("/healthz", None);
-    let outcome = health.body["crons"]["dispatch"]["last_outcome"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        outcome.contains("\"ended_secret_overlaps\":1"),
-        "the dispatch deleted the old secret: {health:?}"
+    let summary = s.worker.last_cron_summary("dispatch");
+    assert_eq!(
+        summary["ended_secret_overlaps"], 1,
+        "the dispatch deleted the old secret: {summary}"
     );
     let shown = tenant.get(&format!("/v1/webhook-endpoints/{endpoint_id}"));
     assert_eq!(
