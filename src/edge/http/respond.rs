@@ -280,7 +280,7 @@ pub async fn read_own_json<T: serde::de::DeserializeOwned>(
     parse_json(&text)
 }
 
-pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ApiError> {
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ApiError> {
     serde_json::from_str(text)
         .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))
 }
@@ -291,6 +291,17 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     req: &mut worker::Request,
 ) -> std::result::Result<T, ApiError> {
     parse_json(&read_body(req).await?)
+}
+
+/// [`read_json`] for a body that may be left out: an empty body reads as `T::default()`.
+pub async fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(
+    req: &mut worker::Request,
+) -> std::result::Result<T, ApiError> {
+    let text = read_body(req).await?;
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    parse_json(&text)
 }
 
 /// A page for a browser. Pages carry no script and are never cached or framed.

@@ -188,13 +188,7 @@ async fn rotate_key(
     key_id: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
-    let text = respond::read_body(req).await?;
-    let rotation: Rotation = if text.trim().is_empty() {
-        Rotation::default()
-    } else {
-        serde_json::from_str(&text)
-            .map_err(|e| ApiError::invalid_request(format!("The JSON body is not valid: {e}.")))?
-    };
+    let rotation: Rotation = respond::read_json_or_default(req).await?;
     let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECONDS);
     if overlap > MAX_OVERLAP_SECONDS {
         return Err(ApiError::invalid_request(format!(

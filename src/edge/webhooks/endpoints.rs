@@ -3,7 +3,6 @@
 //! delivery itself in `webhook_delivery`.
 
 use crate::core::common::clock::Timestamp;
-use crate::core::crypto::Binding;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
 use crate::core::webhooks::secret_rotation::RotateRequest;
@@ -17,7 +16,7 @@ use crate::edge::http::respond::{self, Handled};
 use crate::edge::tenancy::caller::Caller;
 use crate::edge::webhooks::outbox;
 use crate::edge::webhooks::webhook_delivery::{
-    open_secret, PREVIOUS_SECRET_PURPOSE, SECRET_PURPOSE,
+    open_secret, secret_binding, PREVIOUS_SECRET_PURPOSE, SECRET_PURPOSE,
 };
 use crate::store::{self, Db};
 use serde::Deserialize;
@@ -75,12 +74,7 @@ pub async fn create(
     let secret = WebhookSecret::generate()?;
     let shown = secret.expose();
     let sealed = cx.keyring()?.seal(
-        Binding {
-            purpose: SECRET_PURPOSE,
-            tenant_id: &caller.tenant_id,
-            row_id: &id,
-            version: 0,
-        },
+        secret_binding(SECRET_PURPOSE, &caller.tenant_id, &id),
         shown.as_bytes(),
     )?;
     db.write(store::webhooks::create(&store::webhooks::NewEndpoint {
@@ -152,12 +146,7 @@ pub async fn rotate_secret(
     id: &str,
     now: Timestamp,
 ) -> Handled {
-    let body = respond::read_body(&mut req).await?;
-    let ask: RotateRequest = if body.trim().is_empty() {
-        RotateRequest::default()
-    } else {
-        respond::parse_json(&body)?
-    };
+    let ask: RotateRequest = respond::read_json_or_default(&mut req).await?;
     let previous_expires_at = ask.previous_expires_at(now)?;
     #[derive(Deserialize)]
     struct Stored {
@@ -177,12 +166,7 @@ pub async fn rotate_secret(
         &stored.secret_ciphertext,
     )
     .ok_or_else(|| Internal::Unopened(format!("the signing secret of endpoint {id}")))?;
-    let binding = |purpose| Binding {
-        purpose,
-        tenant_id: &caller.tenant_id,
-        row_id: id,
-        version: 0,
-    };
+    let binding = |purpose| secret_binding(purpose, &caller.tenant_id, id);
     let previous = keyring.seal(
         binding(PREVIOUS_SECRET_PURPOSE),
         replaced.expose().as_bytes(),

@@ -73,6 +73,20 @@ struct Pending {
     endpoint_deleted: Option<f64>,
 }
 
+/// What an endpoint's secret sealed for `purpose` is bound to: the tenant and the endpoint.
+pub fn secret_binding<'a>(
+    purpose: &'static str,
+    tenant_id: &'a TenantId,
+    endpoint_id: &'a str,
+) -> Binding<'a> {
+    Binding {
+        purpose,
+        tenant_id,
+        row_id: endpoint_id,
+        version: 0,
+    }
+}
+
 /// An endpoint's secret sealed for `purpose`, opened and read; `None` if it does not open.
 pub fn open_secret(
     keyring: &Keyring,
@@ -81,14 +95,11 @@ pub fn open_secret(
     key_id: &str,
     ciphertext: &str,
 ) -> Option<WebhookSecret> {
-    let binding = Binding {
-        purpose,
-        tenant_id,
-        row_id: endpoint_id,
-        version: 0,
-    };
     let bytes = keyring
-        .open(&Sealed::new(key_id, ciphertext.to_owned()), binding)
+        .open(
+            &Sealed::new(key_id, ciphertext.to_owned()),
+            secret_binding(purpose, tenant_id, endpoint_id),
+        )
         .ok()?;
     WebhookSecret::parse(&String::from_utf8(bytes).ok()?)
 }
