@@ -268,3 +268,55 @@ fn the_documented_example_agrees_with_acmes_fixtures() {
         assert_eq!(url.strip_prefix("https:/"), Some(path.as_str()));
     }
 }
+
+#[test]
+fn reddit_agrees_with_its_fixtures() {
+    let (rd, f) = (spec("reddit"), fixtures::reddit());
+    assert_eq!(
+        json!(rd.tokens.access_lifetime_secs),
+        *f.fact("access_lifetime_secs")
+    );
+    assert_eq!(rotates(&rd), *f.fact("refresh_token_rotates"));
+    assert_eq!(rd.tokens.refresh_token, RefreshTokenKind::Reusable);
+    assert_eq!(json!([client_auth(&rd)]), *f.fact("client_auth"));
+    assert_eq!(json!(rd.scope_separator), *f.fact("scope_separator"));
+    assert_eq!(rd.pkce, Pkce::None);
+    assert_eq!(
+        rd.authorize_params.get("duration").map(|d| json!(d)),
+        Some(f.fact("permanent_duration").clone())
+    );
+    let (error, description) = error_of(f, "refresh_token_invalid");
+    assert!(rd.is_dead_grant_error(&error, description.as_deref()));
+    for (url, path) in [
+        (
+            &rd.authorize_url,
+            evergreen_fake_platform::reddit::AUTHORIZE_PATH,
+        ),
+        (&rd.token_url, evergreen_fake_platform::reddit::TOKEN_PATH),
+        (
+            rd.revoke_url.as_ref().unwrap(),
+            evergreen_fake_platform::reddit::REVOKE_PATH,
+        ),
+        (&rd.identity.url, evergreen_fake_platform::reddit::ME_PATH),
+    ] {
+        assert_eq!(url.strip_prefix("https:/"), Some(path));
+    }
+    // Every call Evergreen makes carries an agent Reddit accepts.
+    assert!(evergreen_fake_platform::reddit::descriptive(Some(
+        evergreen::core::common::build::USER_AGENT
+    )));
+    let publish = rd.publish.as_ref().unwrap();
+    assert_eq!(publish.dialect, PublishDialect::Reddit);
+    assert_eq!(
+        publish.url.strip_prefix("https:/"),
+        Some(evergreen_fake_platform::reddit::SUBMIT_PATH)
+    );
+}
+
+/// The OpenAPI document names every built-in provider, in the catalogue's order.
+#[test]
+fn the_openapi_document_lists_every_built_in_provider() {
+    let doc: Value = serde_json::from_str(include_str!("../assets/openapi.json")).unwrap();
+    let listed = &doc["components"]["schemas"]["Provider"]["examples"];
+    assert_eq!(*listed, json!(Catalogue::builtin().names()));
+}

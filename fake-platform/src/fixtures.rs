@@ -120,8 +120,14 @@ pub fn instagram() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/instagram.json"))
 }
 
+/// Reddit's fixtures (`fixtures/reddit.json`).
+pub fn reddit() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/reddit.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 7] {
+pub fn all() -> [&'static Fixtures; 8] {
     [
         x(),
         google(),
@@ -130,6 +136,7 @@ pub fn all() -> [&'static Fixtures; 7] {
         tiktok(),
         facebook(),
         instagram(),
+        reddit(),
     ]
 }
 
@@ -324,6 +331,25 @@ mod tests {
                 "grant_type_unsupported",
                 "revoked",
                 "identity_unauthorized",
+            ],
+        ),
+        (
+            "reddit",
+            &[
+                "access_lifetime_secs",
+                "code_lifetime_secs",
+                "permanent_duration",
+            ],
+            &[
+                "token_issued",
+                "refresh_token_invalid",
+                "authorization_code_invalid",
+                "client_invalid",
+                "grant_type_unsupported",
+                "revoked",
+                "identity_unauthorized",
+                "me",
+                "user_agent_refused",
             ],
         ),
         (

@@ -20,6 +20,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod publish;
+pub mod reddit;
 mod server;
 mod standard;
 mod state;
@@ -536,6 +537,7 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         "www.instagram.com" | "api.instagram.com" | "graph.instagram.com" => {
             instagram::handle(shared, req)
         }
+        "www.reddit.com" | "oauth.reddit.com" => reddit::handle(shared, req),
         "__fake" => control(shared, req),
         host => fixtures::all()
             .into_iter()

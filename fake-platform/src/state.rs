@@ -137,6 +137,14 @@ pub struct HoldSlot {
     pub state: HoldState,
 }
 
+/// A Reddit self post's title and body, by its fullname (`t3_…`).
+#[derive(Clone, Debug)]
+pub struct RedditPost {
+    pub name: String,
+    pub title: String,
+    pub selftext: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Inner {
     /// client_id → client_secret.
@@ -173,6 +181,8 @@ pub struct Inner {
     pub meta_ended: HashMap<usize, i64>,
     /// Every post made, oldest first.
     pub posts: Vec<crate::publish::PublishedPost>,
+    /// Reddit's posts as it keeps them: a title and a body (`posts` has them joined).
+    pub reddit_posts: Vec<RedditPost>,
     pub next_post_id: u64,
     /// Faults armed for the next publish requests, oldest first.
     pub publish_faults: std::collections::VecDeque<crate::publish::PublishFault>,

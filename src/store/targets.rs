@@ -60,7 +60,7 @@ pub const LOAD: Sql = Sql {
     name: "targets.load",
     text: "SELECT t.id, t.post_id, t.tenant_id, t.connection_id, t.grant_id, t.provider, t.state, \
              t.not_before, t.attempts, p.text, c.end_user_ref, c.kind, c.external_id, c.access, \
-             c.access_reason, c.disconnected_at, p.media, t.progress, t.sent_at \
+             c.access_reason, c.disconnected_at, p.media, t.progress, t.sent_at, c.username \
            FROM post_targets t JOIN posts p ON p.id = t.post_id \
              JOIN connections c ON c.id = t.connection_id \
            WHERE t.id = ?1",

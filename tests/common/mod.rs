@@ -174,6 +174,7 @@ pub struct Stack {
     /// Meta's apps: one for Facebook Login, one for Instagram Login.
     pub facebook_client: Client,
     pub instagram_client: Client,
+    pub reddit_client: Client,
 }
 
 impl Stack {
@@ -220,6 +221,10 @@ impl Stack {
             id: format!("9{}", &random_secret()[..14].to_ascii_lowercase()),
             secret: random_secret(),
         };
+        let reddit_client = Client {
+            id: format!("rd{}", &random_secret()[..14]),
+            secret: random_secret(),
+        };
         let clients = [
             x_client.clone(),
             google_client.clone(),
@@ -227,6 +232,7 @@ impl Stack {
             tiktok_client.clone(),
             facebook_client.clone(),
             instagram_client.clone(),
+            reddit_client.clone(),
         ];
         let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
         let operator_secret = random_secret();
@@ -263,6 +269,11 @@ impl Stack {
                 "INSTAGRAM_CLIENT_SECRET".to_owned(),
                 instagram_client.secret.clone(),
             ),
+            ("REDDIT_CLIENT_ID".to_owned(), reddit_client.id.clone()),
+            (
+                "REDDIT_CLIENT_SECRET".to_owned(),
+                reddit_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
             // A grant object's buffered token reads reach D1 a second after the first (the
             // alarm's delay; 10 s by default), so tests that read `token_reads` wait less.
@@ -284,6 +295,7 @@ impl Stack {
             tiktok_client,
             facebook_client,
             instagram_client,
+            reddit_client,
         }
     }
 

@@ -11,6 +11,15 @@ pub const FLAVOUR: &str = if cfg!(feature = "test-powers") {
 /// The crate version, as deployed.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The `User-Agent` of every call Evergreen makes, unless the call names its own. Reddit
+/// refuses generic agents and asks for `<platform>:<app ID>:<version string> (by …)`
+/// (github.com/reddit-archive/reddit/wiki/API); the other platforms take any.
+pub const USER_AGENT: &str = concat!(
+    "web:evergreen:v",
+    env!("CARGO_PKG_VERSION"),
+    " (by Evergreen, an OAuth connection keeper)"
+);
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]

@@ -38,6 +38,13 @@ pub fn with_params(url: &str, params: &[(&str, &str)]) -> String {
     out
 }
 
+/// An `application/x-www-form-urlencoded` body of `params`, each name and value
+/// percent-encoded.
+pub fn form(params: &[(&str, &str)]) -> String {
+    let query = with_params("", params);
+    query.strip_prefix('?').unwrap_or(&query).to_owned()
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -284,6 +284,9 @@ pub enum PublishDialect {
     Tiktok,
     /// A resumable upload streamed from the media URL, then processing followed.
     Youtube,
+    /// `POST /api/submit`, form-encoded: a self post to the account's own profile
+    /// (`u_{username}`), its title the text's first line.
+    Reddit,
 }
 
 impl PublishDialect {
@@ -296,6 +299,7 @@ impl PublishDialect {
             PublishDialect::Instagram => &["container", "publish", "limit"],
             PublishDialect::Tiktok => &["creator_info", "status"],
             PublishDialect::Youtube => &["status"],
+            PublishDialect::Reddit => &[],
         }
     }
 }
@@ -580,7 +584,7 @@ impl ProviderSpec {
             })
             .map(|(field, url)| {
                 let mut url = url.clone();
-                for placeholder in ["{account}", "{container}", "{video}"] {
+                for placeholder in ["{account}", "{username}", "{container}", "{video}"] {
                     url = url.replace(placeholder, "id");
                 }
                 (field, url)
@@ -594,11 +598,12 @@ impl ProviderSpec {
                 ("instagram", PublishDialect::Instagram),
                 ("tiktok", PublishDialect::Tiktok),
                 ("youtube", PublishDialect::Youtube),
+                ("reddit", PublishDialect::Reddit),
             ];
             if !built_in.contains(&(self.name.as_str(), p.dialect)) {
                 return bad(
-                    "publish is built in for x, linkedin, facebook, instagram, tiktok and \
-                     youtube only, each in its own dialect"
+                    "publish is built in for x, linkedin, facebook, instagram, tiktok, \
+                     youtube and reddit only, each in its own dialect"
                         .into(),
                 );
             }
@@ -781,7 +786,8 @@ mod tests {
                 "linkedin",
                 "tiktok",
                 "facebook",
-                "instagram"
+                "instagram",
+                "reddit"
             ]
         );
         for spec in &parsed.providers {

@@ -21,6 +21,14 @@
 //!   {"media": {"id": "urn:li:image:…"}}` (…/community-management/shares/images-api).
 //! - Facebook: `POST /{page-id}/photos {"url", "message"}` (Facebook fetches the image) →
 //!   `{"id": "<photo id>", "post_id": "{page-id}_{post-id}"}`.
+//!
+//! - Reddit (www.reddit.com/dev/api/#POST_api_submit): `POST /api/submit`, form-encoded
+//!   `api_type=json&kind=self&sr=u_{username}&title&text`, answers `200 {"json": {"errors":
+//!   [], "data": {"url", "id", "name": "t3_…"}}}`; a refusal is a `200` too, with `errors`
+//!   (`[["RATELIMIT", "…", "ratelimit"]]`), and nothing was posted. A post needs a title of
+//!   at most 300 characters: the text's first line is the title, the rest the post's body. The
+//!   account's posts are `GET /user/{username}/submitted` (a listing of `{"kind": "t3",
+//!   "data": {"name", "title", "selftext", "created_utc"}}`).
 
 use crate::core::common::clock::Timestamp;
 use crate::core::oauth::catalogue::{PublishDialect, PublishSpec};
@@ -32,12 +40,22 @@ use serde_json::{json, Value};
 pub struct PublishRequest {
     pub url: String,
     pub body: String,
+    /// JSON everywhere but Reddit, which takes a form.
+    pub content_type: &'static str,
 }
 
-/// The account a target posts as: its kind (`profile`, `organization`, `page`) and id.
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Reddit's longest title, in characters.
+pub const REDDIT_TITLE_MAX: usize = 300;
+
+/// The account a target posts as: its kind (`profile`, `organization`, `page`), id and
+/// username (where the platform has one: Reddit posts and lists by it).
 pub struct Author<'a> {
     pub kind: &'a str,
     pub external_id: &'a str,
+    pub username: Option<&'a str>,
 }
 
 /// What a post carries besides its text.
@@ -57,6 +75,13 @@ pub fn request(
     attached: Attached<'_>,
 ) -> PublishRequest {
     let mut url = spec.url.replace("{account}", author.external_id);
+    if spec.dialect == PublishDialect::Reddit {
+        return PublishRequest {
+            url,
+            body: reddit_form(author, text),
+            content_type: FORM,
+        };
+    }
     let mut body = match spec.dialect {
         PublishDialect::X => json!({ "text": text }),
         PublishDialect::Linkedin => json!({
@@ -73,7 +98,10 @@ pub fn request(
         }),
         PublishDialect::Facebook => json!({ "message": text }),
         // Their flows are multi-step (`edge::publish`); nothing calls this for them.
-        PublishDialect::Instagram | PublishDialect::Tiktok | PublishDialect::Youtube => {
+        PublishDialect::Instagram
+        | PublishDialect::Tiktok
+        | PublishDialect::Youtube
+        | PublishDialect::Reddit => {
             json!({ "text": text })
         }
     };
@@ -95,7 +123,48 @@ pub fn request(
     PublishRequest {
         url,
         body: body.to_string(),
+        content_type: JSON,
     }
+}
+
+/// Reddit's title and body for a text: the first line (cut to [`REDDIT_TITLE_MAX`]
+/// characters) and what follows it. A first line that had to be cut is kept whole in the body.
+pub fn reddit_title_and_body(text: &str) -> (String, String) {
+    let text = text.trim();
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let first = first.trim();
+    if first.chars().count() <= REDDIT_TITLE_MAX {
+        return (first.to_owned(), rest.trim().to_owned());
+    }
+    let cut: String = first.chars().take(REDDIT_TITLE_MAX - 1).collect();
+    (format!("{}…", cut.trim_end()), text.to_owned())
+}
+
+fn reddit_form(author: &Author<'_>, text: &str) -> String {
+    let (title, body) = reddit_title_and_body(text);
+    let profile = format!("u_{}", author.username.unwrap_or(author.external_id));
+    crate::core::http::query::form(&[
+        ("api_type", "json"),
+        ("kind", "self"),
+        ("sr", &profile),
+        ("resubmit", "true"),
+        ("sendreplies", "true"),
+        ("title", &title),
+        ("text", &body),
+    ])
+}
+
+/// A refusal inside a `2xx` answer, as the status it stands for: Reddit's `json.errors`
+/// (`RATELIMIT` is a 429, anything else a 400). Nothing was posted.
+pub fn refusal_in_answer(spec: &PublishSpec, body: &[u8]) -> Option<u16> {
+    if spec.dialect != PublishDialect::Reddit {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let errors = v.pointer("/json/errors")?.as_array()?;
+    let first = errors.first()?;
+    let code = first.get(0).and_then(Value::as_str).unwrap_or("");
+    Some(if code == "RATELIMIT" { 429 } else { 400 })
 }
 
 /// X's media upload body for one image.
@@ -158,6 +227,12 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
             text(v.get("post_id").or_else(|| v.get("id"))?)
         }
         PublishDialect::Instagram => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
+        // The fullname (`t3_…`), which is what Reddit's other calls take.
+        PublishDialect::Reddit => text(
+            serde_json::from_slice::<Value>(body)
+                .ok()?
+                .pointer("/json/data/name")?,
+        ),
         PublishDialect::Tiktok | PublishDialect::Youtube => None,
     }
 }
@@ -178,9 +253,12 @@ pub fn token_refused(spec: &PublishSpec, status: u16, body: &[u8]) -> bool {
 
 /// Where the account's recent posts are read, if the platform lets an ordinary app do it.
 pub fn lookup_url(spec: &PublishSpec, author: &Author<'_>) -> Option<String> {
-    spec.lookup_url
-        .as_ref()
-        .map(|u| u.replace("{account}", author.external_id))
+    let url = spec.lookup_url.as_ref()?;
+    if url.contains("{username}") {
+        let username = author.username.filter(|u| !u.is_empty())?;
+        return Some(url.replace("{username}", username));
+    }
+    Some(url.replace("{account}", author.external_id))
 }
 
 /// What the recent posts say about ours.
@@ -201,13 +279,17 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
     let Ok(answer) = serde_json::from_slice::<Value>(body) else {
         return Lookup::Unreadable;
     };
+    if spec.dialect == PublishDialect::Reddit {
+        return find_on_reddit(&answer, text, since);
+    }
     let (text_field, time_field) = match spec.dialect {
         PublishDialect::X => ("text", "created_at"),
         PublishDialect::Facebook => ("message", "created_time"),
         PublishDialect::Instagram => ("caption", "timestamp"),
-        PublishDialect::Linkedin | PublishDialect::Tiktok | PublishDialect::Youtube => {
-            return Lookup::Unreadable
-        }
+        PublishDialect::Linkedin
+        | PublishDialect::Tiktok
+        | PublishDialect::Youtube
+        | PublishDialect::Reddit => return Lookup::Unreadable,
     };
     let posts = match answer.get("data") {
         Some(Value::Array(posts)) => posts.as_slice(),
@@ -228,6 +310,28 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
                     .is_some_and(|at| at >= earliest)
         })
         .and_then(|p| p.get("id").and_then(Value::as_str))
+        .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
+}
+
+/// Our post among a Reddit listing: the same title and body, made since the attempt began.
+fn find_on_reddit(answer: &Value, text: &str, since: Timestamp) -> Lookup {
+    let Some(children) = answer.pointer("/data/children").and_then(Value::as_array) else {
+        return Lookup::Unreadable;
+    };
+    let (title, body) = reddit_title_and_body(text);
+    let earliest = since.plus_millis(-60_000).as_millis();
+    children
+        .iter()
+        .filter_map(|c| c.get("data"))
+        .find(|p| {
+            let field = |name: &str| p.get(name).and_then(Value::as_str).unwrap_or("");
+            field("title") == title
+                && same_text(field("selftext"), &body)
+                && p.get("created_utc")
+                    .and_then(Value::as_f64)
+                    .is_some_and(|secs| (secs * 1000.0) as i64 >= earliest)
+        })
+        .and_then(|p| p.get("name").and_then(Value::as_str))
         .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
 }
 
@@ -278,7 +382,93 @@ mod tests {
     const PROFILE: Author<'static> = Author {
         kind: "profile",
         external_id: "42",
+        username: None,
     };
+
+    #[test]
+    fn reddit_takes_a_form_with_the_first_line_as_its_title() {
+        let me = Author {
+            kind: "profile",
+            external_id: "1w72",
+            username: Some("spez"),
+        };
+        let req = request(
+            &spec("reddit"),
+            &me,
+            "Launch day\nWe ship at noon & celebrate.",
+            Attached::Nothing,
+        );
+        assert_eq!(req.url, "https://oauth.reddit.com/api/submit");
+        assert_eq!(req.content_type, "application/x-www-form-urlencoded");
+        let field = |name| crate::core::http::query::param(&format!("?{}", req.body), name);
+        assert_eq!(field("kind").as_deref(), Some("self"));
+        assert_eq!(field("sr").as_deref(), Some("u_spez"));
+        assert_eq!(field("api_type").as_deref(), Some("json"));
+        assert_eq!(field("title").as_deref(), Some("Launch day"));
+        assert_eq!(
+            field("text").as_deref(),
+            Some("We ship at noon & celebrate.")
+        );
+        // A first line too long for a title is cut there and kept whole in the body.
+        let long = "a".repeat(REDDIT_TITLE_MAX + 5);
+        let (title, body) = reddit_title_and_body(&long);
+        assert_eq!(title.chars().count(), REDDIT_TITLE_MAX);
+        assert_eq!(body, long);
+        assert_eq!(
+            lookup_url(&spec("reddit"), &me).as_deref(),
+            Some("https://oauth.reddit.com/user/spez/submitted?limit=25&raw_json=1")
+        );
+        let nameless = Author {
+            username: None,
+            ..me
+        };
+        assert_eq!(lookup_url(&spec("reddit"), &nameless), None);
+    }
+
+    #[test]
+    fn reddit_answers_a_refusal_inside_a_200_and_the_post_id_is_its_fullname() {
+        let reddit = spec("reddit");
+        let made = br#"{"json": {"errors": [], "data": {"url": "https://www.reddit.com/r/u_spez/comments/abc/", "id": "abc", "name": "t3_abc"}}}"#;
+        assert_eq!(refusal_in_answer(&reddit, made), None);
+        assert_eq!(post_id(&reddit, None, made).as_deref(), Some("t3_abc"));
+        let limited = br#"{"json": {"errors": [["RATELIMIT", "you are doing that too much. try again in 9 minutes.", "ratelimit"]]}}"#;
+        assert_eq!(refusal_in_answer(&reddit, limited), Some(429));
+        let bad = br#"{"json": {"errors": [["SUBREDDIT_NOEXIST", "that subreddit doesn't exist", "sr"]]}}"#;
+        assert_eq!(refusal_in_answer(&reddit, bad), Some(400));
+        assert_eq!(refusal_in_answer(&spec("x"), bad), None, "Reddit's only");
+    }
+
+    #[test]
+    fn a_reddit_post_is_found_by_title_and_body_since_the_attempt() {
+        let reddit = spec("reddit");
+        let since = Timestamp::from_millis(1_765_000_000_000);
+        let listing = |created: f64| {
+            format!(
+                r#"{{"kind": "Listing", "data": {{"children": [{{"kind": "t3", "data": {{"name": "t3_abc", "title": "Launch day", "selftext": "We ship at noon.", "created_utc": {created}}}}}]}}}}"#
+            )
+        };
+        let text = "Launch day\nWe ship at noon.";
+        assert_eq!(
+            find(&reddit, listing(1_765_000_010.0).as_bytes(), text, since),
+            Lookup::Found("t3_abc".into())
+        );
+        assert_eq!(
+            find(&reddit, listing(1_764_990_000.0).as_bytes(), text, since),
+            Lookup::NotFound,
+            "made before the attempt"
+        );
+        assert_eq!(
+            find(
+                &reddit,
+                listing(1_765_000_010.0).as_bytes(),
+                "Launch day",
+                since
+            ),
+            Lookup::NotFound,
+            "a different body"
+        );
+        assert_eq!(find(&reddit, b"{}", text, since), Lookup::Unreadable);
+    }
 
     #[test]
     fn each_platform_gets_its_own_request() {
@@ -288,6 +478,7 @@ mod tests {
         let org = Author {
             kind: "organization",
             external_id: "7",
+            username: None,
         };
         let li: Value =
             serde_json::from_str(&request(&spec("linkedin"), &org, "hi", Attached::Nothing).body)
@@ -303,6 +494,7 @@ mod tests {
         let page = Author {
             kind: "page",
             external_id: "1001",
+            username: None,
         };
         let fb = request(&spec("facebook"), &page, "hi", Attached::Nothing);
         assert_eq!(fb.url, "https://graph.facebook.com/v25.0/1001/feed");
@@ -345,6 +537,7 @@ mod tests {
         let page = Author {
             kind: "page",
             external_id: "1001",
+            username: None,
         };
         let fb = request(
             &spec("facebook"),

@@ -70,8 +70,19 @@ pub async fn send_within(
 }
 
 /// Sends a request and waits for the answer's head within `deadline` (aborting the call when
-/// it passes); the body is left unread, to be streamed or read whole.
-pub async fn answer_within(request: Request, deadline: Duration) -> Result<Response, HttpError> {
+/// it passes); the body is left unread, to be streamed or read whole. A request without a
+/// `User-Agent` gets Evergreen's ([`USER_AGENT`](crate::core::common::build::USER_AGENT)).
+pub async fn answer_within(
+    mut request: Request,
+    deadline: Duration,
+) -> Result<Response, HttpError> {
+    let build = |e: worker::Error| HttpError::Build(e.to_string());
+    let headers = request.headers_mut().map_err(build)?;
+    if headers.get("user-agent").map_err(build)?.is_none() {
+        headers
+            .set("user-agent", crate::core::common::build::USER_AGENT)
+            .map_err(build)?;
+    }
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);

@@ -12,7 +12,7 @@ use crate::core::oauth::managed_accounts::Access;
 use crate::core::publish::posts::PublishMessage;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::pre_check::{pre_check, PreCheck, TargetFacts};
-use crate::core::publish::publish_dialect::{self, Attached, Author};
+use crate::core::publish::publish_dialect::{self, Attached};
 use crate::core::publish::publish_policy::Verdict;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
@@ -107,10 +107,7 @@ impl Claim<'_> {
         let Some(token) = self.usable_token(false).await? else {
             return Ok(());
         };
-        let author = Author {
-            kind: &t.kind,
-            external_id: &t.external_id,
-        };
+        let author = t.author();
         let step = match publish.dialect {
             PublishDialect::Instagram => Some(instagram::run(self, publish, &media, &token).await),
             PublishDialect::Tiktok => Some(tiktok::run(self, publish, &media, &token).await),

@@ -92,7 +92,7 @@ impl Claim<'_> {
             .method("POST")
             .uri(platform::platform_url(self.cx, &request.url))
             .header("authorization", format!("Bearer {}", token.expose()))
-            .header("content-type", "application/json")
+            .header("content-type", request.content_type)
             .header("accept", "application/json");
         for (name, value) in spec.api.iter().flat_map(|a| a.call_headers()) {
             builder = builder.header(name, value);
@@ -120,6 +120,16 @@ impl Claim<'_> {
                 self.note_status(status);
                 if publish_dialect::token_refused(publish, status, response.body()) {
                     return Verdict::TokenRefused;
+                }
+                if let Some(status) = (200..300)
+                    .contains(&status)
+                    .then(|| publish_dialect::refusal_in_answer(publish, response.body()))
+                    .flatten()
+                {
+                    return Verdict::Refused {
+                        status,
+                        retry_after_secs: retry_after,
+                    };
                 }
                 publish_policy::classify(Some(status), id, retry_after)
             }

@@ -8,7 +8,7 @@ use crate::core::grant::grant_tokens::SecretText;
 use crate::core::oauth::catalogue::PublishSpec;
 use crate::core::publish::instagram_publish::{self as ig, ContainerStatus};
 use crate::core::publish::media::Media;
-use crate::core::publish::publish_dialect::{self, Author, Lookup};
+use crate::core::publish::publish_dialect::{self, Lookup};
 use crate::core::publish::publish_progress::{Next, Progress};
 use crate::edge::http::http_client::HttpError;
 use crate::edge::http::respond::Handled;
@@ -214,10 +214,7 @@ async fn published_container(
     container: &str,
 ) -> Next {
     let t = claim.target;
-    let author = Author {
-        kind: &t.kind,
-        external_id: &t.external_id,
-    };
+    let author = t.author();
     let since =
         crate::edge::common::d1_time::read(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
     match find_on_platform(claim.cx, publish, &author, token, &t.text, since).await {

@@ -14,7 +14,7 @@ use super::settle::{settle, Settle};
 use super::target::load;
 use crate::core::common::clock::Timestamp;
 use crate::core::publish::posts::TargetState;
-use crate::core::publish::publish_dialect::{Author, Lookup};
+use crate::core::publish::publish_dialect::Lookup;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::read as time;
 use crate::edge::http::respond::Handled;
@@ -49,10 +49,7 @@ pub async fn recheck(cx: &Context, now: Timestamp) -> Handled<Value> {
         let sent = time(target.sent_at.unwrap_or(target.not_before));
         let window_closed =
             now.as_millis() - sent.as_millis() >= i64::from(settings.confirm_window_secs) * 1_000;
-        let author = Author {
-            kind: &target.kind,
-            external_id: &target.external_id,
-        };
+        let author = target.author();
         let found = match token_of(cx, &target, false).await? {
             Token::Ready(token) => {
                 find_on_platform(

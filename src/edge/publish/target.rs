@@ -4,6 +4,7 @@
 use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::ids::{PostId, TargetId};
 use crate::core::publish::media::Media;
+use crate::core::publish::publish_dialect::Author;
 use crate::core::publish::publish_progress::Progress;
 use crate::edge::http::respond::Handled;
 use crate::store::{self, Db};
@@ -32,6 +33,7 @@ pub(crate) struct Target {
     pub(crate) media: Option<String>,
     pub(crate) progress: Option<String>,
     pub(crate) sent_at: Option<f64>,
+    pub(crate) username: Option<String>,
 }
 
 impl Target {
@@ -40,6 +42,15 @@ impl Target {
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok())
             .unwrap_or_default()
+    }
+
+    /// The account the target posts as.
+    pub(crate) fn author(&self) -> Author<'_> {
+        Author {
+            kind: &self.kind,
+            external_id: &self.external_id,
+            username: self.username.as_deref(),
+        }
     }
 
     pub(crate) fn progress(&self) -> Option<Progress> {

@@ -1,0 +1,262 @@
+//! The platforms of issue 32 under `wrangler dev`, each against its dialect at the fake
+//! platform: connect in the browser flow, refresh or renewal across simulated time, a
+//! revocation found by the scheduled check, disconnect with revocation, and a post made exactly
+//! once under injected faults.
+//!
+//! - Reddit: `duration=permanent`, HTTP Basic client authentication, a refresh token that
+//!   lasts until revoked, and a descriptive `User-Agent` on every call (the fake refuses any
+//!   other, as Reddit does).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::browser::{chromium, query_param, Browser};
+use common::ledger::{kinds, serial, sweep_until};
+use common::tenants::{bearer, create_post, Tenant};
+use common::x_flow::{connect_at, open, ClockShift};
+use common::Stack;
+use evergreen_fake_platform::{reddit, PublishFault, RefreshTokenStatus};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Publishing's knobs, small enough to watch retries happen in seconds.
+const PUBLISH: &str =
+    "max_attempts=3,retry_first_secs=1,retry_max_secs=2,stagger_secs=1,timeout_secs=3,lease_secs=20";
+
+fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        Stack::start_with("new-platforms", |_| {
+            vec![("PUBLISH".into(), PUBLISH.into())]
+        })
+    })
+}
+
+/// Rejections the fake recorded since `from` (an index into its list).
+fn rejections_since(s: &Stack, from: usize) -> Vec<String> {
+    s.fake.rejections()[from..]
+        .iter()
+        .map(|r| format!("{}: {}", r.endpoint, r.reason))
+        .collect()
+}
+
+/// Waits until the post's target for `connection` is in `state`; the target then.
+fn wait_for_target(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    post: &str,
+    connection: &str,
+    state: &str,
+) -> Value {
+    s.worker.eventually(
+        Duration::from_secs(60),
+        &format!("{connection} {state}"),
+        || {
+            let shown = tenant.get(&format!("/v1/posts/{post}"));
+            let target = shown.body["targets"]
+                .as_array()?
+                .iter()
+                .find(|t| t["connection_id"] == connection)?
+                .clone();
+            (target["state"] == state).then_some(target)
+        },
+    )
+}
+
+#[test]
+fn reddit_connects_in_chromium_with_a_permanent_grant_and_a_descriptive_user_agent() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Reddit browser");
+    let rejected = s.fake.rejections().len();
+    let connect_url = tenant.connect_url_for("reddit", "u-reddit");
+    let authorize = open(&Browser::new(), &connect_url);
+    assert!(
+        authorize.starts_with(&format!("{}{}?", s.fake.base_url(), reddit::AUTHORIZE_PATH)),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "duration").as_deref(),
+        Some("permanent")
+    );
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("identity submit history")
+    );
+    assert_eq!(query_param(&authorize, "code_challenge"), None, "no PKCE");
+
+    let connect_url = tenant.connect_url_for("reddit", "u-reddit");
+    let landed = chromium(
+        "connect.mjs",
+        [connect_url.as_str(), "snoo_one"],
+        "Reddit connect",
+    );
+    let url = landed["url"].as_str().unwrap();
+    let connection = query_param(url, "connection_id").unwrap_or_else(|| panic!("{landed}"));
+    let shown = tenant.connection(&connection);
+    assert_eq!(shown["provider"], "reddit");
+    assert_eq!(shown["account"]["kind"], "profile");
+    assert_eq!(shown["account"]["username"], "snoo_one");
+    let account = s.fake.account("snoo_one").unwrap();
+    assert_eq!(
+        shown["account"]["id"],
+        format!("rd{}", account.id),
+        "read at /id"
+    );
+    assert_eq!(shown["health"]["colour"], "green");
+    // A permanent grant: a refresh token that never expires, so no death date in the ledger.
+    assert_eq!(shown["grant_expires_at"], Value::Null, "{shown}");
+    let issued = s.fake.tokens_issued_to("snoo_one");
+    assert_eq!(issued.refresh.len(), 1, "duration=permanent brings one");
+    assert_eq!(
+        tenant.token(&connection).body["access_token"],
+        issued.access[0].as_str()
+    );
+    // The token call (Basic), the identity call: each with a User-Agent Reddit accepts.
+    assert_eq!(rejections_since(s, rejected), Vec::<String>::new());
+
+    // Declining at Reddit's consent page: nothing is stored and the app hears why.
+    let before = tenant.connections().len();
+    let browser = Browser::new();
+    let authorize = open(&browser, &tenant.connect_url_for("reddit", "u-decline"));
+    let page = browser.get(&authorize);
+    assert_eq!(page.status, 200, "{page:?}");
+    let mut fields = common::browser::query_pairs(&authorize);
+    fields.push(("username".into(), "snoo_declines".into()));
+    fields.push(("decision".into(), "deny".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{}", s.fake.base_url(), reddit::AUTHORIZE_PATH);
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    assert_eq!(
+        query_param(back.redirect(), "error").as_deref(),
+        Some("access_denied"),
+        "{back:?}"
+    );
+    assert_eq!(tenant.connections().len(), before);
+}
+
+#[test]
+fn a_reddit_grant_is_renewed_every_hour_for_days_and_its_revocation_turns_it_red() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Reddit renew");
+    let ids = connect_at(
+        s,
+        &tenant,
+        "reddit",
+        reddit::AUTHORIZE_PATH,
+        "u-renew",
+        "snoo_renew",
+    );
+    let connection = &ids[0];
+    let refresh_token = s.fake.tokens_issued_to("snoo_renew").refresh[0].clone();
+    // Three days, a day at a time: each read past the hour's token is one refresh with the
+    // same (never rotated) refresh token, and the grant stays green.
+    let mut seen = vec![tenant.token(connection).body["access_token"].clone()];
+    for day in 1..=3 {
+        let _later = ClockShift::by_days(s, day);
+        s.fake
+            .advance_clock("snoo_renew", Duration::from_secs(86_400));
+        let read = tenant.token(connection);
+        assert_eq!(read.status, 200, "day {day}: {read:?}");
+        assert!(
+            !seen.contains(&read.body["access_token"]),
+            "day {day}: a new token"
+        );
+        seen.push(read.body["access_token"].clone());
+        assert_eq!(
+            s.fake.refresh_token_status(&refresh_token),
+            Some(RefreshTokenStatus::Active)
+        );
+        assert_eq!(tenant.connection(connection)["health"]["colour"], "green");
+    }
+    assert_eq!(s.fake.counters("snoo_renew").token_refresh, 3);
+    assert_eq!(s.fake.tokens_issued_to("snoo_renew").refresh.len(), 1);
+
+    // The person revokes the app in Reddit's settings: the next daily check finds it.
+    s.fake.revoke_all_grants_of("snoo_renew");
+    let _later = ClockShift::by_days(s, 5);
+    s.fake
+        .advance_clock("snoo_renew", Duration::from_secs(2 * 86_400));
+    let red = sweep_until(s, &tenant, connection, "red");
+    assert_eq!(red["health"]["reason"], "revoked_or_expired", "{red}");
+    assert_eq!(kinds(&tenant.events(connection)), ["connection.revoked"]);
+}
+
+#[test]
+fn a_reddit_post_is_made_once_through_a_rate_limit_and_a_lost_answer() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Reddit posts");
+    let ids = connect_at(
+        s,
+        &tenant,
+        "reddit",
+        reddit::AUTHORIZE_PATH,
+        "u-post",
+        "snoo_posts",
+    );
+    let connection = &ids[0];
+
+    // Reddit refuses inside a 200 (`RATELIMIT`): nothing was posted, so it is retried.
+    s.fake.inject_publish_fault(PublishFault::Refuse(429));
+    let text = "Launch day\nWe ship at noon, links at https://example.test/launch";
+    let made = create_post(
+        s,
+        &tenant,
+        "rd-1",
+        &json!({ "text": text, "connection_ids": [connection] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, connection, "published");
+    assert_eq!(done["attempts"], 2, "{done}");
+    let posts = s.fake.posts_with_text(text);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(
+        posts[0].author, "snoo_posts",
+        "to the account's own profile"
+    );
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str());
+    assert!(posts[0].id.starts_with("t3_"), "{:?}", posts[0]);
+
+    // Made, then a 503: the account's posts show it, so it is not sent again.
+    s.fake
+        .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
+    let text = "Second post\nMade, then the answer was lost";
+    let made = create_post(
+        s,
+        &tenant,
+        "rd-2",
+        &json!({ "text": text, "connection_ids": [connection] }),
+    );
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, connection, "published");
+    let posts = s.fake.posts_with_text(text);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
+    assert_eq!(done["attempts"], 1, "{done}");
+
+    // Disconnecting revokes the grant at Reddit (Basic client authentication, 204).
+    let refresh_token = s.fake.tokens_issued_to("snoo_posts").refresh[0].clone();
+    let gone = s
+        .worker
+        .call(
+            "DELETE",
+            &format!("/v1/connections/{connection}"),
+            Some(&bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert_eq!(s.fake.counters("snoo_posts").revoke, 1);
+    assert_ne!(
+        s.fake.refresh_token_status(&refresh_token),
+        Some(RefreshTokenStatus::Active)
+    );
+}
