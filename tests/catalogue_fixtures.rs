@@ -320,3 +320,44 @@ fn the_openapi_document_lists_every_built_in_provider() {
     let listed = &doc["components"]["schemas"]["Provider"]["examples"];
     assert_eq!(*listed, json!(Catalogue::builtin().names()));
 }
+
+#[test]
+fn threads_agrees_with_its_fixtures() {
+    use evergreen_fake_platform::threads as fake;
+    let (th, f) = (spec("threads"), fixtures::threads());
+    assert_eq!(th.dialect(), Some(GraphDialect::Threads));
+    assert_eq!(th.tokens.refresh_token, RefreshTokenKind::AccessToken);
+    // The documented 60 days, which the answer's expires_in (5,183,944 s) rounds to.
+    let days = |secs: u64| (secs as f64 / 86_400.0).round();
+    assert_eq!(
+        days(th.tokens.access_lifetime_secs.unwrap()),
+        days(f.fact_u64("long_lived_secs"))
+    );
+    assert_eq!(
+        json!(th.refresh.min_age_secs),
+        *f.fact("refresh_min_age_secs")
+    );
+    assert!(
+        f.fact_u64("long_lived_secs") - th.refresh.lead_secs.unwrap()
+            > f.fact_u64("refresh_min_age_secs")
+    );
+    assert_eq!(json!(th.scope_separator), *f.fact("scope_separator"));
+    let graph = th.graph.as_ref().unwrap();
+    for (url, path) in [
+        (&th.authorize_url, fake::AUTHORIZE_PATH),
+        (&th.token_url, fake::TOKEN_PATH),
+        (&graph.long_lived_url, fake::EXCHANGE_PATH),
+        (graph.refresh_url.as_ref().unwrap(), fake::REFRESH_PATH),
+    ] {
+        assert_eq!(url.strip_prefix("https:/"), Some(path));
+    }
+    assert!(th
+        .identity
+        .url
+        .strip_prefix("https:/")
+        .unwrap()
+        .starts_with(&format!("{}?", fake::ME_PATH)));
+    let publish = th.publish.as_ref().unwrap();
+    assert_eq!(publish.dialect, PublishDialect::Threads);
+    assert!(!publish.media.as_ref().unwrap().required, "text alone");
+}

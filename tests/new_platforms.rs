@@ -6,16 +6,18 @@
 //! - Reddit: `duration=permanent`, HTTP Basic client authentication, a refresh token that
 //!   lasts until revoked, and a descriptive `User-Agent` on every call (the fake refuses any
 //!   other, as Reddit does).
+//! - Threads: Meta's Graph dialect on its own host, the 60-day token itself renewed
+//!   (`th_refresh_token`), containers published with `threads_publish`, text alone.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use common::browser::{chromium, query_param, Browser};
-use common::ledger::{kinds, serial, sweep_until};
+use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::{bearer, create_post, Tenant};
 use common::x_flow::{connect_at, open, ClockShift};
 use common::Stack;
-use evergreen_fake_platform::{reddit, PublishFault, RefreshTokenStatus};
+use evergreen_fake_platform::{reddit, threads, PublishFault, RefreshTokenStatus};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -259,4 +261,114 @@ fn a_reddit_post_is_made_once_through_a_rate_limit_and_a_lost_answer() {
         s.fake.refresh_token_status(&refresh_token),
         Some(RefreshTokenStatus::Active)
     );
+}
+
+#[test]
+fn threads_connects_renews_its_own_token_at_day_45_and_a_removed_app_turns_it_red() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Threads");
+    let authorize = open(
+        &Browser::new(),
+        &tenant.connect_url_for("threads", "u-threads-look"),
+    );
+    assert!(
+        authorize.starts_with(&format!(
+            "{}{}?",
+            s.fake.base_url(),
+            threads::AUTHORIZE_PATH
+        )),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("threads_basic,threads_content_publish")
+    );
+    let ids = connect_at(
+        s,
+        &tenant,
+        "threads",
+        threads::AUTHORIZE_PATH,
+        "u-threads",
+        "th_writer",
+    );
+    assert_eq!(ids.len(), 1);
+    let shown = tenant.connection(&ids[0]);
+    assert_eq!(shown["provider"], "threads");
+    assert_eq!(shown["account"]["username"], "th_writer");
+    assert_eq!(
+        shown["account"]["id"],
+        s.fake.account("th_writer").unwrap().id
+    );
+    assert_eq!(shown["health"]["colour"], "green");
+    // The code's one-hour token was exchanged at once for a 60-day one: the ledger's date.
+    let life = days_between(&shown["created_at"], &shown["grant_expires_at"]);
+    assert!((59.9..60.1).contains(&life), "{shown}");
+    let first = tenant.token(&ids[0]);
+
+    // Renewed by the sweep 15 days before it ends (th_refresh_token), for a new 60 days.
+    s.fake
+        .advance_clock("th_writer", Duration::from_secs(45 * 86_400));
+    let _day_45 = ClockShift::by_days(s, 45);
+    s.worker.run_cron("0 * * * *");
+    s.worker
+        .eventually(Duration::from_secs(30), "a renewal", || {
+            (s.fake.counters("th_writer").token_refresh == 1).then_some(())
+        });
+    let renewed = tenant.token(&ids[0]);
+    assert_eq!(renewed.status, 200, "{renewed:?}");
+    assert_ne!(renewed.body["access_token"], first.body["access_token"]);
+    let after = tenant.connection(&ids[0]);
+    assert_eq!(after["health"]["colour"], "green", "{after}");
+    let moved = days_between(&shown["grant_expires_at"], &after["grant_expires_at"]);
+    assert!(
+        (44.9..45.1).contains(&moved),
+        "the ledger moved 45 days: {after}"
+    );
+
+    // The person removes the app in Threads' settings: the daily check hears Meta's 190/458.
+    s.fake.remove_meta_app("th_writer", &s.threads_client.id);
+    drop(_day_45);
+    let _day_47 = ClockShift::by_days(s, 47);
+    s.fake
+        .advance_clock("th_writer", Duration::from_secs(2 * 86_400));
+    let red = sweep_until(s, &tenant, &ids[0], "red");
+    assert_eq!(red["health"]["reason"], "app_removed", "{red}");
+    assert_eq!(kinds(&tenant.events(&ids[0])), ["connection.revoked"]);
+}
+
+#[test]
+fn a_threads_text_post_is_made_once_when_the_publish_answer_is_lost() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Threads posts");
+    let ids = connect_at(
+        s,
+        &tenant,
+        "threads",
+        threads::AUTHORIZE_PATH,
+        "u-th-post",
+        "th_poster",
+    );
+    let connection = &ids[0];
+    // A refused publish call (nothing made) is retried; then a publish whose answer is lost
+    // after the post was made is settled by the container (PUBLISHED) and the profile's list.
+    s.fake.inject_publish_fault(PublishFault::Refuse(400));
+    s.fake
+        .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
+    let text = "Threads, text alone, made once";
+    let made = create_post(
+        s,
+        &tenant,
+        "th-1",
+        &json!({ "text": text, "connection_ids": [connection] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, connection, "published");
+    let posts = s.fake.posts_with_text(text);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].platform, "threads");
+    assert!(posts[0].media.is_empty(), "a text post");
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
 }

@@ -126,8 +126,14 @@ pub fn reddit() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/reddit.json"))
 }
 
+/// Threads' fixtures (`fixtures/threads.json`).
+pub fn threads() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/threads.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 8] {
+pub fn all() -> [&'static Fixtures; 9] {
     [
         x(),
         google(),
@@ -137,6 +143,7 @@ pub fn all() -> [&'static Fixtures; 8] {
         facebook(),
         instagram(),
         reddit(),
+        threads(),
     ]
 }
 
@@ -332,6 +339,17 @@ mod tests {
                 "revoked",
                 "identity_unauthorized",
             ],
+        ),
+        (
+            "threads",
+            &[
+                "short_lived_secs",
+                "long_lived_secs",
+                "refresh_min_age_secs",
+                "code_lifetime_secs",
+                "publishing_limit",
+            ],
+            &["code_exchanged", "token_issued", "oauth_error", "me"],
         ),
         (
             "reddit",

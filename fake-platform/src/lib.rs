@@ -24,6 +24,7 @@ pub mod reddit;
 mod server;
 mod standard;
 mod state;
+pub mod threads;
 pub mod tiktok;
 mod tokens;
 pub mod x;
@@ -399,8 +400,8 @@ impl FakePlatform {
             .collect()
     }
 
-    /// Arms a fault for the next publish request (they queue, oldest first).
-    /// Status reads an Instagram container stays `IN_PROGRESS` (`u32::MAX`: it never finishes).
+    /// Status reads an Instagram or Threads container stays `IN_PROGRESS` (`u32::MAX`: it never
+    /// finishes).
     pub fn set_container_polls(&self, polls: u32) {
         self.shared.lock().media.container_polls = polls;
     }
@@ -450,6 +451,7 @@ impl FakePlatform {
             .unwrap_or(0)
     }
 
+    /// Arms a fault for the next publish request (they queue, oldest first).
     pub fn inject_publish_fault(&self, fault: PublishFault) {
         self.shared.lock().publish_faults.push_back(fault);
     }
@@ -538,6 +540,7 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
             instagram::handle(shared, req)
         }
         "www.reddit.com" | "oauth.reddit.com" => reddit::handle(shared, req),
+        "threads.net" | "graph.threads.net" => threads::handle(shared, req),
         "__fake" => control(shared, req),
         host => fixtures::all()
             .into_iter()

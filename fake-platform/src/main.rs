@@ -3,7 +3,7 @@
 //! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). `FAKE_PLATFORM_DELAY_MS` makes every
 //! platform answer wait that long, as a real platform's latency would. The OAuth clients it accepts come
 //! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_`,
-//! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_` and `REDDIT_` pairs, the same values the worker gets from
+//! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_`, `REDDIT_` and `THREADS_` pairs, the same values the worker gets from
 //! `.dev.vars`. For the demo, `demo_user` administers one LinkedIn company page and two
 //! Facebook Pages.
 
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
                 "FACEBOOK",
                 "INSTAGRAM",
                 "REDDIT",
+                "THREADS",
             ]
             .into_iter()
             .filter_map(client),

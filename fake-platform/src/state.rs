@@ -137,6 +137,18 @@ pub struct HoldSlot {
     pub state: HoldState,
 }
 
+/// A Threads container: the post it becomes once published.
+#[derive(Clone, Debug)]
+pub struct ThreadsContainer {
+    pub user: String,
+    pub text: String,
+    /// The image's URL; empty for a text post.
+    pub image: String,
+    /// Status reads it stays `IN_PROGRESS` (the fake's `set_container_polls`).
+    pub polls_left: u32,
+    pub published: bool,
+}
+
 /// A Reddit self post's title and body, by its fullname (`t3_…`).
 #[derive(Clone, Debug)]
 pub struct RedditPost {
@@ -181,6 +193,10 @@ pub struct Inner {
     pub meta_ended: HashMap<usize, i64>,
     /// Every post made, oldest first.
     pub posts: Vec<crate::publish::PublishedPost>,
+    /// Threads' media containers, by id.
+    pub threads_containers: HashMap<String, ThreadsContainer>,
+    /// Posts each Threads profile published through the API (its publishing limit's usage).
+    pub threads_usage: HashMap<String, u64>,
     /// Reddit's posts as it keeps them: a title and a body (`posts` has them joined).
     pub reddit_posts: Vec<RedditPost>,
     pub next_post_id: u64,

@@ -175,6 +175,7 @@ pub struct Stack {
     pub facebook_client: Client,
     pub instagram_client: Client,
     pub reddit_client: Client,
+    pub threads_client: Client,
 }
 
 impl Stack {
@@ -225,6 +226,10 @@ impl Stack {
             id: format!("rd{}", &random_secret()[..14]),
             secret: random_secret(),
         };
+        let threads_client = Client {
+            id: format!("8{}", &random_secret()[..14].to_ascii_lowercase()),
+            secret: random_secret(),
+        };
         let clients = [
             x_client.clone(),
             google_client.clone(),
@@ -233,6 +238,7 @@ impl Stack {
             facebook_client.clone(),
             instagram_client.clone(),
             reddit_client.clone(),
+            threads_client.clone(),
         ];
         let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
         let operator_secret = random_secret();
@@ -274,6 +280,11 @@ impl Stack {
                 "REDDIT_CLIENT_SECRET".to_owned(),
                 reddit_client.secret.clone(),
             ),
+            ("THREADS_CLIENT_ID".to_owned(), threads_client.id.clone()),
+            (
+                "THREADS_CLIENT_SECRET".to_owned(),
+                threads_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
             // A grant object's buffered token reads reach D1 a second after the first (the
             // alarm's delay; 10 s by default), so tests that read `token_reads` wait less.
@@ -296,6 +307,7 @@ impl Stack {
             facebook_client,
             instagram_client,
             reddit_client,
+            threads_client,
         }
     }
 

@@ -221,6 +221,16 @@ pub enum GraphDialect {
     /// Instagram API with Instagram Login: a long-lived token (`ig_exchange_token`) refreshed
     /// with `ig_refresh_token`.
     Instagram,
+    /// Threads API: the same shape as Instagram's, its own app and host (`th_exchange_token`,
+    /// `th_refresh_token`).
+    Threads,
+}
+
+impl GraphDialect {
+    /// Whether the access token itself is renewed (no refresh token): Instagram and Threads.
+    pub const fn renews_access_token(self) -> bool {
+        matches!(self, GraphDialect::Instagram | GraphDialect::Threads)
+    }
 }
 
 /// Meta's calls outside OAuth 2.0: the long-lived exchange after the code exchange, the
@@ -282,6 +292,9 @@ pub enum PublishDialect {
     Instagram,
     /// Creator info, then a `PULL_FROM_URL` video post followed through its status.
     Tiktok,
+    /// Instagram's flow on Threads: a container (text, or an image Threads fetches), its
+    /// `status` followed, then `threads_publish`.
+    Threads,
     /// A resumable upload streamed from the media URL, then processing followed.
     Youtube,
     /// `POST /api/submit`, form-encoded: a self post to the account's own profile
@@ -296,7 +309,9 @@ impl PublishDialect {
             PublishDialect::X => &["media_upload"],
             PublishDialect::Linkedin => &["image_upload"],
             PublishDialect::Facebook => &["photos"],
-            PublishDialect::Instagram => &["container", "publish", "limit"],
+            PublishDialect::Instagram | PublishDialect::Threads => {
+                &["container", "publish", "limit"]
+            }
             PublishDialect::Tiktok => &["creator_info", "status"],
             PublishDialect::Youtube => &["status"],
             PublishDialect::Reddit => &[],
@@ -568,10 +583,13 @@ impl ProviderSpec {
             }
             let needs = match graph.dialect {
                 GraphDialect::Facebook => graph.debug_token_url.is_some(),
-                GraphDialect::Instagram => graph.refresh_url.is_some(),
+                GraphDialect::Instagram | GraphDialect::Threads => graph.refresh_url.is_some(),
             };
             if !needs {
-                return bad("graph: facebook needs debug_token_url, instagram refresh_url".into());
+                return bad(
+                    "graph: facebook needs debug_token_url, instagram and threads refresh_url"
+                        .into(),
+                );
             }
         }
         let publish_urls: Vec<(&str, String)> = self
@@ -599,11 +617,12 @@ impl ProviderSpec {
                 ("tiktok", PublishDialect::Tiktok),
                 ("youtube", PublishDialect::Youtube),
                 ("reddit", PublishDialect::Reddit),
+                ("threads", PublishDialect::Threads),
             ];
             if !built_in.contains(&(self.name.as_str(), p.dialect)) {
                 return bad(
                     "publish is built in for x, linkedin, facebook, instagram, tiktok, \
-                     youtube and reddit only, each in its own dialect"
+                     youtube, reddit and threads only, each in its own dialect"
                         .into(),
                 );
             }
@@ -618,9 +637,13 @@ impl ProviderSpec {
         }
         urls.extend(publish_urls.iter().map(|(f, u)| (*f, u.as_str())));
         if (self.tokens.refresh_token == RefreshTokenKind::AccessToken)
-            != (self.dialect() == Some(GraphDialect::Instagram))
+            != self
+                .dialect()
+                .is_some_and(GraphDialect::renews_access_token)
         {
-            return bad("refresh_token \"access_token\" is Instagram's dialect only".into());
+            return bad(
+                "refresh_token \"access_token\" is Instagram's and Threads' dialect only".into(),
+            );
         }
         for (field, url) in urls {
             if url.contains('{') {
@@ -787,7 +810,8 @@ mod tests {
                 "tiktok",
                 "facebook",
                 "instagram",
-                "reddit"
+                "reddit",
+                "threads"
             ]
         );
         for spec in &parsed.providers {

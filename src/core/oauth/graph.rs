@@ -190,10 +190,10 @@ pub fn long_lived_url(
                 ("fb_exchange_token", short_lived),
             ],
         ),
-        GraphDialect::Instagram => with_params(
+        GraphDialect::Instagram | GraphDialect::Threads => with_params(
             &graph.long_lived_url,
             &[
-                ("grant_type", "ig_exchange_token"),
+                ("grant_type", exchange_grant(graph.dialect)),
                 ("client_secret", client_secret),
                 ("access_token", short_lived),
             ],
@@ -201,15 +201,25 @@ pub fn long_lived_url(
     }
 }
 
-/// Instagram's refresh of a long-lived token (carries the token: never log it).
+fn exchange_grant(dialect: GraphDialect) -> &'static str {
+    match dialect {
+        GraphDialect::Facebook => "fb_exchange_token",
+        GraphDialect::Instagram => "ig_exchange_token",
+        GraphDialect::Threads => "th_exchange_token",
+    }
+}
+
+/// Instagram's (`ig_refresh_token`) or Threads' (`th_refresh_token`) refresh of a long-lived
+/// token (carries the token: never log it).
 pub fn refresh_url(graph: &GraphSpec, access_token: &str) -> Option<String> {
     let url = graph.refresh_url.as_deref()?;
+    let grant_type = match graph.dialect {
+        GraphDialect::Threads => "th_refresh_token",
+        GraphDialect::Instagram | GraphDialect::Facebook => "ig_refresh_token",
+    };
     Some(with_params(
         url,
-        &[
-            ("grant_type", "ig_refresh_token"),
-            ("access_token", access_token),
-        ],
+        &[("grant_type", grant_type), ("access_token", access_token)],
     ))
 }
 
@@ -349,6 +359,21 @@ mod tests {
         assert_eq!(
             param(&refresh, "grant_type").as_deref(),
             Some("ig_refresh_token")
+        );
+
+        let th = graph("threads");
+        let url = long_lived_url(&th, "app", "sec", "short");
+        assert!(url.starts_with("https://graph.threads.net/access_token?"));
+        assert_eq!(
+            param(&url, "grant_type").as_deref(),
+            Some("th_exchange_token")
+        );
+        assert_eq!(param(&url, "client_secret").as_deref(), Some("sec"));
+        let refresh = refresh_url(&th, "long").unwrap();
+        assert!(refresh.starts_with("https://graph.threads.net/refresh_access_token?"));
+        assert_eq!(
+            param(&refresh, "grant_type").as_deref(),
+            Some("th_refresh_token")
         );
     }
 }

@@ -99,6 +99,7 @@ pub fn request(
         PublishDialect::Facebook => json!({ "message": text }),
         // Their flows are multi-step (`edge::publish`); nothing calls this for them.
         PublishDialect::Instagram
+        | PublishDialect::Threads
         | PublishDialect::Tiktok
         | PublishDialect::Youtube
         | PublishDialect::Reddit => {
@@ -226,7 +227,9 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
             let v = serde_json::from_slice::<Value>(body).ok()?;
             text(v.get("post_id").or_else(|| v.get("id"))?)
         }
-        PublishDialect::Instagram => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
+        PublishDialect::Instagram | PublishDialect::Threads => {
+            text(serde_json::from_slice::<Value>(body).ok()?.get("id")?)
+        }
         // The fullname (`t3_…`), which is what Reddit's other calls take.
         PublishDialect::Reddit => text(
             serde_json::from_slice::<Value>(body)
@@ -243,7 +246,7 @@ pub fn token_refused(spec: &PublishSpec, status: u16, body: &[u8]) -> bool {
     status == 401
         || (matches!(
             spec.dialect,
-            PublishDialect::Facebook | PublishDialect::Instagram
+            PublishDialect::Facebook | PublishDialect::Instagram | PublishDialect::Threads
         ) && (400..500).contains(&status)
             && serde_json::from_slice::<Value>(body)
                 .ok()
@@ -286,6 +289,7 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
         PublishDialect::X => ("text", "created_at"),
         PublishDialect::Facebook => ("message", "created_time"),
         PublishDialect::Instagram => ("caption", "timestamp"),
+        PublishDialect::Threads => ("text", "timestamp"),
         PublishDialect::Linkedin
         | PublishDialect::Tiktok
         | PublishDialect::Youtube

@@ -109,7 +109,9 @@ impl Claim<'_> {
         };
         let author = t.author();
         let step = match publish.dialect {
-            PublishDialect::Instagram => Some(instagram::run(self, publish, &media, &token).await),
+            PublishDialect::Instagram | PublishDialect::Threads => {
+                Some(instagram::run(self, publish, &media, &token).await)
+            }
             PublishDialect::Tiktok => Some(tiktok::run(self, publish, &media, &token).await),
             PublishDialect::Youtube => Some(youtube::run(self, publish, &media, &token).await),
             _ => None,

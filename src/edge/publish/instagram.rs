@@ -1,5 +1,6 @@
-//! Instagram: the publishing cap, a container from the media URL, its status followed through
-//! the queue, then `media_publish` (`core::publish::instagram_publish` has the shapes).
+//! Instagram and Threads: the publishing cap, a container (from the media URL, or Threads' text
+//! alone), its status followed through the queue, then `media_publish` / `threads_publish`
+//! (`core::publish::instagram_publish` has the shapes).
 
 use super::calls::Answer;
 use super::claim::find_on_platform;
@@ -41,12 +42,12 @@ fn refusal(
         Ok(a) => Next::Refused {
             status: a.status().as_u16(),
             retry_after_secs: None,
-            message: format!("Instagram refused {what}"),
+            message: format!("{} refused {what}", ig::platform(publish)),
         },
         Err(e) => Next::Refused {
             status: 503,
             retry_after_secs: None,
-            message: format!("Instagram did not answer {what}: {e}"),
+            message: format!("{} did not answer {what}: {e}", ig::platform(publish)),
         },
     }
 }
@@ -59,12 +60,14 @@ async fn start(
 ) -> Handled<Next> {
     let t = claim.target;
     let settings = claim.media;
-    let Some(item) = media.first() else {
+    let name = ig::platform(publish);
+    let item = media.first();
+    if item.is_none() && !ig::takes_text_alone(publish) {
         return Ok(Next::Fail {
             reason: "media_required",
-            message: "Instagram takes no post without an image or a video.".into(),
+            message: format!("{name} takes no post without an image or a video."),
         });
-    };
+    }
     let limit = claim
         .call(
             "GET",
@@ -84,7 +87,7 @@ async fn start(
                     until,
                     reason: "publishing_cap_reached",
                     message: format!(
-                        "Instagram's publishing cap is reached: this account has published \
+                        "{name}'s publishing cap is reached: this account has published \
                          {used} of {total} posts allowed through the API in the last 24 hours. \
                          Evergreen tries again at {}.",
                         until.to_rfc3339()
@@ -93,18 +96,20 @@ async fn start(
             }
         }
         Ok(a) if refused_token(publish, &a) => return Ok(Next::TokenRefused),
-        // The cap could not be read: Instagram refuses the publish itself if it is reached.
+        // The cap could not be read: the platform refuses the publish itself if it is reached.
         _ => {}
     }
-    if let Err(next) = super::calls::check_media_served(claim, item).await {
-        return Ok(next);
+    if let Some(item) = item {
+        if let Err(next) = super::calls::check_media_served(claim, item).await {
+            return Ok(next);
+        }
     }
     let answer = claim
         .call(
             "POST",
             &ig::container_url(publish, &t.external_id),
             token,
-            Some(ig::container_body(item, &t.text)),
+            Some(ig::container_body(publish, item, &t.text)),
             &[],
         )
         .await;
@@ -113,7 +118,7 @@ async fn start(
             Some(id) => Next::Wait {
                 progress: Progress::Container { id, polls: 0 },
                 after_secs: settings.poll_delay_secs(0),
-                note: "Instagram is preparing the media.".into(),
+                note: format!("{name} is preparing the post."),
             },
             None => refusal(publish, Ok(a), "the container (no id in its answer)"),
         },
@@ -129,12 +134,13 @@ async fn follow(
     polls: u32,
 ) -> Handled<Next> {
     let settings = claim.media;
+    let name = ig::platform(publish);
     let answer = claim
         .call("GET", &ig::status_url(publish, container), token, None, &[])
         .await;
     let status = match &answer {
         Ok(a) if refused_token(publish, a) => return Ok(Next::TokenRefused),
-        Ok(a) if a.status().is_success() => ig::container_status(a.body()),
+        Ok(a) if a.status().is_success() => ig::container_status(publish, a.body()),
         _ => ContainerStatus::Unreadable,
     };
     let again = |note: String| {
@@ -142,7 +148,7 @@ async fn follow(
             Next::Fail {
                 reason: "processing_timeout",
                 message: format!(
-                    "Instagram had not finished preparing the media after {} checks ({note}); \
+                    "{name} had not finished preparing the post after {} checks ({note}); \
                      nothing was published. Retry the post to try again.",
                     polls + 1
                 ),
@@ -159,7 +165,7 @@ async fn follow(
         }
     };
     match status {
-        ContainerStatus::InProgress => Ok(again("Instagram is preparing the media.".into())),
+        ContainerStatus::InProgress => Ok(again(format!("{name} is preparing the post."))),
         ContainerStatus::Unreadable => Ok(again("the container's status could not be read".into())),
         ContainerStatus::Failed(why) => Ok(Next::Fail {
             reason: "media_rejected",
@@ -194,7 +200,7 @@ async fn follow(
                 Ok(a) if a.status().is_client_error() => Next::Refused {
                     status: a.status().as_u16(),
                     retry_after_secs: None,
-                    message: "Instagram refused media_publish".into(),
+                    message: format!("{name} refused the publish call"),
                 },
                 // Unclear: the container says whether it was published (a published container
                 // cannot be published again), so read it again rather than guess.
@@ -217,16 +223,18 @@ async fn published_container(
     let author = t.author();
     let since =
         crate::edge::common::d1_time::read(t.sent_at.unwrap_or(t.not_before)).plus_millis(-5_000);
+    let name = ig::platform(publish);
     match find_on_platform(claim.cx, publish, &author, token, &t.text, since).await {
         Ok(Lookup::Found(id)) => Next::Published {
             id,
-            message: "Published (Instagram's container says so).".into(),
+            message: format!("Published ({name}'s container says so)."),
         },
         _ => Next::Published {
             id: container.to_owned(),
-            message: "Published (Instagram's container says so; the id stored is the \
-                      container's, as the media was not listed yet)."
-                .into(),
+            message: format!(
+                "Published ({name}'s container says so; the id stored is the container's, as \
+                 the post was not listed yet)."
+            ),
         },
     }
 }
