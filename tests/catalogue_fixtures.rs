@@ -361,3 +361,50 @@ fn threads_agrees_with_its_fixtures() {
     assert_eq!(publish.dialect, PublishDialect::Threads);
     assert!(!publish.media.as_ref().unwrap().required, "text alone");
 }
+
+#[test]
+fn pinterest_agrees_with_its_fixtures() {
+    use evergreen_fake_platform::pinterest as fake;
+    let (pin, f) = (spec("pinterest"), fixtures::pinterest());
+    assert_eq!(
+        json!(pin.tokens.access_lifetime_secs),
+        *f.fact("access_lifetime_secs")
+    );
+    assert_eq!(
+        json!(pin.tokens.refresh_lifetime_secs),
+        *f.fact("refresh_lifetime_secs")
+    );
+    assert_eq!(rotates(&pin), *f.fact("refresh_token_rotates"));
+    assert_eq!(json!([client_auth(&pin)]), *f.fact("client_auth"));
+    assert_eq!(json!(pin.scope_separator), *f.fact("scope_separator"));
+    // Continuous refresh is asked for on every refresh.
+    let refresh_on = f.fact("refresh_on").as_str().unwrap();
+    assert_eq!(
+        pin.refresh_params.get(refresh_on).map(String::as_str),
+        Some("true")
+    );
+    // Pinterest's own refusal of a dead grant reads as one.
+    let body = &f.responses["grant_invalid"].body;
+    assert!(pin.is_dead_grant_error(&body["code"].to_string(), body["message"].as_str()));
+    for (url, path) in [
+        (&pin.authorize_url, fake::AUTHORIZE_PATH),
+        (&pin.token_url, fake::TOKEN_PATH),
+        (&pin.identity.url, fake::USER_ACCOUNT_PATH),
+    ] {
+        assert_eq!(url.strip_prefix("https:/"), Some(path));
+    }
+    let boards = pin.managed_accounts.as_ref().unwrap();
+    assert!(boards
+        .list_url
+        .strip_prefix("https:/")
+        .unwrap()
+        .starts_with(fake::BOARDS_PATH));
+    assert!(!pin.profile_is_connection());
+    let publish = pin.publish.as_ref().unwrap();
+    assert_eq!(publish.dialect, PublishDialect::Pinterest);
+    assert_eq!(publish.url.strip_prefix("https:/"), Some(fake::PINS_PATH));
+    assert!(
+        publish.media.as_ref().unwrap().required,
+        "a pin needs an image"
+    );
+}

@@ -8,6 +8,8 @@
 //!   other, as Reddit does).
 //! - Threads: Meta's Graph dialect on its own host, the 60-day token itself renewed
 //!   (`th_refresh_token`), containers published with `threads_publish`, text alone.
+//! - Pinterest: boards as the connections, continuous refresh (`refresh_on`) moving the
+//!   ledger's date, a deleted board red on its own, pins from an image URL.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -17,7 +19,7 @@ use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::{bearer, create_post, Tenant};
 use common::x_flow::{connect_at, open, ClockShift};
 use common::Stack;
-use evergreen_fake_platform::{reddit, threads, PublishFault, RefreshTokenStatus};
+use evergreen_fake_platform::{pinterest, reddit, threads, PublishFault, RefreshTokenStatus};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -371,4 +373,177 @@ fn a_threads_text_post_is_made_once_when_the_publish_answer_is_lost() {
     assert_eq!(posts[0].platform, "threads");
     assert!(posts[0].media.is_empty(), "a text post");
     assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
+}
+
+/// A file on the fake's media host: `bytes` long, served as `content_type`.
+fn image(name: &str, content_type: &str, bytes: u64) -> Value {
+    json!({
+        "url": format!("https://media.example.test/{name}?bytes={bytes}&type={content_type}"),
+        "kind": "image",
+        "content_type": content_type,
+        "size_bytes": bytes,
+    })
+}
+
+#[test]
+fn pinterest_boards_are_the_connections_and_continuous_refresh_moves_the_ledger() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Pinterest");
+    let recipes = s.fake.add_pinterest_board("pin_cook", "Recipes");
+    let travel = s.fake.add_pinterest_board("pin_cook", "Travel");
+    let authorize = open(
+        &Browser::new(),
+        &tenant.connect_url_for("pinterest", "u-pin-look"),
+    );
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("user_accounts:read,boards:read,pins:read,pins:write")
+    );
+    let ids = connect_at(
+        s,
+        &tenant,
+        "pinterest",
+        pinterest::AUTHORIZE_PATH,
+        "u-pin",
+        "pin_cook",
+    );
+    // The boards, each a connection of the one grant; the profile is not (pins go to boards).
+    let shown: Vec<Value> = ids.iter().map(|id| tenant.connection(id)).collect();
+    let boards: Vec<(&str, &str, &str)> = shown
+        .iter()
+        .map(|c| {
+            (
+                c["account"]["kind"].as_str().unwrap(),
+                c["account"]["id"].as_str().unwrap(),
+                c["account"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        boards,
+        [
+            ("board", recipes.as_str(), "Recipes"),
+            ("board", travel.as_str(), "Travel")
+        ]
+    );
+    assert_eq!(shown[0]["grant_id"], shown[1]["grant_id"]);
+    // The ledger's date is the refresh token's 60 days.
+    let life = days_between(&shown[0]["created_at"], &shown[0]["grant_expires_at"]);
+    assert!((59.9..60.1).contains(&life), "{}", shown[0]);
+    let first_refresh = s.fake.tokens_issued_to("pin_cook").refresh[0].clone();
+
+    // A week before the 30-day token ends, the sweep refreshes with refresh_on=true: a new
+    // 60-day refresh token, so the ledger's date moves out by the 24 days that passed.
+    s.fake
+        .advance_clock("pin_cook", Duration::from_secs(24 * 86_400));
+    let _day_24 = ClockShift::by_days(s, 24);
+    s.worker.run_cron("0 * * * *");
+    s.worker
+        .eventually(Duration::from_secs(30), "a refresh", || {
+            (s.fake.counters("pin_cook").token_refresh == 1).then_some(())
+        });
+    let after = tenant.connection(&ids[0]);
+    let moved = days_between(&shown[0]["grant_expires_at"], &after["grant_expires_at"]);
+    assert!((23.9..24.1).contains(&moved), "moved {moved} days: {after}");
+    assert_eq!(after["health"]["colour"], "green", "{after}");
+    assert_eq!(
+        s.fake.refresh_token_status(&first_refresh),
+        Some(RefreshTokenStatus::Rotated),
+        "continuous refresh replaced it"
+    );
+
+    // A board deleted at Pinterest: the next daily check turns only its connection red.
+    s.fake.delete_pinterest_board("pin_cook", &travel);
+    drop(_day_24);
+    let _day_25 = ClockShift::by_days(s, 25);
+    s.fake
+        .advance_clock("pin_cook", Duration::from_secs(86_400));
+    let gone = sweep_until(s, &tenant, &ids[1], "red");
+    assert_eq!(gone["health"]["reason"], "access_lost", "{gone}");
+    assert_eq!(tenant.connection(&ids[0])["health"]["colour"], "green");
+
+    // The person disconnects the app at Pinterest: the check's refresh hears 283 and the
+    // grant is red.
+    s.fake.revoke_all_grants_of("pin_cook");
+    drop(_day_25);
+    let _day_27 = ClockShift::by_days(s, 27);
+    s.fake
+        .advance_clock("pin_cook", Duration::from_secs(2 * 86_400));
+    let red = sweep_until(s, &tenant, &ids[0], "red");
+    assert_eq!(red["health"]["reason"], "revoked_or_expired", "{red}");
+}
+
+#[test]
+fn a_pinterest_account_without_a_board_is_refused_and_nothing_is_stored() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Pinterest boardless");
+    let browser = Browser::new();
+    let authorize = open(&browser, &tenant.connect_url_for("pinterest", "u-no-board"));
+    assert_eq!(browser.get(&authorize).status, 200);
+    let mut fields = common::browser::query_pairs(&authorize);
+    fields.push(("username".into(), "pin_boardless".into()));
+    fields.push(("decision".into(), "approve".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{}", s.fake.base_url(), pinterest::AUTHORIZE_PATH);
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    assert_eq!(
+        query_param(back.redirect(), "error").as_deref(),
+        Some("no_postable_accounts"),
+        "{back:?}"
+    );
+    assert!(tenant.connections().is_empty());
+}
+
+#[test]
+fn a_pin_is_made_once_through_a_refusal_and_a_lost_answer() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Pins");
+    let board = s.fake.add_pinterest_board("pin_poster", "Launches");
+    let ids = connect_at(
+        s,
+        &tenant,
+        "pinterest",
+        pinterest::AUTHORIZE_PATH,
+        "u-pins",
+        "pin_poster",
+    );
+    let connection = &ids[0];
+    // A pin needs an image: text alone is refused when the post is made.
+    let bare = create_post(
+        s,
+        &tenant,
+        "pin-0",
+        &json!({ "text": "no image", "connection_ids": [connection] }),
+    );
+    assert_eq!(bare.status, 422, "{bare:?}");
+    s.fake.inject_publish_fault(PublishFault::Refuse(400));
+    s.fake
+        .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
+    let text = "Launch pin, made once";
+    let made = create_post(
+        s,
+        &tenant,
+        "pin-1",
+        &json!({
+            "text": text,
+            "connection_ids": [connection],
+            "media": [image("launch.jpg", "image/jpeg", 2048)],
+        }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, connection, "published");
+    let pins = s.fake.posts_with_text(text);
+    assert_eq!(pins.len(), 1, "{pins:?}");
+    assert_eq!(pins[0].author, board, "on the connection's board");
+    assert!(pins[0].media[0].contains("launch.jpg"), "{:?}", pins[0]);
+    assert_eq!(done["platform_post_id"], pins[0].id.as_str(), "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
 }

@@ -132,8 +132,14 @@ pub fn threads() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/threads.json"))
 }
 
+/// Pinterest's fixtures (`fixtures/pinterest.json`).
+pub fn pinterest() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/pinterest.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 9] {
+pub fn all() -> [&'static Fixtures; 10] {
     [
         x(),
         google(),
@@ -144,6 +150,7 @@ pub fn all() -> [&'static Fixtures; 9] {
         instagram(),
         reddit(),
         threads(),
+        pinterest(),
     ]
 }
 
@@ -338,6 +345,20 @@ mod tests {
                 "grant_type_unsupported",
                 "revoked",
                 "identity_unauthorized",
+            ],
+        ),
+        (
+            "pinterest",
+            &[
+                "access_lifetime_secs",
+                "refresh_lifetime_secs",
+                "code_lifetime_secs",
+            ],
+            &[
+                "token_issued",
+                "grant_invalid",
+                "authentication_failed",
+                "user_account",
             ],
         ),
         (

@@ -19,6 +19,7 @@ mod http;
 pub mod instagram;
 pub mod linkedin;
 pub mod media;
+pub mod pinterest;
 pub mod publish;
 pub mod reddit;
 mod server;
@@ -294,6 +295,29 @@ impl FakePlatform {
         id
     }
 
+    /// Gives `username` (created if needed) a Pinterest board; returns the board's id.
+    pub fn add_pinterest_board(&self, username: &str, name: &str) -> String {
+        let mut inner = self.shared.lock();
+        inner.next_organization_id += 1;
+        let id = (549_755_885_000_u64 + inner.next_organization_id).to_string();
+        let account_id = inner.account_by_username(username).id.clone();
+        inner
+            .pinterest_boards
+            .entry(account_id)
+            .or_default()
+            .push((id.clone(), name.to_owned()));
+        id
+    }
+
+    /// `username` deletes one of their Pinterest boards.
+    pub fn delete_pinterest_board(&self, username: &str, board_id: &str) {
+        let mut inner = self.shared.lock();
+        let account_id = inner.account_by_username(username).id.clone();
+        if let Some(boards) = inner.pinterest_boards.get_mut(&account_id) {
+            boards.retain(|(id, _)| id != board_id);
+        }
+    }
+
     /// Takes `username`'s role on a Facebook Page away (or gives it back): that Page's tokens
     /// fail `debug_token` with 190/492 while it is away.
     pub fn set_facebook_page_role(&self, username: &str, page_id: &str, role: bool) {
@@ -541,6 +565,7 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         }
         "www.reddit.com" | "oauth.reddit.com" => reddit::handle(shared, req),
         "threads.net" | "graph.threads.net" => threads::handle(shared, req),
+        "www.pinterest.com" | "api.pinterest.com" => pinterest::handle(shared, req),
         "__fake" => control(shared, req),
         host => fixtures::all()
             .into_iter()

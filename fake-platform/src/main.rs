@@ -3,9 +3,9 @@
 //! Usage: `fake-platform [ADDR]` (default `127.0.0.1:8790`). `FAKE_PLATFORM_DELAY_MS` makes every
 //! platform answer wait that long, as a real platform's latency would. The OAuth clients it accepts come
 //! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_`,
-//! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_`, `REDDIT_` and `THREADS_` pairs, the same values the worker gets from
-//! `.dev.vars`. For the demo, `demo_user` administers one LinkedIn company page and two
-//! Facebook Pages.
+//! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_`, `REDDIT_`, `THREADS_` and `PINTEREST_` pairs, the same
+//! values the worker gets from `.dev.vars`. For the demo, `demo_user` administers one LinkedIn
+//! company page and two Facebook Pages, and has a Pinterest board.
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use std::process::ExitCode;
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
                 "INSTAGRAM",
                 "REDDIT",
                 "THREADS",
+                "PINTEREST",
             ]
             .into_iter()
             .filter_map(client),
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
     fake.add_linkedin_organization("demo_user", "Evergreen Demo Company");
     fake.add_facebook_page("demo_user", "Evergreen Demo Bakery");
     fake.add_facebook_page("demo_user", "Evergreen Demo Cafe");
+    fake.add_pinterest_board("demo_user", "Evergreen Demo Recipes");
     println!(
         "fake-platform: serving X, Google, LinkedIn, TikTok, Facebook and Instagram on {}",
         fake.base_url()

@@ -193,6 +193,8 @@ pub struct Inner {
     pub meta_ended: HashMap<usize, i64>,
     /// Every post made, oldest first.
     pub posts: Vec<crate::publish::PublishedPost>,
+    /// Each account's Pinterest boards (id, name), by account id.
+    pub pinterest_boards: HashMap<String, Vec<(String, String)>>,
     /// Threads' media containers, by id.
     pub threads_containers: HashMap<String, ThreadsContainer>,
     /// Posts each Threads profile published through the API (its publishing limit's usage).

@@ -176,6 +176,7 @@ pub struct Stack {
     pub instagram_client: Client,
     pub reddit_client: Client,
     pub threads_client: Client,
+    pub pinterest_client: Client,
 }
 
 impl Stack {
@@ -230,6 +231,10 @@ impl Stack {
             id: format!("8{}", &random_secret()[..14].to_ascii_lowercase()),
             secret: random_secret(),
         };
+        let pinterest_client = Client {
+            id: format!("15{}", &random_secret()[..10].to_ascii_lowercase()),
+            secret: random_secret(),
+        };
         let clients = [
             x_client.clone(),
             google_client.clone(),
@@ -239,6 +244,7 @@ impl Stack {
             instagram_client.clone(),
             reddit_client.clone(),
             threads_client.clone(),
+            pinterest_client.clone(),
         ];
         let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
         let operator_secret = random_secret();
@@ -285,6 +291,14 @@ impl Stack {
                 "THREADS_CLIENT_SECRET".to_owned(),
                 threads_client.secret.clone(),
             ),
+            (
+                "PINTEREST_CLIENT_ID".to_owned(),
+                pinterest_client.id.clone(),
+            ),
+            (
+                "PINTEREST_CLIENT_SECRET".to_owned(),
+                pinterest_client.secret.clone(),
+            ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
             // A grant object's buffered token reads reach D1 a second after the first (the
             // alarm's delay; 10 s by default), so tests that read `token_reads` wait less.
@@ -308,6 +322,7 @@ impl Stack {
             instagram_client,
             reddit_client,
             threads_client,
+            pinterest_client,
         }
     }
 

@@ -202,8 +202,12 @@ impl ApiVersion {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedAccounts {
-    /// The connections' kind: `organization` or `page`.
+    /// The connections' kind: `organization`, `page` or `board`.
     pub kind: String,
+    /// Whether the consenting profile is a connection too (LinkedIn's member is; a Pinterest
+    /// profile is not: pins go to boards). Facebook's rule is its dialect's.
+    #[serde(default = "yes")]
+    pub profile_is_connection: bool,
     /// Lists the accounts the token may act for (an administrator role, approved).
     pub list_url: String,
     /// Looks up their names, when the list gives only ids.
@@ -297,6 +301,8 @@ pub enum PublishDialect {
     Threads,
     /// A resumable upload streamed from the media URL, then processing followed.
     Youtube,
+    /// `POST /v5/pins` on the connection's board, from an image URL Pinterest fetches.
+    Pinterest,
     /// `POST /api/submit`, form-encoded: a self post to the account's own profile
     /// (`u_{username}`), its title the text's first line.
     Reddit,
@@ -314,7 +320,7 @@ impl PublishDialect {
             }
             PublishDialect::Tiktok => &["creator_info", "status"],
             PublishDialect::Youtube => &["status"],
-            PublishDialect::Reddit => &[],
+            PublishDialect::Reddit | PublishDialect::Pinterest => &[],
         }
     }
 }
@@ -349,6 +355,9 @@ pub struct ProviderSpec {
     pub authorize_params: BTreeMap<String, String>,
     pub tokens: TokenFacts,
     pub refresh: RefreshSpec,
+    /// Extra form parameters every refresh request carries (Pinterest's `refresh_on`).
+    #[serde(default)]
+    pub refresh_params: BTreeMap<String, String>,
     /// Token-endpoint refusals of a refresh that mean the grant is dead (once a race with a
     /// rotation has been ruled out).
     #[serde(default)]
@@ -420,6 +429,10 @@ impl ProviderSpec {
     /// Pages it manages can be posted to.
     pub fn profile_is_connection(&self) -> bool {
         self.dialect() != Some(GraphDialect::Facebook)
+            && self
+                .managed_accounts
+                .as_ref()
+                .is_none_or(|m| m.profile_is_connection)
     }
 
     /// `{version}` in every URL becomes the catalogue's API version (Meta's `vNN.0`), so one
@@ -459,6 +472,10 @@ impl ProviderSpec {
             .iter()
             .any(|s| s.matches(error, description))
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn space() -> String {
@@ -565,7 +582,11 @@ impl ProviderSpec {
             urls.push(("revoke_url", revoke));
         }
         if let Some(managed) = &self.managed_accounts {
-            if !crate::core::oauth::managed_accounts::readable(&self.name, self.dialect()) {
+            if !crate::core::oauth::managed_accounts::readable(
+                &self.name,
+                self.dialect(),
+                &managed.kind,
+            ) {
                 return bad("managed_accounts are read for built-in platforms only".into());
             }
             urls.push(("managed_accounts.list_url", &managed.list_url));
@@ -618,11 +639,12 @@ impl ProviderSpec {
                 ("youtube", PublishDialect::Youtube),
                 ("reddit", PublishDialect::Reddit),
                 ("threads", PublishDialect::Threads),
+                ("pinterest", PublishDialect::Pinterest),
             ];
             if !built_in.contains(&(self.name.as_str(), p.dialect)) {
                 return bad(
                     "publish is built in for x, linkedin, facebook, instagram, tiktok, \
-                     youtube, reddit and threads only, each in its own dialect"
+                     youtube, reddit, threads and pinterest only, each in its own dialect"
                         .into(),
                 );
             }
@@ -811,7 +833,8 @@ mod tests {
                 "facebook",
                 "instagram",
                 "reddit",
-                "threads"
+                "threads",
+                "pinterest"
             ]
         );
         for spec in &parsed.providers {

@@ -53,8 +53,13 @@ pub fn connected(provider: &ProviderSpec, found: Found) -> Result<Connected, Flo
         expires_in = None;
     }
     let profile = provider.profile_is_connection().then_some(profile);
+    let connections: Vec<AccountIdentity> = profile.into_iter().chain(managed).collect();
+    if connections.is_empty() {
+        // A Pinterest profile without a board: nothing to pin to.
+        return Err(FlowError::NoPostableAccounts);
+    }
     Ok(Connected {
-        connections: profile.into_iter().chain(managed).collect(),
+        connections,
         account_tokens,
         expires_in,
     })

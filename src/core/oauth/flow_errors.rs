@@ -158,8 +158,8 @@ impl FlowError {
                 "Try again in a few minutes.",
             ),
             FlowError::NoPostableAccounts => (
-                "The account you signed in with manages no Page the app may post to, so nothing was connected.",
-                "Ask for a role that can create content on the Page (or tick the Page when the platform asks which ones to share), then connect again.",
+                "The account you signed in with has nothing the app may post to (no Page it can create content on, no board of its own), so nothing was connected.",
+                "Get a role that can create content on the Page (or tick the Page when the platform asks which ones to share), or create a board, then connect again.",
             ),
             FlowError::ProviderNotConfigured => (
                 "This platform is not set up on this service yet.",

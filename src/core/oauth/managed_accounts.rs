@@ -17,10 +17,46 @@ pub const MAX_ACCOUNTS: usize = 50;
 
 const ORGANIZATION_URN: &str = "urn:li:organization:";
 
-/// Whether Evergreen can read `provider`'s managed-account answers: LinkedIn's here, and
-/// Facebook's Page list in `graph.rs`.
-pub fn readable(provider: &str, dialect: Option<GraphDialect>) -> bool {
-    provider == "linkedin" || dialect == Some(GraphDialect::Facebook)
+/// The connection kind of a Pinterest board.
+pub const BOARD_KIND: &str = "board";
+
+/// Whether Evergreen can read `provider`'s managed-account answers: LinkedIn's and Pinterest's
+/// boards (`kind` `board`) here, and Facebook's Page list in `graph.rs`.
+pub fn readable(provider: &str, dialect: Option<GraphDialect>, kind: &str) -> bool {
+    provider == "linkedin" || dialect == Some(GraphDialect::Facebook) || kind == BOARD_KIND
+}
+
+/// Pinterest's boards (`GET /v5/boards`): `{"items": [{"id", "name", "privacy", "owner":
+/// {"username"}}], "bookmark"}`, each a connection pins are made on. Boards another person
+/// owns (a group board the account joined) are kept too: Pinterest lets collaborators pin.
+pub fn parse_boards(body: &[u8]) -> Result<Vec<AccountIdentity>, IdentityError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| IdentityError("not JSON".into()))?;
+    let items = value
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| IdentityError("the board list has no items".into()))?;
+    let mut boards: Vec<AccountIdentity> = items
+        .iter()
+        .filter_map(|b| {
+            let id = b.get("id")?.as_str().filter(|id| !id.is_empty())?;
+            Some(AccountIdentity {
+                kind: BOARD_KIND.to_owned(),
+                external_id: id.to_owned(),
+                display_name: b
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned),
+                username: None,
+            })
+        })
+        .collect();
+    boards.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    boards.dedup_by(|a, b| a.external_id == b.external_id);
+    boards.truncate(MAX_ACCOUNTS);
+    Ok(boards)
 }
 
 /// The ids in the list answer: organizations the member administers, approved.
@@ -147,6 +183,11 @@ pub fn access_changes(
 /// The reason a lost connection shows, in the platform's words.
 pub fn lost_message(spec: &ProviderSpec) -> String {
     match spec.managed_accounts.as_ref().map(|m| m.kind.as_str()) {
+        Some(BOARD_KIND) => format!(
+            "This {} board is gone, or the account may no longer pin to it. Pin to another \
+             board, or reconnect once the board is back.",
+            spec.display_name
+        ),
         Some("page") => format!(
             "The account no longer has a role on this {} Page that lets it post. Restore the \
              role, then reconnect.",
@@ -167,6 +208,24 @@ mod tests {
 
     fn linkedin() -> ProviderSpec {
         Catalogue::builtin().get("linkedin").unwrap().clone()
+    }
+
+    #[test]
+    fn reads_pinterest_boards_with_their_names() {
+        let body = br#"{"items":[
+            {"id":"549755885175","name":"Summer recipes","privacy":"PUBLIC","owner":{"username":"cook"}},
+            {"id":"549755885001","name":"  ","privacy":"SECRET","owner":{"username":"cook"}},
+            {"name":"no id"}],"bookmark":null}"#;
+        let boards = parse_boards(body).unwrap();
+        assert_eq!(boards.len(), 2);
+        assert_eq!(boards[0].external_id, "549755885001");
+        assert_eq!(boards[0].display_name, None, "a blank name is no name");
+        assert_eq!(boards[1].display_name.as_deref(), Some("Summer recipes"));
+        assert!(boards.iter().all(|b| b.kind == BOARD_KIND));
+        assert!(parse_boards(b"{}").is_err());
+        let pinterest = Catalogue::builtin().get("pinterest").unwrap().clone();
+        assert!(!pinterest.profile_is_connection());
+        assert!(lost_message(&pinterest).contains("board"));
     }
 
     #[test]

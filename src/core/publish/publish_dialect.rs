@@ -22,6 +22,11 @@
 //! - Facebook: `POST /{page-id}/photos {"url", "message"}` (Facebook fetches the image) →
 //!   `{"id": "<photo id>", "post_id": "{page-id}_{post-id}"}`.
 //!
+//! - Pinterest (developers.pinterest.com/docs/api/v5/pins-create): `POST /v5/pins {"board_id",
+//!   "description", "media_source": {"source_type": "image_url", "url"}}` (Pinterest fetches
+//!   the image; a pin needs one) answers `201 {"id", "created_at", "board_id", …}`; a board's
+//!   pins are `GET /v5/boards/{board_id}/pins` (`{"items": [{"id", "description",
+//!   "created_at": "2026-12-07T10:00:00"}], "bookmark"}`, times in UTC without a zone).
 //! - Reddit (www.reddit.com/dev/api/#POST_api_submit): `POST /api/submit`, form-encoded
 //!   `api_type=json&kind=self&sr=u_{username}&title&text`, answers `200 {"json": {"errors":
 //!   [], "data": {"url", "id", "name": "t3_…"}}}`; a refusal is a `200` too, with `errors`
@@ -97,6 +102,10 @@ pub fn request(
             "isReshareDisabledByAuthor": false,
         }),
         PublishDialect::Facebook => json!({ "message": text }),
+        PublishDialect::Pinterest => json!({
+            "board_id": author.external_id,
+            "description": text,
+        }),
         // Their flows are multi-step (`edge::publish`); nothing calls this for them.
         PublishDialect::Instagram
         | PublishDialect::Threads
@@ -112,6 +121,9 @@ pub fn request(
         }
         (PublishDialect::Linkedin, Attached::Uploaded([image, ..])) => {
             body["content"] = json!({ "media": { "id": image } });
+        }
+        (PublishDialect::Pinterest, Attached::Url(image)) => {
+            body["media_source"] = json!({ "source_type": "image_url", "url": image });
         }
         (PublishDialect::Facebook, Attached::Url(image)) => {
             url = spec
@@ -227,7 +239,7 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
             let v = serde_json::from_slice::<Value>(body).ok()?;
             text(v.get("post_id").or_else(|| v.get("id"))?)
         }
-        PublishDialect::Instagram | PublishDialect::Threads => {
+        PublishDialect::Instagram | PublishDialect::Threads | PublishDialect::Pinterest => {
             text(serde_json::from_slice::<Value>(body).ok()?.get("id")?)
         }
         // The fullname (`t3_…`), which is what Reddit's other calls take.
@@ -285,6 +297,9 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
     if spec.dialect == PublishDialect::Reddit {
         return find_on_reddit(&answer, text, since);
     }
+    if spec.dialect == PublishDialect::Pinterest {
+        return find_on_pinterest(&answer, text, since);
+    }
     let (text_field, time_field) = match spec.dialect {
         PublishDialect::X => ("text", "created_at"),
         PublishDialect::Facebook => ("message", "created_time"),
@@ -293,7 +308,8 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
         PublishDialect::Linkedin
         | PublishDialect::Tiktok
         | PublishDialect::Youtube
-        | PublishDialect::Reddit => return Lookup::Unreadable,
+        | PublishDialect::Reddit
+        | PublishDialect::Pinterest => return Lookup::Unreadable,
     };
     let posts = match answer.get("data") {
         Some(Value::Array(posts)) => posts.as_slice(),
@@ -311,6 +327,31 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
                 && p.get(time_field)
                     .and_then(Value::as_str)
                     .and_then(Timestamp::parse_rfc3339)
+                    .is_some_and(|at| at >= earliest)
+        })
+        .and_then(|p| p.get("id").and_then(Value::as_str))
+        .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
+}
+
+/// Our pin among a board's pins: the same description, made since the attempt began
+/// (Pinterest's `created_at` is UTC without a zone).
+fn find_on_pinterest(answer: &Value, text: &str, since: Timestamp) -> Lookup {
+    let Some(items) = answer.get("items").and_then(Value::as_array) else {
+        return Lookup::Unreadable;
+    };
+    let earliest = since.plus_millis(-60_000);
+    items
+        .iter()
+        .find(|p| {
+            p.get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| same_text(d, text))
+                && p.get("created_at")
+                    .and_then(Value::as_str)
+                    .and_then(|t| {
+                        Timestamp::parse_rfc3339(t)
+                            .or_else(|| Timestamp::parse_rfc3339(&format!("{t}Z")))
+                    })
                     .is_some_and(|at| at >= earliest)
         })
         .and_then(|p| p.get("id").and_then(Value::as_str))
@@ -388,6 +429,68 @@ mod tests {
         external_id: "42",
         username: None,
     };
+
+    #[test]
+    fn a_pin_goes_to_its_board_with_the_image_pinterest_fetches() {
+        let board = Author {
+            kind: "board",
+            external_id: "549755885175",
+            username: None,
+        };
+        let req = request(
+            &spec("pinterest"),
+            &board,
+            "Summer salad",
+            Attached::Url("https://cdn.example.com/salad.jpg"),
+        );
+        assert_eq!(req.url, "https://api.pinterest.com/v5/pins");
+        assert_eq!(req.content_type, "application/json");
+        let body: Value = serde_json::from_str(&req.body).unwrap();
+        assert_eq!(body["board_id"], "549755885175");
+        assert_eq!(body["description"], "Summer salad");
+        assert_eq!(
+            body["media_source"],
+            json!({"source_type": "image_url", "url": "https://cdn.example.com/salad.jpg"})
+        );
+        assert_eq!(
+            post_id(
+                &spec("pinterest"),
+                None,
+                br#"{"id":"813744226420795884","board_id":"1"}"#
+            )
+            .as_deref(),
+            Some("813744226420795884")
+        );
+        assert_eq!(
+            lookup_url(&spec("pinterest"), &board).as_deref(),
+            Some("https://api.pinterest.com/v5/boards/549755885175/pins?page_size=25")
+        );
+        let since = Timestamp::parse_rfc3339("2026-12-07T10:00:00Z").unwrap();
+        let pins = |at: &str| {
+            format!(
+                r#"{{"items":[{{"id":"8137","description":"Summer salad","created_at":"{at}"}}],"bookmark":null}}"#
+            )
+        };
+        assert_eq!(
+            find(
+                &spec("pinterest"),
+                pins("2026-12-07T10:00:30").as_bytes(),
+                "Summer salad",
+                since
+            ),
+            Lookup::Found("8137".into()),
+            "a zoneless time is UTC"
+        );
+        assert_eq!(
+            find(
+                &spec("pinterest"),
+                pins("2026-12-06T10:00:30").as_bytes(),
+                "Summer salad",
+                since
+            ),
+            Lookup::NotFound
+        );
+    }
 
     #[test]
     fn reddit_takes_a_form_with_the_first_line_as_its_title() {

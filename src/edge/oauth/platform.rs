@@ -364,7 +364,10 @@ pub async fn refresh(
         }
     })?;
     let token = RefreshToken::new(refresh_token.expose().to_owned());
-    let request = oauth.exchange_refresh_token(&token);
+    let mut request = oauth.exchange_refresh_token(&token);
+    for (name, value) in &provider.refresh_params {
+        request = request.add_extra_param(name.clone(), value.clone());
+    }
     let observed = Observed::new(provider);
     let result = request.request_async(&|r| observed.send(r)).await;
     let (status, retry_after_secs) = (observed.status().unwrap_or(0), observed.retry_after());
@@ -382,10 +385,32 @@ pub async fn refresh(
             Some(e.error().to_string()),
             e.error_description().cloned(),
         )),
-        Err(RequestTokenError::Parse(_, _)) | Err(RequestTokenError::Other(_)) => {
-            Err(refused(None, None))
+        // Not RFC 6749's shape: a platform's own `{"code", "message"}` (Pinterest's 283,
+        // "The authorization grant is invalid") is read as the error and its description.
+        Err(RequestTokenError::Parse(_, body)) => {
+            let (error, description) = platform_error(&body);
+            Err(refused(error, description))
         }
+        Err(RequestTokenError::Other(_)) => Err(refused(None, None)),
     }
+}
+
+/// A platform's own error object `{"code": 283, "message": "…"}`: the code as text, and the
+/// message (cut short; never a token, which these answers do not carry).
+fn platform_error(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let code = match value.get("code") {
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let message = value
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .map(|m| m.chars().take(300).collect());
+    (code, message)
 }
 
 /// Why the identity call gave no identity.
@@ -487,6 +512,10 @@ pub async fn fetch_managed_accounts(
     };
     let failed =
         |e: crate::core::oauth::identity::IdentityError| IdentityFailure::Failed(e.to_string());
+    if spec.kind == managed_accounts::BOARD_KIND {
+        let list = api_get(cx, provider, &spec.list_url, access_token, "board list").await?;
+        return managed_accounts::parse_boards(&list).map_err(failed);
+    }
     let list = api_get(cx, provider, &spec.list_url, access_token, "role list").await?;
     let ids = managed_accounts::parse_list(&list).map_err(failed)?;
     let names = match managed_accounts::names_url(spec, &ids) {

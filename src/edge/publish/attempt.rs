@@ -129,7 +129,9 @@ impl Claim<'_> {
             _ => Vec::new(),
         };
         let attached = match (publish.dialect, media.first()) {
-            (PublishDialect::Facebook, Some(image)) => Attached::Url(&image.url),
+            (PublishDialect::Facebook | PublishDialect::Pinterest, Some(image)) => {
+                Attached::Url(&image.url)
+            }
             (_, Some(_)) => Attached::Uploaded(&uploaded),
             _ => Attached::Nothing,
         };
