@@ -373,6 +373,26 @@ fn a_threads_text_post_is_made_once_when_the_publish_answer_is_lost() {
     assert_eq!(posts[0].platform, "threads");
     assert!(posts[0].media.is_empty(), "a text post");
     assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
+
+    // An image goes in an IMAGE container that Threads fetches from its URL.
+    let text = "Threads, with a picture";
+    let made = create_post(
+        s,
+        &tenant,
+        "th-2",
+        &json!({
+            "text": text,
+            "connection_ids": [connection],
+            "media": [image("th.png", "image/png", 4096)],
+        }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, connection, "published");
+    let posts = s.fake.posts_with_text(text);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].media[0].contains("th.png"), "{:?}", posts[0]);
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
 }
 
 /// A file on the fake's media host: `bytes` long, served as `content_type`.
