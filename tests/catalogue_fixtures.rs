@@ -408,3 +408,49 @@ fn pinterest_agrees_with_its_fixtures() {
         "a pin needs an image"
     );
 }
+
+#[test]
+fn mastodon_is_a_template_each_server_resolves_from() {
+    use evergreen::core::oauth::mastodon::ServerName;
+    let catalogue = Catalogue::builtin();
+    let template = catalogue.get("mastodon").unwrap();
+    assert!(template.per_server.is_some() && template.server.is_none());
+    assert_eq!(template.tokens.refresh_token, RefreshTokenKind::None);
+    assert_eq!(template.refresh.policy, RefreshPolicy::Validate);
+    let server = catalogue.resolve("mastodon:fosstodon.org").unwrap();
+    assert_eq!(server.name, "mastodon:fosstodon.org");
+    assert_eq!(server.server, ServerName::parse("fosstodon.org").ok());
+    for url in [
+        &server.authorize_url,
+        &server.token_url,
+        server.revoke_url.as_ref().unwrap(),
+        &server.identity.url,
+        &server.per_server.as_ref().unwrap().register_url,
+        &server.publish.as_ref().unwrap().url,
+    ] {
+        assert!(url.starts_with("https://fosstodon.org/"), "{url}");
+        assert!(!url.contains('{'), "{url}");
+    }
+    // Only a public, canonical server name is a provider.
+    for name in [
+        "mastodon:127.0.0.1",
+        "mastodon:localhost",
+        "mastodon:Fosstodon.org",
+        "mastodon",
+    ] {
+        assert!(
+            catalogue.resolve(name).is_none_or(|s| s.server.is_none()),
+            "{name}"
+        );
+    }
+    assert!(catalogue.resolve("x:fosstodon.org").is_none());
+    // The fake's answers agree with what the catalogue expects.
+    let f = fixtures::mastodon();
+    assert!(f.responses["token_issued"]
+        .body
+        .get("refresh_token")
+        .is_none());
+    assert!(f.responses["token_issued"].body.get("expires_in").is_none());
+    let (error, description) = error_of(f, "grant_invalid");
+    assert_eq!(error, "invalid_grant", "{description:?}");
+}

@@ -10,6 +10,9 @@
 //!   (`th_refresh_token`), containers published with `threads_publish`, text alone.
 //! - Pinterest: boards as the connections, continuous refresh (`refresh_on`) moving the
 //!   ledger's date, a deleted board red on its own, pins from an image URL.
+//! - Mastodon: every server its own provider (`mastodon:<server>`), named by the person when
+//!   the link opens, an app registered per server and tenant, hostile names refused, tokens
+//!   that never expire checked daily, statuses sent with an `Idempotency-Key`.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -566,4 +569,224 @@ fn a_pin_is_made_once_through_a_refusal_and_a_lost_answer() {
     assert!(pins[0].media[0].contains("launch.jpg"), "{:?}", pins[0]);
     assert_eq!(done["platform_post_id"], pins[0].id.as_str(), "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
+}
+
+/// Connects `username`'s account on the Mastodon server `server` through the whole browser
+/// flow: the link asks for the server, the server's consent, the callback. The connection id.
+fn connect_mastodon(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    end_user: &str,
+    server: &str,
+    username: &str,
+) -> String {
+    let browser = Browser::new();
+    let link = tenant.connect_url_for("mastodon", end_user);
+    let form = browser.get(&link);
+    assert_eq!(form.status, 200, "{form:?}");
+    assert!(form.body.contains("name=\"server\""), "{}", form.body);
+    let authorize = browser
+        .post_form(&link, &[("server", server)])
+        .redirect()
+        .to_owned();
+    assert!(
+        authorize.starts_with(&format!("{}/{server}/oauth/authorize?", s.fake.base_url())),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("read:accounts read:statuses write:statuses")
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(browser.get(&authorize).status, 200);
+    let mut fields = common::browser::query_pairs(&authorize);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), "approve".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}/{server}/oauth/authorize", s.fake.base_url());
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    query_param(back.redirect(), "connection_id").unwrap_or_else(|| panic!("{back:?}"))
+}
+
+#[test]
+fn mastodon_asks_for_the_server_and_registers_one_app_per_server_and_tenant() {
+    let _serial = serial();
+    let s = stack();
+    s.fake.add_mastodon_server("mastodon.social");
+    s.fake.add_mastodon_server("fosstodon.org");
+    let tenant = Tenant::new(s, "Mastodon");
+    let alice = connect_mastodon(s, &tenant, "u-md-a", "mastodon.social", "md_alice");
+    let shown = tenant.connection(&alice);
+    assert_eq!(shown["provider"], "mastodon:mastodon.social", "{shown}");
+    assert_eq!(shown["account"]["username"], "md_alice@mastodon.social");
+    assert_eq!(
+        shown["account"]["id"],
+        s.fake.account("md_alice").unwrap().id
+    );
+    assert_eq!(shown["health"]["colour"], "green");
+    // Tokens do not expire: nothing in the ledger dies on a date.
+    assert_eq!(shown["grant_expires_at"], Value::Null, "{shown}");
+    assert_eq!(
+        tenant.token(&alice).body["access_token"],
+        s.fake.tokens_issued_to("md_alice").access[0].as_str()
+    );
+    assert_eq!(s.fake.mastodon_apps_on("mastodon.social"), 1);
+
+    // The same server again: the app registered the first time is used.
+    let bob = connect_mastodon(s, &tenant, "u-md-b", "mastodon.social", "md_bob");
+    assert_eq!(tenant.connection(&bob)["health"]["colour"], "green");
+    assert_eq!(s.fake.mastodon_apps_on("mastodon.social"), 1);
+    // Another server is another provider, with an app of its own.
+    let carol = connect_mastodon(s, &tenant, "u-md-c", "fosstodon.org", "md_carol");
+    assert_eq!(
+        tenant.connection(&carol)["provider"],
+        "mastodon:fosstodon.org"
+    );
+    assert_eq!(s.fake.mastodon_apps_on("fosstodon.org"), 1);
+    // Another tenant registers its own app on the same server.
+    let other = Tenant::new(s, "Mastodon 2");
+    connect_mastodon(s, &other, "u-md-d", "mastodon.social", "md_dave");
+    assert_eq!(s.fake.mastodon_apps_on("mastodon.social"), 2);
+}
+
+#[test]
+fn a_hostile_mastodon_server_name_is_refused_and_the_link_still_works() {
+    let _serial = serial();
+    let s = stack();
+    s.fake.add_mastodon_server("mstdn.social");
+    let tenant = Tenant::new(s, "Mastodon hostile");
+    let browser = Browser::new();
+    let link = tenant.connect_url_for("mastodon", "u-md-hostile");
+    assert_eq!(browser.get(&link).status, 200);
+    for hostile in [
+        "127.0.0.1",
+        "localhost",
+        "10.0.0.5",
+        "192.168.1.10",
+        "169.254.169.254",
+        "[::1]",
+        "[fd00::1]",
+        "0x7f.1",
+        "printer.local",
+        "db.internal",
+        "mstdn.social:8443",
+        "user:pass@mstdn.social",
+        "http://mstdn.social",
+        "mstdn.social/oauth/authorize",
+    ] {
+        let refused = browser.post_form(&link, &[("server", hostile)]);
+        assert_eq!(refused.status, 400, "{hostile}: {refused:?}");
+        assert!(
+            refused.body.contains("name=\"server\""),
+            "{hostile}: the form again"
+        );
+        assert_eq!(refused.location, None, "{hostile}: nothing was called");
+    }
+    assert_eq!(s.fake.mastodon_apps_on("mstdn.social"), 0);
+    // Nothing was opened: the same link goes on once a real server is named.
+    let authorize = browser.post_form(&link, &[("server", "https://Mstdn.Social/")]);
+    assert!(
+        authorize.redirect().starts_with(&format!(
+            "{}/mstdn.social/oauth/authorize?",
+            s.fake.base_url()
+        )),
+        "{authorize:?}"
+    );
+    // Opened now: it cannot be used again.
+    let again = browser.post_form(&link, &[("server", "mstdn.social")]);
+    assert_eq!(
+        query_param(again.redirect(), "error").as_deref(),
+        Some("connect_link_used"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_mastodon_grant_is_checked_daily_for_months_and_a_revoked_token_turns_it_red() {
+    let _serial = serial();
+    let s = stack();
+    s.fake.add_mastodon_server("hachyderm.io");
+    let tenant = Tenant::new(s, "Mastodon checks");
+    let conn = connect_mastodon(s, &tenant, "u-md-check", "hachyderm.io", "md_checked");
+    // Thirty, sixty, ninety days on: each sweep's check is the identity call, and the grant
+    // stays green (no token to renew, nothing that expires).
+    for day in [30, 60, 90] {
+        let before = s.fake.counters("md_checked").identity;
+        let _later = ClockShift::by_days(s, day);
+        s.fake
+            .advance_clock("md_checked", Duration::from_secs(30 * 86_400));
+        s.worker.run_cron("0 * * * *");
+        s.worker
+            .eventually(Duration::from_secs(30), "the daily check", || {
+                (s.fake.counters("md_checked").identity > before).then_some(())
+            });
+        let shown = tenant.connection(&conn);
+        assert_eq!(shown["health"]["colour"], "green", "day {day}: {shown}");
+        assert_eq!(tenant.token(&conn).status, 200, "day {day}");
+    }
+    assert_eq!(s.fake.counters("md_checked").token_refresh, 0);
+
+    // The person revokes the app in their settings: the next check finds it.
+    s.fake.revoke_all_grants_of("md_checked");
+    let _day_91 = ClockShift::by_days(s, 91);
+    s.fake
+        .advance_clock("md_checked", Duration::from_secs(86_400));
+    let red = sweep_until(s, &tenant, &conn, "red");
+    assert_eq!(red["health"]["reason"], "revoked_or_expired", "{red}");
+    assert_eq!(kinds(&tenant.events(&conn)), ["connection.revoked"]);
+}
+
+#[test]
+fn a_mastodon_status_is_made_once_under_its_idempotency_key_and_disconnect_revokes() {
+    let _serial = serial();
+    let s = stack();
+    s.fake.add_mastodon_server("infosec.exchange");
+    let tenant = Tenant::new(s, "Mastodon posts");
+    let conn = connect_mastodon(s, &tenant, "u-md-post", "infosec.exchange", "md_poster");
+    s.fake.inject_publish_fault(PublishFault::Refuse(429));
+    s.fake
+        .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
+    let text = "Toot & <hello>, made once";
+    let made = create_post(
+        s,
+        &tenant,
+        "md-1",
+        &json!({ "text": text, "connection_ids": [conn] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, &conn, "published");
+    let statuses = s.fake.posts_with_text(text);
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(done["platform_post_id"], statuses[0].id.as_str(), "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    // Both attempts carried the same key: the target's id.
+    let target_id = done["id"].as_str().unwrap();
+    let keys: Vec<String> = s
+        .fake
+        .mastodon_idempotency_keys()
+        .into_iter()
+        .filter(|k| k == target_id)
+        .collect();
+    assert_eq!(keys.len(), 2, "{:?}", s.fake.mastodon_idempotency_keys());
+
+    // Disconnecting revokes the token at the server.
+    let gone = s
+        .worker
+        .call(
+            "DELETE",
+            &format!("/v1/connections/{conn}"),
+            Some(&bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert_eq!(s.fake.counters("md_poster").revoke, 1);
 }

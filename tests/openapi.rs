@@ -342,6 +342,54 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
             .status,
         404
     );
+    // A Mastodon link asks for the server first; a name Evergreen will not call gets the form
+    // again, a real one opens the link.
+    s.fake.add_mastodon_server("contract.social");
+    let mastodon = c.call(
+        "POST",
+        "/v1/connect-sessions",
+        &[],
+        "",
+        &as_manage,
+        Body::Json(
+            json!({ "provider": "mastodon", "end_user_ref": "contract-md", "return_url": return_url }),
+        ),
+    );
+    assert_eq!(mastodon.status, 201, "{mastodon:?}");
+    let md_secret = mastodon.json["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        c.call(
+            "GET",
+            "/connect/{secret}",
+            &[&md_secret],
+            "",
+            &[],
+            Body::None
+        )
+        .status,
+        200
+    );
+    for (secret, server, status) in [
+        (md_secret.as_str(), "127.0.0.1", 400),
+        ("nope", "contract.social", 404),
+        (md_secret.as_str(), "contract.social", 303),
+    ] {
+        let named = c.call(
+            "POST",
+            "/connect/{secret}",
+            &[secret],
+            "",
+            &[],
+            Body::Form(&[("server", server)]),
+        );
+        assert_eq!(named.status, status, "{server}: {named:?}");
+    }
     assert_eq!(
         c.call("GET", "/oauth/callback", &[], "", &[], Body::None)
             .status,

@@ -138,8 +138,14 @@ pub fn pinterest() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/pinterest.json"))
 }
 
+/// A Mastodon server's fixtures (`fixtures/mastodon.json`).
+pub fn mastodon() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/mastodon.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 10] {
+pub fn all() -> [&'static Fixtures; 11] {
     [
         x(),
         google(),
@@ -151,6 +157,7 @@ pub fn all() -> [&'static Fixtures; 10] {
         reddit(),
         threads(),
         pinterest(),
+        mastodon(),
     ]
 }
 
@@ -345,6 +352,20 @@ mod tests {
                 "grant_type_unsupported",
                 "revoked",
                 "identity_unauthorized",
+            ],
+        ),
+        (
+            "mastodon",
+            &["code_lifetime_secs", "token_lifetime_secs"],
+            &[
+                "app_registered",
+                "app_invalid",
+                "token_issued",
+                "grant_invalid",
+                "client_invalid",
+                "revoked",
+                "token_invalid",
+                "account",
             ],
         ),
         (

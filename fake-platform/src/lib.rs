@@ -18,6 +18,7 @@ pub mod google;
 mod http;
 pub mod instagram;
 pub mod linkedin;
+pub mod mastodon;
 pub mod media;
 pub mod pinterest;
 pub mod publish;
@@ -295,6 +296,27 @@ impl FakePlatform {
         id
     }
 
+    /// Makes `host` a Mastodon server (as the worker's test build sends `https://{host}/…` to
+    /// `/{host}/…` here).
+    pub fn add_mastodon_server(&self, host: &str) {
+        self.shared.lock().mastodon_servers.insert(host.to_owned());
+    }
+
+    /// How many apps were registered on the Mastodon server `host`.
+    pub fn mastodon_apps_on(&self, host: &str) -> usize {
+        self.shared
+            .lock()
+            .mastodon_apps
+            .values()
+            .filter(|app| app.server == host)
+            .count()
+    }
+
+    /// Every `Idempotency-Key` Mastodon status requests carried, oldest first.
+    pub fn mastodon_idempotency_keys(&self) -> Vec<String> {
+        self.shared.lock().mastodon_keys.clone()
+    }
+
     /// Gives `username` (created if needed) a Pinterest board; returns the board's id.
     pub fn add_pinterest_board(&self, username: &str, name: &str) -> String {
         let mut inner = self.shared.lock();
@@ -567,6 +589,9 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         "threads.net" | "graph.threads.net" => threads::handle(shared, req),
         "www.pinterest.com" | "api.pinterest.com" => pinterest::handle(shared, req),
         "__fake" => control(shared, req),
+        host if shared.lock().mastodon_servers.contains(host) => {
+            mastodon::handle(shared, host, req)
+        }
         host => fixtures::all()
             .into_iter()
             .filter(|f| standard::serves_host(f, host))

@@ -5,7 +5,8 @@
 //! from `X_CLIENT_ID`/`X_CLIENT_SECRET` (required) and the optional `YOUTUBE_`, `LINKEDIN_`,
 //! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_`, `REDDIT_`, `THREADS_` and `PINTEREST_` pairs, the same
 //! values the worker gets from `.dev.vars`. For the demo, `demo_user` administers one LinkedIn
-//! company page and two Facebook Pages, and has a Pinterest board.
+//! company page and two Facebook Pages, and has a Pinterest board; `mastodon.social` and
+//! `fosstodon.org` are Mastodon servers (a server registers its apps itself).
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ fn main() -> ExitCode {
     fake.add_facebook_page("demo_user", "Evergreen Demo Bakery");
     fake.add_facebook_page("demo_user", "Evergreen Demo Cafe");
     fake.add_pinterest_board("demo_user", "Evergreen Demo Recipes");
+    fake.add_mastodon_server("mastodon.social");
+    fake.add_mastodon_server("fosstodon.org");
     println!(
         "fake-platform: serving X, Google, LinkedIn, TikTok, Facebook and Instagram on {}",
         fake.base_url()

@@ -193,6 +193,14 @@ pub struct Inner {
     pub meta_ended: HashMap<usize, i64>,
     /// Every post made, oldest first.
     pub posts: Vec<crate::publish::PublishedPost>,
+    /// The hosts that are Mastodon servers.
+    pub mastodon_servers: std::collections::HashSet<String>,
+    /// Apps registered on Mastodon servers, by client id.
+    pub mastodon_apps: HashMap<String, crate::mastodon::App>,
+    /// Every `Idempotency-Key` a Mastodon status request carried, oldest first.
+    pub mastodon_keys: Vec<String>,
+    /// The status each (account, idempotency key) made.
+    pub mastodon_idempotent: HashMap<(String, String), String>,
     /// Each account's Pinterest boards (id, name), by account id.
     pub pinterest_boards: HashMap<String, Vec<(String, String)>>,
     /// Threads' media containers, by id.

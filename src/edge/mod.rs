@@ -85,6 +85,9 @@ async fn handle(
         Route::Browser(BrowserRoute::OpenConnectLink(secret)) => {
             Ok(connect::open_link(req, cx, &secret, now).await?)
         }
+        Route::Browser(BrowserRoute::ChooseServer(secret)) => {
+            Ok(crate::edge::oauth::per_server::choose_server(req, cx, &secret, now).await?)
+        }
         Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, cx, now).await?),
         Route::Browser(BrowserRoute::ReconnectPage(token)) => {
             Ok(reconnect::page(cx, &token, now).await?)

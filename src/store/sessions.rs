@@ -27,7 +27,12 @@ pub const OPEN_CONNECT: Sql = Sql {
 };
 pub const FIND_CONNECT: Sql = Sql {
     name: "sessions.find_connect",
-    text: "SELECT expires_at, opened_at, return_url FROM connect_sessions WHERE token_hash = ?1",
+    text: "SELECT provider, expires_at, opened_at, return_url FROM connect_sessions \
+           WHERE token_hash = ?1",
+};
+pub const CHOOSE_PROVIDER: Sql = Sql {
+    name: "sessions.choose_provider",
+    text: "UPDATE connect_sessions SET provider = ?1 WHERE id = ?2 AND provider = ?3",
 };
 pub const CREATE_OAUTH: Sql = Sql {
     name: "sessions.create_oauth",
@@ -67,6 +72,7 @@ pub const STATEMENTS: &[&Sql] = &[
     &CREATE_RECONNECT,
     &OPEN_CONNECT,
     &FIND_CONNECT,
+    &CHOOSE_PROVIDER,
     &CREATE_OAUTH,
     &FIND_OAUTH,
     &CONSUME_OAUTH,
@@ -132,9 +138,16 @@ pub fn open_connect(token_hash: &str, now: Timestamp) -> Statement {
     OPEN_CONNECT.bind(vec![now.into(), token_hash.into()])
 }
 
-/// Why a link did not open (`expires_at, opened_at, return_url`).
+/// A link's session as it stands (`provider, expires_at, opened_at, return_url`): why it did
+/// not open, or whether it needs a server named first.
 pub fn find_connect(token_hash: &str) -> Statement {
     FIND_CONNECT.bind(vec![token_hash.into()])
+}
+
+/// The server the person named: the session's provider goes from the per-server template
+/// (`mastodon`) to that server's (`mastodon:<server>`), once.
+pub fn choose_provider(id: &str, template: &str, instance: &str) -> Statement {
+    CHOOSE_PROVIDER.bind(vec![instance.into(), id.into(), template.into()])
 }
 
 /// One OAuth round trip.

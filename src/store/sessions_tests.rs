@@ -47,7 +47,25 @@ pub fn connect_and_oauth(db: &Sqlite) {
         "once"
     );
     let found = rows(db, sessions::find_connect("h1")).remove(0);
+    assert_eq!(found.text("provider").unwrap(), "x");
     assert_eq!(found.int("opened_at").unwrap(), at(0).as_millis());
+    // A per-server template's session names its server once.
+    assert_eq!(
+        run(
+            db,
+            sessions::choose_provider("cs_1", "x", "x:a.example.org")
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            db,
+            sessions::choose_provider("cs_1", "x", "x:b.example.org")
+        ),
+        0
+    );
+    let found = rows(db, sessions::find_connect("h1")).remove(0);
+    assert_eq!(found.text("provider").unwrap(), "x:a.example.org");
     assert_eq!(found.int("expires_at").unwrap(), at(1).as_millis());
     assert!(rows(db, sessions::find_connect("h_unknown")).is_empty());
 

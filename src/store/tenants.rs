@@ -126,6 +126,12 @@ pub const PUT_CLIENT: Sql = Sql {
              secret_ciphertext = excluded.secret_ciphertext, key_id = excluded.key_id, \
              updated_at = excluded.updated_at",
 };
+pub const ADD_CLIENT: Sql = Sql {
+    name: "tenants.add_client",
+    text: "INSERT INTO tenant_clients \
+             (tenant_id, provider, client_id, secret_ciphertext, key_id, created_at, updated_at) \
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (tenant_id, provider) DO NOTHING",
+};
 pub const DELETE_CLIENT: Sql = Sql {
     name: "tenants.delete_client",
     text: "DELETE FROM tenant_clients WHERE tenant_id = ?1 AND provider = ?2",
@@ -161,6 +167,7 @@ pub const STATEMENTS: &[&Sql] = &[
     &CLEAR_RETURN_URLS,
     &ADD_RETURN_URL,
     &PUT_CLIENT,
+    &ADD_CLIENT,
     &DELETE_CLIENT,
     &LIST_CLIENTS,
     &CLIENT,
@@ -312,6 +319,22 @@ pub async fn set_return_urls(
     );
     db.batch(statements).await?;
     Ok(())
+}
+
+/// Stores a client registered for the tenant (a Mastodon server's app) unless one is there
+/// already: two registrations racing keep the first. Whether this one was stored.
+pub async fn add_client(db: &impl Db, client: &Client) -> Result<bool, StoreError> {
+    let added = db
+        .write(ADD_CLIENT.bind(vec![
+            (&client.tenant_id).into(),
+            (&client.provider).into(),
+            (&client.client_id).into(),
+            (&client.secret_ciphertext).into(),
+            (&client.key_id).into(),
+            client.updated_at.into(),
+        ]))
+        .await?;
+    Ok(added == 1)
 }
 
 /// Stores (or replaces) a tenant's own client for a provider.
@@ -553,7 +576,7 @@ pub(crate) mod tests {
                 Value::from(T0.as_millis()),
                 "an update keeps the creation time"
             );
-            assert_eq!(clients_for_provider(db, "x").await.unwrap(), [own]);
+            assert_eq!(clients_for_provider(db, "x").await.unwrap(), [own.clone()]);
             assert!(clients_for_provider(db, "y").await.unwrap().is_empty());
             assert!(
                 !delete_client(db, &"ten_d".into(), "x").await.unwrap(),
@@ -561,6 +584,28 @@ pub(crate) mod tests {
             );
             assert!(delete_client(db, &"ten_c".into(), "x").await.unwrap());
             assert!(!delete_client(db, &"ten_c".into(), "x").await.unwrap());
+            // A registered client is added once; a second registration changes nothing.
+            let registered = Client {
+                provider: "mastodon:a.example.org".into(),
+                client_id: "app1".into(),
+                ..own.clone()
+            };
+            assert!(add_client(db, &registered).await.unwrap());
+            let racing = Client {
+                client_id: "app2".into(),
+                ..registered.clone()
+            };
+            assert!(!add_client(db, &racing).await.unwrap());
+            assert_eq!(
+                client(db, &"ten_c".into(), "mastodon:a.example.org")
+                    .await
+                    .unwrap()
+                    .map(|c| c.client_id),
+                Some("app1".to_owned())
+            );
+            assert!(delete_client(db, &"ten_c".into(), "mastodon:a.example.org")
+                .await
+                .unwrap());
             assert!(list_clients(db, &"ten_c".into()).await.unwrap().is_empty());
         });
     }

@@ -13,6 +13,17 @@ pub struct Page {
     pub details: Vec<(String, String)>,
     /// A button that POSTs to this same-origin path: `(action, label)`.
     pub button: Option<(String, String)>,
+    /// A text field sent with the button's form.
+    pub input: Option<Box<Input>>,
+}
+
+/// A labelled text field in a page's form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub placeholder: String,
 }
 
 impl Page {
@@ -24,7 +35,14 @@ impl Page {
             paragraphs: Vec::new(),
             details: Vec::new(),
             button: None,
+            input: None,
         }
+    }
+
+    /// A text field sent with the button's form (the button must be set too).
+    pub fn input(mut self, input: Input) -> Self {
+        self.input = Some(Box::new(input));
+        self
     }
 
     /// A button that POSTs to `action` (a path on Evergreen's origin).
@@ -60,8 +78,19 @@ impl Page {
             body.push_str("</dl>\n");
         }
         if let Some((action, label)) = &self.button {
+            let field = self.input.as_ref().map_or_else(String::new, |i| {
+                format!(
+                    "<p><label for=\"{name}\">{label}</label><br><input id=\"{name}\" \
+                     name=\"{name}\" value=\"{value}\" placeholder=\"{placeholder}\" \
+                     autocapitalize=\"none\" spellcheck=\"false\" required></p>",
+                    name = escape(&i.name),
+                    label = escape(&i.label),
+                    value = escape(&i.value),
+                    placeholder = escape(&i.placeholder),
+                )
+            });
             body.push_str(&format!(
-                "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>\n",
+                "<form method=\"post\" action=\"{}\">{field}<button type=\"submit\">{}</button></form>\n",
                 escape(action),
                 escape(label)
             ));
@@ -131,6 +160,19 @@ mod tests {
         assert!(with_button.contains(
             "<form method=\"post\" action=\"/go?a=1&amp;b=&quot;\"><button type=\"submit\">Go &lt;now&gt;</button></form>"
         ));
+        let with_field = Page::new(200, "t", "h")
+            .input(Input {
+                name: "server".into(),
+                label: "Server <name>".into(),
+                value: "\"><script>".into(),
+                placeholder: "mastodon.social".into(),
+            })
+            .button("/connect/s", "Continue")
+            .to_html();
+        assert!(with_field.contains("<label for=\"server\">Server &lt;name&gt;</label>"));
+        assert!(with_field.contains("value=\"&quot;&gt;&lt;script&gt;\""));
+        assert!(!with_field.contains("<script>"));
+        assert!(with_field.contains("<form method=\"post\" action=\"/connect/s\"><p>"));
         assert!(content_security_policy_with_form_target("https://x.com")
             .contains("form-action 'self' https://x.com;"));
     }

@@ -114,8 +114,11 @@ pub enum TenantRoute {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BrowserRoute {
-    /// `GET /connect/{secret}`: opens a connect link and sends the browser to the platform.
+    /// `GET /connect/{secret}`: opens a connect link and sends the browser to the platform (or,
+    /// for Mastodon, asks which server first).
     OpenConnectLink(String),
+    /// `POST /connect/{secret}` `server=…`: the Mastodon server the person named; opens the link.
+    ChooseServer(String),
     /// `GET /oauth/callback`: where platforms send the browser back.
     OAuthCallback,
     /// `GET /reconnect/{token}`: the reconnect page, with its button (scanners that fetch the
@@ -562,10 +565,15 @@ pub const TABLE: &[PathRoutes] = &[
     },
     PathRoutes {
         path: "/connect/{secret}",
-        allow: &["GET"],
-        endpoints: &[at("GET", "openConnectLink", |p| {
-            Some(Route::Browser(BrowserRoute::OpenConnectLink(p[0].clone())))
-        })],
+        allow: &["GET", "POST"],
+        endpoints: &[
+            at("GET", "openConnectLink", |p| {
+                Some(Route::Browser(BrowserRoute::OpenConnectLink(p[0].clone())))
+            }),
+            at("POST", "chooseServer", |p| {
+                Some(Route::Browser(BrowserRoute::ChooseServer(p[0].clone())))
+            }),
+        ],
     },
     PathRoutes {
         path: "/oauth/callback",

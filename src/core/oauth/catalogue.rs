@@ -6,8 +6,10 @@
 //! `client_key`) stay as small per-provider code keyed by name.
 
 use crate::core::http::query::with_params;
+use crate::core::oauth::mastodon::{self, ServerName};
 use crate::core::publish::media::MediaRules;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -253,6 +255,15 @@ pub struct GraphSpec {
     pub debug_token_url: Option<String>,
 }
 
+/// A platform where every server is its own provider (Mastodon): the entry is a template
+/// whose URLs hold `{server}`, and each server is registered with as an app of its own.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerServer {
+    /// Dynamic client registration (`POST /api/v1/apps`).
+    pub register_url: String,
+}
+
 /// How a platform takes a text post (`publish_dialect.rs` builds the requests and reads the
 /// answers). Only built-in platforms have one: the dialect is code, the URLs are data.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -301,6 +312,8 @@ pub enum PublishDialect {
     Threads,
     /// A resumable upload streamed from the media URL, then processing followed.
     Youtube,
+    /// `POST /api/v1/statuses {"status"}` with an `Idempotency-Key`.
+    Mastodon,
     /// `POST /v5/pins` on the connection's board, from an image URL Pinterest fetches.
     Pinterest,
     /// `POST /api/submit`, form-encoded: a self post to the account's own profile
@@ -320,7 +333,7 @@ impl PublishDialect {
             }
             PublishDialect::Tiktok => &["creator_info", "status"],
             PublishDialect::Youtube => &["status"],
-            PublishDialect::Reddit | PublishDialect::Pinterest => &[],
+            PublishDialect::Reddit | PublishDialect::Pinterest | PublishDialect::Mastodon => &[],
         }
     }
 }
@@ -373,6 +386,12 @@ pub struct ProviderSpec {
     /// How a text post is published, where Evergreen can publish to the platform.
     #[serde(default)]
     pub publish: Option<PublishSpec>,
+    /// Every server its own provider (Mastodon): this entry is the template.
+    #[serde(default)]
+    pub per_server: Option<PerServer>,
+    /// The server of an instance (`mastodon:<server>`), set by [`Catalogue::resolve`].
+    #[serde(skip)]
+    pub server: Option<ServerName>,
 }
 
 /// An OAuth error answer, as the catalogue names it: `"invalid_grant"` (the `error` code) or
@@ -438,9 +457,24 @@ impl ProviderSpec {
     /// `{version}` in every URL becomes the catalogue's API version (Meta's `vNN.0`), so one
     /// field moves the whole provider to a new Graph version.
     fn resolve_version(&mut self) {
-        let Some(version) = self.api.as_ref().map(|a| a.version.clone()) else {
-            return;
-        };
+        if let Some(version) = self.api.as_ref().map(|a| a.version.clone()) {
+            self.fill("{version}", &version);
+        }
+    }
+
+    /// The provider of one server of a per-server template: `{server}` filled in everywhere,
+    /// named `mastodon:<server>`.
+    pub fn instance(&self, server: &ServerName) -> ProviderSpec {
+        let mut spec = self.clone();
+        spec.name = mastodon::instance_name(server);
+        spec.display_name = format!("{} ({})", self.display_name, server.as_str());
+        spec.fill("{server}", server.as_str());
+        spec.server = Some(server.clone());
+        spec
+    }
+
+    /// `placeholder` replaced by `value` in every URL of the entry.
+    fn fill(&mut self, placeholder: &str, value: &str) {
         let mut urls: Vec<&mut String> = vec![
             &mut self.authorize_url,
             &mut self.token_url,
@@ -461,8 +495,11 @@ impl ProviderSpec {
             urls.extend(p.lookup_url.as_mut());
             urls.extend(p.endpoints.values_mut());
         }
+        if let Some(p) = self.per_server.as_mut() {
+            urls.push(&mut p.register_url);
+        }
         for url in urls {
-            *url = url.replace("{version}", &version);
+            *url = url.replace(placeholder, value);
         }
     }
 
@@ -594,6 +631,12 @@ impl ProviderSpec {
                 urls.push(("managed_accounts.names_url", names));
             }
         }
+        if let Some(per_server) = &self.per_server {
+            if self.name != mastodon::TEMPLATE {
+                return bad("per_server is built in for mastodon only".into());
+            }
+            urls.push(("per_server.register_url", &per_server.register_url));
+        }
         if let Some(graph) = &self.graph {
             urls.push(("graph.long_lived_url", &graph.long_lived_url));
             if let Some(url) = &graph.refresh_url {
@@ -640,11 +683,13 @@ impl ProviderSpec {
                 ("reddit", PublishDialect::Reddit),
                 ("threads", PublishDialect::Threads),
                 ("pinterest", PublishDialect::Pinterest),
+                (mastodon::TEMPLATE, PublishDialect::Mastodon),
             ];
             if !built_in.contains(&(self.name.as_str(), p.dialect)) {
                 return bad(
                     "publish is built in for x, linkedin, facebook, instagram, tiktok, \
-                     youtube, reddit, threads and pinterest only, each in its own dialect"
+                     youtube, reddit, threads, pinterest and mastodon only, each in its own \
+                     dialect"
                         .into(),
                 );
             }
@@ -668,6 +713,11 @@ impl ProviderSpec {
             );
         }
         for (field, url) in urls {
+            // A template's URLs are checked as a server's would be.
+            let url = match self.per_server {
+                Some(_) => Cow::Owned(url.replace("{server}", "server.example.org")),
+                None => Cow::Borrowed(url),
+            };
             if url.contains('{') {
                 return bad(format!(
                     "{field} has a placeholder other than {{version}}: {url:?}"
@@ -806,6 +856,19 @@ impl Catalogue {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The provider a stored name stands for: a catalogue entry, or one server of a per-server
+    /// template (`mastodon:<server>`).
+    pub fn resolve(&self, name: &str) -> Option<Cow<'_, ProviderSpec>> {
+        if let Some(spec) = self.get(name) {
+            return Some(Cow::Borrowed(spec));
+        }
+        let server = mastodon::server_of(name)?;
+        let template = self
+            .get(mastodon::TEMPLATE)
+            .filter(|t| t.per_server.is_some())?;
+        Some(Cow::Owned(template.instance(&server)))
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.providers.iter().map(|p| p.name.as_str()).collect()
     }
@@ -834,7 +897,8 @@ mod tests {
                 "instagram",
                 "reddit",
                 "threads",
-                "pinterest"
+                "pinterest",
+                "mastodon"
             ]
         );
         for spec in &parsed.providers {

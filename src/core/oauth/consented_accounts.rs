@@ -146,4 +146,32 @@ mod tests {
             Some(FlowError::NoPostableAccounts)
         );
     }
+
+    #[test]
+    fn pinterest_connects_its_boards_not_the_profile_and_nothing_without_one() {
+        let catalogue = Catalogue::builtin();
+        let pinterest = catalogue.get("pinterest").unwrap();
+        let found = |boards: Vec<AccountIdentity>| Found {
+            profile: account("profile", "pinner"),
+            managed: boards,
+            pages: None,
+            expires_in: Some(2_592_000),
+        };
+        let both = connected(
+            pinterest,
+            found(vec![account("board", "b1"), account("board", "b2")]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = both
+            .connections
+            .iter()
+            .map(|c| c.external_id.as_str())
+            .collect();
+        assert_eq!(ids, ["b1", "b2"]);
+        assert_eq!(both.expires_in, Some(2_592_000));
+        assert_eq!(
+            connected(pinterest, found(Vec::new())).err(),
+            Some(FlowError::NoPostableAccounts)
+        );
+    }
 }

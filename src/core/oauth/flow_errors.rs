@@ -34,6 +34,9 @@ pub enum FlowError {
     MissingCode,
     /// The platform refused to exchange the code, or could not be reached.
     ExchangeFailed,
+    /// A server that registers apps one by one (Mastodon) refused Evergreen's registration,
+    /// or could not be reached.
+    RegistrationFailed,
     /// The platform's token answer could not be used (not JSON, an error inside a 200, no
     /// access token).
     InvalidTokenResponse,
@@ -61,7 +64,7 @@ pub enum FlowError {
 }
 
 impl FlowError {
-    pub const ALL: [FlowError; 22] = [
+    pub const ALL: [FlowError; 23] = [
         FlowError::UnknownConnectLink,
         FlowError::ConnectLinkExpired,
         FlowError::ConnectLinkUsed,
@@ -73,6 +76,7 @@ impl FlowError {
         FlowError::ProviderError,
         FlowError::MissingCode,
         FlowError::ExchangeFailed,
+        FlowError::RegistrationFailed,
         FlowError::InvalidTokenResponse,
         FlowError::ScopesDeclined,
         FlowError::IdentityFailed,
@@ -104,6 +108,7 @@ impl FlowError {
             FlowError::ProviderError => "provider_error",
             FlowError::MissingCode => "missing_code",
             FlowError::ExchangeFailed => "exchange_failed",
+            FlowError::RegistrationFailed => "registration_failed",
             FlowError::InvalidTokenResponse => "invalid_token_response",
             FlowError::ScopesDeclined => "scopes_declined",
             FlowError::IdentityFailed => "identity_failed",
@@ -141,6 +146,10 @@ impl FlowError {
             FlowError::AccessDenied => ("You did not allow access, so nothing was connected.", AGAIN),
             FlowError::ProviderError => ("The platform reported an error during sign-in.", AGAIN),
             FlowError::MissingCode => ("The platform's answer was incomplete.", AGAIN),
+            FlowError::RegistrationFailed => (
+                "Your server did not let Evergreen register as an app, so nothing was connected.",
+                "Check the server's name and try again in a while; if it keeps failing, ask the server's administrators whether it accepts new apps.",
+            ),
             FlowError::ExchangeFailed => (
                 "The platform did not complete the sign-in.",
                 "Try again in a few minutes.",
@@ -208,6 +217,7 @@ impl FlowError {
             | FlowError::ReconnectWrongAccount => 409,
             FlowError::InvalidReconnectLink => 404,
             FlowError::ExchangeFailed
+            | FlowError::RegistrationFailed
             | FlowError::IdentityFailed
             | FlowError::InvalidTokenResponse => 502,
             FlowError::ProviderNotConfigured => 503,

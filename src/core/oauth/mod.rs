@@ -8,6 +8,7 @@ pub mod flow_errors;
 pub mod graph;
 pub mod identity;
 pub mod managed_accounts;
+pub mod mastodon;
 pub mod oauth_callback;
 pub mod pkce;
 #[cfg(feature = "test-powers")]

@@ -2,7 +2,9 @@
 //! is made. A target goes on only while its connection is connected and may post, its
 //! provider publishes, and its text fits the platform.
 
-use crate::core::oauth::catalogue::{Catalogue, ProviderSpec, PublishSpec};
+#[cfg(test)]
+use crate::core::oauth::catalogue::Catalogue;
+use crate::core::oauth::catalogue::{ProviderSpec, PublishSpec};
 use crate::core::oauth::managed_accounts::Access;
 use crate::core::publish::posts::TargetState;
 use crate::core::publish::publish_dialect;
@@ -32,9 +34,9 @@ pub enum PreCheck<'c> {
     },
 }
 
-/// The pre-check of `target` against `catalogue`, in order: disconnected (failed), access lost
+/// The pre-check of `target` against its provider's entry (`None`: no such provider), in order: disconnected (failed), access lost
 /// (parked, so a restored role sends it), not publishable (failed), too long (failed).
-pub fn pre_check<'c>(catalogue: &'c Catalogue, target: &TargetFacts<'_>) -> PreCheck<'c> {
+pub fn pre_check<'c>(spec: Option<&'c ProviderSpec>, target: &TargetFacts<'_>) -> PreCheck<'c> {
     let stop = |state, reason, message: String| PreCheck::Stop {
         state,
         reason,
@@ -53,10 +55,7 @@ pub fn pre_check<'c>(catalogue: &'c Catalogue, target: &TargetFacts<'_>) -> PreC
             .unwrap_or("The account lost its access to this page at the platform.");
         return stop(TargetState::Parked, "access_lost", why.to_owned());
     }
-    let Some((spec, publish)) = catalogue
-        .get(target.provider)
-        .and_then(|s| s.publish.as_ref().map(|p| (s, p)))
-    else {
+    let Some((spec, publish)) = spec.and_then(|s| s.publish.as_ref().map(|p| (s, p))) else {
         return stop(
             TargetState::Failed,
             "not_publishable",
@@ -97,7 +96,7 @@ mod tests {
     #[test]
     fn a_connected_account_with_text_that_fits_goes_on() {
         let catalogue = Catalogue::builtin();
-        match pre_check(&catalogue, &facts("x", "hello")) {
+        match pre_check(catalogue.get("x"), &facts("x", "hello")) {
             PreCheck::Go { spec, .. } => assert_eq!(spec.name, "x"),
             other => panic!("{other:?}"),
         }
@@ -111,7 +110,7 @@ mod tests {
         let mut gone = facts("nowhere", &huge);
         gone.disconnected = true;
         gone.access = Access::Lost;
-        let (state, reason, _) = stopped(pre_check(&catalogue, &gone));
+        let (state, reason, _) = stopped(pre_check(catalogue.get(gone.provider), &gone));
         assert_eq!(
             (state, reason),
             (TargetState::Failed, "connection_disconnected")
@@ -119,17 +118,18 @@ mod tests {
         // Lost access parks, with the recorded reason or a default one.
         let mut lost = facts("facebook", "hi");
         lost.access = Access::Lost;
-        let (state, reason, message) = stopped(pre_check(&catalogue, &lost));
+        let (state, reason, message) = stopped(pre_check(catalogue.get(lost.provider), &lost));
         assert_eq!((state, reason), (TargetState::Parked, "access_lost"));
         assert!(message.contains("lost its access"), "{message}");
         lost.access_reason = Some("The page role was removed.");
         assert_eq!(
-            stopped(pre_check(&catalogue, &lost)).2,
+            stopped(pre_check(catalogue.get(lost.provider), &lost)).2,
             "The page role was removed."
         );
-        let (state, reason, _) = stopped(pre_check(&catalogue, &facts("nowhere", "hi")));
+        let (state, reason, _) =
+            stopped(pre_check(catalogue.get("nowhere"), &facts("nowhere", "hi")));
         assert_eq!((state, reason), (TargetState::Failed, "not_publishable"));
-        let (state, reason, _) = stopped(pre_check(&catalogue, &facts("x", &long)));
+        let (state, reason, _) = stopped(pre_check(catalogue.get("x"), &facts("x", &long)));
         assert_eq!((state, reason), (TargetState::Failed, "text_too_long"));
     }
 }

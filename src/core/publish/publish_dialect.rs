@@ -27,6 +27,11 @@
 //!   the image; a pin needs one) answers `201 {"id", "created_at", "board_id", …}`; a board's
 //!   pins are `GET /v5/boards/{board_id}/pins` (`{"items": [{"id", "description",
 //!   "created_at": "2026-12-07T10:00:00"}], "bookmark"}`, times in UTC without a zone).
+//! - Mastodon (docs.joinmastodon.org/methods/statuses/#create): `POST /api/v1/statuses
+//!   {"status", "visibility": "public"}` with an `Idempotency-Key` (the target's id: the server
+//!   keeps keys an hour and answers a repeat with the status it made) answers `200 {"id",
+//!   "created_at", "content": "<p>…</p>", "url"}`; the account's statuses are `GET
+//!   /api/v1/accounts/{id}/statuses` (a list of the same objects, `content` as HTML).
 //! - Reddit (www.reddit.com/dev/api/#POST_api_submit): `POST /api/submit`, form-encoded
 //!   `api_type=json&kind=self&sr=u_{username}&title&text`, answers `200 {"json": {"errors":
 //!   [], "data": {"url", "id", "name": "t3_…"}}}`; a refusal is a `200` too, with `errors`
@@ -106,6 +111,7 @@ pub fn request(
             "board_id": author.external_id,
             "description": text,
         }),
+        PublishDialect::Mastodon => json!({ "status": text, "visibility": "public" }),
         // Their flows are multi-step (`edge::publish`); nothing calls this for them.
         PublishDialect::Instagram
         | PublishDialect::Threads
@@ -239,9 +245,10 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
             let v = serde_json::from_slice::<Value>(body).ok()?;
             text(v.get("post_id").or_else(|| v.get("id"))?)
         }
-        PublishDialect::Instagram | PublishDialect::Threads | PublishDialect::Pinterest => {
-            text(serde_json::from_slice::<Value>(body).ok()?.get("id")?)
-        }
+        PublishDialect::Instagram
+        | PublishDialect::Threads
+        | PublishDialect::Pinterest
+        | PublishDialect::Mastodon => text(serde_json::from_slice::<Value>(body).ok()?.get("id")?),
         // The fullname (`t3_…`), which is what Reddit's other calls take.
         PublishDialect::Reddit => text(
             serde_json::from_slice::<Value>(body)
@@ -300,6 +307,9 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
     if spec.dialect == PublishDialect::Pinterest {
         return find_on_pinterest(&answer, text, since);
     }
+    if spec.dialect == PublishDialect::Mastodon {
+        return find_on_mastodon(&answer, text, since);
+    }
     let (text_field, time_field) = match spec.dialect {
         PublishDialect::X => ("text", "created_at"),
         PublishDialect::Facebook => ("message", "created_time"),
@@ -309,7 +319,8 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
         | PublishDialect::Tiktok
         | PublishDialect::Youtube
         | PublishDialect::Reddit
-        | PublishDialect::Pinterest => return Lookup::Unreadable,
+        | PublishDialect::Pinterest
+        | PublishDialect::Mastodon => return Lookup::Unreadable,
     };
     let posts = match answer.get("data") {
         Some(Value::Array(posts)) => posts.as_slice(),
@@ -355,6 +366,29 @@ fn find_on_pinterest(answer: &Value, text: &str, since: Timestamp) -> Lookup {
                     .is_some_and(|at| at >= earliest)
         })
         .and_then(|p| p.get("id").and_then(Value::as_str))
+        .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
+}
+
+/// Our status among the account's: its HTML read back as text, made since the attempt.
+fn find_on_mastodon(answer: &Value, text: &str, since: Timestamp) -> Lookup {
+    let Some(statuses) = answer.as_array() else {
+        return Lookup::Unreadable;
+    };
+    let earliest = since.plus_millis(-60_000);
+    statuses
+        .iter()
+        .find(|s| {
+            s.get("content")
+                .and_then(Value::as_str)
+                .is_some_and(|html| {
+                    same_text(&crate::core::oauth::mastodon::status_text(html), text)
+                })
+                && s.get("created_at")
+                    .and_then(Value::as_str)
+                    .and_then(Timestamp::parse_rfc3339)
+                    .is_some_and(|at| at >= earliest)
+        })
+        .and_then(|s| s.get("id").and_then(Value::as_str))
         .map_or(Lookup::NotFound, |id| Lookup::Found(id.to_owned()))
 }
 
@@ -429,6 +463,44 @@ mod tests {
         external_id: "42",
         username: None,
     };
+
+    #[test]
+    fn a_mastodon_status_is_json_and_found_again_through_its_html() {
+        let server = crate::core::oauth::mastodon::ServerName::parse("fosstodon.org").unwrap();
+        let spec = Catalogue::builtin()
+            .get("mastodon")
+            .unwrap()
+            .instance(&server)
+            .publish
+            .unwrap();
+        let me = Author {
+            kind: "profile",
+            external_id: "109302",
+            username: Some("me@fosstodon.org"),
+        };
+        let req = request(&spec, &me, "Hello & welcome", Attached::Nothing);
+        assert_eq!(req.url, "https://fosstodon.org/api/v1/statuses");
+        assert_eq!(
+            serde_json::from_str::<Value>(&req.body).unwrap(),
+            json!({"status": "Hello & welcome", "visibility": "public"})
+        );
+        assert_eq!(
+            lookup_url(&spec, &me).as_deref(),
+            Some("https://fosstodon.org/api/v1/accounts/109302/statuses?limit=20&exclude_reblogs=true&exclude_replies=true")
+        );
+        let since = Timestamp::parse_rfc3339("2026-12-07T10:00:00Z").unwrap();
+        let statuses = br#"[{"id":"1131","created_at":"2026-12-07T10:00:05.123Z","content":"<p>Hello &amp; welcome</p>"}]"#;
+        assert_eq!(
+            find(&spec, statuses, "Hello & welcome", since),
+            Lookup::Found("1131".into())
+        );
+        assert_eq!(find(&spec, statuses, "Hello", since), Lookup::NotFound);
+        assert_eq!(find(&spec, b"{}", "Hello", since), Lookup::Unreadable);
+        assert_eq!(
+            post_id(&spec, None, br#"{"id":"1131","content":"<p>x</p>"}"#).as_deref(),
+            Some("1131")
+        );
+    }
 
     #[test]
     fn a_pin_goes_to_its_board_with_the_image_pinterest_fetches() {

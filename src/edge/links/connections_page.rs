@@ -197,7 +197,7 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
     let catalogue = cx.catalogue()?;
     let platform = |provider: &str| {
         catalogue
-            .get(provider)
+            .resolve(provider)
             .map_or_else(|| provider.to_owned(), |p| p.display_name.clone())
     };
     let rows = crate::edge::grant::connection_reads::connections_of(
@@ -211,7 +211,8 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
     let mut form_targets: Vec<String> = Vec::new();
     let mut connections = Vec::new();
     for (row, health) in rows {
-        let consent = reconnect_tokens::consent_origin(cx, catalogue.get(&row.provider));
+        let consent =
+            reconnect_tokens::consent_origin(cx, catalogue.resolve(&row.provider).as_deref());
         if !consent.is_empty() && !form_targets.contains(&consent) {
             form_targets.push(consent);
         }

@@ -79,7 +79,8 @@ pub async fn page(cx: &Context, token: &str, now: Timestamp) -> worker::Result<R
             cx.catalogue()
                 .ok()
                 .as_deref()
-                .and_then(|c| c.get(&usable.provider)),
+                .and_then(|c| c.resolve(&usable.provider))
+                .as_deref(),
         )),
     )?;
     Ok(response)

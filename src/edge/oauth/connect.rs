@@ -35,10 +35,15 @@ pub async fn create_session(
     let catalogue = cx.catalogue()?;
     let valid = body.validate(&catalogue, &allow_list)?;
     let spec = valid.provider;
-    let configured = platform::client_credentials(cx, db, &caller.tenant_id, spec)
-        .await
-        .map_err(worker::Error::RustError)?;
-    if configured.is_none() {
+    // A per-server platform's app is registered on each server as people name theirs.
+    let configured = match spec.per_server {
+        Some(_) => true,
+        None => platform::client_credentials(cx, db, &caller.tenant_id, spec)
+            .await
+            .map_err(worker::Error::RustError)?
+            .is_some(),
+    };
+    if !configured {
         return Err(ApiError::new(
             ErrorCode::ProviderNotConfigured,
             format!(
@@ -86,6 +91,7 @@ pub async fn create_session(
 
 #[derive(Deserialize)]
 struct FoundSession {
+    provider: String,
     expires_at: f64,
     opened_at: Option<f64>,
     return_url: String,
@@ -99,6 +105,13 @@ pub async fn open_link(
     now: Timestamp,
 ) -> worker::Result<Response> {
     let token_hash = sha256_hex(secret);
+    // A per-server platform's link asks for the server first, and opens when it is named.
+    if let Ok(Some(s)) = peek(cx, &token_hash).await {
+        let openable = s.opened_at.is_none() && check_open(time(s.expires_at), None, now).is_ok();
+        if openable && crate::edge::oauth::per_server::needs_server(cx, &s.provider) {
+            return crate::edge::oauth::per_server::server_form(cx, secret, "", None);
+        }
+    }
     let found = match claim(cx, &token_hash, now).await {
         Ok(found) => found,
         Err(stop) => return finish(Err(stop), None, "connect.open_refused"),
@@ -111,6 +124,14 @@ pub async fn open_link(
         }
         Err((stop, return_url)) => finish(Err(stop), return_url.as_deref(), "connect.open_refused"),
     }
+}
+
+/// The link's session as it stands, without opening it.
+async fn peek(cx: &Context, token_hash: &str) -> worker::Result<Option<FoundSession>> {
+    Ok(cx
+        .db()?
+        .first(store::sessions::find_connect(token_hash))
+        .await?)
 }
 
 /// Marks the session opened, once. `Err((why, return_url))` when it cannot be opened; the

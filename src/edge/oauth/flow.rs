@@ -87,8 +87,8 @@ impl From<respond::Failure> for Stop {
 /// The catalogue entry of a provider a session row names.
 pub fn provider_spec(cx: &Context, name: &str) -> Result<ProviderSpec, Stop> {
     cx.catalogue()?
-        .get(name)
-        .cloned()
+        .resolve(name)
+        .map(std::borrow::Cow::into_owned)
         .ok_or_else(|| Stop::because(FlowError::Internal, format!("unknown provider {name:?}")))
 }
 

@@ -274,7 +274,7 @@ pub async fn ended_in_object(
     }
     let catalogue = cx.catalogue()?;
     let spec = crate::edge::grant::grant_object::current::spec_of(&catalogue, &grant)?;
-    let change = Change::new(cx, &db, &grant, spec, now);
+    let change = Change::new(cx, &db, &grant, &spec, now);
     let reason = DeadReason::from_code(Some(&ask.reason));
     let counts = (grant.failure_streak as u32, grant.failure_days as u32);
     mark_dead(&change, reason, counts).await?;

@@ -492,7 +492,16 @@ pub async fn fetch_identity(
         "identity",
     )
     .await?;
-    identity::parse(&provider.identity, &body).map_err(|e| IdentityFailure::Failed(e.to_string()))
+    let mut account = identity::parse(&provider.identity, &body)
+        .map_err(|e| IdentityFailure::Failed(e.to_string()))?;
+    // On a server of a per-server platform, a local `acct` is only the user part: the handle
+    // people know is `user@server`.
+    if let (Some(server), Some(user)) = (&provider.server, &account.username) {
+        if !user.contains('@') {
+            account.username = Some(format!("{user}@{}", server.as_str()));
+        }
+    }
+    Ok(account)
 }
 
 /// The accounts the token manages besides the profile (LinkedIn: the pages the member

@@ -95,7 +95,8 @@ impl Claim<'_> {
             provider: &t.provider,
             text: &t.text,
         };
-        let (spec, publish) = match pre_check(&catalogue, &facts) {
+        let resolved = catalogue.resolve(&t.provider);
+        let (spec, publish) = match pre_check(resolved.as_deref(), &facts) {
             PreCheck::Go { spec, publish } => (spec, publish),
             PreCheck::Stop {
                 state,

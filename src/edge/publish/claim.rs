@@ -97,6 +97,11 @@ impl Claim<'_> {
         for (name, value) in spec.api.iter().flat_map(|a| a.call_headers()) {
             builder = builder.header(name, value);
         }
+        if publish.dialect == crate::core::oauth::catalogue::PublishDialect::Mastodon {
+            // The server answers a repeat of the key with the status it made: a retry after a
+            // lost answer cannot post twice.
+            builder = builder.header("idempotency-key", self.target.id.as_str());
+        }
         let Ok(http_request) = builder.body(request.body.clone().into_bytes()) else {
             return Verdict::Refused {
                 status: 400,

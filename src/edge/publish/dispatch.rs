@@ -177,10 +177,11 @@ pub async fn reconcile(cx: &Context, now: Timestamp) -> Handled<Value> {
         // Where the platform lists the account's recent posts, the recheck looks the post up
         // from the next dispatch on (`publish/recheck.rs`), as after any unclear answer: a
         // runtime killed mid-publish needs no person when the platform can tell.
-        let can_look = catalogue
-            .get(&target.provider)
-            .and_then(|spec| spec.publish.as_ref())
-            .is_some_and(|publish| publish.lookup_url.is_some());
+        let can_look = catalogue.resolve(&target.provider).is_some_and(|spec| {
+            spec.publish
+                .as_ref()
+                .is_some_and(|publish| publish.lookup_url.is_some())
+        });
         let settled = settle(
             cx,
             &db,

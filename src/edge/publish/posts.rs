@@ -215,8 +215,8 @@ async fn publishable_connections(
                 format!("No connection {id:?} (or it was disconnected)."),
             )
         })?;
-        let spec = catalogue.get(&c.provider);
-        let Some(publish) = spec.and_then(|s| s.publish.as_ref()) else {
+        let spec = catalogue.resolve(&c.provider);
+        let Some(publish) = spec.as_deref().and_then(|s| s.publish.as_ref()) else {
             return Err(ApiError::new(
                 ErrorCode::NotPublishable,
                 format!(
@@ -226,7 +226,9 @@ async fn publishable_connections(
             )
             .into());
         };
-        let name = spec.map_or(c.provider.as_str(), |s| s.display_name.as_str());
+        let name = spec
+            .as_deref()
+            .map_or(c.provider.as_str(), |s| s.display_name.as_str());
         let upload_cap = (publish.dialect == PublishDialect::Youtube)
             .then(|| cx.settings().media.upload_cap_bytes());
         publish_dialect::fits(publish, name, &asked.text)

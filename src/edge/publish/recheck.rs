@@ -40,10 +40,10 @@ pub async fn recheck(cx: &Context, now: Timestamp) -> Handled<Value> {
         let Some(target) = load(&db, &d.id).await? else {
             continue;
         };
-        let Some(publish) = catalogue
-            .get(&target.provider)
-            .and_then(|s| s.publish.as_ref())
-        else {
+        let Some(spec) = catalogue.resolve(&target.provider) else {
+            continue;
+        };
+        let Some(publish) = spec.publish.as_ref() else {
             continue;
         };
         let sent = time(target.sent_at.unwrap_or(target.not_before));

@@ -272,7 +272,12 @@ async fn set_client(
     provider: &str,
     now: Timestamp,
 ) -> Handled<(u16, Value)> {
-    if cx.catalogue()?.get(provider).is_none() {
+    // A Mastodon server's app (`mastodon:<server>`) may be set by hand too; the template not.
+    let known = cx
+        .catalogue()?
+        .resolve(provider)
+        .is_some_and(|s| s.per_server.is_none() || s.server.is_some());
+    if !known {
         return Err(
             ApiError::new(ErrorCode::NotFound, format!("No provider {provider:?}.")).into(),
         );

@@ -202,8 +202,8 @@ pub(in crate::edge) fn open_tokens(cx: &Context, grant: &CurrentGrant) -> Handle
 pub(in crate::edge) fn spec_of<'c>(
     catalogue: &'c Catalogue,
     grant: &CurrentGrant,
-) -> std::result::Result<&'c ProviderSpec, ApiError> {
-    catalogue.get(&grant.provider).ok_or_else(|| {
+) -> std::result::Result<std::borrow::Cow<'c, ProviderSpec>, ApiError> {
+    catalogue.resolve(&grant.provider).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ProviderNotConfigured,
             format!(

@@ -112,12 +112,12 @@ pub async fn disconnect_in_object(
         .await?
         .ok_or_else(not_found)?;
     let catalogue = cx.catalogue()?;
-    let spec = catalogue.get(&grant.provider);
+    let spec = catalogue.resolve(&grant.provider);
     let holds_tokens = grant.token_ciphertext.is_some() && grant.state != GrantState::DEAD;
     let plan = decide(
         counts.others_live as u32,
         counts.other_grants as u32,
-        spec.is_some_and(|s| s.revoke_url.is_some()),
+        spec.as_deref().is_some_and(|s| s.revoke_url.is_some()),
         holds_tokens,
     );
     // Opened before the ciphertext goes, for the revocation after the write.
@@ -141,7 +141,8 @@ pub async fn disconnect_in_object(
     }
     crate::edge::webhooks::outbox::hand_off(cx, &db, &grant.id, now).await;
     // Whether the platform revoked it; else which field says why not.
-    let (revoked, why_not) = revoke(cx, &db, &grant, plan.revoke, tokens, spec, now).await;
+    let (revoked, why_not) =
+        revoke(cx, &db, &grant, plan.revoke, tokens, spec.as_deref(), now).await;
     logging::emit(
         &LogLine::info("connection.disconnected", now)
             .field("grant_id", grant.id.as_str())

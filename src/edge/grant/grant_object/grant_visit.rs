@@ -55,7 +55,7 @@ pub async fn visit_in_object(
     }
     let catalogue = cx.catalogue()?;
     let spec = spec_of(&catalogue, &grant)?;
-    let change = Change::new(cx, &db, &grant, spec, now);
+    let change = Change::new(cx, &db, &grant, &spec, now);
     let tokens = open_tokens(cx, &grant)?;
     let can_refresh = can_refresh(&spec.tokens, &tokens, grant.access_expires(), now);
     let mut times = grant.times(grant.access_expires(), grant.refreshed_at(), can_refresh);

@@ -257,7 +257,7 @@ fn plan_consent(
     now: Timestamp,
 ) -> Handled<StorePlan> {
     let catalogue = cx.catalogue()?;
-    let spec = catalogue.get(&input.provider).ok_or_else(|| {
+    let spec = catalogue.resolve(&input.provider).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ProviderNotConfigured,
             format!("The provider {:?} is not in the catalogue.", input.provider),
@@ -272,7 +272,7 @@ fn plan_consent(
     });
     let consent = Consent {
         tenant_id: &input.tenant_id,
-        spec,
+        spec: &spec,
         tokens: input.tokens.clone(),
         issued_at: input.issued_at,
         lifetimes: input.lifetimes,
@@ -530,7 +530,7 @@ async fn serve_token(
     let mut expires_at = grant.access_expires();
     let catalogue = cx.catalogue()?;
     let spec = spec_of(&catalogue, grant)?;
-    let change = Change::new(cx, db, grant, spec, now);
+    let change = Change::new(cx, db, grant, &spec, now);
     let min_valid_ms = i64::from(ask.min_valid_seconds) * 1_000;
     let waiting = backing_off(grant, now);
     let mut failed = waiting.clone();
@@ -583,7 +583,7 @@ async fn serve_token(
         failed,
         validation,
     };
-    token_answer(spec, ask, served, min_valid_ms, now)
+    token_answer(&spec, ask, served, min_valid_ms, now)
 }
 
 /// While backing off, the next attempt waits for its time (`next_check_at`): a platform having

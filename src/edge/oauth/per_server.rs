@@ -1,0 +1,245 @@
+//! The connect step of a platform where every server is its own provider (Mastodon): a
+//! connect link for the template (`mastodon`) first asks the person which server their
+//! account is on; `POST /connect/{secret}` checks the name (`core::oauth::mastodon`), opens the
+//! link, registers Evergreen as an app on that server the first time this tenant connects an
+//! account there (kept as the tenant's client for `mastodon:<server>`, its secret sealed), and
+//! goes on to the server's consent page like any other connect.
+
+use crate::core::common::clock::Timestamp;
+use crate::core::common::ids::TenantId;
+use crate::core::crypto::digest::sha256_hex;
+use crate::core::crypto::Binding;
+use crate::core::http::pages::{content_security_policy_with_form_target, Input, Page};
+use crate::core::http::query;
+use crate::core::oauth::catalogue::ProviderSpec;
+use crate::core::oauth::connect_sessions::check_open;
+use crate::core::oauth::flow_errors::FlowError;
+use crate::core::oauth::mastodon::{self, ServerName};
+use crate::edge::common::context::Context;
+use crate::edge::http::http_client;
+use crate::edge::http::public_url;
+use crate::edge::http::respond;
+use crate::edge::oauth::flow::{finish, Stop};
+use crate::edge::oauth::oauth_start::start_oauth;
+use crate::edge::oauth::platform;
+use crate::store::{self, Db};
+use worker::{D1Database, Request, Response};
+
+/// Whether `provider` is a per-server template whose server is not named yet.
+pub fn needs_server(cx: &Context, provider: &str) -> bool {
+    cx.catalogue()
+        .ok()
+        .and_then(|c| c.get(provider).map(|s| s.per_server.is_some()))
+        .unwrap_or(false)
+}
+
+/// The page asking for the server, with why the last name was refused (`refused`), posting
+/// back to the link itself.
+pub fn server_form(
+    cx: &Context,
+    secret: &str,
+    typed: &str,
+    refused: Option<&str>,
+) -> worker::Result<Response> {
+    let mut page = Page::new(
+        if refused.is_some() { 400 } else { 200 },
+        "Your Mastodon server",
+        "Which Mastodon server is your account on?",
+    )
+    .paragraph(
+        "Every Mastodon server is its own site. Type the name of yours, as in your address \
+         (@you@mastodon.social is on mastodon.social).",
+    );
+    if let Some(why) = refused {
+        page = page.paragraph(why);
+    }
+    let page = page
+        .input(Input {
+            name: "server".into(),
+            label: "Server".into(),
+            value: typed.to_owned(),
+            placeholder: "mastodon.social".into(),
+        })
+        .button(&format!("/connect/{secret}"), "Continue");
+    let mut response = respond::page(&page)?;
+    // The answer to the form is a redirect to the server's consent page, which browsers hold
+    // to `form-action` too: any https server (and the fake platform in test builds).
+    let target = format!("https: {}", consent_origin_of_any_server(cx));
+    response.headers_mut().set(
+        "content-security-policy",
+        &content_security_policy_with_form_target(target.trim()),
+    )?;
+    Ok(response)
+}
+
+/// Where a server's consent page is, as the browser will be sent there: `https://<server>` in
+/// a release build (covered by `https:`), the fake platform in a test build.
+fn consent_origin_of_any_server(cx: &Context) -> String {
+    let template = cx
+        .catalogue()
+        .ok()
+        .and_then(|c| c.get(mastodon::TEMPLATE).cloned());
+    let probe = ServerName::parse("mastodon.social").ok();
+    match (template, probe) {
+        (Some(t), Some(server)) => {
+            crate::edge::links::reconnect_tokens::consent_origin(cx, Some(&t.instance(&server)))
+        }
+        _ => String::new(),
+    }
+}
+
+/// `POST /connect/{secret}` `server=…`.
+pub async fn choose_server(
+    mut req: Request,
+    cx: &Context,
+    secret: &str,
+    now: Timestamp,
+) -> worker::Result<Response> {
+    let form = req.text().await.unwrap_or_default();
+    let typed = query::param(&format!("?{form}"), "server").unwrap_or_default();
+    let token_hash = sha256_hex(secret);
+    let db = cx.db()?;
+    #[derive(serde::Deserialize)]
+    struct Found {
+        provider: String,
+        expires_at: f64,
+        opened_at: Option<f64>,
+        return_url: String,
+    }
+    let found: Option<Found> = db.first(store::sessions::find_connect(&token_hash)).await?;
+    let Some(found) = found else {
+        return finish(
+            Err(Stop::new(FlowError::UnknownConnectLink)),
+            None,
+            "connect.server_refused",
+        );
+    };
+    let read = crate::edge::common::d1_time::read;
+    if let Err(why) = check_open(read(found.expires_at), found.opened_at.map(read), now) {
+        // Used (its server named already) or expired: as a GET of the link would say.
+        return finish(
+            Err(Stop::new(why)),
+            Some(&found.return_url),
+            "connect.open_refused",
+        );
+    }
+    if !needs_server(cx, &found.provider) {
+        // Only a per-server link asks for a server; any other is opened with a GET.
+        return finish(
+            Err(Stop::because(
+                FlowError::UnknownConnectLink,
+                "a server was posted to a link that asks for none",
+            )),
+            None,
+            "connect.server_refused",
+        );
+    }
+    let server = match ServerName::parse(&typed) {
+        Ok(server) => server,
+        // Nothing was opened or called: the person corrects the name on the same link.
+        Err(why) => return server_form(cx, secret, &typed, Some(&why.0)),
+    };
+    let return_url = found.return_url;
+    let outcome = open_with_server(&req, cx, &db, &token_hash, &found.provider, &server, now).await;
+    finish(outcome, Some(&return_url), "connect.open_refused")
+}
+
+async fn open_with_server(
+    req: &Request,
+    cx: &Context,
+    db: &D1Database,
+    token_hash: &str,
+    template: &str,
+    server: &ServerName,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let opened = db
+        .first::<crate::edge::oauth::oauth_start::OpenedSession>(store::sessions::open_connect(
+            token_hash, now,
+        ))
+        .await?;
+    let Some(mut session) = opened else {
+        return Err(Stop::new(FlowError::ConnectLinkUsed));
+    };
+    let instance = crate::edge::oauth::flow::provider_spec(cx, &mastodon::instance_name(server))?;
+    let origin = public_url::origin(cx, req)
+        .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
+    ensure_app(cx, db, &session.tenant_id, &instance, &origin, now).await?;
+    db.write(store::sessions::choose_provider(
+        &session.id,
+        template,
+        &instance.name,
+    ))
+    .await?;
+    session.provider = instance.name.clone();
+    start_oauth(req, cx, session, now).await
+}
+
+/// The tenant's app on the server: the one registered before, or a new registration
+/// (`POST /api/v1/apps`), its secret sealed as the tenant's client for the instance.
+async fn ensure_app(
+    cx: &Context,
+    db: &D1Database,
+    tenant_id: &TenantId,
+    instance: &ProviderSpec,
+    origin: &crate::core::http::origin::Origin,
+    now: Timestamp,
+) -> Result<(), Stop> {
+    let known = platform::client_credentials(cx, db, tenant_id, instance)
+        .await
+        .map_err(|e| Stop::because(FlowError::Internal, e))?;
+    if known.is_some() {
+        return Ok(());
+    }
+    let register_url = instance
+        .per_server
+        .as_ref()
+        .map(|p| p.register_url.clone())
+        .ok_or_else(|| Stop::because(FlowError::Internal, "no registration URL"))?;
+    let body = mastodon::registration_form(
+        &public_url::callback_url(origin),
+        &instance.scope_param(),
+        &origin.to_url(),
+    );
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(platform::platform_url(cx, &register_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(body.into_bytes())
+        .map_err(|e| Stop::because(FlowError::Internal, e.to_string()))?;
+    let failed = |why: String| Stop::because(FlowError::RegistrationFailed, why);
+    let answer = http_client::send(request)
+        .await
+        .map_err(|e| failed(format!("the server did not answer: {e}")))?;
+    let status = answer.status().as_u16();
+    if status != 200 {
+        return Err(failed(format!("the server answered HTTP {status}")));
+    }
+    let (client_id, client_secret) = mastodon::registered_client(answer.body())
+        .ok_or_else(|| failed("the answer named no client".to_owned()))?;
+    let sealed = cx.keyring()?.seal(
+        Binding {
+            purpose: "tenant_client_secret",
+            tenant_id,
+            row_id: &instance.name,
+            version: 0,
+        },
+        client_secret.as_bytes(),
+    )?;
+    // A registration racing this one may have stored its app first: the first one stays.
+    store::tenants::add_client(
+        db,
+        &store::tenants::Client {
+            tenant_id: tenant_id.clone(),
+            provider: instance.name.clone(),
+            client_id,
+            secret_ciphertext: sealed.blob,
+            key_id: sealed.key_id.as_str().to_owned(),
+            updated_at: now,
+        },
+    )
+    .await
+    .map_err(|e| Stop::because(FlowError::Internal, e.to_string()))?;
+    Ok(())
+}
