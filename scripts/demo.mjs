@@ -87,7 +87,7 @@ Connect a demo ${provider} account: open this link in a browser (valid 10 minute
   ${session.url}
 
   The fake platform asks whom to sign in as; approve, and the return page shows the connection.
-  Another link: scripts/connect-url [end_user_ref] [x|youtube|linkedin|tiktok|facebook|instagram|reddit|threads|pinterest|mastodon]
+  Another link: scripts/connect-url [end_user_ref] [x|youtube|linkedin|tiktok|facebook|instagram|reddit|threads|pinterest|mastodon|bluesky]
   Then: curl -s -H "Authorization: Bearer $(node -p 'require("./.wrangler/evergreen-demo.json").manage_key')" ${base}/v1/connections
 
 ${pageText}

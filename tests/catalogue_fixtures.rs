@@ -28,6 +28,7 @@ fn client_auth(spec: &ProviderSpec) -> Value {
     json!(match spec.client_auth {
         ClientAuth::ClientSecretBasic => "client_secret_basic",
         ClientAuth::ClientSecretPost => "client_secret_post",
+        ClientAuth::PrivateKeyJwt => "private_key_jwt",
     })
 }
 
@@ -453,4 +454,28 @@ fn mastodon_is_a_template_each_server_resolves_from() {
     assert!(f.responses["token_issued"].body.get("expires_in").is_none());
     let (error, description) = error_of(f, "grant_invalid");
     assert_eq!(error, "invalid_grant", "{description:?}");
+}
+
+#[test]
+fn bluesky_discovers_its_servers_and_agrees_with_its_fixtures() {
+    let (bsky, f) = (spec("bluesky"), fixtures::bluesky());
+    assert!(bsky.atproto.is_some());
+    assert_eq!(bsky.client_auth, ClientAuth::PrivateKeyJwt);
+    assert_eq!(bsky.pkce, Pkce::S256);
+    assert_eq!(rotates(&bsky), *f.fact("refresh_token_rotates"));
+    assert_eq!(bsky.scope_param(), evergreen::core::oauth::atproto::SCOPE);
+    let (error, description) = error_of(f, "grant_invalid");
+    assert!(bsky.is_dead_grant_error(&error, description.as_deref()));
+    assert_eq!(
+        f.responses["token_issued"].body["token_type"], "DPoP",
+        "the tokens are DPoP-bound"
+    );
+    assert_eq!(
+        f.responses["use_dpop_nonce"].body["error"], "use_dpop_nonce",
+        "what core::oauth::atproto::wants_nonce reads"
+    );
+    assert_eq!(
+        bsky.publish.as_ref().unwrap().dialect,
+        PublishDialect::Bluesky
+    );
 }

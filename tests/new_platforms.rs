@@ -13,6 +13,8 @@
 //! - Mastodon: every server its own provider (`mastodon:<server>`), named by the person when
 //!   the link opens, an app registered per server and tenant, hostile names refused, tokens
 //!   that never expire checked daily, statuses sent with an `Idempotency-Key`.
+//! - Bluesky: discovery from the handle, PAR, DPoP-bound tokens with server nonces,
+//!   `private_key_jwt`, rotating refresh tokens, posts written once at a record key of their own.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -22,7 +24,9 @@ use common::ledger::{days_between, kinds, serial, sweep_until};
 use common::tenants::{bearer, create_post, Tenant};
 use common::x_flow::{connect_at, open, ClockShift};
 use common::Stack;
-use evergreen_fake_platform::{pinterest, reddit, threads, PublishFault, RefreshTokenStatus};
+use evergreen_fake_platform::{
+    bluesky, pinterest, reddit, threads, PublishFault, RefreshTokenStatus,
+};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -789,4 +793,240 @@ fn a_mastodon_status_is_made_once_under_its_idempotency_key_and_disconnect_revok
         .unwrap();
     assert_eq!(gone.status, 200, "{gone:?}");
     assert_eq!(s.fake.counters("md_poster").revoke, 1);
+}
+
+/// Connects `username`'s Bluesky account through the whole browser flow: the handle form,
+/// discovery and the pushed consent, the consent page, the callback. The connection id.
+fn connect_bluesky(s: &Stack, tenant: &Tenant<'_>, end_user: &str, username: &str) -> String {
+    let browser = Browser::new();
+    let link = tenant.connect_url_for("bluesky", end_user);
+    let form = browser.get(&link);
+    assert_eq!(form.status, 200, "{form:?}");
+    assert!(form.body.contains("name=\"handle\""), "{}", form.body);
+    let handle = format!("@{username}.bsky.social");
+    let sent = browser.post_form(&link, &[("handle", handle.as_str())]);
+    let authorize = sent.redirect().to_owned();
+    assert!(
+        authorize.starts_with(&format!(
+            "{}{}?",
+            s.fake.base_url(),
+            bluesky::AUTHORIZE_PATH
+        )),
+        "{authorize}"
+    );
+    // Pushed: the browser carries only the client and the request_uri.
+    assert!(query_param(&authorize, "request_uri").is_some());
+    assert_eq!(query_param(&authorize, "code_challenge"), None);
+    assert!(query_param(&authorize, "client_id")
+        .unwrap()
+        .ends_with("/oauth/client-metadata.json"));
+    assert_eq!(browser.get(&authorize).status, 200);
+    let mut fields = common::browser::query_pairs(&authorize);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), "approve".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{}", s.fake.base_url(), bluesky::AUTHORIZE_PATH);
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let back = browser.get(&callback);
+    query_param(back.redirect(), "connection_id").unwrap_or_else(|| panic!("{back:?}"))
+}
+
+#[test]
+fn bluesky_connects_through_discovery_par_and_dpop_and_serves_its_client_metadata() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Bluesky");
+    let did = s.fake.add_bluesky_account("bsky-alice");
+    let rejected = s.fake.rejections().len();
+    let conn = connect_bluesky(s, &tenant, "u-bsky-a", "bsky-alice");
+    let shown = tenant.connection(&conn);
+    assert_eq!(shown["provider"], "bluesky");
+    assert_eq!(shown["account"]["id"], did.as_str(), "the DID");
+    assert_eq!(shown["account"]["username"], "bsky-alice.bsky.social");
+    assert_eq!(shown["health"]["colour"], "green", "{shown}");
+    // Every request carried a fresh proof; the only refusals were the servers asking for
+    // their nonce, which each request then carried.
+    let refusals = rejections_since(s, rejected);
+    assert!(!refusals.is_empty(), "the first proofs had no nonce");
+    assert!(refusals.iter().all(|r| r.contains("nonce")), "{refusals:?}");
+    // The token API hands out the token with its key: a DPoP-bound token is no use without.
+    let read = tenant.token(&conn);
+    assert_eq!(read.body["token_type"], "DPoP", "{read:?}");
+    assert_eq!(read.body["dpop"]["did"], did.as_str());
+    assert!(read.body["dpop"]["jwk"]["d"].is_string());
+
+    // The client metadata and JWKS, at public URLs: the metadata's client_id is its own URL.
+    let metadata = s.worker.get("/oauth/client-metadata.json", None);
+    assert_eq!(metadata.status, 200, "{metadata:?}");
+    let client_id = metadata.body["client_id"].as_str().unwrap();
+    assert!(
+        client_id.ends_with("/oauth/client-metadata.json"),
+        "{client_id}"
+    );
+    assert_eq!(metadata.body["dpop_bound_access_tokens"], true);
+    assert_eq!(
+        metadata.body["token_endpoint_auth_method"],
+        "private_key_jwt"
+    );
+    let jwks = s.worker.get("/oauth/jwks.json", None);
+    assert_eq!(jwks.status, 200, "{jwks:?}");
+    let key = &jwks.body["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert!(key["x"].is_string() && key.get("d").is_none(), "{key}");
+
+    // A handle that is not an account: the form again, the link unopened.
+    let browser = Browser::new();
+    let link = tenant.connect_url_for("bluesky", "u-bsky-none");
+    assert_eq!(browser.get(&link).status, 200);
+    let none = browser.post_form(&link, &[("handle", "nobody-here.bsky.social")]);
+    assert_eq!(none.status, 400, "{none:?}");
+    assert!(none.body.contains("could not find"), "{}", none.body);
+    let hostile = browser.post_form(&link, &[("handle", "127.0.0.1")]);
+    assert_eq!(hostile.status, 400, "{hostile:?}");
+}
+
+#[test]
+fn a_bluesky_grant_refreshes_with_rotating_tokens_through_a_new_nonce_and_a_revoked_one_turns_red()
+{
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Bluesky refresh");
+    s.fake.add_bluesky_account("bsky-bob");
+    let conn = connect_bluesky(s, &tenant, "u-bsky-b", "bsky-bob");
+    let first = tenant.token(&conn).body["access_token"].clone();
+    let first_refresh = s.fake.tokens_issued_to("bsky-bob").refresh[0].clone();
+    // Three days, an hour past each token: a refresh each time, through new nonces.
+    for day in 1..=3 {
+        s.fake.rotate_bluesky_nonces();
+        let _later = ClockShift::by_days(s, day);
+        s.fake
+            .advance_clock("bsky-bob", Duration::from_secs(86_400));
+        let read = tenant.token(&conn);
+        assert_eq!(read.status, 200, "day {day}: {read:?}");
+        assert_ne!(read.body["access_token"], first, "day {day}");
+        assert_eq!(tenant.connection(&conn)["health"]["colour"], "green");
+    }
+    assert_eq!(s.fake.counters("bsky-bob").token_refresh, 3);
+    assert_eq!(
+        s.fake.refresh_token_status(&first_refresh),
+        Some(RefreshTokenStatus::Rotated)
+    );
+    // The person revokes the app: the next daily check finds it.
+    s.fake.revoke_all_grants_of("bsky-bob");
+    let _later = ClockShift::by_days(s, 5);
+    s.fake
+        .advance_clock("bsky-bob", Duration::from_secs(2 * 86_400));
+    let red = sweep_until(s, &tenant, &conn, "red");
+    assert_eq!(red["health"]["reason"], "revoked_or_expired", "{red}");
+    assert_eq!(kinds(&tenant.events(&conn)), ["connection.revoked"]);
+}
+
+#[test]
+fn a_replayed_proof_a_stale_nonce_and_a_mismatched_iss_are_refused() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Bluesky refusals");
+    s.fake.add_bluesky_account("bsky-carol");
+    connect_bluesky(s, &tenant, "u-bsky-c", "bsky-carol");
+    // The proof Evergreen sent the token endpoint, sent again: refused as a replay.
+    let proof = s.fake.last_bluesky_token_proof().expect("a proof was sent");
+    let replayed = ureq::post(&format!("{}/bsky.social/oauth/token", s.fake.base_url()))
+        .set("dpop", &proof)
+        .send_form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]);
+    let Err(ureq::Error::Status(400, answer)) = replayed else {
+        panic!("a replayed proof was not refused: {replayed:?}");
+    };
+    let body: Value = answer.into_json().unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("replayed"));
+    // A proof with a stale nonce is refused with the new one, and Evergreen's next proof
+    // carries it: the refresh after the rotation went through (the other test), and here the
+    // refusal is on record.
+    let before = s.fake.rejections().len();
+    s.fake.rotate_bluesky_nonces();
+    let _later = ClockShift::by_days(s, 1);
+    s.fake
+        .advance_clock("bsky-carol", Duration::from_secs(86_400));
+    let conn = tenant.connections()[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(tenant.token(&conn).status, 200);
+    assert!(rejections_since(s, before)
+        .iter()
+        .any(|r| r.contains("stale")));
+
+    // The callback claims another issuer than the one the consent was pushed to: refused,
+    // nothing stored.
+    s.fake
+        .set_bluesky_callback_iss(Some("https://evil.example.org"));
+    s.fake.add_bluesky_account("bsky-dan");
+    let browser = Browser::new();
+    let link = tenant.connect_url_for("bluesky", "u-bsky-d");
+    browser.get(&link);
+    let authorize = browser
+        .post_form(&link, &[("handle", "bsky-dan.bsky.social")])
+        .redirect()
+        .to_owned();
+    let mut fields = common::browser::query_pairs(&authorize);
+    fields.push(("username".into(), "bsky-dan".into()));
+    fields.push(("decision".into(), "approve".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{}", s.fake.base_url(), bluesky::AUTHORIZE_PATH);
+    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    s.fake.set_bluesky_callback_iss(None);
+    let back = browser.get(&callback);
+    assert_eq!(
+        query_param(back.redirect(), "error").as_deref(),
+        Some("issuer_mismatch"),
+        "{back:?}"
+    );
+    assert_eq!(tenant.connections().len(), 1, "nothing stored for dan");
+    assert_eq!(s.fake.counters("bsky-dan").token_authorization_code, 0);
+}
+
+#[test]
+fn a_bluesky_post_is_written_once_through_a_refusal_and_a_lost_answer() {
+    let _serial = serial();
+    let s = stack();
+    let tenant = Tenant::new(s, "Bluesky posts");
+    s.fake.add_bluesky_account("bsky-erin");
+    let conn = connect_bluesky(s, &tenant, "u-bsky-e", "bsky-erin");
+    s.fake.inject_publish_fault(PublishFault::Refuse(400));
+    s.fake
+        .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
+    let text = "Skeet, written once";
+    let made = create_post(
+        s,
+        &tenant,
+        "bsky-1",
+        &json!({ "text": text, "connection_ids": [conn] }),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, &tenant, &post, &conn, "published");
+    let posts = s.fake.posts_with_text(text);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].id.starts_with("at://did:plc:"), "{:?}", posts[0]);
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+
+    // Disconnecting revokes at the account's authorization server.
+    let gone = s
+        .worker
+        .call(
+            "DELETE",
+            &format!("/v1/connections/{conn}"),
+            Some(&bearer(&tenant.manage)),
+            None,
+        )
+        .unwrap();
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert_eq!(s.fake.counters("bsky-erin").revoke, 1);
 }

@@ -395,6 +395,14 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
             .status,
         400
     );
+    // Bluesky's client metadata and key, at public URLs.
+    for path in ["/oauth/client-metadata.json", "/oauth/jwks.json"] {
+        assert_eq!(
+            c.call("GET", path, &[], "", &[], Body::None).status,
+            200,
+            "{path}"
+        );
+    }
 
     // Connections.
     assert_eq!(

@@ -144,8 +144,14 @@ pub fn mastodon() -> &'static Fixtures {
     load(&CELL, include_str!("../fixtures/mastodon.json"))
 }
 
+/// Bluesky's fixtures (`fixtures/bluesky.json`).
+pub fn bluesky() -> &'static Fixtures {
+    static CELL: OnceLock<Fixtures> = OnceLock::new();
+    load(&CELL, include_str!("../fixtures/bluesky.json"))
+}
+
 /// Every platform's fixtures.
-pub fn all() -> [&'static Fixtures; 11] {
+pub fn all() -> [&'static Fixtures; 12] {
     [
         x(),
         google(),
@@ -158,6 +164,7 @@ pub fn all() -> [&'static Fixtures; 11] {
         threads(),
         pinterest(),
         mastodon(),
+        bluesky(),
     ]
 }
 
@@ -352,6 +359,20 @@ mod tests {
                 "grant_type_unsupported",
                 "revoked",
                 "identity_unauthorized",
+            ],
+        ),
+        (
+            "bluesky",
+            &["access_lifetime_secs"],
+            &[
+                "token_issued",
+                "use_dpop_nonce",
+                "use_dpop_nonce_resource",
+                "dpop_invalid",
+                "client_invalid",
+                "request_invalid",
+                "grant_invalid",
+                "token_invalid",
             ],
         ),
         (

@@ -10,6 +10,7 @@
 //! its refusals, and hold a request at a chosen point ([`FakePlatform::hold`]). The run command
 //! starts the `fake-platform` binary. `/__fake/…` serves the same read-outs over HTTP.
 
+pub mod bluesky;
 mod consent;
 pub mod facebook;
 mod faults;
@@ -294,6 +295,58 @@ impl FakePlatform {
                 role: true,
             });
         id
+    }
+
+    /// Registers the public key (a JWK) Bluesky checks client assertions with: the key
+    /// Evergreen's `BLUESKY_CLIENT_SECRET` holds.
+    pub fn set_bluesky_client_key(&self, jwk: serde_json::Value) {
+        self.shared.lock().bluesky.client_jwk = Some(jwk);
+    }
+
+    /// Registers the client key from its secret scalar (base64url `d`, as in
+    /// `BLUESKY_CLIENT_SECRET`'s `kid:d`): what the run command does with the worker's variable.
+    pub fn set_bluesky_client_secret(&self, d: &str) -> bool {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine;
+        let Some(key) = B64
+            .decode(d.trim())
+            .ok()
+            .and_then(|bytes| p256::ecdsa::SigningKey::from_slice(&bytes).ok())
+        else {
+            return false;
+        };
+        let point = key.verifying_key().to_encoded_point(false);
+        let (Some(x), Some(y)) = (point.x(), point.y()) else {
+            return false;
+        };
+        self.set_bluesky_client_key(json!({
+            "kty": "EC", "crv": "P-256", "x": B64.encode(x), "y": B64.encode(y),
+        }));
+        true
+    }
+
+    /// Creates `username`'s Bluesky account (handle `{username}.bsky.social`); its DID.
+    pub fn add_bluesky_account(&self, username: &str) -> String {
+        let mut inner = self.shared.lock();
+        let id = inner.account_by_username(username).id.clone();
+        bluesky::did_of(&id)
+    }
+
+    /// Makes the consent's redirect carry this `iss` instead of the issuer (`None`: the truth).
+    pub fn set_bluesky_callback_iss(&self, iss: Option<&str>) {
+        self.shared.lock().bluesky.lying_iss = iss.map(str::to_owned);
+    }
+
+    /// Both Bluesky servers move to new DPoP nonces: a proof with the old one is refused.
+    pub fn rotate_bluesky_nonces(&self) {
+        let mut inner = self.shared.lock();
+        inner.bluesky.as_nonce = crate::tokens::random_token();
+        inner.bluesky.pds_nonce = crate::tokens::random_token();
+    }
+
+    /// The last DPoP proof a client sent Bluesky's token endpoint (for a replay test).
+    pub fn last_bluesky_token_proof(&self) -> Option<String> {
+        self.shared.lock().bluesky.last_token_proof.clone()
     }
 
     /// Makes `host` a Mastodon server (as the worker's test build sends `https://{host}/…` to
@@ -589,6 +642,8 @@ fn route(shared: &Shared, req: &Incoming) -> Option<Reply> {
         "threads.net" | "graph.threads.net" => threads::handle(shared, req),
         "www.pinterest.com" | "api.pinterest.com" => pinterest::handle(shared, req),
         "__fake" => control(shared, req),
+        bluesky::AS_HOST | bluesky::PDS_HOST | bluesky::PLC_HOST => bluesky::handle(shared, req),
+        h if h.ends_with(".bsky.social") => bluesky::handle(shared, req),
         host if shared.lock().mastodon_servers.contains(host) => {
             mastodon::handle(shared, host, req)
         }

@@ -6,7 +6,8 @@
 //! `TIKTOK_`, `FACEBOOK_`, `INSTAGRAM_`, `REDDIT_`, `THREADS_` and `PINTEREST_` pairs, the same
 //! values the worker gets from `.dev.vars`. For the demo, `demo_user` administers one LinkedIn
 //! company page and two Facebook Pages, and has a Pinterest board; `mastodon.social` and
-//! `fosstodon.org` are Mastodon servers (a server registers its apps itself).
+//! `fosstodon.org` are Mastodon servers (a server registers its apps itself), and
+//! `demo-user.bsky.social` is a Bluesky account (the client key from `BLUESKY_CLIENT_SECRET`).
 
 use evergreen_fake_platform::{Client, FakePlatform};
 use std::process::ExitCode;
@@ -62,6 +63,15 @@ fn main() -> ExitCode {
     fake.add_pinterest_board("demo_user", "Evergreen Demo Recipes");
     fake.add_mastodon_server("mastodon.social");
     fake.add_mastodon_server("fosstodon.org");
+    // Bluesky: the worker's client key (`BLUESKY_CLIENT_SECRET`, `kid:d`), and a demo account
+    // whose handle is `demo-user.bsky.social`.
+    if let Ok(secret) = std::env::var("BLUESKY_CLIENT_SECRET") {
+        let d = secret.split_once(':').map_or(secret.as_str(), |(_, d)| d);
+        if !fake.set_bluesky_client_secret(d) {
+            eprintln!("fake-platform: BLUESKY_CLIENT_SECRET is not `kid:key` (a P-256 key)");
+        }
+    }
+    fake.add_bluesky_account("demo-user");
     println!(
         "fake-platform: serving X, Google, LinkedIn, TikTok, Facebook and Instagram on {}",
         fake.base_url()

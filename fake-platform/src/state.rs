@@ -193,6 +193,8 @@ pub struct Inner {
     pub meta_ended: HashMap<usize, i64>,
     /// Every post made, oldest first.
     pub posts: Vec<crate::publish::PublishedPost>,
+    /// Bluesky's servers' state: nonces, proofs seen, pushed requests, records.
+    pub bluesky: crate::bluesky::State,
     /// The hosts that are Mastodon servers.
     pub mastodon_servers: std::collections::HashSet<String>,
     /// Apps registered on Mastodon servers, by client id.

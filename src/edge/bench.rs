@@ -117,6 +117,7 @@ async fn seed(cx: &Context, body: Seed, now: Timestamp) -> Handled {
                 access_token: SecretText::new(g.access_token.as_str()),
                 refresh_token: Some(SecretText::new(g.refresh_token.as_str())),
                 account_tokens: Default::default(),
+                dpop: None,
             },
             issued_at: now,
             lifetimes: Lifetimes {

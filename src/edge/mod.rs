@@ -89,6 +89,12 @@ async fn handle(
             Ok(crate::edge::oauth::per_server::choose_server(req, cx, &secret, now).await?)
         }
         Route::Browser(BrowserRoute::OAuthCallback) => Ok(callback::handle(req, cx, now).await?),
+        Route::Browser(BrowserRoute::ClientMetadata) => {
+            Ok(crate::edge::oauth::atproto_client::client_metadata(&req, cx).await?)
+        }
+        Route::Browser(BrowserRoute::ClientJwks) => {
+            Ok(crate::edge::oauth::atproto_client::jwks(cx).await?)
+        }
         Route::Browser(BrowserRoute::ReconnectPage(token)) => {
             Ok(reconnect::page(cx, &token, now).await?)
         }

@@ -191,6 +191,7 @@ fn arrange_end_user(db: &Sqlite, who: &str, hour: i64) {
             redirect_uri: "r",
             now: T0,
             expires_at: at(1),
+            context_ciphertext: Some("c"),
         }),
     );
     run(

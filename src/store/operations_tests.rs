@@ -54,6 +54,7 @@ pub fn housekeeping(db: &Sqlite) {
         redirect_uri: "r",
         now: T0,
         expires_at: at(expires),
+        context_ciphertext: None,
     };
     run(db, sessions::create_oauth(&oauth("st_old", "cs_old", 1)));
     run(db, sessions::create_oauth(&oauth("st_new", "cs_new", 48)));

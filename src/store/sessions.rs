@@ -37,13 +37,14 @@ pub const CHOOSE_PROVIDER: Sql = Sql {
 pub const CREATE_OAUTH: Sql = Sql {
     name: "sessions.create_oauth",
     text: "INSERT INTO oauth_sessions (state_hash, connect_session_id, binding_hash, \
-             verifier_ciphertext, key_id, redirect_uri, created_at, expires_at) \
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             verifier_ciphertext, key_id, redirect_uri, created_at, expires_at, \
+             context_ciphertext) \
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 pub const FIND_OAUTH: Sql = Sql {
     name: "sessions.find_oauth",
     text: "SELECT o.connect_session_id, o.binding_hash, o.verifier_ciphertext, o.key_id, \
-             o.redirect_uri, o.expires_at, c.tenant_id, c.provider, c.end_user_ref, c.return_url, \
+             o.redirect_uri, o.expires_at, o.context_ciphertext, c.tenant_id, c.provider, c.end_user_ref, c.return_url, \
              c.reconnect_grant_id, c.reconnect_epoch, c.reconnect_nonce \
            FROM oauth_sessions o JOIN connect_sessions c ON c.id = o.connect_session_id \
            WHERE o.state_hash = ?1",
@@ -162,6 +163,9 @@ pub struct NewOauth<'a> {
     pub redirect_uri: &'a str,
     pub now: Timestamp,
     pub expires_at: Timestamp,
+    /// Bluesky: what discovery found and the grant's DPoP key, sealed under the same key as
+    /// the verifier (`key_id`).
+    pub context_ciphertext: Option<&'a str>,
 }
 
 pub fn create_oauth(o: &NewOauth<'_>) -> Statement {
@@ -174,6 +178,7 @@ pub fn create_oauth(o: &NewOauth<'_>) -> Statement {
         o.redirect_uri.into(),
         o.now.into(),
         o.expires_at.into(),
+        o.context_ciphertext.into(),
     ])
 }
 

@@ -78,6 +78,7 @@ pub fn connect_and_oauth(db: &Sqlite) {
         redirect_uri: "https://evergreen.example/callback",
         now: T0,
         expires_at: at(1),
+        context_ciphertext: None,
     };
     assert_eq!(run(db, sessions::create_oauth(&oauth)), 1);
     let orphan = NewOauth {
@@ -92,6 +93,7 @@ pub fn connect_and_oauth(db: &Sqlite) {
     let s = rows(db, sessions::find_oauth("st_1")).remove(0);
     assert_eq!(s.text("tenant_id").unwrap(), "ten_g");
     assert_eq!(s.text("verifier_ciphertext").unwrap(), "sealed");
+    assert_eq!(s.opt_text("context_ciphertext").unwrap(), None);
     assert_eq!(s.opt_text("reconnect_grant_id").unwrap(), None);
     assert_eq!(run(db, sessions::consume_oauth("st_1", at(0))), 1);
     assert_eq!(
@@ -121,10 +123,16 @@ pub fn connect_and_oauth(db: &Sqlite) {
         sessions::create_oauth(&NewOauth {
             state_hash: "st_r",
             connect_session_id: "cs_r",
+            context_ciphertext: Some("sealed-context"),
             ..oauth
         }),
     );
     let r = rows(db, sessions::find_oauth("st_r")).remove(0);
+    assert_eq!(
+        r.opt_text("context_ciphertext").unwrap().as_deref(),
+        Some("sealed-context"),
+        "a Bluesky round trip keeps its context"
+    );
     assert_eq!(
         r.opt_text("reconnect_grant_id").unwrap().as_deref(),
         Some("gr_a")

@@ -247,6 +247,10 @@ impl Stack {
             pinterest_client.clone(),
         ];
         let fake = FakePlatform::start("127.0.0.1:0", &clients).expect("the fake platform starts");
+        // Bluesky's client key: the worker signs client assertions with it, the fake checks.
+        let bluesky_key =
+            evergreen::core::crypto::es256::Es256Key::generate().expect("a P-256 key");
+        fake.set_bluesky_client_key(bluesky_key.public_jwk());
         let operator_secret = random_secret();
         let vars = vec![
             ("OPERATOR_SECRET".to_owned(), operator_secret.clone()),
@@ -298,6 +302,10 @@ impl Stack {
             (
                 "PINTEREST_CLIENT_SECRET".to_owned(),
                 pinterest_client.secret.clone(),
+            ),
+            (
+                "BLUESKY_CLIENT_SECRET".to_owned(),
+                format!("evergreen-k1:{}", bluesky_key.secret()),
             ),
             ("DATA_KEYS".to_owned(), format!("k1:{}", data_key())),
             // A grant object's buffered token reads reach D1 a second after the first (the

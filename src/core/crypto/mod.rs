@@ -11,6 +11,7 @@
 //! not messages) that is far inside GCM's random-nonce bound.
 
 pub mod digest;
+pub mod es256;
 pub mod key_rotation;
 pub mod signed_tokens;
 

@@ -156,6 +156,7 @@ mod tests {
             access_token: SecretText::new("at-new"),
             refresh_token: refresh.map(SecretText::new),
             account_tokens: Default::default(),
+            dpop: None,
         }
     }
 

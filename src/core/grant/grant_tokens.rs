@@ -52,6 +52,30 @@ pub struct TokenSet {
     /// its own (Facebook Page tokens). A connection of such an account is served its token.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub account_tokens: BTreeMap<String, SecretText>,
+    /// A DPoP-bound grant's key and servers (Bluesky): its tokens are useless without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<Box<DpopBinding>>,
+}
+
+/// What a DPoP-bound grant (Bluesky) needs besides its tokens, sealed with them: its own key
+/// (every request carries a proof signed with it), the account's DID and PDS, the
+/// authorization server's endpoints, and the last nonce each server gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DpopBinding {
+    /// The key's secret scalar, base64url (`core::crypto::es256`).
+    pub key: SecretText,
+    pub did: String,
+    pub handle: String,
+    /// The PDS's base URL (`https://host`).
+    pub pds: String,
+    pub issuer: String,
+    pub token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pds_nonce: Option<String>,
 }
 
 impl TokenSet {
@@ -173,6 +197,7 @@ mod tests {
             access_token: SecretText::new("access-123"),
             refresh_token: Some(SecretText::new("refresh-456")),
             account_tokens: BTreeMap::from([("101".to_owned(), SecretText::new("page-789"))]),
+            dpop: None,
         };
         let shown = format!("{set:?}");
         assert!(!shown.contains("access-123") && !shown.contains("refresh-456"));
@@ -186,6 +211,7 @@ mod tests {
             access_token: SecretText::new("a"),
             refresh_token: None,
             account_tokens: BTreeMap::new(),
+            dpop: None,
         };
         assert_eq!(set.to_bytes(), br#"{"access_token":"a"}"#);
         assert_eq!(TokenSet::from_bytes(&set.to_bytes()).unwrap(), set);
@@ -199,6 +225,7 @@ mod tests {
             access_token: SecretText::new("a"),
             refresh_token: None,
             account_tokens: BTreeMap::new(),
+            dpop: None,
         };
         let with_refresh = TokenSet {
             refresh_token: Some(SecretText::new("r")),

@@ -117,8 +117,13 @@ pub enum BrowserRoute {
     /// `GET /connect/{secret}`: opens a connect link and sends the browser to the platform (or,
     /// for Mastodon, asks which server first).
     OpenConnectLink(String),
-    /// `POST /connect/{secret}` `server=…`: the Mastodon server the person named; opens the link.
+    /// `POST /connect/{secret}` `server=…` (Mastodon) or `handle=…` (Bluesky): what the link
+    /// asked; opens the link.
     ChooseServer(String),
+    /// `GET /oauth/client-metadata.json`: Evergreen's Bluesky client metadata (its client id).
+    ClientMetadata,
+    /// `GET /oauth/jwks.json`: the Bluesky client's public key.
+    ClientJwks,
     /// `GET /oauth/callback`: where platforms send the browser back.
     OAuthCallback,
     /// `GET /reconnect/{token}`: the reconnect page, with its button (scanners that fetch the
@@ -574,6 +579,20 @@ pub const TABLE: &[PathRoutes] = &[
                 Some(Route::Browser(BrowserRoute::ChooseServer(p[0].clone())))
             }),
         ],
+    },
+    PathRoutes {
+        path: "/oauth/client-metadata.json",
+        allow: &["GET"],
+        endpoints: &[at("GET", "clientMetadata", |_| {
+            Some(Route::Browser(BrowserRoute::ClientMetadata))
+        })],
+    },
+    PathRoutes {
+        path: "/oauth/jwks.json",
+        allow: &["GET"],
+        endpoints: &[at("GET", "clientJwks", |_| {
+            Some(Route::Browser(BrowserRoute::ClientJwks))
+        })],
     },
     PathRoutes {
         path: "/oauth/callback",

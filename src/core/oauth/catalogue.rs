@@ -23,6 +23,8 @@ pub enum ClientAuth {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's own key (RFC 7523; Bluesky's confidential clients).
+    PrivateKeyJwt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -264,6 +266,16 @@ pub struct PerServer {
     pub register_url: String,
 }
 
+/// Bluesky's OAuth profile (AT Protocol): each account's authorization server and PDS are
+/// discovered from its handle (`core::oauth::atproto`); the entry's own URLs are the main
+/// entryway's, for people reading the catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtprotoSpec {
+    /// Where `did:plc` documents are read.
+    pub plc_directory: String,
+}
+
 /// How a platform takes a text post (`publish_dialect.rs` builds the requests and reads the
 /// answers). Only built-in platforms have one: the dialect is code, the URLs are data.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -314,6 +326,9 @@ pub enum PublishDialect {
     Youtube,
     /// `POST /api/v1/statuses {"status"}` with an `Idempotency-Key`.
     Mastodon,
+    /// `com.atproto.repo.putRecord` of an `app.bsky.feed.post` at a record key of its own, on
+    /// the account's PDS, with DPoP.
+    Bluesky,
     /// `POST /v5/pins` on the connection's board, from an image URL Pinterest fetches.
     Pinterest,
     /// `POST /api/submit`, form-encoded: a self post to the account's own profile
@@ -333,7 +348,10 @@ impl PublishDialect {
             }
             PublishDialect::Tiktok => &["creator_info", "status"],
             PublishDialect::Youtube => &["status"],
-            PublishDialect::Reddit | PublishDialect::Pinterest | PublishDialect::Mastodon => &[],
+            PublishDialect::Reddit
+            | PublishDialect::Pinterest
+            | PublishDialect::Mastodon
+            | PublishDialect::Bluesky => &[],
         }
     }
 }
@@ -389,6 +407,9 @@ pub struct ProviderSpec {
     /// Every server its own provider (Mastodon): this entry is the template.
     #[serde(default)]
     pub per_server: Option<PerServer>,
+    /// Bluesky's OAuth profile: discovery, PAR, DPoP and `private_key_jwt`.
+    #[serde(default)]
+    pub atproto: Option<AtprotoSpec>,
     /// The server of an instance (`mastodon:<server>`), set by [`Catalogue::resolve`].
     #[serde(skip)]
     pub server: Option<ServerName>,
@@ -631,6 +652,15 @@ impl ProviderSpec {
                 urls.push(("managed_accounts.names_url", names));
             }
         }
+        if let Some(atproto) = &self.atproto {
+            if self.name != "bluesky" {
+                return bad("atproto is built in for bluesky only".into());
+            }
+            urls.push(("atproto.plc_directory", &atproto.plc_directory));
+        }
+        if (self.client_auth == ClientAuth::PrivateKeyJwt) != self.atproto.is_some() {
+            return bad("private_key_jwt is Bluesky's client authentication only".into());
+        }
         if let Some(per_server) = &self.per_server {
             if self.name != mastodon::TEMPLATE {
                 return bad("per_server is built in for mastodon only".into());
@@ -684,12 +714,13 @@ impl ProviderSpec {
                 ("threads", PublishDialect::Threads),
                 ("pinterest", PublishDialect::Pinterest),
                 (mastodon::TEMPLATE, PublishDialect::Mastodon),
+                ("bluesky", PublishDialect::Bluesky),
             ];
             if !built_in.contains(&(self.name.as_str(), p.dialect)) {
                 return bad(
                     "publish is built in for x, linkedin, facebook, instagram, tiktok, \
-                     youtube, reddit, threads, pinterest and mastodon only, each in its own \
-                     dialect"
+                     youtube, reddit, threads, pinterest, mastodon and bluesky only, each in \
+                     its own dialect"
                         .into(),
                 );
             }
@@ -898,7 +929,8 @@ mod tests {
                 "reddit",
                 "threads",
                 "pinterest",
-                "mastodon"
+                "mastodon",
+                "bluesky"
             ]
         );
         for spec in &parsed.providers {

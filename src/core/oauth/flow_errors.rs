@@ -37,6 +37,9 @@ pub enum FlowError {
     /// A server that registers apps one by one (Mastodon) refused Evergreen's registration,
     /// or could not be reached.
     RegistrationFailed,
+    /// The callback came from another authorization server than the one the consent was
+    /// started with (its `iss` does not match): refused, nothing exchanged.
+    IssuerMismatch,
     /// The platform's token answer could not be used (not JSON, an error inside a 200, no
     /// access token).
     InvalidTokenResponse,
@@ -64,7 +67,7 @@ pub enum FlowError {
 }
 
 impl FlowError {
-    pub const ALL: [FlowError; 23] = [
+    pub const ALL: [FlowError; 24] = [
         FlowError::UnknownConnectLink,
         FlowError::ConnectLinkExpired,
         FlowError::ConnectLinkUsed,
@@ -77,6 +80,7 @@ impl FlowError {
         FlowError::MissingCode,
         FlowError::ExchangeFailed,
         FlowError::RegistrationFailed,
+        FlowError::IssuerMismatch,
         FlowError::InvalidTokenResponse,
         FlowError::ScopesDeclined,
         FlowError::IdentityFailed,
@@ -109,6 +113,7 @@ impl FlowError {
             FlowError::MissingCode => "missing_code",
             FlowError::ExchangeFailed => "exchange_failed",
             FlowError::RegistrationFailed => "registration_failed",
+            FlowError::IssuerMismatch => "issuer_mismatch",
             FlowError::InvalidTokenResponse => "invalid_token_response",
             FlowError::ScopesDeclined => "scopes_declined",
             FlowError::IdentityFailed => "identity_failed",
@@ -146,6 +151,10 @@ impl FlowError {
             FlowError::AccessDenied => ("You did not allow access, so nothing was connected.", AGAIN),
             FlowError::ProviderError => ("The platform reported an error during sign-in.", AGAIN),
             FlowError::MissingCode => ("The platform's answer was incomplete.", AGAIN),
+            FlowError::IssuerMismatch => (
+                "The answer came from another server than the one you were sent to, so nothing was connected.",
+                AGAIN,
+            ),
             FlowError::RegistrationFailed => (
                 "Your server did not let Evergreen register as an app, so nothing was connected.",
                 "Check the server's name and try again in a while; if it keeps failing, ask the server's administrators whether it accepts new apps.",

@@ -1,5 +1,6 @@
 //! Connecting an account: the provider catalogue, connect sessions, the callback's checks, PKCE, token answers, identities, and Meta's Graph dialect.
 
+pub mod atproto;
 pub mod binding_cookie;
 pub mod catalogue;
 pub mod connect_sessions;

@@ -17,6 +17,8 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+    /// The authorization server that answered (RFC 9207), where it says (Bluesky does).
+    pub iss: Option<String>,
 }
 
 impl std::fmt::Debug for CallbackParams {
@@ -37,6 +39,7 @@ impl CallbackParams {
             state: get("state"),
             code: get("code"),
             error: get("error"),
+            iss: get("iss"),
         }
     }
 

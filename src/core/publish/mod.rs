@@ -1,5 +1,6 @@
 //! Publishing: posts and their targets, media, each platform's dialect, the publish policy and progress.
 
+pub mod bluesky_post;
 pub mod instagram_publish;
 pub mod media;
 pub mod posts;

@@ -117,7 +117,8 @@ pub fn request(
         | PublishDialect::Threads
         | PublishDialect::Tiktok
         | PublishDialect::Youtube
-        | PublishDialect::Reddit => {
+        | PublishDialect::Reddit
+        | PublishDialect::Bluesky => {
             json!({ "text": text })
         }
     };
@@ -255,6 +256,7 @@ pub fn post_id(spec: &PublishSpec, restli_id: Option<&str>, body: &[u8]) -> Opti
                 .ok()?
                 .pointer("/json/data/name")?,
         ),
+        PublishDialect::Bluesky => text(serde_json::from_slice::<Value>(body).ok()?.get("uri")?),
         PublishDialect::Tiktok | PublishDialect::Youtube => None,
     }
 }
@@ -320,7 +322,8 @@ pub fn find(spec: &PublishSpec, body: &[u8], text: &str, since: Timestamp) -> Lo
         | PublishDialect::Youtube
         | PublishDialect::Reddit
         | PublishDialect::Pinterest
-        | PublishDialect::Mastodon => return Lookup::Unreadable,
+        | PublishDialect::Mastodon
+        | PublishDialect::Bluesky => return Lookup::Unreadable,
     };
     let posts = match answer.get("data") {
         Some(Value::Array(posts)) => posts.as_slice(),

@@ -63,6 +63,8 @@ pub(crate) struct Usable {
     pub(crate) provider: String,
     pub(crate) end_user_ref: String,
     pub(crate) account: String,
+    /// The account's handle at the platform (Bluesky's consent starts from it).
+    pub(crate) username: Option<String>,
 }
 
 /// The link's claims, checked: signature, expiry, epoch, nonce, connection still there.
@@ -96,12 +98,14 @@ pub(crate) async fn check(cx: &Context, token: &str, now: Timestamp) -> Result<U
     let consumed = row.as_ref().is_some_and(|r| r.consumed == 1.0);
     reconnect_links::check_use(claims.epoch, epoch, consumed).map_err(refusal)?;
     let row = row.ok_or(FlowError::ReconnectLinkStale)?;
+    let username = row.username.clone();
     let account = account_label(row.username, row.display_name, "your account");
     Ok(Usable {
         claims,
         provider: row.provider,
         end_user_ref: row.end_user_ref,
         account,
+        username,
     })
 }
 
@@ -125,6 +129,16 @@ pub(crate) async fn begin(
     now: Timestamp,
 ) -> Result<Response, Stop> {
     let usable = check(cx, token, now).await?;
+    // Bluesky: the consent goes to wherever the account is now, found from its handle.
+    let spec = crate::edge::oauth::flow::provider_spec(cx, &usable.provider)?;
+    let found = match (&spec.atproto, &usable.username) {
+        (Some(_), Some(handle)) => Some(
+            crate::edge::oauth::atproto_client::discover(cx, &spec, handle)
+                .await
+                .map_err(|e| Stop::because(FlowError::ProviderError, e.0))?,
+        ),
+        _ => None,
+    };
     let db = cx.db()?;
     let id = crate::core::common::ids::ConnectSessionId::mint()?;
     // The session is opened at once: nobody holds a secret for it.
@@ -152,7 +166,7 @@ pub(crate) async fn begin(
         provider: usable.provider,
         return_url: return_url.to_owned(),
     };
-    crate::edge::oauth::oauth_start::start_oauth(req, cx, session, now).await
+    crate::edge::oauth::oauth_start::start_oauth(req, cx, session, found.as_ref(), now).await
 }
 
 /// The origin of a provider's consent page, for a page whose form is answered with a

@@ -11,7 +11,7 @@ use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::log::LogLine;
 use crate::core::crypto::{Binding, Sealed};
 use crate::core::grant::grant_expiry::Lifetimes;
-use crate::core::grant::grant_tokens::TokenSet;
+use crate::core::grant::grant_tokens::{DpopBinding, TokenSet};
 use crate::core::http::pages::Page;
 use crate::core::http::query::with_params;
 use crate::core::oauth::binding_cookie;
@@ -46,6 +46,7 @@ struct Session {
     key_id: String,
     redirect_uri: String,
     expires_at: f64,
+    context_ciphertext: Option<String>,
     tenant_id: TenantId,
     provider: String,
     end_user_ref: String,
@@ -117,9 +118,18 @@ async fn complete(
         .await
         .map_err(|e| Stop::because(FlowError::Internal, e))?
         .ok_or(FlowError::ProviderNotConfigured)?;
-    let (exchanged, exchanged_at) =
-        exchange(cx, provider, &client, &session, state_hash, code).await?;
-    let (account, connected) = accounts(cx, provider, &exchanged).await?;
+    let (exchanged, exchanged_at, account, connected, dpop) = match &session.context_ciphertext {
+        // Bluesky: the account and its DPoP key come with the round trip.
+        Some(context) => {
+            exchange_atproto(cx, params, &client, &session, state_hash, code, context).await?
+        }
+        None => {
+            let (exchanged, exchanged_at) =
+                exchange(cx, provider, &client, &session, state_hash, code).await?;
+            let (account, connected) = accounts(cx, provider, &exchanged).await?;
+            (exchanged, exchanged_at, account, connected, None)
+        }
+    };
     let (grant_id, reconnect) =
         grant_for(&db, &session, provider, &account, &client.client_id).await?;
     let stored = grants::store(
@@ -141,6 +151,7 @@ async fn complete(
                 access_token: exchanged.access_token,
                 refresh_token: exchanged.refresh_token,
                 account_tokens: connected.account_tokens,
+                dpop,
             },
             connections: connected
                 .connections
@@ -177,17 +188,7 @@ async fn exchange(
     state_hash: &str,
     code: String,
 ) -> Result<(TokenAnswer, Timestamp), Stop> {
-    let verifier = cx.keyring()?.open(
-        &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
-        Binding {
-            purpose: VERIFIER_PURPOSE,
-            tenant_id: &session.tenant_id,
-            row_id: state_hash,
-            version: 0,
-        },
-    )?;
-    let verifier = String::from_utf8(verifier)
-        .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))?;
+    let verifier = open_verifier(cx, session, state_hash)?;
     let redirect_uri = &session.redirect_uri;
     let exchanged =
         platform::exchange_code(cx, provider, client, redirect_uri, code, Some(verifier))
@@ -207,6 +208,117 @@ async fn exchange(
         .await
         .map_err(exchange_stop)?;
     Ok((exchanged, exchanged_at))
+}
+
+/// What a consent produced: the token answer, when, the account, what it connects, and (for
+/// Bluesky) the grant's DPoP binding.
+type Consented = (
+    TokenAnswer,
+    Timestamp,
+    AccountIdentity,
+    Connected,
+    Option<Box<DpopBinding>>,
+);
+
+/// Bluesky's callback: the issuer checked against the one the consent was pushed to, the code
+/// exchanged with DPoP and a client assertion, the tokens' account checked against the one
+/// discovery found.
+async fn exchange_atproto(
+    cx: &Context,
+    params: &CallbackParams,
+    client: &ClientCredentials,
+    session: &Session,
+    state_hash: &str,
+    code: String,
+    context: &str,
+) -> Result<Consented, Stop> {
+    let mut binding = open_context(cx, session, state_hash, context)?;
+    if params.iss.as_deref() != Some(binding.issuer.as_str()) {
+        return Err(Stop::because(
+            FlowError::IssuerMismatch,
+            format!(
+                "the callback's iss is {:?}, the consent went to {:?}",
+                params.iss, binding.issuer
+            ),
+        ));
+    }
+    let verifier = open_verifier(cx, session, state_hash)?;
+    let at = crate::edge::oauth::atproto_client::AtClient::of(client)
+        .map_err(|e| Stop::because(FlowError::ProviderNotConfigured, e))?;
+    let (exchanged, sub) = crate::edge::oauth::atproto_client::exchange_code(
+        cx,
+        &at,
+        &mut binding,
+        &code,
+        &verifier,
+        &session.redirect_uri,
+    )
+    .await
+    .map_err(|e| Stop::because(FlowError::ExchangeFailed, e))?;
+    if sub != binding.did {
+        return Err(Stop::because(
+            FlowError::ExchangeFailed,
+            "the tokens are for another account than the one the consent was for",
+        ));
+    }
+    let exchanged_at = clock::now(cx).await?;
+    let account = AccountIdentity {
+        kind: "profile".to_owned(),
+        external_id: binding.did.clone(),
+        display_name: None,
+        username: Some(binding.handle.clone()),
+    };
+    let connected = Connected {
+        connections: vec![account.clone()],
+        account_tokens: Default::default(),
+        expires_in: exchanged.expires_in,
+    };
+    Ok((
+        exchanged,
+        exchanged_at,
+        account,
+        connected,
+        Some(Box::new(binding)),
+    ))
+}
+
+/// The session's PKCE verifier, opened.
+fn open_verifier(cx: &Context, session: &Session, state_hash: &str) -> Result<String, Stop> {
+    let verifier = cx.keyring()?.open(
+        &Sealed::new(&session.key_id, session.verifier_ciphertext.clone()),
+        Binding {
+            purpose: VERIFIER_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: state_hash,
+            version: 0,
+        },
+    )?;
+    String::from_utf8(verifier)
+        .map_err(|_| Stop::because(FlowError::Internal, "the PKCE verifier is not text"))
+}
+
+/// A Bluesky round trip's context (what discovery found, the grant's DPoP key), opened.
+fn open_context(
+    cx: &Context,
+    session: &Session,
+    state_hash: &str,
+    context: &str,
+) -> Result<DpopBinding, Stop> {
+    let bytes = cx.keyring()?.open(
+        &Sealed::new(&session.key_id, context.to_owned()),
+        Binding {
+            purpose: crate::edge::oauth::oauth_start::CONTEXT_PURPOSE,
+            tenant_id: &session.tenant_id,
+            row_id: state_hash,
+            version: 0,
+        },
+    )?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        Stop::because(
+            FlowError::Internal,
+            "the round trip's context is unreadable",
+        )
+    })
 }
 
 /// The consenting account, and what the consent connects (the core's

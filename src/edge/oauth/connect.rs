@@ -108,8 +108,11 @@ pub async fn open_link(
     // A per-server platform's link asks for the server first, and opens when it is named.
     if let Ok(Some(s)) = peek(cx, &token_hash).await {
         let openable = s.opened_at.is_none() && check_open(time(s.expires_at), None, now).is_ok();
-        if openable && crate::edge::oauth::per_server::needs_server(cx, &s.provider) {
-            return crate::edge::oauth::per_server::server_form(cx, secret, "", None);
+        if let Some(ask) = openable
+            .then(|| crate::edge::oauth::per_server::asks_first(cx, &s.provider))
+            .flatten()
+        {
+            return crate::edge::oauth::per_server::server_form(cx, ask, secret, "", None);
         }
     }
     let found = match claim(cx, &token_hash, now).await {
@@ -119,7 +122,7 @@ pub async fn open_link(
     match found {
         Ok(session) => {
             let return_url = session.return_url.clone();
-            let outcome = start_oauth(&req, cx, session, now).await;
+            let outcome = start_oauth(&req, cx, session, None, now).await;
             finish(outcome, Some(&return_url), "connect.open_refused")
         }
         Err((stop, return_url)) => finish(Err(stop), return_url.as_deref(), "connect.open_refused"),

@@ -1,5 +1,6 @@
 //! Connecting an account: connect sessions, the OAuth flow and its callback, calls to the platforms, Meta's callbacks, and the server step of per-server platforms.
 
+pub(crate) mod atproto_client;
 pub(crate) mod callback;
 pub(crate) mod connect;
 pub(crate) mod flow;

@@ -1,9 +1,16 @@
-//! The connect step of a platform where every server is its own provider (Mastodon): a
-//! connect link for the template (`mastodon`) first asks the person which server their
-//! account is on; `POST /connect/{secret}` checks the name (`core::oauth::mastodon`), opens the
-//! link, registers Evergreen as an app on that server the first time this tenant connects an
-//! account there (kept as the tenant's client for `mastodon:<server>`, its secret sealed), and
-//! goes on to the server's consent page like any other connect.
+//! The question a connect link asks before the consent, on platforms where Evergreen cannot
+//! know where the account is:
+//!
+//! - **Mastodon** (every server its own provider): which server the account is on.
+//!   `POST /connect/{secret}` `server=…` checks the name (`core::oauth::mastodon`), opens the
+//!   link, registers Evergreen as an app on that server the first time this tenant connects an
+//!   account there (kept as the tenant's client for `mastodon:<server>`, its secret sealed),
+//!   and goes on to the server's consent page like any other connect.
+//! - **Bluesky**: the account's handle. `POST /connect/{secret}` `handle=…` finds the account's
+//!   authorization server (`edge::oauth::atproto_client::discover`), opens the link, and
+//!   pushes the consent there (PAR, DPoP, `private_key_jwt`) before sending the browser.
+//!
+//! A name that cannot be used gets the form again, saying why, and leaves the link unopened.
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::TenantId;
@@ -25,40 +32,81 @@ use crate::edge::oauth::platform;
 use crate::store::{self, Db};
 use worker::{D1Database, Request, Response};
 
-/// Whether `provider` is a per-server template whose server is not named yet.
-pub fn needs_server(cx: &Context, provider: &str) -> bool {
-    cx.catalogue()
-        .ok()
-        .and_then(|c| c.get(provider).map(|s| s.per_server.is_some()))
-        .unwrap_or(false)
+/// What a link asks before the consent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// Mastodon: the server (form field `server`).
+    Server,
+    /// Bluesky: the handle (form field `handle`).
+    Handle,
 }
 
-/// The page asking for the server, with why the last name was refused (`refused`), posting
+impl Ask {
+    const fn field(self) -> &'static str {
+        match self {
+            Ask::Server => "server",
+            Ask::Handle => "handle",
+        }
+    }
+}
+
+/// What a link for `provider` asks first, if anything: a per-server template's server, or
+/// Bluesky's handle.
+pub fn asks_first(cx: &Context, provider: &str) -> Option<Ask> {
+    let catalogue = cx.catalogue().ok()?;
+    let spec = catalogue.get(provider)?;
+    if spec.per_server.is_some() {
+        Some(Ask::Server)
+    } else if spec.atproto.is_some() {
+        Some(Ask::Handle)
+    } else {
+        None
+    }
+}
+
+/// The page asking the question, with why the last answer was refused (`refused`), posting
 /// back to the link itself.
 pub fn server_form(
     cx: &Context,
+    ask: Ask,
     secret: &str,
     typed: &str,
     refused: Option<&str>,
 ) -> worker::Result<Response> {
-    let mut page = Page::new(
-        if refused.is_some() { 400 } else { 200 },
-        "Your Mastodon server",
-        "Which Mastodon server is your account on?",
-    )
-    .paragraph(
-        "Every Mastodon server is its own site. Type the name of yours, as in your address \
-         (@you@mastodon.social is on mastodon.social).",
-    );
+    let status = if refused.is_some() { 400 } else { 200 };
+    let mut page = match ask {
+        Ask::Server => Page::new(
+            status,
+            "Your Mastodon server",
+            "Which Mastodon server is your account on?",
+        )
+        .paragraph(
+            "Every Mastodon server is its own site. Type the name of yours, as in your \
+             address (@you@mastodon.social is on mastodon.social).",
+        ),
+        Ask::Handle => Page::new(
+            status,
+            "Your Bluesky handle",
+            "What is your Bluesky handle?",
+        )
+        .paragraph(
+            "Type your handle, such as alice.bsky.social or your own domain: Evergreen \
+                 finds the server your account is on from it.",
+        ),
+    };
     if let Some(why) = refused {
         page = page.paragraph(why);
     }
+    let (label, placeholder) = match ask {
+        Ask::Server => ("Server", "mastodon.social"),
+        Ask::Handle => ("Handle", "alice.bsky.social"),
+    };
     let page = page
         .input(Input {
-            name: "server".into(),
-            label: "Server".into(),
+            name: ask.field().into(),
+            label: label.into(),
             value: typed.to_owned(),
-            placeholder: "mastodon.social".into(),
+            placeholder: placeholder.into(),
         })
         .button(&format!("/connect/{secret}"), "Continue");
     let mut response = respond::page(&page)?;
@@ -96,7 +144,6 @@ pub async fn choose_server(
     now: Timestamp,
 ) -> worker::Result<Response> {
     let form = req.text().await.unwrap_or_default();
-    let typed = query::param(&format!("?{form}"), "server").unwrap_or_default();
     let token_hash = sha256_hex(secret);
     let db = cx.db()?;
     #[derive(serde::Deserialize)]
@@ -123,25 +170,63 @@ pub async fn choose_server(
             "connect.open_refused",
         );
     }
-    if !needs_server(cx, &found.provider) {
-        // Only a per-server link asks for a server; any other is opened with a GET.
+    let Some(ask) = asks_first(cx, &found.provider) else {
+        // Only a link that asks something takes a form; any other is opened with a GET.
         return finish(
             Err(Stop::because(
                 FlowError::UnknownConnectLink,
-                "a server was posted to a link that asks for none",
+                "a form was posted to a link that asks nothing",
             )),
             None,
             "connect.server_refused",
         );
-    }
-    let server = match ServerName::parse(&typed) {
-        Ok(server) => server,
-        // Nothing was opened or called: the person corrects the name on the same link.
-        Err(why) => return server_form(cx, secret, &typed, Some(&why.0)),
     };
+    let typed = query::param(&format!("?{form}"), ask.field()).unwrap_or_default();
     let return_url = found.return_url;
-    let outcome = open_with_server(&req, cx, &db, &token_hash, &found.provider, &server, now).await;
+    let outcome = match ask {
+        Ask::Server => {
+            let server = match ServerName::parse(&typed) {
+                Ok(server) => server,
+                // Nothing was opened or called: the person corrects the name on the same link.
+                Err(why) => return server_form(cx, ask, secret, &typed, Some(&why.0)),
+            };
+            open_with_server(&req, cx, &db, &token_hash, &found.provider, &server, now).await
+        }
+        Ask::Handle => {
+            let spec = crate::edge::oauth::flow::provider_spec(cx, &found.provider);
+            let discovered = match spec {
+                Ok(spec) => crate::edge::oauth::atproto_client::discover(cx, &spec, &typed).await,
+                Err(stop) => return finish(Err(stop), Some(&return_url), "connect.open_refused"),
+            };
+            let account = match discovered {
+                Ok(account) => account,
+                // Not found (or not a name Evergreen calls): the form again, the link unopened.
+                Err(why) => return server_form(cx, ask, secret, &typed, Some(&why.0)),
+            };
+            open_for_account(&req, cx, &db, &token_hash, &account, now).await
+        }
+    };
     finish(outcome, Some(&return_url), "connect.open_refused")
+}
+
+/// Opens a Bluesky link for the account discovery found, and pushes its consent.
+async fn open_for_account(
+    req: &Request,
+    cx: &Context,
+    db: &D1Database,
+    token_hash: &str,
+    account: &crate::edge::oauth::atproto_client::Discovered,
+    now: Timestamp,
+) -> Result<Response, Stop> {
+    let opened = db
+        .first::<crate::edge::oauth::oauth_start::OpenedSession>(store::sessions::open_connect(
+            token_hash, now,
+        ))
+        .await?;
+    let Some(session) = opened else {
+        return Err(Stop::new(FlowError::ConnectLinkUsed));
+    };
+    start_oauth(req, cx, session, Some(account), now).await
 }
 
 async fn open_with_server(
@@ -172,7 +257,7 @@ async fn open_with_server(
     ))
     .await?;
     session.provider = instance.name.clone();
-    start_oauth(req, cx, session, now).await
+    start_oauth(req, cx, session, None, now).await
 }
 
 /// The tenant's app on the server: the one registered before, or a new registration

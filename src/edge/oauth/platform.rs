@@ -63,9 +63,26 @@ impl OpenClient for tenants::Client {
     }
 }
 
-/// The deployment's own client for `provider`, from its variables.
-fn deployment_client(cx: &Context, provider: &ProviderSpec) -> Option<ClientCredentials> {
-    let id = cx.text(&provider.client_id_var()).filter(|v| !v.is_empty());
+/// The deployment's own client for `provider`, from its variables. Bluesky's client id is the
+/// URL of the client metadata Evergreen serves (`BLUESKY_CLIENT_ID`, else derived from
+/// `PUBLIC_BASE_URL`), and its "secret" is the client's signing key (`kid:d`).
+pub(crate) fn deployment_client(
+    cx: &Context,
+    provider: &ProviderSpec,
+) -> Option<ClientCredentials> {
+    let derived = provider.atproto.as_ref().and_then(|_| {
+        crate::edge::http::public_url::configured(cx).map(|base| {
+            format!(
+                "{}{}",
+                base.to_url(),
+                crate::edge::oauth::atproto_client::METADATA_PATH
+            )
+        })
+    });
+    let id = cx
+        .text(&provider.client_id_var())
+        .filter(|v| !v.is_empty())
+        .or(derived);
     let secret = cx
         .text(&provider.client_secret_var())
         .filter(|v| !v.is_empty());
@@ -219,6 +236,11 @@ fn token_client(
     let auth_type = match provider.client_auth {
         ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
         ClientAuth::ClientSecretPost => AuthType::RequestBody,
+        ClientAuth::PrivateKeyJwt => {
+            return Err(failed(
+                "Bluesky's token requests go through edge::oauth::atproto_client".to_owned(),
+            ))
+        }
     };
     let oauth = Client::new(ClientId::new(client.client_id.clone()))
         .set_client_secret(ClientSecret::new(client.client_secret.expose().to_owned()))
@@ -580,6 +602,9 @@ pub async fn revoke(
         ClientAuth::ClientSecretPost => {
             form.append_pair(&provider.client_id_param, &client.client_id)
                 .append_pair("client_secret", client.client_secret.expose());
+        }
+        ClientAuth::PrivateKeyJwt => {
+            return Err("Bluesky revokes through edge::oauth::atproto_client".to_owned())
         }
     }
     let request = request

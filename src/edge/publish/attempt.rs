@@ -4,7 +4,7 @@
 use super::claim::Claim;
 use super::dispatch::{send, Delivery, Queued};
 use super::target::load;
-use super::{attachments, instagram, tiktok, youtube};
+use super::{attachments, bluesky, instagram, tiktok, youtube};
 use crate::core::common::clock::Timestamp;
 use crate::core::common::log::LogLine;
 use crate::core::oauth::catalogue::PublishDialect;
@@ -104,6 +104,11 @@ impl Claim<'_> {
                 message,
             } => return self.finish(state, reason, message).await,
         };
+        if publish.dialect == PublishDialect::Bluesky {
+            // Its own token read: the DPoP key comes with it.
+            let next = bluesky::run(self).await?;
+            return self.apply(next).await;
+        }
         let media = t.media();
         let Some(token) = self.usable_token(false).await? else {
             return Ok(());

@@ -36,7 +36,8 @@ pub(crate) struct Claim<'a> {
 
 /// What the grant's object said about the token.
 pub(crate) enum Token {
-    Ready(SecretText),
+    /// The token, and for a DPoP-bound one (Bluesky) what the token read gave with it.
+    Ready(SecretText, Option<DpopUse>),
     /// The connection cannot post (dead grant, lost access): park, with the reason.
     Park(String, String),
     /// The connection is gone.
@@ -50,7 +51,29 @@ impl Claim<'_> {
     /// failed (connection gone) or back in the queue (not now).
     pub(crate) async fn usable_token(&self, validate: bool) -> Handled<Option<SecretText>> {
         let settled = match self.token(validate).await? {
-            Token::Ready(token) => return Ok(Some(token)),
+            Token::Ready(token, _) => return Ok(Some(token)),
+            Token::Park(reason, why) => self.finish(TargetState::Parked, &reason, why).await,
+            Token::Gone(why) => {
+                self.finish(TargetState::Failed, "connection_gone", why)
+                    .await
+            }
+            Token::NotNow(why) => self.back_to_queue(&why).await,
+        };
+        settled.map(|()| None)
+    }
+
+    /// A DPoP-bound token with its key (Bluesky), or `None` once the target is settled for want
+    /// of one, as [`Self::usable_token`].
+    pub(crate) async fn usable_dpop_token(
+        &self,
+        validate: bool,
+    ) -> Handled<Option<(SecretText, DpopUse)>> {
+        let settled = match self.token(validate).await? {
+            Token::Ready(token, Some(dpop)) => return Ok(Some((token, dpop))),
+            Token::Ready(_, None) => {
+                self.back_to_queue("the token came without its DPoP key")
+                    .await
+            }
             Token::Park(reason, why) => self.finish(TargetState::Parked, &reason, why).await,
             Token::Gone(why) => {
                 self.finish(TargetState::Failed, "connection_gone", why)
@@ -408,6 +431,32 @@ impl Claim<'_> {
     }
 }
 
+/// What a DPoP-bound token is used with: the grant's key, the account's DID and PDS.
+pub(crate) struct DpopUse {
+    pub(crate) binding: crate::core::grant::grant_tokens::DpopBinding,
+}
+
+impl DpopUse {
+    /// From the token read's `dpop` (`{"jwk": {…, "d"}, "did", "pds"}`).
+    fn of(body: &Value) -> Option<Self> {
+        let dpop = body.get("dpop")?;
+        let text = |p: &str| dpop.pointer(p).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            binding: crate::core::grant::grant_tokens::DpopBinding {
+                key: SecretText::new(text("/jwk/d")?),
+                did: text("/did")?,
+                handle: String::new(),
+                pds: text("/pds")?,
+                issuer: String::new(),
+                token_endpoint: String::new(),
+                revocation_endpoint: None,
+                auth_nonce: None,
+                pds_nonce: None,
+            },
+        })
+    }
+}
+
 /// The token through the grant's object; `validate` checks it with the platform first
 /// (refreshing once if refused), after the platform refused it.
 pub(crate) async fn token_of(cx: &Context, t: &Target, validate: bool) -> Handled<Token> {
@@ -447,9 +496,9 @@ pub(crate) async fn token_of(cx: &Context, t: &Target, validate: bool) -> Handle
             Some(token) if validate && body.get("validated") == Some(&json!(false)) => {
                 // The platform could not confirm the token even after a refresh: the
                 // post goes out with it, and the platform's answer decides.
-                Token::Ready(SecretText::new(token.to_owned()))
+                Token::Ready(SecretText::new(token.to_owned()), DpopUse::of(&body))
             }
-            Some(token) => Token::Ready(SecretText::new(token.to_owned())),
+            Some(token) => Token::Ready(SecretText::new(token.to_owned()), DpopUse::of(&body)),
             None => Token::NotNow("the grant's object answered without a token".into()),
         },
         (_, "connection_dead" | "token_expired") => Token::Park(code, message),

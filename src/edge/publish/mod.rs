@@ -14,6 +14,7 @@
 
 pub(crate) mod attachments;
 pub(crate) mod attempt;
+pub(crate) mod bluesky;
 pub(crate) mod calls;
 pub(crate) mod claim;
 pub(crate) mod dispatch;

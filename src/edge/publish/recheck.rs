@@ -51,7 +51,7 @@ pub async fn recheck(cx: &Context, now: Timestamp) -> Handled<Value> {
             now.as_millis() - sent.as_millis() >= i64::from(settings.confirm_window_secs) * 1_000;
         let author = target.author();
         let found = match token_of(cx, &target, false).await? {
-            Token::Ready(token) => {
+            Token::Ready(token, _) => {
                 find_on_platform(
                     cx,
                     publish,

@@ -117,7 +117,10 @@ pub async fn disconnect_in_object(
     let plan = decide(
         counts.others_live as u32,
         counts.other_grants as u32,
-        spec.as_deref().is_some_and(|s| s.revoke_url.is_some()),
+        // Bluesky's revocation endpoint is the account's authorization server's, found at
+        // the consent.
+        spec.as_deref()
+            .is_some_and(|s| s.revoke_url.is_some() || s.atproto.is_some()),
         holds_tokens,
     );
     // Opened before the ciphertext goes, for the revocation after the write.
@@ -265,6 +268,13 @@ async fn revoke_at_platform(
     let client = platform::client_credentials(cx, db, tenant_id, spec)
         .await?
         .ok_or_else(|| "no OAuth client is configured any more".to_owned())?;
+    if let Some(binding) = &tokens.dpop {
+        let token = tokens
+            .refresh_token
+            .as_ref()
+            .unwrap_or(&tokens.access_token);
+        return crate::edge::oauth::atproto_client::revoke(cx, &client, binding, token).await;
+    }
     match &tokens.refresh_token {
         Some(refresh) => platform::revoke(cx, spec, &client, refresh, true).await,
         None => platform::revoke(cx, spec, &client, &tokens.access_token, false).await,

@@ -8,7 +8,7 @@
 
 use super::writes;
 use crate::core::grant::grant_health::{GrantState, RefreshState, Status};
-use crate::core::grant::grant_tokens::{can_refresh, SecretText, TokenSet};
+use crate::core::grant::grant_tokens::{can_refresh, TokenSet};
 use crate::core::grant::refresh_failure::{DeadReason, RefreshFailure};
 use crate::core::grant::refresh_schedule::{visit, GrantTimes, Visit};
 use crate::core::http::api_error::{ApiError, ErrorCode};
@@ -88,7 +88,7 @@ pub async fn visit_in_object(
         Visit::Validate if spec.dialect() == Some(GraphDialect::Facebook) => {
             validate_pages(&change, &tokens).await?
         }
-        Visit::Validate => match validate(&change, &tokens.access_token, can_refresh).await? {
+        Visit::Validate => match validate(&change, &tokens, can_refresh).await? {
             Some(did) => did,
             None => refresh_visit(&change, state, memory, &tokens, ask.force).await?,
         },
@@ -178,13 +178,22 @@ async fn write_ledger(
 /// refresh must settle.
 async fn validate(
     change: &Change<'_>,
-    access_token: &SecretText,
+    tokens: &TokenSet,
     refreshable: bool,
 ) -> Handled<Option<&'static str>> {
     let grant = change.grant;
-    let checked = match platform::fetch_identity(change.cx, change.spec, access_token).await {
-        Ok(_) => platform::fetch_managed_accounts(change.cx, change.spec, access_token).await,
-        Err(e) => Err(e),
+    let access_token = &tokens.access_token;
+    let checked = match &tokens.dpop {
+        // Bluesky: getSession on the account's PDS, with the DPoP-bound token.
+        Some(binding) => {
+            crate::edge::oauth::atproto_client::session(change.cx, binding, access_token)
+                .await
+                .map(|_| Vec::new())
+        }
+        None => match platform::fetch_identity(change.cx, change.spec, access_token).await {
+            Ok(_) => platform::fetch_managed_accounts(change.cx, change.spec, access_token).await,
+            Err(e) => Err(e),
+        },
     };
     match checked {
         Ok(managed) => {

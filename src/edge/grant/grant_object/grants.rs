@@ -660,6 +660,16 @@ fn token_answer(
         // The platform issues shorter tokens than asked: this is the freshest there is.
         answer["shorter_than_asked"] = json!(true);
     }
+    // A DPoP-bound token (Bluesky) is no use without the key each request's proof is signed
+    // with: it comes with the token, as secret as the token itself.
+    if let Some(binding) = &tokens.dpop {
+        answer["token_type"] = json!("DPoP");
+        let mut jwk = crate::core::crypto::es256::Es256Key::from_secret(binding.key.expose())
+            .map(|k| k.public_jwk())
+            .unwrap_or_default();
+        jwk["d"] = json!(binding.key.expose());
+        answer["dpop"] = json!({ "jwk": jwk, "did": binding.did, "pds": binding.pds });
+    }
     if let Some(checked) = validation {
         answer["validated"] = json!(checked.is_ok());
         if let Err(why) = checked {
@@ -689,7 +699,13 @@ async fn validate(
             .unwrap_or(&tokens.access_token);
         return Ok((validate_page_token(change, token).await?, None));
     }
-    let checked = platform::fetch_identity(change.cx, change.spec, &tokens.access_token).await;
+    let checked = match &tokens.dpop {
+        Some(binding) => {
+            crate::edge::oauth::atproto_client::session(change.cx, binding, &tokens.access_token)
+                .await
+        }
+        None => platform::fetch_identity(change.cx, change.spec, &tokens.access_token).await,
+    };
     match checked {
         Ok(_) => {
             let grant = change.grant;

@@ -217,7 +217,9 @@ pub async fn refresh(change: &Change<'_>, state: &State, tokens: &TokenSet) -> H
 
     // 2 and 3. The call, and the single retry of the lost-outcome rule.
     let call = || async {
-        if renews_access_token {
+        if let Some(binding) = &tokens.dpop {
+            crate::edge::oauth::atproto_client::refresh(cx, &client, binding, &refresh_token).await
+        } else if renews_access_token {
             platform::refresh_access_token(cx, spec, &refresh_token).await
         } else {
             platform::refresh(cx, spec, &client, &refresh_token).await
@@ -270,6 +272,7 @@ fn renewed(tokens: &TokenSet, answer: TokenAnswer) -> TokenSet {
             .refresh_token
             .or_else(|| tokens.refresh_token.clone()),
         account_tokens: tokens.account_tokens.clone(),
+        dpop: tokens.dpop.clone(),
     }
 }
 
