@@ -75,6 +75,46 @@ fn wait_for_target(
     )
 }
 
+/// Answers the fake platform's consent page for `authorize` (posted to `action_path`) as
+/// `username`, with `decision` (`approve` or `deny`); the redirect it answers (the callback).
+fn decide_at(
+    s: &Stack,
+    browser: &Browser,
+    authorize: &str,
+    action_path: &str,
+    username: &str,
+    decision: &str,
+) -> String {
+    let mut fields = common::browser::query_pairs(authorize);
+    fields.push(("username".into(), username.into()));
+    fields.push(("decision".into(), decision.into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{}{action_path}", s.fake.base_url());
+    browser.post_form(&action, &fields).redirect().to_owned()
+}
+
+/// Makes a post of `body` under `key` and waits until its target for `connection` is
+/// published: the target, and the posts the fake platform holds with `body`'s text.
+fn publish_and_wait(
+    s: &Stack,
+    tenant: &Tenant<'_>,
+    key: &str,
+    connection: &str,
+    body: Value,
+) -> (Value, Vec<evergreen_fake_platform::PublishedPost>) {
+    let made = create_post(s, tenant, key, &body);
+    assert_eq!(made.status, 201, "{made:?}");
+    let post = made.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for_target(s, tenant, &post, connection, "published");
+    let posts = s.fake.posts_with_text(body["text"].as_str().unwrap());
+    assert_eq!(posts.len(), 1, "made exactly once: {posts:?}");
+    assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
+    (done, posts)
+}
+
 #[test]
 fn reddit_connects_in_chromium_with_a_permanent_grant_and_a_descriptive_user_agent() {
     let _serial = serial();
@@ -133,15 +173,14 @@ fn reddit_connects_in_chromium_with_a_permanent_grant_and_a_descriptive_user_age
     let authorize = open(&browser, &tenant.connect_url_for("reddit", "u-decline"));
     let page = browser.get(&authorize);
     assert_eq!(page.status, 200, "{page:?}");
-    let mut fields = common::browser::query_pairs(&authorize);
-    fields.push(("username".into(), "snoo_declines".into()));
-    fields.push(("decision".into(), "deny".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}{}", s.fake.base_url(), reddit::AUTHORIZE_PATH);
-    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let callback = decide_at(
+        s,
+        &browser,
+        &authorize,
+        reddit::AUTHORIZE_PATH,
+        "snoo_declines",
+        "deny",
+    );
     let back = browser.get(&callback);
     assert_eq!(
         query_param(back.redirect(), "error").as_deref(),
@@ -366,38 +405,30 @@ fn a_threads_text_post_is_made_once_when_the_publish_answer_is_lost() {
     s.fake
         .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
     let text = "Threads, text alone, made once";
-    let made = create_post(
+    let (done, posts) = publish_and_wait(
         s,
         &tenant,
         "th-1",
-        &json!({ "text": text, "connection_ids": [connection] }),
+        connection,
+        json!({ "text": text, "connection_ids": [connection] }),
     );
-    assert_eq!(made.status, 201, "{made:?}");
-    let post = made.body["id"].as_str().unwrap().to_owned();
-    let done = wait_for_target(s, &tenant, &post, connection, "published");
-    let posts = s.fake.posts_with_text(text);
-    assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].platform, "threads");
     assert!(posts[0].media.is_empty(), "a text post");
     assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
 
     // An image goes in an IMAGE container that Threads fetches from its URL.
     let text = "Threads, with a picture";
-    let made = create_post(
+    let (done, posts) = publish_and_wait(
         s,
         &tenant,
         "th-2",
-        &json!({
+        connection,
+        json!({
             "text": text,
             "connection_ids": [connection],
             "media": [image("th.png", "image/png", 4096)],
         }),
     );
-    assert_eq!(made.status, 201, "{made:?}");
-    let post = made.body["id"].as_str().unwrap().to_owned();
-    let done = wait_for_target(s, &tenant, &post, connection, "published");
-    let posts = s.fake.posts_with_text(text);
-    assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(posts[0].media[0].contains("th.png"), "{:?}", posts[0]);
     assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
 }
@@ -509,15 +540,14 @@ fn a_pinterest_account_without_a_board_is_refused_and_nothing_is_stored() {
     let browser = Browser::new();
     let authorize = open(&browser, &tenant.connect_url_for("pinterest", "u-no-board"));
     assert_eq!(browser.get(&authorize).status, 200);
-    let mut fields = common::browser::query_pairs(&authorize);
-    fields.push(("username".into(), "pin_boardless".into()));
-    fields.push(("decision".into(), "approve".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}{}", s.fake.base_url(), pinterest::AUTHORIZE_PATH);
-    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let callback = decide_at(
+        s,
+        &browser,
+        &authorize,
+        pinterest::AUTHORIZE_PATH,
+        "pin_boardless",
+        "approve",
+    );
     let back = browser.get(&callback);
     assert_eq!(
         query_param(back.redirect(), "error").as_deref(),
@@ -554,21 +584,17 @@ fn a_pin_is_made_once_through_a_refusal_and_a_lost_answer() {
     s.fake
         .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
     let text = "Launch pin, made once";
-    let made = create_post(
+    let (done, pins) = publish_and_wait(
         s,
         &tenant,
         "pin-1",
-        &json!({
+        connection,
+        json!({
             "text": text,
             "connection_ids": [connection],
             "media": [image("launch.jpg", "image/jpeg", 2048)],
         }),
     );
-    assert_eq!(made.status, 201, "{made:?}");
-    let post = made.body["id"].as_str().unwrap().to_owned();
-    let done = wait_for_target(s, &tenant, &post, connection, "published");
-    let pins = s.fake.posts_with_text(text);
-    assert_eq!(pins.len(), 1, "{pins:?}");
     assert_eq!(pins[0].author, board, "on the connection's board");
     assert!(pins[0].media[0].contains("launch.jpg"), "{:?}", pins[0]);
     assert_eq!(done["platform_post_id"], pins[0].id.as_str(), "{done}");
@@ -606,15 +632,8 @@ fn connect_mastodon(
         Some("S256")
     );
     assert_eq!(browser.get(&authorize).status, 200);
-    let mut fields = common::browser::query_pairs(&authorize);
-    fields.push(("username".into(), username.into()));
-    fields.push(("decision".into(), "approve".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}/{server}/oauth/authorize", s.fake.base_url());
-    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let action = format!("/{server}/oauth/authorize");
+    let callback = decide_at(s, &browser, &authorize, &action, username, "approve");
     let back = browser.get(&callback);
     query_param(back.redirect(), "connection_id").unwrap_or_else(|| panic!("{back:?}"))
 }
@@ -758,17 +777,13 @@ fn a_mastodon_status_is_made_once_under_its_idempotency_key_and_disconnect_revok
     s.fake
         .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
     let text = "Toot & <hello>, made once";
-    let made = create_post(
+    let (done, statuses) = publish_and_wait(
         s,
         &tenant,
         "md-1",
-        &json!({ "text": text, "connection_ids": [conn] }),
+        &conn,
+        json!({ "text": text, "connection_ids": [conn] }),
     );
-    assert_eq!(made.status, 201, "{made:?}");
-    let post = made.body["id"].as_str().unwrap().to_owned();
-    let done = wait_for_target(s, &tenant, &post, &conn, "published");
-    let statuses = s.fake.posts_with_text(text);
-    assert_eq!(statuses.len(), 1, "{statuses:?}");
     assert_eq!(done["platform_post_id"], statuses[0].id.as_str(), "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
     // Both attempts carried the same key: the target's id.
@@ -821,15 +836,14 @@ fn connect_bluesky(s: &Stack, tenant: &Tenant<'_>, end_user: &str, username: &st
         .unwrap()
         .ends_with("/oauth/client-metadata.json"));
     assert_eq!(browser.get(&authorize).status, 200);
-    let mut fields = common::browser::query_pairs(&authorize);
-    fields.push(("username".into(), username.into()));
-    fields.push(("decision".into(), "approve".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}{}", s.fake.base_url(), bluesky::AUTHORIZE_PATH);
-    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let callback = decide_at(
+        s,
+        &browser,
+        &authorize,
+        bluesky::AUTHORIZE_PATH,
+        username,
+        "approve",
+    );
     let back = browser.get(&callback);
     query_param(back.redirect(), "connection_id").unwrap_or_else(|| panic!("{back:?}"))
 }
@@ -971,15 +985,14 @@ fn a_replayed_proof_a_stale_nonce_and_a_mismatched_iss_are_refused() {
         .post_form(&link, &[("handle", "bsky-dan.bsky.social")])
         .redirect()
         .to_owned();
-    let mut fields = common::browser::query_pairs(&authorize);
-    fields.push(("username".into(), "bsky-dan".into()));
-    fields.push(("decision".into(), "approve".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let action = format!("{}{}", s.fake.base_url(), bluesky::AUTHORIZE_PATH);
-    let callback = browser.post_form(&action, &fields).redirect().to_owned();
+    let callback = decide_at(
+        s,
+        &browser,
+        &authorize,
+        bluesky::AUTHORIZE_PATH,
+        "bsky-dan",
+        "approve",
+    );
     s.fake.set_bluesky_callback_iss(None);
     let back = browser.get(&callback);
     assert_eq!(
@@ -1002,17 +1015,13 @@ fn a_bluesky_post_is_written_once_through_a_refusal_and_a_lost_answer() {
     s.fake
         .inject_publish_fault(PublishFault::ServerErrorAfterCreate);
     let text = "Skeet, written once";
-    let made = create_post(
+    let (done, posts) = publish_and_wait(
         s,
         &tenant,
         "bsky-1",
-        &json!({ "text": text, "connection_ids": [conn] }),
+        &conn,
+        json!({ "text": text, "connection_ids": [conn] }),
     );
-    assert_eq!(made.status, 201, "{made:?}");
-    let post = made.body["id"].as_str().unwrap().to_owned();
-    let done = wait_for_target(s, &tenant, &post, &conn, "published");
-    let posts = s.fake.posts_with_text(text);
-    assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(posts[0].id.starts_with("at://did:plc:"), "{:?}", posts[0]);
     assert_eq!(done["platform_post_id"], posts[0].id.as_str(), "{done}");
     assert_eq!(done["attempts"], 2, "{done}");

@@ -21,6 +21,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod media;
+mod meta_tokens;
 pub mod pinterest;
 pub mod publish;
 pub mod reddit;

@@ -19,6 +19,7 @@ use crate::consent::{self, Consent};
 use crate::facebook::{ended_message, oauth_error};
 use crate::fixtures::Fixtures;
 use crate::http::{Incoming, Reply};
+use crate::meta_tokens;
 use crate::publish::{PublishFault, PublishedPost};
 use crate::state::{CodeRules, Inner, Shared, ThreadsContainer};
 use serde_json::{json, Value};
@@ -48,8 +49,12 @@ pub fn handle(shared: &Shared, req: &Incoming) -> Option<Reply> {
         ),
         ("POST", AUTHORIZE_PATH) => consent::answer(shared, req, params, fx()),
         ("POST", TOKEN_PATH) => crate::faults::serve_token(shared, || code_exchange(shared, req)),
-        ("GET", EXCHANGE_PATH) => crate::faults::serve_token(shared, || exchange(shared, req)),
-        ("GET", REFRESH_PATH) => crate::faults::serve_token(shared, || refresh(shared, req)),
+        ("GET", EXCHANGE_PATH) => crate::faults::serve_token(shared, || {
+            meta_tokens::exchange(shared, req, fx(), "th_exchange_token")
+        }),
+        ("GET", REFRESH_PATH) => crate::faults::serve_token(shared, || {
+            meta_tokens::refresh(shared, req, fx(), "th_refresh_token")
+        }),
         ("GET", ME_PATH) => me(shared, req),
         (method, _) => match (method, parts.as_slice()) {
             ("POST", ["graph.threads.net", "v1.0", user, "threads"]) => {
@@ -137,73 +142,6 @@ fn code_exchange(shared: &Shared, req: &Incoming) -> Reply {
             ("user_id", json!(user_id.parse::<u64>().unwrap_or(0))),
         ],
     )
-}
-
-fn long_lived_answer(inner: &mut Inner, grant: usize) -> Reply {
-    let lifetime = fx().fact_u64("long_lived_secs");
-    let access = inner.issue_access_token(grant, Duration::from_secs(lifetime));
-    fx().render(
-        "token_issued",
-        &[
-            ("access_token", json!(access)),
-            ("expires_in", json!(lifetime)),
-        ],
-    )
-}
-
-/// `GET access_token?grant_type=th_exchange_token&client_secret=…&access_token=…`.
-fn exchange(shared: &Shared, req: &Incoming) -> Reply {
-    let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
-    let mut inner = shared.lock();
-    if q("grant_type") != "th_exchange_token" {
-        inner.reject("token", "the exchange needs grant_type=th_exchange_token");
-        return oauth_error(fx(), 100, None, "Unsupported grant_type.");
-    }
-    let grant = match inner.meta_token_grant(&q("access_token")) {
-        Ok(grant) => grant,
-        Err(subcode) => return oauth_error(fx(), 190, subcode, ended_message(subcode)),
-    };
-    let client = inner.grants[grant].client_id.clone();
-    if inner.clients.get(&client) != Some(&q("client_secret")) {
-        inner.reject("token", "the exchange needs the app's client_secret");
-        return oauth_error(fx(), 101, None, "Error validating client secret.");
-    }
-    long_lived_answer(&mut inner, grant)
-}
-
-/// `GET refresh_access_token?grant_type=th_refresh_token&access_token=…`.
-fn refresh(shared: &Shared, req: &Incoming) -> Reply {
-    let q = |k: &str| req.query.get(k).cloned().unwrap_or_default();
-    let mut inner = shared.lock();
-    if q("grant_type") != "th_refresh_token" {
-        inner.reject("token", "the renewal needs grant_type=th_refresh_token");
-        return oauth_error(fx(), 100, None, "Unsupported grant_type.");
-    }
-    let token = q("access_token");
-    let grant = match inner.meta_token_grant(&token) {
-        Ok(grant) => grant,
-        Err(subcode) => {
-            inner.reject("token", "an expired or ended token cannot be renewed");
-            return oauth_error(fx(), 190, subcode, ended_message(subcode));
-        }
-    };
-    let account_id = inner.grants[grant].account_id.clone();
-    let lifetime = Duration::from_secs(fx().fact_u64("long_lived_secs"));
-    let issued_at = inner.access_tokens[&token].expires_at - lifetime;
-    let min_age = Duration::from_secs(fx().fact_u64("refresh_min_age_secs"));
-    if inner.now_for(&account_id) < issued_at + min_age {
-        inner.reject("token", "a token younger than 24 hours cannot be renewed");
-        return oauth_error(
-            fx(),
-            100,
-            None,
-            "The access token must be at least 24 hours old to be refreshed.",
-        );
-    }
-    if let Some(c) = inner.counters_mut(&account_id) {
-        c.token_refresh += 1;
-    }
-    long_lived_answer(&mut inner, grant)
 }
 
 /// The account a working bearer token acts for, or Meta's 190 refusal (with its subcode).

@@ -218,14 +218,7 @@ async fn open_for_account(
     account: &crate::edge::oauth::atproto_client::Discovered,
     now: Timestamp,
 ) -> Result<Response, Stop> {
-    let opened = db
-        .first::<crate::edge::oauth::oauth_start::OpenedSession>(store::sessions::open_connect(
-            token_hash, now,
-        ))
-        .await?;
-    let Some(session) = opened else {
-        return Err(Stop::new(FlowError::ConnectLinkUsed));
-    };
+    let session = open_session(db, token_hash, now).await?;
     start_oauth(req, cx, session, Some(account), now).await
 }
 
@@ -238,14 +231,7 @@ async fn open_with_server(
     server: &ServerName,
     now: Timestamp,
 ) -> Result<Response, Stop> {
-    let opened = db
-        .first::<crate::edge::oauth::oauth_start::OpenedSession>(store::sessions::open_connect(
-            token_hash, now,
-        ))
-        .await?;
-    let Some(mut session) = opened else {
-        return Err(Stop::new(FlowError::ConnectLinkUsed));
-    };
+    let mut session = open_session(db, token_hash, now).await?;
     let instance = crate::edge::oauth::flow::provider_spec(cx, &mastodon::instance_name(server))?;
     let origin = public_url::origin(cx, req)
         .ok_or_else(|| Stop::because(FlowError::Internal, "the request has no usable origin"))?;
@@ -327,4 +313,15 @@ async fn ensure_app(
     .await
     .map_err(|e| Stop::because(FlowError::Internal, e.to_string()))?;
     Ok(())
+}
+
+/// Marks the link's session opened (once); `connect_link_used` when it already was.
+async fn open_session(
+    db: &D1Database,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<crate::edge::oauth::oauth_start::OpenedSession, Stop> {
+    db.first(store::sessions::open_connect(token_hash, now))
+        .await?
+        .ok_or_else(|| Stop::new(FlowError::ConnectLinkUsed))
 }
