@@ -22,6 +22,12 @@ use serde_json::{json, Value};
 /// an app write posts.
 pub const SCOPE: &str = "atproto transition:generic";
 
+/// Where Evergreen serves its client metadata; that URL, on its public origin, is its client
+/// id.
+pub const METADATA_PATH: &str = "/oauth/client-metadata.json";
+/// Where it serves its client's public key.
+pub const JWKS_PATH: &str = "/oauth/jwks.json";
+
 /// The client assertion's type (RFC 7523).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

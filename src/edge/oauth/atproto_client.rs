@@ -25,10 +25,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use worker::{Request, Response};
 
-/// Where the client metadata is served; its full URL is the client id.
-pub const METADATA_PATH: &str = "/oauth/client-metadata.json";
-/// Where the client's public key is served.
-pub const JWKS_PATH: &str = "/oauth/jwks.json";
+use crate::core::oauth::atproto::JWKS_PATH;
 
 /// Evergreen as a Bluesky client: its id (the metadata's URL) and its signing key.
 pub struct AtClient {

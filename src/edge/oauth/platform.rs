@@ -75,7 +75,7 @@ pub(crate) fn deployment_client(
             format!(
                 "{}{}",
                 base.to_url(),
-                crate::edge::oauth::atproto_client::METADATA_PATH
+                crate::core::oauth::atproto::METADATA_PATH
             )
         })
     });
