@@ -123,7 +123,7 @@ struct DeadLetterRow {
 async fn dead_letters(cx: &Context) -> Handled {
     let rows: Vec<DeadLetterRow> = cx
         .db()?
-        .all(store::operations::dead_letters(None, 100))
+        .all(store::operations::dead_letters(None, None, 100))
         .await?;
     let items: Vec<Value> = rows
         .into_iter()

@@ -5,7 +5,7 @@
 use super::statement::{Sql, Statement};
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
-use crate::core::grant::grant_health::GrantState;
+use crate::core::grant::grant_health::{Colour, GrantState, RefreshState};
 use crate::core::oauth::managed_accounts::Access;
 
 /// A connection to store (or to bring back, if the grant already holds this account).
@@ -91,13 +91,35 @@ pub const NONCE_SPENT: Sql = Sql {
 
 /// The columns a connection answers with through the API and the connections page: the
 /// connection, and its grant's ledger and health (`c`: connections, `g`: its grant).
-macro_rules! listed {
+macro_rules! listed_columns {
     () => {
         "SELECT c.id, c.grant_id, g.provider, c.end_user_ref, c.kind, c.external_id, \
            c.display_name, c.username, c.access, c.access_reason, g.state AS grant_state, \
            g.state_reason, g.refresh_state, g.failure_streak, g.next_check_at, g.last_refresh_at, \
-           g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at \
-         FROM connections c JOIN grants g ON g.id = c.grant_id "
+           g.last_validated_at, g.last_error, g.access_expires_at, g.grant_expires_at, c.created_at "
+    };
+}
+macro_rules! listed {
+    () => {
+        concat!(
+            listed_columns!(),
+            "FROM connections c JOIN grants g ON g.id = c.grant_id "
+        )
+    };
+}
+
+/// A connection's health colour in SQL: `core::grant::grant_health` (`Status::of`, then
+/// `connection_health`) written over the stored columns, so a list filters by colour on an
+/// index instead of deriving every row in Rust. `reads_tests::colour_in_sql_is_the_cores`
+/// holds the two to the same answer over a generated table of cases. Parameters ([`page`]):
+/// ?2 now, ?3 the warning window, ?7 the dead state, ?8 `ok` (access), ?9 and ?10 the
+/// failing refresh states, ?13 to ?15 the colours red, yellow and green.
+macro_rules! colour {
+    () => {
+        "(CASE WHEN g.state = ?7 OR g.grant_expires_at <= ?2 OR c.access < ?8 OR c.access > ?8 \
+                THEN ?13 \
+              WHEN g.refresh_state IN (?9, ?10) OR g.grant_expires_at <= ?2 + ?3 THEN ?14 \
+              ELSE ?15 END)"
     };
 }
 
@@ -114,6 +136,53 @@ pub const LIST_FOR_END_USER: Sql = Sql {
         listed!(),
         "WHERE c.tenant_id = ?1 AND c.end_user_ref = ?2 AND c.disconnected_at IS NULL \
          ORDER BY c.created_at, c.id"
+    ),
+};
+/// A page of the tenant's live connections, oldest first, after (?4 `created_at`, ?5 id),
+/// all of them or one colour (?12, `NULL` for all): read through `connections_by_tenant` in
+/// order, so a page of the common colour (green) or of all costs about the page.
+pub const PAGE: Sql = Sql {
+    name: "connections.page",
+    text: concat!(
+        listed!(),
+        "WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL AND (c.created_at, c.id) > (?4, ?5) \
+           AND (?12 IS NULL OR ",
+        colour!(),
+        " = ?12) \
+         ORDER BY c.created_at, c.id LIMIT ?6"
+    ),
+};
+/// A page of the tenant's red or yellow connections (?12). Only connections that can be
+/// either are read: those of dead grants, of grants whose ledger date is inside the warning
+/// window or past, of grants whose refresh fails, and those that lost their access, each
+/// found through an index of its own. The set is sorted for the page, so the read grows with
+/// the tenant's unhealthy connections, not with the tenant.
+pub const PAGE_UNHEALTHY: Sql = Sql {
+    name: "connections.page_unhealthy",
+    text: concat!(
+        listed_columns!(),
+        "FROM (SELECT c2.id FROM connections c2 WHERE c2.grant_id IN \
+                 (SELECT id FROM grants WHERE tenant_id = ?1 AND state = ?7 \
+                  UNION SELECT id FROM grants WHERE tenant_id = ?1 AND refresh_state IN (?9, ?10) \
+                  UNION SELECT id FROM grants WHERE tenant_id = ?1 AND grant_expires_at <= ?2 + ?3) \
+               UNION SELECT id FROM connections WHERE tenant_id = ?1 \
+                 AND (access < ?8 OR access > ?8)) AS r \
+         CROSS JOIN connections c ON c.id = r.id CROSS JOIN grants g ON g.id = c.grant_id \
+         WHERE c.disconnected_at IS NULL AND (c.created_at, c.id) > (?4, ?5) AND ",
+        colour!(),
+        " = ?12 \
+         ORDER BY c.created_at, c.id LIMIT ?6"
+    ),
+};
+/// A page of one end user's (?11) live connections, all or one colour (?12).
+pub const PAGE_OF_END_USER: Sql = Sql {
+    name: "connections.page_of_end_user",
+    text: concat!(
+        listed!(),
+        "WHERE c.tenant_id = ?1 AND c.end_user_ref = ?11 AND c.disconnected_at IS NULL \
+           AND (c.created_at, c.id) > (?4, ?5) AND (?12 IS NULL OR ",
+        colour!(),
+        " = ?12) ORDER BY c.created_at, c.id LIMIT ?6"
     ),
 };
 pub const FIND_FOR_TENANT: Sql = Sql {
@@ -164,6 +233,9 @@ pub const STATEMENTS: &[&Sql] = &[
     &DESCRIBE,
     &LIST_FOR_TENANT,
     &LIST_FOR_END_USER,
+    &PAGE,
+    &PAGE_UNHEALTHY,
+    &PAGE_OF_END_USER,
     &FIND_FOR_TENANT,
     &LIVE_GRANT,
     &HOME,
@@ -288,6 +360,52 @@ pub fn list_for_tenant(tenant_id: &TenantId) -> Statement {
 /// One end user's live connections with their grant's standing (`listed!`), oldest first.
 pub fn list_for_end_user(tenant_id: &TenantId, end_user_ref: &str) -> Statement {
     LIST_FOR_END_USER.bind(vec![tenant_id.into(), end_user_ref.into()])
+}
+
+/// What a page of connections is: whose, which, from where, how many, judged when.
+pub struct PageAsk<'a> {
+    pub tenant_id: &'a TenantId,
+    pub end_user_ref: Option<&'a str>,
+    pub colour: Option<Colour>,
+    /// The last row of the page before (`created_at`, id); `None` for the first page.
+    pub after: Option<(i64, &'a str)>,
+    pub limit: i64,
+    /// Health is judged at this time, with this warning window (`Warnings::window_ms`).
+    pub now: Timestamp,
+    pub window_ms: i64,
+}
+
+/// A page of the tenant's live connections with their grant's standing (`listed!`), oldest
+/// first, filtered by end user and health colour in SQL.
+pub fn page(ask: &PageAsk<'_>) -> Statement {
+    let sql = match (ask.end_user_ref, ask.colour) {
+        (Some(_), _) => &PAGE_OF_END_USER,
+        (None, Some(Colour::Red | Colour::Yellow)) => &PAGE_UNHEALTHY,
+        (None, _) => &PAGE,
+    };
+    let (after_created, after_id) = ask.after.unwrap_or((-1, ""));
+    sql.bind(vec![
+        ask.tenant_id.into(),
+        ask.now.into(),
+        ask.window_ms.into(),
+        after_created.into(),
+        after_id.into(),
+        ask.limit.into(),
+        GrantState::DEAD.into(),
+        Access::Ok.as_str().into(),
+        RefreshState::BackingOff {
+            failures: 0,
+            retry_at: ask.now,
+        }
+        .as_str()
+        .into(),
+        RefreshState::ClientRejected.as_str().into(),
+        ask.end_user_ref.into(),
+        ask.colour.map(Colour::as_str).into(),
+        Colour::Red.as_str().into(),
+        Colour::Yellow.as_str().into(),
+        Colour::Green.as_str().into(),
+    ])
 }
 
 /// The tenant's live connection with its grant's standing (`listed!`).

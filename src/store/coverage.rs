@@ -3,8 +3,9 @@
 
 use super::sqlite::Sqlite;
 use super::{
-    connections_tests, erasure_tests, grants_tests, operations_tests, posts_tests, reads_tests,
-    registry, sessions_tests, sweep, targets_tests, tenants, test_powers_tests, webhooks_tests,
+    connections_tests, erasure_tests, grants_tests, operations_tests, pages_tests, posts_tests,
+    reads_tests, registry, sessions_tests, sweep, targets_tests, tenants, test_powers_tests,
+    webhooks_tests,
 };
 use std::collections::BTreeSet;
 
@@ -55,6 +56,8 @@ scenarios! {
     webhook_deliveries_move_only_while_pending_and_stay_in_their_tenant => webhooks_tests::endpoints_and_deliveries,
     a_secret_rotates_only_as_read_and_the_replaced_one_ends_with_its_overlap => webhooks_tests::rotation,
     the_pages_lists_and_ownership_checks_hold => reads_tests::page_posts_and_deletions,
+    connection_colours_in_sql_are_the_cores => pages_tests::colour_in_sql_is_the_cores,
+    the_red_filter_reads_indexes_not_the_tenant => pages_tests::the_red_filter_reads_indexes_not_the_tenant,
 }
 
 fn registered() -> BTreeSet<&'static str> {

@@ -30,6 +30,8 @@ mod grants_tests;
 pub mod operations;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod operations_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod pages_tests;
 pub mod posts;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod posts_tests;
@@ -52,6 +54,10 @@ mod test_powers_tests;
 pub mod webhooks;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod webhooks_tests;
+
+/// Where a newest-first page starts when no cursor says otherwise: a time after every row's
+/// (2^53 ms, the largest integer D1 carries exactly).
+pub const NEWEST: i64 = 1 << 53;
 
 pub use db::{decode_all, decode_first, Db, Outcome, StoreError};
 pub use row::{Row, RowError};

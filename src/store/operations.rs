@@ -207,7 +207,7 @@ pub const RESEAL_PREVIOUS_SECRET: Sql = Sql {
 pub const DEAD_LETTERS: Sql = Sql {
     name: "operations.dead_letters",
     text: "SELECT id, queue, message_id, body, reason, received_at, replayed_at FROM dead_letters \
-           WHERE (?1 IS NULL OR queue = ?1) ORDER BY id DESC LIMIT ?2",
+           WHERE (?1 IS NULL OR queue = ?1) AND id < ?3 ORDER BY id DESC LIMIT ?2",
 };
 pub const DEAD_LETTER: Sql = Sql {
     name: "operations.dead_letter",
@@ -559,9 +559,13 @@ pub fn reseal(r: &Reseal<'_>) -> Statement {
     ])
 }
 
-/// The newest dead letters (of one queue, if asked).
-pub fn dead_letters(queue: Option<&str>, limit: i64) -> Statement {
-    DEAD_LETTERS.bind(vec![queue.into(), limit.into()])
+/// A page of the dead letters, newest first (of one queue, if asked), before the id `before`.
+pub fn dead_letters(queue: Option<&str>, before: Option<i64>, limit: i64) -> Statement {
+    DEAD_LETTERS.bind(vec![
+        queue.into(),
+        limit.into(),
+        before.unwrap_or(super::NEWEST).into(),
+    ])
 }
 
 /// One dead letter.

@@ -318,13 +318,23 @@ pub fn operator_tables(db: &Sqlite) {
         ),
         1
     );
-    let listed = rows(db, operations::dead_letters(None, 10));
+    let listed = rows(db, operations::dead_letters(None, None, 10));
     assert_eq!(listed.len(), 2);
     let first_id = listed[1].int("id").unwrap();
     assert_eq!(
-        rows(db, operations::dead_letters(Some("evergreen-webhooks"), 10)).len(),
+        rows(
+            db,
+            operations::dead_letters(Some("evergreen-webhooks"), None, 10)
+        )
+        .len(),
         1
     );
+    let after_newest = rows(
+        db,
+        operations::dead_letters(None, Some(listed[0].int("id").unwrap()), 10),
+    );
+    assert_eq!(after_newest.len(), 1);
+    assert_eq!(after_newest[0].int("id").unwrap(), first_id);
     assert_eq!(
         rows(db, operations::dead_letter(first_id))[0]
             .text("queue")

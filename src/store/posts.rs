@@ -33,11 +33,24 @@ pub const BY_KEY: Sql = Sql {
     name: "posts.by_key",
     text: "SELECT id, request_digest FROM posts WHERE tenant_id = ?1 AND idempotency_key = ?2",
 };
+/// A page of the tenant's posts, newest first (ties by id), before (?5 `created_at`, ?6 id),
+/// with a target in state ?3 if asked.
 pub const LIST: Sql = Sql {
     name: "posts.list",
     text: concat!(
         post_columns!(),
-        "FROM posts p WHERE tenant_id = ?1 AND (?2 IS NULL OR end_user_ref = ?2) \
+        "FROM posts p WHERE tenant_id = ?1 AND (created_at, id) < (?5, ?6) \
+             AND (?3 IS NULL OR EXISTS \
+                   (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND +t.state = ?3)) \
+           ORDER BY created_at DESC, id DESC LIMIT ?4"
+    ),
+};
+/// [`LIST`] of one end user (?2), through that end user's index.
+pub const LIST_OF_END_USER: Sql = Sql {
+    name: "posts.list_of_end_user",
+    text: concat!(
+        post_columns!(),
+        "FROM posts p WHERE tenant_id = ?1 AND end_user_ref = ?2 AND (created_at, id) < (?5, ?6) \
              AND (?3 IS NULL OR EXISTS \
                    (SELECT 1 FROM post_targets t WHERE t.post_id = p.id AND +t.state = ?3)) \
            ORDER BY created_at DESC, id DESC LIMIT ?4"
@@ -112,6 +125,7 @@ pub const STATEMENTS: &[&Sql] = &[
     &TARGETS,
     &BY_KEY,
     &LIST,
+    &LIST_OF_END_USER,
     &TARGET_CONNECTION,
     &INSERT,
     &BUSY_SLOTS,
@@ -139,18 +153,27 @@ pub fn by_key(tenant_id: &TenantId, key: &str) -> Statement {
     BY_KEY.bind(vec![tenant_id.into(), key.into()])
 }
 
-/// The tenant's newest posts, of one end user and with a target in one state if asked.
+/// A page of the tenant's posts, newest first, of one end user and with a target in one
+/// state if asked, before `before` (the last row of the page before: `created_at`, id).
 pub fn list(
     tenant_id: &TenantId,
     end_user_ref: Option<&str>,
     with_target: Option<TargetState>,
+    before: Option<(i64, &str)>,
     limit: i64,
 ) -> Statement {
-    LIST.bind(vec![
+    let sql = match end_user_ref {
+        Some(_) => &LIST_OF_END_USER,
+        None => &LIST,
+    };
+    let (before_created, before_id) = before.unwrap_or((super::NEWEST, ""));
+    sql.bind(vec![
         tenant_id.into(),
         end_user_ref.into(),
         with_target.map(TargetState::as_str).into(),
         limit.into(),
+        before_created.into(),
+        before_id.into(),
     ])
 }
 

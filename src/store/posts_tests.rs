@@ -112,14 +112,30 @@ pub fn create_and_read(db: &Sqlite) {
         db.value("SELECT enqueued_at FROM post_targets WHERE id = 'tgt_3'"),
         at(1).as_millis()
     );
-    let list = |user, state| texts(&rows(db, posts::list(&TEN_G, user, state, 10)), "id");
+    let list = |user, state| texts(&rows(db, posts::list(&TEN_G, user, state, None, 10)), "id");
     assert_eq!(list(None, None), ["post_3", "post_1"]);
     assert_eq!(list(None, Some(Queued)), ["post_3"]);
     assert_eq!(list(Some("bob"), None), Vec::<String>::new());
-    assert_eq!(
-        texts(&rows(db, posts::list(&TEN_G, None, None, 1)), "id"),
-        ["post_3"]
+    assert_eq!(list(Some("alice"), None), ["post_3", "post_1"]);
+    let first = rows(db, posts::list(&TEN_G, None, None, None, 1));
+    assert_eq!(texts(&first, "id"), ["post_3"]);
+    // The next page starts after the last row's position, in the same order.
+    let last = (
+        first[0].int("created_at").unwrap(),
+        first[0].text("id").unwrap(),
     );
+    for user in [None, Some("alice")] {
+        assert_eq!(
+            texts(
+                &rows(
+                    db,
+                    posts::list(&TEN_G, user, None, Some((last.0, &last.1)), 10)
+                ),
+                "id"
+            ),
+            ["post_1"]
+        );
+    }
 
     // Where identical sends already sit (cancelled and failed ones do not count).
     let busy = |db: &Sqlite| {

@@ -120,6 +120,23 @@ impl Sqlite {
         }
     }
 
+    /// The query plan SQLite chooses for `statement` with its values bound: one line per
+    /// step (`SEARCH c USING INDEX …`, `SCAN …`, `USE TEMP B-TREE …`).
+    pub fn plan(&self, statement: &Statement) -> Vec<String> {
+        let connection = self.connection.borrow();
+        let mut prepared = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql.text))
+            .expect("prepare the plan");
+        let mut rows = prepared
+            .query(params_from_iter(values(statement)))
+            .expect("plan");
+        let mut lines = Vec::new();
+        while let Some(row) = rows.next().expect("a plan step") {
+            lines.push(row.get::<_, String>(3).expect("the step's detail"));
+        }
+        lines
+    }
+
     fn execute(
         &self,
         connection: &Connection,
@@ -168,13 +185,8 @@ impl Sqlite {
             .map(str::to_owned)
             .collect();
         let read_only = prepared.readonly();
-        let params = statement.params.iter().map(|p| match p {
-            Param::Null => rusqlite::types::Value::Null,
-            Param::Int(i) => rusqlite::types::Value::Integer(*i),
-            Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        });
         let mut rows = prepared
-            .query(params_from_iter(params))
+            .query(params_from_iter(values(statement)))
             .map_err(|e| fail(e.to_string()))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| fail(e.to_string()))? {
@@ -193,6 +205,15 @@ impl Sqlite {
         };
         Ok(Outcome { rows: out, changes })
     }
+}
+
+/// A statement's bound values as SQLite takes them.
+fn values(statement: &Statement) -> impl Iterator<Item = rusqlite::types::Value> + '_ {
+    statement.params.iter().map(|p| match p {
+        Param::Null => rusqlite::types::Value::Null,
+        Param::Int(i) => rusqlite::types::Value::Integer(*i),
+        Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+    })
 }
 
 /// A value as D1 hands it to JavaScript.

@@ -76,7 +76,8 @@ pub const DELIVERIES: Sql = Sql {
     text: concat!(
         delivery_row!(),
         "WHERE d.tenant_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3) \
-         ORDER BY d.created_at DESC, e.seq DESC LIMIT ?4"
+           AND (d.created_at, d.id) < (?5, ?6) \
+         ORDER BY d.created_at DESC, d.id DESC LIMIT ?4"
     ),
 };
 pub const DELIVERY: Sql = Sql {
@@ -249,18 +250,23 @@ pub fn delete(endpoint_id: &str, tenant_id: &TenantId, now: Timestamp) -> [State
     ]
 }
 
-/// The endpoint's deliveries (of one status, if asked), newest first.
+/// A page of the endpoint's deliveries (of one status, if asked), newest first (ties by id),
+/// before `before` (the last row of the page before: `created_at`, id).
 pub fn deliveries(
     tenant_id: &TenantId,
     endpoint_id: &str,
     only: Option<DeliveryStatus>,
+    before: Option<(i64, &str)>,
     limit: i64,
 ) -> Statement {
+    let (before_created, before_id) = before.unwrap_or((super::NEWEST, ""));
     DELIVERIES.bind(vec![
         tenant_id.into(),
         endpoint_id.into(),
         only.map(DeliveryStatus::as_str).into(),
         limit.into(),
+        before_created.into(),
+        before_id.into(),
     ])
 }
 

@@ -151,16 +151,35 @@ pub fn endpoints_and_deliveries(db: &Sqlite) {
     assert!(rows(db, webhooks::delivery(&"ten_other".into(), &d1)).is_empty());
 
     // Lists, by status, for the tenant's endpoint.
-    let list = |status| rows(db, webhooks::deliveries(&TEN_G, "whe_1", status, 10)).len();
+    let list = |status| rows(db, webhooks::deliveries(&TEN_G, "whe_1", status, None, 10)).len();
     assert_eq!(
         (list(None), list(Some(Delivered)), list(Some(Pending))),
         (1, 1, 0)
     );
     assert!(rows(
         db,
-        webhooks::deliveries(&"ten_other".into(), "whe_1", None, 10)
+        webhooks::deliveries(&"ten_other".into(), "whe_1", None, None, 10)
     )
     .is_empty());
+    let only = rows(db, webhooks::deliveries(&TEN_G, "whe_1", None, None, 10)).remove(0);
+    let position = (only.int("created_at").unwrap(), only.text("id").unwrap());
+    assert!(
+        rows(
+            db,
+            webhooks::deliveries(&TEN_G, "whe_1", None, Some((position.0, &position.1)), 10)
+        )
+        .is_empty(),
+        "nothing is after the last delivery"
+    );
+    assert_eq!(
+        rows(
+            db,
+            webhooks::deliveries(&TEN_G, "whe_1", None, Some((position.0, "whf")), 10)
+        )
+        .len(),
+        1,
+        "a tie on the time is broken by id"
+    );
 
     // Redelivery: pending again with a new window, to a live endpoint only.
     assert_eq!(

@@ -80,6 +80,36 @@ pub fn read(scope: &ListScope<'_>, cursor: &str, keyring: &Keyring) -> Result<Po
     }
 }
 
+/// The position `?cursor=` in `url` stands for in `scope`, `None` without one (the first
+/// page); `400` as [`read`] says.
+pub fn from_query(
+    scope: &ListScope<'_>,
+    url: &str,
+    keyring: &Keyring,
+) -> Result<Option<Position>, ApiError> {
+    crate::core::http::query::param(url, "cursor")
+        .map(|given| read(scope, &given, keyring))
+        .transpose()
+}
+
+/// A filter's parameters in the fixed form a cursor is bound to (`ListScope::filter`): each
+/// value or its absence, in the list's order, so no two filters share a form.
+pub fn filter_form(values: &[Option<&str>]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+/// Cuts `rows`, read one past the page (`limit + 1`), to the page, and answers where the next
+/// page starts (the page's last row) when another follows, `None` on the last page.
+pub fn cut<T>(
+    rows: &mut Vec<T>,
+    limit: u32,
+    position: impl Fn(&T) -> Position,
+) -> Option<Position> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.last().filter(|_| more).map(position)
+}
+
 /// `?limit=`: a whole number from 1 to `max`, `default` when absent.
 pub fn limit(param: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
     let Some(text) = param else {
@@ -151,6 +181,52 @@ mod tests {
         assert_eq!(read(&here, &cursor, &rotated).unwrap(), at(7));
         let retired = Keyring::parse(K2).unwrap();
         assert!(read(&here, &cursor, &retired).is_err());
+    }
+
+    #[test]
+    fn a_page_is_cut_at_its_limit_and_names_its_last_row_only_when_more_follow() {
+        let mut rows: Vec<i64> = (1..=4).collect();
+        assert_eq!(cut(&mut rows, 3, |k| at(*k)), Some(at(3)));
+        assert_eq!(rows, [1, 2, 3]);
+        let mut last: Vec<i64> = (1..=3).collect();
+        assert_eq!(cut(&mut last, 3, |k| at(*k)), None);
+        assert_eq!(last, [1, 2, 3]);
+        assert_eq!(cut(&mut Vec::<i64>::new(), 3, |k| at(*k)), None);
+    }
+
+    #[test]
+    fn filters_have_one_form_each() {
+        let forms = [
+            filter_form(&[None, None]),
+            filter_form(&[Some("a"), None]),
+            filter_form(&[None, Some("a")]),
+            filter_form(&[Some("a,b"), None]),
+            filter_form(&[Some("a"), Some("b")]),
+            filter_form(&[Some("\"a\",\"b"), None]),
+        ];
+        let distinct: std::collections::BTreeSet<_> = forms.iter().collect();
+        assert_eq!(distinct.len(), forms.len(), "{forms:?}");
+        let ring = Keyring::parse(K1).unwrap();
+        let cursor = next(&scope("ten_a", &forms[1]), at(1), &ring);
+        assert!(from_query(
+            &scope("ten_a", &forms[3]),
+            &format!("/x?cursor={cursor}"),
+            &ring
+        )
+        .is_err());
+        assert_eq!(
+            from_query(
+                &scope("ten_a", &forms[1]),
+                &format!("/x?cursor={cursor}"),
+                &ring
+            )
+            .unwrap(),
+            Some(at(1))
+        );
+        assert_eq!(
+            from_query(&scope("ten_a", &forms[1]), "/x?limit=2", &ring).unwrap(),
+            None
+        );
     }
 
     #[test]

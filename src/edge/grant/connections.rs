@@ -10,7 +10,7 @@ use crate::core::http::{cursor, query};
 use crate::edge::common::clock;
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
-use crate::edge::grant::connection_reads::{connections_of, ConnectionRow, EVENTS_SHOWN};
+use crate::edge::grant::connection_reads::{ConnectionRow, EVENTS_SHOWN};
 use crate::edge::grant::grant_object::protocol::{AuditOf, VisitAsk};
 use crate::edge::grant::grant_object::{audit_buffer, grants};
 use crate::edge::http::respond::{self, Handled};
@@ -21,9 +21,13 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use worker::D1Database;
 
-/// The most connections one list answers (oldest first).
-const LIST_LIMIT: usize = 500;
+/// The most connections one page answers (oldest first), and what a page holds unless
+/// `?limit=` says otherwise: what the list answered before it had pages.
+const LIST_LIMIT: u32 = 500;
 
+/// `GET /v1/connections[?end_user_ref=…][&health=…][&limit=…][&cursor=…]`: the tenant's live
+/// connections, oldest first, a page at a time; the end user and colour filters run in SQL
+/// (`store::connections::page`), health judged at `now`.
 pub(crate) async fn list_connections(
     cx: &Context,
     db: &D1Database,
@@ -39,14 +43,43 @@ pub(crate) async fn list_connections(
                 .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
         ),
     };
-    let listed: Vec<Value> = connections_of(cx, db, &caller.tenant_id, end_user.as_deref(), now)
-        .await?
+    let limit = cursor::limit(
+        query::param(url, "limit").as_deref(),
+        LIST_LIMIT,
+        LIST_LIMIT,
+    )?;
+    let scope = cursor::ListScope {
+        list: "connections",
+        tenant_id: caller.tenant_id.as_str(),
+        filter: cursor::filter_form(&[end_user.as_deref(), colour.map(Colour::as_str)]),
+    };
+    let keyring = cx.keyring()?;
+    let after = cursor::from_query(&scope, url, &keyring)?;
+    let warnings = cx.settings().warnings;
+    let mut rows: Vec<ConnectionRow> = db
+        .all(store::connections::page(&store::connections::PageAsk {
+            tenant_id: &caller.tenant_id,
+            end_user_ref: end_user.as_deref(),
+            colour,
+            after: after.as_ref().map(|p| (p.key, p.id.as_str())),
+            limit: i64::from(limit) + 1,
+            now,
+            window_ms: warnings.window_ms(),
+        }))
+        .await?;
+    let next = cursor::cut(&mut rows, limit, |row| cursor::Position {
+        key: row.created_at as i64,
+        id: row.id.clone(),
+    });
+    let listed: Vec<Value> = rows
         .iter()
-        .filter(|(_, health)| colour.is_none_or(|c| health.colour == c))
-        .take(LIST_LIMIT)
-        .map(|(row, health)| row.to_json(health))
+        .map(|row| row.to_json(&row.health(warnings, now)))
         .collect();
-    Ok(respond::json(200, &json!({ "connections": listed }))?)
+    let next_cursor = next.map(|p| cursor::next(&scope, p, &keyring));
+    Ok(respond::json(
+        200,
+        &json!({ "connections": listed, "next_cursor": next_cursor }),
+    )?)
 }
 
 async fn connection_row(db: &D1Database, caller: &Caller, id: &str) -> Handled<ConnectionRow> {
@@ -117,10 +150,7 @@ pub(crate) async fn connection_events(
         filter: row.id.clone(),
     };
     let keyring = cx.keyring()?;
-    let after = match query::param(url, "cursor") {
-        Some(given) => cursor::read(&scope, &given, &keyring)?.key,
-        None => 0,
-    };
+    let after = cursor::from_query(&scope, url, &keyring)?.map_or(0, |p| p.key);
     #[derive(Deserialize)]
     struct Event {
         id: String,
@@ -140,18 +170,11 @@ pub(crate) async fn connection_events(
             i64::from(limit) + 1,
         ))
         .await?;
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
-    let next_cursor = events.last().filter(|_| more).map(|last| {
-        cursor::next(
-            &scope,
-            cursor::Position {
-                key: last.seq as i64,
-                id: last.id.clone(),
-            },
-            &keyring,
-        )
-    });
+    let next_cursor = cursor::cut(&mut events, limit, |last| cursor::Position {
+        key: last.seq as i64,
+        id: last.id.clone(),
+    })
+    .map(|p| cursor::next(&scope, p, &keyring));
     let listed: Vec<Value> = events
         .iter()
         .map(|e| {

@@ -7,7 +7,7 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::GrantId;
 use crate::core::http::api_error::{ApiError, ErrorCode};
-use crate::core::http::query;
+use crate::core::http::{cursor, query};
 use crate::core::oauth::catalogue::PublishDialect;
 use crate::core::publish::media;
 use crate::core::publish::posts::{
@@ -320,10 +320,12 @@ async fn replay(
     Ok(Some(answer))
 }
 
-/// The most posts one list answers (newest first).
-const LIST_LIMIT: i64 = 100;
+/// The most posts one page answers (newest first), and what a page holds unless `?limit=`
+/// says otherwise: what the list answered before it had pages.
+const LIST_LIMIT: u32 = 100;
 
-pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
+/// `GET /v1/posts[?state=…][&end_user_ref=…][&limit=…][&cursor=…]`: a page at a time.
+pub async fn list(cx: &Context, db: &D1Database, caller: &Caller, url: &str) -> Handled {
     let state = query::param(url, "state");
     let state = match &state {
         Some(s) => Some(TargetState::parse(s).ok_or_else(|| {
@@ -335,20 +337,41 @@ pub async fn list(db: &D1Database, caller: &Caller, url: &str) -> Handled {
         None => None,
     };
     let end_user = query::param(url, "end_user_ref");
-    let posts: Vec<PostRow> = db
+    let limit = cursor::limit(
+        query::param(url, "limit").as_deref(),
+        LIST_LIMIT,
+        LIST_LIMIT,
+    )?;
+    let scope = cursor::ListScope {
+        list: "posts",
+        tenant_id: caller.tenant_id.as_str(),
+        filter: cursor::filter_form(&[end_user.as_deref(), state.map(TargetState::as_str)]),
+    };
+    let keyring = cx.keyring()?;
+    let before = cursor::from_query(&scope, url, &keyring)?;
+    let mut posts: Vec<PostRow> = db
         .all(store::posts::list(
             &caller.tenant_id,
             end_user.as_deref(),
             state,
-            LIST_LIMIT,
+            before.as_ref().map(|p| (p.key, p.id.as_str())),
+            i64::from(limit) + 1,
         ))
         .await?;
+    let next_cursor = cursor::cut(&mut posts, limit, |last| cursor::Position {
+        key: last.created_at as i64,
+        id: last.id.clone(),
+    })
+    .map(|p| cursor::next(&scope, p, &keyring));
     let mut listed = Vec::new();
     for post in &posts {
         let targets: Vec<TargetRow> = db.all(store::posts::targets(&post.id)).await?;
         listed.push(post_json(post, &targets));
     }
-    Ok(respond::json(200, &json!({ "posts": listed }))?)
+    Ok(respond::json(
+        200,
+        &json!({ "posts": listed, "next_cursor": next_cursor }),
+    )?)
 }
 
 /// Sends the failed and parked targets again (their count starts over). Targets another call

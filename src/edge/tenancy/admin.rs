@@ -44,7 +44,7 @@ pub async fn handle(route: AdminRoute, mut req: Request, cx: &Context, now: Time
             delete_client(&db, &tenant, &provider).await?
         }
         AdminRoute::DeadLetters => {
-            crate::edge::tenancy::dead_letters::list(&db, &req.inner().url()).await?
+            crate::edge::tenancy::dead_letters::list(cx, &db, &req.inner().url()).await?
         }
         AdminRoute::Metrics => (
             200,

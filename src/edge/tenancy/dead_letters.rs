@@ -9,6 +9,7 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::common::queues::{QueueRole, WorkQueue};
 use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::http::{cursor, query};
 use crate::edge::common::context::Context;
 use crate::edge::common::d1_time::json as at;
 use crate::edge::http::respond::Handled;
@@ -16,7 +17,10 @@ use crate::store::{self, Db};
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{json, Value};
-use worker::{D1Database, QueueContentType, RawMessageBuilder, Result};
+use worker::{D1Database, QueueContentType, RawMessageBuilder};
+
+/// Whose lists the operator's are, for their cursors (no tenant id has this form).
+const OPERATOR: &str = "operator";
 
 #[derive(Deserialize)]
 struct Row {
@@ -29,13 +33,33 @@ struct Row {
     replayed_at: Option<f64>,
 }
 
-const LIMIT: i64 = 200;
+/// The most dead letters one page answers (newest first), and what a page holds unless
+/// `?limit=` says otherwise.
+const LIMIT: u32 = 200;
 
-pub async fn list(db: &D1Database, url: &str) -> Result<(u16, Value)> {
-    let queue = crate::core::http::query::param(url, "queue");
-    let rows: Vec<Row> = db
-        .all(store::operations::dead_letters(queue.as_deref(), LIMIT))
+/// `GET /admin/dead-letters[?queue=…][&limit=…][&cursor=…]`: a page at a time, newest first.
+pub async fn list(cx: &Context, db: &D1Database, url: &str) -> Handled<(u16, Value)> {
+    let queue = query::param(url, "queue");
+    let limit = cursor::limit(query::param(url, "limit").as_deref(), LIMIT, LIMIT)?;
+    let scope = cursor::ListScope {
+        list: "dead_letters",
+        tenant_id: OPERATOR,
+        filter: cursor::filter_form(&[queue.as_deref()]),
+    };
+    let keyring = cx.keyring()?;
+    let before = cursor::from_query(&scope, url, &keyring)?.map(|p| p.key);
+    let mut rows: Vec<Row> = db
+        .all(store::operations::dead_letters(
+            queue.as_deref(),
+            before,
+            i64::from(limit) + 1,
+        ))
         .await?;
+    let next_cursor = cursor::cut(&mut rows, limit, |last| cursor::Position {
+        key: last.id as i64,
+        id: String::new(),
+    })
+    .map(|p| cursor::next(&scope, p, &keyring));
     let listed: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -50,7 +74,10 @@ pub async fn list(db: &D1Database, url: &str) -> Result<(u16, Value)> {
             })
         })
         .collect();
-    Ok((200, json!({ "dead_letters": listed })))
+    Ok((
+        200,
+        json!({ "dead_letters": listed, "next_cursor": next_cursor }),
+    ))
 }
 
 pub async fn replay(

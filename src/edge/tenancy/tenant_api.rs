@@ -77,14 +77,14 @@ pub async fn handle(
             endpoints::rotate_secret(req, cx, &db, &caller, &id, now).await
         }
         TenantRoute::WebhookDeliveries(id) => {
-            endpoints::deliveries(&db, &caller, &id, &req.inner().url()).await
+            endpoints::deliveries(cx, &db, &caller, &id, &req.inner().url()).await
         }
         TenantRoute::Redeliver(id) => endpoints::redeliver(cx, &db, &caller, &id, now).await,
         TenantRoute::CreatePost => {
             crate::edge::publish::posts::create(req, cx, &db, &caller, now).await
         }
         TenantRoute::ListPosts => {
-            crate::edge::publish::posts::list(&db, &caller, &req.inner().url()).await
+            crate::edge::publish::posts::list(cx, &db, &caller, &req.inner().url()).await
         }
         TenantRoute::Post(id) => crate::edge::publish::posts::show(&db, &caller, &id).await,
         TenantRoute::RetryPost(id) => {

@@ -4,7 +4,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::http::api_error::{ApiError, ErrorCode};
-use crate::core::http::query;
+use crate::core::http::{cursor, query};
 use crate::core::webhooks::secret_rotation::RotateRequest;
 use crate::core::webhooks::webhook_endpoints::{event_types_list, EndpointRequest, MAX_PER_TENANT};
 use crate::core::webhooks::webhook_retry::DeliveryStatus;
@@ -249,12 +249,19 @@ impl DeliveryRow {
     }
 }
 
-/// The most deliveries one list answers.
-const DELIVERIES_SHOWN: i64 = 200;
+/// The most deliveries one page answers, and what a page holds unless `?limit=` says
+/// otherwise: what the log answered before it had pages.
+const DELIVERIES_SHOWN: u32 = 200;
 
-/// `GET /v1/webhook-endpoints/{id}/deliveries[?status=pending|delivered|failed]`: the newest
-/// 200 first.
-pub async fn deliveries(db: &D1Database, caller: &Caller, id: &str, url: &str) -> Handled {
+/// `GET /v1/webhook-endpoints/{id}/deliveries[?status=pending|delivered|failed][&limit=…]
+/// [&cursor=…]`: the delivery log, newest first, a page at a time.
+pub async fn deliveries(
+    cx: &Context,
+    db: &D1Database,
+    caller: &Caller,
+    id: &str,
+    url: &str,
+) -> Handled {
     endpoint(db, caller, id).await?;
     let status = query::param(url, "status");
     let status = match &status {
@@ -263,16 +270,37 @@ pub async fn deliveries(db: &D1Database, caller: &Caller, id: &str, url: &str) -
         })?),
         None => None,
     };
-    let rows: Vec<DeliveryRow> = db
+    let limit = cursor::limit(
+        query::param(url, "limit").as_deref(),
+        DELIVERIES_SHOWN,
+        DELIVERIES_SHOWN,
+    )?;
+    let scope = cursor::ListScope {
+        list: "deliveries",
+        tenant_id: caller.tenant_id.as_str(),
+        filter: cursor::filter_form(&[Some(id), status.map(DeliveryStatus::as_str)]),
+    };
+    let keyring = cx.keyring()?;
+    let before = cursor::from_query(&scope, url, &keyring)?;
+    let mut rows: Vec<DeliveryRow> = db
         .all(store::webhooks::deliveries(
             &caller.tenant_id,
             id,
             status,
-            DELIVERIES_SHOWN,
+            before.as_ref().map(|p| (p.key, p.id.as_str())),
+            i64::from(limit) + 1,
         ))
         .await?;
+    let next_cursor = cursor::cut(&mut rows, limit, |last| cursor::Position {
+        key: last.created_at as i64,
+        id: last.id.clone(),
+    })
+    .map(|p| cursor::next(&scope, p, &keyring));
     let listed: Vec<Value> = rows.iter().map(DeliveryRow::to_json).collect();
-    Ok(respond::json(200, &json!({ "deliveries": listed }))?)
+    Ok(respond::json(
+        200,
+        &json!({ "deliveries": listed, "next_cursor": next_cursor }),
+    )?)
 }
 
 /// `POST /v1/webhook-deliveries/{id}/redeliver`: the same body again, with a new retry window.
