@@ -14,6 +14,33 @@ use serde_json::{json, Value};
 
 const FAR_FUTURE: &str = "2099-01-01T09:00:00Z";
 
+/// A list's paging: a page of one, the next page through its cursor (documented parameters
+/// and answers), and `400` for a limit out of `1..=cap` or a cursor the list did not give.
+fn pages(c: &Contract, template: &str, params: &[&str], headers: &[(&str, &str)], cap: u32) {
+    let first = c.call("GET", template, params, "?limit=1", headers, Body::None);
+    assert_eq!(first.status, 200, "{template}: {first:?}");
+    if let Some(cursor) = first.json["next_cursor"].as_str() {
+        let next = c.call(
+            "GET",
+            template,
+            params,
+            &format!("?limit=1&cursor={cursor}"),
+            headers,
+            Body::None,
+        );
+        assert_eq!(next.status, 200, "{template}: {next:?}");
+    }
+    let over = format!("?limit={}", cap + 1);
+    for query in ["?limit=0", over.as_str(), "?cursor=not-a-cursor"] {
+        assert_eq!(
+            c.call("GET", template, params, query, headers, Body::None)
+                .status,
+            400,
+            "{template}{query}"
+        );
+    }
+}
+
 /// `{name}` placeholders, whatever their names: `/v1/posts/{}`.
 fn shape(path: &str) -> String {
     let mut out = String::new();
@@ -294,6 +321,7 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
             .status,
         200
     );
+    pages(&c, "/admin/dead-letters", &[], &as_op, 200);
     assert_eq!(
         c.call("GET", "/admin/metrics", &[], "", &as_op, Body::None)
             .status,
@@ -410,6 +438,7 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
             .status,
         200
     );
+    pages(&c, "/v1/connections", &[], &as_manage, 500);
     assert_eq!(
         c.call(
             "GET",
@@ -627,6 +656,13 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
         .status,
         200
     );
+    pages(
+        &c,
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        &[&eid],
+        &as_manage,
+        200,
+    );
     let rotate = |body| {
         c.call(
             "POST",
@@ -783,6 +819,7 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
             .status,
         200
     );
+    pages(&c, "/v1/posts", &[], &as_manage, 100);
     assert_eq!(
         c.call(
             "GET",

@@ -5,7 +5,7 @@
 //! none of it ships.
 
 use crate::core::common::clock::{ClockOffset, Timestamp};
-use crate::core::common::ids::GrantId;
+use crate::core::common::ids::{GrantId, TenantId};
 use crate::core::common::queues::WorkQueue;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::pages::Page;
@@ -43,6 +43,11 @@ pub async fn handle(route: TestRoute, req: Request, cx: &Context, now: Timestamp
         TestRoute::CopyCiphertext(id) => copy_ciphertext(req, cx, &id.into()).await,
         TestRoute::ReviveGrant(id) => revive_grant(cx, &id.into()).await,
         TestRoute::FlushAudit(id) => flush_audit(cx, &id.into()).await,
+        TestRoute::SeedConnections(tenant) => seed_connections(req, cx, &tenant.into(), now).await,
+        TestRoute::LoseAccess(tenant, connection) => {
+            lose_access(cx, &tenant.into(), &connection).await
+        }
+        TestRoute::ConnectionsPlan(tenant) => connections_plan(&req, cx, &tenant.into(), now).await,
     }
 }
 
@@ -191,6 +196,100 @@ async fn return_page(req: &Request, cx: &Context) -> Handled {
             .detail("connection_id", &connection_id),
     };
     Ok(respond::page(&page)?)
+}
+
+/// The most connections one seeding call writes (one D1 batch of two statements).
+const SEED_MAX: i64 = 20_000;
+
+/// `POST /__test/tenants/{id}/seeded-connections`: `count` connections, each of its own
+/// grant, written straight to D1 (`store::seeding`), created `base_ms + i` (now by default).
+async fn seed_connections(
+    mut req: Request,
+    cx: &Context,
+    tenant_id: &TenantId,
+    now: Timestamp,
+) -> Handled {
+    #[derive(Deserialize)]
+    struct Body {
+        batch: String,
+        count: i64,
+        #[serde(default)]
+        dead_every: i64,
+        base_ms: Option<i64>,
+        end_user_ref: Option<String>,
+    }
+    let body: Body = respond::read_json(&mut req).await?;
+    let batch_ok = !body.batch.is_empty()
+        && body.batch.len() <= 16
+        && body
+            .batch
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !batch_ok || !(1..=SEED_MAX).contains(&body.count) || body.dead_every < 0 {
+        return Err(ApiError::invalid_request(format!(
+            "batch is 1 to 16 lowercase letters or digits, count 1 to {SEED_MAX}, dead_every 0 or more."
+        ))
+        .into());
+    }
+    Db::batch(
+        &cx.db()?,
+        store::seeding::seed(&store::seeding::Seed {
+            tenant_id,
+            batch: &body.batch,
+            count: body.count,
+            provider: "fake",
+            end_user_ref: body.end_user_ref.as_deref().unwrap_or("seeded-user"),
+            dead_every: body.dead_every,
+            base: body.base_ms.map_or(now, Timestamp::from_millis),
+        }),
+    )
+    .await?;
+    Ok(respond::json(200, &json!({ "seeded": body.count }))?)
+}
+
+/// `POST /__test/tenants/{id}/connections/{connection}/access-lost`.
+async fn lose_access(cx: &Context, tenant_id: &TenantId, connection_id: &str) -> Handled {
+    let changed = cx
+        .db()?
+        .write(store::seeding::lose_access(connection_id, tenant_id))
+        .await?;
+    if changed != 1 {
+        return Err(ApiError::new(ErrorCode::NotFound, "No such seeded connection.").into());
+    }
+    Ok(respond::json(200, &json!({ "access": "lost" }))?)
+}
+
+/// `GET /__test/tenants/{id}/connections-plan[?health=…]`: the plan D1 chooses for the first
+/// page `GET /v1/connections` reads with that filter, one step per line.
+async fn connections_plan(
+    req: &Request,
+    cx: &Context,
+    tenant_id: &TenantId,
+    now: Timestamp,
+) -> Handled {
+    let url = req.url()?.to_string();
+    let colour = query::param(&url, "health")
+        .map(|c| {
+            crate::core::grant::grant_health::Colour::parse(&c)
+                .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))
+        })
+        .transpose()?;
+    let page = store::connections::page(&store::connections::PageAsk {
+        tenant_id,
+        end_user_ref: None,
+        colour,
+        after: None,
+        limit: 500,
+        now,
+        window_ms: cx.settings().warnings.window_ms(),
+    });
+    let rows = cx.db()?.run(store::seeding::plan_of(page)).await?;
+    let steps: Vec<String> = rows
+        .rows
+        .iter()
+        .filter_map(|r| r.text("detail").ok())
+        .collect();
+    Ok(respond::json(200, &json!({ "plan": steps }))?)
 }
 
 /// `GET /__test/row-counts`: rows in the tables the connect flow writes.

@@ -57,6 +57,7 @@ scenarios! {
     a_secret_rotates_only_as_read_and_the_replaced_one_ends_with_its_overlap => webhooks_tests::rotation,
     the_pages_lists_and_ownership_checks_hold => reads_tests::page_posts_and_deletions,
     connection_colours_in_sql_are_the_cores => pages_tests::colour_in_sql_is_the_cores,
+    seeding_writes_what_it_says_and_plans_read_through_d1 => super::seeding::tests::seeds_and_plans,
     the_red_filter_reads_indexes_not_the_tenant => pages_tests::the_red_filter_reads_indexes_not_the_tenant,
 }
 

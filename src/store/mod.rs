@@ -38,6 +38,8 @@ mod posts_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod reads_tests;
 mod row;
+#[cfg(any(test, feature = "test-powers"))]
+pub mod seeding;
 pub mod sessions;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod sessions_tests;
@@ -68,7 +70,7 @@ pub use statement::{Param, Sql, Statement};
 /// constant in `src/store/` is missing here.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub fn registry() -> Vec<&'static Sql> {
-    let modules: [&[&'static Sql]; 11] = [
+    let modules: [&[&'static Sql]; 12] = [
         tenants::STATEMENTS,
         grants::STATEMENTS,
         grant_writes::STATEMENTS,
@@ -80,6 +82,7 @@ pub fn registry() -> Vec<&'static Sql> {
         sessions::STATEMENTS,
         webhooks::STATEMENTS,
         operations::STATEMENTS,
+        seeding::STATEMENTS,
     ];
     let mut all: Vec<&'static Sql> = modules.into_iter().flatten().copied().collect();
     all.extend(erasure::statements());

@@ -211,6 +211,27 @@ impl Contract {
             path.replace_range(open..=close, value);
         }
         assert!(!path.contains('{'), "{template}: a parameter was not given");
+        // Every query parameter sent is one the operation documents.
+        let documented: Vec<&str> = operation["parameters"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for pair in query
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            assert!(
+                documented.contains(&name),
+                "{method} {template}: query parameter {name:?} is not documented ({documented:?})"
+            );
+        }
         let agent = ureq::AgentBuilder::new().redirects(0).build();
         let mut request = agent.request(method, &format!("{}{path}{query}", self.base));
         for (name, value) in headers {

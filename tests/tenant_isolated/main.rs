@@ -10,6 +10,7 @@ mod common;
 
 mod api_docs;
 mod browser_connect;
+mod list_pages;
 mod operator_api;
 mod rate_limits;
 

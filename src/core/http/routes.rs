@@ -201,6 +201,15 @@ pub enum TestRoute {
     /// `POST /__test/grants/{id}/audit-flush`: the grant's object flushes the token reads it
     /// has buffered now, as its alarm would; answers `{"flushed": n}`, the reads it held.
     FlushAudit(String),
+    /// `POST /__test/tenants/{id}/seeded-connections` `{"batch", "count", "dead_every"?,
+    /// "base_ms"?, "end_user_ref"?}`: many listed-only connections at once (`store::seeding`).
+    SeedConnections(String),
+    /// `POST /__test/tenants/{id}/connections/{connection}/access-lost`: a seeded connection
+    /// turns red.
+    LoseAccess(String, String),
+    /// `GET /__test/tenants/{id}/connections-plan[?health=…]`: D1's query plan for the
+    /// tenant's first page of connections with that filter.
+    ConnectionsPlan(String),
 }
 
 /// One method on one path: what it is called, the scope a tenant's key needs for it, and the
@@ -715,6 +724,30 @@ pub const TEST_TABLE: &[PathRoutes] = &[
         allow: &["POST"],
         endpoints: &[at("POST", "ReviveGrant", |p| {
             Some(Route::Test(TestRoute::ReviveGrant(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/tenants/{id}/seeded-connections",
+        allow: &["POST"],
+        endpoints: &[at("POST", "SeedConnections", |p| {
+            Some(Route::Test(TestRoute::SeedConnections(p[0].clone())))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/tenants/{id}/connections/{connection}/access-lost",
+        allow: &["POST"],
+        endpoints: &[at("POST", "LoseAccess", |p| {
+            Some(Route::Test(TestRoute::LoseAccess(
+                p[0].clone(),
+                p[1].clone(),
+            )))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/tenants/{id}/connections-plan",
+        allow: &["GET"],
+        endpoints: &[at("GET", "ConnectionsPlan", |p| {
+            Some(Route::Test(TestRoute::ConnectionsPlan(p[0].clone())))
         })],
     },
     PathRoutes {
