@@ -44,6 +44,9 @@ pub async fn handle(route: TestRoute, req: Request, cx: &Context, now: Timestamp
         TestRoute::ReviveGrant(id) => revive_grant(cx, &id.into()).await,
         TestRoute::FlushAudit(id) => flush_audit(cx, &id.into()).await,
         TestRoute::SeedConnections(tenant) => seed_connections(req, cx, &tenant.into(), now).await,
+        TestRoute::SeedPosts(tenant, connection) => {
+            seed_posts(req, cx, &tenant.into(), &connection, now).await
+        }
         TestRoute::LoseAccess(tenant, connection) => {
             lose_access(cx, &tenant.into(), &connection).await
         }
@@ -219,17 +222,9 @@ async fn seed_connections(
         end_user_ref: Option<String>,
     }
     let body: Body = respond::read_json(&mut req).await?;
-    let batch_ok = !body.batch.is_empty()
-        && body.batch.len() <= 16
-        && body
-            .batch
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if !batch_ok || !(1..=SEED_MAX).contains(&body.count) || body.dead_every < 0 {
-        return Err(ApiError::invalid_request(format!(
-            "batch is 1 to 16 lowercase letters or digits, count 1 to {SEED_MAX}, dead_every 0 or more."
-        ))
-        .into());
+    check_batch(&body.batch, body.count)?;
+    if body.dead_every < 0 {
+        return Err(ApiError::invalid_request("dead_every is 0 or more.").into());
     }
     Db::batch(
         &cx.db()?,
@@ -245,6 +240,55 @@ async fn seed_connections(
     )
     .await?;
     Ok(respond::json(200, &json!({ "seeded": body.count }))?)
+}
+
+/// `POST /__test/tenants/{id}/connections/{connection}/seeded-posts`: `count` posts, each
+/// with one failed target on the connection, created `base_ms + i` (now by default).
+async fn seed_posts(
+    mut req: Request,
+    cx: &Context,
+    tenant_id: &TenantId,
+    connection_id: &str,
+    now: Timestamp,
+) -> Handled {
+    #[derive(Deserialize)]
+    struct Body {
+        batch: String,
+        count: i64,
+        base_ms: Option<i64>,
+    }
+    let body: Body = respond::read_json(&mut req).await?;
+    check_batch(&body.batch, body.count)?;
+    let written = Db::batch(
+        &cx.db()?,
+        store::seeding::seed_posts(
+            tenant_id,
+            &body.batch,
+            body.count,
+            connection_id,
+            crate::core::publish::posts::TargetState::Failed,
+            body.base_ms.map_or(now, Timestamp::from_millis),
+        ),
+    )
+    .await?;
+    let posts = written.first().map_or(0, |o| o.changes);
+    Ok(respond::json(200, &json!({ "seeded": posts }))?)
+}
+
+/// A seeding call's batch name and count, or `400`.
+fn check_batch(batch: &str, count: i64) -> Handled<()> {
+    let batch_ok = !batch.is_empty()
+        && batch.len() <= 16
+        && batch
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !batch_ok || !(1..=SEED_MAX).contains(&count) {
+        return Err(ApiError::invalid_request(format!(
+            "batch is 1 to 16 lowercase letters or digits, count 1 to {SEED_MAX}."
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `POST /__test/tenants/{id}/connections/{connection}/access-lost`.

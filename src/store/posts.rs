@@ -97,14 +97,21 @@ pub const RETRY_UNCONFIRMED: Sql = Sql {
            WHERE id = ?2 AND state = ?4 RETURNING id, not_before, provider",
 };
 
+/// The targets needing a person (states ?4 to ?6) of a page of the end user's posts that have
+/// one: at most ?3 posts, newest first (ties by id), before (?7 `created_at`, ?8 id).
 pub const NEEDING_ATTENTION: Sql = Sql {
     name: "posts.needing_attention",
     text: "SELECT p.id AS post_id, p.text, p.created_at, t.id, t.provider, t.state, \
              t.last_error, c.username, c.display_name, c.external_id \
-           FROM posts p JOIN post_targets t ON t.post_id = p.id \
+           FROM (SELECT id, text, created_at FROM posts q \
+                 WHERE tenant_id = ?1 AND end_user_ref = ?2 AND (created_at, id) < (?7, ?8) \
+                   AND EXISTS (SELECT 1 FROM post_targets u \
+                               WHERE u.post_id = q.id AND +u.state IN (?4, ?5, ?6)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?3) AS p \
+           JOIN post_targets t ON t.post_id = p.id \
            JOIN connections c ON c.id = t.connection_id \
-           WHERE p.tenant_id = ?1 AND p.end_user_ref = ?2 AND +t.state IN (?4, ?5, ?6) \
-           ORDER BY p.created_at DESC, p.id, t.id LIMIT ?3",
+           WHERE +t.state IN (?4, ?5, ?6) \
+           ORDER BY p.created_at DESC, p.id DESC, t.id",
 };
 pub const OWNED_BY_END_USER: Sql = Sql {
     name: "posts.owned_by_end_user",
@@ -290,16 +297,25 @@ pub fn retry_unconfirmed(target_id: &str, now: Timestamp) -> Statement {
     ])
 }
 
-/// The end user's targets a person should look at (failed, parked, unconfirmed), newest post
-/// first, with their post's text and their connection's names.
-pub fn needing_attention(tenant_id: &TenantId, end_user_ref: &str, limit: i64) -> Statement {
+/// The end user's targets a person should look at (failed, parked, unconfirmed), with their
+/// post's text and their connection's names: those of at most `posts` posts, newest first,
+/// before `before` (the last post of the page before: `created_at`, id).
+pub fn needing_attention(
+    tenant_id: &TenantId,
+    end_user_ref: &str,
+    before: Option<(i64, &str)>,
+    posts: i64,
+) -> Statement {
+    let (before_created, before_id) = before.unwrap_or((super::NEWEST, ""));
     NEEDING_ATTENTION.bind(vec![
         tenant_id.into(),
         end_user_ref.into(),
-        limit.into(),
+        posts.into(),
         state(Failed),
         state(Parked),
         state(Unconfirmed),
+        before_created.into(),
+        before_id.into(),
     ])
 }
 

@@ -17,6 +17,10 @@ fn rows(db: &Sqlite, statement: Statement) -> Vec<Row> {
     block_on(db.run(statement)).unwrap().rows
 }
 
+fn texts_of(rows: &[Row], column: &str) -> Vec<String> {
+    rows.iter().map(|r| r.text(column).unwrap()).collect()
+}
+
 fn ids(db: &Sqlite, statement: Statement, column: &str) -> Vec<String> {
     rows(db, statement)
         .iter()
@@ -270,7 +274,7 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         );
     }
     db.exec("UPDATE post_targets SET last_error = 'refused' WHERE id = 'tgt_f'");
-    let attention = rows(db, posts::needing_attention(&TEN_G, "alice", 10));
+    let attention = rows(db, posts::needing_attention(&TEN_G, "alice", None, 10));
     let listed: Vec<_> = attention.iter().map(|r| r.text("id").unwrap()).collect();
     assert_eq!(
         listed,
@@ -285,11 +289,41 @@ pub fn page_posts_and_deletions(db: &Sqlite) {
         attention[0].opt_text("username").unwrap().as_deref(),
         Some("alice")
     );
-    assert_eq!(
-        rows(db, posts::needing_attention(&TEN_G, "alice", 1)).len(),
-        1
+    let first = rows(db, posts::needing_attention(&TEN_G, "alice", None, 1));
+    assert_eq!(texts_of(&first, "id"), ["tgt_u"], "a page of one post");
+    // The next page starts after that post, and holds the one post left.
+    let after = (
+        first[0].int("created_at").unwrap(),
+        first[0].text("post_id").unwrap(),
     );
-    assert!(rows(db, posts::needing_attention(&TEN_G, "bob", 10)).is_empty());
+    assert_eq!(
+        texts_of(
+            &rows(
+                db,
+                posts::needing_attention(&TEN_G, "alice", Some((after.0, &after.1)), 1)
+            ),
+            "id"
+        ),
+        ["tgt_f"]
+    );
+    // A post with two targets needing a person comes whole, in one page.
+    run(
+        db,
+        connections::upsert(&connection("conn_b", "alice", "u2")),
+    );
+    db.arrange(
+        "UPDATE post_targets SET state = ?1, post_id = 'post_1', connection_id = 'conn_b' \
+         WHERE id = 'tgt_q'",
+        &[Failed.as_str()],
+    );
+    assert_eq!(
+        texts_of(
+            &rows(db, posts::needing_attention(&TEN_G, "alice", None, 1)),
+            "id"
+        ),
+        ["tgt_q", "tgt_u"]
+    );
+    assert!(rows(db, posts::needing_attention(&TEN_G, "bob", None, 10)).is_empty());
     assert_eq!(
         rows(db, posts::owned_by_end_user("post_0", &TEN_G, "alice")).len(),
         1

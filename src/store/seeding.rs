@@ -10,6 +10,7 @@ use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::TenantId;
 use crate::core::grant::grant_health::{GrantState, RefreshState};
 use crate::core::oauth::managed_accounts::Access;
+use crate::core::publish::posts::TargetState;
 
 /// The client id seeded grants carry, which no platform issues.
 const SEEDED_CLIENT: &str = "seeded";
@@ -39,8 +40,33 @@ pub const LOSE_ACCESS: Sql = Sql {
              (SELECT id FROM grants WHERE client_id = ?4)",
 };
 
+pub const SEED_POSTS: Sql = Sql {
+    name: "seeding.posts",
+    text: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2) \
+           INSERT INTO posts (id, tenant_id, end_user_ref, text, publish_at, idempotency_key, \
+             request_digest, created_at) \
+           SELECT printf('post_%s%06d', ?3, i), ?1, c.end_user_ref, printf('Seeded post %d', i), \
+             ?5 + i, printf('seeded-%s-%d', ?3, i), 'seeded', ?5 + i \
+           FROM n JOIN connections c ON c.id = ?4 AND c.tenant_id = ?1",
+};
+pub const SEED_TARGETS: Sql = Sql {
+    name: "seeding.targets",
+    text: "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
+             content_hash, state, not_before, reason, last_error, created_at, updated_at) \
+           SELECT 'tgt_' || substr(p.id, 6), p.id, p.tenant_id, c.id, c.grant_id, g.provider, \
+             p.id, ?4, p.created_at, 'seeded', 'Seeded as failed.', p.created_at, p.created_at \
+           FROM posts p JOIN connections c ON c.id = ?3 JOIN grants g ON g.id = c.grant_id \
+           WHERE p.tenant_id = ?1 AND p.id > printf('post_%s', ?2) AND p.id < printf('post_%s~', ?2)",
+};
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
-pub const STATEMENTS: &[&Sql] = &[&SEED_GRANTS, &SEED_CONNECTIONS, &LOSE_ACCESS];
+pub const STATEMENTS: &[&Sql] = &[
+    &SEED_GRANTS,
+    &SEED_CONNECTIONS,
+    &LOSE_ACCESS,
+    &SEED_POSTS,
+    &SEED_TARGETS,
+];
 
 /// Seeded connections: `count` grants of `provider`, one profile connection each, for one end
 /// user, created `base + i` ms (i from 1), every `dead_every`-th grant dead (0: none). `batch`
@@ -78,6 +104,34 @@ pub fn seed(s: &Seed<'_>) -> Vec<Statement> {
             s.batch.into(),
             "profile".into(),
             Access::Ok.as_str().into(),
+        ]),
+    ]
+}
+
+/// Seeded posts: `count` posts of the connection's end user, each with one target on the
+/// connection in `state`, created `base + i` ms, named `post_{batch}{i:06}` and
+/// `tgt_{batch}{i:06}`.
+pub fn seed_posts(
+    tenant_id: &TenantId,
+    batch: &str,
+    count: i64,
+    connection_id: &str,
+    state: TargetState,
+    base: Timestamp,
+) -> Vec<Statement> {
+    vec![
+        SEED_POSTS.bind(vec![
+            tenant_id.into(),
+            count.into(),
+            batch.into(),
+            connection_id.into(),
+            base.into(),
+        ]),
+        SEED_TARGETS.bind(vec![
+            tenant_id.into(),
+            batch.into(),
+            connection_id.into(),
+            state.as_str().into(),
         ]),
     ]
 }
@@ -162,6 +216,22 @@ pub mod tests {
             ]
         );
         let page = connections::page(&red);
+        block_on(db.batch(seed_posts(
+            &TEN_G,
+            "p",
+            3,
+            "conn_a000001",
+            TargetState::Failed,
+            T0,
+        )))
+        .unwrap();
+        let attention = block_on(db.run(crate::store::posts::needing_attention(
+            &TEN_G, "alice", None, 10,
+        )))
+        .unwrap()
+        .rows;
+        let targets: Vec<String> = attention.iter().map(|r| r.text("id").unwrap()).collect();
+        assert_eq!(targets, ["tgt_p000003", "tgt_p000002", "tgt_p000001"]);
         let plan = block_on(db.run(plan_of(page))).unwrap().rows;
         let steps: Vec<String> = plan.iter().map(|r| r.text("detail").unwrap()).collect();
         assert!(

@@ -259,3 +259,60 @@ fn a_cursor_changed_or_used_elsewhere_is_refused() {
     );
     assert_eq!(ids(&with_key), ids(&next), "parameters in any order");
 }
+
+/// The targets a connections page lists (`data-target` ids), in order, and its link to the
+/// older posts.
+fn page_targets(body: &str) -> (Vec<String>, Option<String>) {
+    let targets = body
+        .split("data-target=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    let older = body
+        .split("<a class=\"more\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"));
+    (targets, older)
+}
+
+#[test]
+fn the_connections_page_leads_to_every_post_that_needs_its_end_user() {
+    let s = stack();
+    let tenant = Tenant::new(s, "Busy page");
+    seed(s, &tenant, "pageuser", 1, 0, now_ms() - 86_400_000);
+    let connection = seeded_id("pageuser", 1);
+    let seeded = s.worker.send(
+        "POST",
+        &format!(
+            "/__test/tenants/{}/connections/{connection}/seeded-posts",
+            tenant.id
+        ),
+        Some(&s.operator()),
+        &json!({ "batch": "busy", "count": 130, "base_ms": now_ms() - 3_600_000 }),
+    );
+    assert_eq!(seeded.status, 200, "{seeded:?}");
+    assert_eq!(seeded.body["seeded"], 130);
+
+    let browser = crate::common::browser::Browser::new();
+    let opened = browser.get(&tenant.page_link("seeded-user"));
+    let first = browser.get(opened.redirect());
+    assert_eq!(first.status, 200, "{first:?}");
+    let (newest, older) = page_targets(&first.body);
+    let expected: Vec<String> = (1..=130).rev().map(|i| format!("tgt_busy{i:06}")).collect();
+    assert_eq!(newest, expected[..100], "the newest 100 posts first");
+    let older = older.expect("a link to the older posts");
+    let second = browser.get(&format!("{}{older}", s.worker.base_url));
+    assert_eq!(second.status, 200, "{second:?}");
+    let (rest, none) = page_targets(&second.body);
+    assert_eq!(rest, expected[100..], "then the 30 older ones");
+    assert_eq!(none, None, "and no further link");
+
+    let changed = older.replacen("posts_cursor=", "posts_cursor=x", 1);
+    let refused = browser.get(&format!("{}{changed}", s.worker.base_url));
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused
+        .body
+        .contains("That link to older posts is not valid"));
+}

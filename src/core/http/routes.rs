@@ -204,6 +204,9 @@ pub enum TestRoute {
     /// `POST /__test/tenants/{id}/seeded-connections` `{"batch", "count", "dead_every"?,
     /// "base_ms"?, "end_user_ref"?}`: many listed-only connections at once (`store::seeding`).
     SeedConnections(String),
+    /// `POST /__test/tenants/{id}/connections/{connection}/seeded-posts` `{"batch", "count",
+    /// "base_ms"?}`: posts of the connection's end user, each with one failed target on it.
+    SeedPosts(String, String),
     /// `POST /__test/tenants/{id}/connections/{connection}/access-lost`: a seeded connection
     /// turns red.
     LoseAccess(String, String),
@@ -738,6 +741,16 @@ pub const TEST_TABLE: &[PathRoutes] = &[
         allow: &["POST"],
         endpoints: &[at("POST", "LoseAccess", |p| {
             Some(Route::Test(TestRoute::LoseAccess(
+                p[0].clone(),
+                p[1].clone(),
+            )))
+        })],
+    },
+    PathRoutes {
+        path: "/__test/tenants/{id}/connections/{connection}/seeded-posts",
+        allow: &["POST"],
+        endpoints: &[at("POST", "SeedPosts", |p| {
+            Some(Route::Test(TestRoute::SeedPosts(
                 p[0].clone(),
                 p[1].clone(),
             )))

@@ -23,6 +23,8 @@ pub struct PageView {
     pub notice: Option<Notice>,
     pub connections: Vec<ConnectionView>,
     pub posts: Vec<PostView>,
+    /// Where the posts after these are listed (`/page?posts_cursor=…`), when there are more.
+    pub older_posts: Option<String>,
 }
 
 pub struct ConnectionView {
@@ -396,10 +398,20 @@ pub fn render(view: &PageView) -> String {
         .map(|c| connection_card(view, c))
         .collect();
     let posts: String = view.posts.iter().map(|p| post_card(view, p)).collect();
+    let older = view
+        .older_posts
+        .as_deref()
+        .map(|href| {
+            format!(
+                "<p><a class=\"more\" href=\"{}\">Older posts that need you</a></p>",
+                escape(href)
+            )
+        })
+        .unwrap_or_default();
     let posts_section = if view.posts.is_empty() {
         "<p>Nothing needs you: every post went out or is on its way.</p>".to_owned()
     } else {
-        format!("<ul class=\"cards\">{posts}</ul>")
+        format!("<ul class=\"cards\">{posts}</ul>{older}")
     };
     let notice = view
         .notice
@@ -515,7 +527,20 @@ mod tests {
                     },
                 ],
             }],
+            older_posts: None,
         }
+    }
+
+    #[test]
+    fn older_posts_are_one_link_away_only_when_there_are_more() {
+        assert!(!render(&view()).contains("Older posts"));
+        let mut v = view();
+        v.older_posts = Some("/page?posts_cursor=a.b&x=\"".into());
+        let html = render(&v);
+        assert!(
+            html.contains("<a class=\"more\" href=\"/page?posts_cursor=a.b&amp;x=&quot;\">Older posts that need you</a>"),
+            "{html}"
+        );
     }
 
     #[test]

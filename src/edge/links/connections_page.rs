@@ -12,8 +12,8 @@ use crate::core::common::ids::TenantId;
 use crate::core::crypto::digest::sha256_hex;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::pages::{content_security_policy_with_form_target, Page};
-use crate::core::http::query;
 use crate::core::http::routes::{PageButton, PageRoute};
+use crate::core::http::{cursor, query};
 use crate::core::links::connections_page::{
     self, account_label, ConnectionView, Outcome, PageView, PostView, TargetView,
 };
@@ -240,11 +240,33 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
         display_name: Option<String>,
         external_id: String,
     }
+    let url = req.inner().url();
+    let scope = cursor::ListScope {
+        list: "page_posts",
+        tenant_id: session.tenant_id.as_str(),
+        filter: cursor::filter_form(&[Some(&session.end_user_ref)]),
+    };
+    let keyring = cx.keyring()?;
+    let before = match query::param(&url, "posts_cursor") {
+        None => None,
+        Some(given) => match cursor::read(&scope, &given, &keyring) {
+            Ok(position) => Some(position),
+            Err(_) => {
+                return Ok(refusal(
+                    400,
+                    "That link to older posts is not valid",
+                    "Open the page again from the app you came from.",
+                )?)
+            }
+        },
+    };
+    // One post past the page says whether another page follows.
     let targets: Vec<TargetRow> = db
         .all(store::posts::needing_attention(
             &session.tenant_id,
             &session.end_user_ref,
-            POST_TARGETS_SHOWN,
+            before.as_ref().map(|p| (p.key, p.id.as_str())),
+            POSTS_SHOWN + 1,
         ))
         .await?;
     let mut posts: Vec<PostView> = Vec::new();
@@ -269,7 +291,14 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
             }),
         }
     }
-    let url = req.inner().url();
+    let older_posts = cursor::cut(&mut posts, POSTS_SHOWN as u32, |last| cursor::Position {
+        key: last.created_at.as_millis(),
+        id: last.id.clone(),
+    })
+    .map(|p| {
+        let next = cursor::next(&scope, p, &keyring);
+        query::with_params(PAGE_PATH, &[("posts_cursor", next.as_str())])
+    });
     let view = PageView {
         end_user_ref: session.end_user_ref.clone(),
         now,
@@ -281,6 +310,7 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
         ),
         connections,
         posts,
+        older_posts,
     };
     let mut response = respond::html(200, connections_page::render(&view))?;
     let headers = response.headers_mut();
@@ -295,8 +325,9 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
     Ok(response)
 }
 
-/// The most post targets the page lists (newest posts first).
-const POST_TARGETS_SHOWN: i64 = 200;
+/// The most posts needing a person one page lists (newest first, each with all its targets
+/// that need one); a link leads to the older ones.
+const POSTS_SHOWN: i64 = 100;
 
 /// A button's form, once its origin and CSRF token check out; otherwise the refusal page.
 async fn checked_form(
