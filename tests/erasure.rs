@@ -13,7 +13,14 @@ use common::x_flow::connect;
 use common::{d1_cells_containing, Stack};
 use evergreen_fake_platform::Fault;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
 
 /// A post of the end user's that went out, and what its publishing left behind.
 struct Published {
@@ -383,4 +390,62 @@ fn a_deleted_tenant_stops_at_once_and_the_dispatch_erases_it() {
     assert_eq!(staying.token(&kept).status, 200);
     assert_eq!(s.fake.counters("staying_x").revoke, 0);
     assert!(!d1_cells_containing(s.worker.persist_dir(), &staying.id).is_empty());
+}
+
+/// An end user with more connections than one read or one call takes (seeded through a test
+/// power, straight to D1): the export streams them all and ends complete; erasure disconnects
+/// at most 200 a call and finishes on the sixth.
+#[test]
+fn an_end_user_with_more_than_a_page_is_exported_whole_and_erased_over_calls() {
+    let s = Stack::start("erasure-bulk");
+    let tenant = Tenant::new(&s, "Bulk end user");
+    let day_ago = now_ms() - 86_400_000;
+    tenant.seed_connections("bulk", 1_050, 0, day_ago, "bulk-user");
+    tenant.seed_connections("bystander", 3, 0, day_ago, "other-user");
+
+    // The export streams every row, past its 1,000-row reads, and says it is complete.
+    let export = tenant.get("/v1/end-user-data?end_user_ref=bulk-user");
+    assert_eq!(export.status, 200, "{export:?}");
+    let listed: Vec<String> = export.body["connections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{:?}", export.body))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=1_050).map(|i| format!("conn_bulk{i:06}")).collect();
+    assert_eq!(listed, expected, "every connection once, oldest first");
+    assert_eq!(export.body["grants"].as_array().unwrap().len(), 1_050);
+    assert_eq!(export.body["complete"], true);
+    assert_eq!(export.body["truncated"], json!([]));
+    assert!(
+        export.body["connections"][0].get("page_key").is_none(),
+        "positions are not part of the export"
+    );
+
+    // Erasure: a call disconnects at most 200 and says it is not complete; the last finishes.
+    let erase = || {
+        let answer = s.worker.send(
+            "DELETE",
+            "/v1/end-user-data?end_user_ref=bulk-user",
+            Some(&bearer(&tenant.manage)),
+            &Value::Null,
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body
+    };
+    for call in 1..=5 {
+        let partial = erase();
+        assert_eq!(partial["complete"], false, "call {call}: {partial}");
+        assert_eq!(partial["disconnected"], 200, "call {call}: {partial}");
+    }
+    let last = erase();
+    assert_eq!(last["complete"], true, "{last}");
+    assert_eq!(last["disconnected"], 50, "{last}");
+    assert_eq!(last["erased"]["connections"], 1_050, "{last}");
+    let after = tenant.get("/v1/end-user-data?end_user_ref=bulk-user");
+    assert_eq!(after.body["connections"], json!([]), "{:?}", after.body);
+    assert_eq!(after.body["complete"], true);
+    // The other end user's connections stay.
+    let others = tenant.get("/v1/connections?end_user_ref=other-user");
+    assert_eq!(others.body["connections"].as_array().unwrap().len(), 3);
 }

@@ -320,8 +320,8 @@ pub const LIVE_CONNECTIONS: Sql = Sql {
 pub const END_USER_CONNECTIONS: Sql = Sql {
     name: "erasure.end_user_connections",
     text: "SELECT id, grant_id FROM connections \
-           WHERE tenant_id = ?1 AND end_user_ref = ?2 \
-           ORDER BY created_at, id LIMIT ?3",
+           WHERE tenant_id = ?1 AND end_user_ref = ?2 AND (grant_id, id) > (?4, ?5) \
+           ORDER BY grant_id, id LIMIT ?3",
 };
 pub const TENANT_DELETED_AT: Sql = Sql {
     name: "erasure.tenant_deleted_at",
@@ -346,16 +346,21 @@ pub const DELETED_TENANTS: Sql = Sql {
     text: "SELECT id FROM tenants WHERE deleted_at IS NOT NULL ORDER BY deleted_at, id LIMIT ?1",
 };
 
-/// The end user's data, one list per kind, tokens and secrets excepted: each statement binds
-/// `?1` tenant, `?2` end user, `?3` the most rows listed.
+/// The end user's data, one list per kind, tokens and secrets excepted, a page at a time:
+/// each statement binds `?1` tenant, `?2` end user, `?3` the most rows listed, and `?4`, `?5`
+/// the position the page starts after. Each row carries its position (`page_key`, `page_id`:
+/// a time the row never changes and its id, or for token reads their sequence number), which
+/// is not part of the export.
 pub const EXPORT: [(&str, Sql); 8] = [
     (
         "grants",
         Sql {
             name: "erasure.export_grants",
             text: "SELECT id, provider, provider_account_id, scopes, state, state_reason, \
-                     access_expires_at, grant_expires_at, last_refresh_at, created_at, updated_at \
+                     access_expires_at, grant_expires_at, last_refresh_at, created_at, updated_at, \
+                     created_at AS page_key, id AS page_id \
                    FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2 \
+                     AND (created_at, id) > (?4, ?5) \
                    ORDER BY created_at, id LIMIT ?3",
         },
     ),
@@ -364,8 +369,10 @@ pub const EXPORT: [(&str, Sql); 8] = [
         Sql {
             name: "erasure.export_connections",
             text: "SELECT id, grant_id, kind, external_id, display_name, username, access, \
-                     access_reason, created_at, updated_at, disconnected_at \
+                     access_reason, created_at, updated_at, disconnected_at, \
+                     created_at AS page_key, id AS page_id \
                    FROM connections WHERE tenant_id = ?1 AND end_user_ref = ?2 \
+                     AND (created_at, id) > (?4, ?5) \
                    ORDER BY created_at, id LIMIT ?3",
         },
     ),
@@ -374,8 +381,9 @@ pub const EXPORT: [(&str, Sql); 8] = [
         Sql {
             name: "erasure.export_posts",
             text: concat!(
-                "SELECT id, text, media, publish_at, idempotency_key, created_at FROM posts \
-                 WHERE tenant_id = ?1 AND (end_user_ref = ?2 OR id IN \
+                "SELECT id, text, media, publish_at, idempotency_key, created_at, \
+                   created_at AS page_key, id AS page_id FROM posts \
+                 WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) AND (end_user_ref = ?2 OR id IN \
                    (SELECT post_id FROM post_targets WHERE tenant_id = ?1 \
                     AND connection_id IN ",
                 end_user_connections!(),
@@ -389,8 +397,9 @@ pub const EXPORT: [(&str, Sql); 8] = [
             name: "erasure.export_post_targets",
             text: concat!(
                 "SELECT id, post_id, connection_id, provider, state, platform_post_id, reason, \
-                   published_at, created_at, updated_at \
-                 FROM post_targets WHERE tenant_id = ?1 AND connection_id IN ",
+                   published_at, created_at, updated_at, created_at AS page_key, id AS page_id \
+                 FROM post_targets WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
+                   AND connection_id IN ",
                 end_user_connections!(),
                 " ORDER BY created_at, id LIMIT ?3"
             ),
@@ -402,10 +411,10 @@ pub const EXPORT: [(&str, Sql); 8] = [
             name: "erasure.export_events",
             text: concat!(
                 "SELECT id, connection_id, target_id, post_id, seq, type, colour, reason, \
-                   message, occurred_at \
-                 FROM events WHERE id IN ",
+                   message, occurred_at, occurred_at AS page_key, id AS page_id \
+                 FROM events WHERE (occurred_at, id) > (?4, ?5) AND id IN ",
                 end_user_events!(),
-                " ORDER BY occurred_at, seq LIMIT ?3"
+                " ORDER BY occurred_at, id LIMIT ?3"
             ),
         },
     ),
@@ -415,8 +424,9 @@ pub const EXPORT: [(&str, Sql); 8] = [
             name: "erasure.export_webhook_deliveries",
             text: concat!(
                 "SELECT id, event_id, endpoint_id, status, attempts, last_status, \
-                   delivered_at, created_at \
-                 FROM webhook_deliveries WHERE tenant_id = ?1 AND event_id IN ",
+                   delivered_at, created_at, created_at AS page_key, id AS page_id \
+                 FROM webhook_deliveries WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
+                   AND event_id IN ",
                 end_user_events!(),
                 " ORDER BY created_at, id LIMIT ?3"
             ),
@@ -427,10 +437,11 @@ pub const EXPORT: [(&str, Sql); 8] = [
         Sql {
             name: "erasure.export_token_reads",
             text: concat!(
-                "SELECT connection_id, api_key_id, outcome, at FROM token_reads \
-                 WHERE tenant_id = ?1 AND connection_id IN ",
+                "SELECT connection_id, api_key_id, outcome, at, id AS page_key, '' AS page_id \
+                 FROM token_reads \
+                 WHERE tenant_id = ?1 AND (id, '') > (?4, ?5) AND connection_id IN ",
                 end_user_connections!(),
-                " ORDER BY at, id LIMIT ?3"
+                " ORDER BY id LIMIT ?3"
             ),
         },
     ),
@@ -438,8 +449,9 @@ pub const EXPORT: [(&str, Sql); 8] = [
         "page_sessions",
         Sql {
             name: "erasure.export_page_sessions",
-            text: "SELECT id, created_at, expires_at FROM page_sessions \
-                   WHERE tenant_id = ?1 AND end_user_ref = ?2 ORDER BY created_at, id LIMIT ?3",
+            text: "SELECT id, created_at, expires_at, created_at AS page_key, id AS page_id \
+                   FROM page_sessions WHERE tenant_id = ?1 AND end_user_ref = ?2 \
+                     AND (created_at, id) > (?4, ?5) ORDER BY created_at, id LIMIT ?3",
         },
     ),
 ];
@@ -469,9 +481,22 @@ pub fn live_connections(tenant_id: &TenantId, end_user: Option<&str>, limit: i64
     LIVE_CONNECTIONS.bind(vec![tenant_id.into(), end_user.into(), limit.into()])
 }
 
-/// Every connection of the end user's (`id, grant_id`), live or not, at most `limit`.
-pub fn end_user_connections(tenant_id: &TenantId, end_user: &str, limit: i64) -> Statement {
-    END_USER_CONNECTIONS.bind(vec![tenant_id.into(), end_user.into(), limit.into()])
+/// A page of the end user's connections (`id, grant_id`), live or not, by grant (then id),
+/// after `after` (the last row's grant and id; `None` for the first page).
+pub fn end_user_connections(
+    tenant_id: &TenantId,
+    end_user: &str,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> Statement {
+    let (grant_id, id) = after.unwrap_or(("", ""));
+    END_USER_CONNECTIONS.bind(vec![
+        tenant_id.into(),
+        end_user.into(),
+        limit.into(),
+        grant_id.into(),
+        id.into(),
+    ])
 }
 
 /// When the tenant was deleted (`deleted_at`; no row: no such tenant).
@@ -505,10 +530,29 @@ pub fn deleted_tenants(limit: i64) -> Statement {
     DELETED_TENANTS.bind(vec![limit.into()])
 }
 
-/// The export's statements, in `EXPORT`'s order.
+/// The export's first pages, in `EXPORT`'s order.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub fn export(tenant_id: &TenantId, end_user: &str, limit: i64) -> Vec<Statement> {
-    EXPORT
-        .iter()
-        .map(|(_, sql)| sql.bind(vec![tenant_id.into(), end_user.into(), limit.into()]))
+    (0..EXPORT.len())
+        .map(|list| export_page(list, tenant_id, end_user, None, limit))
         .collect()
+}
+
+/// A page of export list `list` (its index in [`EXPORT`]), after `after` (the last row's
+/// `page_key` and `page_id`; `None` for the first page).
+pub fn export_page(
+    list: usize,
+    tenant_id: &TenantId,
+    end_user: &str,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Statement {
+    let (key, id) = after.unwrap_or((-1, ""));
+    EXPORT[list].1.bind(vec![
+        tenant_id.into(),
+        end_user.into(),
+        limit.into(),
+        key.into(),
+        id.into(),
+    ])
 }

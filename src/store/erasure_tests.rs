@@ -335,6 +335,30 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     );
     let limited = block_on(db.batch(erasure::export(&TEN_G, "alice", 0))).unwrap();
     assert!(limited.iter().all(|o| o.rows.is_empty()));
+    // The export pages: each list's next page starts after its last row's position.
+    for (list, (name, _)) in erasure::EXPORT.iter().enumerate() {
+        let first = rows(db, erasure::export_page(list, &TEN_G, "alice", None, 1));
+        assert_eq!(first.len(), 1, "{name}");
+        let key = first[0].int("page_key").unwrap();
+        let id = first[0].text("page_id").unwrap();
+        assert!(
+            rows(
+                db,
+                erasure::export_page(list, &TEN_G, "alice", Some((key, &id)), 1)
+            )
+            .is_empty(),
+            "{name}: one row, one page"
+        );
+        assert_eq!(
+            rows(
+                db,
+                erasure::export_page(list, &TEN_G, "alice", Some((key - 1, &id)), 1)
+            )
+            .len(),
+            1,
+            "{name}: an earlier position reads it again"
+        );
+    }
 
     // Alice's sessions first (nothing can start a new grant), then her connections, listed
     // for disconnecting; then her rows.
@@ -364,11 +388,28 @@ pub fn end_user_then_tenant(db: &Sqlite) {
     assert!(rows(db, erasure::live_connections(&TEN_G, Some("alice"), 10)).is_empty());
     // Her grants' objects are told to flush or drop their buffered reads: every connection of
     // hers is listed, the disconnected one too.
-    let all = rows(db, erasure::end_user_connections(&TEN_G, "alice", 10));
+    let all = rows(db, erasure::end_user_connections(&TEN_G, "alice", None, 10));
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].text("id").unwrap(), "conn_alice");
     assert_eq!(all[0].text("grant_id").unwrap(), "gr_alice");
-    assert!(rows(db, erasure::end_user_connections(&TEN_G, "alice", 0)).is_empty());
+    assert!(rows(db, erasure::end_user_connections(&TEN_G, "alice", None, 0)).is_empty());
+    assert!(
+        rows(
+            db,
+            erasure::end_user_connections(&TEN_G, "alice", Some(("gr_alice", "conn_alice")), 10)
+        )
+        .is_empty(),
+        "the next page starts after the last row"
+    );
+    assert_eq!(
+        rows(
+            db,
+            erasure::end_user_connections(&TEN_G, "alice", Some(("gr_alic", "conn_z")), 10)
+        )
+        .len(),
+        1,
+        "pages go by grant first"
+    );
     let erased = erase(db, Scope::EndUser, "alice", 1);
     // A read an object flushes later does not bring her rows back; bob's is written.
     let flushed = |connection_id: &str, grant_id: &str| {

@@ -36,8 +36,8 @@ pub const SEED_CONNECTIONS: Sql = Sql {
 pub const LOSE_ACCESS: Sql = Sql {
     name: "seeding.lose_access",
     text: "UPDATE connections SET access = ?3, access_reason = 'seeded' \
-           WHERE id = ?1 AND tenant_id = ?2 AND grant_id IN \
-             (SELECT id FROM grants WHERE client_id = ?4)",
+           WHERE id = ?1 AND tenant_id = ?2 AND EXISTS \
+             (SELECT 1 FROM grants g WHERE g.id = connections.grant_id AND g.client_id = ?4)",
 };
 
 pub const SEED_POSTS: Sql = Sql {

@@ -144,6 +144,15 @@ pub fn violation(doc: &Value, schema: &Value, value: &Value, at: &str) -> Option
                 };
                 (!ok).then(|| format!("{at}: length {n} breaks {keyword} {bound}"))
             }),
+            "minItems" | "maxItems" => value.as_array().and_then(|items| {
+                let bound = rule.as_u64().expect("a count") as usize;
+                let ok = if keyword == "minItems" {
+                    items.len() >= bound
+                } else {
+                    items.len() <= bound
+                };
+                (!ok).then(|| format!("{at}: {} items break {keyword} {bound}", items.len()))
+            }),
             other => panic!("{at}: the schema uses {other:?}, which this check does not know"),
         };
         if broken.is_some() {

@@ -136,6 +136,32 @@ impl<'a> Tenant<'a> {
     }
 
     /// A link to `end_user_ref`'s connections page (`POST /v1/page-links`).
+    /// `count` listed-only connections of `end_user_ref`, each of its own grant, written
+    /// straight to D1 by a test power: `conn_{batch}{i:06}`, created `base_ms + i` (i from 1),
+    /// every `dead_every`-th grant dead (0: none). `batch` must be new to the runtime.
+    pub fn seed_connections(
+        &self,
+        batch: &str,
+        count: u32,
+        dead_every: u32,
+        base_ms: i64,
+        end_user_ref: &str,
+    ) {
+        let seeded = self.stack.worker.send(
+            "POST",
+            &format!("/__test/tenants/{}/seeded-connections", self.id),
+            Some(&self.stack.operator()),
+            &json!({
+                "batch": batch,
+                "count": count,
+                "dead_every": dead_every,
+                "base_ms": base_ms,
+                "end_user_ref": end_user_ref,
+            }),
+        );
+        assert_eq!(seeded.status, 200, "{seeded:?}");
+    }
+
     pub fn page_link(&self, end_user_ref: &str) -> String {
         let made = self.stack.worker.send(
             "POST",

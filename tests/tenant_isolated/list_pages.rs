@@ -16,15 +16,10 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// `count` connections of the tenant, named `conn_{batch}{i:06}`, created `base_ms + i`.
-fn seed(s: &Stack, tenant: &Tenant<'_>, batch: &str, count: u32, dead_every: u32, base_ms: i64) {
-    let seeded = s.worker.send(
-        "POST",
-        &format!("/__test/tenants/{}/seeded-connections", tenant.id),
-        Some(&s.operator()),
-        &json!({ "batch": batch, "count": count, "dead_every": dead_every, "base_ms": base_ms }),
-    );
-    assert_eq!(seeded.status, 200, "{seeded:?}");
+/// `count` connections of the tenant, named `conn_{batch}{i:06}`, created `base_ms + i`, for
+/// end user `seeded-user`.
+fn seed(tenant: &Tenant<'_>, batch: &str, count: u32, dead_every: u32, base_ms: i64) {
+    tenant.seed_connections(batch, count, dead_every, base_ms, "seeded-user");
 }
 
 fn seeded_id(batch: &str, i: u32) -> String {
@@ -80,7 +75,7 @@ fn every_connection_is_listed_once_while_rows_are_added_and_turn_red() {
     let s = stack();
     let tenant = Tenant::new(s, "Walked");
     let start = now_ms() - 86_400_000;
-    seed(s, &tenant, "walk", 2_500, 0, start);
+    seed(&tenant, "walk", 2_500, 0, start);
     // Turned red during the walk: some on pages already read, some on pages still ahead.
     let behind = [seeded_id("walk", 3), seeded_id("walk", 150)];
     let ahead = [
@@ -89,7 +84,7 @@ fn every_connection_is_listed_once_while_rows_are_added_and_turn_red() {
         seeded_id("walk", 2_500),
     ];
     let listed = walk(&tenant, "?limit=100", |page| match page {
-        3 => seed(s, &tenant, "late", 30, 0, now_ms()),
+        3 => seed(&tenant, "late", 30, 0, now_ms()),
         5 => {
             for id in behind.iter().chain(&ahead) {
                 lose_access(s, &tenant, id);
@@ -142,7 +137,7 @@ fn every_connection_is_listed_once_while_rows_are_added_and_turn_red() {
 fn the_red_filter_finds_50_among_10_000_through_indexes() {
     let s = stack();
     let tenant = Tenant::new(s, "Ten thousand");
-    seed(s, &tenant, "big", 10_000, 200, now_ms() - 86_400_000);
+    seed(&tenant, "big", 10_000, 200, now_ms() - 86_400_000);
     let red = walk(&tenant, "?health=red&limit=20", |_| {});
     let red_ids: Vec<String> = red
         .iter()
@@ -213,8 +208,8 @@ fn a_cursor_changed_or_used_elsewhere_is_refused() {
     let s = stack();
     let mine = Tenant::new(s, "Cursor owner");
     let other = Tenant::new(s, "Cursor thief");
-    seed(s, &mine, "mine", 5, 0, now_ms() - 60_000);
-    seed(s, &other, "other", 5, 0, now_ms() - 60_000);
+    seed(&mine, "mine", 5, 0, now_ms() - 60_000);
+    seed(&other, "other", 5, 0, now_ms() - 60_000);
     let first = mine.get("/v1/connections?limit=2");
     assert_eq!(ids(&first), [seeded_id("mine", 1), seeded_id("mine", 2)]);
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
@@ -281,7 +276,7 @@ fn page_targets(body: &str) -> (Vec<String>, Option<String>) {
 fn the_connections_page_leads_to_every_post_that_needs_its_end_user() {
     let s = stack();
     let tenant = Tenant::new(s, "Busy page");
-    seed(s, &tenant, "pageuser", 1, 0, now_ms() - 86_400_000);
+    seed(&tenant, "pageuser", 1, 0, now_ms() - 86_400_000);
     let connection = seeded_id("pageuser", 1);
     let seeded = s.worker.send(
         "POST",

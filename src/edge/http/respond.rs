@@ -222,7 +222,20 @@ pub fn internal(event: &str, cause: &dyn std::error::Error) -> Result<Response> 
 }
 
 fn json_text(status: u16, text: String) -> Result<Response> {
-    let mut response = Response::ok(text)?.with_status(status);
+    json_headers(Response::ok(text)?.with_status(status))
+}
+
+/// A `200` JSON response whose body is written as `chunks` come (their concatenation is the
+/// document). A failure after the first chunk cuts the body short: the document then lacks
+/// whatever end marker the caller writes last.
+pub fn json_stream<S>(chunks: S) -> Result<Response>
+where
+    S: futures_util::TryStream<Ok = String, Error = worker::Error> + 'static,
+{
+    json_headers(Response::from_stream(chunks)?)
+}
+
+fn json_headers(mut response: Response) -> Result<Response> {
     let headers = response.headers_mut();
     headers.set("content-type", "application/json; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;

@@ -4,6 +4,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::common::lanes::{self, OUTGOING_LIMIT};
 use crate::core::common::log::LogLine;
 use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::query;
@@ -29,11 +30,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{D1Database, Result};
 
-/// An end user's connections one erasure call disconnects (far more than anyone has).
-const END_USER_CONNECTIONS_MAX: usize = 1_000;
-
-/// Most rows of each kind an export lists; `truncated` names the lists that reached it.
-const EXPORT_LIMIT: i64 = 10_000;
+/// The most connections one erasure call disconnects (each is a call to its grant's object,
+/// and perhaps one to the platform): an end user with more is erased over several calls, each
+/// answering `"complete": false` until the last.
+const DISCONNECTS_PER_CALL: usize = 200;
+/// Connections read at a time, to disconnect them or to reach their grants' objects.
+const CONNECTIONS_PAGE: usize = 100;
 
 fn end_user_of(url: &str) -> std::result::Result<String, ApiError> {
     let end_user = query::param(url, "end_user_ref")
@@ -140,39 +142,63 @@ async fn settle_buffered_reads(
     end_user: &str,
     settle: Settle,
 ) -> Handled<()> {
-    let listed: Vec<LiveConnection> = db
-        .all(store_erasure::end_user_connections(
-            tenant_id,
-            end_user,
-            END_USER_CONNECTIONS_MAX as i64,
-        ))
-        .await?;
-    let mut grants: Vec<(GrantId, Vec<String>)> = Vec::new();
-    for c in listed {
-        match grants.iter_mut().find(|(g, _)| *g == c.grant_id) {
-            Some((_, ids)) => ids.push(c.id),
-            None => grants.push((c.grant_id, vec![c.id])),
+    // Every connection of the end user's, a page at a time, by grant: one object call per
+    // grant of a page (a grant whose connections span two pages is asked twice).
+    let mut after: Option<(GrantId, String)> = None;
+    loop {
+        let listed: Vec<LiveConnection> = db
+            .all(store_erasure::end_user_connections(
+                tenant_id,
+                end_user,
+                after.as_ref().map(|(g, id)| (g.as_str(), id.as_str())),
+                CONNECTIONS_PAGE as i64,
+            ))
+            .await?;
+        let full = listed.len() == CONNECTIONS_PAGE;
+        after = listed.last().map(|c| (c.grant_id.clone(), c.id.clone()));
+        let mut grants: Vec<(GrantId, Vec<String>)> = Vec::new();
+        for c in listed {
+            match grants.last_mut() {
+                Some((g, ids)) if *g == c.grant_id => ids.push(c.id),
+                _ => grants.push((c.grant_id, vec![c.id])),
+            }
+        }
+        let settled = lanes::work(grants, OUTGOING_LIMIT, |(grant_id, connection_ids)| {
+            settle_grant(cx, tenant_id, grant_id, connection_ids, settle)
+        })
+        .await;
+        settled.into_iter().collect::<Handled<Vec<()>>>()?;
+        if !full {
+            return Ok(());
         }
     }
-    for (grant_id, connection_ids) in grants {
-        let ask = match settle {
-            Settle::Flush => AuditAsk::Flush,
-            Settle::Discard => AuditAsk::Discard { connection_ids },
-        };
-        if let Err(e) = settle_through_object(cx, &grant_id, ask).await {
-            logging::emit(
-                &LogLine::error("end_user.audit_settle_failed", clock::real_now())
-                    .field("tenant_id", tenant_id)
-                    .field("grant_id", &grant_id)
-                    .field("error", crate::edge::http::respond::with_causes(&e)),
-            );
-            return Err(ApiError::new(
-                ErrorCode::Unavailable,
-                "The token reads one of the end user's grants still buffers for the audit \
-                 could not be reached right now. Retry the call.",
-            )
-            .into());
-        }
+}
+
+/// One grant's object flushes or drops its buffered reads; `503` when it cannot be reached.
+async fn settle_grant(
+    cx: &Context,
+    tenant_id: &TenantId,
+    grant_id: GrantId,
+    connection_ids: Vec<String>,
+    settle: Settle,
+) -> Handled<()> {
+    let ask = match settle {
+        Settle::Flush => AuditAsk::Flush,
+        Settle::Discard => AuditAsk::Discard { connection_ids },
+    };
+    if let Err(e) = settle_through_object(cx, &grant_id, ask).await {
+        logging::emit(
+            &LogLine::error("end_user.audit_settle_failed", clock::real_now())
+                .field("tenant_id", tenant_id)
+                .field("grant_id", &grant_id)
+                .field("error", crate::edge::http::respond::with_causes(&e)),
+        );
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "The token reads one of the end user's grants still buffers for the audit \
+             could not be reached right now. Retry the call.",
+        )
+        .into());
     }
     Ok(())
 }
@@ -192,8 +218,14 @@ async fn disconnect_all(
     now: Timestamp,
 ) -> Disconnects {
     let mut done = Disconnects::default();
-    for c in live {
-        match through_object(cx, tenant_id, &c.grant_id, &c.id).await {
+    // Side by side, at most six at once (a disconnect may call the platform to revoke); the
+    // objects of one grant take its connections in turn.
+    let outcomes = lanes::work(live.iter().collect(), OUTGOING_LIMIT, |c| async move {
+        (c, through_object(cx, tenant_id, &c.grant_id, &c.id).await)
+    })
+    .await;
+    for (c, outcome) in outcomes {
+        match outcome {
             Ok(Disconnected::Now {
                 revoked_at_platform,
             }) => {
@@ -240,24 +272,42 @@ pub async fn erase_end_user(
         &mut erased,
     )
     .await?;
-    let live = live_connections(
-        db,
-        &tenant.into(),
-        Some(&end_user),
-        END_USER_CONNECTIONS_MAX,
-    )
-    .await?;
-    let done = disconnect_all(cx, &tenant.into(), &live, now).await;
-    if done.failed > 0 {
-        return Err(ApiError::new(
-            ErrorCode::Unavailable,
-            format!(
-                "{} of the end user's connections could not be disconnected right now, so \
-                 nothing but their sessions was erased. Retry the call.",
-                done.failed
-            ),
-        )
-        .into());
+    // The live connections, a page at a time: each page disconnected drops out of the next.
+    let mut done = Disconnects::default();
+    let mut tried = 0;
+    loop {
+        let live = live_connections(db, &tenant.into(), Some(&end_user), CONNECTIONS_PAGE).await?;
+        let page = disconnect_all(cx, &tenant.into(), &live, now).await;
+        done.disconnected += page.disconnected;
+        done.revoked += page.revoked;
+        if page.failed > 0 {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "{} of the end user's connections could not be disconnected right now, so \
+                     nothing but their sessions was erased. Retry the call.",
+                    page.failed
+                ),
+            )
+            .into());
+        }
+        tried += live.len();
+        if live.len() < CONNECTIONS_PAGE {
+            break;
+        }
+        if tried >= DISCONNECTS_PER_CALL {
+            // More than one call takes: the rows wait until every connection is disconnected.
+            return Ok(respond::json(
+                200,
+                &json!({
+                    "end_user_ref": end_user,
+                    "complete": false,
+                    "disconnected": done.disconnected,
+                    "revoked_at_platform": done.revoked,
+                    "erased": erased,
+                }),
+            )?);
+        }
     }
     // The token reads their grants' objects still hold are dropped before their `token_reads`
     // go, so no later flush brings any back (`grant_object::audit_buffer`).
@@ -312,8 +362,13 @@ fn presented(mut rows: Vec<Value>) -> Vec<Value> {
     rows
 }
 
+/// Rows each read of an export list takes: the export streams them as they come.
+const EXPORT_PAGE: i64 = 1_000;
+
 /// `GET /v1/end-user-data?end_user_ref=…`: everything Evergreen keeps about the end user in
-/// this tenant, tokens and secrets excepted (they are never shown).
+/// this tenant, tokens and secrets excepted (they are never shown). The document is streamed,
+/// each list read a page at a time, however long it is; it ends with `"complete": true`, so an
+/// answer cut short (the connection lost, a read failed half-way) cannot pass for a whole one.
 pub async fn export_end_user(
     cx: &Context,
     db: &D1Database,
@@ -324,30 +379,104 @@ pub async fn export_end_user(
     let end_user = end_user_of(url)?;
     // The token reads their grants' objects still hold are written first, so the export has them.
     settle_buffered_reads(cx, db, &caller.tenant_id, &end_user, Settle::Flush).await?;
-    let results = Db::batch(
-        db,
-        store_erasure::export(&caller.tenant_id, &end_user, EXPORT_LIMIT),
-    )
-    .await?;
-    let mut export = Map::new();
-    export.insert("end_user_ref".into(), json!(end_user));
-    export.insert("exported_at".into(), json!(now.to_rfc3339()));
-    let mut truncated = Vec::new();
-    for ((name, _), result) in store_erasure::EXPORT.iter().zip(results) {
-        let rows: Vec<Value> = result
-            .rows
-            .into_iter()
-            .map(|Row(fields)| Value::Object(fields))
-            .collect();
-        if rows.len() >= EXPORT_LIMIT as usize {
-            truncated.push(*name);
-        }
-        export.insert((*name).to_owned(), Value::Array(presented(rows)));
-    }
-    export.insert("truncated".into(), json!(truncated));
-    Ok(respond::json(200, &export)?)
+    let head = format!(
+        "{{\"end_user_ref\":{},\"exported_at\":{}",
+        Value::from(end_user.as_str()),
+        Value::from(now.to_rfc3339())
+    );
+    let export = Export {
+        db: cx.db()?,
+        tenant_id: caller.tenant_id.clone(),
+        end_user,
+        list: 0,
+        after: None,
+        head: Some(head),
+        done: false,
+    };
+    Ok(respond::json_stream(futures_util::stream::try_unfold(
+        export,
+        Export::next_chunk,
+    ))?)
 }
 
+/// Where a streamed export stands: the list being read and the position after its last row.
+struct Export {
+    db: D1Database,
+    tenant_id: TenantId,
+    end_user: String,
+    /// Index in `store::erasure::EXPORT`.
+    list: usize,
+    /// The last row written of the current list (`page_key`, `page_id`); `None` before its first.
+    after: Option<(i64, String)>,
+    /// The document's opening, until it is written.
+    head: Option<String>,
+    done: bool,
+}
+
+impl Export {
+    /// The next piece of the document, and the export as it stands after it; `None` once the
+    /// end marker is written.
+    async fn next_chunk(mut self) -> Result<Option<(String, Self)>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut chunk = self.head.take().unwrap_or_default();
+        let Some((name, _)) = store_erasure::EXPORT.get(self.list) else {
+            // Kept for clients that read it: nothing is left out any more.
+            chunk.push_str(",\"truncated\":[],\"complete\":true}");
+            self.done = true;
+            return Ok(Some((chunk, self)));
+        };
+        let rows = self
+            .db
+            .run(store_erasure::export_page(
+                self.list,
+                &self.tenant_id,
+                &self.end_user,
+                self.after.as_ref().map(|(k, id)| (*k, id.as_str())),
+                EXPORT_PAGE,
+            ))
+            .await
+            .map_err(|e| {
+                // The body is already under way: the answer ends without its end marker.
+                logging::emit(
+                    &LogLine::error("end_user.export_cut", clock::real_now())
+                        .field("tenant_id", &self.tenant_id)
+                        .field("list", *name)
+                        .field("error", e.to_string()),
+                );
+                worker::Error::RustError(e.to_string())
+            })?
+            .rows;
+        let first_page = self.after.is_none();
+        let full = rows.len() == EXPORT_PAGE as usize;
+        if first_page {
+            chunk.push_str(&format!(",{}:[", Value::from(*name)));
+        }
+        let mut last = None;
+        for (i, Row(mut fields)) in rows.into_iter().enumerate() {
+            let key = fields.remove("page_key").and_then(|v| v.as_f64());
+            let id = fields.remove("page_id");
+            let id = id.as_ref().and_then(Value::as_str).unwrap_or("").to_owned();
+            last = key.map(|k| (k as i64, id));
+            if i > 0 || !first_page {
+                chunk.push(',');
+            }
+            let row = presented(vec![Value::Object(fields)]).remove(0);
+            chunk.push_str(&row.to_string());
+        }
+        match last {
+            // A full page: the list may go on.
+            Some(position) if full => self.after = Some(position),
+            _ => {
+                chunk.push(']');
+                self.list += 1;
+                self.after = None;
+            }
+        }
+        Ok(Some((chunk, self)))
+    }
+}
 /// `DELETE /admin/tenants/{id}`: the tenant's keys, connections page and pending work stop now;
 /// the minute dispatch disconnects and erases the rest ([`run`]). Safe to call again.
 pub async fn delete_tenant(
