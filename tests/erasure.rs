@@ -394,13 +394,16 @@ fn a_deleted_tenant_stops_at_once_and_the_dispatch_erases_it() {
 
 /// An end user with more connections than one read or one call takes (seeded through a test
 /// power, straight to D1): the export streams them all and ends complete; erasure disconnects
-/// at most 200 a call and finishes on the sixth.
+/// at most 100 a call and finishes on the third.
 #[test]
 fn an_end_user_with_more_than_a_page_is_exported_whole_and_erased_over_calls() {
     let s = Stack::start("erasure-bulk");
     let tenant = Tenant::new(&s, "Bulk end user");
     let day_ago = now_ms() - 86_400_000;
-    tenant.seed_connections("bulk", 1_050, 0, day_ago, "bulk-user");
+    // Pages of three consents, 350 each: past the export's 1,000-row reads.
+    tenant.seed_pages("bulk", 1_050, 350, 0, day_ago, "bulk-user");
+    // Pages of 25 consents, for the erasure: past one call's 100 disconnects.
+    tenant.seed_pages("erased", 250, 10, 0, day_ago, "erased-user");
     tenant.seed_connections("bystander", 3, 0, day_ago, "other-user");
 
     // The export streams every row, past its 1,000-row reads, and says it is complete.
@@ -414,7 +417,7 @@ fn an_end_user_with_more_than_a_page_is_exported_whole_and_erased_over_calls() {
         .collect();
     let expected: Vec<String> = (1..=1_050).map(|i| format!("conn_bulk{i:06}")).collect();
     assert_eq!(listed, expected, "every connection once, oldest first");
-    assert_eq!(export.body["grants"].as_array().unwrap().len(), 1_050);
+    assert_eq!(export.body["grants"].as_array().unwrap().len(), 3);
     assert_eq!(export.body["complete"], true);
     assert_eq!(export.body["truncated"], json!([]));
     assert!(
@@ -422,29 +425,37 @@ fn an_end_user_with_more_than_a_page_is_exported_whole_and_erased_over_calls() {
         "positions are not part of the export"
     );
 
-    // Erasure: a call disconnects at most 200 and says it is not complete; the last finishes.
+    // Erasure: a call disconnects at most 100 and says it is not complete; the last finishes.
     let erase = || {
         let answer = s.worker.send(
             "DELETE",
-            "/v1/end-user-data?end_user_ref=bulk-user",
+            "/v1/end-user-data?end_user_ref=erased-user",
             Some(&bearer(&tenant.manage)),
             &Value::Null,
         );
         assert_eq!(answer.status, 200, "{answer:?}");
         answer.body
     };
-    for call in 1..=5 {
+    for call in 1..=2 {
         let partial = erase();
         assert_eq!(partial["complete"], false, "call {call}: {partial}");
-        assert_eq!(partial["disconnected"], 200, "call {call}: {partial}");
+        assert_eq!(partial["disconnected"], 100, "call {call}: {partial}");
+        assert!(
+            partial["erased"].get("connections").is_none(),
+            "no row but sessions goes before every connection is disconnected: {partial}"
+        );
     }
     let last = erase();
     assert_eq!(last["complete"], true, "{last}");
     assert_eq!(last["disconnected"], 50, "{last}");
-    assert_eq!(last["erased"]["connections"], 1_050, "{last}");
-    let after = tenant.get("/v1/end-user-data?end_user_ref=bulk-user");
+    assert_eq!(last["erased"]["connections"], 250, "{last}");
+    assert_eq!(last["erased"]["grants"], 25, "{last}");
+    let after = tenant.get("/v1/end-user-data?end_user_ref=erased-user");
     assert_eq!(after.body["connections"], json!([]), "{:?}", after.body);
     assert_eq!(after.body["complete"], true);
+    // The export's end user and the other one keep their connections.
+    let kept = tenant.get("/v1/connections?end_user_ref=bulk-user&limit=1");
+    assert_eq!(kept.body["connections"].as_array().unwrap().len(), 1);
     // The other end user's connections stay.
     let others = tenant.get("/v1/connections?end_user_ref=other-user");
     assert_eq!(others.body["connections"].as_array().unwrap().len(), 3);

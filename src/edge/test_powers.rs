@@ -220,11 +220,16 @@ async fn seed_connections(
         dead_every: i64,
         base_ms: Option<i64>,
         end_user_ref: Option<String>,
+        #[serde(default)]
+        per_grant: Option<i64>,
     }
     let body: Body = respond::read_json(&mut req).await?;
     check_batch(&body.batch, body.count)?;
-    if body.dead_every < 0 {
-        return Err(ApiError::invalid_request("dead_every is 0 or more.").into());
+    if body.dead_every < 0 || body.per_grant.is_some_and(|n| !(1..=SEED_MAX).contains(&n)) {
+        return Err(ApiError::invalid_request(format!(
+            "dead_every is 0 or more, per_grant 1 to {SEED_MAX}."
+        ))
+        .into());
     }
     Db::batch(
         &cx.db()?,
@@ -235,6 +240,7 @@ async fn seed_connections(
             provider: "fake",
             end_user_ref: body.end_user_ref.as_deref().unwrap_or("seeded-user"),
             dead_every: body.dead_every,
+            per_grant: body.per_grant.unwrap_or(1),
             base: body.base_ms.map_or(now, Timestamp::from_millis),
         }),
     )

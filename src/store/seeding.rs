@@ -27,11 +27,13 @@ pub const SEED_GRANTS: Sql = Sql {
 };
 pub const SEED_CONNECTIONS: Sql = Sql {
     name: "seeding.connections",
-    text: "INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
+    text: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?5) \
+           INSERT INTO connections (id, grant_id, tenant_id, end_user_ref, kind, external_id, \
              access, created_at, updated_at) \
-           SELECT 'conn_' || substr(id, 4), id, tenant_id, end_user_ref, ?3, \
-             provider_account_id, ?4, created_at, created_at FROM grants \
-           WHERE tenant_id = ?1 AND id > printf('gr_%s', ?2) AND id < printf('gr_%s~', ?2)",
+           SELECT printf('conn_%s%06d', ?2, i), g.id, g.tenant_id, g.end_user_ref, ?3, \
+             printf('%s%06d', ?2, i), ?4, ?7 + i, ?7 + i \
+           FROM n JOIN grants g ON g.id = printf('gr_%s%06d', ?2, (i - 1) / ?6 + 1) \
+           WHERE g.tenant_id = ?1",
 };
 pub const LOSE_ACCESS: Sql = Sql {
     name: "seeding.lose_access",
@@ -68,9 +70,10 @@ pub const STATEMENTS: &[&Sql] = &[
     &SEED_TARGETS,
 ];
 
-/// Seeded connections: `count` grants of `provider`, one profile connection each, for one end
-/// user, created `base + i` ms (i from 1), every `dead_every`-th grant dead (0: none). `batch`
-/// names them (`gr_{batch}{i:06}`, `conn_{batch}{i:06}`): a different one per call.
+/// Seeded connections: `count` connections of one end user, `per_grant` to a grant of
+/// `provider` (one profile each when 1, pages otherwise), connection i created `base + i` ms
+/// (i from 1), every `dead_every`-th grant dead (0: none). `batch` names them
+/// (`gr_{batch}{g:06}`, `conn_{batch}{i:06}`): a different one per call.
 pub struct Seed<'a> {
     pub tenant_id: &'a TenantId,
     pub batch: &'a str,
@@ -78,15 +81,19 @@ pub struct Seed<'a> {
     pub provider: &'a str,
     pub end_user_ref: &'a str,
     pub dead_every: i64,
+    pub per_grant: i64,
     pub base: Timestamp,
 }
 
 /// The two statements that seed, as one batch: the grants, then their connections.
 pub fn seed(s: &Seed<'_>) -> Vec<Statement> {
+    let per_grant = s.per_grant.max(1);
+    let grants = (s.count + per_grant - 1) / per_grant;
+    let kind = if per_grant == 1 { "profile" } else { "page" };
     vec![
         SEED_GRANTS.bind(vec![
             s.tenant_id.into(),
-            s.count.into(),
+            grants.into(),
             s.batch.into(),
             s.provider.into(),
             SEEDED_CLIENT.into(),
@@ -102,8 +109,11 @@ pub fn seed(s: &Seed<'_>) -> Vec<Statement> {
         SEED_CONNECTIONS.bind(vec![
             s.tenant_id.into(),
             s.batch.into(),
-            "profile".into(),
+            kind.into(),
             Access::Ok.as_str().into(),
+            s.count.into(),
+            per_grant.into(),
+            s.base.into(),
         ]),
     ]
 }
@@ -178,11 +188,28 @@ pub mod tests {
             provider: "x",
             end_user_ref: "alice",
             dead_every,
+            per_grant: 1,
             base: T0,
         };
         block_on(db.batch(self::seed(&seed("a", 30, 10)))).unwrap();
         block_on(db.batch(self::seed(&seed("b", 5, 0)))).unwrap();
         assert_eq!(db.value("SELECT COUNT(*) FROM connections"), 35);
+        // Pages: seven connections over three grants.
+        block_on(db.batch(self::seed(&Seed {
+            per_grant: 3,
+            count: 7,
+            ..seed("c", 0, 0)
+        })))
+        .unwrap();
+        assert_eq!(
+            db.value("SELECT COUNT(DISTINCT grant_id) FROM connections WHERE id LIKE 'conn_c%'"),
+            3
+        );
+        assert_eq!(
+            db.value("SELECT grant_id FROM connections WHERE id = 'conn_c000007'"),
+            "gr_c000003"
+        );
+        db.exec("DELETE FROM connections WHERE id LIKE 'conn_c%'; DELETE FROM grants WHERE id LIKE 'gr_c%';");
         assert_eq!(
             db.value("SELECT COUNT(*) FROM grants WHERE state_reason = 'revoked'"),
             3

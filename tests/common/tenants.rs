@@ -147,6 +147,20 @@ impl<'a> Tenant<'a> {
         base_ms: i64,
         end_user_ref: &str,
     ) {
+        self.seed_pages(batch, count, 1, dead_every, base_ms, end_user_ref);
+    }
+
+    /// [`Tenant::seed_connections`] with `per_grant` connections to a grant (Pages of one
+    /// consent), so a few grants' objects hold them all.
+    pub fn seed_pages(
+        &self,
+        batch: &str,
+        count: u32,
+        per_grant: u32,
+        dead_every: u32,
+        base_ms: i64,
+        end_user_ref: &str,
+    ) {
         let seeded = self.stack.worker.send(
             "POST",
             &format!("/__test/tenants/{}/seeded-connections", self.id),
@@ -157,6 +171,7 @@ impl<'a> Tenant<'a> {
                 "dead_every": dead_every,
                 "base_ms": base_ms,
                 "end_user_ref": end_user_ref,
+                "per_grant": per_grant,
             }),
         );
         assert_eq!(seeded.status, 200, "{seeded:?}");

@@ -202,7 +202,8 @@ pub enum TestRoute {
     /// has buffered now, as its alarm would; answers `{"flushed": n}`, the reads it held.
     FlushAudit(String),
     /// `POST /__test/tenants/{id}/seeded-connections` `{"batch", "count", "dead_every"?,
-    /// "base_ms"?, "end_user_ref"?}`: many listed-only connections at once (`store::seeding`).
+    /// "base_ms"?, "end_user_ref"?, "per_grant"?}`: many listed-only connections at once
+    /// (`store::seeding`).
     SeedConnections(String),
     /// `POST /__test/tenants/{id}/connections/{connection}/seeded-posts` `{"batch", "count",
     /// "base_ms"?}`: posts of the connection's end user, each with one failed target on it.

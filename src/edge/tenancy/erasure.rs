@@ -33,7 +33,7 @@ use worker::{D1Database, Result};
 /// The most connections one erasure call disconnects (each is a call to its grant's object,
 /// and perhaps one to the platform): an end user with more is erased over several calls, each
 /// answering `"complete": false` until the last.
-const DISCONNECTS_PER_CALL: usize = 200;
+const DISCONNECTS_PER_CALL: usize = 100;
 /// Connections read at a time, to disconnect them or to reach their grants' objects.
 const CONNECTIONS_PAGE: usize = 100;
 
