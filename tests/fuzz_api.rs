@@ -1,20 +1,320 @@
-//! Fuzzing the tenant API from its own description (issue 13): schemathesis (PyPI) reads
-//! `/openapi.json` and sends generated requests, authenticated as a tenant with a connected
-//! account, and fails on any 5xx, any status the document does not list, and any answer that
-//! breaks its documented schema or content type. Slow, so not in the default run:
-//! `scripts/fuzz` installs schemathesis into `target/fuzz-venv` and runs this.
+//! Fuzzing every operation from its own description (issues 13 and 33): schemathesis (PyPI)
+//! reads `/openapi.json` and sends generated requests to every documented operation (the
+//! tenant API with a tenant's key, the admin API as the operator, the browser and platform
+//! routes as a stranger), and fails on any 5xx, any status the document does not list, and any
+//! answer that breaks its documented schema or content type. Real ids for every path
+//! parameter, and values the API accepts for the fields no schema can say (an allow-listed
+//! return URL, a connection of the tenant's), let the generated requests past the 404s and
+//! into the handlers. Slow, so not in the default run: `scripts/fuzz` installs schemathesis
+//! into `target/fuzz-venv` and runs this.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use common::tenants::{bearer, Tenant};
+use common::browser::Browser;
+use common::tenants::{create_post, Tenant};
 use common::x_flow::connect;
 use common::Stack;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
 use std::process::Command;
+use std::time::Duration;
+
+/// The last path segment of a URL the API answered (a link's secret or token).
+fn last_segment(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// A TOML string.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+/// The ids and values the fuzzing runs against, made through the API as a client would.
+struct Fixtures {
+    operator: String,
+    key: String,
+    /// The connections page's session cookie.
+    page_cookie: String,
+    values: Vec<(&'static str, String)>,
+    /// `(operation, parameter, value)`: a parameter of one operation only (what it destroys or
+    /// spends is made for it, so the rest keep theirs). Schemathesis 4.32 takes plain values
+    /// here, not dictionaries: a second disconnect of the same connection is a 404.
+    only: Vec<(&'static str, &'static str, String)>,
+    /// `(dictionary, parameter, values)`: body fields no schema can say (an allow-listed URL,
+    /// the tenant's connections, the page's CSRF token).
+    dictionaries: Vec<(&'static str, &'static str, Vec<String>)>,
+}
+
+fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
+    let base = &s.worker.base_url;
+    let admin = |method: &str, path: &str, body: &Value| {
+        let answer = s.worker.send(method, path, Some(&s.operator()), body);
+        assert!(answer.status < 300, "{method} {path}: {answer:?}");
+        answer.body
+    };
+    let id_of = |body: Value| body["id"].as_str().unwrap().to_owned();
+    // The fuzzed tenant's X accounts: one every id route uses, and more to post to.
+    let connection = connect(s, tenant, "fuzz-user", "fuzzed_account");
+    let mut postable = vec![connection.clone()];
+    for i in 0..9 {
+        postable.push(connect(s, tenant, "fuzz-user", &format!("fuzzed_{i}")));
+    }
+    // Connections to disconnect (listed-only ones, written straight to D1): each once.
+    let day_ago = common::x_flow::clock_now_ms(s) - 86_400_000;
+    tenant.seed_connections("victim", 2, 0, day_ago, "victim-user");
+    let page_victim = connect(s, tenant, "fuzz-user", "page_victim");
+    // One key with both scopes, so scope refusals do not hide the routes behind them.
+    let key = tenant.new_key(&["manage", "tokens:read"]);
+    // The admin API works on a tenant of its own (its return URLs and clients change), and
+    // deletes others.
+    let played = id_of(admin(
+        "POST",
+        "/admin/tenants",
+        &json!({ "name": "Administered" }),
+    ));
+    let keys = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                id_of(admin(
+                    "POST",
+                    &format!("/admin/tenants/{played}/api-keys"),
+                    &json!({ "scopes": ["manage"] }),
+                ))
+            })
+            .collect()
+    };
+    let (rotated, revoked) = (keys(1).remove(0), keys(1).remove(0));
+    let deleted = id_of(admin("POST", "/admin/tenants", &json!({ "name": "Gone" })));
+    // Deliveries to a port nobody listens on fail and are retried: the log has rows.
+    let hook = format!("http://127.0.0.1:9/{}", tenant.id);
+    let (endpoint, _) = tenant.webhook_endpoint(&hook);
+    let post = create_post(
+        s,
+        tenant,
+        "fuzz-fixture",
+        &json!({ "text": "A fuzzed post", "connection_ids": [connection] }),
+    );
+    assert_eq!(post.status, 201, "{post:?}");
+    let post_id = post.body["id"].as_str().unwrap().to_owned();
+    let target_id = post.body["targets"][0]["id"].as_str().unwrap().to_owned();
+    let delivery = s
+        .worker
+        .eventually(Duration::from_secs(30), "a delivery to log", || {
+            let listed = tenant.get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"));
+            listed.body["deliveries"][0]["id"]
+                .as_str()
+                .map(str::to_owned)
+        });
+    admin(
+        "POST",
+        "/__test/queues/webhooks",
+        &json!({ "kind": "probe", "nonce": "fuzz" }),
+    );
+    let dead_letter = s
+        .worker
+        .eventually(Duration::from_secs(30), "a dead letter", || {
+            let listed = s.worker.get("/admin/dead-letters", Some(&s.operator()));
+            listed.body["dead_letters"][0]["id"].as_i64()
+        });
+    let secret = last_segment(&tenant.connect_url("fuzz-user"));
+    // Page links open once: one for the session the page's routes use, more to open.
+    let browser = Browser::new();
+    let opened = browser.get(&tenant.page_link("fuzz-user"));
+    let page = browser.get(opened.redirect());
+    assert_eq!(page.status, 200, "{page:?}");
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_owned();
+    let page_cookie = format!(
+        "evergreen_page={}",
+        browser
+            .cookie(base, "evergreen_page")
+            .expect("the page's cookie")
+    );
+    let page_token = last_segment(&tenant.page_link("fuzz-user"));
+    let link = s.worker.send(
+        "POST",
+        &format!("/v1/connections/{connection}/reconnect-link"),
+        Some(&common::tenants::bearer(&key)),
+        &Value::Null,
+    );
+    assert_eq!(link.status, 201, "{link:?}");
+    let reconnect_token = last_segment(link.body["url"].as_str().unwrap());
+    let event_types: Vec<String> = evergreen::core::webhooks::webhook_endpoints::all_event_types()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Fixtures {
+        operator: s.operator(),
+        key: common::tenants::bearer(&key),
+        page_cookie,
+        values: vec![
+            ("path.connection_id", connection),
+            ("path.endpoint_id", endpoint),
+            ("path.post_id", post_id),
+            ("path.target_id", target_id),
+            ("path.delivery_id", delivery),
+            ("path.dead_letter_id", dead_letter.to_string()),
+            ("path.tenant_id", played),
+            ("path.provider", "x".to_owned()),
+            ("path.secret", secret),
+            ("query.end_user_ref", "fuzz-user".to_owned()),
+        ],
+        only: vec![
+            (
+                "DELETE /v1/connections/{connection_id}",
+                "path.connection_id",
+                "conn_victim000001".to_owned(),
+            ),
+            (
+                "POST /page/connections/{connection_id}/disconnect",
+                "path.connection_id",
+                page_victim,
+            ),
+            (
+                "DELETE /admin/tenants/{tenant_id}",
+                "path.tenant_id",
+                deleted,
+            ),
+            (
+                "POST /admin/api-keys/{key_id}/rotate",
+                "path.key_id",
+                rotated,
+            ),
+            (
+                "POST /admin/api-keys/{key_id}/revoke",
+                "path.key_id",
+                revoked,
+            ),
+            (
+                "DELETE /v1/end-user-data",
+                "query.end_user_ref",
+                "victim-user".to_owned(),
+            ),
+            ("GET /page/open/{token}", "path.token", page_token),
+            (
+                "GET /reconnect/{token}",
+                "path.token",
+                reconnect_token.clone(),
+            ),
+            ("POST /reconnect/{token}", "path.token", reconnect_token),
+            (
+                "POST /platforms/{provider}/data-deletion",
+                "path.provider",
+                "facebook".to_owned(),
+            ),
+            (
+                "POST /platforms/{provider}/deauthorize",
+                "path.provider",
+                "facebook".to_owned(),
+            ),
+            (
+                "GET /platforms/{provider}/data-deletion/{code}",
+                "path.provider",
+                "facebook".to_owned(),
+            ),
+        ],
+        dictionaries: vec![
+            (
+                "return_urls",
+                "body.return_url",
+                vec![format!("{base}/__test/return")],
+            ),
+            (
+                "allowed_urls",
+                "body.urls[*]",
+                vec![format!("{base}/__test/return")],
+            ),
+            ("connections", "body.connection_ids[*]", postable),
+            ("hooks", "body.url", vec![hook]),
+            ("event_types", "body.event_types[*]", event_types),
+            (
+                "end_users",
+                "body.end_user_ref",
+                vec!["fuzz-user".to_owned()],
+            ),
+            ("providers", "body.provider", vec!["x".to_owned()]),
+            ("csrf", "body.csrf", vec![csrf]),
+        ],
+    }
+}
+
+/// The schemathesis configuration: the tenant's key on `/v1/`, the operator's secret on
+/// `/admin/`, the page session's cookie on `/page/`, nothing elsewhere; the fixtures as
+/// parameters and dictionaries.
+fn config(f: &Fixtures) -> String {
+    let mut toml = String::from("[parameters]\n");
+    for (name, value) in &f.values {
+        writeln!(toml, "{} = {}", quoted(name), quoted(value)).unwrap();
+    }
+    for (name, parameter, _) in &f.dictionaries {
+        writeln!(
+            toml,
+            "{} = {{ dictionary = {} }}",
+            quoted(parameter),
+            quoted(name)
+        )
+        .unwrap();
+    }
+    for (name, _, values) in &f.dictionaries {
+        let list: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+        writeln!(
+            toml,
+            "\n[dictionaries.{name}]\nvalues = [{}]",
+            list.join(", ")
+        )
+        .unwrap();
+    }
+    let headers = |path: &str| -> String {
+        let (name, value) = if path.starts_with("/v1/") {
+            ("Authorization", &f.key)
+        } else if path.starts_with("/admin/") {
+            ("Authorization", &f.operator)
+        } else if path.starts_with("/page") {
+            ("Cookie", &f.page_cookie)
+        } else {
+            return "{}".to_owned();
+        };
+        format!("{{ {name} = {} }}", quoted(value))
+    };
+    // One block per operation with a parameter of its own (listed first: the first block an
+    // operation matches is the one it takes), then one per API.
+    for (operation, parameter, value) in &f.only {
+        let path = operation.split_once(' ').unwrap().1;
+        writeln!(
+            toml,
+            "\n[[operations]]\ninclude-name = {}\nheaders = {}\nparameters = {{ {} = {} }}",
+            quoted(operation),
+            headers(path),
+            quoted(parameter),
+            quoted(value)
+        )
+        .unwrap();
+    }
+    for (regex, path) in [
+        ("^/v1/", "/v1/"),
+        ("^/admin/", "/admin/"),
+        ("^/page", "/page"),
+    ] {
+        writeln!(
+            toml,
+            "\n[[operations]]\ninclude-path-regex = {}\nheaders = {}",
+            quoted(regex),
+            headers(path)
+        )
+        .unwrap();
+    }
+    toml
+}
 
 #[test]
 #[ignore = "slow: scripts/fuzz runs it"]
-fn the_tenant_api_holds_against_schemathesis() {
+fn every_operation_holds_against_schemathesis() {
     let st = std::env::var("EVERGREEN_SCHEMATHESIS").unwrap_or_else(|_| {
         common::root()
             .join("target/fuzz-venv/bin/st")
@@ -23,39 +323,27 @@ fn the_tenant_api_holds_against_schemathesis() {
     });
     let s = Stack::start("fuzz-api");
     let tenant = Tenant::new(&s, "Fuzzed");
-    let connection = connect(&s, &tenant, "fuzz-user", "fuzzed_account");
-    // One key with both scopes, so scope refusals do not hide the routes behind them.
-    let key = tenant.new_key(&["manage", "tokens:read"]);
+    let fixtures = fixtures(&s, &tenant);
     let seed = std::env::var("EVERGREEN_FUZZ_SEED").unwrap_or_else(|_| "1".to_owned());
     let examples = std::env::var("EVERGREEN_FUZZ_EXAMPLES").unwrap_or_else(|_| "200".to_owned());
     let base = &s.worker.base_url;
     let report = common::root().join("target/fuzz-report");
-    // A real connection id for every `{connection_id}`, so the fuzzing gets past the 404s into
-    // the token, refresh, events and post paths. (Its disconnect is fuzzed too, and allowed.)
     std::fs::create_dir_all(&report).unwrap();
-    let config = report.join("schemathesis.toml");
-    std::fs::write(
-        &config,
-        format!("[parameters]\n\"path.connection_id\" = \"{connection}\"\n"),
-    )
-    .unwrap();
+    let config_file = report.join("schemathesis.toml");
+    std::fs::write(&config_file, config(&fixtures)).unwrap();
     let status = Command::new(&st)
         .arg("--config-file")
-        .arg(&config)
+        .arg(&config_file)
         .args(["run", &format!("{base}/openapi.json"), "--url", base])
-        .args(["-H", &format!("Authorization: {}", bearer(&key))])
-        .args(["-H", &format!("Idempotency-Key: fuzz-{seed}")])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
-        // The tenant API; operator, browser and platform routes have their own tests.
-        .args(["--include-path-regex", "^/v1/"])
         .args(["--max-examples", &examples, "--seed", &seed, "--workers", "1"])
         .args(["--request-timeout", "30", "--max-failures", "20"])
         .arg("--report-dir")
         .arg(&report)
-        .args(["--report", "junit"])
+        .args(["--report", "junit,ndjson"])
         .env("SCHEMATHESIS_HOOKS", "")
         // Its cache (`.schemathesis/`) goes with the report, not into the checkout.
         .current_dir(&report)

@@ -144,6 +144,20 @@ pub fn violation(doc: &Value, schema: &Value, value: &Value, at: &str) -> Option
                 };
                 (!ok).then(|| format!("{at}: length {n} breaks {keyword} {bound}"))
             }),
+            "pattern" => value.as_str().and_then(|text| {
+                let pattern = rule.as_str().expect("a pattern");
+                let re = regex::Regex::new(pattern)
+                    .unwrap_or_else(|e| panic!("{at}: pattern {pattern:?} does not compile: {e}"));
+                (!re.is_match(text)).then(|| format!("{at}: {text:?} does not match {pattern}"))
+            }),
+            "uniqueItems" => value.as_array().and_then(|items| {
+                let unique = rule.as_bool().expect("uniqueItems is a boolean");
+                let repeated = items
+                    .iter()
+                    .enumerate()
+                    .any(|(i, v)| items[..i].contains(v));
+                (unique && repeated).then(|| format!("{at}: an item is repeated in {value}"))
+            }),
             "minItems" | "maxItems" => value.as_array().and_then(|items| {
                 let bound = rule.as_u64().expect("a count") as usize;
                 let ok = if keyword == "minItems" {

@@ -795,6 +795,8 @@ fn fills(parameter: &str, segment: &str) -> bool {
         "reconnect_token" => reconnect_links::looks_like_token(segment),
         "page_token" => page_links::looks_like_token(segment),
         "probe" => !segment.is_empty(),
+        // A deletion's status page answers any code, known or not, with a page.
+        "code" => !segment.is_empty(),
         #[cfg(feature = "test-powers")]
         "queue" => WorkQueue::from_slug(segment).is_some(),
         _ => id(segment).is_some(),
@@ -902,6 +904,20 @@ mod tests {
         assert_eq!(token.scope, Some(Scope::TokensRead));
         let list = resolve_endpoint("GET", "/v1/connections").unwrap().1;
         assert_eq!(list.scope, Some(Scope::Manage));
+    }
+
+    #[test]
+    fn a_deletion_status_page_takes_any_code_so_it_answers_with_a_page() {
+        for code in ["del_abc", "%C2%B9", &"x".repeat(500)] {
+            assert_eq!(
+                resolve("GET", &format!("/platforms/facebook/data-deletion/{code}")),
+                Ok(Route::Platform(PlatformRoute::DeletionStatus(
+                    "facebook".into(),
+                    code.to_owned()
+                ))),
+                "{code}"
+            );
+        }
     }
 
     #[test]

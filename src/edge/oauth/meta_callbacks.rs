@@ -218,10 +218,14 @@ pub async fn deletion_status(cx: &Context, provider: &str, code: &str) -> Handle
         connections: f64,
         requested_at: f64,
     }
-    let row: Option<Row> = cx
-        .db()?
-        .first(store::operations::deletion(code, provider))
-        .await?;
+    // Codes Evergreen issues are short; anything longer is unknown without a lookup.
+    let row: Option<Row> = if code.len() > 100 {
+        None
+    } else {
+        cx.db()?
+            .first(store::operations::deletion(code, provider))
+            .await?
+    };
     let page = match row {
         None => Page::new(
             404,
