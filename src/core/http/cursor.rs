@@ -80,6 +80,29 @@ pub fn read(scope: &ListScope<'_>, cursor: &str, keyring: &Keyring) -> Result<Po
     }
 }
 
+/// A page as a list's query asks for it: how many rows, and after which.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PageAsk {
+    pub limit: u32,
+    /// `None`: the first page.
+    pub after: Option<Position>,
+}
+
+/// `?limit=` (1 to `cap`, `cap` when absent: what the list answered before it had pages) and
+/// `?cursor=` of `url`, for `scope`; `400` as [`limit`] and [`read`] say.
+pub fn ask(
+    scope: &ListScope<'_>,
+    url: &str,
+    cap: u32,
+    keyring: &Keyring,
+) -> Result<PageAsk, ApiError> {
+    let param = crate::core::http::query::param(url, "limit");
+    Ok(PageAsk {
+        limit: limit(param.as_deref(), cap, cap)?,
+        after: from_query(scope, url, keyring)?,
+    })
+}
+
 /// The position `?cursor=` in `url` stands for in `scope`, `None` without one (the first
 /// page); `400` as [`read`] says.
 pub fn from_query(
@@ -227,6 +250,23 @@ mod tests {
             from_query(&scope("ten_a", &forms[1]), "/x?limit=2", &ring).unwrap(),
             None
         );
+        let here = scope("ten_a", &forms[1]);
+        assert_eq!(
+            ask(&here, &format!("/x?cursor={cursor}&limit=2"), 5, &ring).unwrap(),
+            PageAsk {
+                limit: 2,
+                after: Some(at(1))
+            }
+        );
+        assert_eq!(
+            ask(&here, "/x", 5, &ring).unwrap(),
+            PageAsk {
+                limit: 5,
+                after: None
+            }
+        );
+        assert!(ask(&here, "/x?limit=6", 5, &ring).is_err());
+        assert!(ask(&here, "/x?cursor=nope", 5, &ring).is_err());
     }
 
     #[test]

@@ -43,18 +43,13 @@ pub(crate) async fn list_connections(
                 .ok_or_else(|| ApiError::invalid_request("health must be green, yellow or red."))?,
         ),
     };
-    let limit = cursor::limit(
-        query::param(url, "limit").as_deref(),
-        LIST_LIMIT,
-        LIST_LIMIT,
-    )?;
     let scope = cursor::ListScope {
         list: "connections",
         tenant_id: caller.tenant_id.as_str(),
         filter: cursor::filter_form(&[end_user.as_deref(), colour.map(Colour::as_str)]),
     };
     let keyring = cx.keyring()?;
-    let after = cursor::from_query(&scope, url, &keyring)?;
+    let cursor::PageAsk { limit, after } = cursor::ask(&scope, url, LIST_LIMIT, &keyring)?;
     let warnings = cx.settings().warnings;
     let mut rows: Vec<ConnectionRow> = db
         .all(store::connections::page(&store::connections::PageAsk {
@@ -138,11 +133,6 @@ pub(crate) async fn connection_events(
     id: &str,
     url: &str,
 ) -> Handled {
-    let limit = cursor::limit(
-        query::param(url, "limit").as_deref(),
-        EVENTS_SHOWN,
-        EVENTS_SHOWN,
-    )?;
     let row = connection_row(db, caller, id).await?;
     let scope = cursor::ListScope {
         list: "connection_events",
@@ -150,7 +140,8 @@ pub(crate) async fn connection_events(
         filter: row.id.clone(),
     };
     let keyring = cx.keyring()?;
-    let after = cursor::from_query(&scope, url, &keyring)?.map_or(0, |p| p.key);
+    let page = cursor::ask(&scope, url, EVENTS_SHOWN, &keyring)?;
+    let (limit, after) = (page.limit, page.after.map_or(0, |p| p.key));
     #[derive(Deserialize)]
     struct Event {
         id: String,

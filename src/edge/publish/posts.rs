@@ -337,18 +337,14 @@ pub async fn list(cx: &Context, db: &D1Database, caller: &Caller, url: &str) -> 
         None => None,
     };
     let end_user = query::param(url, "end_user_ref");
-    let limit = cursor::limit(
-        query::param(url, "limit").as_deref(),
-        LIST_LIMIT,
-        LIST_LIMIT,
-    )?;
     let scope = cursor::ListScope {
         list: "posts",
         tenant_id: caller.tenant_id.as_str(),
         filter: cursor::filter_form(&[end_user.as_deref(), state.map(TargetState::as_str)]),
     };
     let keyring = cx.keyring()?;
-    let before = cursor::from_query(&scope, url, &keyring)?;
+    let page = cursor::ask(&scope, url, LIST_LIMIT, &keyring)?;
+    let (limit, before) = (page.limit, page.after);
     let mut posts: Vec<PostRow> = db
         .all(store::posts::list(
             &caller.tenant_id,

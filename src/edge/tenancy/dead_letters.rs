@@ -40,14 +40,14 @@ const LIMIT: u32 = 200;
 /// `GET /admin/dead-letters[?queue=…][&limit=…][&cursor=…]`: a page at a time, newest first.
 pub async fn list(cx: &Context, db: &D1Database, url: &str) -> Handled<(u16, Value)> {
     let queue = query::param(url, "queue");
-    let limit = cursor::limit(query::param(url, "limit").as_deref(), LIMIT, LIMIT)?;
     let scope = cursor::ListScope {
         list: "dead_letters",
         tenant_id: OPERATOR,
         filter: cursor::filter_form(&[queue.as_deref()]),
     };
     let keyring = cx.keyring()?;
-    let before = cursor::from_query(&scope, url, &keyring)?.map(|p| p.key);
+    let page = cursor::ask(&scope, url, LIMIT, &keyring)?;
+    let (limit, before) = (page.limit, page.after.map(|p| p.key));
     let mut rows: Vec<Row> = db
         .all(store::operations::dead_letters(
             queue.as_deref(),

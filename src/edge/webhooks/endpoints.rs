@@ -270,18 +270,14 @@ pub async fn deliveries(
         })?),
         None => None,
     };
-    let limit = cursor::limit(
-        query::param(url, "limit").as_deref(),
-        DELIVERIES_SHOWN,
-        DELIVERIES_SHOWN,
-    )?;
     let scope = cursor::ListScope {
         list: "deliveries",
         tenant_id: caller.tenant_id.as_str(),
         filter: cursor::filter_form(&[Some(id), status.map(DeliveryStatus::as_str)]),
     };
     let keyring = cx.keyring()?;
-    let before = cursor::from_query(&scope, url, &keyring)?;
+    let page = cursor::ask(&scope, url, DELIVERIES_SHOWN, &keyring)?;
+    let (limit, before) = (page.limit, page.after);
     let mut rows: Vec<DeliveryRow> = db
         .all(store::webhooks::deliveries(
             &caller.tenant_id,
