@@ -37,10 +37,10 @@ struct Fixtures {
     /// The connections page's session cookie.
     page_cookie: String,
     values: Vec<(&'static str, String)>,
-    /// `(operation, parameter, value)`: a parameter of one operation only (what it destroys or
+    /// `(operation, [(parameter, value)])`: parameters of one operation only (what it destroys or
     /// spends is made for it, so the rest keep theirs). Schemathesis 4.32 takes plain values
     /// here, not dictionaries: a second disconnect of the same connection is a 404.
-    only: Vec<(&'static str, &'static str, String)>,
+    only: Vec<(&'static str, Vec<(&'static str, String)>)>,
     /// `(dictionary, parameter, values)`: body fields no schema can say (an allow-listed URL,
     /// the tenant's connections, the page's CSRF token).
     dictionaries: Vec<(&'static str, &'static str, Vec<String>)>,
@@ -117,6 +117,18 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
             let listed = s.worker.get("/admin/dead-letters", Some(&s.operator()));
             listed.body["dead_letters"][0]["id"].as_i64()
         });
+    // A data deletion Meta asked for (of an account Evergreen never held), for its status page.
+    let signed = s
+        .fake
+        .meta_signed_request(&s.facebook_client.id, "fuzz_meta_user");
+    let deletion = ureq::post(&format!("{base}/platforms/facebook/data-deletion"))
+        .send_form(&[("signed_request", signed.as_str())])
+        .expect("the deletion callback answers");
+    let deletion: Value = deletion.into_json().unwrap();
+    let deletion_code = deletion["confirmation_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{deletion}"))
+        .to_owned();
     let secret = last_segment(&tenant.connect_url("fuzz-user"));
     // Page links open once: one for the session the page's routes use, more to open.
     let browser = Browser::new();
@@ -168,55 +180,51 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
         only: vec![
             (
                 "DELETE /v1/connections/{connection_id}",
-                "path.connection_id",
-                "conn_victim000001".to_owned(),
+                vec![("path.connection_id", "conn_victim000001".to_owned())],
             ),
             (
                 "POST /page/connections/{connection_id}/disconnect",
-                "path.connection_id",
-                page_victim,
+                vec![("path.connection_id", page_victim)],
             ),
             (
                 "DELETE /admin/tenants/{tenant_id}",
-                "path.tenant_id",
-                deleted,
+                vec![("path.tenant_id", deleted)],
             ),
             (
                 "POST /admin/api-keys/{key_id}/rotate",
-                "path.key_id",
-                rotated,
+                vec![("path.key_id", rotated)],
             ),
             (
                 "POST /admin/api-keys/{key_id}/revoke",
-                "path.key_id",
-                revoked,
+                vec![("path.key_id", revoked)],
             ),
             (
                 "DELETE /v1/end-user-data",
-                "query.end_user_ref",
-                "victim-user".to_owned(),
+                vec![("query.end_user_ref", "victim-user".to_owned())],
             ),
-            ("GET /page/open/{token}", "path.token", page_token),
+            ("GET /page/open/{token}", vec![("path.token", page_token)]),
             (
                 "GET /reconnect/{token}",
-                "path.token",
-                reconnect_token.clone(),
+                vec![("path.token", reconnect_token.clone())],
             ),
-            ("POST /reconnect/{token}", "path.token", reconnect_token),
+            (
+                "POST /reconnect/{token}",
+                vec![("path.token", reconnect_token)],
+            ),
             (
                 "POST /platforms/{provider}/data-deletion",
-                "path.provider",
-                "facebook".to_owned(),
+                vec![("path.provider", "facebook".to_owned())],
             ),
             (
                 "POST /platforms/{provider}/deauthorize",
-                "path.provider",
-                "facebook".to_owned(),
+                vec![("path.provider", "facebook".to_owned())],
             ),
             (
                 "GET /platforms/{provider}/data-deletion/{code}",
-                "path.provider",
-                "facebook".to_owned(),
+                vec![
+                    ("path.provider", "facebook".to_owned()),
+                    ("path.code", deletion_code),
+                ],
             ),
         ],
         dictionaries: vec![
@@ -284,15 +292,18 @@ fn config(f: &Fixtures) -> String {
     };
     // One block per operation with a parameter of its own (listed first: the first block an
     // operation matches is the one it takes), then one per API.
-    for (operation, parameter, value) in &f.only {
+    for (operation, parameters) in &f.only {
         let path = operation.split_once(' ').unwrap().1;
+        let parameters: Vec<String> = parameters
+            .iter()
+            .map(|(name, value)| format!("{} = {}", quoted(name), quoted(value)))
+            .collect();
         writeln!(
             toml,
-            "\n[[operations]]\ninclude-name = {}\nheaders = {}\nparameters = {{ {} = {} }}",
+            "\n[[operations]]\ninclude-name = {}\nheaders = {}\nparameters = {{ {} }}",
             quoted(operation),
             headers(path),
-            quoted(parameter),
-            quoted(value)
+            parameters.join(", ")
         )
         .unwrap();
     }
