@@ -272,13 +272,7 @@ fn open_session(link: &str) -> Session {
     let page = opened.redirect().to_owned();
     let shown = browser.get(&page);
     assert_eq!(shown.status, 200, "{shown:?}");
-    let csrf = shown
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_owned();
+    let csrf = common::browser::page_csrf(&shown.body).unwrap_or_default();
     Session {
         browser,
         page,

@@ -135,13 +135,7 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
     let opened = browser.get(&tenant.page_link("fuzz-user"));
     let page = browser.get(opened.redirect());
     assert_eq!(page.status, 200, "{page:?}");
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page's CSRF token")
-        .to_owned();
+    let csrf = common::browser::page_csrf(&page.body).expect("the page's CSRF token");
     let page_cookie = format!(
         "evergreen_page={}",
         browser

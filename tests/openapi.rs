@@ -967,15 +967,7 @@ fn every_route_is_documented_and_every_documented_operation_answers_in_its_docum
     let page = c.call("GET", "/page", &[], "", &with_cookie, Body::None);
     assert_eq!(page.status, 200);
     assert_eq!(c.call("GET", "/page", &[], "", &[], Body::None).status, 401);
-    let csrf = page
-        .text
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = common::browser::page_csrf(&page.text).unwrap();
     let form = [("csrf", csrf.as_str())];
     let page_retry = "/page/posts/{post_id}/retry";
     assert_eq!(

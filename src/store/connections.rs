@@ -123,13 +123,6 @@ macro_rules! colour {
     };
 }
 
-pub const LIST_FOR_TENANT: Sql = Sql {
-    name: "connections.list_for_tenant",
-    text: concat!(
-        listed!(),
-        "WHERE c.tenant_id = ?1 AND c.disconnected_at IS NULL ORDER BY c.created_at, c.id"
-    ),
-};
 pub const LIST_FOR_END_USER: Sql = Sql {
     name: "connections.list_for_end_user",
     text: concat!(
@@ -231,7 +224,6 @@ pub const DESCRIBE: Sql = Sql {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub const STATEMENTS: &[&Sql] = &[
     &DESCRIBE,
-    &LIST_FOR_TENANT,
     &LIST_FOR_END_USER,
     &PAGE,
     &PAGE_UNHEALTHY,
@@ -350,11 +342,6 @@ pub fn spend_nonce(
 /// Whether a reconnect nonce was spent (`used`: 0 or 1).
 pub fn nonce_spent(nonce: &str) -> Statement {
     NONCE_SPENT.bind(vec![nonce.into()])
-}
-
-/// The tenant's live connections with their grant's standing (`listed!`), oldest first.
-pub fn list_for_tenant(tenant_id: &TenantId) -> Statement {
-    LIST_FOR_TENANT.bind(vec![tenant_id.into()])
 }
 
 /// One end user's live connections with their grant's standing (`listed!`), oldest first.

@@ -59,14 +59,14 @@ pub fn connections_for_api_and_page(db: &Sqlite) {
         }),
     );
     assert_eq!(
-        ids(db, connections::list_for_tenant(&TEN_G), "id"),
-        ["conn_a", "conn_b"]
-    );
-    assert_eq!(
         ids(db, connections::list_for_end_user(&TEN_G, "bob"), "id"),
         ["conn_b"]
     );
-    assert!(rows(db, connections::list_for_tenant(&"ten_other".into())).is_empty());
+    assert!(rows(
+        db,
+        connections::list_for_end_user(&"ten_other".into(), "bob")
+    )
+    .is_empty());
     let found = rows(db, connections::find_for_tenant(&TEN_G, "conn_a")).remove(0);
     assert_eq!(found.text("provider").unwrap(), "x");
     assert_eq!(

@@ -36,6 +36,14 @@ fn origin(url: &str) -> String {
     parsed.origin().ascii_serialization()
 }
 
+/// The CSRF token the connections page's forms carry, if the page has a form.
+pub fn page_csrf(html: &str) -> Option<String> {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+}
+
 /// The first value of `name` in `url`'s query.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)

@@ -97,21 +97,17 @@ impl ConnectionRow {
     }
 }
 
-/// The tenant's live connections (of one end user, when given), oldest first, each with its
-/// health at `now`. Health is derived (the ledger's date applies at `now`), so callers filter
-/// by colour afterwards.
+/// One end user's live connections, oldest first, each with its health at `now` (the
+/// connections page; the API's list pages and filters in SQL, `store::connections::page`).
 pub(crate) async fn connections_of(
     cx: &Context,
     db: &D1Database,
     tenant_id: &TenantId,
-    end_user: Option<&str>,
+    end_user: &str,
     now: Timestamp,
 ) -> worker::Result<Vec<(ConnectionRow, Health)>> {
     let rows: Vec<ConnectionRow> = db
-        .all(match end_user {
-            Some(end_user) => store::connections::list_for_end_user(tenant_id, end_user),
-            None => store::connections::list_for_tenant(tenant_id),
-        })
+        .all(store::connections::list_for_end_user(tenant_id, end_user))
         .await?;
     let warn = cx.settings().warnings;
     Ok(rows

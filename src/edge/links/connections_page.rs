@@ -204,7 +204,7 @@ async fn show(req: &Request, cx: &Context, session: &Session, now: Timestamp) ->
         cx,
         &db,
         &session.tenant_id,
-        Some(&session.end_user_ref),
+        &session.end_user_ref,
         now,
     )
     .await?;

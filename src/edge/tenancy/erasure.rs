@@ -345,21 +345,16 @@ pub async fn erase_end_user(
 
 /// Times (`…_at`, `at`) from D1's milliseconds to RFC 3339, as the rest of the API shows them;
 /// `media` from its stored JSON.
-fn presented(mut rows: Vec<Value>) -> Vec<Value> {
-    for row in &mut rows {
-        if let Value::Object(fields) = row {
-            for (name, value) in fields.iter_mut() {
-                if name == "at" || name.ends_with("_at") {
-                    *value = d1_time::json(value.as_f64());
-                } else if name == "media" {
-                    if let Some(text) = value.as_str() {
-                        *value = serde_json::from_str(text).unwrap_or(Value::Null);
-                    }
-                }
+fn present(fields: &mut Map<String, Value>) {
+    for (name, value) in fields.iter_mut() {
+        if name == "at" || name.ends_with("_at") {
+            *value = d1_time::json(value.as_f64());
+        } else if name == "media" {
+            if let Some(text) = value.as_str() {
+                *value = serde_json::from_str(text).unwrap_or(Value::Null);
             }
         }
     }
-    rows
 }
 
 /// Rows each read of an export list takes: the export streams them as they come.
@@ -462,8 +457,8 @@ impl Export {
             if i > 0 || !first_page {
                 chunk.push(',');
             }
-            let row = presented(vec![Value::Object(fields)]).remove(0);
-            chunk.push_str(&row.to_string());
+            present(&mut fields);
+            chunk.push_str(&Value::Object(fields).to_string());
         }
         match last {
             // A full page: the list may go on.
