@@ -372,40 +372,49 @@ struct Runtime {
     watchdog: Child,
 }
 
+/// How wrangler's dev proxy begins its answer when it lost the request (`Worker::call`).
+const PROXY_LOST_CONNECTION: &str = "Your worker restarted mid-request.";
+
 /// A change to `wrangler.toml` that one runtime starts with (its text in, the changed text out).
 pub type ConfigEdit = fn(&str) -> String;
 
-/// The wrangler configuration a runtime runs with: `wrangler.toml`, unless it is changed, and
-/// then `wrangler.NAME.toml`, written here:
-/// - the bench build runs without the `[assets]` table, so the benches time the worker alone.
-///   Locally, static assets put a router worker in front of every request, on the same two
-///   cores, which slows every route alike (the no-op route by a quarter) and would hide the
-///   cost of the worker's own paths;
+/// `text` without the TOML table `[name]` (its header and its keys, up to the next table).
+fn without_table(text: &str, name: &str) -> String {
+    let header = format!("[{name}]");
+    assert!(
+        text.lines().any(|l| l.trim() == header),
+        "wrangler.toml's {header} table was not found"
+    );
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            inside = line.trim() == header;
+        }
+        if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The wrangler configuration a runtime runs with, `wrangler.NAME.toml`, written here from
+/// `wrangler.toml`:
+/// - without the `[build]` table: the tests build the worker once before any runtime starts
+///   (`scripts/test`, `Worker::start` checks), so no runtime runs the build command or watches
+///   the sources. A watcher that fires reloads the worker, and wrangler answers a request
+///   that was in flight with `503 Your worker restarted mid-request` (`Worker::call`);
+/// - the bench build also runs without the `[assets]` table, so the benches time the worker
+///   alone. Locally, static assets put a router worker in front of every request, on the same
+///   two cores, which slows every route alike (the no-op route by a quarter) and would hide
+///   the cost of the worker's own paths;
 /// - `edit`, when given, changes it further (`Stack::start_configured`).
 fn config_for(flavour: &str, name: &str, edit: Option<ConfigEdit>) -> String {
-    if flavour != "bench" && edit.is_none() {
-        return "wrangler.toml".to_owned();
-    }
     let full = fs::read_to_string(root().join("wrangler.toml")).expect("wrangler.toml");
-    let mut out = String::new();
+    let mut out = without_table(&full, "build");
     if flavour == "bench" {
-        let mut in_assets = false;
-        for line in full.lines() {
-            if line.starts_with('[') {
-                in_assets = line.trim() == "[assets]";
-            }
-            if !in_assets {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        let table = |text: &str| text.lines().any(|l| l.trim() == "[assets]");
-        assert!(
-            table(&full) && !table(&out),
-            "wrangler.toml's [assets] table was not found"
-        );
-    } else {
-        out = full;
+        out = without_table(&out, "assets");
     }
     if let Some(edit) = edit {
         out = edit(&out);
@@ -505,6 +514,8 @@ impl Worker {
             .current_dir(root())
             .env("EVERGREEN_BUILD", &self.flavour)
             .env("WRANGLER_SEND_METRICS", "false")
+            // A test changes its configuration only between runs (`Worker::restart`).
+            .env("WRANGLER_CI_DISABLE_CONFIG_WATCHING", "true")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -613,6 +624,14 @@ impl Worker {
     }
 
     /// Sends a request; any status is an answer, only a transport failure is an error.
+    ///
+    /// wrangler's dev proxy answers `503 Your worker restarted mid-request` when it loses its
+    /// pooled connection to the worker's runtime. Nothing restarted: kj's client and server
+    /// both drop a connection idle for 5 s, and a request written to it as both timers fire is
+    /// lost before the worker sees it (cloudflare/workers-sdk#14641; a connection left idle
+    /// through a request of 10 s or more hits it nearly every time). The proxy resends a GET or
+    /// HEAD itself and answers anything else with that 503, so this sends it again, as the
+    /// answer asks: the worker never ran it. Production has no such proxy.
     pub fn call(
         &self,
         method: &str,
@@ -620,33 +639,41 @@ impl Worker {
         authorization: Option<&str>,
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        let mut req = self
-            .agent
-            .request(method, &format!("{}{path}", self.base_url));
-        if let Some(auth) = authorization {
-            req = req.set("Authorization", auth);
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let mut req = self
+                .agent
+                .request(method, &format!("{}{path}", self.base_url));
+            if let Some(auth) = authorization {
+                req = req.set("Authorization", auth);
+            }
+            let result = match body {
+                Some(body) => req.send_json(body.clone()),
+                None => req.call(),
+            };
+            let response = match result {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(ureq::Error::Transport(t)) => return Err(t.to_string()),
+            };
+            let status = response.status();
+            let content_type = response.header("content-type").unwrap_or("").to_owned();
+            let allow = response.header("allow").map(str::to_owned);
+            let retry_after = response.header("retry-after").map(str::to_owned);
+            let text = response.into_string().unwrap_or_default();
+            if status == 503 && text.starts_with(PROXY_LOST_CONNECTION) && attempt < ATTEMPTS {
+                eprintln!("{method} {path}: wrangler's proxy lost its connection; sent again");
+                continue;
+            }
+            return Ok(Answer {
+                status,
+                content_type,
+                allow,
+                retry_after,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            });
         }
-        let result = match body {
-            Some(body) => req.send_json(body.clone()),
-            None => req.call(),
-        };
-        let response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => return Err(t.to_string()),
-        };
-        let status = response.status();
-        let content_type = response.header("content-type").unwrap_or("").to_owned();
-        let allow = response.header("allow").map(str::to_owned);
-        let retry_after = response.header("retry-after").map(str::to_owned);
-        let text = response.into_string().unwrap_or_default();
-        Ok(Answer {
-            status,
-            content_type,
-            allow,
-            retry_after,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        })
+        unreachable!("the last attempt returns")
     }
 
     pub fn get(&self, path: &str, authorization: Option<&str>) -> Answer {
