@@ -153,7 +153,10 @@ pub fn check_read(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The token must stay valid at least this long; it is refreshed first otherwise.
-    #[serde(default = "default_min_valid")]
+    #[serde(
+        default = "default_min_valid",
+        deserialize_with = "crate::core::http::json_integer::exact"
+    )]
     pub min_valid_seconds: u32,
     /// Check the token with the platform's identity call first (and refresh once if the
     /// platform refuses it): the pre-post check.

@@ -2,6 +2,7 @@
 
 pub mod api_error;
 pub mod cursor;
+pub mod json_integer;
 pub mod origin;
 pub mod pages;
 pub mod platform_answer;

@@ -48,6 +48,7 @@ pub struct Media {
     pub kind: MediaKind,
     /// `image/jpeg`, `video/mp4`, …
     pub content_type: String,
+    #[serde(deserialize_with = "crate::core::http::json_integer::exact")]
     pub size_bytes: u64,
     /// Required for video.
     #[serde(default, skip_serializing_if = "Option::is_none")]

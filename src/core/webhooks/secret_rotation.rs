@@ -23,7 +23,10 @@ pub const MAX_OVERLAP_SECS: u32 = 7 * 24 * 3600;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::core::http::json_integer::optional"
+    )]
     pub overlap_seconds: Option<i64>,
 }
 
