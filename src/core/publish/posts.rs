@@ -234,7 +234,18 @@ pub enum Resolution {
     Retry,
 }
 
+/// The most characters a platform post id (or link) a person gives may have.
+pub const MAX_PLATFORM_POST_ID_CHARS: usize = 200;
+
 impl Resolution {
+    /// Published as `id` (trimmed), when it has something besides white space and at most
+    /// [`MAX_PLATFORM_POST_ID_CHARS`] characters: the API's and the page's rule alike.
+    pub fn published(id: &str) -> Option<Self> {
+        let id = id.trim();
+        (!id.is_empty() && id.chars().count() <= MAX_PLATFORM_POST_ID_CHARS)
+            .then(|| Resolution::Published(id.to_owned()))
+    }
+
     pub fn parse(body: &str) -> Result<Self, String> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -247,9 +258,7 @@ impl Resolution {
                      {\"outcome\": \"retry\"}.";
         let ask: Ask = serde_json::from_str(body).map_err(|e| format!("{usage} ({e})"))?;
         match (ask.outcome.as_str(), ask.platform_post_id) {
-            ("published", Some(id)) if !id.trim().is_empty() && id.len() <= 200 => {
-                Ok(Resolution::Published(id.trim().to_owned()))
-            }
+            ("published", Some(id)) => Self::published(&id).ok_or_else(|| usage.into()),
             ("retry", None) => Ok(Resolution::Retry),
             _ => Err(usage.into()),
         }
@@ -381,5 +390,17 @@ mod tests {
         );
         assert!(Resolution::parse(r#"{"outcome":"published"}"#).is_err());
         assert!(Resolution::parse(r#"{"outcome":"maybe"}"#).is_err());
+        // The id is trimmed, and counted in characters (the OpenAPI document's maxLength).
+        assert_eq!(
+            Resolution::published(" 42\n"),
+            Some(Resolution::Published("42".into()))
+        );
+        let long = "é".repeat(MAX_PLATFORM_POST_ID_CHARS);
+        assert_eq!(
+            Resolution::published(&long),
+            Some(Resolution::Published(long.clone()))
+        );
+        assert_eq!(Resolution::published(&format!("{long}é")), None);
+        assert_eq!(Resolution::published(" \u{85}\t"), None);
     }
 }

@@ -402,16 +402,15 @@ async fn press(
                 Some("retry") => Resolution::Retry,
                 Some("published") => {
                     let id = query::param(form, "platform_post_id").unwrap_or_default();
-                    let id = id.trim();
-                    if id.is_empty() || id.len() > 200 {
+                    let Some(published) = Resolution::published(&id) else {
                         return Ok(refusal(
                             400,
                             "Give the post's id or link",
                             "To mark a post as published, paste its id or link on the platform \
                              (at most 200 characters). Go back and try again.",
                         )?);
-                    }
-                    Resolution::Published(id.to_owned())
+                    };
+                    published
                 }
                 _ => {
                     return Ok(refusal(

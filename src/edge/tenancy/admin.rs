@@ -5,6 +5,7 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::crypto::Binding;
 use crate::core::http::api_error::{ApiError, ErrorCode};
+use crate::core::http::json_integer;
 use crate::core::http::routes::AdminRoute;
 use crate::core::oauth::return_urls;
 use crate::core::tenancy::api_keys::{self, Scopes};
@@ -178,7 +179,9 @@ fn key_created(id: &str, key: &api_keys::NewApiKey, scopes: &Scopes) -> Value {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Rotation {
+    #[serde(default, deserialize_with = "json_integer::optional")]
     overlap_seconds: Option<u32>,
 }
 
