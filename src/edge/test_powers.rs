@@ -11,6 +11,7 @@ use crate::core::http::api_error::{ApiError, ErrorCode};
 use crate::core::http::pages::Page;
 use crate::core::http::query;
 use crate::core::http::routes::TestRoute;
+use crate::core::publish::posts::TargetState;
 use crate::core::tenancy::auth::authorize_operator;
 use crate::edge::common::bindings;
 use crate::edge::common::context::Context;
@@ -249,7 +250,8 @@ async fn seed_connections(
 }
 
 /// `POST /__test/tenants/{id}/connections/{connection}/seeded-posts`: `count` posts, each
-/// with one failed target on the connection, created `base_ms + i` (now by default).
+/// with one target on the connection in `state` (`failed` by default: the fuzzing asks for
+/// `unconfirmed` ones to resolve), created `base_ms + i` (now by default).
 async fn seed_posts(
     mut req: Request,
     cx: &Context,
@@ -262,9 +264,15 @@ async fn seed_posts(
         batch: String,
         count: i64,
         base_ms: Option<i64>,
+        state: Option<String>,
     }
     let body: Body = respond::read_json(&mut req).await?;
     check_batch(&body.batch, body.count)?;
+    let state = match body.state.as_deref() {
+        None => TargetState::Failed,
+        Some(text) => TargetState::parse(text)
+            .ok_or_else(|| ApiError::invalid_request(format!("{text:?} is not a target state.")))?,
+    };
     let written = Db::batch(
         &cx.db()?,
         store::seeding::seed_posts(
@@ -272,7 +280,7 @@ async fn seed_posts(
             &body.batch,
             body.count,
             connection_id,
-            crate::core::publish::posts::TargetState::Failed,
+            state,
             body.base_ms.map_or(now, Timestamp::from_millis),
         ),
     )

@@ -56,9 +56,10 @@ pub const SEED_TARGETS: Sql = Sql {
     text: "INSERT INTO post_targets (id, post_id, tenant_id, connection_id, grant_id, provider, \
              content_hash, state, not_before, reason, last_error, created_at, updated_at) \
            SELECT 'tgt_' || substr(p.id, 6), p.id, p.tenant_id, c.id, c.grant_id, g.provider, \
-             p.id, ?4, p.created_at, 'seeded', 'Seeded as failed.', p.created_at, p.created_at \
+             p.id, ?4, p.created_at, 'seeded', 'Seeded as ' || ?4 || '.', p.created_at, p.created_at \
            FROM posts p JOIN connections c ON c.id = ?3 JOIN grants g ON g.id = c.grant_id \
-           WHERE p.tenant_id = ?1 AND p.id > printf('post_%s', ?2) AND p.id < printf('post_%s~', ?2)",
+           WHERE p.tenant_id = ?1 AND p.id > printf('post_%s', ?2) AND p.id < printf('post_%s~', ?2) \
+             AND length(p.id) = length(?2) + 11",
 };
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -259,6 +260,21 @@ pub mod tests {
         .rows;
         let targets: Vec<String> = attention.iter().map(|r| r.text("id").unwrap()).collect();
         assert_eq!(targets, ["tgt_p000003", "tgt_p000002", "tgt_p000001"]);
+        // A batch whose name begins another's ids ("p0" and post_p000001) seeds its own
+        // posts' targets only, in the state asked for.
+        block_on(db.batch(seed_posts(
+            &TEN_G,
+            "p0",
+            1,
+            "conn_a000001",
+            TargetState::Unconfirmed,
+            T0,
+        )))
+        .unwrap();
+        assert_eq!(
+            db.value("SELECT group_concat(id || ':' || state, ' ') FROM post_targets"),
+            "tgt_p000001:failed tgt_p000002:failed tgt_p000003:failed tgt_p0000001:unconfirmed"
+        );
         let plan = block_on(db.run(plan_of(page))).unwrap().rows;
         let steps: Vec<String> = plan.iter().map(|r| r.text("detail").unwrap()).collect();
         assert!(
