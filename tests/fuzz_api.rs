@@ -5,8 +5,11 @@
 //! answer that breaks its documented schema or content type. Real ids for every path
 //! parameter, and values the API accepts for the fields no schema can say (an allow-listed
 //! return URL, a connection of the tenant's), let the generated requests past the 404s and
-//! into the handlers. Slow, so not in the default run: `scripts/fuzz` installs schemathesis
-//! into `target/fuzz-venv` and runs this.
+//! into the handlers; what works once (a page link, an OAuth state, a key to rotate, an
+//! unconfirmed target) is made fresh for each valid request by `tests/support/fuzz_hooks.py`.
+//! The run also fails when an operation served none of its valid requests (schemathesis's
+//! missing-auth, missing-test-data and validation-mismatch warnings). Slow, so not in the
+//! default run: `scripts/fuzz` installs schemathesis into `target/fuzz-venv` and runs this.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -23,6 +26,26 @@ use std::time::Duration;
 /// The last path segment of a URL the API answered (a link's secret or token).
 fn last_segment(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// `EVERGREEN_FUZZ_ARGS`, split as a shell would split words in single quotes.
+fn extra_arguments() -> Vec<String> {
+    let text = std::env::var("EVERGREEN_FUZZ_ARGS").unwrap_or_default();
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 /// A TOML string.
@@ -44,6 +67,15 @@ struct Fixtures {
     /// `(dictionary, parameter, values)`: body fields no schema can say (an allow-listed URL,
     /// the tenant's connections, the page's CSRF token).
     dictionaries: Vec<(&'static str, &'static str, Vec<String>)>,
+    /// What `tests/support/fuzz_hooks.py` reads to make single-use values per request.
+    hooks: Value,
+}
+
+/// The built-in providers, as the OpenAPI document lists them (`Provider`'s examples).
+fn providers() -> Vec<String> {
+    let doc: Value = serde_json::from_str(include_str!("../assets/openapi.json")).unwrap();
+    let examples = &doc["components"]["schemas"]["Provider"]["examples"];
+    serde_json::from_value(examples.clone()).expect("Provider lists its examples")
 }
 
 fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
@@ -60,9 +92,11 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
     for i in 0..9 {
         postable.push(connect(s, tenant, "fuzz-user", &format!("fuzzed_{i}")));
     }
-    // Connections to disconnect (listed-only ones, written straight to D1): each once.
+    // Connections to disconnect (listed-only ones, written straight to D1): each once, and
+    // each of its own end user, so the erasure of one does not take the other.
     let day_ago = common::x_flow::clock_now_ms(s) - 86_400_000;
-    tenant.seed_connections("victim", 2, 0, day_ago, "victim-user");
+    tenant.seed_connections("victim", 1, 0, day_ago, "victim-user");
+    tenant.seed_connections("deleted", 1, 0, day_ago, "deleted-user");
     let page_victim = connect(s, tenant, "fuzz-user", "page_victim");
     // One key with both scopes, so scope refusals do not hide the routes behind them.
     let key = tenant.new_key(&["manage", "tokens:read"]);
@@ -89,6 +123,8 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
     // Deliveries to a port nobody listens on fail and are retried: the log has rows.
     let hook = format!("http://127.0.0.1:9/{}", tenant.id);
     let (endpoint, _) = tenant.webhook_endpoint(&hook);
+    // Deleted by its own operation, so the others keep theirs.
+    let (doomed_endpoint, _) = tenant.webhook_endpoint(&hook);
     let post = create_post(
         s,
         tenant,
@@ -155,7 +191,20 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
         .into_iter()
         .map(str::to_owned)
         .collect();
+    let hooks = json!({
+        "base_url": base,
+        "key": common::tenants::bearer(&key),
+        "operator": s.operator(),
+        "tenant": tenant.id,
+        "admin_tenant": played,
+        "connection": connection,
+        "end_user_ref": "fuzz-user",
+        "return_url": format!("{base}/__test/return"),
+        "csrf": csrf,
+        "providers": providers(),
+    });
     Fixtures {
+        hooks,
         operator: s.operator(),
         key: common::tenants::bearer(&key),
         page_cookie,
@@ -174,7 +223,7 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
         only: vec![
             (
                 "DELETE /v1/connections/{connection_id}",
-                vec![("path.connection_id", "conn_victim000001".to_owned())],
+                vec![("path.connection_id", "conn_deleted000001".to_owned())],
             ),
             (
                 "POST /page/connections/{connection_id}/disconnect",
@@ -183,6 +232,10 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
             (
                 "DELETE /admin/tenants/{tenant_id}",
                 vec![("path.tenant_id", deleted)],
+            ),
+            (
+                "DELETE /v1/webhook-endpoints/{endpoint_id}",
+                vec![("path.endpoint_id", doomed_endpoint)],
             ),
             (
                 "POST /admin/api-keys/{key_id}/rotate",
@@ -250,7 +303,13 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
 /// `/admin/`, the page session's cookie on `/page/`, nothing elsewhere; the fixtures as
 /// parameters and dictionaries.
 fn config(f: &Fixtures) -> String {
-    let mut toml = String::from("[parameters]\n");
+    // The run fails on these, not only on failed checks: an operation whose every valid
+    // request was refused (for want of a real id, for a schema looser than the handler, or
+    // for its credentials) was not fuzzed past its refusal.
+    let mut toml = String::from(
+        "[warnings]\nfail-on = [\"missing_auth\", \"missing_test_data\", \"validation_mismatch\"]\n\n",
+    );
+    toml.push_str("[parameters]\n");
     for (name, value) in &f.values {
         writeln!(toml, "{} = {}", quoted(name), quoted(value)).unwrap();
     }
@@ -336,6 +395,10 @@ fn every_operation_holds_against_schemathesis() {
     std::fs::create_dir_all(&report).unwrap();
     let config_file = report.join("schemathesis.toml");
     std::fs::write(&config_file, config(&fixtures)).unwrap();
+    let hooks_file = report.join("fuzz-fixtures.json");
+    let summary_file = report.join("last-run.json");
+    let _ = std::fs::remove_file(&summary_file);
+    std::fs::write(&hooks_file, fixtures.hooks.to_string()).unwrap();
     let status = Command::new(&st)
         .arg("--config-file")
         .arg(&config_file)
@@ -348,8 +411,15 @@ fn every_operation_holds_against_schemathesis() {
         .args(["--request-timeout", "30", "--max-failures", "20"])
         .arg("--report-dir")
         .arg(&report)
-        .args(["--report", "junit,ndjson"])
-        .env("SCHEMATHESIS_HOOKS", "")
+        .args(["--report", "junit,ndjson,json"])
+        .arg("--report-json-path")
+        .arg(&summary_file)
+        // More of schemathesis's own arguments, to narrow or record a run:
+        // `EVERGREEN_FUZZ_ARGS="--include-name 'POST /v1/posts' --report vcr"`.
+        .args(extra_arguments())
+        .env("SCHEMATHESIS_HOOKS", "fuzz_hooks")
+        .env("PYTHONPATH", common::root().join("tests/support"))
+        .env("EVERGREEN_FUZZ_FIXTURES", &hooks_file)
         // Its cache (`.schemathesis/`) goes with the report, not into the checkout.
         .current_dir(&report)
         .status()
@@ -365,6 +435,28 @@ fn every_operation_holds_against_schemathesis() {
             .take(20)
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(&summary_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", summary_file.display())),
+    )
+    .unwrap();
+    let warned: Vec<String> = ["missing_auth", "missing_test_data", "validation_mismatch"]
+        .iter()
+        .filter(|kind| {
+            summary["warnings"][**kind]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .map(|kind| format!("{kind}: {}", summary["warnings"][*kind]))
+        .collect();
+    println!(
+        "fuzz: {} cases over {} operations; warnings {}",
+        summary["test_cases"]["generated"], summary["operations"]["tested"], summary["warnings"]
+    );
+    assert!(
+        warned.is_empty(),
+        "operations no valid request got past: {warned:?}"
     );
     assert!(
         status.success(),
