@@ -25,9 +25,21 @@ pub const FIND: Sql = Sql {
 };
 pub const TARGETS: Sql = Sql {
     name: "posts.targets",
-    text: "SELECT id, connection_id, provider, state, not_before, attempts, platform_post_id, \
-             reason, last_error, last_status, published_at, updated_at, progress \
+    text: "SELECT post_id, id, connection_id, provider, state, not_before, attempts, \
+             platform_post_id, reason, last_error, last_status, published_at, updated_at, progress \
            FROM post_targets WHERE post_id = ?1 ORDER BY not_before, id",
+};
+/// The targets of a page of the tenant's posts (?2, a JSON array of ids), by post, each
+/// post's in the order they go out: one read for the list instead of one per post. The
+/// tenant is checked on each row, not looked up (`+tenant_id`): found by tenant, SQLite read
+/// all the tenant's targets to keep a page's.
+pub const TARGETS_OF_POSTS: Sql = Sql {
+    name: "posts.targets_of_posts",
+    text: "SELECT post_id, id, connection_id, provider, state, not_before, attempts, \
+             platform_post_id, reason, last_error, last_status, published_at, updated_at, progress \
+           FROM post_targets \
+           WHERE post_id IN (SELECT value FROM json_each(?2)) AND +tenant_id = ?1 \
+           ORDER BY post_id, not_before, id",
 };
 pub const BY_KEY: Sql = Sql {
     name: "posts.by_key",
@@ -130,6 +142,7 @@ pub const STATEMENTS: &[&Sql] = &[
     &TARGET_OWNED_BY_END_USER,
     &FIND,
     &TARGETS,
+    &TARGETS_OF_POSTS,
     &BY_KEY,
     &LIST,
     &LIST_OF_END_USER,
@@ -153,6 +166,12 @@ pub fn find(post_id: &str, tenant_id: &TenantId) -> Statement {
 /// A post's targets, in the order they go out.
 pub fn targets(post_id: &str) -> Statement {
     TARGETS.bind(vec![post_id.into()])
+}
+
+/// The targets of the tenant's posts `post_ids`, grouped by post (`TARGETS_OF_POSTS`).
+pub fn targets_of_posts(tenant_id: &TenantId, post_ids: &[&str]) -> Statement {
+    let ids = serde_json::to_string(post_ids).expect("a list of strings is JSON");
+    TARGETS_OF_POSTS.bind(vec![tenant_id.into(), ids.into()])
 }
 
 /// The tenant's post stored under an idempotency key (`id, request_digest`).

@@ -112,6 +112,30 @@ pub fn create_and_read(db: &Sqlite) {
         db.value("SELECT enqueued_at FROM post_targets WHERE id = 'tgt_3'"),
         at(1).as_millis()
     );
+    // A page's targets in one read, by post; none of another tenant's, none of another post.
+    let of = |tenant: &str, ids: &[&str]| {
+        let found = rows(db, posts::targets_of_posts(&tenant.into(), ids));
+        (texts(&found, "post_id"), texts(&found, "id"))
+    };
+    assert_eq!(
+        of("ten_g", &["post_3", "post_1", "post_9"]),
+        (
+            vec!["post_1".into(), "post_3".into()],
+            vec!["tgt_1".into(), "tgt_3".into()]
+        )
+    );
+    assert_eq!(of("ten_g", &["post_3"]).1, ["tgt_3"]);
+    assert_eq!(
+        of("ten_other", &["post_3", "post_1"]).1,
+        Vec::<String>::new()
+    );
+    assert_eq!(of("ten_g", &[]).1, Vec::<String>::new());
+    let plan = db.plan(&posts::targets_of_posts(&TEN_G, &["post_1"]));
+    assert!(
+        plan.iter()
+            .any(|s| s.contains("USING INDEX post_targets_by_post (post_id=?)")),
+        "a page's targets are found by post, not among the tenant's: {plan:?}"
+    );
     let list = |user, state| texts(&rows(db, posts::list(&TEN_G, user, state, None, 10)), "id");
     assert_eq!(list(None, None), ["post_3", "post_1"]);
     assert_eq!(list(None, Some(Queued)), ["post_3"]);

@@ -310,4 +310,32 @@ fn the_connections_page_leads_to_every_post_that_needs_its_end_user() {
     assert!(refused
         .body
         .contains("That link to older posts is not valid"));
+
+    // The API lists the same posts, each with its own target (read for a page at once).
+    let mut listed: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut path = "/v1/posts?limit=100".to_owned();
+    loop {
+        let page = tenant.get(&path);
+        assert_eq!(page.status, 200, "{page:?}");
+        for post in page.body["posts"].as_array().unwrap() {
+            let targets = post["targets"].as_array().unwrap().clone();
+            listed.push((post["id"].as_str().unwrap().to_owned(), targets));
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/posts?limit=100&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let posts: Vec<String> = (1..=130)
+        .rev()
+        .map(|i| format!("post_busy{i:06}"))
+        .collect();
+    let ids: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, posts, "every post once, newest first, over two pages");
+    for ((post, targets), target) in listed.iter().zip(&expected) {
+        assert_eq!(targets.len(), 1, "{post}: {targets:?}");
+        assert_eq!(targets[0]["id"], *target, "{post}");
+        assert_eq!(targets[0]["connection_id"], connection, "{post}");
+        assert_eq!(targets[0]["state"], "failed", "{post}");
+    }
 }

@@ -40,6 +40,7 @@ struct PostRow {
 
 #[derive(Deserialize)]
 struct TargetRow {
+    post_id: String,
     id: String,
     connection_id: String,
     provider: String,
@@ -359,11 +360,22 @@ pub async fn list(cx: &Context, db: &D1Database, caller: &Caller, url: &str) -> 
         id: last.id.clone(),
     })
     .map(|p| cursor::next(&scope, p, &keyring));
-    let mut listed = Vec::new();
-    for post in &posts {
-        let targets: Vec<TargetRow> = db.all(store::posts::targets(&post.id)).await?;
-        listed.push(post_json(post, &targets));
-    }
+    let ids: Vec<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+    let targets: Vec<TargetRow> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        db.all(store::posts::targets_of_posts(&caller.tenant_id, &ids))
+            .await?
+    };
+    // Read by post: each post's targets are one run of the answer.
+    let by_post: std::collections::HashMap<&str, &[TargetRow]> = targets
+        .chunk_by(|a, b| a.post_id == b.post_id)
+        .map(|run| (run[0].post_id.as_str(), run))
+        .collect();
+    let listed: Vec<Value> = posts
+        .iter()
+        .map(|post| post_json(post, by_post.get(post.id.as_str()).copied().unwrap_or(&[])))
+        .collect();
     Ok(respond::json(
         200,
         &json!({ "posts": listed, "next_cursor": next_cursor }),
