@@ -89,25 +89,44 @@ impl Browser {
         self.cookies.borrow().get(&origin(url))?.get(name).cloned()
     }
 
+    /// Sends `request`, again when wrangler's dev proxy lost it before the worker saw it (as
+    /// `Worker::call` does: `super::PROXY_LOST_CONNECTION`).
     fn send(&self, url: &str, mut request: ureq::Request, form: Option<&[(&str, &str)]>) -> Visit {
         let jar = self.cookies.borrow().get(&origin(url)).cloned();
         if let Some(jar) = jar.filter(|j| !j.is_empty()) {
             let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             request = request.set("Cookie", &header.join("; "));
         }
-        let result = match form {
-            Some(fields) => request.send_form(fields),
-            None => request.call(),
+        let mut attempts = 1;
+        let (response, body) = loop {
+            let result = match form {
+                Some(fields) => request.clone().send_form(fields),
+                None => request.clone().call(),
+            };
+            let response = match result {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("{url} did not answer: {e}"),
+            };
+            let status = response.status();
+            let head = (
+                status,
+                response.header("location").map(str::to_owned),
+                response.header("content-type").unwrap_or("").to_owned(),
+                response
+                    .all("set-cookie")
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            );
+            let body = response.into_string().unwrap_or_default();
+            if status == 503 && body.starts_with(super::PROXY_LOST_CONNECTION) && attempts < 3 {
+                eprintln!("{url}: wrangler's proxy lost its connection; sent again");
+                attempts += 1;
+                continue;
+            }
+            break (head, body);
         };
-        let response = match result {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{url} did not answer: {e}"),
-        };
-        let set_cookies: Vec<String> = response
-            .all("set-cookie")
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let (status, location, content_type, set_cookies) = response;
         for header in &set_cookies {
             let pair = header.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
@@ -119,11 +138,11 @@ impl Browser {
             }
         }
         Visit {
-            status: response.status(),
-            location: response.header("location").map(str::to_owned),
-            content_type: response.header("content-type").unwrap_or("").to_owned(),
+            status,
+            location,
+            content_type,
             set_cookies,
-            body: response.into_string().unwrap_or_default(),
+            body,
         }
     }
 }

@@ -373,7 +373,7 @@ struct Runtime {
 }
 
 /// How wrangler's dev proxy begins its answer when it lost the request (`Worker::call`).
-const PROXY_LOST_CONNECTION: &str = "Your worker restarted mid-request.";
+pub const PROXY_LOST_CONNECTION: &str = "Your worker restarted mid-request.";
 
 /// A change to `wrangler.toml` that one runtime starts with (its text in, the changed text out).
 pub type ConfigEdit = fn(&str) -> String;
