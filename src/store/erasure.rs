@@ -23,10 +23,14 @@ macro_rules! end_user_connections {
 
 /// The end user's events, as a subquery: each names one of their connections (post events
 /// too: the target's connection) and one of their grants.
+///
+/// Here and below, an end user's rows are found through their connections (or grants), and
+/// the tenant is checked on each row as `+tenant_id`: compared plainly, SQLite looks such rows
+/// up by tenant and reads all the tenant's to keep the end user's.
 macro_rules! end_user_events {
     () => {
         concat!(
-            "(SELECT id FROM events WHERE tenant_id = ?1 AND (connection_id IN ",
+            "(SELECT id FROM events WHERE +tenant_id = ?1 AND (connection_id IN ",
             end_user_connections!(),
             " OR grant_id IN (SELECT id FROM grants WHERE tenant_id = ?1 AND end_user_ref = ?2)))"
         )
@@ -111,7 +115,7 @@ pub const STEPS: &[Step] = &[
             name: "erasure.end_user.webhook_deliveries",
             text: delete_page!(
                 "webhook_deliveries",
-                "tenant_id = ?1 AND event_id IN ",
+                "+tenant_id = ?1 AND event_id IN ",
                 end_user_events!()
             ),
         }),
@@ -125,7 +129,7 @@ pub const STEPS: &[Step] = &[
         },
         end_user: Some(Sql {
             name: "erasure.end_user.events",
-            text: delete_page!("events", "tenant_id = ?1 AND id IN ", end_user_events!()),
+            text: delete_page!("events", "+tenant_id = ?1 AND id IN ", end_user_events!()),
         }),
         through_grant_object: false,
     },
@@ -139,7 +143,7 @@ pub const STEPS: &[Step] = &[
             name: "erasure.end_user.token_reads",
             text: delete_page!(
                 "token_reads",
-                "tenant_id = ?1 AND connection_id IN ",
+                "+tenant_id = ?1 AND connection_id IN ",
                 end_user_connections!()
             ),
         }),
@@ -155,7 +159,7 @@ pub const STEPS: &[Step] = &[
             name: "erasure.end_user.post_targets",
             text: delete_page!(
                 "post_targets",
-                "tenant_id = ?1 AND connection_id IN ",
+                "+tenant_id = ?1 AND connection_id IN ",
                 end_user_connections!()
             ),
         }),
@@ -384,7 +388,7 @@ pub const EXPORT: [(&str, Sql); 8] = [
                 "SELECT id, text, media, publish_at, idempotency_key, created_at, \
                    created_at AS page_key, id AS page_id FROM posts \
                  WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) AND (end_user_ref = ?2 OR id IN \
-                   (SELECT post_id FROM post_targets WHERE tenant_id = ?1 \
+                   (SELECT post_id FROM post_targets WHERE +tenant_id = ?1 \
                     AND connection_id IN ",
                 end_user_connections!(),
                 ")) ORDER BY created_at, id LIMIT ?3"
@@ -398,7 +402,7 @@ pub const EXPORT: [(&str, Sql); 8] = [
             text: concat!(
                 "SELECT id, post_id, connection_id, provider, state, platform_post_id, reason, \
                    published_at, created_at, updated_at, created_at AS page_key, id AS page_id \
-                 FROM post_targets WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
+                 FROM post_targets WHERE +tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
                    AND connection_id IN ",
                 end_user_connections!(),
                 " ORDER BY created_at, id LIMIT ?3"
@@ -425,7 +429,7 @@ pub const EXPORT: [(&str, Sql); 8] = [
             text: concat!(
                 "SELECT id, event_id, endpoint_id, status, attempts, last_status, \
                    delivered_at, created_at, created_at AS page_key, id AS page_id \
-                 FROM webhook_deliveries WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
+                 FROM webhook_deliveries WHERE +tenant_id = ?1 AND (created_at, id) > (?4, ?5) \
                    AND event_id IN ",
                 end_user_events!(),
                 " ORDER BY created_at, id LIMIT ?3"
@@ -439,7 +443,7 @@ pub const EXPORT: [(&str, Sql); 8] = [
             text: concat!(
                 "SELECT connection_id, api_key_id, outcome, at, id AS page_key, '' AS page_id \
                  FROM token_reads \
-                 WHERE tenant_id = ?1 AND (id, '') > (?4, ?5) AND connection_id IN ",
+                 WHERE +tenant_id = ?1 AND (id, '') > (?4, ?5) AND connection_id IN ",
                 end_user_connections!(),
                 " ORDER BY id LIMIT ?3"
             ),

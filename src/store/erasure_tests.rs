@@ -132,6 +132,47 @@ fn an_end_users_erasure_touches_only_that_end_users_rows() {
     );
 }
 
+/// An end user's rows in the tables that grow (post targets, token reads, events, webhook
+/// deliveries) are found through their connections, grants and events: no end user's erasure
+/// or export step reads such a table by tenant (`+tenant_id`, see `store::erasure`).
+#[test]
+fn an_end_users_rows_are_found_through_their_connections_not_among_the_tenants() {
+    let db = Sqlite::migrated();
+    let by_tenant = [
+        "post_targets_same_content (tenant_id=?)",
+        "token_reads_by_tenant (tenant_id=?)",
+        "events_by_tenant (tenant_id=?)",
+        "webhook_deliveries_by_tenant (tenant_id=?)",
+    ];
+    let end_user: Vec<super::Statement> = STEPS
+        .iter()
+        .filter_map(|s| s.end_user.as_ref())
+        .map(|sql| sql.bind(vec!["ten_g".into(), "alice".into(), 100.into()]))
+        .chain(erasure::EXPORT.iter().map(|(_, sql)| {
+            sql.bind(vec![
+                "ten_g".into(),
+                "alice".into(),
+                100.into(),
+                0.into(),
+                "".into(),
+            ])
+        }))
+        .collect();
+    assert_eq!(end_user.len(), STEPS.len() - 5 + erasure::EXPORT.len());
+    for statement in &end_user {
+        let plan = db.plan(statement);
+        let read_by_tenant: Vec<&String> = plan
+            .iter()
+            .filter(|step| by_tenant.iter().any(|index| step.contains(index)))
+            .collect();
+        assert!(
+            read_by_tenant.is_empty(),
+            "{} reads by tenant: {plan:?}",
+            statement.sql.name
+        );
+    }
+}
+
 fn rows(db: &Sqlite, statement: super::Statement) -> Vec<Row> {
     block_on(db.run(statement)).unwrap().rows
 }
