@@ -387,11 +387,12 @@ pub const EXPORT: [(&str, Sql); 8] = [
             text: concat!(
                 "SELECT id, text, media, publish_at, idempotency_key, created_at, \
                    created_at AS page_key, id AS page_id FROM posts \
-                 WHERE tenant_id = ?1 AND (created_at, id) > (?4, ?5) AND (end_user_ref = ?2 OR id IN \
-                   (SELECT post_id FROM post_targets WHERE +tenant_id = ?1 \
+                 WHERE +tenant_id = ?1 AND (created_at + 0, id || '') > (?4, ?5) AND id IN \
+                   (SELECT id FROM posts WHERE tenant_id = ?1 AND end_user_ref = ?2 \
+                    UNION SELECT post_id FROM post_targets WHERE +tenant_id = ?1 \
                     AND connection_id IN ",
                 end_user_connections!(),
-                ")) ORDER BY created_at, id LIMIT ?3"
+                ") ORDER BY created_at, id LIMIT ?3"
             ),
         },
     ),

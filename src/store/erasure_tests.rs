@@ -132,13 +132,15 @@ fn an_end_users_erasure_touches_only_that_end_users_rows() {
     );
 }
 
-/// An end user's rows in the tables that grow (post targets, token reads, events, webhook
-/// deliveries) are found through their connections, grants and events: no end user's erasure
-/// or export step reads such a table by tenant (`+tenant_id`, see `store::erasure`).
+/// An end user's rows in the tables that grow (posts, post targets, token reads, events,
+/// webhook deliveries) are found through their own index or their connections, grants and
+/// events: no end user's erasure or export step reads such a table by tenant (`+tenant_id`,
+/// see `store::erasure`).
 #[test]
 fn an_end_users_rows_are_found_through_their_connections_not_among_the_tenants() {
     let db = Sqlite::migrated();
     let by_tenant = [
+        "posts_by_tenant (tenant_id=?",
         "post_targets_same_content (tenant_id=?)",
         "token_reads_by_tenant (tenant_id=?)",
         "events_by_tenant (tenant_id=?)",
@@ -171,6 +173,57 @@ fn an_end_users_rows_are_found_through_their_connections_not_among_the_tenants()
             statement.sql.name
         );
     }
+}
+
+/// The export's posts are the end user's own and the others' posts with a target on one of
+/// their connections, each once, in order.
+#[test]
+fn the_export_lists_an_end_users_posts_and_those_sent_through_their_connections() {
+    let db = Sqlite::migrated();
+    block_on(tenants::create(&db, "ten_g", "G", T0)).unwrap();
+    db.exec(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, \
+           key_id, created_at) VALUES ('whe_1', 'ten_g', 'https://h.example/', '*', 's', 'k', 0);
+         INSERT INTO api_keys (id, tenant_id, prefix, secret_hash, scopes, created_at) \
+           VALUES ('key_1', 'ten_g', 'p', 'h', 'connections:read', 0);",
+    );
+    arrange_end_user(&db, "alice", 1);
+    arrange_end_user(&db, "bob", 2);
+    arrange_end_user(&db, "carol", 3);
+    // Bob's post also goes out on Alice's account.
+    run(
+        &db,
+        posts::insert_target(&NewTarget {
+            id: "tgt_bob_alice",
+            post_id: "post_bob",
+            tenant_id: &TEN_G,
+            connection_id: "conn_alice",
+            grant_id: &"gr_alice".into(),
+            provider: "x",
+            content_hash: "h",
+            state: TargetState::Scheduled,
+            not_before: at(50),
+            check_by: at(26),
+            now: at(2),
+        }),
+    );
+    let posts_of = |who: &str| {
+        let posts = erasure::EXPORT
+            .iter()
+            .position(|(name, _)| *name == "posts")
+            .unwrap();
+        texts(&rows(
+            &db,
+            erasure::export_page(posts, &TEN_G, who, None, 10),
+        ))
+    };
+    assert_eq!(posts_of("alice"), ["post_alice", "post_bob"]);
+    assert_eq!(posts_of("bob"), ["post_bob"]);
+    assert_eq!(posts_of("carol"), ["post_carol"]);
+}
+
+fn texts(rows: &[Row]) -> Vec<String> {
+    rows.iter().map(|r| r.text("id").unwrap()).collect()
 }
 
 fn rows(db: &Sqlite, statement: super::Statement) -> Vec<Row> {
