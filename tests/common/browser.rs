@@ -90,15 +90,16 @@ impl Browser {
     }
 
     /// Sends `request`, again when wrangler's dev proxy lost it before the worker saw it (as
-    /// `Worker::call` does: `super::PROXY_LOST_CONNECTION`).
+    /// `Worker::call` does: `super::lost_by_proxy`).
     fn send(&self, url: &str, mut request: ureq::Request, form: Option<&[(&str, &str)]>) -> Visit {
         let jar = self.cookies.borrow().get(&origin(url)).cloned();
         if let Some(jar) = jar.filter(|j| !j.is_empty()) {
             let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             request = request.set("Cookie", &header.join("; "));
         }
-        let mut attempts = 1;
+        let mut attempt = 0;
         let (response, body) = loop {
+            attempt += 1;
             let result = match form {
                 Some(fields) => request.clone().send_form(fields),
                 None => request.clone().call(),
@@ -119,9 +120,7 @@ impl Browser {
                     .collect::<Vec<_>>(),
             );
             let body = response.into_string().unwrap_or_default();
-            if status == 503 && body.starts_with(super::PROXY_LOST_CONNECTION) && attempts < 3 {
-                eprintln!("{url}: wrangler's proxy lost its connection; sent again");
-                attempts += 1;
+            if super::lost_by_proxy(url, attempt, status, &body) {
                 continue;
             }
             break (head, body);

@@ -373,7 +373,20 @@ struct Runtime {
 }
 
 /// How wrangler's dev proxy begins its answer when it lost the request (`Worker::call`).
-pub const PROXY_LOST_CONNECTION: &str = "Your worker restarted mid-request.";
+const PROXY_LOST_CONNECTION: &str = "Your worker restarted mid-request.";
+/// The most times a request the proxy lost is sent.
+const PROXY_ATTEMPTS: usize = 3;
+
+/// Whether attempt `attempt` (from 1) of `what` is to be sent again: its answer is wrangler's
+/// proxy saying it lost the request, and attempts are left (`Worker::call` says why).
+pub fn lost_by_proxy(what: &str, attempt: usize, status: u16, body: &str) -> bool {
+    let again =
+        status == 503 && body.starts_with(PROXY_LOST_CONNECTION) && attempt < PROXY_ATTEMPTS;
+    if again {
+        eprintln!("{what}: wrangler's proxy lost its connection; sent again");
+    }
+    again
+}
 
 /// A change to `wrangler.toml` that one runtime starts with (its text in, the changed text out).
 pub type ConfigEdit = fn(&str) -> String;
@@ -639,8 +652,10 @@ impl Worker {
         authorization: Option<&str>,
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        const ATTEMPTS: usize = 3;
-        for attempt in 1..=ATTEMPTS {
+        let what = format!("{method} {path}");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let mut req = self
                 .agent
                 .request(method, &format!("{}{path}", self.base_url));
@@ -661,8 +676,7 @@ impl Worker {
             let allow = response.header("allow").map(str::to_owned);
             let retry_after = response.header("retry-after").map(str::to_owned);
             let text = response.into_string().unwrap_or_default();
-            if status == 503 && text.starts_with(PROXY_LOST_CONNECTION) && attempt < ATTEMPTS {
-                eprintln!("{method} {path}: wrangler's proxy lost its connection; sent again");
+            if lost_by_proxy(&what, attempt, status, &text) {
                 continue;
             }
             return Ok(Answer {
@@ -673,7 +687,6 @@ impl Worker {
                 body: serde_json::from_str(&text).unwrap_or(Value::Null),
             });
         }
-        unreachable!("the last attempt returns")
     }
 
     pub fn get(&self, path: &str, authorization: Option<&str>) -> Answer {

@@ -25,7 +25,7 @@ FIXTURES = json.load(open(os.environ["EVERGREEN_FUZZ_FIXTURES"], encoding="utf-8
 BASE = urllib.parse.urlsplit(FIXTURES["base_url"])
 
 
-def request(method, target, authorization=None, body=None):
+def request(method, target, authorization=None, body=None, attempt=1):
     """One request to the worker, redirects not followed: (status, headers, JSON body or None)."""
     connection = http.client.HTTPConnection(BASE.hostname, BASE.port, timeout=30)
     headers = {}
@@ -40,8 +40,9 @@ def request(method, target, authorization=None, body=None):
         answer = connection.getresponse()
         text = answer.read()
         # wrangler's dev proxy loses a request now and then (tests/common, Worker::call).
-        if answer.status == 503 and text.startswith(b"Your worker restarted mid-request"):
-            return request(method, target, authorization, body)
+        if (answer.status == 503 and text.startswith(b"Your worker restarted mid-request")
+                and attempt < 3):
+            return request(method, target, authorization, body, attempt + 1)
         try:
             parsed = json.loads(text)
         except ValueError:
