@@ -134,14 +134,7 @@ fn fixtures(s: &Stack, tenant: &Tenant<'_>) -> Fixtures {
     assert_eq!(post.status, 201, "{post:?}");
     let post_id = post.body["id"].as_str().unwrap().to_owned();
     let target_id = post.body["targets"][0]["id"].as_str().unwrap().to_owned();
-    let delivery = s
-        .worker
-        .eventually(Duration::from_secs(30), "a delivery to log", || {
-            let listed = tenant.get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"));
-            listed.body["deliveries"][0]["id"]
-                .as_str()
-                .map(str::to_owned)
-        });
+    let delivery = tenant.first_delivery(&endpoint);
     admin(
         "POST",
         "/__test/queues/webhooks",

@@ -15,7 +15,6 @@ use common::x_flow::connect;
 use common::Stack;
 use evergreen_fake_platform::Fault;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 #[test]
 fn another_tenants_key_reaches_nothing_of_this_tenants_on_any_route() {
@@ -41,14 +40,7 @@ fn another_tenants_key_reaches_nothing_of_this_tenants_on_any_route() {
     s.fake.set_token_outage(Some(Fault::ServiceUnavailable));
     assert_eq!(owner.refresh(&connection).status, 502);
     s.fake.set_token_outage(None);
-    let delivery = s
-        .worker
-        .eventually(Duration::from_secs(30), "the owner's delivery", || {
-            let listed = owner.get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"));
-            listed.body["deliveries"][0]["id"]
-                .as_str()
-                .map(str::to_owned)
-        });
+    let delivery = owner.first_delivery(&endpoint);
     let before = snapshot(&owner, &connection, &post_id, &endpoint);
 
     // The other tenant's key, with both scopes.

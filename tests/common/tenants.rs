@@ -97,6 +97,21 @@ impl<'a> Tenant<'a> {
         made.body["key"].as_str().unwrap().to_owned()
     }
 
+    /// The id of the first delivery endpoint `endpoint`'s log shows, once it shows one (the
+    /// webhook queue writes it after the event).
+    pub fn first_delivery(&self, endpoint: &str) -> String {
+        self.stack.worker.eventually(
+            std::time::Duration::from_secs(30),
+            "a delivery in the endpoint's log",
+            || {
+                let listed = self.get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"));
+                listed.body["deliveries"][0]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+            },
+        )
+    }
+
     /// A webhook endpoint at `url`: its id and its signing secret (shown this once).
     pub fn webhook_endpoint(&self, url: &str) -> (String, String) {
         let made = self.stack.worker.send(
