@@ -381,6 +381,9 @@ pub const EXPORT: [(&str, Sql); 8] = [
         },
     ),
     (
+        // The end user's posts and the posts of targets on their connections, read by id.
+        // `created_at + 0` and `id || ''` keep SQLite off `posts_by_tenant` for the position
+        // (it would walk the tenant's posts from there), without changing the comparison.
         "posts",
         Sql {
             name: "erasure.export_posts",

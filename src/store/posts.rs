@@ -170,7 +170,7 @@ pub fn targets(post_id: &str) -> Statement {
 
 /// The targets of the tenant's posts `post_ids`, grouped by post (`TARGETS_OF_POSTS`).
 pub fn targets_of_posts(tenant_id: &TenantId, post_ids: &[&str]) -> Statement {
-    let ids = serde_json::to_string(post_ids).expect("a list of strings is JSON");
+    let ids = serde_json::Value::from(post_ids).to_string();
     TARGETS_OF_POSTS.bind(vec![tenant_id.into(), ids.into()])
 }
 
