@@ -498,11 +498,35 @@ impl Worker {
                 .timeout(Duration::from_secs(60))
                 .build(),
         };
-        worker.launch();
+        // A port found free can be taken by another process before wrangler binds it (the
+        // binaries start runtimes side by side): then this one starts again on fresh ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match worker.try_launch() {
+                Ok(()) => break,
+                Err(log) if attempt < 3 && log.contains("Address already in use") => {
+                    eprintln!("{name}: a port was taken before wrangler bound it; starting again");
+                    worker.kill9();
+                    worker.port = free_port();
+                    worker.base_url = format!("http://127.0.0.1:{}", worker.port);
+                    worker.set_var("PUBLIC_BASE_URL", &worker.base_url.clone());
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
         worker
     }
 
     fn launch(&mut self) {
+        if let Err(log) = self.try_launch() {
+            panic!("{log}");
+        }
+    }
+
+    /// Starts wrangler dev and waits until the worker answers; `Err` with what wrangler said
+    /// when it exited first.
+    fn try_launch(&mut self) -> Result<(), String> {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -550,23 +574,23 @@ impl Worker {
             _watchdog_stdin: stdin,
             watchdog,
         });
-        self.wait_until_ready();
+        self.wait_until_ready()
     }
 
-    fn wait_until_ready(&mut self) {
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(r) = self.agent.get(&format!("{}/healthz", self.base_url)).call() {
                 if r.status() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             let runtime = self.runtime.as_mut().unwrap();
             if let Ok(Some(status)) = runtime.process.try_wait() {
-                panic!(
+                return Err(format!(
                     "wrangler dev exited ({status}) before it was ready:\n{}",
                     self.log_tail()
-                );
+                ));
             }
             assert!(
                 Instant::now() < deadline,
