@@ -21,6 +21,7 @@
 use crate::core::common::ids::GrantId;
 use crate::core::common::settings;
 use crate::core::common::settings::SettingError;
+use crate::core::common::tagged;
 use serde::{Deserialize, Serialize};
 
 /// Grants per page: a queue's `sendBatch` takes at most 100 messages.
@@ -107,8 +108,9 @@ impl SweepCursor {
     }
 }
 
-/// A refresh-queue message. Ids only, never tokens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A refresh-queue message. Ids only, never tokens. Tagged by `kind` (read by
+/// `core::common::tagged`, written by serde's derive).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RefreshMessage {
     /// Visit one grant (in its Durable Object).
@@ -119,6 +121,22 @@ pub enum RefreshMessage {
         #[serde(default)]
         after: Option<SweepCursor>,
     },
+}
+
+impl<'de> Deserialize<'de> for RefreshMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "kind", |mut t| {
+            Ok(match t.tag.as_str() {
+                "visit" => Self::Visit {
+                    grant_id: t.field("grant_id")?,
+                },
+                "sweep_more" => Self::SweepMore {
+                    after: t.optional("after")?,
+                },
+                _ => return t.unknown(&["visit", "sweep_more"]),
+            })
+        })
+    }
 }
 
 impl RefreshMessage {

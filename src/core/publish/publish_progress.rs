@@ -10,10 +10,12 @@
 use crate::core::common::clock::Timestamp;
 use crate::core::common::settings::SettingError;
 use crate::core::common::settings::{unknown_key, whole_numbers};
+use crate::core::common::tagged;
 use serde::{Deserialize, Serialize};
 
-/// The stored progress of a target (JSON in `post_targets.progress`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The stored progress of a target (JSON in `post_targets.progress`), tagged by `step` (read by
+/// `core::common::tagged`, written by serde's derive).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Progress {
     /// Media uploaded to the platform ahead of the post (X media ids, a LinkedIn image URN).
@@ -26,6 +28,42 @@ pub enum Progress {
     Upload { session: String },
     /// YouTube: the uploaded video, followed through processing.
     Processing { video_id: String, polls: u32 },
+}
+
+impl<'de> Deserialize<'de> for Progress {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "step", |mut t| {
+            Ok(match t.tag.as_str() {
+                Self::ATTACHED_STEP => Self::Attached {
+                    ids: t.field("ids")?,
+                },
+                "container" => Self::Container {
+                    id: t.field("id")?,
+                    polls: t.field("polls")?,
+                },
+                "tiktok_publish" => Self::TiktokPublish {
+                    publish_id: t.field("publish_id")?,
+                    polls: t.field("polls")?,
+                },
+                "upload" => Self::Upload {
+                    session: t.field("session")?,
+                },
+                "processing" => Self::Processing {
+                    video_id: t.field("video_id")?,
+                    polls: t.field("polls")?,
+                },
+                _ => {
+                    return t.unknown(&[
+                        "attached",
+                        "container",
+                        "tiktok_publish",
+                        "upload",
+                        "processing",
+                    ])
+                }
+            })
+        })
+    }
 }
 
 impl Progress {
@@ -225,6 +263,45 @@ mod tests {
         assert!(!Progress::Attached { ids: vec![] }.settles_itself());
         assert_eq!(Progress::parse(Some("{}")), None);
         assert_eq!(Progress::parse(None), None);
+    }
+
+    #[test]
+    fn every_step_reads_back_as_it_was_written() {
+        let steps = [
+            Progress::Attached {
+                ids: vec!["m1".into(), "m2".into()],
+            },
+            Progress::Container {
+                id: "c".into(),
+                polls: 0,
+            },
+            Progress::TiktokPublish {
+                publish_id: "p".into(),
+                polls: 4,
+            },
+            Progress::Upload {
+                session: "https://upload/s".into(),
+            },
+            Progress::Processing {
+                video_id: "v".into(),
+                polls: 9,
+            },
+        ];
+        for p in steps {
+            let json = p.to_json();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["step"], p.step(), "{json}");
+            assert_eq!(Progress::parse(Some(&json)), Some(p), "{json}");
+        }
+        // A step without its fields, a field of the wrong type, an unknown step: no progress.
+        for bad in [
+            r#"{"step":"container","id":"c"}"#,
+            r#"{"step":"processing","video_id":"v","polls":"9"}"#,
+            r#"{"step":"teleport"}"#,
+            r#"{"id":"c","polls":1}"#,
+        ] {
+            assert_eq!(Progress::parse(Some(bad)), None, "{bad}");
+        }
     }
 
     #[test]

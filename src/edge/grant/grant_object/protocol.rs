@@ -4,6 +4,7 @@
 
 use crate::core::common::clock::Timestamp;
 use crate::core::common::ids::{GrantId, TenantId};
+use crate::core::common::tagged;
 use crate::core::grant::grant_expiry::Lifetimes;
 use crate::core::grant::grant_tokens::TokenSet;
 use crate::edge::common::bindings;
@@ -11,8 +12,9 @@ use crate::edge::common::context::Context;
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, RequestInit, Response, Stub};
 
-/// What the grant's object is asked to do: the request body, tagged by `command`.
-#[derive(Serialize, Deserialize)]
+/// What the grant's object is asked to do: the request body, tagged by `command` (read by
+/// `core::common::tagged`, written by serde's derive).
+#[derive(Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Store a consent's grant (connect, reconnect).
@@ -42,6 +44,43 @@ pub enum Command {
     /// The kill-mid-call spike's view of the object's storage.
     #[cfg(feature = "test-powers")]
     SpikeState,
+}
+
+const COMMANDS: &[&str] = &[
+    "store",
+    "access_token",
+    "reseal",
+    "visit",
+    "disconnect",
+    "erase",
+    "check_by",
+    "audit",
+    "platform_ended",
+];
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "command", |t| {
+            Ok(match t.tag.as_str() {
+                "store" => Self::Store(t.fields()?),
+                "access_token" => Self::AccessToken(t.fields()?),
+                "reseal" => Self::Reseal(t.fields()?),
+                "visit" => Self::Visit(t.fields()?),
+                "disconnect" => Self::Disconnect(t.fields()?),
+                "erase" => Self::Erase(t.fields()?),
+                "check_by" => Self::CheckBy(t.fields()?),
+                "audit" => Self::Audit(t.fields()?),
+                "platform_ended" => Self::PlatformEnded(t.fields()?),
+                #[cfg(feature = "test-powers")]
+                "test_write" => Self::TestWrite(t.fields()?),
+                #[cfg(feature = "test-powers")]
+                "spike_refresh" => Self::SpikeRefresh(t.fields()?),
+                #[cfg(feature = "test-powers")]
+                "spike_state" => Self::SpikeState,
+                _ => return t.unknown(COMMANDS),
+            })
+        })
+    }
 }
 
 /// Everything a consent produced, sent to the grant's object to be stored.
@@ -96,8 +135,9 @@ pub struct AuditOf {
     pub at: i64,
 }
 
-/// What is asked of the reads the object has buffered for the audit.
-#[derive(Serialize, Deserialize)]
+/// What is asked of the reads the object has buffered for the audit (tagged by `do`, inside
+/// the command's object).
+#[derive(Serialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum AuditAsk {
     /// Write them all to D1 now (before an end user's export reads `token_reads`).
@@ -105,6 +145,20 @@ pub enum AuditAsk {
     /// Drop those of these connections unwritten (an end user's erasure, before it deletes
     /// their `token_reads`); a flush under way finishes first.
     Discard { connection_ids: Vec<String> },
+}
+
+impl<'de> Deserialize<'de> for AuditAsk {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "do", |mut t| {
+            Ok(match t.tag.as_str() {
+                "flush" => Self::Flush,
+                "discard" => Self::Discard {
+                    connection_ids: t.field("connection_ids")?,
+                },
+                _ => return t.unknown(&["flush", "discard"]),
+            })
+        })
+    }
 }
 
 /// The pre-flight: check the grant by `by` (ms) at the latest.
@@ -155,13 +209,28 @@ pub struct EndedAsk {
 
 #[cfg(feature = "test-powers")]
 /// What a test power writes.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(tag = "write", rename_all = "snake_case")]
 pub enum TestWrite {
     /// Another grant's sealed tokens over this grant's, its version left alone.
     CopyTokens { from_grant: GrantId },
     /// A dead grant alive again.
     Revive,
+}
+
+#[cfg(feature = "test-powers")]
+impl<'de> Deserialize<'de> for TestWrite {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "write", |mut t| {
+            Ok(match t.tag.as_str() {
+                "copy_tokens" => Self::CopyTokens {
+                    from_grant: t.field("from_grant")?,
+                },
+                "revive" => Self::Revive,
+                _ => return t.unknown(&["copy_tokens", "revive"]),
+            })
+        })
+    }
 }
 
 #[cfg(feature = "test-powers")]
@@ -184,8 +253,8 @@ pub struct ReconnectCheck {
     pub nonce: String,
 }
 
-/// What the object did with a consent.
-#[derive(Serialize, Deserialize)]
+/// What the object did with a consent (tagged by `outcome`).
+#[derive(Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum StoreOutcome {
     Stored(Stored),
@@ -195,6 +264,20 @@ pub enum StoreOutcome {
     LinkUsed,
     /// Reconnect refused: the consent is for another account.
     WrongAccount,
+}
+
+impl<'de> Deserialize<'de> for StoreOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, "outcome", |t| {
+            Ok(match t.tag.as_str() {
+                "stored" => Self::Stored(t.fields()?),
+                "link_stale" => Self::LinkStale,
+                "link_used" => Self::LinkUsed,
+                "wrong_account" => Self::WrongAccount,
+                _ => return t.unknown(&["stored", "link_stale", "link_used", "wrong_account"]),
+            })
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -323,5 +406,98 @@ mod tests {
             _ => panic!("another command came back"),
         }
         assert!(serde_json::from_str::<Command>(r#"{"command":"erase_everything"}"#).is_err());
+    }
+
+    /// Serde's derive writes the tagged enums and `core::common::tagged` reads them: every
+    /// variant written comes back as itself, written again the same.
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> serde_json::Value {
+        let written = serde_json::to_value(value).unwrap();
+        let back: T = serde_json::from_str(&written.to_string()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), written);
+        written
+    }
+
+    #[test]
+    fn every_tagged_variant_reads_back_as_it_was_written() {
+        let grant_id = || GrantId::from("gr_1");
+        let commands = [
+            Command::AccessToken(TokenAsk {
+                grant_id: grant_id(),
+                tenant_id: "ten_1".into(),
+                min_valid_seconds: 60,
+                validate: true,
+                account: Some("acct".into()),
+                connection_id: Some("con_1".into()),
+                audit: Some(AuditOf {
+                    api_key_id: "key_1".into(),
+                    at: 7,
+                }),
+            }),
+            Command::Reseal(ResealAsk {
+                grant_id: grant_id(),
+            }),
+            Command::Disconnect(DisconnectAsk {
+                grant_id: grant_id(),
+                tenant_id: "ten_1".into(),
+                connection_id: "con_1".into(),
+            }),
+            Command::Erase(EraseAsk {
+                grant_id: grant_id(),
+            }),
+            Command::CheckBy(CheckByAsk {
+                grant_id: grant_id(),
+                by: 9,
+            }),
+            Command::Audit(AuditAsk::Flush),
+            Command::Audit(AuditAsk::Discard {
+                connection_ids: vec!["con_1".into(), "con_2".into()],
+            }),
+            Command::PlatformEnded(EndedAsk {
+                grant_id: grant_id(),
+                reason: "deauthorized".into(),
+            }),
+        ];
+        let tags: Vec<_> = commands
+            .iter()
+            .map(|c| round_trip(c)["command"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "access_token",
+                "reseal",
+                "disconnect",
+                "erase",
+                "check_by",
+                "audit",
+                "audit",
+                "platform_ended"
+            ]
+        );
+        let discard = round_trip(&Command::Audit(AuditAsk::Discard {
+            connection_ids: vec!["con_1".into()],
+        }));
+        assert_eq!(discard["do"], "discard");
+        assert_eq!(discard["connection_ids"][0], "con_1");
+
+        let stored = round_trip(&StoreOutcome::Stored(Stored {
+            grant_id: grant_id(),
+            connection_id: "con_1".into(),
+            connection_ids: vec!["con_1".into()],
+            version: 3,
+        }));
+        assert_eq!(stored["outcome"], "stored");
+        assert_eq!(stored["version"], 3);
+        for (outcome, tag) in [
+            (StoreOutcome::LinkStale, "link_stale"),
+            (StoreOutcome::LinkUsed, "link_used"),
+            (StoreOutcome::WrongAccount, "wrong_account"),
+        ] {
+            assert_eq!(round_trip(&outcome), serde_json::json!({ "outcome": tag }));
+        }
+        // A field the variant needs, missing, is refused, as serde's derive refuses it.
+        assert!(serde_json::from_str::<Command>(r#"{"command":"erase"}"#).is_err());
+        assert!(serde_json::from_str::<Command>(r#"{"command":"audit","do":"discard"}"#).is_err());
+        assert!(serde_json::from_str::<StoreOutcome>(r#"{"outcome":"gone"}"#).is_err());
     }
 }
