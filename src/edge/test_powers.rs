@@ -245,7 +245,8 @@ async fn seed_connections(
             base: body.base_ms.map_or(now, Timestamp::from_millis),
         }),
     )
-    .await?;
+    .await
+    .map_err(|e| seeded_before(e, &body.batch))?;
     Ok(respond::json(200, &json!({ "seeded": body.count }))?)
 }
 
@@ -284,9 +285,26 @@ async fn seed_posts(
             body.base_ms.map_or(now, Timestamp::from_millis),
         ),
     )
-    .await?;
+    .await
+    .map_err(|e| seeded_before(e, &body.batch))?;
     let posts = written.first().map_or(0, |o| o.changes);
     Ok(respond::json(200, &json!({ "seeded": posts }))?)
+}
+
+/// A seeding write that failed: `409 conflict` when its ids are taken (the batch's name was
+/// used before; ids are made from it), else the store's error.
+fn seeded_before(e: store::StoreError, batch: &str) -> respond::Failure {
+    if e.message.contains("UNIQUE constraint failed") {
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "Batch {batch:?} was seeded before: give each seeding call its own batch name."
+            ),
+        )
+        .into()
+    } else {
+        e.into()
+    }
 }
 
 /// A seeding call's batch name and count, or `400`.

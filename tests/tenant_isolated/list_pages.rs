@@ -289,6 +289,18 @@ fn the_connections_page_leads_to_every_post_that_needs_its_end_user() {
     );
     assert_eq!(seeded.status, 200, "{seeded:?}");
     assert_eq!(seeded.body["seeded"], 130);
+    // The same batch again: its ids are taken, which the test power says instead of a 500.
+    let again = s.worker.send(
+        "POST",
+        &format!(
+            "/__test/tenants/{}/connections/{connection}/seeded-posts",
+            tenant.id
+        ),
+        Some(&s.operator()),
+        &json!({ "batch": "busy", "count": 1 }),
+    );
+    assert_eq!(again.status, 409, "{again:?}");
+    assert_eq!(again.body["error"]["code"], "conflict", "{again:?}");
 
     let browser = crate::common::browser::Browser::new();
     let opened = browser.get(&tenant.page_link("seeded-user"));
