@@ -278,27 +278,23 @@ fn the_connections_page_leads_to_every_post_that_needs_its_end_user() {
     let tenant = Tenant::new(s, "Busy page");
     seed(&tenant, "pageuser", 1, 0, now_ms() - 86_400_000);
     let connection = seeded_id("pageuser", 1);
-    let seeded = s.worker.send(
-        "POST",
-        &format!(
-            "/__test/tenants/{}/connections/{connection}/seeded-posts",
-            tenant.id
-        ),
-        Some(&s.operator()),
-        &json!({ "batch": "busy", "count": 130, "base_ms": now_ms() - 3_600_000 }),
-    );
+    let seed_posts = |body: Value| {
+        s.worker.send(
+            "POST",
+            &format!(
+                "/__test/tenants/{}/connections/{connection}/seeded-posts",
+                tenant.id
+            ),
+            Some(&s.operator()),
+            &body,
+        )
+    };
+    let seeded =
+        seed_posts(json!({ "batch": "busy", "count": 130, "base_ms": now_ms() - 3_600_000 }));
     assert_eq!(seeded.status, 200, "{seeded:?}");
     assert_eq!(seeded.body["seeded"], 130);
     // The same batch again: its ids are taken, which the test power says instead of a 500.
-    let again = s.worker.send(
-        "POST",
-        &format!(
-            "/__test/tenants/{}/connections/{connection}/seeded-posts",
-            tenant.id
-        ),
-        Some(&s.operator()),
-        &json!({ "batch": "busy", "count": 1 }),
-    );
+    let again = seed_posts(json!({ "batch": "busy", "count": 1 }));
     assert_eq!(again.status, 409, "{again:?}");
     assert_eq!(again.body["error"]["code"], "conflict", "{again:?}");
 
