@@ -294,7 +294,7 @@ async fn seed_posts(
 /// A seeding write that failed: `409 conflict` when its ids are taken (the batch's name was
 /// used before; ids are made from it), else the store's error.
 fn seeded_before(e: store::StoreError, batch: &str) -> respond::Failure {
-    if e.message.contains("UNIQUE constraint failed") {
+    if e.is_key_taken() {
         ApiError::new(
             ErrorCode::Conflict,
             format!(

@@ -44,6 +44,12 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
+    /// Whether a write failed because a row with its key exists already (SQLite's, and so
+    /// D1's, `UNIQUE constraint failed`).
+    pub fn is_key_taken(&self) -> bool {
+        self.message.contains("UNIQUE constraint failed")
+    }
+
     pub fn row(statement: &'static str, error: RowError) -> Self {
         Self {
             statement,

@@ -275,6 +275,17 @@ pub mod tests {
             db.value("SELECT group_concat(id || ':' || state, ' ') FROM post_targets"),
             "tgt_p000001:failed tgt_p000002:failed tgt_p000003:failed tgt_p0000001:unconfirmed"
         );
+        // The same batch again: its ids are taken, which the store says as such.
+        let again = block_on(db.batch(seed_posts(
+            &TEN_G,
+            "p0",
+            1,
+            "conn_a000001",
+            TargetState::Failed,
+            T0,
+        )))
+        .unwrap_err();
+        assert!(again.is_key_taken(), "{again}");
         let plan = block_on(db.run(plan_of(page))).unwrap().rows;
         let steps: Vec<String> = plan.iter().map(|r| r.text("detail").unwrap()).collect();
         assert!(
